@@ -1,0 +1,89 @@
+/* wzp-enums.h: enumerations shared by the protocol and the public API
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#if !defined(WZP_GLIB_INSIDE) && !defined(WZP_GLIB_COMPILATION)
+# error "Only <wzp-glib.h> can be included directly."
+#endif
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/**
+ * WzpNatType:
+ * @WZP_NAT_TYPE_UNKNOWN: fewer than two usable answers; nothing is known
+ * @WZP_NAT_TYPE_NONE: the reflexive address is one of the host's own addresses
+ * @WZP_NAT_TYPE_CONE: endpoint-independent mapping: every reflector saw the same address
+ *   and port
+ * @WZP_NAT_TYPE_SYMMETRIC: the mapped port depends on the destination
+ * @WZP_NAT_TYPE_MULTIPLE: reflectors saw different public IP addresses
+ *
+ * How a NAT maps the client's port towards different destinations.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  WZP_NAT_TYPE_UNKNOWN,
+  WZP_NAT_TYPE_NONE,
+  WZP_NAT_TYPE_CONE,
+  WZP_NAT_TYPE_SYMMETRIC,
+  WZP_NAT_TYPE_MULTIPLE,
+} WzpNatType;
+
+/**
+ * WzpAcceptMode:
+ * @WZP_ACCEPT_MODE_REJECT: decline the call
+ * @WZP_ACCEPT_MODE_TRUSTED: answer and share addresses, so a direct path can be found
+ * @WZP_ACCEPT_MODE_PRIVACY: answer without revealing any address; the call runs over the
+ *   relay only (`AcceptGeneric` on the wire)
+ *
+ * How the callee answers a call.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  WZP_ACCEPT_MODE_REJECT,
+  WZP_ACCEPT_MODE_TRUSTED,
+  WZP_ACCEPT_MODE_PRIVACY,
+} WzpAcceptMode;
+
+/**
+ * WzpCallRole:
+ * @WZP_CALL_ROLE_CALLER: the party that placed the call (the TLS client on every path)
+ * @WZP_CALL_ROLE_CALLEE: the party that was called (the TLS server on every path)
+ *
+ * A party's role in a call.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  WZP_CALL_ROLE_CALLER,
+  WZP_CALL_ROLE_CALLEE,
+} WzpCallRole;
+
+/**
+ * WzpHangupReason:
+ * @WZP_HANGUP_REASON_NORMAL: a party hung up
+ * @WZP_HANGUP_REASON_BUSY: the callee is busy
+ * @WZP_HANGUP_REASON_DECLINED: the callee declined
+ * @WZP_HANGUP_REASON_TIMEOUT: nobody answered in time
+ * @WZP_HANGUP_REASON_UNREACHABLE: no path between the parties could be found
+ * @WZP_HANGUP_REASON_ERROR: the call failed
+ *
+ * Why a call ended.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  WZP_HANGUP_REASON_NORMAL,
+  WZP_HANGUP_REASON_BUSY,
+  WZP_HANGUP_REASON_DECLINED,
+  WZP_HANGUP_REASON_TIMEOUT,
+  WZP_HANGUP_REASON_UNREACHABLE,
+  WZP_HANGUP_REASON_ERROR,
+} WzpHangupReason;
+
+G_END_DECLS

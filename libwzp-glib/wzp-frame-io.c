@@ -1,0 +1,393 @@
+/* wzp-frame-io.c: length-prefixed frames on any GIOStream
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "wzp-error.h"
+#include "wzp-frame-io-private.h"
+
+struct _WzpFrameIO
+{
+  GObject     parent_instance;
+
+  GIOStream  *stream;
+  gsize       max_frame_size;
+
+  gboolean    reading;
+
+  /* Writes go out one whole frame at a time, in the order they were queued. */
+  GQueue      write_queue;      /* GTask*, the head is being written when writing */
+  gboolean    writing;
+  GError     *write_error;      /* sticky: every later write fails with it */
+};
+
+G_DEFINE_FINAL_TYPE (WzpFrameIO, _wzp_frame_io, G_TYPE_OBJECT)
+
+typedef struct
+{
+  guint8  header[4];
+  guint32 len;
+  guint8 *body;
+} ReadData;
+
+static void
+read_data_free (ReadData *data)
+{
+  g_free (data->body);
+  g_free (data);
+}
+
+static void
+_wzp_frame_io_dispose (GObject *object)
+{
+  WzpFrameIO *self = WZP_FRAME_IO (object);
+
+  /* Pending write tasks hold a reference on self, so the queue is empty here. */
+  g_assert (g_queue_is_empty (&self->write_queue));
+  g_clear_object (&self->stream);
+
+  G_OBJECT_CLASS (_wzp_frame_io_parent_class)->dispose (object);
+}
+
+static void
+_wzp_frame_io_finalize (GObject *object)
+{
+  WzpFrameIO *self = WZP_FRAME_IO (object);
+
+  g_clear_error (&self->write_error);
+
+  G_OBJECT_CLASS (_wzp_frame_io_parent_class)->finalize (object);
+}
+
+static void
+_wzp_frame_io_class_init (WzpFrameIOClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = _wzp_frame_io_dispose;
+  object_class->finalize = _wzp_frame_io_finalize;
+}
+
+static void
+_wzp_frame_io_init (WzpFrameIO *self)
+{
+  self->max_frame_size = WZP_FRAME_MAX_SIZE;
+  g_queue_init (&self->write_queue);
+}
+
+WzpFrameIO *
+_wzp_frame_io_new (GIOStream *stream)
+{
+  WzpFrameIO *self;
+
+  g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
+
+  self = g_object_new (WZP_TYPE_FRAME_IO, NULL);
+  self->stream = g_object_ref (stream);
+  return self;
+}
+
+GIOStream *
+_wzp_frame_io_get_stream (WzpFrameIO *self)
+{
+  g_return_val_if_fail (WZP_IS_FRAME_IO (self), NULL);
+
+  return self->stream;
+}
+
+void
+_wzp_frame_io_set_max_frame_size (WzpFrameIO *self,
+                                  gsize       max)
+{
+  g_return_if_fail (WZP_IS_FRAME_IO (self));
+  g_return_if_fail (max > 0 && max <= G_MAXUINT32);
+
+  self->max_frame_size = max;
+}
+
+gboolean
+_wzp_frame_check_header (const guint8   header[4],
+                         gsize          max,
+                         guint32       *out_len,
+                         GError       **error)
+{
+  guint32 len = ((guint32) header[0] << 24) | ((guint32) header[1] << 16) |
+                ((guint32) header[2] << 8) | (guint32) header[3];
+
+  if (len > max)
+    {
+      g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_FRAME_TOO_LARGE,
+                   "A frame of %u bytes is over the limit of %" G_GSIZE_FORMAT " bytes",
+                   len, max);
+      return FALSE;
+    }
+
+  *out_len = len;
+  return TRUE;
+}
+
+/* Reading */
+
+static void
+read_body_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  WzpFrameIO *self = g_task_get_source_object (task);
+  ReadData *data = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  WzpMessage *message;
+  gsize n = 0;
+
+  self->reading = FALSE;
+
+  if (!g_input_stream_read_all_finish (G_INPUT_STREAM (source), result, &n, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (n < data->len)
+    {
+      g_task_return_new_error (task, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_TRUNCATED,
+                               "The connection closed in the middle of a frame "
+                               "(%" G_GSIZE_FORMAT " of %u bytes)", n, data->len);
+      return;
+    }
+
+  message = _wzp_message_decode ((const char *) data->body, data->len, &error);
+  if (message == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, message, (GDestroyNotify) _wzp_message_unref);
+}
+
+static void
+read_header_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  WzpFrameIO *self = g_task_get_source_object (task);
+  ReadData *data = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  gsize n = 0;
+
+  if (!g_input_stream_read_all_finish (G_INPUT_STREAM (source), result, &n, &error))
+    {
+      self->reading = FALSE;
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (n == 0)
+    {
+      self->reading = FALSE;
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                               "The connection was closed");
+      return;
+    }
+  if (n < sizeof data->header)
+    {
+      self->reading = FALSE;
+      g_task_return_new_error (task, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_TRUNCATED,
+                               "The connection closed in the middle of a frame header");
+      return;
+    }
+  if (!_wzp_frame_check_header (data->header, self->max_frame_size, &data->len, &error))
+    {
+      self->reading = FALSE;
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (data->len == 0)
+    {
+      self->reading = FALSE;
+      g_task_return_new_error (task, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_JSON,
+                               "The frame is empty; expected a JSON object");
+      return;
+    }
+
+  data->body = g_malloc (data->len);
+  g_input_stream_read_all_async (G_INPUT_STREAM (source), data->body, data->len,
+                                 G_PRIORITY_DEFAULT, g_task_get_cancellable (task),
+                                 read_body_cb, g_object_ref (task));
+}
+
+void
+_wzp_frame_io_read_async (WzpFrameIO          *self,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  ReadData *data;
+
+  g_return_if_fail (WZP_IS_FRAME_IO (self));
+  g_return_if_fail (!self->reading);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, _wzp_frame_io_read_async);
+  data = g_new0 (ReadData, 1);
+  g_task_set_task_data (task, data, (GDestroyNotify) read_data_free);
+
+  self->reading = TRUE;
+  /* Exact reads from the unbuffered stream: nothing past this frame is consumed, so the
+   * raw stream can be handed over after any frame (DESIGN.md section 11, item 11). */
+  g_input_stream_read_all_async (g_io_stream_get_input_stream (self->stream),
+                                 data->header, sizeof data->header, G_PRIORITY_DEFAULT,
+                                 cancellable, read_header_cb, g_steal_pointer (&task));
+}
+
+WzpMessage *
+_wzp_frame_io_read_finish (WzpFrameIO    *self,
+                           GAsyncResult  *result,
+                           GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == _wzp_frame_io_read_async,
+                        NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* Writing */
+
+static void write_next (WzpFrameIO *self);
+
+static void
+write_frame_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  WzpFrameIO *self = user_data;
+  g_autoptr(GTask) task = g_queue_pop_head (&self->write_queue);
+  g_autoptr(GError) error = NULL;
+
+  self->writing = FALSE;
+
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
+    {
+      if (self->write_error == NULL)
+        self->write_error = g_error_copy (error);
+      g_task_return_error (task, g_steal_pointer (&error));
+    }
+  else
+    g_task_return_boolean (task, TRUE);
+
+  write_next (self);
+}
+
+static void
+write_next (WzpFrameIO *self)
+{
+  GTask *task;
+  GBytes *frame;
+
+  while (!self->writing && (task = g_queue_peek_head (&self->write_queue)) != NULL)
+    {
+      GError *error = NULL;
+
+      if (self->write_error != NULL)
+        error = g_error_copy (self->write_error);
+      else
+        g_cancellable_set_error_if_cancelled (g_task_get_cancellable (task), &error);
+
+      if (error != NULL)
+        {
+          g_queue_pop_head (&self->write_queue);
+          g_task_return_error (task, error);
+          g_object_unref (task);
+          continue;
+        }
+
+      /* Once a frame has started, it is written whole: cancelling it half way would
+       * leave the peer with a torn frame, so the write itself is not cancellable. */
+      frame = g_task_get_task_data (task);
+      self->writing = TRUE;
+      g_output_stream_write_all_async (g_io_stream_get_output_stream (self->stream),
+                                       g_bytes_get_data (frame, NULL),
+                                       g_bytes_get_size (frame), G_PRIORITY_DEFAULT, NULL,
+                                       write_frame_cb, self);
+    }
+}
+
+void
+_wzp_frame_io_write_async (WzpFrameIO          *self,
+                           WzpMessage          *message,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  g_autoptr(GBytes) payload = NULL;
+  GTask *task;
+  gsize len;
+  guint8 *frame;
+
+  g_return_if_fail (WZP_IS_FRAME_IO (self));
+  g_return_if_fail (message != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, _wzp_frame_io_write_async);
+
+  payload = _wzp_message_encode (message);
+  len = g_bytes_get_size (payload);
+  if (len > self->max_frame_size)
+    {
+      g_task_return_new_error (task, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_FRAME_TOO_LARGE,
+                               "A %s message of %" G_GSIZE_FORMAT " bytes is over the "
+                               "frame limit", _wzp_message_type_to_string (
+                                 _wzp_message_get_message_type (message)), len);
+      g_object_unref (task);
+      return;
+    }
+
+  frame = g_malloc (len + 4);
+  frame[0] = (len >> 24) & 0xff;
+  frame[1] = (len >> 16) & 0xff;
+  frame[2] = (len >> 8) & 0xff;
+  frame[3] = len & 0xff;
+  memcpy (frame + 4, g_bytes_get_data (payload, NULL), len);
+  g_task_set_task_data (task, g_bytes_new_take (frame, len + 4), (GDestroyNotify) g_bytes_unref);
+
+  g_queue_push_tail (&self->write_queue, task);
+  write_next (self);
+}
+
+gboolean
+_wzp_frame_io_write_finish (WzpFrameIO    *self,
+                            GAsyncResult  *result,
+                            GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+send_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!_wzp_frame_io_write_finish (WZP_FRAME_IO (source), result, &error))
+    g_debug ("Could not send a frame: %s", error->message);
+}
+
+void
+_wzp_frame_io_send (WzpFrameIO *self,
+                    WzpMessage *message)
+{
+  _wzp_frame_io_write_async (self, message, NULL, send_cb, NULL);
+}
+
+guint
+_wzp_frame_io_get_queued (WzpFrameIO *self)
+{
+  g_return_val_if_fail (WZP_IS_FRAME_IO (self), 0);
+
+  return g_queue_get_length (&self->write_queue);
+}

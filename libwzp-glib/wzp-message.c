@@ -1,0 +1,912 @@
+/* wzp-message.c: signalling messages, validated against a schema table
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "wzp-error.h"
+#include "wzp-identity.h"
+#include "wzp-message-private.h"
+
+/* What a member must look like. Validation happens once, at decode time (and for the inner
+ * message of a forward); after that, getters can trust the object. */
+typedef enum {
+  KIND_STRING,
+  KIND_ADDRESS,
+  KIND_FINGERPRINT,
+  KIND_TOKEN,
+  KIND_BOOL,
+  KIND_INT,
+  KIND_STRV,
+  KIND_ADDRESS_LIST,
+  KIND_FINGERPRINT_LIST,
+  KIND_NAT_TYPE,
+  KIND_ACCEPT_MODE,
+  KIND_HANGUP_REASON,
+  KIND_ROLE,
+  KIND_MESSAGE,
+} MemberKind;
+
+typedef struct {
+  const char *name;
+  MemberKind  kind;
+  gboolean    required;
+} MemberSpec;
+
+typedef struct {
+  const char       *name;
+  const MemberSpec *members;
+} MessageSpec;
+
+#define REQ(n, k) { n, k, TRUE }
+#define OPT(n, k) { n, k, FALSE }
+#define END { NULL, 0, FALSE }
+
+static const MemberSpec members_register_presence[] = {
+  OPT ("alias", KIND_STRING), REQ ("client_version", KIND_STRING), END
+};
+static const MemberSpec members_register_presence_ack[] = {
+  REQ ("success", KIND_BOOL), OPT ("error", KIND_STRING),
+  OPT ("fingerprint", KIND_FINGERPRINT), OPT ("observed_addr", KIND_ADDRESS),
+  OPT ("relay_fingerprint", KIND_FINGERPRINT), OPT ("relay_version", KIND_STRING),
+  OPT ("reflectors", KIND_STRV), END
+};
+static const MemberSpec members_no_members[] = { END };
+static const MemberSpec members_reflect_response[] = { REQ ("observed_addr", KIND_ADDRESS), END };
+static const MemberSpec members_direct_call_offer[] = {
+  REQ ("call_id", KIND_STRING), REQ ("target_fingerprint", KIND_FINGERPRINT),
+  OPT ("caller_fingerprint", KIND_FINGERPRINT), OPT ("caller_alias", KIND_STRING),
+  OPT ("caller_reflexive_addr", KIND_ADDRESS), OPT ("caller_local_addrs", KIND_ADDRESS_LIST),
+  OPT ("caller_nat_type", KIND_NAT_TYPE), END
+};
+static const MemberSpec members_call_only[] = { REQ ("call_id", KIND_STRING), END };
+static const MemberSpec members_direct_call_answer[] = {
+  REQ ("call_id", KIND_STRING), REQ ("accept_mode", KIND_ACCEPT_MODE),
+  OPT ("callee_reflexive_addr", KIND_ADDRESS), OPT ("callee_local_addrs", KIND_ADDRESS_LIST),
+  OPT ("callee_nat_type", KIND_NAT_TYPE), END
+};
+static const MemberSpec members_call_setup[] = {
+  REQ ("call_id", KIND_STRING), REQ ("role", KIND_ROLE),
+  REQ ("peer_fingerprint", KIND_FINGERPRINT), OPT ("peer_alias", KIND_STRING),
+  OPT ("peer_direct_addr", KIND_ADDRESS), OPT ("peer_local_addrs", KIND_ADDRESS_LIST),
+  OPT ("peer_nat_type", KIND_NAT_TYPE), OPT ("relay_pipe", KIND_BOOL),
+  OPT ("pipe_token", KIND_TOKEN), OPT ("pipe_addr", KIND_ADDRESS), END
+};
+static const MemberSpec members_candidate_update[] = {
+  REQ ("call_id", KIND_STRING), OPT ("reflexive_addr", KIND_ADDRESS),
+  OPT ("local_addrs", KIND_ADDRESS_LIST), END
+};
+static const MemberSpec members_hangup[] = {
+  REQ ("call_id", KIND_STRING), REQ ("reason", KIND_HANGUP_REASON), END
+};
+static const MemberSpec members_open_pipe[] = {
+  REQ ("call_id", KIND_STRING), REQ ("pipe_token", KIND_TOKEN), END
+};
+static const MemberSpec members_nominate[] = { REQ ("seq", KIND_INT), END };
+static const MemberSpec members_ping[] = { REQ ("timestamp_ms", KIND_INT), END };
+static const MemberSpec members_error[] = {
+  REQ ("code", KIND_STRING), REQ ("message", KIND_STRING), OPT ("call_id", KIND_STRING), END
+};
+static const MemberSpec members_federation_hello[] = {
+  REQ ("relay_fingerprint", KIND_FINGERPRINT), REQ ("relay_version", KIND_STRING), END
+};
+static const MemberSpec members_federated_signal_forward[] = {
+  REQ ("inner", KIND_MESSAGE), REQ ("origin_relay_fingerprint", KIND_FINGERPRINT), END
+};
+static const MemberSpec members_presence_update[] = {
+  OPT ("added", KIND_FINGERPRINT_LIST), OPT ("removed", KIND_FINGERPRINT_LIST),
+  OPT ("snapshot", KIND_BOOL), OPT ("more", KIND_BOOL), END
+};
+
+static const MessageSpec specs[WZP_N_MESSAGE_TYPES] = {
+  [WZP_MESSAGE_REGISTER_PRESENCE] = { "RegisterPresence", members_register_presence },
+  [WZP_MESSAGE_REGISTER_PRESENCE_ACK] = { "RegisterPresenceAck", members_register_presence_ack },
+  [WZP_MESSAGE_REFLECT] = { "Reflect", members_no_members },
+  [WZP_MESSAGE_REFLECT_RESPONSE] = { "ReflectResponse", members_reflect_response },
+  [WZP_MESSAGE_DIRECT_CALL_OFFER] = { "DirectCallOffer", members_direct_call_offer },
+  [WZP_MESSAGE_CALL_RINGING] = { "CallRinging", members_call_only },
+  [WZP_MESSAGE_DIRECT_CALL_ANSWER] = { "DirectCallAnswer", members_direct_call_answer },
+  [WZP_MESSAGE_CALL_SETUP] = { "CallSetup", members_call_setup },
+  [WZP_MESSAGE_CANDIDATE_UPDATE] = { "CandidateUpdate", members_candidate_update },
+  [WZP_MESSAGE_HANGUP] = { "Hangup", members_hangup },
+  [WZP_MESSAGE_OPEN_PIPE] = { "OpenPipe", members_open_pipe },
+  [WZP_MESSAGE_PIPE_READY] = { "PipeReady", members_call_only },
+  [WZP_MESSAGE_PIPE_REQUESTED] = { "PipeRequested", members_call_only },
+  [WZP_MESSAGE_PEER_SIGNALLING_LOST] = { "PeerSignallingLost", members_call_only },
+  [WZP_MESSAGE_NOMINATE] = { "Nominate", members_nominate },
+  [WZP_MESSAGE_NOMINATE_ACK] = { "NominateAck", members_nominate },
+  [WZP_MESSAGE_PING] = { "Ping", members_ping },
+  [WZP_MESSAGE_PONG] = { "Pong", members_ping },
+  [WZP_MESSAGE_ERROR] = { "Error", members_error },
+  [WZP_MESSAGE_FEDERATION_HELLO] = { "FederationHello", members_federation_hello },
+  [WZP_MESSAGE_FEDERATED_SIGNAL_FORWARD] = { "FederatedSignalForward",
+                                             members_federated_signal_forward },
+  [WZP_MESSAGE_PRESENCE_UPDATE] = { "PresenceUpdate", members_presence_update },
+};
+
+/* A forward's inner message may itself be a forward; bound the nesting so that hostile
+ * input cannot recurse deeply. One level is all the protocol uses. */
+#define MAX_NESTING 2
+
+struct _WzpMessage {
+  gatomicrefcount  ref_count;
+  WzpMessageType   type;
+  JsonObject      *object;
+  WzpMessage      *inner;   /* validated view of "inner", FederatedSignalForward only */
+};
+
+static const char * const nat_type_wire[] = {
+  [WZP_NAT_TYPE_UNKNOWN] = "Unknown",
+  [WZP_NAT_TYPE_NONE] = "None",
+  [WZP_NAT_TYPE_CONE] = "Cone",
+  [WZP_NAT_TYPE_SYMMETRIC] = "Symmetric",
+  [WZP_NAT_TYPE_MULTIPLE] = "Multiple",
+};
+static const char * const accept_mode_wire[] = {
+  [WZP_ACCEPT_MODE_REJECT] = "Reject",
+  [WZP_ACCEPT_MODE_TRUSTED] = "AcceptTrusted",
+  [WZP_ACCEPT_MODE_PRIVACY] = "AcceptGeneric",
+};
+static const char * const hangup_reason_wire[] = {
+  [WZP_HANGUP_REASON_NORMAL] = "Normal",
+  [WZP_HANGUP_REASON_BUSY] = "Busy",
+  [WZP_HANGUP_REASON_DECLINED] = "Declined",
+  [WZP_HANGUP_REASON_TIMEOUT] = "Timeout",
+  [WZP_HANGUP_REASON_UNREACHABLE] = "Unreachable",
+  [WZP_HANGUP_REASON_ERROR] = "Error",
+};
+static const char * const role_wire[] = {
+  [WZP_CALL_ROLE_CALLER] = "caller",
+  [WZP_CALL_ROLE_CALLEE] = "callee",
+};
+
+static int
+wire_lookup (const char * const *table,
+             guint               n,
+             const char         *text)
+{
+  for (guint i = 0; i < n; i++)
+    if (g_strcmp0 (table[i], text) == 0)
+      return (int) i;
+  return -1;
+}
+
+#define WIRE_PAIR(name, Type, table)                                          \
+  const char *                                                                \
+  _wzp_##name##_to_wire (Type value)                                          \
+  {                                                                           \
+    g_return_val_if_fail ((guint) value < G_N_ELEMENTS (table), NULL);        \
+    return table[value];                                                      \
+  }                                                                           \
+  gboolean                                                                    \
+  _wzp_##name##_from_wire (const char *text,                                  \
+                           Type       *out)                                   \
+  {                                                                           \
+    int i = wire_lookup (table, G_N_ELEMENTS (table), text);                  \
+    if (i < 0)                                                                \
+      return FALSE;                                                           \
+    *out = (Type) i;                                                          \
+    return TRUE;                                                              \
+  }
+
+WIRE_PAIR (nat_type, WzpNatType, nat_type_wire)
+WIRE_PAIR (accept_mode, WzpAcceptMode, accept_mode_wire)
+WIRE_PAIR (hangup_reason, WzpHangupReason, hangup_reason_wire)
+
+const char *
+_wzp_call_role_to_wire (WzpCallRole role)
+{
+  g_return_val_if_fail ((guint) role < G_N_ELEMENTS (role_wire), NULL);
+  return role_wire[role];
+}
+
+const char *
+_wzp_message_type_to_string (WzpMessageType type)
+{
+  g_return_val_if_fail ((guint) type < WZP_N_MESSAGE_TYPES, NULL);
+  return specs[type].name;
+}
+
+/* Addresses */
+
+GInetSocketAddress *
+_wzp_address_parse (const char  *text,
+                    GError     **error)
+{
+  g_autofree char *host = NULL;
+  g_autoptr(GInetAddress) inet = NULL;
+  const char *port_text;
+  guint64 port;
+  char *end = NULL;
+
+  if (text == NULL || *text == '\0')
+    {
+      g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_VALUE,
+                   "An empty string is not an address");
+      return NULL;
+    }
+
+  if (text[0] == '[')
+    {
+      const char *close = strchr (text, ']');
+
+      if (close == NULL || close[1] != ':')
+        goto bad;
+      host = g_strndup (text + 1, close - text - 1);
+      port_text = close + 2;
+      if (strchr (host, ':') == NULL)
+        goto bad;
+    }
+  else
+    {
+      const char *colon = strrchr (text, ':');
+
+      if (colon == NULL || strchr (text, ':') != colon)
+        goto bad;
+      host = g_strndup (text, colon - text);
+      port_text = colon + 1;
+    }
+
+  if (!g_ascii_isdigit (port_text[0]))
+    goto bad;
+  port = g_ascii_strtoull (port_text, &end, 10);
+  if (*end != '\0' || port == 0 || port > 65535)
+    goto bad;
+
+  /* Zone ids ("fe80::1%eth0") are meaningless to a peer; refuse them with the rest. */
+  inet = g_inet_address_new_from_string (host);
+  if (inet == NULL)
+    goto bad;
+
+  return G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (inet, (guint16) port));
+
+bad:
+  g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_VALUE,
+               "“%s” is not an address (expected IP:PORT or [IPv6]:PORT)", text);
+  return NULL;
+}
+
+char *
+_wzp_address_to_string (GSocketAddress *address)
+{
+  GInetAddress *inet;
+  g_autofree char *ip = NULL;
+  guint16 port;
+
+  g_return_val_if_fail (G_IS_INET_SOCKET_ADDRESS (address), NULL);
+
+  inet = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address));
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address));
+
+  /* An IPv4-mapped IPv6 address (a dual-stack listener's view of an IPv4 peer) is shown
+   * as the IPv4 address it is. */
+  if (g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV6)
+    {
+      const guint8 *b = g_inet_address_to_bytes (inet);
+      static const guint8 mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+      if (memcmp (b, mapped_prefix, sizeof mapped_prefix) == 0)
+        return g_strdup_printf ("%u.%u.%u.%u:%u", b[12], b[13], b[14], b[15], port);
+
+      ip = g_inet_address_to_string (inet);
+      return g_strdup_printf ("[%s]:%u", ip, port);
+    }
+
+  ip = g_inet_address_to_string (inet);
+  return g_strdup_printf ("%s:%u", ip, port);
+}
+
+/* Validation */
+
+static gboolean
+token_is_valid (const char *text)
+{
+  if (strlen (text) != 32)
+    return FALSE;
+  for (const char *p = text; *p; p++)
+    if (!g_ascii_isdigit (*p) && !(*p >= 'a' && *p <= 'f'))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+wrong_type (const char  *type_name,
+            const char  *member,
+            const char  *expected,
+            GError     **error)
+{
+  g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_WRONG_TYPE,
+               "%s: member “%s” must be %s", type_name, member, expected);
+  return FALSE;
+}
+
+static gboolean
+check_string_value (const char  *type_name,
+                    const char  *member,
+                    MemberKind   kind,
+                    const char  *text,
+                    GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GInetSocketAddress) address = NULL;
+  gboolean ok = TRUE;
+  const char *expected = NULL;
+
+  switch (kind)
+    {
+    case KIND_STRING:
+    case KIND_STRV:
+      return TRUE;
+    case KIND_ADDRESS:
+    case KIND_ADDRESS_LIST:
+      address = _wzp_address_parse (text, &local_error);
+      if (address == NULL)
+        {
+          g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_VALUE,
+                       "%s: member “%s”: %s", type_name, member, local_error->message);
+          return FALSE;
+        }
+      return TRUE;
+    case KIND_FINGERPRINT:
+    case KIND_FINGERPRINT_LIST:
+      ok = wzp_fingerprint_is_valid (text);
+      expected = "a fingerprint (8 groups of 4 lower-case hex digits)";
+      break;
+    case KIND_TOKEN:
+      ok = token_is_valid (text);
+      expected = "a pipe token (32 lower-case hex digits)";
+      break;
+    case KIND_NAT_TYPE:
+      ok = wire_lookup (nat_type_wire, G_N_ELEMENTS (nat_type_wire), text) >= 0;
+      expected = "one of None, Cone, Symmetric, Multiple, Unknown";
+      break;
+    case KIND_ACCEPT_MODE:
+      ok = wire_lookup (accept_mode_wire, G_N_ELEMENTS (accept_mode_wire), text) >= 0;
+      expected = "one of Reject, AcceptTrusted, AcceptGeneric";
+      break;
+    case KIND_HANGUP_REASON:
+      ok = wire_lookup (hangup_reason_wire, G_N_ELEMENTS (hangup_reason_wire), text) >= 0;
+      expected = "one of Normal, Busy, Declined, Timeout, Unreachable, Error";
+      break;
+    case KIND_ROLE:
+      ok = wire_lookup (role_wire, G_N_ELEMENTS (role_wire), text) >= 0;
+      expected = "caller or callee";
+      break;
+    case KIND_BOOL:
+    case KIND_INT:
+    case KIND_MESSAGE:
+    default:
+      g_assert_not_reached ();
+    }
+
+  if (!ok)
+    {
+      g_autofree char *shown = g_utf8_make_valid (text, MIN (strlen (text), 80));
+
+      g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_VALUE,
+                   "%s: member “%s” is “%s”, but must be %s", type_name, member, shown,
+                   expected);
+    }
+  return ok;
+}
+
+static WzpMessage *message_new_from_object (JsonObject  *object,
+                                            guint        depth,
+                                            GError     **error);
+
+static gboolean
+check_member (WzpMessage        *message,
+              const MemberSpec  *spec,
+              JsonNode          *node,
+              guint              depth,
+              GError           **error)
+{
+  const char *type_name = specs[message->type].name;
+
+  switch (spec->kind)
+    {
+    case KIND_BOOL:
+      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+        return wrong_type (type_name, spec->name, "true or false", error);
+      return TRUE;
+
+    case KIND_INT:
+      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+        return wrong_type (type_name, spec->name, "an integer", error);
+      return TRUE;
+
+    case KIND_STRV:
+    case KIND_ADDRESS_LIST:
+    case KIND_FINGERPRINT_LIST:
+      {
+        JsonArray *array;
+        guint n;
+
+        if (!JSON_NODE_HOLDS_ARRAY (node))
+          return wrong_type (type_name, spec->name, "a list of strings", error);
+        array = json_node_get_array (node);
+        n = json_array_get_length (array);
+        for (guint i = 0; i < n; i++)
+          {
+            JsonNode *element = json_array_get_element (array, i);
+
+            if (!JSON_NODE_HOLDS_VALUE (element) ||
+                json_node_get_value_type (element) != G_TYPE_STRING)
+              return wrong_type (type_name, spec->name, "a list of strings", error);
+            if (!check_string_value (type_name, spec->name, spec->kind,
+                                     json_node_get_string (element), error))
+              return FALSE;
+          }
+        return TRUE;
+      }
+
+    case KIND_MESSAGE:
+      {
+        g_autoptr(GError) inner_error = NULL;
+
+        if (!JSON_NODE_HOLDS_OBJECT (node))
+          return wrong_type (type_name, spec->name, "a message object", error);
+        if (depth >= MAX_NESTING)
+          {
+            g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_VALUE,
+                         "%s: member “%s” nests messages too deeply", type_name, spec->name);
+            return FALSE;
+          }
+        message->inner = message_new_from_object (json_node_get_object (node), depth + 1,
+                                                  &inner_error);
+        if (message->inner == NULL)
+          {
+            g_set_error (error, WZP_PROTOCOL_ERROR, inner_error->code,
+                         "%s: member “%s”: %s", type_name, spec->name, inner_error->message);
+            return FALSE;
+          }
+        return TRUE;
+      }
+
+    case KIND_STRING:
+    case KIND_ADDRESS:
+    case KIND_FINGERPRINT:
+    case KIND_TOKEN:
+    case KIND_NAT_TYPE:
+    case KIND_ACCEPT_MODE:
+    case KIND_HANGUP_REASON:
+    case KIND_ROLE:
+    default:
+      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+        return wrong_type (type_name, spec->name, "a string", error);
+      return check_string_value (type_name, spec->name, spec->kind,
+                                 json_node_get_string (node), error);
+    }
+}
+
+static WzpMessage *
+message_alloc (WzpMessageType  type,
+               JsonObject     *object)
+{
+  WzpMessage *self = g_new0 (WzpMessage, 1);
+
+  g_atomic_ref_count_init (&self->ref_count);
+  self->type = type;
+  self->object = json_object_ref (object);
+  return self;
+}
+
+static WzpMessage *
+message_new_from_object (JsonObject  *object,
+                         guint        depth,
+                         GError     **error)
+{
+  g_autoptr(WzpMessage) message = NULL;
+  JsonNode *type_node;
+  const char *type_name;
+  int type = -1;
+
+  type_node = json_object_get_member (object, "type");
+  if (type_node == NULL || JSON_NODE_HOLDS_NULL (type_node))
+    {
+      g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_MISSING_MEMBER,
+                   "The message has no member “type”");
+      return NULL;
+    }
+  if (!JSON_NODE_HOLDS_VALUE (type_node) || json_node_get_value_type (type_node) != G_TYPE_STRING)
+    {
+      g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_WRONG_TYPE,
+                   "The message's member “type” must be a string");
+      return NULL;
+    }
+
+  type_name = json_node_get_string (type_node);
+  for (guint i = 0; i < WZP_N_MESSAGE_TYPES; i++)
+    if (strcmp (specs[i].name, type_name) == 0)
+      type = (int) i;
+  if (type < 0)
+    {
+      g_autofree char *shown = g_utf8_make_valid (type_name, MIN (strlen (type_name), 80));
+
+      g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_UNKNOWN_TYPE,
+                   "Unknown message type “%s”", shown);
+      return NULL;
+    }
+
+  message = message_alloc (type, object);
+
+  for (const MemberSpec *spec = specs[type].members; spec->name != NULL; spec++)
+    {
+      JsonNode *node = json_object_get_member (object, spec->name);
+
+      if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+        {
+          if (spec->required)
+            {
+              g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_MISSING_MEMBER,
+                           "%s: required member “%s” is missing", specs[type].name,
+                           spec->name);
+              return NULL;
+            }
+          continue;
+        }
+
+      if (!check_member (message, spec, node, depth, error))
+        return NULL;
+    }
+
+  return g_steal_pointer (&message);
+}
+
+/* Public (private-API) functions */
+
+WzpMessage *
+_wzp_message_new (WzpMessageType type)
+{
+  g_autoptr(JsonObject) object = json_object_new ();
+
+  g_return_val_if_fail ((guint) type < WZP_N_MESSAGE_TYPES, NULL);
+
+  json_object_set_string_member (object, "type", specs[type].name);
+  return message_alloc (type, object);
+}
+
+WzpMessage *
+_wzp_message_ref (WzpMessage *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  g_atomic_ref_count_inc (&self->ref_count);
+  return self;
+}
+
+void
+_wzp_message_unref (WzpMessage *self)
+{
+  g_return_if_fail (self != NULL);
+
+  if (g_atomic_ref_count_dec (&self->ref_count))
+    {
+      g_clear_pointer (&self->inner, _wzp_message_unref);
+      json_object_unref (self->object);
+      g_free (self);
+    }
+}
+
+WzpMessage *
+_wzp_message_copy (WzpMessage *self)
+{
+  g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (), self->object);
+  g_autoptr(JsonNode) copy = json_node_copy (node);
+  g_autoptr(GError) error = NULL;
+  WzpMessage *message;
+
+  /* A deep copy so that changes to the copy (a relay filling in caller_fingerprint)
+   * never show through to the original. Re-validation cannot fail on a valid message. */
+  message = message_new_from_object (json_node_get_object (copy), 0, &error);
+  g_assert_no_error (error);
+  return message;
+}
+
+/* json-glib's parser recurses once per nesting level; a 64 KiB frame of "[[[[..." would
+ * otherwise recurse 65536 deep. No message nests more than a few levels. */
+#define MAX_JSON_DEPTH 16
+
+static gboolean
+nesting_is_bounded (const char *data,
+                    gsize       len)
+{
+  gboolean in_string = FALSE;
+  int depth = 0;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      char c = data[i];
+
+      if (in_string)
+        {
+          if (c == '\\')
+            i++;
+          else if (c == '"')
+            in_string = FALSE;
+        }
+      else if (c == '"')
+        in_string = TRUE;
+      else if (c == '[' || c == '{')
+        {
+          if (++depth > MAX_JSON_DEPTH)
+            return FALSE;
+        }
+      else if (c == ']' || c == '}')
+        depth--;
+    }
+  return TRUE;
+}
+
+WzpMessage *
+_wzp_message_decode (const char  *data,
+                     gsize        len,
+                     GError     **error)
+{
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) parse_error = NULL;
+  JsonNode *root;
+
+  if (len == 0)
+    {
+      g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_JSON,
+                   "The frame is empty; expected a JSON object");
+      return NULL;
+    }
+
+  if (!g_utf8_validate_len (data, len, NULL))
+    {
+      g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_UTF8,
+                   "The frame is not valid UTF-8");
+      return NULL;
+    }
+
+  /* json-glib stops at a NUL byte; a frame containing one is not a JSON text. */
+  if (memchr (data, '\0', len) != NULL)
+    {
+      g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_JSON,
+                   "The frame contains a NUL byte");
+      return NULL;
+    }
+
+  if (!nesting_is_bounded (data, len))
+    {
+      g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_JSON,
+                   "The frame nests JSON arrays or objects more than %d deep", MAX_JSON_DEPTH);
+      return NULL;
+    }
+
+  parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, data, (gssize) len, &parse_error))
+    {
+      g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_JSON,
+                   "The frame is not valid JSON: %s", parse_error->message);
+      return NULL;
+    }
+
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_JSON,
+                   "The frame is JSON but not an object");
+      return NULL;
+    }
+
+  return message_new_from_object (json_node_get_object (root), 0, error);
+}
+
+WzpMessage *
+_wzp_message_new_from_object (JsonObject  *object,
+                              GError     **error)
+{
+  g_return_val_if_fail (object != NULL, NULL);
+
+  return message_new_from_object (object, 0, error);
+}
+
+GBytes *
+_wzp_message_encode (WzpMessage *self)
+{
+  g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (), self->object);
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  gsize len = 0;
+  char *text;
+
+  json_generator_set_root (generator, node);
+  text = json_generator_to_data (generator, &len);
+  return g_bytes_new_take (text, len);
+}
+
+WzpMessageType
+_wzp_message_get_message_type (WzpMessage *self)
+{
+  return self->type;
+}
+
+JsonObject *
+_wzp_message_get_object (WzpMessage *self)
+{
+  return self->object;
+}
+
+static JsonNode *
+get_member (WzpMessage *self,
+            const char *member)
+{
+  JsonNode *node = json_object_get_member (self->object, member);
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return NULL;
+  return node;
+}
+
+gboolean
+_wzp_message_has_member (WzpMessage *self,
+                         const char *member)
+{
+  return get_member (self, member) != NULL;
+}
+
+/* The getters tolerate a member of the wrong type (a member this version does not
+ * validate, or one set by a newer peer inside a forwarded object) by returning the
+ * "absent" value: they are also used on members outside the schema. */
+const char *
+_wzp_message_get_string (WzpMessage *self,
+                         const char *member)
+{
+  JsonNode *node = get_member (self, member);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+void
+_wzp_message_set_string (WzpMessage *self,
+                         const char *member,
+                         const char *value)
+{
+  g_return_if_fail (g_strcmp0 (member, "type") != 0);
+
+  if (value == NULL)
+    json_object_remove_member (self->object, member);
+  else
+    json_object_set_string_member (self->object, member, value);
+}
+
+gboolean
+_wzp_message_get_bool (WzpMessage *self,
+                       const char *member)
+{
+  JsonNode *node = get_member (self, member);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+    return FALSE;
+  return json_node_get_boolean (node);
+}
+
+void
+_wzp_message_set_bool (WzpMessage *self,
+                       const char *member,
+                       gboolean    value)
+{
+  json_object_set_boolean_member (self->object, member, value);
+}
+
+gint64
+_wzp_message_get_int (WzpMessage *self,
+                      const char *member)
+{
+  JsonNode *node = get_member (self, member);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_INT64)
+    return 0;
+  return json_node_get_int (node);
+}
+
+void
+_wzp_message_set_int (WzpMessage *self,
+                      const char *member,
+                      gint64      value)
+{
+  json_object_set_int_member (self->object, member, value);
+}
+
+char **
+_wzp_message_dup_strv (WzpMessage *self,
+                       const char *member)
+{
+  JsonNode *node = get_member (self, member);
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+  if (node != NULL && JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *array = json_node_get_array (node);
+      guint n = json_array_get_length (array);
+
+      for (guint i = 0; i < n; i++)
+        {
+          JsonNode *element = json_array_get_element (array, i);
+
+          if (JSON_NODE_HOLDS_VALUE (element) &&
+              json_node_get_value_type (element) == G_TYPE_STRING)
+            g_strv_builder_add (builder, json_node_get_string (element));
+        }
+    }
+
+  return g_strv_builder_end (builder);
+}
+
+void
+_wzp_message_set_strv (WzpMessage         *self,
+                       const char         *member,
+                       const char * const *values)
+{
+  JsonArray *array;
+
+  if (values == NULL || values[0] == NULL)
+    {
+      json_object_remove_member (self->object, member);
+      return;
+    }
+
+  array = json_array_sized_new (g_strv_length ((char **) values));
+  for (guint i = 0; values[i] != NULL; i++)
+    json_array_add_string_element (array, values[i]);
+  json_object_set_array_member (self->object, member, array);
+}
+
+WzpMessage *
+_wzp_message_get_inner (WzpMessage *self)
+{
+  return self->inner;
+}
+
+void
+_wzp_message_set_inner (WzpMessage *self,
+                        WzpMessage *inner)
+{
+  g_return_if_fail (self->type == WZP_MESSAGE_FEDERATED_SIGNAL_FORWARD);
+  g_return_if_fail (inner != NULL && inner != self);
+
+  g_clear_pointer (&self->inner, _wzp_message_unref);
+  self->inner = _wzp_message_ref (inner);
+  json_object_set_object_member (self->object, "inner", json_object_ref (inner->object));
+}
+
+void
+_wzp_message_remove_member (WzpMessage *self,
+                            const char *member)
+{
+  g_return_if_fail (g_strcmp0 (member, "type") != 0);
+
+  json_object_remove_member (self->object, member);
+}
+
+WzpMessage *
+_wzp_message_new_error (const char *code,
+                        const char *message,
+                        const char *call_id)
+{
+  WzpMessage *self = _wzp_message_new (WZP_MESSAGE_ERROR);
+
+  _wzp_message_set_string (self, "code", code);
+  _wzp_message_set_string (self, "message", message);
+  _wzp_message_set_string (self, "call_id", call_id);
+  return self;
+}
+
+WzpMessage *
+_wzp_message_new_for_call (WzpMessageType  type,
+                           const char     *call_id)
+{
+  WzpMessage *self = _wzp_message_new (type);
+
+  _wzp_message_set_string (self, "call_id", call_id);
+  return self;
+}
