@@ -82,7 +82,7 @@ static const MemberSpec members_hangup[] = {
   REQ ("call_id", KIND_STRING), REQ ("reason", KIND_HANGUP_REASON), END
 };
 static const MemberSpec members_open_pipe[] = {
-  REQ ("call_id", KIND_STRING), REQ ("pipe_token", KIND_TOKEN), END
+  REQ ("call_id", KIND_STRING), REQ ("pipe_token", KIND_TOKEN), OPT ("seq", KIND_INT), END
 };
 static const MemberSpec members_nominate[] = { REQ ("seq", KIND_INT), END };
 static const MemberSpec members_ping[] = { REQ ("timestamp_ms", KIND_INT), END };

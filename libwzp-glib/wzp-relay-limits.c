@@ -1,0 +1,117 @@
+/* wzp-relay-limits.c: per-source-IP counters, token buckets and the fd reserve
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "wzp-relay-private.h"
+
+/* IPv4 addresses count one by one; IPv6 addresses by /64, since anyone with one IPv6
+ * address usually holds the whole /64. An IPv4-mapped IPv6 address counts as IPv4. */
+char *
+_wzp_relay_ip_key (GInetAddress *address)
+{
+  const guint8 *b = g_inet_address_to_bytes (address);
+  static const guint8 mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+  if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV4)
+    return g_inet_address_to_string (address);
+  if (memcmp (b, mapped_prefix, sizeof mapped_prefix) == 0)
+    return g_strdup_printf ("%u.%u.%u.%u", b[12], b[13], b[14], b[15]);
+  return g_strdup_printf ("%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64",
+                          b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
+}
+
+IpCounters *
+_wzp_relay_ip_counters (WzpRelay     *self,
+                        GInetAddress *address)
+{
+  g_autofree char *key = _wzp_relay_ip_key (address);
+  IpCounters *counters = g_hash_table_lookup (self->ip_counters, key);
+
+  if (counters == NULL)
+    {
+      counters = g_new0 (IpCounters, 1);
+      counters->key = g_steal_pointer (&key);
+      g_hash_table_insert (self->ip_counters, counters->key, counters);
+    }
+  return counters;
+}
+
+/* Drops an entry once nothing counts against it, so the table does not grow with every
+ * address that ever connected. */
+void
+_wzp_relay_ip_counters_gc (WzpRelay   *self,
+                           IpCounters *counters)
+{
+  if (counters->handshakes == 0 && counters->registrations == 0 && counters->pipes == 0)
+    g_hash_table_remove (self->ip_counters, counters->key);
+}
+
+static void
+bucket_refill (RelayBucket *bucket,
+               double       rate,
+               double       burst)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (bucket->last_us == 0)
+    bucket->tokens = burst;
+  else
+    bucket->tokens = MIN (burst, bucket->tokens + (now - bucket->last_us) * rate / G_USEC_PER_SEC);
+  bucket->last_us = now;
+}
+
+gboolean
+_wzp_relay_bucket_take (RelayBucket *bucket,
+                        double       rate,
+                        double       burst,
+                        double       amount)
+{
+  bucket_refill (bucket, rate, burst);
+  if (bucket->tokens < amount)
+    return FALSE;
+  bucket->tokens -= amount;
+  return TRUE;
+}
+
+/* Microseconds until @amount tokens are available (after a refill by _take). */
+double
+_wzp_relay_bucket_wait_us (RelayBucket *bucket,
+                           double       rate,
+                           double       amount)
+{
+  if (bucket->tokens >= amount || rate <= 0)
+    return 0;
+  return (amount - bucket->tokens) * G_USEC_PER_SEC / rate;
+}
+
+/* Linux hands out the lowest free descriptor, so a new connection's fd number is close
+ * to the number of open files: near the limit, stop accepting for a moment rather than
+ * fail in the middle of something (a pipe needs 4 more fds to forward). */
+gboolean
+_wzp_relay_fds_low (WzpRelay *self,
+                    int       fd)
+{
+  struct rlimit rl;
+
+  if (getrlimit (RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+    return FALSE;
+  return (rlim_t) fd + self->min_free_fds >= rl.rlim_cur;
+}
+
+void
+_wzp_relay_raise_nofile (void)
+{
+  struct rlimit rl;
+
+  if (getrlimit (RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+    return;
+  rl.rlim_cur = rl.rlim_max;
+  if (setrlimit (RLIMIT_NOFILE, &rl) != 0)
+    g_debug ("Could not raise the open file limit: %s", g_strerror (errno));
+}

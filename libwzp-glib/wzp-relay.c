@@ -1,0 +1,1554 @@
+/* wzp-relay.c: the relay object, its listeners, TLS handshakes, registration, dispatch
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "wzp-enum-types.h"
+#include "wzp-error.h"
+#include "wzp-relay-private.h"
+#include "wzp-tls-private.h"
+
+/**
+ * WzpRelay:
+ *
+ * A relay server: clients register with it, it tells them the address it sees them at,
+ * introduces callers to callees, cross-wires their candidates into each party's
+ * `CallSetup`, and forwards call traffic on pipes when no direct path exists.
+ *
+ * The `wzp-relay` daemon is a thin program around this object; tests in C, Python and
+ * JavaScript embed one in-process:
+ *
+ * ```python
+ * relay = Wzp.Relay.new(identity)
+ * relay.listen("127.0.0.1:0", None)
+ * print(relay.dup_uris())
+ * ```
+ *
+ * Every limit is a property; see docs/relay.md for what each does when it is hit.
+ *
+ * Since: 1.0
+ */
+
+G_DEFINE_QUARK (wzp-relay-error-quark, wzp_relay_error)
+
+G_DEFINE_FINAL_TYPE (WzpRelay, wzp_relay, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_IDENTITY,
+  PROP_FINGERPRINT,
+  PROP_LISTEN_ADDRESSES,
+  PROP_PIPE_ADDRESSES,
+  PROP_N_REGISTRATIONS,
+  PROP_N_CALLS,
+  PROP_ALLOWED_FINGERPRINTS,
+  PROP_REFLECTORS,
+  PROP_FIRST_LIMIT,
+};
+
+/* The numeric limits, each a readable and writable guint property. */
+typedef struct {
+  const char *name;
+  gsize       offset;
+  guint       min;
+  guint       max;
+  guint       def;
+} LimitSpec;
+
+#define LIMIT(n, field, lo, hi, d) { n, G_STRUCT_OFFSET (WzpRelay, field), lo, hi, d }
+
+static const LimitSpec limit_specs[] = {
+  LIMIT ("max-frame-size", max_frame_size, 256, WZP_FRAME_MAX_SIZE, WZP_FRAME_MAX_SIZE),
+  LIMIT ("max-messages-per-second", max_messages_per_second, 1, 100000, 50),
+  LIMIT ("max-pending-handshakes", max_pending_handshakes, 1, 100000, 32),
+  LIMIT ("max-handshakes-per-ip", max_handshakes_per_ip, 1, 100000, 8),
+  LIMIT ("handshake-timeout", handshake_timeout, 1, 3600, 5),
+  LIMIT ("max-registrations", max_registrations, 1, G_MAXINT, 100000),
+  LIMIT ("max-registrations-per-ip", max_registrations_per_ip, 1, G_MAXINT, 64),
+  LIMIT ("max-calls-per-client", max_calls_per_client, 1, 10000, 4),
+  LIMIT ("max-pipes-per-ip", max_pipes_per_ip, 1, 100000, 32),
+  LIMIT ("pipe-bytes-per-second", pipe_bytes_per_second, 1024, G_MAXINT, 16384),
+  LIMIT ("pipe-burst-bytes", pipe_burst_bytes, 1024, G_MAXINT, 65536),
+  LIMIT ("pipe-wait-timeout", pipe_wait_timeout, 1, 3600, 10),
+  LIMIT ("idle-timeout", idle_timeout, 2, 86400, 90),
+  LIMIT ("keepalive-interval", keepalive_interval, 1, 86400, 30),
+  LIMIT ("ring-timeout", ring_timeout, 1, 3600, 45),
+  LIMIT ("grace-period", grace_period, 1, 3600, 30),
+  LIMIT ("max-call-duration", max_call_duration, 0, G_MAXINT, 0),
+  LIMIT ("min-free-fds", min_free_fds, 8, 100000, 64),
+};
+
+#define N_PROPS (PROP_FIRST_LIMIT + G_N_ELEMENTS (limit_specs))
+static GParamSpec *properties[N_PROPS];
+
+enum {
+  SIGNAL_CALL_STARTED,
+  SIGNAL_CALL_ENDED,
+  N_SIGNALS,
+};
+static guint signals[N_SIGNALS];
+
+#define MAX_BAD_MESSAGES 16
+/* A client sending more than this many times its message rate is closed, not answered. */
+#define FLOOD_FACTOR 10
+
+static void conn_close (RelayConn  *conn,
+                        const char *why);
+static void conn_read_next (RelayConn *conn);
+
+/* Connections */
+
+static RelayConn *
+conn_ref (RelayConn *conn)
+{
+  g_ref_count_inc (&conn->ref_count);
+  return conn;
+}
+
+static void
+conn_unref (RelayConn *conn)
+{
+  if (!g_ref_count_dec (&conn->ref_count))
+    return;
+
+  g_assert (conn->closed);
+  g_clear_object (&conn->io);
+  g_clear_object (&conn->tls);
+  g_clear_object (&conn->socket_conn);
+  g_clear_object (&conn->cancellable);
+  g_free (conn->remote_addr);
+  g_free (conn->local_ip);
+  g_free (conn->fingerprint);
+  g_free (conn->alias);
+  g_free (conn);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayConn, conn_unref)
+
+static void
+log_conn (RelayConn      *conn,
+          GLogLevelFlags  level,
+          const char     *message)
+{
+  g_log_structured (G_LOG_DOMAIN, level,
+                    "WZP_REMOTE_ADDRESS", conn->remote_addr,
+                    "WZP_FINGERPRINT", conn->fingerprint ? conn->fingerprint : "",
+                    "MESSAGE", "%s: %s", conn->remote_addr, message);
+}
+
+void
+_wzp_relay_conn_send (RelayConn  *conn,
+                      WzpMessage *message)
+{
+  if (conn->closed || conn->io == NULL)
+    return;
+  _wzp_frame_io_send (conn->io, message);
+}
+
+void
+_wzp_relay_conn_send_error (RelayConn  *conn,
+                            const char *code,
+                            const char *call_id,
+                            const char *format,
+                            ...)
+{
+  g_autofree char *text = NULL;
+  g_autoptr(WzpMessage) message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "WZP_REMOTE_ADDRESS", conn->remote_addr,
+                    "WZP_FINGERPRINT", conn->fingerprint ? conn->fingerprint : "",
+                    "WZP_CALL_ID", call_id ? call_id : "",
+                    "WZP_ERROR_CODE", code,
+                    "MESSAGE", "%s: %s (%s)", conn->remote_addr, text, code);
+
+  message = _wzp_message_new_error (code, text, call_id);
+  _wzp_relay_conn_send (conn, message);
+}
+
+RelayConn *
+_wzp_relay_lookup_conn (WzpRelay   *self,
+                        const char *fingerprint)
+{
+  return g_hash_table_lookup (self->registrations, fingerprint);
+}
+
+void
+_wzp_relay_send_to (WzpRelay   *self,
+                    const char *fingerprint,
+                    WzpMessage *message)
+{
+  RelayConn *conn = _wzp_relay_lookup_conn (self, fingerprint);
+
+  if (conn != NULL)
+    _wzp_relay_conn_send (conn, message);
+}
+
+void
+_wzp_relay_send_error_to (WzpRelay   *self,
+                          const char *fingerprint,
+                          const char *code,
+                          const char *call_id,
+                          const char *format,
+                          ...)
+{
+  RelayConn *conn = _wzp_relay_lookup_conn (self, fingerprint);
+  g_autofree char *text = NULL;
+  va_list args;
+
+  if (conn == NULL)
+    return;
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+  _wzp_relay_conn_send_error (conn, code, call_id, "%s", text);
+}
+
+static void
+close_after_flush_cb (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(RelayConn) conn = user_data;
+
+  _wzp_frame_io_write_finish (WZP_FRAME_IO (source), result, NULL);
+  conn_close (conn, "closed after a final message");
+}
+
+/* Sends @message as the last frame, then closes: the peer reads why before the close. */
+static void
+conn_send_and_close (RelayConn  *conn,
+                     WzpMessage *message)
+{
+  if (conn->closed)
+    return;
+  if (conn->io == NULL)
+    {
+      conn_close (conn, "closed");
+      return;
+    }
+  g_cancellable_cancel (conn->cancellable);   /* stop reading: nothing more is handled */
+  _wzp_frame_io_write_async (conn->io, message, NULL, close_after_flush_cb, conn_ref (conn));
+}
+
+static void
+conn_unregister (RelayConn *conn)
+{
+  WzpRelay *self = conn->relay;
+
+  if (!conn->registered)
+    return;
+  conn->registered = FALSE;
+  conn->ip->registrations--;
+
+  /* A newer registration of the same identity may have replaced this one already; its
+   * entry must survive this connection's cleanup. */
+  if (g_hash_table_lookup (self->registrations, conn->fingerprint) == conn)
+    {
+      g_hash_table_remove (self->registrations, conn->fingerprint);
+      _wzp_relay_calls_party_lost (self, conn->fingerprint);
+    }
+  _wzp_relay_notify_counts (self);
+}
+
+static void
+conn_close (RelayConn  *conn,
+            const char *why)
+{
+  WzpRelay *self = conn->relay;
+  GIOStream *stream;
+
+  if (conn->closed)
+    return;
+  conn->closed = TRUE;
+
+  log_conn (conn, G_LOG_LEVEL_DEBUG, why);
+
+  g_cancellable_cancel (conn->cancellable);
+  g_clear_handle_id (&conn->handshake_timeout_id, g_source_remove);
+  g_clear_handle_id (&conn->idle_id, g_source_remove);
+
+  if (conn->handshaking)
+    {
+      conn->handshaking = FALSE;
+      self->pending_handshakes--;
+      conn->ip->handshakes--;
+    }
+  conn_unregister (conn);
+
+  /* Closing the TLS stream would try to send close_notify and wait; the peer gets a FIN
+   * either way. Close the socket so the fd is released at once. */
+  stream = G_IO_STREAM (conn->socket_conn);
+  g_io_stream_close (stream, NULL, NULL);
+
+  _wzp_relay_ip_counters_gc (self, conn->ip);
+  g_hash_table_remove (self->conns, conn);   /* drops the table's reference */
+}
+
+/* Keepalive and idle timeout */
+
+static gboolean
+conn_idle_cb (gpointer user_data)
+{
+  RelayConn *conn = user_data;
+  WzpRelay *self = conn->relay;
+  gint64 idle_s = (g_get_monotonic_time () - conn->last_activity_us) / G_USEC_PER_SEC;
+  guint next;
+
+  conn->idle_id = 0;
+
+  if (idle_s >= self->idle_timeout)
+    {
+      g_autoptr(WzpMessage) message = NULL;
+      g_autofree char *text = g_strdup_printf ("No message for %u seconds; closing the "
+                                               "connection", self->idle_timeout);
+
+      log_conn (conn, G_LOG_LEVEL_INFO, text);
+      message = _wzp_message_new_error (WZP_ERROR_CODE_IDLE, text, NULL);
+      conn_send_and_close (conn, message);
+      return G_SOURCE_REMOVE;
+    }
+
+  if (idle_s >= self->keepalive_interval && !conn->ping_outstanding)
+    {
+      g_autoptr(WzpMessage) ping = _wzp_message_new (WZP_MESSAGE_PING);
+
+      _wzp_message_set_int (ping, "timestamp_ms", g_get_real_time () / 1000);
+      _wzp_relay_conn_send (conn, ping);
+      conn->ping_outstanding = TRUE;
+    }
+
+  if (idle_s < self->keepalive_interval)
+    next = self->keepalive_interval - idle_s;
+  else
+    next = MIN (self->keepalive_interval, self->idle_timeout - idle_s);
+  conn->idle_id = g_timeout_add_seconds (MAX (next, 1), conn_idle_cb, conn);
+  return G_SOURCE_REMOVE;
+}
+
+/* Registration */
+
+static gboolean
+fingerprint_allowed (WzpRelay   *self,
+                     const char *fingerprint)
+{
+  if (self->allowed_fingerprints == NULL || self->allowed_fingerprints[0] == NULL)
+    return TRUE;
+  return g_strv_contains ((const char * const *) self->allowed_fingerprints, fingerprint);
+}
+
+static void
+handle_register (RelayConn  *conn,
+                 WzpMessage *message)
+{
+  WzpRelay *self = conn->relay;
+  g_autoptr(WzpMessage) ack = NULL;
+  RelayConn *old;
+  const char *alias = _wzp_message_get_string (message, "alias");
+
+  old = g_hash_table_lookup (self->registrations, conn->fingerprint);
+
+  if (!conn->registered)
+    {
+      if (old == NULL && g_hash_table_size (self->registrations) >= self->max_registrations)
+        {
+          _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_LIMIT_REACHED, NULL,
+                                      "The relay is full (%u registrations); try again "
+                                      "later or use another relay", self->max_registrations);
+          return;
+        }
+      if (conn->ip->registrations >= self->max_registrations_per_ip)
+        {
+          _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_LIMIT_REACHED, NULL,
+                                      "Too many registrations from your address (%u)",
+                                      self->max_registrations_per_ip);
+          return;
+        }
+    }
+
+  g_free (conn->alias);
+  conn->alias = g_strdup (alias);
+
+  if (old != conn)
+    {
+      conn->registered = TRUE;
+      conn->ip->registrations++;
+      g_hash_table_insert (self->registrations, conn->fingerprint, conn);
+
+      if (old != NULL)
+        {
+          g_autoptr(WzpMessage) error = NULL;
+
+          /* The newer registration wins; the older one is told why, so that a client
+           * does not fight another process using the same identity (DESIGN 11, 20). */
+          log_conn (old, G_LOG_LEVEL_INFO, "registration replaced by a newer connection");
+          error = _wzp_message_new_error (WZP_ERROR_CODE_REPLACED,
+                                          "This identity registered again from another "
+                                          "connection; this one is closed. Check that "
+                                          "only one program uses this identity.", NULL);
+          old->registered = FALSE;
+          old->ip->registrations--;
+          conn_send_and_close (old, error);
+        }
+
+      log_conn (conn, G_LOG_LEVEL_INFO, "registered");
+      _wzp_relay_notify_counts (self);
+    }
+
+  ack = _wzp_message_new (WZP_MESSAGE_REGISTER_PRESENCE_ACK);
+  _wzp_message_set_bool (ack, "success", TRUE);
+  _wzp_message_set_string (ack, "fingerprint", conn->fingerprint);
+  _wzp_message_set_string (ack, "observed_addr", conn->remote_addr);
+  _wzp_message_set_string (ack, "relay_fingerprint", wzp_relay_get_fingerprint (self));
+  _wzp_message_set_string (ack, "relay_version", PACKAGE_VERSION);
+  _wzp_message_set_strv (ack, "reflectors", (const char * const *) self->reflectors);
+  _wzp_relay_conn_send (conn, ack);
+
+  /* Calls waiting in their grace period continue on this connection. */
+  _wzp_relay_calls_party_back (self, conn->fingerprint);
+}
+
+/* Dispatch */
+
+static void
+handle_message (RelayConn  *conn,
+                WzpMessage *message)
+{
+  WzpMessageType type = _wzp_message_get_message_type (message);
+
+  switch (type)
+    {
+    case WZP_MESSAGE_REGISTER_PRESENCE:
+      handle_register (conn, message);
+      break;
+
+    case WZP_MESSAGE_REFLECT:
+      {
+        g_autoptr(WzpMessage) response = _wzp_message_new (WZP_MESSAGE_REFLECT_RESPONSE);
+
+        _wzp_message_set_string (response, "observed_addr", conn->remote_addr);
+        _wzp_relay_conn_send (conn, response);
+      }
+      break;
+
+    case WZP_MESSAGE_PING:
+      {
+        g_autoptr(WzpMessage) pong = _wzp_message_new (WZP_MESSAGE_PONG);
+
+        _wzp_message_set_int (pong, "timestamp_ms",
+                              _wzp_message_get_int (message, "timestamp_ms"));
+        _wzp_relay_conn_send (conn, pong);
+      }
+      break;
+
+    case WZP_MESSAGE_PONG:
+      break;
+
+    case WZP_MESSAGE_ERROR:
+      log_conn (conn, G_LOG_LEVEL_DEBUG, _wzp_message_get_string (message, "message"));
+      break;
+
+    case WZP_MESSAGE_DIRECT_CALL_OFFER:
+    case WZP_MESSAGE_CALL_RINGING:
+    case WZP_MESSAGE_DIRECT_CALL_ANSWER:
+    case WZP_MESSAGE_CANDIDATE_UPDATE:
+    case WZP_MESSAGE_HANGUP:
+      if (!conn->registered)
+        _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_NOT_REGISTERED,
+                                    _wzp_message_get_string (message, "call_id"),
+                                    "Register (RegisterPresence) before sending %s",
+                                    _wzp_message_type_to_string (type));
+      else
+        _wzp_relay_calls_handle (conn->relay, conn, message);
+      break;
+
+    case WZP_MESSAGE_OPEN_PIPE:
+      _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_BAD_MESSAGE,
+                                  _wzp_message_get_string (message, "call_id"),
+                                  "OpenPipe goes to the relay's pipe address (CallSetup's "
+                                  "pipe_addr), not to the signalling connection");
+      break;
+
+    case WZP_MESSAGE_REGISTER_PRESENCE_ACK:
+    case WZP_MESSAGE_REFLECT_RESPONSE:
+    case WZP_MESSAGE_CALL_SETUP:
+    case WZP_MESSAGE_PIPE_READY:
+    case WZP_MESSAGE_PIPE_REQUESTED:
+    case WZP_MESSAGE_PEER_SIGNALLING_LOST:
+    case WZP_MESSAGE_NOMINATE:
+    case WZP_MESSAGE_NOMINATE_ACK:
+    case WZP_MESSAGE_FEDERATION_HELLO:
+    case WZP_MESSAGE_FEDERATED_SIGNAL_FORWARD:
+    case WZP_MESSAGE_PRESENCE_UPDATE:
+    case WZP_N_MESSAGE_TYPES:
+    default:
+      _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_BAD_MESSAGE, NULL,
+                                  "A client does not send %s to a relay",
+                                  _wzp_message_type_to_string (type));
+      break;
+    }
+}
+
+static gboolean
+conn_rate_ok (RelayConn *conn)
+{
+  WzpRelay *self = conn->relay;
+  double rate = self->max_messages_per_second;
+  gint64 now = g_get_monotonic_time ();
+
+  if (_wzp_relay_bucket_take (&conn->messages, rate, rate * 2, 1))
+    return TRUE;
+
+  conn->dropped_in_window++;
+  /* Answer a flood with at most one Error a second: errors must not amplify it. */
+  if (now - conn->last_rate_error_us >= G_USEC_PER_SEC)
+    {
+      conn->last_rate_error_us = now;
+      conn->dropped_in_window = 1;
+      _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_RATE_LIMITED, NULL,
+                                  "Too many messages (limit %u per second); message dropped",
+                                  self->max_messages_per_second);
+    }
+  return FALSE;
+}
+
+static gboolean
+error_is_bad_input (const GError *error)
+{
+  return error->domain == WZP_PROTOCOL_ERROR &&
+         error->code != WZP_PROTOCOL_ERROR_TRUNCATED &&
+         error->code != WZP_PROTOCOL_ERROR_FRAME_TOO_LARGE;
+}
+
+static void
+conn_read_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(RelayConn) conn = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WzpMessage) message = NULL;
+
+  message = _wzp_frame_io_read_finish (WZP_FRAME_IO (source), result, &error);
+  if (conn->closed)
+    return;
+
+  if (message == NULL)
+    {
+      if (g_error_matches (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_FRAME_TOO_LARGE))
+        {
+          g_autoptr(WzpMessage) reply =
+            _wzp_message_new_error (WZP_ERROR_CODE_FRAME_TOO_LARGE, error->message, NULL);
+
+          log_conn (conn, G_LOG_LEVEL_INFO, error->message);
+          conn_send_and_close (conn, reply);
+          return;
+        }
+      if (error_is_bad_input (error))
+        {
+          /* The framing is intact, so the connection can go on; a client that keeps
+           * sending garbage is closed. */
+          conn->last_activity_us = g_get_monotonic_time ();
+          if (++conn->bad_messages > MAX_BAD_MESSAGES)
+            {
+              g_autoptr(WzpMessage) reply =
+                _wzp_message_new_error (WZP_ERROR_CODE_BAD_MESSAGE,
+                                        "Too many malformed messages; closing", NULL);
+              conn_send_and_close (conn, reply);
+              return;
+            }
+          _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_BAD_MESSAGE, NULL, "%s",
+                                      error->message);
+          conn_read_next (conn);
+          return;
+        }
+      conn_close (conn, error->message);
+      return;
+    }
+
+  conn->last_activity_us = g_get_monotonic_time ();
+  conn->ping_outstanding = FALSE;
+
+  if (conn_rate_ok (conn))
+    handle_message (conn, message);
+  else if (conn->dropped_in_window > conn->relay->max_messages_per_second * FLOOD_FACTOR)
+    {
+      g_autoptr(WzpMessage) reply =
+        _wzp_message_new_error (WZP_ERROR_CODE_RATE_LIMITED,
+                                "Flooding: far too many messages; closing", NULL);
+      conn_send_and_close (conn, reply);
+      return;
+    }
+
+  if (!conn->closed)
+    conn_read_next (conn);
+}
+
+static void
+conn_read_next (RelayConn *conn)
+{
+  _wzp_frame_io_read_async (conn->io, conn->cancellable, conn_read_cb, conn_ref (conn));
+}
+
+/* Accepting and the TLS handshake */
+
+static void
+handshake_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(RelayConn) conn = user_data;
+  WzpRelay *self = conn->relay;
+  g_autoptr(GError) error = NULL;
+  const char *fingerprint;
+
+  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
+    {
+      if (!conn->closed)
+        {
+          g_autofree char *why = g_strdup_printf ("TLS handshake failed: %s", error->message);
+          conn_close (conn, why);
+        }
+      return;
+    }
+  if (conn->closed)
+    return;
+
+  conn->handshaking = FALSE;
+  self->pending_handshakes--;
+  conn->ip->handshakes--;
+  g_clear_handle_id (&conn->handshake_timeout_id, g_source_remove);
+
+  fingerprint = _wzp_tls_connection_get_peer_fingerprint (conn->tls);
+  if (fingerprint == NULL)
+    {
+      conn_close (conn, "the client presented no certificate");
+      return;
+    }
+  conn->fingerprint = g_strdup (fingerprint);
+  conn->io = _wzp_frame_io_new (conn->tls);
+  _wzp_frame_io_set_max_frame_size (conn->io, self->max_frame_size);
+  conn->last_activity_us = g_get_monotonic_time ();
+  conn->idle_id = g_timeout_add_seconds (self->keepalive_interval, conn_idle_cb, conn);
+
+  if (!fingerprint_allowed (self, fingerprint))
+    {
+      g_autoptr(WzpMessage) reply =
+        _wzp_message_new_error (WZP_ERROR_CODE_LIMIT_REACHED,
+                                "This relay only serves the identities it was configured "
+                                "for, and yours is not one of them", NULL);
+      log_conn (conn, G_LOG_LEVEL_INFO, "identity not in allowed-fingerprints");
+      conn_send_and_close (conn, reply);
+      return;
+    }
+
+  log_conn (conn, G_LOG_LEVEL_DEBUG, "TLS handshake completed");
+  conn_read_next (conn);
+}
+
+static gboolean
+handshake_timeout_cb (gpointer user_data)
+{
+  RelayConn *conn = user_data;
+
+  conn->handshake_timeout_id = 0;
+  conn_close (conn, "TLS handshake timed out");
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+resume_accept_cb (gpointer user_data)
+{
+  WzpRelay *self = user_data;
+
+  self->resume_accept_id = 0;
+  if (self->running)
+    for (guint i = 0; i < self->services->len; i++)
+      g_socket_service_start (g_ptr_array_index (self->services, i));
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+check_fds (WzpRelay          *self,
+           GSocketConnection *connection)
+{
+  int fd = g_socket_get_fd (g_socket_connection_get_socket (connection));
+
+  if (!_wzp_relay_fds_low (self, fd))
+    return TRUE;
+
+  if (self->resume_accept_id == 0)
+    {
+      g_warning ("Running out of file descriptors; not accepting connections for a second");
+      for (guint i = 0; i < self->services->len; i++)
+        g_socket_service_stop (g_ptr_array_index (self->services, i));
+      self->resume_accept_id = g_timeout_add_seconds (1, resume_accept_cb, self);
+    }
+  return FALSE;
+}
+
+static char *
+address_ip_string (GSocketAddress *address)
+{
+  g_autofree char *text = _wzp_address_to_string (address);
+  char *colon = strrchr (text, ':');
+
+  /* "[::1]:443" -> "::1", "10.0.0.1:443" -> "10.0.0.1" */
+  *colon = '\0';
+  if (text[0] == '[')
+    {
+      text[strlen (text) - 1] = '\0';
+      return g_strdup (text + 1);
+    }
+  return g_steal_pointer (&text);
+}
+
+static gboolean
+incoming_cb (GSocketService    *service,
+             GSocketConnection *connection,
+             GObject           *source_object,
+             gpointer           user_data)
+{
+  WzpRelay *self = user_data;
+  g_autoptr(GSocketAddress) remote = NULL;
+  g_autoptr(GSocketAddress) local = NULL;
+  g_autoptr(GError) error = NULL;
+  IpCounters *ip;
+  RelayConn *conn;
+
+  if (!check_fds (self, connection))
+    return TRUE;
+
+  remote = g_socket_connection_get_remote_address (connection, NULL);
+  local = g_socket_connection_get_local_address (connection, NULL);
+  if (remote == NULL || local == NULL || !G_IS_INET_SOCKET_ADDRESS (remote))
+    return TRUE;
+
+  ip = _wzp_relay_ip_counters (self, g_inet_socket_address_get_address (
+                                 G_INET_SOCKET_ADDRESS (remote)));
+
+  /* glib-networking holds a worker thread per pending handshake: without a cap, a few
+   * hundred idle TCP connections freeze every handshake (DESIGN 11, item 18). */
+  if (self->pending_handshakes >= self->max_pending_handshakes ||
+      ip->handshakes >= self->max_handshakes_per_ip)
+    {
+      g_autofree char *addr = _wzp_address_to_string (remote);
+
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                        "WZP_REMOTE_ADDRESS", addr,
+                        "WZP_LIMIT", ip->handshakes >= self->max_handshakes_per_ip
+                                       ? "max-handshakes-per-ip" : "max-pending-handshakes",
+                        "MESSAGE", "%s: too many TLS handshakes in progress; connection "
+                        "refused", addr);
+      _wzp_relay_ip_counters_gc (self, ip);
+      return TRUE;
+    }
+
+  conn = g_new0 (RelayConn, 1);
+  g_ref_count_init (&conn->ref_count);
+  conn->relay = self;
+  conn->socket_conn = g_object_ref (connection);
+  conn->cancellable = g_cancellable_new ();
+  conn->ip = ip;
+  conn->remote_addr = _wzp_address_to_string (remote);
+  conn->local_ip = address_ip_string (local);
+  conn->connected_since = g_get_real_time () / G_USEC_PER_SEC;
+  conn->handshaking = TRUE;
+  self->pending_handshakes++;
+  ip->handshakes++;
+  g_hash_table_add (self->conns, conn);
+
+  conn->tls = _wzp_tls_server_new (G_IO_STREAM (connection), self->identity, NULL, &error);
+  if (conn->tls == NULL)
+    {
+      conn_close (conn, error->message);
+      return TRUE;
+    }
+
+  conn->handshake_timeout_id = g_timeout_add_seconds (self->handshake_timeout,
+                                                      handshake_timeout_cb, conn);
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (conn->tls), G_PRIORITY_DEFAULT,
+                                    conn->cancellable, handshake_cb, conn_ref (conn));
+  return TRUE;
+}
+
+static gboolean
+pipe_incoming_cb (GSocketService    *service,
+                  GSocketConnection *connection,
+                  GObject           *source_object,
+                  gpointer           user_data)
+{
+  WzpRelay *self = user_data;
+
+  if (!check_fds (self, connection))
+    return TRUE;
+  _wzp_relay_pipes_incoming (self, connection);
+  return TRUE;
+}
+
+/* Signals, counts and listings */
+
+void
+_wzp_relay_notify_counts (WzpRelay *self)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_REGISTRATIONS]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_CALLS]);
+}
+
+void
+_wzp_relay_emit_call_started (WzpRelay  *self,
+                              RelayCall *call)
+{
+  g_signal_emit (self, signals[SIGNAL_CALL_STARTED], 0, call->call_id,
+                 call->party[WZP_CALL_ROLE_CALLER].fingerprint,
+                 call->party[WZP_CALL_ROLE_CALLEE].fingerprint);
+}
+
+void
+_wzp_relay_emit_call_ended (WzpRelay   *self,
+                            RelayCall  *call,
+                            const char *reason)
+{
+  g_signal_emit (self, signals[SIGNAL_CALL_ENDED], 0, call->call_id, reason);
+}
+
+/* GObject */
+
+static guint *
+limit_field (WzpRelay *self,
+             guint     index)
+{
+  return G_STRUCT_MEMBER_P (self, limit_specs[index].offset);
+}
+
+static void
+wzp_relay_get_property (GObject    *object,
+                        guint       prop_id,
+                        GValue     *value,
+                        GParamSpec *pspec)
+{
+  WzpRelay *self = WZP_RELAY (object);
+
+  if (prop_id >= PROP_FIRST_LIMIT && prop_id < N_PROPS)
+    {
+      g_value_set_uint (value, *limit_field (self, prop_id - PROP_FIRST_LIMIT));
+      return;
+    }
+
+  switch (prop_id)
+    {
+    case PROP_IDENTITY:
+      g_value_set_object (value, self->identity);
+      break;
+    case PROP_FINGERPRINT:
+      g_value_set_string (value, wzp_relay_get_fingerprint (self));
+      break;
+    case PROP_LISTEN_ADDRESSES:
+      g_value_take_boxed (value, wzp_relay_dup_listen_addresses (self));
+      break;
+    case PROP_PIPE_ADDRESSES:
+      g_value_take_boxed (value, wzp_relay_dup_pipe_addresses (self));
+      break;
+    case PROP_N_REGISTRATIONS:
+      g_value_set_uint (value, wzp_relay_get_n_registrations (self));
+      break;
+    case PROP_N_CALLS:
+      g_value_set_uint (value, wzp_relay_get_n_calls (self));
+      break;
+    case PROP_ALLOWED_FINGERPRINTS:
+      g_value_set_boxed (value, self->allowed_fingerprints);
+      break;
+    case PROP_REFLECTORS:
+      g_value_set_boxed (value, self->reflectors);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+wzp_relay_set_property (GObject      *object,
+                        guint         prop_id,
+                        const GValue *value,
+                        GParamSpec   *pspec)
+{
+  WzpRelay *self = WZP_RELAY (object);
+
+  if (prop_id >= PROP_FIRST_LIMIT && prop_id < N_PROPS)
+    {
+      guint *field = limit_field (self, prop_id - PROP_FIRST_LIMIT);
+      guint v = g_value_get_uint (value);
+
+      if (*field != v)
+        {
+          *field = v;
+          g_object_notify_by_pspec (object, pspec);
+        }
+      return;
+    }
+
+  switch (prop_id)
+    {
+    case PROP_IDENTITY:
+      g_set_object (&self->identity, g_value_get_object (value));
+      break;
+    case PROP_ALLOWED_FINGERPRINTS:
+      g_strfreev (self->allowed_fingerprints);
+      self->allowed_fingerprints = g_value_dup_boxed (value);
+      g_object_notify_by_pspec (object, pspec);
+      break;
+    case PROP_REFLECTORS:
+      g_strfreev (self->reflectors);
+      self->reflectors = g_value_dup_boxed (value);
+      g_object_notify_by_pspec (object, pspec);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+wzp_relay_constructed (GObject *object)
+{
+  WzpRelay *self = WZP_RELAY (object);
+
+  G_OBJECT_CLASS (wzp_relay_parent_class)->constructed (object);
+
+  if (self->identity == NULL)
+    g_critical ("WzpRelay needs an identity");
+}
+
+static void
+wzp_relay_dispose (GObject *object)
+{
+  WzpRelay *self = WZP_RELAY (object);
+
+  wzp_relay_stop (self);
+  g_clear_object (&self->identity);
+
+  G_OBJECT_CLASS (wzp_relay_parent_class)->dispose (object);
+}
+
+static void
+wzp_relay_finalize (GObject *object)
+{
+  WzpRelay *self = WZP_RELAY (object);
+
+  g_ptr_array_unref (self->services);
+  g_ptr_array_unref (self->pipe_services);
+  g_ptr_array_unref (self->listen_addresses);
+  g_ptr_array_unref (self->pipe_addresses);
+  g_hash_table_unref (self->conns);
+  g_hash_table_unref (self->registrations);
+  g_hash_table_unref (self->calls);
+  g_hash_table_unref (self->pipes);
+  g_hash_table_unref (self->ip_counters);
+  g_strfreev (self->allowed_fingerprints);
+  g_strfreev (self->reflectors);
+
+  G_OBJECT_CLASS (wzp_relay_parent_class)->finalize (object);
+}
+
+static void
+ip_counters_free (IpCounters *counters)
+{
+  g_free (counters->key);
+  g_free (counters);
+}
+
+static void
+wzp_relay_class_init (WzpRelayClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = wzp_relay_get_property;
+  object_class->set_property = wzp_relay_set_property;
+  object_class->constructed = wzp_relay_constructed;
+  object_class->dispose = wzp_relay_dispose;
+  object_class->finalize = wzp_relay_finalize;
+
+  /**
+   * WzpRelay:identity:
+   *
+   * The relay's own identity: clients pin its fingerprint.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_IDENTITY] =
+    g_param_spec_object ("identity", NULL, NULL, WZP_TYPE_IDENTITY,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpRelay:fingerprint:
+   *
+   * The fingerprint of the relay's identity.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_FINGERPRINT] =
+    g_param_spec_string ("fingerprint", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpRelay:listen-addresses:
+   *
+   * The signalling addresses the relay listens on, with the ports actually bound.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_LISTEN_ADDRESSES] =
+    g_param_spec_boxed ("listen-addresses", NULL, NULL, G_TYPE_STRV,
+                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpRelay:pipe-addresses:
+   *
+   * The addresses the relay accepts pipes on, with the ports actually bound.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_PIPE_ADDRESSES] =
+    g_param_spec_boxed ("pipe-addresses", NULL, NULL, G_TYPE_STRV,
+                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpRelay:n-registrations:
+   *
+   * The number of registered clients.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_N_REGISTRATIONS] =
+    g_param_spec_uint ("n-registrations", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpRelay:n-calls:
+   *
+   * The number of calls the relay knows: offered, ringing or set up.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_N_CALLS] =
+    g_param_spec_uint ("n-calls", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpRelay:allowed-fingerprints: (nullable)
+   *
+   * When set and not empty, only these identities may use the relay.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_ALLOWED_FINGERPRINTS] =
+    g_param_spec_boxed ("allowed-fingerprints", NULL, NULL, G_TYPE_STRV,
+                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpRelay:reflectors: (nullable)
+   *
+   * Relay URIs that clients may ask for their reflexive address as a second opinion
+   * (they learn them from `RegisterPresenceAck`).
+   *
+   * Since: 1.0
+   */
+  properties[PROP_REFLECTORS] =
+    g_param_spec_boxed ("reflectors", NULL, NULL, G_TYPE_STRV,
+                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /* The limits; docs/relay.md describes each (names and defaults are the table above). */
+  for (guint i = 0; i < G_N_ELEMENTS (limit_specs); i++)
+    properties[PROP_FIRST_LIMIT + i] =
+      g_param_spec_uint (limit_specs[i].name, NULL, NULL,
+                         limit_specs[i].min, limit_specs[i].max, limit_specs[i].def,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY |
+                         G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * WzpRelay::call-started:
+   * @self: the relay
+   * @call_id: the call's id
+   * @caller: the caller's fingerprint
+   * @callee: the callee's fingerprint
+   *
+   * Emitted when a call is offered through the relay.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_CALL_STARTED] =
+    g_signal_new ("call-started", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+
+  /**
+   * WzpRelay::call-ended:
+   * @self: the relay
+   * @call_id: the call's id
+   * @reason: why it ended, as on the wire: `Normal`, `Busy`, `Declined`, `Timeout`,
+   *   `Unreachable` or `Error`
+   *
+   * Emitted when the relay forgets a call.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_CALL_ENDED] =
+    g_signal_new ("call-ended", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+}
+
+static void
+wzp_relay_init (WzpRelay *self)
+{
+  self->services = g_ptr_array_new_with_free_func (g_object_unref);
+  self->pipe_services = g_ptr_array_new_with_free_func (g_object_unref);
+  self->listen_addresses = g_ptr_array_new_with_free_func (g_free);
+  self->pipe_addresses = g_ptr_array_new_with_free_func (g_free);
+  self->conns = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) conn_unref, NULL);
+  self->registrations = g_hash_table_new (g_str_hash, g_str_equal);
+  self->calls = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                       (GDestroyNotify) _wzp_relay_call_free);
+  self->pipes = g_hash_table_new (NULL, NULL);
+  self->ip_counters = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                             (GDestroyNotify) ip_counters_free);
+}
+
+/**
+ * wzp_relay_new:
+ * @identity: the relay's identity
+ *
+ * Creates a relay. It does nothing until [method@Wzp.Relay.listen] is called.
+ *
+ * Returns: (transfer full): a new relay
+ *
+ * Since: 1.0
+ */
+WzpRelay *
+wzp_relay_new (WzpIdentity *identity)
+{
+  g_return_val_if_fail (WZP_IS_IDENTITY (identity), NULL);
+
+  return g_object_new (WZP_TYPE_RELAY, "identity", identity, NULL);
+}
+
+static GInetSocketAddress *
+parse_listen_address (const char  *text,
+                      GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  GInetSocketAddress *address;
+  g_autofree char *with_port = NULL;
+
+  /* Port 0 means "pick a free port", which the wire format (ports 1-65535) refuses. */
+  if (text != NULL && g_str_has_suffix (text, ":0"))
+    {
+      with_port = g_strdup (text);
+      with_port[strlen (with_port) - 1] = '1';
+      address = _wzp_address_parse (with_port, &local_error);
+      if (address != NULL)
+        {
+          GInetSocketAddress *zero =
+            G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (
+              g_inet_socket_address_get_address (address), 0));
+          g_object_unref (address);
+          return zero;
+        }
+    }
+  else
+    address = _wzp_address_parse (text, &local_error);
+
+  if (address == NULL)
+    g_set_error (error, WZP_RELAY_ERROR, WZP_RELAY_ERROR_INVALID_ADDRESS,
+                 "“%s” is not a listen address: use IP:PORT or [IPv6]:PORT, such as "
+                 "0.0.0.0:4433 or [::]:4433", text ? text : "");
+  return address;
+}
+
+static GSocketService *
+listen_on (WzpRelay            *self,
+           GInetSocketAddress  *address,
+           GCallback            incoming,
+           char               **out_bound,
+           GError             **error)
+{
+  g_autoptr(GSocketService) service = g_socket_service_new ();
+  g_autoptr(GSocketAddress) effective = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *requested = _wzp_address_to_string (G_SOCKET_ADDRESS (address));
+
+  g_socket_listener_set_backlog (G_SOCKET_LISTENER (service), 1024);
+  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (service), G_SOCKET_ADDRESS (address),
+                                      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL,
+                                      &effective, &local_error))
+    {
+      g_set_error (error, WZP_RELAY_ERROR, WZP_RELAY_ERROR_LISTEN_FAILED,
+                   "Cannot listen on %s: %s", requested, local_error->message);
+      return NULL;
+    }
+
+  g_signal_connect (service, "incoming", incoming, self);
+  *out_bound = _wzp_address_to_string (effective);
+  return g_steal_pointer (&service);
+}
+
+/**
+ * wzp_relay_listen:
+ * @self: a relay
+ * @address: the signalling address, such as `0.0.0.0:4433` or `[::]:4433`; port 0 picks
+ *   a free port
+ * @pipe_address: (nullable): the pipe address; %NULL means the same IP with the next
+ *   port (or a free port when @address has port 0)
+ * @error: return location for a #GError
+ *
+ * Starts accepting clients on @address and pipes on @pipe_address. May be called more
+ * than once, for IPv4 and IPv6 for example.
+ *
+ * Returns: %TRUE if both addresses are bound
+ *
+ * Since: 1.0
+ */
+gboolean
+wzp_relay_listen (WzpRelay    *self,
+                  const char  *address,
+                  const char  *pipe_address,
+                  GError     **error)
+{
+  g_autoptr(GInetSocketAddress) signalling = NULL;
+  g_autoptr(GInetSocketAddress) pipe = NULL;
+  g_autoptr(GSocketService) service = NULL;
+  g_autoptr(GSocketService) pipe_service = NULL;
+  g_autofree char *bound = NULL;
+  g_autofree char *pipe_bound = NULL;
+
+  g_return_val_if_fail (WZP_IS_RELAY (self), FALSE);
+  g_return_val_if_fail (address != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  signalling = parse_listen_address (address, error);
+  if (signalling == NULL)
+    return FALSE;
+
+  if (pipe_address != NULL)
+    {
+      pipe = parse_listen_address (pipe_address, error);
+      if (pipe == NULL)
+        return FALSE;
+    }
+  else
+    {
+      guint port = g_inet_socket_address_get_port (signalling);
+
+      pipe = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (
+        g_inet_socket_address_get_address (signalling), port == 0 ? 0 : port + 1));
+    }
+
+  service = listen_on (self, signalling, G_CALLBACK (incoming_cb), &bound, error);
+  if (service == NULL)
+    return FALSE;
+  pipe_service = listen_on (self, pipe, G_CALLBACK (pipe_incoming_cb), &pipe_bound, error);
+  if (pipe_service == NULL)
+    {
+      g_socket_service_stop (service);
+      g_socket_listener_close (G_SOCKET_LISTENER (service));
+      return FALSE;
+    }
+
+  if (!self->running)
+    _wzp_relay_raise_nofile ();
+  self->running = TRUE;
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "WZP_LISTEN_ADDRESS", bound,
+                    "MESSAGE", "Listening on %s (pipes on %s)", bound, pipe_bound);
+
+  g_ptr_array_add (self->services, g_steal_pointer (&service));
+  g_ptr_array_add (self->pipe_services, g_steal_pointer (&pipe_service));
+  g_ptr_array_add (self->listen_addresses, g_steal_pointer (&bound));
+  g_ptr_array_add (self->pipe_addresses, g_steal_pointer (&pipe_bound));
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LISTEN_ADDRESSES]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PIPE_ADDRESSES]);
+  return TRUE;
+}
+
+/**
+ * wzp_relay_stop:
+ * @self: a relay
+ *
+ * Stops accepting, ends every call (both parties get `Hangup`), closes pipes and
+ * client connections. The relay can listen again afterwards.
+ *
+ * Since: 1.0
+ */
+void
+wzp_relay_stop (WzpRelay *self)
+{
+  GHashTableIter iter;
+  RelayConn *conn;
+
+  g_return_if_fail (WZP_IS_RELAY (self));
+
+  self->running = FALSE;
+  g_clear_handle_id (&self->resume_accept_id, g_source_remove);
+
+  for (guint i = 0; i < self->services->len; i++)
+    g_socket_listener_close (g_ptr_array_index (self->services, i));
+  for (guint i = 0; i < self->pipe_services->len; i++)
+    g_socket_listener_close (g_ptr_array_index (self->pipe_services, i));
+  g_ptr_array_set_size (self->services, 0);
+  g_ptr_array_set_size (self->pipe_services, 0);
+  g_ptr_array_set_size (self->listen_addresses, 0);
+  g_ptr_array_set_size (self->pipe_addresses, 0);
+
+  _wzp_relay_calls_shutdown (self);
+  _wzp_relay_pipes_close_all (self);
+
+  /* Hangups are queued on the connections: let each flush before it closes. */
+  g_hash_table_iter_init (&iter, self->conns);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &conn, NULL))
+    {
+      g_autoptr(WzpMessage) bye = NULL;
+
+      if (conn->io == NULL || conn->closed)
+        continue;
+      bye = _wzp_message_new_error (WZP_ERROR_CODE_SHUTDOWN, "The relay is shutting down",
+                                    NULL);
+      conn_unregister (conn);
+      g_cancellable_cancel (conn->cancellable);
+      _wzp_frame_io_write_async (conn->io, bye, NULL, close_after_flush_cb, conn_ref (conn));
+    }
+
+  /* Connections still in their handshake, or whose final write cannot complete, are
+   * closed now; the flush callbacks then find them closed. */
+  while (g_hash_table_size (self->conns) > 0)
+    {
+      g_hash_table_iter_init (&iter, self->conns);
+      g_hash_table_iter_next (&iter, (gpointer *) &conn, NULL);
+      conn_close (conn, "relay stopped");
+    }
+
+  _wzp_relay_notify_counts (self);
+}
+
+/**
+ * wzp_relay_get_identity:
+ * @self: a relay
+ *
+ * Returns: (transfer none): the relay's identity
+ *
+ * Since: 1.0
+ */
+WzpIdentity *
+wzp_relay_get_identity (WzpRelay *self)
+{
+  g_return_val_if_fail (WZP_IS_RELAY (self), NULL);
+
+  return self->identity;
+}
+
+/**
+ * wzp_relay_get_fingerprint:
+ * @self: a relay
+ *
+ * Returns: the fingerprint of the relay's identity
+ *
+ * Since: 1.0
+ */
+const char *
+wzp_relay_get_fingerprint (WzpRelay *self)
+{
+  g_return_val_if_fail (WZP_IS_RELAY (self), NULL);
+
+  return self->identity ? wzp_identity_get_fingerprint (self->identity) : NULL;
+}
+
+static GStrv
+dup_array (GPtrArray *array)
+{
+  GStrv strv = g_new0 (char *, array->len + 1);
+
+  for (guint i = 0; i < array->len; i++)
+    strv[i] = g_strdup (g_ptr_array_index (array, i));
+  return strv;
+}
+
+/**
+ * wzp_relay_dup_listen_addresses:
+ * @self: a relay
+ *
+ * Returns: (transfer full): the signalling addresses, with the ports actually bound
+ *
+ * Since: 1.0
+ */
+GStrv
+wzp_relay_dup_listen_addresses (WzpRelay *self)
+{
+  g_return_val_if_fail (WZP_IS_RELAY (self), NULL);
+
+  return dup_array (self->listen_addresses);
+}
+
+/**
+ * wzp_relay_dup_pipe_addresses:
+ * @self: a relay
+ *
+ * Returns: (transfer full): the pipe addresses, with the ports actually bound
+ *
+ * Since: 1.0
+ */
+GStrv
+wzp_relay_dup_pipe_addresses (WzpRelay *self)
+{
+  g_return_val_if_fail (WZP_IS_RELAY (self), NULL);
+
+  return dup_array (self->pipe_addresses);
+}
+
+/**
+ * wzp_relay_dup_uris:
+ * @self: a relay
+ *
+ * The relay's URIs, one per listen address: `wzps://HOST:PORT#FINGERPRINT`. A wildcard
+ * address (`0.0.0.0`, `[::]`) is shown as it is: replace it by the host's name or
+ * address when you hand the URI to someone.
+ *
+ * Returns: (transfer full): the URIs
+ *
+ * Since: 1.0
+ */
+GStrv
+wzp_relay_dup_uris (WzpRelay *self)
+{
+  GStrv strv;
+
+  g_return_val_if_fail (WZP_IS_RELAY (self), NULL);
+
+  strv = g_new0 (char *, self->listen_addresses->len + 1);
+  for (guint i = 0; i < self->listen_addresses->len; i++)
+    strv[i] = g_strdup_printf ("wzps://%s#%s",
+                               (const char *) g_ptr_array_index (self->listen_addresses, i),
+                               wzp_relay_get_fingerprint (self));
+  return strv;
+}
+
+/**
+ * wzp_relay_get_n_registrations:
+ * @self: a relay
+ *
+ * Returns: the number of registered clients
+ *
+ * Since: 1.0
+ */
+guint
+wzp_relay_get_n_registrations (WzpRelay *self)
+{
+  g_return_val_if_fail (WZP_IS_RELAY (self), 0);
+
+  return g_hash_table_size (self->registrations);
+}
+
+/**
+ * wzp_relay_get_n_calls:
+ * @self: a relay
+ *
+ * Returns: the number of calls the relay knows (offered, ringing or set up)
+ *
+ * Since: 1.0
+ */
+guint
+wzp_relay_get_n_calls (WzpRelay *self)
+{
+  g_return_val_if_fail (WZP_IS_RELAY (self), 0);
+
+  return g_hash_table_size (self->calls);
+}
+
+/**
+ * wzp_relay_list_registrations:
+ * @self: a relay
+ *
+ * Lists the registered clients, each a dictionary with `fingerprint` (s), `alias` (s,
+ * possibly empty), `observed_addr` (s) and `connected_since` (x, Unix seconds).
+ *
+ * Returns: (transfer floating): a #GVariant of type `aa{sv}`
+ *
+ * Since: 1.0
+ */
+GVariant *
+wzp_relay_list_registrations (WzpRelay *self)
+{
+  GVariantBuilder builder;
+  GHashTableIter iter;
+  RelayConn *conn;
+
+  g_return_val_if_fail (WZP_IS_RELAY (self), NULL);
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
+  g_hash_table_iter_init (&iter, self->registrations);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &conn))
+    {
+      g_variant_builder_open (&builder, G_VARIANT_TYPE ("a{sv}"));
+      g_variant_builder_add (&builder, "{sv}", "fingerprint",
+                             g_variant_new_string (conn->fingerprint));
+      g_variant_builder_add (&builder, "{sv}", "alias",
+                             g_variant_new_string (conn->alias ? conn->alias : ""));
+      g_variant_builder_add (&builder, "{sv}", "observed_addr",
+                             g_variant_new_string (conn->remote_addr));
+      g_variant_builder_add (&builder, "{sv}", "connected_since",
+                             g_variant_new_int64 (conn->connected_since));
+      g_variant_builder_close (&builder);
+    }
+  return g_variant_builder_end (&builder);
+}
+
+/**
+ * wzp_relay_list_calls:
+ * @self: a relay
+ *
+ * Lists the calls, each a dictionary with `call_id` (s), `caller` (s), `callee` (s),
+ * `state` (s: `offered`, `ringing` or `set-up`), `relayed` (b: a pipe carried it) and
+ * `started` (x, Unix seconds).
+ *
+ * Returns: (transfer floating): a #GVariant of type `aa{sv}`
+ *
+ * Since: 1.0
+ */
+GVariant *
+wzp_relay_list_calls (WzpRelay *self)
+{
+  GVariantBuilder builder;
+  GHashTableIter iter;
+  RelayCall *call;
+
+  g_return_val_if_fail (WZP_IS_RELAY (self), NULL);
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
+  g_hash_table_iter_init (&iter, self->calls);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &call))
+    {
+      g_variant_builder_open (&builder, G_VARIANT_TYPE ("a{sv}"));
+      g_variant_builder_add (&builder, "{sv}", "call_id", g_variant_new_string (call->call_id));
+      g_variant_builder_add (&builder, "{sv}", "caller",
+                             g_variant_new_string (call->party[WZP_CALL_ROLE_CALLER].fingerprint));
+      g_variant_builder_add (&builder, "{sv}", "callee",
+                             g_variant_new_string (call->party[WZP_CALL_ROLE_CALLEE].fingerprint));
+      g_variant_builder_add (&builder, "{sv}", "state",
+                             g_variant_new_string (_wzp_relay_call_state_name (call->state)));
+      g_variant_builder_add (&builder, "{sv}", "relayed", g_variant_new_boolean (call->relayed));
+      g_variant_builder_add (&builder, "{sv}", "started", g_variant_new_int64 (call->started));
+      g_variant_builder_close (&builder);
+    }
+  return g_variant_builder_end (&builder);
+}

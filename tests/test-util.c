@@ -91,3 +91,316 @@ wzp_test_count_fds (void)
     n++;
   return n - 1; /* the GDir's own fd */
 }
+
+/* The raw protocol client */
+
+#define TEST_TIMEOUT_MS 5000
+
+static void client_read_next (WzpTestClient *client);
+
+static void
+client_read_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  WzpTestClient *client = user_data;
+  g_autoptr(GError) error = NULL;
+  WzpMessage *message = _wzp_frame_io_read_finish (WZP_FRAME_IO (source), result, &error);
+
+  if (message == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        client->read_error = g_steal_pointer (&error);
+      else
+        client->read_error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "freed");
+      return;
+    }
+
+  if (client->answer_pings && _wzp_message_get_message_type (message) == WZP_MESSAGE_PING)
+    {
+      g_autoptr(WzpMessage) pong = _wzp_message_new (WZP_MESSAGE_PONG);
+
+      _wzp_message_set_int (pong, "timestamp_ms", _wzp_message_get_int (message, "timestamp_ms"));
+      _wzp_frame_io_send (client->io, pong);
+      _wzp_message_unref (message);
+    }
+  else
+    g_queue_push_tail (&client->inbox, message);
+
+  client_read_next (client);
+}
+
+static void
+client_read_next (WzpTestClient *client)
+{
+  _wzp_frame_io_read_async (client->io, client->cancellable, client_read_cb, client);
+}
+
+typedef struct
+{
+  GObject  *object;
+  GError   *error;
+  gboolean  done;
+} AsyncWait;
+
+static void
+connect_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  AsyncWait *wait = user_data;
+
+  wait->object = G_OBJECT (g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result,
+                                                            &wait->error));
+  wait->done = TRUE;
+}
+
+static void
+handshake_done_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  AsyncWait *wait = user_data;
+
+  g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &wait->error);
+  wait->done = TRUE;
+}
+
+GSocketConnection *
+wzp_test_tcp_connect (const char *address)
+{
+  g_autoptr(GSocketClient) socket_client = g_socket_client_new ();
+  g_autoptr(GInetSocketAddress) target = _wzp_address_parse (address, NULL);
+  AsyncWait wait = { 0 };
+
+  g_assert_nonnull (target);
+  g_socket_client_set_enable_proxy (socket_client, FALSE);
+  g_socket_client_connect_async (socket_client, G_SOCKET_CONNECTABLE (target), NULL,
+                                 connect_cb, &wait);
+  wzp_test_wait_flag (&wait.done, TEST_TIMEOUT_MS);
+  g_assert_no_error (wait.error);
+  return G_SOCKET_CONNECTION (wait.object);
+}
+
+WzpTestClient *
+wzp_test_client_try_connect (const char   *address,
+                             WzpIdentity  *identity,
+                             const char   *relay_fp,
+                             GError      **error)
+{
+  g_autoptr(WzpTestClient) client = g_new0 (WzpTestClient, 1);
+  AsyncWait wait = { 0 };
+
+  client->identity = identity ? g_object_ref (identity) : wzp_test_identity_new ();
+  client->cancellable = g_cancellable_new ();
+  client->answer_pings = TRUE;
+  g_queue_init (&client->inbox);
+
+  client->conn = wzp_test_tcp_connect (address);
+  client->tls = _wzp_tls_client_new (G_IO_STREAM (client->conn), client->identity, relay_fp,
+                                     error);
+  if (client->tls == NULL)
+    return NULL;
+
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (client->tls), G_PRIORITY_DEFAULT, NULL,
+                                    handshake_done_cb, &wait);
+  wzp_test_wait_flag (&wait.done, TEST_TIMEOUT_MS);
+  if (wait.error != NULL)
+    {
+      g_propagate_error (error, wait.error);
+      return NULL;
+    }
+
+  client->io = _wzp_frame_io_new (client->tls);
+  client_read_next (client);
+  return g_steal_pointer (&client);
+}
+
+WzpTestClient *
+wzp_test_client_connect (const char  *address,
+                         WzpIdentity *identity,
+                         const char  *relay_fp)
+{
+  g_autoptr(GError) error = NULL;
+  WzpTestClient *client = wzp_test_client_try_connect (address, identity, relay_fp, &error);
+
+  g_assert_no_error (error);
+  return client;
+}
+
+const char *
+wzp_test_client_fingerprint (WzpTestClient *client)
+{
+  return wzp_identity_get_fingerprint (client->identity);
+}
+
+void
+wzp_test_client_send (WzpTestClient *client,
+                      WzpMessage    *message)
+{
+  _wzp_frame_io_send (client->io, message);
+}
+
+static void
+raw_write_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  AsyncWait *wait = user_data;
+
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &wait->error);
+  wait->done = TRUE;
+}
+
+void
+wzp_test_client_send_raw (WzpTestClient *client,
+                          const void    *data,
+                          gsize          len)
+{
+  AsyncWait wait = { 0 };
+
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (client->tls), data, len,
+                                   G_PRIORITY_DEFAULT, NULL, raw_write_cb, &wait);
+  wzp_test_wait_flag (&wait.done, TEST_TIMEOUT_MS);
+  g_clear_error (&wait.error);   /* the relay may have closed already */
+}
+
+typedef struct
+{
+  WzpTestClient *client;
+} InboxWait;
+
+static gboolean
+inbox_ready (gpointer data)
+{
+  WzpTestClient *client = data;
+
+  return !g_queue_is_empty (&client->inbox) || client->read_error != NULL;
+}
+
+WzpMessage *
+wzp_test_client_next (WzpTestClient *client,
+                      guint          timeout_ms)
+{
+  wait_until (inbox_ready, client, timeout_ms);
+  return g_queue_pop_head (&client->inbox);
+}
+
+WzpMessage *
+wzp_test_client_expect (WzpTestClient  *client,
+                        WzpMessageType  type)
+{
+  WzpMessage *message = wzp_test_client_next (client, TEST_TIMEOUT_MS);
+
+  if (message == NULL)
+    g_error ("Expected %s, but the connection closed: %s", _wzp_message_type_to_string (type),
+             client->read_error ? client->read_error->message : "?");
+  if (_wzp_message_get_message_type (message) != type)
+    {
+      g_autoptr(GBytes) text = _wzp_message_encode (message);
+
+      g_error ("Expected %s, got %.*s", _wzp_message_type_to_string (type),
+               (int) g_bytes_get_size (text), (const char *) g_bytes_get_data (text, NULL));
+    }
+  return message;
+}
+
+void
+wzp_test_client_expect_error (WzpTestClient *client,
+                              const char    *code)
+{
+  g_autoptr(WzpMessage) error = wzp_test_client_expect (client, WZP_MESSAGE_ERROR);
+
+  g_assert_cmpstr (_wzp_message_get_string (error, "code"), ==, code);
+  g_assert_nonnull (_wzp_message_get_string (error, "message"));
+}
+
+gboolean
+wzp_test_client_quiet (WzpTestClient *client,
+                       guint          ms)
+{
+  wzp_test_spin (ms);
+  return g_queue_is_empty (&client->inbox);
+}
+
+static gboolean
+client_closed (gpointer data)
+{
+  WzpTestClient *client = data;
+
+  return client->read_error != NULL;
+}
+
+void
+wzp_test_client_wait_closed (WzpTestClient *client)
+{
+  wait_until (client_closed, client, TEST_TIMEOUT_MS);
+}
+
+WzpMessage *
+wzp_test_client_register (WzpTestClient *client,
+                          const char    *alias)
+{
+  g_autoptr(WzpMessage) presence = _wzp_message_new (WZP_MESSAGE_REGISTER_PRESENCE);
+  WzpMessage *ack;
+
+  _wzp_message_set_string (presence, "alias", alias);
+  _wzp_message_set_string (presence, "client_version", "test");
+  wzp_test_client_send (client, presence);
+  ack = wzp_test_client_expect (client, WZP_MESSAGE_REGISTER_PRESENCE_ACK);
+  g_assert_true (_wzp_message_get_bool (ack, "success"));
+  g_assert_cmpstr (_wzp_message_get_string (ack, "fingerprint"), ==,
+                   wzp_test_client_fingerprint (client));
+  return ack;
+}
+
+void
+wzp_test_client_free (WzpTestClient *client)
+{
+  if (client == NULL)
+    return;
+  if (client->cancellable != NULL)
+    g_cancellable_cancel (client->cancellable);
+  /* Let the cancelled read complete so that nothing refers to the client any more. */
+  if (client->io != NULL)
+    wait_until (client_closed, client, TEST_TIMEOUT_MS);
+  if (client->conn != NULL)
+    g_io_stream_close (G_IO_STREAM (client->conn), NULL, NULL);
+  g_queue_clear_full (&client->inbox, (GDestroyNotify) _wzp_message_unref);
+  g_clear_error (&client->read_error);
+  g_clear_object (&client->io);
+  g_clear_object (&client->tls);
+  g_clear_object (&client->conn);
+  g_clear_object (&client->cancellable);
+  g_clear_object (&client->identity);
+  g_free (client);
+}
+
+GSocketConnection *
+wzp_test_pipe_open (const char *pipe_addr,
+                    const char *call_id,
+                    const char *token)
+{
+  GSocketConnection *conn = wzp_test_tcp_connect (pipe_addr);
+  g_autoptr(WzpMessage) open = _wzp_message_new_for_call (WZP_MESSAGE_OPEN_PIPE, call_id);
+  g_autoptr(GBytes) payload = NULL;
+  g_autoptr(GError) error = NULL;
+  guint8 header[4];
+  gsize len;
+
+  _wzp_message_set_string (open, "pipe_token", token);
+  payload = _wzp_message_encode (open);
+  len = g_bytes_get_size (payload);
+  header[0] = len >> 24;
+  header[1] = len >> 16;
+  header[2] = len >> 8;
+  header[3] = len;
+  /* Small blocking writes to a local socket buffer: they never wait. */
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), header, 4,
+                             NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)),
+                             g_bytes_get_data (payload, NULL), len, NULL, NULL, &error);
+  g_assert_no_error (error);
+  return conn;
+}

@@ -7,6 +7,7 @@
 #include <gio/gio.h>
 
 #include "wzp-glib.h"
+#include "wzp-frame-io-private.h"
 
 G_BEGIN_DECLS
 
@@ -23,5 +24,66 @@ void         wzp_test_spin                (guint        ms);
 WzpIdentity *wzp_test_identity_new        (void);
 /* Number of open file descriptors of this process. */
 guint        wzp_test_count_fds           (void);
+
+G_END_DECLS
+
+G_BEGIN_DECLS
+
+/* A raw protocol client for relay tests: TLS to the relay, frames in and out, every
+ * received message queued so tests can expect them in order. */
+typedef struct
+{
+  WzpIdentity       *identity;
+  GSocketConnection *conn;
+  GIOStream         *tls;
+  WzpFrameIO        *io;
+  GCancellable      *cancellable;
+  GQueue             inbox;        /* WzpMessage* */
+  GError            *read_error;   /* set once reading stopped */
+  gboolean           answer_pings;
+} WzpTestClient;
+
+/* Connects and completes the TLS handshake (pinning @relay_fp when not NULL); fails the
+ * test on error. @identity NULL makes a fresh one. */
+WzpTestClient *wzp_test_client_connect      (const char     *address,
+                                             WzpIdentity    *identity,
+                                             const char     *relay_fp);
+/* Same, but returns NULL and sets @error when the connection or handshake fails. */
+WzpTestClient *wzp_test_client_try_connect  (const char     *address,
+                                             WzpIdentity    *identity,
+                                             const char     *relay_fp,
+                                             GError        **error);
+const char    *wzp_test_client_fingerprint  (WzpTestClient  *client);
+void           wzp_test_client_send         (WzpTestClient  *client,
+                                             WzpMessage     *message);
+void           wzp_test_client_send_raw     (WzpTestClient  *client,
+                                             const void     *data,
+                                             gsize           len);
+/* The next message (Pings are answered and skipped); NULL when the connection closed. */
+WzpMessage    *wzp_test_client_next         (WzpTestClient  *client,
+                                             guint           timeout_ms);
+/* The next message, which must have @type. */
+WzpMessage    *wzp_test_client_expect       (WzpTestClient  *client,
+                                             WzpMessageType  type);
+/* An Error message with @code. */
+void           wzp_test_client_expect_error (WzpTestClient  *client,
+                                             const char     *code);
+/* TRUE if nothing arrives within @ms. */
+gboolean       wzp_test_client_quiet        (WzpTestClient  *client,
+                                             guint           ms);
+/* Waits until the relay closed the connection. */
+void           wzp_test_client_wait_closed  (WzpTestClient  *client);
+WzpMessage    *wzp_test_client_register     (WzpTestClient  *client,
+                                             const char     *alias);
+void           wzp_test_client_free         (WzpTestClient  *client);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WzpTestClient, wzp_test_client_free)
+
+/* Opens a plain TCP pipe connection and sends OpenPipe; returns the connection, whose
+ * next bytes are the relay's answer. */
+GSocketConnection *wzp_test_pipe_open       (const char     *pipe_addr,
+                                             const char     *call_id,
+                                             const char     *token);
+/* Connects to @address over plain TCP (no TLS). */
+GSocketConnection *wzp_test_tcp_connect     (const char     *address);
 
 G_END_DECLS

@@ -1,0 +1,218 @@
+/* wzp-relay-private.h: the relay's internal state, shared by its source files
+ *
+ *   wzp-relay.c         the object, listeners, TLS handshakes, registration, dispatch
+ *   wzp-relay-calls.c   the call state machine and CallSetup cross-wiring
+ *   wzp-relay-pipes.c   pipe listener, token check, joining, splice(2) forwarding
+ *   wzp-relay-limits.c  per-source-IP counters, message rate, fd reserve
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "wzp-frame-io-private.h"
+#include "wzp-message-private.h"
+#include "wzp-relay.h"
+
+G_BEGIN_DECLS
+
+#define WZP_RELAY_LOG_DOMAIN G_LOG_DOMAIN
+
+typedef struct _RelayConn RelayConn;
+typedef struct _RelayCall RelayCall;
+typedef struct _RelayPipe RelayPipe;
+typedef struct _IpCounters IpCounters;
+
+/* Per source IPv4 address or IPv6 /64: identities are free, addresses are not. */
+struct _IpCounters
+{
+  char  *key;
+  guint  handshakes;
+  guint  registrations;
+  guint  pipes;
+};
+
+/* A token bucket: @rate per second, at most @burst saved up. */
+typedef struct
+{
+  double tokens;
+  gint64 last_us;
+} RelayBucket;
+
+/* One signalling connection (TLS), from accept to close. */
+struct _RelayConn
+{
+  grefcount           ref_count;
+  WzpRelay           *relay;              /* unowned: the relay closes its conns first */
+  GSocketConnection  *socket_conn;
+  GIOStream          *tls;                /* NULL until the handshake started */
+  WzpFrameIO         *io;                 /* NULL until the handshake completed */
+  GCancellable       *cancellable;
+  IpCounters         *ip;                 /* unowned, refcounted by the counters */
+  char               *remote_addr;        /* "ip:port" as the relay sees it */
+  char               *local_ip;           /* the relay address the client reached */
+  char               *fingerprint;        /* from the client's certificate */
+  char               *alias;
+  gint64              connected_since;    /* unix seconds */
+  gint64              last_activity_us;   /* monotonic */
+  RelayBucket         messages;
+  gint64              last_rate_error_us;
+  guint               dropped_in_window;
+  guint               bad_messages;
+  guint               handshake_timeout_id;
+  guint               idle_id;
+  gboolean            handshaking;
+  gboolean            registered;
+  gboolean            closed;
+  gboolean            ping_outstanding;
+};
+
+typedef enum
+{
+  CALL_OFFERED,
+  CALL_RINGING,
+  CALL_SET_UP,
+  CALL_ENDED,
+} RelayCallState;
+
+/* A party of a call, indexed by WzpCallRole. */
+typedef struct
+{
+  char        *fingerprint;
+  char        *alias;
+  char        *reflexive_addr;
+  char       **local_addrs;
+  char        *nat_type;
+  char        *pipe_secret;        /* 32 hex digits, sent once in CallSetup */
+  gint64       last_pipe_seq;      /* OpenPipe seq must grow: tokens are single use */
+  RelayPipe   *pipe;               /* this party's pipe, waiting or joined */
+  guint        grace_id;           /* signalling lost, waiting for re-registration */
+} RelayParty;
+
+struct _RelayCall
+{
+  WzpRelay       *relay;
+  char           *call_id;
+  RelayCallState  state;
+  RelayParty      party[2];
+  gboolean        privacy;
+  gboolean        relayed;
+  gint64          started;          /* unix seconds */
+  guint           ring_timeout_id;
+  guint           duration_id;
+};
+
+struct _WzpRelay
+{
+  GObject          parent_instance;
+
+  WzpIdentity     *identity;
+  GPtrArray       *services;         /* GSocketService*: signalling */
+  GPtrArray       *pipe_services;    /* GSocketService*: pipes */
+  GPtrArray       *listen_addresses; /* char* */
+  GPtrArray       *pipe_addresses;   /* char* */
+  GHashTable      *conns;            /* RelayConn* set: every signalling connection */
+  GHashTable      *registrations;    /* fingerprint -> RelayConn* (borrowed) */
+  GHashTable      *calls;            /* call_id -> RelayCall* (owned) */
+  GHashTable      *pipes;            /* RelayPipe* set (owned) */
+  GHashTable      *ip_counters;      /* key -> IpCounters* (owned) */
+  guint            pending_handshakes;
+  guint            resume_accept_id;
+  gboolean         running;
+
+  /* Limits (properties) */
+  guint            max_frame_size;
+  guint            max_messages_per_second;
+  guint            max_pending_handshakes;
+  guint            max_handshakes_per_ip;
+  guint            handshake_timeout;
+  guint            max_registrations;
+  guint            max_registrations_per_ip;
+  guint            max_calls_per_client;
+  guint            max_pipes_per_ip;
+  guint            pipe_bytes_per_second;
+  guint            pipe_burst_bytes;
+  guint            pipe_wait_timeout;
+  guint            idle_timeout;
+  guint            keepalive_interval;
+  guint            ring_timeout;
+  guint            grace_period;
+  guint            max_call_duration;
+  guint            min_free_fds;
+  char           **allowed_fingerprints;
+  char           **reflectors;
+};
+
+/* wzp-relay.c */
+void        _wzp_relay_send_to          (WzpRelay     *self,
+                                         const char   *fingerprint,
+                                         WzpMessage   *message);
+void        _wzp_relay_conn_send        (RelayConn    *conn,
+                                         WzpMessage   *message);
+void        _wzp_relay_conn_send_error  (RelayConn    *conn,
+                                         const char   *code,
+                                         const char   *call_id,
+                                         const char   *format,
+                                         ...) G_GNUC_PRINTF (4, 5);
+void        _wzp_relay_send_error_to    (WzpRelay     *self,
+                                         const char   *fingerprint,
+                                         const char   *code,
+                                         const char   *call_id,
+                                         const char   *format,
+                                         ...) G_GNUC_PRINTF (5, 6);
+void        _wzp_relay_notify_counts    (WzpRelay     *self);
+void        _wzp_relay_emit_call_started (WzpRelay    *self,
+                                          RelayCall   *call);
+void        _wzp_relay_emit_call_ended  (WzpRelay     *self,
+                                         RelayCall    *call,
+                                         const char   *reason);
+RelayConn  *_wzp_relay_lookup_conn      (WzpRelay     *self,
+                                         const char   *fingerprint);
+
+/* wzp-relay-calls.c */
+void        _wzp_relay_calls_handle     (WzpRelay     *self,
+                                         RelayConn    *conn,
+                                         WzpMessage   *message);
+void        _wzp_relay_calls_party_lost (WzpRelay     *self,
+                                         const char   *fingerprint);
+void        _wzp_relay_calls_party_back (WzpRelay     *self,
+                                         const char   *fingerprint);
+void        _wzp_relay_call_end         (RelayCall    *call,
+                                         WzpHangupReason reason,
+                                         int           notify_role);
+void        _wzp_relay_call_free        (RelayCall    *call);
+RelayCall  *_wzp_relay_call_lookup      (WzpRelay     *self,
+                                         const char   *call_id);
+const char *_wzp_relay_call_state_name  (RelayCallState state);
+void        _wzp_relay_calls_shutdown   (WzpRelay     *self);
+
+/* wzp-relay-pipes.c */
+gboolean    _wzp_relay_pipes_incoming   (WzpRelay          *self,
+                                         GSocketConnection *connection);
+void        _wzp_relay_pipe_close       (RelayPipe         *pipe,
+                                         const char        *code,
+                                         const char        *reason);
+void        _wzp_relay_pipes_drop_call  (RelayCall         *call);
+void        _wzp_relay_pipes_close_all  (WzpRelay          *self);
+char       *_wzp_relay_pipe_token       (const char        *secret,
+                                         gint64             seq);
+
+/* wzp-relay-limits.c */
+char       *_wzp_relay_ip_key           (GInetAddress  *address);
+IpCounters *_wzp_relay_ip_counters      (WzpRelay      *self,
+                                         GInetAddress  *address);
+void        _wzp_relay_ip_counters_gc   (WzpRelay      *self,
+                                         IpCounters    *counters);
+gboolean    _wzp_relay_bucket_take      (RelayBucket   *bucket,
+                                         double         rate,
+                                         double         burst,
+                                         double         amount);
+double      _wzp_relay_bucket_wait_us   (RelayBucket   *bucket,
+                                         double         rate,
+                                         double         amount);
+gboolean    _wzp_relay_fds_low          (WzpRelay      *self,
+                                         int            fd);
+void        _wzp_relay_raise_nofile     (void);
+
+G_END_DECLS

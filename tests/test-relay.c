@@ -1,0 +1,1052 @@
+/* test-relay.c: the relay with real clients on loopback
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include "test-util.h"
+#include "wzp-relay-private.h"
+
+typedef struct
+{
+  WzpRelay *relay;
+  char     *address;
+  char     *pipe_address;
+} Fixture;
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) listen = NULL;
+  g_auto(GStrv) pipes = NULL;
+
+  f->relay = wzp_relay_new (identity);
+  wzp_relay_listen (f->relay, "127.0.0.1:0", NULL, &error);
+  g_assert_no_error (error);
+  listen = wzp_relay_dup_listen_addresses (f->relay);
+  pipes = wzp_relay_dup_pipe_addresses (f->relay);
+  f->address = g_strdup (listen[0]);
+  f->pipe_address = g_strdup (pipes[0]);
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  wzp_relay_stop (f->relay);
+  wzp_test_spin (20);
+  g_assert_finalize_object (f->relay);
+  g_free (f->address);
+  g_free (f->pipe_address);
+}
+
+static WzpTestClient *
+connect_registered (Fixture    *f,
+                    const char *alias)
+{
+  WzpTestClient *client = wzp_test_client_connect (f->address, NULL,
+                                                   wzp_relay_get_fingerprint (f->relay));
+  g_autoptr(WzpMessage) ack = wzp_test_client_register (client, alias);
+
+  return client;
+}
+
+static char *
+new_call_id (void)
+{
+  return g_uuid_string_random ();
+}
+
+static WzpMessage *
+make_offer (const char *call_id,
+            const char *target)
+{
+  WzpMessage *offer = _wzp_message_new_for_call (WZP_MESSAGE_DIRECT_CALL_OFFER, call_id);
+  const char * const locals[] = { "192.168.88.21:40001", "[fd00:1::21]:40001", NULL };
+
+  _wzp_message_set_string (offer, "target_fingerprint", target);
+  _wzp_message_set_string (offer, "caller_alias", "Alice");
+  _wzp_message_set_string (offer, "caller_reflexive_addr", "198.51.100.1:40001");
+  _wzp_message_set_strv (offer, "caller_local_addrs", locals);
+  _wzp_message_set_string (offer, "caller_nat_type", "Cone");
+  return offer;
+}
+
+static WzpMessage *
+make_answer (const char *call_id,
+             const char *mode)
+{
+  WzpMessage *answer = _wzp_message_new_for_call (WZP_MESSAGE_DIRECT_CALL_ANSWER, call_id);
+  const char * const locals[] = { "10.0.2.21:40002", NULL };
+
+  _wzp_message_set_string (answer, "accept_mode", mode);
+  _wzp_message_set_string (answer, "callee_reflexive_addr", "198.51.100.2:40002");
+  _wzp_message_set_strv (answer, "callee_local_addrs", locals);
+  _wzp_message_set_string (answer, "callee_nat_type", "Symmetric");
+  return answer;
+}
+
+static void
+assert_strv (char       **actual,
+             const char  *first,
+             ...)
+{
+  va_list args;
+  guint i = 0;
+  const char *expected = first;
+
+  va_start (args, first);
+  while (expected != NULL)
+    {
+      g_assert_cmpstr (actual[i], ==, expected);
+      i++;
+      expected = va_arg (args, const char *);
+    }
+  va_end (args);
+  g_assert_null (actual[i]);
+  g_strfreev (actual);
+}
+
+/* Places a call from @a to @b and answers it with @mode; returns both CallSetups. */
+static char *
+set_up_call (WzpTestClient  *a,
+             WzpTestClient  *b,
+             const char     *mode,
+             WzpMessage    **setup_a,
+             WzpMessage    **setup_b)
+{
+  char *call_id = new_call_id ();
+  g_autoptr(WzpMessage) offer = make_offer (call_id, wzp_test_client_fingerprint (b));
+  g_autoptr(WzpMessage) answer = make_answer (call_id, mode);
+  g_autoptr(WzpMessage) got_offer = NULL;
+  g_autoptr(WzpMessage) got_answer = NULL;
+
+  wzp_test_client_send (a, offer);
+  got_offer = wzp_test_client_expect (b, WZP_MESSAGE_DIRECT_CALL_OFFER);
+  wzp_test_client_send (b, answer);
+  got_answer = wzp_test_client_expect (a, WZP_MESSAGE_DIRECT_CALL_ANSWER);
+  *setup_a = wzp_test_client_expect (a, WZP_MESSAGE_CALL_SETUP);
+  *setup_b = wzp_test_client_expect (b, WZP_MESSAGE_CALL_SETUP);
+  return call_id;
+}
+
+static void
+test_register (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) client = wzp_test_client_connect (f->address, NULL,
+                                                             wzp_relay_get_fingerprint (f->relay));
+  g_autoptr(WzpMessage) ack = NULL;
+  g_autoptr(GSocketAddress) local = NULL;
+  g_autofree char *local_text = NULL;
+  g_autoptr(GVariant) list = NULL;
+  g_autofree char *fp = NULL;
+
+  g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 0);
+  ack = wzp_test_client_register (client, "Alice");
+
+  /* The observed address is the client's own source address and port. */
+  local = g_socket_connection_get_local_address (client->conn, NULL);
+  local_text = _wzp_address_to_string (local);
+  g_assert_cmpstr (_wzp_message_get_string (ack, "observed_addr"), ==, local_text);
+  g_assert_cmpstr (_wzp_message_get_string (ack, "relay_fingerprint"), ==,
+                   wzp_relay_get_fingerprint (f->relay));
+  g_assert_cmpstr (_wzp_message_get_string (ack, "relay_version"), ==, PACKAGE_VERSION);
+  g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 1);
+
+  list = g_variant_ref_sink (wzp_relay_list_registrations (f->relay));
+  g_assert_cmpuint (g_variant_n_children (list), ==, 1);
+  {
+    g_autoptr(GVariant) entry = g_variant_get_child_value (list, 0);
+    g_autofree char *alias = NULL;
+
+    g_assert_true (g_variant_lookup (entry, "fingerprint", "s", &fp));
+    g_assert_cmpstr (fp, ==, wzp_test_client_fingerprint (client));
+    g_assert_true (g_variant_lookup (entry, "alias", "s", &alias));
+    g_assert_cmpstr (alias, ==, "Alice");
+  }
+}
+
+static void
+test_reflect (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) client = wzp_test_client_connect (f->address, NULL, NULL);
+  g_autoptr(WzpMessage) reflect = _wzp_message_new (WZP_MESSAGE_REFLECT);
+  g_autoptr(WzpMessage) response = NULL;
+  g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address (client->conn, NULL);
+  g_autofree char *local_text = _wzp_address_to_string (local);
+
+  /* Reflection works without registering (a reflection-only connection). */
+  wzp_test_client_send (client, reflect);
+  response = wzp_test_client_expect (client, WZP_MESSAGE_REFLECT_RESPONSE);
+  g_assert_cmpstr (_wzp_message_get_string (response, "observed_addr"), ==, local_text);
+  g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 0);
+}
+
+static void
+test_wrong_relay_pin (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WzpTestClient) client =
+    wzp_test_client_try_connect (f->address, NULL,
+                                 "0000:0000:0000:0000:0000:0000:0000:0000", &error);
+
+  g_assert_null (client);
+  g_assert_nonnull (error);
+}
+
+static void
+test_call_flow (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autofree char *call_id = new_call_id ();
+  g_autoptr(WzpMessage) offer = make_offer (call_id, wzp_test_client_fingerprint (b));
+  g_autoptr(WzpMessage) got_offer = NULL;
+  g_autoptr(WzpMessage) ringing = NULL;
+  g_autoptr(WzpMessage) got_ringing = NULL;
+  g_autoptr(WzpMessage) answer = make_answer (call_id, "AcceptTrusted");
+  g_autoptr(WzpMessage) got_answer = NULL;
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autoptr(WzpMessage) hangup = NULL;
+  g_autoptr(WzpMessage) got_hangup = NULL;
+  g_autofree char *pipe_addr = NULL;
+
+  /* A spoofed caller identity and an unknown member: the relay overrides the former
+   * and passes the latter on untouched. */
+  _wzp_message_set_string (offer, "caller_fingerprint", wzp_test_client_fingerprint (b));
+  json_object_set_string_member (_wzp_message_get_object (offer), "x_future", "kept");
+  wzp_test_client_send (a, offer);
+
+  got_offer = wzp_test_client_expect (b, WZP_MESSAGE_DIRECT_CALL_OFFER);
+  g_assert_cmpstr (_wzp_message_get_string (got_offer, "call_id"), ==, call_id);
+  g_assert_cmpstr (_wzp_message_get_string (got_offer, "caller_fingerprint"), ==,
+                   wzp_test_client_fingerprint (a));
+  g_assert_cmpstr (_wzp_message_get_string (got_offer, "caller_alias"), ==, "Alice");
+  g_assert_cmpstr (_wzp_message_get_string (got_offer, "x_future"), ==, "kept");
+  /* Addresses reach the callee only with CallSetup, after answering. */
+  g_assert_false (_wzp_message_has_member (got_offer, "caller_reflexive_addr"));
+  g_assert_false (_wzp_message_has_member (got_offer, "caller_local_addrs"));
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 1);
+
+  ringing = _wzp_message_new_for_call (WZP_MESSAGE_CALL_RINGING, call_id);
+  wzp_test_client_send (b, ringing);
+  got_ringing = wzp_test_client_expect (a, WZP_MESSAGE_CALL_RINGING);
+  g_assert_cmpstr (_wzp_message_get_string (got_ringing, "call_id"), ==, call_id);
+
+  wzp_test_client_send (b, answer);
+  got_answer = wzp_test_client_expect (a, WZP_MESSAGE_DIRECT_CALL_ANSWER);
+  g_assert_cmpstr (_wzp_message_get_string (got_answer, "accept_mode"), ==, "AcceptTrusted");
+  g_assert_false (_wzp_message_has_member (got_answer, "callee_local_addrs"));
+
+  /* Cross-wiring, field by field: each side gets the OTHER side's candidates. */
+  setup_a = wzp_test_client_expect (a, WZP_MESSAGE_CALL_SETUP);
+  g_assert_cmpstr (_wzp_message_get_string (setup_a, "call_id"), ==, call_id);
+  g_assert_cmpstr (_wzp_message_get_string (setup_a, "role"), ==, "caller");
+  g_assert_cmpstr (_wzp_message_get_string (setup_a, "peer_fingerprint"), ==,
+                   wzp_test_client_fingerprint (b));
+  g_assert_cmpstr (_wzp_message_get_string (setup_a, "peer_direct_addr"), ==,
+                   "198.51.100.2:40002");
+  assert_strv (_wzp_message_dup_strv (setup_a, "peer_local_addrs"), "10.0.2.21:40002", NULL);
+  g_assert_cmpstr (_wzp_message_get_string (setup_a, "peer_nat_type"), ==, "Symmetric");
+  g_assert_true (_wzp_message_get_bool (setup_a, "relay_pipe"));
+  g_assert_cmpstr (_wzp_message_get_string (setup_a, "pipe_addr"), ==, f->pipe_address);
+  g_assert_cmpuint (strlen (_wzp_message_get_string (setup_a, "pipe_token")), ==, 32);
+
+  setup_b = wzp_test_client_expect (b, WZP_MESSAGE_CALL_SETUP);
+  g_assert_cmpstr (_wzp_message_get_string (setup_b, "call_id"), ==, call_id);
+  g_assert_cmpstr (_wzp_message_get_string (setup_b, "role"), ==, "callee");
+  g_assert_cmpstr (_wzp_message_get_string (setup_b, "peer_fingerprint"), ==,
+                   wzp_test_client_fingerprint (a));
+  g_assert_cmpstr (_wzp_message_get_string (setup_b, "peer_alias"), ==, "Alice");
+  g_assert_cmpstr (_wzp_message_get_string (setup_b, "peer_direct_addr"), ==,
+                   "198.51.100.1:40001");
+  assert_strv (_wzp_message_dup_strv (setup_b, "peer_local_addrs"),
+               "192.168.88.21:40001", "[fd00:1::21]:40001", NULL);
+  g_assert_cmpstr (_wzp_message_get_string (setup_b, "peer_nat_type"), ==, "Cone");
+  g_assert_cmpstr (_wzp_message_get_string (setup_b, "pipe_addr"), ==, f->pipe_address);
+  g_assert_cmpstr (_wzp_message_get_string (setup_a, "pipe_token"), !=,
+                   _wzp_message_get_string (setup_b, "pipe_token"));
+
+  hangup = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, call_id);
+  _wzp_message_set_string (hangup, "reason", "Normal");
+  wzp_test_client_send (a, hangup);
+  got_hangup = wzp_test_client_expect (b, WZP_MESSAGE_HANGUP);
+  g_assert_cmpstr (_wzp_message_get_string (got_hangup, "reason"), ==, "Normal");
+  g_assert_true (wzp_test_client_quiet (a, 50));
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 0);
+  pipe_addr = NULL;
+}
+
+static void
+test_privacy_answer (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autofree char *call_id = set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
+
+  /* Neither side learns anything about where the other is. */
+  for (WzpMessage *setup = setup_a; setup != NULL; setup = setup == setup_a ? setup_b : NULL)
+    {
+      g_assert_false (_wzp_message_has_member (setup, "peer_direct_addr"));
+      g_assert_false (_wzp_message_has_member (setup, "peer_local_addrs"));
+      g_assert_false (_wzp_message_has_member (setup, "peer_nat_type"));
+      g_assert_true (_wzp_message_get_bool (setup, "relay_pipe"));
+      g_assert_nonnull (_wzp_message_get_string (setup, "pipe_token"));
+    }
+
+  /* And no addresses are passed on later either. */
+  {
+    g_autoptr(WzpMessage) update = _wzp_message_new_for_call (WZP_MESSAGE_CANDIDATE_UPDATE,
+                                                              call_id);
+    _wzp_message_set_string (update, "reflexive_addr", "198.51.100.9:1000");
+    wzp_test_client_send (a, update);
+    wzp_test_client_expect_error (a, WZP_ERROR_CODE_BAD_STATE);
+    g_assert_true (wzp_test_client_quiet (b, 50));
+  }
+}
+
+static void
+test_reject (Fixture       *f,
+             gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autofree char *call_id = new_call_id ();
+  g_autoptr(WzpMessage) offer = make_offer (call_id, wzp_test_client_fingerprint (b));
+  g_autoptr(WzpMessage) answer = make_answer (call_id, "Reject");
+  g_autoptr(WzpMessage) got_offer = NULL;
+  g_autoptr(WzpMessage) got_answer = NULL;
+
+  wzp_test_client_send (a, offer);
+  got_offer = wzp_test_client_expect (b, WZP_MESSAGE_DIRECT_CALL_OFFER);
+  wzp_test_client_send (b, answer);
+  got_answer = wzp_test_client_expect (a, WZP_MESSAGE_DIRECT_CALL_ANSWER);
+  g_assert_cmpstr (_wzp_message_get_string (got_answer, "accept_mode"), ==, "Reject");
+  g_assert_false (_wzp_message_has_member (got_answer, "callee_reflexive_addr"));
+  g_assert_true (wzp_test_client_quiet (a, 50));
+  g_assert_true (wzp_test_client_quiet (b, 1));
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 0);
+}
+
+static void
+test_unknown_callee (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autofree char *call_id = new_call_id ();
+  g_autoptr(WzpMessage) offer = make_offer (call_id, "0123:4567:89ab:cdef:0123:4567:89ab:cdef");
+  g_autoptr(WzpMessage) error = NULL;
+
+  wzp_test_client_send (a, offer);
+  error = wzp_test_client_expect (a, WZP_MESSAGE_ERROR);
+  g_assert_cmpstr (_wzp_message_get_string (error, "code"), ==, WZP_ERROR_CODE_UNKNOWN_CALLEE);
+  g_assert_cmpstr (_wzp_message_get_string (error, "call_id"), ==, call_id);
+  g_assert_nonnull (strstr (_wzp_message_get_string (error, "message"),
+                            "0123:4567:89ab:cdef:0123:4567:89ab:cdef"));
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 0);
+}
+
+static void
+test_ring_timeout (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autofree char *call_id = new_call_id ();
+  g_autoptr(WzpMessage) offer = make_offer (call_id, wzp_test_client_fingerprint (b));
+  g_autoptr(WzpMessage) got_offer = NULL;
+  g_autoptr(WzpMessage) hangup_a = NULL;
+  g_autoptr(WzpMessage) hangup_b = NULL;
+
+  g_object_set (f->relay, "ring-timeout", 1, NULL);
+  wzp_test_client_send (a, offer);
+  got_offer = wzp_test_client_expect (b, WZP_MESSAGE_DIRECT_CALL_OFFER);
+  hangup_a = wzp_test_client_expect (a, WZP_MESSAGE_HANGUP);
+  hangup_b = wzp_test_client_expect (b, WZP_MESSAGE_HANGUP);
+  g_assert_cmpstr (_wzp_message_get_string (hangup_a, "reason"), ==, "Timeout");
+  g_assert_cmpstr (_wzp_message_get_string (hangup_b, "reason"), ==, "Timeout");
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 0);
+}
+
+static void
+test_peer_disconnect_before_answer (Fixture       *f,
+                                    gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  WzpTestClient *b = connect_registered (f, "Bob");
+  g_autofree char *call_id = new_call_id ();
+  g_autoptr(WzpMessage) offer = make_offer (call_id, wzp_test_client_fingerprint (b));
+  g_autoptr(WzpMessage) got_offer = NULL;
+  g_autoptr(WzpMessage) hangup = NULL;
+
+  wzp_test_client_send (a, offer);
+  got_offer = wzp_test_client_expect (b, WZP_MESSAGE_DIRECT_CALL_OFFER);
+  wzp_test_client_free (b);
+  hangup = wzp_test_client_expect (a, WZP_MESSAGE_HANGUP);
+  g_assert_cmpstr (_wzp_message_get_string (hangup, "call_id"), ==, call_id);
+  g_assert_cmpstr (_wzp_message_get_string (hangup, "reason"), ==, "Error");
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 0);
+  g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 1);
+}
+
+static void
+test_grace_and_reattach (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  WzpTestClient *b = connect_registered (f, "Bob");
+  g_autoptr(WzpIdentity) b_identity = g_object_ref (b->identity);
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autofree char *call_id = set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
+  g_autoptr(WzpMessage) lost = NULL;
+  g_autoptr(WzpMessage) hangup = NULL;
+  g_autoptr(WzpTestClient) b2 = NULL;
+  g_autoptr(WzpMessage) ack = NULL;
+
+  g_object_set (f->relay, "grace-period", 1, NULL);
+
+  /* Losing signalling is not the end of a set-up call. */
+  wzp_test_client_free (b);
+  lost = wzp_test_client_expect (a, WZP_MESSAGE_PEER_SIGNALLING_LOST);
+  g_assert_cmpstr (_wzp_message_get_string (lost, "call_id"), ==, call_id);
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 1);
+
+  /* Coming back within the grace period re-attaches the call. */
+  b2 = wzp_test_client_connect (f->address, b_identity, NULL);
+  ack = wzp_test_client_register (b2, "Bob");
+  g_assert_true (wzp_test_client_quiet (a, 1500));
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 1);
+
+  /* Leaving again for longer than the grace period ends it. */
+  g_clear_pointer (&b2, wzp_test_client_free);
+  g_clear_pointer (&lost, _wzp_message_unref);
+  lost = wzp_test_client_expect (a, WZP_MESSAGE_PEER_SIGNALLING_LOST);
+  hangup = wzp_test_client_expect (a, WZP_MESSAGE_HANGUP);
+  g_assert_cmpstr (_wzp_message_get_string (hangup, "reason"), ==, "Error");
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 0);
+}
+
+static void
+test_reregistration_replaces (Fixture       *f,
+                              gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) old = connect_registered (f, "Bob");
+  g_autoptr(WzpTestClient) fresh = wzp_test_client_connect (f->address, old->identity, NULL);
+  g_autoptr(WzpMessage) ack = wzp_test_client_register (fresh, "Bob again");
+  g_autoptr(WzpTestClient) caller = connect_registered (f, "Alice");
+  g_autofree char *call_id = new_call_id ();
+  g_autoptr(WzpMessage) offer = make_offer (call_id, wzp_test_client_fingerprint (fresh));
+  g_autoptr(WzpMessage) got_offer = NULL;
+
+  /* The old connection is told why and closed; its cleanup leaves the new one alone. */
+  wzp_test_client_expect_error (old, WZP_ERROR_CODE_REPLACED);
+  wzp_test_client_wait_closed (old);
+  wzp_test_spin (50);
+  g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 2);
+
+  wzp_test_client_send (caller, offer);
+  got_offer = wzp_test_client_expect (fresh, WZP_MESSAGE_DIRECT_CALL_OFFER);
+  g_assert_cmpstr (_wzp_message_get_string (got_offer, "call_id"), ==, call_id);
+}
+
+static void
+test_busy (Fixture       *f,
+           gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autoptr(WzpTestClient) c = connect_registered (f, "Carol");
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autofree char *call_id = NULL;
+  g_autofree char *second = new_call_id ();
+  g_autoptr(WzpMessage) offer = NULL;
+  g_autoptr(WzpMessage) busy = NULL;
+
+  g_object_set (f->relay, "max-calls-per-client", 1, NULL);
+  call_id = set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
+
+  offer = make_offer (second, wzp_test_client_fingerprint (b));
+  wzp_test_client_send (c, offer);
+  busy = wzp_test_client_expect (c, WZP_MESSAGE_HANGUP);
+  g_assert_cmpstr (_wzp_message_get_string (busy, "reason"), ==, "Busy");
+  g_assert_cmpstr (_wzp_message_get_string (busy, "call_id"), ==, second);
+  g_assert_true (wzp_test_client_quiet (b, 50));
+}
+
+static void
+test_candidate_update (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autofree char *call_id = set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
+  g_autoptr(WzpMessage) update = _wzp_message_new_for_call (WZP_MESSAGE_CANDIDATE_UPDATE,
+                                                            call_id);
+  g_autoptr(WzpMessage) got = NULL;
+  const char * const locals[] = { "192.168.1.5:4000", NULL };
+
+  _wzp_message_set_string (update, "reflexive_addr", "198.51.100.7:4000");
+  _wzp_message_set_strv (update, "local_addrs", locals);
+  wzp_test_client_send (b, update);
+  got = wzp_test_client_expect (a, WZP_MESSAGE_CANDIDATE_UPDATE);
+  g_assert_cmpstr (_wzp_message_get_string (got, "reflexive_addr"), ==, "198.51.100.7:4000");
+  assert_strv (_wzp_message_dup_strv (got, "local_addrs"), "192.168.1.5:4000", NULL);
+}
+
+/* Pipes */
+
+static WzpFrameIO *
+pipe_io (GSocketConnection *conn)
+{
+  return _wzp_frame_io_new (G_IO_STREAM (conn));
+}
+
+typedef struct
+{
+  WzpMessage *message;
+  GError     *error;
+  gboolean    done;
+} ReadWait;
+
+static void
+read_frame_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  ReadWait *wait = user_data;
+
+  wait->message = _wzp_frame_io_read_finish (WZP_FRAME_IO (source), result, &wait->error);
+  wait->done = TRUE;
+}
+
+/* The relay's answer on a pipe: PipeReady, or NULL (with @error) when it closed it. */
+static WzpMessage *
+pipe_read_frame (GSocketConnection  *conn,
+                 GError            **error)
+{
+  g_autoptr(WzpFrameIO) io = pipe_io (conn);
+  ReadWait wait = { 0 };
+
+  _wzp_frame_io_read_async (io, NULL, read_frame_cb, &wait);
+  wzp_test_wait_flag (&wait.done, 5000);
+  if (wait.error != NULL)
+    g_propagate_error (error, wait.error);
+  return wait.message;
+}
+
+typedef struct
+{
+  gsize    got;
+  guint8   buf[4096];
+  gboolean done;
+  GError  *error;
+} RawRead;
+
+static void
+raw_read_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  RawRead *r = user_data;
+
+  g_input_stream_read_all_finish (G_INPUT_STREAM (source), result, &r->got, &r->error);
+  r->done = TRUE;
+}
+
+static void
+pipe_send_and_expect (GSocketConnection *from,
+                      GSocketConnection *to,
+                      const char        *text)
+{
+  g_autoptr(GError) error = NULL;
+  RawRead r = { 0 };
+  gsize len = strlen (text);
+
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (from)), text, len,
+                             NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_input_stream_read_all_async (g_io_stream_get_input_stream (G_IO_STREAM (to)), r.buf, len,
+                                 G_PRIORITY_DEFAULT, NULL, raw_read_cb, &r);
+  wzp_test_wait_flag (&r.done, 5000);
+  g_assert_no_error (r.error);
+  g_assert_cmpuint (r.got, ==, len);
+  g_assert_cmpmem (r.buf, r.got, text, len);
+}
+
+static char *
+token_for (WzpMessage *setup,
+           gint64      seq)
+{
+  return _wzp_relay_pipe_token (_wzp_message_get_string (setup, "pipe_token"), seq);
+}
+
+static void
+test_pipe_forwarding (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autofree char *call_id = set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
+  g_autofree char *token_a = token_for (setup_a, 1);
+  g_autofree char *token_b = token_for (setup_b, 1);
+  g_autoptr(GSocketConnection) pipe_a = NULL;
+  g_autoptr(GSocketConnection) pipe_b = NULL;
+  g_autoptr(WzpMessage) requested = NULL;
+  g_autoptr(WzpMessage) ready_a = NULL;
+  g_autoptr(WzpMessage) ready_b = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) calls = NULL;
+  gboolean relayed = FALSE;
+
+  /* The first pipe brings PipeRequested to the other party. */
+  pipe_a = wzp_test_pipe_open (_wzp_message_get_string (setup_a, "pipe_addr"), call_id, token_a);
+  requested = wzp_test_client_expect (b, WZP_MESSAGE_PIPE_REQUESTED);
+  g_assert_cmpstr (_wzp_message_get_string (requested, "call_id"), ==, call_id);
+
+  pipe_b = wzp_test_pipe_open (_wzp_message_get_string (setup_b, "pipe_addr"), call_id, token_b);
+  ready_a = pipe_read_frame (pipe_a, &error);
+  g_assert_no_error (error);
+  ready_b = pipe_read_frame (pipe_b, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (_wzp_message_get_message_type (ready_a), ==, WZP_MESSAGE_PIPE_READY);
+  g_assert_cmpint (_wzp_message_get_message_type (ready_b), ==, WZP_MESSAGE_PIPE_READY);
+
+  /* Bytes go both ways, untouched. */
+  pipe_send_and_expect (pipe_a, pipe_b, "\x16\x03\x01 hello from the caller");
+  pipe_send_and_expect (pipe_b, pipe_a, "\x17\x03\x03 and back from the callee");
+  pipe_send_and_expect (pipe_a, pipe_b, "again");
+
+  calls = g_variant_ref_sink (wzp_relay_list_calls (f->relay));
+  {
+    g_autoptr(GVariant) entry = g_variant_get_child_value (calls, 0);
+    g_assert_true (g_variant_lookup (entry, "relayed", "b", &relayed));
+    g_assert_true (relayed);
+  }
+}
+
+static void
+test_pipe_bad_tokens (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autofree char *call_id = set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
+  const char *pipe_addr = _wzp_message_get_string (setup_a, "pipe_addr");
+  g_autofree char *token_a = token_for (setup_a, 1);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WzpMessage) requested = NULL;
+
+  /* A wrong token: closed, nobody hears of it, nothing joins. */
+  {
+    g_autoptr(GSocketConnection) bogus =
+      wzp_test_pipe_open (pipe_addr, call_id, "00000000000000000000000000000000");
+    g_autoptr(WzpMessage) none = pipe_read_frame (bogus, &error);
+
+    g_assert_null (none);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+    g_clear_error (&error);
+  }
+  /* The raw secret from CallSetup is not a token either: it never crosses in clear. */
+  {
+    g_autoptr(GSocketConnection) bogus =
+      wzp_test_pipe_open (pipe_addr, call_id, _wzp_message_get_string (setup_a, "pipe_token"));
+    g_autoptr(WzpMessage) none = pipe_read_frame (bogus, &error);
+
+    g_assert_null (none);
+    g_clear_error (&error);
+  }
+  g_assert_true (wzp_test_client_quiet (b, 50));
+
+  /* A token is good for one pipe: using it again is refused and the party is told. */
+  {
+    g_autoptr(GSocketConnection) first = wzp_test_pipe_open (pipe_addr, call_id, token_a);
+    g_autoptr(GSocketConnection) again = NULL;
+    g_autoptr(WzpMessage) none = NULL;
+
+    requested = wzp_test_client_expect (b, WZP_MESSAGE_PIPE_REQUESTED);
+    again = wzp_test_pipe_open (pipe_addr, call_id, token_a);
+    wzp_test_client_expect_error (a, WZP_ERROR_CODE_BAD_TOKEN);
+    none = pipe_read_frame (again, &error);
+    g_assert_null (none);
+    g_clear_error (&error);
+  }
+
+  /* B's token cannot join a different call. */
+  {
+    g_autoptr(WzpTestClient) c = connect_registered (f, "Carol");
+    g_autoptr(WzpTestClient) d = connect_registered (f, "Dave");
+    g_autoptr(WzpMessage) setup_c = NULL;
+    g_autoptr(WzpMessage) setup_d = NULL;
+    g_autofree char *other_call = set_up_call (c, d, "AcceptTrusted", &setup_c, &setup_d);
+    g_autofree char *token_b = token_for (setup_b, 1);
+    g_autoptr(GSocketConnection) cross = wzp_test_pipe_open (pipe_addr, other_call, token_b);
+    g_autoptr(WzpMessage) none = pipe_read_frame (cross, &error);
+
+    g_assert_null (none);
+    g_clear_error (&error);
+    g_assert_true (wzp_test_client_quiet (d, 50));
+  }
+}
+
+static void
+test_pipe_wait_timeout (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autofree char *call_id = set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
+  g_autofree char *token_a = token_for (setup_a, 1);
+  g_autoptr(GSocketConnection) pipe_a = NULL;
+  g_autoptr(WzpMessage) requested = NULL;
+  g_autoptr(WzpMessage) none = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_object_set (f->relay, "pipe-wait-timeout", 1, NULL);
+  pipe_a = wzp_test_pipe_open (_wzp_message_get_string (setup_a, "pipe_addr"), call_id, token_a);
+  requested = wzp_test_client_expect (b, WZP_MESSAGE_PIPE_REQUESTED);
+  wzp_test_client_expect_error (a, WZP_ERROR_CODE_PIPE_TIMEOUT);
+  none = pipe_read_frame (pipe_a, &error);
+  g_assert_null (none);
+
+  /* The next pipe, with the next token, still works once both come. */
+  {
+    g_autofree char *token_a2 = token_for (setup_a, 2);
+    g_autofree char *token_b = token_for (setup_b, 1);
+    g_autoptr(GSocketConnection) p1 = NULL;
+    g_autoptr(GSocketConnection) p2 = NULL;
+    g_autoptr(WzpMessage) r1 = NULL;
+    g_autoptr(WzpMessage) r2 = NULL;
+    g_autoptr(WzpMessage) requested2 = NULL;
+
+    g_clear_error (&error);
+    p1 = wzp_test_pipe_open (_wzp_message_get_string (setup_a, "pipe_addr"), call_id, token_a2);
+    requested2 = wzp_test_client_expect (b, WZP_MESSAGE_PIPE_REQUESTED);
+    p2 = wzp_test_pipe_open (_wzp_message_get_string (setup_b, "pipe_addr"), call_id, token_b);
+    r1 = pipe_read_frame (p1, &error);
+    g_assert_no_error (error);
+    r2 = pipe_read_frame (p2, &error);
+    g_assert_no_error (error);
+    pipe_send_and_expect (p1, p2, "second pipe");
+  }
+}
+
+/* Bad input: each case gets its Error, and another client on the relay is unaffected. */
+
+static void
+check_bystander (Fixture       *f,
+                 WzpTestClient *bystander)
+{
+  g_autoptr(WzpMessage) reflect = _wzp_message_new (WZP_MESSAGE_REFLECT);
+  g_autoptr(WzpMessage) response = NULL;
+
+  wzp_test_client_send (bystander, reflect);
+  response = wzp_test_client_expect (bystander, WZP_MESSAGE_REFLECT_RESPONSE);
+}
+
+static void
+send_frame_text (WzpTestClient *client,
+                 const char    *text,
+                 gssize         len)
+{
+  gsize n = len < 0 ? strlen (text) : (gsize) len;
+  g_autofree guint8 *frame = g_malloc (n + 4);
+
+  frame[0] = n >> 24;
+  frame[1] = n >> 16;
+  frame[2] = n >> 8;
+  frame[3] = n;
+  memcpy (frame + 4, text, n);
+  wzp_test_client_send_raw (client, frame, n + 4);
+}
+
+static void
+test_bad_input (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) bystander = connect_registered (f, "Bystander");
+  g_autoptr(WzpTestClient) bad = connect_registered (f, "Mallory");
+  const struct {
+    const char *text;
+    gssize      len;
+  } cases[] = {
+    { "this is not json", -1 },
+    { "[1,2,3]", -1 },
+    { "{\"type\":\"NoSuchMessage\"}", -1 },
+    { "{\"type\":42}", -1 },
+    { "{\"type\":\"Hangup\",\"call_id\":7,\"reason\":\"Normal\"}", -1 },
+    { "{\"type\":\"Hangup\",\"call_id\":\"x\"}", -1 },
+    { "{\"type\":\"DirectCallOffer\",\"call_id\":\"x\",\"target_fingerprint\":\"nope\"}", -1 },
+    { "{\"type\":\"DirectCallOffer\",\"call_id\":\"x\",\"target_fingerprint\":"
+      "\"0123:4567:89ab:cdef:0123:4567:89ab:cdef\",\"caller_local_addrs\":[\"1.2.3.4\"]}", -1 },
+    { "{\"type\":\"Ping\",\"timestamp_ms\":\"soon\"}", -1 },
+    { "{\"type\":\"Reflect\"\xff}", -1 },
+    { "{\"type\":\"Reflect\"}\0", 18 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_test_message ("bad input case %u", i);
+      send_frame_text (bad, cases[i].text, cases[i].len);
+      wzp_test_client_expect_error (bad, WZP_ERROR_CODE_BAD_MESSAGE);
+    }
+  check_bystander (f, bystander);
+
+  /* Messages for calls you are not in, in every flavour. */
+  {
+    g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+    g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+    g_autoptr(WzpMessage) setup_a = NULL;
+    g_autoptr(WzpMessage) setup_b = NULL;
+    g_autofree char *call_id = set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
+    WzpMessageType types[] = { WZP_MESSAGE_CALL_RINGING, WZP_MESSAGE_HANGUP,
+                               WZP_MESSAGE_CANDIDATE_UPDATE, WZP_MESSAGE_DIRECT_CALL_ANSWER };
+
+    for (guint i = 0; i < G_N_ELEMENTS (types); i++)
+      {
+        g_autoptr(WzpMessage) message = _wzp_message_new_for_call (types[i], call_id);
+
+        _wzp_message_set_string (message, "reason", "Normal");
+        _wzp_message_set_string (message, "accept_mode", "AcceptTrusted");
+        wzp_test_client_send (bad, message);
+        wzp_test_client_expect_error (bad, WZP_ERROR_CODE_UNKNOWN_CALL);
+      }
+    g_assert_true (wzp_test_client_quiet (a, 50));
+    g_assert_true (wzp_test_client_quiet (b, 1));
+    g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 1);
+
+    /* A party in the wrong state: the caller cannot answer its own call. */
+    {
+      g_autoptr(WzpMessage) answer = make_answer (call_id, "AcceptTrusted");
+      wzp_test_client_send (a, answer);
+      wzp_test_client_expect_error (a, WZP_ERROR_CODE_BAD_STATE);
+    }
+  }
+
+  /* Calling before registering. */
+  {
+    g_autoptr(WzpTestClient) anon = wzp_test_client_connect (f->address, NULL, NULL);
+    g_autoptr(WzpMessage) offer = make_offer ("abc", wzp_test_client_fingerprint (bystander));
+
+    wzp_test_client_send (anon, offer);
+    wzp_test_client_expect_error (anon, WZP_ERROR_CODE_NOT_REGISTERED);
+    g_assert_true (wzp_test_client_quiet (bystander, 50));
+  }
+
+  /* A flood: rate-limited with an Error, then closed; nobody else notices. */
+  {
+    g_autoptr(WzpMessage) ping = _wzp_message_new (WZP_MESSAGE_PING);
+    g_autoptr(WzpMessage) first = NULL;
+    gboolean saw_rate_error = FALSE;
+
+    _wzp_message_set_int (ping, "timestamp_ms", 1);
+    bad->answer_pings = FALSE;
+    for (guint i = 0; i < 1000; i++)
+      wzp_test_client_send (bad, ping);
+    for (;;)
+      {
+        g_autoptr(WzpMessage) message = wzp_test_client_next (bad, 5000);
+
+        if (message == NULL)
+          break;
+        if (_wzp_message_get_message_type (message) == WZP_MESSAGE_ERROR &&
+            g_strcmp0 (_wzp_message_get_string (message, "code"),
+                       WZP_ERROR_CODE_RATE_LIMITED) == 0)
+          saw_rate_error = TRUE;
+      }
+    g_assert_true (saw_rate_error);
+    check_bystander (f, bystander);
+  }
+
+  /* An oversize frame: an Error, then the connection closes. */
+  {
+    g_autoptr(WzpTestClient) big = connect_registered (f, "Big");
+    guint8 header[4] = { 0x00, 0x01, 0x00, 0x01 };   /* 65537 bytes */
+
+    wzp_test_client_send_raw (big, header, sizeof header);
+    wzp_test_client_expect_error (big, WZP_ERROR_CODE_FRAME_TOO_LARGE);
+    wzp_test_client_wait_closed (big);
+    check_bystander (f, bystander);
+  }
+
+  /* A truncated frame followed by a close. */
+  {
+    g_autoptr(WzpTestClient) trunc = connect_registered (f, "Trunc");
+    guint8 partial[6] = { 0x00, 0x00, 0x00, 0x40, '{', '"' };
+
+    wzp_test_client_send_raw (trunc, partial, sizeof partial);
+    g_io_stream_close (G_IO_STREAM (trunc->conn), NULL, NULL);
+    wzp_test_spin (50);
+    check_bystander (f, bystander);
+  }
+  g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), >=, 1);
+}
+
+/* Handshake limits: idle TCP connections from one address cannot starve real clients. */
+
+static int
+idle_connect_from (const char *source_ip,
+                   guint16     port)
+{
+  struct sockaddr_in src = { .sin_family = AF_INET };
+  struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons (port) };
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  g_assert_cmpint (fd, >=, 0);
+  inet_pton (AF_INET, source_ip, &src.sin_addr);
+  inet_pton (AF_INET, "127.0.0.1", &dst.sin_addr);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &src, sizeof src), ==, 0);
+  g_assert_cmpint (connect (fd, (struct sockaddr *) &dst, sizeof dst), ==, 0);
+  return fd;
+}
+
+static void
+test_idle_connections (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(GInetSocketAddress) address = _wzp_address_parse (f->address, NULL);
+  guint16 port = g_inet_socket_address_get_port (address);
+  int fds[100];
+  gint64 start, elapsed_us;
+  g_autoptr(WzpTestClient) client = NULL;
+  g_autoptr(WzpMessage) ack = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    fds[i] = idle_connect_from ("127.0.0.2", port);
+  wzp_test_spin (100);   /* the relay accepts them all, and holds what it allows */
+
+  start = g_get_monotonic_time ();
+  client = wzp_test_client_connect (f->address, NULL, NULL);
+  ack = wzp_test_client_register (client, "Real");
+  elapsed_us = g_get_monotonic_time () - start;
+  g_test_message ("registration with 100 idle connections open took %.1f ms",
+                  elapsed_us / 1000.0);
+  g_assert_cmpint (elapsed_us, <, 100 * 1000);
+
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    close (fds[i]);
+}
+
+static void
+test_stop_hangs_up (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autofree char *call_id = set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
+  g_autoptr(WzpMessage) hangup_a = NULL;
+  g_autoptr(WzpMessage) hangup_b = NULL;
+
+  wzp_relay_stop (f->relay);
+  hangup_a = wzp_test_client_expect (a, WZP_MESSAGE_HANGUP);
+  hangup_b = wzp_test_client_expect (b, WZP_MESSAGE_HANGUP);
+  g_assert_cmpstr (_wzp_message_get_string (hangup_a, "call_id"), ==, call_id);
+  wzp_test_client_expect_error (a, WZP_ERROR_CODE_SHUTDOWN);
+  wzp_test_client_wait_closed (a);
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 0);
+  g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 0);
+}
+
+static void
+test_no_growth (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  guint fds_before = 0;
+
+  for (guint i = 0; i < 30; i++)
+    {
+      g_autoptr(WzpMessage) setup_a = NULL;
+      g_autoptr(WzpMessage) setup_b = NULL;
+      g_autofree char *call_id = set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
+      g_autofree char *ta = token_for (setup_a, 1);
+      g_autofree char *tb = token_for (setup_b, 1);
+      g_autoptr(GSocketConnection) pa = wzp_test_pipe_open (
+        _wzp_message_get_string (setup_a, "pipe_addr"), call_id, ta);
+      g_autoptr(GSocketConnection) pb = wzp_test_pipe_open (
+        _wzp_message_get_string (setup_b, "pipe_addr"), call_id, tb);
+      g_autoptr(WzpMessage) requested = wzp_test_client_expect (b, WZP_MESSAGE_PIPE_REQUESTED);
+      g_autoptr(WzpMessage) hangup = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, call_id);
+      g_autoptr(WzpMessage) got = NULL;
+
+      g_autoptr(WzpMessage) ready_a = pipe_read_frame (pa, NULL);
+      g_autoptr(WzpMessage) ready_b = pipe_read_frame (pb, NULL);
+
+      g_assert_nonnull (ready_a);
+      g_assert_nonnull (ready_b);
+      pipe_send_and_expect (pa, pb, "x");
+      _wzp_message_set_string (hangup, "reason", "Normal");
+      wzp_test_client_send (b, hangup);
+      got = wzp_test_client_expect (a, WZP_MESSAGE_HANGUP);
+      g_io_stream_close (G_IO_STREAM (pa), NULL, NULL);
+      g_io_stream_close (G_IO_STREAM (pb), NULL, NULL);
+      if (i == 4)
+        fds_before = wzp_test_count_fds ();
+    }
+  wzp_test_spin (50);
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 0);
+  g_assert_cmpuint (g_hash_table_size (f->relay->pipes), ==, 0);
+  g_assert_cmpuint (wzp_test_count_fds (), <=, fds_before);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+
+#define ADD(path, fn) \
+  g_test_add ("/wzp/relay/" path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+
+  ADD ("register", test_register);
+  ADD ("reflect", test_reflect);
+  ADD ("wrong-relay-pin", test_wrong_relay_pin);
+  ADD ("call-flow", test_call_flow);
+  ADD ("privacy-answer", test_privacy_answer);
+  ADD ("reject", test_reject);
+  ADD ("unknown-callee", test_unknown_callee);
+  ADD ("ring-timeout", test_ring_timeout);
+  ADD ("peer-disconnect", test_peer_disconnect_before_answer);
+  ADD ("grace-and-reattach", test_grace_and_reattach);
+  ADD ("reregistration-replaces", test_reregistration_replaces);
+  ADD ("busy", test_busy);
+  ADD ("candidate-update", test_candidate_update);
+  ADD ("pipe-forwarding", test_pipe_forwarding);
+  ADD ("pipe-bad-tokens", test_pipe_bad_tokens);
+  ADD ("pipe-wait-timeout", test_pipe_wait_timeout);
+  ADD ("bad-input", test_bad_input);
+  ADD ("idle-connections", test_idle_connections);
+  ADD ("stop-hangs-up", test_stop_hangs_up);
+  ADD ("no-growth", test_no_growth);
+
+  return g_test_run ();
+}
