@@ -86,4 +86,66 @@ typedef enum {
   WZP_HANGUP_REASON_ERROR,
 } WzpHangupReason;
 
+/**
+ * WzpPathKind:
+ * @WZP_PATH_KIND_NONE: no path yet
+ * @WZP_PATH_KIND_DIRECT_LAN: a direct connection to a private (RFC 1918, CGNAT) or ULA
+ *   address: both parties are on the same network
+ * @WZP_PATH_KIND_DIRECT_INTERNET: a direct connection across the internet (a reflexive or
+ *   global IPv6 address)
+ * @WZP_PATH_KIND_RELAY: through a relay pipe
+ *
+ * Which way a call's audio travels.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  WZP_PATH_KIND_NONE,
+  WZP_PATH_KIND_DIRECT_LAN,
+  WZP_PATH_KIND_DIRECT_INTERNET,
+  WZP_PATH_KIND_RELAY,
+} WzpPathKind;
+
+/**
+ * WzpCallState:
+ * @WZP_CALL_STATE_CALLING: an outgoing call was offered to the callee
+ * @WZP_CALL_STATE_RINGING: the callee's device is alerting its user
+ * @WZP_CALL_STATE_INCOMING: an incoming call waits for an answer
+ * @WZP_CALL_STATE_CONNECTING: the call was answered; a path is being found
+ * @WZP_CALL_STATE_ACTIVE: a path is nominated; the parties can talk
+ * @WZP_CALL_STATE_ENDED: the call is over (see [property@Wzp.Call:end-reason])
+ *
+ * The life of a call.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  WZP_CALL_STATE_CALLING,
+  WZP_CALL_STATE_RINGING,
+  WZP_CALL_STATE_INCOMING,
+  WZP_CALL_STATE_CONNECTING,
+  WZP_CALL_STATE_ACTIVE,
+  WZP_CALL_STATE_ENDED,
+} WzpCallState;
+
+/**
+ * WzpClientState:
+ * @WZP_CLIENT_STATE_DISCONNECTED: not connected, and not trying
+ * @WZP_CLIENT_STATE_CONNECTING: connecting and registering for the first time
+ * @WZP_CLIENT_STATE_CONNECTED: registered with the relay
+ * @WZP_CLIENT_STATE_RECONNECTING: the connection was lost; trying again with backoff
+ * @WZP_CLIENT_STATE_FAILED: gave up; see [property@Wzp.Client:error-message]
+ *
+ * The client's connection to its relay.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  WZP_CLIENT_STATE_DISCONNECTED,
+  WZP_CLIENT_STATE_CONNECTING,
+  WZP_CLIENT_STATE_CONNECTED,
+  WZP_CLIENT_STATE_RECONNECTING,
+  WZP_CLIENT_STATE_FAILED,
+} WzpClientState;
+
 G_END_DECLS

@@ -10,7 +10,10 @@
 #include "wzp-enums.h"
 #include "wzp-enum-types.h"
 #include "wzp-error.h"
+#include "wzp-types.h"
 #include "wzp-identity.h"
+#include "wzp-call.h"
+#include "wzp-client.h"
 #include "wzp-relay.h"
 
 #undef WZP_GLIB_INSIDE

@@ -590,16 +590,55 @@ _wzp_message_unref (WzpMessage *self)
     }
 }
 
+/* json_node_copy() shares objects and arrays with the original; a forwarded copy must
+ * not, or removing a member from it would remove it from the original too. */
+static JsonNode *
+deep_copy_node (JsonNode *node)
+{
+  JsonNode *copy;
+
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObject *object = json_node_get_object (node);
+        g_autoptr(JsonObject) out = json_object_new ();
+        JsonObjectIter iter;
+        const char *name;
+        JsonNode *member;
+
+        json_object_iter_init (&iter, object);
+        while (json_object_iter_next (&iter, &name, &member))
+          json_object_set_member (out, name, deep_copy_node (member));
+        copy = json_node_init_object (json_node_alloc (), out);
+        return copy;
+      }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+        guint n = json_array_get_length (array);
+        g_autoptr(JsonArray) out = json_array_sized_new (n);
+
+        for (guint i = 0; i < n; i++)
+          json_array_add_element (out, deep_copy_node (json_array_get_element (array, i)));
+        return json_node_init_array (json_node_alloc (), out);
+      }
+    case JSON_NODE_VALUE:
+    case JSON_NODE_NULL:
+    default:
+      return json_node_copy (node);
+    }
+}
+
 WzpMessage *
 _wzp_message_copy (WzpMessage *self)
 {
   g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (), self->object);
-  g_autoptr(JsonNode) copy = json_node_copy (node);
+  g_autoptr(JsonNode) copy = deep_copy_node (node);
   g_autoptr(GError) error = NULL;
   WzpMessage *message;
 
-  /* A deep copy so that changes to the copy (a relay filling in caller_fingerprint)
-   * never show through to the original. Re-validation cannot fail on a valid message. */
+  /* Re-validation cannot fail on a valid message. */
   message = message_new_from_object (json_node_get_object (copy), 0, &error);
   g_assert_no_error (error);
   return message;

@@ -48,7 +48,8 @@ void
 _wzp_relay_ip_counters_gc (WzpRelay   *self,
                            IpCounters *counters)
 {
-  if (counters->handshakes == 0 && counters->registrations == 0 && counters->pipes == 0)
+  if (counters->conns == 0 && counters->handshakes == 0 && counters->registrations == 0 &&
+      counters->pipes == 0)
     g_hash_table_remove (self->ip_counters, counters->key);
 }
 

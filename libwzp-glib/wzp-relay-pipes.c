@@ -24,6 +24,7 @@
 
 #include <glib-unix.h>
 
+#include "wzp-path-private.h"
 #include "wzp-relay-private.h"
 #include "wzp-tls-private.h"
 
@@ -82,19 +83,6 @@ pipe_unref (RelayPipe *pipe)
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayPipe, pipe_unref)
-
-char *
-_wzp_relay_pipe_token (const char *secret,
-                       gint64      seq)
-{
-  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  g_autofree char *input = g_strdup_printf ("%s:%" G_GINT64_FORMAT, secret, seq);
-  const char *hex;
-
-  g_checksum_update (checksum, (const guchar *) input, strlen (input));
-  hex = g_checksum_get_string (checksum);
-  return g_strndup (hex, 32);
-}
 
 static gboolean
 tokens_equal (const char *a,
@@ -394,7 +382,7 @@ find_role (RelayCall  *call,
 
       if (call->party[role].pipe_secret == NULL)
         continue;
-      expected = _wzp_relay_pipe_token (call->party[role].pipe_secret, seq);
+      expected = _wzp_pipe_token_derive (call->party[role].pipe_secret, seq);
       if (tokens_equal (expected, token))
         return role;
     }

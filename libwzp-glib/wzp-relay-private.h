@@ -28,6 +28,7 @@ typedef struct _IpCounters IpCounters;
 struct _IpCounters
 {
   char  *key;
+  guint  conns;          /* live signalling connections: they hold a pointer to this */
   guint  handshakes;
   guint  registrations;
   guint  pipes;
@@ -195,8 +196,6 @@ void        _wzp_relay_pipe_close       (RelayPipe         *pipe,
                                          const char        *reason);
 void        _wzp_relay_pipes_drop_call  (RelayCall         *call);
 void        _wzp_relay_pipes_close_all  (WzpRelay          *self);
-char       *_wzp_relay_pipe_token       (const char        *secret,
-                                         gint64             seq);
 
 /* wzp-relay-limits.c */
 char       *_wzp_relay_ip_key           (GInetAddress  *address);

@@ -100,6 +100,8 @@ static guint signals[N_SIGNALS];
 static void conn_close (RelayConn  *conn,
                         const char *why);
 static void conn_read_next (RelayConn *conn);
+static void relay_stop (WzpRelay *self,
+                        gboolean  graceful);
 
 /* Connections */
 
@@ -292,6 +294,7 @@ conn_close (RelayConn  *conn,
   stream = G_IO_STREAM (conn->socket_conn);
   g_io_stream_close (stream, NULL, NULL);
 
+  conn->ip->conns--;
   _wzp_relay_ip_counters_gc (self, conn->ip);
   g_hash_table_remove (self->conns, conn);   /* drops the table's reference */
 }
@@ -384,7 +387,8 @@ handle_register (RelayConn  *conn,
     {
       conn->registered = TRUE;
       conn->ip->registrations++;
-      g_hash_table_insert (self->registrations, conn->fingerprint, conn);
+      /* replace, not insert: the key must be this connection's string, not the old one's */
+      g_hash_table_replace (self->registrations, conn->fingerprint, conn);
 
       if (old != NULL)
         {
@@ -767,6 +771,7 @@ incoming_cb (GSocketService    *service,
   conn->handshaking = TRUE;
   self->pending_handshakes++;
   ip->handshakes++;
+  ip->conns++;
   g_hash_table_add (self->conns, conn);
 
   conn->tls = _wzp_tls_server_new (G_IO_STREAM (connection), self->identity, NULL, &error);
@@ -934,7 +939,7 @@ wzp_relay_dispose (GObject *object)
 {
   WzpRelay *self = WZP_RELAY (object);
 
-  wzp_relay_stop (self);
+  relay_stop (self, FALSE);
   g_clear_object (&self->identity);
 
   G_OBJECT_CLASS (wzp_relay_parent_class)->dispose (object);
@@ -1283,30 +1288,31 @@ wzp_relay_listen (WzpRelay    *self,
   return TRUE;
 }
 
-/**
- * wzp_relay_stop:
- * @self: a relay
- *
- * Stops accepting, ends every call (both parties get `Hangup`), closes pipes and
- * client connections. The relay can listen again afterwards.
- *
- * Since: 1.0
- */
-void
-wzp_relay_stop (WzpRelay *self)
+/* A graceful stop lets each connection flush its Hangups and the final Error before it
+ * closes (the connections close themselves as their writes complete); disposing closes
+ * everything at once, since nothing may outlive the relay. */
+static void
+relay_stop (WzpRelay *self,
+            gboolean  graceful)
 {
   GHashTableIter iter;
   RelayConn *conn;
 
-  g_return_if_fail (WZP_IS_RELAY (self));
-
   self->running = FALSE;
   g_clear_handle_id (&self->resume_accept_id, g_source_remove);
 
+  /* Stop first: that cancels the pending accept, which would otherwise fail on the
+   * closed socket and warn. */
   for (guint i = 0; i < self->services->len; i++)
-    g_socket_listener_close (g_ptr_array_index (self->services, i));
+    {
+      g_socket_service_stop (g_ptr_array_index (self->services, i));
+      g_socket_listener_close (g_ptr_array_index (self->services, i));
+    }
   for (guint i = 0; i < self->pipe_services->len; i++)
-    g_socket_listener_close (g_ptr_array_index (self->pipe_services, i));
+    {
+      g_socket_service_stop (g_ptr_array_index (self->pipe_services, i));
+      g_socket_listener_close (g_ptr_array_index (self->pipe_services, i));
+    }
   g_ptr_array_set_size (self->services, 0);
   g_ptr_array_set_size (self->pipe_services, 0);
   g_ptr_array_set_size (self->listen_addresses, 0);
@@ -1330,9 +1336,17 @@ wzp_relay_stop (WzpRelay *self)
       _wzp_frame_io_write_async (conn->io, bye, NULL, close_after_flush_cb, conn_ref (conn));
     }
 
-  /* Connections still in their handshake, or whose final write cannot complete, are
-   * closed now; the flush callbacks then find them closed. */
-  while (g_hash_table_size (self->conns) > 0)
+  /* Connections still in their handshake are closed now; on dispose, all of them (the
+   * flush callbacks then find them closed). */
+  g_hash_table_iter_init (&iter, self->conns);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &conn, NULL))
+    if (conn->io == NULL && !conn->closed)
+      {
+        conn_close (conn, "relay stopped");
+        g_hash_table_iter_init (&iter, self->conns);
+      }
+
+  while (!graceful && g_hash_table_size (self->conns) > 0)
     {
       g_hash_table_iter_init (&iter, self->conns);
       g_hash_table_iter_next (&iter, (gpointer *) &conn, NULL);
@@ -1340,6 +1354,25 @@ wzp_relay_stop (WzpRelay *self)
     }
 
   _wzp_relay_notify_counts (self);
+}
+
+/**
+ * wzp_relay_stop:
+ * @self: a relay
+ *
+ * Stops accepting, ends every call (both parties get `Hangup`), closes pipes, and tells
+ * every client that the relay is shutting down; each connection closes once that message
+ * is written (keep the main loop running for a moment). The relay can listen again
+ * afterwards.
+ *
+ * Since: 1.0
+ */
+void
+wzp_relay_stop (WzpRelay *self)
+{
+  g_return_if_fail (WZP_IS_RELAY (self));
+
+  relay_stop (self, TRUE);
 }
 
 /**

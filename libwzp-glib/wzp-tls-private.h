@@ -18,6 +18,14 @@ G_BEGIN_DECLS
  * Blocking (key generation): call it from a worker thread. */
 char            *_wzp_tls_generate_pem         (GError         **error);
 
+/* Parses a PEM key and certificate (any order) into a GTlsCertificate that GIO can use,
+ * checking that the key is the certificate's; sets *@fingerprint (nullable) to its
+ * fingerprint. Errors are G_TLS_ERROR_BAD_CERTIFICATE. Thread-safe. */
+GTlsCertificate *_wzp_tls_certificate_new_from_pem (const char  *pem,
+                                                    gssize       length,
+                                                    char       **fingerprint,
+                                                    GError     **error);
+
 /* An identity that lives only in memory (tests, benchmarks with thousands of clients). */
 WzpIdentity     *_wzp_identity_new_ephemeral   (GError         **error);
 
@@ -29,9 +37,11 @@ WzpIdentity     *_wzp_identity_new_ephemeral   (GError         **error);
  *    @pin NULL accepts any certificate (trust on first use, or a relay learning a client's
  *    identity); the fingerprint seen is available afterwards from
  *    _wzp_tls_connection_get_peer_fingerprint().
- * A pin mismatch makes the handshake fail; the error then reads
- * "The peer's certificate has fingerprint X, expected Y" (WZP_IDENTITY_ERROR_PIN_MISMATCH)
- * when queried via _wzp_tls_connection_take_pin_error(). */
+ * A pin mismatch makes the handshake fail with a generic G_TLS_ERROR; pass that error to
+ * _wzp_tls_connection_explain_error(), which turns it into WZP_IDENTITY_ERROR_PIN_MISMATCH
+ * "The peer's certificate has fingerprint X, but Y was expected".
+ * A @pin that is not a valid fingerprint fails here with G_IO_ERROR_INVALID_ARGUMENT.
+ * The connection is not handshaken yet: the caller runs g_tls_connection_handshake_async(). */
 GIOStream       *_wzp_tls_client_new           (GIOStream       *base_stream,
                                                 WzpIdentity     *identity,
                                                 const char      *pin,
@@ -43,7 +53,8 @@ GIOStream       *_wzp_tls_server_new           (GIOStream       *base_stream,
                                                 const char      *pin,
                                                 GError         **error);
 
-/* The peer's fingerprint after a completed handshake (NULL before). */
+/* The peer's fingerprint after a completed handshake: set by ::accept-certificate when it
+ * accepted the peer (NULL before, and NULL when the pin refused it). */
 const char      *_wzp_tls_connection_get_peer_fingerprint (GIOStream *tls);
 
 /* Replaces a handshake error by the pin mismatch explanation when the pin was the reason.

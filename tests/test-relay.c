@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "test-util.h"
+#include "wzp-path-private.h"
 #include "wzp-relay-private.h"
 
 typedef struct
@@ -598,7 +599,7 @@ static char *
 token_for (WzpMessage *setup,
            gint64      seq)
 {
-  return _wzp_relay_pipe_token (_wzp_message_get_string (setup, "pipe_token"), seq);
+  return _wzp_pipe_token_derive (_wzp_message_get_string (setup, "pipe_token"), seq);
 }
 
 static void
@@ -622,11 +623,11 @@ test_pipe_forwarding (Fixture       *f,
   gboolean relayed = FALSE;
 
   /* The first pipe brings PipeRequested to the other party. */
-  pipe_a = wzp_test_pipe_open (_wzp_message_get_string (setup_a, "pipe_addr"), call_id, token_a);
+  pipe_a = wzp_test_pipe_open (_wzp_message_get_string (setup_a, "pipe_addr"), call_id, token_a, 1);
   requested = wzp_test_client_expect (b, WZP_MESSAGE_PIPE_REQUESTED);
   g_assert_cmpstr (_wzp_message_get_string (requested, "call_id"), ==, call_id);
 
-  pipe_b = wzp_test_pipe_open (_wzp_message_get_string (setup_b, "pipe_addr"), call_id, token_b);
+  pipe_b = wzp_test_pipe_open (_wzp_message_get_string (setup_b, "pipe_addr"), call_id, token_b, 1);
   ready_a = pipe_read_frame (pipe_a, &error);
   g_assert_no_error (error);
   ready_b = pipe_read_frame (pipe_b, &error);
@@ -664,7 +665,7 @@ test_pipe_bad_tokens (Fixture       *f,
   /* A wrong token: closed, nobody hears of it, nothing joins. */
   {
     g_autoptr(GSocketConnection) bogus =
-      wzp_test_pipe_open (pipe_addr, call_id, "00000000000000000000000000000000");
+      wzp_test_pipe_open (pipe_addr, call_id, "00000000000000000000000000000000", 1);
     g_autoptr(WzpMessage) none = pipe_read_frame (bogus, &error);
 
     g_assert_null (none);
@@ -674,7 +675,7 @@ test_pipe_bad_tokens (Fixture       *f,
   /* The raw secret from CallSetup is not a token either: it never crosses in clear. */
   {
     g_autoptr(GSocketConnection) bogus =
-      wzp_test_pipe_open (pipe_addr, call_id, _wzp_message_get_string (setup_a, "pipe_token"));
+      wzp_test_pipe_open (pipe_addr, call_id, _wzp_message_get_string (setup_a, "pipe_token"), 1);
     g_autoptr(WzpMessage) none = pipe_read_frame (bogus, &error);
 
     g_assert_null (none);
@@ -684,12 +685,12 @@ test_pipe_bad_tokens (Fixture       *f,
 
   /* A token is good for one pipe: using it again is refused and the party is told. */
   {
-    g_autoptr(GSocketConnection) first = wzp_test_pipe_open (pipe_addr, call_id, token_a);
+    g_autoptr(GSocketConnection) first = wzp_test_pipe_open (pipe_addr, call_id, token_a, 1);
     g_autoptr(GSocketConnection) again = NULL;
     g_autoptr(WzpMessage) none = NULL;
 
     requested = wzp_test_client_expect (b, WZP_MESSAGE_PIPE_REQUESTED);
-    again = wzp_test_pipe_open (pipe_addr, call_id, token_a);
+    again = wzp_test_pipe_open (pipe_addr, call_id, token_a, 1);
     wzp_test_client_expect_error (a, WZP_ERROR_CODE_BAD_TOKEN);
     none = pipe_read_frame (again, &error);
     g_assert_null (none);
@@ -704,7 +705,7 @@ test_pipe_bad_tokens (Fixture       *f,
     g_autoptr(WzpMessage) setup_d = NULL;
     g_autofree char *other_call = set_up_call (c, d, "AcceptTrusted", &setup_c, &setup_d);
     g_autofree char *token_b = token_for (setup_b, 1);
-    g_autoptr(GSocketConnection) cross = wzp_test_pipe_open (pipe_addr, other_call, token_b);
+    g_autoptr(GSocketConnection) cross = wzp_test_pipe_open (pipe_addr, other_call, token_b, 1);
     g_autoptr(WzpMessage) none = pipe_read_frame (cross, &error);
 
     g_assert_null (none);
@@ -729,7 +730,7 @@ test_pipe_wait_timeout (Fixture       *f,
   g_autoptr(GError) error = NULL;
 
   g_object_set (f->relay, "pipe-wait-timeout", 1, NULL);
-  pipe_a = wzp_test_pipe_open (_wzp_message_get_string (setup_a, "pipe_addr"), call_id, token_a);
+  pipe_a = wzp_test_pipe_open (_wzp_message_get_string (setup_a, "pipe_addr"), call_id, token_a, 1);
   requested = wzp_test_client_expect (b, WZP_MESSAGE_PIPE_REQUESTED);
   wzp_test_client_expect_error (a, WZP_ERROR_CODE_PIPE_TIMEOUT);
   none = pipe_read_frame (pipe_a, &error);
@@ -746,9 +747,9 @@ test_pipe_wait_timeout (Fixture       *f,
     g_autoptr(WzpMessage) requested2 = NULL;
 
     g_clear_error (&error);
-    p1 = wzp_test_pipe_open (_wzp_message_get_string (setup_a, "pipe_addr"), call_id, token_a2);
+    p1 = wzp_test_pipe_open (_wzp_message_get_string (setup_a, "pipe_addr"), call_id, token_a2, 2);
     requested2 = wzp_test_client_expect (b, WZP_MESSAGE_PIPE_REQUESTED);
-    p2 = wzp_test_pipe_open (_wzp_message_get_string (setup_b, "pipe_addr"), call_id, token_b);
+    p2 = wzp_test_pipe_open (_wzp_message_get_string (setup_b, "pipe_addr"), call_id, token_b, 1);
     r1 = pipe_read_frame (p1, &error);
     g_assert_no_error (error);
     r2 = pipe_read_frame (p2, &error);
@@ -807,7 +808,7 @@ test_bad_input (Fixture       *f,
       "\"0123:4567:89ab:cdef:0123:4567:89ab:cdef\",\"caller_local_addrs\":[\"1.2.3.4\"]}", -1 },
     { "{\"type\":\"Ping\",\"timestamp_ms\":\"soon\"}", -1 },
     { "{\"type\":\"Reflect\"\xff}", -1 },
-    { "{\"type\":\"Reflect\"}\0", 18 },
+    { "{\"type\":\"Reflect\"}\0", 19 },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -991,9 +992,9 @@ test_no_growth (Fixture       *f,
       g_autofree char *ta = token_for (setup_a, 1);
       g_autofree char *tb = token_for (setup_b, 1);
       g_autoptr(GSocketConnection) pa = wzp_test_pipe_open (
-        _wzp_message_get_string (setup_a, "pipe_addr"), call_id, ta);
+        _wzp_message_get_string (setup_a, "pipe_addr"), call_id, ta, 1);
       g_autoptr(GSocketConnection) pb = wzp_test_pipe_open (
-        _wzp_message_get_string (setup_b, "pipe_addr"), call_id, tb);
+        _wzp_message_get_string (setup_b, "pipe_addr"), call_id, tb, 1);
       g_autoptr(WzpMessage) requested = wzp_test_client_expect (b, WZP_MESSAGE_PIPE_REQUESTED);
       g_autoptr(WzpMessage) hangup = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, call_id);
       g_autoptr(WzpMessage) got = NULL;

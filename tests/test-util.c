@@ -379,7 +379,8 @@ wzp_test_client_free (WzpTestClient *client)
 GSocketConnection *
 wzp_test_pipe_open (const char *pipe_addr,
                     const char *call_id,
-                    const char *token)
+                    const char *token,
+                    gint64      seq)
 {
   GSocketConnection *conn = wzp_test_tcp_connect (pipe_addr);
   g_autoptr(WzpMessage) open = _wzp_message_new_for_call (WZP_MESSAGE_OPEN_PIPE, call_id);
@@ -389,6 +390,7 @@ wzp_test_pipe_open (const char *pipe_addr,
   gsize len;
 
   _wzp_message_set_string (open, "pipe_token", token);
+  _wzp_message_set_int (open, "seq", seq);
   payload = _wzp_message_encode (open);
   len = g_bytes_get_size (payload);
   header[0] = len >> 24;

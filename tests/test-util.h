@@ -82,7 +82,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (WzpTestClient, wzp_test_client_free)
  * next bytes are the relay's answer. */
 GSocketConnection *wzp_test_pipe_open       (const char     *pipe_addr,
                                              const char     *call_id,
-                                             const char     *token);
+                                             const char     *token,
+                                             gint64          seq);
 /* Connects to @address over plain TCP (no TLS). */
 GSocketConnection *wzp_test_tcp_connect     (const char     *address);
 

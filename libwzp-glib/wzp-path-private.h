@@ -1,0 +1,70 @@
+/* wzp-path-private.h: an end-to-end authenticated path between the parties of a call
+ *
+ * Every path, however its TCP connection formed (relay pipe, dialled, accepted), runs the
+ * call's own TLS: the caller is always the TLS client, the callee always the server, and
+ * each pins the fingerprint it trusts for the peer (DESIGN.md section 11, item 1).
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "wzp-enums.h"
+#include "wzp-frame-io-private.h"
+#include "wzp-identity.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  grefcount    ref_count;
+  GIOStream   *base;        /* the TCP connection */
+  GIOStream   *tls;         /* the call's E2E TLS on it */
+  WzpFrameIO  *io;          /* frames on the E2E stream */
+  WzpPathKind  kind;
+  char        *remote;      /* the peer's address (or the relay's, for a pipe) */
+  char        *label;       /* the candidate it came from, for events */
+  gboolean     closed;
+} WzpPath;
+
+WzpPath  *_wzp_path_ref   (WzpPath *path);
+void      _wzp_path_unref (WzpPath *path);
+/* Closes the path (both streams); idempotent. */
+void      _wzp_path_close (WzpPath *path);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WzpPath, _wzp_path_unref)
+
+/* Runs the call's E2E TLS handshake on @base (caller = client, callee = server), pinning
+ * @peer_fingerprint. The result is a WzpPath of @kind. */
+void      _wzp_path_secure_async      (GIOStream           *base,
+                                       WzpIdentity         *identity,
+                                       const char          *peer_fingerprint,
+                                       WzpCallRole          role,
+                                       WzpPathKind          kind,
+                                       const char          *remote,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data);
+WzpPath  *_wzp_path_secure_finish     (GAsyncResult        *result,
+                                       GError             **error);
+
+/* Opens a relay pipe: TCP to @pipe_addr, OpenPipe{call_id, token(secret, seq), seq},
+ * waits for PipeReady (reading exactly that frame), then the E2E handshake. */
+void      _wzp_path_open_pipe_async   (const char          *pipe_addr,
+                                       const char          *call_id,
+                                       const char          *pipe_secret,
+                                       gint64               seq,
+                                       WzpIdentity         *identity,
+                                       const char          *peer_fingerprint,
+                                       WzpCallRole          role,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data);
+WzpPath  *_wzp_path_open_pipe_finish  (GAsyncResult        *result,
+                                       GError             **error);
+
+/* The relay's pipe token for a party's @seq-th pipe (see docs/protocol.md). */
+char     *_wzp_pipe_token_derive      (const char          *secret,
+                                       gint64               seq);
+
+G_END_DECLS

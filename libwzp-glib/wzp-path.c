@@ -1,0 +1,314 @@
+/* wzp-path.c: end-to-end authenticated paths (relay pipes; direct ones reuse the handshake)
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "wzp-error.h"
+#include "wzp-message-private.h"
+#include "wzp-path-private.h"
+#include "wzp-tls-private.h"
+
+WzpPath *
+_wzp_path_ref (WzpPath *path)
+{
+  g_ref_count_inc (&path->ref_count);
+  return path;
+}
+
+void
+_wzp_path_close (WzpPath *path)
+{
+  if (path->closed)
+    return;
+  path->closed = TRUE;
+  /* Closing the TCP connection is enough: TLS close_notify would only delay it. */
+  if (path->base != NULL)
+    g_io_stream_close (path->base, NULL, NULL);
+}
+
+void
+_wzp_path_unref (WzpPath *path)
+{
+  if (!g_ref_count_dec (&path->ref_count))
+    return;
+
+  _wzp_path_close (path);
+  g_clear_object (&path->io);
+  g_clear_object (&path->tls);
+  g_clear_object (&path->base);
+  g_free (path->remote);
+  g_free (path->label);
+  g_free (path);
+}
+
+char *
+_wzp_pipe_token_derive (const char *secret,
+                        gint64      seq)
+{
+  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autofree char *input = g_strdup_printf ("%s:%" G_GINT64_FORMAT, secret, seq);
+
+  g_checksum_update (checksum, (const guchar *) input, strlen (input));
+  return g_strndup (g_checksum_get_string (checksum), 32);
+}
+
+/* The E2E handshake */
+
+static void
+secure_handshake_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  WzpPath *path = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
+    {
+      _wzp_tls_connection_explain_error (path->tls, &error);
+      _wzp_path_close (path);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  path->io = _wzp_frame_io_new (path->tls);
+  g_task_return_pointer (task, _wzp_path_ref (path), (GDestroyNotify) _wzp_path_unref);
+}
+
+void
+_wzp_path_secure_async (GIOStream           *base,
+                        WzpIdentity         *identity,
+                        const char          *peer_fingerprint,
+                        WzpCallRole          role,
+                        WzpPathKind          kind,
+                        const char          *remote,
+                        GCancellable        *cancellable,
+                        GAsyncReadyCallback  callback,
+                        gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  g_autoptr(GError) error = NULL;
+  WzpPath *path;
+
+  g_return_if_fail (peer_fingerprint != NULL);
+  g_task_set_source_tag (task, _wzp_path_secure_async);
+
+  path = g_new0 (WzpPath, 1);
+  g_ref_count_init (&path->ref_count);
+  path->base = g_object_ref (base);
+  path->kind = kind;
+  path->remote = g_strdup (remote);
+  g_task_set_task_data (task, path, (GDestroyNotify) _wzp_path_unref);
+
+  /* The caller is always the TLS client, whoever dialled (DESIGN.md section 5, step 3). */
+  if (role == WZP_CALL_ROLE_CALLER)
+    path->tls = _wzp_tls_client_new (base, identity, peer_fingerprint, &error);
+  else
+    path->tls = _wzp_tls_server_new (base, identity, peer_fingerprint, &error);
+  if (path->tls == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (path->tls), G_PRIORITY_DEFAULT,
+                                    cancellable, secure_handshake_cb, g_steal_pointer (&task));
+}
+
+WzpPath *
+_wzp_path_secure_finish (GAsyncResult  *result,
+                         GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* Relay pipes */
+
+typedef struct
+{
+  char               *pipe_addr;
+  char               *call_id;
+  char               *token;
+  gint64              seq;
+  WzpIdentity        *identity;
+  char               *peer_fingerprint;
+  WzpCallRole         role;
+  GSocketConnection  *conn;
+  WzpFrameIO         *io;
+} PipeData;
+
+static void
+pipe_data_free (PipeData *data)
+{
+  if (data->conn != NULL)
+    g_io_stream_close (G_IO_STREAM (data->conn), NULL, NULL);
+  g_free (data->pipe_addr);
+  g_free (data->call_id);
+  g_free (data->token);
+  g_clear_object (&data->identity);
+  g_free (data->peer_fingerprint);
+  g_clear_object (&data->conn);
+  g_clear_object (&data->io);
+  g_free (data);
+}
+
+static void
+pipe_secured_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  PipeData *data = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  WzpPath *path = _wzp_path_secure_finish (result, &error);
+
+  if (path == NULL)
+    {
+      g_prefix_error (&error, "End-to-end handshake through the relay failed: ");
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_clear_object (&data->conn);   /* the path owns the connection now */
+  g_task_return_pointer (task, path, (GDestroyNotify) _wzp_path_unref);
+}
+
+static void
+pipe_ready_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  PipeData *data = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WzpMessage) message = NULL;
+
+  message = _wzp_frame_io_read_finish (WZP_FRAME_IO (source), result, &error);
+  if (message == NULL)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
+        g_task_return_new_error (task, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_REMOTE,
+                                 "The relay closed the pipe before joining it (see its "
+                                 "error on the signalling connection)");
+      else
+        g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (_wzp_message_get_message_type (message) != WZP_MESSAGE_PIPE_READY)
+    {
+      g_task_return_new_error (task, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_UNEXPECTED,
+                               "The relay answered %s on a pipe, expected PipeReady",
+                               _wzp_message_type_to_string (
+                                 _wzp_message_get_message_type (message)));
+      return;
+    }
+
+  /* PipeReady was read exactly, so the next bytes on the connection are the peer's: the
+   * E2E handshake runs on the raw connection (DESIGN.md section 11, item 11). */
+  _wzp_path_secure_async (G_IO_STREAM (data->conn), data->identity, data->peer_fingerprint,
+                          data->role, WZP_PATH_KIND_RELAY, data->pipe_addr,
+                          g_task_get_cancellable (task), pipe_secured_cb,
+                          g_steal_pointer (&task));
+}
+
+static void
+pipe_open_written_cb (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  PipeData *data = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!_wzp_frame_io_write_finish (WZP_FRAME_IO (source), result, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  _wzp_frame_io_read_async (data->io, g_task_get_cancellable (task), pipe_ready_cb,
+                            g_steal_pointer (&task));
+}
+
+static void
+pipe_connected_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  PipeData *data = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WzpMessage) open = NULL;
+
+  data->conn = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
+  if (data->conn == NULL)
+    {
+      g_prefix_error (&error, "Cannot reach the relay's pipe address %s: ", data->pipe_addr);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  _wzp_socket_connection_set_nodelay (G_IO_STREAM (data->conn));
+
+  data->io = _wzp_frame_io_new (G_IO_STREAM (data->conn));
+  open = _wzp_message_new_for_call (WZP_MESSAGE_OPEN_PIPE, data->call_id);
+  _wzp_message_set_string (open, "pipe_token", data->token);
+  _wzp_message_set_int (open, "seq", data->seq);
+  _wzp_frame_io_write_async (data->io, open, g_task_get_cancellable (task),
+                             pipe_open_written_cb, g_steal_pointer (&task));
+}
+
+void
+_wzp_path_open_pipe_async (const char          *pipe_addr,
+                           const char          *call_id,
+                           const char          *pipe_secret,
+                           gint64               seq,
+                           WzpIdentity         *identity,
+                           const char          *peer_fingerprint,
+                           WzpCallRole          role,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  g_autoptr(GSocketClient) client = NULL;
+  g_autoptr(GInetSocketAddress) address = NULL;
+  g_autoptr(GError) error = NULL;
+  PipeData *data;
+
+  g_task_set_source_tag (task, _wzp_path_open_pipe_async);
+
+  address = _wzp_address_parse (pipe_addr, &error);
+  if (address == NULL || pipe_secret == NULL)
+    {
+      g_task_return_new_error (task, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_VALUE,
+                               "The relay gave no usable pipe address or token");
+      return;
+    }
+
+  data = g_new0 (PipeData, 1);
+  data->pipe_addr = g_strdup (pipe_addr);
+  data->call_id = g_strdup (call_id);
+  data->token = _wzp_pipe_token_derive (pipe_secret, seq);
+  data->seq = seq;
+  data->identity = g_object_ref (identity);
+  data->peer_fingerprint = g_strdup (peer_fingerprint);
+  data->role = role;
+  g_task_set_task_data (task, data, (GDestroyNotify) pipe_data_free);
+
+  client = g_socket_client_new ();
+  g_socket_client_set_enable_proxy (client, FALSE);
+  g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (address), cancellable,
+                                 pipe_connected_cb, g_steal_pointer (&task));
+}
+
+WzpPath *
+_wzp_path_open_pipe_finish (GAsyncResult  *result,
+                            GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

@@ -1,0 +1,349 @@
+/* wzp-relay-bus.c: the relay on D-Bus: owns org.wzp.Relay1 and exports its interface
+ *
+ * The interface (data/org.wzp.Relay1.xml, generated into wzp-relay-dbus.[ch]) mirrors
+ * the WzpRelay: its properties are bound to the relay's, its signals forward the
+ * relay's, and its methods read the relay. GDebugControllerDBus sits beside it at
+ * /org/gtk/Debugging so that debug output can be switched on in a running relay.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <unistd.h>
+
+#include "wzp-relay-bus.h"
+#include "wzp-relay-dbus.h"
+
+struct _WzpRelayBus
+{
+  WzpRelay             *relay;
+  GBusType              bus_type;
+  guint                 owner_id;
+  gboolean              owned;          /* the name was acquired at least once */
+  gboolean              lost;           /* lost_func was called */
+
+  GDBusConnection      *connection;
+  WzpDBusRelay1        *skeleton;
+  GDebugControllerDBus *debug_controller;
+  GBinding             *bindings[3];
+  gulong                call_started_id;
+  gulong                call_ended_id;
+
+  WzpRelayBusLostFunc   lost_func;
+  gpointer              user_data;
+};
+
+static const char *
+bus_name_for_humans (GBusType bus_type)
+{
+  return bus_type == G_BUS_TYPE_SYSTEM ? "system bus" : "session bus";
+}
+
+static void
+report_lost (WzpRelayBus *self,
+             const char  *message)
+{
+  if (self->lost)
+    return;
+  self->lost = TRUE;
+  self->lost_func (message, self->user_data);
+}
+
+/* Whether the caller of @invocation is root or the relay's own user. Blocking (it asks
+ * the bus daemon): call it only from a worker thread, as GDebugControllerDBus::authorize
+ * runs. */
+static gboolean
+caller_is_privileged_sync (GDBusMethodInvocation *invocation)
+{
+  GDBusConnection *connection = g_dbus_method_invocation_get_connection (invocation);
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  guint32 uid;
+
+  reply = g_dbus_connection_call_sync (connection,
+                                       "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "GetConnectionUnixUser",
+                                       g_variant_new ("(s)", sender), G_VARIANT_TYPE ("(u)"),
+                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  if (reply == NULL)
+    {
+      g_debug ("Cannot tell who %s is: %s", sender, error->message);
+      return FALSE;
+    }
+  g_variant_get (reply, "(u)", &uid);
+  return uid == 0 || uid == getuid ();
+}
+
+/* Runs in a worker thread; reads nothing that changes after construction. */
+static gboolean
+debug_controller_authorize_cb (GDebugControllerDBus  *controller,
+                               GDBusMethodInvocation *invocation,
+                               gpointer               user_data)
+{
+  GBusType bus_type = GPOINTER_TO_INT (user_data);
+  gboolean allowed;
+
+  /* On the session bus, everyone who can reach us is the user. */
+  if (bus_type != G_BUS_TYPE_SYSTEM)
+    return TRUE;
+
+  allowed = caller_is_privileged_sync (invocation);
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "WZP_DBUS_SENDER", g_dbus_method_invocation_get_sender (invocation),
+                    "MESSAGE", "%s %s to switch debug output",
+                    allowed ? "Allowed" : "Refused",
+                    g_dbus_method_invocation_get_sender (invocation));
+  return allowed;
+}
+
+static gboolean
+skeleton_authorize_method_cb (GDBusInterfaceSkeleton *skeleton,
+                              GDBusMethodInvocation  *invocation,
+                              gpointer                user_data)
+{
+  /* Every method of org.wzp.Relay1 reads; the bus policy lets everyone call them.
+   * When methods that change the relay arrive (federation AddPeer and RemovePeer), gate
+   * them here on the system bus: only root and the relay's own user, checked with
+   * GetConnectionUnixUser as in caller_is_privileged_sync(). That call blocks, so either
+   * set G_DBUS_INTERFACE_SKELETON_FLAGS_HANDLE_METHOD_INVOCATIONS_IN_THREAD on the
+   * skeleton (this handler then runs in a worker thread) or check asynchronously in the
+   * handle-* handler before acting. */
+  return TRUE;
+}
+
+static gboolean
+handle_list_registrations_cb (WzpDBusRelay1         *skeleton,
+                              GDBusMethodInvocation *invocation,
+                              gpointer               user_data)
+{
+  WzpRelayBus *self = user_data;
+
+  wzp_dbus_relay1_complete_list_registrations (skeleton, invocation,
+                                               wzp_relay_list_registrations (self->relay));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_list_calls_cb (WzpDBusRelay1         *skeleton,
+                      GDBusMethodInvocation *invocation,
+                      gpointer               user_data)
+{
+  WzpRelayBus *self = user_data;
+
+  wzp_dbus_relay1_complete_list_calls (skeleton, invocation,
+                                       wzp_relay_list_calls (self->relay));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+relay_call_started_cb (WzpRelay   *relay,
+                       const char *call_id,
+                       const char *caller,
+                       const char *callee,
+                       gpointer    user_data)
+{
+  WzpRelayBus *self = user_data;
+
+  wzp_dbus_relay1_emit_call_started (self->skeleton, call_id, caller, callee);
+}
+
+static void
+relay_call_ended_cb (WzpRelay   *relay,
+                     const char *call_id,
+                     const char *reason,
+                     gpointer    user_data)
+{
+  WzpRelayBus *self = user_data;
+
+  wzp_dbus_relay1_emit_call_ended (self->skeleton, call_id, reason);
+}
+
+static void
+export_debug_controller (WzpRelayBus     *self,
+                         GDBusConnection *connection)
+{
+  g_autoptr(GError) error = NULL;
+
+  self->debug_controller = g_debug_controller_dbus_new (connection, NULL, &error);
+  if (self->debug_controller == NULL)
+    {
+      /* Not fatal: the relay works without it. */
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                        "MESSAGE", "Cannot export the debug controller: %s", error->message);
+      return;
+    }
+  /* Without a handler every request is refused. */
+  g_signal_connect (self->debug_controller, "authorize",
+                    G_CALLBACK (debug_controller_authorize_cb),
+                    GINT_TO_POINTER (self->bus_type));
+  /* --verbose may have switched debug output on already. */
+  g_debug_controller_set_debug_enabled (G_DEBUG_CONTROLLER (self->debug_controller),
+                                        g_log_get_debug_enabled ());
+}
+
+/* The connection is up but the name is not ours yet: export now, so that the objects
+ * are there the moment a client sees the name. */
+static void
+bus_acquired_cb (GDBusConnection *connection,
+                 const char      *name,
+                 gpointer         user_data)
+{
+  WzpRelayBus *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  self->connection = g_object_ref (connection);
+  self->skeleton = wzp_dbus_relay1_skeleton_new ();
+
+  wzp_dbus_relay1_set_fingerprint (self->skeleton, wzp_relay_get_fingerprint (self->relay));
+  self->bindings[0] = g_object_bind_property (self->relay, "listen-addresses",
+                                              self->skeleton, "listen-addresses",
+                                              G_BINDING_SYNC_CREATE);
+  self->bindings[1] = g_object_bind_property (self->relay, "n-registrations",
+                                              self->skeleton, "registrations",
+                                              G_BINDING_SYNC_CREATE);
+  self->bindings[2] = g_object_bind_property (self->relay, "n-calls",
+                                              self->skeleton, "active-calls",
+                                              G_BINDING_SYNC_CREATE);
+
+  g_signal_connect (self->skeleton, "g-authorize-method",
+                    G_CALLBACK (skeleton_authorize_method_cb), self);
+  g_signal_connect (self->skeleton, "handle-list-registrations",
+                    G_CALLBACK (handle_list_registrations_cb), self);
+  g_signal_connect (self->skeleton, "handle-list-calls",
+                    G_CALLBACK (handle_list_calls_cb), self);
+  self->call_started_id = g_signal_connect (self->relay, "call-started",
+                                            G_CALLBACK (relay_call_started_cb), self);
+  self->call_ended_id = g_signal_connect (self->relay, "call-ended",
+                                          G_CALLBACK (relay_call_ended_cb), self);
+
+  if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->skeleton),
+                                         connection, RELAY_OBJECT_PATH, &error))
+    {
+      g_autofree char *message = g_strdup_printf ("Cannot export %s on the %s: %s",
+                                                  RELAY_OBJECT_PATH,
+                                                  bus_name_for_humans (self->bus_type),
+                                                  error->message);
+      report_lost (self, message);
+      return;
+    }
+
+  export_debug_controller (self, connection);
+}
+
+static void
+name_acquired_cb (GDBusConnection *connection,
+                  const char      *name,
+                  gpointer         user_data)
+{
+  WzpRelayBus *self = user_data;
+
+  self->owned = TRUE;
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "MESSAGE", "Owning %s on the %s", name, bus_name_for_humans (self->bus_type));
+}
+
+static void
+name_lost_cb (GDBusConnection *connection,
+              const char      *name,
+              gpointer         user_data)
+{
+  WzpRelayBus *self = user_data;
+  g_autofree char *message = NULL;
+  const char *bus = bus_name_for_humans (self->bus_type);
+
+  if (connection == NULL)
+    message = g_strdup_printf ("Cannot connect to the %s", bus);
+  else if (g_dbus_connection_is_closed (connection))
+    message = g_strdup_printf ("The connection to the %s was closed", bus);
+  else if (self->owned)
+    message = g_strdup_printf ("Another relay replaced this one as %s on the %s", name, bus);
+  else if (self->bus_type == G_BUS_TYPE_SYSTEM)
+    message = g_strdup_printf ("Cannot own %s on the %s: another relay owns it, or this "
+                               "user may not (the bus policy lets only the wzp-relay user "
+                               "own it)", name, bus);
+  else
+    message = g_strdup_printf ("Another relay already owns %s on the %s; stop it, or start "
+                               "this one with --replace", name, bus);
+  report_lost (self, message);
+}
+
+/* Starts owning org.wzp.Relay1 on @bus_type and exporting @relay there. @lost_func is
+ * called (once) when that fails or stops; the caller should then exit. */
+WzpRelayBus *
+wzp_relay_bus_new (WzpRelay            *relay,
+                   GBusType             bus_type,
+                   gboolean             replace,
+                   WzpRelayBusLostFunc  lost_func,
+                   gpointer             user_data)
+{
+  WzpRelayBus *self;
+  GBusNameOwnerFlags flags;
+
+  g_return_val_if_fail (WZP_IS_RELAY (relay), NULL);
+  g_return_val_if_fail (bus_type == G_BUS_TYPE_SESSION || bus_type == G_BUS_TYPE_SYSTEM, NULL);
+  g_return_val_if_fail (lost_func != NULL, NULL);
+
+  self = g_new0 (WzpRelayBus, 1);
+  self->relay = g_object_ref (relay);
+  self->bus_type = bus_type;
+  self->lost_func = lost_func;
+  self->user_data = user_data;
+
+  /* One relay per name: a second one fails at once instead of queueing. Every relay
+   * allows replacement, so --replace takes over whichever relay is running (as mutter
+   * and gnome-shell do), not only one that was itself started with --replace. */
+  flags = G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE | G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT;
+  if (replace)
+    flags |= G_BUS_NAME_OWNER_FLAGS_REPLACE;
+
+  self->owner_id = g_bus_own_name (bus_type, RELAY_BUS_NAME, flags,
+                                   bus_acquired_cb, name_acquired_cb, name_lost_cb,
+                                   self, NULL);
+  return self;
+}
+
+/* Unexports everything, releases the name and flushes, so that signals emitted during
+ * shutdown (CallEnded) and the name release reach the bus before the process exits. */
+void
+wzp_relay_bus_free (WzpRelayBus *self)
+{
+  if (self == NULL)
+    return;
+
+  /* After losing the name to a replacement, GLib 2.74 still sends ReleaseName on unown
+   * and warns about the NOT_OWNER reply: only unown a name that was not lost. (The
+   * process exits right after losing it.) */
+  if (!self->lost)
+    g_clear_handle_id (&self->owner_id, g_bus_unown_name);
+
+  g_clear_signal_handler (&self->call_started_id, self->relay);
+  g_clear_signal_handler (&self->call_ended_id, self->relay);
+  for (guint i = 0; i < G_N_ELEMENTS (self->bindings); i++)
+    if (self->bindings[i] != NULL)
+      g_binding_unbind (self->bindings[i]);
+
+  if (self->debug_controller != NULL)
+    {
+      /* Waits for authorize handlers still running in worker threads. */
+      g_debug_controller_dbus_stop (self->debug_controller);
+      g_clear_object (&self->debug_controller);
+    }
+  if (self->skeleton != NULL)
+    {
+      g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->skeleton));
+      g_clear_object (&self->skeleton);
+    }
+  if (self->connection != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!g_dbus_connection_is_closed (self->connection) &&
+          !g_dbus_connection_flush_sync (self->connection, NULL, &error))
+        g_debug ("Cannot flush the bus connection: %s", error->message);
+      g_clear_object (&self->connection);
+    }
+
+  g_clear_object (&self->relay);
+  g_free (self);
+}
