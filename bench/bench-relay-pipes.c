@@ -70,6 +70,7 @@
 #define HELLO_SEQ     0xffffffffu
 #define RBUF_SIZE     8192
 #define SETUP_WINDOW  24                       /* relay calls being set up at once */
+#define NOISE_LIMIT   0.10                     /* other programs' share of a CPU of ours */
 
 typedef enum { MODE_DIRECT, MODE_FWD, MODE_NGINX, MODE_NGINX_TLS, MODE_RELAY, MODE_RELAY_EPOLL,
                N_MODES } Mode;
@@ -154,6 +155,8 @@ typedef struct
   gint64   self_ticks;
   guint64  core_busy;
   guint64  core_total;
+  guint64  gen_core_busy;
+  guint64  gen_core_total;
 } CpuSnap;
 
 typedef struct
@@ -171,6 +174,8 @@ typedef struct
   double   proxy_cpu;      /* fraction of one core */
   double   core_cpu;       /* all of the proxy's core */
   double   other_cpu;      /* the proxy's core used by anything but the proxy */
+  double   other_gen_cpu;  /* the generator's core used by anything but the generator */
+  guint    tries;
   double   proxy_us_per_msg;
   double   core_us_per_msg;
   double   added_p99_us;
@@ -191,6 +196,8 @@ static char   *opt_nginx = "/usr/sbin/nginx";
 static char   *opt_nginx_module = "/usr/lib/nginx/modules/ngx_stream_module.so";
 static gboolean opt_keep_going = FALSE;
 static int     opt_rate = 50;
+static int     opt_tries = 3;
+static gboolean opt_realtime = FALSE;
 static gint64  period_ns = 20 * 1000 * 1000;
 
 /* State */
@@ -287,6 +294,15 @@ take_precedence (void)
         fprintf (stderr, "# could not raise the autogroup priority: %s\n", g_strerror (errno));
       if (fd >= 0)
         close (fd);
+    }
+  if (opt_realtime)
+    {
+      struct sched_param param = { .sched_priority = 1 };
+
+      /* Inherited by the proxies; the kernel's real-time throttling (sched_rt_runtime_us)
+       * still leaves other programs their share. */
+      if (sched_setscheduler (0, SCHED_FIFO, &param) != 0)
+        fprintf (stderr, "# could not use SCHED_FIFO: %s\n", g_strerror (errno));
     }
 }
 
@@ -391,6 +407,7 @@ cpu_snap (CpuSnap *s)
   s->proxy_ticks = proxy_pid > 0 ? proc_ticks (proxy_pid) : 0;
   s->self_ticks = proc_ticks (getpid ());
   core_ticks (opt_proxy_cpu, &s->core_busy, &s->core_total);
+  core_ticks (opt_gen_cpu, &s->gen_core_busy, &s->gen_core_total);
 }
 
 /* Sockets */
@@ -1663,6 +1680,10 @@ run_step (guint       n,
     r->proxy_cpu = proxy_pid > 0 ? proxy_s / wall_s : 0;
     r->core_cpu = core_s / wall_s;
     r->other_cpu = MAX (0, r->core_cpu - r->proxy_cpu);
+    if (c1.gen_core_total > c0.gen_core_total)
+      r->other_gen_cpu = MAX (0, (double) (c1.gen_core_busy - c0.gen_core_busy) /
+                                 (c1.gen_core_total - c0.gen_core_total) -
+                                 (c1.self_ticks - c0.self_ticks) * tick / wall_s);
     r->proxy_us_per_msg = proxy_pid > 0 && win_sent > 0 ? proxy_s * 1e6 / win_sent : 0;
     r->core_us_per_msg = win_sent > 0 ? core_s * 1e6 / win_sent : 0;
   }
@@ -1694,14 +1715,15 @@ print_row (Mode               mode,
            const StepResult  *r)
 {
   const char *verdict = r->pass ? "pass" : "FAIL";
+  g_autofree char *tries = r->tries > 1 ? g_strdup_printf (" (try %u)", r->tries) : g_strdup ("");
 
   printf ("%-11s %5u %8" G_GUINT64_FORMAT " %7.0f %7.0f %7.0f %8.0f %7.0f %5" G_GUINT64_FORMAT
-          " %5" G_GUINT64_FORMAT " %7.0f %5.0f %5.0f %6.2f %6.2f %5.0f  %s%s%s\n",
+          " %5" G_GUINT64_FORMAT " %7.0f %5.0f %5.0f %6.2f %6.2f %5.0f  %s%s%s%s\n",
           mode_names[mode], r->n, r->received, r->p50_us, r->p99_us, r->p999_us, r->max_us,
           r->added_p99_us, r->late, r->lost, r->lag_p99_us, r->gen_cpu * 100,
           r->proxy_cpu * 100, r->proxy_us_per_msg, r->core_us_per_msg, r->other_cpu * 100,
           verdict,
-          r->errors ? " (errors)" : "", r->valid ? "" : " (generator limit)");
+          r->errors ? " (errors)" : "", r->valid ? "" : " (generator limit)", tries);
   fflush (stdout);
 }
 
@@ -1754,6 +1776,12 @@ main (int    argc,
       "nginx stream module (load_module)", "PATH" },
     { "rate", 0, 0, G_OPTION_ARG_INT, &opt_rate,
       "Messages per second per direction (50: voice; lower shows fixed costs)", "N" },
+    { "tries", 0, 0, G_OPTION_ARG_INT, &opt_tries,
+      "Measure a failed step again (up to this many times) when other programs took a CPU",
+      "N" },
+    { "realtime", 0, 0, G_OPTION_ARG_NONE, &opt_realtime,
+      "Run the generator and the proxy as SCHED_FIFO (a dedicated machine only: other "
+      "programs get what is left, at least the kernel's real-time reserve)", NULL },
     { "keep-going", 0, 0, G_OPTION_ARG_NONE, &opt_keep_going,
       "Go on ramping a mode after a failed step", NULL },
     { NULL }
@@ -1864,15 +1892,27 @@ main (int    argc,
           if (IS_RELAY (mode) || mode == MODE_NGINX_TLS)
             fprintf (stderr, "# %s: %u calls set up in %.1f s\n", mode_names[mode], n,
                      (now_ns () - t_setup) / 1e9);
-          run_step (n, r);
+          for (guint tries = 1; ; tries++)
+            {
+              run_step (n, r);
+              r->tries = tries;
+              base = find_result (MODE_DIRECT, n);
+              /* The baseline itself is held to its absolute p99. */
+              r->added_p99_us = base != NULL && mode != MODE_DIRECT
+                                ? MAX (0, r->p99_us - base->p99_us) : r->p99_us;
+              r->pass = r->added_p99_us < PASS_P99_US && r->late == 0 && r->lost == 0 &&
+                        r->errors == 0;
+              /* Other programs took a CPU of ours: the step tells nothing; measure again. */
+              if (r->pass || (int) tries >= opt_tries ||
+                  ((mode == MODE_DIRECT || r->other_cpu < NOISE_LIMIT) &&
+                   r->other_gen_cpu < NOISE_LIMIT))
+                break;
+              fprintf (stderr, "# %s N=%u failed while other programs used %.0f%% of CPU %d "
+                       "and %.0f%% of CPU %d: measuring again\n", mode_names[mode], n,
+                       r->other_cpu * 100, opt_proxy_cpu, r->other_gen_cpu * 100, opt_gen_cpu);
+              g_usleep (2 * G_USEC_PER_SEC);
+            }
           n_results[mode]++;
-
-          base = find_result (MODE_DIRECT, n);
-          /* The baseline itself is held to its absolute p99. */
-          r->added_p99_us = base != NULL && mode != MODE_DIRECT
-                            ? MAX (0, r->p99_us - base->p99_us) : r->p99_us;
-          r->pass = r->added_p99_us < PASS_P99_US && r->late == 0 && r->lost == 0 &&
-                    r->errors == 0;
           /* The generator must have sustained the plain forwarder at this N. */
           fwd = mode_wanted (modes, MODE_FWD) ? find_result (MODE_FWD, n) : base;
           r->valid = mode == MODE_DIRECT || mode == MODE_FWD ? r->pass
@@ -1940,10 +1980,10 @@ main (int    argc,
 
       for (Mode mode = 0; mode < N_MODES; mode++)
         for (guint i = 0; i < n_results[mode]; i++)
-          if (mode != MODE_DIRECT)
-            worst = MAX (worst, results[mode][i].other_cpu);
-      printf ("# other programs used up to %.0f%% of CPU %d during the steps%s\n", worst * 100,
-              opt_proxy_cpu, worst > 0.05 ? ": the machine was not quiet, figures are "
+          worst = MAX (worst, MAX (mode != MODE_DIRECT ? results[mode][i].other_cpu : 0,
+                                   results[mode][i].other_gen_cpu));
+      printf ("# other programs used up to %.0f%% of CPU %d or %d during the steps%s\n",
+              worst * 100, opt_gen_cpu, opt_proxy_cpu, worst > 0.05 ? ": the machine was not quiet, figures are "
               "pessimistic; run again on a quiet machine" : "");
     }
     printf ("# total time %.0f s; logs and nginx configurations in %s\n",

@@ -1,0 +1,1371 @@
+/* wzp-call.c: one call, from offer to hang-up
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "wzp-call-private.h"
+#include "wzp-enum-types.h"
+#include "wzp-error.h"
+
+/**
+ * WzpCall:
+ *
+ * A call between this client and a peer, placed with
+ * [method@Wzp.Client.place_call_async] or received through
+ * [signal@Wzp.Client::incoming-call].
+ *
+ * Once the relay has set the call up, both sides look for a path: the relay pipe (and,
+ * where addresses were shared, direct connections). Every path runs the call's own
+ * end-to-end TLS, with each side pinning the fingerprint it trusts for the other: the
+ * one it dialled, or the one the incoming call showed. The caller nominates a path and
+ * both use it; [property@Wzp.Call:path-kind] then says which kind it is.
+ *
+ * Since: 1.0
+ */
+
+struct _WzpCall
+{
+  GObject          parent_instance;
+
+  WzpClient       *client;             /* weak */
+  WzpIdentity     *identity;
+  char            *call_id;
+  WzpCallRole      role;
+  WzpCallState     state;
+  char            *peer_fingerprint;   /* the pin, never taken from the relay */
+  char            *peer_alias;
+  gboolean         privacy;
+  WzpPathKind      path_kind;
+  char            *remote_address;
+  int              time_to_path;
+  WzpHangupReason  end_reason;
+  char            *error_message;
+
+  GCancellable    *cancellable;        /* everything the call started */
+  GTask           *task;               /* place_call or answer: completes at nomination */
+  WzpMessage      *setup;
+  gint64           setup_us;
+  guint            deadline_id;
+  gint64           pipe_seq;
+  gboolean         pipe_pending;
+  GPtrArray       *paths;              /* WzpPath*, authenticated */
+  WzpPath         *nominated;
+  WzpPath         *pending;            /* caller: nominated, waiting for the ack */
+  gint64           nominate_seq;
+  guint            ack_timeout_id;
+  guint            keepalive_id;
+  gboolean         rang;
+  GString         *outcomes;           /* every candidate's outcome, for the error */
+};
+
+G_DEFINE_FINAL_TYPE (WzpCall, wzp_call, G_TYPE_OBJECT)
+
+G_DEFINE_QUARK (wzp-call-error-quark, wzp_call_error)
+
+enum {
+  PROP_0,
+  PROP_CALL_ID,
+  PROP_STATE,
+  PROP_ROLE,
+  PROP_PEER_FINGERPRINT,
+  PROP_PEER_ALIAS,
+  PROP_PRIVACY,
+  PROP_PATH_KIND,
+  PROP_REMOTE_ADDRESS,
+  PROP_TIME_TO_PATH,
+  PROP_END_REASON,
+  PROP_ERROR_MESSAGE,
+  N_PROPS,
+};
+static GParamSpec *properties[N_PROPS];
+
+enum {
+  SIGNAL_CANDIDATE_RESULT,
+  SIGNAL_PATH_CHANGED,
+  SIGNAL_ENDED,
+  N_SIGNALS,
+};
+static guint signals[N_SIGNALS];
+
+static void call_end (WzpCall         *self,
+                      WzpHangupReason  reason,
+                      GError          *error,
+                      gboolean         tell_peer);
+
+static void
+set_state (WzpCall      *self,
+           WzpCallState  state)
+{
+  if (self->state == state)
+    return;
+  self->state = state;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
+static const char *
+peer_name (WzpCall *self)
+{
+  return self->peer_fingerprint;
+}
+
+static int
+ms_since_setup (WzpCall *self)
+{
+  if (self->setup_us == 0)
+    return 0;
+  return (int) ((g_get_monotonic_time () - self->setup_us) / 1000);
+}
+
+static void
+send_signalling (WzpCall    *self,
+                 WzpMessage *message)
+{
+  if (self->client != NULL)
+    _wzp_client_send (self->client, message);
+}
+
+static void
+emit_candidate_result (WzpCall    *self,
+                       const char *address,
+                       const char *kind,
+                       const char *result,
+                       const char *reason)
+{
+  int ms = ms_since_setup (self);
+
+  g_string_append_printf (self->outcomes, "%s%s %s: %s%s%s (%d ms)",
+                          self->outcomes->len ? "; " : "", kind, address, result,
+                          reason ? ", " : "", reason ? reason : "", ms);
+  g_signal_emit (self, signals[SIGNAL_CANDIDATE_RESULT], 0, address, kind, result,
+                 reason ? reason : "", ms);
+}
+
+/* Ending */
+
+static GError *
+error_for_reason (WzpCall         *self,
+                  WzpHangupReason  reason)
+{
+  switch (reason)
+    {
+    case WZP_HANGUP_REASON_DECLINED:
+      return g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_DECLINED,
+                          "%s declined the call", peer_name (self));
+    case WZP_HANGUP_REASON_BUSY:
+      return g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_BUSY,
+                          "%s is busy", peer_name (self));
+    case WZP_HANGUP_REASON_TIMEOUT:
+      return g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_TIMEOUT,
+                          "%s did not answer in time", peer_name (self));
+    case WZP_HANGUP_REASON_UNREACHABLE:
+      return g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_UNREACHABLE,
+                          "No connection to %s could be established", peer_name (self));
+    case WZP_HANGUP_REASON_NORMAL:
+      return g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_HUNG_UP,
+                          "The call with %s was hung up", peer_name (self));
+    case WZP_HANGUP_REASON_ERROR:
+    default:
+      return g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_FAILED,
+                          "The call with %s failed", peer_name (self));
+    }
+}
+
+static void
+close_after_hangup_cb (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(WzpPath) path = user_data;
+
+  _wzp_frame_io_write_finish (WZP_FRAME_IO (source), result, NULL);
+  _wzp_path_close (path);
+}
+
+static void
+call_end (WzpCall         *self,
+          WzpHangupReason  reason,
+          GError          *error,
+          gboolean         tell_peer)
+{
+  g_autoptr(WzpCall) keep = g_object_ref (self);
+  g_autoptr(GError) owned = error;
+  WzpPath *in_band = NULL;
+
+  if (self->state == WZP_CALL_STATE_ENDED)
+    return;
+
+  if (owned == NULL)
+    owned = error_for_reason (self, reason);
+
+  if (tell_peer)
+    {
+      g_autoptr(WzpMessage) hangup = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP,
+                                                                self->call_id);
+
+      _wzp_message_set_string (hangup, "reason", _wzp_hangup_reason_to_wire (reason));
+      send_signalling (self, hangup);
+      /* Also on the end-to-end stream: the peer learns at once even if signalling is
+       * slow or gone (DESIGN.md section 11, item 9). */
+      if (self->nominated != NULL && !self->nominated->closed)
+        {
+          in_band = self->nominated;
+          _wzp_frame_io_write_async (in_band->io, hangup, NULL, close_after_hangup_cb,
+                                     _wzp_path_ref (in_band));
+        }
+    }
+
+  self->end_reason = reason;
+  g_free (self->error_message);
+  self->error_message = g_strdup (owned->message);
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->deadline_id, g_source_remove);
+  g_clear_handle_id (&self->ack_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->keepalive_id, g_source_remove);
+  for (guint i = 0; i < self->paths->len; i++)
+    {
+      WzpPath *path = g_ptr_array_index (self->paths, i);
+
+      if (path != in_band)
+        _wzp_path_close (path);
+    }
+  g_ptr_array_set_size (self->paths, 0);
+  self->nominated = NULL;
+  self->pending = NULL;
+
+  if (self->task != NULL)
+    {
+      g_autoptr(GTask) task = g_steal_pointer (&self->task);
+      g_task_return_error (task, g_error_copy (owned));
+    }
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "WZP_CALL_ID", self->call_id,
+                    "MESSAGE", "Call %s ended (%s): %s", self->call_id,
+                    _wzp_hangup_reason_to_wire (reason), owned->message);
+
+  set_state (self, WZP_CALL_STATE_ENDED);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_END_REASON]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ERROR_MESSAGE]);
+  g_signal_emit (self, signals[SIGNAL_ENDED], 0, reason);
+
+  if (self->client != NULL)
+    _wzp_client_call_ended (self->client, self);
+}
+
+void
+_wzp_call_abandon (WzpCall    *self,
+                   const char *why)
+{
+  call_end (self, WZP_HANGUP_REASON_ERROR,
+            g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_FAILED, "%s", why), FALSE);
+}
+
+/* Paths and nomination (DESIGN.md section 11, items 3-4) */
+
+static void path_read_next (WzpCall *self,
+                            WzpPath *path);
+
+typedef struct
+{
+  WzpCall *call;
+  WzpPath *path;
+} PathRead;
+
+static void
+path_read_free (PathRead *data)
+{
+  g_object_unref (data->call);
+  _wzp_path_unref (data->path);
+  g_free (data);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PathRead, path_read_free)
+
+static void
+use_path (WzpCall *self,
+          WzpPath *path)
+{
+  gboolean first = (self->nominated == NULL);
+
+  self->nominated = path;
+  self->path_kind = path->kind;
+  g_free (self->remote_address);
+  self->remote_address = g_strdup (path->remote);
+  if (first)
+    self->time_to_path = ms_since_setup (self);
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "WZP_CALL_ID", self->call_id,
+                    "MESSAGE", "Call %s: path %s via %s after %d ms", self->call_id,
+                    path->remote, g_enum_to_string (WZP_TYPE_PATH_KIND, path->kind),
+                    self->time_to_path);
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PATH_KIND]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REMOTE_ADDRESS]);
+  if (first)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIME_TO_PATH]);
+  set_state (self, WZP_CALL_STATE_ACTIVE);
+  g_clear_handle_id (&self->deadline_id, g_source_remove);
+  g_signal_emit (self, signals[SIGNAL_PATH_CHANGED], 0);
+
+  if (self->task != NULL)
+    {
+      g_autoptr(GTask) task = g_steal_pointer (&self->task);
+
+      if (g_task_get_source_tag (task) == wzp_call_answer_async)
+        g_task_return_boolean (task, TRUE);
+      else
+        g_task_return_pointer (task, g_object_ref (self), g_object_unref);
+    }
+}
+
+static void try_nominate (WzpCall *self);
+
+static gboolean
+ack_timeout_cb (gpointer user_data)
+{
+  WzpCall *self = user_data;
+  WzpPath *path = self->pending;
+
+  self->ack_timeout_id = 0;
+  self->pending = NULL;
+  if (path != NULL)
+    {
+      g_debug ("Call %s: no NominateAck on %s within %d ms", self->call_id, path->remote,
+               WZP_CALL_NOMINATE_ACK_MS);
+      _wzp_path_close (path);
+      g_ptr_array_remove (self->paths, path);
+    }
+  try_nominate (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* The caller nominates the first authenticated path (and, on ack timeout, the next). */
+static void
+try_nominate (WzpCall *self)
+{
+  g_autoptr(WzpMessage) nominate = NULL;
+  WzpPath *path = NULL;
+
+  if (self->role != WZP_CALL_ROLE_CALLER || self->pending != NULL ||
+      self->nominated != NULL || self->state == WZP_CALL_STATE_ENDED)
+    return;
+
+  for (guint i = 0; i < self->paths->len && path == NULL; i++)
+    if (!((WzpPath *) g_ptr_array_index (self->paths, i))->closed)
+      path = g_ptr_array_index (self->paths, i);
+  if (path == NULL)
+    return;
+
+  self->pending = path;
+  nominate = _wzp_message_new (WZP_MESSAGE_NOMINATE);
+  _wzp_message_set_int (nominate, "seq", ++self->nominate_seq);
+  _wzp_frame_io_send (path->io, nominate);
+  self->ack_timeout_id = g_timeout_add (WZP_CALL_NOMINATE_ACK_MS, ack_timeout_cb, self);
+}
+
+static void
+path_failed (WzpCall *self,
+             WzpPath *path,
+             GError  *error)
+{
+  _wzp_path_close (path);
+
+  if (path == self->nominated && self->state == WZP_CALL_STATE_ACTIVE)
+    {
+      /* Falling back to another path belongs to the path-upgrade work (DESIGN.md section
+       * 5, step 6); until then a lost path ends the call. */
+      call_end (self, WZP_HANGUP_REASON_ERROR,
+                g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_FAILED,
+                             "The connection to %s was lost: %s", peer_name (self),
+                             error->message), TRUE);
+      return;
+    }
+
+  if (path == self->pending)
+    {
+      g_clear_handle_id (&self->ack_timeout_id, g_source_remove);
+      self->pending = NULL;
+    }
+  g_ptr_array_remove (self->paths, path);
+  try_nominate (self);
+}
+
+static void
+handle_path_message (WzpCall    *self,
+                     WzpPath    *path,
+                     WzpMessage *message)
+{
+  switch (_wzp_message_get_message_type (message))
+    {
+    case WZP_MESSAGE_NOMINATE:
+      {
+        gint64 seq = _wzp_message_get_int (message, "seq");
+        g_autoptr(WzpMessage) ack = NULL;
+
+        /* Only the callee follows nominations, and only forwards (item 3). */
+        if (self->role != WZP_CALL_ROLE_CALLEE || seq <= self->nominate_seq)
+          return;
+        self->nominate_seq = seq;
+        ack = _wzp_message_new (WZP_MESSAGE_NOMINATE_ACK);
+        _wzp_message_set_int (ack, "seq", seq);
+        _wzp_frame_io_send (path->io, ack);
+        use_path (self, path);
+      }
+      return;
+
+    case WZP_MESSAGE_NOMINATE_ACK:
+      if (self->role != WZP_CALL_ROLE_CALLER || path != self->pending ||
+          _wzp_message_get_int (message, "seq") != self->nominate_seq)
+        return;
+      g_clear_handle_id (&self->ack_timeout_id, g_source_remove);
+      self->pending = NULL;
+      use_path (self, path);
+      return;
+
+    case WZP_MESSAGE_PING:
+      {
+        g_autoptr(WzpMessage) pong = _wzp_message_new (WZP_MESSAGE_PONG);
+
+        _wzp_message_set_int (pong, "timestamp_ms",
+                              _wzp_message_get_int (message, "timestamp_ms"));
+        _wzp_frame_io_send (path->io, pong);
+      }
+      return;
+
+    case WZP_MESSAGE_HANGUP:
+      {
+        WzpHangupReason reason = WZP_HANGUP_REASON_NORMAL;
+
+        _wzp_hangup_reason_from_wire (_wzp_message_get_string (message, "reason"), &reason);
+        call_end (self, reason, NULL, FALSE);
+      }
+      return;
+
+    default:
+      return;
+    }
+}
+
+static void
+path_read_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(PathRead) data = user_data;
+  WzpCall *self = data->call;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WzpMessage) message = _wzp_frame_io_read_finish (WZP_FRAME_IO (source), result,
+                                                             &error);
+
+  if (self->state == WZP_CALL_STATE_ENDED || data->path->closed)
+    return;
+
+  if (message == NULL)
+    {
+      path_failed (self, data->path, error);
+      return;
+    }
+
+  handle_path_message (self, data->path, message);
+  if (self->state != WZP_CALL_STATE_ENDED && !data->path->closed)
+    path_read_next (self, data->path);
+}
+
+static void
+path_read_next (WzpCall *self,
+                WzpPath *path)
+{
+  PathRead *data = g_new0 (PathRead, 1);
+
+  data->call = g_object_ref (self);
+  data->path = _wzp_path_ref (path);
+  _wzp_frame_io_read_async (path->io, self->cancellable, path_read_cb, data);
+}
+
+static void
+path_authenticated (WzpCall *self,
+                    WzpPath *path)
+{
+  g_ptr_array_add (self->paths, _wzp_path_ref (path));
+  path_read_next (self, path);
+  try_nominate (self);
+}
+
+static gboolean
+keepalive_cb (gpointer user_data)
+{
+  WzpCall *self = user_data;
+
+  if (self->nominated != NULL && !self->nominated->closed)
+    {
+      g_autoptr(WzpMessage) ping = _wzp_message_new (WZP_MESSAGE_PING);
+
+      _wzp_message_set_int (ping, "timestamp_ms", g_get_monotonic_time () / 1000);
+      _wzp_frame_io_send (self->nominated->io, ping);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* The relay pipe */
+
+static void
+pipe_opened_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(WzpCall) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WzpPath) path = _wzp_path_open_pipe_finish (result, &error);
+  const char *pipe_addr = self->setup ? _wzp_message_get_string (self->setup, "pipe_addr") : "";
+
+  self->pipe_pending = FALSE;
+  if (self->state == WZP_CALL_STATE_ENDED)
+    return;
+
+  if (path == NULL)
+    {
+      gboolean cancelled = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+
+      emit_candidate_result (self, pipe_addr, "relay", cancelled ? "cancelled" : "failed",
+                             error->message);
+      if (g_error_matches (error, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_PIN_MISMATCH))
+        call_end (self, WZP_HANGUP_REASON_ERROR,
+                  g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_IMPERSONATION,
+                               "The peer on the relay path is not %s: %s",
+                               peer_name (self), error->message), TRUE);
+      return;
+    }
+
+  emit_candidate_result (self, pipe_addr, "relay", "ok", NULL);
+  path_authenticated (self, path);
+}
+
+static void
+open_pipe (WzpCall *self)
+{
+  if (self->pipe_pending || self->setup == NULL)
+    return;
+
+  self->pipe_pending = TRUE;
+  _wzp_path_open_pipe_async (_wzp_message_get_string (self->setup, "pipe_addr"),
+                             self->call_id,
+                             _wzp_message_get_string (self->setup, "pipe_token"),
+                             ++self->pipe_seq, self->identity, self->peer_fingerprint,
+                             self->role, self->cancellable, pipe_opened_cb,
+                             g_object_ref (self));
+}
+
+/* Setup */
+
+static gboolean
+deadline_cb (gpointer user_data)
+{
+  WzpCall *self = user_data;
+
+  self->deadline_id = 0;
+  call_end (self, WZP_HANGUP_REASON_UNREACHABLE,
+            g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_UNREACHABLE,
+                         "No connection to %s within %d seconds (%s)", peer_name (self),
+                         WZP_CALL_CONNECT_DEADLINE_MS / 1000,
+                         self->outcomes->len ? self->outcomes->str : "no path was tried"),
+            TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+handle_setup (WzpCall    *self,
+              WzpMessage *setup)
+{
+  const char *peer = _wzp_message_get_string (setup, "peer_fingerprint");
+  const char *role = _wzp_message_get_string (setup, "role");
+
+  if (self->state != WZP_CALL_STATE_CALLING && self->state != WZP_CALL_STATE_RINGING &&
+      self->state != WZP_CALL_STATE_CONNECTING)
+    return;
+  if (self->setup != NULL)
+    return;
+
+  /* Pins never come from the relay (DESIGN.md section 11, item 1). */
+  if (g_strcmp0 (peer, self->peer_fingerprint) != 0 ||
+      g_strcmp0 (role, _wzp_call_role_to_wire (self->role)) != 0)
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                        "WZP_CALL_ID", self->call_id,
+                        "MESSAGE", "Call %s: the relay named peer %s (role %s), expected %s; "
+                        "ending the call", self->call_id, peer, role, self->peer_fingerprint);
+      call_end (self, WZP_HANGUP_REASON_ERROR,
+                g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_IMPERSONATION,
+                             "The relay substituted the peer's identity (it named %s "
+                             "instead of %s); the call was ended", peer,
+                             self->peer_fingerprint), TRUE);
+      return;
+    }
+
+  self->setup = _wzp_message_ref (setup);
+  self->setup_us = g_get_monotonic_time ();
+  if (self->peer_alias == NULL && _wzp_message_get_string (setup, "peer_alias") != NULL)
+    {
+      self->peer_alias = g_strdup (_wzp_message_get_string (setup, "peer_alias"));
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_ALIAS]);
+    }
+  set_state (self, WZP_CALL_STATE_CONNECTING);
+  self->deadline_id = g_timeout_add (WZP_CALL_CONNECT_DEADLINE_MS, deadline_cb, self);
+  self->keepalive_id = g_timeout_add (WZP_CALL_KEEPALIVE_MS, keepalive_cb, self);
+
+  open_pipe (self);
+}
+
+void
+_wzp_call_handle_message (WzpCall    *self,
+                          WzpMessage *message)
+{
+  g_autoptr(WzpCall) keep = g_object_ref (self);
+
+  if (self->state == WZP_CALL_STATE_ENDED)
+    return;
+
+  switch (_wzp_message_get_message_type (message))
+    {
+    case WZP_MESSAGE_CALL_RINGING:
+      if (self->state == WZP_CALL_STATE_CALLING)
+        set_state (self, WZP_CALL_STATE_RINGING);
+      break;
+
+    case WZP_MESSAGE_DIRECT_CALL_ANSWER:
+      {
+        WzpAcceptMode mode = WZP_ACCEPT_MODE_REJECT;
+
+        if (self->role != WZP_CALL_ROLE_CALLER)
+          break;
+        _wzp_accept_mode_from_wire (_wzp_message_get_string (message, "accept_mode"), &mode);
+        if (mode == WZP_ACCEPT_MODE_REJECT)
+          call_end (self, WZP_HANGUP_REASON_DECLINED, NULL, FALSE);
+        else if (mode == WZP_ACCEPT_MODE_PRIVACY && !self->privacy)
+          {
+            self->privacy = TRUE;
+            g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PRIVACY]);
+          }
+      }
+      break;
+
+    case WZP_MESSAGE_CALL_SETUP:
+      handle_setup (self, message);
+      break;
+
+    case WZP_MESSAGE_HANGUP:
+      {
+        WzpHangupReason reason = WZP_HANGUP_REASON_NORMAL;
+
+        _wzp_hangup_reason_from_wire (_wzp_message_get_string (message, "reason"), &reason);
+        call_end (self, reason, NULL, FALSE);
+      }
+      break;
+
+    case WZP_MESSAGE_PIPE_REQUESTED:
+      /* The peer opened a pipe: meet it there unless one is on the way or in use. */
+      if (self->setup != NULL &&
+          (self->nominated == NULL || self->nominated->kind != WZP_PATH_KIND_RELAY))
+        open_pipe (self);
+      break;
+
+    case WZP_MESSAGE_PEER_SIGNALLING_LOST:
+      g_debug ("Call %s: the peer lost its relay connection; the call goes on",
+               self->call_id);
+      break;
+
+    case WZP_MESSAGE_ERROR:
+      {
+        const char *code = _wzp_message_get_string (message, "code");
+        const char *text = _wzp_message_get_string (message, "message");
+
+        if (g_strcmp0 (code, WZP_ERROR_CODE_UNKNOWN_CALLEE) == 0)
+          call_end (self, WZP_HANGUP_REASON_UNREACHABLE,
+                    g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_UNKNOWN_PEER,
+                                 "Nobody with fingerprint %s is connected to the relay",
+                                 peer_name (self)), FALSE);
+        else if (self->setup == NULL)
+          call_end (self, WZP_HANGUP_REASON_ERROR,
+                    g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_FAILED,
+                                 "The relay refused the call: %s", text), TRUE);
+        else
+          g_debug ("Call %s: relay error %s: %s", self->call_id, code, text);
+      }
+      break;
+
+    default:
+      break;
+    }
+}
+
+void
+_wzp_call_signalling_lost (WzpCall *self)
+{
+  /* Before set-up the relay ends the call too; after it, the call lives on its path. */
+  if (self->setup == NULL)
+    call_end (self, WZP_HANGUP_REASON_ERROR,
+              g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_FAILED,
+                           "The connection to the relay was lost before the call was set up"),
+              FALSE);
+}
+
+/* Construction */
+
+static WzpCall *
+call_new (WzpClient   *client,
+          const char  *call_id,
+          WzpCallRole  role,
+          const char  *peer_fingerprint)
+{
+  WzpCall *self = g_object_new (WZP_TYPE_CALL, NULL);
+
+  self->client = client;
+  g_object_add_weak_pointer (G_OBJECT (client), (gpointer *) &self->client);
+  self->identity = g_object_ref (wzp_client_get_identity (client));
+  self->call_id = g_strdup (call_id);
+  self->role = role;
+  self->peer_fingerprint = g_strdup (peer_fingerprint);
+  return self;
+}
+
+WzpCall *
+_wzp_call_new_outgoing (WzpClient  *client,
+                        const char *peer_fingerprint,
+                        gboolean    privacy)
+{
+  g_autofree char *call_id = g_uuid_string_random ();
+  WzpCall *self = call_new (client, call_id, WZP_CALL_ROLE_CALLER, peer_fingerprint);
+
+  self->state = WZP_CALL_STATE_CALLING;
+  self->privacy = privacy;
+  return self;
+}
+
+WzpCall *
+_wzp_call_new_incoming (WzpClient  *client,
+                        WzpMessage *offer)
+{
+  WzpCall *self = call_new (client, _wzp_message_get_string (offer, "call_id"),
+                            WZP_CALL_ROLE_CALLEE,
+                            _wzp_message_get_string (offer, "caller_fingerprint"));
+
+  self->state = WZP_CALL_STATE_INCOMING;
+  self->peer_alias = g_strdup (_wzp_message_get_string (offer, "caller_alias"));
+  return self;
+}
+
+void
+_wzp_call_start (WzpCall *self,
+                 GTask   *task)
+{
+  g_autoptr(WzpMessage) offer = _wzp_message_new_for_call (WZP_MESSAGE_DIRECT_CALL_OFFER,
+                                                           self->call_id);
+
+  self->task = g_object_ref (task);
+  _wzp_message_set_string (offer, "target_fingerprint", self->peer_fingerprint);
+  _wzp_message_set_string (offer, "caller_alias", wzp_client_get_alias (self->client));
+  if (!self->privacy)
+    _wzp_client_fill_candidates (self->client, offer, "caller_reflexive_addr",
+                                 "caller_local_addrs", "caller_nat_type");
+  send_signalling (self, offer);
+}
+
+/* Public API */
+
+/**
+ * wzp_call_ring:
+ * @self: an incoming call
+ *
+ * Tells the caller that this side is alerting its user (`CallRinging`). Call it when
+ * the ring or notification actually starts; it does nothing after the first time.
+ *
+ * Since: 1.0
+ */
+void
+wzp_call_ring (WzpCall *self)
+{
+  g_autoptr(WzpMessage) ringing = NULL;
+
+  g_return_if_fail (WZP_IS_CALL (self));
+
+  if (self->role != WZP_CALL_ROLE_CALLEE || self->state != WZP_CALL_STATE_INCOMING ||
+      self->rang)
+    return;
+  self->rang = TRUE;
+  ringing = _wzp_message_new_for_call (WZP_MESSAGE_CALL_RINGING, self->call_id);
+  send_signalling (self, ringing);
+}
+
+/**
+ * wzp_call_answer_async:
+ * @self: an incoming call
+ * @mode: how to answer
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when the call is connected or failed
+ * @user_data: data for @callback
+ *
+ * Answers an incoming call. With %WZP_ACCEPT_MODE_TRUSTED this side's addresses are
+ * shared so that a direct path can be found; with %WZP_ACCEPT_MODE_PRIVACY none are, and
+ * the call runs over the relay. %WZP_ACCEPT_MODE_REJECT declines (and completes at once).
+ *
+ * Since: 1.0
+ */
+void
+wzp_call_answer_async (WzpCall             *self,
+                       WzpAcceptMode        mode,
+                       GCancellable        *cancellable,
+                       GAsyncReadyCallback  callback,
+                       gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(WzpMessage) answer = NULL;
+
+  g_return_if_fail (WZP_IS_CALL (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, wzp_call_answer_async);
+
+  if (self->role != WZP_CALL_ROLE_CALLEE || self->state != WZP_CALL_STATE_INCOMING)
+    {
+      g_task_return_new_error (task, WZP_CALL_ERROR, WZP_CALL_ERROR_NOT_INCOMING,
+                               "This call is not waiting for an answer");
+      return;
+    }
+
+  answer = _wzp_message_new_for_call (WZP_MESSAGE_DIRECT_CALL_ANSWER, self->call_id);
+  _wzp_message_set_string (answer, "accept_mode", _wzp_accept_mode_to_wire (mode));
+
+  if (mode == WZP_ACCEPT_MODE_REJECT)
+    {
+      send_signalling (self, answer);
+      call_end (self, WZP_HANGUP_REASON_DECLINED,
+                g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_DECLINED, "You declined the call"),
+                FALSE);
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  self->privacy = (mode == WZP_ACCEPT_MODE_PRIVACY) ||
+                  (self->client != NULL && wzp_client_get_privacy (self->client));
+  if (self->privacy)
+    _wzp_message_set_string (answer, "accept_mode",
+                             _wzp_accept_mode_to_wire (WZP_ACCEPT_MODE_PRIVACY));
+  else
+    _wzp_client_fill_candidates (self->client, answer, "callee_reflexive_addr",
+                                 "callee_local_addrs", "callee_nat_type");
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PRIVACY]);
+
+  self->task = g_steal_pointer (&task);
+  set_state (self, WZP_CALL_STATE_CONNECTING);
+  send_signalling (self, answer);
+}
+
+/**
+ * wzp_call_answer_finish:
+ * @self: a call
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE once the call is connected (or was declined as asked)
+ *
+ * Since: 1.0
+ */
+gboolean
+wzp_call_answer_finish (WzpCall       *self,
+                        GAsyncResult  *result,
+                        GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == wzp_call_answer_async,
+                        FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * wzp_call_hangup:
+ * @self: a call
+ *
+ * Ends the call. The peer learns at once, over the relay and over the call's own path.
+ * Hanging up an incoming call that was not answered declines it.
+ *
+ * Since: 1.0
+ */
+void
+wzp_call_hangup (WzpCall *self)
+{
+  g_return_if_fail (WZP_IS_CALL (self));
+
+  if (self->state == WZP_CALL_STATE_ENDED)
+    return;
+
+  if (self->state == WZP_CALL_STATE_INCOMING)
+    {
+      g_autoptr(WzpMessage) answer = _wzp_message_new_for_call (WZP_MESSAGE_DIRECT_CALL_ANSWER,
+                                                                self->call_id);
+
+      _wzp_message_set_string (answer, "accept_mode",
+                               _wzp_accept_mode_to_wire (WZP_ACCEPT_MODE_REJECT));
+      send_signalling (self, answer);
+      call_end (self, WZP_HANGUP_REASON_DECLINED,
+                g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_DECLINED, "You declined the call"),
+                FALSE);
+      return;
+    }
+
+  call_end (self, WZP_HANGUP_REASON_NORMAL,
+            g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_HUNG_UP, "You hung up"), TRUE);
+}
+
+/**
+ * wzp_call_get_call_id:
+ * @self: a call
+ *
+ * Returns: the call's id (a UUID chosen by the caller)
+ *
+ * Since: 1.0
+ */
+const char *
+wzp_call_get_call_id (WzpCall *self)
+{
+  g_return_val_if_fail (WZP_IS_CALL (self), NULL);
+  return self->call_id;
+}
+
+/**
+ * wzp_call_get_state:
+ * @self: a call
+ *
+ * Returns: the call's state
+ *
+ * Since: 1.0
+ */
+WzpCallState
+wzp_call_get_state (WzpCall *self)
+{
+  g_return_val_if_fail (WZP_IS_CALL (self), WZP_CALL_STATE_ENDED);
+  return self->state;
+}
+
+/**
+ * wzp_call_get_role:
+ * @self: a call
+ *
+ * Returns: whether this side placed or received the call
+ *
+ * Since: 1.0
+ */
+WzpCallRole
+wzp_call_get_role (WzpCall *self)
+{
+  g_return_val_if_fail (WZP_IS_CALL (self), WZP_CALL_ROLE_CALLER);
+  return self->role;
+}
+
+/**
+ * wzp_call_get_peer_fingerprint:
+ * @self: a call
+ *
+ * The peer's fingerprint: the one dialled, or the one the incoming call came from. Every
+ * path of the call is authenticated against it.
+ *
+ * Returns: the peer's fingerprint
+ *
+ * Since: 1.0
+ */
+const char *
+wzp_call_get_peer_fingerprint (WzpCall *self)
+{
+  g_return_val_if_fail (WZP_IS_CALL (self), NULL);
+  return self->peer_fingerprint;
+}
+
+/**
+ * wzp_call_get_peer_alias:
+ * @self: a call
+ *
+ * The name the peer gave itself. Anyone can call themselves anything: show it only
+ * next to the fingerprint or a contact's name, never instead.
+ *
+ * Returns: (nullable): the peer's alias
+ *
+ * Since: 1.0
+ */
+const char *
+wzp_call_get_peer_alias (WzpCall *self)
+{
+  g_return_val_if_fail (WZP_IS_CALL (self), NULL);
+  return self->peer_alias;
+}
+
+/**
+ * wzp_call_get_privacy:
+ * @self: a call
+ *
+ * Returns: %TRUE if no addresses were shared and the call runs over the relay only
+ *
+ * Since: 1.0
+ */
+gboolean
+wzp_call_get_privacy (WzpCall *self)
+{
+  g_return_val_if_fail (WZP_IS_CALL (self), FALSE);
+  return self->privacy;
+}
+
+/**
+ * wzp_call_get_path_kind:
+ * @self: a call
+ *
+ * Returns: the kind of the nominated path
+ *
+ * Since: 1.0
+ */
+WzpPathKind
+wzp_call_get_path_kind (WzpCall *self)
+{
+  g_return_val_if_fail (WZP_IS_CALL (self), WZP_PATH_KIND_NONE);
+  return self->path_kind;
+}
+
+/**
+ * wzp_call_get_remote_address:
+ * @self: a call
+ *
+ * Returns: (nullable): the address at the other end of the nominated path (the relay's
+ *   pipe address for a relayed call)
+ *
+ * Since: 1.0
+ */
+const char *
+wzp_call_get_remote_address (WzpCall *self)
+{
+  g_return_val_if_fail (WZP_IS_CALL (self), NULL);
+  return self->remote_address;
+}
+
+/**
+ * wzp_call_get_time_to_path:
+ * @self: a call
+ *
+ * Returns: milliseconds from `CallSetup` to the first nominated path, or -1
+ *
+ * Since: 1.0
+ */
+int
+wzp_call_get_time_to_path (WzpCall *self)
+{
+  g_return_val_if_fail (WZP_IS_CALL (self), -1);
+  return self->time_to_path;
+}
+
+/**
+ * wzp_call_get_end_reason:
+ * @self: a call
+ *
+ * Returns: why the call ended (meaningful once [property@Wzp.Call:state] is
+ *   %WZP_CALL_STATE_ENDED)
+ *
+ * Since: 1.0
+ */
+WzpHangupReason
+wzp_call_get_end_reason (WzpCall *self)
+{
+  g_return_val_if_fail (WZP_IS_CALL (self), WZP_HANGUP_REASON_ERROR);
+  return self->end_reason;
+}
+
+/**
+ * wzp_call_get_error_message:
+ * @self: a call
+ *
+ * Returns: (nullable): once ended, a sentence saying why, for the user
+ *
+ * Since: 1.0
+ */
+const char *
+wzp_call_get_error_message (WzpCall *self)
+{
+  g_return_val_if_fail (WZP_IS_CALL (self), NULL);
+  return self->error_message;
+}
+
+/* GObject */
+
+static void
+wzp_call_get_property (GObject    *object,
+                       guint       prop_id,
+                       GValue     *value,
+                       GParamSpec *pspec)
+{
+  WzpCall *self = WZP_CALL (object);
+
+  switch (prop_id)
+    {
+    case PROP_CALL_ID:
+      g_value_set_string (value, self->call_id);
+      break;
+    case PROP_STATE:
+      g_value_set_enum (value, self->state);
+      break;
+    case PROP_ROLE:
+      g_value_set_enum (value, self->role);
+      break;
+    case PROP_PEER_FINGERPRINT:
+      g_value_set_string (value, self->peer_fingerprint);
+      break;
+    case PROP_PEER_ALIAS:
+      g_value_set_string (value, self->peer_alias);
+      break;
+    case PROP_PRIVACY:
+      g_value_set_boolean (value, self->privacy);
+      break;
+    case PROP_PATH_KIND:
+      g_value_set_enum (value, self->path_kind);
+      break;
+    case PROP_REMOTE_ADDRESS:
+      g_value_set_string (value, self->remote_address);
+      break;
+    case PROP_TIME_TO_PATH:
+      g_value_set_int (value, self->time_to_path);
+      break;
+    case PROP_END_REASON:
+      g_value_set_enum (value, self->end_reason);
+      break;
+    case PROP_ERROR_MESSAGE:
+      g_value_set_string (value, self->error_message);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+wzp_call_dispose (GObject *object)
+{
+  WzpCall *self = WZP_CALL (object);
+
+  if (self->client != NULL)
+    {
+      g_object_remove_weak_pointer (G_OBJECT (self->client), (gpointer *) &self->client);
+      self->client = NULL;
+    }
+  g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->deadline_id, g_source_remove);
+  g_clear_handle_id (&self->ack_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->keepalive_id, g_source_remove);
+  if (self->paths != NULL)
+    g_ptr_array_set_size (self->paths, 0);
+  g_clear_object (&self->task);
+
+  G_OBJECT_CLASS (wzp_call_parent_class)->dispose (object);
+}
+
+static void
+wzp_call_finalize (GObject *object)
+{
+  WzpCall *self = WZP_CALL (object);
+
+  g_clear_object (&self->identity);
+  g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->setup, _wzp_message_unref);
+  g_clear_pointer (&self->paths, g_ptr_array_unref);
+  g_string_free (self->outcomes, TRUE);
+  g_free (self->call_id);
+  g_free (self->peer_fingerprint);
+  g_free (self->peer_alias);
+  g_free (self->remote_address);
+  g_free (self->error_message);
+
+  G_OBJECT_CLASS (wzp_call_parent_class)->finalize (object);
+}
+
+static void
+wzp_call_class_init (WzpCallClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = wzp_call_get_property;
+  object_class->dispose = wzp_call_dispose;
+  object_class->finalize = wzp_call_finalize;
+
+  /**
+   * WzpCall:call-id:
+   *
+   * The call's id.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_CALL_ID] =
+    g_param_spec_string ("call-id", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpCall:state:
+   *
+   * Where the call is in its life.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_STATE] =
+    g_param_spec_enum ("state", NULL, NULL, WZP_TYPE_CALL_STATE, WZP_CALL_STATE_CALLING,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpCall:role:
+   *
+   * Whether this side placed or received the call.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_ROLE] =
+    g_param_spec_enum ("role", NULL, NULL, WZP_TYPE_CALL_ROLE, WZP_CALL_ROLE_CALLER,
+                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpCall:peer-fingerprint:
+   *
+   * The peer's fingerprint, against which every path is authenticated.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_PEER_FINGERPRINT] =
+    g_param_spec_string ("peer-fingerprint", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpCall:peer-alias:
+   *
+   * The name the peer gave itself (not verified by anyone).
+   *
+   * Since: 1.0
+   */
+  properties[PROP_PEER_ALIAS] =
+    g_param_spec_string ("peer-alias", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpCall:privacy:
+   *
+   * Whether the call shares no addresses and runs over the relay only.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_PRIVACY] =
+    g_param_spec_boolean ("privacy", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpCall:path-kind:
+   *
+   * The kind of the nominated path: direct on the LAN, direct across the internet, or
+   * through the relay.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_PATH_KIND] =
+    g_param_spec_enum ("path-kind", NULL, NULL, WZP_TYPE_PATH_KIND, WZP_PATH_KIND_NONE,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpCall:remote-address:
+   *
+   * The address at the other end of the nominated path.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_REMOTE_ADDRESS] =
+    g_param_spec_string ("remote-address", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpCall:time-to-path:
+   *
+   * Milliseconds from `CallSetup` to the first nominated path, or -1.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_TIME_TO_PATH] =
+    g_param_spec_int ("time-to-path", NULL, NULL, -1, G_MAXINT, -1,
+                      G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpCall:end-reason:
+   *
+   * Why the call ended.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_END_REASON] =
+    g_param_spec_enum ("end-reason", NULL, NULL, WZP_TYPE_HANGUP_REASON,
+                       WZP_HANGUP_REASON_NORMAL,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpCall:error-message:
+   *
+   * Once ended, a sentence saying why.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_ERROR_MESSAGE] =
+    g_param_spec_string ("error-message", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * WzpCall::candidate-result:
+   * @self: the call
+   * @address: the candidate (or the relay's pipe address)
+   * @kind: `host`, `reflexive` or `relay`
+   * @result: `ok`, `failed`, `merged` or `cancelled`
+   * @reason: why it failed, or an empty string
+   * @ms: milliseconds since `CallSetup`
+   *
+   * Emitted for every path attempt's outcome.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_CANDIDATE_RESULT] =
+    g_signal_new ("candidate-result", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 5, G_TYPE_STRING, G_TYPE_STRING,
+                  G_TYPE_STRING, G_TYPE_STRING, G_TYPE_INT);
+
+  /**
+   * WzpCall::path-changed:
+   * @self: the call
+   *
+   * Emitted when a path is nominated (the first time, and on every switch).
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_PATH_CHANGED] =
+    g_signal_new ("path-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 0);
+
+  /**
+   * WzpCall::ended:
+   * @self: the call
+   * @reason: why
+   *
+   * Emitted once, when the call ends.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_ENDED] =
+    g_signal_new ("ended", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, WZP_TYPE_HANGUP_REASON);
+}
+
+static void
+wzp_call_init (WzpCall *self)
+{
+  self->cancellable = g_cancellable_new ();
+  self->paths = g_ptr_array_new_with_free_func ((GDestroyNotify) _wzp_path_unref);
+  self->outcomes = g_string_new (NULL);
+  self->time_to_path = -1;
+}

@@ -1,0 +1,1505 @@
+/* wzp-client.c: registration with a relay that survives restarts, and call routing
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "wzp-call-private.h"
+#include "wzp-client-private.h"
+#include "wzp-enum-types.h"
+#include "wzp-error.h"
+#include "wzp-frame-io-private.h"
+#include "wzp-network-info-private.h"
+#include "wzp-socket-private.h"
+#include "wzp-tls-private.h"
+
+/**
+ * WzpClient:
+ *
+ * A user's presence at a relay: it registers with its identity from its port, keeps the
+ * registration alive across relay restarts and network changes, places calls and
+ * reports incoming ones.
+ *
+ * ```python
+ * client = Wzp.Client.new(identity)
+ * client.props.relay_uri = "wzps://relay.example.org:4433#1a2b:..."
+ * client.connect_async(None, on_connected)
+ * ```
+ *
+ * Since: 1.0
+ */
+
+#define BACKOFF_MIN_MS   250
+#define BACKOFF_MAX_MS   10000
+#define KEEPALIVE_S      20
+#define DEFAULT_PORT     4433
+
+struct _WzpClient
+{
+  GObject            parent_instance;
+
+  WzpIdentity       *identity;
+  char              *relay_uri;
+  char              *alias;
+  gboolean           privacy;
+  guint              requested_port;
+  char             **reflectors;
+  char             **deny_list;
+  char             **allow_list;
+  gboolean           test_loopback;
+
+  WzpClientState     state;
+  char              *error_message;
+  char              *relay_fingerprint;
+
+  WzpNetworkInfo    *network;
+  WzpSharedPort     *shared_port;
+
+  GCancellable      *cancellable;       /* the current connection or attempt */
+  GSocketConnection *socket_conn;
+  GIOStream         *tls;
+  WzpFrameIO        *io;
+  gboolean           registered;
+  GTask             *connect_task;
+  guint              reconnect_id;
+  guint              backoff_ms;
+  guint              keepalive_id;
+
+  GHashTable        *calls;             /* call_id -> WzpCall (owned) */
+};
+
+G_DEFINE_FINAL_TYPE (WzpClient, wzp_client, G_TYPE_OBJECT)
+
+G_DEFINE_QUARK (wzp-client-error-quark, wzp_client_error)
+
+enum {
+  PROP_0,
+  PROP_IDENTITY,
+  PROP_FINGERPRINT,
+  PROP_RELAY_URI,
+  PROP_ALIAS,
+  PROP_PRIVACY,
+  PROP_PORT,
+  PROP_REFLECTORS,
+  PROP_DENY_LIST,
+  PROP_ALLOW_LIST,
+  PROP_STATE,
+  PROP_ERROR_MESSAGE,
+  PROP_OBSERVED_ADDRESS,
+  PROP_NAT_TYPE,
+  PROP_HOST_CANDIDATES,
+  N_PROPS,
+};
+static GParamSpec *properties[N_PROPS];
+
+enum {
+  SIGNAL_INCOMING_CALL,
+  N_SIGNALS,
+};
+static guint signals[N_SIGNALS];
+
+static void start_attempt (WzpClient *self);
+
+static void
+set_state (WzpClient      *self,
+           WzpClientState  state,
+           const char     *error_message)
+{
+  if (g_strcmp0 (self->error_message, error_message) != 0)
+    {
+      g_free (self->error_message);
+      self->error_message = g_strdup (error_message);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ERROR_MESSAGE]);
+    }
+  if (self->state != state)
+    {
+      self->state = state;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+    }
+}
+
+/* Relay URIs: wzps://HOST[:PORT][#FINGERPRINT] */
+
+gboolean
+_wzp_client_parse_relay_uri (const char  *uri,
+                             char       **out_host,
+                             guint16     *out_port,
+                             char       **out_fingerprint,
+                             GError     **error)
+{
+  g_autofree char *rest = NULL;
+  g_autofree char *host = NULL;
+  char *hash;
+  char *colon;
+  guint64 port = DEFAULT_PORT;
+
+  if (uri == NULL || !g_str_has_prefix (uri, "wzps://"))
+    goto bad;
+  rest = g_strdup (uri + strlen ("wzps://"));
+
+  *out_fingerprint = NULL;
+  hash = strchr (rest, '#');
+  if (hash != NULL)
+    {
+      *hash = '\0';
+      if (!wzp_fingerprint_is_valid (hash + 1))
+        {
+          g_set_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_INVALID_FINGERPRINT,
+                       "“%s” in the relay URI is not a fingerprint (8 groups of 4 "
+                       "lower-case hex digits)", hash + 1);
+          return FALSE;
+        }
+      *out_fingerprint = g_strdup (hash + 1);
+    }
+
+  if (rest[0] == '[')
+    {
+      char *close = strchr (rest, ']');
+
+      if (close == NULL)
+        goto bad;
+      host = g_strndup (rest + 1, close - rest - 1);
+      colon = close[1] == ':' ? close + 1 : NULL;
+      if (close[1] != '\0' && colon == NULL)
+        goto bad;
+    }
+  else
+    {
+      colon = strrchr (rest, ':');
+      host = colon ? g_strndup (rest, colon - rest) : g_strdup (rest);
+    }
+
+  if (colon != NULL)
+    {
+      char *end = NULL;
+
+      port = g_ascii_strtoull (colon + 1, &end, 10);
+      if (end == colon + 1 || *end != '\0' || port == 0 || port > 65535)
+        goto bad;
+    }
+  if (*host == '\0')
+    goto bad;
+
+  *out_host = g_steal_pointer (&host);
+  *out_port = (guint16) port;
+  return TRUE;
+
+bad:
+  g_clear_pointer (out_fingerprint, g_free);
+  g_set_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_INVALID_URI,
+               "“%s” is not a relay URI; expected wzps://HOST:PORT#FINGERPRINT",
+               uri ? uri : "");
+  return FALSE;
+}
+
+/* Trust on first use: relays dialled without a fingerprint are remembered by host:port. */
+
+static char *
+known_relays_path (void)
+{
+  return g_build_filename (g_get_user_data_dir (), "wzp", "known-relays", NULL);
+}
+
+static char *
+known_relay_lookup (const char *key)
+{
+  g_autoptr(GKeyFile) file = g_key_file_new ();
+  g_autofree char *path = known_relays_path ();
+
+  if (!g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, NULL))
+    return NULL;
+  return g_key_file_get_string (file, "relays", key, NULL);
+}
+
+static void
+known_relay_remember (const char *key,
+                      const char *fingerprint)
+{
+  g_autoptr(GKeyFile) file = g_key_file_new ();
+  g_autofree char *path = known_relays_path ();
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autoptr(GError) error = NULL;
+
+  g_key_file_load_from_file (file, path, G_KEY_FILE_KEEP_COMMENTS, NULL);
+  g_key_file_set_string (file, "relays", key, fingerprint);
+  g_mkdir_with_parents (dir, 0700);
+  if (!g_key_file_save_to_file (file, path, &error))
+    g_warning ("Could not remember the relay's fingerprint in %s: %s", path, error->message);
+}
+
+/* Sending */
+
+void
+_wzp_client_send (WzpClient  *self,
+                  WzpMessage *message)
+{
+  if (self->io != NULL && self->registered)
+    _wzp_frame_io_send (self->io, message);
+}
+
+const char *
+_wzp_client_get_fingerprint (WzpClient *self)
+{
+  return wzp_identity_get_fingerprint (self->identity);
+}
+
+void
+_wzp_client_fill_candidates (WzpClient  *self,
+                             WzpMessage *message,
+                             const char *reflexive_member,
+                             const char *local_member,
+                             const char *nat_member)
+{
+  g_auto(GStrv) locals = NULL;
+  const char *observed;
+  WzpNatType nat;
+
+  if (self->network == NULL)
+    return;
+
+  observed = _wzp_network_info_get_observed_address (self->network);
+  locals = _wzp_network_info_dup_host_candidates (self->network);
+  nat = _wzp_network_info_get_nat_type (self->network, G_SOCKET_FAMILY_IPV4);
+
+  _wzp_message_set_string (message, reflexive_member, observed);
+  _wzp_message_set_strv (message, local_member, (const char * const *) locals);
+  if (nat != WZP_NAT_TYPE_UNKNOWN)
+    _wzp_message_set_string (message, nat_member, _wzp_nat_type_to_wire (nat));
+}
+
+void
+_wzp_client_call_ended (WzpClient *self,
+                        WzpCall   *call)
+{
+  g_hash_table_remove (self->calls, wzp_call_get_call_id (call));
+}
+
+/* The connection */
+
+static void
+drop_connection (WzpClient *self)
+{
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_handle_id (&self->keepalive_id, g_source_remove);
+  if (self->socket_conn != NULL)
+    g_io_stream_close (G_IO_STREAM (self->socket_conn), NULL, NULL);
+  g_clear_object (&self->io);
+  g_clear_object (&self->tls);
+  g_clear_object (&self->socket_conn);
+  self->registered = FALSE;
+}
+
+static gboolean
+error_is_permanent (const GError *error)
+{
+  return error->domain == WZP_CLIENT_ERROR ||
+         g_error_matches (error, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_PIN_MISMATCH);
+}
+
+static gboolean
+reconnect_cb (gpointer user_data)
+{
+  WzpClient *self = user_data;
+
+  self->reconnect_id = 0;
+  start_attempt (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Every failure and loss ends here: permanent errors stop, others retry with backoff. */
+static void
+connection_failed (WzpClient *self,
+                   GError    *error)
+{
+  g_autoptr(GError) owned = error;
+  GHashTableIter iter;
+  WzpCall *call;
+  g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func (g_object_unref);
+  gboolean was_registered = self->registered;
+
+  drop_connection (self);
+
+  if (was_registered)
+    {
+      /* Calls not yet set up cannot survive; set-up calls go on (the relay keeps them
+       * for its grace period and they re-attach when we register again). */
+      g_hash_table_iter_init (&iter, self->calls);
+      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &call))
+        g_ptr_array_add (calls, g_object_ref (call));
+      for (guint i = 0; i < calls->len; i++)
+        _wzp_call_signalling_lost (g_ptr_array_index (calls, i));
+    }
+
+  if (self->connect_task != NULL)
+    {
+      g_autoptr(GTask) task = g_steal_pointer (&self->connect_task);
+      g_task_return_error (task, g_error_copy (owned));
+    }
+
+  if (error_is_permanent (owned))
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                        "MESSAGE", "Not connecting to the relay again: %s", owned->message);
+      set_state (self, WZP_CLIENT_STATE_FAILED, owned->message);
+      return;
+    }
+
+  set_state (self, WZP_CLIENT_STATE_RECONNECTING, owned->message);
+  self->backoff_ms = self->backoff_ms == 0 ? BACKOFF_MIN_MS
+                                           : MIN (self->backoff_ms * 2, BACKOFF_MAX_MS);
+  g_debug ("Relay connection failed (%s); retrying in %u ms", owned->message,
+           self->backoff_ms);
+  self->reconnect_id = g_timeout_add (self->backoff_ms, reconnect_cb, self);
+}
+
+static gboolean
+keepalive_cb (gpointer user_data)
+{
+  WzpClient *self = user_data;
+  g_autoptr(WzpMessage) ping = _wzp_message_new (WZP_MESSAGE_PING);
+
+  _wzp_message_set_int (ping, "timestamp_ms", g_get_real_time () / 1000);
+  _wzp_client_send (self, ping);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+handle_ack (WzpClient  *self,
+            WzpMessage *ack)
+{
+  const char *observed = _wzp_message_get_string (ack, "observed_addr");
+
+  if (!_wzp_message_get_bool (ack, "success"))
+    {
+      const char *why = _wzp_message_get_string (ack, "error");
+
+      connection_failed (self, g_error_new (WZP_CLIENT_ERROR,
+                                            WZP_CLIENT_ERROR_REGISTRATION_FAILED,
+                                            "The relay refused the registration: %s",
+                                            why ? why : "no reason given"));
+      return;
+    }
+
+  self->registered = TRUE;
+  self->backoff_ms = 0;
+  if (observed != NULL)
+    {
+      _wzp_network_info_set_observation (self->network, "relay", observed, TRUE);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OBSERVED_ADDRESS]);
+    }
+  g_clear_handle_id (&self->keepalive_id, g_source_remove);
+  self->keepalive_id = g_timeout_add_seconds (KEEPALIVE_S, keepalive_cb, self);
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "WZP_FINGERPRINT", _wzp_client_get_fingerprint (self),
+                    "MESSAGE", "Registered with the relay as %s (seen at %s)",
+                    _wzp_client_get_fingerprint (self), observed ? observed : "?");
+  set_state (self, WZP_CLIENT_STATE_CONNECTED, NULL);
+
+  if (self->connect_task != NULL)
+    {
+      g_autoptr(GTask) task = g_steal_pointer (&self->connect_task);
+      g_task_return_boolean (task, TRUE);
+    }
+}
+
+static void
+handle_offer (WzpClient  *self,
+              WzpMessage *offer)
+{
+  const char *call_id = _wzp_message_get_string (offer, "call_id");
+  const char *caller = _wzp_message_get_string (offer, "caller_fingerprint");
+  g_autoptr(WzpCall) call = NULL;
+
+  /* The relay fills caller_fingerprint from the caller's certificate; without it there
+   * is nobody to pin, so the offer cannot be shown. */
+  if (caller == NULL || g_hash_table_contains (self->calls, call_id))
+    return;
+
+  call = _wzp_call_new_incoming (self, offer);
+  g_hash_table_insert (self->calls, g_strdup (call_id), g_object_ref (call));
+  g_signal_emit (self, signals[SIGNAL_INCOMING_CALL], 0, call);
+}
+
+static void
+handle_message (WzpClient  *self,
+                WzpMessage *message)
+{
+  WzpMessageType type = _wzp_message_get_message_type (message);
+  const char *call_id = _wzp_message_get_string (message, "call_id");
+  WzpCall *call;
+
+  if (!self->registered)
+    {
+      if (type == WZP_MESSAGE_REGISTER_PRESENCE_ACK)
+        handle_ack (self, message);
+      else if (type == WZP_MESSAGE_ERROR)
+        connection_failed (self, g_error_new (WZP_CLIENT_ERROR,
+                                              WZP_CLIENT_ERROR_REGISTRATION_FAILED,
+                                              "The relay refused the registration: %s",
+                                              _wzp_message_get_string (message, "message")));
+      return;
+    }
+
+  switch (type)
+    {
+    case WZP_MESSAGE_DIRECT_CALL_OFFER:
+      handle_offer (self, message);
+      return;
+
+    case WZP_MESSAGE_PING:
+      {
+        g_autoptr(WzpMessage) pong = _wzp_message_new (WZP_MESSAGE_PONG);
+
+        _wzp_message_set_int (pong, "timestamp_ms",
+                              _wzp_message_get_int (message, "timestamp_ms"));
+        _wzp_client_send (self, pong);
+      }
+      return;
+
+    case WZP_MESSAGE_REFLECT_RESPONSE:
+      _wzp_network_info_set_observation (self->network, "relay",
+                                         _wzp_message_get_string (message, "observed_addr"),
+                                         TRUE);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OBSERVED_ADDRESS]);
+      return;
+
+    case WZP_MESSAGE_ERROR:
+      if (g_strcmp0 (_wzp_message_get_string (message, "code"), WZP_ERROR_CODE_REPLACED) == 0)
+        {
+          connection_failed (self, g_error_new (WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_REPLACED,
+                                                "Another program registered with this "
+                                                "identity, so this one was disconnected"));
+          return;
+        }
+      if (call_id == NULL)
+        {
+          g_debug ("Relay error: %s", _wzp_message_get_string (message, "message"));
+          return;
+        }
+      break;
+
+    default:
+      break;
+    }
+
+  call = call_id ? g_hash_table_lookup (self->calls, call_id) : NULL;
+  if (call != NULL)
+    _wzp_call_handle_message (call, message);
+}
+
+static void read_next (WzpClient *self);
+
+static void
+read_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  g_autoptr(WzpClient) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WzpMessage) message = _wzp_frame_io_read_finish (WZP_FRAME_IO (source), result,
+                                                             &error);
+
+  if (WZP_FRAME_IO (source) != self->io)
+    return;   /* an old connection's last read */
+
+  if (message == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        connection_failed (self, g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                                              "Lost the connection to the relay: %s",
+                                              error->message));
+      return;
+    }
+
+  handle_message (self, message);
+  if (WZP_FRAME_IO (source) == self->io)
+    read_next (self);
+}
+
+static void
+read_next (WzpClient *self)
+{
+  _wzp_frame_io_read_async (self->io, self->cancellable, read_cb, g_object_ref (self));
+}
+
+typedef struct
+{
+  WzpClient *client;
+  char      *host_key;    /* "host:port", for the known-relays file */
+  char      *pin;         /* from the URI, or remembered; NULL: trust on first use */
+  gboolean   pin_from_uri;
+} Attempt;
+
+static void
+attempt_free (Attempt *attempt)
+{
+  g_object_unref (attempt->client);
+  g_free (attempt->host_key);
+  g_free (attempt->pin);
+  g_free (attempt);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Attempt, attempt_free)
+
+static void
+handshake_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(Attempt) attempt = user_data;
+  WzpClient *self = attempt->client;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WzpMessage) presence = NULL;
+  const char *seen;
+
+  if (G_IO_STREAM (source) != self->tls)
+    return;
+
+  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
+    {
+      _wzp_tls_connection_explain_error (self->tls, &error);
+      if (g_error_matches (error, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_PIN_MISMATCH))
+        {
+          g_autoptr(GError) changed =
+            g_error_new (WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED,
+                         attempt->pin_from_uri
+                           ? "The relay at %s is not the one in its URI: %s"
+                           : "The relay at %s has a different identity than the first time "
+                             "(%s); if the operator changed it, remove it from the known "
+                             "relays file",
+                         attempt->host_key, error->message);
+          connection_failed (self, g_steal_pointer (&changed));
+        }
+      else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        connection_failed (self, g_steal_pointer (&error));
+      return;
+    }
+
+  seen = _wzp_tls_connection_get_peer_fingerprint (self->tls);
+  g_free (self->relay_fingerprint);
+  self->relay_fingerprint = g_strdup (seen);
+  if (attempt->pin == NULL && seen != NULL)
+    known_relay_remember (attempt->host_key, seen);
+
+  self->io = _wzp_frame_io_new (self->tls);
+  presence = _wzp_message_new (WZP_MESSAGE_REGISTER_PRESENCE);
+  _wzp_message_set_string (presence, "alias", self->alias);
+  _wzp_message_set_string (presence, "client_version", PACKAGE_VERSION);
+  _wzp_frame_io_send (self->io, presence);
+  read_next (self);
+}
+
+static void
+connected_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(Attempt) attempt = user_data;
+  WzpClient *self = attempt->client;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketConnection) conn = NULL;
+
+  conn = _wzp_shared_port_connect_finish (WZP_SHARED_PORT (source), result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (conn == NULL)
+    {
+      g_prefix_error (&error, "Cannot reach the relay at %s: ", attempt->host_key);
+      connection_failed (self, g_steal_pointer (&error));
+      return;
+    }
+
+  self->socket_conn = g_steal_pointer (&conn);
+  self->tls = _wzp_tls_client_new (G_IO_STREAM (self->socket_conn), self->identity,
+                                   attempt->pin, &error);
+  if (self->tls == NULL)
+    {
+      connection_failed (self, g_steal_pointer (&error));
+      return;
+    }
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (self->tls), G_PRIORITY_DEFAULT,
+                                    self->cancellable, handshake_cb,
+                                    g_steal_pointer (&attempt));
+}
+
+static void
+resolved_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(Attempt) attempt = user_data;
+  WzpClient *self = attempt->client;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketAddress) address =
+    g_socket_address_enumerator_next_finish (G_SOCKET_ADDRESS_ENUMERATOR (source), result,
+                                             &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (address == NULL)
+    {
+      connection_failed (self, error ? g_steal_pointer (&error)
+                                     : g_error_new (G_RESOLVER_ERROR,
+                                                    G_RESOLVER_ERROR_NOT_FOUND,
+                                                    "The relay's host name %s has no address",
+                                                    attempt->host_key));
+      return;
+    }
+
+  /* The signalling connection leaves from P, so the reflexive address the relay sees is
+   * where P is reachable from outside (DESIGN.md section 5). */
+  _wzp_shared_port_connect_async (self->shared_port, address, self->cancellable,
+                                  connected_cb, g_steal_pointer (&attempt));
+}
+
+static gboolean
+ensure_port (WzpClient  *self,
+             GError    **error)
+{
+  if (self->shared_port == NULL)
+    {
+      self->shared_port = _wzp_shared_port_new (self->requested_port,
+                                                self->test_loopback
+                                                  ? WZP_SHARED_PORT_FLAGS_LOOPBACK
+                                                  : WZP_SHARED_PORT_FLAGS_NONE,
+                                                error);
+      if (self->shared_port == NULL)
+        return FALSE;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PORT]);
+    }
+
+  if (self->network == NULL)
+    {
+      self->network = _wzp_network_info_new (_wzp_shared_port_get_port (self->shared_port),
+                                             self->test_loopback);
+      if (self->deny_list != NULL)
+        _wzp_network_info_set_deny_list (self->network, (const char * const *) self->deny_list);
+      if (self->allow_list != NULL)
+        _wzp_network_info_set_allow_list (self->network,
+                                          (const char * const *) self->allow_list);
+      g_signal_connect_object (self->network, "notify::nat-type",
+                               G_CALLBACK (g_object_notify), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (self->network, "notify::host-candidates",
+                               G_CALLBACK (g_object_notify), self, G_CONNECT_SWAPPED);
+      _wzp_network_info_gather_async (self->network, NULL, NULL, NULL);
+    }
+  return TRUE;
+}
+
+static void
+start_attempt (WzpClient *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketConnectable) connectable = NULL;
+  g_autoptr(GSocketAddressEnumerator) enumerator = NULL;
+  g_autofree char *host = NULL;
+  g_autofree char *uri_pin = NULL;
+  Attempt *attempt;
+  guint16 port;
+
+  drop_connection (self);
+  self->cancellable = g_cancellable_new ();
+
+  if (self->relay_uri == NULL)
+    {
+      connection_failed (self, g_error_new (WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_NO_RELAY,
+                                            "No relay is configured"));
+      return;
+    }
+  if (!_wzp_client_parse_relay_uri (self->relay_uri, &host, &port, &uri_pin, &error) ||
+      !ensure_port (self, &error))
+    {
+      connection_failed (self, g_steal_pointer (&error));
+      return;
+    }
+
+  attempt = g_new0 (Attempt, 1);
+  attempt->client = g_object_ref (self);
+  attempt->host_key = strchr (host, ':') ? g_strdup_printf ("[%s]:%u", host, port)
+                                         : g_strdup_printf ("%s:%u", host, port);
+  attempt->pin_from_uri = (uri_pin != NULL);
+  attempt->pin = uri_pin ? g_steal_pointer (&uri_pin) : known_relay_lookup (attempt->host_key);
+
+  if (self->state != WZP_CLIENT_STATE_RECONNECTING)
+    set_state (self, WZP_CLIENT_STATE_CONNECTING, NULL);
+
+  connectable = g_network_address_new (host, port);
+  enumerator = g_socket_connectable_enumerate (connectable);
+  g_socket_address_enumerator_next_async (enumerator, self->cancellable, resolved_cb, attempt);
+}
+
+/* Public API */
+
+/**
+ * wzp_client_new:
+ * @identity: the user's identity
+ *
+ * Returns: (transfer full): a new client, not connected
+ *
+ * Since: 1.0
+ */
+WzpClient *
+wzp_client_new (WzpIdentity *identity)
+{
+  g_return_val_if_fail (WZP_IS_IDENTITY (identity), NULL);
+
+  return g_object_new (WZP_TYPE_CLIENT, "identity", identity, NULL);
+}
+
+/**
+ * wzp_client_connect_async:
+ * @self: a client
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called once registered, or on failure
+ * @user_data: data for @callback
+ *
+ * Connects to [property@Wzp.Client:relay-uri] from the client's port and registers. The
+ * client then keeps the registration alive: after a lost connection it reconnects with
+ * backoff ([property@Wzp.Client:state] is %WZP_CLIENT_STATE_RECONNECTING meanwhile),
+ * until [method@Wzp.Client.disconnect]. It gives up only on errors that retrying cannot
+ * fix (a relay whose fingerprint changed, another program using the identity).
+ *
+ * Since: 1.0
+ */
+void
+wzp_client_connect_async (WzpClient           *self,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (WZP_IS_CLIENT (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, wzp_client_connect_async);
+
+  if (self->state == WZP_CLIENT_STATE_CONNECTED)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (self->connect_task != NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
+                               "Already connecting to the relay");
+      return;
+    }
+
+  self->connect_task = g_steal_pointer (&task);
+  g_clear_handle_id (&self->reconnect_id, g_source_remove);
+  self->backoff_ms = 0;
+  start_attempt (self);
+}
+
+/**
+ * wzp_client_connect_finish:
+ * @self: a client
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE if the client is registered
+ *
+ * Since: 1.0
+ */
+gboolean
+wzp_client_connect_finish (WzpClient     *self,
+                           GAsyncResult  *result,
+                           GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * wzp_client_disconnect:
+ * @self: a client
+ *
+ * Hangs up every call and closes the connection to the relay; no reconnection follows.
+ *
+ * Since: 1.0
+ */
+void
+wzp_client_disconnect (WzpClient *self)
+{
+  g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  WzpCall *call;
+
+  g_return_if_fail (WZP_IS_CLIENT (self));
+
+  g_hash_table_iter_init (&iter, self->calls);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &call))
+    g_ptr_array_add (calls, g_object_ref (call));
+  for (guint i = 0; i < calls->len; i++)
+    wzp_call_hangup (g_ptr_array_index (calls, i));
+
+  g_clear_handle_id (&self->reconnect_id, g_source_remove);
+  if (self->connect_task != NULL)
+    {
+      g_autoptr(GTask) task = g_steal_pointer (&self->connect_task);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               "Disconnected before the registration completed");
+    }
+  drop_connection (self);
+  set_state (self, WZP_CLIENT_STATE_DISCONNECTED, NULL);
+}
+
+/**
+ * wzp_client_place_call_async:
+ * @self: a registered client
+ * @fingerprint: whom to call
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called once the call is connected, or
+ *   when it failed (declined, busy, unknown, unreachable)
+ * @user_data: data for @callback
+ *
+ * Calls @fingerprint. The call's paths are authenticated against exactly this
+ * fingerprint, whatever the relay says.
+ *
+ * Since: 1.0
+ */
+void
+wzp_client_place_call_async (WzpClient           *self,
+                             const char          *fingerprint,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(WzpCall) call = NULL;
+
+  g_return_if_fail (WZP_IS_CLIENT (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, wzp_client_place_call_async);
+
+  if (fingerprint == NULL || !wzp_fingerprint_is_valid (fingerprint))
+    {
+      g_task_return_new_error (task, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_INVALID_FINGERPRINT,
+                               "“%s” is not a fingerprint (8 groups of 4 lower-case hex "
+                               "digits separated by colons)", fingerprint ? fingerprint : "");
+      return;
+    }
+  if (!self->registered)
+    {
+      g_task_return_new_error (task, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_NOT_CONNECTED,
+                               "Not connected to a relay");
+      return;
+    }
+
+  call = _wzp_call_new_outgoing (self, fingerprint, self->privacy);
+  g_hash_table_insert (self->calls, g_strdup (wzp_call_get_call_id (call)), g_object_ref (call));
+  _wzp_call_start (call, task);
+}
+
+/**
+ * wzp_client_place_call_finish:
+ * @self: a client
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the connected call
+ *
+ * Since: 1.0
+ */
+WzpCall *
+wzp_client_place_call_finish (WzpClient     *self,
+                              GAsyncResult  *result,
+                              GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* Accessors */
+
+/**
+ * wzp_client_get_identity:
+ * @self: a client
+ *
+ * Returns: (transfer none): the client's identity
+ *
+ * Since: 1.0
+ */
+WzpIdentity *
+wzp_client_get_identity (WzpClient *self)
+{
+  g_return_val_if_fail (WZP_IS_CLIENT (self), NULL);
+  return self->identity;
+}
+
+/**
+ * wzp_client_get_relay_uri:
+ * @self: a client
+ *
+ * Returns: (nullable): the relay URI
+ *
+ * Since: 1.0
+ */
+const char *
+wzp_client_get_relay_uri (WzpClient *self)
+{
+  g_return_val_if_fail (WZP_IS_CLIENT (self), NULL);
+  return self->relay_uri;
+}
+
+/**
+ * wzp_client_set_relay_uri:
+ * @self: a client
+ * @uri: (nullable): `wzps://HOST:PORT#FINGERPRINT`; without the fingerprint the relay's
+ *   identity is trusted on first use and remembered
+ *
+ * Sets the relay. A connected client moves to the new relay at once.
+ *
+ * Since: 1.0
+ */
+void
+wzp_client_set_relay_uri (WzpClient  *self,
+                          const char *uri)
+{
+  g_return_if_fail (WZP_IS_CLIENT (self));
+
+  if (g_strcmp0 (self->relay_uri, uri) == 0)
+    return;
+  g_free (self->relay_uri);
+  self->relay_uri = g_strdup (uri);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RELAY_URI]);
+
+  if (self->state == WZP_CLIENT_STATE_CONNECTED || self->state == WZP_CLIENT_STATE_RECONNECTING)
+    {
+      g_clear_handle_id (&self->reconnect_id, g_source_remove);
+      self->backoff_ms = 0;
+      start_attempt (self);
+    }
+}
+
+/**
+ * wzp_client_get_alias:
+ * @self: a client
+ *
+ * Returns: (nullable): the name shown to people this client calls
+ *
+ * Since: 1.0
+ */
+const char *
+wzp_client_get_alias (WzpClient *self)
+{
+  g_return_val_if_fail (WZP_IS_CLIENT (self), NULL);
+  return self->alias;
+}
+
+/**
+ * wzp_client_set_alias:
+ * @self: a client
+ * @alias: (nullable): a display name
+ *
+ * Sets the name shown to the people this client calls (taking effect at the next
+ * registration and call).
+ *
+ * Since: 1.0
+ */
+void
+wzp_client_set_alias (WzpClient  *self,
+                      const char *alias)
+{
+  g_return_if_fail (WZP_IS_CLIENT (self));
+
+  if (g_strcmp0 (self->alias, alias) == 0)
+    return;
+  g_free (self->alias);
+  self->alias = g_strdup (alias);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ALIAS]);
+}
+
+/**
+ * wzp_client_get_privacy:
+ * @self: a client
+ *
+ * Returns: whether calls share no addresses by default
+ *
+ * Since: 1.0
+ */
+gboolean
+wzp_client_get_privacy (WzpClient *self)
+{
+  g_return_val_if_fail (WZP_IS_CLIENT (self), FALSE);
+  return self->privacy;
+}
+
+/**
+ * wzp_client_set_privacy:
+ * @self: a client
+ * @privacy: %TRUE to share no addresses in calls (they then run over the relay)
+ *
+ * Since: 1.0
+ */
+void
+wzp_client_set_privacy (WzpClient *self,
+                        gboolean   privacy)
+{
+  g_return_if_fail (WZP_IS_CLIENT (self));
+
+  privacy = !!privacy;
+  if (self->privacy == privacy)
+    return;
+  self->privacy = privacy;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PRIVACY]);
+}
+
+/**
+ * wzp_client_get_state:
+ * @self: a client
+ *
+ * Returns: the state of the connection to the relay
+ *
+ * Since: 1.0
+ */
+WzpClientState
+wzp_client_get_state (WzpClient *self)
+{
+  g_return_val_if_fail (WZP_IS_CLIENT (self), WZP_CLIENT_STATE_DISCONNECTED);
+  return self->state;
+}
+
+/**
+ * wzp_client_get_error_message:
+ * @self: a client
+ *
+ * Returns: (nullable): why the last connection attempt failed, for the user
+ *
+ * Since: 1.0
+ */
+const char *
+wzp_client_get_error_message (WzpClient *self)
+{
+  g_return_val_if_fail (WZP_IS_CLIENT (self), NULL);
+  return self->error_message;
+}
+
+/**
+ * wzp_client_get_observed_address:
+ * @self: a client
+ *
+ * Returns: (nullable): the address the relay sees this client at
+ *
+ * Since: 1.0
+ */
+const char *
+wzp_client_get_observed_address (WzpClient *self)
+{
+  g_return_val_if_fail (WZP_IS_CLIENT (self), NULL);
+  return self->network ? _wzp_network_info_get_observed_address (self->network) : NULL;
+}
+
+/**
+ * wzp_client_get_nat_type:
+ * @self: a client
+ *
+ * Returns: the IPv4 NAT mapping type, as measured against the relay and reflectors
+ *
+ * Since: 1.0
+ */
+WzpNatType
+wzp_client_get_nat_type (WzpClient *self)
+{
+  g_return_val_if_fail (WZP_IS_CLIENT (self), WZP_NAT_TYPE_UNKNOWN);
+  return self->network ? _wzp_network_info_get_nat_type (self->network, G_SOCKET_FAMILY_IPV4)
+                       : WZP_NAT_TYPE_UNKNOWN;
+}
+
+/**
+ * wzp_client_get_port:
+ * @self: a client
+ *
+ * Returns: the client's port P once connected; before, the requested one (0: random)
+ *
+ * Since: 1.0
+ */
+guint
+wzp_client_get_port (WzpClient *self)
+{
+  g_return_val_if_fail (WZP_IS_CLIENT (self), 0);
+  return self->shared_port ? _wzp_shared_port_get_port (self->shared_port)
+                           : self->requested_port;
+}
+
+/* Private */
+
+void
+_wzp_client_set_test_loopback (WzpClient *self,
+                               gboolean   loopback)
+{
+  self->test_loopback = loopback;
+}
+
+WzpSharedPort *
+_wzp_client_get_shared_port (WzpClient *self)
+{
+  return self->shared_port;
+}
+
+WzpNetworkInfo *
+_wzp_client_get_network_info (WzpClient *self)
+{
+  return self->network;
+}
+
+/* GObject */
+
+static void
+set_strv (char         ***field,
+          const GValue   *value)
+{
+  g_strfreev (*field);
+  *field = g_value_dup_boxed (value);
+}
+
+static void
+wzp_client_get_property (GObject    *object,
+                         guint       prop_id,
+                         GValue     *value,
+                         GParamSpec *pspec)
+{
+  WzpClient *self = WZP_CLIENT (object);
+
+  switch (prop_id)
+    {
+    case PROP_IDENTITY:
+      g_value_set_object (value, self->identity);
+      break;
+    case PROP_FINGERPRINT:
+      g_value_set_string (value, _wzp_client_get_fingerprint (self));
+      break;
+    case PROP_RELAY_URI:
+      g_value_set_string (value, self->relay_uri);
+      break;
+    case PROP_ALIAS:
+      g_value_set_string (value, self->alias);
+      break;
+    case PROP_PRIVACY:
+      g_value_set_boolean (value, self->privacy);
+      break;
+    case PROP_PORT:
+      g_value_set_uint (value, wzp_client_get_port (self));
+      break;
+    case PROP_REFLECTORS:
+      g_value_set_boxed (value, self->reflectors);
+      break;
+    case PROP_DENY_LIST:
+      g_value_set_boxed (value, self->deny_list);
+      break;
+    case PROP_ALLOW_LIST:
+      g_value_set_boxed (value, self->allow_list);
+      break;
+    case PROP_STATE:
+      g_value_set_enum (value, self->state);
+      break;
+    case PROP_ERROR_MESSAGE:
+      g_value_set_string (value, self->error_message);
+      break;
+    case PROP_OBSERVED_ADDRESS:
+      g_value_set_string (value, wzp_client_get_observed_address (self));
+      break;
+    case PROP_NAT_TYPE:
+      g_value_set_enum (value, wzp_client_get_nat_type (self));
+      break;
+    case PROP_HOST_CANDIDATES:
+      g_value_take_boxed (value, self->network
+                                   ? _wzp_network_info_dup_host_candidates (self->network)
+                                   : NULL);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+wzp_client_set_property (GObject      *object,
+                         guint         prop_id,
+                         const GValue *value,
+                         GParamSpec   *pspec)
+{
+  WzpClient *self = WZP_CLIENT (object);
+
+  switch (prop_id)
+    {
+    case PROP_IDENTITY:
+      self->identity = g_value_dup_object (value);
+      break;
+    case PROP_RELAY_URI:
+      wzp_client_set_relay_uri (self, g_value_get_string (value));
+      break;
+    case PROP_ALIAS:
+      wzp_client_set_alias (self, g_value_get_string (value));
+      break;
+    case PROP_PRIVACY:
+      wzp_client_set_privacy (self, g_value_get_boolean (value));
+      break;
+    case PROP_PORT:
+      self->requested_port = g_value_get_uint (value);
+      break;
+    case PROP_REFLECTORS:
+      set_strv (&self->reflectors, value);
+      g_object_notify_by_pspec (object, pspec);
+      break;
+    case PROP_DENY_LIST:
+      set_strv (&self->deny_list, value);
+      if (self->network != NULL)
+        _wzp_network_info_set_deny_list (self->network, (const char * const *) self->deny_list);
+      g_object_notify_by_pspec (object, pspec);
+      break;
+    case PROP_ALLOW_LIST:
+      set_strv (&self->allow_list, value);
+      if (self->network != NULL)
+        _wzp_network_info_set_allow_list (self->network,
+                                          (const char * const *) self->allow_list);
+      g_object_notify_by_pspec (object, pspec);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+wzp_client_dispose (GObject *object)
+{
+  WzpClient *self = WZP_CLIENT (object);
+
+  if (self->calls != NULL)
+    {
+      g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func (g_object_unref);
+      GHashTableIter iter;
+      WzpCall *call;
+
+      g_hash_table_iter_init (&iter, self->calls);
+      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &call))
+        g_ptr_array_add (calls, g_object_ref (call));
+      for (guint i = 0; i < calls->len; i++)
+        _wzp_call_abandon (g_ptr_array_index (calls, i), "The client went away");
+      g_hash_table_remove_all (self->calls);
+    }
+  g_clear_handle_id (&self->reconnect_id, g_source_remove);
+  drop_connection (self);
+  if (self->shared_port != NULL)
+    _wzp_shared_port_close (self->shared_port);
+  g_clear_object (&self->shared_port);
+  g_clear_object (&self->network);
+  g_clear_object (&self->connect_task);
+
+  G_OBJECT_CLASS (wzp_client_parent_class)->dispose (object);
+}
+
+static void
+wzp_client_finalize (GObject *object)
+{
+  WzpClient *self = WZP_CLIENT (object);
+
+  g_clear_object (&self->identity);
+  g_clear_pointer (&self->calls, g_hash_table_unref);
+  g_free (self->relay_uri);
+  g_free (self->alias);
+  g_free (self->error_message);
+  g_free (self->relay_fingerprint);
+  g_strfreev (self->reflectors);
+  g_strfreev (self->deny_list);
+  g_strfreev (self->allow_list);
+
+  G_OBJECT_CLASS (wzp_client_parent_class)->finalize (object);
+}
+
+static void
+wzp_client_class_init (WzpClientClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = wzp_client_get_property;
+  object_class->set_property = wzp_client_set_property;
+  object_class->dispose = wzp_client_dispose;
+  object_class->finalize = wzp_client_finalize;
+
+  /**
+   * WzpClient:identity:
+   *
+   * The user's identity.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_IDENTITY] =
+    g_param_spec_object ("identity", NULL, NULL, WZP_TYPE_IDENTITY,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpClient:fingerprint:
+   *
+   * The user's fingerprint: the address people call.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_FINGERPRINT] =
+    g_param_spec_string ("fingerprint", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpClient:relay-uri:
+   *
+   * The relay, as `wzps://HOST:PORT#FINGERPRINT`.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_RELAY_URI] =
+    g_param_spec_string ("relay-uri", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpClient:alias:
+   *
+   * The name shown to people this client calls.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_ALIAS] =
+    g_param_spec_string ("alias", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpClient:privacy:
+   *
+   * Whether calls share no addresses (and so run over the relay).
+   *
+   * Since: 1.0
+   */
+  properties[PROP_PRIVACY] =
+    g_param_spec_boolean ("privacy", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpClient:port:
+   *
+   * The client's TCP port P for direct connections and its relay connection; 0 (the
+   * default) picks a random free port at the first connection.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_PORT] =
+    g_param_spec_uint ("port", NULL, NULL, 0, 65535, 0,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpClient:reflectors:
+   *
+   * Extra relay URIs to ask for the reflexive address when measuring the NAT type.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_REFLECTORS] =
+    g_param_spec_boxed ("reflectors", NULL, NULL, G_TYPE_STRV,
+                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpClient:deny-list:
+   *
+   * Interface name patterns (`docker*`, `wg*`, ...) whose addresses are never offered;
+   * %NULL means the default list.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_DENY_LIST] =
+    g_param_spec_boxed ("deny-list", NULL, NULL, G_TYPE_STRV,
+                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpClient:allow-list:
+   *
+   * Interface name patterns offered even when the deny list matches them.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_ALLOW_LIST] =
+    g_param_spec_boxed ("allow-list", NULL, NULL, G_TYPE_STRV,
+                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpClient:state:
+   *
+   * The state of the connection to the relay.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_STATE] =
+    g_param_spec_enum ("state", NULL, NULL, WZP_TYPE_CLIENT_STATE,
+                       WZP_CLIENT_STATE_DISCONNECTED,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpClient:error-message:
+   *
+   * Why the connection failed, for the user; %NULL while connected.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_ERROR_MESSAGE] =
+    g_param_spec_string ("error-message", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpClient:observed-address:
+   *
+   * The address the relay sees this client at (its reflexive address).
+   *
+   * Since: 1.0
+   */
+  properties[PROP_OBSERVED_ADDRESS] =
+    g_param_spec_string ("observed-address", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpClient:nat-type:
+   *
+   * The IPv4 NAT mapping type.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_NAT_TYPE] =
+    g_param_spec_enum ("nat-type", NULL, NULL, WZP_TYPE_NAT_TYPE, WZP_NAT_TYPE_UNKNOWN,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpClient:host-candidates:
+   *
+   * The LAN addresses offered to peers, in dial order.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_HOST_CANDIDATES] =
+    g_param_spec_boxed ("host-candidates", NULL, NULL, G_TYPE_STRV,
+                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * WzpClient::incoming-call:
+   * @self: the client
+   * @call: the incoming call, in state %WZP_CALL_STATE_INCOMING
+   *
+   * Emitted when someone calls. Call [method@Wzp.Call.ring] when the user is alerted,
+   * then [method@Wzp.Call.answer_async] or [method@Wzp.Call.hangup].
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_INCOMING_CALL] =
+    g_signal_new ("incoming-call", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, WZP_TYPE_CALL);
+}
+
+static void
+wzp_client_init (WzpClient *self)
+{
+  self->calls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+}

@@ -1050,7 +1050,7 @@ wzp_relay_class_init (WzpRelayClass *klass)
                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 
   /**
-   * WzpRelay:allowed-fingerprints: (nullable)
+   * WzpRelay:allowed-fingerprints:
    *
    * When set and not empty, only these identities may use the relay.
    *
@@ -1061,7 +1061,7 @@ wzp_relay_class_init (WzpRelayClass *klass)
                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   /**
-   * WzpRelay:reflectors: (nullable)
+   * WzpRelay:reflectors:
    *
    * Relay URIs that clients may ask for their reflexive address as a second opinion
    * (they learn them from `RegisterPresenceAck`).

@@ -538,7 +538,9 @@ test_wire_enums (void)
       WzpAcceptMode accept_out;
       WzpHangupReason reason_out;
 
-      g_test_message ("bad enumeration text \"%s\"", bad[i]);
+      g_autofree char *shown = g_strescape (bad[i], NULL);
+
+      g_test_message ("bad enumeration text \"%s\"", shown);
       g_assert_false (_wzp_nat_type_from_wire (bad[i], &nat_out));
       g_assert_false (_wzp_accept_mode_from_wire (bad[i], &accept_out));
       g_assert_false (_wzp_hangup_reason_from_wire (bad[i], &reason_out));
@@ -1048,6 +1050,7 @@ test_bad_envelope (void)
     "{\"type\":\"Reflect\",\"x\":'y'}",
     "{\"type\":\"Reflect\"}{\"type\":\"Ping\"}",    /* a second value after the object */
     "{\"type\":\"Reflect\"}]",
+    "{\"t{\\ud800\"\"",  /* json-glib's own error text would not be UTF-8 here */
   };
   static const char *not_object[] = {
     "[]", "[{\"type\":\"Reflect\"}]", "42", "-1.5", "\"Reflect\"", "null", "true", "false",

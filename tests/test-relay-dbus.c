@@ -634,8 +634,9 @@ test_bus_registrations_and_calls (BusFixture    *f,
   call_signal_clear (&ended);
 }
 
-/* SIGTERM with a call up: the parties get Hangup, CallEnded reaches the bus before the
- * name goes, and the daemon exits 0. */
+/* SIGTERM with a call up: the parties get Hangup and then the relay's goodbye before
+ * their connections close, CallEnded reaches the bus before the name goes, and the
+ * daemon exits 0. */
 static void
 test_bus_shutdown_ends_calls (BusFixture    *f,
                               gconstpointer  data)
@@ -653,6 +654,8 @@ test_bus_shutdown_ends_calls (BusFixture    *f,
   g_subprocess_send_signal (f->relay, SIGTERM);
   got_hangup = wzp_test_client_expect (alice, WZP_MESSAGE_HANGUP);
   g_assert_cmpstr (_wzp_message_get_string (got_hangup, "call_id"), ==, call_id);
+  wzp_test_client_expect_error (alice, "shutdown");
+  wzp_test_client_wait_closed (alice);
   wait_for (string_is_set, &ended.call_id, "CallEnded");
   g_assert_cmpstr (ended.call_id, ==, call_id);
   g_assert_cmpint (wait_exit (f->relay), ==, 0);

@@ -170,6 +170,27 @@ identity_loaded_cb (GObject      *source,
   g_main_loop_quit (daemon->loop);
 }
 
+/* wzp_relay_stop() queues a last message on every connection and closes each one once
+ * it is written: run the main loop until nothing has happened for a moment, at most
+ * @max_ms (a client that stopped reading must not hold the shutdown up). */
+static void
+drain_main_context (guint max_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + max_ms * G_TIME_SPAN_MILLISECOND;
+  guint quiet_rounds = 0;
+
+  while (quiet_rounds < 10 && g_get_monotonic_time () < deadline)
+    {
+      if (g_main_context_iteration (NULL, FALSE))
+        quiet_rounds = 0;
+      else
+        {
+          quiet_rounds++;
+          g_usleep (2 * G_TIME_SPAN_MILLISECOND);
+        }
+    }
+}
+
 static gboolean
 parse_options (Options   *options,
                int       *argc,
@@ -386,11 +407,10 @@ main (int    argc,
 
   g_main_loop_run (loop);
 
-  /* Stop accepting, hang up calls (CallEnded still goes out on the bus), close pipes and
-   * connections; then release the name and flush the bus. wzp_relay_stop() writes the
-   * final frames and closes everything before it returns, so the main loop need not run
-   * again. */
+  /* Stop accepting, hang up calls (CallEnded still goes out on the bus), close pipes, let
+   * the connections flush their last messages; then release the name and flush the bus. */
   wzp_relay_stop (relay);
+  drain_main_context (1000);
   g_clear_pointer (&bus, wzp_relay_bus_free);
   g_source_remove (sigterm_id);
   g_source_remove (sigint_id);

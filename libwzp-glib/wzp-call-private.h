@@ -1,0 +1,48 @@
+/* wzp-call-private.h: what WzpClient and WzpCall say to each other
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include "wzp-call.h"
+#include "wzp-client.h"
+#include "wzp-message-private.h"
+#include "wzp-path-private.h"
+
+G_BEGIN_DECLS
+
+/* Default deadlines (DESIGN.md sections 5 and 11). */
+#define WZP_CALL_CONNECT_DEADLINE_MS 10000
+#define WZP_CALL_NOMINATE_ACK_MS     1000
+#define WZP_CALL_KEEPALIVE_MS        1000
+
+WzpCall   *_wzp_call_new_outgoing       (WzpClient    *client,
+                                         const char   *peer_fingerprint,
+                                         gboolean      privacy);
+WzpCall   *_wzp_call_new_incoming       (WzpClient    *client,
+                                         WzpMessage   *offer);
+/* A signalling message for this call (routed by call_id). */
+void       _wzp_call_handle_message     (WzpCall      *self,
+                                         WzpMessage   *message);
+/* The client lost its relay connection. Calls not yet set up end; others go on. */
+void       _wzp_call_signalling_lost    (WzpCall      *self);
+/* Sends the offer; @task completes with the call once a path is nominated. */
+void       _wzp_call_start              (WzpCall      *self,
+                                         GTask        *task);
+/* Ends the call locally without telling anyone (the client is going away). */
+void       _wzp_call_abandon            (WzpCall      *self,
+                                         const char   *why);
+
+/* WzpClient's side */
+void        _wzp_client_send            (WzpClient    *self,
+                                         WzpMessage   *message);
+void        _wzp_client_fill_candidates (WzpClient    *self,
+                                         WzpMessage   *message,
+                                         const char   *reflexive_member,
+                                         const char   *local_member,
+                                         const char   *nat_member);
+const char *_wzp_client_get_fingerprint (WzpClient    *self);
+void        _wzp_client_call_ended      (WzpClient    *self,
+                                         WzpCall      *call);
+
+G_END_DECLS

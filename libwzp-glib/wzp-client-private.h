@@ -1,0 +1,26 @@
+/* wzp-client-private.h: WzpClient internals for the call, tests and tools
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include "wzp-client.h"
+#include "wzp-network-info-private.h"
+#include "wzp-socket-private.h"
+
+G_BEGIN_DECLS
+
+/* Parses wzps://HOST[:PORT][#FINGERPRINT] (the port defaults to 4433). */
+gboolean        _wzp_client_parse_relay_uri   (const char   *uri,
+                                               char        **out_host,
+                                               guint16      *out_port,
+                                               char        **out_fingerprint,
+                                               GError      **error);
+/* Test-only (DESIGN.md section 11, item 22): listen on loopback and offer loopback host
+ * candidates, never the machine's own interfaces. Set before connecting. */
+void            _wzp_client_set_test_loopback (WzpClient    *self,
+                                               gboolean      loopback);
+WzpSharedPort  *_wzp_client_get_shared_port   (WzpClient    *self);
+WzpNetworkInfo *_wzp_client_get_network_info  (WzpClient    *self);
+
+G_END_DECLS
