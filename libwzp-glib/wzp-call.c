@@ -594,7 +594,7 @@ handle_setup (WzpCall    *self,
   if (g_strcmp0 (peer, self->peer_fingerprint) != 0 ||
       g_strcmp0 (role, _wzp_call_role_to_wire (self->role)) != 0)
     {
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                         "WZP_CALL_ID", self->call_id,
                         "MESSAGE", "Call %s: the relay named peer %s (role %s), expected %s; "
                         "ending the call", self->call_id, peer, role, self->peer_fingerprint);

@@ -341,7 +341,7 @@ connection_failed (WzpClient *self,
 
   if (error_is_permanent (owned))
     {
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                         "MESSAGE", "Not connecting to the relay again: %s", owned->message);
       set_state (self, WZP_CLIENT_STATE_FAILED, owned->message);
       return;
@@ -656,6 +656,18 @@ resolved_cb (GObject      *source,
                                   connected_cb, g_steal_pointer (&attempt));
 }
 
+/* The network info's nat-type and host-candidates are the client's properties too. */
+static void
+network_notify_cb (WzpNetworkInfo *network,
+                   GParamSpec     *pspec,
+                   WzpClient      *self)
+{
+  if (g_strcmp0 (pspec->name, "nat-type") == 0)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NAT_TYPE]);
+  else
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HOST_CANDIDATES]);
+}
+
 static gboolean
 ensure_port (WzpClient  *self,
              GError    **error)
@@ -682,9 +694,9 @@ ensure_port (WzpClient  *self,
         _wzp_network_info_set_allow_list (self->network,
                                           (const char * const *) self->allow_list);
       g_signal_connect_object (self->network, "notify::nat-type",
-                               G_CALLBACK (g_object_notify), self, G_CONNECT_SWAPPED);
+                               G_CALLBACK (network_notify_cb), self, 0);
       g_signal_connect_object (self->network, "notify::host-candidates",
-                               G_CALLBACK (g_object_notify), self, G_CONNECT_SWAPPED);
+                               G_CALLBACK (network_notify_cb), self, 0);
       _wzp_network_info_gather_async (self->network, NULL, NULL, NULL);
     }
   return TRUE;

@@ -184,6 +184,7 @@ pipe_ready_cb (GObject      *source,
 {
   g_autoptr(GTask) task = user_data;
   PipeData *data = g_task_get_task_data (task);
+  GCancellable *cancellable; /* read before the task is handed on */
   g_autoptr(GError) error = NULL;
   g_autoptr(WzpMessage) message = NULL;
 
@@ -209,10 +210,10 @@ pipe_ready_cb (GObject      *source,
 
   /* PipeReady was read exactly, so the next bytes on the connection are the peer's: the
    * E2E handshake runs on the raw connection (DESIGN.md section 11, item 11). */
+  cancellable = g_task_get_cancellable (task);
   _wzp_path_secure_async (G_IO_STREAM (data->conn), data->identity, data->peer_fingerprint,
-                          data->role, WZP_PATH_KIND_RELAY, data->pipe_addr,
-                          g_task_get_cancellable (task), pipe_secured_cb,
-                          g_steal_pointer (&task));
+                          data->role, WZP_PATH_KIND_RELAY, data->pipe_addr, cancellable,
+                          pipe_secured_cb, g_steal_pointer (&task));
 }
 
 static void
@@ -222,6 +223,7 @@ pipe_open_written_cb (GObject      *source,
 {
   g_autoptr(GTask) task = user_data;
   PipeData *data = g_task_get_task_data (task);
+  GCancellable *cancellable; /* read before the task is handed on */
   g_autoptr(GError) error = NULL;
 
   if (!_wzp_frame_io_write_finish (WZP_FRAME_IO (source), result, &error))
@@ -229,8 +231,8 @@ pipe_open_written_cb (GObject      *source,
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
-  _wzp_frame_io_read_async (data->io, g_task_get_cancellable (task), pipe_ready_cb,
-                            g_steal_pointer (&task));
+  cancellable = g_task_get_cancellable (task);
+  _wzp_frame_io_read_async (data->io, cancellable, pipe_ready_cb, g_steal_pointer (&task));
 }
 
 static void
@@ -240,6 +242,7 @@ pipe_connected_cb (GObject      *source,
 {
   g_autoptr(GTask) task = user_data;
   PipeData *data = g_task_get_task_data (task);
+  GCancellable *cancellable; /* read before the task is handed on */
   g_autoptr(GError) error = NULL;
   g_autoptr(WzpMessage) open = NULL;
 
@@ -256,8 +259,9 @@ pipe_connected_cb (GObject      *source,
   open = _wzp_message_new_for_call (WZP_MESSAGE_OPEN_PIPE, data->call_id);
   _wzp_message_set_string (open, "pipe_token", data->token);
   _wzp_message_set_int (open, "seq", data->seq);
-  _wzp_frame_io_write_async (data->io, open, g_task_get_cancellable (task),
-                             pipe_open_written_cb, g_steal_pointer (&task));
+  cancellable = g_task_get_cancellable (task);
+  _wzp_frame_io_write_async (data->io, open, cancellable, pipe_open_written_cb,
+                             g_steal_pointer (&task));
 }
 
 void

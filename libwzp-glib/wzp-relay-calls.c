@@ -350,6 +350,8 @@ send_setup (RelayCall   *call,
   _wzp_message_set_bool (setup, "relay_pipe", TRUE);
   _wzp_message_set_string (setup, "pipe_token", party->pipe_secret);
   _wzp_message_set_string (setup, "pipe_addr", pipe_addr);
+  if (call->relay->setup_filter != NULL)
+    call->relay->setup_filter (setup, call->relay->setup_filter_data);
   _wzp_relay_send_to (call->relay, party->fingerprint, setup);
 }
 
@@ -596,4 +598,14 @@ _wzp_relay_calls_shutdown (WzpRelay *self)
       g_hash_table_iter_next (&iter, NULL, (gpointer *) &call);
       _wzp_relay_call_end (call, WZP_HANGUP_REASON_ERROR, NOTIFY_BOTH);
     }
+}
+
+void
+_wzp_relay_set_setup_filter (WzpRelay  *self,
+                             void     (*filter) (WzpMessage *setup,
+                                                 gpointer    data),
+                             gpointer   data)
+{
+  self->setup_filter = filter;
+  self->setup_filter_data = data;
 }

@@ -143,6 +143,10 @@ struct _WzpRelay
   guint            min_free_fds;
   char           **allowed_fingerprints;
   char           **reflectors;
+
+  /* Test seam: sees (and may change) every CallSetup before it is sent. */
+  void           (*setup_filter) (WzpMessage *setup, gpointer data);
+  gpointer         setup_filter_data;
 };
 
 /* wzp-relay.c */
@@ -170,6 +174,12 @@ void        _wzp_relay_emit_call_ended  (WzpRelay     *self,
                                          const char   *reason);
 RelayConn  *_wzp_relay_lookup_conn      (WzpRelay     *self,
                                          const char   *fingerprint);
+
+/* Test-only: lets a test play a lying relay (DESIGN.md section 11, item 1). */
+void        _wzp_relay_set_setup_filter (WzpRelay     *self,
+                                         void        (*filter) (WzpMessage *setup,
+                                                                gpointer    data),
+                                         gpointer      data);
 
 /* wzp-relay-calls.c */
 void        _wzp_relay_calls_handle     (WzpRelay     *self,
