@@ -56,7 +56,8 @@ static int opt_port = 0;
 
 static const GOptionEntry entries[] = {
   { "handshakes", 0, 0, G_OPTION_ARG_INT, &opt_handshakes, "Handshakes to time per variant", "N" },
-  { "connections", 0, 0, G_OPTION_ARG_INT, &opt_connections, "Idle connections for the memory measurement", "N" },
+  { "connections", 0, 0, G_OPTION_ARG_INT, &opt_connections,
+    "Idle connections for the memory measurement", "N" },
   { "serve", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &opt_serve, NULL, NULL },
   { "connect", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &opt_connect, NULL, NULL },
   { "pin", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &opt_pin, NULL, NULL },

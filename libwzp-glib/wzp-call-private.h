@@ -29,6 +29,11 @@ void       _wzp_call_signalling_lost    (WzpCall      *self);
 /* Sends the offer; @task completes with the call once a path is nominated. */
 void       _wzp_call_start              (WzpCall      *self,
                                          GTask        *task);
+/* Direct connections accepted on P: does the preamble name this call, and take it. */
+gboolean   _wzp_call_matches_preamble   (WzpCall      *self,
+                                         const guint8 *preamble);
+void       _wzp_call_take_accepted      (WzpCall      *self,
+                                         GSocketConnection *connection);
 /* Ends the call locally without telling anyone (the client is going away). */
 void       _wzp_call_abandon            (WzpCall      *self,
                                          const char   *why);

@@ -8,7 +8,12 @@
 
 #include "wzp-call-private.h"
 #include "wzp-enum-types.h"
+#include "wzp-client-private.h"
 #include "wzp-error.h"
+#include "wzp-race-private.h"
+
+/* The relay pipe waits this long for a direct path (DESIGN.md section 5, step 2). */
+#define HEAD_START_MS 250
 
 /**
  * WzpCall:
@@ -58,7 +63,10 @@ struct _WzpCall
   guint            ack_timeout_id;
   guint            keepalive_id;
   gboolean         rang;
-  GString         *outcomes;           /* every candidate's outcome, for the error */
+  GString         *outcomes;
+  WzpRace         *race;               /* direct attempts, while connecting */
+  GPtrArray       *early_accepted;     /* peer dials that came before our CallSetup */
+  guint            head_start_id;           /* every candidate's outcome, for the error */
 };
 
 G_DEFINE_FINAL_TYPE (WzpCall, wzp_call, G_TYPE_OBJECT)
@@ -174,6 +182,17 @@ error_for_reason (WzpCall         *self,
 }
 
 static void
+stop_race (WzpCall *self)
+{
+  g_clear_handle_id (&self->head_start_id, g_source_remove);
+  if (self->race == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->race, self);
+  _wzp_race_stop (self->race);
+  g_clear_object (&self->race);
+}
+
+static void
 close_after_hangup_cb (GObject      *source,
                        GAsyncResult *result,
                        gpointer      user_data)
@@ -222,6 +241,8 @@ call_end (WzpCall         *self,
   self->error_message = g_strdup (owned->message);
 
   g_cancellable_cancel (self->cancellable);
+  stop_race (self);
+  g_ptr_array_set_size (self->early_accepted, 0);
   g_clear_handle_id (&self->deadline_id, g_source_remove);
   g_clear_handle_id (&self->ack_timeout_id, g_source_remove);
   g_clear_handle_id (&self->keepalive_id, g_source_remove);
@@ -309,7 +330,22 @@ use_path (WzpCall *self,
   if (first)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIME_TO_PATH]);
   set_state (self, WZP_CALL_STATE_ACTIVE);
-  g_clear_handle_id (&self->deadline_id, g_source_remove);
+  if (path->kind != WZP_PATH_KIND_RELAY)
+    {
+      /* A direct path is as good as it gets: no more attempts. Only the caller closes the
+       * other paths, and only now that the ack came (DESIGN.md section 11, item 4); the
+       * callee closes them when the caller does. */
+      g_clear_handle_id (&self->deadline_id, g_source_remove);
+      stop_race (self);
+      if (self->role == WZP_CALL_ROLE_CALLER)
+        for (guint i = 0; i < self->paths->len; i++)
+          {
+            WzpPath *other = g_ptr_array_index (self->paths, i);
+
+            if (other != path)
+              _wzp_path_close (other);
+          }
+    }
   g_signal_emit (self, signals[SIGNAL_PATH_CHANGED], 0);
 
   if (self->task != NULL)
@@ -352,12 +388,23 @@ try_nominate (WzpCall *self)
   WzpPath *path = NULL;
 
   if (self->role != WZP_CALL_ROLE_CALLER || self->pending != NULL ||
-      self->nominated != NULL || self->state == WZP_CALL_STATE_ENDED)
+      self->state == WZP_CALL_STATE_ENDED)
+    return;
+  /* Once on a direct path, stay; on the relay, a direct path that authenticates later
+   * is nominated in its place (an upgrade, DESIGN.md section 5, step 6). */
+  if (self->nominated != NULL && self->nominated->kind != WZP_PATH_KIND_RELAY)
     return;
 
   for (guint i = 0; i < self->paths->len && path == NULL; i++)
-    if (!((WzpPath *) g_ptr_array_index (self->paths, i))->closed)
-      path = g_ptr_array_index (self->paths, i);
+    {
+      WzpPath *candidate = g_ptr_array_index (self->paths, i);
+
+      if (candidate->closed || candidate == self->nominated)
+        continue;
+      if (self->nominated != NULL && candidate->kind == WZP_PATH_KIND_RELAY)
+        continue;
+      path = candidate;
+    }
   if (path == NULL)
     return;
 
@@ -560,6 +607,106 @@ open_pipe (WzpCall *self)
                              g_object_ref (self));
 }
 
+/* The race */
+
+static void
+race_path_cb (WzpRace *race,
+              WzpPath *path,
+              WzpCall *self)
+{
+  path_authenticated (self, path);
+}
+
+static void
+race_result_cb (WzpRace    *race,
+                const char *address,
+                const char *kind,
+                const char *result,
+                const char *reason,
+                WzpCall    *self)
+{
+  emit_candidate_result (self, address, kind, result, *reason ? reason : NULL);
+}
+
+static void
+race_exhausted_cb (WzpRace *race,
+                   WzpCall *self)
+{
+  /* Every direct attempt failed: the relay need not wait for the head start. */
+  g_clear_handle_id (&self->head_start_id, g_source_remove);
+  open_pipe (self);
+}
+
+static gboolean
+head_start_cb (gpointer user_data)
+{
+  WzpCall *self = user_data;
+
+  self->head_start_id = 0;
+  open_pipe (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+start_race (WzpCall *self)
+{
+  WzpSharedPort *port = self->client ? _wzp_client_get_shared_port (self->client) : NULL;
+  WzpNetworkInfo *network = self->client ? _wzp_client_get_network_info (self->client) : NULL;
+  guint n_direct = 0;
+
+  /* Privacy: the relay pipe only, no addresses were shared. */
+  if (!self->privacy && port != NULL)
+    {
+      self->race = _wzp_race_new (self->call_id, self->role, self->identity,
+                                  self->peer_fingerprint, port, self->setup,
+                                  network ? _wzp_network_info_get_nat_type (network,
+                                                                            G_SOCKET_FAMILY_IPV4)
+                                          : WZP_NAT_TYPE_UNKNOWN);
+      g_signal_connect (self->race, "path", G_CALLBACK (race_path_cb), self);
+      g_signal_connect (self->race, "candidate-result", G_CALLBACK (race_result_cb), self);
+      g_signal_connect (self->race, "exhausted", G_CALLBACK (race_exhausted_cb), self);
+      n_direct = _wzp_race_start (self->race);
+      for (guint i = 0; i < self->early_accepted->len; i++)
+        _wzp_race_take_accepted (self->race, g_ptr_array_index (self->early_accepted, i));
+      g_ptr_array_set_size (self->early_accepted, 0);
+    }
+
+  /* The relay pipe gets going after the head start, or at once when there is nothing
+   * direct to try. */
+  if (n_direct == 0)
+    open_pipe (self);
+  else
+    self->head_start_id = g_timeout_add (HEAD_START_MS, head_start_cb, self);
+}
+
+gboolean
+_wzp_call_matches_preamble (WzpCall      *self,
+                            const guint8 *preamble)
+{
+  guint8 mine[WZP_PREAMBLE_LEN];
+
+  _wzp_preamble_build (self->call_id, mine);
+  return memcmp (mine, preamble, WZP_PREAMBLE_LEN) == 0;
+}
+
+void
+_wzp_call_take_accepted (WzpCall           *self,
+                         GSocketConnection *connection)
+{
+  if (self->state == WZP_CALL_STATE_ENDED || self->privacy ||
+      (self->nominated != NULL && self->nominated->kind != WZP_PATH_KIND_RELAY))
+    {
+      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+      return;
+    }
+  if (self->race != NULL)
+    _wzp_race_take_accepted (self->race, connection);
+  else if (self->setup == NULL)
+    g_ptr_array_add (self->early_accepted, g_object_ref (connection));   /* keep for the race */
+  else
+    g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+}
+
 /* Setup */
 
 static gboolean
@@ -568,6 +715,12 @@ deadline_cb (gpointer user_data)
   WzpCall *self = user_data;
 
   self->deadline_id = 0;
+  if (self->nominated != NULL)
+    {
+      /* On the relay: direct attempts had their chance (DESIGN.md section 11, item 4). */
+      stop_race (self);
+      return G_SOURCE_REMOVE;
+    }
   call_end (self, WZP_HANGUP_REASON_UNREACHABLE,
             g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_UNREACHABLE,
                          "No connection to %s within %d seconds (%s)", peer_name (self),
@@ -617,7 +770,7 @@ handle_setup (WzpCall    *self,
   self->deadline_id = g_timeout_add (WZP_CALL_CONNECT_DEADLINE_MS, deadline_cb, self);
   self->keepalive_id = g_timeout_add (WZP_CALL_KEEPALIVE_MS, keepalive_cb, self);
 
-  open_pipe (self);
+  start_race (self);
 }
 
 void
@@ -1155,6 +1308,7 @@ wzp_call_dispose (GObject *object)
       self->client = NULL;
     }
   g_cancellable_cancel (self->cancellable);
+  stop_race (self);
   g_clear_handle_id (&self->deadline_id, g_source_remove);
   g_clear_handle_id (&self->ack_timeout_id, g_source_remove);
   g_clear_handle_id (&self->keepalive_id, g_source_remove);
@@ -1174,6 +1328,7 @@ wzp_call_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_pointer (&self->setup, _wzp_message_unref);
   g_clear_pointer (&self->paths, g_ptr_array_unref);
+  g_clear_pointer (&self->early_accepted, g_ptr_array_unref);
   g_string_free (self->outcomes, TRUE);
   g_free (self->call_id);
   g_free (self->peer_fingerprint);
@@ -1367,5 +1522,6 @@ wzp_call_init (WzpCall *self)
   self->cancellable = g_cancellable_new ();
   self->paths = g_ptr_array_new_with_free_func ((GDestroyNotify) _wzp_path_unref);
   self->outcomes = g_string_new (NULL);
+  self->early_accepted = g_ptr_array_new_with_free_func (g_object_unref);
   self->time_to_path = -1;
 }

@@ -12,6 +12,7 @@
 #include "wzp-error.h"
 #include "wzp-frame-io-private.h"
 #include "wzp-network-info-private.h"
+#include "wzp-race-private.h"
 #include "wzp-socket-private.h"
 #include "wzp-tls-private.h"
 
@@ -96,6 +97,7 @@ static GParamSpec *properties[N_PROPS];
 
 enum {
   SIGNAL_INCOMING_CALL,
+  SIGNAL_OUTGOING_CALL,
   N_SIGNALS,
 };
 static guint signals[N_SIGNALS];
@@ -656,6 +658,82 @@ resolved_cb (GObject      *source,
                                   connected_cb, g_steal_pointer (&attempt));
 }
 
+/* Direct connections accepted on P: the dialler's preamble says which call (by a hash of
+ * its id); anything else is closed. */
+typedef struct
+{
+  WzpClient         *client;
+  GSocketConnection *conn;
+  guint8             preamble[WZP_PREAMBLE_LEN];
+  guint              timeout_id;
+  GCancellable      *cancellable;
+} Accepted;
+
+static void
+accepted_free (Accepted *accepted)
+{
+  g_clear_handle_id (&accepted->timeout_id, g_source_remove);
+  g_object_unref (accepted->client);
+  g_object_unref (accepted->conn);
+  g_object_unref (accepted->cancellable);
+  g_free (accepted);
+}
+
+static gboolean
+accepted_timeout_cb (gpointer user_data)
+{
+  Accepted *accepted = user_data;
+
+  accepted->timeout_id = 0;
+  g_cancellable_cancel (accepted->cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+accepted_preamble_cb (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  Accepted *accepted = user_data;
+  WzpClient *self = accepted->client;
+  gsize n = 0;
+  GHashTableIter iter;
+  WzpCall *call;
+
+  if (g_input_stream_read_all_finish (G_INPUT_STREAM (source), result, &n, NULL) &&
+      n == WZP_PREAMBLE_LEN)
+    {
+      g_hash_table_iter_init (&iter, self->calls);
+      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &call))
+        if (_wzp_call_matches_preamble (call, accepted->preamble))
+          {
+            _wzp_call_take_accepted (call, accepted->conn);
+            accepted_free (accepted);
+            return;
+          }
+    }
+
+  g_io_stream_close (G_IO_STREAM (accepted->conn), NULL, NULL);
+  accepted_free (accepted);
+}
+
+static void
+port_incoming_cb (WzpSharedPort     *port,
+                  GSocketConnection *connection,
+                  WzpClient         *self)
+{
+  Accepted *accepted = g_new0 (Accepted, 1);
+
+  accepted->client = g_object_ref (self);
+  accepted->conn = g_object_ref (connection);
+  accepted->cancellable = g_cancellable_new ();
+  accepted->timeout_id = g_timeout_add_seconds (5, accepted_timeout_cb, accepted);
+  /* Exact read: the dialler's TLS follows the preamble. */
+  g_input_stream_read_all_async (g_io_stream_get_input_stream (G_IO_STREAM (connection)),
+                                 accepted->preamble, WZP_PREAMBLE_LEN, G_PRIORITY_DEFAULT,
+                                 accepted->cancellable, accepted_preamble_cb, accepted);
+}
+
 /* The network info's nat-type and host-candidates are the client's properties too. */
 static void
 network_notify_cb (WzpNetworkInfo *network,
@@ -681,6 +759,8 @@ ensure_port (WzpClient  *self,
                                                 error);
       if (self->shared_port == NULL)
         return FALSE;
+      g_signal_connect_object (self->shared_port, "incoming", G_CALLBACK (port_incoming_cb),
+                               self, 0);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PORT]);
     }
 
@@ -908,6 +988,7 @@ wzp_client_place_call_async (WzpClient           *self,
   call = _wzp_call_new_outgoing (self, fingerprint, self->privacy);
   g_hash_table_insert (self->calls, g_strdup (wzp_call_get_call_id (call)), g_object_ref (call));
   _wzp_call_start (call, task);
+  g_signal_emit (self, signals[SIGNAL_OUTGOING_CALL], 0, call);
 }
 
 /**
@@ -1507,6 +1588,22 @@ wzp_client_class_init (WzpClientClass *klass)
    */
   signals[SIGNAL_INCOMING_CALL] =
     g_signal_new ("incoming-call", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, WZP_TYPE_CALL);
+
+  /**
+   * WzpClient::outgoing-call:
+   * @self: the client
+   * @call: the call just placed, in state %WZP_CALL_STATE_CALLING
+   *
+   * Emitted by [method@Wzp.Client.place_call_async] once the offer is on its way, long
+   * before the call completes: connect to the call's signals here to follow it (ringing,
+   * [signal@Wzp.Call::candidate-result], [signal@Wzp.Call::ended]) or to hang it up
+   * before it connects.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_OUTGOING_CALL] =
+    g_signal_new ("outgoing-call", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 1, WZP_TYPE_CALL);
 }
 

@@ -8,7 +8,9 @@
 
 #include "test-util.h"
 #include "wzp-client-private.h"
+#include "wzp-race-private.h"
 #include "wzp-relay-private.h"
+#include "wzp-tls-private.h"
 
 typedef struct
 {
@@ -121,6 +123,7 @@ typedef struct
   WzpCall       *call;
   GError        *answer_error;
   gboolean       answered;
+  GPtrArray     *results;     /* "kind address result" of the callee's attempts */
 } Callee;
 
 static void
@@ -134,6 +137,14 @@ answered_cb (GObject      *source,
   callee->answered = TRUE;
 }
 
+static void result_cb (WzpCall    *call,
+                       const char *address,
+                       const char *kind,
+                       const char *result,
+                       const char *reason,
+                       int         ms,
+                       GPtrArray  *results);
+
 static void
 incoming_cb (WzpClient *client,
              WzpCall   *call,
@@ -142,6 +153,8 @@ incoming_cb (WzpClient *client,
   g_assert_cmpint (wzp_call_get_state (call), ==, WZP_CALL_STATE_INCOMING);
   g_assert_cmpint (wzp_call_get_role (call), ==, WZP_CALL_ROLE_CALLEE);
   g_set_object (&callee->call, call);
+  if (callee->results != NULL)
+    g_signal_connect (call, "candidate-result", G_CALLBACK (result_cb), callee->results);
   wzp_call_ring (call);
   if (callee->answer)
     wzp_call_answer_async (call, callee->mode, NULL, answered_cb, callee);
@@ -211,11 +224,13 @@ test_register (Fixture       *f,
 }
 
 static void
-check_relay_call (Fixture       *f,
-                  gboolean       caller_privacy,
-                  WzpAcceptMode  mode,
-                  gboolean       caller_hangs_up)
+check_call (Fixture       *f,
+            gboolean       caller_privacy,
+            WzpAcceptMode  mode,
+            gboolean       caller_hangs_up)
 {
+  WzpPathKind expected = (caller_privacy || mode == WZP_ACCEPT_MODE_PRIVACY)
+                         ? WZP_PATH_KIND_RELAY : WZP_PATH_KIND_DIRECT_LAN;
   WzpClient *a = connected_client (f, "Alice");
   WzpClient *b = connected_client (f, "Bob");
   Callee callee = { .mode = mode, .answer = TRUE };
@@ -231,11 +246,12 @@ check_relay_call (Fixture       *f,
   wzp_test_wait_flag (&callee.answered, 5000);
   g_assert_no_error (callee.answer_error);
 
-  /* Both sides agree on one path: the relay pipe (nothing else is offered yet). */
+  /* Both sides agree on one path: with shared (loopback) host candidates a direct one
+   * wins; in privacy mode the relay pipe is all there is. */
   g_assert_cmpint (wzp_call_get_state (call), ==, WZP_CALL_STATE_ACTIVE);
-  g_assert_cmpint (wzp_call_get_state (callee.call), ==, WZP_CALL_STATE_ACTIVE);
-  g_assert_cmpint (wzp_call_get_path_kind (call), ==, WZP_PATH_KIND_RELAY);
-  g_assert_cmpint (wzp_call_get_path_kind (callee.call), ==, WZP_PATH_KIND_RELAY);
+  wait_state (callee.call, WZP_CALL_STATE_ACTIVE);
+  g_assert_cmpint (wzp_call_get_path_kind (call), ==, expected);
+  g_assert_cmpint (wzp_call_get_path_kind (callee.call), ==, expected);
   g_assert_cmpint (wzp_call_get_time_to_path (call), >=, 0);
   g_assert_cmpstr (wzp_call_get_peer_fingerprint (callee.call), ==,
                    wzp_identity_get_fingerprint (wzp_client_get_identity (a)));
@@ -271,31 +287,31 @@ check_relay_call (Fixture       *f,
 }
 
 static void
-test_relay_call (Fixture       *f,
+test_direct_call (Fixture       *f,
                  gconstpointer  data)
 {
-  check_relay_call (f, FALSE, WZP_ACCEPT_MODE_TRUSTED, TRUE);
+  check_call (f, FALSE, WZP_ACCEPT_MODE_TRUSTED, TRUE);
 }
 
 static void
 test_callee_hangs_up (Fixture       *f,
                       gconstpointer  data)
 {
-  check_relay_call (f, FALSE, WZP_ACCEPT_MODE_TRUSTED, FALSE);
+  check_call (f, FALSE, WZP_ACCEPT_MODE_TRUSTED, FALSE);
 }
 
 static void
 test_privacy_answer (Fixture       *f,
                      gconstpointer  data)
 {
-  check_relay_call (f, FALSE, WZP_ACCEPT_MODE_PRIVACY, TRUE);
+  check_call (f, FALSE, WZP_ACCEPT_MODE_PRIVACY, TRUE);
 }
 
 static void
 test_privacy_caller (Fixture       *f,
                      gconstpointer  data)
 {
-  check_relay_call (f, TRUE, WZP_ACCEPT_MODE_TRUSTED, FALSE);
+  check_call (f, TRUE, WZP_ACCEPT_MODE_TRUSTED, FALSE);
 }
 
 static void
@@ -733,10 +749,10 @@ test_no_fds_left (Fixture       *f,
   guint before;
 
   /* One warm-up call (GnuTLS and GIO open their files once), then count. */
-  check_relay_call (f, FALSE, WZP_ACCEPT_MODE_TRUSTED, TRUE);
+  check_call (f, FALSE, WZP_ACCEPT_MODE_TRUSTED, TRUE);
   before = wzp_test_count_fds ();
   for (guint i = 0; i < 3; i++)
-    check_relay_call (f, FALSE, WZP_ACCEPT_MODE_TRUSTED, i % 2 == 0);
+    check_call (f, FALSE, WZP_ACCEPT_MODE_TRUSTED, i % 2 == 0);
   wzp_test_spin (100);
   g_assert_cmpuint (wzp_test_count_fds (), <=, before);
 }
@@ -772,6 +788,210 @@ test_teardown_at_every_stage (Fixture       *f,
   g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 0);
 }
 
+
+/* The race */
+
+typedef struct
+{
+  const char * const *locals;
+  const char         *reflexive;
+} Candidates;
+
+static void
+replace_candidates (WzpMessage *setup,
+                    gpointer    data)
+{
+  const Candidates *c = data;
+
+  _wzp_message_set_strv (setup, "peer_local_addrs", c->locals);
+  _wzp_message_set_string (setup, "peer_direct_addr", c->reflexive);
+}
+
+static void
+result_cb (WzpCall    *call,
+           const char *address,
+           const char *kind,
+           const char *result,
+           const char *reason,
+           int         ms,
+           GPtrArray  *results)
+{
+  g_ptr_array_add (results, g_strdup_printf ("%s %s %s", kind, address, result));
+}
+
+static gboolean
+has_result (GPtrArray  *results,
+            const char *text)
+{
+  for (guint i = 0; i < results->len; i++)
+    if (g_str_has_prefix (g_ptr_array_index (results, i), text))
+      return TRUE;
+  return FALSE;
+}
+
+/* Calls with the CallSetup candidates replaced; returns the caller's results. */
+static GPtrArray *
+call_with_candidates (Fixture           *f,
+                      const Candidates  *candidates,
+                      WzpPathKind        expected)
+{
+  WzpClient *a = connected_client (f, "Alice");
+  WzpClient *b = connected_client (f, "Bob");
+  GPtrArray *results = g_ptr_array_new_with_free_func (g_free);
+  Callee callee = { .mode = WZP_ACCEPT_MODE_TRUSTED, .answer = TRUE, .results = results };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WzpCall) call = NULL;
+  Result r = { 0 };
+
+  _wzp_relay_set_setup_filter (f->relay, replace_candidates, (gpointer) candidates);
+  g_signal_connect (b, "incoming-call", G_CALLBACK (incoming_cb), &callee);
+  wzp_client_place_call_async (a, wzp_identity_get_fingerprint (wzp_client_get_identity (b)),
+                               NULL, placed_cb, &r);
+  /* Connect to the call's results as soon as it exists: the first outgoing call. */
+  wzp_test_wait_flag (&r.done, 15000);
+  g_assert_no_error (r.error);
+  call = WZP_CALL (r.object);
+  g_assert_cmpint (wzp_call_get_path_kind (call), ==, expected);
+  wait_state (callee.call, WZP_CALL_STATE_ACTIVE);
+  g_assert_cmpint (wzp_call_get_path_kind (callee.call), ==, expected);
+  wzp_test_spin (200);
+
+  wzp_call_hangup (call);
+  wait_state (callee.call, WZP_CALL_STATE_ENDED);
+  _wzp_relay_set_setup_filter (f->relay, NULL, NULL);
+  callee_clear (&callee);
+  disconnect_and_free (a);
+  disconnect_and_free (b);
+  return results;
+}
+
+static void
+test_dead_candidates_relay_wins (Fixture       *f,
+                                 gconstpointer  data)
+{
+  /* Port 1 on loopback refuses at once; 192.0.2.1 (TEST-NET-1) goes nowhere. */
+  const char * const locals[] = { "127.0.0.1:1", "192.0.2.1:9", NULL };
+  Candidates candidates = { locals, "192.0.2.2:9" };
+  g_autoptr(GPtrArray) results = call_with_candidates (f, &candidates, WZP_PATH_KIND_RELAY);
+
+  /* Every outcome is reported: the refused dial failed, the relay pipe made it. */
+  g_assert_true (has_result (results, "host 127.0.0.1:1 failed"));
+  g_assert_true (has_result (results, "relay "));
+}
+
+/* A "wrong host": something at a peer candidate that answers the preamble but is not the
+ * peer (the same private address on another LAN). Its TLS identity fails the pin. */
+typedef struct
+{
+  GSocketService *service;
+  WzpIdentity    *identity;
+  char           *address;
+  guint           handshakes_failed;
+} Impostor;
+
+typedef struct
+{
+  Impostor          *impostor;
+  GSocketConnection *conn;
+  GIOStream         *tls;
+  guint8             preamble[WZP_PREAMBLE_LEN];
+} ImpostorConn;
+
+static void
+impostor_handshake_cb (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  ImpostorConn *ic = user_data;
+
+  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, NULL))
+    ic->impostor->handshakes_failed++;
+  g_io_stream_close (G_IO_STREAM (ic->conn), NULL, NULL);
+  g_clear_object (&ic->tls);
+  g_object_unref (ic->conn);
+  g_free (ic);
+}
+
+static void
+impostor_preamble_cb (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  ImpostorConn *ic = user_data;
+  gsize n = 0;
+
+  if (!g_input_stream_read_all_finish (G_INPUT_STREAM (source), result, &n, NULL) ||
+      n != WZP_PREAMBLE_LEN)
+    {
+      g_object_unref (ic->conn);
+      g_free (ic);
+      return;
+    }
+  /* Echo the preamble: it knows the call id hash, as a replaying attacker would. */
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (ic->conn)),
+                             ic->preamble, n, NULL, NULL, NULL);
+  ic->tls = _wzp_tls_server_new (G_IO_STREAM (ic->conn), ic->impostor->identity, NULL, NULL);
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (ic->tls), G_PRIORITY_DEFAULT, NULL,
+                                    impostor_handshake_cb, ic);
+}
+
+static gboolean
+impostor_incoming_cb (GSocketService    *service,
+                      GSocketConnection *conn,
+                      GObject           *source,
+                      Impostor          *impostor)
+{
+  ImpostorConn *ic = g_new0 (ImpostorConn, 1);
+
+  ic->impostor = impostor;
+  ic->conn = g_object_ref (conn);
+  g_input_stream_read_all_async (g_io_stream_get_input_stream (G_IO_STREAM (conn)),
+                                 ic->preamble, WZP_PREAMBLE_LEN, G_PRIORITY_DEFAULT, NULL,
+                                 impostor_preamble_cb, ic);
+  return TRUE;
+}
+
+static void
+test_wrong_host_loses (Fixture       *f,
+                       gconstpointer  data)
+{
+  Impostor impostor = { 0 };
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new_from_string ("127.0.0.1", 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) results = NULL;
+  const char *locals[2] = { NULL, NULL };
+  Candidates candidates = { locals, NULL };
+
+  impostor.identity = wzp_test_identity_new ();
+  impostor.service = g_socket_service_new ();
+  g_socket_listener_add_address (G_SOCKET_LISTENER (impostor.service), any,
+                                 G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL, &bound,
+                                 &error);
+  g_assert_no_error (error);
+  impostor.address = _wzp_address_to_string (bound);
+  g_signal_connect (impostor.service, "incoming", G_CALLBACK (impostor_incoming_cb), &impostor);
+  locals[0] = impostor.address;
+
+  /* The impostor's path fails the pin; the race goes on and the relay carries the call. */
+  results = call_with_candidates (f, &candidates, WZP_PATH_KIND_RELAY);
+  g_assert_cmpuint (impostor.handshakes_failed, >=, 1);
+  {
+    /* (The callee is a TLS server like the impostor, so its own attempt there just
+     * waits until the race is cancelled: it must never succeed.) */
+    g_autofree char *ok = g_strdup_printf ("host %s ok", impostor.address);
+    g_assert_false (has_result (results, ok));
+    g_assert_true (has_result (results, "relay "));
+  }
+
+  g_socket_service_stop (impostor.service);
+  g_socket_listener_close (G_SOCKET_LISTENER (impostor.service));
+  wzp_test_spin (20);
+  g_object_unref (impostor.service);
+  g_object_unref (impostor.identity);
+  g_free (impostor.address);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -782,7 +1002,7 @@ main (int   argc,
   g_test_add ("/wzp/call/" path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
 
   ADD ("register", test_register);
-  ADD ("relay-call", test_relay_call);
+  ADD ("direct-call", test_direct_call);
   ADD ("callee-hangs-up", test_callee_hangs_up);
   ADD ("privacy-answer", test_privacy_answer);
   ADD ("privacy-caller", test_privacy_caller);
@@ -796,6 +1016,8 @@ main (int   argc,
   ADD ("relay-fingerprint-changed", test_relay_fingerprint_changed);
   ADD ("bad-uri", test_bad_uri);
   ADD ("no-fds-left", test_no_fds_left);
+  ADD ("dead-candidates-relay-wins", test_dead_candidates_relay_wins);
+  ADD ("wrong-host-loses", test_wrong_host_loses);
   ADD ("teardown-at-every-stage", test_teardown_at_every_stage);
 
   return g_test_run ();

@@ -1,0 +1,63 @@
+/* wzp-race-private.h: the direct half of a call's connection race (DESIGN.md sections 5
+ * and 11, items 5, 13-15, 17)
+ *
+ * A WzpRace lives as long as the call's connect phase. It dials every peer candidate
+ * (host candidates on private networks from an ephemeral port; global IPv6 and reflexive
+ * ones from the shared port P so simultaneous open can punch through NATs and stateful
+ * firewalls), takes the peer's dials accepted on P, runs the preamble and the call's
+ * end-to-end TLS on each, and reports every authenticated path with ::path. It never
+ * picks a winner: the call nominates (the caller) or follows nominations (the callee).
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "wzp-enums.h"
+#include "wzp-identity.h"
+#include "wzp-message-private.h"
+#include "wzp-path-private.h"
+#include "wzp-socket-private.h"
+
+G_BEGIN_DECLS
+
+/* The preamble: magic, version, SHA-256 of the call id (not the id itself). */
+#define WZP_PREAMBLE_MAGIC   "WZP"
+#define WZP_PREAMBLE_VERSION 1
+#define WZP_PREAMBLE_LEN     (3 + 1 + 32)
+
+/* Pacing between direct dials, in dial order. */
+#define WZP_RACE_PACING_MS   2
+
+#define WZP_TYPE_RACE (_wzp_race_get_type ())
+G_DECLARE_FINAL_TYPE (WzpRace, _wzp_race, WZP, RACE, GObject)
+
+/* Signals:
+ *  ::path (WzpPath *path): an authenticated direct path (pointer, borrowed)
+ *  ::candidate-result (address, kind, result, reason): an attempt's outcome; kind is
+ *     "host" or "reflexive", result "ok", "failed", "merged" or "cancelled"
+ *  ::exhausted: every direct attempt failed (merged ones do not count as failed) */
+
+WzpRace    *_wzp_race_new                (const char      *call_id,
+                                          WzpCallRole      role,
+                                          WzpIdentity     *identity,
+                                          const char      *peer_fingerprint,
+                                          WzpSharedPort   *shared_port,
+                                          WzpMessage      *setup,
+                                          WzpNatType       own_nat_type);
+/* Starts dialling. Returns the number of direct attempts it makes (0: the relay
+ * should not wait for a head start). */
+guint       _wzp_race_start              (WzpRace         *self);
+/* A connection accepted on P whose preamble named this call (already read). */
+void        _wzp_race_take_accepted      (WzpRace         *self,
+                                          GSocketConnection *connection);
+/* Cancels every attempt still running (each reports "cancelled"). */
+void        _wzp_race_stop               (WzpRace         *self);
+/* The preamble hash of a call id. */
+void        _wzp_preamble_build          (const char      *call_id,
+                                          guint8           out[WZP_PREAMBLE_LEN]);
+/* The path kind a remote address gives (DESIGN.md section 11, item 14). */
+WzpPathKind _wzp_path_kind_for_address   (const char      *address);
+
+G_END_DECLS

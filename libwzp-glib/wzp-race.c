@@ -1,0 +1,472 @@
+/* wzp-race.c: direct path attempts of a call (dialled and accepted), each authenticated
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "wzp-candidates-private.h"
+#include "wzp-error.h"
+#include "wzp-race-private.h"
+
+struct _WzpRace
+{
+  GObject         parent_instance;
+
+  char           *call_id;
+  WzpCallRole     role;
+  WzpIdentity    *identity;
+  char           *peer_fingerprint;
+  WzpSharedPort  *shared_port;
+  WzpMessage     *setup;
+  WzpNatType      own_nat_type;
+  guint8          preamble[WZP_PREAMBLE_LEN];
+
+  GCancellable   *cancellable;
+  GPtrArray      *timers;         /* pending paced dials (source ids) */
+  guint           n_dials;
+  guint           n_failed;
+  gboolean        stopped;
+};
+
+G_DEFINE_FINAL_TYPE (WzpRace, _wzp_race, G_TYPE_OBJECT)
+
+enum {
+  SIGNAL_PATH,
+  SIGNAL_CANDIDATE_RESULT,
+  SIGNAL_EXHAUSTED,
+  N_SIGNALS,
+};
+static guint signals[N_SIGNALS];
+
+typedef struct
+{
+  WzpRace           *race;
+  char              *address;
+  const char        *kind;        /* "host", "reflexive", or NULL when accepted */
+  gboolean           from_port;   /* dial from P */
+  GSocketConnection *conn;
+  guint8             peer_preamble[WZP_PREAMBLE_LEN];
+} Attempt;
+
+static void
+attempt_free (Attempt *attempt)
+{
+  g_object_unref (attempt->race);
+  g_free (attempt->address);
+  g_clear_object (&attempt->conn);
+  g_free (attempt);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Attempt, attempt_free)
+
+void
+_wzp_preamble_build (const char *call_id,
+                     guint8      out[WZP_PREAMBLE_LEN])
+{
+  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  gsize len = 32;
+
+  memcpy (out, WZP_PREAMBLE_MAGIC, 3);
+  out[3] = WZP_PREAMBLE_VERSION;
+  g_checksum_update (checksum, (const guchar *) call_id, strlen (call_id));
+  g_checksum_get_digest (checksum, out + 4, &len);
+}
+
+WzpPathKind
+_wzp_path_kind_for_address (const char *address)
+{
+  g_autoptr(GInetAddress) inet = NULL;
+  WzpAddressClass klass = WZP_ADDRESS_CLASS_INVALID;
+
+  if (_wzp_candidates_parse_address (address, &inet, NULL))
+    klass = _wzp_address_classify (inet);
+
+  /* Loopback is the same machine: as local as a LAN gets. */
+  if (_wzp_address_class_is_lan (klass) || klass == WZP_ADDRESS_CLASS_LOOPBACK)
+    return WZP_PATH_KIND_DIRECT_LAN;
+  return WZP_PATH_KIND_DIRECT_INTERNET;
+}
+
+static void
+report (WzpRace    *self,
+        Attempt    *attempt,
+        const char *result,
+        const char *reason)
+{
+  if (attempt->kind == NULL)
+    return;   /* accepted connections are the peer's attempts: it reports them */
+
+  g_signal_emit (self, signals[SIGNAL_CANDIDATE_RESULT], 0, attempt->address, attempt->kind,
+                 result, reason ? reason : "");
+
+  if (g_strcmp0 (result, "failed") == 0 && ++self->n_failed == self->n_dials && !self->stopped)
+    g_signal_emit (self, signals[SIGNAL_EXHAUSTED], 0);
+}
+
+static void
+attempt_failed (Attempt *attempt,
+                GError  *error)
+{
+  const char *result = "failed";
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    result = "cancelled";
+  else if (g_error_matches (error, WZP_SOCKET_ERROR, WZP_SOCKET_ERROR_MERGED))
+    result = "merged";
+
+  if (attempt->conn != NULL)
+    g_io_stream_close (G_IO_STREAM (attempt->conn), NULL, NULL);
+  report (attempt->race, attempt, result, error->message);
+}
+
+static void
+secured_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(Attempt) attempt = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WzpPath) path = _wzp_path_secure_finish (result, &error);
+
+  if (path == NULL)
+    {
+      /* The same private address on another LAN reaches someone else: the pin fails
+       * here and the race goes on. */
+      attempt_failed (attempt, error);
+      return;
+    }
+
+  g_clear_object (&attempt->conn);   /* the path owns it now */
+  path->label = g_strdup (attempt->address);
+  report (attempt->race, attempt, "ok", NULL);
+  if (attempt->race->stopped)
+    {
+      _wzp_path_close (path);
+      return;
+    }
+  g_signal_emit (attempt->race, signals[SIGNAL_PATH], 0, path);
+}
+
+static void
+secure (Attempt *attempt)
+{
+  WzpRace *self = attempt->race;
+  g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (attempt->conn,
+                                                                            NULL);
+  g_autofree char *remote_text = remote ? _wzp_address_to_string (remote)
+                                        : g_strdup (attempt->address);
+
+  /* Whoever dialled, the caller is the TLS client (DESIGN.md section 5, step 3). */
+  _wzp_path_secure_async (G_IO_STREAM (attempt->conn), self->identity, self->peer_fingerprint,
+                          self->role, _wzp_path_kind_for_address (remote_text), remote_text,
+                          self->cancellable, secured_cb, attempt);
+}
+
+static void
+preamble_read_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  Attempt *attempt = user_data;
+  g_autoptr(GError) error = NULL;
+  gsize n = 0;
+
+  if (!g_input_stream_read_all_finish (G_INPUT_STREAM (source), result, &n, &error) ||
+      n != WZP_PREAMBLE_LEN ||
+      memcmp (attempt->peer_preamble, attempt->race->preamble, WZP_PREAMBLE_LEN) != 0)
+    {
+      if (error == NULL)
+        error = g_error_new (WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_UNEXPECTED,
+                             "The other end is not in this call (wrong or missing preamble)");
+      attempt_failed (attempt, error);
+      attempt_free (attempt);
+      return;
+    }
+  secure (attempt);
+}
+
+static void
+preamble_written_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  Attempt *attempt = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
+    {
+      attempt_failed (attempt, error);
+      attempt_free (attempt);
+      return;
+    }
+
+  if (attempt->kind == NULL)
+    {
+      /* Accepted: the peer's preamble was read by whoever routed the connection here. */
+      secure (attempt);
+      return;
+    }
+
+  /* Exact read: the next bytes are the peer's TLS (DESIGN.md section 11, item 11). */
+  g_input_stream_read_all_async (g_io_stream_get_input_stream (G_IO_STREAM (attempt->conn)),
+                                 attempt->peer_preamble, WZP_PREAMBLE_LEN, G_PRIORITY_DEFAULT,
+                                 attempt->race->cancellable, preamble_read_cb, attempt);
+}
+
+static void
+send_preamble (Attempt *attempt)
+{
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (attempt->conn)),
+                                   attempt->race->preamble, WZP_PREAMBLE_LEN,
+                                   G_PRIORITY_DEFAULT, attempt->race->cancellable,
+                                   preamble_written_cb, attempt);
+}
+
+static void
+dialled_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  Attempt *attempt = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (attempt->from_port)
+    attempt->conn = _wzp_shared_port_connect_finish (WZP_SHARED_PORT (source), result, &error);
+  else
+    attempt->conn = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
+
+  if (attempt->conn == NULL)
+    {
+      attempt_failed (attempt, error);
+      attempt_free (attempt);
+      return;
+    }
+  send_preamble (attempt);
+}
+
+static void
+dial (Attempt *attempt)
+{
+  WzpRace *self = attempt->race;
+  g_autoptr(GInetSocketAddress) address = _wzp_address_parse (attempt->address, NULL);
+
+  if (address == NULL)
+    {
+      g_autoptr(GError) error = g_error_new (WZP_PROTOCOL_ERROR,
+                                             WZP_PROTOCOL_ERROR_INVALID_VALUE,
+                                             "Not an address");
+      attempt_failed (attempt, error);
+      attempt_free (attempt);
+      return;
+    }
+
+  if (attempt->from_port)
+    _wzp_shared_port_connect_async (self->shared_port, G_SOCKET_ADDRESS (address),
+                                    self->cancellable, dialled_cb, attempt);
+  else
+    {
+      g_autoptr(GSocketClient) client = g_socket_client_new ();
+
+      g_socket_client_set_enable_proxy (client, FALSE);   /* DESIGN.md 11, item 15 */
+      g_socket_client_set_timeout (client, 10);
+      g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (address), self->cancellable,
+                                     dialled_cb, attempt);
+    }
+}
+
+typedef struct
+{
+  WzpRace *race;
+  Attempt *attempt;
+  guint    id;
+} PacedDial;
+
+static gboolean
+paced_dial_cb (gpointer user_data)
+{
+  PacedDial *paced = user_data;
+
+  g_ptr_array_remove_fast (paced->race->timers, GUINT_TO_POINTER (paced->id));
+  dial (g_steal_pointer (&paced->attempt));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+paced_dial_free (PacedDial *paced)
+{
+  if (paced->attempt != NULL)
+    {
+      g_autoptr(GError) error = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                             "The race ended before this dial");
+      attempt_failed (paced->attempt, error);
+      attempt_free (paced->attempt);
+    }
+  g_free (paced);
+}
+
+static void
+add_dial (WzpRace    *self,
+          const char *address,
+          const char *kind,
+          gboolean    from_port)
+{
+  Attempt *attempt = g_new0 (Attempt, 1);
+  PacedDial *paced = g_new0 (PacedDial, 1);
+
+  attempt->race = g_object_ref (self);
+  attempt->address = g_strdup (address);
+  attempt->kind = kind;
+  attempt->from_port = from_port && self->shared_port != NULL;
+
+  paced->race = self;
+  paced->attempt = attempt;
+  paced->id = g_timeout_add_full (G_PRIORITY_DEFAULT, self->n_dials * WZP_RACE_PACING_MS,
+                                  paced_dial_cb, paced, (GDestroyNotify) paced_dial_free);
+  g_ptr_array_add (self->timers, GUINT_TO_POINTER (paced->id));
+  self->n_dials++;
+}
+
+guint
+_wzp_race_start (WzpRace *self)
+{
+  g_auto(GStrv) locals = _wzp_message_dup_strv (self->setup, "peer_local_addrs");
+  const char *reflexive = _wzp_message_get_string (self->setup, "peer_direct_addr");
+  const char *peer_nat = _wzp_message_get_string (self->setup, "peer_nat_type");
+  WzpNatType nat = WZP_NAT_TYPE_UNKNOWN;
+
+  /* Dial order: LAN IPv4, then IPv6 (the peer sent them in that order), then reflexive.
+   * Private and ULA candidates from an ephemeral port (two peers dialling each other's
+   * host candidate from P would collide); global IPv6 from P, so that stateful
+   * firewalls see a simultaneous open (DESIGN.md section 11, item 14). */
+  for (guint i = 0; locals[i] != NULL; i++)
+    {
+      g_autoptr(GInetAddress) inet = NULL;
+      gboolean global = FALSE;
+
+      if (_wzp_candidates_parse_address (locals[i], &inet, NULL))
+        global = _wzp_address_classify (inet) == WZP_ADDRESS_CLASS_GLOBAL;
+      add_dial (self, locals[i], "host", global);
+    }
+
+  /* A reflexive dial is skipped only when the peer's mapping depends on the destination
+   * (DESIGN.md section 11, item 17). */
+  if (peer_nat != NULL)
+    _wzp_nat_type_from_wire (peer_nat, &nat);
+  if (reflexive != NULL && nat != WZP_NAT_TYPE_SYMMETRIC && nat != WZP_NAT_TYPE_MULTIPLE)
+    add_dial (self, reflexive, "reflexive", TRUE);
+
+  return self->n_dials;
+}
+
+void
+_wzp_race_take_accepted (WzpRace           *self,
+                         GSocketConnection *connection)
+{
+  Attempt *attempt;
+
+  if (self->stopped)
+    {
+      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+      return;
+    }
+
+  attempt = g_new0 (Attempt, 1);
+  attempt->race = g_object_ref (self);
+  attempt->conn = g_object_ref (connection);
+  {
+    g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
+    attempt->address = remote ? _wzp_address_to_string (remote) : g_strdup ("?");
+  }
+  send_preamble (attempt);
+}
+
+void
+_wzp_race_stop (WzpRace *self)
+{
+  if (self->stopped)
+    return;
+  self->stopped = TRUE;
+  g_cancellable_cancel (self->cancellable);
+  while (self->timers->len > 0)
+    {
+      guint id = GPOINTER_TO_UINT (g_ptr_array_steal_index_fast (self->timers, 0));
+      g_source_remove (id);
+    }
+}
+
+WzpRace *
+_wzp_race_new (const char    *call_id,
+               WzpCallRole    role,
+               WzpIdentity   *identity,
+               const char    *peer_fingerprint,
+               WzpSharedPort *shared_port,
+               WzpMessage    *setup,
+               WzpNatType     own_nat_type)
+{
+  WzpRace *self = g_object_new (WZP_TYPE_RACE, NULL);
+
+  self->call_id = g_strdup (call_id);
+  self->role = role;
+  self->identity = g_object_ref (identity);
+  self->peer_fingerprint = g_strdup (peer_fingerprint);
+  self->shared_port = shared_port ? g_object_ref (shared_port) : NULL;
+  self->setup = _wzp_message_ref (setup);
+  self->own_nat_type = own_nat_type;
+  _wzp_preamble_build (call_id, self->preamble);
+  return self;
+}
+
+static void
+_wzp_race_dispose (GObject *object)
+{
+  WzpRace *self = WZP_RACE (object);
+
+  _wzp_race_stop (self);
+  g_clear_object (&self->shared_port);
+
+  G_OBJECT_CLASS (_wzp_race_parent_class)->dispose (object);
+}
+
+static void
+_wzp_race_finalize (GObject *object)
+{
+  WzpRace *self = WZP_RACE (object);
+
+  g_free (self->call_id);
+  g_clear_object (&self->identity);
+  g_free (self->peer_fingerprint);
+  g_clear_pointer (&self->setup, _wzp_message_unref);
+  g_clear_object (&self->cancellable);
+  g_ptr_array_unref (self->timers);
+
+  G_OBJECT_CLASS (_wzp_race_parent_class)->finalize (object);
+}
+
+static void
+_wzp_race_class_init (WzpRaceClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = _wzp_race_dispose;
+  object_class->finalize = _wzp_race_finalize;
+
+  signals[SIGNAL_PATH] =
+    g_signal_new ("path", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_POINTER);
+  signals[SIGNAL_CANDIDATE_RESULT] =
+    g_signal_new ("candidate-result", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING,
+                  G_TYPE_STRING, G_TYPE_STRING);
+  signals[SIGNAL_EXHAUSTED] =
+    g_signal_new ("exhausted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 0);
+}
+
+static void
+_wzp_race_init (WzpRace *self)
+{
+  self->cancellable = g_cancellable_new ();
+  self->timers = g_ptr_array_new ();
+}
