@@ -86,6 +86,8 @@ enum {
   PROP_TIME_TO_PATH,
   PROP_END_REASON,
   PROP_ERROR_MESSAGE,
+  PROP_PEER_DIRECT_ADDRESS,
+  PROP_PEER_LOCAL_ADDRESSES,
   N_PROPS,
 };
 static GParamSpec *properties[N_PROPS];
@@ -1247,6 +1249,39 @@ wzp_call_get_error_message (WzpCall *self)
   return self->error_message;
 }
 
+/**
+ * wzp_call_get_peer_direct_address:
+ * @self: a call
+ *
+ * Returns: (nullable): the peer's reflexive address from `CallSetup`
+ *
+ * Since: 1.0
+ */
+const char *
+wzp_call_get_peer_direct_address (WzpCall *self)
+{
+  g_return_val_if_fail (WZP_IS_CALL (self), NULL);
+  return self->setup ? _wzp_message_get_string (self->setup, "peer_direct_addr") : NULL;
+}
+
+/**
+ * wzp_call_dup_peer_local_addresses:
+ * @self: a call
+ *
+ * Returns: (transfer full): the peer's host candidates from `CallSetup` (empty before
+ *   set-up and in privacy mode)
+ *
+ * Since: 1.0
+ */
+GStrv
+wzp_call_dup_peer_local_addresses (WzpCall *self)
+{
+  g_return_val_if_fail (WZP_IS_CALL (self), NULL);
+  if (self->setup == NULL)
+    return g_new0 (char *, 1);
+  return _wzp_message_dup_strv (self->setup, "peer_local_addrs");
+}
+
 /* GObject */
 
 static void
@@ -1291,6 +1326,12 @@ wzp_call_get_property (GObject    *object,
       break;
     case PROP_ERROR_MESSAGE:
       g_value_set_string (value, self->error_message);
+      break;
+    case PROP_PEER_DIRECT_ADDRESS:
+      g_value_set_string (value, wzp_call_get_peer_direct_address (self));
+      break;
+    case PROP_PEER_LOCAL_ADDRESSES:
+      g_value_take_boxed (value, wzp_call_dup_peer_local_addresses (self));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1469,6 +1510,29 @@ wzp_call_class_init (WzpCallClass *klass)
   properties[PROP_ERROR_MESSAGE] =
     g_param_spec_string ("error-message", NULL, NULL, NULL,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpCall:peer-direct-address:
+   *
+   * The peer's reflexive address, as the relay gave it in `CallSetup` (%NULL in privacy
+   * mode or before set-up).
+   *
+   * Since: 1.0
+   */
+  properties[PROP_PEER_DIRECT_ADDRESS] =
+    g_param_spec_string ("peer-direct-address", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpCall:peer-local-addresses:
+   *
+   * The peer's host candidates from `CallSetup`, in dial order.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_PEER_LOCAL_ADDRESSES] =
+    g_param_spec_boxed ("peer-local-addresses", NULL, NULL, G_TYPE_STRV,
+                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 

@@ -84,6 +84,10 @@ WZP_AVAILABLE_IN_ALL
 const char      *wzp_call_get_error_message    (WzpCall              *self);
 WZP_AVAILABLE_IN_ALL
 gboolean         wzp_call_get_privacy          (WzpCall              *self);
+WZP_AVAILABLE_IN_ALL
+const char      *wzp_call_get_peer_direct_address  (WzpCall          *self);
+WZP_AVAILABLE_IN_ALL
+GStrv            wzp_call_dup_peer_local_addresses (WzpCall          *self) G_GNUC_WARN_UNUSED_RESULT;
 
 WZP_AVAILABLE_IN_ALL
 void             wzp_call_ring                 (WzpCall              *self);

@@ -368,6 +368,189 @@ keepalive_cb (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* NAT type: besides the own relay (its ack), each reflector is asked for the reflexive
+ * address of P over a short-lived TLS connection from P (DESIGN.md sections 5 and 11,
+ * item 16). Two answers classify the mapping. */
+#define REFLECT_DEADLINE_S 3
+
+typedef struct
+{
+  WzpClient         *client;
+  char              *uri;
+  char              *pin;
+  GCancellable      *cancellable;
+  guint              timeout_id;
+  GSocketConnection *conn;
+  GIOStream         *tls;
+  WzpFrameIO        *io;
+} Probe;
+
+static void
+probe_free (Probe *probe)
+{
+  g_clear_handle_id (&probe->timeout_id, g_source_remove);
+  if (probe->conn != NULL)
+    g_io_stream_close (G_IO_STREAM (probe->conn), NULL, NULL);
+  g_clear_object (&probe->io);
+  g_clear_object (&probe->tls);
+  g_clear_object (&probe->conn);
+  g_clear_object (&probe->cancellable);
+  g_object_unref (probe->client);
+  g_free (probe->uri);
+  g_free (probe->pin);
+  g_free (probe);
+}
+
+static void
+probe_done (Probe      *probe,
+            const char *observed,
+            GError     *error)
+{
+  if (observed != NULL)
+    {
+      _wzp_network_info_set_observation (probe->client->network, probe->uri, observed, FALSE);
+      g_debug ("Reflector %s sees us at %s", probe->uri, observed);
+    }
+  else
+    g_debug ("Reflector %s did not answer: %s", probe->uri, error ? error->message : "?");
+  probe_free (probe);
+}
+
+static void
+probe_read_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  Probe *probe = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WzpMessage) message = _wzp_frame_io_read_finish (WZP_FRAME_IO (source), result,
+                                                             &error);
+
+  if (message != NULL && _wzp_message_get_message_type (message) == WZP_MESSAGE_REFLECT_RESPONSE)
+    probe_done (probe, _wzp_message_get_string (message, "observed_addr"), NULL);
+  else
+    probe_done (probe, NULL, error);
+}
+
+static void
+probe_handshake_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  Probe *probe = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WzpMessage) reflect = NULL;
+
+  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
+    {
+      probe_done (probe, NULL, error);
+      return;
+    }
+  probe->io = _wzp_frame_io_new (probe->tls);
+  reflect = _wzp_message_new (WZP_MESSAGE_REFLECT);
+  _wzp_frame_io_send (probe->io, reflect);
+  _wzp_frame_io_read_async (probe->io, probe->cancellable, probe_read_cb, probe);
+}
+
+static void
+probe_connected_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  Probe *probe = user_data;
+  g_autoptr(GError) error = NULL;
+
+  probe->conn = _wzp_shared_port_connect_finish (WZP_SHARED_PORT (source), result, &error);
+  if (probe->conn == NULL)
+    {
+      probe_done (probe, NULL, error);
+      return;
+    }
+  probe->tls = _wzp_tls_client_new (G_IO_STREAM (probe->conn), probe->client->identity,
+                                    probe->pin, &error);
+  if (probe->tls == NULL)
+    {
+      probe_done (probe, NULL, error);
+      return;
+    }
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (probe->tls), G_PRIORITY_DEFAULT,
+                                    probe->cancellable, probe_handshake_cb, probe);
+}
+
+static void
+probe_resolved_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  Probe *probe = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketAddress) address =
+    g_socket_address_enumerator_next_finish (G_SOCKET_ADDRESS_ENUMERATOR (source), result,
+                                             &error);
+
+  if (address == NULL || probe->client->shared_port == NULL)
+    {
+      probe_done (probe, NULL, error);
+      return;
+    }
+  _wzp_shared_port_connect_async (probe->client->shared_port, address, probe->cancellable,
+                                  probe_connected_cb, probe);
+}
+
+static gboolean
+probe_timeout_cb (gpointer user_data)
+{
+  Probe *probe = user_data;
+
+  probe->timeout_id = 0;
+  g_cancellable_cancel (probe->cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+probe_reflector (WzpClient  *self,
+                 const char *uri)
+{
+  g_autofree char *host = NULL;
+  g_autofree char *pin = NULL;
+  g_autoptr(GSocketConnectable) connectable = NULL;
+  g_autoptr(GSocketAddressEnumerator) enumerator = NULL;
+  guint16 port;
+  Probe *probe;
+
+  if (!_wzp_client_parse_relay_uri (uri, &host, &port, &pin, NULL))
+    {
+      g_debug ("Ignoring reflector “%s”: not a relay URI", uri);
+      return;
+    }
+
+  probe = g_new0 (Probe, 1);
+  probe->client = g_object_ref (self);
+  probe->uri = g_strdup (uri);
+  probe->pin = g_steal_pointer (&pin);
+  probe->cancellable = g_cancellable_new ();
+  probe->timeout_id = g_timeout_add_seconds (REFLECT_DEADLINE_S, probe_timeout_cb, probe);
+
+  connectable = g_network_address_new (host, port);
+  enumerator = g_socket_connectable_enumerate (connectable);
+  g_socket_address_enumerator_next_async (enumerator, probe->cancellable, probe_resolved_cb,
+                                          probe);
+}
+
+static void
+probe_reflectors (WzpClient  *self,
+                  WzpMessage *ack)
+{
+  g_auto(GStrv) from_relay = _wzp_message_dup_strv (ack, "reflectors");
+
+  for (guint i = 0; self->reflectors != NULL && self->reflectors[i] != NULL; i++)
+    probe_reflector (self, self->reflectors[i]);
+  for (guint i = 0; from_relay[i] != NULL; i++)
+    if (self->reflectors == NULL ||
+        !g_strv_contains ((const char * const *) self->reflectors, from_relay[i]))
+      probe_reflector (self, from_relay[i]);
+}
+
 static void
 handle_ack (WzpClient  *self,
             WzpMessage *ack)
@@ -400,6 +583,7 @@ handle_ack (WzpClient  *self,
                     "MESSAGE", "Registered with the relay as %s (seen at %s)",
                     _wzp_client_get_fingerprint (self), observed ? observed : "?");
   set_state (self, WZP_CLIENT_STATE_CONNECTED, NULL);
+  probe_reflectors (self, ack);
 
   if (self->connect_task != NULL)
     {
