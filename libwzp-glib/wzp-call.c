@@ -763,6 +763,9 @@ handle_setup (WzpCall    *self,
 
   self->setup = _wzp_message_ref (setup);
   self->setup_us = g_get_monotonic_time ();
+  /* (notify::peer-local-addresses marks the moment CallSetup arrived, for "setup" events) */
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_DIRECT_ADDRESS]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_LOCAL_ADDRESSES]);
   if (self->peer_alias == NULL && _wzp_message_get_string (setup, "peer_alias") != NULL)
     {
       self->peer_alias = g_strdup (_wzp_message_get_string (setup, "peer_alias"));

@@ -1201,7 +1201,7 @@ parse_command_line (Cli    *cli,
   if (!g_option_context_parse (context, argc, argv, &error))
     return usage ("%s", error->message);
   if (*argc < 2)
-    return fail (_("no command given; see --help")) + 1;
+    return usage (_("no command given; see --help"));
 
   command = (*argv)[1];
   if (g_str_equal (command, "fingerprint"))
@@ -1222,7 +1222,7 @@ parse_command_line (Cli    *cli,
       parameter = _("FINGERPRINT");
     }
   else
-    return fail (_("unknown command “%s”; see --help"), command) + 1;
+    return usage (_("unknown command “%s”; see --help"), command);
 
   /* The command's options, and the global ones again so they may follow the command. */
   command_context = g_option_context_new (parameter);
@@ -1252,10 +1252,10 @@ parse_command_line (Cli    *cli,
                        "separated by colons)"), command_argv[1]);
       cli->target = g_strdup (command_argv[1]);
       if (command_argc > 2)
-        return fail (_("unexpected argument “%s”; see --help"), command_argv[2]) + 1;
+        return usage (_("unexpected argument “%s”; see --help"), command_argv[2]);
     }
   else if (command_argc > 1)
-    return fail (_("unexpected argument “%s”; see --help"), command_argv[1]) + 1;
+    return usage (_("unexpected argument “%s”; see --help"), command_argv[1]);
 
   if (cli->port < 0 || cli->port > 65535)
     return usage (_("--port takes a port number from 0 to 65535, not %d"), cli->port);
