@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "wzp-error.h"
@@ -648,17 +649,24 @@ _wzp_message_copy (WzpMessage *self)
  * otherwise recurse 65536 deep. No message nests more than a few levels. */
 #define MAX_JSON_DEPTH 16
 
-static gboolean
-nesting_is_bounded (const char *data,
-                    gsize       len)
+/* Returns NULL if the text's structure is acceptable, else why not. json-glib is more
+ * lenient than JSON (its scanner takes 'single-quoted' strings), so a single quote
+ * outside a string is refused here too: otherwise it could hide brackets from the depth
+ * count. */
+static const char *
+check_json_structure (const char *data,
+                      gsize       len)
 {
   gboolean in_string = FALSE;
+  gboolean closed = FALSE;
   int depth = 0;
 
   for (gsize i = 0; i < len; i++)
     {
       char c = data[i];
 
+      if (closed && !g_ascii_isspace (c))
+        return "The frame is not valid JSON: it holds more than one value";
       if (in_string)
         {
           if (c == '\\')
@@ -668,15 +676,73 @@ nesting_is_bounded (const char *data,
         }
       else if (c == '"')
         in_string = TRUE;
+      else if (c == '\'')
+        return "The frame is not valid JSON: single quotes are not string delimiters";
       else if (c == '[' || c == '{')
         {
           if (++depth > MAX_JSON_DEPTH)
-            return FALSE;
+            return "The frame nests JSON arrays or objects too deeply";
         }
       else if (c == ']' || c == '}')
-        depth--;
+        closed = (--depth == 0);
     }
-  return TRUE;
+  return NULL;
+}
+
+/* json-glib decodes "\\ud800" (a lone surrogate) into bytes that are not UTF-8, and reads
+ * 1e999 as infinity, which it would write back as "inf.0": neither may reach the rest of
+ * the program, nor be forwarded by a relay. */
+typedef enum {
+  VALUES_SOUND,
+  VALUES_BAD_UTF8,
+  VALUES_BAD_NUMBER,
+} ValuesCheck;
+
+static ValuesCheck
+check_values (JsonNode *node)
+{
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObjectIter iter;
+        JsonNode *member;
+        const char *name;
+
+        json_object_iter_init (&iter, json_node_get_object (node));
+        while (json_object_iter_next (&iter, &name, &member))
+          {
+            ValuesCheck check = g_utf8_validate (name, -1, NULL) ? check_values (member)
+                                                                 : VALUES_BAD_UTF8;
+            if (check != VALUES_SOUND)
+              return check;
+          }
+        return VALUES_SOUND;
+      }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+
+        for (guint i = 0; i < json_array_get_length (array); i++)
+          {
+            ValuesCheck check = check_values (json_array_get_element (array, i));
+            if (check != VALUES_SOUND)
+              return check;
+          }
+        return VALUES_SOUND;
+      }
+    case JSON_NODE_VALUE:
+      if (json_node_get_value_type (node) == G_TYPE_STRING)
+        return g_utf8_validate (json_node_get_string (node), -1, NULL) ? VALUES_SOUND
+                                                                       : VALUES_BAD_UTF8;
+      if (json_node_get_value_type (node) == G_TYPE_DOUBLE &&
+          !isfinite (json_node_get_double (node)))
+        return VALUES_BAD_NUMBER;
+      return VALUES_SOUND;
+    case JSON_NODE_NULL:
+    default:
+      return VALUES_SOUND;
+    }
 }
 
 WzpMessage *
@@ -686,6 +752,7 @@ _wzp_message_decode (const char  *data,
 {
   g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) parse_error = NULL;
+  const char *problem;
   JsonNode *root;
 
   if (len == 0)
@@ -710,18 +777,20 @@ _wzp_message_decode (const char  *data,
       return NULL;
     }
 
-  if (!nesting_is_bounded (data, len))
+  problem = check_json_structure (data, len);
+  if (problem != NULL)
     {
-      g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_JSON,
-                   "The frame nests JSON arrays or objects more than %d deep", MAX_JSON_DEPTH);
+      g_set_error_literal (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_JSON, problem);
       return NULL;
     }
 
   parser = json_parser_new ();
   if (!json_parser_load_from_data (parser, data, (gssize) len, &parse_error))
     {
+      g_autofree char *why = g_utf8_make_valid (parse_error->message, -1);
+
       g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_JSON,
-                   "The frame is not valid JSON: %s", parse_error->message);
+                   "The frame is not valid JSON: %s", why);
       return NULL;
     }
 
@@ -731,6 +800,22 @@ _wzp_message_decode (const char  *data,
       g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_JSON,
                    "The frame is JSON but not an object");
       return NULL;
+    }
+
+  switch (check_values (root))
+    {
+    case VALUES_BAD_UTF8:
+      g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_UTF8,
+                   "The frame holds a string that is not valid UTF-8 (a lone surrogate "
+                   "escape)");
+      return NULL;
+    case VALUES_BAD_NUMBER:
+      g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_VALUE,
+                   "The frame holds a number too large to represent");
+      return NULL;
+    case VALUES_SOUND:
+    default:
+      break;
     }
 
   return message_new_from_object (json_node_get_object (root), 0, error);
