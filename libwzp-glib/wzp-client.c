@@ -766,9 +766,17 @@ handshake_cb (GObject      *source,
     }
 
   seen = _wzp_tls_connection_get_peer_fingerprint (self->tls);
+  if (seen == NULL)
+    {
+      /* No certificate was checked (a resumed session would skip the pin): refuse. */
+      connection_failed (self, g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED,
+                                            "The relay at %s was not authenticated",
+                                            attempt->host_key));
+      return;
+    }
   g_free (self->relay_fingerprint);
   self->relay_fingerprint = g_strdup (seen);
-  if (attempt->pin == NULL && seen != NULL)
+  if (attempt->pin == NULL)
     known_relay_remember (attempt->host_key, seen);
 
   self->io = _wzp_frame_io_new (self->tls);

@@ -25,6 +25,7 @@ typedef struct
   WzpPathKind  kind;
   char        *remote;      /* the peer's address (or the relay's, for a pipe) */
   char        *label;       /* the candidate it came from, for events */
+  char        *peer;        /* the fingerprint pinned on this path */
   gboolean     closed;
 } WzpPath;
 

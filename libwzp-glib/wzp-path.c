@@ -41,6 +41,7 @@ _wzp_path_unref (WzpPath *path)
   g_clear_object (&path->base);
   g_free (path->remote);
   g_free (path->label);
+  g_free (path->peer);
   g_free (path);
 }
 
@@ -74,6 +75,16 @@ secure_handshake_cb (GObject      *source,
       return;
     }
 
+  /* Belt and braces: the pin must have been checked on this very handshake. */
+  if (g_strcmp0 (_wzp_tls_connection_get_peer_fingerprint (path->tls),
+                 path->peer) != 0)
+    {
+      _wzp_path_close (path);
+      g_task_return_new_error (task, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_PIN_MISMATCH,
+                               "The peer was not authenticated by its certificate");
+      return;
+    }
+
   path->io = _wzp_frame_io_new (path->tls);
   g_task_return_pointer (task, _wzp_path_ref (path), (GDestroyNotify) _wzp_path_unref);
 }
@@ -101,6 +112,7 @@ _wzp_path_secure_async (GIOStream           *base,
   path->base = g_object_ref (base);
   path->kind = kind;
   path->remote = g_strdup (remote);
+  path->peer = g_strdup (peer_fingerprint);
   g_task_set_task_data (task, path, (GDestroyNotify) _wzp_path_unref);
 
   /* The caller is always the TLS client, whoever dialled (DESIGN.md section 5, step 3). */

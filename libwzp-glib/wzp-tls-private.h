@@ -41,7 +41,10 @@ WzpIdentity     *_wzp_identity_new_ephemeral   (GError         **error);
  * _wzp_tls_connection_explain_error(), which turns it into WZP_IDENTITY_ERROR_PIN_MISMATCH
  * "The peer's certificate has fingerprint X, but Y was expected".
  * A @pin that is not a valid fingerprint fails here with G_IO_ERROR_INVALID_ARGUMENT.
- * The connection is not handshaken yet: the caller runs g_tls_connection_handshake_async(). */
+ * The connection is not handshaken yet: the caller runs g_tls_connection_handshake_async().
+ * After a failed handshake, close the stream: when ::accept-certificate refuses, GnuTLS
+ * under GIO sends no alert, and the peer waits until the TCP connection closes (in TLS 1.3
+ * a client refused by the server has usually finished its own handshake already). */
 GIOStream       *_wzp_tls_client_new           (GIOStream       *base_stream,
                                                 WzpIdentity     *identity,
                                                 const char      *pin,
@@ -54,7 +57,9 @@ GIOStream       *_wzp_tls_server_new           (GIOStream       *base_stream,
                                                 GError         **error);
 
 /* The peer's fingerprint after a completed handshake: set by ::accept-certificate when it
- * accepted the peer (NULL before, and NULL when the pin refused it). */
+ * accepted the peer (NULL before, and NULL when the pin refused it). Treat NULL after a
+ * successful handshake as unauthenticated and close: a resumed TLS session would skip
+ * ::accept-certificate (glib-networking 2.74 does not resume; see docs/identity.md). */
 const char      *_wzp_tls_connection_get_peer_fingerprint (GIOStream *tls);
 
 /* Replaces a handshake error by the pin mismatch explanation when the pin was the reason.

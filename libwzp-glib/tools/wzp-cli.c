@@ -339,22 +339,33 @@ hang_up_all (Cli *cli)
     wzp_call_hangup (g_ptr_array_index (calls, i));
 }
 
+/* WzpCall notifies its peer addresses when CallSetup arrives: that is the setup event. */
 static void
-print_setup (CliCall *cc)
+call_setup_cb (WzpCall    *call,
+               GParamSpec *pspec,
+               CliCall    *cc)
 {
-  Cli *cli = cc->cli;
-  const char *call_id = wzp_call_get_call_id (cc->call);
-  const char *role = enum_nick (WZP_TYPE_CALL_ROLE, wzp_call_get_role (cc->call));
-  JsonBuilder *event = event_new ("setup", call_id);
+  const char *call_id = wzp_call_get_call_id (call);
+  const char *role = enum_nick (WZP_TYPE_CALL_ROLE, wzp_call_get_role (call));
+  const char *direct = wzp_call_get_peer_direct_address (call);
+  g_auto(GStrv) locals = wzp_call_dup_peer_local_addresses (call);
+  g_autofree char *locals_text = g_strjoinv (", ", locals);
+  JsonBuilder *event;
 
-  /* The library does not expose CallSetup's peer_direct_addr and peer_local_addrs yet;
-   * until it does, they read as unknown (null and []). */
+  if (cc->setup_seen)
+    return;
+  cc->setup_seen = TRUE;
+  cc->setup_us = g_get_monotonic_time ();
+
+  event = event_new ("setup", call_id);
   event_add_string (event, "role", role);
-  event_add_string (event, "peer_direct_addr", NULL);
-  event_add_strv (event, "peer_local_addrs", NULL);
-  event_add_bool (event, "privacy", wzp_call_get_privacy (cc->call));
-  event_print (cli, event, _("Call %s: set up as %s%s"), call_id, role,
-               wzp_call_get_privacy (cc->call) ? _(" (privacy: no addresses shared)") : "");
+  event_add_string (event, "peer_direct_addr", direct);
+  event_add_strv (event, "peer_local_addrs", (const char * const *) locals);
+  event_add_bool (event, "privacy", wzp_call_get_privacy (call));
+  event_print (cc->cli, event,
+               _("Call %s: set up as %s; the peer's direct address: %s; its local addresses: %s"),
+               call_id, role, direct ? direct : _("none"),
+               *locals_text ? locals_text : _("none"));
 }
 
 static void
@@ -364,29 +375,8 @@ call_state_cb (WzpCall    *call,
 {
   const char *call_id = wzp_call_get_call_id (call);
 
-  switch (wzp_call_get_state (call))
-    {
-    case WZP_CALL_STATE_RINGING:
-      event_print (cc->cli, event_new ("ringing", call_id), _("Call %s: ringing"), call_id);
-      break;
-
-    case WZP_CALL_STATE_CONNECTING:
-      /* The caller gets here at CallSetup; the callee when it answers, just before. */
-      if (!cc->setup_seen)
-        {
-          cc->setup_seen = TRUE;
-          cc->setup_us = g_get_monotonic_time ();
-          print_setup (cc);
-        }
-      break;
-
-    case WZP_CALL_STATE_CALLING:
-    case WZP_CALL_STATE_INCOMING:
-    case WZP_CALL_STATE_ACTIVE:
-    case WZP_CALL_STATE_ENDED:
-    default:
-      break;
-    }
+  if (wzp_call_get_state (call) == WZP_CALL_STATE_RINGING)
+    event_print (cc->cli, event_new ("ringing", call_id), _("Call %s: ringing"), call_id);
 }
 
 static void
@@ -498,6 +488,7 @@ track_call (Cli     *cli,
   g_ptr_array_add (cli->calls, cc);
 
   g_signal_connect (call, "notify::state", G_CALLBACK (call_state_cb), cc);
+  g_signal_connect (call, "notify::peer-local-addresses", G_CALLBACK (call_setup_cb), cc);
   g_signal_connect (call, "candidate-result", G_CALLBACK (call_candidate_result_cb), cc);
   g_signal_connect (call, "path-changed", G_CALLBACK (call_path_changed_cb), cc);
   g_signal_connect (call, "ended", G_CALLBACK (call_ended_cb), cc);
@@ -662,8 +653,11 @@ start_client (Cli *cli)
                 "alias", cli->alias,
                 "privacy", cli->privacy,
                 "port", (guint) cli->port,
-                "reflectors", (char **) cli->reflectors->pdata,
                 NULL);
+  /* `nat` asks the reflectors itself, to report every answer; the client's own probes
+   * would race it for the same connections from P. */
+  if (cli->command != COMMAND_NAT)
+    g_object_set (cli->client, "reflectors", (char **) cli->reflectors->pdata, NULL);
   if (cli->test_loopback)
     _wzp_client_set_test_loopback (cli->client, TRUE);
 
@@ -813,33 +807,39 @@ reflection_resolved_cb (GObject      *source,
                                   reflection_connected_cb, g_steal_pointer (&task));
 }
 
+typedef struct
+{
+  Cli  *cli;
+  char *uri;
+} ReflectorProbe;
+
+static void
+reflector_probe_free (ReflectorProbe *probe)
+{
+  g_free (probe->uri);
+  g_free (probe);
+}
+
 static void
 reflector_probe_start (gpointer             probe_data,
                        GCancellable        *cancellable,
                        GAsyncReadyCallback  callback,
                        gpointer             user_data)
 {
-  Cli *cli = probe_data;
+  ReflectorProbe *probe = probe_data;
+  Cli *cli = probe->cli;
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
   g_autoptr(GSocketConnectable) connectable = NULL;
   g_autoptr(GSocketAddressEnumerator) enumerator = NULL;
   g_autofree char *host = NULL;
-  const char *uri = g_object_get_data (G_OBJECT (task), "uri");
   Reflection *r;
   GError *error = NULL;
   guint16 port;
 
-  /* The URI travels with the probe's destroy data below, see start_nat(). */
-  uri = cli->reflectors->pdata[GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (cli->client),
-                                                                    "wzp-cli-next-reflector"))];
-  g_object_set_data (G_OBJECT (cli->client), "wzp-cli-next-reflector",
-                     GUINT_TO_POINTER (GPOINTER_TO_UINT (
-                       g_object_get_data (G_OBJECT (cli->client), "wzp-cli-next-reflector")) + 1));
-
   r = g_new0 (Reflection, 1);
-  r->name = g_strdup (uri);
+  r->name = g_strdup (probe->uri);
   g_task_set_task_data (task, r, (GDestroyNotify) reflection_free);
-  if (!_wzp_client_parse_relay_uri (uri, &host, &port, &r->pin, &error))
+  if (!_wzp_client_parse_relay_uri (probe->uri, &host, &port, &r->pin, &error))
     {
       g_task_return_error (task, error);
       return;
@@ -955,11 +955,16 @@ nat_gathered_cb (GObject      *source,
   probes = g_ptr_array_new_with_free_func ((GDestroyNotify) _wzp_reflexive_probe_free);
   g_ptr_array_add (probes, _wzp_reflexive_probe_new ("relay", relay_probe_start, probe_finish,
                                                      cli, NULL));
-  g_object_set_data (G_OBJECT (cli->client), "wzp-cli-next-reflector", GUINT_TO_POINTER (0));
   for (guint i = 0; i + 1 < cli->reflectors->len; i++)
-    g_ptr_array_add (probes, _wzp_reflexive_probe_new (g_ptr_array_index (cli->reflectors, i),
-                                                       reflector_probe_start, probe_finish,
-                                                       cli, NULL));
+    {
+      ReflectorProbe *probe = g_new0 (ReflectorProbe, 1);
+
+      probe->cli = cli;
+      probe->uri = g_strdup (g_ptr_array_index (cli->reflectors, i));
+      g_ptr_array_add (probes, _wzp_reflexive_probe_new (probe->uri, reflector_probe_start,
+                                                         probe_finish, probe,
+                                                         (GDestroyNotify) reflector_probe_free));
+    }
 
   _wzp_nat_type_measure_async (probes, (const char * const *) own, 0, cli->cancellable,
                                nat_measured_cb, cli);
@@ -1228,16 +1233,7 @@ parse_command_line (Cli    *cli,
   command_context = g_option_context_new (parameter);
   add_global_entries (command_context, cli);
   if (entries != NULL)
-    {
-      GOptionGroup *group = g_option_group_new (command, _("Options of the command"),
-                                                _("Show the command's options"), cli, NULL);
-
-      g_option_group_add_entries (group, entries);
-      g_option_group_set_translation_domain (group, GETTEXT_PACKAGE);
-      g_option_context_add_group (command_context, group);
-      /* Shown with plain --help. */
-      g_option_context_set_help_enabled (command_context, TRUE);
-    }
+    g_option_group_add_entries (g_option_context_get_main_group (command_context), entries);
   command_argc = *argc - 1;
   command_argv = *argv + 1;
   if (!g_option_context_parse (command_context, &command_argc, &command_argv, &error))
@@ -1299,6 +1295,8 @@ parse_command_line (Cli    *cli,
 static void
 cli_clear (Cli *cli)
 {
+  if (cli->client != NULL)
+    g_signal_handlers_disconnect_by_data (cli->client, cli);
   g_clear_pointer (&cli->calls, g_ptr_array_unref);
   if (cli->shared_port != NULL)
     _wzp_shared_port_close (cli->shared_port);
