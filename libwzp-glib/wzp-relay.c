@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -694,7 +695,10 @@ check_fds (WzpRelay          *self,
 
   if (self->resume_accept_id == 0)
     {
-      g_warning ("Running out of file descriptors; not accepting connections for a second");
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                        "WZP_LIMIT", "min-free-fds",
+                        "MESSAGE", "Running out of file descriptors; not accepting "
+                        "connections for a second");
       for (guint i = 0; i < self->services->len; i++)
         g_socket_service_stop (g_ptr_array_index (self->services, i));
       self->resume_accept_id = g_timeout_add_seconds (1, resume_accept_cb, self);
@@ -1218,7 +1222,9 @@ listen_on (WzpRelay            *self,
  * @error: return location for a #GError
  *
  * Starts accepting clients on @address and pipes on @pipe_address. May be called more
- * than once, for IPv4 and IPv6 for example.
+ * than once, for IPv4 and IPv6 for example. The first call also raises the soft limit of
+ * open files to the hard one and, if SIGPIPE still has its default disposition, ignores
+ * it (pipes are forwarded with splice(2), which cannot suppress it per call).
  *
  * Returns: %TRUE if both addresses are bound
  *
@@ -1271,7 +1277,16 @@ wzp_relay_listen (WzpRelay    *self,
     }
 
   if (!self->running)
-    _wzp_relay_raise_nofile ();
+    {
+      struct sigaction current;
+
+      _wzp_relay_raise_nofile ();
+      /* splice(2) into a socket whose peer has gone raises SIGPIPE, and unlike send(2) it
+       * has no MSG_NOSIGNAL: a relay must not die of a client hanging up. Only a default
+       * disposition is changed; a program's own handler is left alone. */
+      if (sigaction (SIGPIPE, NULL, &current) == 0 && current.sa_handler == SIG_DFL)
+        signal (SIGPIPE, SIG_IGN);
+    }
   self->running = TRUE;
 
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
