@@ -934,7 +934,8 @@ test_daemon_bad_config (void)
     { "[limits]\nring-timeout=-1\n", "[limits] ring-timeout: “-1” is not a number" },
     { "[limits]\nmax-frame-size=70000\n", "[limits] max-frame-size: “70000” is out of range" },
     { "[limits]\nmax-frame-size=100\n", "[limits] max-frame-size: “100” is out of range" },
-    { "[limits]\nring-timout=5\n", "[limits] ring-timout: unknown key; did you mean “ring-timeout”?" },
+    { "[limits]\nring-timout=5\n",
+      "[limits] ring-timout: unknown key; did you mean “ring-timeout”?" },
     { "[limits]\nbananas=5\n", "[limits] bananas: unknown key; the keys are: " },
     { "[limits]\nn-calls=3\n", "[limits] n-calls: the relay reports this" },
     { "[limits]\nidentity=x\n", "[limits] identity: this key belongs in [relay]" },
@@ -942,6 +943,15 @@ test_daemon_bad_config (void)
     { "[relays]\nlisten=127.0.0.1:0\n", "unknown group [relays]" },
     { "[relay]\nlisten=\n", "[relay] listen: the list is empty" },
     { "[relay]\nlisten=nowhere\n", "[relay] listen: “nowhere” is not a listen address" },
+    { "[relay]\nlisten=127.0.0.1:0;127.0.0.1:0\npipe-listen=127.0.0.1:0\n",
+      "[relay] pipe-listen: give one pipe address per listen address" },
+    { "[relay]\nallowed-fingerprints=1a2b\n", "[relay] allowed-fingerprints: “1a2b” is not a "
+      "fingerprint" },
+    { "[relay]\nreflectors=relay.example.org:4433\n", "[relay] reflectors: "
+      "“relay.example.org:4433” is not a relay URI" },
+    { "[relay]\nallowed-fingerprints=1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d\n"
+      "reflectors=wzps://relay.example.org:4433#1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d\n"
+      "[limits]\nbogus=1\n", "[limits] bogus: unknown key" },
     { "not a key file\n", "not a key-value pair" },
   };
 

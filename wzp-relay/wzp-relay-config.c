@@ -337,6 +337,46 @@ parse_value (GKeyFile    *key_file,
   return TRUE;
 }
 
+/* What the type alone cannot say: a list of fingerprints or relay URIs with a typo in it
+ * would quietly lock everyone out, or send clients nowhere. */
+static gboolean
+check_value (GParamSpec    *pspec,
+             const GValue  *value,
+             GError       **error)
+{
+  const char * const *items;
+
+  if (G_PARAM_SPEC_VALUE_TYPE (pspec) != G_TYPE_STRV)
+    return TRUE;
+  items = g_value_get_boxed (value);
+
+  for (guint i = 0; items != NULL && items[i] != NULL; i++)
+    {
+      if (g_str_equal (pspec->name, "allowed-fingerprints") &&
+          !wzp_fingerprint_is_valid (items[i]))
+        {
+          g_set_error (error, WZP_RELAY_CONFIG_ERROR, WZP_RELAY_CONFIG_ERROR_INVALID_VALUE,
+                       "“%s” is not a fingerprint; a fingerprint is 8 groups of 4 lower-case "
+                       "hex digits joined by colons", items[i]);
+          return FALSE;
+        }
+      if (g_str_equal (pspec->name, "reflectors"))
+        {
+          const char *hash = strchr (items[i], '#');
+
+          if (!g_str_has_prefix (items[i], "wzps://") || hash == NULL ||
+              hash == items[i] + strlen ("wzps://") || !wzp_fingerprint_is_valid (hash + 1))
+            {
+              g_set_error (error, WZP_RELAY_CONFIG_ERROR, WZP_RELAY_CONFIG_ERROR_INVALID_VALUE,
+                           "“%s” is not a relay URI; use wzps://HOST:PORT#FINGERPRINT",
+                           items[i]);
+              return FALSE;
+            }
+        }
+    }
+  return TRUE;
+}
+
 static gboolean
 load_relay_key (WzpRelayConfig  *self,
                 GKeyFile        *key_file,
@@ -446,7 +486,8 @@ wzp_relay_config_load_key_file (WzpRelayConfig  *self,
             }
 
           property.pspec = pspec;
-          if (!parse_value (key_file, group, key, pspec, &property.value, &local_error))
+          if (!parse_value (key_file, group, key, pspec, &property.value, &local_error) ||
+              !check_value (pspec, &property.value, &local_error))
             {
               g_value_unset (&property.value);
               g_set_error (error, WZP_RELAY_CONFIG_ERROR, WZP_RELAY_CONFIG_ERROR_INVALID_VALUE,

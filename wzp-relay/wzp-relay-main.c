@@ -87,9 +87,17 @@ relay_log_writer (GLogLevelFlags   log_level,
                   gsize            n_fields,
                   gpointer         user_data)
 {
+  static gsize journald_checked = 0;
+  static gboolean to_journald = FALSE;
+
   if ((log_level & G_LOG_LEVEL_MASK) == G_LOG_LEVEL_INFO && !g_log_get_debug_enabled ())
     {
-      if (g_log_writer_is_journald (fileno (stderr)) &&
+      if (g_once_init_enter (&journald_checked))
+        {
+          to_journald = g_log_writer_is_journald (fileno (stderr));
+          g_once_init_leave (&journald_checked, 1);
+        }
+      if (to_journald &&
           g_log_writer_journald (log_level, fields, n_fields, user_data) == G_LOG_WRITER_HANDLED)
         return G_LOG_WRITER_HANDLED;
       return g_log_writer_standard_streams (log_level, fields, n_fields, user_data);
@@ -336,9 +344,15 @@ main (int    argc,
       listen = host_has_ipv6 () ? ipv6_default : ipv4_default;
     }
   if (pipe_listen != NULL && g_strv_length (pipe_listen) != g_strv_length (listen))
-    return fail ("give one pipe address per listen address, in the same order "
-                 "(%u listen, %u pipe-listen)",
-                 g_strv_length (listen), g_strv_length (pipe_listen));
+    {
+      g_autofree char *where = NULL;
+
+      if (pipe_listen == config->pipe_listen)
+        where = g_strdup_printf ("%s: [relay] pipe-listen: ", config->path);
+      return fail ("%sgive one pipe address per listen address, in the same order "
+                   "(%u listen, %u pipe-listen)", where != NULL ? where : "",
+                   g_strv_length (listen), g_strv_length (pipe_listen));
+    }
 
   raise_nofile_limit ();
 
