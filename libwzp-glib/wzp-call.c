@@ -14,6 +14,10 @@
 
 /* The relay pipe waits this long for a direct path (DESIGN.md section 5, step 2). */
 #define HEAD_START_MS 250
+/* A nominated path silent this long is dead (keepalive every second, DESIGN 5 step 6). */
+#define SILENCE_MS 3000
+/* After losing the nominated path, this long to find another before the call ends. */
+#define RECOVER_MS 10000
 
 /**
  * WzpCall:
@@ -66,7 +70,10 @@ struct _WzpCall
   GString         *outcomes;
   WzpRace         *race;               /* direct attempts, while connecting */
   GPtrArray       *early_accepted;     /* peer dials that came before our CallSetup */
-  guint            head_start_id;           /* every candidate's outcome, for the error */
+  guint            head_start_id;
+  gint64           last_rx_us;         /* last frame on the nominated path */
+  guint            recover_id;         /* deadline for finding a path again */
+  gboolean         peer_wants_relay;   /* the peer asked for a pipe while we were direct */           /* every candidate's outcome, for the error */
 };
 
 G_DEFINE_FINAL_TYPE (WzpCall, wzp_call, G_TYPE_OBJECT)
@@ -248,6 +255,7 @@ call_end (WzpCall         *self,
   g_clear_handle_id (&self->deadline_id, g_source_remove);
   g_clear_handle_id (&self->ack_timeout_id, g_source_remove);
   g_clear_handle_id (&self->keepalive_id, g_source_remove);
+  g_clear_handle_id (&self->recover_id, g_source_remove);
   for (guint i = 0; i < self->paths->len; i++)
     {
       WzpPath *path = g_ptr_array_index (self->paths, i);
@@ -312,9 +320,13 @@ static void
 use_path (WzpCall *self,
           WzpPath *path)
 {
-  gboolean first = (self->nominated == NULL);
+  gboolean first = (self->time_to_path < 0);
+  WzpPath *previous = self->nominated;
 
   self->nominated = path;
+  self->last_rx_us = g_get_monotonic_time ();
+  self->peer_wants_relay = FALSE;
+  g_clear_handle_id (&self->recover_id, g_source_remove);
   self->path_kind = path->kind;
   g_free (self->remote_address);
   self->remote_address = g_strdup (path->remote);
@@ -348,6 +360,8 @@ use_path (WzpCall *self,
               _wzp_path_close (other);
           }
     }
+  if (previous != NULL && previous != path && self->role == WZP_CALL_ROLE_CALLER)
+    _wzp_path_close (previous);
   g_signal_emit (self, signals[SIGNAL_PATH_CHANGED], 0);
 
   if (self->task != NULL)
@@ -394,7 +408,8 @@ try_nominate (WzpCall *self)
     return;
   /* Once on a direct path, stay; on the relay, a direct path that authenticates later
    * is nominated in its place (an upgrade, DESIGN.md section 5, step 6). */
-  if (self->nominated != NULL && self->nominated->kind != WZP_PATH_KIND_RELAY)
+  if (self->nominated != NULL && self->nominated->kind != WZP_PATH_KIND_RELAY &&
+      !self->peer_wants_relay)
     return;
 
   for (guint i = 0; i < self->paths->len && path == NULL; i++)
@@ -403,7 +418,10 @@ try_nominate (WzpCall *self)
 
       if (candidate->closed || candidate == self->nominated)
         continue;
-      if (self->nominated != NULL && candidate->kind == WZP_PATH_KIND_RELAY)
+      /* On the relay, only a direct path is better; on a direct path the peer cannot
+       * hear (it asked for a pipe), only the relay is. */
+      if (self->nominated != NULL &&
+          (candidate->kind == WZP_PATH_KIND_RELAY) != self->peer_wants_relay)
         continue;
       path = candidate;
     }
@@ -417,6 +435,45 @@ try_nominate (WzpCall *self)
   self->ack_timeout_id = g_timeout_add (WZP_CALL_NOMINATE_ACK_MS, ack_timeout_cb, self);
 }
 
+static gboolean
+recover_timeout_cb (gpointer user_data)
+{
+  WzpCall *self = user_data;
+
+  self->recover_id = 0;
+  call_end (self, WZP_HANGUP_REASON_UNREACHABLE,
+            g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_UNREACHABLE,
+                         "The connection to %s was lost and no other could be made",
+                         peer_name (self)), TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+static void open_pipe (WzpCall *self);
+
+/* The nominated path died: the call carries on over the relay (DESIGN.md section 5,
+ * step 6). Opening a pipe brings the peer's (PipeRequested); the caller nominates it. */
+static void
+fall_back (WzpCall    *self,
+           const char *why)
+{
+  WzpPath *dead = self->nominated;
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "WZP_CALL_ID", self->call_id,
+                    "MESSAGE", "Call %s: the path via %s failed (%s); falling back to the relay",
+                    self->call_id, dead ? dead->remote : "?", why);
+  self->nominated = NULL;
+  if (dead != NULL)
+    {
+      _wzp_path_close (dead);
+      g_ptr_array_remove (self->paths, dead);
+    }
+  if (self->recover_id == 0)
+    self->recover_id = g_timeout_add (RECOVER_MS, recover_timeout_cb, self);
+  open_pipe (self);
+  try_nominate (self);
+}
+
 static void
 path_failed (WzpCall *self,
              WzpPath *path,
@@ -426,12 +483,7 @@ path_failed (WzpCall *self,
 
   if (path == self->nominated && self->state == WZP_CALL_STATE_ACTIVE)
     {
-      /* Falling back to another path belongs to the path-upgrade work (DESIGN.md section
-       * 5, step 6); until then a lost path ends the call. */
-      call_end (self, WZP_HANGUP_REASON_ERROR,
-                g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_FAILED,
-                             "The connection to %s was lost: %s", peer_name (self),
-                             error->message), TRUE);
+      fall_back (self, error->message);
       return;
     }
 
@@ -520,6 +572,8 @@ path_read_cb (GObject      *source,
       return;
     }
 
+  if (data->path == self->nominated)
+    self->last_rx_us = g_get_monotonic_time ();
   handle_path_message (self, data->path, message);
   if (self->state != WZP_CALL_STATE_ENDED && !data->path->closed)
     path_read_next (self, data->path);
@@ -549,6 +603,13 @@ static gboolean
 keepalive_cb (gpointer user_data)
 {
   WzpCall *self = user_data;
+
+  if (self->nominated != NULL &&
+      g_get_monotonic_time () - self->last_rx_us > SILENCE_MS * 1000)
+    {
+      fall_back (self, "silent for 3 seconds");
+      return G_SOURCE_CONTINUE;
+    }
 
   if (self->nominated != NULL && !self->nominated->closed)
     {
@@ -825,10 +886,16 @@ _wzp_call_handle_message (WzpCall    *self,
       break;
 
     case WZP_MESSAGE_PIPE_REQUESTED:
-      /* The peer opened a pipe: meet it there unless one is on the way or in use. */
+      /* The peer opened a pipe: meet it there unless one is on the way or in use. A peer
+       * that asks for a pipe while we are on a direct path lost that path (it may fail in
+       * one direction only): the caller then moves the call to the relay. */
       if (self->setup != NULL &&
           (self->nominated == NULL || self->nominated->kind != WZP_PATH_KIND_RELAY))
-        open_pipe (self);
+        {
+          if (self->nominated != NULL && self->state == WZP_CALL_STATE_ACTIVE)
+            self->peer_wants_relay = TRUE;
+          open_pipe (self);
+        }
       break;
 
     case WZP_MESSAGE_PEER_SIGNALLING_LOST:
@@ -1356,6 +1423,7 @@ wzp_call_dispose (GObject *object)
   g_clear_handle_id (&self->deadline_id, g_source_remove);
   g_clear_handle_id (&self->ack_timeout_id, g_source_remove);
   g_clear_handle_id (&self->keepalive_id, g_source_remove);
+  g_clear_handle_id (&self->recover_id, g_source_remove);
   if (self->paths != NULL)
     g_ptr_array_set_size (self->paths, 0);
   g_clear_object (&self->task);

@@ -11,6 +11,7 @@
 
 import fcntl
 import json
+import select
 import os
 import shutil
 import subprocess
@@ -172,6 +173,66 @@ def nat_case(lab, name, relay, reflector, host, expect):
         f"got {nat} rc={rc} {err.strip()[-200:]}")
 
 
+def read_events_until(proc, kind, timeout):
+    """Reads JSON event lines until one of @kind arrives; returns (found, all read)."""
+    got = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        line = proc.stdout.readline()
+        if not line:
+            break
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        got.append(event)
+        if event.get("event") == kind:
+            return event, got
+    return None, got
+
+
+def fallback_case(lab, name, relay, reflector):
+    """A call on a direct path whose packets start being dropped in nat2 (one side's
+    router only) must move to the relay within about 3 s and carry on."""
+    callee_fp = lab.fingerprint(f"{name}-callee")
+    lab.fingerprint(f"{name}-caller")
+    listener = lab.cli("lan2a", f"{name}-callee", relay, "listen", "--answer", "trusted",
+                       "--calls", "1", reflector=reflector)
+    time.sleep(1.0)
+    caller = lab.cli("lan1a", f"{name}-caller", relay, "call", callee_fp, "--hold", "9",
+                     reflector=reflector)
+    first, seen = read_events_until(caller, "path", 20)
+    if first is None or first.get("kind") != "direct-internet":
+        tap(False, f"{name}: starts direct", f"first path {first}, events {seen}")
+        return
+    drop_start = time.monotonic()
+    # Drop the direct path (everything between the two NATs' WAN addresses) in nat2 only.
+    lab.run("exec", "nat2", "--", "nft", "add", "table", "inet", "wzptest")
+    lab.run("exec", "nat2", "--", "nft", "add", "chain", "inet", "wzptest", "fwd",
+            "{ type filter hook forward priority -10 ; }")
+    lab.run("exec", "nat2", "--", "nft", "add", "rule", "inet", "wzptest", "fwd",
+            "ip", "saddr", "198.51.100.1", "drop")
+    lab.run("exec", "nat2", "--", "nft", "add", "rule", "inet", "wzptest", "fwd",
+            "ip", "daddr", "198.51.100.1", "drop")
+    second, more = read_events_until(caller, "path", 15)
+    gap_ms = int((time.monotonic() - drop_start) * 1000)
+    lab.run("exec", "nat2", "--", "nft", "delete", "table", "inet", "wzptest")
+    rc, rest, err = events(caller, timeout=30)
+    lrc, levs, lerr = events(listener, timeout=30)
+    ended = first_event = None
+    for e in more + rest:
+        if e.get("event") == "ended":
+            ended = e
+    ok = (second is not None and second.get("kind") == "relay" and gap_ms <= 4500 and
+          rc == 0 and ended is not None and ended.get("reason") == "normal")
+    tap(ok, f"{name}: direct path dropped in nat2 -> relay, call continues",
+        f"gap {gap_ms} ms from the drop to the relay path; second path {second}; "
+        f"ended {ended}; rc={rc} {err.strip()[-200:]}")
+
+
 def flush_ipv6(lab, *hosts):
     # Without global IPv6 the hosts have only their IPv4 paths: this isolates what the
     # NATs allow (IPv6 is routed without NAT and would connect directly anyway).
@@ -206,6 +267,7 @@ def main():
             flush_ipv6(lab, "lan1a", "lan2a")
             call_case(lab, "cone-nats-ipv4", relay_a, "lan1a", "lan2a", "direct-internet",
                       reflector=relay_b)
+            fallback_case(lab, "fallback", relay_a, relay_b)
             lab.stop_all()
 
             lab.run("down", "--kill")
