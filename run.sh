@@ -1,13 +1,123 @@
 #!/bin/sh
-# Installs what is missing, builds into build/ and runs the main job: a relay on loopback
-# with a generated identity, printing its URI. Stop it with Ctrl+C.
+# Installs what is missing, builds into build/ and runs the main job: a demo call on this
+# machine. A relay and two headless clients (wzp-cli), Alice and Bob, on loopback; Bob
+# answers, Alice hangs up after two seconds, and both print what happened (registration,
+# ringing, CallSetup, every candidate, the path and the end). Exits 0 when the call
+# worked.
+#
+#   ./run.sh                 the demo call
+#   ./run.sh relay [ARGS]    only a relay on loopback, in the foreground (Ctrl+C stops it)
+#
+# Works as root without a terminal, and any number of times in a row: the identities are
+# kept in $XDG_STATE_HOME/wzp/demo, everything else is temporary.
 set -e
 cd "$(dirname "$0")"
 . ./.ci/deps.sh
 wzp_install_packages
 wzp_setup_build
 
-state="${XDG_STATE_HOME:-$HOME/.local/state}/wzp"
-mkdir -p "$state"
-echo "Starting a relay on loopback (identity in $state/relay.key)." >&2
-exec ./build/wzp-relay/wzp-relay --listen 127.0.0.1:0 --identity "$state/relay.key" "$@"
+state="${XDG_STATE_HOME:-$HOME/.local/state}/wzp/demo"
+relay_bin=./build/wzp-relay/wzp-relay
+cli_bin=./build/libwzp-glib/tools/wzp-cli
+
+# Hook for the GTK app (the app's issue fills it in): when a display exists and the app
+# was built, start it here (with a relay for it) and return 0; returning 1 runs the
+# headless demo below.
+run_app () {
+  if [ -n "${WAYLAND_DISPLAY:-}${DISPLAY:-}" ] && [ -x build/wzp-gtk/wzp-gtk ]; then
+    : # the GUI case goes here
+  fi
+  return 1
+}
+
+if [ "${1:-}" = relay ]; then
+  shift
+  mkdir -p "$state"
+  echo "Starting a relay on loopback (identity in $state/relay.pem)." >&2
+  exec "$relay_bin" --listen 127.0.0.1:0 --identity "$state/relay.pem" "$@"
+fi
+
+if run_app "$@"; then
+  exit 0
+fi
+
+mkdir -p "$state/alice" "$state/bob"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/wzp-demo.XXXXXX")
+relay_pid=""
+bob_pid=""
+tail_pid=""
+cleanup () {
+  for pid in $tail_pid $bob_pid $relay_pid; do
+    kill "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Waits up to $2 tenths of a second for file $1 to contain $3.
+wait_for () {
+  n=0
+  while ! grep -q "$3" "$1" 2>/dev/null; do
+    n=$((n + 1))
+    if [ "$n" -gt "$2" ]; then
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+# The clients listen on loopback only and offer loopback addresses (the test-only
+# WZP_TEST_LOOPBACK): the demo opens no port on the machine's real interfaces.
+export WZP_TEST_LOOPBACK=1
+
+echo "== A relay on loopback" >&2
+"$relay_bin" --listen 127.0.0.1:0 --identity "$state/relay.pem" \
+  >"$tmp/relay.uri" 2>"$tmp/relay.log" &
+relay_pid=$!
+if ! wait_for "$tmp/relay.uri" 100 '^wzps://'; then
+  echo "run.sh: the relay did not start:" >&2
+  cat "$tmp/relay.log" >&2
+  exit 1
+fi
+relay_uri=$(head -n 1 "$tmp/relay.uri")
+echo "   $relay_uri" >&2
+
+alice_fp=$(XDG_DATA_HOME="$state/alice" "$cli_bin" fingerprint)
+bob_fp=$(XDG_DATA_HOME="$state/bob" "$cli_bin" fingerprint)
+echo "== Alice is $alice_fp" >&2
+echo "== Bob is   $bob_fp" >&2
+
+echo "== Bob listens" >&2
+XDG_DATA_HOME="$state/bob" timeout 60 "$cli_bin" --relay "$relay_uri" --alias Bob \
+  listen --answer trusted --calls 1 >"$tmp/bob.out" 2>&1 &
+bob_pid=$!
+tail -s 0.1 -n +1 -f "$tmp/bob.out" | sed -u 's/^/bob   | /' &
+tail_pid=$!
+if ! wait_for "$tmp/bob.out" 100 '^Registered'; then
+  echo "run.sh: Bob did not register" >&2
+  exit 1
+fi
+
+echo "== Alice calls Bob, and hangs up 2 s after the path is up" >&2
+alice_status=0
+{
+  XDG_DATA_HOME="$state/alice" timeout 60 "$cli_bin" --relay "$relay_uri" --alias Alice \
+    call "$bob_fp" --hold 2 2>&1 || echo "$?" >"$tmp/alice.status"
+} | sed -u 's/^/alice | /'
+if [ -s "$tmp/alice.status" ]; then
+  alice_status=$(cat "$tmp/alice.status")
+fi
+
+bob_status=0
+wait "$bob_pid" || bob_status=$?
+bob_pid=""
+sleep 0.2   # let tail print Bob's last lines
+
+if [ "$alice_status" -ne 0 ] || [ "$bob_status" -ne 0 ]; then
+  echo "== The demo call failed (Alice: $alice_status, Bob: $bob_status); the relay said:" >&2
+  cat "$tmp/relay.log" >&2
+  exit 1
+fi
+echo "== The demo call worked." >&2

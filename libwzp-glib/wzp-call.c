@@ -322,6 +322,7 @@ use_path (WzpCall *self,
 {
   gboolean first = (self->time_to_path < 0);
   WzpPath *previous = self->nominated;
+  g_autofree char *kind_text = g_enum_to_string (WZP_TYPE_PATH_KIND, path->kind);
 
   self->nominated = path;
   self->last_rx_us = g_get_monotonic_time ();
@@ -336,8 +337,7 @@ use_path (WzpCall *self,
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "WZP_CALL_ID", self->call_id,
                     "MESSAGE", "Call %s: path %s via %s after %d ms", self->call_id,
-                    path->remote, g_enum_to_string (WZP_TYPE_PATH_KIND, path->kind),
-                    self->time_to_path);
+                    path->remote, kind_text, self->time_to_path);
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PATH_KIND]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REMOTE_ADDRESS]);

@@ -714,6 +714,8 @@ reflection_read_cb (GObject      *source,
 {
   g_autoptr(GTask) task = user_data;
   Reflection *r = g_task_get_task_data (task);
+  /* Read before g_steal_pointer (&task) below: argument order is unspecified. */
+  GCancellable *cancellable = g_task_get_cancellable (task);
   GError *error = NULL;
   g_autoptr(WzpMessage) message = _wzp_frame_io_read_finish (r->io, result, &error);
 
@@ -724,7 +726,7 @@ reflection_read_cb (GObject      *source,
     }
   if (_wzp_message_get_message_type (message) != WZP_MESSAGE_REFLECT_RESPONSE)
     {
-      _wzp_frame_io_read_async (r->io, g_task_get_cancellable (task), reflection_read_cb,
+      _wzp_frame_io_read_async (r->io, cancellable, reflection_read_cb,
                                 g_steal_pointer (&task));
       return;
     }
@@ -739,6 +741,8 @@ reflection_handshake_cb (GObject      *source,
 {
   g_autoptr(GTask) task = user_data;
   Reflection *r = g_task_get_task_data (task);
+  /* Read before g_steal_pointer (&task) below: argument order is unspecified. */
+  GCancellable *cancellable = g_task_get_cancellable (task);
   g_autoptr(WzpMessage) reflect = NULL;
   GError *error = NULL;
 
@@ -752,7 +756,7 @@ reflection_handshake_cb (GObject      *source,
   r->io = _wzp_frame_io_new (r->tls);
   reflect = _wzp_message_new (WZP_MESSAGE_REFLECT);
   _wzp_frame_io_send (r->io, reflect);
-  _wzp_frame_io_read_async (r->io, g_task_get_cancellable (task), reflection_read_cb,
+  _wzp_frame_io_read_async (r->io, cancellable, reflection_read_cb,
                             g_steal_pointer (&task));
 }
 
@@ -763,6 +767,8 @@ reflection_connected_cb (GObject      *source,
 {
   g_autoptr(GTask) task = user_data;
   Reflection *r = g_task_get_task_data (task);
+  /* Read before g_steal_pointer (&task) below: argument order is unspecified. */
+  GCancellable *cancellable = g_task_get_cancellable (task);
   GError *error = NULL;
 
   r->conn = _wzp_shared_port_connect_finish (r->port, result, &error);
@@ -778,7 +784,7 @@ reflection_connected_cb (GObject      *source,
       return;
     }
   g_tls_connection_handshake_async (G_TLS_CONNECTION (r->tls), G_PRIORITY_DEFAULT,
-                                    g_task_get_cancellable (task), reflection_handshake_cb,
+                                    cancellable, reflection_handshake_cb,
                                     g_steal_pointer (&task));
 }
 
@@ -789,6 +795,8 @@ reflection_resolved_cb (GObject      *source,
 {
   g_autoptr(GTask) task = user_data;
   Reflection *r = g_task_get_task_data (task);
+  /* Read before g_steal_pointer (&task) below: argument order is unspecified. */
+  GCancellable *cancellable = g_task_get_cancellable (task);
   GError *error = NULL;
   g_autoptr(GSocketAddress) address =
     g_socket_address_enumerator_next_finish (G_SOCKET_ADDRESS_ENUMERATOR (source), result,
@@ -803,7 +811,7 @@ reflection_resolved_cb (GObject      *source,
       return;
     }
   /* From P, like the signalling connection: the mapping of P is what is measured. */
-  _wzp_shared_port_connect_async (r->port, address, g_task_get_cancellable (task),
+  _wzp_shared_port_connect_async (r->port, address, cancellable,
                                   reflection_connected_cb, g_steal_pointer (&task));
 }
 

@@ -1,0 +1,159 @@
+// test-gir.js: libwzp-glib from GJS through GObject introspection (gjs -m test-gir.js)
+//
+// Async methods become promises with Gio._promisify (GJS 1.74). An in-process relay on
+// 127.0.0.1:0, two clients with fresh identities in a temporary directory, one call
+// answered in privacy mode (so it takes the relay path whatever the machine's
+// interfaces), hung up by the callee this time.
+//
+// The lines between "// example: gjs" and "// end of example" are quoted verbatim in
+// docs/api.md; tests/gir/check-api-doc.py fails when the two differ.
+//
+// SPDX-License-Identifier: GPL-3.0-or-later
+
+import GLib from 'gi://GLib';
+import Gio from 'gi://Gio';
+import GObject from 'gi://GObject';
+import Wzp from 'gi://Wzp?version=1.0';
+import System from 'system';
+
+const TIMEOUT_S = 20;
+
+// example: gjs
+Gio._promisify(Wzp.Identity, 'load_or_create_async', 'load_or_create_finish');
+Gio._promisify(Wzp.Client.prototype, 'connect_async', 'connect_finish');
+Gio._promisify(Wzp.Client.prototype, 'place_call_async', 'place_call_finish');
+Gio._promisify(Wzp.Call.prototype, 'answer_async', 'answer_finish');
+
+// Registers a new client with the relay; rejects if registration failed.
+async function connectClient(identityPath, relayUri) {
+    const identity = await Wzp.Identity.load_or_create_async(identityPath, null);
+    const client = Wzp.Client.new(identity);
+    client.relay_uri = relayUri;
+    await client.connect_async(null);
+    return client;
+}
+
+// Resolves with the next incoming call, once it is answered with `mode`.
+function answerNextCall(client, mode) {
+    return new Promise((resolve, reject) => {
+        const id = client.connect('incoming-call', (_client, call) => {
+            // Not client.disconnect(id): Wzp.Client.disconnect() shadows GObject's.
+            GObject.signal_handler_disconnect(client, id);
+            call.ring();
+            call.answer_async(mode, null).then(() => resolve(call), reject);
+        });
+    });
+}
+
+// Resolves with the reason once `call` has ended.
+function ended(call) {
+    return new Promise(resolve => {
+        if (call.state === Wzp.CallState.ENDED)
+            resolve(call.end_reason);
+        else
+            call.connect('ended', (_call, reason) => resolve(reason));
+    });
+}
+// end of example
+
+let n = 0;
+let failed = false;
+
+function check(ok, description) {
+    n++;
+    print(`${ok ? 'ok' : 'not ok'} ${n} - ${description}`);
+    if (!ok)
+        failed = true;
+}
+
+function withTimeout(promise) {
+    return new Promise((resolve, reject) => {
+        const id = GLib.timeout_add_seconds(GLib.PRIORITY_DEFAULT, TIMEOUT_S, () => {
+            reject(new Error(`the call did not complete within ${TIMEOUT_S} s`));
+            return GLib.SOURCE_REMOVE;
+        });
+        promise.then(value => {
+            GLib.source_remove(id);
+            resolve(value);
+        }, error => {
+            GLib.source_remove(id);
+            reject(error);
+        });
+    });
+}
+
+function removeTree(file) {
+    if (file.query_file_type(Gio.FileQueryInfoFlags.NOFOLLOW_SYMLINKS, null) !==
+        Gio.FileType.DIRECTORY) {
+        file.delete(null);
+        return;
+    }
+    const children = file.enumerate_children('standard::name',
+        Gio.FileQueryInfoFlags.NOFOLLOW_SYMLINKS, null);
+    let info;
+    while ((info = children.next_file(null)) !== null)
+        removeTree(file.get_child(info.get_name()));
+    children.close(null);
+    file.delete(null);
+}
+
+const tmp = GLib.dir_make_tmp('wzp-test-gir-js-XXXXXX');
+const clients = [];
+let relay = null;
+
+async function main() {
+    const relayIdentity = await Wzp.Identity.load_or_create_async(
+        GLib.build_filenamev([tmp, 'relay.pem']), null);
+    check(Wzp.fingerprint_is_valid(relayIdentity.get_fingerprint()),
+        'the relay identity has a valid fingerprint');
+
+    relay = Wzp.Relay.new(relayIdentity);
+    relay.listen('127.0.0.1:0', null);
+    const [uri] = relay.dup_uris();
+    check(uri.startsWith('wzps://127.0.0.1:') &&
+        uri.endsWith(`#${relayIdentity.get_fingerprint()}`),
+        `the relay listens at ${uri}`);
+
+    const bob = await connectClient(GLib.build_filenamev([tmp, 'bob.pem']), uri);
+    clients.push(bob);
+    const alice = await connectClient(GLib.build_filenamev([tmp, 'alice.pem']), uri);
+    clients.push(alice);
+    check(bob.state === Wzp.ClientState.CONNECTED &&
+        alice.get_state() === Wzp.ClientState.CONNECTED,
+        'both clients registered');
+    check(bob.fingerprint !== alice.fingerprint, 'two fresh identities');
+
+    const answered = answerNextCall(bob, Wzp.AcceptMode.PRIVACY);
+    const [callerCall, calleeCall] = await Promise.all([
+        alice.place_call_async(bob.fingerprint, null),
+        answered,
+    ]);
+    check(callerCall.state === Wzp.CallState.ACTIVE, 'the call is active');
+    check(calleeCall.peer_fingerprint === alice.fingerprint, "bob sees alice's fingerprint");
+    check(callerCall.path_kind === Wzp.PathKind.RELAY, "the caller's path is the relay");
+    check(calleeCall.get_path_kind() === Wzp.PathKind.RELAY, "the callee's path is the relay");
+    check(callerCall.time_to_path >= 0, 'the caller has a time to path');
+
+    const callerEnded = ended(callerCall);
+    calleeCall.hangup();
+    check(await ended(calleeCall) === Wzp.HangupReason.NORMAL, "the callee's call ended normally");
+    check(await callerEnded === Wzp.HangupReason.NORMAL, "the caller learnt of the hang-up");
+    check(callerCall.state === Wzp.CallState.ENDED, "the caller's call is ended");
+}
+
+const loop = new GLib.MainLoop(null, false);
+withTimeout(main()).catch(error => {
+    check(false, `no error (${error})`);
+}).finally(() => loop.quit());
+loop.run();
+
+for (const client of clients)
+    client.disconnect();
+if (relay)
+    relay.stop();
+while (GLib.MainContext.default().iteration(false))
+    ;
+removeTree(Gio.File.new_for_path(tmp));
+
+print(`1..${n}`);
+System.exit(failed ? 1 : 0);

@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+# test-gir.py: libwzp-glib from Python through GObject introspection
+#
+# PyGObject 3.42 (Debian 12) has no asyncio integration, so this uses callbacks on a
+# GLib main loop. An in-process relay on 127.0.0.1:0, two clients with fresh identities
+# in a temporary directory, one call answered in privacy mode (so it takes the relay
+# path whatever the machine's interfaces), hung up by the caller.
+#
+# The lines between "# example: python" and "# end of example" are quoted verbatim in
+# docs/api.md; tests/gir/check-api-doc.py fails when the two differ.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+import os
+import shutil
+import sys
+import tempfile
+
+import gi
+
+gi.require_version("Wzp", "1.0")
+from gi.repository import GLib, Wzp  # noqa: E402
+
+TIMEOUT_S = 20
+
+
+# example: python
+def load_identity(path, done):
+    """Loads the identity at path (making it on first use), then done(identity)."""
+    def loaded(_source, result):
+        done(Wzp.Identity.load_or_create_finish(result))
+
+    Wzp.Identity.load_or_create_async(path, None, loaded)
+
+
+def connect_client(identity, relay_uri, done):
+    """Registers a new client with the relay, then done(client)."""
+    client = Wzp.Client.new(identity)
+    client.props.relay_uri = relay_uri
+
+    def connected(client, result):
+        client.connect_finish(result)  # raises GLib.Error if registration failed
+        done(client)
+
+    client.connect_async(None, connected)
+
+
+def answer_calls(client, mode, on_call):
+    """Rings and answers every incoming call with mode; on_call(call) sees each one."""
+    def incoming(client, call):
+        on_call(call)
+        call.ring()
+        call.answer_async(mode, None, lambda call, result: call.answer_finish(result))
+
+    client.connect("incoming-call", incoming)
+
+
+def place_call(client, fingerprint, done):
+    """Calls fingerprint; done(call) once a path is nominated (raises on failure)."""
+    def placed(client, result):
+        done(client.place_call_finish(result))
+
+    client.place_call_async(fingerprint, None, placed)
+# end of example
+
+
+class Test:
+    def __init__(self):
+        self.loop = GLib.MainLoop()
+        self.tmp = tempfile.mkdtemp(prefix="wzp-test-gir-")
+        self.n = 0
+        self.failed = False
+        self.error = None
+        self.relay = None
+        self.clients = []
+        self.callee_call = None
+        self.calls_ended = {}
+
+    # TAP
+    def check(self, ok, description):
+        self.n += 1
+        print(f"{'ok' if ok else 'not ok'} {self.n} - {description}", flush=True)
+        if not ok:
+            self.failed = True
+        return ok
+
+    def fail(self, error):
+        self.error = error
+        self.loop.quit()
+
+    def guard(self, fn):
+        """Runs fn from a callback; an exception ends the test as a failure."""
+        def wrapper(*args):
+            try:
+                fn(*args)
+            except Exception as e:  # noqa: BLE001 (reported through TAP)
+                self.fail(e)
+        return wrapper
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    # The steps, in order
+    def run(self):
+        GLib.timeout_add_seconds(TIMEOUT_S, self.timed_out)
+        load_identity(self.path("relay.pem"), self.guard(self.relay_identity_loaded))
+        self.loop.run()
+        for client in self.clients:
+            client.disconnect()
+        if self.relay is not None:
+            self.relay.stop()
+        context = GLib.MainContext.default()
+        while context.iteration(False):
+            pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        if self.error is not None:
+            self.check(False, f"no error ({type(self.error).__name__}: {self.error})")
+        print(f"1..{self.n}", flush=True)
+        return 1 if self.failed else 0
+
+    def timed_out(self):
+        self.fail(TimeoutError(f"the call did not complete within {TIMEOUT_S} s"))
+        return GLib.SOURCE_REMOVE
+
+    def relay_identity_loaded(self, identity):
+        self.check(Wzp.fingerprint_is_valid(identity.get_fingerprint()),
+                   "the relay identity has a valid fingerprint")
+        self.relay = Wzp.Relay.new(identity)
+        self.relay.listen("127.0.0.1:0", None)
+        self.uri = self.relay.dup_uris()[0]
+        self.check(self.uri.startswith("wzps://127.0.0.1:") and
+                   self.uri.endswith("#" + identity.get_fingerprint()),
+                   f"the relay listens at {self.uri}")
+        load_identity(self.path("alice.pem"), self.guard(self.alice_identity_loaded))
+
+    def alice_identity_loaded(self, identity):
+        self.alice_identity = identity
+        load_identity(self.path("bob.pem"), self.guard(self.bob_identity_loaded))
+
+    def bob_identity_loaded(self, identity):
+        self.bob_identity = identity
+        self.check(identity.get_fingerprint() != self.alice_identity.get_fingerprint(),
+                   "two fresh identities")
+        connect_client(self.bob_identity, self.uri, self.guard(self.bob_connected))
+
+    def bob_connected(self, bob):
+        self.clients.append(bob)
+        self.check(bob.get_state() == Wzp.ClientState.CONNECTED, "bob registered")
+        answer_calls(bob, Wzp.AcceptMode.PRIVACY, self.guard(self.bob_incoming))
+        connect_client(self.alice_identity, self.uri, self.guard(self.alice_connected))
+
+    def bob_incoming(self, call):
+        self.callee_call = call
+        self.check(call.get_peer_fingerprint() == self.alice_identity.get_fingerprint(),
+                   "bob sees alice's fingerprint")
+        call.connect("ended", self.guard(self.ended))
+
+    def alice_connected(self, alice):
+        self.clients.append(alice)
+        self.check(alice.props.state == Wzp.ClientState.CONNECTED, "alice registered")
+        place_call(alice, self.bob_identity.get_fingerprint(), self.guard(self.call_connected))
+
+    def call_connected(self, call):
+        self.caller_call = call
+        self.check(call.get_state() == Wzp.CallState.ACTIVE, "the call is active")
+        self.check(call.get_path_kind() == Wzp.PathKind.RELAY,
+                   f"the caller's path is the relay ({call.props.path_kind.value_nick})")
+        self.check(call.get_time_to_path() >= 0, "the caller has a time to path")
+        callee = self.callee_call
+        if callee.get_path_kind() == Wzp.PathKind.RELAY:
+            self.callee_has_path(callee)
+        else:
+            callee.connect("path-changed", self.guard(self.callee_has_path))
+
+    def callee_has_path(self, callee):
+        self.check(callee.get_path_kind() == Wzp.PathKind.RELAY,
+                   f"the callee's path is the relay ({callee.props.path_kind.value_nick})")
+        self.check(callee.get_privacy(), "the callee answered in privacy mode")
+        self.caller_call.connect("ended", self.guard(self.ended))
+        self.caller_call.hangup()
+
+    def ended(self, call, reason):
+        role = "caller" if call.get_role() == Wzp.CallRole.CALLER else "callee"
+        self.check(reason == Wzp.HangupReason.NORMAL, f"the {role}'s call ended normally")
+        self.check(call.get_state() == Wzp.CallState.ENDED, f"the {role}'s call is ended")
+        self.calls_ended[role] = True
+        if len(self.calls_ended) == 2:
+            self.loop.quit()
+
+
+if __name__ == "__main__":
+    sys.exit(Test().run())
