@@ -55,6 +55,7 @@ struct _WzpCall
 
   GCancellable    *cancellable;        /* everything the call started */
   GTask           *task;               /* place_call or answer: completes at nomination */
+  gulong           task_cancel_id;     /* on the task's cancellable */
   WzpMessage      *setup;
   gint64           setup_us;
   guint            deadline_id;
@@ -158,6 +159,50 @@ emit_candidate_result (WzpCall    *self,
                           reason ? ", " : "", reason ? reason : "", ms);
   g_signal_emit (self, signals[SIGNAL_CANDIDATE_RESULT], 0, address, kind, result,
                  reason ? reason : "", ms);
+}
+
+/* The pending place_call/answer task. Cancelling it hangs the call up: there is no
+ * half-placed or half-answered call. */
+static gboolean
+cancelled_idle_cb (gpointer user_data)
+{
+  WzpCall *self = user_data;
+
+  if (self->state != WZP_CALL_STATE_ENDED)
+    call_end (self, WZP_HANGUP_REASON_NORMAL,
+              g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "The call was cancelled"), TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+task_cancelled_cb (GCancellable *cancellable,
+                   WzpCall      *self)
+{
+  /* May run in any thread: finish in the call's main context. */
+  g_idle_add_full (G_PRIORITY_DEFAULT, cancelled_idle_cb, g_object_ref (self), g_object_unref);
+}
+
+static void
+set_task (WzpCall *self,
+          GTask   *task)
+{
+  GCancellable *cancellable = g_task_get_cancellable (task);
+
+  self->task = g_object_ref (task);
+  if (cancellable != NULL)
+    self->task_cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (task_cancelled_cb),
+                                                  self, NULL);
+}
+
+static GTask *
+take_task (WzpCall *self)
+{
+  GTask *task = g_steal_pointer (&self->task);
+
+  if (task != NULL && self->task_cancel_id != 0)
+    g_cancellable_disconnect (g_task_get_cancellable (task), self->task_cancel_id);
+  self->task_cancel_id = 0;
+  return task;
 }
 
 /* Ending */
@@ -269,7 +314,7 @@ call_end (WzpCall         *self,
 
   if (self->task != NULL)
     {
-      g_autoptr(GTask) task = g_steal_pointer (&self->task);
+      g_autoptr(GTask) task = take_task (self);
       g_task_return_error (task, g_error_copy (owned));
     }
 
@@ -366,7 +411,7 @@ use_path (WzpCall *self,
 
   if (self->task != NULL)
     {
-      g_autoptr(GTask) task = g_steal_pointer (&self->task);
+      g_autoptr(GTask) task = take_task (self);
 
       if (g_task_get_source_tag (task) == wzp_call_answer_async)
         g_task_return_boolean (task, TRUE);
@@ -990,7 +1035,7 @@ _wzp_call_start (WzpCall *self,
   g_autoptr(WzpMessage) offer = _wzp_message_new_for_call (WZP_MESSAGE_DIRECT_CALL_OFFER,
                                                            self->call_id);
 
-  self->task = g_object_ref (task);
+  set_task (self, task);
   _wzp_message_set_string (offer, "target_fingerprint", self->peer_fingerprint);
   _wzp_message_set_string (offer, "caller_alias", wzp_client_get_alias (self->client));
   if (!self->privacy)
@@ -1029,7 +1074,7 @@ wzp_call_ring (WzpCall *self)
  * wzp_call_answer_async:
  * @self: an incoming call
  * @mode: how to answer
- * @cancellable: (nullable): a #GCancellable
+ * @cancellable: (nullable): a #GCancellable; cancelling it hangs the call up
  * @callback: (scope async) (closure user_data): called when the call is connected or failed
  * @user_data: data for @callback
  *
@@ -1084,7 +1129,7 @@ wzp_call_answer_async (WzpCall             *self,
                                  "callee_local_addrs", "callee_nat_type");
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PRIVACY]);
 
-  self->task = g_steal_pointer (&task);
+  set_task (self, task);
   set_state (self, WZP_CALL_STATE_CONNECTING);
   send_signalling (self, answer);
 }
@@ -1426,7 +1471,11 @@ wzp_call_dispose (GObject *object)
   g_clear_handle_id (&self->recover_id, g_source_remove);
   if (self->paths != NULL)
     g_ptr_array_set_size (self->paths, 0);
-  g_clear_object (&self->task);
+  if (self->task != NULL)
+    {
+      g_autoptr(GTask) task = take_task (self);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "The call went away");
+    }
 
   G_OBJECT_CLASS (wzp_call_parent_class)->dispose (object);
 }

@@ -64,6 +64,7 @@ struct _WzpClient
   WzpFrameIO        *io;
   gboolean           registered;
   GTask             *connect_task;
+  gulong             connect_cancel_id;
   guint              reconnect_id;
   guint              backoff_ms;
   guint              keepalive_id;
@@ -231,6 +232,36 @@ known_relay_remember (const char *key,
     g_warning ("Could not remember the relay's fingerprint in %s: %s", path, error->message);
 }
 
+/* The pending connect_async task; cancelling it disconnects. */
+static gboolean
+connect_cancelled_idle_cb (gpointer user_data)
+{
+  WzpClient *self = user_data;
+
+  if (self->connect_task != NULL)
+    wzp_client_disconnect (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+connect_cancelled_cb (GCancellable *cancellable,
+                      WzpClient    *self)
+{
+  g_idle_add_full (G_PRIORITY_DEFAULT, connect_cancelled_idle_cb, g_object_ref (self),
+                   g_object_unref);
+}
+
+static GTask *
+take_connect_task (WzpClient *self)
+{
+  GTask *task = g_steal_pointer (&self->connect_task);
+
+  if (task != NULL && self->connect_cancel_id != 0)
+    g_cancellable_disconnect (g_task_get_cancellable (task), self->connect_cancel_id);
+  self->connect_cancel_id = 0;
+  return task;
+}
+
 /* Sending */
 
 void
@@ -337,7 +368,7 @@ connection_failed (WzpClient *self,
 
   if (self->connect_task != NULL)
     {
-      g_autoptr(GTask) task = g_steal_pointer (&self->connect_task);
+      g_autoptr(GTask) task = take_connect_task (self);
       g_task_return_error (task, g_error_copy (owned));
     }
 
@@ -587,7 +618,7 @@ handle_ack (WzpClient  *self,
 
   if (self->connect_task != NULL)
     {
-      g_autoptr(GTask) task = g_steal_pointer (&self->connect_task);
+      g_autoptr(GTask) task = take_connect_task (self);
       g_task_return_boolean (task, TRUE);
     }
 }
@@ -1037,7 +1068,7 @@ wzp_client_new (WzpIdentity *identity)
 /**
  * wzp_client_connect_async:
  * @self: a client
- * @cancellable: (nullable): a #GCancellable
+ * @cancellable: (nullable): a #GCancellable; cancelling it gives up connecting
  * @callback: (scope async) (closure user_data): called once registered, or on failure
  * @user_data: data for @callback
  *
@@ -1075,6 +1106,10 @@ wzp_client_connect_async (WzpClient           *self,
     }
 
   self->connect_task = g_steal_pointer (&task);
+  if (cancellable != NULL)
+    self->connect_cancel_id = g_cancellable_connect (cancellable,
+                                                     G_CALLBACK (connect_cancelled_cb),
+                                                     self, NULL);
   g_clear_handle_id (&self->reconnect_id, g_source_remove);
   self->backoff_ms = 0;
   start_attempt (self);
@@ -1126,7 +1161,7 @@ wzp_client_disconnect (WzpClient *self)
   g_clear_handle_id (&self->reconnect_id, g_source_remove);
   if (self->connect_task != NULL)
     {
-      g_autoptr(GTask) task = g_steal_pointer (&self->connect_task);
+      g_autoptr(GTask) task = take_connect_task (self);
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                                "Disconnected before the registration completed");
     }
@@ -1138,7 +1173,7 @@ wzp_client_disconnect (WzpClient *self)
  * wzp_client_place_call_async:
  * @self: a registered client
  * @fingerprint: whom to call
- * @cancellable: (nullable): a #GCancellable
+ * @cancellable: (nullable): a #GCancellable; cancelling it hangs the call up
  * @callback: (scope async) (closure user_data): called once the call is connected, or
  *   when it failed (declined, busy, unknown, unreachable)
  * @user_data: data for @callback
@@ -1576,7 +1611,11 @@ wzp_client_dispose (GObject *object)
     _wzp_shared_port_close (self->shared_port);
   g_clear_object (&self->shared_port);
   g_clear_object (&self->network);
-  g_clear_object (&self->connect_task);
+  if (self->connect_task != NULL)
+    {
+      g_autoptr(GTask) task = take_connect_task (self);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "The client went away");
+    }
 
   G_OBJECT_CLASS (wzp_client_parent_class)->dispose (object);
 }

@@ -54,8 +54,7 @@ fixture_teardown (Fixture       *f,
   if (f->relay != NULL)
     {
       wzp_relay_stop (f->relay);
-      wzp_test_spin (20);
-      g_assert_finalize_object (f->relay);
+      wzp_test_finalize_object (f->relay);
     }
   g_clear_object (&f->relay_identity);
   g_free (f->uri);
@@ -111,8 +110,7 @@ static void
 disconnect_and_free (WzpClient *client)
 {
   wzp_client_disconnect (client);
-  wzp_test_spin (20);
-  g_assert_finalize_object (client);
+  wzp_test_finalize_object (client);
 }
 
 /* The callee side: rings and answers every incoming call with a mode. */
@@ -789,6 +787,51 @@ test_teardown_at_every_stage (Fixture       *f,
 }
 
 
+static void
+test_cancel_place_call (Fixture       *f,
+                        gconstpointer  data)
+{
+  WzpClient *a = connected_client (f, "Alice");
+  WzpClient *b = connected_client (f, "Bob");
+  Callee callee = { .answer = FALSE };
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  Result r = { 0 };
+
+  g_signal_connect (b, "incoming-call", G_CALLBACK (incoming_cb), &callee);
+  wzp_client_place_call_async (a, wzp_identity_get_fingerprint (wzp_client_get_identity (b)),
+                               cancellable, placed_cb, &r);
+  wzp_test_wait_pointer ((gpointer *) &callee.call, 5000);
+  g_cancellable_cancel (cancellable);
+  wzp_test_wait_flag (&r.done, 5000);
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&r.error);
+  /* The callee stops ringing: the call was hung up, not left behind. */
+  wait_state (callee.call, WZP_CALL_STATE_ENDED);
+  wzp_test_spin (50);
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 0);
+
+  callee_clear (&callee);
+  disconnect_and_free (a);
+  disconnect_and_free (b);
+}
+
+static void
+test_cancel_connect (Fixture       *f,
+                     gconstpointer  data)
+{
+  WzpClient *client = new_client (f->uri, "Alice");
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  Result r = { 0 };
+
+  wzp_client_connect_async (client, cancellable, connected_cb, &r);
+  g_cancellable_cancel (cancellable);
+  wzp_test_wait_flag (&r.done, 5000);
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&r.error);
+  g_assert_cmpint (wzp_client_get_state (client), ==, WZP_CLIENT_STATE_DISCONNECTED);
+  disconnect_and_free (client);
+}
+
 /* The race */
 
 typedef struct
@@ -1019,6 +1062,8 @@ main (int   argc,
   ADD ("dead-candidates-relay-wins", test_dead_candidates_relay_wins);
   ADD ("wrong-host-loses", test_wrong_host_loses);
   ADD ("teardown-at-every-stage", test_teardown_at_every_stage);
+  ADD ("cancel-place-call", test_cancel_place_call);
+  ADD ("cancel-connect", test_cancel_connect);
 
   return g_test_run ();
 }

@@ -44,8 +44,7 @@ fixture_teardown (Fixture       *f,
                   gconstpointer  data)
 {
   wzp_relay_stop (f->relay);
-  wzp_test_spin (20);
-  g_assert_finalize_object (f->relay);
+  wzp_test_finalize_object (f->relay);
   g_free (f->address);
   g_free (f->pipe_address);
 }

@@ -69,6 +69,23 @@ wzp_test_spin (guint ms)
   (void) id;
 }
 
+void
+wzp_test_finalize_object (gpointer object)
+{
+  gpointer weak = object;
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  g_object_add_weak_pointer (object, &weak);
+  g_object_unref (object);
+  while (weak != NULL && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE) || (g_usleep (1000), TRUE);
+  if (weak != NULL)
+    {
+      g_object_remove_weak_pointer (weak, &weak);
+      g_error ("%s %p was not finalized within 5 s", G_OBJECT_TYPE_NAME (weak), weak);
+    }
+}
+
 WzpIdentity *
 wzp_test_identity_new (void)
 {

@@ -20,6 +20,10 @@ void         wzp_test_wait_pointer        (gpointer    *ptr,
                                            guint        timeout_ms);
 /* Iterates the main context for @ms milliseconds. */
 void         wzp_test_spin                (guint        ms);
+/* Drops the last reference to @object and waits (bounded) until it is finalized: objects
+ * with connections finish closing them on the main loop first. Fails the test if
+ * something still holds a reference after 5 s. */
+void         wzp_test_finalize_object     (gpointer     object);
 /* A fresh in-memory identity (a new key every time). */
 WzpIdentity *wzp_test_identity_new        (void);
 /* Number of open file descriptors of this process. */
