@@ -480,6 +480,14 @@ _wzp_shared_port_new_socket (WzpSharedPort  *self,
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "The shared port is closed");
       return NULL;
     }
+  /* A test-only loopback port dials from loopback too: a wildcard bind would conflict
+   * with unrelated connected sockets that happen to use the same port number on another
+   * address (the kernel chose P free on loopback only). */
+  if (self->flags & WZP_SHARED_PORT_FLAGS_LOOPBACK)
+    {
+      g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (family);
+      return _wzp_socket_new_bound (family, loopback, self->port, TRUE, TRUE, error);
+    }
   return _wzp_socket_new_bound (family, NULL, self->port, TRUE, TRUE, error);
 }
 
