@@ -25,7 +25,52 @@ cli_bin=./build/libwzp-glib/tools/wzp-cli
 # headless demo below.
 run_app () {
   if [ -n "${WAYLAND_DISPLAY:-}${DISPLAY:-}" ] && [ -x build/wzp-gtk/wzp-gtk ]; then
-    : # the GUI case goes here
+    # Wzp Phone registered to a relay on loopback, and "Echo", a wzp-cli that answers
+    # calls, to dial. The app keeps its identity, contacts and settings (a keyfile
+    # GSettings backend) under $state/app, not in the user's own.
+    mkdir -p "$state/app/data" "$state/app/config" "$state/echo"
+    app_tmp=$(mktemp -d "${TMPDIR:-/tmp}/wzp-app.XXXXXX")
+    "$relay_bin" --listen 127.0.0.1:0 --identity "$state/relay.pem" \
+      >"$app_tmp/relay.uri" 2>"$app_tmp/relay.log" &
+    app_relay_pid=$!
+    n=0
+    until grep -q '^wzps://' "$app_tmp/relay.uri" 2>/dev/null; do
+      n=$((n + 1))
+      if [ "$n" -gt 100 ]; then
+        echo "run.sh: the relay did not start:" >&2
+        cat "$app_tmp/relay.log" >&2
+        kill "$app_relay_pid" 2>/dev/null || true
+        return 1
+      fi
+      sleep 0.1
+    done
+    app_relay_uri=$(head -n 1 "$app_tmp/relay.uri")
+    echo_fp=$(XDG_DATA_HOME="$state/echo" "$cli_bin" fingerprint)
+    XDG_DATA_HOME="$state/echo" WZP_TEST_LOOPBACK=1 "$cli_bin" --relay "$app_relay_uri" \
+      --alias Echo listen --answer trusted --calls 1000 >"$app_tmp/echo.log" 2>&1 &
+    echo_pid=$!
+    trap 'kill "$echo_pid" "$app_relay_pid" 2>/dev/null; rm -rf "$app_tmp"; exit 130' INT TERM
+
+    export GSETTINGS_BACKEND=keyfile GSETTINGS_SCHEMA_DIR="$PWD/build/data" \
+      XDG_DATA_HOME="$state/app/data" XDG_CONFIG_HOME="$state/app/config"
+    gsettings set org.wzp.Phone relay-uri "$app_relay_uri"
+    echo "== Wzp Phone, registered to the relay at $app_relay_uri" >&2
+    echo "   To try a call, dial $echo_fp (Echo, a wzp-cli that answers)." >&2
+    app_status=0
+    if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ] && command -v dbus-run-session >/dev/null; then
+      dbus-run-session -- ./build/wzp-gtk/wzp-gtk || app_status=$?
+    else
+      ./build/wzp-gtk/wzp-gtk || app_status=$?
+    fi
+    kill "$echo_pid" "$app_relay_pid" 2>/dev/null || true
+    wait "$echo_pid" "$app_relay_pid" 2>/dev/null || true
+    rm -rf "$app_tmp"
+    trap - INT TERM
+    if [ "$app_status" -ne 0 ]; then
+      echo "run.sh: wzp-gtk exited with status $app_status" >&2
+      exit "$app_status"
+    fi
+    return 0
   fi
   return 1
 }

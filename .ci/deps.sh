@@ -8,7 +8,8 @@ WZP_BUILD_PACKAGES="meson ninja-build pkg-config gcc libc6-dev
   glib-networking gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0
   gettext"
 WZP_TEST_PACKAGES="python3-gi gjs dbus dbus-daemon iproute2 nftables python3 procps
-  clang libclang-rt-14-dev valgrind"
+  clang libclang-rt-14-dev valgrind
+  libgtk-4-dev libadwaita-1-dev xvfb xauth fonts-cantarell desktop-file-utils appstream"
 
 wzp_install_packages () {
   missing=""

@@ -33,9 +33,20 @@ gboolean             wzp_relay_uri_check         (const char  *uri,
 char               **wzp_split_list              (const char  *text);
 char                *wzp_join_list               (const char * const *list);
 
-/* Writes @root to @path atomically (mode 0600), in the background. */
-void                 wzp_json_save_async         (JsonNode    *root,
-                                                  const char  *path);
+/* A JSON file that an object saves in the background: atomically, mode 0600, one write at
+ * a time (a save asked for during a write runs after it, with the data of then). */
+typedef JsonNode *(*WzpJsonSerializeFunc) (GObject *owner);
+
+typedef struct
+{
+  char                 *path;     /* NULL: nothing is saved */
+  WzpJsonSerializeFunc  serialize;
+  gboolean              saving;
+  gboolean              dirty;
+} WzpJsonFile;
+
+void                 wzp_json_file_save          (WzpJsonFile *file,
+                                                  GObject     *owner);
 JsonNode            *wzp_json_load               (const char  *path,
                                                   GError     **error);
 

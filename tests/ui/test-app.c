@@ -1,0 +1,867 @@
+/* test-app.c: the registered wzp-gtk application against a relay in this process, with
+ * wzp-cli processes as the people it calls and who call it.
+ *
+ * The cases run in order and share one application (GApplication registers once per
+ * process): start-up without a relay, relay errors, preferences changing the client, an
+ * outgoing call with its path badge and hang-up, a call hung up by the peer, incoming calls
+ * through the dialog and through notifications (answer, answer privately, decline), a
+ * missed call, an unknown callee; screenshots of the main window and of the call page.
+ *
+ * Notifications go to a fake org.gtk.Notifications server owned by this process on the
+ * session bus of dbus-run-session, which records what the app sends.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include "test-util.h"
+#include "ui-test-util.h"
+#include "wzp-application-private.h"
+#include "wzp-call-page.h"
+#include "wzp-client-private.h"
+#include "wzp-dialer-page.h"
+#include "wzp-gtk-util.h"
+#include "wzp-incoming-dialog.h"
+#include "wzp-preferences-window.h"
+#include "wzp-window.h"
+
+#define TIMEOUT_MS 20000
+#define UNKNOWN_FP "0000:1111:2222:3333:4444:5555:6666:7777"
+
+static struct
+{
+  WzpApplication *app;
+  WzpRelay       *relay;
+  char           *relay_uri;
+  char           *peer_identity;    /* wzp-cli's key file: always the same person */
+  char           *peer_fingerprint;
+  char           *tmp_dir;
+
+  /* the fake notification server */
+  GDBusConnection *bus;
+  guint            owner_id;
+  guint            object_id;
+  gboolean         name_owned;
+  GPtrArray       *notifications;    /* GVariant* (s id, a{sv}), as added */
+  GPtrArray       *withdrawn;        /* char* ids */
+} fx;
+
+/* The fake org.gtk.Notifications (the interface GNotification's GTK backend calls) */
+
+static const char notifications_xml[] =
+  "<node>"
+  "  <interface name='org.gtk.Notifications'>"
+  "    <method name='AddNotification'>"
+  "      <arg type='s' direction='in'/><arg type='s' direction='in'/>"
+  "      <arg type='a{sv}' direction='in'/>"
+  "    </method>"
+  "    <method name='RemoveNotification'>"
+  "      <arg type='s' direction='in'/><arg type='s' direction='in'/>"
+  "    </method>"
+  "  </interface>"
+  "</node>";
+
+static void
+notifications_method_cb (GDBusConnection       *connection,
+                         const char            *sender,
+                         const char            *object_path,
+                         const char            *interface_name,
+                         const char            *method_name,
+                         GVariant              *parameters,
+                         GDBusMethodInvocation *invocation,
+                         gpointer               user_data)
+{
+  if (g_str_equal (method_name, "AddNotification"))
+    {
+      const char *id;
+      GVariant *notification;
+
+      g_variant_get (parameters, "(&s&s@a{sv})", NULL, &id, &notification);
+      g_test_message ("notification added: %s", id);
+      g_ptr_array_add (fx.notifications, g_variant_new ("(s@a{sv})", id, notification));
+      g_variant_unref (notification);
+    }
+  else if (g_str_equal (method_name, "RemoveNotification"))
+    {
+      const char *id;
+
+      g_variant_get (parameters, "(&s&s)", NULL, &id);
+      g_test_message ("notification removed: %s", id);
+      g_ptr_array_add (fx.withdrawn, g_strdup (id));
+    }
+  g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static void
+name_acquired_cb (GDBusConnection *connection,
+                  const char      *name,
+                  gpointer         user_data)
+{
+  fx.name_owned = TRUE;
+}
+
+static void
+start_notification_server (void)
+{
+  static const GDBusInterfaceVTable vtable = { .method_call = notifications_method_cb };
+  g_autoptr(GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (notifications_xml, NULL);
+  g_autoptr(GError) error = NULL;
+
+  fx.notifications = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  fx.withdrawn = g_ptr_array_new_with_free_func (g_free);
+  fx.bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  g_assert_no_error (error);
+  fx.object_id = g_dbus_connection_register_object (fx.bus, "/org/gtk/Notifications",
+                                                    info->interfaces[0], &vtable, NULL, NULL,
+                                                    &error);
+  g_assert_no_error (error);
+  fx.owner_id = g_bus_own_name_on_connection (fx.bus, "org.gtk.Notifications",
+                                              G_BUS_NAME_OWNER_FLAGS_NONE, name_acquired_cb,
+                                              NULL, NULL, NULL);
+  WZP_UI_WAIT (fx.name_owned, TIMEOUT_MS);
+}
+
+/* The notification added with @id, or NULL. */
+static GVariant *
+find_notification (const char *id)
+{
+  for (guint i = 0; i < fx.notifications->len; i++)
+    {
+      GVariant *entry = g_ptr_array_index (fx.notifications, i);
+      const char *entry_id;
+
+      g_variant_get (entry, "(&s@a{sv})", &entry_id, NULL);
+      if (g_str_equal (entry_id, id))
+        return entry;
+    }
+  return NULL;
+}
+
+static gboolean
+was_withdrawn (const char *id)
+{
+  for (guint i = 0; i < fx.withdrawn->len; i++)
+    if (g_str_equal (g_ptr_array_index (fx.withdrawn, i), id))
+      return TRUE;
+  return FALSE;
+}
+
+/* The labels and actions of a notification's buttons, as "Label=action(target)". */
+static char *
+describe_buttons (GVariant *entry)
+{
+  g_autoptr(GVariant) notification = g_variant_get_child_value (entry, 1);
+  g_autoptr(GVariant) buttons = g_variant_lookup_value (notification, "buttons",
+                                                        G_VARIANT_TYPE ("aa{sv}"));
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  g_assert_nonnull (buttons);
+  for (gsize i = 0; i < g_variant_n_children (buttons); i++)
+    {
+      g_autoptr(GVariant) button = g_variant_get_child_value (buttons, i);
+      const char *label = NULL;
+      const char *action = NULL;
+      g_autoptr(GVariant) target = NULL;
+
+      g_variant_lookup (button, "label", "&s", &label);
+      g_variant_lookup (button, "action", "&s", &action);
+      target = g_variant_lookup_value (button, "target", NULL);
+      g_string_append_printf (text, "%s%s=%s(%s)", i ? "; " : "", label, action,
+                              target && g_variant_is_of_type (target, G_VARIANT_TYPE_STRING)
+                                ? g_variant_get_string (target, NULL) : "");
+    }
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+static char *
+notification_string (GVariant   *entry,
+                     const char *key)
+{
+  g_autoptr(GVariant) notification = g_variant_get_child_value (entry, 1);
+  char *value = NULL;
+
+  g_variant_lookup (notification, key, "s", &value);
+  return value;
+}
+
+/* Accessors */
+
+static WzpWindow *
+window (void)
+{
+  WzpWindow *w = wzp_application_get_main_window (fx.app);
+
+  g_assert_nonnull (w);
+  return w;
+}
+
+static WzpClient *
+client (void)
+{
+  return wzp_application_get_client (fx.app);
+}
+
+static GSettings *
+settings (void)
+{
+  return wzp_application_get_settings (fx.app);
+}
+
+static GtkWidget *
+dialer_child (const char *name)
+{
+  GtkWidget *page = GTK_WIDGET (wzp_window_get_dialer_page (window ()));
+  GObject *object = gtk_widget_get_template_child (page, WZP_TYPE_DIALER_PAGE, name);
+
+  g_assert_nonnull (object);
+  return GTK_WIDGET (object);
+}
+
+static GtkWidget *
+call_child (const char *name)
+{
+  GtkWidget *page = GTK_WIDGET (wzp_window_get_call_page (window ()));
+  GObject *object = gtk_widget_get_template_child (page, WZP_TYPE_CALL_PAGE, name);
+
+  g_assert_nonnull (object);
+  return GTK_WIDGET (object);
+}
+
+static const char *
+status_title (void)
+{
+  return wzp_dialer_page_get_status_title (wzp_window_get_dialer_page (window ()));
+}
+
+static const char *
+call_state (void)
+{
+  return wzp_call_page_get_state_text (wzp_window_get_call_page (window ()));
+}
+
+static const char *
+last_toast (void)
+{
+  const char *toast = wzp_window_get_last_toast (window ());
+
+  return toast != NULL ? toast : "";
+}
+
+static guint
+n_recent_calls (void)
+{
+  WzpCallHistory *history = wzp_application_get_history (fx.app);
+
+  return g_list_model_get_n_items (wzp_call_history_get_model (history));
+}
+
+static WzpCallRecord *
+newest_record (void)
+{
+  WzpCallRecord *record = g_list_model_get_item (
+    wzp_call_history_get_model (wzp_application_get_history (fx.app)), 0);
+
+  g_assert_nonnull (record);
+  g_object_unref (record);   /* the history keeps it */
+  return record;
+}
+
+static WzpUiPeer *
+spawn_listener (const char *answer,
+                const char *hold)
+{
+  WzpUiPeer *peer = hold != NULL
+                      ? wzp_ui_peer_spawn (fx.relay_uri, fx.peer_identity, "Mom", "listen",
+                                           "--answer", answer, "--calls", "1", "--hold", hold,
+                                           NULL)
+                      : wzp_ui_peer_spawn (fx.relay_uri, fx.peer_identity, "Mom", "listen",
+                                           "--answer", answer, "--calls", "1", NULL);
+  JsonObject *registered = wzp_ui_peer_wait_event (peer, "registered", TIMEOUT_MS);
+
+  g_assert_cmpstr (json_object_get_string_member (registered, "fingerprint"), ==,
+                   fx.peer_fingerprint);
+  return peer;
+}
+
+static WzpUiPeer *
+spawn_caller (const char *hold)
+{
+  g_autofree char *own = NULL;
+
+  g_object_get (client (), "fingerprint", &own, NULL);
+  return wzp_ui_peer_spawn (fx.relay_uri, fx.peer_identity, "Mom", "call", own, "--hold", hold,
+                            NULL);
+}
+
+/* Cases */
+
+static void
+test_startup (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) accels = NULL;
+  g_autofree char *fingerprint = NULL;
+
+  g_assert_true (g_application_register (G_APPLICATION (fx.app), NULL, &error));
+  g_assert_no_error (error);
+  g_application_activate (G_APPLICATION (fx.app));
+  WZP_UI_WAIT (wzp_application_get_main_window (fx.app) != NULL, TIMEOUT_MS);
+
+  /* The shortcuts window comes from gtk/help-overlay.ui under the resource base path. */
+  g_assert_true (g_action_group_has_action (G_ACTION_GROUP (window ()), "show-help-overlay"));
+  accels = gtk_application_get_accels_for_action (GTK_APPLICATION (fx.app),
+                                                  "win.show-help-overlay");
+  g_assert_true (g_strv_contains ((const char * const *) accels, "<Control>question"));
+  g_clear_pointer (&accels, g_strfreev);
+  accels = gtk_application_get_accels_for_action (GTK_APPLICATION (fx.app), "app.quit");
+  g_assert_true (g_strv_contains ((const char * const *) accels, "<Control>q"));
+
+  /* The identity is created on first start and shown in full. */
+  WZP_UI_WAIT (client () != NULL, TIMEOUT_MS);
+  g_object_get (client (), "fingerprint", &fingerprint, NULL);
+  g_assert_true (wzp_fingerprint_is_valid (fingerprint));
+  g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (dialer_child ("fingerprint_row"))),
+                   ==, fingerprint);
+
+  /* No relay yet: the app says so, and what to do. */
+  g_assert_cmpstr (status_title (), ==, "No relay set up");
+  g_assert_true (gtk_widget_get_visible (dialer_child ("relay_button")));
+  g_assert_cmpstr (gtk_actionable_get_action_name (GTK_ACTIONABLE (dialer_child ("relay_button"))),
+                   ==, "app.preferences");
+  g_assert_cmpint (wzp_client_get_state (client ()), ==, WZP_CLIENT_STATE_DISCONNECTED);
+
+  /* The loopback test mode must be set before the first connection. */
+  _wzp_client_set_test_loopback (client (), TRUE);
+}
+
+static void
+test_relay_errors (void)
+{
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autofree char *closed_uri = NULL;
+  g_autofree char *wrong_pin_uri = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* A port where nobody listens: bind it, note it, close it. */
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                         &error);
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (socket, any, TRUE, &error));
+  bound = g_socket_get_local_address (socket, &error);
+  closed_uri = g_strdup_printf ("wzps://127.0.0.1:%u",
+                                g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  g_socket_close (socket, NULL);
+
+  g_settings_set_string (settings (), "relay-uri", closed_uri);
+  WZP_UI_WAIT (g_strcmp0 (status_title (), "Cannot reach the relay") == 0, TIMEOUT_MS);
+  g_assert_cmpint (wzp_client_get_state (client ()), ==, WZP_CLIENT_STATE_RECONNECTING);
+
+  /* The right relay with another relay's fingerprint pinned in its URI. */
+  {
+    g_auto(GStrv) addresses = wzp_relay_dup_listen_addresses (fx.relay);
+
+    wrong_pin_uri = g_strdup_printf ("wzps://%s#%s", addresses[0], UNKNOWN_FP);
+  }
+  g_settings_set_string (settings (), "relay-uri", wrong_pin_uri);
+  WZP_UI_WAIT (g_strcmp0 (status_title (), "The relay’s identity changed") == 0, TIMEOUT_MS);
+  g_assert_cmpint (wzp_client_get_state (client ()), ==, WZP_CLIENT_STATE_FAILED);
+
+  /* Calling now explains why it cannot work. */
+  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "dial",
+                                  g_variant_new_string (UNKNOWN_FP));
+  g_assert_cmpstr (last_toast (), ==,
+                   "You are not connected to a relay, so nobody can be called");
+  g_assert_false (wzp_window_is_in_call (window ()));
+
+  /* The real relay. */
+  g_settings_set_string (settings (), "relay-uri", fx.relay_uri);
+  WZP_UI_WAIT (wzp_client_get_state (client ()) == WZP_CLIENT_STATE_CONNECTED, TIMEOUT_MS);
+  WZP_UI_WAIT (g_strcmp0 (status_title (), "Connected") == 0, TIMEOUT_MS);
+  g_assert_cmpstr (wzp_client_get_relay_uri (client ()), ==, fx.relay_uri);
+}
+
+static WzpPreferencesWindow *
+find_preferences (void)
+{
+  g_autoptr(GList) toplevels = gtk_window_list_toplevels ();
+
+  for (GList *l = toplevels; l; l = l->next)
+    if (WZP_IS_PREFERENCES_WINDOW (l->data))
+      return l->data;
+  return NULL;
+}
+
+static GtkWidget *
+prefs_child (WzpPreferencesWindow *prefs,
+             const char           *name)
+{
+  GObject *object = gtk_widget_get_template_child (GTK_WIDGET (prefs),
+                                                   WZP_TYPE_PREFERENCES_WINDOW, name);
+
+  g_assert_nonnull (object);
+  return GTK_WIDGET (object);
+}
+
+static void
+apply_row (WzpPreferencesWindow *prefs,
+           const char           *name,
+           const char           *text)
+{
+  GtkWidget *row = prefs_child (prefs, name);
+
+  gtk_editable_set_text (GTK_EDITABLE (row), text);
+  g_signal_emit_by_name (row, "apply");
+}
+
+static void
+test_preferences_change_client (void)
+{
+  WzpPreferencesWindow *prefs;
+  g_auto(GStrv) deny = NULL;
+  g_auto(GStrv) allow = NULL;
+  g_auto(GStrv) reflectors = NULL;
+
+  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "preferences", NULL);
+  WZP_UI_WAIT ((prefs = find_preferences ()) != NULL, TIMEOUT_MS);
+
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (prefs_child (prefs, "relay_row"))), ==,
+                   fx.relay_uri);
+
+  apply_row (prefs, "alias_row", "Bob");
+  g_assert_cmpstr (wzp_client_get_alias (client ()), ==, "Bob");
+  /* The main window's own alias row follows. */
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (dialer_child ("alias_row"))), ==, "Bob");
+
+  gtk_switch_set_active (GTK_SWITCH (prefs_child (prefs, "privacy_switch")), TRUE);
+  g_assert_true (wzp_client_get_privacy (client ()));
+  gtk_switch_set_active (GTK_SWITCH (prefs_child (prefs, "privacy_switch")), FALSE);
+  g_assert_false (wzp_client_get_privacy (client ()));
+
+  apply_row (prefs, "deny_row", "docker*, wg*");
+  g_object_get (client (), "deny-list", &deny, NULL);
+  g_assert_nonnull (deny);
+  g_assert_cmpuint (g_strv_length (deny), ==, 2);
+  g_assert_cmpstr (deny[1], ==, "wg*");
+
+  apply_row (prefs, "allow_row", "wg0");
+  g_object_get (client (), "allow-list", &allow, NULL);
+  g_assert_nonnull (allow);
+  g_assert_cmpstr (allow[0], ==, "wg0");
+
+  apply_row (prefs, "reflector_row", "wzps://reflector.example.org:4433");
+  g_object_get (client (), "reflectors", &reflectors, NULL);
+  g_assert_nonnull (reflectors);
+  g_assert_cmpuint (g_strv_length (reflectors), ==, 1);
+  g_assert_cmpstr (reflectors[0], ==, "wzps://reflector.example.org:4433");
+  g_clear_pointer (&reflectors, g_strfreev);
+
+  /* Emptied rows give the library its defaults back. */
+  apply_row (prefs, "reflector_row", "");
+  g_object_get (client (), "reflectors", &reflectors, NULL);
+  g_assert_null (reflectors);
+  apply_row (prefs, "deny_row", "");
+  apply_row (prefs, "allow_row", "");
+  g_clear_pointer (&allow, g_strfreev);
+  g_object_get (client (), "allow-list", &allow, NULL);
+  g_assert_null (allow);
+
+  /* A wrong relay address is refused; the client keeps its relay. */
+  apply_row (prefs, "relay_row", "relay.example.org:4433");
+  g_assert_true (gtk_widget_has_css_class (prefs_child (prefs, "relay_row"), "error"));
+  g_assert_cmpstr (wzp_client_get_relay_uri (client ()), ==, fx.relay_uri);
+
+  gtk_window_destroy (GTK_WINDOW (prefs));
+  g_assert_cmpint (wzp_client_get_state (client ()), ==, WZP_CLIENT_STATE_CONNECTED);
+}
+
+static void
+test_outgoing_call (void)
+{
+  g_autoptr(WzpUiPeer) peer = spawn_listener ("trusted", NULL);
+  GtkWidget *dial_row = dialer_child ("dial_row");
+  WzpCall *call;
+  const char *expected_badge;
+  g_autofree char *upper = g_ascii_strup (fx.peer_fingerprint, -1);
+  guint n_before = n_recent_calls ();
+
+  wzp_contacts_add (wzp_application_get_contacts (fx.app), "Mom", fx.peer_fingerprint);
+
+  /* Typed the way people paste: upper case, spaces for colons. */
+  g_strdelimit (upper, ":", ' ');
+  gtk_editable_set_text (GTK_EDITABLE (dial_row), upper);
+  g_assert_true (gtk_widget_get_sensitive (dialer_child ("call_button")));
+  /* (A button's activation clicks it after its press animation.) */
+  g_assert_true (gtk_widget_activate (dialer_child ("call_button")));
+  WZP_UI_WAIT (*gtk_editable_get_text (GTK_EDITABLE (dial_row)) == '\0', TIMEOUT_MS);
+
+  /* The call page shows at once and follows the call. */
+  g_assert_true (wzp_window_is_in_call (window ()));
+  g_assert_true (_wzp_application_is_inhibiting (fx.app));
+  WZP_UI_WAIT ((call = _wzp_application_get_call (fx.app)) != NULL, TIMEOUT_MS);
+  g_assert_cmpstr (wzp_call_get_peer_fingerprint (call), ==, fx.peer_fingerprint);
+  wzp_ui_peer_wait_event (peer, "incoming", TIMEOUT_MS);
+  WZP_UI_WAIT (g_strcmp0 (call_state (), "Connected") == 0, TIMEOUT_MS);
+
+  /* Named from the contacts by full fingerprint; the alias only quoted underneath. */
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("name_label"))), ==, "Mom");
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("fingerprint_label"))), ==,
+                   fx.peer_fingerprint);
+
+  /* The badge names the nominated path; only relay paths connect here so far. */
+  expected_badge = wzp_path_kind_label (wzp_call_get_path_kind (call));
+  g_assert_nonnull (expected_badge);
+  g_assert_cmpstr (wzp_call_page_get_path_text (wzp_window_get_call_page (window ())), ==,
+                   expected_badge);
+  g_assert_nonnull (strstr (gtk_widget_get_tooltip_text (call_child ("path_badge")),
+                            wzp_call_get_remote_address (call)));
+  g_test_message ("path: %s (%s)", expected_badge, wzp_call_get_remote_address (call));
+
+  wzp_ui_spin (1100);   /* the timer shows 00:01 */
+  g_assert_true (gtk_widget_get_visible (call_child ("timer_label")));
+  adw_expander_row_set_expanded (ADW_EXPANDER_ROW (call_child ("details_row")), TRUE);
+  wzp_window_dismiss_toasts (window ());
+  wzp_ui_save_screenshot (GTK_WIDGET (window ()), "call.png");
+  adw_expander_row_set_expanded (ADW_EXPANDER_ROW (call_child ("details_row")), FALSE);
+
+  /* Hanging up returns to the main page and ends the peer's call normally. */
+  g_assert_true (gtk_widget_activate (call_child ("hangup_button")));
+  WZP_UI_WAIT (!wzp_window_is_in_call (window ()), TIMEOUT_MS);
+  g_assert_null (_wzp_application_get_call (fx.app));
+  g_assert_false (_wzp_application_is_inhibiting (fx.app));
+  g_assert_true (g_str_has_prefix (last_toast (), "Call ended · "));
+  g_assert_true (wzp_ui_peer_wait_exit (peer, TIMEOUT_MS));
+
+  g_assert_cmpuint (n_recent_calls (), ==, n_before + 1);
+  g_assert_cmpint (wzp_call_record_get_outcome (newest_record ()), ==, WZP_CALL_OUTCOME_ANSWERED);
+  g_assert_false (wzp_call_record_get_incoming (newest_record ()));
+}
+
+static void
+test_private_call_hung_up_by_peer (void)
+{
+  g_autoptr(WzpUiPeer) peer = spawn_listener ("trusted", "1");
+  WzpCall *call;
+
+  /* Privacy shares no addresses, so the call can only go through the relay. */
+  g_settings_set_boolean (settings (), "privacy-by-default", TRUE);
+  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "dial",
+                                  g_variant_new_string (fx.peer_fingerprint));
+  WZP_UI_WAIT ((call = _wzp_application_get_call (fx.app)) != NULL, TIMEOUT_MS);
+  g_object_ref (call);
+  WZP_UI_WAIT (g_strcmp0 (call_state (), "Connected") == 0 ||
+               !wzp_window_is_in_call (window ()), TIMEOUT_MS);
+  g_assert_cmpint (wzp_call_get_path_kind (call), ==, WZP_PATH_KIND_RELAY);
+  g_assert_true (wzp_call_get_privacy (call));
+  g_object_unref (call);
+
+  /* The peer hangs up after a second: back to the main page. */
+  WZP_UI_WAIT (!wzp_window_is_in_call (window ()), TIMEOUT_MS);
+  g_assert_true (g_str_has_prefix (last_toast (), "Call ended · "));
+  g_assert_cmpint (wzp_call_record_get_path_kind (newest_record ()), ==, WZP_PATH_KIND_RELAY);
+  wzp_ui_peer_wait_exit (peer, TIMEOUT_MS);
+  g_settings_set_boolean (settings (), "privacy-by-default", FALSE);
+}
+
+static void
+test_incoming_dialog (void)
+{
+  g_autoptr(WzpUiPeer) peer = NULL;
+  GtkWidget *dialog;
+  g_autofree char *body = NULL;
+  WzpCall *call;
+  guint n_notifications = fx.notifications->len;
+
+  _wzp_application_set_focus_override (fx.app, 1);
+  peer = spawn_caller ("30");
+
+  /* With the window focused, a dialog, not a notification. */
+  WZP_UI_WAIT ((dialog = _wzp_application_get_incoming_dialog (fx.app)) != NULL, TIMEOUT_MS);
+  g_assert_true (WZP_IS_INCOMING_DIALOG (dialog));
+  g_assert_true (gtk_widget_get_visible (dialog));
+  g_assert_cmpuint (fx.notifications->len, ==, n_notifications);
+  body = g_strdup (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)));
+  g_assert_nonnull (strstr (body, "Mom"));
+  g_assert_nonnull (strstr (body, fx.peer_fingerprint));
+  g_assert_nonnull (strstr (body, "Calls themselves “Mom”"));
+  g_assert_true (adw_message_dialog_has_response (ADW_MESSAGE_DIALOG (dialog), "answer"));
+  g_assert_true (adw_message_dialog_has_response (ADW_MESSAGE_DIALOG (dialog), "private"));
+  g_assert_true (adw_message_dialog_has_response (ADW_MESSAGE_DIALOG (dialog), "decline"));
+  wzp_ui_peer_wait_event (peer, "ringing", TIMEOUT_MS);
+
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "answer");
+  g_assert_null (_wzp_application_get_incoming_dialog (fx.app));
+  g_assert_true (wzp_window_is_in_call (window ()));
+  WZP_UI_WAIT (g_strcmp0 (call_state (), "Connected") == 0, TIMEOUT_MS);
+  call = _wzp_application_get_call (fx.app);
+  g_assert_nonnull (call);
+  g_assert_cmpint (wzp_call_get_role (call), ==, WZP_CALL_ROLE_CALLEE);
+  g_assert_cmpstr (wzp_call_page_get_path_text (wzp_window_get_call_page (window ())), ==,
+                   wzp_path_kind_label (wzp_call_get_path_kind (call)));
+  /* The alias is shown, quoted and secondary. */
+  g_assert_true (gtk_widget_get_visible (call_child ("alias_label")));
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("alias_label"))), ==,
+                   "Calls themselves “Mom”");
+  wzp_ui_peer_wait_event (peer, "path", TIMEOUT_MS);
+
+  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "hang-up", NULL);
+  WZP_UI_WAIT (!wzp_window_is_in_call (window ()), TIMEOUT_MS);
+  g_assert_true (wzp_ui_peer_wait_exit (peer, TIMEOUT_MS));
+  g_assert_cmpint (wzp_call_record_get_outcome (newest_record ()), ==, WZP_CALL_OUTCOME_ANSWERED);
+  g_assert_true (wzp_call_record_get_incoming (newest_record ()));
+}
+
+static void
+test_incoming_notification_answer_privately (void)
+{
+  g_autoptr(WzpUiPeer) peer = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *buttons = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *title = NULL;
+  g_autofree char *body = NULL;
+  GVariant *entry;
+  WzpCall *ringing;
+  WzpCall *call;
+
+  _wzp_application_set_focus_override (fx.app, 0);
+  peer = spawn_caller ("30");
+  WZP_UI_WAIT ((ringing = _wzp_application_get_ringing_call (fx.app)) != NULL, TIMEOUT_MS);
+  id = g_strdup_printf ("incoming-call-%s", wzp_call_get_call_id (ringing));
+  WZP_UI_WAIT ((entry = find_notification (id)) != NULL, TIMEOUT_MS);
+  g_assert_null (_wzp_application_get_incoming_dialog (fx.app));
+
+  title = notification_string (entry, "title");
+  g_assert_cmpstr (title, ==, "Incoming call from Mom");
+  body = notification_string (entry, "body");
+  g_assert_nonnull (strstr (body, fx.peer_fingerprint));
+  buttons = describe_buttons (entry);
+  expected = g_strdup_printf ("Decline=app.decline-call(%1$s); "
+                              "Answer Privately=app.answer-call-privately(%1$s); "
+                              "Answer=app.answer-call(%1$s)", wzp_call_get_call_id (ringing));
+  g_assert_cmpstr (buttons, ==, expected);
+
+  /* What the shell does when the button is pressed. */
+  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "answer-call-privately",
+                                  g_variant_new_string (wzp_call_get_call_id (ringing)));
+  WZP_UI_WAIT (was_withdrawn (id), TIMEOUT_MS);
+  WZP_UI_WAIT (g_strcmp0 (call_state (), "Connected") == 0, TIMEOUT_MS);
+  call = _wzp_application_get_call (fx.app);
+  g_assert_true (wzp_call_get_privacy (call));
+  g_assert_cmpstr (wzp_call_page_get_path_text (wzp_window_get_call_page (window ())), ==,
+                   "Via relay");
+  g_assert_true (gtk_widget_get_visible (call_child ("privacy_label")));
+  /* The caller has its path too (its NominateAck may still be on the way). */
+  wzp_ui_peer_wait_event (peer, "path", TIMEOUT_MS);
+
+  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "hang-up", NULL);
+  WZP_UI_WAIT (!wzp_window_is_in_call (window ()), TIMEOUT_MS);
+  g_assert_true (wzp_ui_peer_wait_exit (peer, TIMEOUT_MS));
+}
+
+static void
+test_incoming_notification_decline (void)
+{
+  g_autoptr(WzpUiPeer) peer = NULL;
+  g_autofree char *id = NULL;
+  WzpCall *ringing;
+  JsonObject *ended;
+
+  _wzp_application_set_focus_override (fx.app, 0);
+  peer = spawn_caller ("30");
+  WZP_UI_WAIT ((ringing = _wzp_application_get_ringing_call (fx.app)) != NULL, TIMEOUT_MS);
+  id = g_strdup_printf ("incoming-call-%s", wzp_call_get_call_id (ringing));
+  WZP_UI_WAIT (find_notification (id) != NULL, TIMEOUT_MS);
+
+  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "decline-call",
+                                  g_variant_new_string (wzp_call_get_call_id (ringing)));
+  WZP_UI_WAIT (was_withdrawn (id), TIMEOUT_MS);
+  g_assert_null (_wzp_application_get_ringing_call (fx.app));
+  g_assert_false (wzp_window_is_in_call (window ()));
+
+  ended = wzp_ui_peer_wait_event (peer, "ended", TIMEOUT_MS);
+  g_assert_cmpstr (json_object_get_string_member (ended, "reason"), ==, "declined");
+  g_assert_false (wzp_ui_peer_wait_exit (peer, TIMEOUT_MS));
+  g_assert_cmpint (wzp_call_record_get_outcome (newest_record ()), ==, WZP_CALL_OUTCOME_DECLINED);
+}
+
+static void
+test_missed_call (void)
+{
+  g_autoptr(WzpUiPeer) peer = NULL;
+  g_autofree char *incoming_id = NULL;
+  g_autofree char *missed_id = NULL;
+  g_autofree char *title = NULL;
+  g_autofree char *buttons = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *call_id = NULL;
+  GVariant *entry;
+  WzpCall *ringing;
+
+  _wzp_application_set_focus_override (fx.app, 0);
+  peer = spawn_caller ("30");
+  WZP_UI_WAIT ((ringing = _wzp_application_get_ringing_call (fx.app)) != NULL, TIMEOUT_MS);
+  call_id = g_strdup (wzp_call_get_call_id (ringing));
+  incoming_id = g_strdup_printf ("incoming-call-%s", call_id);
+  missed_id = g_strdup_printf ("missed-call-%s", call_id);
+  WZP_UI_WAIT (find_notification (incoming_id) != NULL, TIMEOUT_MS);
+  wzp_ui_peer_wait_event (peer, "ringing", TIMEOUT_MS);
+
+  /* The caller gives up. */
+  wzp_ui_peer_terminate (peer);
+  WZP_UI_WAIT ((entry = find_notification (missed_id)) != NULL, TIMEOUT_MS);
+  WZP_UI_WAIT (was_withdrawn (incoming_id), TIMEOUT_MS);
+  g_assert_null (_wzp_application_get_ringing_call (fx.app));
+
+  title = notification_string (entry, "title");
+  g_assert_cmpstr (title, ==, "Missed call from Mom");
+  buttons = describe_buttons (entry);
+  expected = g_strdup_printf ("Call Back=app.call-back(%s)", fx.peer_fingerprint);
+  g_assert_cmpstr (buttons, ==, expected);
+  g_assert_cmpint (wzp_call_record_get_outcome (newest_record ()), ==, WZP_CALL_OUTCOME_MISSED);
+  wzp_ui_peer_wait_exit (peer, TIMEOUT_MS);
+}
+
+static void
+test_unknown_callee (void)
+{
+  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "dial",
+                                  g_variant_new_string (UNKNOWN_FP));
+  WZP_UI_WAIT (!wzp_window_is_in_call (window ()), TIMEOUT_MS);
+  WZP_UI_WAIT (g_strcmp0 (last_toast (), "Nobody with this fingerprint is connected to your "
+                                         "relay") == 0, TIMEOUT_MS);
+  g_assert_cmpint (wzp_call_record_get_outcome (newest_record ()), ==, WZP_CALL_OUTCOME_FAILED);
+  g_assert_false (_wzp_application_is_inhibiting (fx.app));
+}
+
+static void
+test_main_window_screenshot (void)
+{
+  g_assert_false (wzp_window_is_in_call (window ()));
+  /* Tall enough to show the recent calls. */
+  gtk_window_set_default_size (GTK_WINDOW (window ()), 460, 980);
+  wzp_window_dismiss_toasts (window ());
+  wzp_ui_spin (500);
+  wzp_ui_save_screenshot (GTK_WIDGET (window ()), "main-window.png");
+}
+
+static GtkWindow *
+find_toplevel (GType type)
+{
+  g_autoptr(GList) toplevels = gtk_window_list_toplevels ();
+
+  for (GList *l = toplevels; l; l = l->next)
+    if (G_TYPE_CHECK_INSTANCE_TYPE (l->data, type) && gtk_widget_get_visible (l->data))
+      return l->data;
+  return NULL;
+}
+
+static void
+test_about_and_shortcuts (void)
+{
+  GtkWindow *about;
+  GtkWindow *shortcuts;
+
+  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "about", NULL);
+  WZP_UI_WAIT ((about = find_toplevel (ADW_TYPE_ABOUT_WINDOW)) != NULL, TIMEOUT_MS);
+  g_assert_cmpstr (adw_about_window_get_application_name (ADW_ABOUT_WINDOW (about)), ==,
+                   "Wzp Phone");
+  g_assert_cmpstr (adw_about_window_get_version (ADW_ABOUT_WINDOW (about)), ==, PACKAGE_VERSION);
+  /* The debug info says where the client stands. */
+  g_assert_nonnull (strstr (adw_about_window_get_debug_info (ADW_ABOUT_WINDOW (about)),
+                            fx.relay_uri));
+  gtk_window_destroy (about);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window ()), "win.show-help-overlay",
+                                             NULL));
+  WZP_UI_WAIT ((shortcuts = find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW)) != NULL, TIMEOUT_MS);
+  gtk_widget_set_visible (GTK_WIDGET (shortcuts), FALSE);
+}
+
+static void
+test_quit (void)
+{
+  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "quit", NULL);
+  wzp_ui_spin (100);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(WzpIdentity) relay_identity = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) uris = NULL;
+  g_autoptr(WzpUiPeer) probe = NULL;
+  int status;
+
+  wzp_ui_test_init (&argc, &argv);
+  if (g_getenv ("DBUS_SESSION_BUS_ADDRESS") == NULL)
+    {
+      printf ("1..0 # SKIP no session bus (run under dbus-run-session)\n");
+      return 0;
+    }
+
+  start_notification_server ();
+
+  relay_identity = wzp_test_identity_new ();
+  fx.relay = wzp_relay_new (relay_identity);
+  g_assert_true (wzp_relay_listen (fx.relay, "127.0.0.1:0", NULL, &error));
+  g_assert_no_error (error);
+  uris = wzp_relay_dup_uris (fx.relay);
+  fx.relay_uri = g_strdup (uris[0]);
+
+  /* The peer's identity, and its fingerprint, once. */
+  fx.tmp_dir = g_dir_make_tmp ("wzp-ui-peer-XXXXXX", NULL);
+  fx.peer_identity = g_build_filename (fx.tmp_dir, "peer.pem", NULL);
+  probe = wzp_ui_peer_spawn (fx.relay_uri, fx.peer_identity, NULL, "fingerprint", NULL);
+  fx.peer_fingerprint = g_strdup (json_object_get_string_member (
+    wzp_ui_peer_wait_event (probe, "fingerprint", TIMEOUT_MS), "fingerprint"));
+  g_assert_true (wzp_ui_peer_wait_exit (probe, TIMEOUT_MS));
+  g_clear_pointer (&probe, wzp_ui_peer_free);
+
+  fx.app = wzp_application_new ();
+
+  g_test_add_func ("/wzp/ui/app/startup", test_startup);
+  g_test_add_func ("/wzp/ui/app/relay-errors", test_relay_errors);
+  g_test_add_func ("/wzp/ui/app/preferences-change-client", test_preferences_change_client);
+  g_test_add_func ("/wzp/ui/app/outgoing-call", test_outgoing_call);
+  g_test_add_func ("/wzp/ui/app/private-call-hung-up-by-peer", test_private_call_hung_up_by_peer);
+  g_test_add_func ("/wzp/ui/app/incoming-dialog", test_incoming_dialog);
+  g_test_add_func ("/wzp/ui/app/incoming-notification-answer-privately",
+                   test_incoming_notification_answer_privately);
+  g_test_add_func ("/wzp/ui/app/incoming-notification-decline",
+                   test_incoming_notification_decline);
+  g_test_add_func ("/wzp/ui/app/missed-call", test_missed_call);
+  g_test_add_func ("/wzp/ui/app/unknown-callee", test_unknown_callee);
+  g_test_add_func ("/wzp/ui/app/main-window-screenshot", test_main_window_screenshot);
+  g_test_add_func ("/wzp/ui/app/about-and-shortcuts", test_about_and_shortcuts);
+  g_test_add_func ("/wzp/ui/app/quit", test_quit);
+
+  status = g_test_run ();
+
+  g_clear_object (&fx.app);
+  wzp_relay_stop (fx.relay);
+  g_clear_object (&fx.relay);
+  if (fx.peer_identity != NULL)
+    g_unlink (fx.peer_identity);
+  if (fx.tmp_dir != NULL)
+    g_rmdir (fx.tmp_dir);
+  g_free (fx.peer_identity);
+  g_free (fx.tmp_dir);
+  g_free (fx.relay_uri);
+  g_free (fx.peer_fingerprint);
+  g_bus_unown_name (fx.owner_id);
+  g_dbus_connection_unregister_object (fx.bus, fx.object_id);
+  g_clear_object (&fx.bus);
+  g_ptr_array_unref (fx.notifications);
+  g_ptr_array_unref (fx.withdrawn);
+  return status;
+}

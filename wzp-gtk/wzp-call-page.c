@@ -1,0 +1,476 @@
+/* wzp-call-page.c: the page shown during a call
+ *
+ * The peer is named from the contacts by full fingerprint, otherwise "Unknown caller";
+ * the full fingerprint is always shown, and the alias only as a quoted, secondary label
+ * (DESIGN.md section 11, item 2).
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "wzp-call-page.h"
+#include "wzp-gtk-util.h"
+
+struct _WzpCallPage
+{
+  AdwBin          parent_instance;
+
+  GtkWidget      *avatar;
+  GtkWidget      *name_label;
+  GtkWidget      *fingerprint_label;
+  GtkWidget      *alias_label;
+  GtkWidget      *state_label;
+  GtkWidget      *timer_label;
+  GtkWidget      *path_badge;
+  GtkWidget      *privacy_label;
+  GtkWidget      *hangup_button;
+  AdwExpanderRow *details_row;
+  AdwWindowTitle *window_title;
+
+  WzpContacts    *contacts;
+  WzpCall        *call;
+  char           *fingerprint;
+  GPtrArray      *detail_rows;   /* GtkWidget*, in details_row */
+  GtkWidget      *path_row;      /* the nominated path, first detail row */
+  gint64          active_since;  /* monotonic µs, 0 before the call is connected */
+  guint           timer_id;
+};
+
+G_DEFINE_FINAL_TYPE (WzpCallPage, wzp_call_page, ADW_TYPE_BIN)
+
+static void
+update_peer (WzpCallPage *self)
+{
+  WzpContact *contact = self->contacts != NULL
+                          ? wzp_contacts_lookup (self->contacts, self->fingerprint)
+                          : NULL;
+  g_autofree char *alias_text = NULL;
+
+  if (contact != NULL)
+    {
+      gtk_label_set_text (GTK_LABEL (self->name_label), wzp_contact_get_name (contact));
+      adw_avatar_set_text (ADW_AVATAR (self->avatar), wzp_contact_get_name (contact));
+      adw_avatar_set_show_initials (ADW_AVATAR (self->avatar), TRUE);
+    }
+  else
+    {
+      gtk_label_set_text (GTK_LABEL (self->name_label), _("Unknown caller"));
+      adw_avatar_set_text (ADW_AVATAR (self->avatar), NULL);
+      adw_avatar_set_show_initials (ADW_AVATAR (self->avatar), FALSE);
+    }
+  gtk_label_set_text (GTK_LABEL (self->fingerprint_label),
+                      self->fingerprint != NULL ? self->fingerprint : "");
+
+  alias_text = wzp_alias_label (self->call != NULL ? wzp_call_get_peer_alias (self->call)
+                                                   : NULL);
+  gtk_label_set_text (GTK_LABEL (self->alias_label), alias_text != NULL ? alias_text : "");
+  gtk_widget_set_visible (self->alias_label, alias_text != NULL);
+}
+
+static void
+update_timer (WzpCallPage *self)
+{
+  g_autofree char *text = NULL;
+
+  if (self->active_since == 0)
+    {
+      gtk_widget_set_visible (self->timer_label, FALSE);
+      return;
+    }
+  text = wzp_format_duration ((g_get_monotonic_time () - self->active_since) / G_USEC_PER_SEC);
+  gtk_label_set_text (GTK_LABEL (self->timer_label), text);
+  gtk_widget_set_visible (self->timer_label, TRUE);
+}
+
+static gboolean
+timer_cb (gpointer user_data)
+{
+  update_timer (WZP_CALL_PAGE (user_data));
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+set_state_text (WzpCallPage *self,
+                const char  *text)
+{
+  gtk_label_set_text (GTK_LABEL (self->state_label), text);
+  adw_window_title_set_subtitle (self->window_title, text);
+}
+
+static void
+update_state (WzpCallPage *self)
+{
+  WzpCallState state = self->call != NULL ? wzp_call_get_state (self->call)
+                                          : WZP_CALL_STATE_CALLING;
+
+  switch (state)
+    {
+    case WZP_CALL_STATE_CALLING:
+      set_state_text (self, _("Calling…"));
+      break;
+    case WZP_CALL_STATE_RINGING:
+      set_state_text (self, _("Ringing…"));
+      break;
+    case WZP_CALL_STATE_INCOMING:
+      set_state_text (self, _("Incoming call"));
+      break;
+    case WZP_CALL_STATE_CONNECTING:
+      set_state_text (self, _("Connecting…"));
+      break;
+    case WZP_CALL_STATE_ACTIVE:
+      set_state_text (self, _("Connected"));
+      break;
+    case WZP_CALL_STATE_ENDED:
+    default:
+      set_state_text (self, _("Call ended"));
+      break;
+    }
+
+  if (state == WZP_CALL_STATE_ACTIVE && self->active_since == 0)
+    {
+      self->active_since = g_get_monotonic_time ();
+      self->timer_id = g_timeout_add (500, timer_cb, self);
+    }
+  else if (state == WZP_CALL_STATE_ENDED)
+    g_clear_handle_id (&self->timer_id, g_source_remove);
+  update_timer (self);
+
+  gtk_widget_set_sensitive (self->hangup_button, state != WZP_CALL_STATE_ENDED);
+}
+
+static GtkWidget *
+add_detail_row (WzpCallPage *self,
+                const char  *title,
+                const char  *subtitle,
+                const char  *icon_name)
+{
+  GtkWidget *row = adw_action_row_new ();
+  GtkWidget *icon = gtk_image_new_from_icon_name (icon_name);
+
+  adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
+  adw_action_row_set_subtitle_lines (ADW_ACTION_ROW (row), 0);
+  adw_action_row_add_prefix (ADW_ACTION_ROW (row), icon);
+  adw_expander_row_add_row (self->details_row, row);
+  g_ptr_array_add (self->detail_rows, row);
+  return row;
+}
+
+static void
+clear_details (WzpCallPage *self)
+{
+  for (unsigned i = 0; i < self->detail_rows->len; i++)
+    adw_expander_row_remove (self->details_row, g_ptr_array_index (self->detail_rows, i));
+  g_ptr_array_set_size (self->detail_rows, 0);
+  self->path_row = NULL;
+}
+
+static const char *
+candidate_kind_title (const char *kind)
+{
+  if (g_strcmp0 (kind, "host") == 0)
+    return _("Local network address");
+  if (g_strcmp0 (kind, "reflexive") == 0)
+    return _("Internet address");
+  if (g_strcmp0 (kind, "relay") == 0)
+    return _("Relay");
+  return kind;
+}
+
+static void
+candidate_result_cb (WzpCallPage *self,
+                     const char  *address,
+                     const char  *kind,
+                     const char  *result,
+                     const char  *reason,
+                     int          ms,
+                     WzpCall     *call)
+{
+  g_autofree char *outcome = NULL;
+  g_autofree char *subtitle = NULL;
+  const char *icon = "dialog-question-symbolic";
+
+  if (g_strcmp0 (result, "ok") == 0)
+    {
+      /* Translators: %d is a number of milliseconds. */
+      outcome = g_strdup_printf (_("Connected after %d ms"), ms);
+      icon = "emblem-ok-symbolic";
+    }
+  else if (g_strcmp0 (result, "failed") == 0)
+    {
+      outcome = (reason != NULL && *reason != '\0')
+                  /* Translators: %d is a number of milliseconds, %s the reason. */
+                  ? g_strdup_printf (_("Failed after %d ms: %s"), ms, reason)
+                  /* Translators: %d is a number of milliseconds. */
+                  : g_strdup_printf (_("Failed after %d ms"), ms);
+      icon = "dialog-error-symbolic";
+    }
+  else if (g_strcmp0 (result, "merged") == 0)
+    {
+      /* Translators: %d is a number of milliseconds. */
+      outcome = g_strdup_printf (_("Met the other side’s attempt after %d ms"), ms);
+      icon = "emblem-ok-symbolic";
+    }
+  else if (g_strcmp0 (result, "cancelled") == 0)
+    {
+      /* Translators: %d is a number of milliseconds. */
+      outcome = g_strdup_printf (_("Not needed, stopped after %d ms"), ms);
+      icon = "action-unavailable-symbolic";
+    }
+  else
+    outcome = g_strdup_printf ("%s (%d ms)", result, ms);
+
+  subtitle = g_strdup_printf ("%s · %s", candidate_kind_title (kind), outcome);
+  add_detail_row (self, address, subtitle, icon);
+}
+
+static void
+update_path (WzpCallPage *self)
+{
+  WzpPathKind kind = self->call != NULL ? wzp_call_get_path_kind (self->call)
+                                        : WZP_PATH_KIND_NONE;
+  const char *label = wzp_path_kind_label (kind);
+  const char *remote = self->call != NULL ? wzp_call_get_remote_address (self->call) : NULL;
+  int ms = self->call != NULL ? wzp_call_get_time_to_path (self->call) : -1;
+  g_autofree char *tooltip = NULL;
+  g_autofree char *subtitle = NULL;
+
+  for (unsigned k = WZP_PATH_KIND_NONE; k <= WZP_PATH_KIND_RELAY; k++)
+    if (wzp_path_kind_css_class (k) != NULL)
+      gtk_widget_remove_css_class (self->path_badge, wzp_path_kind_css_class (k));
+
+  gtk_widget_set_visible (self->path_badge, label != NULL);
+  if (label == NULL)
+    return;
+
+  gtk_label_set_text (GTK_LABEL (self->path_badge), label);
+  gtk_widget_add_css_class (self->path_badge, wzp_path_kind_css_class (kind));
+  if (remote != NULL && ms >= 0)
+    /* Translators: %s is an address such as 192.168.1.20:40001, %d milliseconds. */
+    tooltip = g_strdup_printf (_("Remote address: %s\nFound in %d ms"), remote, ms);
+  else if (remote != NULL)
+    /* Translators: %s is an address such as 192.168.1.20:40001. */
+    tooltip = g_strdup_printf (_("Remote address: %s"), remote);
+  gtk_widget_set_tooltip_text (self->path_badge, tooltip);
+
+  /* The path in use heads the details; it also stands for attempts made before this
+   * page had the call object. */
+  if (ms >= 0)
+    /* Translators: %s is an address, %d milliseconds. */
+    subtitle = g_strdup_printf (_("In use: %s, found in %d ms"), remote ? remote : "", ms);
+  else
+    /* Translators: %s is an address. */
+    subtitle = g_strdup_printf (_("In use: %s"), remote ? remote : "");
+  if (self->path_row == NULL)
+    {
+      self->path_row = add_detail_row (self, label, subtitle, "network-transmit-receive-symbolic");
+      /* First in the list: the expander row only appends, so append the others again. */
+      g_ptr_array_remove (self->detail_rows, self->path_row);
+      g_ptr_array_insert (self->detail_rows, 0, self->path_row);
+      for (unsigned i = 1; i < self->detail_rows->len; i++)
+        {
+          g_autoptr(GtkWidget) row = g_object_ref (g_ptr_array_index (self->detail_rows, i));
+
+          adw_expander_row_remove (self->details_row, row);
+          adw_expander_row_add_row (self->details_row, row);
+        }
+    }
+  else
+    {
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->path_row), label);
+      adw_action_row_set_subtitle (ADW_ACTION_ROW (self->path_row), subtitle);
+    }
+}
+
+static void
+update_privacy (WzpCallPage *self)
+{
+  gtk_widget_set_visible (self->privacy_label,
+                          self->call != NULL && wzp_call_get_privacy (self->call));
+}
+
+static void
+disconnect_call (WzpCallPage *self)
+{
+  if (self->call != NULL)
+    g_signal_handlers_disconnect_by_data (self->call, self);
+  g_clear_object (&self->call);
+  g_clear_handle_id (&self->timer_id, g_source_remove);
+  self->active_since = 0;
+}
+
+static void
+contacts_changed_cb (WzpCallPage *self)
+{
+  update_peer (self);
+}
+
+void
+wzp_call_page_set_contacts (WzpCallPage *self,
+                            WzpContacts *contacts)
+{
+  g_return_if_fail (WZP_IS_CALL_PAGE (self));
+
+  if (self->contacts != NULL)
+    g_signal_handlers_disconnect_by_data (wzp_contacts_get_model (self->contacts), self);
+  g_set_object (&self->contacts, contacts);
+  if (contacts != NULL)
+    g_signal_connect_object (wzp_contacts_get_model (contacts), "items-changed",
+                             G_CALLBACK (contacts_changed_cb), self, G_CONNECT_SWAPPED);
+  update_peer (self);
+}
+
+/* A call placed but not connected yet: the library hands out the WzpCall only then. */
+void
+wzp_call_page_show_outgoing (WzpCallPage *self,
+                             const char  *fingerprint)
+{
+  g_return_if_fail (WZP_IS_CALL_PAGE (self));
+
+  disconnect_call (self);
+  clear_details (self);
+  g_free (self->fingerprint);
+  self->fingerprint = g_strdup (fingerprint);
+  update_peer (self);
+  update_state (self);
+  update_path (self);
+  update_privacy (self);
+}
+
+void
+wzp_call_page_set_call (WzpCallPage *self,
+                        WzpCall     *call)
+{
+  g_return_if_fail (WZP_IS_CALL_PAGE (self));
+  g_return_if_fail (call == NULL || WZP_IS_CALL (call));
+
+  if (call == self->call)
+    return;
+
+  /* The same call going from "Calling…" to its object keeps its details. */
+  if (call == NULL || g_strcmp0 (self->fingerprint, wzp_call_get_peer_fingerprint (call)) != 0 ||
+      self->call != NULL)
+    clear_details (self);
+  disconnect_call (self);
+
+  if (call != NULL)
+    {
+      self->call = g_object_ref (call);
+      g_free (self->fingerprint);
+      self->fingerprint = g_strdup (wzp_call_get_peer_fingerprint (call));
+      g_signal_connect_object (call, "notify::state", G_CALLBACK (update_state), self,
+                               G_CONNECT_SWAPPED);
+      g_signal_connect_object (call, "notify::peer-alias", G_CALLBACK (update_peer), self,
+                               G_CONNECT_SWAPPED);
+      g_signal_connect_object (call, "notify::privacy", G_CALLBACK (update_privacy), self,
+                               G_CONNECT_SWAPPED);
+      g_signal_connect_object (call, "path-changed", G_CALLBACK (update_path), self,
+                               G_CONNECT_SWAPPED);
+      g_signal_connect_object (call, "notify::path-kind", G_CALLBACK (update_path), self,
+                               G_CONNECT_SWAPPED);
+      g_signal_connect_object (call, "candidate-result", G_CALLBACK (candidate_result_cb), self,
+                               G_CONNECT_SWAPPED);
+    }
+  update_peer (self);
+  update_state (self);
+  update_path (self);
+  update_privacy (self);
+}
+
+/**
+ * wzp_call_page_get_call:
+ *
+ * Returns: (transfer none) (nullable): the call shown
+ */
+WzpCall *
+wzp_call_page_get_call (WzpCallPage *self)
+{
+  g_return_val_if_fail (WZP_IS_CALL_PAGE (self), NULL);
+  return self->call;
+}
+
+/* Keyboard focus on the hang-up button, where Space or Enter ends the call. */
+void
+wzp_call_page_focus_hang_up (WzpCallPage *self)
+{
+  g_return_if_fail (WZP_IS_CALL_PAGE (self));
+
+  gtk_widget_grab_focus (self->hangup_button);
+  /* A selectable label selects all when focus passes through it on the way here. */
+  gtk_label_select_region (GTK_LABEL (self->fingerprint_label), 0, 0);
+}
+
+const char *
+wzp_call_page_get_state_text (WzpCallPage *self)
+{
+  return gtk_label_get_text (GTK_LABEL (self->state_label));
+}
+
+/* The badge's text, or NULL while it is hidden. */
+const char *
+wzp_call_page_get_path_text (WzpCallPage *self)
+{
+  if (!gtk_widget_get_visible (self->path_badge))
+    return NULL;
+  return gtk_label_get_text (GTK_LABEL (self->path_badge));
+}
+
+static void
+wzp_call_page_dispose (GObject *object)
+{
+  WzpCallPage *self = WZP_CALL_PAGE (object);
+
+  disconnect_call (self);
+  if (self->contacts != NULL)
+    g_signal_handlers_disconnect_by_data (wzp_contacts_get_model (self->contacts), self);
+  g_clear_object (&self->contacts);
+  gtk_widget_dispose_template (GTK_WIDGET (self), WZP_TYPE_CALL_PAGE);
+
+  G_OBJECT_CLASS (wzp_call_page_parent_class)->dispose (object);
+}
+
+static void
+wzp_call_page_finalize (GObject *object)
+{
+  WzpCallPage *self = WZP_CALL_PAGE (object);
+
+  g_free (self->fingerprint);
+  g_ptr_array_unref (self->detail_rows);
+
+  G_OBJECT_CLASS (wzp_call_page_parent_class)->finalize (object);
+}
+
+static void
+wzp_call_page_class_init (WzpCallPageClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = wzp_call_page_dispose;
+  object_class->finalize = wzp_call_page_finalize;
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               RESOURCE_BASE_PATH "/wzp-call-page.ui");
+  gtk_widget_class_bind_template_child (widget_class, WzpCallPage, avatar);
+  gtk_widget_class_bind_template_child (widget_class, WzpCallPage, name_label);
+  gtk_widget_class_bind_template_child (widget_class, WzpCallPage, fingerprint_label);
+  gtk_widget_class_bind_template_child (widget_class, WzpCallPage, alias_label);
+  gtk_widget_class_bind_template_child (widget_class, WzpCallPage, state_label);
+  gtk_widget_class_bind_template_child (widget_class, WzpCallPage, timer_label);
+  gtk_widget_class_bind_template_child (widget_class, WzpCallPage, path_badge);
+  gtk_widget_class_bind_template_child (widget_class, WzpCallPage, privacy_label);
+  gtk_widget_class_bind_template_child (widget_class, WzpCallPage, hangup_button);
+  gtk_widget_class_bind_template_child (widget_class, WzpCallPage, details_row);
+  gtk_widget_class_bind_template_child (widget_class, WzpCallPage, window_title);
+}
+
+static void
+wzp_call_page_init (WzpCallPage *self)
+{
+  self->detail_rows = g_ptr_array_new ();
+  gtk_widget_init_template (GTK_WIDGET (self));
+  update_state (self);
+}

@@ -1,0 +1,31 @@
+/* wzp-dialer-page.h: the main page: relay status, identity, dialling, contacts, recents
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <adwaita.h>
+#include <wzp-glib.h>
+
+#include "wzp-call-history.h"
+#include "wzp-contacts.h"
+
+G_BEGIN_DECLS
+
+#define WZP_TYPE_DIALER_PAGE (wzp_dialer_page_get_type ())
+G_DECLARE_FINAL_TYPE (WzpDialerPage, wzp_dialer_page, WZP, DIALER_PAGE, AdwBin)
+
+void        wzp_dialer_page_set_client      (WzpDialerPage  *self,
+                                             WzpClient      *client);
+void        wzp_dialer_page_set_contacts    (WzpDialerPage  *self,
+                                             WzpContacts    *contacts);
+void        wzp_dialer_page_set_history     (WzpDialerPage  *self,
+                                             WzpCallHistory *history);
+void        wzp_dialer_page_set_settings    (WzpDialerPage  *self,
+                                             GSettings      *settings);
+void        wzp_dialer_page_set_relay_error (WzpDialerPage  *self,
+                                             const GError   *error);
+void        wzp_dialer_page_focus_dial      (WzpDialerPage  *self);
+const char *wzp_dialer_page_get_status_title (WzpDialerPage *self);
+
+G_END_DECLS

@@ -1,0 +1,416 @@
+/* wzp-gtk-util.c: small helpers shared by the app's windows and pages
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "wzp-gtk-util.h"
+
+#define FINGERPRINT_DIGITS 32
+#define FINGERPRINT_GROUPS 8
+#define GROUP_DIGITS       4
+
+/**
+ * wzp_fingerprint_input_check:
+ * @text: what the user typed or pasted
+ * @normalized: (out) (optional): the canonical fingerprint when the result is VALID
+ * @hint: (out) (optional): a sentence for the user (NULL when there is nothing to say)
+ *
+ * Accepts the canonical form (`1a2b:3c4d:…`, 8 groups of 4 lower-case hex digits), and
+ * what people paste: upper case, spaces, or the 32 digits without colons.
+ */
+WzpFingerprintInput
+wzp_fingerprint_input_check (const char  *text,
+                             char       **normalized,
+                             char       **hint)
+{
+  g_autoptr(GString) digits = g_string_new (NULL);
+  gboolean has_colons = FALSE;
+  unsigned group_len = 0;
+  unsigned n_groups = 1;
+
+  if (normalized != NULL)
+    *normalized = NULL;
+  if (hint != NULL)
+    *hint = NULL;
+
+  if (text == NULL)
+    text = "";
+
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (g_unichar_isspace (c))
+        continue;
+      if (c == ':')
+        {
+          has_colons = TRUE;
+          if (group_len != GROUP_DIGITS)
+            {
+              if (hint != NULL)
+                *hint = g_strdup (_("Each group of a fingerprint has 4 digits"));
+              return WZP_FINGERPRINT_INPUT_INVALID;
+            }
+          group_len = 0;
+          n_groups++;
+          if (n_groups > FINGERPRINT_GROUPS)
+            {
+              if (hint != NULL)
+                *hint = g_strdup (_("A fingerprint has 8 groups of 4 digits"));
+              return WZP_FINGERPRINT_INPUT_INVALID;
+            }
+          continue;
+        }
+      if (c < 0x80 && g_ascii_isxdigit ((char) c))
+        {
+          g_string_append_c (digits, g_ascii_tolower ((char) c));
+          group_len++;
+          if (digits->len > FINGERPRINT_DIGITS || (has_colons && group_len > GROUP_DIGITS))
+            {
+              if (hint != NULL)
+                *hint = g_strdup (has_colons ? _("Each group of a fingerprint has 4 digits")
+                                             : _("Too long: a fingerprint has 32 digits"));
+              return WZP_FINGERPRINT_INPUT_INVALID;
+            }
+          continue;
+        }
+
+      if (hint != NULL)
+        {
+          char utf8[7] = { 0 };
+
+          g_unichar_to_utf8 (c, utf8);
+          /* Translators: %s is the character that was typed. */
+          *hint = g_strdup_printf (_("“%s” is not part of a fingerprint: it holds only the "
+                                     "digits 0–9 and the letters a–f"), utf8);
+        }
+      return WZP_FINGERPRINT_INPUT_INVALID;
+    }
+
+  if (digits->len == 0 && !has_colons)
+    return WZP_FINGERPRINT_INPUT_EMPTY;
+
+  if (digits->len < FINGERPRINT_DIGITS)
+    {
+      if (hint != NULL)
+        /* Translators: %u is how many of the 32 hex digits were typed so far. */
+        *hint = g_strdup_printf (_("%u of 32 digits"), (unsigned) digits->len);
+      return WZP_FINGERPRINT_INPUT_PARTIAL;
+    }
+
+  if (normalized != NULL)
+    {
+      GString *out = g_string_sized_new (FINGERPRINT_DIGITS + FINGERPRINT_GROUPS);
+
+      for (unsigned i = 0; i < FINGERPRINT_DIGITS; i++)
+        {
+          if (i > 0 && i % GROUP_DIGITS == 0)
+            g_string_append_c (out, ':');
+          g_string_append_c (out, digits->str[i]);
+        }
+      *normalized = g_string_free (out, FALSE);
+      g_assert (wzp_fingerprint_is_valid (*normalized));
+    }
+  return WZP_FINGERPRINT_INPUT_VALID;
+}
+
+/* The badge on the call page. */
+const char *
+wzp_path_kind_label (WzpPathKind kind)
+{
+  switch (kind)
+    {
+    case WZP_PATH_KIND_DIRECT_LAN:
+      return _("Direct (LAN)");
+    case WZP_PATH_KIND_DIRECT_INTERNET:
+      return _("Direct (Internet)");
+    case WZP_PATH_KIND_RELAY:
+      return _("Via relay");
+    case WZP_PATH_KIND_NONE:
+    default:
+      return NULL;
+    }
+}
+
+const char *
+wzp_path_kind_css_class (WzpPathKind kind)
+{
+  switch (kind)
+    {
+    case WZP_PATH_KIND_DIRECT_LAN:
+      return "direct-lan";
+    case WZP_PATH_KIND_DIRECT_INTERNET:
+      return "direct-internet";
+    case WZP_PATH_KIND_RELAY:
+      return "relay";
+    case WZP_PATH_KIND_NONE:
+    default:
+      return NULL;
+    }
+}
+
+char *
+wzp_format_duration (gint64 seconds)
+{
+  if (seconds < 0)
+    seconds = 0;
+  if (seconds >= 3600)
+    return g_strdup_printf ("%" G_GINT64_FORMAT ":%02d:%02d", seconds / 3600,
+                            (int) (seconds / 60 % 60), (int) (seconds % 60));
+  return g_strdup_printf ("%02d:%02d", (int) (seconds / 60), (int) (seconds % 60));
+}
+
+/* An alias is only ever a secondary, quoted label: anyone can call themselves "Mom". */
+char *
+wzp_alias_label (const char *alias)
+{
+  if (alias == NULL || *alias == '\0')
+    return NULL;
+  /* Translators: %s is the name a caller gave themselves; nobody checked it. */
+  return g_strdup_printf (_("Calls themselves “%s”"), alias);
+}
+
+/* Why a call could not be placed or answered, for a toast. */
+char *
+wzp_describe_call_error (const GError *error)
+{
+  if (error->domain == WZP_CLIENT_ERROR)
+    {
+      switch ((WzpClientError) error->code)
+        {
+        case WZP_CLIENT_ERROR_NOT_CONNECTED:
+        case WZP_CLIENT_ERROR_NO_RELAY:
+          return g_strdup (_("You are not connected to a relay, so nobody can be called"));
+        case WZP_CLIENT_ERROR_INVALID_FINGERPRINT:
+          return g_strdup (_("That is not a complete fingerprint"));
+        case WZP_CLIENT_ERROR_INVALID_URI:
+        case WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED:
+        case WZP_CLIENT_ERROR_REGISTRATION_FAILED:
+        case WZP_CLIENT_ERROR_REPLACED:
+        default:
+          break;
+        }
+    }
+  else if (error->domain == WZP_CALL_ERROR)
+    {
+      switch ((WzpCallError) error->code)
+        {
+        case WZP_CALL_ERROR_UNKNOWN_PEER:
+          return g_strdup (_("Nobody with this fingerprint is connected to your relay"));
+        case WZP_CALL_ERROR_UNREACHABLE:
+          return g_strdup (_("No connection could be made, not even through the relay"));
+        case WZP_CALL_ERROR_DECLINED:
+          return g_strdup (_("The call was declined"));
+        case WZP_CALL_ERROR_BUSY:
+          return g_strdup (_("The line is busy"));
+        case WZP_CALL_ERROR_TIMEOUT:
+          return g_strdup (_("Nobody answered"));
+        case WZP_CALL_ERROR_HUNG_UP:
+          return g_strdup (_("The call was hung up"));
+        case WZP_CALL_ERROR_IMPERSONATION:
+          return g_strdup (_("The call was stopped: the relay tried to connect you to "
+                             "someone else"));
+        case WZP_CALL_ERROR_FAILED:
+        case WZP_CALL_ERROR_NOT_INCOMING:
+        default:
+          break;
+        }
+    }
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return g_strdup (_("The call was cancelled"));
+
+  return g_strdup (_("The call failed"));
+}
+
+/* How an ended call ended, for a toast. */
+char *
+wzp_describe_hangup (WzpCall *call)
+{
+  switch (wzp_call_get_end_reason (call))
+    {
+    case WZP_HANGUP_REASON_NORMAL:
+      return g_strdup (_("Call ended"));
+    case WZP_HANGUP_REASON_BUSY:
+      return g_strdup (_("The line is busy"));
+    case WZP_HANGUP_REASON_DECLINED:
+      return g_strdup (_("The call was declined"));
+    case WZP_HANGUP_REASON_TIMEOUT:
+      return g_strdup (_("Nobody answered"));
+    case WZP_HANGUP_REASON_UNREACHABLE:
+      return g_strdup (_("The connection was lost"));
+    case WZP_HANGUP_REASON_ERROR:
+    default:
+      return g_strdup (_("The call failed"));
+    }
+}
+
+/* The relay address the preferences accept: wzps://HOST[:PORT][#FINGERPRINT]. */
+gboolean
+wzp_relay_uri_check (const char  *uri,
+                     char       **hint)
+{
+  g_autoptr(GUri) parsed = NULL;
+  const char *fragment;
+  const char *path;
+
+  if (hint != NULL)
+    *hint = NULL;
+
+  if (uri == NULL || *uri == '\0')
+    return TRUE;   /* no relay */
+
+  parsed = g_uri_parse (uri, G_URI_FLAGS_NONE, NULL);
+  if (parsed == NULL || g_strcmp0 (g_uri_get_scheme (parsed), "wzps") != 0)
+    {
+      if (hint != NULL)
+        *hint = g_strdup (_("A relay address starts with wzps://, like "
+                            "wzps://relay.example.org:4433"));
+      return FALSE;
+    }
+  path = g_uri_get_path (parsed);
+  if (g_uri_get_host (parsed) == NULL || *g_uri_get_host (parsed) == '\0' ||
+      (path != NULL && *path != '\0' && strcmp (path, "/") != 0) ||
+      g_uri_get_query (parsed) != NULL)
+    {
+      if (hint != NULL)
+        *hint = g_strdup (_("A relay address names a host and a port, like "
+                            "wzps://relay.example.org:4433"));
+      return FALSE;
+    }
+  fragment = g_uri_get_fragment (parsed);
+  if (fragment != NULL && *fragment != '\0' && !wzp_fingerprint_is_valid (fragment))
+    {
+      if (hint != NULL)
+        *hint = g_strdup (_("The part after # must be the relay’s full fingerprint"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* "docker*, wg*" → { "docker*", "wg*" }; NULL for an empty list. */
+char **
+wzp_split_list (const char *text)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) parts = NULL;
+  gboolean any = FALSE;
+
+  if (text == NULL)
+    return NULL;
+
+  parts = g_regex_split_simple ("[,;\\s]+", text, 0, 0);
+  for (unsigned i = 0; parts[i] != NULL; i++)
+    {
+      if (*parts[i] == '\0')
+        continue;
+      g_strv_builder_add (builder, parts[i]);
+      any = TRUE;
+    }
+  return any ? g_strv_builder_end (builder) : NULL;
+}
+
+char *
+wzp_join_list (const char * const *list)
+{
+  if (list == NULL)
+    return g_strdup ("");
+  return g_strjoinv (", ", (char **) list);
+}
+
+typedef struct
+{
+  WzpJsonFile *file;
+  GObject     *owner;   /* keeps @file alive */
+} Save;
+
+static void
+json_saved_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  Save *save = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_file_replace_contents_finish (G_FILE (source), result, NULL, &error))
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                      "MESSAGE", "Could not save %s: %s", save->file->path, error->message);
+  save->file->saving = FALSE;
+  if (save->file->dirty)
+    wzp_json_file_save (save->file, save->owner);
+  g_object_unref (save->owner);
+  g_free (save);
+}
+
+void
+wzp_json_file_save (WzpJsonFile *file,
+                    GObject     *owner)
+{
+  g_autoptr(JsonGenerator) generator = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GFile) gfile = NULL;
+  g_autoptr(GFile) parent = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+  Save *save;
+  char *data;
+  gsize len;
+
+  if (file->path == NULL)
+    return;
+  if (file->saving)
+    {
+      file->dirty = TRUE;
+      return;
+    }
+  file->dirty = FALSE;
+
+  root = file->serialize (owner);
+  generator = json_generator_new ();
+  json_generator_set_pretty (generator, TRUE);
+  json_generator_set_root (generator, root);
+  data = json_generator_to_data (generator, &len);
+  bytes = g_bytes_new_take (data, len);
+
+  gfile = g_file_new_for_path (file->path);
+  parent = g_file_get_parent (gfile);
+  if (!g_file_make_directory_with_parents (parent, NULL, &error) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_EXISTS))
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                        "MESSAGE", "Could not save %s: %s", file->path, error->message);
+      return;
+    }
+
+  file->saving = TRUE;
+  save = g_new0 (Save, 1);
+  save->file = file;
+  save->owner = g_object_ref (owner);
+  g_file_replace_contents_bytes_async (gfile, bytes, NULL, FALSE,
+                                       G_FILE_CREATE_PRIVATE | G_FILE_CREATE_REPLACE_DESTINATION,
+                                       NULL, json_saved_cb, save);
+}
+
+/* Returns NULL without an error when the file does not exist yet. */
+JsonNode *
+wzp_json_load (const char  *path,
+               GError     **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) local_error = NULL;
+
+  if (!json_parser_load_from_file (parser, path, &local_error))
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return NULL;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  if (json_parser_get_root (parser) == NULL)
+    return NULL;
+  return json_node_copy (json_parser_get_root (parser));
+}

@@ -1,0 +1,501 @@
+/* wzp-window.c: the main window: the dialer page and the call page
+ *
+ * The window shows what the application tells it (the client, the contacts, the call); the
+ * calls themselves, notifications and inhibition live in WzpApplication, so that calls go on
+ * and can be answered with no window open.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "wzp-gtk-util.h"
+#include "wzp-window.h"
+
+struct _WzpWindow
+{
+  AdwApplicationWindow  parent_instance;
+
+  AdwToastOverlay      *toast_overlay;
+  AdwLeaflet           *leaflet;
+  WzpDialerPage        *dialer_page;
+  WzpCallPage          *call_page;
+
+  WzpClient            *client;
+  WzpContacts          *contacts;
+  WzpCallHistory       *history;
+  GSettings            *settings;
+  char                 *last_toast;
+  GPtrArray            *toasts;        /* AdwToast*, shown or queued */
+};
+
+G_DEFINE_FINAL_TYPE (WzpWindow, wzp_window, ADW_TYPE_APPLICATION_WINDOW)
+
+/* Toasts */
+
+static void
+toast_dismissed_cb (WzpWindow *self,
+                    AdwToast  *toast)
+{
+  g_ptr_array_remove (self->toasts, toast);
+}
+
+void
+wzp_window_add_toast (WzpWindow *self,
+                      AdwToast  *toast)
+{
+  g_return_if_fail (WZP_IS_WINDOW (self));
+
+  g_free (self->last_toast);
+  self->last_toast = g_strdup (adw_toast_get_title (toast));
+  g_ptr_array_add (self->toasts, g_object_ref (toast));
+  g_signal_connect_object (toast, "dismissed", G_CALLBACK (toast_dismissed_cb), self,
+                           G_CONNECT_SWAPPED);
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
+}
+
+/* Dismisses every toast shown or waiting (before a screenshot, for instance). */
+void
+wzp_window_dismiss_toasts (WzpWindow *self)
+{
+  g_autoptr(GPtrArray) toasts = NULL;
+
+  g_return_if_fail (WZP_IS_WINDOW (self));
+
+  toasts = g_ptr_array_copy (self->toasts, (GCopyFunc) g_object_ref, NULL);
+  g_ptr_array_set_free_func (toasts, g_object_unref);
+  for (guint i = 0; i < toasts->len; i++)
+    adw_toast_dismiss (g_ptr_array_index (toasts, i));
+}
+
+/* A toast with a "Details" button that shows @details (may be NULL) in a dialog. */
+void
+wzp_window_show_problem (WzpWindow  *self,
+                         const char *title,
+                         const char *details)
+{
+  AdwToast *toast = adw_toast_new (title);
+
+  adw_toast_set_timeout (toast, 8);
+  if (details != NULL && *details != '\0')
+    {
+      adw_toast_set_button_label (toast, _("Details"));
+      adw_toast_set_action_name (toast, "win.show-details");
+      adw_toast_set_action_target_value (toast, g_variant_new ("(ss)", title, details));
+    }
+  wzp_window_add_toast (self, toast);
+}
+
+/* The title of the newest toast, for tests. */
+const char *
+wzp_window_get_last_toast (WzpWindow *self)
+{
+  g_return_val_if_fail (WZP_IS_WINDOW (self), NULL);
+  return self->last_toast;
+}
+
+static void
+show_details_action (GtkWidget  *widget,
+                     const char *action_name,
+                     GVariant   *parameter)
+{
+  const char *title;
+  const char *details;
+  GtkWidget *dialog;
+
+  g_variant_get (parameter, "(&s&s)", &title, &details);
+  dialog = adw_message_dialog_new (GTK_WINDOW (widget), title, details);
+  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+/* Pages */
+
+void
+wzp_window_show_main (WzpWindow *self)
+{
+  g_return_if_fail (WZP_IS_WINDOW (self));
+
+  adw_leaflet_set_visible_child_name (self->leaflet, "main");
+  wzp_call_page_set_call (self->call_page, NULL);
+}
+
+void
+wzp_window_show_outgoing (WzpWindow  *self,
+                          const char *fingerprint)
+{
+  g_return_if_fail (WZP_IS_WINDOW (self));
+
+  wzp_call_page_show_outgoing (self->call_page, fingerprint);
+  adw_leaflet_set_visible_child_name (self->leaflet, "call");
+  wzp_call_page_focus_hang_up (self->call_page);
+}
+
+void
+wzp_window_show_call (WzpWindow *self,
+                      WzpCall   *call)
+{
+  g_return_if_fail (WZP_IS_WINDOW (self));
+
+  wzp_call_page_set_call (self->call_page, call);
+  adw_leaflet_set_visible_child_name (self->leaflet, "call");
+  wzp_call_page_focus_hang_up (self->call_page);
+}
+
+gboolean
+wzp_window_is_in_call (WzpWindow *self)
+{
+  g_return_val_if_fail (WZP_IS_WINDOW (self), FALSE);
+  return g_strcmp0 (adw_leaflet_get_visible_child_name (self->leaflet), "call") == 0;
+}
+
+WzpDialerPage *
+wzp_window_get_dialer_page (WzpWindow *self)
+{
+  return self->dialer_page;
+}
+
+WzpCallPage *
+wzp_window_get_call_page (WzpWindow *self)
+{
+  return self->call_page;
+}
+
+/* Models */
+
+void
+wzp_window_set_client (WzpWindow *self,
+                       WzpClient *client)
+{
+  g_return_if_fail (WZP_IS_WINDOW (self));
+
+  g_set_object (&self->client, client);
+  wzp_dialer_page_set_client (self->dialer_page, client);
+}
+
+void
+wzp_window_set_contacts (WzpWindow   *self,
+                         WzpContacts *contacts)
+{
+  g_return_if_fail (WZP_IS_WINDOW (self));
+
+  g_set_object (&self->contacts, contacts);
+  wzp_dialer_page_set_contacts (self->dialer_page, contacts);
+  wzp_call_page_set_contacts (self->call_page, contacts);
+}
+
+void
+wzp_window_set_history (WzpWindow      *self,
+                        WzpCallHistory *history)
+{
+  g_return_if_fail (WZP_IS_WINDOW (self));
+
+  g_set_object (&self->history, history);
+  wzp_dialer_page_set_history (self->dialer_page, history);
+}
+
+void
+wzp_window_set_settings (WzpWindow *self,
+                         GSettings *settings)
+{
+  g_return_if_fail (WZP_IS_WINDOW (self));
+
+  g_set_object (&self->settings, settings);
+  wzp_dialer_page_set_settings (self->dialer_page, settings);
+  if (settings != NULL)
+    {
+      gtk_window_set_default_size (GTK_WINDOW (self),
+                                   g_settings_get_int (settings, "window-width"),
+                                   g_settings_get_int (settings, "window-height"));
+      if (g_settings_get_boolean (settings, "window-maximized"))
+        gtk_window_maximize (GTK_WINDOW (self));
+    }
+}
+
+/* Actions */
+
+static void
+copy_fingerprint_action (GtkWidget  *widget,
+                         const char *action_name,
+                         GVariant   *parameter)
+{
+  WzpWindow *self = WZP_WINDOW (widget);
+  g_autofree char *fingerprint = NULL;
+
+  if (self->client == NULL)
+    return;
+  g_object_get (self->client, "fingerprint", &fingerprint, NULL);
+  gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), fingerprint);
+  wzp_window_add_toast (self, adw_toast_new (_("Fingerprint copied")));
+}
+
+static void
+focus_dial_action (GtkWidget  *widget,
+                   const char *action_name,
+                   GVariant   *parameter)
+{
+  WzpWindow *self = WZP_WINDOW (widget);
+
+  if (wzp_window_is_in_call (self))
+    return;
+  wzp_dialer_page_focus_dial (self->dialer_page);
+}
+
+typedef struct
+{
+  WzpWindow   *window;
+  GtkWidget   *name_row;
+  GtkWidget   *fingerprint_row;
+} AddContact;
+
+static void
+add_contact_free (gpointer data)
+{
+  AddContact *add = data;
+
+  g_object_unref (add->window);
+  g_free (add);
+}
+
+static void
+add_contact_update (AdwMessageDialog *dialog)
+{
+  AddContact *add = g_object_get_data (G_OBJECT (dialog), "wzp-add-contact");
+  g_autofree char *name = g_strstrip (g_strdup (gtk_editable_get_text (
+                                        GTK_EDITABLE (add->name_row))));
+  g_autofree char *hint = NULL;
+  WzpFingerprintInput input =
+    wzp_fingerprint_input_check (gtk_editable_get_text (GTK_EDITABLE (add->fingerprint_row)),
+                                 NULL, &hint);
+
+  gtk_widget_remove_css_class (add->fingerprint_row, "error");
+  if (input == WZP_FINGERPRINT_INPUT_INVALID)
+    gtk_widget_add_css_class (add->fingerprint_row, "error");
+  gtk_widget_set_tooltip_text (add->fingerprint_row, hint);
+  adw_message_dialog_set_response_enabled (dialog, "add",
+                                           *name != '\0' &&
+                                           input == WZP_FINGERPRINT_INPUT_VALID);
+}
+
+static void
+add_contact_response_cb (AdwMessageDialog *dialog,
+                         const char       *response,
+                         AddContact       *add)
+{
+  g_autofree char *name = NULL;
+  g_autofree char *fingerprint = NULL;
+
+  if (g_strcmp0 (response, "add") != 0 || add->window->contacts == NULL)
+    return;
+
+  name = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (add->name_row))));
+  if (wzp_fingerprint_input_check (gtk_editable_get_text (GTK_EDITABLE (add->fingerprint_row)),
+                                   &fingerprint, NULL) != WZP_FINGERPRINT_INPUT_VALID ||
+      *name == '\0')
+    return;
+  wzp_contacts_add (add->window->contacts, name, fingerprint);
+}
+
+static void
+add_contact_action (GtkWidget  *widget,
+                    const char *action_name,
+                    GVariant   *parameter)
+{
+  WzpWindow *self = WZP_WINDOW (widget);
+  const char *fingerprint = g_variant_get_string (parameter, NULL);
+  AdwMessageDialog *dialog;
+  GtkWidget *list;
+  AddContact *add;
+
+  add = g_new0 (AddContact, 1);
+  add->window = g_object_ref (self);
+
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self), _("Add Contact"),
+                                                       _("Save a fingerprint under a name you "
+                                                         "choose. Calls from it will show "
+                                                         "this name.")));
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "add", _("_Add"), NULL);
+  adw_message_dialog_set_response_appearance (dialog, "add", ADW_RESPONSE_SUGGESTED);
+  adw_message_dialog_set_default_response (dialog, "add");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  adw_message_dialog_set_response_enabled (dialog, "add", FALSE);
+
+  list = gtk_list_box_new ();
+  gtk_list_box_set_selection_mode (GTK_LIST_BOX (list), GTK_SELECTION_NONE);
+  gtk_widget_add_css_class (list, "boxed-list");
+  add->name_row = adw_entry_row_new ();
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (add->name_row), _("Name"));
+  add->fingerprint_row = adw_entry_row_new ();
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (add->fingerprint_row), _("Fingerprint"));
+  adw_entry_row_set_input_hints (ADW_ENTRY_ROW (add->fingerprint_row),
+                                 GTK_INPUT_HINT_NO_SPELLCHECK | GTK_INPUT_HINT_NO_EMOJI);
+  gtk_editable_set_text (GTK_EDITABLE (add->fingerprint_row), fingerprint);
+  gtk_list_box_append (GTK_LIST_BOX (list), add->name_row);
+  gtk_list_box_append (GTK_LIST_BOX (list), add->fingerprint_row);
+  adw_message_dialog_set_extra_child (dialog, list);
+
+  g_object_set_data_full (G_OBJECT (dialog), "wzp-add-contact", add, add_contact_free);
+  g_signal_connect_swapped (add->name_row, "changed", G_CALLBACK (add_contact_update), dialog);
+  g_signal_connect_swapped (add->fingerprint_row, "changed", G_CALLBACK (add_contact_update),
+                            dialog);
+  g_signal_connect (dialog, "response", G_CALLBACK (add_contact_response_cb), add);
+  add_contact_update (dialog);
+
+  gtk_window_present (GTK_WINDOW (dialog));
+  gtk_widget_grab_focus (add->name_row);
+}
+
+static void
+remove_contact_response_cb (AdwMessageDialog *dialog,
+                            const char       *response,
+                            WzpWindow        *self)
+{
+  const char *fingerprint = g_object_get_data (G_OBJECT (dialog), "wzp-fingerprint");
+
+  if (g_strcmp0 (response, "remove") == 0 && self->contacts != NULL)
+    wzp_contacts_remove (self->contacts, fingerprint);
+}
+
+static void
+remove_contact_action (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  WzpWindow *self = WZP_WINDOW (widget);
+  const char *fingerprint = g_variant_get_string (parameter, NULL);
+  WzpContact *contact = self->contacts ? wzp_contacts_lookup (self->contacts, fingerprint) : NULL;
+  AdwMessageDialog *dialog;
+
+  if (contact == NULL)
+    return;
+
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self), NULL, NULL));
+  /* Translators: %s is a contact's name. */
+  adw_message_dialog_format_heading (dialog, _("Remove %s?"), wzp_contact_get_name (contact));
+  adw_message_dialog_format_body (dialog, _("Calls from %s will show “Unknown caller” again."),
+                                  fingerprint);
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "remove", _("_Remove"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (dialog, "remove", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_object_set_data_full (G_OBJECT (dialog), "wzp-fingerprint", g_strdup (fingerprint), g_free);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (remove_contact_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+clear_history_action (GtkWidget  *widget,
+                      const char *action_name,
+                      GVariant   *parameter)
+{
+  WzpWindow *self = WZP_WINDOW (widget);
+
+  if (self->history != NULL)
+    wzp_call_history_clear (self->history);
+}
+
+/* GObject */
+
+static gboolean
+wzp_window_close_request (GtkWindow *window)
+{
+  WzpWindow *self = WZP_WINDOW (window);
+
+  if (self->settings != NULL)
+    {
+      int width, height;
+
+      gtk_window_get_default_size (window, &width, &height);
+      g_settings_delay (self->settings);
+      g_settings_set_int (self->settings, "window-width", width);
+      g_settings_set_int (self->settings, "window-height", height);
+      g_settings_set_boolean (self->settings, "window-maximized",
+                              gtk_window_is_maximized (window));
+      g_settings_apply (self->settings);
+    }
+  return GTK_WINDOW_CLASS (wzp_window_parent_class)->close_request (window);
+}
+
+static void
+wzp_window_dispose (GObject *object)
+{
+  WzpWindow *self = WZP_WINDOW (object);
+
+  gtk_widget_dispose_template (GTK_WIDGET (self), WZP_TYPE_WINDOW);
+  g_clear_object (&self->client);
+  g_clear_object (&self->contacts);
+  g_clear_object (&self->history);
+  g_clear_object (&self->settings);
+  if (self->toasts != NULL)
+    g_ptr_array_set_size (self->toasts, 0);
+
+  G_OBJECT_CLASS (wzp_window_parent_class)->dispose (object);
+}
+
+static void
+wzp_window_finalize (GObject *object)
+{
+  WzpWindow *self = WZP_WINDOW (object);
+
+  g_free (self->last_toast);
+  g_ptr_array_unref (self->toasts);
+
+  G_OBJECT_CLASS (wzp_window_parent_class)->finalize (object);
+}
+
+static void
+wzp_window_class_init (WzpWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
+
+  object_class->dispose = wzp_window_dispose;
+  object_class->finalize = wzp_window_finalize;
+  window_class->close_request = wzp_window_close_request;
+
+  g_type_ensure (WZP_TYPE_DIALER_PAGE);
+  g_type_ensure (WZP_TYPE_CALL_PAGE);
+
+  gtk_widget_class_set_template_from_resource (widget_class, RESOURCE_BASE_PATH "/wzp-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, WzpWindow, toast_overlay);
+  gtk_widget_class_bind_template_child (widget_class, WzpWindow, leaflet);
+  gtk_widget_class_bind_template_child (widget_class, WzpWindow, dialer_page);
+  gtk_widget_class_bind_template_child (widget_class, WzpWindow, call_page);
+
+  gtk_widget_class_install_action (widget_class, "win.copy-fingerprint", NULL,
+                                   copy_fingerprint_action);
+  gtk_widget_class_install_action (widget_class, "win.focus-dial", NULL, focus_dial_action);
+  gtk_widget_class_install_action (widget_class, "win.add-contact", "s", add_contact_action);
+  gtk_widget_class_install_action (widget_class, "win.remove-contact", "s",
+                                   remove_contact_action);
+  gtk_widget_class_install_action (widget_class, "win.clear-history", NULL,
+                                   clear_history_action);
+  gtk_widget_class_install_action (widget_class, "win.show-details", "(ss)",
+                                   show_details_action);
+
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_l, GDK_CONTROL_MASK,
+                                       "win.focus-dial", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_c,
+                                       GDK_CONTROL_MASK | GDK_SHIFT_MASK,
+                                       "win.copy-fingerprint", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_n, GDK_CONTROL_MASK,
+                                       "win.add-contact", "s", "");
+}
+
+static void
+wzp_window_init (WzpWindow *self)
+{
+  self->toasts = g_ptr_array_new_with_free_func (g_object_unref);
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  if (g_str_has_suffix (APP_ID, ".Devel"))
+    gtk_widget_add_css_class (GTK_WIDGET (self), "devel");
+}
+
+WzpWindow *
+wzp_window_new (GtkApplication *application)
+{
+  return g_object_new (WZP_TYPE_WINDOW, "application", application, NULL);
+}

@@ -1,0 +1,45 @@
+/* wzp-window.h: the main window: the dialer page and the call page
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <adwaita.h>
+#include <wzp-glib.h>
+
+#include "wzp-call-history.h"
+#include "wzp-call-page.h"
+#include "wzp-contacts.h"
+#include "wzp-dialer-page.h"
+
+G_BEGIN_DECLS
+
+#define WZP_TYPE_WINDOW (wzp_window_get_type ())
+G_DECLARE_FINAL_TYPE (WzpWindow, wzp_window, WZP, WINDOW, AdwApplicationWindow)
+
+WzpWindow     *wzp_window_new                (GtkApplication *application);
+void           wzp_window_set_client         (WzpWindow      *self,
+                                              WzpClient      *client);
+void           wzp_window_set_contacts       (WzpWindow      *self,
+                                              WzpContacts    *contacts);
+void           wzp_window_set_history        (WzpWindow      *self,
+                                              WzpCallHistory *history);
+void           wzp_window_set_settings       (WzpWindow      *self,
+                                              GSettings      *settings);
+void           wzp_window_show_main          (WzpWindow      *self);
+void           wzp_window_show_outgoing      (WzpWindow      *self,
+                                              const char     *fingerprint);
+void           wzp_window_show_call          (WzpWindow      *self,
+                                              WzpCall        *call);
+gboolean       wzp_window_is_in_call         (WzpWindow      *self);
+void           wzp_window_add_toast          (WzpWindow      *self,
+                                              AdwToast       *toast);
+void           wzp_window_show_problem       (WzpWindow      *self,
+                                              const char     *title,
+                                              const char     *details);
+void           wzp_window_dismiss_toasts     (WzpWindow      *self);
+const char    *wzp_window_get_last_toast     (WzpWindow      *self);
+WzpDialerPage *wzp_window_get_dialer_page    (WzpWindow      *self);
+WzpCallPage   *wzp_window_get_call_page      (WzpWindow      *self);
+
+G_END_DECLS
