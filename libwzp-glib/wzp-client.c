@@ -239,7 +239,7 @@ connect_cancelled_idle_cb (gpointer user_data)
   WzpClient *self = user_data;
 
   if (self->connect_task != NULL)
-    wzp_client_disconnect (self);
+    wzp_client_unregister (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -1136,7 +1136,7 @@ wzp_client_connect_finish (WzpClient     *self,
 }
 
 /**
- * wzp_client_disconnect:
+ * wzp_client_unregister:
  * @self: a client
  *
  * Hangs up every call and closes the connection to the relay; no reconnection follows.
@@ -1144,7 +1144,7 @@ wzp_client_connect_finish (WzpClient     *self,
  * Since: 1.0
  */
 void
-wzp_client_disconnect (WzpClient *self)
+wzp_client_unregister (WzpClient *self)
 {
   g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func (g_object_unref);
   GHashTableIter iter;

@@ -99,7 +99,7 @@ gboolean        wzp_client_connect_finish        (WzpClient            *self,
                                                   GAsyncResult         *result,
                                                   GError              **error);
 WZP_AVAILABLE_IN_ALL
-void            wzp_client_disconnect            (WzpClient            *self);
+void            wzp_client_unregister            (WzpClient            *self);
 
 WZP_AVAILABLE_IN_ALL
 void            wzp_client_place_call_async      (WzpClient            *self,

@@ -109,7 +109,7 @@ connected_client (Fixture    *f,
 static void
 disconnect_and_free (WzpClient *client)
 {
-  wzp_client_disconnect (client);
+  wzp_client_unregister (client);
   wzp_test_finalize_object (client);
 }
 
@@ -661,22 +661,20 @@ test_reconnect_after_restart (Fixture       *f,
 
   g_signal_connect (client, "notify::state", G_CALLBACK (notify_state_cb), states);
 
-  /* The relay goes away and comes back on the same address with the same identity. */
+  /* The relay goes away and comes back on the same address with the same identity. It
+   * is restarted at once, while the port is surely still free (parallel tests take
+   * ephemeral ports); the client notices the loss and reconnects with backoff. */
   wzp_relay_stop (f->relay);
-  wzp_test_spin (50);
-  g_clear_object (&f->relay);
-  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (wzp_client_get_state (client) != WZP_CLIENT_STATE_RECONNECTING &&
-         g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_cmpint (wzp_client_get_state (client), ==, WZP_CLIENT_STATE_RECONNECTING);
-  g_assert_nonnull (wzp_client_get_error_message (client));
-
+  wzp_test_finalize_object (g_steal_pointer (&f->relay));
   start_relay (f, address);
+
   deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  while (wzp_client_get_state (client) != WZP_CLIENT_STATE_CONNECTED &&
+  while ((states->len == 0 || wzp_client_get_state (client) != WZP_CLIENT_STATE_CONNECTED) &&
          g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (states->len, >=, 2);
+  g_assert_cmpint (GPOINTER_TO_INT (g_ptr_array_index (states, 0)), ==,
+                   WZP_CLIENT_STATE_RECONNECTING);
   g_assert_cmpint (wzp_client_get_state (client), ==, WZP_CLIENT_STATE_CONNECTED);
   g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 1);
 
@@ -702,8 +700,7 @@ test_relay_fingerprint_changed (Fixture       *f,
 
   /* Another relay (another identity) at the same address is refused. */
   wzp_relay_stop (f->relay);
-  wzp_test_spin (20);
-  g_clear_object (&f->relay);
+  wzp_test_finalize_object (g_steal_pointer (&f->relay));
   g_clear_object (&f->relay_identity);
   f->relay_identity = wzp_test_identity_new ();
   start_relay (f, address);

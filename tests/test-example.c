@@ -124,7 +124,7 @@ phone_clear (Phone *phone)
 
   if (client != NULL)
     {
-      wzp_client_disconnect (client);
+      wzp_client_unregister (client);
       g_object_add_weak_pointer (G_OBJECT (client), (gpointer *) &client);
       g_object_unref (client);
       while (!pointer_cleared (&client) && g_get_monotonic_time () < deadline)

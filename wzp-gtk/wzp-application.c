@@ -695,7 +695,7 @@ relay_uri_changed_cb (WzpApplication *self)
 
   if (uri == NULL || *uri == '\0')
     {
-      wzp_client_disconnect (self->client);
+      wzp_client_unregister (self->client);
       set_relay_error (self, NULL);
       return;
     }
@@ -705,7 +705,7 @@ relay_uri_changed_cb (WzpApplication *self)
       /* Start over, so that the first attempt's error reaches connect_cb with its code
        * (a client that retries by itself reports only a message). */
       if (state != WZP_CLIENT_STATE_DISCONNECTED && state != WZP_CLIENT_STATE_FAILED)
-        wzp_client_disconnect (self->client);
+        wzp_client_unregister (self->client);
       connect_relay (self);
     }
   else if (state == WZP_CLIENT_STATE_DISCONNECTED || state == WZP_CLIENT_STATE_FAILED)
@@ -943,7 +943,7 @@ reconnect_action (GSimpleAction *action,
   if (self->client == NULL)
     return;
   if (wzp_client_get_state (self->client) == WZP_CLIENT_STATE_RECONNECTING)
-    wzp_client_disconnect (self->client);
+    wzp_client_unregister (self->client);
   if (wzp_client_get_state (self->client) != WZP_CLIENT_STATE_CONNECTED)
     connect_relay (self);
 }
@@ -1038,7 +1038,7 @@ wzp_application_shutdown (GApplication *application)
   if (self->call != NULL)
     wzp_call_hangup (self->call);
   if (self->client != NULL)
-    wzp_client_disconnect (self->client);
+    wzp_client_unregister (self->client);
 
   G_APPLICATION_CLASS (wzp_application_parent_class)->shutdown (application);
 }

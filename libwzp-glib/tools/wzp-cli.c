@@ -1371,7 +1371,7 @@ main (int    argc,
   if (cli.client != NULL)
     {
       drain_main_context (DRAIN_MAX_MS);
-      wzp_client_disconnect (cli.client);
+      wzp_client_unregister (cli.client);
       drain_main_context (100);
     }
   g_source_remove (sigterm_id);

@@ -37,8 +37,7 @@ async function connectClient(identityPath, relayUri) {
 function answerNextCall(client, mode) {
     return new Promise((resolve, reject) => {
         const id = client.connect('incoming-call', (_client, call) => {
-            // Not client.disconnect(id): Wzp.Client.disconnect() shadows GObject's.
-            GObject.signal_handler_disconnect(client, id);
+            client.disconnect(id);
             call.ring();
             call.answer_async(mode, null).then(() => resolve(call), reject);
         });
@@ -148,7 +147,7 @@ withTimeout(main()).catch(error => {
 loop.run();
 
 for (const client of clients)
-    client.disconnect();
+    client.unregister();
 if (relay)
     relay.stop();
 while (GLib.MainContext.default().iteration(false))

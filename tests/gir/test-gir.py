@@ -106,7 +106,7 @@ class Test:
         load_identity(self.path("relay.pem"), self.guard(self.relay_identity_loaded))
         self.loop.run()
         for client in self.clients:
-            client.disconnect()
+            client.unregister()
         if self.relay is not None:
             self.relay.stop()
         context = GLib.MainContext.default()
