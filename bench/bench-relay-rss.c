@@ -522,5 +522,7 @@ main (int    argc,
 
   kill (relay_pid, SIGTERM);
   waitpid (relay_pid, NULL, 0);
+  unlink (log_path);
+  rmdir (tmpdir);
   return registered == opt_clients ? 0 : 1;
 }

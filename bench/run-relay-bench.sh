@@ -27,7 +27,7 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 if [ "${1:-}" = "--quick" ]; then
-  pipes_args="--steps 200,800,1400 --seconds 2 $pipes_args"
+  pipes_args="--steps 50,200,800,1400 --seconds 2 $pipes_args"
   rss_args="--clients 2000 $rss_args"
 fi
 
