@@ -9,6 +9,7 @@
 # Output is TAP. Without root or the lab's tools it skips, unless WZP_REQUIRE_NETLAB=1
 # (CI), where a skip is a failure (DESIGN.md section 11, item 23).
 
+import faulthandler
 import fcntl
 import json
 import select
@@ -161,6 +162,8 @@ def call_case(lab, name, relay, caller_host, callee_host, expect_kind, answer="t
     if not ok:
         detail += f"; caller rc={rc} stderr={err.strip()[-300:]} callee rc={lrc} {lerr.strip()[-300:]}"
     tap(ok, f"{name}: {caller_host} -> {callee_host} is {expect_kind}", detail)
+    for e in evs:   # the caller's timeline, for the log
+        print("#   " + json.dumps(e), flush=True)
 
 
 def nat_case(lab, name, relay, reflector, host, expect):
@@ -241,6 +244,9 @@ def flush_ipv6(lab, *hosts):
 
 
 def main():
+    # If anything hangs, say where before meson's timeout kills the test.
+    faulthandler.dump_traceback_later(500, exit=True)
+    print("# waiting for the netlab lock and checking the lab", flush=True)
     reason = skip_reason()
     if reason:
         if REQUIRE:
