@@ -214,12 +214,15 @@ def fallback_case(lab, name, relay, reflector):
     drop_start = time.monotonic()
     # Drop the direct path (everything between the two NATs' WAN addresses) in nat2 only.
     lab.run("exec", "nat2", "--", "nft", "add", "table", "inet", "wzptest")
-    lab.run("exec", "nat2", "--", "nft", "add", "chain", "inet", "wzptest", "fwd",
+    lab.run("exec", "nat2", "--", "nft", "add", "chain", "inet", "wzptest", "blackhole",
             "{ type filter hook forward priority -10 ; }")
-    lab.run("exec", "nat2", "--", "nft", "add", "rule", "inet", "wzptest", "fwd",
+    lab.run("exec", "nat2", "--", "nft", "add", "rule", "inet", "wzptest", "blackhole",
             "ip", "saddr", "198.51.100.1", "drop")
-    lab.run("exec", "nat2", "--", "nft", "add", "rule", "inet", "wzptest", "fwd",
-            "ip", "daddr", "198.51.100.1", "drop")
+    r = lab.run("exec", "nat2", "--", "nft", "add", "rule", "inet", "wzptest", "blackhole",
+                "ip", "daddr", "198.51.100.1", "drop")
+    if r.returncode != 0:
+        tap(False, f"{name}: drop rule in nat2", r.stderr.strip())
+        return
     second, more = read_events_until(caller, "path", 15)
     gap_ms = int((time.monotonic() - drop_start) * 1000)
     lab.run("exec", "nat2", "--", "nft", "delete", "table", "inet", "wzptest")
