@@ -765,11 +765,14 @@ start_race (WzpCall *self)
   /* Privacy: the relay pipe only, no addresses were shared. */
   if (!self->privacy && port != NULL)
     {
+      g_auto(GStrv) own = network ? _wzp_network_info_dup_host_candidates (network) : NULL;
+
       self->race = _wzp_race_new (self->call_id, self->role, self->identity,
                                   self->peer_fingerprint, port, self->setup,
                                   network ? _wzp_network_info_get_nat_type (network,
                                                                             G_SOCKET_FAMILY_IPV4)
-                                          : WZP_NAT_TYPE_UNKNOWN);
+                                          : WZP_NAT_TYPE_UNKNOWN,
+                                  (const char * const *) own);
       g_signal_connect (self->race, "path", G_CALLBACK (race_path_cb), self);
       g_signal_connect (self->race, "candidate-result", G_CALLBACK (race_result_cb), self);
       g_signal_connect (self->race, "exhausted", G_CALLBACK (race_exhausted_cb), self);

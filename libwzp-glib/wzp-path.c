@@ -24,9 +24,16 @@ _wzp_path_close (WzpPath *path)
   if (path->closed)
     return;
   path->closed = TRUE;
-  /* Closing the TCP connection is enough: TLS close_notify would only delay it. */
+  /* Closing the TCP connection is enough: TLS close_notify would only delay it. A FIN
+   * goes first: sockets on P close with SO_LINGER 0, and a NAT that saw only the RST
+   * keeps the 4-tuple in CLOSE and drops the next call's simultaneous open on it. */
   if (path->base != NULL)
-    g_io_stream_close (path->base, NULL, NULL);
+    {
+      if (G_IS_SOCKET_CONNECTION (path->base))
+        g_socket_shutdown (g_socket_connection_get_socket (G_SOCKET_CONNECTION (path->base)),
+                           FALSE, TRUE, NULL);
+      g_io_stream_close (path->base, NULL, NULL);
+    }
 }
 
 void

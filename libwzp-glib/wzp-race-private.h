@@ -45,9 +45,12 @@ WzpRace    *_wzp_race_new                (const char      *call_id,
                                           const char      *peer_fingerprint,
                                           WzpSharedPort   *shared_port,
                                           WzpMessage      *setup,
-                                          WzpNatType       own_nat_type);
-/* Starts dialling. Returns the number of direct attempts it makes (0: the relay
- * should not wait for a head start). */
+                                          WzpNatType       own_nat_type,
+                                          const char * const *own_candidates);
+/* Starts dialling every candidate. Returns how many of the dials are promising (a
+ * reflexive one the peer's NAT type allows, a global IPv6 one, or a host candidate on one
+ * of our own networks); 0 means the relay should not wait for a head start (DESIGN 11,
+ * item 17), though the other dials still run and may replace it later. */
 guint       _wzp_race_start              (WzpRace         *self);
 /* A connection accepted on P whose preamble named this call (already read). */
 void        _wzp_race_take_accepted      (WzpRace         *self,

@@ -21,6 +21,8 @@ struct _WzpRace
   WzpSharedPort  *shared_port;
   WzpMessage     *setup;
   WzpNatType      own_nat_type;
+  char          **own_candidates;
+  guint           n_promising;
   guint8          preamble[WZP_PREAMBLE_LEN];
 
   GCancellable   *cancellable;
@@ -153,6 +155,18 @@ static void
 secure (Attempt *attempt)
 {
   WzpRace *self = attempt->race;
+
+  /* The race may have stopped, or the peer closed, while the preamble was in flight: a
+   * TLS handshake on a closed connection trips glib-networking. */
+  if (self->stopped || g_io_stream_is_closed (G_IO_STREAM (attempt->conn)))
+    {
+      g_autoptr(GError) error = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                             "The attempt ended before its handshake");
+      attempt_failed (attempt, error);
+      attempt_free (attempt);
+      return;
+    }
+
   g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (attempt->conn,
                                                                             NULL);
   g_autofree char *remote_text = remote ? _wzp_address_to_string (remote)
@@ -328,6 +342,36 @@ add_dial (WzpRace    *self,
   self->n_dials++;
 }
 
+/* Does @candidate share a network with one of our own host candidates (same /24 for
+ * IPv4, same /64 for IPv6)? Only then can a host dial be expected to work across what
+ * may be two different LANs using the same private ranges (DESIGN 11, item 17). */
+static gboolean
+shares_our_network (WzpRace    *self,
+                    const char *candidate)
+{
+  g_autoptr(GInetAddress) peer = NULL;
+
+  if (!_wzp_candidates_parse_address (candidate, &peer, NULL))
+    return FALSE;
+  if (g_inet_address_get_is_loopback (peer))
+    return TRUE;
+
+  for (guint i = 0; self->own_candidates && self->own_candidates[i]; i++)
+    {
+      g_autoptr(GInetAddress) own = NULL;
+      gsize len, prefix;
+
+      if (!_wzp_candidates_parse_address (self->own_candidates[i], &own, NULL) ||
+          g_inet_address_get_family (own) != g_inet_address_get_family (peer))
+        continue;
+      len = g_inet_address_get_native_size (own);
+      prefix = len == 4 ? 3 : 8;
+      if (memcmp (g_inet_address_to_bytes (own), g_inet_address_to_bytes (peer), prefix) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 guint
 _wzp_race_start (WzpRace *self)
 {
@@ -348,6 +392,9 @@ _wzp_race_start (WzpRace *self)
       if (_wzp_candidates_parse_address (locals[i], &inet, NULL))
         global = _wzp_address_classify (inet) == WZP_ADDRESS_CLASS_GLOBAL;
       add_dial (self, locals[i], "host", global);
+      /* A global IPv6 address is reachable across networks (firewalls permitting). */
+      if (global || shares_our_network (self, locals[i]))
+        self->n_promising++;
     }
 
   /* A reflexive dial is skipped only when the peer's mapping depends on the destination
@@ -355,9 +402,14 @@ _wzp_race_start (WzpRace *self)
   if (peer_nat != NULL)
     _wzp_nat_type_from_wire (peer_nat, &nat);
   if (reflexive != NULL && nat != WZP_NAT_TYPE_SYMMETRIC && nat != WZP_NAT_TYPE_MULTIPLE)
-    add_dial (self, reflexive, "reflexive", TRUE);
+    {
+      add_dial (self, reflexive, "reflexive", TRUE);
+      self->n_promising++;
+    }
 
-  return self->n_dials;
+  /* Direct attempts all run; the caller of this function only needs to know whether any
+   * is worth giving the relay a head start for. */
+  return self->n_promising;
 }
 
 void
@@ -403,10 +455,12 @@ _wzp_race_new (const char    *call_id,
                const char    *peer_fingerprint,
                WzpSharedPort *shared_port,
                WzpMessage    *setup,
-               WzpNatType     own_nat_type)
+               WzpNatType     own_nat_type,
+               const char * const *own_candidates)
 {
   WzpRace *self = g_object_new (WZP_TYPE_RACE, NULL);
 
+  self->own_candidates = g_strdupv ((char **) own_candidates);
   self->call_id = g_strdup (call_id);
   self->role = role;
   self->identity = g_object_ref (identity);
@@ -437,6 +491,7 @@ _wzp_race_finalize (GObject *object)
   g_free (self->call_id);
   g_clear_object (&self->identity);
   g_free (self->peer_fingerprint);
+  g_strfreev (self->own_candidates);
   g_clear_pointer (&self->setup, _wzp_message_unref);
   g_clear_object (&self->cancellable);
   g_ptr_array_unref (self->timers);
