@@ -20,8 +20,20 @@ import sys
 import tempfile
 import time
 
-NETLAB = os.environ.get("WZP_NETLAB") or os.path.join(
-    os.path.dirname(__file__), "..", "..", "..", "shared", "netlab", "netlab")
+def find_netlab():
+    # The lab ships beside the project (../shared/netlab); a checkout elsewhere (a CI
+    # clone) finds it through WZP_NETLAB or the workplace's shared folder.
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = [os.environ.get("WZP_NETLAB"),
+                  os.path.join(here, "..", "..", "..", "shared", "netlab", "netlab"),
+                  "/work/shared/netlab/netlab"]
+    for path in candidates:
+        if path and os.path.exists(path):
+            return path
+    return candidates[1]
+
+
+NETLAB = find_netlab()
 RELAY = os.environ.get("WZP_RELAY_BIN", "build/wzp-relay/wzp-relay")
 CLI = os.environ.get("WZP_CLI_BIN", "build/libwzp-glib/tools/wzp-cli")
 REQUIRE = os.environ.get("WZP_REQUIRE_NETLAB") == "1"
