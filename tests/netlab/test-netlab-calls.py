@@ -251,6 +251,27 @@ def fallback_case(lab, name, relay, reflector):
         f"ended {ended}; rc={rc} {err.strip()[-200:]}")
 
 
+def ula_case(lab, name, relay):
+    """Same LAN, only the ULA addresses usable between the two hosts: lan1b's own
+    firewall drops lan1a's IPv4 and global IPv6 source addresses (signalling to the relay
+    is untouched). The call must find the ULA host candidate: direct-lan over IPv6."""
+    rules = [["add", "table", "inet", "wzpula"],
+             ["add", "chain", "inet", "wzpula", "inbound",
+              "{ type filter hook input priority -10 ; }"],
+             ["add", "rule", "inet", "wzpula", "inbound", "ip", "saddr", "192.168.88.21", "drop"],
+             ["add", "rule", "inet", "wzpula", "inbound", "ip6", "saddr", "2001:db8:1::21",
+              "drop"]]
+    for rule in rules:
+        r = lab.run("exec", "lan1b", "--", "nft", *rule)
+        if r.returncode != 0:
+            tap(False, f"{name}: firewall rule in lan1b", r.stderr.strip())
+            return
+    try:
+        call_case(lab, name, relay, "lan1a", "lan1b", "direct-lan")
+    finally:
+        lab.run("exec", "lan1b", "--", "nft", "delete", "table", "inet", "wzpula")
+
+
 def flush_ipv6(lab, *hosts):
     # Without global IPv6 the hosts have only their IPv4 paths: this isolates what the
     # NATs allow (IPv6 is routed without NAT and would connect directly anyway).
@@ -283,6 +304,7 @@ def main():
 
             nat_case(lab, "nat-cone", relay_a, relay_b, "lan1a", "cone")
             call_case(lab, "same-lan", relay_a, "lan1a", "lan1b", "direct-lan")
+            ula_case(lab, "same-lan-ula", relay_a)
             call_case(lab, "ipv6-firewalls", relay_a, "lan1a", "lan2a", "direct-internet")
             call_case(lab, "privacy", relay_a, "lan1a", "lan1b", "relay", answer="privacy")
             flush_ipv6(lab, "lan1a", "lan2a")
