@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <glib/gi18n-lib.h>
+#include "wzp-i18n-private.h"
 #include <glib/gstdio.h>
 #include <gio/gio.h>
 

@@ -10,7 +10,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
-#include <glib/gi18n-lib.h>
+#include "wzp-i18n-private.h"
 #include <gio/gio.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/abstract.h>
