@@ -419,10 +419,15 @@ def run_ours(lab, relay_a, relay_b, case, tag, calls, hold_ms, gap_ms, fresh):
             kind = e["event"]
             if kind == "setup":
                 s["setup"] = e["mono_us"]
-            elif kind == "path" and e.get("first"):
-                s["path"] = e["mono_us"]
-                s["kind"] = e["kind"]
-                s["remote"] = e["remote"]
+            elif kind == "path":
+                # The first path is t1 (the caller's NominateAck); the last one is where the
+                # side ended: a superseded nomination can move the callee twice.
+                s["n_paths"] = s.get("n_paths", 0) + 1
+                s["last_kind"] = e["kind"]
+                if e.get("first"):
+                    s["path"] = e["mono_us"]
+                    s["kind"] = e["kind"]
+                    s["remote"] = e["remote"]
             elif kind == "candidate":
                 s["cands"].append(e)
             elif kind == "ended":
@@ -434,7 +439,8 @@ def run_ours(lab, relay_a, relay_b, case, tag, calls, hold_ms, gap_ms, fresh):
     for cid, c in calls_by_id.items():
         a, b = c["caller"], c["callee"]
         rec = {"call_id": cid, "index": a.get("index"), "ok": False,
-               "kind": a.get("kind"), "callee_kind": b.get("kind"),
+               "kind": a.get("last_kind"), "callee_kind": b.get("last_kind"),
+               "switched": a.get("n_paths", 0) > 1 or b.get("n_paths", 0) > 1,
                "ended": a.get("ended"), "cands": a["cands"], "callee_cands": b["cands"]}
         if "setup" in a and "setup" in b and "path" in a:
             t0 = max(a["setup"], b["setup"])
@@ -472,6 +478,7 @@ def summarize_ours(res, case):
         "p95": percentile(ms, 0.95), "min": min(ms) if ms else None,
         "max": max(ms) if ms else None, "kinds": kinds,
         "relay_opened": len(relay_opened), "head_start_hits": len(head_start_hits),
+        "switched": len([r for r in ok if r["switched"]]),
         "skew_median": percentile([abs(r["skew_ms"]) for r in ok], 0.5),
         "first_ok_median": percentile([r["first_ok_ms"] for r in ok if "first_ok_ms" in r], 0.5),
         "caller_path_median": percentile([r["caller_path_ms"] for r in ok], 0.5),
@@ -595,7 +602,8 @@ def ours_detail(label, o):
         f"(from its own CallSetup): first authenticated path median "
         f"{fmt(o['first_ok_median'])} ms, NominateAck {fmt(o['caller_path_median'])} ms; relay "
         f"pipe opened in {o['relay_opened']} calls ({o['head_start_hits']} at the 250 ms head "
-        f"start); open fds before the 2nd call / at the end {o['fds_first']} / {o['fds_last']}",
+        f"start); open fds before the 2nd call / at the end {o['fds_first']} / {o['fds_last']}; "
+        f"a side switched paths before the end in {o['switched']} calls",
         "      caller's candidate outcomes: " +
         ", ".join(f"{k} {v}" for k, v in sorted(o["outcomes"].items())),
     ] + (["      failures: " + "; ".join(o["failures"])] if o["failures"] else [])
@@ -648,7 +656,8 @@ def report(results, args):
                  "an NFQUEUE of the router: this kernel has no sch_netem).")
     lines.append(f"ours: t0 = the later CallSetup receipt, t1 = the caller has NominateAck; "
                  f"{args.calls} calls, each from a new caller client (a new port P). redial: "
-                 f"{args.redial_calls} calls back to back between the same two clients.")
+                 f"{args.redial_calls} calls back to back between the same two clients. "
+                 f"ours path: the path each side ended on (caller!=callee if they differ).")
     lines.append(f"libnice {args.nice_trials} trials: t0 = both agents hold the remote "
                  "candidates, READY = both READY, media = first datagram received; A = lan1a "
                  "(controlling), B = the callee. Ratios: libnice median / ours median (media: "

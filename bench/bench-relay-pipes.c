@@ -13,10 +13,8 @@
  *               generator's ends speak TLS with GnuTLS
  *   relay       a WzpRelay (bench-relay-host): each call is set up over the relay's
  *               signalling (mutual TLS, RegisterPresence, offer, answer, CallSetup), then
- *               both parties open pipes (OpenPipe, PipeReady) and the relay splices
- *   relay-epoll the same with bench-relay-host-epoll: the relay with the PROTOTYPE pipe
- *               engine of bench/relay-pipes-epoll.c (a proposed change, measured; only
- *               when that program was built)
+ *               both parties open pipes (OpenPipe, PipeReady) and the relay's
+ *               forwarding thread splices
  *
  * The generator is this single-threaded epoll program pinned to CPU 0; the forwarder under
  * test runs in its own process pinned to CPU 1. For each N of the ramp: 1 s warm-up,
@@ -73,11 +71,9 @@
 #define NOISE_LIMIT   0.10                     /* other programs' share of a CPU of ours */
 #define LAG_LIMIT_US  1000                     /* the generator's send lag, p99 */
 
-typedef enum { MODE_DIRECT, MODE_FWD, MODE_NGINX, MODE_NGINX_TLS, MODE_RELAY, MODE_RELAY_EPOLL,
-               N_MODES } Mode;
-static const char *mode_names[N_MODES] = { "direct", "fwd", "nginx", "nginx-tls", "relay",
-                                           "relay-epoll" };
-#define IS_RELAY(mode) ((mode) == MODE_RELAY || (mode) == MODE_RELAY_EPOLL)
+typedef enum { MODE_DIRECT, MODE_FWD, MODE_NGINX, MODE_NGINX_TLS, MODE_RELAY, N_MODES } Mode;
+static const char *mode_names[N_MODES] = { "direct", "fwd", "nginx", "nginx-tls", "relay" };
+#define IS_RELAY(mode) ((mode) == MODE_RELAY)
 
 typedef struct
 {
@@ -186,13 +182,12 @@ typedef struct
 
 /* Options */
 static char   *opt_steps = "50,100,200,400,600,800,900,1000,1100,1200,1350,1500,1700,2000,2300,2600,3000";
-static char   *opt_modes = "direct,fwd,nginx,nginx-tls,relay,relay-epoll";
+static char   *opt_modes = "direct,fwd,nginx,nginx-tls,relay";
 static double  opt_seconds = 4.0;
 static double  opt_warmup = 1.0;
 static int     opt_gen_cpu = 0;
 static int     opt_proxy_cpu = 1;
 static char   *opt_host_bin = NULL;
-static char   *opt_host_epoll_bin = NULL;
 static char   *opt_nginx = "/usr/sbin/nginx";
 static char   *opt_nginx_module = "/usr/lib/nginx/modules/ngx_stream_module.so";
 static gboolean opt_keep_going = FALSE;
@@ -980,10 +975,9 @@ start_proxy (Mode mode)
       }
 
     case MODE_RELAY:
-    case MODE_RELAY_EPOLL:
       {
         char *argv[] = {
-          mode == MODE_RELAY ? opt_host_bin : opt_host_epoll_bin,
+          opt_host_bin,
           /* Each bench client makes one call; everything comes from 127.0.0.1. */
           "--set", "max-pipes-per-ip=100000",
           "--set", "max-registrations-per-ip=100000",
@@ -1781,8 +1775,6 @@ main (int    argc,
     { "gen-cpu", 0, 0, G_OPTION_ARG_INT, &opt_gen_cpu, "CPU for the generator", "N" },
     { "proxy-cpu", 0, 0, G_OPTION_ARG_INT, &opt_proxy_cpu, "CPU for the proxy", "N" },
     { "host", 0, 0, G_OPTION_ARG_FILENAME, &opt_host_bin, "bench-relay-host program", "PATH" },
-    { "host-epoll", 0, 0, G_OPTION_ARG_FILENAME, &opt_host_epoll_bin,
-      "bench-relay-host-epoll program (prototype)", "PATH" },
     { "nginx", 0, 0, G_OPTION_ARG_FILENAME, &opt_nginx, "nginx program", "PATH" },
     { "nginx-module", 0, 0, G_OPTION_ARG_FILENAME, &opt_nginx_module,
       "nginx stream module (load_module)", "PATH" },
@@ -1819,20 +1811,6 @@ main (int    argc,
       g_autofree char *dir = g_path_get_dirname (self);
 
       opt_host_bin = g_build_filename (dir, "bench-relay-host", NULL);
-    }
-  if (opt_host_epoll_bin == NULL)
-    {
-      g_autofree char *dir = g_path_get_dirname (opt_host_bin);
-
-      opt_host_epoll_bin = g_build_filename (dir, "bench-relay-host-epoll", NULL);
-    }
-  if (mode_wanted (modes, MODE_RELAY_EPOLL) &&
-      !g_file_test (opt_host_epoll_bin, G_FILE_TEST_IS_EXECUTABLE))
-    {
-      fprintf (stderr, "# %s is not built: no relay-epoll (prototype) mode\n", opt_host_epoll_bin);
-      for (char **m = modes; *m != NULL; m++)
-        if (strcmp (*m, "relay-epoll") == 0)
-          (*m)[0] = '\0';
     }
   if ((mode_wanted (modes, MODE_NGINX) || mode_wanted (modes, MODE_NGINX_TLS)) &&
       (!g_file_test (opt_nginx, G_FILE_TEST_IS_EXECUTABLE) ||
@@ -1977,20 +1955,6 @@ main (int    argc,
               n_relay >= n_nginx ? "met" : "NOT met");
     if (n_relay > 0 && n_relay == n_fwd)
       printf ("# note: the relay reached the generator's own limit; its true N may be higher\n");
-    if (mode_wanted (modes, MODE_RELAY_EPOLL))
-      {
-        guint n_proto = best_n (MODE_RELAY_EPOLL);
-
-        printf ("# prototype (bench/relay-pipes-epoll.c, not the relay's code): relay-epoll N = %u",
-                n_proto);
-        if (n_tls > 0)
-          printf (", %.2fx nginx-tls", (double) n_proto / n_tls);
-        if (n_nginx > 0)
-          printf (", %.2fx nginx", (double) n_proto / n_nginx);
-        if (n_relay > 0)
-          printf (", %.1fx the relay", (double) n_proto / n_relay);
-        printf ("%s\n", n_proto > 0 && n_proto == n_fwd ? " (at the generator's limit)" : "");
-      }
     {
       double worst = 0;
 

@@ -35,11 +35,6 @@ if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" "$src" >/dev/null
 fi
 ninja -C "$build" bench/bench-relay-pipes bench/bench-relay-host bench/bench-relay-rss >/dev/null
-# The prototype of the proposed pipe engine (mode relay-epoll) is optional.
-if ! ninja -C "$build" bench/bench-relay-host-epoll >/dev/null 2>&1; then
-  echo "# bench-relay-host-epoll (prototype) does not build: measuring without it" >&2
-  rm -f "$build/bench/bench-relay-host-epoll"
-fi
 
 if [ ! -x /usr/sbin/nginx ] || [ ! -e /usr/lib/nginx/modules/ngx_stream_module.so ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

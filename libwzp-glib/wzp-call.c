@@ -18,6 +18,11 @@
 #define SILENCE_MS 3000
 /* After losing the nominated path, this long to find another before the call ends. */
 #define RECOVER_MS 10000
+/* Dialling the peer again after a network change: at most one new round this often (a
+ * change comes in bursts, and a peer must not make us dial in a loop). */
+#define REROUND_INTERVAL_MS 1000
+/* A CandidateUpdate is remote input: at most this many host candidates are dialled. */
+#define MAX_PEER_LOCAL_ADDRS 16
 
 /**
  * WzpCall:
@@ -68,13 +73,18 @@ struct _WzpCall
   guint            ack_timeout_id;
   guint            keepalive_id;
   gboolean         rang;
-  GString         *outcomes;
-  WzpRace         *race;               /* direct attempts, while connecting */
+  GString         *outcomes;           /* every candidate's outcome, for the error */
+  GPtrArray       *races;              /* WzpRace*: rounds of direct attempts, newest last */
   GPtrArray       *early_accepted;     /* peer dials that came before our CallSetup */
   guint            head_start_id;
   gint64           last_rx_us;         /* last frame on the nominated path */
+  guint            silence_id;         /* when the nominated path will have been silent */
   guint            recover_id;         /* deadline for finding a path again */
-  gboolean         peer_wants_relay;   /* the peer asked for a pipe while we were direct */           /* every candidate's outcome, for the error */
+  gboolean         peer_wants_relay;   /* the peer asked for a pipe while we were direct */
+  WzpMessage      *peer_candidates;    /* what to dial: CallSetup, then CandidateUpdates */
+  guint            announced_serial;   /* the client's candidates serial the peer knows */
+  gint64           last_round_us;      /* when the newest round of dials started */
+  guint            reround_id;         /* a rate-limited round waiting to start */
 };
 
 G_DEFINE_FINAL_TYPE (WzpCall, wzp_call, G_TYPE_OBJECT)
@@ -235,15 +245,20 @@ error_for_reason (WzpCall         *self,
     }
 }
 
+/* Cancels every round of direct attempts (and one waiting to start). */
 static void
-stop_race (WzpCall *self)
+stop_races (WzpCall *self)
 {
   g_clear_handle_id (&self->head_start_id, g_source_remove);
-  if (self->race == NULL)
-    return;
-  g_signal_handlers_disconnect_by_data (self->race, self);
-  _wzp_race_stop (self->race);
-  g_clear_object (&self->race);
+  g_clear_handle_id (&self->reround_id, g_source_remove);
+  while (self->races->len > 0)
+    {
+      WzpRace *race = g_ptr_array_steal_index (self->races, self->races->len - 1);
+
+      g_signal_handlers_disconnect_by_data (race, self);
+      _wzp_race_stop (race);
+      g_object_unref (race);
+    }
 }
 
 static void
@@ -295,11 +310,12 @@ call_end (WzpCall         *self,
   self->error_message = g_strdup (owned->message);
 
   g_cancellable_cancel (self->cancellable);
-  stop_race (self);
+  stop_races (self);
   g_ptr_array_set_size (self->early_accepted, 0);
   g_clear_handle_id (&self->deadline_id, g_source_remove);
   g_clear_handle_id (&self->ack_timeout_id, g_source_remove);
   g_clear_handle_id (&self->keepalive_id, g_source_remove);
+  g_clear_handle_id (&self->silence_id, g_source_remove);
   g_clear_handle_id (&self->recover_id, g_source_remove);
   for (guint i = 0; i < self->paths->len; i++)
     {
@@ -361,6 +377,8 @@ path_read_free (PathRead *data)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PathRead, path_read_free)
 
+static void arm_silence_check (WzpCall *self);
+
 static void
 use_path (WzpCall *self,
           WzpPath *path)
@@ -389,13 +407,14 @@ use_path (WzpCall *self,
   if (first)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIME_TO_PATH]);
   set_state (self, WZP_CALL_STATE_ACTIVE);
+  arm_silence_check (self);
   if (path->kind != WZP_PATH_KIND_RELAY)
     {
       /* A direct path is as good as it gets: no more attempts. Only the caller closes the
        * other paths, and only now that the ack came (DESIGN.md section 11, item 4); the
        * callee closes them when the caller does. */
       g_clear_handle_id (&self->deadline_id, g_source_remove);
-      stop_race (self);
+      stop_races (self);
       if (self->role == WZP_CALL_ROLE_CALLER)
         for (guint i = 0; i < self->paths->len; i++)
           {
@@ -421,6 +440,18 @@ use_path (WzpCall *self,
 }
 
 static void try_nominate (WzpCall *self);
+static void ensure_pipe  (WzpCall *self);
+
+/* After a nomination failed: the next path; while recovering a lost path, at least the
+ * relay. */
+static void
+nominate_next (WzpCall *self)
+{
+  try_nominate (self);
+  if (self->nominated == NULL && self->pending == NULL && self->recover_id != 0 &&
+      self->state != WZP_CALL_STATE_ENDED)
+    ensure_pipe (self);
+}
 
 static gboolean
 ack_timeout_cb (gpointer user_data)
@@ -437,42 +468,67 @@ ack_timeout_cb (gpointer user_data)
       _wzp_path_close (path);
       g_ptr_array_remove (self->paths, path);
     }
-  try_nominate (self);
+  nominate_next (self);
   return G_SOURCE_REMOVE;
 }
 
-/* The caller nominates the first authenticated path (and, on ack timeout, the next). */
+/* Direct on the LAN beats direct across the internet beats the relay. */
+static int
+path_rank (WzpPath *path)
+{
+  switch (path->kind)
+    {
+    case WZP_PATH_KIND_DIRECT_LAN:
+      return 3;
+    case WZP_PATH_KIND_DIRECT_INTERNET:
+      return 2;
+    case WZP_PATH_KIND_RELAY:
+    case WZP_PATH_KIND_NONE:
+    default:
+      return 1;
+    }
+}
+
+/* The caller nominates the best authenticated path (and, on ack timeout, the next). Once
+ * a path is nominated, only a better one replaces it: on the relay a direct path (an
+ * upgrade, DESIGN.md section 5, step 6), across the internet a LAN path (after a network
+ * change). On a direct path the peer cannot hear (it asked for a pipe), only the relay. */
 static void
 try_nominate (WzpCall *self)
 {
   g_autoptr(WzpMessage) nominate = NULL;
   WzpPath *path = NULL;
 
-  if (self->role != WZP_CALL_ROLE_CALLER || self->pending != NULL ||
-      self->state == WZP_CALL_STATE_ENDED)
-    return;
-  /* Once on a direct path, stay; on the relay, a direct path that authenticates later
-   * is nominated in its place (an upgrade, DESIGN.md section 5, step 6). */
-  if (self->nominated != NULL && self->nominated->kind != WZP_PATH_KIND_RELAY &&
-      !self->peer_wants_relay)
+  if (self->role != WZP_CALL_ROLE_CALLER || self->state == WZP_CALL_STATE_ENDED)
     return;
 
-  for (guint i = 0; i < self->paths->len && path == NULL; i++)
+  for (guint i = 0; i < self->paths->len; i++)
     {
       WzpPath *candidate = g_ptr_array_index (self->paths, i);
 
-      if (candidate->closed || candidate == self->nominated)
+      if (candidate->closed || candidate == self->nominated || candidate == self->pending)
         continue;
-      /* On the relay, only a direct path is better; on a direct path the peer cannot
-       * hear (it asked for a pipe), only the relay is. */
-      if (self->nominated != NULL &&
-          (candidate->kind == WZP_PATH_KIND_RELAY) != self->peer_wants_relay)
+      /* A nomination still waiting for its ack gives way only to a better path (a direct
+       * one while the relay's Nominate is on its way, a LAN one while an internet one's
+       * is): the newer seq wins at the callee whichever Nominate arrives first (item 3),
+       * and the superseded path stays open as a spare until the ack. */
+      if (self->pending != NULL && path_rank (candidate) <= path_rank (self->pending))
         continue;
-      path = candidate;
+      if (self->nominated != NULL && self->peer_wants_relay &&
+          self->nominated->kind != WZP_PATH_KIND_RELAY)
+        {
+          if (candidate->kind != WZP_PATH_KIND_RELAY)
+            continue;
+        }
+      else if (self->nominated != NULL && path_rank (candidate) <= path_rank (self->nominated))
+        continue;
+      if (path == NULL || path_rank (candidate) > path_rank (path))
+        path = candidate;
     }
   if (path == NULL)
     return;
 
+  g_clear_handle_id (&self->ack_timeout_id, g_source_remove);
   self->pending = path;
   nominate = _wzp_message_new (WZP_MESSAGE_NOMINATE);
   _wzp_message_set_int (nominate, "seq", ++self->nominate_seq);
@@ -493,10 +549,10 @@ recover_timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-static void open_pipe (WzpCall *self);
-
 /* The nominated path died: the call carries on over the relay (DESIGN.md section 5,
- * step 6). Opening a pipe brings the peer's (PipeRequested); the caller nominates it. */
+ * step 6), or over another authenticated path the caller still holds (one a round of
+ * dials after a network change found). Opening a pipe brings the peer's
+ * (PipeRequested); the caller nominates it. */
 static void
 fall_back (WzpCall    *self,
            const char *why)
@@ -515,8 +571,39 @@ fall_back (WzpCall    *self,
     }
   if (self->recover_id == 0)
     self->recover_id = g_timeout_add (RECOVER_MS, recover_timeout_cb, self);
-  open_pipe (self);
   try_nominate (self);
+  if (self->pending == NULL)
+    ensure_pipe (self);
+}
+
+static gboolean
+silence_cb (gpointer user_data)
+{
+  WzpCall *self = user_data;
+
+  self->silence_id = 0;
+  if (self->nominated != NULL &&
+      g_get_monotonic_time () - self->last_rx_us >= SILENCE_MS * 1000)
+    fall_back (self, "silent for 3 seconds");
+  else
+    arm_silence_check (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* A nominated path is dead once nothing came on it for SILENCE_MS (the peer's keepalive
+ * comes every second): checked at that very moment, not at the next keepalive tick, so
+ * that the fallback costs 3 s, not up to 4. Frames received meanwhile postpone it. */
+static void
+arm_silence_check (WzpCall *self)
+{
+  gint64 due_ms;
+
+  g_clear_handle_id (&self->silence_id, g_source_remove);
+  if (self->nominated == NULL || self->state == WZP_CALL_STATE_ENDED)
+    return;
+  due_ms = (self->last_rx_us + SILENCE_MS * G_TIME_SPAN_MILLISECOND - g_get_monotonic_time ())
+           / G_TIME_SPAN_MILLISECOND;
+  self->silence_id = g_timeout_add ((guint) MAX (due_ms, 0) + 1, silence_cb, self);
 }
 
 static void
@@ -538,7 +625,7 @@ path_failed (WzpCall *self,
       self->pending = NULL;
     }
   g_ptr_array_remove (self->paths, path);
-  try_nominate (self);
+  nominate_next (self);
 }
 
 static void
@@ -642,6 +729,16 @@ path_authenticated (WzpCall *self,
   g_ptr_array_add (self->paths, _wzp_path_ref (path));
   path_read_next (self, path);
   try_nominate (self);
+
+  /* A path that is no better than the nominated one waits as a spare while a round of
+   * dials runs (the nominated path may be the one a network change broke); without a
+   * round, nobody will want it: the caller closes it (the callee follows). */
+  if (self->role == WZP_CALL_ROLE_CALLER && self->nominated != NULL &&
+      path != self->nominated && path != self->pending && self->deadline_id == 0)
+    {
+      _wzp_path_close (path);
+      g_ptr_array_remove (self->paths, path);
+    }
 }
 
 static gboolean
@@ -649,13 +746,7 @@ keepalive_cb (gpointer user_data)
 {
   WzpCall *self = user_data;
 
-  if (self->nominated != NULL &&
-      g_get_monotonic_time () - self->last_rx_us > SILENCE_MS * 1000)
-    {
-      fall_back (self, "silent for 3 seconds");
-      return G_SOURCE_CONTINUE;
-    }
-
+  /* (Silence is watched by arm_silence_check().) */
   if (self->nominated != NULL && !self->nominated->closed)
     {
       g_autoptr(WzpMessage) ping = _wzp_message_new (WZP_MESSAGE_PING);
@@ -715,7 +806,25 @@ open_pipe (WzpCall *self)
                              g_object_ref (self));
 }
 
-/* The race */
+/* A pipe unless one is on its way or open: a party's new pipe replaces its old one at
+ * the relay, which would cut a live relay path. (PipeRequested opens one regardless: it
+ * means the relay holds no pipe of ours.) */
+static void
+ensure_pipe (WzpCall *self)
+{
+  for (guint i = 0; i < self->paths->len; i++)
+    {
+      WzpPath *path = g_ptr_array_index (self->paths, i);
+
+      if (path->kind == WZP_PATH_KIND_RELAY && !path->closed)
+        return;
+    }
+  open_pipe (self);
+}
+
+/* The race: rounds of direct attempts. The first starts with CallSetup; a network change
+ * on either side starts another with the peer's latest candidates (the older rounds run
+ * on until the deadline or a direct nomination). */
 
 static void
 race_path_cb (WzpRace *race,
@@ -740,9 +849,12 @@ static void
 race_exhausted_cb (WzpRace *race,
                    WzpCall *self)
 {
-  /* Every direct attempt failed: the relay need not wait for the head start. */
+  /* Every direct attempt of a round failed: the relay need not wait for the head start;
+   * with a path in use, nothing is missing. */
+  if (self->nominated != NULL)
+    return;
   g_clear_handle_id (&self->head_start_id, g_source_remove);
-  open_pipe (self);
+  ensure_pipe (self);
 }
 
 static gboolean
@@ -751,36 +863,51 @@ head_start_cb (gpointer user_data)
   WzpCall *self = user_data;
 
   self->head_start_id = 0;
-  open_pipe (self);
+  ensure_pipe (self);
   return G_SOURCE_REMOVE;
+}
+
+/* Starts a round of dials to the peer's current candidates from our current addresses;
+ * returns how many are promising (see _wzp_race_start()). */
+static guint
+start_round (WzpCall *self)
+{
+  WzpSharedPort *port = self->client ? _wzp_client_get_shared_port (self->client) : NULL;
+  WzpNetworkInfo *network = self->client ? _wzp_client_get_network_info (self->client) : NULL;
+  g_auto(GStrv) own = NULL;
+  WzpRace *race;
+
+  /* Privacy: the relay pipe only, no addresses were shared. */
+  if (self->privacy || port == NULL || self->peer_candidates == NULL)
+    return 0;
+
+  own = network ? _wzp_network_info_dup_host_candidates (network) : NULL;
+  race = _wzp_race_new (self->call_id, self->role, self->identity, self->peer_fingerprint,
+                        port, self->peer_candidates,
+                        network ? _wzp_network_info_get_nat_type (network, G_SOCKET_FAMILY_IPV4)
+                                : WZP_NAT_TYPE_UNKNOWN,
+                        (const char * const *) own);
+  g_signal_connect (race, "path", G_CALLBACK (race_path_cb), self);
+  g_signal_connect (race, "candidate-result", G_CALLBACK (race_result_cb), self);
+  g_signal_connect (race, "exhausted", G_CALLBACK (race_exhausted_cb), self);
+  g_ptr_array_add (self->races, race);
+  self->last_round_us = g_get_monotonic_time ();
+  return _wzp_race_start (race);
 }
 
 static void
 start_race (WzpCall *self)
 {
-  WzpSharedPort *port = self->client ? _wzp_client_get_shared_port (self->client) : NULL;
-  WzpNetworkInfo *network = self->client ? _wzp_client_get_network_info (self->client) : NULL;
-  guint n_direct = 0;
+  guint n_direct = start_round (self);
 
-  /* Privacy: the relay pipe only, no addresses were shared. */
-  if (!self->privacy && port != NULL)
+  if (self->races->len > 0)
     {
-      g_auto(GStrv) own = network ? _wzp_network_info_dup_host_candidates (network) : NULL;
+      WzpRace *race = g_ptr_array_index (self->races, 0);
 
-      self->race = _wzp_race_new (self->call_id, self->role, self->identity,
-                                  self->peer_fingerprint, port, self->setup,
-                                  network ? _wzp_network_info_get_nat_type (network,
-                                                                            G_SOCKET_FAMILY_IPV4)
-                                          : WZP_NAT_TYPE_UNKNOWN,
-                                  (const char * const *) own);
-      g_signal_connect (self->race, "path", G_CALLBACK (race_path_cb), self);
-      g_signal_connect (self->race, "candidate-result", G_CALLBACK (race_result_cb), self);
-      g_signal_connect (self->race, "exhausted", G_CALLBACK (race_exhausted_cb), self);
-      n_direct = _wzp_race_start (self->race);
       for (guint i = 0; i < self->early_accepted->len; i++)
-        _wzp_race_take_accepted (self->race, g_ptr_array_index (self->early_accepted, i));
-      g_ptr_array_set_size (self->early_accepted, 0);
+        _wzp_race_take_accepted (race, g_ptr_array_index (self->early_accepted, i));
     }
+  g_ptr_array_set_size (self->early_accepted, 0);
 
   /* The relay pipe gets going after the head start, or at once when there is nothing
    * direct to try. */
@@ -788,6 +915,56 @@ start_race (WzpCall *self)
     open_pipe (self);
   else
     self->head_start_id = g_timeout_add (HEAD_START_MS, head_start_cb, self);
+}
+
+static gboolean deadline_cb (gpointer user_data);
+
+static void
+run_round (WzpCall *self)
+{
+  guint n_rounds = self->races->len;
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "WZP_CALL_ID", self->call_id,
+                    "MESSAGE", "Call %s: dialling the peer's candidates again", self->call_id);
+  start_round (self);
+  if (self->races->len == n_rounds)
+    return;
+  /* Once connected, each round gets the connect deadline; before, the call's own
+   * deadline stands. At the deadline the attempts stop and spare paths close. */
+  if (self->time_to_path >= 0)
+    {
+      g_clear_handle_id (&self->deadline_id, g_source_remove);
+      self->deadline_id = g_timeout_add (WZP_CALL_CONNECT_DEADLINE_MS, deadline_cb, self);
+    }
+}
+
+static gboolean
+reround_cb (gpointer user_data)
+{
+  WzpCall *self = user_data;
+
+  self->reround_id = 0;
+  run_round (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* A new round after a network change (ours or the peer's), at most one a second: a round
+ * waiting to start dials whatever candidates are the latest by then. */
+static void
+request_round (WzpCall *self)
+{
+  gint64 since_ms = (g_get_monotonic_time () - self->last_round_us) / 1000;
+
+  if (self->state == WZP_CALL_STATE_ENDED || self->setup == NULL || self->privacy ||
+      self->reround_id != 0)
+    return;
+  if (self->last_round_us != 0 && since_ms < REROUND_INTERVAL_MS)
+    {
+      self->reround_id = g_timeout_add (REROUND_INTERVAL_MS - since_ms, reround_cb, self);
+      return;
+    }
+  run_round (self);
 }
 
 gboolean
@@ -804,14 +981,13 @@ void
 _wzp_call_take_accepted (WzpCall           *self,
                          GSocketConnection *connection)
 {
-  if (self->state == WZP_CALL_STATE_ENDED || self->privacy ||
-      (self->nominated != NULL && self->nominated->kind != WZP_PATH_KIND_RELAY))
-    {
-      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
-      return;
-    }
-  if (self->race != NULL)
-    _wzp_race_take_accepted (self->race, connection);
+  /* The peer's dials belong to the newest round; with no round running (a direct path
+   * was nominated, or the deadline passed) nothing is waiting for them. */
+  if (self->state == WZP_CALL_STATE_ENDED || self->privacy)
+    g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  else if (self->races->len > 0)
+    _wzp_race_take_accepted (g_ptr_array_index (self->races, self->races->len - 1),
+                             connection);
   else if (self->setup == NULL)
     g_ptr_array_add (self->early_accepted, g_object_ref (connection));   /* keep for the race */
   else
@@ -820,16 +996,49 @@ _wzp_call_take_accepted (WzpCall           *self,
 
 /* Setup */
 
+/* CandidateUpdate{call_id, reflexive_addr, local_addrs}: the relay passes it on to the
+ * peer (docs/protocol.md). */
+static void
+send_candidate_update (WzpCall *self)
+{
+  g_autoptr(WzpMessage) update = _wzp_message_new_for_call (WZP_MESSAGE_CANDIDATE_UPDATE,
+                                                            self->call_id);
+
+  _wzp_client_fill_candidates (self->client, update, "reflexive_addr", "local_addrs", NULL);
+  self->announced_serial = _wzp_client_get_candidates_serial (self->client);
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "WZP_CALL_ID", self->call_id,
+                    "MESSAGE", "Call %s: telling the peer our new addresses (reflexive %s)",
+                    self->call_id,
+                    _wzp_message_get_string (update, "reflexive_addr")
+                      ? _wzp_message_get_string (update, "reflexive_addr") : "none");
+  send_signalling (self, update);
+}
+
 static gboolean
 deadline_cb (gpointer user_data)
 {
   WzpCall *self = user_data;
 
   self->deadline_id = 0;
-  if (self->nominated != NULL)
+  if (self->time_to_path >= 0)
     {
-      /* On the relay: direct attempts had their chance (DESIGN.md section 11, item 4). */
-      stop_race (self);
+      /* Connected (on the relay, or after a round of dials mid-call): the direct attempts
+       * had their chance (DESIGN.md section 11, item 4); the caller closes the spare
+       * paths, the callee follows. A call looking for a path again has its own deadline
+       * (recover_timeout_cb). */
+      stop_races (self);
+      if (self->role == WZP_CALL_ROLE_CALLER && self->nominated != NULL)
+        for (guint i = self->paths->len; i > 0; i--)
+          {
+            WzpPath *path = g_ptr_array_index (self->paths, i - 1);
+
+            if (path != self->nominated && path != self->pending)
+              {
+                _wzp_path_close (path);
+                g_ptr_array_remove_index (self->paths, i - 1);
+              }
+          }
       return G_SOURCE_REMOVE;
     }
   call_end (self, WZP_HANGUP_REASON_UNREACHABLE,
@@ -871,6 +1080,7 @@ handle_setup (WzpCall    *self,
     }
 
   self->setup = _wzp_message_ref (setup);
+  self->peer_candidates = _wzp_message_ref (setup);
   self->setup_us = g_get_monotonic_time ();
   /* (notify::peer-local-addresses marks the moment CallSetup arrived, for "setup" events) */
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_DIRECT_ADDRESS]);
@@ -885,6 +1095,103 @@ handle_setup (WzpCall    *self,
   self->keepalive_id = g_timeout_add (WZP_CALL_KEEPALIVE_MS, keepalive_cb, self);
 
   start_race (self);
+  /* Our network changed between the offer (or answer) and now: the peer dials what we
+   * sent then, so tell it what holds now. This race already dials from the new one. */
+  if (!self->privacy && self->client != NULL &&
+      self->announced_serial != _wzp_client_get_candidates_serial (self->client))
+    send_candidate_update (self);
+}
+
+/* Network changes (DESIGN.md section 5, step 6; section 11, item 9) */
+
+static void
+handle_candidate_update (WzpCall    *self,
+                         WzpMessage *update)
+{
+  g_autoptr(WzpMessage) candidates = NULL;
+  g_auto(GStrv) locals = NULL;
+  const char *reflexive = _wzp_message_get_string (update, "reflexive_addr");
+  guint n;
+
+  /* Before set-up there is nothing to dial yet (CallSetup will carry the latest); a
+   * privacy call dials nothing. */
+  if (self->setup == NULL || self->privacy)
+    return;
+
+  locals = _wzp_message_dup_strv (update, "local_addrs");
+  n = g_strv_length (locals);
+  if (n > MAX_PEER_LOCAL_ADDRS)
+    {
+      g_debug ("Call %s: the peer sent %u host candidates; dialling the first %d",
+               self->call_id, n, MAX_PEER_LOCAL_ADDRS);
+      for (guint i = MAX_PEER_LOCAL_ADDRS; i < n; i++)
+        g_clear_pointer (&locals[i], g_free);
+    }
+
+  /* An update is the peer's whole current set: it replaces what CallSetup said. */
+  candidates = _wzp_message_copy (self->peer_candidates);
+  _wzp_message_set_string (candidates, "peer_direct_addr", reflexive);
+  _wzp_message_set_strv (candidates, "peer_local_addrs", (const char * const *) locals);
+  g_clear_pointer (&self->peer_candidates, _wzp_message_unref);
+  self->peer_candidates = g_steal_pointer (&candidates);
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "WZP_CALL_ID", self->call_id,
+                    "MESSAGE", "Call %s: the peer's network changed (reflexive %s, %u host "
+                    "candidates)", self->call_id, reflexive ? reflexive : "none",
+                    g_strv_length (locals));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_DIRECT_ADDRESS]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_LOCAL_ADDRESSES]);
+
+  /* Its dials to us need ours to it (simultaneous open through NATs): both sides dial. */
+  request_round (self);
+}
+
+void
+_wzp_call_network_changed (WzpCall            *self,
+                           const char * const *own_addresses)
+{
+  g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func ((GDestroyNotify) _wzp_path_unref);
+  g_autoptr(WzpCall) keep = g_object_ref (self);
+
+  if (self->state == WZP_CALL_STATE_ENDED || own_addresses == NULL || own_addresses[0] == NULL)
+    return;
+
+  /* A path from an address this host no longer has is dead, whatever TCP thinks: the
+   * kernel can send nothing on it and may take minutes to say so. */
+  for (guint i = 0; i < self->paths->len; i++)
+    {
+      WzpPath *path = g_ptr_array_index (self->paths, i);
+
+      if (!path->closed && G_IS_SOCKET_CONNECTION (path->base) &&
+          !_wzp_connection_is_on_own_address (G_SOCKET_CONNECTION (path->base),
+                                              own_addresses))
+        g_ptr_array_add (gone, _wzp_path_ref (path));
+    }
+
+  for (guint i = 0; i < gone->len && self->state != WZP_CALL_STATE_ENDED; i++)
+    {
+      WzpPath *path = g_ptr_array_index (gone, i);
+      g_autoptr(GError) error = g_error_new (G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE,
+                                             "this computer no longer has the address "
+                                             "that path used");
+
+      if (!path->closed)
+        path_failed (self, path, error);
+    }
+}
+
+void
+_wzp_call_announce_candidates (WzpCall *self)
+{
+  if (self->state == WZP_CALL_STATE_ENDED || self->privacy || self->client == NULL ||
+      self->setup == NULL ||
+      self->announced_serial == _wzp_client_get_candidates_serial (self->client))
+    return;
+
+  send_candidate_update (self);
+  /* The peer's candidates are the same, but we dial them from somewhere new. */
+  request_round (self);
 }
 
 void
@@ -947,8 +1254,16 @@ _wzp_call_handle_message (WzpCall    *self,
       break;
 
     case WZP_MESSAGE_PEER_SIGNALLING_LOST:
-      g_debug ("Call %s: the peer lost its relay connection; the call goes on",
-               self->call_id);
+      /* Not an end (DESIGN.md section 11, item 9): the relay keeps the call while the
+       * peer comes back, and the call's own path does not need the relay. */
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                        "WZP_CALL_ID", self->call_id,
+                        "MESSAGE", "Call %s: the peer lost its relay connection; the call "
+                        "goes on", self->call_id);
+      break;
+
+    case WZP_MESSAGE_CANDIDATE_UPDATE:
+      handle_candidate_update (self, message);
       break;
 
     case WZP_MESSAGE_ERROR:
@@ -1044,6 +1359,7 @@ _wzp_call_start (WzpCall *self,
   if (!self->privacy)
     _wzp_client_fill_candidates (self->client, offer, "caller_reflexive_addr",
                                  "caller_local_addrs", "caller_nat_type");
+  self->announced_serial = _wzp_client_get_candidates_serial (self->client);
   send_signalling (self, offer);
 }
 
@@ -1127,9 +1443,12 @@ wzp_call_answer_async (WzpCall             *self,
   if (self->privacy)
     _wzp_message_set_string (answer, "accept_mode",
                              _wzp_accept_mode_to_wire (WZP_ACCEPT_MODE_PRIVACY));
-  else
-    _wzp_client_fill_candidates (self->client, answer, "callee_reflexive_addr",
-                                 "callee_local_addrs", "callee_nat_type");
+  else if (self->client != NULL)
+    {
+      _wzp_client_fill_candidates (self->client, answer, "callee_reflexive_addr",
+                                   "callee_local_addrs", "callee_nat_type");
+      self->announced_serial = _wzp_client_get_candidates_serial (self->client);
+    }
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PRIVACY]);
 
   set_task (self, task);
@@ -1371,7 +1690,8 @@ wzp_call_get_error_message (WzpCall *self)
  * wzp_call_get_peer_direct_address:
  * @self: a call
  *
- * Returns: (nullable): the peer's reflexive address from `CallSetup`
+ * Returns: (nullable): the peer's reflexive address from `CallSetup`, or from the peer's
+ *   latest `CandidateUpdate` after its network changed
  *
  * Since: 1.0
  */
@@ -1379,15 +1699,16 @@ const char *
 wzp_call_get_peer_direct_address (WzpCall *self)
 {
   g_return_val_if_fail (WZP_IS_CALL (self), NULL);
-  return self->setup ? _wzp_message_get_string (self->setup, "peer_direct_addr") : NULL;
+  return self->peer_candidates ? _wzp_message_get_string (self->peer_candidates,
+                                                          "peer_direct_addr") : NULL;
 }
 
 /**
  * wzp_call_dup_peer_local_addresses:
  * @self: a call
  *
- * Returns: (transfer full): the peer's host candidates from `CallSetup` (empty before
- *   set-up and in privacy mode)
+ * Returns: (transfer full): the peer's host candidates from `CallSetup`, or from the
+ *   peer's latest `CandidateUpdate` (empty before set-up and in privacy mode)
  *
  * Since: 1.0
  */
@@ -1395,9 +1716,9 @@ GStrv
 wzp_call_dup_peer_local_addresses (WzpCall *self)
 {
   g_return_val_if_fail (WZP_IS_CALL (self), NULL);
-  if (self->setup == NULL)
+  if (self->peer_candidates == NULL)
     return g_new0 (char *, 1);
-  return _wzp_message_dup_strv (self->setup, "peer_local_addrs");
+  return _wzp_message_dup_strv (self->peer_candidates, "peer_local_addrs");
 }
 
 /* GObject */
@@ -1467,10 +1788,11 @@ wzp_call_dispose (GObject *object)
       self->client = NULL;
     }
   g_cancellable_cancel (self->cancellable);
-  stop_race (self);
+  stop_races (self);
   g_clear_handle_id (&self->deadline_id, g_source_remove);
   g_clear_handle_id (&self->ack_timeout_id, g_source_remove);
   g_clear_handle_id (&self->keepalive_id, g_source_remove);
+  g_clear_handle_id (&self->silence_id, g_source_remove);
   g_clear_handle_id (&self->recover_id, g_source_remove);
   if (self->paths != NULL)
     g_ptr_array_set_size (self->paths, 0);
@@ -1491,7 +1813,9 @@ wzp_call_finalize (GObject *object)
   g_clear_object (&self->identity);
   g_clear_object (&self->cancellable);
   g_clear_pointer (&self->setup, _wzp_message_unref);
+  g_clear_pointer (&self->peer_candidates, _wzp_message_unref);
   g_clear_pointer (&self->paths, g_ptr_array_unref);
+  g_clear_pointer (&self->races, g_ptr_array_unref);
   g_clear_pointer (&self->early_accepted, g_ptr_array_unref);
   g_string_free (self->outcomes, TRUE);
   g_free (self->call_id);
@@ -1638,7 +1962,8 @@ wzp_call_class_init (WzpCallClass *klass)
    * WzpCall:peer-direct-address:
    *
    * The peer's reflexive address, as the relay gave it in `CallSetup` (%NULL in privacy
-   * mode or before set-up).
+   * mode or before set-up); after the peer's network changed, the one from its
+   * `CandidateUpdate`.
    *
    * Since: 1.0
    */
@@ -1649,7 +1974,8 @@ wzp_call_class_init (WzpCallClass *klass)
   /**
    * WzpCall:peer-local-addresses:
    *
-   * The peer's host candidates from `CallSetup`, in dial order.
+   * The peer's host candidates from `CallSetup`, in dial order; after the peer's network
+   * changed, the ones from its `CandidateUpdate`.
    *
    * Since: 1.0
    */
@@ -1710,5 +2036,6 @@ wzp_call_init (WzpCall *self)
   self->paths = g_ptr_array_new_with_free_func ((GDestroyNotify) _wzp_path_unref);
   self->outcomes = g_string_new (NULL);
   self->early_accepted = g_ptr_array_new_with_free_func (g_object_unref);
+  self->races = g_ptr_array_new ();
   self->time_to_path = -1;
 }

@@ -36,6 +36,11 @@
 #define BACKOFF_MAX_MS   10000
 #define KEEPALIVE_S      20
 #define DEFAULT_PORT     4433
+/* The relay answers a Ping or Reflect within this long, or the connection is dead: after
+ * the keepalive, and (shorter) after a network change, when the way to the relay may be
+ * gone although the local address is still there. */
+#define KEEPALIVE_ANSWER_MS      10000
+#define NETWORK_CHANGE_ANSWER_MS 3000
 
 struct _WzpClient
 {
@@ -68,6 +73,9 @@ struct _WzpClient
   guint              reconnect_id;
   guint              backoff_ms;
   guint              keepalive_id;
+  guint              answer_id;         /* waiting for the relay to answer anything */
+  guint              candidates_serial; /* grows when what peers should dial changes */
+  guint              announce_id;       /* idle: tell the calls about new candidates */
 
   GHashTable        *calls;             /* call_id -> WzpCall (owned) */
 };
@@ -298,8 +306,63 @@ _wzp_client_fill_candidates (WzpClient  *self,
 
   _wzp_message_set_string (message, reflexive_member, observed);
   _wzp_message_set_strv (message, local_member, (const char * const *) locals);
-  if (nat != WZP_NAT_TYPE_UNKNOWN)
+  if (nat_member != NULL && nat != WZP_NAT_TYPE_UNKNOWN)
     _wzp_message_set_string (message, nat_member, _wzp_nat_type_to_wire (nat));
+}
+
+guint
+_wzp_client_get_candidates_serial (WzpClient *self)
+{
+  return self->candidates_serial;
+}
+
+/* Strips an IPv6 scope ("fe80::1%eth0") and unmaps IPv4-mapped IPv6 addresses. */
+static GInetAddress *
+plain_address (GInetAddress *address)
+{
+  if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV6)
+    {
+      const guint8 *bytes = g_inet_address_to_bytes (address);
+      static const guint8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+      if (memcmp (bytes, mapped, sizeof mapped) == 0)
+        return g_inet_address_new_from_bytes (bytes + 12, G_SOCKET_FAMILY_IPV4);
+    }
+  return g_object_ref (address);
+}
+
+gboolean
+_wzp_connection_is_on_own_address (GSocketConnection  *connection,
+                                   const char * const *own_addresses)
+{
+  g_autoptr(GSocketAddress) local = NULL;
+  g_autoptr(GInetAddress) mine = NULL;
+
+  if (connection == NULL || own_addresses == NULL || own_addresses[0] == NULL)
+    return TRUE;
+  local = g_socket_connection_get_local_address (connection, NULL);
+  if (local == NULL || !G_IS_INET_SOCKET_ADDRESS (local))
+    return TRUE;
+  mine = plain_address (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local)));
+
+  for (guint i = 0; own_addresses[i] != NULL; i++)
+    {
+      g_autofree char *text = g_strdup (own_addresses[i]);
+      g_autoptr(GInetAddress) own = NULL;
+      char *scope = strchr (text, '%');
+
+      if (scope != NULL)
+        *scope = '\0';
+      own = g_inet_address_new_from_string (text);
+      if (own != NULL)
+        {
+          g_autoptr(GInetAddress) plain = plain_address (own);
+
+          if (g_inet_address_equal (plain, mine))
+            return TRUE;
+        }
+    }
+  return FALSE;
 }
 
 void
@@ -317,6 +380,7 @@ drop_connection (WzpClient *self)
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   g_clear_handle_id (&self->keepalive_id, g_source_remove);
+  g_clear_handle_id (&self->answer_id, g_source_remove);
   if (self->socket_conn != NULL)
     g_io_stream_close (G_IO_STREAM (self->socket_conn), NULL, NULL);
   g_clear_object (&self->io);
@@ -388,6 +452,41 @@ connection_failed (WzpClient *self,
   self->reconnect_id = g_timeout_add (self->backoff_ms, reconnect_cb, self);
 }
 
+/* Reconnects without the backoff wait: for losses that a retry now can fix (the network
+ * changed under the connection). */
+static void
+reconnect_at_once (WzpClient *self,
+                   GError    *error)
+{
+  connection_failed (self, error);
+  if (self->reconnect_id != 0)
+    {
+      g_clear_handle_id (&self->reconnect_id, g_source_remove);
+      start_attempt (self);
+    }
+}
+
+static gboolean
+answer_timeout_cb (gpointer user_data)
+{
+  WzpClient *self = user_data;
+
+  self->answer_id = 0;
+  reconnect_at_once (self, g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                        "The relay stopped answering"));
+  return G_SOURCE_REMOVE;
+}
+
+/* Any frame from the relay within @ms proves the connection (see read_cb). A TCP
+ * connection whose way is gone can look alive for many minutes. */
+static void
+expect_answer (WzpClient *self,
+               guint      ms)
+{
+  g_clear_handle_id (&self->answer_id, g_source_remove);
+  self->answer_id = g_timeout_add (ms, answer_timeout_cb, self);
+}
+
 static gboolean
 keepalive_cb (gpointer user_data)
 {
@@ -396,7 +495,64 @@ keepalive_cb (gpointer user_data)
 
   _wzp_message_set_int (ping, "timestamp_ms", g_get_real_time () / 1000);
   _wzp_client_send (self, ping);
+  if (self->answer_id == 0)
+    expect_answer (self, KEEPALIVE_ANSWER_MS);
   return G_SOURCE_CONTINUE;
+}
+
+/* Network changes (DESIGN.md section 5, step 6; issue 7) */
+
+static void
+announce_to_calls (WzpClient *self)
+{
+  g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  WzpCall *call;
+
+  g_hash_table_iter_init (&iter, self->calls);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &call))
+    g_ptr_array_add (calls, g_object_ref (call));
+  for (guint i = 0; i < calls->len; i++)
+    _wzp_call_announce_candidates (g_ptr_array_index (calls, i));
+}
+
+static gboolean
+announce_idle_cb (gpointer user_data)
+{
+  WzpClient *self = user_data;
+
+  self->announce_id = 0;
+  /* While the relay connection is in doubt (a Reflect or Ping waits for its answer), what
+   * the relay sees us as may change too, and an update could be lost: the answer, or the
+   * ack of a new registration, announces instead (read_cb, handle_ack). */
+  if (self->registered && self->answer_id == 0)
+    announce_to_calls (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* What peers should dial changed: tell the calls, once the current burst of changes (a
+ * gathering notifies, then reports) is over. */
+static void
+candidates_changed (WzpClient *self)
+{
+  self->candidates_serial++;
+  if (self->announce_id == 0)
+    self->announce_id = g_idle_add (announce_idle_cb, self);
+}
+
+/* The own relay's view of our address (RegisterPresenceAck, ReflectResponse). */
+static void
+set_observed (WzpClient  *self,
+              const char *observed)
+{
+  g_autofree char *before = g_strdup (_wzp_network_info_get_observed_address (self->network));
+
+  if (observed == NULL)
+    return;
+  _wzp_network_info_set_observation (self->network, "relay", observed, TRUE);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OBSERVED_ADDRESS]);
+  if (g_strcmp0 (before, observed) != 0)
+    self->candidates_serial++;
 }
 
 /* NAT type: besides the own relay (its ack), each reflector is asked for the reflexive
@@ -601,11 +757,7 @@ handle_ack (WzpClient  *self,
 
   self->registered = TRUE;
   self->backoff_ms = 0;
-  if (observed != NULL)
-    {
-      _wzp_network_info_set_observation (self->network, "relay", observed, TRUE);
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OBSERVED_ADDRESS]);
-    }
+  set_observed (self, observed);
   g_clear_handle_id (&self->keepalive_id, g_source_remove);
   self->keepalive_id = g_timeout_add_seconds (KEEPALIVE_S, keepalive_cb, self);
 
@@ -621,6 +773,10 @@ handle_ack (WzpClient  *self,
       g_autoptr(GTask) task = take_connect_task (self);
       g_task_return_boolean (task, TRUE);
     }
+
+  /* Back after a network change or a lost connection: the relay re-attached our calls
+   * (its grace period); peers whose calls missed a change of our address learn it now. */
+  announce_to_calls (self);
 }
 
 static void
@@ -678,10 +834,7 @@ handle_message (WzpClient  *self,
       return;
 
     case WZP_MESSAGE_REFLECT_RESPONSE:
-      _wzp_network_info_set_observation (self->network, "relay",
-                                         _wzp_message_get_string (message, "observed_addr"),
-                                         TRUE);
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OBSERVED_ADDRESS]);
+      set_observed (self, _wzp_message_get_string (message, "observed_addr"));
       return;
 
     case WZP_MESSAGE_ERROR:
@@ -732,7 +885,16 @@ read_cb (GObject      *source,
       return;
     }
 
-  handle_message (self, message);
+  if (self->answer_id != 0)
+    {
+      /* The relay is there: what waited for that may go out now. */
+      g_clear_handle_id (&self->answer_id, g_source_remove);
+      handle_message (self, message);
+      if (WZP_FRAME_IO (source) == self->io)
+        announce_to_calls (self);
+    }
+  else
+    handle_message (self, message);
   if (WZP_FRAME_IO (source) == self->io)
     read_next (self);
 }
@@ -966,7 +1128,57 @@ network_notify_cb (WzpNetworkInfo *network,
   if (g_strcmp0 (pspec->name, "nat-type") == 0)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NAT_TYPE]);
   else
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HOST_CANDIDATES]);
+    {
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HOST_CANDIDATES]);
+      candidates_changed (self);
+    }
+}
+
+/* After every gathering (the network info debounces GNetworkMonitor's bursts): drop what
+ * the change broke, and make sure the relay still hears us. */
+static void
+network_gathered_cb (WzpNetworkInfo *network,
+                     gboolean        changed,
+                     WzpClient      *self)
+{
+  g_auto(GStrv) own = _wzp_network_info_dup_own_addresses (network);
+  g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  WzpCall *call;
+
+  g_hash_table_iter_init (&iter, self->calls);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &call))
+    g_ptr_array_add (calls, g_object_ref (call));
+  for (guint i = 0; i < calls->len; i++)
+    _wzp_call_network_changed (g_ptr_array_index (calls, i), (const char * const *) own);
+
+  if (self->registered)
+    {
+      g_autoptr(WzpMessage) reflect = NULL;
+
+      if (!_wzp_connection_is_on_own_address (self->socket_conn, (const char * const *) own))
+        {
+          g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                            "MESSAGE", "The network changed under the relay connection; "
+                            "registering again");
+          reconnect_at_once (self, g_error_new (G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE,
+                                                "The network changed: this computer no "
+                                                "longer has the address the relay "
+                                                "connection used"));
+          return;
+        }
+      /* The address is still ours, but the way to the relay may be gone, and the relay
+       * may see us elsewhere now (a new NAT): ask it. */
+      reflect = _wzp_message_new (WZP_MESSAGE_REFLECT);
+      _wzp_client_send (self, reflect);
+      expect_answer (self, NETWORK_CHANGE_ANSWER_MS);
+    }
+  else if (self->reconnect_id != 0)
+    {
+      /* Waiting to retry: the network that failed us may be back. */
+      g_clear_handle_id (&self->reconnect_id, g_source_remove);
+      start_attempt (self);
+    }
 }
 
 static gboolean
@@ -1000,6 +1212,8 @@ ensure_port (WzpClient  *self,
                                G_CALLBACK (network_notify_cb), self, 0);
       g_signal_connect_object (self->network, "notify::host-candidates",
                                G_CALLBACK (network_notify_cb), self, 0);
+      g_signal_connect_object (self->network, "gathered",
+                               G_CALLBACK (network_gathered_cb), self, 0);
       _wzp_network_info_gather_async (self->network, NULL, NULL, NULL);
     }
   return TRUE;
@@ -1606,6 +1820,7 @@ wzp_client_dispose (GObject *object)
       g_hash_table_remove_all (self->calls);
     }
   g_clear_handle_id (&self->reconnect_id, g_source_remove);
+  g_clear_handle_id (&self->announce_id, g_source_remove);
   drop_connection (self);
   if (self->shared_port != NULL)
     _wzp_shared_port_close (self->shared_port);

@@ -148,4 +148,21 @@ typedef enum {
   WZP_CLIENT_STATE_FAILED,
 } WzpClientState;
 
+/**
+ * WzpPeerLinkState:
+ * @WZP_PEER_LINK_DOWN: no link: the peer relay is not connected (it will be dialled again
+ *   after a backoff delay)
+ * @WZP_PEER_LINK_CONNECTING: dialling the peer relay, or waiting for its `FederationHello`
+ * @WZP_PEER_LINK_UP: the link is up: presence is exchanged and calls cross it
+ *
+ * The state of a federation link between two relays.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  WZP_PEER_LINK_DOWN,
+  WZP_PEER_LINK_CONNECTING,
+  WZP_PEER_LINK_UP,
+} WzpPeerLinkState;
+
 G_END_DECLS

@@ -36,8 +36,12 @@ void      _wzp_path_close (WzpPath *path);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WzpPath, _wzp_path_unref)
 
 /* Runs the call's E2E TLS handshake on @base (caller = client, callee = server), pinning
- * @peer_fingerprint. The result is a WzpPath of @kind. */
+ * @peer_fingerprint. The result is a WzpPath of @kind that owns @base (the TCP
+ * connection: closing the path closes it). @transport (nullable) is what TLS reads and
+ * writes when that is not @base itself, e.g. @base's streams behind a check of the peer's
+ * preamble (wzp-expect-stream-private.h). */
 void      _wzp_path_secure_async      (GIOStream           *base,
+                                       GIOStream           *transport,
                                        WzpIdentity         *identity,
                                        const char          *peer_fingerprint,
                                        WzpCallRole          role,

@@ -98,6 +98,7 @@ secure_handshake_cb (GObject      *source,
 
 void
 _wzp_path_secure_async (GIOStream           *base,
+                        GIOStream           *transport,
                         WzpIdentity         *identity,
                         const char          *peer_fingerprint,
                         WzpCallRole          role,
@@ -122,11 +123,16 @@ _wzp_path_secure_async (GIOStream           *base,
   path->peer = g_strdup (peer_fingerprint);
   g_task_set_task_data (task, path, (GDestroyNotify) _wzp_path_unref);
 
+  /* (The TLS constructors set TCP_NODELAY only on a socket connection they are given.) */
+  _wzp_socket_connection_set_nodelay (base);
+  if (transport == NULL)
+    transport = base;
+
   /* The caller is always the TLS client, whoever dialled (DESIGN.md section 5, step 3). */
   if (role == WZP_CALL_ROLE_CALLER)
-    path->tls = _wzp_tls_client_new (base, identity, peer_fingerprint, &error);
+    path->tls = _wzp_tls_client_new (transport, identity, peer_fingerprint, &error);
   else
-    path->tls = _wzp_tls_server_new (base, identity, peer_fingerprint, &error);
+    path->tls = _wzp_tls_server_new (transport, identity, peer_fingerprint, &error);
   if (path->tls == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
@@ -230,9 +236,10 @@ pipe_ready_cb (GObject      *source,
   /* PipeReady was read exactly, so the next bytes on the connection are the peer's: the
    * E2E handshake runs on the raw connection (DESIGN.md section 11, item 11). */
   cancellable = g_task_get_cancellable (task);
-  _wzp_path_secure_async (G_IO_STREAM (data->conn), data->identity, data->peer_fingerprint,
-                          data->role, WZP_PATH_KIND_RELAY, data->pipe_addr, cancellable,
-                          pipe_secured_cb, g_steal_pointer (&task));
+  _wzp_path_secure_async (G_IO_STREAM (data->conn), NULL, data->identity,
+                          data->peer_fingerprint, data->role, WZP_PATH_KIND_RELAY,
+                          data->pipe_addr, cancellable, pipe_secured_cb,
+                          g_steal_pointer (&task));
 }
 
 static void

@@ -8,6 +8,12 @@
  * end-to-end TLS on each, and reports every authenticated path with ::path. It never
  * picks a winner: the call nominates (the caller) or follows nominations (the callee).
  *
+ * A dialler starts its TLS right after sending its preamble and reads the peer's
+ * preamble, exactly, in front of the peer's TLS bytes (wzp-expect-stream-private.h). It
+ * runs until stopped: after a relay nomination the call lets it go on until the connect
+ * deadline, failed P-bound dials are retried a few times, and every path it authenticates
+ * later is reported too (the caller nominates it in place of the relay: an upgrade).
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #pragma once
@@ -36,8 +42,11 @@ G_DECLARE_FINAL_TYPE (WzpRace, _wzp_race, WZP, RACE, GObject)
 /* Signals:
  *  ::path (WzpPath *path): an authenticated direct path (pointer, borrowed)
  *  ::candidate-result (address, kind, result, reason): an attempt's outcome; kind is
- *     "host" or "reflexive", result "ok", "failed", "merged" or "cancelled"
- *  ::exhausted: every direct attempt failed (merged ones do not count as failed) */
+ *     "host" or "reflexive", result "ok", "failed", "merged" or "cancelled". A candidate
+ *     may report more than once: a retried dial, or a merged dial later "ok" (the peer's
+ *     connection came) or "failed" (it did not, within 100 ms)
+ *  ::exhausted: every candidate failed at least once (a merged dial counts only when its
+ *     deadline passed); emitted once. Retries go on after it. */
 
 WzpRace    *_wzp_race_new                (const char      *call_id,
                                           WzpCallRole      role,

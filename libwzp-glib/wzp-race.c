@@ -8,7 +8,46 @@
 
 #include "wzp-candidates-private.h"
 #include "wzp-error.h"
+#include "wzp-expect-stream-private.h"
 #include "wzp-race-private.h"
+#include "wzp-tls-private.h"
+
+/* A dial from P that merged with the peer's (EADDRNOTAVAIL) expects the peer's connection
+ * on accept within about a round trip; after this long without it, the candidate counts
+ * as failed, so that "every direct attempt failed" can still open the relay early. (A
+ * stale request socket on P, left by a stopped race, makes the same error and never
+ * produces a connection: see docs/calls.md.) */
+#define MERGED_DEADLINE_MS 100
+
+/* P-bound dials (reflexive and global IPv6 host candidates) that failed are dialled
+ * again after these delays while the race runs: NAT mappings and the peer's timing
+ * change, and a direct path found later upgrades a relayed call (DESIGN.md section 5,
+ * step 6). */
+static const guint retry_delays_ms[] = { 500, 1500, 3500 };
+
+#define PREAMBLE_MISMATCH "The other end is not in this call (wrong or missing preamble)"
+
+typedef enum {
+  TARGET_PENDING,
+  TARGET_FAILED,   /* counted towards "every direct attempt failed" (retries may follow) */
+  TARGET_OK,
+} TargetState;
+
+/* One peer candidate, dialled once or more. */
+typedef struct
+{
+  WzpRace            *race;        /* owns the target */
+  char               *address;
+  GInetSocketAddress *sockaddr;    /* NULL if @address does not parse */
+  const char         *kind;        /* "host" or "reflexive" */
+  gboolean            from_port;   /* dialled from P */
+  TargetState         state;
+  guint               n_dials;
+  guint               n_live;      /* dials in flight */
+  guint               n_linked;    /* accepted connections in flight from this address */
+  guint               merged_id;   /* the merged deadline */
+  guint               retry_id;
+} Target;
 
 struct _WzpRace
 {
@@ -27,8 +66,9 @@ struct _WzpRace
 
   GCancellable   *cancellable;
   GPtrArray      *timers;         /* pending paced dials (source ids) */
-  guint           n_dials;
-  guint           n_failed;
+  GPtrArray      *targets;        /* Target*, in dial order */
+  guint           n_failed;       /* targets in TARGET_FAILED */
+  gboolean        exhausted;
   gboolean        stopped;
 };
 
@@ -42,14 +82,16 @@ enum {
 };
 static guint signals[N_SIGNALS];
 
+/* One TCP connection on its way to an authenticated path: a dial of @target, or a
+ * connection the peer dialled (accepted, @target set when it completes a merged dial). */
 typedef struct
 {
-  WzpRace           *race;
-  char              *address;
-  const char        *kind;        /* "host", "reflexive", or NULL when accepted */
-  gboolean           from_port;   /* dial from P */
-  GSocketConnection *conn;
-  guint8             peer_preamble[WZP_PREAMBLE_LEN];
+  WzpRace              *race;
+  Target               *target;
+  gboolean              accepted;
+  char                 *address;
+  GSocketConnection    *conn;
+  WzpExpectInputStream *expect;   /* the peer's preamble, read ahead of its TLS */
 } Attempt;
 
 static void
@@ -57,11 +99,22 @@ attempt_free (Attempt *attempt)
 {
   g_object_unref (attempt->race);
   g_free (attempt->address);
+  g_clear_object (&attempt->expect);
   g_clear_object (&attempt->conn);
   g_free (attempt);
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Attempt, attempt_free)
+
+static void
+target_free (Target *target)
+{
+  g_clear_handle_id (&target->merged_id, g_source_remove);
+  g_clear_handle_id (&target->retry_id, g_source_remove);
+  g_free (target->address);
+  g_clear_object (&target->sockaddr);
+  g_free (target);
+}
 
 void
 _wzp_preamble_build (const char *call_id,
@@ -93,24 +146,91 @@ _wzp_path_kind_for_address (const char *address)
 
 static void
 report (WzpRace    *self,
-        Attempt    *attempt,
+        Target     *target,
         const char *result,
         const char *reason)
 {
-  if (attempt->kind == NULL)
-    return;   /* accepted connections are the peer's attempts: it reports them */
-
-  g_signal_emit (self, signals[SIGNAL_CANDIDATE_RESULT], 0, attempt->address, attempt->kind,
+  g_signal_emit (self, signals[SIGNAL_CANDIDATE_RESULT], 0, target->address, target->kind,
                  result, reason ? reason : "");
-
-  if (g_strcmp0 (result, "failed") == 0 && ++self->n_failed == self->n_dials && !self->stopped)
-    g_signal_emit (self, signals[SIGNAL_EXHAUSTED], 0);
 }
 
+static void dial (Target *target);
+
+static gboolean
+retry_cb (gpointer user_data)
+{
+  Target *target = user_data;
+
+  target->retry_id = 0;
+  dial (target);   /* (the attempt holds the race) */
+  return G_SOURCE_REMOVE;
+}
+
+/* Dials a failed P-bound candidate again later, unless it is done or busy. */
+static void
+schedule_retry (Target *target)
+{
+  WzpRace *self = target->race;
+
+  if (self->stopped || !target->from_port || target->sockaddr == NULL ||
+      target->state == TARGET_OK ||
+      target->n_live > 0 || target->n_linked > 0 || target->retry_id != 0 ||
+      target->merged_id != 0 || target->n_dials > G_N_ELEMENTS (retry_delays_ms))
+    return;
+  target->retry_id = g_timeout_add (retry_delays_ms[target->n_dials - 1], retry_cb, target);
+}
+
+/* The first verdict on a candidate counts towards "every direct attempt failed". */
+static void
+target_failed (Target *target)
+{
+  WzpRace *self = target->race;
+
+  if (target->state == TARGET_PENDING)
+    {
+      target->state = TARGET_FAILED;
+      if (++self->n_failed == self->targets->len && !self->exhausted && !self->stopped)
+        {
+          self->exhausted = TRUE;
+          g_signal_emit (self, signals[SIGNAL_EXHAUSTED], 0);
+        }
+    }
+  schedule_retry (target);
+}
+
+static void
+target_ok (Target *target)
+{
+  if (target->state == TARGET_FAILED)
+    target->race->n_failed--;
+  target->state = TARGET_OK;
+  g_clear_handle_id (&target->merged_id, g_source_remove);
+  g_clear_handle_id (&target->retry_id, g_source_remove);
+}
+
+static gboolean
+merged_deadline_cb (gpointer user_data)
+{
+  Target *target = user_data;
+  g_autoptr(WzpRace) keep = g_object_ref (target->race);   /* across the signals */
+  g_autofree char *reason = NULL;
+
+  target->merged_id = 0;
+  if (target->state == TARGET_OK)
+    return G_SOURCE_REMOVE;
+  reason = g_strdup_printf ("The peer's connection that this dial merged with did not come "
+                            "within %d ms", MERGED_DEADLINE_MS);
+  report (target->race, target, "failed", reason);
+  target_failed (target);
+  return G_SOURCE_REMOVE;
+}
+
+/* An attempt ended without a path. */
 static void
 attempt_failed (Attempt *attempt,
                 GError  *error)
 {
+  Target *target = attempt->target;
   const char *result = "failed";
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -118,9 +238,61 @@ attempt_failed (Attempt *attempt,
   else if (g_error_matches (error, WZP_SOCKET_ERROR, WZP_SOCKET_ERROR_MERGED))
     result = "merged";
 
+  /* A FIN before the RST of SO_LINGER 0, as for paths (wzp-path.c): a NAT that saw only
+   * the RST would drop the retry's SYN on the same 4-tuple. */
   if (attempt->conn != NULL)
-    g_io_stream_close (G_IO_STREAM (attempt->conn), NULL, NULL);
-  report (attempt->race, attempt, result, error->message);
+    {
+      g_socket_shutdown (g_socket_connection_get_socket (attempt->conn), FALSE, TRUE, NULL);
+      g_io_stream_close (G_IO_STREAM (attempt->conn), NULL, NULL);
+    }
+  if (target == NULL)
+    return;   /* accepted connections are the peer's attempts: it reports them */
+
+  if (attempt->accepted)
+    {
+      /* The peer's side of a merged dial failed: the merged deadline (or its verdict, if
+       * it passed already) decides; a retry may go out now. */
+      target->n_linked--;
+      if (target->state == TARGET_FAILED)
+        schedule_retry (target);
+      return;
+    }
+
+  target->n_live--;
+  report (attempt->race, target, result, error->message);
+  if (g_str_equal (result, "merged"))
+    {
+      /* Not a failure (DESIGN.md section 11, item 14): the peer's dial made this very
+       * connection, and it is on its way to our listener. */
+      if (target->merged_id == 0 && target->state != TARGET_OK && !attempt->race->stopped)
+        target->merged_id = g_timeout_add (MERGED_DEADLINE_MS, merged_deadline_cb, target);
+    }
+  else if (g_str_equal (result, "failed"))
+    target_failed (target);
+}
+
+static void
+attempt_succeeded (Attempt *attempt)
+{
+  Target *target = attempt->target;
+
+  if (target == NULL)
+    return;
+  if (attempt->accepted)
+    {
+      target->n_linked--;
+      if (target->state == TARGET_OK)
+        return;
+      /* The candidate's outcome: the peer's dial (ours merged with it, or is still out)
+       * made the path. */
+      report (attempt->race, target, "ok", "through the peer's dial from there");
+    }
+  else
+    {
+      target->n_live--;
+      report (attempt->race, target, "ok", NULL);
+    }
+  target_ok (target);
 }
 
 static void
@@ -134,6 +306,18 @@ secured_cb (GObject      *source,
 
   if (path == NULL)
     {
+      /* A wrong or missing preamble surfaces as a TLS read error: say what it was. */
+      if (attempt->expect != NULL &&
+          !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_autoptr(GError) preamble_error = NULL;
+
+          if (_wzp_expect_input_stream_failed (attempt->expect, &preamble_error))
+            {
+              g_clear_error (&error);
+              error = g_steal_pointer (&preamble_error);
+            }
+        }
       /* The same private address on another LAN reaches someone else: the pin fails
        * here and the race goes on. */
       attempt_failed (attempt, error);
@@ -141,8 +325,8 @@ secured_cb (GObject      *source,
     }
 
   g_clear_object (&attempt->conn);   /* the path owns it now */
-  path->label = g_strdup (attempt->address);
-  report (attempt->race, attempt, "ok", NULL);
+  path->label = g_strdup (attempt->target ? attempt->target->address : attempt->address);
+  attempt_succeeded (attempt);
   if (attempt->race->stopped)
     {
       _wzp_path_close (path);
@@ -155,6 +339,7 @@ static void
 secure (Attempt *attempt)
 {
   WzpRace *self = attempt->race;
+  g_autoptr(GIOStream) transport = NULL;
 
   /* The race may have stopped, or the peer closed, while the preamble was in flight: a
    * TLS handshake on a closed connection trips glib-networking. */
@@ -172,33 +357,20 @@ secure (Attempt *attempt)
   g_autofree char *remote_text = remote ? _wzp_address_to_string (remote)
                                         : g_strdup (attempt->address);
 
+  /* A dialler's TLS starts right after its own preamble, without waiting for the peer's:
+   * the TLS client's ClientHello saves half a round trip. The peer's preamble is read
+   * and checked, exactly, by the TLS reads themselves (DESIGN.md section 11, item 11). An
+   * acceptor's preamble was read already, by whoever routed the connection here. */
+  if (!attempt->accepted)
+    transport = _wzp_expect_io_stream_new (G_IO_STREAM (attempt->conn), self->preamble,
+                                           WZP_PREAMBLE_LEN, PREAMBLE_MISMATCH,
+                                           &attempt->expect);
+
   /* Whoever dialled, the caller is the TLS client (DESIGN.md section 5, step 3). */
-  _wzp_path_secure_async (G_IO_STREAM (attempt->conn), self->identity, self->peer_fingerprint,
-                          self->role, _wzp_path_kind_for_address (remote_text), remote_text,
+  _wzp_path_secure_async (G_IO_STREAM (attempt->conn), transport, self->identity,
+                          self->peer_fingerprint, self->role,
+                          _wzp_path_kind_for_address (remote_text), remote_text,
                           self->cancellable, secured_cb, attempt);
-}
-
-static void
-preamble_read_cb (GObject      *source,
-                  GAsyncResult *result,
-                  gpointer      user_data)
-{
-  Attempt *attempt = user_data;
-  g_autoptr(GError) error = NULL;
-  gsize n = 0;
-
-  if (!g_input_stream_read_all_finish (G_INPUT_STREAM (source), result, &n, &error) ||
-      n != WZP_PREAMBLE_LEN ||
-      memcmp (attempt->peer_preamble, attempt->race->preamble, WZP_PREAMBLE_LEN) != 0)
-    {
-      if (error == NULL)
-        error = g_error_new (WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_UNEXPECTED,
-                             "The other end is not in this call (wrong or missing preamble)");
-      attempt_failed (attempt, error);
-      attempt_free (attempt);
-      return;
-    }
-  secure (attempt);
 }
 
 static void
@@ -215,18 +387,7 @@ preamble_written_cb (GObject      *source,
       attempt_free (attempt);
       return;
     }
-
-  if (attempt->kind == NULL)
-    {
-      /* Accepted: the peer's preamble was read by whoever routed the connection here. */
-      secure (attempt);
-      return;
-    }
-
-  /* Exact read: the next bytes are the peer's TLS (DESIGN.md section 11, item 11). */
-  g_input_stream_read_all_async (g_io_stream_get_input_stream (G_IO_STREAM (attempt->conn)),
-                                 attempt->peer_preamble, WZP_PREAMBLE_LEN, G_PRIORITY_DEFAULT,
-                                 attempt->race->cancellable, preamble_read_cb, attempt);
+  secure (attempt);
 }
 
 static void
@@ -246,7 +407,7 @@ dialled_cb (GObject      *source,
   Attempt *attempt = user_data;
   g_autoptr(GError) error = NULL;
 
-  if (attempt->from_port)
+  if (attempt->target->from_port)
     attempt->conn = _wzp_shared_port_connect_finish (WZP_SHARED_PORT (source), result, &error);
   else
     attempt->conn = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
@@ -257,16 +418,33 @@ dialled_cb (GObject      *source,
       attempt_free (attempt);
       return;
     }
+  /* The preamble and the TLS flight behind it go out back to back: without TCP_NODELAY
+   * the second would wait for the peer's (delayed) ACK of the first. */
+  _wzp_socket_connection_set_nodelay (G_IO_STREAM (attempt->conn));
   send_preamble (attempt);
 }
 
+static Attempt *
+attempt_new (WzpRace *self,
+             Target  *target)
+{
+  Attempt *attempt = g_new0 (Attempt, 1);
+
+  attempt->race = g_object_ref (self);
+  attempt->target = target;
+  attempt->address = g_strdup (target->address);
+  target->n_live++;
+  target->n_dials++;
+  return attempt;
+}
+
 static void
-dial (Attempt *attempt)
+dial_attempt (Attempt *attempt)
 {
   WzpRace *self = attempt->race;
-  g_autoptr(GInetSocketAddress) address = _wzp_address_parse (attempt->address, NULL);
+  Target *target = attempt->target;
 
-  if (address == NULL)
+  if (target->sockaddr == NULL)
     {
       g_autoptr(GError) error = g_error_new (WZP_PROTOCOL_ERROR,
                                              WZP_PROTOCOL_ERROR_INVALID_VALUE,
@@ -276,8 +454,8 @@ dial (Attempt *attempt)
       return;
     }
 
-  if (attempt->from_port)
-    _wzp_shared_port_connect_async (self->shared_port, G_SOCKET_ADDRESS (address),
+  if (target->from_port)
+    _wzp_shared_port_connect_async (self->shared_port, G_SOCKET_ADDRESS (target->sockaddr),
                                     self->cancellable, dialled_cb, attempt);
   else
     {
@@ -285,9 +463,15 @@ dial (Attempt *attempt)
 
       g_socket_client_set_enable_proxy (client, FALSE);   /* DESIGN.md 11, item 15 */
       g_socket_client_set_timeout (client, 10);
-      g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (address), self->cancellable,
-                                     dialled_cb, attempt);
+      g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (target->sockaddr),
+                                     self->cancellable, dialled_cb, attempt);
     }
+}
+
+static void
+dial (Target *target)
+{
+  dial_attempt (attempt_new (target->race, target));
 }
 
 typedef struct
@@ -303,7 +487,7 @@ paced_dial_cb (gpointer user_data)
   PacedDial *paced = user_data;
 
   g_ptr_array_remove_fast (paced->race->timers, GUINT_TO_POINTER (paced->id));
-  dial (g_steal_pointer (&paced->attempt));
+  dial_attempt (g_steal_pointer (&paced->attempt));
   return G_SOURCE_REMOVE;
 }
 
@@ -326,20 +510,21 @@ add_dial (WzpRace    *self,
           const char *kind,
           gboolean    from_port)
 {
-  Attempt *attempt = g_new0 (Attempt, 1);
+  Target *target = g_new0 (Target, 1);
   PacedDial *paced = g_new0 (PacedDial, 1);
 
-  attempt->race = g_object_ref (self);
-  attempt->address = g_strdup (address);
-  attempt->kind = kind;
-  attempt->from_port = from_port && self->shared_port != NULL;
+  target->race = self;
+  target->address = g_strdup (address);
+  target->sockaddr = _wzp_address_parse (address, NULL);
+  target->kind = kind;
+  target->from_port = from_port && self->shared_port != NULL;
 
   paced->race = self;
-  paced->attempt = attempt;
-  paced->id = g_timeout_add_full (G_PRIORITY_DEFAULT, self->n_dials * WZP_RACE_PACING_MS,
+  paced->attempt = attempt_new (self, target);
+  paced->id = g_timeout_add_full (G_PRIORITY_DEFAULT, self->targets->len * WZP_RACE_PACING_MS,
                                   paced_dial_cb, paced, (GDestroyNotify) paced_dial_free);
   g_ptr_array_add (self->timers, GUINT_TO_POINTER (paced->id));
-  self->n_dials++;
+  g_ptr_array_add (self->targets, target);
 }
 
 /* Does @candidate share a network with one of our own host candidates (same /24 for
@@ -412,6 +597,31 @@ _wzp_race_start (WzpRace *self)
   return self->n_promising;
 }
 
+/* The P-bound candidate whose address @remote is: a connection from there completes a
+ * dial of ours that merged with the peer's (or would have met it). */
+static Target *
+merged_target_for (WzpRace        *self,
+                   GSocketAddress *remote)
+{
+  GInetSocketAddress *inet;
+
+  if (!G_IS_INET_SOCKET_ADDRESS (remote))
+    return NULL;
+  inet = G_INET_SOCKET_ADDRESS (remote);
+  for (guint i = 0; i < self->targets->len; i++)
+    {
+      Target *target = g_ptr_array_index (self->targets, i);
+
+      if (target->from_port && target->sockaddr != NULL &&
+          g_inet_socket_address_get_port (target->sockaddr) ==
+            g_inet_socket_address_get_port (inet) &&
+          g_inet_address_equal (g_inet_socket_address_get_address (target->sockaddr),
+                                g_inet_socket_address_get_address (inet)))
+        return target;
+    }
+  return NULL;
+}
+
 void
 _wzp_race_take_accepted (WzpRace           *self,
                          GSocketConnection *connection)
@@ -426,11 +636,15 @@ _wzp_race_take_accepted (WzpRace           *self,
 
   attempt = g_new0 (Attempt, 1);
   attempt->race = g_object_ref (self);
+  attempt->accepted = TRUE;
   attempt->conn = g_object_ref (connection);
   {
     g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
     attempt->address = remote ? _wzp_address_to_string (remote) : g_strdup ("?");
+    attempt->target = remote ? merged_target_for (self, remote) : NULL;
   }
+  if (attempt->target != NULL)
+    attempt->target->n_linked++;
   send_preamble (attempt);
 }
 
@@ -445,6 +659,13 @@ _wzp_race_stop (WzpRace *self)
     {
       guint id = GPOINTER_TO_UINT (g_ptr_array_steal_index_fast (self->timers, 0));
       g_source_remove (id);
+    }
+  for (guint i = 0; i < self->targets->len; i++)
+    {
+      Target *target = g_ptr_array_index (self->targets, i);
+
+      g_clear_handle_id (&target->merged_id, g_source_remove);
+      g_clear_handle_id (&target->retry_id, g_source_remove);
     }
 }
 
@@ -495,6 +716,7 @@ _wzp_race_finalize (GObject *object)
   g_clear_pointer (&self->setup, _wzp_message_unref);
   g_clear_object (&self->cancellable);
   g_ptr_array_unref (self->timers);
+  g_ptr_array_unref (self->targets);
 
   G_OBJECT_CLASS (_wzp_race_parent_class)->finalize (object);
 }
@@ -524,4 +746,5 @@ _wzp_race_init (WzpRace *self)
 {
   self->cancellable = g_cancellable_new ();
   self->timers = g_ptr_array_new ();
+  self->targets = g_ptr_array_new_with_free_func ((GDestroyNotify) target_free);
 }

@@ -4,6 +4,13 @@
  * that call, in a state where it makes sense; anything else gets an Error and changes
  * nothing. Calls are keyed by the caller's call_id.
  *
+ * Federation: when the other party is registered with a peer relay, both relays hold the
+ * call and run this same machine, each with one local and one remote party (RelayParty's
+ * relay). Messages for the remote party travel over the link in FederatedSignalForward
+ * (_wzp_relay_send_to() routes them); messages from it arrive through
+ * _wzp_relay_calls_handle_remote(). Each relay sends CallSetup to its own party only, so
+ * the cross-wiring is the local code's.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
@@ -12,6 +19,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "wzp-relay-federation-private.h"
 #include "wzp-relay-private.h"
 
 #define NOTIFY_NONE  (-1)
@@ -44,6 +52,7 @@ party_clear (RelayParty *party)
   g_clear_pointer (&party->local_addrs, g_strfreev);
   g_clear_pointer (&party->nat_type, g_free);
   g_clear_pointer (&party->pipe_secret, g_free);
+  g_clear_pointer (&party->relay, g_free);
 }
 
 void
@@ -51,7 +60,9 @@ _wzp_relay_call_free (RelayCall *call)
 {
   g_clear_handle_id (&call->ring_timeout_id, g_source_remove);
   g_clear_handle_id (&call->duration_id, g_source_remove);
+  _wzp_relay_bridge_call_gone (call);
   _wzp_relay_pipes_drop_call (call);
+  g_free (call->bridge_secret);
   party_clear (&call->party[0]);
   party_clear (&call->party[1]);
   g_free (call->call_id);
@@ -87,6 +98,68 @@ log_call (RelayCall  *call,
                     "WZP_CALLER", call->party[WZP_CALL_ROLE_CALLER].fingerprint,
                     "WZP_CALLEE", call->party[WZP_CALL_ROLE_CALLEE].fingerprint,
                     "MESSAGE", "Call %s: %s", call->call_id, text);
+}
+
+/* Who sent a call message: a client registered here, or a party at a peer relay (which
+ * speaks for it over the link). Answers go back the same way. */
+typedef struct
+{
+  const char *fingerprint;
+  const char *alias;          /* the registration's alias (local parties) */
+  RelayConn  *conn;           /* a party registered here, or NULL */
+  RelayPeer  *peer;           /* the peer relay holding the party, or NULL */
+} Sender;
+
+static void
+sender_send (WzpRelay   *self,
+             Sender     *from,
+             WzpMessage *message)
+{
+  if (from->conn != NULL)
+    _wzp_relay_conn_send (from->conn, message);
+  else
+    _wzp_relay_federation_forward (self, from->peer->fingerprint, message);
+}
+
+static void
+sender_error (WzpRelay   *self,
+              Sender     *from,
+              const char *code,
+              const char *call_id,
+              const char *format,
+              ...) G_GNUC_PRINTF (5, 6);
+
+static void
+sender_error (WzpRelay   *self,
+              Sender     *from,
+              const char *code,
+              const char *call_id,
+              const char *format,
+              ...)
+{
+  g_autofree char *text = NULL;
+  g_autoptr(WzpMessage) error = NULL;
+  va_list args;
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  if (from->conn != NULL)
+    {
+      _wzp_relay_conn_send_error (from->conn, code, call_id, "%s", text);
+      return;
+    }
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "WZP_PEER", from->peer->fingerprint,
+                    "WZP_FINGERPRINT", from->fingerprint,
+                    "WZP_CALL_ID", call_id ? call_id : "",
+                    "WZP_ERROR_CODE", code,
+                    "MESSAGE", "To %s at peer relay %s: %s (%s)", from->fingerprint,
+                    from->peer->uri, text, code);
+  /* Inside a forward: the peer relay passes it on to its party. */
+  error = _wzp_message_new_error (code, text, call_id);
+  _wzp_relay_federation_forward (self, from->peer->fingerprint, error);
 }
 
 static void
@@ -211,54 +284,67 @@ duration_cb (gpointer user_data)
 
 static void
 handle_offer (WzpRelay   *self,
-              RelayConn  *conn,
+              Sender     *from,
               WzpMessage *offer)
 {
   const char *call_id = _wzp_message_get_string (offer, "call_id");
   const char *target = _wzp_message_get_string (offer, "target_fingerprint");
   const char *alias = _wzp_message_get_string (offer, "caller_alias");
   g_autoptr(WzpMessage) forward = NULL;
+  RelayPeer *callee_peer = NULL;
   RelayCall *call;
 
   if (!call_id_is_valid (call_id))
     {
-      _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_BAD_MESSAGE, NULL,
-                                  "A call id must be 1 to 64 letters, digits, '-' or '_'");
+      sender_error (self, from, WZP_ERROR_CODE_BAD_MESSAGE, NULL,
+                    "A call id must be 1 to 64 letters, digits, '-' or '_'");
       return;
     }
   if (g_hash_table_contains (self->calls, call_id))
     {
-      _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_BAD_MESSAGE, call_id,
-                                  "The call id %s is already in use", call_id);
+      sender_error (self, from, WZP_ERROR_CODE_BAD_MESSAGE, call_id,
+                    "The call id %s is already in use", call_id);
       return;
     }
-  if (strcmp (target, conn->fingerprint) == 0)
+  if (strcmp (target, from->fingerprint) == 0)
     {
-      _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_BAD_MESSAGE, call_id,
-                                  "You cannot call yourself");
+      sender_error (self, from, WZP_ERROR_CODE_BAD_MESSAGE, call_id,
+                    "You cannot call yourself");
       return;
     }
-  if (count_calls_of (self, conn->fingerprint) >= self->max_calls_per_client)
+  if (count_calls_of (self, from->fingerprint) >= self->max_calls_per_client)
     {
-      _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_LIMIT_REACHED, call_id,
-                                  "You already have %u calls at this relay",
-                                  self->max_calls_per_client);
+      sender_error (self, from, WZP_ERROR_CODE_LIMIT_REACHED, call_id,
+                    "You already have %u calls at this relay", self->max_calls_per_client);
       return;
     }
   if (_wzp_relay_lookup_conn (self, target) == NULL)
     {
-      _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_UNKNOWN_CALLEE, call_id,
-                                  "Nobody with fingerprint %s is connected to this relay",
-                                  target);
-      return;
+      /* A peer relay may hold the callee. An offer that came from a peer relay is for
+       * one of ours only: forwarding is one hop. */
+      if (from->peer == NULL)
+        callee_peer = _wzp_relay_presence_lookup (self, target);
+      if (callee_peer == NULL)
+        {
+          if (from->peer != NULL)
+            sender_error (self, from, WZP_ERROR_CODE_UNKNOWN_CALLEE, call_id,
+                          "Nobody with fingerprint %s is connected to the relay %s", target,
+                          wzp_relay_get_fingerprint (self));
+          else
+            sender_error (self, from, WZP_ERROR_CODE_UNKNOWN_CALLEE, call_id,
+                          "Nobody with fingerprint %s is connected to this relay or to the "
+                          "relays it is federated with", target);
+          return;
+        }
     }
-  if (count_calls_of (self, target) >= self->max_calls_per_client)
+  /* A callee at a peer relay is counted there (its relay answers Hangup{Busy}). */
+  if (callee_peer == NULL && count_calls_of (self, target) >= self->max_calls_per_client)
     {
       g_autoptr(WzpMessage) busy = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, call_id);
 
       _wzp_message_set_string (busy, "reason",
                                _wzp_hangup_reason_to_wire (WZP_HANGUP_REASON_BUSY));
-      _wzp_relay_conn_send (conn, busy);
+      sender_send (self, from, busy);
       return;
     }
 
@@ -267,25 +353,47 @@ handle_offer (WzpRelay   *self,
   call->call_id = g_strdup (call_id);
   call->state = CALL_OFFERED;
   call->started = g_get_real_time () / G_USEC_PER_SEC;
-  call->party[WZP_CALL_ROLE_CALLER].fingerprint = g_strdup (conn->fingerprint);
-  call->party[WZP_CALL_ROLE_CALLER].alias = g_strdup (alias ? alias : conn->alias);
+  call->party[WZP_CALL_ROLE_CALLER].fingerprint = g_strdup (from->fingerprint);
+  call->party[WZP_CALL_ROLE_CALLER].alias = g_strdup (alias ? alias : from->alias);
+  call->party[WZP_CALL_ROLE_CALLER].relay = from->peer ? g_strdup (from->peer->fingerprint)
+                                                       : NULL;
   call->party[WZP_CALL_ROLE_CALLEE].fingerprint = g_strdup (target);
+  call->party[WZP_CALL_ROLE_CALLEE].relay = callee_peer ? g_strdup (callee_peer->fingerprint)
+                                                        : NULL;
   party_store_candidates (&call->party[WZP_CALL_ROLE_CALLER], offer, "caller_reflexive_addr",
                           "caller_local_addrs", "caller_nat_type");
   g_hash_table_insert (self->calls, call->call_id, call);
   call->ring_timeout_id = g_timeout_add_seconds (self->ring_timeout, ring_timeout_cb, call);
 
-  /* The caller's identity comes from its certificate, never from the message. Its
-   * addresses reach the callee only in CallSetup, once the callee has answered: someone
-   * who merely rings must not learn where the caller is. Other members pass through. */
+  /* The caller's identity comes from its certificate, never from the message (a peer
+   * relay's word was checked against what it announced). */
   forward = _wzp_message_copy (offer);
-  _wzp_message_set_string (forward, "caller_fingerprint", conn->fingerprint);
+  _wzp_message_set_string (forward, "caller_fingerprint", from->fingerprint);
   _wzp_message_set_string (forward, "caller_alias", call->party[WZP_CALL_ROLE_CALLER].alias);
-  _wzp_message_remove_member (forward, "caller_reflexive_addr");
-  _wzp_message_remove_member (forward, "caller_local_addrs");
-  _wzp_relay_send_to (self, target, forward);
+  if (callee_peer != NULL)
+    {
+      /* The callee's relay builds the callee's CallSetup, so it gets the caller's
+       * addresses, and withholds them from the callee until it answers, as we would. It
+       * checks the caller against what we announced: announce first. */
+      _wzp_relay_presence_flush_for (callee_peer, from->fingerprint);
+      _wzp_relay_federation_forward (self, callee_peer->fingerprint, forward);
+    }
+  else
+    {
+      /* The caller's addresses reach the callee only in CallSetup, once the callee has
+       * answered: someone who merely rings must not learn where the caller is. Other
+       * members pass through. */
+      _wzp_message_remove_member (forward, "caller_reflexive_addr");
+      _wzp_message_remove_member (forward, "caller_local_addrs");
+      _wzp_relay_send_to (self, target, forward);
+    }
 
-  log_call (call, "offered");
+  if (callee_peer != NULL)
+    log_call (call, "offered (the callee is at the peer relay %s)", callee_peer->uri);
+  else if (from->peer != NULL)
+    log_call (call, "offered (the caller is at the peer relay %s)", from->peer->uri);
+  else
+    log_call (call, "offered");
   _wzp_relay_emit_call_started (self, call);
   _wzp_relay_notify_counts (self);
 }
@@ -355,20 +463,63 @@ send_setup (RelayCall   *call,
   _wzp_relay_send_to (call->relay, party->fingerprint, setup);
 }
 
+static gboolean
+secret_is_valid (const char *secret)
+{
+  if (secret == NULL || strlen (secret) != 32)
+    return FALSE;
+  for (const char *p = secret; *p; p++)
+    if (!g_ascii_isxdigit (*p) || g_ascii_isupper (*p))
+      return FALSE;
+  return TRUE;
+}
+
 static void
 handle_answer (WzpRelay   *self,
                RelayCall  *call,
                WzpMessage *answer)
 {
+  RelayParty *caller = &call->party[WZP_CALL_ROLE_CALLER];
+  RelayParty *callee = &call->party[WZP_CALL_ROLE_CALLEE];
   WzpAcceptMode mode = WZP_ACCEPT_MODE_REJECT;
   g_autoptr(WzpMessage) forward = _wzp_message_copy (answer);
 
   _wzp_accept_mode_from_wire (_wzp_message_get_string (answer, "accept_mode"), &mode);
 
-  /* The caller learns the answer; addresses travel only in CallSetup. */
-  _wzp_message_remove_member (forward, "callee_reflexive_addr");
-  _wzp_message_remove_member (forward, "callee_local_addrs");
-  _wzp_relay_send_to (self, call->party[WZP_CALL_ROLE_CALLER].fingerprint, forward);
+  if (caller->relay != NULL)
+    {
+      /* The caller is at a peer relay, which builds the caller's CallSetup: it gets the
+       * callee's addresses (none in privacy mode), and the secret for the bridge between
+       * our two relays' pipes, made here because this relay checks it (DESIGN 11, 21). */
+      if (mode != WZP_ACCEPT_MODE_TRUSTED)
+        {
+          _wzp_message_remove_member (forward, "callee_reflexive_addr");
+          _wzp_message_remove_member (forward, "callee_local_addrs");
+          _wzp_message_remove_member (forward, "callee_nat_type");
+        }
+      g_clear_pointer (&call->bridge_secret, g_free);
+      if (mode != WZP_ACCEPT_MODE_REJECT)
+        call->bridge_secret = new_secret ();
+      _wzp_message_set_string (forward, "bridge_secret", call->bridge_secret);
+    }
+  else
+    {
+      if (callee->relay != NULL && mode != WZP_ACCEPT_MODE_REJECT)
+        {
+          const char *secret = _wzp_message_get_string (answer, "bridge_secret");
+
+          if (secret_is_valid (secret))
+            call->bridge_secret = g_strdup (secret);
+          else
+            log_call (call, "the callee's relay sent no valid bridge secret; the call "
+                      "cannot use a relay pipe");
+        }
+      /* The caller learns the answer; addresses travel only in CallSetup. */
+      _wzp_message_remove_member (forward, "callee_reflexive_addr");
+      _wzp_message_remove_member (forward, "callee_local_addrs");
+      _wzp_message_remove_member (forward, "bridge_secret");
+    }
+  _wzp_relay_send_to (self, caller->fingerprint, forward);
 
   if (mode == WZP_ACCEPT_MODE_REJECT)
     {
@@ -380,58 +531,59 @@ handle_answer (WzpRelay   *self,
    * sides' addresses to themselves and the call runs over the relay only. */
   call->privacy = (mode == WZP_ACCEPT_MODE_PRIVACY);
   if (!call->privacy)
-    party_store_candidates (&call->party[WZP_CALL_ROLE_CALLEE], answer,
+    party_store_candidates (callee, answer,
                             "callee_reflexive_addr", "callee_local_addrs", "callee_nat_type");
 
   call->state = CALL_SET_UP;
   g_clear_handle_id (&call->ring_timeout_id, g_source_remove);
-  call->party[WZP_CALL_ROLE_CALLER].pipe_secret = new_secret ();
-  call->party[WZP_CALL_ROLE_CALLEE].pipe_secret = new_secret ();
   if (self->max_call_duration > 0)
     call->duration_id = g_timeout_add_seconds (self->max_call_duration, duration_cb, call);
 
-  send_setup (call, WZP_CALL_ROLE_CALLER);
-  send_setup (call, WZP_CALL_ROLE_CALLEE);
+  /* Each relay sets up its own parties: a party's pipe secret and pipe address are those
+   * of the relay it is registered with. */
+  for (int role = 0; role < 2; role++)
+    if (call->party[role].relay == NULL)
+      {
+        call->party[role].pipe_secret = new_secret ();
+        send_setup (call, role);
+      }
   log_call (call, "set up (%s)", call->privacy ? "privacy: relay only" : "trusted");
 }
 
+/* The role of the party registered HERE with @fingerprint (never a remote party's). */
 static int
 role_of (RelayCall  *call,
          const char *fingerprint)
 {
   for (int role = 0; role < 2; role++)
-    if (g_strcmp0 (call->party[role].fingerprint, fingerprint) == 0)
+    if (call->party[role].relay == NULL &&
+        g_strcmp0 (call->party[role].fingerprint, fingerprint) == 0)
       return role;
   return -1;
 }
 
-void
-_wzp_relay_calls_handle (WzpRelay   *self,
-                         RelayConn  *conn,
-                         WzpMessage *message)
+/* The role of the party the peer relay @peer_fingerprint holds. */
+static int
+remote_role_of (RelayCall  *call,
+                const char *peer_fingerprint)
+{
+  for (int role = 0; role < 2; role++)
+    if (g_strcmp0 (call->party[role].relay, peer_fingerprint) == 0)
+      return role;
+  return -1;
+}
+
+/* A call message from @from, the party of @call with @role. */
+static void
+calls_dispatch (WzpRelay   *self,
+                Sender     *from,
+                RelayCall  *call,
+                int         role,
+                WzpMessage *message)
 {
   WzpMessageType type = _wzp_message_get_message_type (message);
   const char *type_name = _wzp_message_type_to_string (type);
-  const char *call_id = _wzp_message_get_string (message, "call_id");
-  RelayCall *call;
-  int role;
-
-  if (type == WZP_MESSAGE_DIRECT_CALL_OFFER)
-    {
-      handle_offer (self, conn, message);
-      return;
-    }
-
-  /* A call the sender is not a party of looks exactly like one that does not exist:
-   * the relay never confirms other people's call ids. */
-  call = _wzp_relay_call_lookup (self, call_id);
-  role = call ? role_of (call, conn->fingerprint) : -1;
-  if (role < 0)
-    {
-      _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_UNKNOWN_CALL, call_id,
-                                  "%s for a call you are not in: %s", type_name, call_id);
-      return;
-    }
+  const char *call_id = call->call_id;
 
   switch (type)
     {
@@ -458,9 +610,9 @@ _wzp_relay_calls_handle (WzpRelay   *self,
         break;
       if (call->privacy)
         {
-          _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_BAD_STATE, call_id,
-                                      "This call was answered in privacy mode; the relay "
-                                      "does not pass addresses on");
+          sender_error (self, from, WZP_ERROR_CODE_BAD_STATE, call_id,
+                        "This call was answered in privacy mode; the relay does not pass "
+                        "addresses on");
           return;
         }
       party_store_candidates (&call->party[role], message, "reflexive_addr", "local_addrs",
@@ -480,14 +632,160 @@ _wzp_relay_calls_handle (WzpRelay   *self,
       }
       return;
 
+    case WZP_MESSAGE_PIPE_REQUESTED:
+    case WZP_MESSAGE_PEER_SIGNALLING_LOST:
+      /* Only from a remote party's relay: its pipe waits there, or its signalling is in
+       * its grace period there. Our party hears it as from a local peer. */
+      if (from->peer == NULL || call->state != CALL_SET_UP)
+        break;
+      {
+        g_autoptr(WzpMessage) forward = _wzp_message_copy (message);
+        _wzp_relay_send_to (self, call->party[1 - role].fingerprint, forward);
+      }
+      return;
+
     default:
       break;
     }
 
-  _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_BAD_STATE, call_id,
-                              "%s makes no sense from the %s of a call that is %s", type_name,
-                              role == WZP_CALL_ROLE_CALLER ? "caller" : "callee",
-                              _wzp_relay_call_state_name (call->state));
+  sender_error (self, from, WZP_ERROR_CODE_BAD_STATE, call_id,
+                "%s makes no sense from the %s of a call that is %s", type_name,
+                role == WZP_CALL_ROLE_CALLER ? "caller" : "callee",
+                _wzp_relay_call_state_name (call->state));
+}
+
+void
+_wzp_relay_calls_handle (WzpRelay   *self,
+                         RelayConn  *conn,
+                         WzpMessage *message)
+{
+  WzpMessageType type = _wzp_message_get_message_type (message);
+  const char *call_id = _wzp_message_get_string (message, "call_id");
+  Sender from = { conn->fingerprint, conn->alias, conn, NULL };
+  RelayCall *call;
+  int role;
+
+  if (type == WZP_MESSAGE_DIRECT_CALL_OFFER)
+    {
+      handle_offer (self, &from, message);
+      return;
+    }
+
+  /* A call the sender is not a party of looks exactly like one that does not exist:
+   * the relay never confirms other people's call ids. */
+  call = _wzp_relay_call_lookup (self, call_id);
+  role = call ? role_of (call, conn->fingerprint) : -1;
+  if (role < 0)
+    {
+      _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_UNKNOWN_CALL, call_id,
+                                  "%s for a call you are not in: %s",
+                                  _wzp_message_type_to_string (type), call_id);
+      return;
+    }
+  calls_dispatch (self, &from, call, role, message);
+}
+
+/* Federation: a message from a party at the peer relay @peer (the link checked that the
+ * forward came from its origin, one hop). */
+void
+_wzp_relay_calls_handle_remote (WzpRelay   *self,
+                                RelayPeer  *peer,
+                                WzpMessage *inner)
+{
+  WzpMessageType type = _wzp_message_get_message_type (inner);
+  const char *call_id = _wzp_message_get_string (inner, "call_id");
+  RelayCall *call;
+  int role;
+
+  if (type == WZP_MESSAGE_DIRECT_CALL_OFFER)
+    {
+      const char *caller = _wzp_message_get_string (inner, "caller_fingerprint");
+      Sender from = { caller, NULL, NULL, peer };
+
+      /* A peer relay speaks only for the identities it announced: anything else is a lie
+       * (or a bug), refused without a trace in the call registry. */
+      if (caller == NULL || !g_hash_table_contains (peer->announced, caller))
+        {
+          _wzp_relay_federation_link_error (peer, WZP_ERROR_CODE_BAD_MESSAGE, call_id,
+                                            "DirectCallOffer from %s, which your relay "
+                                            "has not announced; refused",
+                                            caller ? caller : "nobody");
+          return;
+        }
+      handle_offer (self, &from, inner);
+      return;
+    }
+
+  call = _wzp_relay_call_lookup (self, call_id);
+  role = call ? remote_role_of (call, peer->fingerprint) : -1;
+  if (role < 0)
+    {
+      /* Hangups and errors cross each other when both relays end a call at once. */
+      if (type == WZP_MESSAGE_HANGUP || type == WZP_MESSAGE_ERROR)
+        {
+          g_debug ("Peer relay %s: %s for a call that is over here: %s", peer->uri,
+                   _wzp_message_type_to_string (type), call_id ? call_id : "(none)");
+          return;
+        }
+      {
+        Sender from = { "?", NULL, NULL, peer };
+        sender_error (self, &from, WZP_ERROR_CODE_UNKNOWN_CALL, call_id,
+                      "%s for a call that your relay's party is not in: %s",
+                      _wzp_message_type_to_string (type), call_id);
+      }
+      return;
+    }
+
+  if (type == WZP_MESSAGE_ERROR)
+    {
+      g_autoptr(WzpMessage) forward = _wzp_message_copy (inner);
+
+      /* Our party hears it. An error before the answer, from the callee's relay, means it
+       * refused the offer (callee gone, limits): the call is over. */
+      _wzp_relay_send_to (self, call->party[1 - role].fingerprint, forward);
+      if (role == WZP_CALL_ROLE_CALLEE &&
+          (call->state == CALL_OFFERED || call->state == CALL_RINGING))
+        {
+          log_call (call, "the callee's relay refused it: %s",
+                    _wzp_message_get_string (inner, "message"));
+          _wzp_relay_call_end (call, WZP_HANGUP_REASON_ERROR, NOTIFY_NONE);
+        }
+      return;
+    }
+
+  {
+    Sender from = { call->party[role].fingerprint, NULL, NULL, peer };
+    calls_dispatch (self, &from, call, role, inner);
+  }
+}
+
+/* Federation: the link to a peer relay went down. Calls over it end at once: the far
+ * relay ends its half the same way, and neither can tell the other anything until the
+ * link is back (docs/protocol.md, Federation). */
+void
+_wzp_relay_calls_peer_lost (WzpRelay   *self,
+                            const char *peer_fingerprint)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  RelayCall *call;
+
+  g_hash_table_iter_init (&iter, self->calls);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &call))
+    if (remote_role_of (call, peer_fingerprint) >= 0)
+      g_ptr_array_add (ids, g_strdup (call->call_id));
+
+  for (guint i = 0; i < ids->len; i++)
+    {
+      int remote;
+
+      call = _wzp_relay_call_lookup (self, g_ptr_array_index (ids, i));
+      if (call == NULL)
+        continue;
+      remote = remote_role_of (call, peer_fingerprint);
+      log_call (call, "the link to the other party's relay went down");
+      _wzp_relay_call_end (call, WZP_HANGUP_REASON_ERROR, 1 - remote);
+    }
 }
 
 /* Signalling loss and grace (DESIGN 11, item 9) */

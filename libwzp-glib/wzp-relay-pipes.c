@@ -12,25 +12,26 @@
  * kernel moves the bytes with splice(2): the relay never reads them. The peers' own
  * end-to-end TLS runs inside.
  *
+ * This file is the matching: a pipe's life on the main context (accept, OpenPipe, token,
+ * the party's slot in the call, waiting for the partner, joining, PipeReady) and its close.
+ * Moving the bytes of a joined pair is the forwarder's (wzp-relay-forwarder.c), on its own
+ * thread; the two meet in start_forwarding() and forward_done_cb() only. A federation
+ * bridge (wzp-relay-bridge.c) enters the matching through _wzp_relay_pipes_add_bridge():
+ * one end of its socketpair is the remote party's pipe here.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <glib-unix.h>
 
 #include "wzp-path-private.h"
+#include "wzp-relay-forwarder-private.h"
 #include "wzp-relay-private.h"
 #include "wzp-tls-private.h"
 
 /* OpenPipe is small; nothing bigger is read from a pipe. */
 #define PIPE_MAX_FRAME 1024
-#define SPLICE_CHUNK   (64 * 1024)
 
 struct _RelayPipe
 {
@@ -39,27 +40,16 @@ struct _RelayPipe
   GSocketConnection  *conn;
   WzpFrameIO         *io;
   GCancellable       *cancellable;
-  IpCounters         *ip;
-  char               *remote_addr;
+  char               *remote_addr;   /* "ip:port", or what a bridge is */
+  IpCounters         *ip;            /* NULL for a bridge (a local socketpair) */
   RelayCall          *call;          /* set once OpenPipe was accepted */
   int                 role;
   RelayPipe          *partner;       /* set when joined */
-  guint               wait_id;
+  GSource            *wait_source;   /* OpenPipe, then the partner, in time */
+  gboolean            ready_written; /* PipeReady went out: bytes may flow towards it */
+  RelayForward       *forward;       /* both pipes of a join point at the same one */
   gboolean            closed;
-
-  /* Forwarding from this pipe's socket to the partner's socket. */
-  int                 fd;
-  int                 buf[2];        /* kernel pipe between the two sockets */
-  gsize               pending;       /* bytes sitting in buf */
-  gboolean            forwarding;
-  gboolean            eof;
-  gboolean            done;
-  guint               watch_id;
-  guint               resume_id;
-  RelayBucket         bucket;
 };
-
-static void pump (RelayPipe *pipe);
 
 static RelayPipe *
 pipe_ref (RelayPipe *pipe)
@@ -83,6 +73,23 @@ pipe_unref (RelayPipe *pipe)
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayPipe, pipe_unref)
+
+/* The relay's timers for a pipe run on the relay's context (the one the forwarder reports
+ * to), whatever the thread-default context is when they are armed. */
+static void
+pipe_wait (RelayPipe   *pipe,
+           guint        seconds,
+           GSourceFunc  func)
+{
+  if (pipe->wait_source != NULL)
+    g_source_destroy (pipe->wait_source);
+  g_clear_pointer (&pipe->wait_source, g_source_unref);
+  if (func == NULL)
+    return;
+  pipe->wait_source = g_timeout_source_new_seconds (seconds);
+  g_source_set_callback (pipe->wait_source, func, pipe, NULL);
+  g_source_attach (pipe->wait_source, pipe->relay->context);
+}
 
 static gboolean
 tokens_equal (const char *a,
@@ -115,6 +122,12 @@ pipe_fingerprint (RelayPipe *pipe)
   return pipe->call ? pipe->call->party[pipe->role].fingerprint : NULL;
 }
 
+static int
+pipe_fd (RelayPipe *pipe)
+{
+  return g_socket_get_fd (g_socket_connection_get_socket (pipe->conn));
+}
+
 /* Closes @pipe and, if it is joined, its partner: a join lives and dies as a whole. When
  * @code is set, the party hears why on its signalling connection. */
 void
@@ -135,16 +148,17 @@ _wzp_relay_pipe_close (RelayPipe  *pipe,
     _wzp_relay_send_error_to (self, pipe_fingerprint (pipe), code, pipe->call->call_id,
                               "%s", reason);
 
-  g_cancellable_cancel (pipe->cancellable);
-  g_clear_handle_id (&pipe->wait_id, g_source_remove);
-  g_clear_handle_id (&pipe->watch_id, g_source_remove);
-  g_clear_handle_id (&pipe->resume_id, g_source_remove);
-  if (pipe->buf[0] >= 0)
+  /* The forwarder lets go of both sockets before either closes. */
+  if (pipe->forward != NULL)
     {
-      close (pipe->buf[0]);
-      close (pipe->buf[1]);
-      pipe->buf[0] = pipe->buf[1] = -1;
+      _wzp_relay_forwarder_remove (self->forwarder, pipe->forward);
+      pipe->forward = NULL;
+      if (pipe->partner != NULL)
+        pipe->partner->forward = NULL;
     }
+
+  g_cancellable_cancel (pipe->cancellable);
+  pipe_wait (pipe, 0, NULL);
 
   if (pipe->call != NULL && pipe->call->party[pipe->role].pipe == pipe)
     pipe->call->party[pipe->role].pipe = NULL;
@@ -152,8 +166,11 @@ _wzp_relay_pipe_close (RelayPipe  *pipe,
 
   g_io_stream_close (G_IO_STREAM (pipe->conn), NULL, NULL);
 
-  pipe->ip->pipes--;
-  _wzp_relay_ip_counters_gc (self, pipe->ip);
+  if (pipe->ip != NULL)
+    {
+      pipe->ip->pipes--;
+      _wzp_relay_ip_counters_gc (self, pipe->ip);
+    }
 
   partner = pipe->partner;
   pipe->partner = NULL;
@@ -175,6 +192,8 @@ _wzp_relay_pipes_drop_call (RelayCall *call)
       _wzp_relay_pipe_close (call->party[role].pipe, NULL, "the call ended");
 }
 
+/* Every pipe closes, then the forwarding thread is stopped and joined: after this nothing
+ * of the relay's pipes runs anywhere (the relay may be finalized next). */
 void
 _wzp_relay_pipes_close_all (WzpRelay *self)
 {
@@ -187,132 +206,52 @@ _wzp_relay_pipes_close_all (WzpRelay *self)
       g_hash_table_iter_next (&iter, (gpointer *) &pipe, NULL);
       _wzp_relay_pipe_close (pipe, NULL, "the relay stopped");
     }
+  g_clear_pointer (&self->forwarder, _wzp_relay_forwarder_free);
+}
+
+guint
+_wzp_relay_pipes_get_n_forwarding (WzpRelay *self)
+{
+  return self->forwarder != NULL ? _wzp_relay_forwarder_get_n_forwards (self->forwarder) : 0;
 }
 
 /* Forwarding */
 
-static gboolean
-watch_cb (int          fd,
-          GIOCondition condition,
-          gpointer     user_data)
+/* On the relay's context: the forwarder saw both ends close, or a socket fail. */
+static void
+forward_done_cb (RelayForward *fw,
+                 const char   *reason,
+                 gpointer      user_data)
 {
   RelayPipe *pipe = user_data;
 
-  pipe->watch_id = 0;
-  pump (pipe);
-  return G_SOURCE_REMOVE;
+  /* The forward is removed with the pipes, so @pipe is alive while @fw is. */
+  _wzp_relay_pipe_close (pipe, NULL, reason);
 }
 
+/* PipeReady has reached both sockets: bytes may flow both ways now. */
 static gboolean
-resume_cb (gpointer user_data)
+start_forwarding (RelayPipe  *a,
+                  RelayPipe  *b,
+                  GError    **error)
 {
-  RelayPipe *pipe = user_data;
+  WzpRelay *self = a->relay;
 
-  pipe->resume_id = 0;
-  pump (pipe);
-  return G_SOURCE_REMOVE;
+  /* One thread per relay, started with its first join and joined when it stops. */
+  if (self->forwarder == NULL)
+    self->forwarder = _wzp_relay_forwarder_new (self->context, error);
+  if (self->forwarder == NULL)
+    return FALSE;
+
+  a->forward = _wzp_relay_forwarder_add (self->forwarder, pipe_fd (a), pipe_fd (b),
+                                         self->pipe_bytes_per_second, self->pipe_burst_bytes,
+                                         forward_done_cb, a, error);
+  b->forward = a->forward;
+  return a->forward != NULL;
 }
 
-static void
-direction_done (RelayPipe *pipe)
-{
-  RelayPipe *partner = pipe->partner;
-
-  pipe->done = TRUE;
-  /* Pass the end of stream on; the other direction may still have bytes to carry. */
-  shutdown (partner->fd, SHUT_WR);
-  if (partner->done)
-    _wzp_relay_pipe_close (pipe, NULL, "both ends closed");
-}
-
-static void
-pump (RelayPipe *pipe)
-{
-  WzpRelay *self = pipe->relay;
-  RelayPipe *partner = pipe->partner;
-
-  if (pipe->closed || partner == NULL)
-    return;
-
-  for (;;)
-    {
-      ssize_t n;
-      gsize amount;
-
-      if (pipe->pending > 0)
-        {
-          n = splice (pipe->buf[0], NULL, partner->fd, NULL, pipe->pending,
-                      SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-          if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            {
-              pipe->watch_id = g_unix_fd_add (partner->fd, G_IO_OUT, watch_cb, pipe);
-              return;
-            }
-          if (n <= 0)
-            {
-              _wzp_relay_pipe_close (pipe, NULL, "the other end of the pipe failed");
-              return;
-            }
-          pipe->pending -= n;
-          continue;
-        }
-
-      if (pipe->eof)
-        {
-          direction_done (pipe);
-          return;
-        }
-
-      /* The rate limit is sized for voice: a pipe is not a bulk proxy. */
-      _wzp_relay_bucket_take (&pipe->bucket, self->pipe_bytes_per_second,
-                              self->pipe_burst_bytes, 0);
-      amount = MIN ((gsize) pipe->bucket.tokens, SPLICE_CHUNK);
-      if (amount == 0)
-        {
-          double wait_us = _wzp_relay_bucket_wait_us (&pipe->bucket,
-                                                      self->pipe_bytes_per_second, 512);
-
-          pipe->resume_id = g_timeout_add (MAX (1, (guint) (wait_us / 1000)), resume_cb, pipe);
-          return;
-        }
-
-      n = splice (pipe->fd, NULL, pipe->buf[1], NULL, amount,
-                  SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        {
-          pipe->watch_id = g_unix_fd_add (pipe->fd, G_IO_IN, watch_cb, pipe);
-          return;
-        }
-      if (n < 0)
-        {
-          _wzp_relay_pipe_close (pipe, NULL, "the pipe connection failed");
-          return;
-        }
-      if (n == 0)
-        {
-          pipe->eof = TRUE;
-          continue;
-        }
-      pipe->bucket.tokens -= n;
-      pipe->pending += n;
-    }
-}
-
-static gboolean
-start_forwarding (RelayPipe *pipe)
-{
-  if (pipe2 (pipe->buf, O_NONBLOCK | O_CLOEXEC) != 0)
-    {
-      pipe->buf[0] = pipe->buf[1] = -1;
-      return FALSE;
-    }
-  pipe->forwarding = TRUE;
-  pump (pipe);
-  return TRUE;
-}
-
-/* PipeReady has reached @pipe's socket: bytes towards it may flow now, so the partner's
- * direction (partner → pipe) starts. */
+/* PipeReady went out on @pipe. The partner's bytes must not reach @pipe before it, so
+ * forwarding starts when PipeReady is out on both. */
 static void
 pipe_ready_written_cb (GObject      *source,
                        GAsyncResult *result,
@@ -320,6 +259,7 @@ pipe_ready_written_cb (GObject      *source,
 {
   g_autoptr(RelayPipe) pipe = user_data;
   g_autoptr(GError) error = NULL;
+  RelayPipe *partner;
 
   if (!_wzp_frame_io_write_finish (WZP_FRAME_IO (source), result, &error))
     {
@@ -328,10 +268,28 @@ pipe_ready_written_cb (GObject      *source,
     }
   if (pipe->closed || pipe->partner == NULL)
     return;
-  if (!start_forwarding (pipe->partner))
-    _wzp_relay_pipe_close (pipe, WZP_ERROR_CODE_LIMIT_REACHED,
-                           "The relay is out of resources for pipes");
+  pipe->ready_written = TRUE;
+  partner = pipe->partner;
+  if (!partner->ready_written)
+    return;
+
+  if (!start_forwarding (partner, pipe, &error))
+    {
+      /* Out of descriptors, most likely: the operator's concern, not a bug. */
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                        "WZP_CALL_ID", pipe->call->call_id,
+                        "WZP_LIMIT", "pipe-forwarding",
+                        "MESSAGE", "Call %s: cannot forward the pipe: %s",
+                        pipe->call->call_id, error->message);
+      _wzp_relay_send_error_to (pipe->relay, pipe_fingerprint (partner),
+                                WZP_ERROR_CODE_LIMIT_REACHED, pipe->call->call_id,
+                                "The relay is out of resources for pipes");
+      _wzp_relay_pipe_close (pipe, WZP_ERROR_CODE_LIMIT_REACHED,
+                             "The relay is out of resources for pipes");
+    }
 }
+
+/* Matching */
 
 static void
 join (RelayPipe *a,
@@ -339,8 +297,8 @@ join (RelayPipe *a,
 {
   RelayCall *call = a->call;
 
-  g_clear_handle_id (&a->wait_id, g_source_remove);
-  g_clear_handle_id (&b->wait_id, g_source_remove);
+  pipe_wait (a, 0, NULL);
+  pipe_wait (b, 0, NULL);
   a->partner = b;
   b->partner = a;
   call->relayed = TRUE;
@@ -364,7 +322,6 @@ partner_wait_cb (gpointer user_data)
   RelayPipe *pipe = user_data;
   g_autofree char *reason = NULL;
 
-  pipe->wait_id = 0;
   reason = g_strdup_printf ("The other party's pipe did not arrive within %u seconds",
                             pipe->relay->pipe_wait_timeout);
   _wzp_relay_pipe_close (pipe, WZP_ERROR_CODE_PIPE_TIMEOUT, reason);
@@ -389,44 +346,19 @@ find_role (RelayCall  *call,
   return -1;
 }
 
+/* @pipe is @call's party @role's pipe from now on (its token was good): it replaces the
+ * party's previous pipe, joins the other party's waiting pipe, or waits for it. */
 static void
-handle_open_pipe (RelayPipe  *pipe,
-                  WzpMessage *message)
+pipe_attach (RelayPipe *pipe,
+             RelayCall *call,
+             int        role)
 {
   WzpRelay *self = pipe->relay;
-  const char *call_id = _wzp_message_get_string (message, "call_id");
-  const char *token = _wzp_message_get_string (message, "pipe_token");
-  gint64 seq = _wzp_message_has_member (message, "seq")
-               ? _wzp_message_get_int (message, "seq") : 1;
-  RelayCall *call = _wzp_relay_call_lookup (self, call_id);
-  RelayParty *party;
-  RelayParty *other;
-  int role;
+  RelayParty *party = &call->party[role];
+  RelayParty *other = &call->party[1 - role];
 
-  /* Without a valid token the relay cannot tell whose pipe this is, so there is nobody
-   * to tell why; the close and the log line are all. */
-  role = (call != NULL && seq > 0) ? find_role (call, token, seq) : -1;
-  if (role < 0)
-    {
-      _wzp_relay_pipe_close (pipe, NULL, "OpenPipe with an unknown call or a wrong token");
-      return;
-    }
-
-  party = &call->party[role];
-  other = &call->party[1 - role];
   pipe->call = call;
   pipe->role = role;
-
-  if (seq <= party->last_pipe_seq)
-    {
-      pipe->call = NULL;   /* not this party's pipe: do not detach the current one */
-      _wzp_relay_send_error_to (self, party->fingerprint, WZP_ERROR_CODE_BAD_TOKEN, call_id,
-                                "Pipe token %" G_GINT64_FORMAT " was already used; "
-                                "a pipe token is good for one pipe", seq);
-      _wzp_relay_pipe_close (pipe, NULL, "reused pipe token");
-      return;
-    }
-  party->last_pipe_seq = seq;
 
   /* At most one pipe per party: a new one replaces the old (the party has given up on
    * it), and the old join goes with it. */
@@ -443,12 +375,48 @@ handle_open_pipe (RelayPipe  *pipe,
   if (other->pipe == NULL)
     {
       g_autoptr(WzpMessage) requested = _wzp_message_new_for_call (WZP_MESSAGE_PIPE_REQUESTED,
-                                                                   call_id);
+                                                                   call->call_id);
       _wzp_relay_send_to (self, other->fingerprint, requested);
     }
 
-  g_clear_handle_id (&pipe->wait_id, g_source_remove);
-  pipe->wait_id = g_timeout_add_seconds (self->pipe_wait_timeout, partner_wait_cb, pipe);
+  pipe_wait (pipe, self->pipe_wait_timeout, partner_wait_cb);
+}
+
+static void
+handle_open_pipe (RelayPipe  *pipe,
+                  WzpMessage *message)
+{
+  WzpRelay *self = pipe->relay;
+  const char *call_id = _wzp_message_get_string (message, "call_id");
+  const char *token = _wzp_message_get_string (message, "pipe_token");
+  gint64 seq = _wzp_message_has_member (message, "seq")
+               ? _wzp_message_get_int (message, "seq") : 1;
+  RelayCall *call = _wzp_relay_call_lookup (self, call_id);
+  RelayParty *party;
+  int role;
+
+  /* Without a valid token the relay cannot tell whose pipe this is, so there is nobody
+   * to tell why; the close and the log line are all. */
+  role = (call != NULL && seq > 0) ? find_role (call, token, seq) : -1;
+  if (role < 0)
+    {
+      _wzp_relay_pipe_close (pipe, NULL, "OpenPipe with an unknown call or a wrong token");
+      return;
+    }
+
+  party = &call->party[role];
+  if (seq <= party->last_pipe_seq)
+    {
+      /* Not this party's pipe (pipe->call stays unset): the party's current pipe stays. */
+      _wzp_relay_send_error_to (self, party->fingerprint, WZP_ERROR_CODE_BAD_TOKEN, call_id,
+                                "Pipe token %" G_GINT64_FORMAT " was already used; "
+                                "a pipe token is good for one pipe", seq);
+      _wzp_relay_pipe_close (pipe, NULL, "reused pipe token");
+      return;
+    }
+  party->last_pipe_seq = seq;
+
+  pipe_attach (pipe, call, role);
 }
 
 static void
@@ -483,9 +451,32 @@ open_wait_cb (gpointer user_data)
 {
   RelayPipe *pipe = user_data;
 
-  pipe->wait_id = 0;
   _wzp_relay_pipe_close (pipe, NULL, "no OpenPipe in time");
   return G_SOURCE_REMOVE;
+}
+
+/* Owns @remote_addr. */
+static RelayPipe *
+pipe_new (WzpRelay          *self,
+          GSocketConnection *connection,
+          IpCounters        *ip,
+          char              *remote_addr)
+{
+  RelayPipe *pipe = g_new0 (RelayPipe, 1);
+
+  g_ref_count_init (&pipe->ref_count);
+  pipe->relay = self;
+  pipe->conn = g_object_ref (connection);
+  pipe->cancellable = g_cancellable_new ();
+  pipe->ip = ip;
+  pipe->remote_addr = remote_addr;
+  if (ip != NULL)
+    ip->pipes++;
+  g_hash_table_add (self->pipes, pipe);
+
+  pipe->io = _wzp_frame_io_new (G_IO_STREAM (connection));
+  _wzp_frame_io_set_max_frame_size (pipe->io, PIPE_MAX_FRAME);
+  return pipe;
 }
 
 gboolean
@@ -513,23 +504,28 @@ _wzp_relay_pipes_incoming (WzpRelay          *self,
       return FALSE;
     }
 
-  pipe = g_new0 (RelayPipe, 1);
-  g_ref_count_init (&pipe->ref_count);
-  pipe->relay = self;
-  pipe->conn = g_object_ref (connection);
-  pipe->cancellable = g_cancellable_new ();
-  pipe->ip = ip;
-  pipe->remote_addr = _wzp_address_to_string (remote);
-  pipe->fd = g_socket_get_fd (g_socket_connection_get_socket (connection));
-  pipe->buf[0] = pipe->buf[1] = -1;
-  ip->pipes++;
-  g_hash_table_add (self->pipes, pipe);
-
+  pipe = pipe_new (self, connection, ip, _wzp_address_to_string (remote));
   _wzp_socket_connection_set_nodelay (G_IO_STREAM (connection));
-  pipe->io = _wzp_frame_io_new (G_IO_STREAM (connection));
-  _wzp_frame_io_set_max_frame_size (pipe->io, PIPE_MAX_FRAME);
-  pipe->wait_id = g_timeout_add_seconds (MIN (self->pipe_wait_timeout, self->handshake_timeout),
-                                         open_wait_cb, pipe);
+  pipe_wait (pipe, MIN (self->pipe_wait_timeout, self->handshake_timeout), open_wait_cb);
   _wzp_frame_io_read_async (pipe->io, pipe->cancellable, open_pipe_read_cb, pipe_ref (pipe));
+  return TRUE;
+}
+
+/* The federation's entry (declared in wzp-relay-federation-private.h): the bridge has
+ * checked its own token, so @connection goes straight to the matching, as party @role's
+ * pipe; PipeReady is written to it when joined, and then the forwarder splices between
+ * it and the local party's pipe like between two pipes. It counts against no address. */
+gboolean
+_wzp_relay_pipes_add_bridge (RelayCall         *call,
+                             int                role,
+                             GSocketConnection *connection,
+                             const char        *description)
+{
+  RelayPipe *pipe;
+
+  if (call->state != CALL_SET_UP || role < 0 || role > 1)
+    return FALSE;
+  pipe = pipe_new (call->relay, connection, NULL, g_strdup (description));
+  pipe_attach (pipe, call, role);
   return TRUE;
 }

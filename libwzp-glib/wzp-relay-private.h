@@ -2,8 +2,12 @@
  *
  *   wzp-relay.c         the object, listeners, TLS handshakes, registration, dispatch
  *   wzp-relay-calls.c   the call state machine and CallSetup cross-wiring
- *   wzp-relay-pipes.c   pipe listener, token check, joining, splice(2) forwarding
+ *   wzp-relay-pipes.c   pipe listener, token check, joining (matching pipes to calls)
+ *   wzp-relay-forwarder.c  splice(2) forwarding of joined pipes on a thread of its own
+ *                       (declared in wzp-relay-forwarder-private.h)
  *   wzp-relay-limits.c  per-source-IP counters, message rate, fd reserve
+ *   wzp-relay-federation*.c, wzp-relay-presence.c, wzp-relay-bridge.c: federation
+ *                       (declared in wzp-relay-federation-private.h)
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -13,6 +17,7 @@
 
 #include "wzp-frame-io-private.h"
 #include "wzp-message-private.h"
+#include "wzp-relay-forwarder-private.h"
 #include "wzp-relay.h"
 
 G_BEGIN_DECLS
@@ -23,6 +28,8 @@ typedef struct _RelayConn RelayConn;
 typedef struct _RelayCall RelayCall;
 typedef struct _RelayPipe RelayPipe;
 typedef struct _IpCounters IpCounters;
+typedef struct _RelayFederation RelayFederation;
+typedef struct _RelayBridge RelayBridge;
 
 /* Per source IPv4 address or IPv6 /64: identities are free, addresses are not. */
 struct _IpCounters
@@ -62,7 +69,6 @@ struct _RelayConn
   guint               dropped_in_window;
   guint               bad_messages;
   guint               handshake_timeout_id;
-  guint               idle_id;
   gboolean            handshaking;
   gboolean            registered;
   gboolean            closed;
@@ -89,6 +95,8 @@ typedef struct
   gint64       last_pipe_seq;      /* OpenPipe seq must grow: tokens are single use */
   RelayPipe   *pipe;               /* this party's pipe, waiting or joined */
   guint        grace_id;           /* signalling lost, waiting for re-registration */
+  char        *relay;              /* federation: the peer relay holding this party, or
+                                    * NULL for a party registered here */
 } RelayParty;
 
 struct _RelayCall
@@ -102,6 +110,11 @@ struct _RelayCall
   gint64          started;          /* unix seconds */
   guint           ring_timeout_id;
   guint           duration_id;
+  /* Federation (one party at a peer relay): the bridge between the two relays' pipes. The
+   * callee's relay makes the secret and tells the caller's relay over the link. */
+  char           *bridge_secret;
+  gint64          last_bridge_seq;
+  RelayBridge    *bridge;           /* the caller's relay's outgoing bridge, if any */
 };
 
 struct _WzpRelay
@@ -120,7 +133,11 @@ struct _WzpRelay
   GHashTable      *ip_counters;      /* key -> IpCounters* (owned) */
   guint            pending_handshakes;
   guint            resume_accept_id;
+  guint            keepalive_id;      /* the keepalive and idle-timeout sweep */
+  guint            keepalive_period;  /* its period, seconds */
   gboolean         running;
+  GMainContext    *context;          /* thread-default at construction: the relay's */
+  RelayForwarder  *forwarder;        /* pipe forwarding thread, while pipes were joined */
 
   /* Limits (properties) */
   guint            max_frame_size;
@@ -143,6 +160,8 @@ struct _WzpRelay
   guint            min_free_fds;
   char           **allowed_fingerprints;
   char           **reflectors;
+
+  RelayFederation *federation;       /* peers, links, remote presence, bridges */
 
   /* Test seam: sees (and may change) every CallSetup before it is sent. */
   void           (*setup_filter) (WzpMessage *setup, gpointer data);
@@ -172,6 +191,9 @@ void        _wzp_relay_emit_call_started (WzpRelay    *self,
 void        _wzp_relay_emit_call_ended  (WzpRelay     *self,
                                          RelayCall    *call,
                                          const char   *reason);
+void        _wzp_relay_emit_peer_link_changed (WzpRelay        *self,
+                                               const char      *fingerprint,
+                                               WzpPeerLinkState state);
 RelayConn  *_wzp_relay_lookup_conn      (WzpRelay     *self,
                                          const char   *fingerprint);
 
@@ -206,6 +228,13 @@ void        _wzp_relay_pipe_close       (RelayPipe         *pipe,
                                          const char        *reason);
 void        _wzp_relay_pipes_drop_call  (RelayCall         *call);
 void        _wzp_relay_pipes_close_all  (WzpRelay          *self);
+/* Joined pipe pairs the forwarding thread is carrying. */
+guint       _wzp_relay_pipes_get_n_forwarding (WzpRelay    *self);
+/* A federation bridge's end stands in for party @role's pipe (wzp-relay-bridge.c). */
+gboolean    _wzp_relay_pipes_add_bridge (RelayCall         *call,
+                                         int                role,
+                                         GSocketConnection *connection,
+                                         const char        *description);
 
 /* wzp-relay-limits.c */
 char       *_wzp_relay_ip_key           (GInetAddress  *address);

@@ -11,6 +11,7 @@
 
 #include "wzp-enum-types.h"
 #include "wzp-error.h"
+#include "wzp-relay-federation-private.h"
 #include "wzp-relay-private.h"
 #include "wzp-tls-private.h"
 
@@ -90,6 +91,7 @@ static GParamSpec *properties[N_PROPS];
 enum {
   SIGNAL_CALL_STARTED,
   SIGNAL_CALL_ENDED,
+  SIGNAL_PEER_LINK_CHANGED,
   N_SIGNALS,
 };
 static guint signals[N_SIGNALS];
@@ -191,8 +193,12 @@ _wzp_relay_send_to (WzpRelay   *self,
                     const char *fingerprint,
                     WzpMessage *message)
 {
-  RelayConn *conn = _wzp_relay_lookup_conn (self, fingerprint);
+  RelayConn *conn;
 
+  /* A party of a call at a peer relay is reached over the federation link. */
+  if (_wzp_relay_federation_route (self, fingerprint, message))
+    return;
+  conn = _wzp_relay_lookup_conn (self, fingerprint);
   if (conn != NULL)
     _wzp_relay_conn_send (conn, message);
 }
@@ -260,6 +266,7 @@ conn_unregister (RelayConn *conn)
   if (g_hash_table_lookup (self->registrations, conn->fingerprint) == conn)
     {
       g_hash_table_remove (self->registrations, conn->fingerprint);
+      _wzp_relay_presence_local_changed (self, conn->fingerprint, FALSE);
       _wzp_relay_calls_party_lost (self, conn->fingerprint);
     }
   _wzp_relay_notify_counts (self);
@@ -280,7 +287,6 @@ conn_close (RelayConn  *conn,
 
   g_cancellable_cancel (conn->cancellable);
   g_clear_handle_id (&conn->handshake_timeout_id, g_source_remove);
-  g_clear_handle_id (&conn->idle_id, g_source_remove);
 
   if (conn->handshaking)
     {
@@ -300,45 +306,97 @@ conn_close (RelayConn  *conn,
   g_hash_table_remove (self->conns, conn);   /* drops the table's reference */
 }
 
-/* Keepalive and idle timeout */
+/* The federation took the connection over (a link or a bridge from a peer relay): the
+ * relay forgets it without closing its socket. */
+static void
+conn_detach (RelayConn *conn)
+{
+  WzpRelay *self = conn->relay;
+
+  conn->closed = TRUE;
+  log_conn (conn, G_LOG_LEVEL_DEBUG, "handed over to federation");
+  g_clear_handle_id (&conn->handshake_timeout_id, g_source_remove);
+  conn->ip->conns--;
+  _wzp_relay_ip_counters_gc (self, conn->ip);
+  g_hash_table_remove (self->conns, conn);
+}
+
+/* Keepalive and idle timeout: a periodic sweep over every connection, not a timer per
+ * connection. Each timer is a GSource that every main loop iteration prepares and checks,
+ * and each firing is an iteration that costs O(all connections); with 10,000 idle clients
+ * that was a third of a CPU (bench/README.md). The sweep runs every sixth of the keepalive
+ * interval (5 s by default, at least 1 s): a Ping goes out, and an idle connection is
+ * closed, at most that much later than its deadline, and all the Pings due in one period
+ * go out together, so their Pongs come back in a few iterations. */
+static guint
+keepalive_period (WzpRelay *self)
+{
+  return CLAMP (self->keepalive_interval / 6, 1, 10);
+}
+
+static void keepalive_start (WzpRelay *self);
 
 static gboolean
-conn_idle_cb (gpointer user_data)
+keepalive_sweep_cb (gpointer user_data)
 {
-  RelayConn *conn = user_data;
-  WzpRelay *self = conn->relay;
-  gint64 idle_s = (g_get_monotonic_time () - conn->last_activity_us) / G_USEC_PER_SEC;
-  guint next;
+  WzpRelay *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  RelayConn *conn;
+  guint watched = 0;
 
-  conn->idle_id = 0;
-
-  if (idle_s >= self->idle_timeout)
+  g_hash_table_iter_init (&iter, self->conns);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &conn, NULL))
     {
-      g_autoptr(WzpMessage) message = NULL;
-      g_autofree char *text = g_strdup_printf ("No message for %u seconds; closing the "
-                                               "connection", self->idle_timeout);
+      gint64 idle_s;
 
-      log_conn (conn, G_LOG_LEVEL_INFO, text);
-      message = _wzp_message_new_error (WZP_ERROR_CODE_IDLE, text, NULL);
-      conn_send_and_close (conn, message);
+      /* Handshakes have their own deadline; a cancelled connection is on its way out. */
+      if (conn->io == NULL || conn->closed || g_cancellable_is_cancelled (conn->cancellable))
+        continue;
+      watched++;
+      idle_s = (now - conn->last_activity_us) / G_USEC_PER_SEC;
+
+      if (idle_s >= self->idle_timeout)
+        {
+          g_autoptr(WzpMessage) message = NULL;
+          g_autofree char *text = g_strdup_printf ("No message for %u seconds; closing the "
+                                                   "connection", self->idle_timeout);
+
+          log_conn (conn, G_LOG_LEVEL_INFO, text);
+          message = _wzp_message_new_error (WZP_ERROR_CODE_IDLE, text, NULL);
+          /* Writes, then closes from the write's callback: the table is not touched
+           * while we iterate it. */
+          conn_send_and_close (conn, message);
+        }
+      else if (idle_s >= self->keepalive_interval && !conn->ping_outstanding)
+        {
+          g_autoptr(WzpMessage) ping = _wzp_message_new (WZP_MESSAGE_PING);
+
+          _wzp_message_set_int (ping, "timestamp_ms", g_get_real_time () / 1000);
+          _wzp_relay_conn_send (conn, ping);
+          conn->ping_outstanding = TRUE;
+        }
+    }
+
+  /* No wake-ups while nobody is connected (a relay on a laptop); the next connection
+   * starts the sweep again. */
+  if (watched == 0 || self->keepalive_period != keepalive_period (self))
+    {
+      self->keepalive_id = 0;
+      if (watched > 0)
+        keepalive_start (self);   /* keepalive-interval changed: the new period */
       return G_SOURCE_REMOVE;
     }
+  return G_SOURCE_CONTINUE;
+}
 
-  if (idle_s >= self->keepalive_interval && !conn->ping_outstanding)
-    {
-      g_autoptr(WzpMessage) ping = _wzp_message_new (WZP_MESSAGE_PING);
-
-      _wzp_message_set_int (ping, "timestamp_ms", g_get_real_time () / 1000);
-      _wzp_relay_conn_send (conn, ping);
-      conn->ping_outstanding = TRUE;
-    }
-
-  if (idle_s < self->keepalive_interval)
-    next = self->keepalive_interval - idle_s;
-  else
-    next = MIN (self->keepalive_interval, self->idle_timeout - idle_s);
-  conn->idle_id = g_timeout_add_seconds (MAX (next, 1), conn_idle_cb, conn);
-  return G_SOURCE_REMOVE;
+static void
+keepalive_start (WzpRelay *self)
+{
+  if (self->keepalive_id != 0 || !self->running)
+    return;
+  self->keepalive_period = keepalive_period (self);
+  self->keepalive_id = g_timeout_add_seconds (self->keepalive_period, keepalive_sweep_cb, self);
 }
 
 /* Registration */
@@ -348,6 +406,9 @@ fingerprint_allowed (WzpRelay   *self,
                      const char *fingerprint)
 {
   if (self->allowed_fingerprints == NULL || self->allowed_fingerprints[0] == NULL)
+    return TRUE;
+  /* Federation peers are let in to present their FederationHello. */
+  if (_wzp_relay_federation_is_peer (self, fingerprint))
     return TRUE;
   return g_strv_contains ((const char * const *) self->allowed_fingerprints, fingerprint);
 }
@@ -390,6 +451,8 @@ handle_register (RelayConn  *conn,
       conn->ip->registrations++;
       /* replace, not insert: the key must be this connection's string, not the old one's */
       g_hash_table_replace (self->registrations, conn->fingerprint, conn);
+      if (old == NULL)
+        _wzp_relay_presence_local_changed (self, conn->fingerprint, TRUE);
 
       if (old != NULL)
         {
@@ -417,7 +480,11 @@ handle_register (RelayConn  *conn,
   _wzp_message_set_string (ack, "observed_addr", conn->remote_addr);
   _wzp_message_set_string (ack, "relay_fingerprint", wzp_relay_get_fingerprint (self));
   _wzp_message_set_string (ack, "relay_version", PACKAGE_VERSION);
-  _wzp_message_set_strv (ack, "reflectors", (const char * const *) self->reflectors);
+  {
+    /* The configured reflectors and the federation peers (DESIGN 11, item 16). */
+    g_auto(GStrv) reflectors = _wzp_relay_federation_dup_reflectors (self);
+    _wzp_message_set_strv (ack, "reflectors", (const char * const *) reflectors);
+  }
   _wzp_relay_conn_send (conn, ack);
 
   /* Calls waiting in their grace period continue on this connection. */
@@ -426,11 +493,40 @@ handle_register (RelayConn  *conn,
 
 /* Dispatch */
 
+/* A peer relay opens a link (FederationHello) or a bridge (OpenPipe) on the ordinary
+ * listener; anyone else sending FederationHello is refused and closed. */
+static void
+handle_federation (RelayConn  *conn,
+                   WzpMessage *message)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WzpMessage) reply = NULL;
+  const char *code = WZP_ERROR_CODE_BAD_MESSAGE;
+
+  if (_wzp_relay_federation_adopt (conn->relay, conn, message, &code, &error))
+    {
+      conn_detach (conn);
+      return;
+    }
+  log_conn (conn, G_LOG_LEVEL_INFO, error->message);
+  reply = _wzp_message_new_error (code, error->message,
+                                  _wzp_message_get_string (message, "call_id"));
+  conn_send_and_close (conn, reply);
+}
+
 static void
 handle_message (RelayConn  *conn,
                 WzpMessage *message)
 {
   WzpMessageType type = _wzp_message_get_message_type (message);
+
+  if (type == WZP_MESSAGE_FEDERATION_HELLO ||
+      (type == WZP_MESSAGE_OPEN_PIPE && !conn->registered &&
+       _wzp_relay_federation_is_peer (conn->relay, conn->fingerprint)))
+    {
+      handle_federation (conn, message);
+      return;
+    }
 
   switch (type)
     {
@@ -645,7 +741,7 @@ handshake_cb (GObject      *source,
   conn->io = _wzp_frame_io_new (conn->tls);
   _wzp_frame_io_set_max_frame_size (conn->io, self->max_frame_size);
   conn->last_activity_us = g_get_monotonic_time ();
-  conn->idle_id = g_timeout_add_seconds (self->keepalive_interval, conn_idle_cb, conn);
+  keepalive_start (self);
 
   if (!fingerprint_allowed (self, fingerprint))
     {
@@ -832,6 +928,14 @@ _wzp_relay_emit_call_ended (WzpRelay   *self,
   g_signal_emit (self, signals[SIGNAL_CALL_ENDED], 0, call->call_id, reason);
 }
 
+void
+_wzp_relay_emit_peer_link_changed (WzpRelay         *self,
+                                   const char       *fingerprint,
+                                   WzpPeerLinkState  state)
+{
+  g_signal_emit (self, signals[SIGNAL_PEER_LINK_CHANGED], 0, fingerprint, state);
+}
+
 /* GObject */
 
 static guint *
@@ -962,9 +1066,11 @@ wzp_relay_finalize (GObject *object)
   g_hash_table_unref (self->registrations);
   g_hash_table_unref (self->calls);
   g_hash_table_unref (self->pipes);
+  g_main_context_unref (self->context);
   g_hash_table_unref (self->ip_counters);
   g_strfreev (self->allowed_fingerprints);
   g_strfreev (self->reflectors);
+  _wzp_relay_federation_free (self);
 
   G_OBJECT_CLASS (wzp_relay_parent_class)->finalize (object);
 }
@@ -1116,6 +1222,21 @@ wzp_relay_class_init (WzpRelayClass *klass)
   signals[SIGNAL_CALL_ENDED] =
     g_signal_new ("call-ended", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+
+  /**
+   * WzpRelay::peer-link-changed:
+   * @self: the relay
+   * @fingerprint: the federation peer's fingerprint
+   * @state: the link's new state
+   *
+   * Emitted when the link to a federation peer (see [method@Wzp.Relay.add_peer]) goes
+   * down, starts connecting, or comes up.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_PEER_LINK_CHANGED] =
+    g_signal_new ("peer-link-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, WZP_TYPE_PEER_LINK_STATE);
 }
 
 static void
@@ -1130,8 +1251,12 @@ wzp_relay_init (WzpRelay *self)
   self->calls = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                        (GDestroyNotify) _wzp_relay_call_free);
   self->pipes = g_hash_table_new (NULL, NULL);
+  /* GIO delivers the relay's sockets here; its own sources (the pipe forwarder's reports)
+   * go to the same context. */
+  self->context = g_main_context_ref_thread_default ();
   self->ip_counters = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                              (GDestroyNotify) ip_counters_free);
+  _wzp_relay_federation_init (self);
 }
 
 /**
@@ -1288,6 +1413,7 @@ wzp_relay_listen (WzpRelay    *self,
         signal (SIGPIPE, SIG_IGN);
     }
   self->running = TRUE;
+  _wzp_relay_federation_start (self);
 
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "WZP_LISTEN_ADDRESS", bound,
@@ -1315,6 +1441,7 @@ relay_stop (WzpRelay *self,
 
   self->running = FALSE;
   g_clear_handle_id (&self->resume_accept_id, g_source_remove);
+  g_clear_handle_id (&self->keepalive_id, g_source_remove);
 
   /* Stop first: that cancels the pending accept, which would otherwise fail on the
    * closed socket and warn. */
@@ -1335,6 +1462,8 @@ relay_stop (WzpRelay *self,
 
   _wzp_relay_calls_shutdown (self);
   _wzp_relay_pipes_close_all (self);
+  /* After the calls: their Hangups to peer relays are queued on the links. */
+  _wzp_relay_federation_stop (self, graceful);
 
   /* Hangups are queued on the connections: let each flush before it closes. */
   g_hash_table_iter_init (&iter, self->conns);

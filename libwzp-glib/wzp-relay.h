@@ -11,6 +11,7 @@
 #include <gio/gio.h>
 
 #include "wzp-version.h"
+#include "wzp-enums.h"
 #include "wzp-identity.h"
 
 G_BEGIN_DECLS
@@ -29,6 +30,11 @@ G_BEGIN_DECLS
  * @WZP_RELAY_ERROR_INVALID_ADDRESS: a listen address does not parse
  * @WZP_RELAY_ERROR_LISTEN_FAILED: a listen address could not be bound
  * @WZP_RELAY_ERROR_NOT_RUNNING: the relay is not listening
+ * @WZP_RELAY_ERROR_INVALID_PEER: a federation peer URI does not parse, or names this
+ *   relay itself
+ * @WZP_RELAY_ERROR_DUPLICATE_PEER: a federation peer with that fingerprint is configured
+ *   already
+ * @WZP_RELAY_ERROR_UNKNOWN_PEER: no federation peer with that fingerprint is configured
  *
  * Errors from setting up a relay.
  *
@@ -38,6 +44,9 @@ typedef enum {
   WZP_RELAY_ERROR_INVALID_ADDRESS,
   WZP_RELAY_ERROR_LISTEN_FAILED,
   WZP_RELAY_ERROR_NOT_RUNNING,
+  WZP_RELAY_ERROR_INVALID_PEER,
+  WZP_RELAY_ERROR_DUPLICATE_PEER,
+  WZP_RELAY_ERROR_UNKNOWN_PEER,
 } WzpRelayError;
 
 WZP_AVAILABLE_IN_ALL
@@ -74,5 +83,16 @@ WZP_AVAILABLE_IN_ALL
 GVariant     *wzp_relay_list_registrations     (WzpRelay             *self);
 WZP_AVAILABLE_IN_ALL
 GVariant     *wzp_relay_list_calls             (WzpRelay             *self);
+
+WZP_AVAILABLE_IN_ALL
+gboolean      wzp_relay_add_peer               (WzpRelay             *self,
+                                                const char           *uri,
+                                                GError              **error);
+WZP_AVAILABLE_IN_ALL
+gboolean      wzp_relay_remove_peer            (WzpRelay             *self,
+                                                const char           *fingerprint,
+                                                GError              **error);
+WZP_AVAILABLE_IN_ALL
+GVariant     *wzp_relay_list_peers             (WzpRelay             *self);
 
 G_END_DECLS

@@ -5,10 +5,12 @@
  */
 #include "config.h"
 
+#include <grp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
@@ -52,11 +54,14 @@ die_with_parent (gpointer user_data)
   prctl (PR_SET_PDEATHSIG, SIGTERM);
 }
 
-/* Starts the daemon with @argv (after the program name). */
+/* Starts the daemon with @argv (after the program name), with its session bus (or, with
+ * @as_system, its system bus) at @bus_address (NULL: what the environment says). */
 static GSubprocess *
-launch_relay (GSubprocessFlags     flags,
-              const char * const  *argv,
-              GError             **error)
+launch_relay_on_bus (GSubprocessFlags     flags,
+                     const char          *bus_address,
+                     gboolean             as_system,
+                     const char * const  *argv,
+                     GError             **error)
 {
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
   g_autoptr(GPtrArray) full = g_ptr_array_new ();
@@ -68,12 +73,25 @@ launch_relay (GSubprocessFlags     flags,
   g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", g_get_user_config_dir (), TRUE);
   g_subprocess_launcher_setenv (launcher, "XDG_STATE_HOME", g_get_user_state_dir (), TRUE);
   g_subprocess_launcher_setenv (launcher, "XDG_CACHE_HOME", g_get_user_cache_dir (), TRUE);
+  if (bus_address != NULL)
+    g_subprocess_launcher_setenv (launcher,
+                                  as_system ? "DBUS_SYSTEM_BUS_ADDRESS"
+                                            : "DBUS_SESSION_BUS_ADDRESS",
+                                  bus_address, TRUE);
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   g_ptr_array_add (full, (gpointer) relay_bin ());
   for (guint i = 0; argv[i] != NULL; i++)
     g_ptr_array_add (full, (gpointer) argv[i]);
   g_ptr_array_add (full, NULL);
   return g_subprocess_launcher_spawnv (launcher, (const char * const *) full->pdata, error);
+}
+
+static GSubprocess *
+launch_relay (GSubprocessFlags     flags,
+              const char * const  *argv,
+              GError             **error)
+{
+  return launch_relay_on_bus (flags, NULL, FALSE, argv, error);
 }
 
 static gboolean
@@ -795,6 +813,907 @@ test_bus_introspection (BusFixture    *f,
   g_assert_nonnull (g_dbus_interface_info_lookup_property (info, "ListenAddresses"));
   g_assert_nonnull (g_dbus_interface_info_lookup_property (info, "Registrations"));
   g_assert_nonnull (g_dbus_interface_info_lookup_property (info, "ActiveCalls"));
+  g_assert_nonnull (g_dbus_interface_info_lookup_method (info, "AddPeer"));
+  g_assert_nonnull (g_dbus_interface_info_lookup_method (info, "RemovePeer"));
+  g_assert_nonnull (g_dbus_interface_info_lookup_signal (info, "PeerLinkChanged"));
+  g_assert_nonnull (g_dbus_interface_info_lookup_property (info, "Peers"));
+}
+
+/* Federation: two daemons, each on its own private bus */
+
+typedef struct
+{
+  GTestDBus        *bus;
+  GDBusConnection  *connection;
+  char             *identity_path;
+  char             *fingerprint;   /* known before start (print-fingerprint) */
+  GSubprocess      *process;
+  GDataInputStream *stdout_stream;
+  char             *address;       /* HOST:PORT, from the URI line */
+  char             *uri;           /* wzps://127.0.0.1:PORT#FINGERPRINT */
+  WzpDBusRelay1    *proxy;
+} FedRelay;
+
+typedef struct
+{
+  FedRelay a;
+  FedRelay b;
+} FedFixture;
+
+static char *
+print_fingerprint (const char *identity_path)
+{
+  const char * const argv[] = { "--print-fingerprint", "--identity", identity_path, NULL };
+  g_auto(RunResult) run = { 0, };
+
+  run_relay (&run, argv);
+  g_assert_cmpint (run.status, ==, 0);
+  g_strchomp (run.out);
+  g_assert_true (wzp_fingerprint_is_valid (run.out));
+  return g_steal_pointer (&run.out);
+}
+
+static void
+fed_relay_init (FedRelay   *r,
+                const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *file = g_strdup_printf ("%s.pem", name);
+
+  r->bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  g_test_dbus_up (r->bus);
+  r->connection = g_dbus_connection_new_for_address_sync (
+    g_test_dbus_get_bus_address (r->bus),
+    G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+    G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+    NULL, NULL, &error);
+  g_assert_no_error (error);
+  r->identity_path = g_build_filename (g_get_user_data_dir (), file, NULL);
+  r->fingerprint = print_fingerprint (r->identity_path);
+}
+
+/* Starts @r's daemon on its bus, listening on 127.0.0.1:@port, with @extra (NULL
+ * terminated) after the other options. Returns FALSE when it exits instead (the port was
+ * taken); TRUE once it listens and owns its name, with a proxy. */
+static gboolean
+fed_relay_start (FedRelay           *r,
+                 guint               port,
+                 const char * const *extra)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+  g_autofree char *fingerprint = NULL;
+  g_autofree char *owner = NULL;
+
+  g_ptr_array_add (argv, g_strdup ("--dbus=session"));
+  g_ptr_array_add (argv, g_strdup ("--listen"));
+  g_ptr_array_add (argv, g_strdup_printf ("127.0.0.1:%u", port));
+  g_ptr_array_add (argv, g_strdup ("--pipe-listen"));
+  g_ptr_array_add (argv, g_strdup ("127.0.0.1:0"));
+  g_ptr_array_add (argv, g_strdup ("--identity"));
+  g_ptr_array_add (argv, g_strdup (r->identity_path));
+  for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
+    g_ptr_array_add (argv, g_strdup (extra[i]));
+  g_ptr_array_add (argv, NULL);
+
+  r->process = launch_relay_on_bus (G_SUBPROCESS_FLAGS_STDOUT_PIPE,
+                                    g_test_dbus_get_bus_address (r->bus), FALSE,
+                                    (const char * const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  r->stdout_stream = g_data_input_stream_new (g_subprocess_get_stdout_pipe (r->process));
+  line = read_line (r->stdout_stream);
+  if (line == NULL)
+    {
+      g_assert_cmpint (wait_exit (r->process), ==, 1);
+      g_clear_object (&r->stdout_stream);
+      g_clear_object (&r->process);
+      return FALSE;
+    }
+  parse_uri (line, &r->address, &fingerprint);
+  g_assert_cmpstr (fingerprint, ==, r->fingerprint);
+  r->uri = g_steal_pointer (&line);
+
+  owner = wait_for_name_owner (r->connection);
+  r->proxy = wzp_dbus_relay1_proxy_new_sync (r->connection, G_DBUS_PROXY_FLAGS_NONE,
+                                             RELAY_BUS_NAME, RELAY_OBJECT_PATH, NULL, &error);
+  g_assert_no_error (error);
+  return TRUE;
+}
+
+static void
+fed_relay_stop (FedRelay *r)
+{
+  if (r->process != NULL)
+    terminate (r->process);
+  g_clear_object (&r->proxy);
+  g_clear_object (&r->stdout_stream);
+  g_clear_object (&r->process);
+  g_clear_pointer (&r->address, g_free);
+  g_clear_pointer (&r->uri, g_free);
+}
+
+static void
+fed_relay_clear (FedRelay *r)
+{
+  fed_relay_stop (r);
+  g_dbus_connection_close_sync (r->connection, NULL, NULL);
+  g_clear_object (&r->connection);
+  g_test_dbus_down (r->bus);
+  g_clear_object (&r->bus);
+  g_free (r->identity_path);
+  g_free (r->fingerprint);
+}
+
+static void
+fed_fixture_setup (FedFixture    *f,
+                   gconstpointer  data)
+{
+  fed_relay_init (&f->a, "relay-a");
+  fed_relay_init (&f->b, "relay-b");
+}
+
+static void
+fed_fixture_teardown (FedFixture    *f,
+                      gconstpointer  data)
+{
+  fed_relay_clear (&f->a);
+  fed_relay_clear (&f->b);
+}
+
+/* A port below Linux's ephemeral range (32768-60999): a peer's URI names it before its
+ * relay starts, and no outgoing connection of a parallel test can take it meanwhile. */
+static guint
+pick_port (void)
+{
+  return g_random_int_range (20000, 30000);
+}
+
+static char *
+peer_uri (guint       port,
+          const char *fingerprint)
+{
+  return g_strdup_printf ("wzps://127.0.0.1:%u#%s", port, fingerprint);
+}
+
+/* Starts both relays, each with @a_extra / @b_extra and, where @a_peers / @b_peers say
+ * so, --peer naming the other one (whose port is chosen before either starts). */
+static void
+fed_start_both (FedFixture         *f,
+                gboolean            a_peers,
+                const char * const *a_extra,
+                gboolean            b_peers,
+                const char * const *b_extra)
+{
+  for (guint attempt = 0; attempt < 20; attempt++)
+    {
+      guint port_a = pick_port ();
+      guint port_b = pick_port ();
+      g_autofree char *uri_a = peer_uri (port_a, f->a.fingerprint);
+      g_autofree char *uri_b = peer_uri (port_b, f->b.fingerprint);
+      g_autoptr(GStrvBuilder) args_a = g_strv_builder_new ();
+      g_autoptr(GStrvBuilder) args_b = g_strv_builder_new ();
+      g_auto(GStrv) argv_a = NULL;
+      g_auto(GStrv) argv_b = NULL;
+
+      if (port_a == port_b)
+        continue;
+      if (a_peers)
+        {
+          g_strv_builder_add (args_a, "--peer");
+          g_strv_builder_add (args_a, uri_b);
+        }
+      if (a_extra != NULL)
+        g_strv_builder_addv (args_a, (const char **) a_extra);
+      if (b_peers)
+        {
+          g_strv_builder_add (args_b, "--peer");
+          g_strv_builder_add (args_b, uri_a);
+        }
+      if (b_extra != NULL)
+        g_strv_builder_addv (args_b, (const char **) b_extra);
+      argv_a = g_strv_builder_end (args_a);
+      argv_b = g_strv_builder_end (args_b);
+
+      if (!fed_relay_start (&f->a, port_a, (const char * const *) argv_a))
+        continue;
+      if (fed_relay_start (&f->b, port_b, (const char * const *) argv_b))
+        return;
+      fed_relay_stop (&f->a);
+    }
+  g_error ("Could not start two relays on free ports");
+}
+
+typedef struct
+{
+  WzpDBusRelay1 *proxy;
+  const char    *fingerprint;
+  const char    *state;        /* NULL: the peer must be absent */
+  gboolean       negate;       /* wait until the peer is NOT in @state */
+  guint          n_peers;      /* G_MAXUINT: any */
+} PeerWait;
+
+/* Looks @fingerprint up in @peers (a(sssu)); fills what is not NULL. */
+static gboolean
+find_peer (GVariant    *peers,
+           const char  *fingerprint,
+           const char **uri,
+           const char **state,
+           guint32     *announced)
+{
+  GVariantIter iter;
+  const char *u, *fp, *st;
+  guint32 n;
+
+  if (peers == NULL)
+    return FALSE;
+  g_assert_true (g_variant_is_of_type (peers, G_VARIANT_TYPE ("a(sssu)")));
+  g_variant_iter_init (&iter, peers);
+  while (g_variant_iter_next (&iter, "(&s&s&su)", &u, &fp, &st, &n))
+    if (g_str_equal (fp, fingerprint))
+      {
+        if (uri != NULL)
+          *uri = u;
+        if (state != NULL)
+          *state = st;
+        if (announced != NULL)
+          *announced = n;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+/* Reads the proxy's cached value: it only changes through PropertiesChanged. */
+static gboolean
+peer_reached (gpointer data)
+{
+  PeerWait *wait = data;
+  GVariant *peers = wzp_dbus_relay1_get_peers (wait->proxy);
+  const char *state = NULL;
+  gboolean found = find_peer (peers, wait->fingerprint, NULL, &state, NULL);
+
+  if (wait->n_peers != G_MAXUINT &&
+      (peers == NULL || g_variant_n_children (peers) != wait->n_peers))
+    return FALSE;
+  if (wait->state == NULL)
+    return !found;
+  if (!found)
+    return FALSE;
+  return wait->negate ? !g_str_equal (state, wait->state)
+                      : g_str_equal (state, wait->state);
+}
+
+static void
+wait_peer_state (FedRelay   *r,
+                 const char *fingerprint,
+                 const char *state,
+                 guint       n_peers)
+{
+  PeerWait wait = { r->proxy, fingerprint, state, FALSE, n_peers };
+  g_autofree char *what = g_strdup_printf ("peer %s to be %s in Peers", fingerprint,
+                                           state != NULL ? state : "gone");
+
+  wait_for (peer_reached, &wait, what);
+}
+
+static void
+wait_peer_not_state (FedRelay   *r,
+                     const char *fingerprint,
+                     const char *state)
+{
+  PeerWait wait = { r->proxy, fingerprint, state, TRUE, G_MAXUINT };
+  g_autofree char *what = g_strdup_printf ("peer %s to leave %s in Peers", fingerprint, state);
+
+  wait_for (peer_reached, &wait, what);
+}
+
+static void
+peer_link_changed_cb (WzpDBusRelay1 *proxy,
+                      const char    *fingerprint,
+                      const char    *state,
+                      gpointer       user_data)
+{
+  GPtrArray *events = user_data;
+
+  g_ptr_array_add (events, g_strdup_printf ("%s %s", fingerprint, state));
+}
+
+typedef struct
+{
+  WzpDBusRelay1 *proxy;
+  const char    *fingerprint;
+  guint32        announced;
+} AnnouncedWait;
+
+static gboolean
+announced_reached (gpointer data)
+{
+  AnnouncedWait *wait = data;
+  guint32 announced = G_MAXUINT32;
+
+  return find_peer (wzp_dbus_relay1_get_peers (wait->proxy), wait->fingerprint, NULL, NULL,
+                    &announced) &&
+         announced == wait->announced;
+}
+
+/* Waits until @r's Peers says the peer @fingerprint announced @n registered clients. */
+static void
+wait_announced (FedRelay   *r,
+                const char *fingerprint,
+                guint32     n)
+{
+  AnnouncedWait wait = { r->proxy, fingerprint, n };
+  g_autofree char *what = g_strdup_printf ("peer %s to announce %u clients in Peers",
+                                           fingerprint, n);
+
+  wait_for (announced_reached, &wait, what);
+}
+
+typedef struct
+{
+  GPtrArray  *events;
+  const char *event;
+} EventWait;
+
+static gboolean
+event_seen (gpointer data)
+{
+  EventWait *wait = data;
+
+  for (guint i = 0; i < wait->events->len; i++)
+    if (g_str_equal (g_ptr_array_index (wait->events, i), wait->event))
+      return TRUE;
+  return FALSE;
+}
+
+static void
+wait_link_event (GPtrArray  *events,
+                 const char *fingerprint,
+                 const char *state)
+{
+  g_autofree char *event = g_strdup_printf ("%s %s", fingerprint, state);
+  EventWait wait = { events, event };
+  g_autofree char *what = g_strdup_printf ("PeerLinkChanged(%s)", event);
+
+  wait_for (event_seen, &wait, what);
+}
+
+static void
+expect_dbus_error (GError     *error,
+                   const char *name,
+                   const char *in_message)
+{
+  g_autofree char *remote = NULL;
+
+  g_assert_nonnull (error);
+  g_assert_true (g_dbus_error_is_remote_error (error));
+  remote = g_dbus_error_get_remote_error (error);
+  g_assert_cmpstr (remote, ==, name);
+  g_dbus_error_strip_remote_error (error);
+  g_test_message ("%s: %s", name, error->message);
+  g_assert_nonnull (strstr (error->message, in_message));
+}
+
+/* wzp-relay --peer each way: both links come up, and Peers says so on both buses, with
+ * the URI as given; a client registering at B shows in A's count of what B announced.
+ * RemovePeer on one side: PeerLinkChanged "down" there, the peer is
+ * gone from its Peers, and the other side's link goes down too (it keeps dialling, but
+ * is refused: it is no longer a peer). */
+static void
+test_federation_peer_option (FedFixture    *f,
+                             gconstpointer  data)
+{
+  g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  GVariant *peers;
+  const char *uri = NULL;
+
+  fed_start_both (f, TRUE, NULL, TRUE, NULL);
+  g_signal_connect (f->a.proxy, "peer-link-changed", G_CALLBACK (peer_link_changed_cb),
+                    events);
+
+  wait_peer_state (&f->a, f->b.fingerprint, "up", 1);
+  wait_peer_state (&f->b, f->a.fingerprint, "up", 1);
+
+  peers = wzp_dbus_relay1_get_peers (f->a.proxy);
+  g_assert_true (find_peer (peers, f->b.fingerprint, &uri, NULL, NULL));
+  g_assert_true (g_str_has_prefix (uri, "wzps://127.0.0.1:"));
+  g_assert_true (g_str_has_suffix (uri, f->b.fingerprint));
+  g_assert_true (g_str_has_suffix (f->b.uri, f->b.fingerprint));
+
+  wait_announced (&f->a, f->b.fingerprint, 0);
+  {
+    g_autoptr(WzpTestClient) client = wzp_test_client_connect (f->b.address, NULL,
+                                                               f->b.fingerprint);
+    g_autoptr(WzpMessage) ack = wzp_test_client_register (client, "Bob");
+
+    wait_announced (&f->a, f->b.fingerprint, 1);
+    wait_announced (&f->b, f->a.fingerprint, 0);
+  }
+  wait_announced (&f->a, f->b.fingerprint, 0);
+
+  wzp_dbus_relay1_call_remove_peer_sync (f->a.proxy, f->b.fingerprint,
+                                         G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+  wait_link_event (events, f->b.fingerprint, "down");
+  wait_peer_state (&f->a, f->b.fingerprint, NULL, 0);
+  wait_peer_not_state (&f->b, f->a.fingerprint, "up");
+
+  /* Removing it again: nothing to remove, and a message that says so. */
+  wzp_dbus_relay1_call_remove_peer_sync (f->a.proxy, f->b.fingerprint,
+                                         G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  expect_dbus_error (error, "org.wzp.Relay1.Error.UnknownPeer", f->b.fingerprint);
+
+  /* The relays stop after the test: their last signals must not reach @events. */
+  g_signal_handlers_disconnect_by_data (f->a.proxy, events);
+}
+
+/* AddPeer at run time: relay B lists A from the start, A adds B over D-Bus; the link
+ * comes up (PeerLinkChanged "up" on A) and adding B again is refused. */
+static void
+test_federation_add_peer (FedFixture    *f,
+                          gconstpointer  data)
+{
+  g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *b_peer_uri = NULL;
+  GVariant *peers;
+
+  fed_start_both (f, FALSE, NULL, TRUE, NULL);
+  g_signal_connect (f->a.proxy, "peer-link-changed", G_CALLBACK (peer_link_changed_cb),
+                    events);
+  peers = wzp_dbus_relay1_get_peers (f->a.proxy);
+  g_assert_nonnull (peers);
+  g_assert_cmpuint (g_variant_n_children (peers), ==, 0);
+  /* B dials A, which does not know it: no link on B's side either. */
+  wait_peer_not_state (&f->b, f->a.fingerprint, "up");
+
+  b_peer_uri = g_strdup_printf ("wzps://%s#%s", f->b.address, f->b.fingerprint);
+  wzp_dbus_relay1_call_add_peer_sync (f->a.proxy, b_peer_uri, G_DBUS_CALL_FLAGS_NONE, -1,
+                                      NULL, &error);
+  g_assert_no_error (error);
+  wait_link_event (events, f->b.fingerprint, "up");
+  wait_peer_state (&f->a, f->b.fingerprint, "up", 1);
+  wait_peer_state (&f->b, f->a.fingerprint, "up", 1);
+
+  wzp_dbus_relay1_call_add_peer_sync (f->a.proxy, b_peer_uri, G_DBUS_CALL_FLAGS_NONE, -1,
+                                      NULL, &error);
+  expect_dbus_error (error, "org.wzp.Relay1.Error.DuplicatePeer", f->b.fingerprint);
+
+  g_signal_handlers_disconnect_by_data (f->a.proxy, events);
+}
+
+/* [federation] peers in the key file: the peers are dialled as with --peer; --peer
+ * replaces the file's list. */
+static void
+test_federation_config (FedFixture    *f,
+                        gconstpointer  data)
+{
+  const char *absent = "1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d";
+  const char *other = "0000:1111:2222:3333:4444:5555:6666:7777";
+  g_autofree char *config = NULL;
+  g_autofree char *other_uri = peer_uri (9, other);
+  GVariant *peers;
+
+  /* B first, listing A at a port chosen now; then A, whose file lists B and a relay
+   * that is never there. */
+  for (guint attempt = 0; attempt < 20 && f->a.process == NULL; attempt++)
+    {
+      guint port_a = pick_port ();
+      guint port_b = pick_port ();
+      g_autofree char *a_uri = peer_uri (port_a, f->a.fingerprint);
+      g_autofree char *b_uri = peer_uri (port_b, f->b.fingerprint);
+      g_autofree char *contents = NULL;
+      const char * const b_args[] = { "--peer", a_uri, NULL };
+      const char *a_args[] = { "--config", NULL, NULL };
+
+      if (port_a == port_b || !fed_relay_start (&f->b, port_b, b_args))
+        continue;
+      contents = g_strdup_printf ("[federation]\n"
+                                  "# B, and a relay that is never there\n"
+                                  "peers = %s; wzps://127.0.0.1:9#%s\n", b_uri, absent);
+      g_clear_pointer (&config, g_free);
+      config = write_file ("federation.conf", contents);
+      a_args[1] = config;
+      if (!fed_relay_start (&f->a, port_a, a_args))
+        fed_relay_stop (&f->b);
+    }
+  g_assert_nonnull (f->a.process);
+
+  wait_peer_state (&f->a, f->b.fingerprint, "up", 2);
+  wait_peer_state (&f->b, f->a.fingerprint, "up", 1);
+  wait_peer_not_state (&f->a, absent, "up");
+
+  /* --peer replaces the file's list: only the relay it names. */
+  fed_relay_stop (&f->a);
+  {
+    const char * const argv[] = { "--config", config, "--peer", other_uri, NULL };
+
+    for (guint attempt = 0; attempt < 20 && f->a.process == NULL; attempt++)
+      fed_relay_start (&f->a, pick_port (), argv);
+    g_assert_nonnull (f->a.process);
+  }
+  wait_peer_not_state (&f->a, other, "up");
+  peers = wzp_dbus_relay1_get_peers (f->a.proxy);
+  g_assert_cmpuint (g_variant_n_children (peers), ==, 1);
+  g_assert_false (find_peer (peers, f->b.fingerprint, NULL, NULL, NULL));
+  g_assert_false (find_peer (peers, absent, NULL, NULL, NULL));
+}
+
+/* AddPeer and RemovePeer with arguments that cannot work: D-Bus errors whose names say
+ * which mistake and whose messages say what to do; the relay carries on. */
+static void
+test_bus_peer_errors (BusFixture    *f,
+                      gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *self_uri = g_strdup_printf ("wzps://%s#%s", f->address, f->fingerprint);
+  GVariant *peers;
+
+  wzp_dbus_relay1_call_add_peer_sync (f->proxy, "relay.example.org:4433",
+                                      G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  expect_dbus_error (error, "org.wzp.Relay1.Error.InvalidPeer",
+                     "“relay.example.org:4433” is not a relay URI; use "
+                     "wzps://HOST:PORT#FINGERPRINT");
+  g_clear_error (&error);
+
+  wzp_dbus_relay1_call_add_peer_sync (f->proxy, "wzps://relay.example.org:4433#1a2b",
+                                      G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  expect_dbus_error (error, "org.wzp.Relay1.Error.InvalidPeer", "is not a relay URI");
+  g_clear_error (&error);
+
+  /* Itself: the relay cannot federate with itself. */
+  wzp_dbus_relay1_call_add_peer_sync (f->proxy, self_uri, G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                                      &error);
+  expect_dbus_error (error, "org.wzp.Relay1.Error.InvalidPeer", f->fingerprint);
+  g_clear_error (&error);
+
+  wzp_dbus_relay1_call_remove_peer_sync (f->proxy, "1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d",
+                                         G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  expect_dbus_error (error, "org.wzp.Relay1.Error.UnknownPeer",
+                     "1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d");
+  g_clear_error (&error);
+
+  wzp_dbus_relay1_call_remove_peer_sync (f->proxy, "relay-b", G_DBUS_CALL_FLAGS_NONE, -1,
+                                         NULL, &error);
+  expect_dbus_error (error, "org.wzp.Relay1.Error.UnknownPeer", "Not a fingerprint");
+  g_clear_error (&error);
+
+  /* Nothing was added, and the relay still answers. */
+  peers = wzp_dbus_relay1_get_peers (f->proxy);
+  g_assert_nonnull (peers);
+  g_assert_cmpuint (g_variant_n_children (peers), ==, 0);
+  g_assert_cmpstr (wzp_dbus_relay1_get_fingerprint (f->proxy), ==, f->fingerprint);
+}
+
+/* A peer added over D-Bus that never answers: listed, not up, and RemovePeer forgets it
+ * with PeerLinkChanged "down" (unless it never left down). */
+static void
+test_bus_peer_unreachable (BusFixture    *f,
+                           gconstpointer  data)
+{
+  const char *other = "1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d";
+  g_autofree char *uri = g_strdup_printf ("wzps://127.0.0.1:9#%s", other);
+  g_autoptr(GError) error = NULL;
+  GVariant *peers;
+  const char *listed_uri = NULL, *state = NULL;
+  guint32 announced = 99;
+  FedRelay view = { .proxy = f->proxy };
+
+  wzp_dbus_relay1_call_add_peer_sync (f->proxy, uri, G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                                      &error);
+  g_assert_no_error (error);
+  wait_peer_not_state (&view, other, "up");
+  peers = wzp_dbus_relay1_get_peers (f->proxy);
+  g_assert_true (find_peer (peers, other, &listed_uri, &state, &announced));
+  g_assert_cmpstr (listed_uri, ==, uri);
+  g_assert_true (g_str_equal (state, "down") || g_str_equal (state, "connecting"));
+  g_assert_cmpuint (announced, ==, 0);
+
+  wzp_dbus_relay1_call_remove_peer_sync (f->proxy, other, G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                                         &error);
+  g_assert_no_error (error);
+  wait_peer_state (&view, other, NULL, 0);
+}
+
+/* --dbus=system, with the test's bus standing in for the system bus: AddPeer and
+ * RemovePeer go through the check of the caller's uid (this test runs as the relay's own
+ * user, so it passes; the bus policy file keeps other users out before that). */
+static void
+test_system_bus_peers (void)
+{
+  g_autoptr(GTestDBus) bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  g_autoptr(GDBusConnection) connection = NULL;
+  g_autoptr(GSubprocess) relay = NULL;
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(WzpDBusRelay1) proxy = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *identity = g_build_filename (g_get_user_data_dir (), "relay.pem", NULL);
+  g_autofree char *line = NULL;
+  g_autofree char *owner = NULL;
+  const char *other = "1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d";
+  g_autofree char *other_uri = peer_uri (9, other);
+  const char * const argv[] = { "--dbus=system", "--listen", "127.0.0.1:0",
+                                "--identity", identity, NULL };
+  FedRelay view = { NULL, };
+
+  g_test_dbus_up (bus);
+  connection = g_dbus_connection_new_for_address_sync (
+    g_test_dbus_get_bus_address (bus),
+    G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+    G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+    NULL, NULL, &error);
+  g_assert_no_error (error);
+  relay = launch_relay_on_bus (G_SUBPROCESS_FLAGS_STDOUT_PIPE, g_test_dbus_get_bus_address (bus),
+                               TRUE, argv, &error);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (relay));
+  line = read_line (out);
+  g_assert_nonnull (line);
+  owner = wait_for_name_owner (connection);
+  proxy = wzp_dbus_relay1_proxy_new_sync (connection, G_DBUS_PROXY_FLAGS_NONE, RELAY_BUS_NAME,
+                                          RELAY_OBJECT_PATH, NULL, &error);
+  g_assert_no_error (error);
+  view.proxy = proxy;
+
+  wzp_dbus_relay1_call_add_peer_sync (proxy, "relay.example.org:4433", G_DBUS_CALL_FLAGS_NONE,
+                                      -1, NULL, &error);
+  expect_dbus_error (error, "org.wzp.Relay1.Error.InvalidPeer", "is not a relay URI");
+  g_clear_error (&error);
+
+  wzp_dbus_relay1_call_add_peer_sync (proxy, other_uri, G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                                      &error);
+  g_assert_no_error (error);
+  wait_peer_not_state (&view, other, "up");
+
+  wzp_dbus_relay1_call_remove_peer_sync (proxy, other, G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                                         &error);
+  g_assert_no_error (error);
+  wait_peer_state (&view, other, NULL, 0);
+
+  terminate (relay);
+  g_dbus_connection_close_sync (connection, NULL, NULL);
+  g_test_dbus_down (bus);
+}
+
+/* Another user on a bus like the system bus: only as root, which can be someone else. */
+
+#define NOBODY_UID 65534
+
+/* A dbus-daemon whose default policy is the system bus's (method calls denied unless a
+ * rule allows them, everyone may connect), with, if @policy_path is not NULL, that file
+ * included as the system bus includes system.d. The test's user may own the relay's name
+ * here (on a real system only wzp-relay may). Returns the bus's address. */
+static char *
+start_system_like_bus (const char   *policy_path,
+                       GSubprocess **bus_out)
+{
+  g_autofree char *config = NULL;
+  g_autofree char *include = policy_path != NULL
+    ? g_strdup_printf ("  <include>%s</include>\n", policy_path) : g_strdup ("");
+  g_autofree char *contents = g_strdup_printf (
+    "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+    " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+    "<busconfig>\n"
+    "  <listen>unix:tmpdir=/tmp</listen>\n"
+    "  <auth>EXTERNAL</auth>\n"
+    "  <policy context=\"default\">\n"
+    "    <allow user=\"*\"/>\n"
+    "    <deny own=\"*\"/>\n"
+    "    <deny send_type=\"method_call\"/>\n"
+    "    <allow send_type=\"signal\"/>\n"
+    "    <allow send_requested_reply=\"true\" send_type=\"method_return\"/>\n"
+    "    <allow send_requested_reply=\"true\" send_type=\"error\"/>\n"
+    "    <allow receive_type=\"method_call\"/>\n"
+    "    <allow receive_type=\"method_return\"/>\n"
+    "    <allow receive_type=\"error\"/>\n"
+    "    <allow receive_type=\"signal\"/>\n"
+    "    <allow send_destination=\"org.freedesktop.DBus\"/>\n"
+    "    %s\n"
+    "  </policy>\n"
+    "  <policy user=\"root\"><allow own=\"" RELAY_BUS_NAME "\"/></policy>\n"
+    "%s"
+    "</busconfig>\n",
+    /* Without the relay's policy: nothing but the relay itself stands in the way. */
+    policy_path == NULL ? "<allow send_type=\"method_call\"/>" : "",
+    include);
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GError) error = NULL;
+  char *address;
+
+  config = write_file (policy_path != NULL ? "system-policy.conf" : "system-open.conf",
+                       contents);
+  *bus_out = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                               &error, "dbus-daemon", "--nofork", "--print-address=1",
+                               "--config-file", config, NULL);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (*bus_out));
+  address = read_line (out);
+  g_assert_nonnull (address);
+  return address;
+}
+
+static void
+become_nobody (gpointer user_data)
+{
+  if (setgroups (0, NULL) != 0 || setgid (NOBODY_UID) != 0 || setuid (NOBODY_UID) != 0)
+    _exit (127);
+}
+
+/* Runs gdbus call as the user nobody; returns its exit status and its standard error. */
+static int
+gdbus_call_as_nobody (const char  *address,
+                      const char  *method,
+                      const char  *arg1,
+                      const char  *arg2,
+                      char       **err_out)
+{
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *argv[] = { "gdbus", "call", "--address", address, "--dest", RELAY_BUS_NAME,
+                         "--object-path", RELAY_OBJECT_PATH, "--method", method, arg1, arg2,
+                         NULL };
+
+  g_subprocess_launcher_set_child_setup (launcher, become_nobody, NULL, NULL);
+  process = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8_async (process, NULL, NULL, store_result_cb, &result);
+  wzp_test_wait_pointer ((gpointer *) &result, TIMEOUT_MS);
+  g_subprocess_communicate_utf8_finish (process, result, NULL, err_out, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  g_test_message ("gdbus %s as nobody: status %d %s", method,
+                  g_subprocess_get_exit_status (process), *err_out);
+  return g_subprocess_get_exit_status (process);
+}
+
+static gboolean
+can_be_nobody (void)
+{
+  g_autofree char *dbus_daemon = g_find_program_in_path ("dbus-daemon");
+  g_autofree char *gdbus = g_find_program_in_path ("gdbus");
+
+  if (getuid () != 0)
+    {
+      g_test_skip ("Needs root, to call as another user");
+      return FALSE;
+    }
+  if (dbus_daemon == NULL || gdbus == NULL)
+    {
+      g_test_skip ("Needs dbus-daemon and gdbus");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static GSubprocess *
+spawn_system_relay (const char  *address,
+                    GDataInputStream **out)
+{
+  g_autofree char *identity = g_build_filename (g_get_user_data_dir (), "relay.pem", NULL);
+  const char * const argv[] = { "--dbus=system", "--listen", "127.0.0.1:0",
+                                "--identity", identity, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+  GSubprocess *relay;
+
+  relay = launch_relay_on_bus (G_SUBPROCESS_FLAGS_STDOUT_PIPE, address, TRUE, argv, &error);
+  g_assert_no_error (error);
+  *out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (relay));
+  line = read_line (*out);
+  g_assert_nonnull (line);
+  return relay;
+}
+
+/* The installed bus policy: another user may read Peers and list calls, but may not call
+ * AddPeer or RemovePeer; root may. */
+static void
+test_system_bus_policy (void)
+{
+  g_autofree char *policy = g_test_build_filename (G_TEST_BUILT, "..", "data", "relay",
+                                                   "system", "org.wzp.Relay1.conf", NULL);
+  g_autoptr(GSubprocess) bus = NULL;
+  g_autoptr(GSubprocess) relay = NULL;
+  g_autoptr(GDataInputStream) relay_out = NULL;
+  g_autoptr(GDBusConnection) connection = NULL;
+  g_autoptr(WzpDBusRelay1) proxy = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *address = NULL;
+  g_autofree char *owner = NULL;
+  g_autofree char *err = NULL;
+  const char *other = "1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d";
+  g_autofree char *other_uri = peer_uri (9, other);
+
+  if (!can_be_nobody ())
+    return;
+  g_assert_true (g_file_test (policy, G_FILE_TEST_EXISTS));
+  address = start_system_like_bus (policy, &bus);
+  relay = spawn_system_relay (address, &relay_out);
+  connection = g_dbus_connection_new_for_address_sync (
+    address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+             G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL, &error);
+  g_assert_no_error (error);
+  owner = wait_for_name_owner (connection);
+
+  g_assert_cmpint (gdbus_call_as_nobody (address, RELAY_BUS_NAME ".AddPeer", other_uri, NULL,
+                                         &err), !=, 0);
+  g_assert_nonnull (strstr (err, "org.freedesktop.DBus.Error.AccessDenied"));
+  g_assert_nonnull (strstr (err, "AddPeer"));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (gdbus_call_as_nobody (address, RELAY_BUS_NAME ".RemovePeer", other, NULL,
+                                         &err), !=, 0);
+  g_assert_nonnull (strstr (err, "org.freedesktop.DBus.Error.AccessDenied"));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (gdbus_call_as_nobody (address, "org.freedesktop.DBus.Properties.Get",
+                                         RELAY_BUS_NAME, "Peers", &err), ==, 0);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (gdbus_call_as_nobody (address, RELAY_BUS_NAME ".ListCalls", NULL, NULL,
+                                         &err), ==, 0);
+
+  /* Root may. */
+  proxy = wzp_dbus_relay1_proxy_new_sync (connection, G_DBUS_PROXY_FLAGS_NONE, RELAY_BUS_NAME,
+                                          RELAY_OBJECT_PATH, NULL, &error);
+  g_assert_no_error (error);
+  wzp_dbus_relay1_call_add_peer_sync (proxy, other_uri, G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                                      &error);
+  g_assert_no_error (error);
+  wzp_dbus_relay1_call_remove_peer_sync (proxy, other, G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                                         &error);
+  g_assert_no_error (error);
+
+  terminate (relay);
+  g_dbus_connection_close_sync (connection, NULL, NULL);
+  g_subprocess_send_signal (bus, SIGTERM);
+  g_subprocess_wait (bus, NULL, NULL);
+}
+
+/* A local policy that lets everyone call everything: the relay still refuses AddPeer and
+ * RemovePeer from a user who is neither root nor its own. */
+static void
+test_system_bus_uid_check (void)
+{
+  g_autoptr(GSubprocess) bus = NULL;
+  g_autoptr(GSubprocess) relay = NULL;
+  g_autoptr(GDataInputStream) relay_out = NULL;
+  g_autoptr(GDBusConnection) connection = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *address = NULL;
+  g_autofree char *owner = NULL;
+  g_autofree char *err = NULL;
+  const char *other = "1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d";
+  g_autofree char *other_uri = peer_uri (9, other);
+
+  if (!can_be_nobody ())
+    return;
+  address = start_system_like_bus (NULL, &bus);
+  relay = spawn_system_relay (address, &relay_out);
+  connection = g_dbus_connection_new_for_address_sync (
+    address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+             G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL, &error);
+  g_assert_no_error (error);
+  owner = wait_for_name_owner (connection);
+
+  g_assert_cmpint (gdbus_call_as_nobody (address, RELAY_BUS_NAME ".AddPeer", other_uri, NULL,
+                                         &err), !=, 0);
+  g_assert_nonnull (strstr (err, "org.freedesktop.DBus.Error.AccessDenied"));
+  g_assert_nonnull (strstr (err, "Only root and the relay's own user may change the relay's "
+                                 "federation peers"));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (gdbus_call_as_nobody (address, RELAY_BUS_NAME ".RemovePeer", other, NULL,
+                                         &err), !=, 0);
+  g_assert_nonnull (strstr (err, "Only root and the relay's own user"));
+  g_clear_pointer (&err, g_free);
+  /* Reading is for everyone. */
+  g_assert_cmpint (gdbus_call_as_nobody (address, "org.freedesktop.DBus.Properties.Get",
+                                         RELAY_BUS_NAME, "Peers", &err), ==, 0);
+
+  terminate (relay);
+  g_dbus_connection_close_sync (connection, NULL, NULL);
+  g_subprocess_send_signal (bus, SIGTERM);
+  g_subprocess_wait (bus, NULL, NULL);
 }
 
 /* The daemon's options */
@@ -817,14 +1736,17 @@ test_daemon_help (void)
 {
   const char * const argv[] = { "--help", NULL };
   g_auto(RunResult) run = { 0, };
-  const char * const options[] = { "--listen", "--pipe-listen", "--identity", "--config",
-                                   "--dbus", "--replace", "--print-fingerprint", "--verbose",
-                                   "--version", NULL };
+  const char * const options[] = { "--listen", "--pipe-listen", "--peer", "--identity",
+                                   "--config", "--dbus", "--replace", "--print-fingerprint",
+                                   "--verbose", "--version", NULL };
 
   run_relay (&run, argv);
   g_assert_cmpint (run.status, ==, 0);
   for (guint i = 0; options[i] != NULL; i++)
     g_assert_nonnull (strstr (run.out, options[i]));
+  /* How to federate two relays, for an operator who reads only --help. */
+  g_assert_nonnull (strstr (run.out, "wzps://HOST:PORT#FINGERPRINT"));
+  g_assert_nonnull (strstr (run.out, "lists this one too"));
 }
 
 static void
@@ -885,6 +1807,10 @@ test_daemon_bad_options (void)
     { { "--listen", "127.0.0.1:0", "--pipe-listen", "127.0.0.1:0", "--pipe-listen",
         "127.0.0.1:0" }, "one pipe address per listen address" },
     { { "--config", "/nonexistent/relay.conf", NULL }, "/nonexistent/relay.conf: " },
+    { { "--peer", NULL }, "--peer" },
+    { { "--peer", "relay.example.org:4433", NULL },
+      "--peer: “relay.example.org:4433” is not a relay URI; use wzps://HOST:PORT#FINGERPRINT" },
+    { { "--peer", "wzps://relay.example.org:4433#1a2b", NULL }, "is not a relay URI" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -904,6 +1830,38 @@ test_daemon_bad_options (void)
       g_assert_true (g_str_has_prefix (run.err, "wzp-relay: "));
       g_assert_nonnull (strstr (run.err, cases[i].expected));
     }
+}
+
+/* A peer the relay itself refuses (here: itself), from --peer and from the file: the
+ * daemon stops at start and says where the peer came from. */
+static void
+test_daemon_bad_peer (void)
+{
+  g_autofree char *identity = g_build_filename (g_get_user_data_dir (), "relay.pem", NULL);
+  g_autofree char *fingerprint = print_fingerprint (identity);
+  g_autofree char *self_uri = g_strdup_printf ("wzps://127.0.0.1:4433#%s", fingerprint);
+  g_autofree char *contents = g_strdup_printf ("[federation]\npeers=%s\n", self_uri);
+  g_autofree char *config = write_file ("relay.conf", contents);
+  g_autofree char *from_option = g_strdup_printf ("wzp-relay: --peer: “%s” ", self_uri);
+  g_autofree char *from_file = g_strdup_printf ("wzp-relay: %s: [federation] peers: ", config);
+  const char * const option_argv[] = { "--listen", "127.0.0.1:0", "--identity", identity,
+                                       "--peer", self_uri, NULL };
+  const char * const file_argv[] = { "--listen", "127.0.0.1:0", "--identity", identity,
+                                     "--config", config, NULL };
+  g_auto(RunResult) by_option = { 0, };
+  g_auto(RunResult) by_file = { 0, };
+
+  run_relay (&by_option, option_argv);
+  g_assert_cmpint (by_option.status, ==, 1);
+  g_assert_cmpstr (by_option.out, ==, "");
+  g_assert_true (g_str_has_prefix (by_option.err, from_option));
+  g_assert_nonnull (strstr (by_option.err, "itself"));
+
+  run_relay (&by_file, file_argv);
+  g_assert_cmpint (by_file.status, ==, 1);
+  g_assert_cmpstr (by_file.out, ==, "");
+  g_assert_true (g_str_has_prefix (by_file.err, from_file));
+  g_assert_nonnull (strstr (by_file.err, "itself"));
 }
 
 static void
@@ -953,6 +1911,17 @@ test_daemon_bad_config (void)
       "reflectors=wzps://relay.example.org:4433#1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d\n"
       "[limits]\nbogus=1\n", "[limits] bogus: unknown key" },
     { "not a key file\n", "not a key-value pair" },
+    { "[federation]\npeers=relay.example.org:4433\n",
+      "[federation] peers: “relay.example.org:4433” is not a relay URI" },
+    { "[federation]\npeers=wzps://a.example.org:4433#1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d;"
+      "wzps://b.example.org:4433#1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d\n",
+      "[federation] peers: the relay 1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d is listed twice" },
+    { "[federation]\npeer=wzps://a.example.org:4433#1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d\n",
+      "[federation] peer: unknown key; did you mean “peers”?" },
+    { "[relay]\npeers=wzps://a.example.org:4433#1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d\n",
+      "[relay] peers: this key belongs in [federation]" },
+    { "[peers]\npeers=\n", "unknown group [peers]; the groups are [relay], [limits] and "
+      "[federation]" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -1142,6 +2111,7 @@ main (int    argc,
   g_test_add_func ("/wzp/relay-daemon/default-identity", test_daemon_default_identity);
   g_test_add_func ("/wzp/relay-daemon/bad-options", test_daemon_bad_options);
   g_test_add_func ("/wzp/relay-daemon/bad-listen", test_daemon_bad_listen);
+  g_test_add_func ("/wzp/relay-daemon/bad-peer", test_daemon_bad_peer);
   g_test_add_func ("/wzp/relay-daemon/bad-config", test_daemon_bad_config);
   g_test_add_func ("/wzp/relay-daemon/two-listen", test_daemon_two_listen);
   g_test_add_func ("/wzp/relay-daemon/config-listen", test_daemon_config_listen);
@@ -1162,6 +2132,19 @@ main (int    argc,
               bus_fixture_setup, test_bus_replace, bus_fixture_teardown);
   g_test_add ("/wzp/relay-dbus/debug-controller", BusFixture, NULL,
               bus_fixture_setup, test_bus_debug_controller, bus_fixture_teardown);
+  g_test_add ("/wzp/relay-dbus/peer-errors", BusFixture, NULL,
+              bus_fixture_setup, test_bus_peer_errors, bus_fixture_teardown);
+  g_test_add ("/wzp/relay-dbus/peer-unreachable", BusFixture, NULL,
+              bus_fixture_setup, test_bus_peer_unreachable, bus_fixture_teardown);
+  g_test_add ("/wzp/relay-dbus/federation/peer-option", FedFixture, NULL,
+              fed_fixture_setup, test_federation_peer_option, fed_fixture_teardown);
+  g_test_add ("/wzp/relay-dbus/federation/add-peer", FedFixture, NULL,
+              fed_fixture_setup, test_federation_add_peer, fed_fixture_teardown);
+  g_test_add ("/wzp/relay-dbus/federation/config", FedFixture, NULL,
+              fed_fixture_setup, test_federation_config, fed_fixture_teardown);
+  g_test_add_func ("/wzp/relay-dbus/system-bus-peers", test_system_bus_peers);
+  g_test_add_func ("/wzp/relay-dbus/system-bus-policy", test_system_bus_policy);
+  g_test_add_func ("/wzp/relay-dbus/system-bus-uid-check", test_system_bus_uid_check);
 
   return g_test_run ();
 }

@@ -757,6 +757,378 @@ test_pipe_wait_timeout (Fixture       *f,
   }
 }
 
+/* Pipe forwarding runs on a thread of the relay's own (wzp-relay-forwarder.c): what it
+ * must get right beyond carrying bytes. */
+
+static WzpTestClient *
+connect_registered_at (WzpRelay   *relay,
+                       const char *alias)
+{
+  g_auto(GStrv) listen = wzp_relay_dup_listen_addresses (relay);
+  WzpTestClient *client = wzp_test_client_connect (listen[0], NULL,
+                                                   wzp_relay_get_fingerprint (relay));
+  g_autoptr(WzpMessage) ack = wzp_test_client_register (client, alias);
+
+  return client;
+}
+
+/* Opens the caller's pipe, then the callee's (who is told PipeRequested in between),
+ * both with token @seq, and reads PipeReady on both. */
+static void
+open_joined_pipes (WzpTestClient      *b,
+                   WzpMessage         *setup_a,
+                   WzpMessage         *setup_b,
+                   const char         *call_id,
+                   gint64              seq,
+                   GSocketConnection **pipe_a,
+                   GSocketConnection **pipe_b)
+{
+  g_autofree char *token_a = token_for (setup_a, seq);
+  g_autofree char *token_b = token_for (setup_b, seq);
+  g_autoptr(WzpMessage) requested = NULL;
+  g_autoptr(WzpMessage) ready_a = NULL;
+  g_autoptr(WzpMessage) ready_b = NULL;
+  g_autoptr(GError) error = NULL;
+
+  *pipe_a = wzp_test_pipe_open (_wzp_message_get_string (setup_a, "pipe_addr"), call_id,
+                                token_a, seq);
+  requested = wzp_test_client_expect (b, WZP_MESSAGE_PIPE_REQUESTED);
+  *pipe_b = wzp_test_pipe_open (_wzp_message_get_string (setup_b, "pipe_addr"), call_id,
+                                token_b, seq);
+  ready_a = pipe_read_frame (*pipe_a, &error);
+  g_assert_no_error (error);
+  ready_b = pipe_read_frame (*pipe_b, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (_wzp_message_get_message_type (ready_a), ==, WZP_MESSAGE_PIPE_READY);
+  g_assert_cmpint (_wzp_message_get_message_type (ready_b), ==, WZP_MESSAGE_PIPE_READY);
+}
+
+typedef struct
+{
+  GInputStream *input;
+  guint8        buf[4096];
+  gsize         total;
+  gboolean      done;
+} Drain;
+
+static void
+drain_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  Drain *d = user_data;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL);
+
+  if (n <= 0)
+    {
+      d->done = TRUE;
+      return;
+    }
+  d->total += n;
+  g_input_stream_read_async (d->input, d->buf, sizeof d->buf, G_PRIORITY_DEFAULT, NULL,
+                             drain_cb, d);
+}
+
+/* Reads @conn until its end of stream (or a reset), at most 5 s; returns the bytes read
+ * before it. */
+static gsize
+read_to_end (GSocketConnection *conn)
+{
+  Drain d = { .input = g_io_stream_get_input_stream (G_IO_STREAM (conn)) };
+
+  g_input_stream_read_async (d.input, d.buf, sizeof d.buf, G_PRIORITY_DEFAULT, NULL,
+                             drain_cb, &d);
+  wzp_test_wait_flag (&d.done, 5000);
+  return d.total;
+}
+
+static void
+shutdown_write (GSocketConnection *conn)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_socket_shutdown (g_socket_connection_get_socket (conn), FALSE, TRUE, &error);
+  g_assert_no_error (error);
+}
+
+/* Iterates the main context until @relay holds no pipe (at most 5 s). */
+static void
+wait_no_pipes (WzpRelay *relay)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (g_hash_table_size (relay->pipes) > 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE) || (g_usleep (1000), TRUE);
+  g_assert_cmpuint (g_hash_table_size (relay->pipes), ==, 0);
+}
+
+/* Threads of this process called @name. */
+static guint
+count_threads (const char *name)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  const char *tid;
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while ((tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_strdup_printf ("/proc/self/task/%s/comm", tid);
+      g_autofree char *comm = NULL;
+
+      if (g_file_get_contents (path, &comm, NULL, NULL) && g_strcmp0 (g_strchomp (comm), name) == 0)
+        n++;
+    }
+  return n;
+}
+
+#define FORWARDER_THREAD "wzp-forwarder"
+
+/* The end of a stream is passed on, one direction at a time; when both have ended, the
+ * relay closes the pair and the call can open its next pipes. */
+static void
+test_pipe_end_of_stream (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autofree char *call_id = set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
+  g_autoptr(GSocketConnection) pipe_a = NULL;
+  g_autoptr(GSocketConnection) pipe_b = NULL;
+  g_autoptr(GSocketConnection) next_a = NULL;
+  g_autoptr(GSocketConnection) next_b = NULL;
+
+  open_joined_pipes (b, setup_a, setup_b, call_id, 1, &pipe_a, &pipe_b);
+  pipe_send_and_expect (pipe_a, pipe_b, "before the end");
+  g_assert_cmpuint (_wzp_relay_pipes_get_n_forwarding (f->relay), ==, 1);
+
+  /* The caller ends its side: the callee sees the end and can still talk back. */
+  shutdown_write (pipe_a);
+  g_assert_cmpuint (read_to_end (pipe_b), ==, 0);
+  pipe_send_and_expect (pipe_b, pipe_a, "after the caller's end");
+
+  /* The callee ends too. The forwarder sees it on its thread while this one sleeps and
+   * does not run the relay's context (the forwarder must not run relay code then: the
+   * prototype did, and deadlocked); the relay closes the pair once its context runs. */
+  shutdown_write (pipe_b);
+  g_usleep (200 * 1000);
+  g_assert_cmpuint (read_to_end (pipe_a), ==, 0);
+  wait_no_pipes (f->relay);
+  g_assert_cmpuint (_wzp_relay_pipes_get_n_forwarding (f->relay), ==, 0);
+
+  /* The call goes on, and its next pipes work. */
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 1);
+  open_joined_pipes (b, setup_a, setup_b, call_id, 2, &next_a, &next_b);
+  pipe_send_and_expect (next_a, next_b, "the next pipe");
+  pipe_send_and_expect (next_b, next_a, "and back");
+}
+
+/* A federation bridge stands in for a party's pipe with one end of a socketpair
+ * (wzp-relay-bridge.c): matched and joined like a pipe, it gets PipeReady, and the
+ * forwarder carries bytes between it and the other party's TCP pipe. */
+static void
+test_pipe_bridge_end (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autofree char *call_id = set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
+  g_autofree char *token_a = token_for (setup_a, 1);
+  g_autoptr(GSocketConnection) pipe_a = NULL;
+  g_autoptr(GSocketConnection) ours = NULL;
+  g_autoptr(GSocketConnection) theirs = NULL;
+  g_autoptr(WzpMessage) requested = NULL;
+  g_autoptr(WzpMessage) ready_a = NULL;
+  g_autoptr(WzpMessage) ready_bridge = NULL;
+  g_autoptr(GError) error = NULL;
+  int fds[2];
+
+  g_assert_no_errno (socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds));
+  {
+    g_autoptr(GSocket) s0 = g_socket_new_from_fd (fds[0], &error);
+    g_autoptr(GSocket) s1 = g_socket_new_from_fd (fds[1], &error);
+
+    g_assert_no_error (error);
+    ours = g_socket_connection_factory_create_connection (s0);
+    theirs = g_socket_connection_factory_create_connection (s1);
+  }
+
+  /* The callee's side is the bridge: the caller is asked for its pipe. */
+  g_assert_true (_wzp_relay_pipes_add_bridge (_wzp_relay_call_lookup (f->relay, call_id),
+                                              WZP_CALL_ROLE_CALLEE, theirs, "a test bridge"));
+  requested = wzp_test_client_expect (a, WZP_MESSAGE_PIPE_REQUESTED);
+  g_assert_cmpstr (_wzp_message_get_string (requested, "call_id"), ==, call_id);
+
+  pipe_a = wzp_test_pipe_open (_wzp_message_get_string (setup_a, "pipe_addr"), call_id,
+                               token_a, 1);
+  ready_a = pipe_read_frame (pipe_a, &error);
+  g_assert_no_error (error);
+  ready_bridge = pipe_read_frame (ours, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (_wzp_message_get_message_type (ready_a), ==, WZP_MESSAGE_PIPE_READY);
+  g_assert_cmpint (_wzp_message_get_message_type (ready_bridge), ==, WZP_MESSAGE_PIPE_READY);
+
+  pipe_send_and_expect (pipe_a, ours, "from the caller into the bridge");
+  pipe_send_and_expect (ours, pipe_a, "from the bridge to the caller");
+
+  /* The bridge ending ends the caller's pipe. */
+  g_io_stream_close (G_IO_STREAM (ours), NULL, NULL);
+  g_assert_cmpuint (read_to_end (pipe_a), ==, 0);
+  wait_no_pipes (f->relay);
+}
+
+/* Two relays in one process each forward on their own thread; dropping one while both
+ * forward closes its pipes and ends its thread, and the other goes on. */
+static void
+test_pipe_two_relays (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
+  g_autoptr(GError) error = NULL;
+  WzpRelay *second = wzp_relay_new (identity);
+  g_autoptr(WzpTestClient) a1 = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b1 = connect_registered (f, "Bob");
+  WzpTestClient *a2, *b2;
+  g_autoptr(WzpMessage) setup_a1 = NULL;
+  g_autoptr(WzpMessage) setup_b1 = NULL;
+  g_autoptr(WzpMessage) setup_a2 = NULL;
+  g_autoptr(WzpMessage) setup_b2 = NULL;
+  g_autofree char *call_1 = NULL;
+  g_autofree char *call_2 = NULL;
+  g_autoptr(GSocketConnection) pipe_a1 = NULL;
+  g_autoptr(GSocketConnection) pipe_b1 = NULL;
+  g_autoptr(GSocketConnection) pipe_a2 = NULL;
+  g_autoptr(GSocketConnection) pipe_b2 = NULL;
+  guint threads = count_threads (FORWARDER_THREAD);
+
+  wzp_relay_listen (second, "127.0.0.1:0", NULL, &error);
+  g_assert_no_error (error);
+  a2 = connect_registered_at (second, "Carol");
+  b2 = connect_registered_at (second, "Dave");
+
+  call_1 = set_up_call (a1, b1, "AcceptGeneric", &setup_a1, &setup_b1);
+  call_2 = set_up_call (a2, b2, "AcceptGeneric", &setup_a2, &setup_b2);
+  open_joined_pipes (b1, setup_a1, setup_b1, call_1, 1, &pipe_a1, &pipe_b1);
+  open_joined_pipes (b2, setup_a2, setup_b2, call_2, 1, &pipe_a2, &pipe_b2);
+  pipe_send_and_expect (pipe_a1, pipe_b1, "on the first relay");
+  pipe_send_and_expect (pipe_b2, pipe_a2, "on the second relay");
+  g_assert_cmpuint (count_threads (FORWARDER_THREAD), ==, threads + 2);
+
+  /* The last reference goes while both forward (no wzp_relay_stop first). */
+  wzp_test_client_free (a2);
+  wzp_test_client_free (b2);
+  wzp_test_finalize_object (second);
+  g_assert_cmpuint (count_threads (FORWARDER_THREAD), ==, threads + 1);
+  g_assert_cmpuint (read_to_end (pipe_a2), ==, 0);
+  g_assert_cmpuint (read_to_end (pipe_b2), ==, 0);
+
+  pipe_send_and_expect (pipe_a1, pipe_b1, "the first relay goes on");
+  pipe_send_and_expect (pipe_b1, pipe_a1, "both ways");
+}
+
+typedef struct
+{
+  gboolean done;
+  GError  *error;
+} WriteWait;
+
+static void
+write_all_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  WriteWait *w = user_data;
+
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &w->error);
+  w->done = TRUE;
+}
+
+/* Stopping the relay in the middle of a transfer closes the pipes at once, stops its
+ * forwarding thread, and leaves no descriptor behind. */
+static void
+test_pipe_stop_while_forwarding (Fixture       *f,
+                                 gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autofree char *call_id = set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
+  g_autoptr(GSocketConnection) pipe_a = NULL;
+  g_autoptr(GSocketConnection) pipe_b = NULL;
+  gsize size = 32 * 1024 * 1024;   /* more than the socket buffers on the way hold */
+  g_autofree guint8 *bulk = g_malloc0 (size);
+  WriteWait w = { 0 };
+  guint fds_before = wzp_test_count_fds ();
+  guint threads = count_threads (FORWARDER_THREAD);
+
+  open_joined_pipes (b, setup_a, setup_b, call_id, 1, &pipe_a, &pipe_b);
+  pipe_send_and_expect (pipe_b, pipe_a, "forwarding");
+  g_assert_cmpuint (count_threads (FORWARDER_THREAD), ==, threads + 1);
+  /* More than the rate limit lets through for a while: the transfer is under way. */
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (pipe_a)),
+                                   bulk, size, G_PRIORITY_DEFAULT, NULL,
+                                   write_all_cb, &w);
+  wzp_test_spin (100);
+  g_assert_false (w.done);
+
+  wzp_relay_stop (f->relay);
+  g_assert_cmpuint (count_threads (FORWARDER_THREAD), ==, threads);
+  g_assert_cmpuint (g_hash_table_size (f->relay->pipes), ==, 0);
+  /* The callee got part of it, then the end; the caller's write fails. */
+  g_assert_cmpuint (read_to_end (pipe_b), <, size);
+  wzp_test_wait_flag (&w.done, 5000);
+  g_assert_nonnull (w.error);
+  g_clear_error (&w.error);
+
+  g_io_stream_close (G_IO_STREAM (pipe_a), NULL, NULL);
+  g_io_stream_close (G_IO_STREAM (pipe_b), NULL, NULL);
+  wzp_test_spin (50);
+  /* The relay's listeners are closed now too, so fewer than before. */
+  g_assert_cmpuint (wzp_test_count_fds (), <, fds_before);
+}
+
+/* pipe-bytes-per-second holds: past the burst, the rest comes at the rate. */
+static void
+test_pipe_rate_limit (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autofree char *call_id = NULL;
+  g_autoptr(GSocketConnection) pipe_a = NULL;
+  g_autoptr(GSocketConnection) pipe_b = NULL;
+  g_autoptr(GError) error = NULL;
+  guint8 sent[3072];
+  RawRead r = { 0 };
+  gint64 start;
+
+  g_object_set (f->relay, "pipe-bytes-per-second", 1024, "pipe-burst-bytes", 1024, NULL);
+  call_id = set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
+  open_joined_pipes (b, setup_a, setup_b, call_id, 1, &pipe_a, &pipe_b);
+
+  for (gsize i = 0; i < sizeof sent; i++)
+    sent[i] = (guint8) (i * 7);
+  start = g_get_monotonic_time ();
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (pipe_a)), sent,
+                             sizeof sent, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_input_stream_read_all_async (g_io_stream_get_input_stream (G_IO_STREAM (pipe_b)), r.buf,
+                                 sizeof sent, G_PRIORITY_DEFAULT, NULL, raw_read_cb, &r);
+  wzp_test_wait_flag (&r.done, 5000);
+  g_assert_no_error (r.error);
+  g_assert_cmpmem (r.buf, r.got, sent, sizeof sent);
+  /* 1024 bytes at once, then 2048 at 1024 per second: about 2 s. Without the limit,
+   * a few milliseconds. */
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 3 * G_USEC_PER_SEC / 2);
+}
+
 /* Bad input: each case gets its Error, and another client on the relay is unaffected. */
 
 static void
@@ -953,6 +1325,31 @@ test_idle_connections (Fixture       *f,
     close (fds[i]);
 }
 
+/* Keepalive: a client that answers the relay's Pings stays registered; one that does not
+ * is told Error{idle} and closed after idle-timeout. */
+static void
+test_keepalive (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) awake = NULL;
+  g_autoptr(WzpTestClient) silent = NULL;
+  g_autoptr(WzpMessage) ping = NULL;
+
+  g_object_set (f->relay, "keepalive-interval", 1, "idle-timeout", 3, NULL);
+  awake = connect_registered (f, "Alice");
+  silent = connect_registered (f, "Bob");
+  silent->answer_pings = FALSE;
+
+  ping = wzp_test_client_expect (silent, WZP_MESSAGE_PING);
+  g_assert_cmpint (_wzp_message_get_int (ping, "timestamp_ms"), >, 0);
+  wzp_test_client_expect_error (silent, WZP_ERROR_CODE_IDLE);
+  wzp_test_client_wait_closed (silent);
+
+  /* The awake client answered its Pings all along (the helper does) and is served. */
+  g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 1);
+  check_bystander (f, awake);
+}
+
 static void
 test_stop_hangs_up (Fixture       *f,
                     gconstpointer  data)
@@ -1043,8 +1440,14 @@ main (int   argc,
   ADD ("pipe-forwarding", test_pipe_forwarding);
   ADD ("pipe-bad-tokens", test_pipe_bad_tokens);
   ADD ("pipe-wait-timeout", test_pipe_wait_timeout);
+  ADD ("pipe-end-of-stream", test_pipe_end_of_stream);
+  ADD ("pipe-bridge-end", test_pipe_bridge_end);
+  ADD ("pipe-two-relays", test_pipe_two_relays);
+  ADD ("pipe-stop-while-forwarding", test_pipe_stop_while_forwarding);
+  ADD ("pipe-rate-limit", test_pipe_rate_limit);
   ADD ("bad-input", test_bad_input);
   ADD ("idle-connections", test_idle_connections);
+  ADD ("keepalive", test_keepalive);
   ADD ("stop-hangs-up", test_stop_hangs_up);
   ADD ("no-growth", test_no_growth);
 

@@ -1,9 +1,13 @@
 /* wzp-relay-bus.c: the relay on D-Bus: owns org.wzp.Relay1 and exports its interface
  *
  * The interface (data/org.wzp.Relay1.xml, generated into wzp-relay-dbus.[ch]) mirrors
- * the WzpRelay: its properties are bound to the relay's, its signals forward the
- * relay's, and its methods read the relay. GDebugControllerDBus sits beside it at
- * /org/gtk/Debugging so that debug output can be switched on in a running relay.
+ * the WzpRelay: its properties are bound to the relay's (Peers is refreshed when a peer
+ * or a link changes), its signals forward the relay's, and its methods read the relay or
+ * add and remove federation peers. On the system bus, the methods that change the relay
+ * are for root and the relay's own user only: the bus policy says so, and the caller's
+ * uid is checked here too, in case a local policy file is more generous.
+ * GDebugControllerDBus sits beside it at /org/gtk/Debugging so that debug output can be
+ * switched on in a running relay.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -12,7 +16,10 @@
 #include <unistd.h>
 
 #include "wzp-relay-bus.h"
+#include "wzp-relay-config.h"
 #include "wzp-relay-dbus.h"
+
+#define RELAY_DBUS_ERROR_PREFIX RELAY_BUS_NAME ".Error."
 
 struct _WzpRelayBus
 {
@@ -28,6 +35,10 @@ struct _WzpRelayBus
   GBinding             *bindings[3];
   gulong                call_started_id;
   gulong                call_ended_id;
+  gulong                peer_link_changed_id;
+  GHashTable           *link_states;    /* fingerprint -> last WzpPeerLinkState emitted + 1 */
+  guint                 peers_poll_id;  /* while a link is up: presence counts change */
+  GCancellable         *cancellable;    /* pending authorization checks */
 
   WzpRelayBusLostFunc   lost_func;
   gpointer              user_data;
@@ -97,19 +108,267 @@ debug_controller_authorize_cb (GDebugControllerDBus  *controller,
   return allowed;
 }
 
-static gboolean
-skeleton_authorize_method_cb (GDBusInterfaceSkeleton *skeleton,
-                              GDBusMethodInvocation  *invocation,
-                              gpointer                user_data)
+/* Methods that change the relay */
+
+typedef void (*PrivilegedFunc) (WzpRelayBus           *self,
+                                GDBusMethodInvocation *invocation);
+
+typedef struct
 {
-  /* Every method of org.wzp.Relay1 reads; the bus policy lets everyone call them.
-   * When methods that change the relay arrive (federation AddPeer and RemovePeer), gate
-   * them here on the system bus: only root and the relay's own user, checked with
-   * GetConnectionUnixUser as in caller_is_privileged_sync(). That call blocks, so either
-   * set G_DBUS_INTERFACE_SKELETON_FLAGS_HANDLE_METHOD_INVOCATIONS_IN_THREAD on the
-   * skeleton (this handler then runs in a worker thread) or check asynchronously in the
-   * handle-* handler before acting. */
-  return TRUE;
+  WzpRelayBus           *self;          /* not to be touched once cancelled */
+  GDBusMethodInvocation *invocation;
+  PrivilegedFunc         func;
+} PrivilegeCheck;
+
+static void
+unix_user_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  PrivilegeCheck *check = user_data;
+  g_autoptr(GDBusMethodInvocation) invocation = check->invocation;
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+  const char *method = g_dbus_method_invocation_get_method_name (invocation);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  WzpRelayBus *self = check->self;
+  PrivilegedFunc func = check->func;
+  guint32 uid;
+
+  g_free (check);
+  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      /* The relay is shutting down (and @self is gone). */
+      g_dbus_method_invocation_return_dbus_error (invocation,
+                                                  "org.freedesktop.DBus.Error.Failed",
+                                                  "The relay is shutting down");
+      return;
+    }
+  if (reply == NULL)
+    {
+      g_dbus_method_invocation_return_dbus_error (invocation,
+                                                  "org.freedesktop.DBus.Error.AccessDenied",
+                                                  "Cannot tell which user is calling");
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                        "WZP_DBUS_SENDER", sender,
+                        "MESSAGE", "Refused %s from %s: cannot tell which user it is: %s",
+                        method, sender, error->message);
+      return;
+    }
+
+  g_variant_get (reply, "(u)", &uid);
+  if (uid != 0 && uid != getuid ())
+    {
+      g_dbus_method_invocation_return_dbus_error (invocation,
+                                                  "org.freedesktop.DBus.Error.AccessDenied",
+                                                  "Only root and the relay's own user may "
+                                                  "change the relay's federation peers");
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                        "WZP_DBUS_SENDER", sender,
+                        "MESSAGE", "Refused %s from %s (uid %u): only root and the relay's "
+                        "user may call it", method, sender, uid);
+      return;
+    }
+  func (self, invocation);
+}
+
+/* Runs @func for @invocation if its caller may change the relay: anyone on the session
+ * bus (everyone there is the user), root and the relay's own user on the system bus.
+ * Asks the bus daemon who the caller is, asynchronously: the main loop carries calls. */
+static void
+run_privileged (WzpRelayBus           *self,
+                GDBusMethodInvocation *invocation,
+                PrivilegedFunc         func)
+{
+  PrivilegeCheck *check;
+
+  if (self->bus_type != G_BUS_TYPE_SYSTEM)
+    {
+      func (self, invocation);
+      return;
+    }
+
+  check = g_new0 (PrivilegeCheck, 1);
+  check->self = self;
+  check->invocation = g_object_ref (invocation);
+  check->func = func;
+  g_dbus_connection_call (g_dbus_method_invocation_get_connection (invocation),
+                          "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                          "org.freedesktop.DBus", "GetConnectionUnixUser",
+                          g_variant_new ("(s)", g_dbus_method_invocation_get_sender (invocation)),
+                          G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1,
+                          self->cancellable, unix_user_cb, check);
+}
+
+/* A WzpRelayError as the D-Bus error that AddPeer and RemovePeer document. */
+static void
+return_relay_error (GDBusMethodInvocation *invocation,
+                    const GError          *error)
+{
+  const char *name = "org.freedesktop.DBus.Error.Failed";
+
+  if (error->domain == WZP_RELAY_ERROR)
+    switch ((WzpRelayError) error->code)
+      {
+      case WZP_RELAY_ERROR_INVALID_PEER:
+        name = RELAY_DBUS_ERROR_PREFIX "InvalidPeer";
+        break;
+      case WZP_RELAY_ERROR_DUPLICATE_PEER:
+        name = RELAY_DBUS_ERROR_PREFIX "DuplicatePeer";
+        break;
+      case WZP_RELAY_ERROR_UNKNOWN_PEER:
+        name = RELAY_DBUS_ERROR_PREFIX "UnknownPeer";
+        break;
+      case WZP_RELAY_ERROR_NOT_RUNNING:
+        name = RELAY_DBUS_ERROR_PREFIX "NotRunning";
+        break;
+      case WZP_RELAY_ERROR_INVALID_ADDRESS:
+      case WZP_RELAY_ERROR_LISTEN_FAILED:
+      default:
+        break;
+      }
+  g_dbus_method_invocation_return_dbus_error (invocation, name, error->message);
+}
+
+/* PeerLinkChanged, once per change: RemovePeer says "down" itself (a removed peer's link
+ * is gone whether or not the relay reports it), so a later report must not repeat it. */
+static void
+emit_link_state (WzpRelayBus      *self,
+                 const char       *fingerprint,
+                 WzpPeerLinkState  state)
+{
+  g_autoptr(GEnumClass) klass = g_type_class_ref (WZP_TYPE_PEER_LINK_STATE);
+  GEnumValue *value = g_enum_get_value (klass, state);
+  gpointer last;
+
+  if (g_hash_table_lookup_extended (self->link_states, fingerprint, NULL, &last) &&
+      GPOINTER_TO_INT (last) == (int) state + 1)
+    return;
+  g_hash_table_insert (self->link_states, g_strdup (fingerprint), GINT_TO_POINTER (state + 1));
+  wzp_dbus_relay1_emit_peer_link_changed (self->skeleton, fingerprint,
+                                          value != NULL ? value->value_nick : "down");
+}
+
+static gboolean peers_poll_cb (gpointer user_data);
+
+/* Sets Peers from the relay. The link states change with ::peer-link-changed, but the
+ * announced counts change with every PresenceUpdate, which the relay does not signal:
+ * while a link is up, Peers is also read once a second (updates come at most once a
+ * second per link anyway). */
+static void
+refresh_peers (WzpRelayBus *self)
+{
+  g_autoptr(GVariant) peers = g_variant_take_ref (wzp_relay_list_peers (self->relay));
+  gboolean any_up = FALSE;
+  GVariantIter iter;
+  const char *state;
+
+  /* The skeleton emits PropertiesChanged only when the value differs. */
+  wzp_dbus_relay1_set_peers (self->skeleton, peers);
+
+  g_variant_iter_init (&iter, peers);
+  while (!any_up && g_variant_iter_next (&iter, "(&s&s&su)", NULL, NULL, &state, NULL))
+    any_up = g_str_equal (state, "up");
+  if (any_up && self->peers_poll_id == 0)
+    self->peers_poll_id = g_timeout_add_seconds (1, peers_poll_cb, self);
+  else if (!any_up)
+    g_clear_handle_id (&self->peers_poll_id, g_source_remove);
+}
+
+static gboolean
+peers_poll_cb (gpointer user_data)
+{
+  WzpRelayBus *self = user_data;
+  guint id = self->peers_poll_id;
+
+  refresh_peers (self);
+  /* refresh_peers() removed the source if no link is up any more. */
+  return self->peers_poll_id == id ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static void
+add_peer (WzpRelayBus           *self,
+          GDBusMethodInvocation *invocation)
+{
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+  const char *uri;
+  g_autoptr(GError) error = NULL;
+
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s)", &uri);
+  /* The same check, and so the same message, as for --peer and the configuration file;
+   * the relay checks the rest (its own fingerprint, a peer twice). */
+  if (!wzp_relay_config_check_relay_uri (uri, &error))
+    {
+      g_dbus_method_invocation_return_dbus_error (invocation,
+                                                  RELAY_DBUS_ERROR_PREFIX "InvalidPeer",
+                                                  error->message);
+      return;
+    }
+  if (!wzp_relay_add_peer (self->relay, uri, &error))
+    {
+      return_relay_error (invocation, error);
+      return;
+    }
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "WZP_DBUS_SENDER", sender,
+                    "MESSAGE", "Added federation peer %s (AddPeer from %s)", uri, sender);
+  refresh_peers (self);
+  g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static void
+remove_peer (WzpRelayBus           *self,
+             GDBusMethodInvocation *invocation)
+{
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+  const char *fingerprint;
+  g_autoptr(GError) error = NULL;
+
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s)", &fingerprint);
+  if (!wzp_fingerprint_is_valid (fingerprint))
+    {
+      g_dbus_method_invocation_return_dbus_error (invocation,
+                                                  RELAY_DBUS_ERROR_PREFIX "UnknownPeer",
+                                                  "Not a fingerprint: give the peer's "
+                                                  "fingerprint as Peers shows it (8 groups "
+                                                  "of 4 lower-case hex digits joined by "
+                                                  "colons)");
+      return;
+    }
+
+  if (!wzp_relay_remove_peer (self->relay, fingerprint, &error))
+    {
+      return_relay_error (invocation, error);
+      return;
+    }
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "WZP_DBUS_SENDER", sender,
+                    "MESSAGE", "Removed federation peer %s (RemovePeer from %s)",
+                    fingerprint, sender);
+  refresh_peers (self);
+  emit_link_state (self, fingerprint, WZP_PEER_LINK_DOWN);
+  g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static gboolean
+handle_add_peer_cb (WzpDBusRelay1         *skeleton,
+                    GDBusMethodInvocation *invocation,
+                    const char            *uri,
+                    gpointer               user_data)
+{
+  run_privileged (user_data, invocation, add_peer);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_remove_peer_cb (WzpDBusRelay1         *skeleton,
+                       GDBusMethodInvocation *invocation,
+                       const char            *fingerprint,
+                       gpointer               user_data)
+{
+  run_privileged (user_data, invocation, remove_peer);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
 static gboolean
@@ -160,6 +419,18 @@ relay_call_ended_cb (WzpRelay   *relay,
 }
 
 static void
+relay_peer_link_changed_cb (WzpRelay         *relay,
+                            const char       *fingerprint,
+                            WzpPeerLinkState  state,
+                            gpointer          user_data)
+{
+  WzpRelayBus *self = user_data;
+
+  refresh_peers (self);
+  emit_link_state (self, fingerprint, state);
+}
+
+static void
 export_debug_controller (WzpRelayBus     *self,
                          GDBusConnection *connection)
 {
@@ -206,16 +477,23 @@ bus_acquired_cb (GDBusConnection *connection,
                                               self->skeleton, "active-calls",
                                               G_BINDING_SYNC_CREATE);
 
-  g_signal_connect (self->skeleton, "g-authorize-method",
-                    G_CALLBACK (skeleton_authorize_method_cb), self);
+  refresh_peers (self);
+
   g_signal_connect (self->skeleton, "handle-list-registrations",
                     G_CALLBACK (handle_list_registrations_cb), self);
   g_signal_connect (self->skeleton, "handle-list-calls",
                     G_CALLBACK (handle_list_calls_cb), self);
+  g_signal_connect (self->skeleton, "handle-add-peer",
+                    G_CALLBACK (handle_add_peer_cb), self);
+  g_signal_connect (self->skeleton, "handle-remove-peer",
+                    G_CALLBACK (handle_remove_peer_cb), self);
   self->call_started_id = g_signal_connect (self->relay, "call-started",
                                             G_CALLBACK (relay_call_started_cb), self);
   self->call_ended_id = g_signal_connect (self->relay, "call-ended",
                                           G_CALLBACK (relay_call_ended_cb), self);
+  self->peer_link_changed_id = g_signal_connect (self->relay, "peer-link-changed",
+                                                 G_CALLBACK (relay_peer_link_changed_cb),
+                                                 self);
 
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->skeleton),
                                          connection, RELAY_OBJECT_PATH, &error))
@@ -289,6 +567,8 @@ wzp_relay_bus_new (WzpRelay            *relay,
   self->bus_type = bus_type;
   self->lost_func = lost_func;
   self->user_data = user_data;
+  self->cancellable = g_cancellable_new ();
+  self->link_states = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 
   /* One relay per name: a second one fails at once instead of queueing. Every relay
    * allows replacement, so --replace takes over whichever relay is running (as mutter
@@ -317,8 +597,12 @@ wzp_relay_bus_free (WzpRelayBus *self)
   if (!self->lost)
     g_clear_handle_id (&self->owner_id, g_bus_unown_name);
 
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
   g_clear_signal_handler (&self->call_started_id, self->relay);
   g_clear_signal_handler (&self->call_ended_id, self->relay);
+  g_clear_signal_handler (&self->peer_link_changed_id, self->relay);
+  g_clear_handle_id (&self->peers_poll_id, g_source_remove);
   for (guint i = 0; i < G_N_ELEMENTS (self->bindings); i++)
     if (self->bindings[i] != NULL)
       g_binding_unbind (self->bindings[i]);
@@ -344,6 +628,7 @@ wzp_relay_bus_free (WzpRelayBus *self)
       g_clear_object (&self->connection);
     }
 
+  g_clear_pointer (&self->link_states, g_hash_table_unref);
   g_clear_object (&self->relay);
   g_free (self);
 }

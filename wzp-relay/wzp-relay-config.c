@@ -1,9 +1,9 @@
 /* wzp-relay-config.c: the relay's key file, turned into WzpRelay properties
  *
- * [relay] holds the daemon's own keys (listen, pipe-listen, identity); every other key,
- * in [relay] or [limits], names a writable WzpRelay property and is parsed by that
- * property's type. New limits in the library are configurable without touching this
- * file.
+ * [relay] holds the daemon's own keys (listen, pipe-listen, identity), [federation] its
+ * peers; every other key, in any of the groups, names a writable WzpRelay property and is
+ * parsed by that property's type. New limits in the library are configurable without
+ * touching this file.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -15,10 +15,12 @@
 
 G_DEFINE_QUARK (wzp-relay-config-error-quark, wzp_relay_config_error)
 
-#define GROUP_RELAY  "relay"
-#define GROUP_LIMITS "limits"
+#define GROUP_RELAY      "relay"
+#define GROUP_LIMITS     "limits"
+#define GROUP_FEDERATION "federation"
 
 static const char * const relay_keys[] = { "listen", "pipe-listen", "identity", NULL };
+static const char * const federation_keys[] = { "peers", NULL };
 
 WzpRelayConfig *
 wzp_relay_config_new (void)
@@ -47,6 +49,7 @@ wzp_relay_config_free (WzpRelayConfig *self)
   g_strfreev (self->listen);
   g_strfreev (self->pipe_listen);
   g_free (self->identity);
+  g_strfreev (self->peers);
   g_free (self->path);
   g_free (self);
 }
@@ -101,6 +104,9 @@ suggest_key (GObjectClass *klass,
   if (g_str_equal (group, GROUP_RELAY))
     for (guint i = 0; relay_keys[i] != NULL; i++)
       g_ptr_array_add (names, (gpointer) relay_keys[i]);
+  if (g_str_equal (group, GROUP_FEDERATION))
+    for (guint i = 0; federation_keys[i] != NULL; i++)
+      g_ptr_array_add (names, (gpointer) federation_keys[i]);
   pspecs = g_object_class_list_properties (klass, &n_pspecs);
   for (guint i = 0; i < n_pspecs; i++)
     if (pspec_is_configurable (pspecs[i]))
@@ -337,6 +343,32 @@ parse_value (GKeyFile    *key_file,
   return TRUE;
 }
 
+/**
+ * wzp_relay_config_check_relay_uri:
+ * @uri: what should be another relay's URI
+ * @error: the message says what is wrong, without saying where @uri came from
+ *
+ * Checks the form wzps://HOST:PORT#FINGERPRINT of reflectors and federation peers. The
+ * relay parses peers again when it dials them; this check is for a message that names
+ * the file and the key before anything starts.
+ */
+gboolean
+wzp_relay_config_check_relay_uri (const char  *uri,
+                                  GError     **error)
+{
+  const char *hash = strchr (uri, '#');
+
+  if (!g_str_has_prefix (uri, "wzps://") || hash == NULL ||
+      hash == uri + strlen ("wzps://") || !wzp_fingerprint_is_valid (hash + 1))
+    {
+      g_set_error (error, WZP_RELAY_CONFIG_ERROR, WZP_RELAY_CONFIG_ERROR_INVALID_VALUE,
+                   "“%s” is not a relay URI; use wzps://HOST:PORT#FINGERPRINT, with the "
+                   "fingerprint the other relay prints at start", uri);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* What the type alone cannot say: a list of fingerprints or relay URIs with a typo in it
  * would quietly lock everyone out, or send clients nowhere. */
 static gboolean
@@ -360,19 +392,9 @@ check_value (GParamSpec    *pspec,
                        "hex digits joined by colons", items[i]);
           return FALSE;
         }
-      if (g_str_equal (pspec->name, "reflectors"))
-        {
-          const char *hash = strchr (items[i], '#');
-
-          if (!g_str_has_prefix (items[i], "wzps://") || hash == NULL ||
-              hash == items[i] + strlen ("wzps://") || !wzp_fingerprint_is_valid (hash + 1))
-            {
-              g_set_error (error, WZP_RELAY_CONFIG_ERROR, WZP_RELAY_CONFIG_ERROR_INVALID_VALUE,
-                           "“%s” is not a relay URI; use wzps://HOST:PORT#FINGERPRINT",
-                           items[i]);
-              return FALSE;
-            }
-        }
+      if (g_str_equal (pspec->name, "reflectors") &&
+          !wzp_relay_config_check_relay_uri (items[i], error))
+        return FALSE;
     }
   return TRUE;
 }
@@ -413,6 +435,40 @@ load_relay_key (WzpRelayConfig  *self,
   return TRUE;
 }
 
+/* [federation] peers: a list of relay URIs, each one a different relay. */
+static gboolean
+load_federation_key (WzpRelayConfig  *self,
+                     GKeyFile        *key_file,
+                     const char      *key,
+                     GError         **error)
+{
+  g_auto(GStrv) list = NULL;
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+
+  g_assert (g_str_equal (key, "peers"));
+  list = get_list (key_file, GROUP_FEDERATION, key, error);
+  if (list == NULL)
+    return FALSE;
+  for (guint i = 0; list[i] != NULL; i++)
+    {
+      const char *fingerprint;
+
+      if (!wzp_relay_config_check_relay_uri (list[i], error))
+        return FALSE;
+      fingerprint = strchr (list[i], '#') + 1;
+      if (!g_hash_table_add (seen, (gpointer) fingerprint))
+        {
+          g_set_error (error, WZP_RELAY_CONFIG_ERROR, WZP_RELAY_CONFIG_ERROR_INVALID_VALUE,
+                       "the relay %s is listed twice; a relay is one peer, whatever its "
+                       "addresses", fingerprint);
+          return FALSE;
+        }
+    }
+  g_strfreev (self->peers);
+  self->peers = g_steal_pointer (&list);
+  return TRUE;
+}
+
 /* @name is how errors call the source (normally the file's path). */
 gboolean
 wzp_relay_config_load_key_file (WzpRelayConfig  *self,
@@ -432,11 +488,12 @@ wzp_relay_config_load_key_file (WzpRelayConfig  *self,
       const char *group = groups[g];
       g_auto(GStrv) keys = NULL;
 
-      if (!g_str_equal (group, GROUP_RELAY) && !g_str_equal (group, GROUP_LIMITS))
+      if (!g_str_equal (group, GROUP_RELAY) && !g_str_equal (group, GROUP_LIMITS) &&
+          !g_str_equal (group, GROUP_FEDERATION))
         {
           g_set_error (error, WZP_RELAY_CONFIG_ERROR, WZP_RELAY_CONFIG_ERROR_UNKNOWN_GROUP,
-                       "%s: unknown group [%s]; the groups are [relay] and [limits]",
-                       name, group);
+                       "%s: unknown group [%s]; the groups are [relay], [limits] and "
+                       "[federation]", name, group);
           return FALSE;
         }
 
@@ -460,11 +517,24 @@ wzp_relay_config_load_key_file (WzpRelayConfig  *self,
               continue;
             }
 
-          if (g_strv_contains (relay_keys, key))
+          if (g_str_equal (group, GROUP_FEDERATION) && g_strv_contains (federation_keys, key))
+            {
+              if (!load_federation_key (self, key_file, key, &local_error))
+                {
+                  g_set_error (error, WZP_RELAY_CONFIG_ERROR,
+                               WZP_RELAY_CONFIG_ERROR_INVALID_VALUE,
+                               "%s: [%s] %s: %s", name, group, key, local_error->message);
+                  return FALSE;
+                }
+              continue;
+            }
+
+          if (g_strv_contains (relay_keys, key) || g_strv_contains (federation_keys, key))
             {
               g_set_error (error, WZP_RELAY_CONFIG_ERROR, WZP_RELAY_CONFIG_ERROR_UNKNOWN_KEY,
                            "%s: [%s] %s: this key belongs in [%s]",
-                           name, group, key, GROUP_RELAY);
+                           name, group, key,
+                           g_strv_contains (relay_keys, key) ? GROUP_RELAY : GROUP_FEDERATION);
               return FALSE;
             }
 

@@ -27,6 +27,7 @@ typedef struct
   GStrv    listen;        /* [relay] listen, NULL when absent */
   GStrv    pipe_listen;   /* [relay] pipe-listen, NULL when absent */
   char    *identity;      /* [relay] identity, NULL when absent */
+  GStrv    peers;         /* [federation] peers, NULL when absent */
   GArray  *properties;    /* of WzpRelayConfigProperty, in file order */
 } WzpRelayConfig;
 
@@ -47,6 +48,9 @@ gboolean        wzp_relay_config_load_key_file (WzpRelayConfig  *self,
                                                 GError         **error);
 void            wzp_relay_config_apply         (WzpRelayConfig  *self,
                                                 WzpRelay        *relay);
+
+gboolean        wzp_relay_config_check_relay_uri (const char    *uri,
+                                                  GError       **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WzpRelayConfig, wzp_relay_config_free)
 

@@ -1,8 +1,8 @@
 /* wzp-relay-main.c: the wzp-relay daemon around WzpRelay
  *
- * Options and the key file, the identity, listening, the URI lines on stdout, logging,
- * SIGTERM/SIGINT, and (with --dbus) the bus name. The relay itself is the library's
- * WzpRelay, so that tests and other programs can embed the very same thing.
+ * Options and the key file, the identity, federation peers, listening, the URI lines on
+ * stdout, logging, SIGTERM/SIGINT, and (with --dbus) the bus name. The relay itself is
+ * the library's WzpRelay, so that tests and other programs can embed the very same thing.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -28,6 +28,7 @@ typedef struct
 {
   GStrv     listen;
   GStrv     pipe_listen;
+  GStrv     peers;
   char     *identity;
   char     *config;
   char     *dbus;
@@ -51,6 +52,7 @@ options_clear (Options *options)
 {
   g_strfreev (options->listen);
   g_strfreev (options->pipe_listen);
+  g_strfreev (options->peers);
   g_free (options->identity);
   g_free (options->config);
   g_free (options->dbus);
@@ -214,6 +216,11 @@ parse_options (Options   *options,
       N_("Accept relay pipes on ADDR:PORT, one per --listen in the same order "
          "(default: each listen address with the next port)"),
       N_("ADDR:PORT") },
+    { "peer", 0, G_OPTION_FLAG_NONE, G_OPTION_ARG_STRING_ARRAY, &options->peers,
+      N_("Federate with the relay at URI (wzps://HOST:PORT#FINGERPRINT, as that relay "
+         "prints it); repeat for more peers. The link comes up once that relay lists this "
+         "one too. Replaces [federation] peers of the configuration file"),
+      N_("URI") },
     { "identity", 'i', G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME, &options->identity,
       N_("The relay's key and certificate, made on first use "
          "(default: $XDG_DATA_HOME/wzp/relay.pem)"),
@@ -246,6 +253,13 @@ parse_options (Options   *options,
   g_option_context_set_description (context,
     _("Options given here win over the configuration file; see wzp-relay.conf.example for "
       "its keys and the limits.\n"
+      "\n"
+      "Federation: users of two relays can call each other when each relay lists the other "
+      "as a peer, with the URI (and so the fingerprint) the other one prints at start:\n"
+      "  relay A: wzp-relay --peer wzps://b.example.org:4433#FINGERPRINT-OF-B\n"
+      "  relay B: wzp-relay --peer wzps://a.example.org:4433#FINGERPRINT-OF-A\n"
+      "Each relay pins the other's fingerprint: a relay with another key is refused.\n"
+      "\n"
       "G_MESSAGES_DEBUG=wzp-relay,Wzp selects debug output by log domain."));
 
   return g_option_context_parse (context, argc, argv, error);
@@ -268,6 +282,7 @@ main (int    argc,
   Daemon daemon = { NULL, };
   GStrv listen;
   GStrv pipe_listen;
+  GStrv peers;
   gboolean listen_from_config;
   GBusType bus_type = G_BUS_TYPE_NONE;
   guint sigterm_id, sigint_id;
@@ -343,6 +358,12 @@ main (int    argc,
 
       listen = host_has_ipv6 () ? ipv6_default : ipv4_default;
     }
+  /* --peer replaces the file's peers, as --listen replaces its listen addresses. */
+  peers = options.peers != NULL ? options.peers : config->peers;
+  for (guint i = 0; options.peers != NULL && options.peers[i] != NULL; i++)
+    if (!wzp_relay_config_check_relay_uri (options.peers[i], &error))
+      return fail ("--peer: %s", error->message);
+
   if (pipe_listen != NULL && g_strv_length (pipe_listen) != g_strv_length (listen))
     {
       g_autofree char *where = NULL;
@@ -400,6 +421,17 @@ main (int    argc,
   relay = wzp_relay_new (daemon.identity);
   g_clear_object (&daemon.identity);
   wzp_relay_config_apply (config, relay);
+
+  /* Peers before listening, so that a peer the relay refuses stops it before it binds
+   * anything; the relay dials them once it listens. */
+  for (guint i = 0; peers != NULL && peers[i] != NULL; i++)
+    if (!wzp_relay_add_peer (relay, peers[i], &error))
+      {
+        wzp_relay_stop (relay);
+        if (peers == config->peers)
+          return fail ("%s: [federation] peers: %s", config->path, error->message);
+        return fail ("--peer: %s", error->message);
+      }
 
   for (guint i = 0; listen[i] != NULL; i++)
     if (!wzp_relay_listen (relay, listen[i], pipe_listen ? pipe_listen[i] : NULL, &error))

@@ -1,0 +1,1484 @@
+/* test-federation.c: calls between clients of federated relays, on loopback
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "test-util.h"
+#include "wzp-client-private.h"
+#include "wzp-path-private.h"
+#include "wzp-relay-federation-private.h"
+#include "wzp-relay-private.h"
+
+#define MAX_RELAYS 3
+
+typedef struct
+{
+  WzpRelay *relay[MAX_RELAYS];
+  char     *address[MAX_RELAYS];
+  char     *pipe_address[MAX_RELAYS];
+  char     *uri[MAX_RELAYS];
+  guint     n;
+} Fixture;
+
+static void
+start_relay (Fixture *f,
+             guint    i)
+{
+  g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) listen = NULL;
+  g_auto(GStrv) pipes = NULL;
+  g_auto(GStrv) uris = NULL;
+
+  f->relay[i] = wzp_relay_new (identity);
+  wzp_relay_listen (f->relay[i], "127.0.0.1:0", NULL, &error);
+  g_assert_no_error (error);
+  listen = wzp_relay_dup_listen_addresses (f->relay[i]);
+  pipes = wzp_relay_dup_pipe_addresses (f->relay[i]);
+  uris = wzp_relay_dup_uris (f->relay[i]);
+  f->address[i] = g_strdup (listen[0]);
+  f->pipe_address[i] = g_strdup (pipes[0]);
+  f->uri[i] = g_strdup (uris[0]);
+}
+
+static const char *
+fp_of (Fixture *f,
+       guint    i)
+{
+  return wzp_relay_get_fingerprint (f->relay[i]);
+}
+
+/* The state nick and announced count of @peer in @relay's list, FALSE if absent. */
+static gboolean
+peer_entry (WzpRelay    *relay,
+            const char  *peer_fp,
+            char       **state,
+            guint       *announced)
+{
+  g_autoptr(GVariant) list = g_variant_ref_sink (wzp_relay_list_peers (relay));
+  GVariantIter iter;
+  const char *uri, *fp, *nick;
+  guint32 count;
+
+  g_variant_iter_init (&iter, list);
+  while (g_variant_iter_next (&iter, "(&s&s&su)", &uri, &fp, &nick, &count))
+    if (strcmp (fp, peer_fp) == 0)
+      {
+        if (state != NULL)
+          *state = g_strdup (nick);
+        if (announced != NULL)
+          *announced = count;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+static gboolean
+link_is_up (WzpRelay   *relay,
+            const char *peer_fp)
+{
+  g_autofree char *state = NULL;
+
+  return peer_entry (relay, peer_fp, &state, NULL) && strcmp (state, "up") == 0;
+}
+
+static void
+wait_link_up (Fixture *f,
+              guint    a,
+              guint    b)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (!(link_is_up (f->relay[a], fp_of (f, b)) && link_is_up (f->relay[b], fp_of (f, a))))
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("The link between relay %u and relay %u did not come up", a, b);
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+static void
+link_relays (Fixture *f,
+             guint    a,
+             guint    b)
+{
+  g_autoptr(GError) error = NULL;
+
+  wzp_relay_add_peer (f->relay[a], f->uri[b], &error);
+  g_assert_no_error (error);
+  wzp_relay_add_peer (f->relay[b], f->uri[a], &error);
+  g_assert_no_error (error);
+  wait_link_up (f, a, b);
+}
+
+static void
+fixture_setup_two (Fixture       *f,
+                   gconstpointer  data)
+{
+  f->n = 2;
+  for (guint i = 0; i < f->n; i++)
+    start_relay (f, i);
+  link_relays (f, 0, 1);
+}
+
+/* A - B - C: A and C are not linked. */
+static void
+fixture_setup_line (Fixture       *f,
+                    gconstpointer  data)
+{
+  f->n = 3;
+  for (guint i = 0; i < f->n; i++)
+    start_relay (f, i);
+  link_relays (f, 0, 1);
+  link_relays (f, 1, 2);
+}
+
+static void
+fixture_setup_unlinked (Fixture       *f,
+                        gconstpointer  data)
+{
+  f->n = 2;
+  for (guint i = 0; i < f->n; i++)
+    start_relay (f, i);
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  for (guint i = 0; i < f->n; i++)
+    if (f->relay[i] != NULL)
+      wzp_relay_stop (f->relay[i]);
+  for (guint i = 0; i < f->n; i++)
+    {
+      if (f->relay[i] != NULL)
+        wzp_test_finalize_object (f->relay[i]);
+      g_free (f->address[i]);
+      g_free (f->pipe_address[i]);
+      g_free (f->uri[i]);
+    }
+}
+
+/* Raw clients */
+
+static WzpTestClient *
+connect_registered (Fixture    *f,
+                    guint       i,
+                    const char *alias)
+{
+  WzpTestClient *client = wzp_test_client_connect (f->address[i], NULL, fp_of (f, i));
+  g_autoptr(WzpMessage) ack = wzp_test_client_register (client, alias);
+
+  return client;
+}
+
+/* Waits until relay @at knows that a peer relay holds @fingerprint (or, with @present
+ * FALSE, that none does). Presence is batched to one update a second per link. */
+static void
+wait_presence (WzpRelay   *at,
+               const char *fingerprint,
+               gboolean    present)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while ((_wzp_relay_presence_lookup (at, fingerprint) != NULL) != present)
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("Presence of %s did not become %s", fingerprint, present ? "known" : "gone");
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+static WzpTestClient *
+connect_announced (Fixture    *f,
+                   guint       i,
+                   const char *alias,
+                   guint       seen_at)
+{
+  WzpTestClient *client = connect_registered (f, i, alias);
+
+  wait_presence (f->relay[seen_at], wzp_test_client_fingerprint (client), TRUE);
+  return client;
+}
+
+static WzpMessage *
+make_offer (const char *call_id,
+            const char *target)
+{
+  WzpMessage *offer = _wzp_message_new_for_call (WZP_MESSAGE_DIRECT_CALL_OFFER, call_id);
+  const char * const locals[] = { "192.168.88.21:40001", "[fd00:1::21]:40001", NULL };
+
+  _wzp_message_set_string (offer, "target_fingerprint", target);
+  _wzp_message_set_string (offer, "caller_alias", "Alice");
+  _wzp_message_set_string (offer, "caller_reflexive_addr", "198.51.100.1:40001");
+  _wzp_message_set_strv (offer, "caller_local_addrs", locals);
+  _wzp_message_set_string (offer, "caller_nat_type", "Cone");
+  return offer;
+}
+
+static WzpMessage *
+make_answer (const char *call_id,
+             const char *mode)
+{
+  WzpMessage *answer = _wzp_message_new_for_call (WZP_MESSAGE_DIRECT_CALL_ANSWER, call_id);
+  const char * const locals[] = { "10.0.2.21:40002", NULL };
+
+  _wzp_message_set_string (answer, "accept_mode", mode);
+  _wzp_message_set_string (answer, "callee_reflexive_addr", "198.51.100.2:40002");
+  _wzp_message_set_strv (answer, "callee_local_addrs", locals);
+  _wzp_message_set_string (answer, "callee_nat_type", "Symmetric");
+  return answer;
+}
+
+static void
+assert_strv (char       **actual,
+             const char  *first,
+             ...)
+{
+  va_list args;
+  guint i = 0;
+  const char *expected = first;
+
+  va_start (args, first);
+  while (expected != NULL)
+    {
+      g_assert_cmpstr (actual[i], ==, expected);
+      i++;
+      expected = va_arg (args, const char *);
+    }
+  va_end (args);
+  g_assert_null (actual[i]);
+  g_strfreev (actual);
+}
+
+static void
+expect_hangup (WzpTestClient *client,
+               const char    *call_id,
+               const char    *reason)
+{
+  g_autoptr(WzpMessage) hangup = wzp_test_client_expect (client, WZP_MESSAGE_HANGUP);
+
+  g_assert_cmpstr (_wzp_message_get_string (hangup, "call_id"), ==, call_id);
+  g_assert_cmpstr (_wzp_message_get_string (hangup, "reason"), ==, reason);
+}
+
+static void
+wait_no_calls (WzpRelay *relay)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (wzp_relay_get_n_calls (relay) > 0)
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("The relay still has %u calls", wzp_relay_get_n_calls (relay));
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+/* Offers a call from @a (at one relay) to @b (at another) and lets @b ring. */
+static char *
+offer_call (WzpTestClient *a,
+            WzpTestClient *b)
+{
+  char *call_id = g_uuid_string_random ();
+  g_autoptr(WzpMessage) offer = make_offer (call_id, wzp_test_client_fingerprint (b));
+  g_autoptr(WzpMessage) got_offer = NULL;
+
+  wzp_test_client_send (a, offer);
+  got_offer = wzp_test_client_expect (b, WZP_MESSAGE_DIRECT_CALL_OFFER);
+  g_assert_cmpstr (_wzp_message_get_string (got_offer, "call_id"), ==, call_id);
+  return call_id;
+}
+
+static char *
+set_up_call (WzpTestClient  *a,
+             WzpTestClient  *b,
+             const char     *mode,
+             WzpMessage    **setup_a,
+             WzpMessage    **setup_b)
+{
+  char *call_id = offer_call (a, b);
+  g_autoptr(WzpMessage) answer = make_answer (call_id, mode);
+  g_autoptr(WzpMessage) got_answer = NULL;
+
+  wzp_test_client_send (b, answer);
+  got_answer = wzp_test_client_expect (a, WZP_MESSAGE_DIRECT_CALL_ANSWER);
+  *setup_a = wzp_test_client_expect (a, WZP_MESSAGE_CALL_SETUP);
+  *setup_b = wzp_test_client_expect (b, WZP_MESSAGE_CALL_SETUP);
+  return call_id;
+}
+
+/* Links */
+
+typedef struct
+{
+  GPtrArray *events;   /* "FINGERPRINT nick" */
+} LinkEvents;
+
+static void
+peer_link_changed_cb (WzpRelay         *relay,
+                      const char       *fingerprint,
+                      WzpPeerLinkState  state,
+                      LinkEvents       *events)
+{
+  GEnumClass *klass = g_type_class_ref (WZP_TYPE_PEER_LINK_STATE);
+
+  g_ptr_array_add (events->events, g_strdup_printf ("%s %s", fingerprint,
+                                                    g_enum_get_value (klass, state)->value_nick));
+  g_type_class_unref (klass);
+}
+
+static void
+test_link (Fixture       *f,
+           gconstpointer  data)
+{
+  LinkEvents events[2] = { { g_ptr_array_new_with_free_func (g_free) },
+                           { g_ptr_array_new_with_free_func (g_free) } };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) list = NULL;
+  g_autofree char *up_0 = NULL;
+  g_autofree char *up_1 = NULL;
+  g_autofree char *uri = NULL;
+  g_autofree char *fp = NULL;
+  g_autofree char *state = NULL;
+  guint32 announced;
+
+  for (guint i = 0; i < 2; i++)
+    g_signal_connect (f->relay[i], "peer-link-changed", G_CALLBACK (peer_link_changed_cb),
+                      &events[i]);
+
+  /* Refused peers */
+  g_assert_false (wzp_relay_add_peer (f->relay[0], "https://example.org", &error));
+  g_assert_error (error, WZP_RELAY_ERROR, WZP_RELAY_ERROR_INVALID_PEER);
+  g_clear_error (&error);
+  g_assert_false (wzp_relay_add_peer (f->relay[0], "wzps://127.0.0.1:4433", &error));
+  g_assert_error (error, WZP_RELAY_ERROR, WZP_RELAY_ERROR_INVALID_PEER);
+  g_clear_error (&error);
+  g_assert_false (wzp_relay_add_peer (f->relay[0], f->uri[0], &error));
+  g_assert_error (error, WZP_RELAY_ERROR, WZP_RELAY_ERROR_INVALID_PEER);
+  g_clear_error (&error);
+  g_assert_false (wzp_relay_remove_peer (f->relay[0], fp_of (f, 1), &error));
+  g_assert_error (error, WZP_RELAY_ERROR, WZP_RELAY_ERROR_UNKNOWN_PEER);
+  g_clear_error (&error);
+
+  /* Only one side configured: no link (the other refuses, or never dials). */
+  g_assert_true (wzp_relay_add_peer (f->relay[0], f->uri[1], &error));
+  g_assert_no_error (error);
+  g_assert_false (wzp_relay_add_peer (f->relay[0], f->uri[1], &error));
+  g_assert_error (error, WZP_RELAY_ERROR, WZP_RELAY_ERROR_DUPLICATE_PEER);
+  g_clear_error (&error);
+  wzp_test_spin (300);
+  g_assert_false (link_is_up (f->relay[0], fp_of (f, 1)));
+
+  /* Both: up on both sides, each having said so once. */
+  g_assert_true (wzp_relay_add_peer (f->relay[1], f->uri[0], &error));
+  g_assert_no_error (error);
+  wait_link_up (f, 0, 1);
+
+  list = g_variant_ref_sink (wzp_relay_list_peers (f->relay[0]));
+  g_assert_cmpstr (g_variant_get_type_string (list), ==, "a(sssu)");
+  g_assert_cmpuint (g_variant_n_children (list), ==, 1);
+  g_variant_get_child (list, 0, "(sssu)", &uri, &fp, &state, &announced);
+  g_assert_cmpstr (uri, ==, f->uri[1]);
+  g_assert_cmpstr (fp, ==, fp_of (f, 1));
+  g_assert_cmpstr (state, ==, "up");
+  g_assert_cmpuint (announced, ==, 0);
+
+  up_0 = g_strdup_printf ("%s up", fp_of (f, 1));
+  up_1 = g_strdup_printf ("%s up", fp_of (f, 0));
+  g_assert_cmpstr (g_ptr_array_index (events[0].events, events[0].events->len - 1), ==, up_0);
+  g_assert_cmpstr (g_ptr_array_index (events[1].events, events[1].events->len - 1), ==, up_1);
+
+  /* The peer is a reflector for this relay's clients (DESIGN 11, item 16). */
+  {
+    g_autoptr(WzpTestClient) client = wzp_test_client_connect (f->address[0], NULL,
+                                                               fp_of (f, 0));
+    g_autoptr(WzpMessage) ack = wzp_test_client_register (client, "Alice");
+
+    assert_strv (_wzp_message_dup_strv (ack, "reflectors"), f->uri[1], NULL);
+  }
+  /* ... and answers them: a client of relay 0, unregistered at relay 1, asks it. */
+  {
+    g_autoptr(WzpTestClient) client = wzp_test_client_connect (f->address[1], NULL,
+                                                               fp_of (f, 1));
+    g_autoptr(WzpMessage) reflect = _wzp_message_new (WZP_MESSAGE_REFLECT);
+    g_autoptr(WzpMessage) response = NULL;
+    g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address (client->conn,
+                                                                             NULL);
+    g_autofree char *local_text = _wzp_address_to_string (local);
+
+    wzp_test_client_send (client, reflect);
+    response = wzp_test_client_expect (client, WZP_MESSAGE_REFLECT_RESPONSE);
+    g_assert_cmpstr (_wzp_message_get_string (response, "observed_addr"), ==, local_text);
+  }
+
+  /* Removing the peer takes the link down on both sides, and it stays down. */
+  g_assert_true (wzp_relay_remove_peer (f->relay[1], fp_of (f, 0), &error));
+  g_assert_no_error (error);
+  g_assert_false (peer_entry (f->relay[1], fp_of (f, 0), NULL, NULL));
+  {
+    gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+    while (link_is_up (f->relay[0], fp_of (f, 1)))
+      {
+        g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+        g_main_context_iteration (NULL, TRUE);
+      }
+  }
+  wzp_test_spin (600);
+  g_assert_false (link_is_up (f->relay[0], fp_of (f, 1)));
+
+  for (guint i = 0; i < 2; i++)
+    {
+      g_signal_handlers_disconnect_by_data (f->relay[i], &events[i]);
+      g_ptr_array_unref (events[i].events);
+    }
+}
+
+static void
+test_not_a_peer (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autoptr(WzpIdentity) stranger = wzp_test_identity_new ();
+  g_autoptr(WzpTestClient) client = wzp_test_client_connect (f->address[0], stranger,
+                                                             fp_of (f, 0));
+  g_autoptr(WzpMessage) hello = _wzp_message_new (WZP_MESSAGE_FEDERATION_HELLO);
+
+  _wzp_message_set_string (hello, "relay_fingerprint", wzp_identity_get_fingerprint (stranger));
+  _wzp_message_set_string (hello, "relay_version", "1.0");
+  wzp_test_client_send (client, hello);
+  wzp_test_client_expect_error (client, WZP_ERROR_CODE_NOT_A_PEER);
+  wzp_test_client_wait_closed (client);
+  g_assert_false (peer_entry (f->relay[0], wzp_identity_get_fingerprint (stranger), NULL,
+                              NULL));
+}
+
+static WzpTestClient *fake_peer_connect (Fixture     *f,
+                                         guint        i,
+                                         WzpIdentity *identity);
+
+/* Keepalive: a link with traffic-less peers stays up on Ping/Pong; a peer that stops
+ * answering is dropped after idle-timeout. */
+static void
+test_keepalive (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(WzpIdentity) silent_id = wzp_test_identity_new ();
+  g_autoptr(WzpTestClient) silent = NULL;
+  g_autoptr(WzpMessage) ping = NULL;
+  gint64 deadline;
+
+  for (guint i = 0; i < 2; i++)
+    g_object_set (f->relay[i], "keepalive-interval", 1, "idle-timeout", 2, NULL);
+  link_relays (f, 0, 1);
+  silent = fake_peer_connect (f, 0, silent_id);
+  silent->answer_pings = FALSE;
+
+  /* Three seconds without a word from the clients: the relays' link lives on pings. */
+  wzp_test_spin (3000);
+  g_assert_true (link_is_up (f->relay[0], fp_of (f, 1)));
+  g_assert_true (link_is_up (f->relay[1], fp_of (f, 0)));
+
+  /* The fake peer was pinged and never answered (the test did not read): dropped. */
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (link_is_up (f->relay[0], wzp_identity_get_fingerprint (silent_id)))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  ping = wzp_test_client_expect (silent, WZP_MESSAGE_PING);
+  wzp_test_client_wait_closed (silent);
+}
+
+/* Calls */
+
+static void
+test_call_cross_wired (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_announced (f, 0, "Alice", 1);
+  g_autoptr(WzpTestClient) b = connect_announced (f, 1, "Bob", 0);
+  g_autofree char *call_id = g_uuid_string_random ();
+  g_autoptr(WzpMessage) offer = make_offer (call_id, wzp_test_client_fingerprint (b));
+  g_autoptr(WzpMessage) got_offer = NULL;
+  g_autoptr(WzpMessage) ringing = _wzp_message_new_for_call (WZP_MESSAGE_CALL_RINGING, call_id);
+  g_autoptr(WzpMessage) got_ringing = NULL;
+  g_autoptr(WzpMessage) answer = make_answer (call_id, "AcceptTrusted");
+  g_autoptr(WzpMessage) got_answer = NULL;
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autoptr(WzpMessage) update = _wzp_message_new_for_call (WZP_MESSAGE_CANDIDATE_UPDATE, call_id);
+  g_autoptr(WzpMessage) got_update = NULL;
+  const char * const new_locals[] = { "192.168.1.5:40001", NULL };
+
+  /* The offer reaches the callee with the caller's identity and without its addresses. */
+  _wzp_message_set_string (offer, "caller_fingerprint", wzp_test_client_fingerprint (b));
+  wzp_test_client_send (a, offer);
+  got_offer = wzp_test_client_expect (b, WZP_MESSAGE_DIRECT_CALL_OFFER);
+  g_assert_cmpstr (_wzp_message_get_string (got_offer, "call_id"), ==, call_id);
+  g_assert_cmpstr (_wzp_message_get_string (got_offer, "caller_fingerprint"), ==,
+                   wzp_test_client_fingerprint (a));
+  g_assert_cmpstr (_wzp_message_get_string (got_offer, "caller_alias"), ==, "Alice");
+  g_assert_false (_wzp_message_has_member (got_offer, "caller_reflexive_addr"));
+  g_assert_false (_wzp_message_has_member (got_offer, "caller_local_addrs"));
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay[0]), ==, 1);
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay[1]), ==, 1);
+
+  wzp_test_client_send (b, ringing);
+  got_ringing = wzp_test_client_expect (a, WZP_MESSAGE_CALL_RINGING);
+  g_assert_cmpstr (_wzp_message_get_string (got_ringing, "call_id"), ==, call_id);
+
+  /* The answer reaches the caller without the callee's addresses (nor anything the relays
+   * say to each other). */
+  wzp_test_client_send (b, answer);
+  got_answer = wzp_test_client_expect (a, WZP_MESSAGE_DIRECT_CALL_ANSWER);
+  g_assert_cmpstr (_wzp_message_get_string (got_answer, "accept_mode"), ==, "AcceptTrusted");
+  g_assert_false (_wzp_message_has_member (got_answer, "callee_reflexive_addr"));
+  g_assert_false (_wzp_message_has_member (got_answer, "callee_local_addrs"));
+  g_assert_false (_wzp_message_has_member (got_answer, "bridge_secret"));
+
+  /* Each party's CallSetup carries the OTHER party's candidates, its own role, and its own
+   * pipe secret and pipe address at ITS relay. */
+  setup_a = wzp_test_client_expect (a, WZP_MESSAGE_CALL_SETUP);
+  g_assert_cmpstr (_wzp_message_get_string (setup_a, "call_id"), ==, call_id);
+  g_assert_cmpstr (_wzp_message_get_string (setup_a, "role"), ==, "caller");
+  g_assert_cmpstr (_wzp_message_get_string (setup_a, "peer_fingerprint"), ==,
+                   wzp_test_client_fingerprint (b));
+  g_assert_cmpstr (_wzp_message_get_string (setup_a, "peer_direct_addr"), ==,
+                   "198.51.100.2:40002");
+  assert_strv (_wzp_message_dup_strv (setup_a, "peer_local_addrs"), "10.0.2.21:40002", NULL);
+  g_assert_cmpstr (_wzp_message_get_string (setup_a, "peer_nat_type"), ==, "Symmetric");
+  g_assert_true (_wzp_message_get_bool (setup_a, "relay_pipe"));
+  g_assert_cmpuint (strlen (_wzp_message_get_string (setup_a, "pipe_token")), ==, 32);
+  g_assert_cmpstr (_wzp_message_get_string (setup_a, "pipe_addr"), ==, f->pipe_address[0]);
+
+  setup_b = wzp_test_client_expect (b, WZP_MESSAGE_CALL_SETUP);
+  g_assert_cmpstr (_wzp_message_get_string (setup_b, "call_id"), ==, call_id);
+  g_assert_cmpstr (_wzp_message_get_string (setup_b, "role"), ==, "callee");
+  g_assert_cmpstr (_wzp_message_get_string (setup_b, "peer_fingerprint"), ==,
+                   wzp_test_client_fingerprint (a));
+  g_assert_cmpstr (_wzp_message_get_string (setup_b, "peer_alias"), ==, "Alice");
+  g_assert_cmpstr (_wzp_message_get_string (setup_b, "peer_direct_addr"), ==,
+                   "198.51.100.1:40001");
+  assert_strv (_wzp_message_dup_strv (setup_b, "peer_local_addrs"),
+               "192.168.88.21:40001", "[fd00:1::21]:40001", NULL);
+  g_assert_cmpstr (_wzp_message_get_string (setup_b, "peer_nat_type"), ==, "Cone");
+  g_assert_true (_wzp_message_get_bool (setup_b, "relay_pipe"));
+  g_assert_cmpuint (strlen (_wzp_message_get_string (setup_b, "pipe_token")), ==, 32);
+  g_assert_cmpstr (_wzp_message_get_string (setup_b, "pipe_token"), !=,
+                   _wzp_message_get_string (setup_a, "pipe_token"));
+  g_assert_cmpstr (_wzp_message_get_string (setup_b, "pipe_addr"), ==, f->pipe_address[1]);
+
+  /* A network change crosses too. */
+  _wzp_message_set_string (update, "reflexive_addr", "198.51.100.9:40001");
+  _wzp_message_set_strv (update, "local_addrs", new_locals);
+  wzp_test_client_send (a, update);
+  got_update = wzp_test_client_expect (b, WZP_MESSAGE_CANDIDATE_UPDATE);
+  g_assert_cmpstr (_wzp_message_get_string (got_update, "reflexive_addr"), ==,
+                   "198.51.100.9:40001");
+  assert_strv (_wzp_message_dup_strv (got_update, "local_addrs"), "192.168.1.5:40001", NULL);
+
+  /* Both relays list the call as set up. */
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(GVariant) calls = g_variant_ref_sink (wzp_relay_list_calls (f->relay[i]));
+      g_autoptr(GVariant) entry = g_variant_get_child_value (calls, 0);
+      g_autofree char *state = NULL;
+
+      g_assert_true (g_variant_lookup (entry, "state", "s", &state));
+      g_assert_cmpstr (state, ==, "set-up");
+    }
+  g_assert_true (wzp_test_client_quiet (a, 100));
+  g_assert_true (wzp_test_client_quiet (b, 0));
+}
+
+static void
+test_call_privacy (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_announced (f, 0, "Alice", 1);
+  g_autoptr(WzpTestClient) b = connect_announced (f, 1, "Bob", 0);
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autofree char *call_id = set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
+  g_autoptr(WzpMessage) update = _wzp_message_new_for_call (WZP_MESSAGE_CANDIDATE_UPDATE, call_id);
+
+  /* Neither side learns an address, across relays as on one. */
+  for (WzpMessage *setup = setup_a; setup != NULL; setup = setup == setup_a ? setup_b : NULL)
+    {
+      g_assert_false (_wzp_message_has_member (setup, "peer_direct_addr"));
+      g_assert_false (_wzp_message_has_member (setup, "peer_local_addrs"));
+      g_assert_false (_wzp_message_has_member (setup, "peer_nat_type"));
+      g_assert_true (_wzp_message_has_member (setup, "pipe_token"));
+    }
+  _wzp_message_set_string (update, "reflexive_addr", "198.51.100.9:40001");
+  wzp_test_client_send (a, update);
+  wzp_test_client_expect_error (a, WZP_ERROR_CODE_BAD_STATE);
+  g_assert_true (wzp_test_client_quiet (b, 200));
+}
+
+static void
+test_reject (Fixture       *f,
+             gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_announced (f, 0, "Alice", 1);
+  g_autoptr(WzpTestClient) b = connect_announced (f, 1, "Bob", 0);
+  g_autofree char *call_id = offer_call (a, b);
+  g_autoptr(WzpMessage) reject = _wzp_message_new_for_call (WZP_MESSAGE_DIRECT_CALL_ANSWER,
+                                                            call_id);
+  g_autoptr(WzpMessage) got = NULL;
+
+  _wzp_message_set_string (reject, "accept_mode", "Reject");
+  wzp_test_client_send (b, reject);
+  got = wzp_test_client_expect (a, WZP_MESSAGE_DIRECT_CALL_ANSWER);
+  g_assert_cmpstr (_wzp_message_get_string (got, "accept_mode"), ==, "Reject");
+  wait_no_calls (f->relay[0]);
+  wait_no_calls (f->relay[1]);
+  g_assert_true (wzp_test_client_quiet (a, 100));
+  g_assert_true (wzp_test_client_quiet (b, 0));
+}
+
+/* data: which party hangs up, 0 the caller, 1 the callee. */
+static void
+test_hangup (Fixture       *f,
+             gconstpointer  data)
+{
+  guint who = GPOINTER_TO_UINT (data);
+  g_autoptr(WzpTestClient) a = connect_announced (f, 0, "Alice", 1);
+  g_autoptr(WzpTestClient) b = connect_announced (f, 1, "Bob", 0);
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autofree char *call_id = set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
+  g_autoptr(WzpMessage) hangup = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, call_id);
+  WzpTestClient *sender = who == 0 ? a : b;
+  WzpTestClient *other = who == 0 ? b : a;
+
+  _wzp_message_set_string (hangup, "reason", "Normal");
+  wzp_test_client_send (sender, hangup);
+  expect_hangup (other, call_id, "Normal");
+  wait_no_calls (f->relay[0]);
+  wait_no_calls (f->relay[1]);
+  g_assert_true (wzp_test_client_quiet (sender, 100));
+
+  /* Also before the answer: the caller gives up while it rings. */
+  {
+    g_autofree char *second = offer_call (a, b);
+    g_autoptr(WzpMessage) cancel = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, second);
+
+    _wzp_message_set_string (cancel, "reason", "Normal");
+    wzp_test_client_send (a, cancel);
+    expect_hangup (b, second, "Normal");
+    wait_no_calls (f->relay[0]);
+    wait_no_calls (f->relay[1]);
+  }
+}
+
+/* data: the relay whose ring timeout is short: 0 the caller's, 1 the callee's. */
+static void
+test_ring_timeout (Fixture       *f,
+                   gconstpointer  data)
+{
+  guint which = GPOINTER_TO_UINT (data);
+  g_autoptr(WzpTestClient) a = connect_announced (f, 0, "Alice", 1);
+  g_autoptr(WzpTestClient) b = connect_announced (f, 1, "Bob", 0);
+  g_autofree char *call_id = NULL;
+
+  g_object_set (f->relay[which], "ring-timeout", 1, NULL);
+  call_id = offer_call (a, b);
+  expect_hangup (a, call_id, "Timeout");
+  expect_hangup (b, call_id, "Timeout");
+  wait_no_calls (f->relay[0]);
+  wait_no_calls (f->relay[1]);
+}
+
+static void
+test_unknown_everywhere (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_announced (f, 0, "Alice", 1);
+  g_autoptr(WzpIdentity) nobody = wzp_test_identity_new ();
+  g_autoptr(WzpMessage) offer = make_offer ("unknown-1", wzp_identity_get_fingerprint (nobody));
+  g_autoptr(WzpMessage) error = NULL;
+
+  wzp_test_client_send (a, offer);
+  error = wzp_test_client_expect (a, WZP_MESSAGE_ERROR);
+  g_assert_cmpstr (_wzp_message_get_string (error, "code"), ==, WZP_ERROR_CODE_UNKNOWN_CALLEE);
+  g_assert_cmpstr (_wzp_message_get_string (error, "call_id"), ==, "unknown-1");
+  g_assert_nonnull (strstr (_wzp_message_get_string (error, "message"), "federated"));
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay[0]), ==, 0);
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay[1]), ==, 0);
+}
+
+/* The callee's relay refuses an offer its presence promised (the callee left meanwhile):
+ * the caller gets that relay's Error, and both relays forget the call. */
+static void
+test_callee_gone_meanwhile (Fixture       *f,
+                            gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_announced (f, 0, "Alice", 1);
+  WzpTestClient *b = connect_announced (f, 1, "Bob", 0);
+  g_autofree char *target = g_strdup (wzp_test_client_fingerprint (b));
+  g_autoptr(WzpMessage) offer = make_offer ("gone-1", target);
+
+  /* Bob leaves; relay A hears of it only with the next batch, a second from now. */
+  _wzp_relay_federation_peer (f->relay[1], fp_of (f, 0))->last_flush_us = g_get_monotonic_time ();
+  wzp_test_client_free (b);
+  while (wzp_relay_get_n_registrations (f->relay[1]) > 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_nonnull (_wzp_relay_presence_lookup (f->relay[0], target));
+  wzp_test_client_send (a, offer);
+  wzp_test_client_expect_error (a, WZP_ERROR_CODE_UNKNOWN_CALLEE);
+  wait_no_calls (f->relay[0]);
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay[1]), ==, 0);
+  wait_presence (f->relay[0], target, FALSE);
+}
+
+/* data: 0: the callee's relay stops (it says goodbye); 1: the link breaks without a
+ * word (a crash, a network failure). Either way both parties are told. */
+static void
+test_callee_relay_dies (Fixture       *f,
+                        gconstpointer  data)
+{
+  gboolean abrupt = GPOINTER_TO_UINT (data);
+  g_autoptr(WzpTestClient) a = connect_announced (f, 0, "Alice", 1);
+  g_autoptr(WzpTestClient) b = connect_announced (f, 1, "Bob", 0);
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autofree char *call_id = set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
+
+  if (abrupt)
+    _wzp_relay_federation_drop_links (f->relay[1]);
+  else
+    wzp_relay_stop (f->relay[1]);
+
+  expect_hangup (a, call_id, "Error");
+  expect_hangup (b, call_id, "Error");
+  wait_no_calls (f->relay[0]);
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay[1]), ==, 0);
+  if (!abrupt)
+    {
+      wzp_test_client_expect_error (b, WZP_ERROR_CODE_SHUTDOWN);
+      wzp_test_client_wait_closed (b);
+    }
+  /* The caller is still registered and gets no more word of that call. */
+  g_assert_true (wzp_test_client_quiet (a, 100));
+  g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay[0]), ==, 1);
+}
+
+/* The caller's signalling drops: before the answer the call ends; after it, the callee
+ * hears PeerSignallingLost from across the link, then Hangup when the grace runs out. */
+static void
+test_caller_disconnects (Fixture       *f,
+                         gconstpointer  data)
+{
+  WzpTestClient *a = connect_announced (f, 0, "Alice", 1);
+  g_autoptr(WzpTestClient) b = connect_announced (f, 1, "Bob", 0);
+  g_autofree char *first = offer_call (a, b);
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autofree char *second = NULL;
+  g_autoptr(WzpMessage) lost = NULL;
+
+  wzp_test_client_free (a);
+  expect_hangup (b, first, "Error");
+  wait_no_calls (f->relay[1]);
+
+  g_object_set (f->relay[0], "grace-period", 1, NULL);
+  a = connect_announced (f, 0, "Alice", 1);
+  second = set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
+  wzp_test_client_free (a);
+  lost = wzp_test_client_expect (b, WZP_MESSAGE_PEER_SIGNALLING_LOST);
+  g_assert_cmpstr (_wzp_message_get_string (lost, "call_id"), ==, second);
+  expect_hangup (b, second, "Error");
+  wait_no_calls (f->relay[0]);
+  wait_no_calls (f->relay[1]);
+}
+
+/* Presence */
+
+static void
+wait_announced (WzpRelay   *relay,
+                const char *peer_fp,
+                guint       expected)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  guint announced = G_MAXUINT;
+
+  while (!peer_entry (relay, peer_fp, NULL, &announced) || announced != expected)
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("The peer announces %u identities, not %u", announced, expected);
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+static void
+test_presence_reconnect (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) b1 = connect_announced (f, 1, "Bob", 0);
+  WzpTestClient *b2 = connect_announced (f, 1, "Carol", 0);
+  g_autofree char *b2_fp = g_strdup (wzp_test_client_fingerprint (b2));
+  g_autoptr(WzpTestClient) b3 = NULL;
+  g_autoptr(WzpTestClient) a = connect_announced (f, 0, "Alice", 1);
+
+  wait_announced (f->relay[0], fp_of (f, 1), 2);
+  wait_announced (f->relay[1], fp_of (f, 0), 1);
+
+  /* The link drops: what the peer announced is forgotten at once. */
+  _wzp_relay_federation_drop_links (f->relay[0]);
+  g_assert_null (_wzp_relay_presence_lookup (f->relay[0], wzp_test_client_fingerprint (b1)));
+  g_assert_false (link_is_up (f->relay[0], fp_of (f, 1)));
+
+  /* Changes while it is down arrive with the snapshot when it is back. */
+  wzp_test_client_free (b2);
+  b3 = connect_registered (f, 1, "Dave");
+  wait_link_up (f, 0, 1);
+  wait_presence (f->relay[0], wzp_test_client_fingerprint (b3), TRUE);
+  wait_announced (f->relay[0], fp_of (f, 1), 2);
+  g_assert_nonnull (_wzp_relay_presence_lookup (f->relay[0], wzp_test_client_fingerprint (b1)));
+  g_assert_null (_wzp_relay_presence_lookup (f->relay[0], b2_fp));
+  wait_announced (f->relay[1], fp_of (f, 0), 1);
+
+  /* And a call works over the new link. */
+  {
+    g_autoptr(WzpMessage) setup_a = NULL;
+    g_autoptr(WzpMessage) setup_b = NULL;
+    g_autofree char *call_id = set_up_call (a, b3, "AcceptTrusted", &setup_a, &setup_b);
+  }
+}
+
+static char *
+fake_fingerprint (guint n)
+{
+  guint8 digest[32];
+  GString *text = g_string_new (NULL);
+  g_autofree char *seed = g_strdup_printf ("fake-%u", n);
+  gsize len = sizeof digest;
+  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+
+  g_checksum_update (sum, (const guchar *) seed, -1);
+  g_checksum_get_digest (sum, digest, &len);
+  for (guint i = 0; i < 16; i++)
+    {
+      g_string_append_printf (text, "%02x", digest[i]);
+      if (i % 2 == 1 && i < 15)
+        g_string_append_c (text, ':');
+    }
+  return g_string_free (text, FALSE);
+}
+
+/* 10,000 identities: the snapshot and a change of that size each fit the 64 KiB frame cap
+ * only chunked; the peer ends up with exactly the set. */
+static void
+test_presence_10000 (Fixture       *f,
+                     gconstpointer  data)
+{
+  const guint n = 10000;
+  g_autoptr(GPtrArray) fps = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_ptr_array_add (fps, fake_fingerprint (i));
+      g_assert_true (wzp_fingerprint_is_valid (g_ptr_array_index (fps, i)));
+    }
+
+  /* Before the link: they go in the snapshot. */
+  for (guint i = 0; i < n / 2; i++)
+    _wzp_relay_presence_local_changed (f->relay[0], g_ptr_array_index (fps, i), TRUE);
+  g_assert_true (wzp_relay_add_peer (f->relay[0], f->uri[1], &error));
+  g_assert_true (wzp_relay_add_peer (f->relay[1], f->uri[0], &error));
+  g_assert_no_error (error);
+  wait_link_up (f, 0, 1);
+  wait_announced (f->relay[1], fp_of (f, 0), n / 2);
+
+  /* After: one batched change. */
+  for (guint i = n / 2; i < n; i++)
+    _wzp_relay_presence_local_changed (f->relay[0], g_ptr_array_index (fps, i), TRUE);
+  wait_announced (f->relay[1], fp_of (f, 0), n);
+  for (guint i = 0; i < n; i += 997)
+    g_assert_nonnull (_wzp_relay_presence_lookup (f->relay[1], g_ptr_array_index (fps, i)));
+
+  /* All gone in one change, and the link is still up (no frame was refused). */
+  for (guint i = 0; i < n; i++)
+    _wzp_relay_presence_local_changed (f->relay[0], g_ptr_array_index (fps, i), FALSE);
+  wait_announced (f->relay[1], fp_of (f, 0), 0);
+  g_assert_true (link_is_up (f->relay[1], fp_of (f, 0)));
+}
+
+/* Three relays in a line */
+
+static void
+test_line (Fixture       *f,
+           gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_announced (f, 0, "Alice", 1);
+  g_autoptr(WzpTestClient) b = connect_announced (f, 1, "Bob", 0);
+  g_autoptr(WzpTestClient) c = connect_announced (f, 2, "Carol", 1);
+  g_autoptr(WzpMessage) offer = make_offer ("line-1", wzp_test_client_fingerprint (c));
+  g_autoptr(WzpMessage) error = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autoptr(WzpMessage) setup_c = NULL;
+  g_autofree char *call_id = NULL;
+
+  /* B announces only its own clients: C's user is unknown at A. */
+  wait_announced (f->relay[0], fp_of (f, 1), 1);
+  g_assert_null (_wzp_relay_presence_lookup (f->relay[0], wzp_test_client_fingerprint (c)));
+
+  wzp_test_client_send (a, offer);
+  error = wzp_test_client_expect (a, WZP_MESSAGE_ERROR);
+  g_assert_cmpstr (_wzp_message_get_string (error, "code"), ==, WZP_ERROR_CODE_UNKNOWN_CALLEE);
+  g_assert_cmpstr (_wzp_message_get_string (error, "call_id"), ==, "line-1");
+  g_assert_true (wzp_test_client_quiet (c, 200));
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpuint (wzp_relay_get_n_calls (f->relay[i]), ==, 0);
+
+  /* The middle relay reaches both. */
+  call_id = set_up_call (b, c, "AcceptTrusted", &setup_b, &setup_c);
+  g_assert_cmpstr (_wzp_message_get_string (setup_c, "pipe_addr"), ==, f->pipe_address[2]);
+  {
+    g_autoptr(WzpMessage) setup_b2 = NULL;
+    g_autoptr(WzpMessage) setup_a = NULL;
+    g_autofree char *call_2 = set_up_call (b, a, "AcceptTrusted", &setup_b2, &setup_a);
+  }
+}
+
+/* A fake peer relay: a raw client with the identity a relay has as a peer. */
+
+static WzpTestClient *
+fake_peer_connect (Fixture     *f,
+                   guint        i,
+                   WzpIdentity *identity)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *uri = g_strdup_printf ("wzps://127.0.0.1:9#%s",
+                                          wzp_identity_get_fingerprint (identity));
+  WzpTestClient *peer;
+  g_autoptr(WzpMessage) hello = _wzp_message_new (WZP_MESSAGE_FEDERATION_HELLO);
+  g_autoptr(WzpMessage) their_hello = NULL;
+  g_autoptr(WzpMessage) snapshot = NULL;
+
+  g_assert_true (wzp_relay_add_peer (f->relay[i], uri, &error));
+  g_assert_no_error (error);
+  peer = wzp_test_client_connect (f->address[i], identity, fp_of (f, i));
+  peer->answer_pings = TRUE;
+  _wzp_message_set_string (hello, "relay_fingerprint", wzp_identity_get_fingerprint (identity));
+  _wzp_message_set_string (hello, "relay_version", "1.0");
+  wzp_test_client_send (peer, hello);
+  their_hello = wzp_test_client_expect (peer, WZP_MESSAGE_FEDERATION_HELLO);
+  g_assert_cmpstr (_wzp_message_get_string (their_hello, "relay_fingerprint"), ==, fp_of (f, i));
+  snapshot = wzp_test_client_expect (peer, WZP_MESSAGE_PRESENCE_UPDATE);
+  g_assert_true (_wzp_message_get_bool (snapshot, "snapshot"));
+  g_assert_true (link_is_up (f->relay[i], wzp_identity_get_fingerprint (identity)));
+  return peer;
+}
+
+static void
+fake_peer_forward (WzpTestClient *peer,
+                   const char    *origin,
+                   WzpMessage    *inner)
+{
+  g_autoptr(WzpMessage) forward = _wzp_message_new (WZP_MESSAGE_FEDERATED_SIGNAL_FORWARD);
+
+  _wzp_message_set_inner (forward, inner);
+  _wzp_message_set_string (forward, "origin_relay_fingerprint", origin);
+  wzp_test_client_send (peer, forward);
+}
+
+static void
+test_lying_peer (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autoptr(WzpIdentity) liar_id = wzp_test_identity_new ();
+  g_autoptr(WzpIdentity) victim = wzp_test_identity_new ();
+  g_autoptr(WzpTestClient) b = connect_registered (f, 0, "Bob");
+  g_autoptr(WzpTestClient) liar = fake_peer_connect (f, 0, liar_id);
+  const char *liar_fp = wzp_identity_get_fingerprint (liar_id);
+  g_autoptr(WzpMessage) offer = make_offer ("lie-1", wzp_test_client_fingerprint (b));
+  g_autoptr(WzpMessage) error = NULL;
+  g_autoptr(WzpMessage) got = NULL;
+  g_autoptr(WzpMessage) update = _wzp_message_new (WZP_MESSAGE_PRESENCE_UPDATE);
+  const char * const announced[] = { "1111:2222:3333:4444:5555:6666:7777:8888", NULL };
+
+  /* An offer for a caller it never announced: refused, nothing happens. */
+  _wzp_message_set_string (offer, "caller_fingerprint", wzp_identity_get_fingerprint (victim));
+  fake_peer_forward (liar, liar_fp, offer);
+  error = wzp_test_client_expect (liar, WZP_MESSAGE_ERROR);
+  g_assert_cmpstr (_wzp_message_get_string (error, "code"), ==, WZP_ERROR_CODE_BAD_MESSAGE);
+  g_assert_cmpstr (_wzp_message_get_string (error, "call_id"), ==, "lie-1");
+  g_assert_true (wzp_test_client_quiet (b, 200));
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay[0]), ==, 0);
+  g_clear_pointer (&error, _wzp_message_unref);
+
+  /* A forward of someone else's forward (a second hop): refused too. */
+  _wzp_message_set_strv (update, "added", announced);
+  wzp_test_client_send (liar, update);
+  _wzp_message_set_string (offer, "caller_fingerprint", announced[0]);
+  fake_peer_forward (liar, fp_of (f, 1), offer);
+  error = wzp_test_client_expect (liar, WZP_MESSAGE_ERROR);
+  g_assert_cmpstr (_wzp_message_get_string (error, "code"), ==, WZP_ERROR_CODE_BAD_MESSAGE);
+  g_assert_true (wzp_test_client_quiet (b, 200));
+  g_clear_pointer (&error, _wzp_message_unref);
+
+  /* The same offer for a caller it announced, from itself, goes through: the check above
+   * is what refused it. */
+  fake_peer_forward (liar, liar_fp, offer);
+  got = wzp_test_client_expect (b, WZP_MESSAGE_DIRECT_CALL_OFFER);
+  g_assert_cmpstr (_wzp_message_get_string (got, "caller_fingerprint"), ==, announced[0]);
+  g_assert_false (_wzp_message_has_member (got, "caller_reflexive_addr"));
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay[0]), ==, 1);
+
+  /* It cannot act for the callee of that call, which is ours. */
+  {
+    g_autoptr(WzpMessage) answer = make_answer ("lie-1", "AcceptTrusted");
+    g_autoptr(WzpMessage) hangup = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, "lie-1");
+    g_autoptr(WzpMessage) inner = NULL;
+    g_autoptr(WzpMessage) forward = NULL;
+
+    fake_peer_forward (liar, liar_fp, answer);
+    forward = wzp_test_client_expect (liar, WZP_MESSAGE_FEDERATED_SIGNAL_FORWARD);
+    inner = _wzp_message_ref (_wzp_message_get_inner (forward));
+    g_assert_cmpint (_wzp_message_get_message_type (inner), ==, WZP_MESSAGE_ERROR);
+    g_assert_cmpstr (_wzp_message_get_string (inner, "code"), ==, WZP_ERROR_CODE_BAD_STATE);
+    g_assert_true (wzp_test_client_quiet (b, 100));
+
+    /* Its caller hangs up: the callee hears it. */
+    _wzp_message_set_string (hangup, "reason", "Normal");
+    fake_peer_forward (liar, liar_fp, hangup);
+    expect_hangup (b, "lie-1", "Normal");
+    wait_no_calls (f->relay[0]);
+  }
+}
+
+/* The bridged relay path */
+
+typedef struct
+{
+  WzpFrameIO *io;
+  WzpMessage *message;
+  GError     *error;
+  gboolean    done;
+} FrameWait;
+
+static void
+frame_read_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  FrameWait *wait = user_data;
+
+  wait->message = _wzp_frame_io_read_finish (WZP_FRAME_IO (source), result, &wait->error);
+  wait->done = TRUE;
+}
+
+/* Starts reading the relay's one frame on a pipe (PipeReady). */
+static void
+frame_wait_start (FrameWait         *wait,
+                  GSocketConnection *pipe)
+{
+  memset (wait, 0, sizeof *wait);
+  wait->io = _wzp_frame_io_new (G_IO_STREAM (pipe));
+  _wzp_frame_io_read_async (wait->io, NULL, frame_read_cb, wait);
+}
+
+static void
+frame_wait_expect_ready (FrameWait  *wait,
+                         const char *call_id)
+{
+  wzp_test_wait_flag (&wait->done, 5000);
+  g_assert_no_error (wait->error);
+  g_assert_cmpint (_wzp_message_get_message_type (wait->message), ==, WZP_MESSAGE_PIPE_READY);
+  g_assert_cmpstr (_wzp_message_get_string (wait->message, "call_id"), ==, call_id);
+  g_clear_pointer (&wait->message, _wzp_message_unref);
+  g_clear_object (&wait->io);
+}
+
+typedef struct
+{
+  gsize    got;
+  guint8   buf[4096];
+  gboolean done;
+  GError  *error;
+} RawRead;
+
+static void
+raw_read_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  RawRead *r = user_data;
+
+  g_input_stream_read_all_finish (G_INPUT_STREAM (source), result, &r->got, &r->error);
+  r->done = TRUE;
+}
+
+static void
+pipe_send_and_expect (GSocketConnection *from,
+                      GSocketConnection *to,
+                      const char        *text)
+{
+  g_autoptr(GError) error = NULL;
+  RawRead r = { 0 };
+  gsize len = strlen (text);
+
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (from)), text, len,
+                             NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_input_stream_read_all_async (g_io_stream_get_input_stream (G_IO_STREAM (to)), r.buf, len,
+                                 G_PRIORITY_DEFAULT, NULL, raw_read_cb, &r);
+  wzp_test_wait_flag (&r.done, 5000);
+  g_assert_no_error (r.error);
+  g_assert_cmpuint (r.got, ==, len);
+  g_assert_cmpmem (r.buf, r.got, text, len);
+}
+
+/* Reads until the end of the stream (a closed pipe); the bytes are not kept. */
+static void
+pipe_expect_end (GSocketConnection *pipe)
+{
+  RawRead r = { 0 };
+
+  g_input_stream_read_all_async (g_io_stream_get_input_stream (G_IO_STREAM (pipe)), r.buf,
+                                 sizeof r.buf, G_PRIORITY_DEFAULT, NULL, raw_read_cb, &r);
+  wzp_test_wait_flag (&r.done, 5000);
+  g_clear_error (&r.error);
+  g_assert_cmpuint (r.got, <, sizeof r.buf);
+}
+
+static GSocketConnection *
+open_pipe (WzpMessage *setup,
+           const char *call_id,
+           gint64      seq)
+{
+  g_autofree char *token = _wzp_pipe_token_derive (_wzp_message_get_string (setup, "pipe_token"),
+                                                   seq);
+
+  return wzp_test_pipe_open (_wzp_message_get_string (setup, "pipe_addr"), call_id, token, seq);
+}
+
+static void
+test_bridge (Fixture       *f,
+             gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_announced (f, 0, "Alice", 1);
+  g_autoptr(WzpTestClient) b = connect_announced (f, 1, "Bob", 0);
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autofree char *call_id = set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
+  g_autoptr(GSocketConnection) pipe_a = NULL;
+  g_autoptr(GSocketConnection) pipe_b = NULL;
+  g_autoptr(WzpMessage) requested = NULL;
+  FrameWait ready_a, ready_b;
+
+  /* Each party opens its pipe at its own relay. The caller's comes first: its relay
+   * bridges to the callee's, which asks the callee for its pipe. */
+  g_assert_cmpstr (_wzp_message_get_string (setup_a, "pipe_addr"), ==, f->pipe_address[0]);
+  g_assert_cmpstr (_wzp_message_get_string (setup_b, "pipe_addr"), ==, f->pipe_address[1]);
+  pipe_a = open_pipe (setup_a, call_id, 1);
+  frame_wait_start (&ready_a, pipe_a);
+  requested = wzp_test_client_expect (b, WZP_MESSAGE_PIPE_REQUESTED);
+  g_assert_cmpstr (_wzp_message_get_string (requested, "call_id"), ==, call_id);
+
+  /* Not joined end to end yet: no PipeReady for the caller. */
+  wzp_test_spin (200);
+  g_assert_false (ready_a.done);
+
+  pipe_b = open_pipe (setup_b, call_id, 1);
+  frame_wait_start (&ready_b, pipe_b);
+  frame_wait_expect_ready (&ready_b, call_id);
+  frame_wait_expect_ready (&ready_a, call_id);
+
+  /* Bytes both ways, untouched. */
+  pipe_send_and_expect (pipe_a, pipe_b, "caller to callee, through two relays");
+  pipe_send_and_expect (pipe_b, pipe_a, "and back");
+  g_assert_true (wzp_test_client_quiet (a, 0));
+
+  /* The callee opens a new pipe (its old one is replaced, the chain goes): the caller is
+   * asked across the link, and its new pipe makes a new bridge. */
+  {
+    g_autoptr(GSocketConnection) pipe_b2 = open_pipe (setup_b, call_id, 2);
+    g_autoptr(GSocketConnection) pipe_a2 = NULL;
+    g_autoptr(WzpMessage) requested_a = NULL;
+
+    pipe_expect_end (pipe_a);
+    requested_a = wzp_test_client_expect (a, WZP_MESSAGE_PIPE_REQUESTED);
+    g_assert_cmpstr (_wzp_message_get_string (requested_a, "call_id"), ==, call_id);
+    frame_wait_start (&ready_b, pipe_b2);
+    pipe_a2 = open_pipe (setup_a, call_id, 2);
+    frame_wait_start (&ready_a, pipe_a2);
+    frame_wait_expect_ready (&ready_b, call_id);
+    frame_wait_expect_ready (&ready_a, call_id);
+    pipe_send_and_expect (pipe_a2, pipe_b2, "second pipe");
+    pipe_send_and_expect (pipe_b2, pipe_a2, "second answer");
+
+    /* A hang-up closes the whole chain. */
+    {
+      g_autoptr(WzpMessage) hangup = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, call_id);
+
+      _wzp_message_set_string (hangup, "reason", "Normal");
+      wzp_test_client_send (a, hangup);
+      expect_hangup (b, call_id, "Normal");
+    }
+    pipe_expect_end (pipe_b2);
+    pipe_expect_end (pipe_a2);
+  }
+  wait_no_calls (f->relay[0]);
+  wait_no_calls (f->relay[1]);
+  g_clear_object (&pipe_a);
+  g_clear_object (&pipe_b);
+  {
+    gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+    /* Nothing of the bridges or pipes is left on either relay. */
+    while ((g_hash_table_size (f->relay[0]->federation->bridges) > 0 ||
+            g_hash_table_size (f->relay[1]->federation->bridges) > 0 ||
+            g_hash_table_size (f->relay[0]->pipes) > 0 ||
+            g_hash_table_size (f->relay[1]->pipes) > 0) && g_get_monotonic_time () < deadline)
+      g_main_context_iteration (NULL, FALSE) || (g_usleep (1000), TRUE);
+    for (guint i = 0; i < 2; i++)
+      {
+        g_assert_cmpuint (g_hash_table_size (f->relay[i]->federation->bridges), ==, 0);
+        g_assert_cmpuint (g_hash_table_size (f->relay[i]->pipes), ==, 0);
+      }
+  }
+}
+
+/* A bridge with a wrong token, or for a call its relay has no party in, is refused. */
+static void
+test_bridge_refused (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_announced (f, 0, "Alice", 1);
+  g_autoptr(WzpTestClient) b = connect_announced (f, 1, "Bob", 0);
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autofree char *call_id = set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
+  /* Relay B's identity dialling relay A (where the callee is not): not its call. */
+  g_autoptr(WzpTestClient) as_b = wzp_test_client_connect (f->address[0],
+                                                           wzp_relay_get_identity (f->relay[1]),
+                                                           fp_of (f, 0));
+  g_autoptr(WzpTestClient) as_a = wzp_test_client_connect (f->address[1],
+                                                           wzp_relay_get_identity (f->relay[0]),
+                                                           fp_of (f, 1));
+  g_autoptr(WzpMessage) open_pipe_msg = _wzp_message_new_for_call (WZP_MESSAGE_OPEN_PIPE, call_id);
+
+  _wzp_message_set_string (open_pipe_msg, "pipe_token", "0123456789abcdef0123456789abcdef");
+  _wzp_message_set_int (open_pipe_msg, "seq", 1);
+  wzp_test_client_send (as_b, open_pipe_msg);
+  wzp_test_client_expect_error (as_b, WZP_ERROR_CODE_UNKNOWN_CALL);
+  wzp_test_client_wait_closed (as_b);
+
+  wzp_test_client_send (as_a, open_pipe_msg);
+  wzp_test_client_expect_error (as_a, WZP_ERROR_CODE_BAD_TOKEN);
+  wzp_test_client_wait_closed (as_a);
+  g_assert_true (wzp_test_client_quiet (b, 100));
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay[1]), ==, 1);
+}
+
+/* Real clients: WzpClient and WzpCall */
+
+typedef struct
+{
+  GError   *error;
+  GObject  *object;
+  gboolean  done;
+} Result;
+
+static void
+client_connected_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  Result *r = user_data;
+
+  wzp_client_connect_finish (WZP_CLIENT (source), result, &r->error);
+  r->done = TRUE;
+}
+
+static WzpClient *
+connected_client (Fixture    *f,
+                  guint       i,
+                  const char *alias)
+{
+  g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
+  WzpClient *client = wzp_client_new (identity);
+  Result r = { 0 };
+
+  _wzp_client_set_test_loopback (client, TRUE);
+  wzp_client_set_relay_uri (client, f->uri[i]);
+  wzp_client_set_alias (client, alias);
+  wzp_client_connect_async (client, NULL, client_connected_cb, &r);
+  wzp_test_wait_flag (&r.done, 5000);
+  g_assert_no_error (r.error);
+  g_assert_cmpint (wzp_client_get_state (client), ==, WZP_CLIENT_STATE_CONNECTED);
+  return client;
+}
+
+typedef struct
+{
+  WzpAcceptMode  mode;
+  WzpCall       *call;
+  GError        *error;
+  gboolean       answered;
+} Callee;
+
+static void
+answered_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  Callee *callee = user_data;
+
+  wzp_call_answer_finish (WZP_CALL (source), result, &callee->error);
+  callee->answered = TRUE;
+}
+
+static void
+incoming_call_cb (WzpClient *client,
+                  WzpCall   *call,
+                  Callee    *callee)
+{
+  g_set_object (&callee->call, call);
+  wzp_call_ring (call);
+  wzp_call_answer_async (call, callee->mode, NULL, answered_cb, callee);
+}
+
+static void
+placed_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  Result *r = user_data;
+
+  r->object = G_OBJECT (wzp_client_place_call_finish (WZP_CLIENT (source), result, &r->error));
+  r->done = TRUE;
+}
+
+static void
+wait_call_state (WzpCall      *call,
+                 WzpCallState  state)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (wzp_call_get_state (call) != state && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE) || (g_usleep (1000), TRUE);
+  g_assert_cmpint (wzp_call_get_state (call), ==, state);
+}
+
+/* data: the callee's answer mode. Trusted: a direct path on loopback; privacy: only the
+ * bridged relay path exists. */
+static void
+test_wzp_call (Fixture       *f,
+               gconstpointer  data)
+{
+  WzpAcceptMode mode = GPOINTER_TO_INT (data);
+  WzpPathKind expected = mode == WZP_ACCEPT_MODE_PRIVACY ? WZP_PATH_KIND_RELAY
+                                                         : WZP_PATH_KIND_DIRECT_LAN;
+  WzpClient *a = connected_client (f, 0, "Alice");
+  WzpClient *b = connected_client (f, 1, "Bob");
+  const char *a_fp = wzp_identity_get_fingerprint (wzp_client_get_identity (a));
+  const char *b_fp = wzp_identity_get_fingerprint (wzp_client_get_identity (b));
+  Callee callee = { .mode = mode };
+  g_autoptr(WzpCall) call = NULL;
+  Result r = { 0 };
+
+  wait_presence (f->relay[0], b_fp, TRUE);
+  g_signal_connect (b, "incoming-call", G_CALLBACK (incoming_call_cb), &callee);
+  wzp_client_place_call_async (a, b_fp, NULL, placed_cb, &r);
+  wzp_test_wait_flag (&r.done, 15000);
+  g_assert_no_error (r.error);
+  call = WZP_CALL (r.object);
+  wzp_test_wait_flag (&callee.answered, 5000);
+  g_assert_no_error (callee.error);
+
+  g_assert_cmpint (wzp_call_get_state (call), ==, WZP_CALL_STATE_ACTIVE);
+  wait_call_state (callee.call, WZP_CALL_STATE_ACTIVE);
+  g_assert_cmpint (wzp_call_get_path_kind (call), ==, expected);
+  g_assert_cmpint (wzp_call_get_path_kind (callee.call), ==, expected);
+  g_assert_cmpstr (wzp_call_get_peer_fingerprint (call), ==, b_fp);
+  g_assert_cmpstr (wzp_call_get_peer_fingerprint (callee.call), ==, a_fp);
+  g_assert_cmpstr (wzp_call_get_peer_alias (callee.call), ==, "Alice");
+  g_assert_cmpstr (wzp_call_get_call_id (call), ==, wzp_call_get_call_id (callee.call));
+  if (mode == WZP_ACCEPT_MODE_PRIVACY)
+    {
+      /* Both relays carried it. */
+      g_assert_cmpuint (g_hash_table_size (f->relay[0]->federation->bridges), ==, 1);
+      g_assert_cmpuint (g_hash_table_size (f->relay[1]->federation->bridges), ==, 1);
+    }
+
+  wzp_call_hangup (callee.call);
+  wait_call_state (call, WZP_CALL_STATE_ENDED);
+  g_assert_cmpint (wzp_call_get_end_reason (call), ==, WZP_HANGUP_REASON_NORMAL);
+  wait_no_calls (f->relay[0]);
+  wait_no_calls (f->relay[1]);
+
+  g_clear_object (&callee.call);
+  g_clear_object (&call);
+  wzp_client_unregister (a);
+  wzp_client_unregister (b);
+  wzp_test_finalize_object (a);
+  wzp_test_finalize_object (b);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add ("/wzp/federation/link", Fixture, NULL, fixture_setup_unlinked, test_link,
+              fixture_teardown);
+  g_test_add ("/wzp/federation/not-a-peer", Fixture, NULL, fixture_setup_unlinked,
+              test_not_a_peer, fixture_teardown);
+  g_test_add ("/wzp/federation/keepalive", Fixture, NULL, fixture_setup_unlinked,
+              test_keepalive, fixture_teardown);
+  g_test_add ("/wzp/federation/call-cross-wired", Fixture, NULL, fixture_setup_two,
+              test_call_cross_wired, fixture_teardown);
+  g_test_add ("/wzp/federation/call-privacy", Fixture, NULL, fixture_setup_two,
+              test_call_privacy, fixture_teardown);
+  g_test_add ("/wzp/federation/reject", Fixture, NULL, fixture_setup_two, test_reject,
+              fixture_teardown);
+  g_test_add ("/wzp/federation/hangup-by-caller", Fixture, GUINT_TO_POINTER (0),
+              fixture_setup_two, test_hangup, fixture_teardown);
+  g_test_add ("/wzp/federation/hangup-by-callee", Fixture, GUINT_TO_POINTER (1),
+              fixture_setup_two, test_hangup, fixture_teardown);
+  g_test_add ("/wzp/federation/ring-timeout-at-caller-relay", Fixture, GUINT_TO_POINTER (0),
+              fixture_setup_two, test_ring_timeout, fixture_teardown);
+  g_test_add ("/wzp/federation/ring-timeout-at-callee-relay", Fixture, GUINT_TO_POINTER (1),
+              fixture_setup_two, test_ring_timeout, fixture_teardown);
+  g_test_add ("/wzp/federation/unknown-everywhere", Fixture, NULL, fixture_setup_two,
+              test_unknown_everywhere, fixture_teardown);
+  g_test_add ("/wzp/federation/callee-gone-meanwhile", Fixture, NULL, fixture_setup_two,
+              test_callee_gone_meanwhile, fixture_teardown);
+  g_test_add ("/wzp/federation/callee-relay-stops", Fixture, GUINT_TO_POINTER (0),
+              fixture_setup_two, test_callee_relay_dies, fixture_teardown);
+  g_test_add ("/wzp/federation/link-breaks-mid-call", Fixture, GUINT_TO_POINTER (1),
+              fixture_setup_two, test_callee_relay_dies, fixture_teardown);
+  g_test_add ("/wzp/federation/caller-disconnects", Fixture, NULL, fixture_setup_two,
+              test_caller_disconnects, fixture_teardown);
+  g_test_add ("/wzp/federation/presence-reconnect", Fixture, NULL, fixture_setup_two,
+              test_presence_reconnect, fixture_teardown);
+  g_test_add ("/wzp/federation/presence-10000", Fixture, NULL, fixture_setup_unlinked,
+              test_presence_10000, fixture_teardown);
+  g_test_add ("/wzp/federation/line", Fixture, NULL, fixture_setup_line, test_line,
+              fixture_teardown);
+  g_test_add ("/wzp/federation/lying-peer", Fixture, NULL, fixture_setup_two, test_lying_peer,
+              fixture_teardown);
+
+  g_test_add ("/wzp/federation/bridge", Fixture, NULL, fixture_setup_two, test_bridge,
+              fixture_teardown);
+  g_test_add ("/wzp/federation/bridge-refused", Fixture, NULL, fixture_setup_two,
+              test_bridge_refused, fixture_teardown);
+  g_test_add ("/wzp/federation/wzp-call-direct", Fixture,
+              GINT_TO_POINTER (WZP_ACCEPT_MODE_TRUSTED), fixture_setup_two, test_wzp_call,
+              fixture_teardown);
+  g_test_add ("/wzp/federation/wzp-call-bridged", Fixture,
+              GINT_TO_POINTER (WZP_ACCEPT_MODE_PRIVACY), fixture_setup_two, test_wzp_call,
+              fixture_teardown);
+
+  return g_test_run ();
+}
