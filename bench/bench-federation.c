@@ -164,7 +164,7 @@ figure_print (Figure *f)
   double l50 = percentile (f->local, 50), l95 = percentile (f->local, 95);
   double f50 = percentile (f->fed, 50), f95 = percentile (f->fed, 95);
 
-  printf ("%-44s %5u %8.2f %8.2f | %5u %8.2f %8.2f | %+8.2f %6.2fx %6.2fx\n",
+  printf ("%-40s %5u %8.3f %8.3f | %5u %8.3f %8.3f | %+8.3f %6.2fx %6.2fx\n",
           f->name, f->local->len, l50 / 1000, l95 / 1000, f->fed->len, f50 / 1000, f95 / 1000,
           (f50 - l50) / 1000, f50 / l50, f95 / l95);
 }
@@ -795,7 +795,7 @@ main (int    argc,
     wzp_client_unregister (callee_fed);
   }
 
-  printf ("%-44s %5s %8s %8s | %5s %8s %8s | %8s %7s %7s\n", "ms", "local", "p50", "p95",
+  printf ("%-40s %5s %8s %8s | %5s %8s %8s | %8s %7s %7s\n", "ms", "local", "p50", "p95",
           "fed", "p50", "p95", "+p50", "p50 x", "p95 x");
   figure_print (raw.signalling);
   figure_print (raw.pipe_setup);

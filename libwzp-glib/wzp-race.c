@@ -564,32 +564,45 @@ _wzp_race_start (WzpRace *self)
   const char *reflexive = _wzp_message_get_string (self->setup, "peer_direct_addr");
   const char *peer_nat = _wzp_message_get_string (self->setup, "peer_nat_type");
   WzpNatType nat = WZP_NAT_TYPE_UNKNOWN;
-
-  /* Dial order: LAN IPv4, then IPv6 (the peer sent them in that order), then reflexive.
-   * Private and ULA candidates from an ephemeral port (two peers dialling each other's
-   * host candidate from P would collide); global IPv6 from P, so that stateful
-   * firewalls see a simultaneous open (DESIGN.md section 11, item 14). */
-  for (guint i = 0; locals[i] != NULL; i++)
-    {
-      g_autoptr(GInetAddress) inet = NULL;
-      gboolean global = FALSE;
-
-      if (_wzp_candidates_parse_address (locals[i], &inet, NULL))
-        global = _wzp_address_classify (inet) == WZP_ADDRESS_CLASS_GLOBAL;
-      add_dial (self, locals[i], "host", global);
-      /* A global IPv6 address is reachable across networks (firewalls permitting). */
-      if (global || shares_our_network (self, locals[i]))
-        self->n_promising++;
-    }
+  gboolean dial_reflexive;
 
   /* A reflexive dial is skipped only when the peer's mapping depends on the destination
    * (DESIGN.md section 11, item 17). */
   if (peer_nat != NULL)
     _wzp_nat_type_from_wire (peer_nat, &nat);
-  if (reflexive != NULL && nat != WZP_NAT_TYPE_SYMMETRIC && nat != WZP_NAT_TYPE_MULTIPLE)
+  dial_reflexive = reflexive != NULL &&
+                   nat != WZP_NAT_TYPE_SYMMETRIC && nat != WZP_NAT_TYPE_MULTIPLE;
+
+  /* Dial order: the peer's host candidates that can work from here (on a network we share,
+   * or global IPv6), in the peer's order (IPv4, then IPv6); then the reflexive address;
+   * then the host candidates on networks we do not see, which across two sites can only
+   * hang. Dials are paced, so a hopeless dial ahead of the reflexive one would cost the
+   * cross-NAT case a pacing step. Private and ULA candidates from an ephemeral port (two
+   * peers dialling each other's host candidate from P would collide); global IPv6 from
+   * P, so that stateful firewalls see a simultaneous open (DESIGN.md section 11, item 14). */
+  for (guint pass = 0; pass < 2; pass++)
     {
-      add_dial (self, reflexive, "reflexive", TRUE);
-      self->n_promising++;
+      for (guint i = 0; locals[i] != NULL; i++)
+        {
+          g_autoptr(GInetAddress) inet = NULL;
+          gboolean global = FALSE;
+          gboolean promising;
+
+          if (_wzp_candidates_parse_address (locals[i], &inet, NULL))
+            global = _wzp_address_classify (inet) == WZP_ADDRESS_CLASS_GLOBAL;
+          promising = global || shares_our_network (self, locals[i]);
+          if (promising != (pass == 0))
+            continue;
+          add_dial (self, locals[i], "host", global);
+          if (promising)
+            self->n_promising++;
+        }
+
+      if (pass == 0 && dial_reflexive)
+        {
+          add_dial (self, reflexive, "reflexive", TRUE);
+          self->n_promising++;
+        }
     }
 
   /* Direct attempts all run; the caller of this function only needs to know whether any
