@@ -1517,15 +1517,19 @@ start_system_like_bus (const char   *policy_path,
     /* Without the relay's policy: nothing but the relay itself stands in the way. */
     policy_path == NULL ? "<allow send_type=\"method_call\"/>" : "",
     include);
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GDataInputStream) out = NULL;
   g_autoptr(GError) error = NULL;
   char *address;
 
   config = write_file (policy_path != NULL ? "system-policy.conf" : "system-open.conf",
                        contents);
-  *bus_out = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
-                               &error, "dbus-daemon", "--nofork", "--print-address=1",
-                               "--config-file", config, NULL);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  /* A failed test must not leave the bus behind. */
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  *bus_out = g_subprocess_launcher_spawn (launcher, &error, "dbus-daemon", "--nofork",
+                                          "--print-address=1", "--config-file", config, NULL);
   g_assert_no_error (error);
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (*bus_out));
   address = read_line (out);
