@@ -649,10 +649,35 @@ _wzp_message_copy (WzpMessage *self)
  * otherwise recurse 65536 deep. No message nests more than a few levels. */
 #define MAX_JSON_DEPTH 16
 
+/* The value of the four hex digits of a "\\u" escape starting at data[i] (the backslash),
+ * or -1 if there are not four of them. */
+static int
+unicode_escape_value (const char *data,
+                      gsize       len,
+                      gsize       i)
+{
+  int value = 0;
+
+  if (len - i < 6 || data[i] != '\\' || data[i + 1] != 'u')
+    return -1;
+  for (gsize k = i + 2; k < i + 6; k++)
+    {
+      int digit = g_ascii_xdigit_value (data[k]);
+
+      if (digit < 0)
+        return -1;
+      value = value * 16 + digit;
+    }
+  return value;
+}
+
 /* Returns NULL if the text's structure is acceptable, else why not. json-glib is more
  * lenient than JSON (its scanner takes 'single-quoted' strings), so a single quote
  * outside a string is refused here too: otherwise it could hide brackets from the depth
- * count. */
+ * count. A "\\u" escape must hold four hex digits, and a surrogate escape followed by
+ * another "\\u" escape must make a high + low pair: json-glib 1.6 leaks the string it was
+ * building when it fails on a malformed pair, so such input must never reach it. (A lone
+ * surrogate followed by anything else is parsed, and refused as bad UTF-8 afterwards.) */
 static const char *
 check_json_structure (const char *data,
                       gsize       len)
@@ -669,7 +694,23 @@ check_json_structure (const char *data,
         return "The frame is not valid JSON: it holds more than one value";
       if (in_string)
         {
-          if (c == '\\')
+          if (c == '\\' && i + 1 < len && data[i + 1] == 'u')
+            {
+              int unit = unicode_escape_value (data, len, i);
+              int next;
+
+              if (unit < 0)
+                return "The frame is not valid JSON: a \\u escape needs four hex digits";
+              i += 5;
+              if (unit < 0xd800 || unit > 0xdfff || i + 2 >= len || data[i + 1] != '\\' ||
+                  data[i + 2] != 'u')
+                continue;
+              next = unicode_escape_value (data, len, i + 1);
+              if (unit > 0xdbff || next < 0xdc00 || next > 0xdfff)
+                return "The frame is not valid JSON: a \\u escape holds half a surrogate pair";
+              i += 6; /* the low half: it does not start a pair of its own */
+            }
+          else if (c == '\\')
             i++;
           else if (c == '"')
             in_string = FALSE;

@@ -16,13 +16,37 @@ timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* WZP_TEST_TIMEOUT_SCALE (a whole number, default 1) stretches the deadlines below: under
+ * valgrind (`meson test --setup valgrind`) everything runs some 20 times slower. Only
+ * "it should have happened by now" deadlines scale, so a scale can never make a test pass
+ * that should fail; it only waits longer before failing. */
+static guint
+timeout_scale (void)
+{
+  static guint scale = 0;
+
+  if (scale == 0)
+    {
+      const char *env = g_getenv ("WZP_TEST_TIMEOUT_SCALE");
+      guint64 value = 1;
+
+      if (env != NULL && !g_ascii_string_to_unsigned (env, 10, 1, 100, &value, NULL))
+        g_error ("WZP_TEST_TIMEOUT_SCALE must be a whole number from 1 to 100, not %s", env);
+      scale = (guint) value;
+    }
+  return scale;
+}
+
 static void
 wait_until (gboolean  (*done) (gpointer),
             gpointer   data,
             guint      timeout_ms)
 {
   gboolean timed_out = FALSE;
-  guint id = g_timeout_add (timeout_ms, timeout_cb, &timed_out);
+  guint id;
+
+  timeout_ms *= timeout_scale ();
+  id = g_timeout_add (timeout_ms, timeout_cb, &timed_out);
 
   while (!done (data) && !timed_out)
     g_main_context_iteration (NULL, TRUE);
