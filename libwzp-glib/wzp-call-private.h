@@ -47,6 +47,89 @@ void       _wzp_call_take_accepted      (WzpCall      *self,
 void       _wzp_call_abandon            (WzpCall      *self,
                                          const char   *why);
 
+/* Between wzp-call.c, wzp-call-paths.c (paths and nomination) and wzp-call-network.c
+ * (network changes): the instance struct and what the files call of each other. Nothing
+ * else touches these. */
+struct _WzpCall
+{
+  GObject          parent_instance;
+
+  WzpClient       *client;             /* weak */
+  WzpIdentity     *identity;
+  char            *call_id;
+  WzpCallRole      role;
+  WzpCallState     state;
+  char            *peer_fingerprint;   /* the pin, never taken from the relay */
+  char            *peer_alias;
+  gboolean         privacy;
+  WzpPathKind      path_kind;
+  char            *remote_address;
+  int              time_to_path;
+  WzpHangupReason  end_reason;
+  char            *error_message;
+
+  GCancellable    *cancellable;        /* everything the call started */
+  GTask           *task;               /* place_call or answer: completes at nomination */
+  gulong           task_cancel_id;     /* on the task's cancellable */
+  WzpMessage      *setup;
+  gint64           setup_us;
+  guint            deadline_id;
+  gint64           pipe_seq;
+  gboolean         pipe_pending;
+  GPtrArray       *paths;              /* WzpPath*, authenticated */
+  WzpPath         *nominated;
+  WzpPath         *pending;            /* caller: nominated, waiting for the ack */
+  gint64           nominate_seq;
+  guint            ack_timeout_id;
+  guint            keepalive_id;
+  gboolean         rang;
+  GString         *outcomes;           /* every candidate's outcome, for the error */
+  GPtrArray       *races;              /* WzpRace*: rounds of direct attempts, newest last */
+  GPtrArray       *early_accepted;     /* peer dials that came before our CallSetup */
+  guint            head_start_id;
+  gint64           last_rx_us;         /* last frame on the nominated path */
+  guint            silence_id;         /* when the nominated path will have been silent */
+  guint            recover_id;         /* deadline for finding a path again */
+  gboolean         peer_wants_relay;   /* the peer asked for a pipe while we were direct */
+  WzpMessage      *peer_candidates;    /* what to dial: CallSetup, then CandidateUpdates */
+  guint            announced_serial;   /* the client's candidates serial the peer knows */
+  gint64           last_round_us;      /* when the newest round of dials started */
+  guint            reround_id;         /* a rate-limited round waiting to start */
+};
+
+void       _wzp_call_send_signalling    (WzpCall      *self,
+                                         WzpMessage   *message);
+const char *_wzp_call_peer_name         (WzpCall      *self);
+/* Ends the call (takes @error, which may be NULL), telling the peer if @tell_peer. */
+void       _wzp_call_end                (WzpCall         *self,
+                                         WzpHangupReason  reason,
+                                         GError          *error,
+                                         gboolean         tell_peer);
+/* A relay pipe, unless one is on its way or open. */
+void       _wzp_call_ensure_pipe        (WzpCall      *self);
+/* Both sides agreed on @path (NominateAck, or a Nominate followed): the call runs on it. */
+void       _wzp_call_use_path           (WzpCall      *self,
+                                         WzpPath      *path);
+/* wzp-call-paths.c: a new authenticated path (read from now on, maybe nominated). */
+void       _wzp_call_path_authenticated (WzpCall      *self,
+                                         WzpPath      *path);
+/* (Re)arms the check that the nominated path is not silent. */
+void       _wzp_call_arm_silence_check  (WzpCall      *self);
+/* The keepalive timer (a Ping on the nominated path every WZP_CALL_KEEPALIVE_MS). */
+gboolean   _wzp_call_keepalive_cb       (gpointer      user_data);
+/* notify::peer-direct-address and notify::peer-local-addresses */
+void       _wzp_call_notify_peer_candidates (WzpCall  *self);
+/* A path failed (read error, silence, or its local address went away). */
+void       _wzp_call_path_failed        (WzpCall      *self,
+                                         WzpPath      *path,
+                                         GError       *error);
+/* A new round of dials to the peer's current candidates, at most one a second. */
+void       _wzp_call_request_round      (WzpCall      *self);
+/* wzp-call-network.c: CandidateUpdate out (our candidates changed) and in (the peer's). */
+void       _wzp_call_send_candidate_update   (WzpCall    *self);
+void       _wzp_call_handle_candidate_update (WzpCall    *self,
+                                              WzpMessage *update);
+
 /* WzpClient's side */
 void        _wzp_client_send            (WzpClient    *self,
                                          WzpMessage   *message);

@@ -14,15 +14,9 @@
 
 /* The relay pipe waits this long for a direct path (DESIGN.md section 5, step 2). */
 #define HEAD_START_MS 250
-/* A nominated path silent this long is dead (keepalive every second, DESIGN 5 step 6). */
-#define SILENCE_MS 3000
-/* After losing the nominated path, this long to find another before the call ends. */
-#define RECOVER_MS 10000
 /* Dialling the peer again after a network change: at most one new round this often (a
  * change comes in bursts, and a peer must not make us dial in a loop). */
 #define REROUND_INTERVAL_MS 1000
-/* A CandidateUpdate is remote input: at most this many host candidates are dialled. */
-#define MAX_PEER_LOCAL_ADDRS 16
 
 /**
  * WzpCall:
@@ -39,53 +33,6 @@
  *
  * Since: 1.0
  */
-
-struct _WzpCall
-{
-  GObject          parent_instance;
-
-  WzpClient       *client;             /* weak */
-  WzpIdentity     *identity;
-  char            *call_id;
-  WzpCallRole      role;
-  WzpCallState     state;
-  char            *peer_fingerprint;   /* the pin, never taken from the relay */
-  char            *peer_alias;
-  gboolean         privacy;
-  WzpPathKind      path_kind;
-  char            *remote_address;
-  int              time_to_path;
-  WzpHangupReason  end_reason;
-  char            *error_message;
-
-  GCancellable    *cancellable;        /* everything the call started */
-  GTask           *task;               /* place_call or answer: completes at nomination */
-  gulong           task_cancel_id;     /* on the task's cancellable */
-  WzpMessage      *setup;
-  gint64           setup_us;
-  guint            deadline_id;
-  gint64           pipe_seq;
-  gboolean         pipe_pending;
-  GPtrArray       *paths;              /* WzpPath*, authenticated */
-  WzpPath         *nominated;
-  WzpPath         *pending;            /* caller: nominated, waiting for the ack */
-  gint64           nominate_seq;
-  guint            ack_timeout_id;
-  guint            keepalive_id;
-  gboolean         rang;
-  GString         *outcomes;           /* every candidate's outcome, for the error */
-  GPtrArray       *races;              /* WzpRace*: rounds of direct attempts, newest last */
-  GPtrArray       *early_accepted;     /* peer dials that came before our CallSetup */
-  guint            head_start_id;
-  gint64           last_rx_us;         /* last frame on the nominated path */
-  guint            silence_id;         /* when the nominated path will have been silent */
-  guint            recover_id;         /* deadline for finding a path again */
-  gboolean         peer_wants_relay;   /* the peer asked for a pipe while we were direct */
-  WzpMessage      *peer_candidates;    /* what to dial: CallSetup, then CandidateUpdates */
-  guint            announced_serial;   /* the client's candidates serial the peer knows */
-  gint64           last_round_us;      /* when the newest round of dials started */
-  guint            reround_id;         /* a rate-limited round waiting to start */
-};
 
 G_DEFINE_FINAL_TYPE (WzpCall, wzp_call, G_TYPE_OBJECT)
 
@@ -118,11 +65,6 @@ enum {
 };
 static guint signals[N_SIGNALS];
 
-static void call_end (WzpCall         *self,
-                      WzpHangupReason  reason,
-                      GError          *error,
-                      gboolean         tell_peer);
-
 static void
 set_state (WzpCall      *self,
            WzpCallState  state)
@@ -133,8 +75,8 @@ set_state (WzpCall      *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
 }
 
-static const char *
-peer_name (WzpCall *self)
+const char *
+_wzp_call_peer_name (WzpCall *self)
 {
   return self->peer_fingerprint;
 }
@@ -147,12 +89,20 @@ ms_since_setup (WzpCall *self)
   return (int) ((g_get_monotonic_time () - self->setup_us) / 1000);
 }
 
-static void
-send_signalling (WzpCall    *self,
-                 WzpMessage *message)
+void
+_wzp_call_send_signalling (WzpCall    *self,
+                           WzpMessage *message)
 {
   if (self->client != NULL)
     _wzp_client_send (self->client, message);
+}
+
+/* CallSetup or a CandidateUpdate changed what the peer's candidates are. */
+void
+_wzp_call_notify_peer_candidates (WzpCall *self)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_DIRECT_ADDRESS]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_LOCAL_ADDRESSES]);
 }
 
 static void
@@ -179,8 +129,8 @@ cancelled_idle_cb (gpointer user_data)
   WzpCall *self = user_data;
 
   if (self->state != WZP_CALL_STATE_ENDED)
-    call_end (self, WZP_HANGUP_REASON_NORMAL,
-              g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "The call was cancelled"), TRUE);
+    _wzp_call_end (self, WZP_HANGUP_REASON_NORMAL,
+                   g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "The call was cancelled"), TRUE);
   return G_SOURCE_REMOVE;
 }
 
@@ -225,23 +175,23 @@ error_for_reason (WzpCall         *self,
     {
     case WZP_HANGUP_REASON_DECLINED:
       return g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_DECLINED,
-                          "%s declined the call", peer_name (self));
+                          "%s declined the call", _wzp_call_peer_name (self));
     case WZP_HANGUP_REASON_BUSY:
       return g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_BUSY,
-                          "%s is busy", peer_name (self));
+                          "%s is busy", _wzp_call_peer_name (self));
     case WZP_HANGUP_REASON_TIMEOUT:
       return g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_TIMEOUT,
-                          "%s did not answer in time", peer_name (self));
+                          "%s did not answer in time", _wzp_call_peer_name (self));
     case WZP_HANGUP_REASON_UNREACHABLE:
       return g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_UNREACHABLE,
-                          "No connection to %s could be established", peer_name (self));
+                          "No connection to %s could be established", _wzp_call_peer_name (self));
     case WZP_HANGUP_REASON_NORMAL:
       return g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_HUNG_UP,
-                          "The call with %s was hung up", peer_name (self));
+                          "The call with %s was hung up", _wzp_call_peer_name (self));
     case WZP_HANGUP_REASON_ERROR:
     default:
       return g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_FAILED,
-                          "The call with %s failed", peer_name (self));
+                          "The call with %s failed", _wzp_call_peer_name (self));
     }
 }
 
@@ -272,11 +222,11 @@ close_after_hangup_cb (GObject      *source,
   _wzp_path_close (path);
 }
 
-static void
-call_end (WzpCall         *self,
-          WzpHangupReason  reason,
-          GError          *error,
-          gboolean         tell_peer)
+void
+_wzp_call_end (WzpCall         *self,
+               WzpHangupReason  reason,
+               GError          *error,
+               gboolean         tell_peer)
 {
   g_autoptr(WzpCall) keep = g_object_ref (self);
   g_autoptr(GError) owned = error;
@@ -294,7 +244,7 @@ call_end (WzpCall         *self,
                                                                 self->call_id);
 
       _wzp_message_set_string (hangup, "reason", _wzp_hangup_reason_to_wire (reason));
-      send_signalling (self, hangup);
+      _wzp_call_send_signalling (self, hangup);
       /* Also on the end-to-end stream: the peer learns at once even if signalling is
        * slow or gone (DESIGN.md section 11, item 9). */
       if (self->nominated != NULL && !self->nominated->closed)
@@ -352,36 +302,15 @@ void
 _wzp_call_abandon (WzpCall    *self,
                    const char *why)
 {
-  call_end (self, WZP_HANGUP_REASON_ERROR,
-            g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_FAILED, "%s", why), FALSE);
+  _wzp_call_end (self, WZP_HANGUP_REASON_ERROR,
+                 g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_FAILED, "%s", why), FALSE);
 }
 
-/* Paths and nomination (DESIGN.md section 11, items 3-4) */
+/* Paths and nomination (DESIGN.md section 11, items 3-4; wzp-call-paths.c) */
 
-static void path_read_next (WzpCall *self,
-                            WzpPath *path);
-
-typedef struct
-{
-  WzpCall *call;
-  WzpPath *path;
-} PathRead;
-
-static void
-path_read_free (PathRead *data)
-{
-  g_object_unref (data->call);
-  _wzp_path_unref (data->path);
-  g_free (data);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PathRead, path_read_free)
-
-static void arm_silence_check (WzpCall *self);
-
-static void
-use_path (WzpCall *self,
-          WzpPath *path)
+void
+_wzp_call_use_path (WzpCall *self,
+                    WzpPath *path)
 {
   gboolean first = (self->time_to_path < 0);
   WzpPath *previous = self->nominated;
@@ -407,7 +336,7 @@ use_path (WzpCall *self,
   if (first)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIME_TO_PATH]);
   set_state (self, WZP_CALL_STATE_ACTIVE);
-  arm_silence_check (self);
+  _wzp_call_arm_silence_check (self);
   if (path->kind != WZP_PATH_KIND_RELAY)
     {
       /* A direct path is as good as it gets: no more attempts. Only the caller closes the
@@ -439,324 +368,6 @@ use_path (WzpCall *self,
     }
 }
 
-static void try_nominate (WzpCall *self);
-static void ensure_pipe  (WzpCall *self);
-
-/* After a nomination failed: the next path; while recovering a lost path, at least the
- * relay. */
-static void
-nominate_next (WzpCall *self)
-{
-  try_nominate (self);
-  if (self->nominated == NULL && self->pending == NULL && self->recover_id != 0 &&
-      self->state != WZP_CALL_STATE_ENDED)
-    ensure_pipe (self);
-}
-
-static gboolean
-ack_timeout_cb (gpointer user_data)
-{
-  WzpCall *self = user_data;
-  WzpPath *path = self->pending;
-
-  self->ack_timeout_id = 0;
-  self->pending = NULL;
-  if (path != NULL)
-    {
-      g_debug ("Call %s: no NominateAck on %s within %d ms", self->call_id, path->remote,
-               WZP_CALL_NOMINATE_ACK_MS);
-      _wzp_path_close (path);
-      g_ptr_array_remove (self->paths, path);
-    }
-  nominate_next (self);
-  return G_SOURCE_REMOVE;
-}
-
-/* Direct on the LAN beats direct across the internet beats the relay. */
-static int
-path_rank (WzpPath *path)
-{
-  switch (path->kind)
-    {
-    case WZP_PATH_KIND_DIRECT_LAN:
-      return 3;
-    case WZP_PATH_KIND_DIRECT_INTERNET:
-      return 2;
-    case WZP_PATH_KIND_RELAY:
-    case WZP_PATH_KIND_NONE:
-    default:
-      return 1;
-    }
-}
-
-/* The caller nominates the best authenticated path (and, on ack timeout, the next). Once
- * a path is nominated, only a better one replaces it: on the relay a direct path (an
- * upgrade, DESIGN.md section 5, step 6), across the internet a LAN path (after a network
- * change). On a direct path the peer cannot hear (it asked for a pipe), only the relay. */
-static void
-try_nominate (WzpCall *self)
-{
-  g_autoptr(WzpMessage) nominate = NULL;
-  WzpPath *path = NULL;
-
-  if (self->role != WZP_CALL_ROLE_CALLER || self->state == WZP_CALL_STATE_ENDED)
-    return;
-
-  for (guint i = 0; i < self->paths->len; i++)
-    {
-      WzpPath *candidate = g_ptr_array_index (self->paths, i);
-
-      if (candidate->closed || candidate == self->nominated || candidate == self->pending)
-        continue;
-      /* A nomination still waiting for its ack gives way only to a better path (a direct
-       * one while the relay's Nominate is on its way, a LAN one while an internet one's
-       * is): the newer seq wins at the callee whichever Nominate arrives first (item 3),
-       * and the superseded path stays open as a spare until the ack. */
-      if (self->pending != NULL && path_rank (candidate) <= path_rank (self->pending))
-        continue;
-      if (self->nominated != NULL && self->peer_wants_relay &&
-          self->nominated->kind != WZP_PATH_KIND_RELAY)
-        {
-          if (candidate->kind != WZP_PATH_KIND_RELAY)
-            continue;
-        }
-      else if (self->nominated != NULL && path_rank (candidate) <= path_rank (self->nominated))
-        continue;
-      if (path == NULL || path_rank (candidate) > path_rank (path))
-        path = candidate;
-    }
-  if (path == NULL)
-    return;
-
-  g_clear_handle_id (&self->ack_timeout_id, g_source_remove);
-  self->pending = path;
-  nominate = _wzp_message_new (WZP_MESSAGE_NOMINATE);
-  _wzp_message_set_int (nominate, "seq", ++self->nominate_seq);
-  _wzp_frame_io_send (path->io, nominate);
-  self->ack_timeout_id = g_timeout_add (WZP_CALL_NOMINATE_ACK_MS, ack_timeout_cb, self);
-}
-
-static gboolean
-recover_timeout_cb (gpointer user_data)
-{
-  WzpCall *self = user_data;
-
-  self->recover_id = 0;
-  call_end (self, WZP_HANGUP_REASON_UNREACHABLE,
-            g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_UNREACHABLE,
-                         "The connection to %s was lost and no other could be made",
-                         peer_name (self)), TRUE);
-  return G_SOURCE_REMOVE;
-}
-
-/* The nominated path died: the call carries on over the relay (DESIGN.md section 5,
- * step 6), or over another authenticated path the caller still holds (one a round of
- * dials after a network change found). Opening a pipe brings the peer's
- * (PipeRequested); the caller nominates it. */
-static void
-fall_back (WzpCall    *self,
-           const char *why)
-{
-  WzpPath *dead = self->nominated;
-
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                    "WZP_CALL_ID", self->call_id,
-                    "MESSAGE", "Call %s: the path via %s failed (%s); falling back to the relay",
-                    self->call_id, dead ? dead->remote : "?", why);
-  self->nominated = NULL;
-  if (dead != NULL)
-    {
-      _wzp_path_close (dead);
-      g_ptr_array_remove (self->paths, dead);
-    }
-  if (self->recover_id == 0)
-    self->recover_id = g_timeout_add (RECOVER_MS, recover_timeout_cb, self);
-  try_nominate (self);
-  if (self->pending == NULL)
-    ensure_pipe (self);
-}
-
-static gboolean
-silence_cb (gpointer user_data)
-{
-  WzpCall *self = user_data;
-
-  self->silence_id = 0;
-  if (self->nominated != NULL &&
-      g_get_monotonic_time () - self->last_rx_us >= SILENCE_MS * 1000)
-    fall_back (self, "silent for 3 seconds");
-  else
-    arm_silence_check (self);
-  return G_SOURCE_REMOVE;
-}
-
-/* A nominated path is dead once nothing came on it for SILENCE_MS (the peer's keepalive
- * comes every second): checked at that very moment, not at the next keepalive tick, so
- * that the fallback costs 3 s, not up to 4. Frames received meanwhile postpone it. */
-static void
-arm_silence_check (WzpCall *self)
-{
-  gint64 due_ms;
-
-  g_clear_handle_id (&self->silence_id, g_source_remove);
-  if (self->nominated == NULL || self->state == WZP_CALL_STATE_ENDED)
-    return;
-  due_ms = (self->last_rx_us + SILENCE_MS * G_TIME_SPAN_MILLISECOND - g_get_monotonic_time ())
-           / G_TIME_SPAN_MILLISECOND;
-  self->silence_id = g_timeout_add ((guint) MAX (due_ms, 0) + 1, silence_cb, self);
-}
-
-static void
-path_failed (WzpCall *self,
-             WzpPath *path,
-             GError  *error)
-{
-  _wzp_path_close (path);
-
-  if (path == self->nominated && self->state == WZP_CALL_STATE_ACTIVE)
-    {
-      fall_back (self, error->message);
-      return;
-    }
-
-  if (path == self->pending)
-    {
-      g_clear_handle_id (&self->ack_timeout_id, g_source_remove);
-      self->pending = NULL;
-    }
-  g_ptr_array_remove (self->paths, path);
-  nominate_next (self);
-}
-
-static void
-handle_path_message (WzpCall    *self,
-                     WzpPath    *path,
-                     WzpMessage *message)
-{
-  switch (_wzp_message_get_message_type (message))
-    {
-    case WZP_MESSAGE_NOMINATE:
-      {
-        gint64 seq = _wzp_message_get_int (message, "seq");
-        g_autoptr(WzpMessage) ack = NULL;
-
-        /* Only the callee follows nominations, and only forwards (item 3). */
-        if (self->role != WZP_CALL_ROLE_CALLEE || seq <= self->nominate_seq)
-          return;
-        self->nominate_seq = seq;
-        ack = _wzp_message_new (WZP_MESSAGE_NOMINATE_ACK);
-        _wzp_message_set_int (ack, "seq", seq);
-        _wzp_frame_io_send (path->io, ack);
-        use_path (self, path);
-      }
-      return;
-
-    case WZP_MESSAGE_NOMINATE_ACK:
-      if (self->role != WZP_CALL_ROLE_CALLER || path != self->pending ||
-          _wzp_message_get_int (message, "seq") != self->nominate_seq)
-        return;
-      g_clear_handle_id (&self->ack_timeout_id, g_source_remove);
-      self->pending = NULL;
-      use_path (self, path);
-      return;
-
-    case WZP_MESSAGE_PING:
-      {
-        g_autoptr(WzpMessage) pong = _wzp_message_new (WZP_MESSAGE_PONG);
-
-        _wzp_message_set_int (pong, "timestamp_ms",
-                              _wzp_message_get_int (message, "timestamp_ms"));
-        _wzp_frame_io_send (path->io, pong);
-      }
-      return;
-
-    case WZP_MESSAGE_HANGUP:
-      {
-        WzpHangupReason reason = WZP_HANGUP_REASON_NORMAL;
-
-        _wzp_hangup_reason_from_wire (_wzp_message_get_string (message, "reason"), &reason);
-        call_end (self, reason, NULL, FALSE);
-      }
-      return;
-
-    default:
-      return;
-    }
-}
-
-static void
-path_read_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  g_autoptr(PathRead) data = user_data;
-  WzpCall *self = data->call;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(WzpMessage) message = _wzp_frame_io_read_finish (WZP_FRAME_IO (source), result,
-                                                             &error);
-
-  if (self->state == WZP_CALL_STATE_ENDED || data->path->closed)
-    return;
-
-  if (message == NULL)
-    {
-      path_failed (self, data->path, error);
-      return;
-    }
-
-  if (data->path == self->nominated)
-    self->last_rx_us = g_get_monotonic_time ();
-  handle_path_message (self, data->path, message);
-  if (self->state != WZP_CALL_STATE_ENDED && !data->path->closed)
-    path_read_next (self, data->path);
-}
-
-static void
-path_read_next (WzpCall *self,
-                WzpPath *path)
-{
-  PathRead *data = g_new0 (PathRead, 1);
-
-  data->call = g_object_ref (self);
-  data->path = _wzp_path_ref (path);
-  _wzp_frame_io_read_async (path->io, self->cancellable, path_read_cb, data);
-}
-
-static void
-path_authenticated (WzpCall *self,
-                    WzpPath *path)
-{
-  g_ptr_array_add (self->paths, _wzp_path_ref (path));
-  path_read_next (self, path);
-  try_nominate (self);
-
-  /* A path that is no better than the nominated one waits as a spare while a round of
-   * dials runs (the nominated path may be the one a network change broke); without a
-   * round, nobody will want it: the caller closes it (the callee follows). */
-  if (self->role == WZP_CALL_ROLE_CALLER && self->nominated != NULL &&
-      path != self->nominated && path != self->pending && self->deadline_id == 0)
-    {
-      _wzp_path_close (path);
-      g_ptr_array_remove (self->paths, path);
-    }
-}
-
-static gboolean
-keepalive_cb (gpointer user_data)
-{
-  WzpCall *self = user_data;
-
-  /* (Silence is watched by arm_silence_check().) */
-  if (self->nominated != NULL && !self->nominated->closed)
-    {
-      g_autoptr(WzpMessage) ping = _wzp_message_new (WZP_MESSAGE_PING);
-
-      _wzp_message_set_int (ping, "timestamp_ms", g_get_monotonic_time () / 1000);
-      _wzp_frame_io_send (self->nominated->io, ping);
-    }
-  return G_SOURCE_CONTINUE;
-}
-
 /* The relay pipe */
 
 static void
@@ -780,15 +391,15 @@ pipe_opened_cb (GObject      *source,
       emit_candidate_result (self, pipe_addr, "relay", cancelled ? "cancelled" : "failed",
                              error->message);
       if (g_error_matches (error, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_PIN_MISMATCH))
-        call_end (self, WZP_HANGUP_REASON_ERROR,
-                  g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_IMPERSONATION,
-                               "The peer on the relay path is not %s: %s",
-                               peer_name (self), error->message), TRUE);
+        _wzp_call_end (self, WZP_HANGUP_REASON_ERROR,
+                       g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_IMPERSONATION,
+                                    "The peer on the relay path is not %s: %s",
+                                    _wzp_call_peer_name (self), error->message), TRUE);
       return;
     }
 
   emit_candidate_result (self, pipe_addr, "relay", "ok", NULL);
-  path_authenticated (self, path);
+  _wzp_call_path_authenticated (self, path);
 }
 
 static void
@@ -809,8 +420,8 @@ open_pipe (WzpCall *self)
 /* A pipe unless one is on its way or open: a party's new pipe replaces its old one at
  * the relay, which would cut a live relay path. (PipeRequested opens one regardless: it
  * means the relay holds no pipe of ours.) */
-static void
-ensure_pipe (WzpCall *self)
+void
+_wzp_call_ensure_pipe (WzpCall *self)
 {
   for (guint i = 0; i < self->paths->len; i++)
     {
@@ -831,7 +442,7 @@ race_path_cb (WzpRace *race,
               WzpPath *path,
               WzpCall *self)
 {
-  path_authenticated (self, path);
+  _wzp_call_path_authenticated (self, path);
 }
 
 static void
@@ -854,7 +465,7 @@ race_exhausted_cb (WzpRace *race,
   if (self->nominated != NULL)
     return;
   g_clear_handle_id (&self->head_start_id, g_source_remove);
-  ensure_pipe (self);
+  _wzp_call_ensure_pipe (self);
 }
 
 static gboolean
@@ -863,7 +474,7 @@ head_start_cb (gpointer user_data)
   WzpCall *self = user_data;
 
   self->head_start_id = 0;
-  ensure_pipe (self);
+  _wzp_call_ensure_pipe (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -951,8 +562,8 @@ reround_cb (gpointer user_data)
 
 /* A new round after a network change (ours or the peer's), at most one a second: a round
  * waiting to start dials whatever candidates are the latest by then. */
-static void
-request_round (WzpCall *self)
+void
+_wzp_call_request_round (WzpCall *self)
 {
   gint64 since_ms = (g_get_monotonic_time () - self->last_round_us) / 1000;
 
@@ -996,25 +607,6 @@ _wzp_call_take_accepted (WzpCall           *self,
 
 /* Setup */
 
-/* CandidateUpdate{call_id, reflexive_addr, local_addrs}: the relay passes it on to the
- * peer (docs/protocol.md). */
-static void
-send_candidate_update (WzpCall *self)
-{
-  g_autoptr(WzpMessage) update = _wzp_message_new_for_call (WZP_MESSAGE_CANDIDATE_UPDATE,
-                                                            self->call_id);
-
-  _wzp_client_fill_candidates (self->client, update, "reflexive_addr", "local_addrs", NULL);
-  self->announced_serial = _wzp_client_get_candidates_serial (self->client);
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                    "WZP_CALL_ID", self->call_id,
-                    "MESSAGE", "Call %s: telling the peer our new addresses (reflexive %s)",
-                    self->call_id,
-                    _wzp_message_get_string (update, "reflexive_addr")
-                      ? _wzp_message_get_string (update, "reflexive_addr") : "none");
-  send_signalling (self, update);
-}
-
 static gboolean
 deadline_cb (gpointer user_data)
 {
@@ -1041,12 +633,13 @@ deadline_cb (gpointer user_data)
           }
       return G_SOURCE_REMOVE;
     }
-  call_end (self, WZP_HANGUP_REASON_UNREACHABLE,
-            g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_UNREACHABLE,
-                         "No connection to %s within %d seconds (%s)", peer_name (self),
-                         WZP_CALL_CONNECT_DEADLINE_MS / 1000,
-                         self->outcomes->len ? self->outcomes->str : "no path was tried"),
-            TRUE);
+  _wzp_call_end (self, WZP_HANGUP_REASON_UNREACHABLE,
+                 g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_UNREACHABLE,
+                              "No connection to %s within %d seconds (%s)",
+                              _wzp_call_peer_name (self),
+                              WZP_CALL_CONNECT_DEADLINE_MS / 1000,
+                              self->outcomes->len ? self->outcomes->str : "no path was tried"),
+                 TRUE);
   return G_SOURCE_REMOVE;
 }
 
@@ -1071,11 +664,11 @@ handle_setup (WzpCall    *self,
                         "WZP_CALL_ID", self->call_id,
                         "MESSAGE", "Call %s: the relay named peer %s (role %s), expected %s; "
                         "ending the call", self->call_id, peer, role, self->peer_fingerprint);
-      call_end (self, WZP_HANGUP_REASON_ERROR,
-                g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_IMPERSONATION,
-                             "The relay substituted the peer's identity (it named %s "
-                             "instead of %s); the call was ended", peer,
-                             self->peer_fingerprint), TRUE);
+      _wzp_call_end (self, WZP_HANGUP_REASON_ERROR,
+                     g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_IMPERSONATION,
+                                  "The relay substituted the peer's identity (it named %s "
+                                  "instead of %s); the call was ended", peer,
+                                  self->peer_fingerprint), TRUE);
       return;
     }
 
@@ -1083,8 +676,7 @@ handle_setup (WzpCall    *self,
   self->peer_candidates = _wzp_message_ref (setup);
   self->setup_us = g_get_monotonic_time ();
   /* (notify::peer-local-addresses marks the moment CallSetup arrived, for "setup" events) */
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_DIRECT_ADDRESS]);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_LOCAL_ADDRESSES]);
+  _wzp_call_notify_peer_candidates (self);
   if (self->peer_alias == NULL && _wzp_message_get_string (setup, "peer_alias") != NULL)
     {
       self->peer_alias = g_strdup (_wzp_message_get_string (setup, "peer_alias"));
@@ -1092,106 +684,14 @@ handle_setup (WzpCall    *self,
     }
   set_state (self, WZP_CALL_STATE_CONNECTING);
   self->deadline_id = g_timeout_add (WZP_CALL_CONNECT_DEADLINE_MS, deadline_cb, self);
-  self->keepalive_id = g_timeout_add (WZP_CALL_KEEPALIVE_MS, keepalive_cb, self);
+  self->keepalive_id = g_timeout_add (WZP_CALL_KEEPALIVE_MS, _wzp_call_keepalive_cb, self);
 
   start_race (self);
   /* Our network changed between the offer (or answer) and now: the peer dials what we
    * sent then, so tell it what holds now. This race already dials from the new one. */
   if (!self->privacy && self->client != NULL &&
       self->announced_serial != _wzp_client_get_candidates_serial (self->client))
-    send_candidate_update (self);
-}
-
-/* Network changes (DESIGN.md section 5, step 6; section 11, item 9) */
-
-static void
-handle_candidate_update (WzpCall    *self,
-                         WzpMessage *update)
-{
-  g_autoptr(WzpMessage) candidates = NULL;
-  g_auto(GStrv) locals = NULL;
-  const char *reflexive = _wzp_message_get_string (update, "reflexive_addr");
-  guint n;
-
-  /* Before set-up there is nothing to dial yet (CallSetup will carry the latest); a
-   * privacy call dials nothing. */
-  if (self->setup == NULL || self->privacy)
-    return;
-
-  locals = _wzp_message_dup_strv (update, "local_addrs");
-  n = g_strv_length (locals);
-  if (n > MAX_PEER_LOCAL_ADDRS)
-    {
-      g_debug ("Call %s: the peer sent %u host candidates; dialling the first %d",
-               self->call_id, n, MAX_PEER_LOCAL_ADDRS);
-      for (guint i = MAX_PEER_LOCAL_ADDRS; i < n; i++)
-        g_clear_pointer (&locals[i], g_free);
-    }
-
-  /* An update is the peer's whole current set: it replaces what CallSetup said. */
-  candidates = _wzp_message_copy (self->peer_candidates);
-  _wzp_message_set_string (candidates, "peer_direct_addr", reflexive);
-  _wzp_message_set_strv (candidates, "peer_local_addrs", (const char * const *) locals);
-  g_clear_pointer (&self->peer_candidates, _wzp_message_unref);
-  self->peer_candidates = g_steal_pointer (&candidates);
-
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                    "WZP_CALL_ID", self->call_id,
-                    "MESSAGE", "Call %s: the peer's network changed (reflexive %s, %u host "
-                    "candidates)", self->call_id, reflexive ? reflexive : "none",
-                    g_strv_length (locals));
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_DIRECT_ADDRESS]);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_LOCAL_ADDRESSES]);
-
-  /* Its dials to us need ours to it (simultaneous open through NATs): both sides dial. */
-  request_round (self);
-}
-
-void
-_wzp_call_network_changed (WzpCall            *self,
-                           const char * const *own_addresses)
-{
-  g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func ((GDestroyNotify) _wzp_path_unref);
-  g_autoptr(WzpCall) keep = g_object_ref (self);
-
-  if (self->state == WZP_CALL_STATE_ENDED || own_addresses == NULL || own_addresses[0] == NULL)
-    return;
-
-  /* A path from an address this host no longer has is dead, whatever TCP thinks: the
-   * kernel can send nothing on it and may take minutes to say so. */
-  for (guint i = 0; i < self->paths->len; i++)
-    {
-      WzpPath *path = g_ptr_array_index (self->paths, i);
-
-      if (!path->closed && G_IS_SOCKET_CONNECTION (path->base) &&
-          !_wzp_connection_is_on_own_address (G_SOCKET_CONNECTION (path->base),
-                                              own_addresses))
-        g_ptr_array_add (gone, _wzp_path_ref (path));
-    }
-
-  for (guint i = 0; i < gone->len && self->state != WZP_CALL_STATE_ENDED; i++)
-    {
-      WzpPath *path = g_ptr_array_index (gone, i);
-      g_autoptr(GError) error = g_error_new (G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE,
-                                             "this computer no longer has the address "
-                                             "that path used");
-
-      if (!path->closed)
-        path_failed (self, path, error);
-    }
-}
-
-void
-_wzp_call_announce_candidates (WzpCall *self)
-{
-  if (self->state == WZP_CALL_STATE_ENDED || self->privacy || self->client == NULL ||
-      self->setup == NULL ||
-      self->announced_serial == _wzp_client_get_candidates_serial (self->client))
-    return;
-
-  send_candidate_update (self);
-  /* The peer's candidates are the same, but we dial them from somewhere new. */
-  request_round (self);
+    _wzp_call_send_candidate_update (self);
 }
 
 void
@@ -1218,7 +718,7 @@ _wzp_call_handle_message (WzpCall    *self,
           break;
         _wzp_accept_mode_from_wire (_wzp_message_get_string (message, "accept_mode"), &mode);
         if (mode == WZP_ACCEPT_MODE_REJECT)
-          call_end (self, WZP_HANGUP_REASON_DECLINED, NULL, FALSE);
+          _wzp_call_end (self, WZP_HANGUP_REASON_DECLINED, NULL, FALSE);
         else if (mode == WZP_ACCEPT_MODE_PRIVACY && !self->privacy)
           {
             self->privacy = TRUE;
@@ -1236,7 +736,7 @@ _wzp_call_handle_message (WzpCall    *self,
         WzpHangupReason reason = WZP_HANGUP_REASON_NORMAL;
 
         _wzp_hangup_reason_from_wire (_wzp_message_get_string (message, "reason"), &reason);
-        call_end (self, reason, NULL, FALSE);
+        _wzp_call_end (self, reason, NULL, FALSE);
       }
       break;
 
@@ -1263,7 +763,7 @@ _wzp_call_handle_message (WzpCall    *self,
       break;
 
     case WZP_MESSAGE_CANDIDATE_UPDATE:
-      handle_candidate_update (self, message);
+      _wzp_call_handle_candidate_update (self, message);
       break;
 
     case WZP_MESSAGE_ERROR:
@@ -1272,14 +772,14 @@ _wzp_call_handle_message (WzpCall    *self,
         const char *text = _wzp_message_get_string (message, "message");
 
         if (g_strcmp0 (code, WZP_ERROR_CODE_UNKNOWN_CALLEE) == 0)
-          call_end (self, WZP_HANGUP_REASON_UNREACHABLE,
-                    g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_UNKNOWN_PEER,
-                                 "Nobody with fingerprint %s is connected to the relay",
-                                 peer_name (self)), FALSE);
+          _wzp_call_end (self, WZP_HANGUP_REASON_UNREACHABLE,
+                         g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_UNKNOWN_PEER,
+                                      "Nobody with fingerprint %s is connected to the relay",
+                                      _wzp_call_peer_name (self)), FALSE);
         else if (self->setup == NULL)
-          call_end (self, WZP_HANGUP_REASON_ERROR,
-                    g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_FAILED,
-                                 "The relay refused the call: %s", text), TRUE);
+          _wzp_call_end (self, WZP_HANGUP_REASON_ERROR,
+                         g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_FAILED,
+                                      "The relay refused the call: %s", text), TRUE);
         else
           g_debug ("Call %s: relay error %s: %s", self->call_id, code, text);
       }
@@ -1295,10 +795,10 @@ _wzp_call_signalling_lost (WzpCall *self)
 {
   /* Before set-up the relay ends the call too; after it, the call lives on its path. */
   if (self->setup == NULL)
-    call_end (self, WZP_HANGUP_REASON_ERROR,
-              g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_FAILED,
-                           "The connection to the relay was lost before the call was set up"),
-              FALSE);
+    _wzp_call_end (self, WZP_HANGUP_REASON_ERROR,
+                   g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_FAILED,
+                                "The connection to the relay was lost before the call was set up"),
+                   FALSE);
 }
 
 /* Construction */
@@ -1360,7 +860,7 @@ _wzp_call_start (WzpCall *self,
     _wzp_client_fill_candidates (self->client, offer, "caller_reflexive_addr",
                                  "caller_local_addrs", "caller_nat_type");
   self->announced_serial = _wzp_client_get_candidates_serial (self->client);
-  send_signalling (self, offer);
+  _wzp_call_send_signalling (self, offer);
 }
 
 /* Public API */
@@ -1386,7 +886,7 @@ wzp_call_ring (WzpCall *self)
     return;
   self->rang = TRUE;
   ringing = _wzp_message_new_for_call (WZP_MESSAGE_CALL_RINGING, self->call_id);
-  send_signalling (self, ringing);
+  _wzp_call_send_signalling (self, ringing);
 }
 
 /**
@@ -1430,10 +930,10 @@ wzp_call_answer_async (WzpCall             *self,
 
   if (mode == WZP_ACCEPT_MODE_REJECT)
     {
-      send_signalling (self, answer);
-      call_end (self, WZP_HANGUP_REASON_DECLINED,
-                g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_DECLINED, "You declined the call"),
-                FALSE);
+      _wzp_call_send_signalling (self, answer);
+      _wzp_call_end (self, WZP_HANGUP_REASON_DECLINED,
+                     g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_DECLINED, "You declined the call"),
+                     FALSE);
       g_task_return_boolean (task, TRUE);
       return;
     }
@@ -1453,7 +953,7 @@ wzp_call_answer_async (WzpCall             *self,
 
   set_task (self, task);
   set_state (self, WZP_CALL_STATE_CONNECTING);
-  send_signalling (self, answer);
+  _wzp_call_send_signalling (self, answer);
 }
 
 /**
@@ -1502,15 +1002,15 @@ wzp_call_hangup (WzpCall *self)
 
       _wzp_message_set_string (answer, "accept_mode",
                                _wzp_accept_mode_to_wire (WZP_ACCEPT_MODE_REJECT));
-      send_signalling (self, answer);
-      call_end (self, WZP_HANGUP_REASON_DECLINED,
-                g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_DECLINED, "You declined the call"),
-                FALSE);
+      _wzp_call_send_signalling (self, answer);
+      _wzp_call_end (self, WZP_HANGUP_REASON_DECLINED,
+                     g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_DECLINED, "You declined the call"),
+                     FALSE);
       return;
     }
 
-  call_end (self, WZP_HANGUP_REASON_NORMAL,
-            g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_HUNG_UP, "You hung up"), TRUE);
+  _wzp_call_end (self, WZP_HANGUP_REASON_NORMAL,
+                 g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_HUNG_UP, "You hung up"), TRUE);
 }
 
 /**

@@ -23,4 +23,15 @@ void            _wzp_client_set_test_loopback (WzpClient    *self,
 WzpSharedPort  *_wzp_client_get_shared_port   (WzpClient    *self);
 WzpNetworkInfo *_wzp_client_get_network_info  (WzpClient    *self);
 
+/* wzp-client-reflectors.c: asks the reflector at @uri (a relay URI) what address it sees
+ * P at, and gives the answer to the network info (no answer within 3 s: none). */
+void            _wzp_client_probe_reflector   (WzpClient    *self,
+                                               const char   *uri);
+
+/* wzp-known-relays.c: the fingerprint remembered for @key ("host:port"), or NULL. */
+char           *_wzp_known_relay_lookup       (const char   *key);
+/* Remembers @fingerprint for @key (a failure to save is logged, not fatal). */
+void            _wzp_known_relay_remember     (const char   *key,
+                                               const char   *fingerprint);
+
 G_END_DECLS

@@ -205,41 +205,6 @@ bad:
   return FALSE;
 }
 
-/* Trust on first use: relays dialled without a fingerprint are remembered by host:port. */
-
-static char *
-known_relays_path (void)
-{
-  return g_build_filename (g_get_user_data_dir (), "wzp", "known-relays", NULL);
-}
-
-static char *
-known_relay_lookup (const char *key)
-{
-  g_autoptr(GKeyFile) file = g_key_file_new ();
-  g_autofree char *path = known_relays_path ();
-
-  if (!g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, NULL))
-    return NULL;
-  return g_key_file_get_string (file, "relays", key, NULL);
-}
-
-static void
-known_relay_remember (const char *key,
-                      const char *fingerprint)
-{
-  g_autoptr(GKeyFile) file = g_key_file_new ();
-  g_autofree char *path = known_relays_path ();
-  g_autofree char *dir = g_path_get_dirname (path);
-  g_autoptr(GError) error = NULL;
-
-  g_key_file_load_from_file (file, path, G_KEY_FILE_KEEP_COMMENTS, NULL);
-  g_key_file_set_string (file, "relays", key, fingerprint);
-  g_mkdir_with_parents (dir, 0700);
-  if (!g_key_file_save_to_file (file, path, &error))
-    g_warning ("Could not remember the relay's fingerprint in %s: %s", path, error->message);
-}
-
 /* The pending connect_async task; cancelling it disconnects. */
 static gboolean
 connect_cancelled_idle_cb (gpointer user_data)
@@ -372,6 +337,21 @@ _wzp_client_call_ended (WzpClient *self,
   g_hash_table_remove (self->calls, wzp_call_get_call_id (call));
 }
 
+/* The calls, each with a reference: telling a call may end it (and take it out of the
+ * table) while we go through them. */
+static GPtrArray *
+dup_calls (WzpClient *self)
+{
+  GPtrArray *calls = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  WzpCall *call;
+
+  g_hash_table_iter_init (&iter, self->calls);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &call))
+    g_ptr_array_add (calls, g_object_ref (call));
+  return calls;
+}
+
 /* The connection */
 
 static void
@@ -412,9 +392,6 @@ connection_failed (WzpClient *self,
                    GError    *error)
 {
   g_autoptr(GError) owned = error;
-  GHashTableIter iter;
-  WzpCall *call;
-  g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func (g_object_unref);
   gboolean was_registered = self->registered;
 
   drop_connection (self);
@@ -423,9 +400,8 @@ connection_failed (WzpClient *self,
     {
       /* Calls not yet set up cannot survive; set-up calls go on (the relay keeps them
        * for its grace period and they re-attach when we register again). */
-      g_hash_table_iter_init (&iter, self->calls);
-      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &call))
-        g_ptr_array_add (calls, g_object_ref (call));
+      g_autoptr(GPtrArray) calls = dup_calls (self);
+
       for (guint i = 0; i < calls->len; i++)
         _wzp_call_signalling_lost (g_ptr_array_index (calls, i));
     }
@@ -505,13 +481,8 @@ keepalive_cb (gpointer user_data)
 static void
 announce_to_calls (WzpClient *self)
 {
-  g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func (g_object_unref);
-  GHashTableIter iter;
-  WzpCall *call;
+  g_autoptr(GPtrArray) calls = dup_calls (self);
 
-  g_hash_table_iter_init (&iter, self->calls);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &call))
-    g_ptr_array_add (calls, g_object_ref (call));
   for (guint i = 0; i < calls->len; i++)
     _wzp_call_announce_candidates (g_ptr_array_index (calls, i));
 }
@@ -555,175 +526,8 @@ set_observed (WzpClient  *self,
     self->candidates_serial++;
 }
 
-/* NAT type: besides the own relay (its ack), each reflector is asked for the reflexive
- * address of P over a short-lived TLS connection from P (DESIGN.md sections 5 and 11,
- * item 16). Two answers classify the mapping. */
-#define REFLECT_DEADLINE_S 3
-
-typedef struct
-{
-  WzpClient         *client;
-  char              *uri;
-  char              *pin;
-  GCancellable      *cancellable;
-  guint              timeout_id;
-  GSocketConnection *conn;
-  GIOStream         *tls;
-  WzpFrameIO        *io;
-} Probe;
-
-static void
-probe_free (Probe *probe)
-{
-  g_clear_handle_id (&probe->timeout_id, g_source_remove);
-  if (probe->conn != NULL)
-    g_io_stream_close (G_IO_STREAM (probe->conn), NULL, NULL);
-  g_clear_object (&probe->io);
-  g_clear_object (&probe->tls);
-  g_clear_object (&probe->conn);
-  g_clear_object (&probe->cancellable);
-  g_object_unref (probe->client);
-  g_free (probe->uri);
-  g_free (probe->pin);
-  g_free (probe);
-}
-
-static void
-probe_done (Probe      *probe,
-            const char *observed,
-            GError     *error)
-{
-  if (observed != NULL)
-    {
-      _wzp_network_info_set_observation (probe->client->network, probe->uri, observed, FALSE);
-      g_debug ("Reflector %s sees us at %s", probe->uri, observed);
-    }
-  else
-    g_debug ("Reflector %s did not answer: %s", probe->uri, error ? error->message : "?");
-  probe_free (probe);
-}
-
-static void
-probe_read_cb (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  Probe *probe = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(WzpMessage) message = _wzp_frame_io_read_finish (WZP_FRAME_IO (source), result,
-                                                             &error);
-
-  if (message != NULL && _wzp_message_get_message_type (message) == WZP_MESSAGE_REFLECT_RESPONSE)
-    probe_done (probe, _wzp_message_get_string (message, "observed_addr"), NULL);
-  else
-    probe_done (probe, NULL, error);
-}
-
-static void
-probe_handshake_cb (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
-{
-  Probe *probe = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(WzpMessage) reflect = NULL;
-
-  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
-    {
-      probe_done (probe, NULL, error);
-      return;
-    }
-  probe->io = _wzp_frame_io_new (probe->tls);
-  reflect = _wzp_message_new (WZP_MESSAGE_REFLECT);
-  _wzp_frame_io_send (probe->io, reflect);
-  _wzp_frame_io_read_async (probe->io, probe->cancellable, probe_read_cb, probe);
-}
-
-static void
-probe_connected_cb (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
-{
-  Probe *probe = user_data;
-  g_autoptr(GError) error = NULL;
-
-  probe->conn = _wzp_shared_port_connect_finish (WZP_SHARED_PORT (source), result, &error);
-  if (probe->conn == NULL)
-    {
-      probe_done (probe, NULL, error);
-      return;
-    }
-  probe->tls = _wzp_tls_client_new (G_IO_STREAM (probe->conn), probe->client->identity,
-                                    probe->pin, &error);
-  if (probe->tls == NULL)
-    {
-      probe_done (probe, NULL, error);
-      return;
-    }
-  g_tls_connection_handshake_async (G_TLS_CONNECTION (probe->tls), G_PRIORITY_DEFAULT,
-                                    probe->cancellable, probe_handshake_cb, probe);
-}
-
-static void
-probe_resolved_cb (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  Probe *probe = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocketAddress) address =
-    g_socket_address_enumerator_next_finish (G_SOCKET_ADDRESS_ENUMERATOR (source), result,
-                                             &error);
-
-  if (address == NULL || probe->client->shared_port == NULL)
-    {
-      probe_done (probe, NULL, error);
-      return;
-    }
-  _wzp_shared_port_connect_async (probe->client->shared_port, address, probe->cancellable,
-                                  probe_connected_cb, probe);
-}
-
-static gboolean
-probe_timeout_cb (gpointer user_data)
-{
-  Probe *probe = user_data;
-
-  probe->timeout_id = 0;
-  g_cancellable_cancel (probe->cancellable);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-probe_reflector (WzpClient  *self,
-                 const char *uri)
-{
-  g_autofree char *host = NULL;
-  g_autofree char *pin = NULL;
-  g_autoptr(GSocketConnectable) connectable = NULL;
-  g_autoptr(GSocketAddressEnumerator) enumerator = NULL;
-  guint16 port;
-  Probe *probe;
-
-  if (!_wzp_client_parse_relay_uri (uri, &host, &port, &pin, NULL))
-    {
-      g_debug ("Ignoring reflector “%s”: not a relay URI", uri);
-      return;
-    }
-
-  probe = g_new0 (Probe, 1);
-  probe->client = g_object_ref (self);
-  probe->uri = g_strdup (uri);
-  probe->pin = g_steal_pointer (&pin);
-  probe->cancellable = g_cancellable_new ();
-  probe->timeout_id = g_timeout_add_seconds (REFLECT_DEADLINE_S, probe_timeout_cb, probe);
-
-  connectable = g_network_address_new (host, port);
-  enumerator = g_socket_connectable_enumerate (connectable);
-  g_socket_address_enumerator_next_async (enumerator, probe->cancellable, probe_resolved_cb,
-                                          probe);
-}
-
+/* NAT type: the configured reflectors and those the relay names in its ack, each once
+ * (wzp-client-reflectors.c). */
 static void
 probe_reflectors (WzpClient  *self,
                   WzpMessage *ack)
@@ -731,11 +535,11 @@ probe_reflectors (WzpClient  *self,
   g_auto(GStrv) from_relay = _wzp_message_dup_strv (ack, "reflectors");
 
   for (guint i = 0; self->reflectors != NULL && self->reflectors[i] != NULL; i++)
-    probe_reflector (self, self->reflectors[i]);
+    _wzp_client_probe_reflector (self, self->reflectors[i]);
   for (guint i = 0; from_relay[i] != NULL; i++)
     if (self->reflectors == NULL ||
         !g_strv_contains ((const char * const *) self->reflectors, from_relay[i]))
-      probe_reflector (self, from_relay[i]);
+      _wzp_client_probe_reflector (self, from_relay[i]);
 }
 
 static void
@@ -970,7 +774,7 @@ handshake_cb (GObject      *source,
   g_free (self->relay_fingerprint);
   self->relay_fingerprint = g_strdup (seen);
   if (attempt->pin == NULL)
-    known_relay_remember (attempt->host_key, seen);
+    _wzp_known_relay_remember (attempt->host_key, seen);
 
   self->io = _wzp_frame_io_new (self->tls);
   presence = _wzp_message_new (WZP_MESSAGE_REGISTER_PRESENCE);
@@ -1142,13 +946,8 @@ network_gathered_cb (WzpNetworkInfo *network,
                      WzpClient      *self)
 {
   g_auto(GStrv) own = _wzp_network_info_dup_own_addresses (network);
-  g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func (g_object_unref);
-  GHashTableIter iter;
-  WzpCall *call;
+  g_autoptr(GPtrArray) calls = dup_calls (self);
 
-  g_hash_table_iter_init (&iter, self->calls);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &call))
-    g_ptr_array_add (calls, g_object_ref (call));
   for (guint i = 0; i < calls->len; i++)
     _wzp_call_network_changed (g_ptr_array_index (calls, i), (const char * const *) own);
 
@@ -1251,7 +1050,8 @@ start_attempt (WzpClient *self)
   attempt->host_key = strchr (host, ':') ? g_strdup_printf ("[%s]:%u", host, port)
                                          : g_strdup_printf ("%s:%u", host, port);
   attempt->pin_from_uri = (uri_pin != NULL);
-  attempt->pin = uri_pin ? g_steal_pointer (&uri_pin) : known_relay_lookup (attempt->host_key);
+  attempt->pin = uri_pin ? g_steal_pointer (&uri_pin)
+                         : _wzp_known_relay_lookup (attempt->host_key);
 
   if (self->state != WZP_CLIENT_STATE_RECONNECTING)
     set_state (self, WZP_CLIENT_STATE_CONNECTING, NULL);
@@ -1360,15 +1160,11 @@ wzp_client_connect_finish (WzpClient     *self,
 void
 wzp_client_unregister (WzpClient *self)
 {
-  g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func (g_object_unref);
-  GHashTableIter iter;
-  WzpCall *call;
+  g_autoptr(GPtrArray) calls = NULL;
 
   g_return_if_fail (WZP_IS_CLIENT (self));
 
-  g_hash_table_iter_init (&iter, self->calls);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &call))
-    g_ptr_array_add (calls, g_object_ref (call));
+  calls = dup_calls (self);
   for (guint i = 0; i < calls->len; i++)
     wzp_call_hangup (g_ptr_array_index (calls, i));
 
@@ -1808,13 +1604,8 @@ wzp_client_dispose (GObject *object)
 
   if (self->calls != NULL)
     {
-      g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func (g_object_unref);
-      GHashTableIter iter;
-      WzpCall *call;
+      g_autoptr(GPtrArray) calls = dup_calls (self);
 
-      g_hash_table_iter_init (&iter, self->calls);
-      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &call))
-        g_ptr_array_add (calls, g_object_ref (call));
       for (guint i = 0; i < calls->len; i++)
         _wzp_call_abandon (g_ptr_array_index (calls, i), "The client went away");
       g_hash_table_remove_all (self->calls);

@@ -40,6 +40,16 @@
 
 #define COPY_CHUNK (16 * 1024)
 
+/* One direction of the copy. The streams are the bridge's (not owned). */
+typedef struct
+{
+  RelayBridge  *bridge;
+  GIOStream    *from;
+  GIOStream    *to;
+  const char   *eof_reason;    /* why the bridge closes when @from ends */
+  guint8        buf[COPY_CHUNK];
+} BridgeCopy;
+
 struct _RelayBridge
 {
   grefcount           ref_count;
@@ -62,8 +72,8 @@ struct _RelayBridge
   GSocketConnection  *local;
   WzpFrameIO         *local_io;
 
-  guint8              to_local[COPY_CHUNK];
-  guint8              to_remote[COPY_CHUNK];
+  BridgeCopy          to_local;
+  BridgeCopy          to_remote;
 };
 
 static RelayBridge *
@@ -145,17 +155,18 @@ bridge_new (WzpRelay   *self,
   return bridge;
 }
 
-/* Copying between the socketpair and the other relay */
+/* Copying between the socketpair and the other relay: one BridgeCopy a direction, each
+ * with its own buffer, so both directions are in flight at once. */
 
-static void copy_to_local (RelayBridge *bridge);
-static void copy_to_remote (RelayBridge *bridge);
+static void copy_next (BridgeCopy *copy);
 
 static void
-to_local_written_cb (GObject      *source,
-                     GAsyncResult *result,
-                     gpointer      user_data)
+copy_written_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
 {
-  g_autoptr(RelayBridge) bridge = user_data;
+  BridgeCopy *copy = user_data;
+  g_autoptr(RelayBridge) bridge = copy->bridge;   /* the reference copy_read_cb() took */
   g_autoptr(GError) error = NULL;
 
   if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
@@ -163,15 +174,16 @@ to_local_written_cb (GObject      *source,
       bridge_close (bridge, error->message);
       return;
     }
-  copy_to_local (bridge);
+  copy_next (copy);
 }
 
 static void
-to_local_read_cb (GObject      *source,
-                  GAsyncResult *result,
-                  gpointer      user_data)
+copy_read_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
 {
-  g_autoptr(RelayBridge) bridge = user_data;
+  BridgeCopy *copy = user_data;
+  g_autoptr(RelayBridge) bridge = copy->bridge;   /* the reference copy_next() took */
   g_autoptr(GError) error = NULL;
   gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
 
@@ -179,73 +191,40 @@ to_local_read_cb (GObject      *source,
     return;
   if (n <= 0)
     {
-      bridge_close (bridge, n == 0 ? "the other relay closed the bridge" : error->message);
+      bridge_close (bridge, n == 0 ? copy->eof_reason : error->message);
       return;
     }
-  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (bridge->local)),
-                                   bridge->to_local, n, G_PRIORITY_DEFAULT,
-                                   bridge->cancellable, to_local_written_cb,
-                                   bridge_ref (bridge));
+  bridge_ref (bridge);   /* released by copy_written_cb() */
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (copy->to), copy->buf, n,
+                                   G_PRIORITY_DEFAULT, bridge->cancellable, copy_written_cb,
+                                   copy);
 }
 
 static void
-copy_to_local (RelayBridge *bridge)
+copy_next (BridgeCopy *copy)
 {
-  if (bridge->closed)
-    return;
-  g_input_stream_read_async (g_io_stream_get_input_stream (bridge->tls), bridge->to_local,
-                             sizeof bridge->to_local, G_PRIORITY_DEFAULT, bridge->cancellable,
-                             to_local_read_cb, bridge_ref (bridge));
-}
-
-static void
-to_remote_written_cb (GObject      *source,
-                      GAsyncResult *result,
-                      gpointer      user_data)
-{
-  g_autoptr(RelayBridge) bridge = user_data;
-  g_autoptr(GError) error = NULL;
-
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
-    {
-      bridge_close (bridge, error->message);
-      return;
-    }
-  copy_to_remote (bridge);
-}
-
-static void
-to_remote_read_cb (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  g_autoptr(RelayBridge) bridge = user_data;
-  g_autoptr(GError) error = NULL;
-  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+  RelayBridge *bridge = copy->bridge;
 
   if (bridge->closed)
     return;
-  if (n <= 0)
-    {
-      /* The local join ended (a party closed its pipe, or the call ended): the whole
-       * chain goes, as a local join does. */
-      bridge_close (bridge, n == 0 ? "the pipe here closed" : error->message);
-      return;
-    }
-  g_output_stream_write_all_async (g_io_stream_get_output_stream (bridge->tls),
-                                   bridge->to_remote, n, G_PRIORITY_DEFAULT,
-                                   bridge->cancellable, to_remote_written_cb,
-                                   bridge_ref (bridge));
+  bridge_ref (bridge);   /* released by copy_read_cb() */
+  g_input_stream_read_async (g_io_stream_get_input_stream (copy->from), copy->buf,
+                             sizeof copy->buf, G_PRIORITY_DEFAULT, bridge->cancellable,
+                             copy_read_cb, copy);
 }
 
 static void
-copy_to_remote (RelayBridge *bridge)
+copy_start (RelayBridge *bridge,
+            BridgeCopy  *copy,
+            GIOStream   *from,
+            GIOStream   *to,
+            const char  *eof_reason)
 {
-  if (bridge->closed)
-    return;
-  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (bridge->local)),
-                             bridge->to_remote, sizeof bridge->to_remote, G_PRIORITY_DEFAULT,
-                             bridge->cancellable, to_remote_read_cb, bridge_ref (bridge));
+  copy->bridge = bridge;
+  copy->from = from;
+  copy->to = to;
+  copy->eof_reason = eof_reason;
+  copy_next (copy);
 }
 
 static void
@@ -254,8 +233,12 @@ start_copying (RelayBridge *bridge)
   bridge->joined = TRUE;
   g_clear_handle_id (&bridge->deadline_id, g_source_remove);
   log_bridge (bridge, G_LOG_LEVEL_INFO, "joined");
-  copy_to_local (bridge);
-  copy_to_remote (bridge);
+  copy_start (bridge, &bridge->to_local, bridge->tls, G_IO_STREAM (bridge->local),
+              "the other relay closed the bridge");
+  /* The local join ended (a party closed its pipe, or the call ended): the whole chain
+   * goes, as a local join does. */
+  copy_start (bridge, &bridge->to_remote, G_IO_STREAM (bridge->local), bridge->tls,
+              "the pipe here closed");
 }
 
 /* The socketpair: one end becomes the remote party's pipe in pipes.c */

@@ -100,24 +100,6 @@ fixture_teardown (Fixture       *f,
   g_free (f->address);
 }
 
-typedef struct
-{
-  GObject  *object;
-  GError   *error;
-  gboolean  done;
-} Result;
-
-static void
-connected_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  Result *r = user_data;
-
-  wzp_client_connect_finish (WZP_CLIENT (source), result, &r->error);
-  r->done = TRUE;
-}
-
 static WzpClient *
 new_client (const char *uri,
             const char *alias)
@@ -136,9 +118,9 @@ connected_client (Fixture    *f,
                   const char *alias)
 {
   WzpClient *client = new_client (f->uri, alias);
-  Result r = { 0 };
+  WzpTestResult r = { 0 };
 
-  wzp_client_connect_async (client, NULL, connected_cb, &r);
+  wzp_client_connect_async (client, NULL, wzp_test_client_connected_cb, &r);
   wzp_test_wait_flag (&r.done, 5000);
   g_assert_no_error (r.error);
   g_assert_cmpint (wzp_client_get_state (client), ==, WZP_CLIENT_STATE_CONNECTED);
@@ -204,41 +186,19 @@ callee_clear (Callee *callee)
   g_clear_error (&callee->answer_error);
 }
 
-static void
-placed_cb (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
-{
-  Result *r = user_data;
-
-  r->object = G_OBJECT (wzp_client_place_call_finish (WZP_CLIENT (source), result, &r->error));
-  r->done = TRUE;
-}
-
 static WzpCall *
 place_call (WzpClient  *caller,
             WzpClient  *callee,
             GError    **error)
 {
-  Result r = { 0 };
+  WzpTestResult r = { 0 };
   const char *target = wzp_identity_get_fingerprint (wzp_client_get_identity (callee));
 
-  wzp_client_place_call_async (caller, target, NULL, placed_cb, &r);
+  wzp_client_place_call_async (caller, target, NULL, wzp_test_placed_cb, &r);
   wzp_test_wait_flag (&r.done, 15000);
   if (r.error != NULL)
     g_propagate_error (error, r.error);
   return (WzpCall *) r.object;
-}
-
-static void
-wait_state (WzpCall      *call,
-            WzpCallState  state)
-{
-  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-
-  while (wzp_call_get_state (call) != state && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, FALSE) || (g_usleep (1000), TRUE);
-  g_assert_cmpint (wzp_call_get_state (call), ==, state);
 }
 
 static void
@@ -286,7 +246,7 @@ check_call (Fixture       *f,
   /* Both sides agree on one path: with shared (loopback) host candidates a direct one
    * wins; in privacy mode the relay pipe is all there is. */
   g_assert_cmpint (wzp_call_get_state (call), ==, WZP_CALL_STATE_ACTIVE);
-  wait_state (callee.call, WZP_CALL_STATE_ACTIVE);
+  wzp_test_wait_call_state (callee.call, WZP_CALL_STATE_ACTIVE);
   g_assert_cmpint (wzp_call_get_path_kind (call), ==, expected);
   g_assert_cmpint (wzp_call_get_path_kind (callee.call), ==, expected);
   g_assert_cmpint (wzp_call_get_time_to_path (call), >=, 0);
@@ -305,13 +265,13 @@ check_call (Fixture       *f,
   if (caller_hangs_up)
     {
       wzp_call_hangup (call);
-      wait_state (callee.call, WZP_CALL_STATE_ENDED);
+      wzp_test_wait_call_state (callee.call, WZP_CALL_STATE_ENDED);
       g_assert_cmpint (wzp_call_get_end_reason (callee.call), ==, WZP_HANGUP_REASON_NORMAL);
     }
   else
     {
       wzp_call_hangup (callee.call);
-      wait_state (call, WZP_CALL_STATE_ENDED);
+      wzp_test_wait_call_state (call, WZP_CALL_STATE_ENDED);
       g_assert_cmpint (wzp_call_get_end_reason (call), ==, WZP_HANGUP_REASON_NORMAL);
     }
   wzp_test_spin (50);
@@ -363,12 +323,12 @@ check_call_error (Fixture        *f,
   Callee callee = { .mode = mode, .answer = answer };
   g_autoptr(GError) error = NULL;
   g_autoptr(WzpCall) call = NULL;
-  Result r = { 0 };
+  WzpTestResult r = { 0 };
 
   g_signal_connect (b, "incoming-call", G_CALLBACK (incoming_cb), &callee);
   wzp_client_place_call_async (a, target ? target
                                          : wzp_identity_get_fingerprint (wzp_client_get_identity (b)),
-                               NULL, placed_cb, &r);
+                               NULL, wzp_test_placed_cb, &r);
   wzp_test_wait_flag (&r.done, 10000);
   g_assert_null (r.object);
   g_assert_error (r.error, WZP_CALL_ERROR, (int) expected);
@@ -728,11 +688,11 @@ test_relay_fingerprint_changed (Fixture       *f,
   g_autofree char *address = g_strdup (f->address);
   WzpClient *client = new_client (tofu_uri, "Alice");
   WzpClient *again = NULL;
-  Result r = { 0 };
-  Result r2 = { 0 };
+  WzpTestResult r = { 0 };
+  WzpTestResult r2 = { 0 };
 
   /* Trust on first use: no fingerprint in the URI, remembered after the first visit. */
-  wzp_client_connect_async (client, NULL, connected_cb, &r);
+  wzp_client_connect_async (client, NULL, wzp_test_client_connected_cb, &r);
   wzp_test_wait_flag (&r.done, 5000);
   g_assert_no_error (r.error);
   disconnect_and_free (client);
@@ -745,7 +705,7 @@ test_relay_fingerprint_changed (Fixture       *f,
   start_relay (f, address);
 
   again = new_client (tofu_uri, "Alice");
-  wzp_client_connect_async (again, NULL, connected_cb, &r2);
+  wzp_client_connect_async (again, NULL, wzp_test_client_connected_cb, &r2);
   wzp_test_wait_flag (&r2.done, 5000);
   g_assert_error (r2.error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED);
   g_test_message ("%s", r2.error->message);
@@ -764,9 +724,9 @@ test_bad_uri (Fixture       *f,
   for (guint i = 0; bad[i] != NULL; i++)
     {
       WzpClient *client = new_client (bad[i], NULL);
-      Result r = { 0 };
+      WzpTestResult r = { 0 };
 
-      wzp_client_connect_async (client, NULL, connected_cb, &r);
+      wzp_client_connect_async (client, NULL, wzp_test_client_connected_cb, &r);
       wzp_test_wait_flag (&r.done, 5000);
       g_assert_nonnull (r.error);
       g_assert_true (r.error->domain == WZP_CLIENT_ERROR);
@@ -802,11 +762,11 @@ test_teardown_at_every_stage (Fixture       *f,
       WzpClient *a = connected_client (f, "Alice");
       WzpClient *b = connected_client (f, "Bob");
       Callee callee = { .mode = WZP_ACCEPT_MODE_TRUSTED, .answer = stage >= 2 };
-      Result r = { 0 };
+      WzpTestResult r = { 0 };
 
       g_signal_connect (b, "incoming-call", G_CALLBACK (incoming_cb), &callee);
       wzp_client_place_call_async (a, wzp_identity_get_fingerprint (wzp_client_get_identity (b)),
-                                   NULL, placed_cb, &r);
+                                   NULL, wzp_test_placed_cb, &r);
       wzp_test_spin (stage == 0 ? 1 : stage == 3 ? 300 : 20);
 
       disconnect_and_free (a);
@@ -814,7 +774,7 @@ test_teardown_at_every_stage (Fixture       *f,
       g_clear_object (&r.object);
       g_clear_error (&r.error);
       if (callee.call != NULL)
-        wait_state (callee.call, WZP_CALL_STATE_ENDED);
+        wzp_test_wait_call_state (callee.call, WZP_CALL_STATE_ENDED);
       callee_clear (&callee);
       disconnect_and_free (b);
     }
@@ -831,18 +791,18 @@ test_cancel_place_call (Fixture       *f,
   WzpClient *b = connected_client (f, "Bob");
   Callee callee = { .answer = FALSE };
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  Result r = { 0 };
+  WzpTestResult r = { 0 };
 
   g_signal_connect (b, "incoming-call", G_CALLBACK (incoming_cb), &callee);
   wzp_client_place_call_async (a, wzp_identity_get_fingerprint (wzp_client_get_identity (b)),
-                               cancellable, placed_cb, &r);
+                               cancellable, wzp_test_placed_cb, &r);
   wzp_test_wait_pointer ((gpointer *) &callee.call, 5000);
   g_cancellable_cancel (cancellable);
   wzp_test_wait_flag (&r.done, 5000);
   g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&r.error);
   /* The callee stops ringing: the call was hung up, not left behind. */
-  wait_state (callee.call, WZP_CALL_STATE_ENDED);
+  wzp_test_wait_call_state (callee.call, WZP_CALL_STATE_ENDED);
   wzp_test_spin (50);
   g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 0);
 
@@ -857,9 +817,9 @@ test_cancel_connect (Fixture       *f,
 {
   WzpClient *client = new_client (f->uri, "Alice");
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  Result r = { 0 };
+  WzpTestResult r = { 0 };
 
-  wzp_client_connect_async (client, cancellable, connected_cb, &r);
+  wzp_client_connect_async (client, cancellable, wzp_test_client_connected_cb, &r);
   g_cancellable_cancel (cancellable);
   wzp_test_wait_flag (&r.done, 5000);
   g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
@@ -936,23 +896,23 @@ call_with_candidates (Fixture           *f,
   Callee callee = { .mode = WZP_ACCEPT_MODE_TRUSTED, .answer = TRUE, .results = results };
   g_autoptr(GError) error = NULL;
   g_autoptr(WzpCall) call = NULL;
-  Result r = { 0 };
+  WzpTestResult r = { 0 };
 
   _wzp_relay_set_setup_filter (f->relay, replace_candidates, (gpointer) candidates);
   g_signal_connect (b, "incoming-call", G_CALLBACK (incoming_cb), &callee);
   wzp_client_place_call_async (a, wzp_identity_get_fingerprint (wzp_client_get_identity (b)),
-                               NULL, placed_cb, &r);
+                               NULL, wzp_test_placed_cb, &r);
   /* Connect to the call's results as soon as it exists: the first outgoing call. */
   wzp_test_wait_flag (&r.done, 15000);
   g_assert_no_error (r.error);
   call = WZP_CALL (r.object);
   g_assert_cmpint (wzp_call_get_path_kind (call), ==, expected);
-  wait_state (callee.call, WZP_CALL_STATE_ACTIVE);
+  wzp_test_wait_call_state (callee.call, WZP_CALL_STATE_ACTIVE);
   g_assert_cmpint (wzp_call_get_path_kind (callee.call), ==, expected);
   wzp_test_spin (200);
 
   wzp_call_hangup (call);
-  wait_state (callee.call, WZP_CALL_STATE_ENDED);
+  wzp_test_wait_call_state (callee.call, WZP_CALL_STATE_ENDED);
   _wzp_relay_set_setup_filter (f->relay, NULL, NULL);
   callee_clear (&callee);
   disconnect_and_free (a);
@@ -1652,7 +1612,7 @@ test_late_nominate_ignored (Fixture       *f,
       g_assert_true (call == r.caller);
 
       /* Both on the direct path, the relay's Nominate still held back. */
-      wait_state (r.callee, WZP_CALL_STATE_ACTIVE);
+      wzp_test_wait_call_state (r.callee, WZP_CALL_STATE_ACTIVE);
       g_assert_true (r.answered);
       g_assert_cmpint (wzp_call_get_path_kind (call), ==, WZP_PATH_KIND_DIRECT_LAN);
       g_assert_cmpint (wzp_call_get_path_kind (r.callee), ==, WZP_PATH_KIND_DIRECT_LAN);
@@ -1685,7 +1645,7 @@ test_late_nominate_ignored (Fixture       *f,
       g_assert_cmpint (wzp_call_get_state (r.callee), ==, WZP_CALL_STATE_ACTIVE);
 
       wzp_call_hangup (call);
-      wait_state (r.callee, WZP_CALL_STATE_ENDED);
+      wzp_test_wait_call_state (r.callee, WZP_CALL_STATE_ENDED);
       g_assert_cmpint (wzp_call_get_end_reason (r.callee), ==, WZP_HANGUP_REASON_NORMAL);
       gate_reset (&r.pipe);
       gate_reset (&r.direct);
@@ -1777,7 +1737,7 @@ test_merged_dial_deadline (Fixture       *f,
   call = place_call (a, b, &error);
   g_assert_no_error (error);
   g_assert_cmpint (wzp_call_get_path_kind (call), ==, WZP_PATH_KIND_RELAY);
-  wait_state (callee.call, WZP_CALL_STATE_ACTIVE);
+  wzp_test_wait_call_state (callee.call, WZP_CALL_STATE_ACTIVE);
 
   /* merged, failed after the deadline, and merged again on the first retry */
   deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
@@ -1789,7 +1749,7 @@ test_merged_dial_deadline (Fixture       *f,
   g_assert_cmpuint (follow.changes, ==, 1);
 
   wzp_call_hangup (call);
-  wait_state (callee.call, WZP_CALL_STATE_ENDED);
+  wzp_test_wait_call_state (callee.call, WZP_CALL_STATE_ENDED);
   _wzp_relay_set_setup_filter (f->relay, NULL, NULL);
   callee_clear (&callee);
   g_ptr_array_unref (follow.results);
@@ -1842,7 +1802,7 @@ test_retried_dial_upgrades (Fixture       *f,
   g_assert_no_error (error);
   g_assert_cmpint (wzp_call_get_path_kind (call), ==, WZP_PATH_KIND_RELAY);
   g_assert_true (has_result (follow.results, failed));
-  wait_state (callee.call, WZP_CALL_STATE_ACTIVE);
+  wzp_test_wait_call_state (callee.call, WZP_CALL_STATE_ACTIVE);
   g_signal_connect (callee.call, "path-changed", G_CALLBACK (follow_changed_cb),
                     &callee_follow);
 
@@ -1856,7 +1816,7 @@ test_retried_dial_upgrades (Fixture       *f,
   g_assert_cmpint (wzp_call_get_state (callee.call), ==, WZP_CALL_STATE_ACTIVE);
 
   wzp_call_hangup (call);
-  wait_state (callee.call, WZP_CALL_STATE_ENDED);
+  wzp_test_wait_call_state (callee.call, WZP_CALL_STATE_ENDED);
   _wzp_relay_set_setup_filter (f->relay, NULL, NULL);
   callee_clear (&callee);
   g_ptr_array_unref (follow.results);
@@ -1948,7 +1908,7 @@ test_candidate_update_upgrades (Fixture       *f,
   g_signal_connect (b, "incoming-call", G_CALLBACK (incoming_cb), &callee);
   call = place_call (a, b, &error);
   g_assert_no_error (error);
-  wait_state (callee.call, WZP_CALL_STATE_ACTIVE);
+  wzp_test_wait_call_state (callee.call, WZP_CALL_STATE_ACTIVE);
   g_assert_cmpint (wzp_call_get_path_kind (call), ==, WZP_PATH_KIND_RELAY);
   g_assert_cmpint (wzp_call_get_path_kind (callee.call), ==, WZP_PATH_KIND_RELAY);
   g_assert_null (wzp_call_get_peer_direct_address (call));
@@ -1971,7 +1931,7 @@ test_candidate_update_upgrades (Fixture       *f,
   g_assert_cmpint (wzp_call_get_state (call), ==, WZP_CALL_STATE_ACTIVE);
 
   wzp_call_hangup (call);
-  wait_state (callee.call, WZP_CALL_STATE_ENDED);
+  wzp_test_wait_call_state (callee.call, WZP_CALL_STATE_ENDED);
   callee_clear (&callee);
   disconnect_and_free (a);
   disconnect_and_free (b);
@@ -1997,7 +1957,7 @@ check_lost_address (Fixture  *f,
   g_signal_connect (b, "incoming-call", G_CALLBACK (incoming_cb), &callee);
   call = place_call (a, b, &error);
   g_assert_no_error (error);
-  wait_state (callee.call, WZP_CALL_STATE_ACTIVE);
+  wzp_test_wait_call_state (callee.call, WZP_CALL_STATE_ACTIVE);
   g_assert_cmpint (wzp_call_get_path_kind (call), ==, WZP_PATH_KIND_DIRECT_LAN);
   watch_call (call, &watch_a);
   watch_call (callee.call, &watch_b);
@@ -2019,7 +1979,7 @@ check_lost_address (Fixture  *f,
   g_assert_cmpint (wzp_call_get_state (callee.call), ==, WZP_CALL_STATE_ACTIVE);
 
   wzp_call_hangup (callee.call);
-  wait_state (call, WZP_CALL_STATE_ENDED);
+  wzp_test_wait_call_state (call, WZP_CALL_STATE_ENDED);
   g_assert_cmpint (wzp_call_get_end_reason (call), ==, WZP_HANGUP_REASON_NORMAL);
   callee_clear (&callee);
   disconnect_and_free (a);
@@ -2060,7 +2020,7 @@ test_signalling_lost_call_goes_on (Fixture       *f,
   g_signal_connect (b, "incoming-call", G_CALLBACK (incoming_cb), &callee);
   call = place_call (a, b, &error);
   g_assert_no_error (error);
-  wait_state (callee.call, WZP_CALL_STATE_ACTIVE);
+  wzp_test_wait_call_state (callee.call, WZP_CALL_STATE_ACTIVE);
   watch_call (call, &watch_a);
   watch_call (callee.call, &watch_b);
   g_signal_connect (a, "notify::state", G_CALLBACK (notify_state_cb), states);
@@ -2081,7 +2041,7 @@ test_signalling_lost_call_goes_on (Fixture       *f,
 
   /* The relay knows the call again: the hang-up ends it there too. */
   wzp_call_hangup (callee.call);
-  wait_state (call, WZP_CALL_STATE_ENDED);
+  wzp_test_wait_call_state (call, WZP_CALL_STATE_ENDED);
   g_assert_cmpint (wzp_call_get_end_reason (call), ==, WZP_HANGUP_REASON_NORMAL);
   wzp_test_spin (50);
   g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 0);
@@ -2111,7 +2071,7 @@ test_relay_restart_call_goes_on (Fixture       *f,
   g_signal_connect (b, "incoming-call", G_CALLBACK (incoming_cb), &callee);
   call = place_call (a, b, &error);
   g_assert_no_error (error);
-  wait_state (callee.call, WZP_CALL_STATE_ACTIVE);
+  wzp_test_wait_call_state (callee.call, WZP_CALL_STATE_ACTIVE);
   watch_call (call, &watch_a);
   watch_call (callee.call, &watch_b);
   g_signal_connect (a, "notify::state", G_CALLBACK (notify_state_cb), states_a);
@@ -2134,7 +2094,7 @@ test_relay_restart_call_goes_on (Fixture       *f,
   g_assert_cmpint (wzp_call_get_path_kind (callee.call), ==, WZP_PATH_KIND_DIRECT_LAN);
 
   wzp_call_hangup (call);
-  wait_state (callee.call, WZP_CALL_STATE_ENDED);
+  wzp_test_wait_call_state (callee.call, WZP_CALL_STATE_ENDED);
   g_assert_cmpint (wzp_call_get_end_reason (callee.call), ==, WZP_HANGUP_REASON_NORMAL);
   callee_clear (&callee);
   disconnect_and_free (a);

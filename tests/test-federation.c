@@ -115,12 +115,19 @@ link_relays (Fixture *f,
 }
 
 static void
+start_relays (Fixture *f,
+              guint    n)
+{
+  f->n = n;
+  for (guint i = 0; i < f->n; i++)
+    start_relay (f, i);
+}
+
+static void
 fixture_setup_two (Fixture       *f,
                    gconstpointer  data)
 {
-  f->n = 2;
-  for (guint i = 0; i < f->n; i++)
-    start_relay (f, i);
+  start_relays (f, 2);
   link_relays (f, 0, 1);
 }
 
@@ -129,9 +136,7 @@ static void
 fixture_setup_line (Fixture       *f,
                     gconstpointer  data)
 {
-  f->n = 3;
-  for (guint i = 0; i < f->n; i++)
-    start_relay (f, i);
+  start_relays (f, 3);
   link_relays (f, 0, 1);
   link_relays (f, 1, 2);
 }
@@ -140,9 +145,7 @@ static void
 fixture_setup_unlinked (Fixture       *f,
                         gconstpointer  data)
 {
-  f->n = 2;
-  for (guint i = 0; i < f->n; i++)
-    start_relay (f, i);
+  start_relays (f, 2);
 }
 
 static void
@@ -204,56 +207,6 @@ connect_announced (Fixture    *f,
   return client;
 }
 
-static WzpMessage *
-make_offer (const char *call_id,
-            const char *target)
-{
-  WzpMessage *offer = _wzp_message_new_for_call (WZP_MESSAGE_DIRECT_CALL_OFFER, call_id);
-  const char * const locals[] = { "192.168.88.21:40001", "[fd00:1::21]:40001", NULL };
-
-  _wzp_message_set_string (offer, "target_fingerprint", target);
-  _wzp_message_set_string (offer, "caller_alias", "Alice");
-  _wzp_message_set_string (offer, "caller_reflexive_addr", "198.51.100.1:40001");
-  _wzp_message_set_strv (offer, "caller_local_addrs", locals);
-  _wzp_message_set_string (offer, "caller_nat_type", "Cone");
-  return offer;
-}
-
-static WzpMessage *
-make_answer (const char *call_id,
-             const char *mode)
-{
-  WzpMessage *answer = _wzp_message_new_for_call (WZP_MESSAGE_DIRECT_CALL_ANSWER, call_id);
-  const char * const locals[] = { "10.0.2.21:40002", NULL };
-
-  _wzp_message_set_string (answer, "accept_mode", mode);
-  _wzp_message_set_string (answer, "callee_reflexive_addr", "198.51.100.2:40002");
-  _wzp_message_set_strv (answer, "callee_local_addrs", locals);
-  _wzp_message_set_string (answer, "callee_nat_type", "Symmetric");
-  return answer;
-}
-
-static void
-assert_strv (char       **actual,
-             const char  *first,
-             ...)
-{
-  va_list args;
-  guint i = 0;
-  const char *expected = first;
-
-  va_start (args, first);
-  while (expected != NULL)
-    {
-      g_assert_cmpstr (actual[i], ==, expected);
-      i++;
-      expected = va_arg (args, const char *);
-    }
-  va_end (args);
-  g_assert_null (actual[i]);
-  g_strfreev (actual);
-}
-
 static void
 expect_hangup (WzpTestClient *client,
                const char    *call_id,
@@ -276,39 +229,6 @@ wait_no_calls (WzpRelay *relay)
         g_error ("The relay still has %u calls", wzp_relay_get_n_calls (relay));
       g_main_context_iteration (NULL, TRUE);
     }
-}
-
-/* Offers a call from @a (at one relay) to @b (at another) and lets @b ring. */
-static char *
-offer_call (WzpTestClient *a,
-            WzpTestClient *b)
-{
-  char *call_id = g_uuid_string_random ();
-  g_autoptr(WzpMessage) offer = make_offer (call_id, wzp_test_client_fingerprint (b));
-  g_autoptr(WzpMessage) got_offer = NULL;
-
-  wzp_test_client_send (a, offer);
-  got_offer = wzp_test_client_expect (b, WZP_MESSAGE_DIRECT_CALL_OFFER);
-  g_assert_cmpstr (_wzp_message_get_string (got_offer, "call_id"), ==, call_id);
-  return call_id;
-}
-
-static char *
-set_up_call (WzpTestClient  *a,
-             WzpTestClient  *b,
-             const char     *mode,
-             WzpMessage    **setup_a,
-             WzpMessage    **setup_b)
-{
-  char *call_id = offer_call (a, b);
-  g_autoptr(WzpMessage) answer = make_answer (call_id, mode);
-  g_autoptr(WzpMessage) got_answer = NULL;
-
-  wzp_test_client_send (b, answer);
-  got_answer = wzp_test_client_expect (a, WZP_MESSAGE_DIRECT_CALL_ANSWER);
-  *setup_a = wzp_test_client_expect (a, WZP_MESSAGE_CALL_SETUP);
-  *setup_b = wzp_test_client_expect (b, WZP_MESSAGE_CALL_SETUP);
-  return call_id;
 }
 
 /* Links */
@@ -398,7 +318,7 @@ test_link (Fixture       *f,
                                                                fp_of (f, 0));
     g_autoptr(WzpMessage) ack = wzp_test_client_register (client, "Alice");
 
-    assert_strv (_wzp_message_dup_strv (ack, "reflectors"), f->uri[1], NULL);
+    wzp_test_assert_strv (_wzp_message_dup_strv (ack, "reflectors"), f->uri[1], NULL);
   }
   /* ... and answers them: a client of relay 0, unregistered at relay 1, asks it. */
   {
@@ -502,11 +422,11 @@ test_call_cross_wired (Fixture       *f,
   g_autoptr(WzpTestClient) a = connect_announced (f, 0, "Alice", 1);
   g_autoptr(WzpTestClient) b = connect_announced (f, 1, "Bob", 0);
   g_autofree char *call_id = g_uuid_string_random ();
-  g_autoptr(WzpMessage) offer = make_offer (call_id, wzp_test_client_fingerprint (b));
+  g_autoptr(WzpMessage) offer = wzp_test_make_offer (call_id, wzp_test_client_fingerprint (b));
   g_autoptr(WzpMessage) got_offer = NULL;
   g_autoptr(WzpMessage) ringing = _wzp_message_new_for_call (WZP_MESSAGE_CALL_RINGING, call_id);
   g_autoptr(WzpMessage) got_ringing = NULL;
-  g_autoptr(WzpMessage) answer = make_answer (call_id, "AcceptTrusted");
+  g_autoptr(WzpMessage) answer = wzp_test_make_answer (call_id, "AcceptTrusted");
   g_autoptr(WzpMessage) got_answer = NULL;
   g_autoptr(WzpMessage) setup_a = NULL;
   g_autoptr(WzpMessage) setup_b = NULL;
@@ -549,7 +469,8 @@ test_call_cross_wired (Fixture       *f,
                    wzp_test_client_fingerprint (b));
   g_assert_cmpstr (_wzp_message_get_string (setup_a, "peer_direct_addr"), ==,
                    "198.51.100.2:40002");
-  assert_strv (_wzp_message_dup_strv (setup_a, "peer_local_addrs"), "10.0.2.21:40002", NULL);
+  wzp_test_assert_strv (_wzp_message_dup_strv (setup_a, "peer_local_addrs"),
+                        "10.0.2.21:40002", NULL);
   g_assert_cmpstr (_wzp_message_get_string (setup_a, "peer_nat_type"), ==, "Symmetric");
   g_assert_true (_wzp_message_get_bool (setup_a, "relay_pipe"));
   g_assert_cmpuint (strlen (_wzp_message_get_string (setup_a, "pipe_token")), ==, 32);
@@ -563,8 +484,8 @@ test_call_cross_wired (Fixture       *f,
   g_assert_cmpstr (_wzp_message_get_string (setup_b, "peer_alias"), ==, "Alice");
   g_assert_cmpstr (_wzp_message_get_string (setup_b, "peer_direct_addr"), ==,
                    "198.51.100.1:40001");
-  assert_strv (_wzp_message_dup_strv (setup_b, "peer_local_addrs"),
-               "192.168.88.21:40001", "[fd00:1::21]:40001", NULL);
+  wzp_test_assert_strv (_wzp_message_dup_strv (setup_b, "peer_local_addrs"),
+                        "192.168.88.21:40001", "[fd00:1::21]:40001", NULL);
   g_assert_cmpstr (_wzp_message_get_string (setup_b, "peer_nat_type"), ==, "Cone");
   g_assert_true (_wzp_message_get_bool (setup_b, "relay_pipe"));
   g_assert_cmpuint (strlen (_wzp_message_get_string (setup_b, "pipe_token")), ==, 32);
@@ -579,7 +500,8 @@ test_call_cross_wired (Fixture       *f,
   got_update = wzp_test_client_expect (b, WZP_MESSAGE_CANDIDATE_UPDATE);
   g_assert_cmpstr (_wzp_message_get_string (got_update, "reflexive_addr"), ==,
                    "198.51.100.9:40001");
-  assert_strv (_wzp_message_dup_strv (got_update, "local_addrs"), "192.168.1.5:40001", NULL);
+  wzp_test_assert_strv (_wzp_message_dup_strv (got_update, "local_addrs"),
+                        "192.168.1.5:40001", NULL);
 
   /* Both relays list the call as set up. */
   for (guint i = 0; i < 2; i++)
@@ -603,7 +525,7 @@ test_call_privacy (Fixture       *f,
   g_autoptr(WzpTestClient) b = connect_announced (f, 1, "Bob", 0);
   g_autoptr(WzpMessage) setup_a = NULL;
   g_autoptr(WzpMessage) setup_b = NULL;
-  g_autofree char *call_id = set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
+  g_autofree char *call_id = wzp_test_set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
   g_autoptr(WzpMessage) update = _wzp_message_new_for_call (WZP_MESSAGE_CANDIDATE_UPDATE, call_id);
 
   /* Neither side learns an address, across relays as on one. */
@@ -626,7 +548,7 @@ test_reject (Fixture       *f,
 {
   g_autoptr(WzpTestClient) a = connect_announced (f, 0, "Alice", 1);
   g_autoptr(WzpTestClient) b = connect_announced (f, 1, "Bob", 0);
-  g_autofree char *call_id = offer_call (a, b);
+  g_autofree char *call_id = wzp_test_offer_call (a, b);
   g_autoptr(WzpMessage) reject = _wzp_message_new_for_call (WZP_MESSAGE_DIRECT_CALL_ANSWER,
                                                             call_id);
   g_autoptr(WzpMessage) got = NULL;
@@ -651,7 +573,7 @@ test_hangup (Fixture       *f,
   g_autoptr(WzpTestClient) b = connect_announced (f, 1, "Bob", 0);
   g_autoptr(WzpMessage) setup_a = NULL;
   g_autoptr(WzpMessage) setup_b = NULL;
-  g_autofree char *call_id = set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
+  g_autofree char *call_id = wzp_test_set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
   g_autoptr(WzpMessage) hangup = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, call_id);
   WzpTestClient *sender = who == 0 ? a : b;
   WzpTestClient *other = who == 0 ? b : a;
@@ -665,7 +587,7 @@ test_hangup (Fixture       *f,
 
   /* Also before the answer: the caller gives up while it rings. */
   {
-    g_autofree char *second = offer_call (a, b);
+    g_autofree char *second = wzp_test_offer_call (a, b);
     g_autoptr(WzpMessage) cancel = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, second);
 
     _wzp_message_set_string (cancel, "reason", "Normal");
@@ -687,7 +609,7 @@ test_ring_timeout (Fixture       *f,
   g_autofree char *call_id = NULL;
 
   g_object_set (f->relay[which], "ring-timeout", 1, NULL);
-  call_id = offer_call (a, b);
+  call_id = wzp_test_offer_call (a, b);
   expect_hangup (a, call_id, "Timeout");
   expect_hangup (b, call_id, "Timeout");
   wait_no_calls (f->relay[0]);
@@ -700,7 +622,8 @@ test_unknown_everywhere (Fixture       *f,
 {
   g_autoptr(WzpTestClient) a = connect_announced (f, 0, "Alice", 1);
   g_autoptr(WzpIdentity) nobody = wzp_test_identity_new ();
-  g_autoptr(WzpMessage) offer = make_offer ("unknown-1", wzp_identity_get_fingerprint (nobody));
+  g_autoptr(WzpMessage) offer = wzp_test_make_offer ("unknown-1",
+                                                     wzp_identity_get_fingerprint (nobody));
   g_autoptr(WzpMessage) error = NULL;
 
   wzp_test_client_send (a, offer);
@@ -721,7 +644,7 @@ test_callee_gone_meanwhile (Fixture       *f,
   g_autoptr(WzpTestClient) a = connect_announced (f, 0, "Alice", 1);
   WzpTestClient *b = connect_announced (f, 1, "Bob", 0);
   g_autofree char *target = g_strdup (wzp_test_client_fingerprint (b));
-  g_autoptr(WzpMessage) offer = make_offer ("gone-1", target);
+  g_autoptr(WzpMessage) offer = wzp_test_make_offer ("gone-1", target);
 
   /* Bob leaves; relay A hears of it only with the next batch, a second from now. */
   _wzp_relay_federation_peer (f->relay[1], fp_of (f, 0))->last_flush_us = g_get_monotonic_time ();
@@ -747,7 +670,7 @@ test_callee_relay_dies (Fixture       *f,
   g_autoptr(WzpTestClient) b = connect_announced (f, 1, "Bob", 0);
   g_autoptr(WzpMessage) setup_a = NULL;
   g_autoptr(WzpMessage) setup_b = NULL;
-  g_autofree char *call_id = set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
+  g_autofree char *call_id = wzp_test_set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
 
   if (abrupt)
     _wzp_relay_federation_drop_links (f->relay[1]);
@@ -776,7 +699,7 @@ test_caller_disconnects (Fixture       *f,
 {
   WzpTestClient *a = connect_announced (f, 0, "Alice", 1);
   g_autoptr(WzpTestClient) b = connect_announced (f, 1, "Bob", 0);
-  g_autofree char *first = offer_call (a, b);
+  g_autofree char *first = wzp_test_offer_call (a, b);
   g_autoptr(WzpMessage) setup_a = NULL;
   g_autoptr(WzpMessage) setup_b = NULL;
   g_autofree char *second = NULL;
@@ -788,7 +711,7 @@ test_caller_disconnects (Fixture       *f,
 
   g_object_set (f->relay[0], "grace-period", 1, NULL);
   a = connect_announced (f, 0, "Alice", 1);
-  second = set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
+  second = wzp_test_set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
   wzp_test_client_free (a);
   lost = wzp_test_client_expect (b, WZP_MESSAGE_PEER_SIGNALLING_LOST);
   g_assert_cmpstr (_wzp_message_get_string (lost, "call_id"), ==, second);
@@ -847,7 +770,7 @@ test_presence_reconnect (Fixture       *f,
   {
     g_autoptr(WzpMessage) setup_a = NULL;
     g_autoptr(WzpMessage) setup_b = NULL;
-    g_autofree char *call_id = set_up_call (a, b3, "AcceptTrusted", &setup_a, &setup_b);
+    g_autofree char *call_id = wzp_test_set_up_call (a, b3, "AcceptTrusted", &setup_a, &setup_b);
   }
 }
 
@@ -919,7 +842,7 @@ test_line (Fixture       *f,
   g_autoptr(WzpTestClient) a = connect_announced (f, 0, "Alice", 1);
   g_autoptr(WzpTestClient) b = connect_announced (f, 1, "Bob", 0);
   g_autoptr(WzpTestClient) c = connect_announced (f, 2, "Carol", 1);
-  g_autoptr(WzpMessage) offer = make_offer ("line-1", wzp_test_client_fingerprint (c));
+  g_autoptr(WzpMessage) offer = wzp_test_make_offer ("line-1", wzp_test_client_fingerprint (c));
   g_autoptr(WzpMessage) error = NULL;
   g_autoptr(WzpMessage) setup_b = NULL;
   g_autoptr(WzpMessage) setup_c = NULL;
@@ -938,12 +861,12 @@ test_line (Fixture       *f,
     g_assert_cmpuint (wzp_relay_get_n_calls (f->relay[i]), ==, 0);
 
   /* The middle relay reaches both. */
-  call_id = set_up_call (b, c, "AcceptTrusted", &setup_b, &setup_c);
+  call_id = wzp_test_set_up_call (b, c, "AcceptTrusted", &setup_b, &setup_c);
   g_assert_cmpstr (_wzp_message_get_string (setup_c, "pipe_addr"), ==, f->pipe_address[2]);
   {
     g_autoptr(WzpMessage) setup_b2 = NULL;
     g_autoptr(WzpMessage) setup_a = NULL;
-    g_autofree char *call_2 = set_up_call (b, a, "AcceptTrusted", &setup_b2, &setup_a);
+    g_autofree char *call_2 = wzp_test_set_up_call (b, a, "AcceptTrusted", &setup_b2, &setup_a);
   }
 }
 
@@ -998,7 +921,7 @@ test_lying_peer (Fixture       *f,
   g_autoptr(WzpTestClient) b = connect_registered (f, 0, "Bob");
   g_autoptr(WzpTestClient) liar = fake_peer_connect (f, 0, liar_id);
   const char *liar_fp = wzp_identity_get_fingerprint (liar_id);
-  g_autoptr(WzpMessage) offer = make_offer ("lie-1", wzp_test_client_fingerprint (b));
+  g_autoptr(WzpMessage) offer = wzp_test_make_offer ("lie-1", wzp_test_client_fingerprint (b));
   g_autoptr(WzpMessage) error = NULL;
   g_autoptr(WzpMessage) got = NULL;
   g_autoptr(WzpMessage) update = _wzp_message_new (WZP_MESSAGE_PRESENCE_UPDATE);
@@ -1034,7 +957,7 @@ test_lying_peer (Fixture       *f,
 
   /* It cannot act for the callee of that call, which is ours. */
   {
-    g_autoptr(WzpMessage) answer = make_answer ("lie-1", "AcceptTrusted");
+    g_autoptr(WzpMessage) answer = wzp_test_make_answer ("lie-1", "AcceptTrusted");
     g_autoptr(WzpMessage) hangup = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, "lie-1");
     g_autoptr(WzpMessage) inner = NULL;
     g_autoptr(WzpMessage) forward = NULL;
@@ -1097,53 +1020,14 @@ frame_wait_expect_ready (FrameWait  *wait,
   g_clear_object (&wait->io);
 }
 
-typedef struct
-{
-  gsize    got;
-  guint8   buf[4096];
-  gboolean done;
-  GError  *error;
-} RawRead;
-
-static void
-raw_read_cb (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  RawRead *r = user_data;
-
-  g_input_stream_read_all_finish (G_INPUT_STREAM (source), result, &r->got, &r->error);
-  r->done = TRUE;
-}
-
-static void
-pipe_send_and_expect (GSocketConnection *from,
-                      GSocketConnection *to,
-                      const char        *text)
-{
-  g_autoptr(GError) error = NULL;
-  RawRead r = { 0 };
-  gsize len = strlen (text);
-
-  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (from)), text, len,
-                             NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_input_stream_read_all_async (g_io_stream_get_input_stream (G_IO_STREAM (to)), r.buf, len,
-                                 G_PRIORITY_DEFAULT, NULL, raw_read_cb, &r);
-  wzp_test_wait_flag (&r.done, 5000);
-  g_assert_no_error (r.error);
-  g_assert_cmpuint (r.got, ==, len);
-  g_assert_cmpmem (r.buf, r.got, text, len);
-}
-
 /* Reads until the end of the stream (a closed pipe); the bytes are not kept. */
 static void
 pipe_expect_end (GSocketConnection *pipe)
 {
-  RawRead r = { 0 };
+  WzpTestRawRead r = { 0 };
 
   g_input_stream_read_all_async (g_io_stream_get_input_stream (G_IO_STREAM (pipe)), r.buf,
-                                 sizeof r.buf, G_PRIORITY_DEFAULT, NULL, raw_read_cb, &r);
+                                 sizeof r.buf, G_PRIORITY_DEFAULT, NULL, wzp_test_raw_read_cb, &r);
   wzp_test_wait_flag (&r.done, 5000);
   g_clear_error (&r.error);
   g_assert_cmpuint (r.got, <, sizeof r.buf);
@@ -1168,7 +1052,7 @@ test_bridge (Fixture       *f,
   g_autoptr(WzpTestClient) b = connect_announced (f, 1, "Bob", 0);
   g_autoptr(WzpMessage) setup_a = NULL;
   g_autoptr(WzpMessage) setup_b = NULL;
-  g_autofree char *call_id = set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
+  g_autofree char *call_id = wzp_test_set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
   g_autoptr(GSocketConnection) pipe_a = NULL;
   g_autoptr(GSocketConnection) pipe_b = NULL;
   g_autoptr(WzpMessage) requested = NULL;
@@ -1193,8 +1077,8 @@ test_bridge (Fixture       *f,
   frame_wait_expect_ready (&ready_a, call_id);
 
   /* Bytes both ways, untouched. */
-  pipe_send_and_expect (pipe_a, pipe_b, "caller to callee, through two relays");
-  pipe_send_and_expect (pipe_b, pipe_a, "and back");
+  wzp_test_pipe_send_and_expect (pipe_a, pipe_b, "caller to callee, through two relays");
+  wzp_test_pipe_send_and_expect (pipe_b, pipe_a, "and back");
   g_assert_true (wzp_test_client_quiet (a, 0));
 
   /* The callee opens a new pipe (its old one is replaced, the chain goes): the caller is
@@ -1212,8 +1096,8 @@ test_bridge (Fixture       *f,
     frame_wait_start (&ready_a, pipe_a2);
     frame_wait_expect_ready (&ready_b, call_id);
     frame_wait_expect_ready (&ready_a, call_id);
-    pipe_send_and_expect (pipe_a2, pipe_b2, "second pipe");
-    pipe_send_and_expect (pipe_b2, pipe_a2, "second answer");
+    wzp_test_pipe_send_and_expect (pipe_a2, pipe_b2, "second pipe");
+    wzp_test_pipe_send_and_expect (pipe_b2, pipe_a2, "second answer");
 
     /* A hang-up closes the whole chain. */
     {
@@ -1256,7 +1140,7 @@ test_bridge_refused (Fixture       *f,
   g_autoptr(WzpTestClient) b = connect_announced (f, 1, "Bob", 0);
   g_autoptr(WzpMessage) setup_a = NULL;
   g_autoptr(WzpMessage) setup_b = NULL;
-  g_autofree char *call_id = set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
+  g_autofree char *call_id = wzp_test_set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
   /* Relay B's identity dialling relay A (where the callee is not): not its call. */
   g_autoptr(WzpTestClient) as_b = wzp_test_client_connect (f->address[0],
                                                            wzp_relay_get_identity (f->relay[1]),
@@ -1281,24 +1165,6 @@ test_bridge_refused (Fixture       *f,
 
 /* Real clients: WzpClient and WzpCall */
 
-typedef struct
-{
-  GError   *error;
-  GObject  *object;
-  gboolean  done;
-} Result;
-
-static void
-client_connected_cb (GObject      *source,
-                     GAsyncResult *result,
-                     gpointer      user_data)
-{
-  Result *r = user_data;
-
-  wzp_client_connect_finish (WZP_CLIENT (source), result, &r->error);
-  r->done = TRUE;
-}
-
 static WzpClient *
 connected_client (Fixture    *f,
                   guint       i,
@@ -1306,12 +1172,12 @@ connected_client (Fixture    *f,
 {
   g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
   WzpClient *client = wzp_client_new (identity);
-  Result r = { 0 };
+  WzpTestResult r = { 0 };
 
   _wzp_client_set_test_loopback (client, TRUE);
   wzp_client_set_relay_uri (client, f->uri[i]);
   wzp_client_set_alias (client, alias);
-  wzp_client_connect_async (client, NULL, client_connected_cb, &r);
+  wzp_client_connect_async (client, NULL, wzp_test_client_connected_cb, &r);
   wzp_test_wait_flag (&r.done, 5000);
   g_assert_no_error (r.error);
   g_assert_cmpint (wzp_client_get_state (client), ==, WZP_CLIENT_STATE_CONNECTED);
@@ -1347,28 +1213,6 @@ incoming_call_cb (WzpClient *client,
   wzp_call_answer_async (call, callee->mode, NULL, answered_cb, callee);
 }
 
-static void
-placed_cb (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
-{
-  Result *r = user_data;
-
-  r->object = G_OBJECT (wzp_client_place_call_finish (WZP_CLIENT (source), result, &r->error));
-  r->done = TRUE;
-}
-
-static void
-wait_call_state (WzpCall      *call,
-                 WzpCallState  state)
-{
-  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-
-  while (wzp_call_get_state (call) != state && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, FALSE) || (g_usleep (1000), TRUE);
-  g_assert_cmpint (wzp_call_get_state (call), ==, state);
-}
-
 /* data: the callee's answer mode. Trusted: a direct path on loopback; privacy: only the
  * bridged relay path exists. */
 static void
@@ -1384,11 +1228,11 @@ test_wzp_call (Fixture       *f,
   const char *b_fp = wzp_identity_get_fingerprint (wzp_client_get_identity (b));
   Callee callee = { .mode = mode };
   g_autoptr(WzpCall) call = NULL;
-  Result r = { 0 };
+  WzpTestResult r = { 0 };
 
   wait_presence (f->relay[0], b_fp, TRUE);
   g_signal_connect (b, "incoming-call", G_CALLBACK (incoming_call_cb), &callee);
-  wzp_client_place_call_async (a, b_fp, NULL, placed_cb, &r);
+  wzp_client_place_call_async (a, b_fp, NULL, wzp_test_placed_cb, &r);
   wzp_test_wait_flag (&r.done, 15000);
   g_assert_no_error (r.error);
   call = WZP_CALL (r.object);
@@ -1396,7 +1240,7 @@ test_wzp_call (Fixture       *f,
   g_assert_no_error (callee.error);
 
   g_assert_cmpint (wzp_call_get_state (call), ==, WZP_CALL_STATE_ACTIVE);
-  wait_call_state (callee.call, WZP_CALL_STATE_ACTIVE);
+  wzp_test_wait_call_state (callee.call, WZP_CALL_STATE_ACTIVE);
   g_assert_cmpint (wzp_call_get_path_kind (call), ==, expected);
   g_assert_cmpint (wzp_call_get_path_kind (callee.call), ==, expected);
   g_assert_cmpstr (wzp_call_get_peer_fingerprint (call), ==, b_fp);
@@ -1411,7 +1255,7 @@ test_wzp_call (Fixture       *f,
     }
 
   wzp_call_hangup (callee.call);
-  wait_call_state (call, WZP_CALL_STATE_ENDED);
+  wzp_test_wait_call_state (call, WZP_CALL_STATE_ENDED);
   g_assert_cmpint (wzp_call_get_end_reason (call), ==, WZP_HANGUP_REASON_NORMAL);
   wait_no_calls (f->relay[0]);
   wait_no_calls (f->relay[1]);

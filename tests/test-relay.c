@@ -66,79 +66,6 @@ new_call_id (void)
   return g_uuid_string_random ();
 }
 
-static WzpMessage *
-make_offer (const char *call_id,
-            const char *target)
-{
-  WzpMessage *offer = _wzp_message_new_for_call (WZP_MESSAGE_DIRECT_CALL_OFFER, call_id);
-  const char * const locals[] = { "192.168.88.21:40001", "[fd00:1::21]:40001", NULL };
-
-  _wzp_message_set_string (offer, "target_fingerprint", target);
-  _wzp_message_set_string (offer, "caller_alias", "Alice");
-  _wzp_message_set_string (offer, "caller_reflexive_addr", "198.51.100.1:40001");
-  _wzp_message_set_strv (offer, "caller_local_addrs", locals);
-  _wzp_message_set_string (offer, "caller_nat_type", "Cone");
-  return offer;
-}
-
-static WzpMessage *
-make_answer (const char *call_id,
-             const char *mode)
-{
-  WzpMessage *answer = _wzp_message_new_for_call (WZP_MESSAGE_DIRECT_CALL_ANSWER, call_id);
-  const char * const locals[] = { "10.0.2.21:40002", NULL };
-
-  _wzp_message_set_string (answer, "accept_mode", mode);
-  _wzp_message_set_string (answer, "callee_reflexive_addr", "198.51.100.2:40002");
-  _wzp_message_set_strv (answer, "callee_local_addrs", locals);
-  _wzp_message_set_string (answer, "callee_nat_type", "Symmetric");
-  return answer;
-}
-
-static void
-assert_strv (char       **actual,
-             const char  *first,
-             ...)
-{
-  va_list args;
-  guint i = 0;
-  const char *expected = first;
-
-  va_start (args, first);
-  while (expected != NULL)
-    {
-      g_assert_cmpstr (actual[i], ==, expected);
-      i++;
-      expected = va_arg (args, const char *);
-    }
-  va_end (args);
-  g_assert_null (actual[i]);
-  g_strfreev (actual);
-}
-
-/* Places a call from @a to @b and answers it with @mode; returns both CallSetups. */
-static char *
-set_up_call (WzpTestClient  *a,
-             WzpTestClient  *b,
-             const char     *mode,
-             WzpMessage    **setup_a,
-             WzpMessage    **setup_b)
-{
-  char *call_id = new_call_id ();
-  g_autoptr(WzpMessage) offer = make_offer (call_id, wzp_test_client_fingerprint (b));
-  g_autoptr(WzpMessage) answer = make_answer (call_id, mode);
-  g_autoptr(WzpMessage) got_offer = NULL;
-  g_autoptr(WzpMessage) got_answer = NULL;
-
-  wzp_test_client_send (a, offer);
-  got_offer = wzp_test_client_expect (b, WZP_MESSAGE_DIRECT_CALL_OFFER);
-  wzp_test_client_send (b, answer);
-  got_answer = wzp_test_client_expect (a, WZP_MESSAGE_DIRECT_CALL_ANSWER);
-  *setup_a = wzp_test_client_expect (a, WZP_MESSAGE_CALL_SETUP);
-  *setup_b = wzp_test_client_expect (b, WZP_MESSAGE_CALL_SETUP);
-  return call_id;
-}
-
 static void
 test_register (Fixture       *f,
                gconstpointer  data)
@@ -213,11 +140,11 @@ test_call_flow (Fixture       *f,
   g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
   g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
   g_autofree char *call_id = new_call_id ();
-  g_autoptr(WzpMessage) offer = make_offer (call_id, wzp_test_client_fingerprint (b));
+  g_autoptr(WzpMessage) offer = wzp_test_make_offer (call_id, wzp_test_client_fingerprint (b));
   g_autoptr(WzpMessage) got_offer = NULL;
   g_autoptr(WzpMessage) ringing = NULL;
   g_autoptr(WzpMessage) got_ringing = NULL;
-  g_autoptr(WzpMessage) answer = make_answer (call_id, "AcceptTrusted");
+  g_autoptr(WzpMessage) answer = wzp_test_make_answer (call_id, "AcceptTrusted");
   g_autoptr(WzpMessage) got_answer = NULL;
   g_autoptr(WzpMessage) setup_a = NULL;
   g_autoptr(WzpMessage) setup_b = NULL;
@@ -260,7 +187,8 @@ test_call_flow (Fixture       *f,
                    wzp_test_client_fingerprint (b));
   g_assert_cmpstr (_wzp_message_get_string (setup_a, "peer_direct_addr"), ==,
                    "198.51.100.2:40002");
-  assert_strv (_wzp_message_dup_strv (setup_a, "peer_local_addrs"), "10.0.2.21:40002", NULL);
+  wzp_test_assert_strv (_wzp_message_dup_strv (setup_a, "peer_local_addrs"),
+                        "10.0.2.21:40002", NULL);
   g_assert_cmpstr (_wzp_message_get_string (setup_a, "peer_nat_type"), ==, "Symmetric");
   g_assert_true (_wzp_message_get_bool (setup_a, "relay_pipe"));
   g_assert_cmpstr (_wzp_message_get_string (setup_a, "pipe_addr"), ==, f->pipe_address);
@@ -274,8 +202,8 @@ test_call_flow (Fixture       *f,
   g_assert_cmpstr (_wzp_message_get_string (setup_b, "peer_alias"), ==, "Alice");
   g_assert_cmpstr (_wzp_message_get_string (setup_b, "peer_direct_addr"), ==,
                    "198.51.100.1:40001");
-  assert_strv (_wzp_message_dup_strv (setup_b, "peer_local_addrs"),
-               "192.168.88.21:40001", "[fd00:1::21]:40001", NULL);
+  wzp_test_assert_strv (_wzp_message_dup_strv (setup_b, "peer_local_addrs"),
+                        "192.168.88.21:40001", "[fd00:1::21]:40001", NULL);
   g_assert_cmpstr (_wzp_message_get_string (setup_b, "peer_nat_type"), ==, "Cone");
   g_assert_cmpstr (_wzp_message_get_string (setup_b, "pipe_addr"), ==, f->pipe_address);
   g_assert_cmpstr (_wzp_message_get_string (setup_a, "pipe_token"), !=,
@@ -299,7 +227,7 @@ test_privacy_answer (Fixture       *f,
   g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
   g_autoptr(WzpMessage) setup_a = NULL;
   g_autoptr(WzpMessage) setup_b = NULL;
-  g_autofree char *call_id = set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
+  g_autofree char *call_id = wzp_test_set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
 
   /* Neither side learns anything about where the other is. */
   for (WzpMessage *setup = setup_a; setup != NULL; setup = setup == setup_a ? setup_b : NULL)
@@ -329,8 +257,8 @@ test_reject (Fixture       *f,
   g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
   g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
   g_autofree char *call_id = new_call_id ();
-  g_autoptr(WzpMessage) offer = make_offer (call_id, wzp_test_client_fingerprint (b));
-  g_autoptr(WzpMessage) answer = make_answer (call_id, "Reject");
+  g_autoptr(WzpMessage) offer = wzp_test_make_offer (call_id, wzp_test_client_fingerprint (b));
+  g_autoptr(WzpMessage) answer = wzp_test_make_answer (call_id, "Reject");
   g_autoptr(WzpMessage) got_offer = NULL;
   g_autoptr(WzpMessage) got_answer = NULL;
 
@@ -351,7 +279,8 @@ test_unknown_callee (Fixture       *f,
 {
   g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
   g_autofree char *call_id = new_call_id ();
-  g_autoptr(WzpMessage) offer = make_offer (call_id, "0123:4567:89ab:cdef:0123:4567:89ab:cdef");
+  g_autoptr(WzpMessage) offer = wzp_test_make_offer (call_id,
+                                                     "0123:4567:89ab:cdef:0123:4567:89ab:cdef");
   g_autoptr(WzpMessage) error = NULL;
 
   wzp_test_client_send (a, offer);
@@ -370,7 +299,7 @@ test_ring_timeout (Fixture       *f,
   g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
   g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
   g_autofree char *call_id = new_call_id ();
-  g_autoptr(WzpMessage) offer = make_offer (call_id, wzp_test_client_fingerprint (b));
+  g_autoptr(WzpMessage) offer = wzp_test_make_offer (call_id, wzp_test_client_fingerprint (b));
   g_autoptr(WzpMessage) got_offer = NULL;
   g_autoptr(WzpMessage) hangup_a = NULL;
   g_autoptr(WzpMessage) hangup_b = NULL;
@@ -392,7 +321,7 @@ test_peer_disconnect_before_answer (Fixture       *f,
   g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
   WzpTestClient *b = connect_registered (f, "Bob");
   g_autofree char *call_id = new_call_id ();
-  g_autoptr(WzpMessage) offer = make_offer (call_id, wzp_test_client_fingerprint (b));
+  g_autoptr(WzpMessage) offer = wzp_test_make_offer (call_id, wzp_test_client_fingerprint (b));
   g_autoptr(WzpMessage) got_offer = NULL;
   g_autoptr(WzpMessage) hangup = NULL;
 
@@ -415,7 +344,7 @@ test_grace_and_reattach (Fixture       *f,
   g_autoptr(WzpIdentity) b_identity = g_object_ref (b->identity);
   g_autoptr(WzpMessage) setup_a = NULL;
   g_autoptr(WzpMessage) setup_b = NULL;
-  g_autofree char *call_id = set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
+  g_autofree char *call_id = wzp_test_set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
   g_autoptr(WzpMessage) lost = NULL;
   g_autoptr(WzpMessage) hangup = NULL;
   g_autoptr(WzpTestClient) b2 = NULL;
@@ -453,7 +382,7 @@ test_reregistration_replaces (Fixture       *f,
   g_autoptr(WzpMessage) ack = wzp_test_client_register (fresh, "Bob again");
   g_autoptr(WzpTestClient) caller = connect_registered (f, "Alice");
   g_autofree char *call_id = new_call_id ();
-  g_autoptr(WzpMessage) offer = make_offer (call_id, wzp_test_client_fingerprint (fresh));
+  g_autoptr(WzpMessage) offer = wzp_test_make_offer (call_id, wzp_test_client_fingerprint (fresh));
   g_autoptr(WzpMessage) got_offer = NULL;
 
   /* The old connection is told why and closed; its cleanup leaves the new one alone. */
@@ -482,9 +411,9 @@ test_busy (Fixture       *f,
   g_autoptr(WzpMessage) busy = NULL;
 
   g_object_set (f->relay, "max-calls-per-client", 1, NULL);
-  call_id = set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
+  call_id = wzp_test_set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
 
-  offer = make_offer (second, wzp_test_client_fingerprint (b));
+  offer = wzp_test_make_offer (second, wzp_test_client_fingerprint (b));
   wzp_test_client_send (c, offer);
   busy = wzp_test_client_expect (c, WZP_MESSAGE_HANGUP);
   g_assert_cmpstr (_wzp_message_get_string (busy, "reason"), ==, "Busy");
@@ -500,7 +429,7 @@ test_candidate_update (Fixture       *f,
   g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
   g_autoptr(WzpMessage) setup_a = NULL;
   g_autoptr(WzpMessage) setup_b = NULL;
-  g_autofree char *call_id = set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
+  g_autofree char *call_id = wzp_test_set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
   g_autoptr(WzpMessage) update = _wzp_message_new_for_call (WZP_MESSAGE_CANDIDATE_UPDATE,
                                                             call_id);
   g_autoptr(WzpMessage) got = NULL;
@@ -511,7 +440,8 @@ test_candidate_update (Fixture       *f,
   wzp_test_client_send (b, update);
   got = wzp_test_client_expect (a, WZP_MESSAGE_CANDIDATE_UPDATE);
   g_assert_cmpstr (_wzp_message_get_string (got, "reflexive_addr"), ==, "198.51.100.7:4000");
-  assert_strv (_wzp_message_dup_strv (got, "local_addrs"), "192.168.1.5:4000", NULL);
+  wzp_test_assert_strv (_wzp_message_dup_strv (got, "local_addrs"),
+                        "192.168.1.5:4000", NULL);
 }
 
 /* Pipes */
@@ -555,45 +485,6 @@ pipe_read_frame (GSocketConnection  *conn,
   return wait.message;
 }
 
-typedef struct
-{
-  gsize    got;
-  guint8   buf[4096];
-  gboolean done;
-  GError  *error;
-} RawRead;
-
-static void
-raw_read_cb (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  RawRead *r = user_data;
-
-  g_input_stream_read_all_finish (G_INPUT_STREAM (source), result, &r->got, &r->error);
-  r->done = TRUE;
-}
-
-static void
-pipe_send_and_expect (GSocketConnection *from,
-                      GSocketConnection *to,
-                      const char        *text)
-{
-  g_autoptr(GError) error = NULL;
-  RawRead r = { 0 };
-  gsize len = strlen (text);
-
-  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (from)), text, len,
-                             NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_input_stream_read_all_async (g_io_stream_get_input_stream (G_IO_STREAM (to)), r.buf, len,
-                                 G_PRIORITY_DEFAULT, NULL, raw_read_cb, &r);
-  wzp_test_wait_flag (&r.done, 5000);
-  g_assert_no_error (r.error);
-  g_assert_cmpuint (r.got, ==, len);
-  g_assert_cmpmem (r.buf, r.got, text, len);
-}
-
 static char *
 token_for (WzpMessage *setup,
            gint64      seq)
@@ -609,7 +500,7 @@ test_pipe_forwarding (Fixture       *f,
   g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
   g_autoptr(WzpMessage) setup_a = NULL;
   g_autoptr(WzpMessage) setup_b = NULL;
-  g_autofree char *call_id = set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
+  g_autofree char *call_id = wzp_test_set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
   g_autofree char *token_a = token_for (setup_a, 1);
   g_autofree char *token_b = token_for (setup_b, 1);
   g_autoptr(GSocketConnection) pipe_a = NULL;
@@ -635,9 +526,9 @@ test_pipe_forwarding (Fixture       *f,
   g_assert_cmpint (_wzp_message_get_message_type (ready_b), ==, WZP_MESSAGE_PIPE_READY);
 
   /* Bytes go both ways, untouched. */
-  pipe_send_and_expect (pipe_a, pipe_b, "\x16\x03\x01 hello from the caller");
-  pipe_send_and_expect (pipe_b, pipe_a, "\x17\x03\x03 and back from the callee");
-  pipe_send_and_expect (pipe_a, pipe_b, "again");
+  wzp_test_pipe_send_and_expect (pipe_a, pipe_b, "\x16\x03\x01 hello from the caller");
+  wzp_test_pipe_send_and_expect (pipe_b, pipe_a, "\x17\x03\x03 and back from the callee");
+  wzp_test_pipe_send_and_expect (pipe_a, pipe_b, "again");
 
   calls = g_variant_ref_sink (wzp_relay_list_calls (f->relay));
   {
@@ -655,7 +546,7 @@ test_pipe_bad_tokens (Fixture       *f,
   g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
   g_autoptr(WzpMessage) setup_a = NULL;
   g_autoptr(WzpMessage) setup_b = NULL;
-  g_autofree char *call_id = set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
+  g_autofree char *call_id = wzp_test_set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
   const char *pipe_addr = _wzp_message_get_string (setup_a, "pipe_addr");
   g_autofree char *token_a = token_for (setup_a, 1);
   g_autoptr(GError) error = NULL;
@@ -702,7 +593,7 @@ test_pipe_bad_tokens (Fixture       *f,
     g_autoptr(WzpTestClient) d = connect_registered (f, "Dave");
     g_autoptr(WzpMessage) setup_c = NULL;
     g_autoptr(WzpMessage) setup_d = NULL;
-    g_autofree char *other_call = set_up_call (c, d, "AcceptTrusted", &setup_c, &setup_d);
+    g_autofree char *other_call = wzp_test_set_up_call (c, d, "AcceptTrusted", &setup_c, &setup_d);
     g_autofree char *token_b = token_for (setup_b, 1);
     g_autoptr(GSocketConnection) cross = wzp_test_pipe_open (pipe_addr, other_call, token_b, 1);
     g_autoptr(WzpMessage) none = pipe_read_frame (cross, &error);
@@ -721,7 +612,7 @@ test_pipe_wait_timeout (Fixture       *f,
   g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
   g_autoptr(WzpMessage) setup_a = NULL;
   g_autoptr(WzpMessage) setup_b = NULL;
-  g_autofree char *call_id = set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
+  g_autofree char *call_id = wzp_test_set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
   g_autofree char *token_a = token_for (setup_a, 1);
   g_autoptr(GSocketConnection) pipe_a = NULL;
   g_autoptr(WzpMessage) requested = NULL;
@@ -753,7 +644,7 @@ test_pipe_wait_timeout (Fixture       *f,
     g_assert_no_error (error);
     r2 = pipe_read_frame (p2, &error);
     g_assert_no_error (error);
-    pipe_send_and_expect (p1, p2, "second pipe");
+    wzp_test_pipe_send_and_expect (p1, p2, "second pipe");
   }
 }
 
@@ -894,20 +785,20 @@ test_pipe_end_of_stream (Fixture       *f,
   g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
   g_autoptr(WzpMessage) setup_a = NULL;
   g_autoptr(WzpMessage) setup_b = NULL;
-  g_autofree char *call_id = set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
+  g_autofree char *call_id = wzp_test_set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
   g_autoptr(GSocketConnection) pipe_a = NULL;
   g_autoptr(GSocketConnection) pipe_b = NULL;
   g_autoptr(GSocketConnection) next_a = NULL;
   g_autoptr(GSocketConnection) next_b = NULL;
 
   open_joined_pipes (b, setup_a, setup_b, call_id, 1, &pipe_a, &pipe_b);
-  pipe_send_and_expect (pipe_a, pipe_b, "before the end");
+  wzp_test_pipe_send_and_expect (pipe_a, pipe_b, "before the end");
   g_assert_cmpuint (_wzp_relay_pipes_get_n_forwarding (f->relay), ==, 1);
 
   /* The caller ends its side: the callee sees the end and can still talk back. */
   shutdown_write (pipe_a);
   g_assert_cmpuint (read_to_end (pipe_b), ==, 0);
-  pipe_send_and_expect (pipe_b, pipe_a, "after the caller's end");
+  wzp_test_pipe_send_and_expect (pipe_b, pipe_a, "after the caller's end");
 
   /* The callee ends too. The forwarder sees it on its thread while this one sleeps and
    * does not run the relay's context (the forwarder must not run relay code then: the
@@ -921,8 +812,8 @@ test_pipe_end_of_stream (Fixture       *f,
   /* The call goes on, and its next pipes work. */
   g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 1);
   open_joined_pipes (b, setup_a, setup_b, call_id, 2, &next_a, &next_b);
-  pipe_send_and_expect (next_a, next_b, "the next pipe");
-  pipe_send_and_expect (next_b, next_a, "and back");
+  wzp_test_pipe_send_and_expect (next_a, next_b, "the next pipe");
+  wzp_test_pipe_send_and_expect (next_b, next_a, "and back");
 }
 
 /* A federation bridge stands in for a party's pipe with one end of a socketpair
@@ -936,7 +827,7 @@ test_pipe_bridge_end (Fixture       *f,
   g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
   g_autoptr(WzpMessage) setup_a = NULL;
   g_autoptr(WzpMessage) setup_b = NULL;
-  g_autofree char *call_id = set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
+  g_autofree char *call_id = wzp_test_set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
   g_autofree char *token_a = token_for (setup_a, 1);
   g_autoptr(GSocketConnection) pipe_a = NULL;
   g_autoptr(GSocketConnection) ours = NULL;
@@ -972,8 +863,8 @@ test_pipe_bridge_end (Fixture       *f,
   g_assert_cmpint (_wzp_message_get_message_type (ready_a), ==, WZP_MESSAGE_PIPE_READY);
   g_assert_cmpint (_wzp_message_get_message_type (ready_bridge), ==, WZP_MESSAGE_PIPE_READY);
 
-  pipe_send_and_expect (pipe_a, ours, "from the caller into the bridge");
-  pipe_send_and_expect (ours, pipe_a, "from the bridge to the caller");
+  wzp_test_pipe_send_and_expect (pipe_a, ours, "from the caller into the bridge");
+  wzp_test_pipe_send_and_expect (ours, pipe_a, "from the bridge to the caller");
 
   /* The bridge ending ends the caller's pipe. */
   g_io_stream_close (G_IO_STREAM (ours), NULL, NULL);
@@ -1010,12 +901,12 @@ test_pipe_two_relays (Fixture       *f,
   a2 = connect_registered_at (second, "Carol");
   b2 = connect_registered_at (second, "Dave");
 
-  call_1 = set_up_call (a1, b1, "AcceptGeneric", &setup_a1, &setup_b1);
-  call_2 = set_up_call (a2, b2, "AcceptGeneric", &setup_a2, &setup_b2);
+  call_1 = wzp_test_set_up_call (a1, b1, "AcceptGeneric", &setup_a1, &setup_b1);
+  call_2 = wzp_test_set_up_call (a2, b2, "AcceptGeneric", &setup_a2, &setup_b2);
   open_joined_pipes (b1, setup_a1, setup_b1, call_1, 1, &pipe_a1, &pipe_b1);
   open_joined_pipes (b2, setup_a2, setup_b2, call_2, 1, &pipe_a2, &pipe_b2);
-  pipe_send_and_expect (pipe_a1, pipe_b1, "on the first relay");
-  pipe_send_and_expect (pipe_b2, pipe_a2, "on the second relay");
+  wzp_test_pipe_send_and_expect (pipe_a1, pipe_b1, "on the first relay");
+  wzp_test_pipe_send_and_expect (pipe_b2, pipe_a2, "on the second relay");
   g_assert_cmpuint (count_threads (FORWARDER_THREAD), ==, threads + 2);
 
   /* The last reference goes while both forward (no wzp_relay_stop first). */
@@ -1026,8 +917,8 @@ test_pipe_two_relays (Fixture       *f,
   g_assert_cmpuint (read_to_end (pipe_a2), ==, 0);
   g_assert_cmpuint (read_to_end (pipe_b2), ==, 0);
 
-  pipe_send_and_expect (pipe_a1, pipe_b1, "the first relay goes on");
-  pipe_send_and_expect (pipe_b1, pipe_a1, "both ways");
+  wzp_test_pipe_send_and_expect (pipe_a1, pipe_b1, "the first relay goes on");
+  wzp_test_pipe_send_and_expect (pipe_b1, pipe_a1, "both ways");
 }
 
 typedef struct
@@ -1057,7 +948,7 @@ test_pipe_stop_while_forwarding (Fixture       *f,
   g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
   g_autoptr(WzpMessage) setup_a = NULL;
   g_autoptr(WzpMessage) setup_b = NULL;
-  g_autofree char *call_id = set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
+  g_autofree char *call_id = wzp_test_set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
   g_autoptr(GSocketConnection) pipe_a = NULL;
   g_autoptr(GSocketConnection) pipe_b = NULL;
   gsize size = 32 * 1024 * 1024;   /* more than the socket buffers on the way hold */
@@ -1067,7 +958,7 @@ test_pipe_stop_while_forwarding (Fixture       *f,
   guint threads = count_threads (FORWARDER_THREAD);
 
   open_joined_pipes (b, setup_a, setup_b, call_id, 1, &pipe_a, &pipe_b);
-  pipe_send_and_expect (pipe_b, pipe_a, "forwarding");
+  wzp_test_pipe_send_and_expect (pipe_b, pipe_a, "forwarding");
   g_assert_cmpuint (count_threads (FORWARDER_THREAD), ==, threads + 1);
   /* More than the rate limit lets through for a while: the transfer is under way. */
   g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (pipe_a)),
@@ -1106,11 +997,11 @@ test_pipe_rate_limit (Fixture       *f,
   g_autoptr(GSocketConnection) pipe_b = NULL;
   g_autoptr(GError) error = NULL;
   guint8 sent[3072];
-  RawRead r = { 0 };
+  WzpTestRawRead r = { 0 };
   gint64 start;
 
   g_object_set (f->relay, "pipe-bytes-per-second", 1024, "pipe-burst-bytes", 1024, NULL);
-  call_id = set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
+  call_id = wzp_test_set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
   open_joined_pipes (b, setup_a, setup_b, call_id, 1, &pipe_a, &pipe_b);
 
   for (gsize i = 0; i < sizeof sent; i++)
@@ -1120,7 +1011,7 @@ test_pipe_rate_limit (Fixture       *f,
                              sizeof sent, NULL, NULL, &error);
   g_assert_no_error (error);
   g_input_stream_read_all_async (g_io_stream_get_input_stream (G_IO_STREAM (pipe_b)), r.buf,
-                                 sizeof sent, G_PRIORITY_DEFAULT, NULL, raw_read_cb, &r);
+                                 sizeof sent, G_PRIORITY_DEFAULT, NULL, wzp_test_raw_read_cb, &r);
   wzp_test_wait_flag (&r.done, 5000);
   g_assert_no_error (r.error);
   g_assert_cmpmem (r.buf, r.got, sent, sizeof sent);
@@ -1196,7 +1087,7 @@ test_bad_input (Fixture       *f,
     g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
     g_autoptr(WzpMessage) setup_a = NULL;
     g_autoptr(WzpMessage) setup_b = NULL;
-    g_autofree char *call_id = set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
+    g_autofree char *call_id = wzp_test_set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
     WzpMessageType types[] = { WZP_MESSAGE_CALL_RINGING, WZP_MESSAGE_HANGUP,
                                WZP_MESSAGE_CANDIDATE_UPDATE, WZP_MESSAGE_DIRECT_CALL_ANSWER };
 
@@ -1215,7 +1106,7 @@ test_bad_input (Fixture       *f,
 
     /* A party in the wrong state: the caller cannot answer its own call. */
     {
-      g_autoptr(WzpMessage) answer = make_answer (call_id, "AcceptTrusted");
+      g_autoptr(WzpMessage) answer = wzp_test_make_answer (call_id, "AcceptTrusted");
       wzp_test_client_send (a, answer);
       wzp_test_client_expect_error (a, WZP_ERROR_CODE_BAD_STATE);
     }
@@ -1224,7 +1115,8 @@ test_bad_input (Fixture       *f,
   /* Calling before registering. */
   {
     g_autoptr(WzpTestClient) anon = wzp_test_client_connect (f->address, NULL, NULL);
-    g_autoptr(WzpMessage) offer = make_offer ("abc", wzp_test_client_fingerprint (bystander));
+    g_autoptr(WzpMessage) offer = wzp_test_make_offer ("abc",
+                                                       wzp_test_client_fingerprint (bystander));
 
     wzp_test_client_send (anon, offer);
     wzp_test_client_expect_error (anon, WZP_ERROR_CODE_NOT_REGISTERED);
@@ -1358,7 +1250,7 @@ test_stop_hangs_up (Fixture       *f,
   g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
   g_autoptr(WzpMessage) setup_a = NULL;
   g_autoptr(WzpMessage) setup_b = NULL;
-  g_autofree char *call_id = set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
+  g_autofree char *call_id = wzp_test_set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
   g_autoptr(WzpMessage) hangup_a = NULL;
   g_autoptr(WzpMessage) hangup_b = NULL;
 
@@ -1384,7 +1276,7 @@ test_no_growth (Fixture       *f,
     {
       g_autoptr(WzpMessage) setup_a = NULL;
       g_autoptr(WzpMessage) setup_b = NULL;
-      g_autofree char *call_id = set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
+      g_autofree char *call_id = wzp_test_set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
       g_autofree char *ta = token_for (setup_a, 1);
       g_autofree char *tb = token_for (setup_b, 1);
       g_autoptr(GSocketConnection) pa = wzp_test_pipe_open (
@@ -1400,7 +1292,7 @@ test_no_growth (Fixture       *f,
 
       g_assert_nonnull (ready_a);
       g_assert_nonnull (ready_b);
-      pipe_send_and_expect (pa, pb, "x");
+      wzp_test_pipe_send_and_expect (pa, pb, "x");
       _wzp_message_set_string (hangup, "reason", "Normal");
       wzp_test_client_send (b, hangup);
       got = wzp_test_client_expect (a, WZP_MESSAGE_HANGUP);

@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "test-util.h"
 #include "wzp-tls-private.h"
 
@@ -446,4 +448,150 @@ wzp_test_pipe_open (const char *pipe_addr,
                              g_bytes_get_data (payload, NULL), len, NULL, NULL, &error);
   g_assert_no_error (error);
   return conn;
+}
+
+WzpMessage *
+wzp_test_make_offer (const char *call_id,
+                     const char *target)
+{
+  WzpMessage *offer = _wzp_message_new_for_call (WZP_MESSAGE_DIRECT_CALL_OFFER, call_id);
+  const char * const locals[] = { "192.168.88.21:40001", "[fd00:1::21]:40001", NULL };
+
+  _wzp_message_set_string (offer, "target_fingerprint", target);
+  _wzp_message_set_string (offer, "caller_alias", "Alice");
+  _wzp_message_set_string (offer, "caller_reflexive_addr", "198.51.100.1:40001");
+  _wzp_message_set_strv (offer, "caller_local_addrs", locals);
+  _wzp_message_set_string (offer, "caller_nat_type", "Cone");
+  return offer;
+}
+
+WzpMessage *
+wzp_test_make_answer (const char *call_id,
+                      const char *mode)
+{
+  WzpMessage *answer = _wzp_message_new_for_call (WZP_MESSAGE_DIRECT_CALL_ANSWER, call_id);
+  const char * const locals[] = { "10.0.2.21:40002", NULL };
+
+  _wzp_message_set_string (answer, "accept_mode", mode);
+  _wzp_message_set_string (answer, "callee_reflexive_addr", "198.51.100.2:40002");
+  _wzp_message_set_strv (answer, "callee_local_addrs", locals);
+  _wzp_message_set_string (answer, "callee_nat_type", "Symmetric");
+  return answer;
+}
+
+char *
+wzp_test_offer_call (WzpTestClient *a,
+                     WzpTestClient *b)
+{
+  char *call_id = g_uuid_string_random ();
+  g_autoptr(WzpMessage) offer = wzp_test_make_offer (call_id, wzp_test_client_fingerprint (b));
+  g_autoptr(WzpMessage) got_offer = NULL;
+
+  wzp_test_client_send (a, offer);
+  got_offer = wzp_test_client_expect (b, WZP_MESSAGE_DIRECT_CALL_OFFER);
+  g_assert_cmpstr (_wzp_message_get_string (got_offer, "call_id"), ==, call_id);
+  return call_id;
+}
+
+char *
+wzp_test_set_up_call (WzpTestClient  *a,
+                      WzpTestClient  *b,
+                      const char     *mode,
+                      WzpMessage    **setup_a,
+                      WzpMessage    **setup_b)
+{
+  char *call_id = wzp_test_offer_call (a, b);
+  g_autoptr(WzpMessage) answer = wzp_test_make_answer (call_id, mode);
+  g_autoptr(WzpMessage) got_answer = NULL;
+
+  wzp_test_client_send (b, answer);
+  got_answer = wzp_test_client_expect (a, WZP_MESSAGE_DIRECT_CALL_ANSWER);
+  *setup_a = wzp_test_client_expect (a, WZP_MESSAGE_CALL_SETUP);
+  *setup_b = wzp_test_client_expect (b, WZP_MESSAGE_CALL_SETUP);
+  return call_id;
+}
+
+void
+wzp_test_assert_strv (char       **actual,
+                      const char  *first,
+                      ...)
+{
+  va_list args;
+  guint i = 0;
+  const char *expected = first;
+
+  va_start (args, first);
+  while (expected != NULL)
+    {
+      g_assert_cmpstr (actual[i], ==, expected);
+      i++;
+      expected = va_arg (args, const char *);
+    }
+  va_end (args);
+  g_assert_null (actual[i]);
+  g_strfreev (actual);
+}
+
+void
+wzp_test_wait_call_state (WzpCall      *call,
+                          WzpCallState  state)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (wzp_call_get_state (call) != state && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE) || (g_usleep (1000), TRUE);
+  g_assert_cmpint (wzp_call_get_state (call), ==, state);
+}
+
+void
+wzp_test_raw_read_cb (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  WzpTestRawRead *r = user_data;
+
+  g_input_stream_read_all_finish (G_INPUT_STREAM (source), result, &r->got, &r->error);
+  r->done = TRUE;
+}
+
+void
+wzp_test_pipe_send_and_expect (GSocketConnection *from,
+                               GSocketConnection *to,
+                               const char        *text)
+{
+  g_autoptr(GError) error = NULL;
+  WzpTestRawRead r = { 0 };
+  gsize len = strlen (text);
+
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (from)), text, len,
+                             NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_input_stream_read_all_async (g_io_stream_get_input_stream (G_IO_STREAM (to)), r.buf, len,
+                                 G_PRIORITY_DEFAULT, NULL, wzp_test_raw_read_cb, &r);
+  wzp_test_wait_flag (&r.done, 5000);
+  g_assert_no_error (r.error);
+  g_assert_cmpuint (r.got, ==, len);
+  g_assert_cmpmem (r.buf, r.got, text, len);
+}
+
+void
+wzp_test_client_connected_cb (GObject      *source,
+                              GAsyncResult *result,
+                              gpointer      user_data)
+{
+  WzpTestResult *r = user_data;
+
+  wzp_client_connect_finish (WZP_CLIENT (source), result, &r->error);
+  r->done = TRUE;
+}
+
+void
+wzp_test_placed_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  WzpTestResult *r = user_data;
+
+  r->object = G_OBJECT (wzp_client_place_call_finish (WZP_CLIENT (source), result, &r->error));
+  r->done = TRUE;
 }

@@ -91,4 +91,66 @@ GSocketConnection *wzp_test_pipe_open       (const char     *pipe_addr,
 /* Connects to @address over plain TCP (no TLS). */
 GSocketConnection *wzp_test_tcp_connect     (const char     *address);
 
+/* Call signalling as the relay tests speak it: an offer to @target (caller at
+ * 198.51.100.1, a LAN and a ULA local address, Cone) and an answer with @mode (callee at
+ * 198.51.100.2, one local address, Symmetric). The fixed addresses let tests check what
+ * the relay passes on. */
+WzpMessage    *wzp_test_make_offer          (const char     *call_id,
+                                             const char     *target);
+WzpMessage    *wzp_test_make_answer         (const char     *call_id,
+                                             const char     *mode);
+/* Sends an offer from @a to @b and checks that @b rings with it; returns the call id. */
+char          *wzp_test_offer_call          (WzpTestClient  *a,
+                                             WzpTestClient  *b);
+/* Offers a call from @a to @b, answers it with @mode and returns the call id and both
+ * CallSetups. */
+char          *wzp_test_set_up_call         (WzpTestClient  *a,
+                                             WzpTestClient  *b,
+                                             const char     *mode,
+                                             WzpMessage    **setup_a,
+                                             WzpMessage    **setup_b);
+/* Asserts that @actual holds exactly the NULL-terminated strings after it, and frees it. */
+void           wzp_test_assert_strv         (char          **actual,
+                                             const char     *first,
+                                             ...) G_GNUC_NULL_TERMINATED;
+
+/* A read of a pipe's next bytes (g_input_stream_read_all_async() into @buf with
+ * wzp_test_raw_read_cb() and @self as user data; wait on @done). */
+typedef struct
+{
+  gsize    got;
+  guint8   buf[4096];
+  gboolean done;
+  GError  *error;
+} WzpTestRawRead;
+
+void           wzp_test_raw_read_cb         (GObject        *source,
+                                             GAsyncResult   *result,
+                                             gpointer        user_data);
+/* Writes @text into pipe @from and expects exactly it out of pipe @to (at most 5 s). */
+void           wzp_test_pipe_send_and_expect (GSocketConnection *from,
+                                              GSocketConnection *to,
+                                              const char        *text);
+
+/* What an async call of a real client returned, for the callbacks below (wait on @done). */
+typedef struct
+{
+  GObject  *object;
+  GError   *error;
+  gboolean  done;
+} WzpTestResult;
+
+/* GAsyncReadyCallbacks with a WzpTestResult: wzp_client_connect_async() (sets @error)
+ * and wzp_client_place_call_async() (@object is the call). */
+void           wzp_test_client_connected_cb (GObject        *source,
+                                             GAsyncResult   *result,
+                                             gpointer        user_data);
+void           wzp_test_placed_cb           (GObject        *source,
+                                             GAsyncResult   *result,
+                                             gpointer        user_data);
+
+/* Iterates the main context until @call reaches @state; fails the test after 5 s. */
+void           wzp_test_wait_call_state     (WzpCall        *call,
+                                             WzpCallState    state);
+
 G_END_DECLS

@@ -1,0 +1,127 @@
+/* wzp-call-network.c: a call across network changes (DESIGN.md section 5, step 6;
+ * section 11, item 9)
+ *
+ * Either side's network may change mid-call. Ours: paths from addresses this host no
+ * longer has are dropped at once, and the peer gets a CandidateUpdate with our new
+ * candidates. The peer's: its CandidateUpdate replaces the candidates CallSetup gave.
+ * Either way both sides dial again (a rate-limited new round, wzp-call.c). It is apart
+ * from wzp-call.c because it is one concern with its own remote input to check (a
+ * CandidateUpdate), reached only through the four entry points in wzp-call-private.h.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include "wzp-call-private.h"
+#include "wzp-client-private.h"
+
+/* A CandidateUpdate is remote input: at most this many host candidates are dialled. */
+#define MAX_PEER_LOCAL_ADDRS 16
+
+/* CandidateUpdate{call_id, reflexive_addr, local_addrs}: the relay passes it on to the
+ * peer (docs/protocol.md). */
+void
+_wzp_call_send_candidate_update (WzpCall *self)
+{
+  g_autoptr(WzpMessage) update = _wzp_message_new_for_call (WZP_MESSAGE_CANDIDATE_UPDATE,
+                                                            self->call_id);
+
+  _wzp_client_fill_candidates (self->client, update, "reflexive_addr", "local_addrs", NULL);
+  self->announced_serial = _wzp_client_get_candidates_serial (self->client);
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "WZP_CALL_ID", self->call_id,
+                    "MESSAGE", "Call %s: telling the peer our new addresses (reflexive %s)",
+                    self->call_id,
+                    _wzp_message_get_string (update, "reflexive_addr")
+                      ? _wzp_message_get_string (update, "reflexive_addr") : "none");
+  _wzp_call_send_signalling (self, update);
+}
+
+void
+_wzp_call_handle_candidate_update (WzpCall    *self,
+                                   WzpMessage *update)
+{
+  g_autoptr(WzpMessage) candidates = NULL;
+  g_auto(GStrv) locals = NULL;
+  const char *reflexive = _wzp_message_get_string (update, "reflexive_addr");
+  guint n;
+
+  /* Before set-up there is nothing to dial yet (CallSetup will carry the latest); a
+   * privacy call dials nothing. */
+  if (self->setup == NULL || self->privacy)
+    return;
+
+  locals = _wzp_message_dup_strv (update, "local_addrs");
+  n = g_strv_length (locals);
+  if (n > MAX_PEER_LOCAL_ADDRS)
+    {
+      g_debug ("Call %s: the peer sent %u host candidates; dialling the first %d",
+               self->call_id, n, MAX_PEER_LOCAL_ADDRS);
+      for (guint i = MAX_PEER_LOCAL_ADDRS; i < n; i++)
+        g_clear_pointer (&locals[i], g_free);
+    }
+
+  /* An update is the peer's whole current set: it replaces what CallSetup said. */
+  candidates = _wzp_message_copy (self->peer_candidates);
+  _wzp_message_set_string (candidates, "peer_direct_addr", reflexive);
+  _wzp_message_set_strv (candidates, "peer_local_addrs", (const char * const *) locals);
+  g_clear_pointer (&self->peer_candidates, _wzp_message_unref);
+  self->peer_candidates = g_steal_pointer (&candidates);
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "WZP_CALL_ID", self->call_id,
+                    "MESSAGE", "Call %s: the peer's network changed (reflexive %s, %u host "
+                    "candidates)", self->call_id, reflexive ? reflexive : "none",
+                    g_strv_length (locals));
+  _wzp_call_notify_peer_candidates (self);
+
+  /* Its dials to us need ours to it (simultaneous open through NATs): both sides dial. */
+  _wzp_call_request_round (self);
+}
+
+void
+_wzp_call_network_changed (WzpCall            *self,
+                           const char * const *own_addresses)
+{
+  g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func ((GDestroyNotify) _wzp_path_unref);
+  g_autoptr(WzpCall) keep = g_object_ref (self);
+
+  if (self->state == WZP_CALL_STATE_ENDED || own_addresses == NULL || own_addresses[0] == NULL)
+    return;
+
+  /* A path from an address this host no longer has is dead, whatever TCP thinks: the
+   * kernel can send nothing on it and may take minutes to say so. */
+  for (guint i = 0; i < self->paths->len; i++)
+    {
+      WzpPath *path = g_ptr_array_index (self->paths, i);
+
+      if (!path->closed && G_IS_SOCKET_CONNECTION (path->base) &&
+          !_wzp_connection_is_on_own_address (G_SOCKET_CONNECTION (path->base),
+                                              own_addresses))
+        g_ptr_array_add (gone, _wzp_path_ref (path));
+    }
+
+  for (guint i = 0; i < gone->len && self->state != WZP_CALL_STATE_ENDED; i++)
+    {
+      WzpPath *path = g_ptr_array_index (gone, i);
+      g_autoptr(GError) error = g_error_new (G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE,
+                                             "this computer no longer has the address "
+                                             "that path used");
+
+      if (!path->closed)
+        _wzp_call_path_failed (self, path, error);
+    }
+}
+
+void
+_wzp_call_announce_candidates (WzpCall *self)
+{
+  if (self->state == WZP_CALL_STATE_ENDED || self->privacy || self->client == NULL ||
+      self->setup == NULL ||
+      self->announced_serial == _wzp_client_get_candidates_serial (self->client))
+    return;
+
+  _wzp_call_send_candidate_update (self);
+  /* The peer's candidates are the same, but we dial them from somewhere new. */
+  _wzp_call_request_round (self);
+}

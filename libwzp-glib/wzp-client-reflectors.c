@@ -1,0 +1,186 @@
+/* wzp-client-reflectors.c: measuring the NAT through reflectors
+ *
+ * One probe per reflector: a short-lived TLS connection from the client's port P, a
+ * Reflect, and the address the reflector saw goes to the network info, which classifies
+ * the mapping. It is apart from wzp-client.c because it shares nothing with the relay
+ * connection but the port and the identity: its own connections, deadline and errors
+ * (a reflector that does not answer only leaves the NAT type less certain).
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include "wzp-client-private.h"
+#include "wzp-frame-io-private.h"
+#include "wzp-tls-private.h"
+
+/* NAT type: besides the own relay (its ack), each reflector is asked for the reflexive
+ * address of P over a short-lived TLS connection from P (DESIGN.md sections 5 and 11,
+ * item 16). Two answers classify the mapping. */
+#define REFLECT_DEADLINE_S 3
+
+typedef struct
+{
+  WzpClient         *client;
+  char              *uri;
+  char              *pin;
+  GCancellable      *cancellable;
+  guint              timeout_id;
+  GSocketConnection *conn;
+  GIOStream         *tls;
+  WzpFrameIO        *io;
+} Probe;
+
+static void
+probe_free (Probe *probe)
+{
+  g_clear_handle_id (&probe->timeout_id, g_source_remove);
+  if (probe->conn != NULL)
+    g_io_stream_close (G_IO_STREAM (probe->conn), NULL, NULL);
+  g_clear_object (&probe->io);
+  g_clear_object (&probe->tls);
+  g_clear_object (&probe->conn);
+  g_clear_object (&probe->cancellable);
+  g_object_unref (probe->client);
+  g_free (probe->uri);
+  g_free (probe->pin);
+  g_free (probe);
+}
+
+static void
+probe_done (Probe      *probe,
+            const char *observed,
+            GError     *error)
+{
+  if (observed != NULL)
+    {
+      WzpNetworkInfo *network = _wzp_client_get_network_info (probe->client);
+
+      _wzp_network_info_set_observation (network, probe->uri, observed, FALSE);
+      g_debug ("Reflector %s sees us at %s", probe->uri, observed);
+    }
+  else
+    g_debug ("Reflector %s did not answer: %s", probe->uri, error ? error->message : "?");
+  probe_free (probe);
+}
+
+static void
+probe_read_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  Probe *probe = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WzpMessage) message = _wzp_frame_io_read_finish (WZP_FRAME_IO (source), result,
+                                                             &error);
+
+  if (message != NULL && _wzp_message_get_message_type (message) == WZP_MESSAGE_REFLECT_RESPONSE)
+    probe_done (probe, _wzp_message_get_string (message, "observed_addr"), NULL);
+  else
+    probe_done (probe, NULL, error);
+}
+
+static void
+probe_handshake_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  Probe *probe = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WzpMessage) reflect = NULL;
+
+  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
+    {
+      probe_done (probe, NULL, error);
+      return;
+    }
+  probe->io = _wzp_frame_io_new (probe->tls);
+  reflect = _wzp_message_new (WZP_MESSAGE_REFLECT);
+  _wzp_frame_io_send (probe->io, reflect);
+  _wzp_frame_io_read_async (probe->io, probe->cancellable, probe_read_cb, probe);
+}
+
+static void
+probe_connected_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  Probe *probe = user_data;
+  g_autoptr(GError) error = NULL;
+
+  probe->conn = _wzp_shared_port_connect_finish (WZP_SHARED_PORT (source), result, &error);
+  if (probe->conn == NULL)
+    {
+      probe_done (probe, NULL, error);
+      return;
+    }
+  probe->tls = _wzp_tls_client_new (G_IO_STREAM (probe->conn),
+                                    wzp_client_get_identity (probe->client), probe->pin, &error);
+  if (probe->tls == NULL)
+    {
+      probe_done (probe, NULL, error);
+      return;
+    }
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (probe->tls), G_PRIORITY_DEFAULT,
+                                    probe->cancellable, probe_handshake_cb, probe);
+}
+
+static void
+probe_resolved_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  Probe *probe = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketAddress) address =
+    g_socket_address_enumerator_next_finish (G_SOCKET_ADDRESS_ENUMERATOR (source), result,
+                                             &error);
+
+  if (address == NULL || _wzp_client_get_shared_port (probe->client) == NULL)
+    {
+      probe_done (probe, NULL, error);
+      return;
+    }
+  _wzp_shared_port_connect_async (_wzp_client_get_shared_port (probe->client), address,
+                                  probe->cancellable, probe_connected_cb, probe);
+}
+
+static gboolean
+probe_timeout_cb (gpointer user_data)
+{
+  Probe *probe = user_data;
+
+  probe->timeout_id = 0;
+  g_cancellable_cancel (probe->cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+void
+_wzp_client_probe_reflector (WzpClient  *self,
+                             const char *uri)
+{
+  g_autofree char *host = NULL;
+  g_autofree char *pin = NULL;
+  g_autoptr(GSocketConnectable) connectable = NULL;
+  g_autoptr(GSocketAddressEnumerator) enumerator = NULL;
+  guint16 port;
+  Probe *probe;
+
+  if (!_wzp_client_parse_relay_uri (uri, &host, &port, &pin, NULL))
+    {
+      g_debug ("Ignoring reflector “%s”: not a relay URI", uri);
+      return;
+    }
+
+  probe = g_new0 (Probe, 1);
+  probe->client = g_object_ref (self);
+  probe->uri = g_strdup (uri);
+  probe->pin = g_steal_pointer (&pin);
+  probe->cancellable = g_cancellable_new ();
+  probe->timeout_id = g_timeout_add_seconds (REFLECT_DEADLINE_S, probe_timeout_cb, probe);
+
+  connectable = g_network_address_new (host, port);
+  enumerator = g_socket_connectable_enumerate (connectable);
+  g_socket_address_enumerator_next_async (enumerator, probe->cancellable, probe_resolved_cb,
+                                          probe);
+}
