@@ -43,6 +43,14 @@
 /* A throttled direction waits until this many bytes of rate are saved up, so that a
  * pipe over its rate is resumed in steps, not after every byte. */
 #define RESUME_BYTES 512
+/* Below this many saved-up bytes the bucket is refilled before each read; above, the
+ * clock is not worth reading (a later refill grants the same, the bucket being capped). */
+#define REFILL_BELOW (16 * 1024)
+
+/* Forwards are looked up by id for every event; as a pointer-sized key, the table
+ * compares keys inline. (On 32-bit systems two live ids would have to be 2^32 apart to
+ * clash.) */
+#define ID_KEY(id) GSIZE_TO_POINTER ((gsize) (id))
 
 /* One direction of a forward: from sock[idx] to sock[1 - idx], through a kernel pipe. */
 typedef struct
@@ -89,7 +97,7 @@ struct _RelayForwarder
 
   /* Under lock */
   gboolean       stopping;
-  GHashTable    *forwards;        /* guint64 id -> RelayForward* */
+  GHashTable    *forwards;        /* ID_KEY (id) -> RelayForward* */
   GPtrArray     *throttled;       /* ForwardDir* */
   GQueue         done;            /* RelayForward* finished by the thread, to report */
 
@@ -222,7 +230,8 @@ pump (RelayForwarder *self,
 
       /* The rate limit is sized for voice: a pipe is not a bulk proxy. Over it, the
        * forwarder stops reading that side, so TCP slows the sender down. */
-      _wzp_relay_bucket_take (&dir->bucket, fw->rate, fw->burst, 0);
+      if (dir->bucket.tokens < REFILL_BELOW)
+        _wzp_relay_bucket_take (&dir->bucket, fw->rate, fw->burst, 0);
       amount = MIN ((gsize) dir->bucket.tokens, SPLICE_CHUNK);
       if (amount == 0)
         {
@@ -336,7 +345,7 @@ forwarder_thread (gpointer data)
               continue;
             }
           /* Removed (or finished) after epoll_wait() returned: nothing to do. */
-          fw = g_hash_table_lookup (self->forwards, &id);
+          fw = g_hash_table_lookup (self->forwards, ID_KEY (id));
           if (fw == NULL || fw->finished)
             continue;
           if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
@@ -394,8 +403,8 @@ _wzp_relay_forwarder_new (GMainContext  *context,
   self->ref_count = 1;
   g_mutex_init (&self->lock);
   self->context = g_main_context_ref (context != NULL ? context : g_main_context_default ());
-  self->forwards = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
-                                       (GDestroyNotify) forward_free);
+  self->forwards = g_hash_table_new_full (g_direct_hash, NULL, NULL,
+                                          (GDestroyNotify) forward_free);
   self->throttled = g_ptr_array_new ();
   g_queue_init (&self->done);
   self->ep = epoll_create1 (EPOLL_CLOEXEC);
@@ -496,7 +505,7 @@ _wzp_relay_forwarder_add (RelayForwarder        *self,
 
   /* In the table before epoll can report it; the thread may see events at once. */
   g_mutex_lock (&self->lock);
-  g_hash_table_insert (self->forwards, &fw->id, fw);
+  g_hash_table_insert (self->forwards, ID_KEY (fw->id), fw);
   for (; added < 2; added++)
     {
       struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
@@ -512,7 +521,7 @@ _wzp_relay_forwarder_add (RelayForwarder        *self,
     {
       while (added-- > 0)
         epoll_ctl (self->ep, EPOLL_CTL_DEL, fw->sock[added], NULL);
-      g_hash_table_remove (self->forwards, &fw->id);   /* frees it */
+      g_hash_table_remove (self->forwards, ID_KEY (fw->id));   /* frees it */
       g_mutex_unlock (&self->lock);
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
                    "Could not watch a pipe socket: %s", g_strerror (saved_errno));
@@ -535,7 +544,7 @@ _wzp_relay_forwarder_remove (RelayForwarder *self,
     }
   if (fw->queued)
     g_queue_remove (&self->done, fw);
-  g_hash_table_steal (self->forwards, &fw->id);
+  g_hash_table_steal (self->forwards, ID_KEY (fw->id));
   g_mutex_unlock (&self->lock);
   /* Out of the table: the thread cannot reach it any more. */
   forward_free (fw);
