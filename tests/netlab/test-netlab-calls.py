@@ -147,6 +147,7 @@ def events(proc, timeout=40):
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()
+    out = _unread.pop(proc, b"").decode("utf-8", "replace") + out
     parsed = []
     for line in out.splitlines():
         try:
@@ -204,25 +205,41 @@ def nat_case(lab, name, relay, reflector, host, expect):
         f"got {nat} rc={rc} {err.strip()[-200:]}")
 
 
+# Bytes read from a process's stdout that read_events_until() has not returned yet. It
+# reads the fd itself: select() on a text stream misses lines already in the stream's
+# buffer, and then waits for the process's next line (seconds later: a 9 s "gap" once).
+_unread = {}
+
+
 def read_events_until(proc, kind, timeout):
     """Reads JSON event lines until one of @kind arrives; returns (found, all read)."""
     got = []
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            break
-        line = proc.stdout.readline()
-        if not line:
-            break
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        got.append(event)
-        if event.get("event") == kind:
-            return event, got
-    return None, got
+    fd = proc.stdout.fileno()
+    buf = _unread.pop(proc, b"")
+    try:
+        while True:
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                try:
+                    event = json.loads(line.decode("utf-8", "replace"))
+                except ValueError:
+                    continue
+                got.append(event)
+                if event.get("event") == kind:
+                    return event, got
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None, got
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                return None, got
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None, got
+            buf += chunk
+    finally:
+        _unread[proc] = buf
 
 
 def fallback_case(lab, name, relay, reflector):
