@@ -72,6 +72,8 @@ class Test:
         self.failed = False
         self.error = None
         self.relay = None
+        self.relay_b = None
+        self.link_up = False
         self.clients = []
         self.callee_call = None
         self.calls_ended = {}
@@ -92,9 +94,10 @@ class Test:
         """Runs fn from a callback; an exception ends the test as a failure."""
         def wrapper(*args):
             try:
-                fn(*args)
+                return fn(*args)
             except Exception as e:  # noqa: BLE001 (reported through TAP)
                 self.fail(e)
+                return None
         return wrapper
 
     def path(self, name):
@@ -107,8 +110,9 @@ class Test:
         self.loop.run()
         for client in self.clients:
             client.unregister()
-        if self.relay is not None:
-            self.relay.stop()
+        for relay in (self.relay, self.relay_b):
+            if relay is not None:
+                relay.stop()
         context = GLib.MainContext.default()
         while context.iteration(False):
             pass
@@ -131,7 +135,42 @@ class Test:
         self.check(self.uri.startswith("wzps://127.0.0.1:") and
                    self.uri.endswith("#" + identity.get_fingerprint()),
                    f"the relay listens at {self.uri}")
+        load_identity(self.path("relay-b.pem"), self.guard(self.relay_b_identity_loaded))
+
+    # Federation: alice registers at this relay, bob at a second one; the two relays are
+    # peers, so the call crosses them (and, answered in privacy mode, goes over the bridge).
+    def relay_b_identity_loaded(self, identity):
+        self.relay_b = Wzp.Relay.new(identity)
+        self.relay_b.listen("127.0.0.1:0", None)
+        self.uri_b = self.relay_b.dup_uris()[0]
+        self.relay.connect("peer-link-changed", self.guard(self.peer_link_changed))
+        self.relay.add_peer(self.uri_b)
+        self.relay_b.add_peer(self.uri)
+        try:
+            self.relay.add_peer(self.uri_b)
+            self.check(False, "adding the same peer twice is refused")
+        except GLib.Error as e:
+            self.check(e.matches(Wzp.relay_error_quark(), Wzp.RelayError.DUPLICATE_PEER),
+                       f"adding the same peer twice is refused ({e.message})")
+
+    def peer_link_changed(self, relay, fingerprint, state):
+        if state != Wzp.PeerLinkState.UP or self.link_up:
+            return
+        self.link_up = True
+        peers = relay.list_peers().unpack()
+        self.check(len(peers) == 1 and peers[0][0] == self.uri_b and
+                   peers[0][1] == fingerprint and peers[0][2] == "up",
+                   f"the relays are linked ({peers})")
         load_identity(self.path("alice.pem"), self.guard(self.alice_identity_loaded))
+
+    def bob_announced(self):
+        """Waits until this relay has heard from its peer that bob is registered there."""
+        peers = self.relay.list_peers().unpack()
+        if not peers or peers[0][3] < 1:
+            return GLib.SOURCE_CONTINUE
+        self.check(True, "relay A knows that relay B holds a user")
+        connect_client(self.alice_identity, self.uri, self.guard(self.alice_connected))
+        return GLib.SOURCE_REMOVE
 
     def alice_identity_loaded(self, identity):
         self.alice_identity = identity
@@ -141,13 +180,13 @@ class Test:
         self.bob_identity = identity
         self.check(identity.get_fingerprint() != self.alice_identity.get_fingerprint(),
                    "two fresh identities")
-        connect_client(self.bob_identity, self.uri, self.guard(self.bob_connected))
+        connect_client(self.bob_identity, self.uri_b, self.guard(self.bob_connected))
 
     def bob_connected(self, bob):
         self.clients.append(bob)
         self.check(bob.get_state() == Wzp.ClientState.CONNECTED, "bob registered")
         answer_calls(bob, Wzp.AcceptMode.PRIVACY, self.guard(self.bob_incoming))
-        connect_client(self.alice_identity, self.uri, self.guard(self.alice_connected))
+        GLib.timeout_add(50, self.guard(self.bob_announced))
 
     def bob_incoming(self, call):
         self.callee_call = call
