@@ -189,8 +189,12 @@ static void
 peer_link_lost (RelayPeer  *peer,
                 const char *why)
 {
+  guint before = g_hash_table_size (peer->announced);
+
   log_peer (peer, G_LOG_LEVEL_INFO, "link down: %s", why);
   _wzp_relay_presence_link_down (peer);
+  if (before > 0)
+    _wzp_relay_emit_peer_presence_changed (peer->relay, peer->fingerprint, 0);
   _wzp_relay_calls_peer_lost (peer->relay, peer->fingerprint);
 }
 
@@ -449,9 +453,17 @@ link_handle (RelayLink  *link,
       return;
 
     case WZP_MESSAGE_PRESENCE_UPDATE:
-      if (!_wzp_relay_presence_handle (peer, message, &error))
-        _wzp_relay_federation_link_error (peer, WZP_ERROR_CODE_BAD_MESSAGE, NULL, "%s",
-                                          error->message);
+      {
+        guint before = g_hash_table_size (peer->announced);
+
+        if (!_wzp_relay_presence_handle (peer, message, &error))
+          _wzp_relay_federation_link_error (peer, WZP_ERROR_CODE_BAD_MESSAGE, NULL, "%s",
+                                            error->message);
+        /* Even a refused update may have applied its first part. */
+        if (g_hash_table_size (peer->announced) != before)
+          _wzp_relay_emit_peer_presence_changed (peer->relay, peer->fingerprint,
+                                                 g_hash_table_size (peer->announced));
+      }
       return;
 
     case WZP_MESSAGE_FEDERATED_SIGNAL_FORWARD:

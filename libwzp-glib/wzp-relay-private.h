@@ -194,6 +194,9 @@ void        _wzp_relay_emit_call_ended  (WzpRelay     *self,
 void        _wzp_relay_emit_peer_link_changed (WzpRelay        *self,
                                                const char      *fingerprint,
                                                WzpPeerLinkState state);
+void        _wzp_relay_emit_peer_presence_changed (WzpRelay   *self,
+                                                   const char *fingerprint,
+                                                   guint       n_announced);
 RelayConn  *_wzp_relay_lookup_conn      (WzpRelay     *self,
                                          const char   *fingerprint);
 

@@ -92,6 +92,7 @@ enum {
   SIGNAL_CALL_STARTED,
   SIGNAL_CALL_ENDED,
   SIGNAL_PEER_LINK_CHANGED,
+  SIGNAL_PEER_PRESENCE_CHANGED,
   N_SIGNALS,
 };
 static guint signals[N_SIGNALS];
@@ -936,6 +937,14 @@ _wzp_relay_emit_peer_link_changed (WzpRelay         *self,
   g_signal_emit (self, signals[SIGNAL_PEER_LINK_CHANGED], 0, fingerprint, state);
 }
 
+void
+_wzp_relay_emit_peer_presence_changed (WzpRelay   *self,
+                                       const char *fingerprint,
+                                       guint       n_announced)
+{
+  g_signal_emit (self, signals[SIGNAL_PEER_PRESENCE_CHANGED], 0, fingerprint, n_announced);
+}
+
 /* GObject */
 
 static guint *
@@ -1237,6 +1246,22 @@ wzp_relay_class_init (WzpRelayClass *klass)
   signals[SIGNAL_PEER_LINK_CHANGED] =
     g_signal_new ("peer-link-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, WZP_TYPE_PEER_LINK_STATE);
+
+  /**
+   * WzpRelay::peer-presence-changed:
+   * @self: the relay
+   * @fingerprint: the federation peer's fingerprint
+   * @n_announced: how many identities the peer now says it holds
+   *
+   * Emitted when the number of identities a federation peer announces changes (its
+   * presence updates come at most once a second per link, and the number drops to 0 when
+   * the link goes down): the last member of what [method@Wzp.Relay.list_peers] returns.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_PEER_PRESENCE_CHANGED] =
+    g_signal_new ("peer-presence-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_UINT);
 }
 
 static void

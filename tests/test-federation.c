@@ -738,10 +738,32 @@ wait_announced (WzpRelay   *relay,
     }
 }
 
+/* What ::peer-presence-changed said last. */
+typedef struct {
+  char  *fingerprint;
+  guint  n_announced;
+  guint  n_signals;
+} PresenceSeen;
+
+static void
+presence_changed_cb (WzpRelay     *relay,
+                     const char   *fingerprint,
+                     guint         n_announced,
+                     PresenceSeen *seen)
+{
+  g_free (seen->fingerprint);
+  seen->fingerprint = g_strdup (fingerprint);
+  seen->n_announced = n_announced;
+  seen->n_signals++;
+}
+
 static void
 test_presence_reconnect (Fixture       *f,
                          gconstpointer  data)
 {
+  PresenceSeen seen = { NULL, G_MAXUINT, 0 };
+  gulong handler = g_signal_connect (f->relay[0], "peer-presence-changed",
+                                     G_CALLBACK (presence_changed_cb), &seen);
   g_autoptr(WzpTestClient) b1 = connect_announced (f, 1, "Bob", 0);
   WzpTestClient *b2 = connect_announced (f, 1, "Carol", 0);
   g_autofree char *b2_fp = g_strdup (wzp_test_client_fingerprint (b2));
@@ -750,11 +772,19 @@ test_presence_reconnect (Fixture       *f,
 
   wait_announced (f->relay[0], fp_of (f, 1), 2);
   wait_announced (f->relay[1], fp_of (f, 0), 1);
+  /* The relay said so: what its D-Bus Peers property follows. */
+  g_assert_cmpstr (seen.fingerprint, ==, fp_of (f, 1));
+  g_assert_cmpuint (seen.n_announced, ==, 2);
 
   /* The link drops: what the peer announced is forgotten at once. */
+  seen.n_signals = 0;
   _wzp_relay_federation_drop_links (f->relay[0]);
   g_assert_null (_wzp_relay_presence_lookup (f->relay[0], wzp_test_client_fingerprint (b1)));
   g_assert_false (link_is_up (f->relay[0], fp_of (f, 1)));
+  g_assert_cmpuint (seen.n_signals, ==, 1);
+  g_assert_cmpuint (seen.n_announced, ==, 0);
+  g_clear_signal_handler (&handler, f->relay[0]);
+  g_free (seen.fingerprint);
 
   /* Changes while it is down arrive with the snapshot when it is back. */
   wzp_test_client_free (b2);

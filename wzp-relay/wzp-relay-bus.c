@@ -36,8 +36,8 @@ struct _WzpRelayBus
   gulong                call_started_id;
   gulong                call_ended_id;
   gulong                peer_link_changed_id;
+  gulong                peer_presence_changed_id;
   GHashTable           *link_states;    /* fingerprint -> last WzpPeerLinkState emitted + 1 */
-  guint                 peers_poll_id;  /* while a link is up: presence counts change */
   GCancellable         *cancellable;    /* pending authorization checks */
 
   WzpRelayBusLostFunc   lost_func;
@@ -250,41 +250,15 @@ emit_link_state (WzpRelayBus      *self,
                                           value != NULL ? value->value_nick : "down");
 }
 
-static gboolean peers_poll_cb (gpointer user_data);
-
-/* Sets Peers from the relay. The link states change with ::peer-link-changed, but the
- * announced counts change with every PresenceUpdate, which the relay does not signal:
- * while a link is up, Peers is also read once a second (updates come at most once a
- * second per link anyway). */
+/* Sets Peers from the relay: called on every ::peer-link-changed and
+ * ::peer-presence-changed, and when peers are added or removed. The skeleton emits
+ * PropertiesChanged only when the value differs. */
 static void
 refresh_peers (WzpRelayBus *self)
 {
   g_autoptr(GVariant) peers = g_variant_take_ref (wzp_relay_list_peers (self->relay));
-  gboolean any_up = FALSE;
-  GVariantIter iter;
-  const char *state;
 
-  /* The skeleton emits PropertiesChanged only when the value differs. */
   wzp_dbus_relay1_set_peers (self->skeleton, peers);
-
-  g_variant_iter_init (&iter, peers);
-  while (!any_up && g_variant_iter_next (&iter, "(&s&s&su)", NULL, NULL, &state, NULL))
-    any_up = g_str_equal (state, "up");
-  if (any_up && self->peers_poll_id == 0)
-    self->peers_poll_id = g_timeout_add_seconds (1, peers_poll_cb, self);
-  else if (!any_up)
-    g_clear_handle_id (&self->peers_poll_id, g_source_remove);
-}
-
-static gboolean
-peers_poll_cb (gpointer user_data)
-{
-  WzpRelayBus *self = user_data;
-  guint id = self->peers_poll_id;
-
-  refresh_peers (self);
-  /* refresh_peers() removed the source if no link is up any more. */
-  return self->peers_poll_id == id ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
 static void
@@ -431,6 +405,15 @@ relay_peer_link_changed_cb (WzpRelay         *relay,
 }
 
 static void
+relay_peer_presence_changed_cb (WzpRelay   *relay,
+                                const char *fingerprint,
+                                guint       n_announced,
+                                gpointer    user_data)
+{
+  refresh_peers (user_data);
+}
+
+static void
 export_debug_controller (WzpRelayBus     *self,
                          GDBusConnection *connection)
 {
@@ -494,6 +477,9 @@ bus_acquired_cb (GDBusConnection *connection,
   self->peer_link_changed_id = g_signal_connect (self->relay, "peer-link-changed",
                                                  G_CALLBACK (relay_peer_link_changed_cb),
                                                  self);
+  self->peer_presence_changed_id =
+    g_signal_connect (self->relay, "peer-presence-changed",
+                      G_CALLBACK (relay_peer_presence_changed_cb), self);
 
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->skeleton),
                                          connection, RELAY_OBJECT_PATH, &error))
@@ -602,7 +588,7 @@ wzp_relay_bus_free (WzpRelayBus *self)
   g_clear_signal_handler (&self->call_started_id, self->relay);
   g_clear_signal_handler (&self->call_ended_id, self->relay);
   g_clear_signal_handler (&self->peer_link_changed_id, self->relay);
-  g_clear_handle_id (&self->peers_poll_id, g_source_remove);
+  g_clear_signal_handler (&self->peer_presence_changed_id, self->relay);
   for (guint i = 0; i < G_N_ELEMENTS (self->bindings); i++)
     if (self->bindings[i] != NULL)
       g_binding_unbind (self->bindings[i]);
