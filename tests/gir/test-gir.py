@@ -74,6 +74,7 @@ class Test:
         self.relay = None
         self.relay_b = None
         self.link_up = False
+        self.bob_announced = False
         self.clients = []
         self.callee_call = None
         self.calls_ended = {}
@@ -144,6 +145,7 @@ class Test:
         self.relay_b.listen("127.0.0.1:0", None)
         self.uri_b = self.relay_b.dup_uris()[0]
         self.relay.connect("peer-link-changed", self.guard(self.peer_link_changed))
+        self.relay.connect("peer-presence-changed", self.guard(self.presence_changed))
         self.relay.add_peer(self.uri_b)
         self.relay_b.add_peer(self.uri)
         try:
@@ -163,14 +165,16 @@ class Test:
                    f"the relays are linked ({peers})")
         load_identity(self.path("alice.pem"), self.guard(self.alice_identity_loaded))
 
-    def bob_announced(self):
-        """Waits until this relay has heard from its peer that bob is registered there."""
-        peers = self.relay.list_peers().unpack()
-        if not peers or peers[0][3] < 1:
-            return GLib.SOURCE_CONTINUE
-        self.check(True, "relay A knows that relay B holds a user")
+    def presence_changed(self, relay, fingerprint, n_announced):
+        """Once this relay has heard from its peer that bob is registered there, alice
+        registers here."""
+        if n_announced < 1 or self.bob_announced:
+            return
+        self.bob_announced = True
+        peers = relay.list_peers().unpack()
+        self.check(fingerprint == self.relay_b.get_fingerprint() and peers[0][3] == 1,
+                   f"relay A knows that relay B holds a user ({peers})")
         connect_client(self.alice_identity, self.uri, self.guard(self.alice_connected))
-        return GLib.SOURCE_REMOVE
 
     def alice_identity_loaded(self, identity):
         self.alice_identity = identity
@@ -186,7 +190,6 @@ class Test:
         self.clients.append(bob)
         self.check(bob.get_state() == Wzp.ClientState.CONNECTED, "bob registered")
         answer_calls(bob, Wzp.AcceptMode.PRIVACY, self.guard(self.bob_incoming))
-        GLib.timeout_add(50, self.guard(self.bob_announced))
 
     def bob_incoming(self, call):
         self.callee_call = call
