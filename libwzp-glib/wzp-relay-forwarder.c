@@ -6,14 +6,26 @@
  * each time). The forwarder registers each socket once in an edge-triggered epoll set and
  * is woken only for sockets that moved; the main context never sees pipe traffic.
  *
- * Who owns what: the caller owns the sockets; the forwarder owns its forwards (the kernel
- * pipes that carry each direction, the rate buckets). The engine thread touches a
- * forward's sockets only while the forward is in self->forwards and only under self->lock;
- * removing a forward takes the lock, takes the sockets out of the epoll set and drops the
- * forward from the table, so once _wzp_relay_forwarder_remove() returns, the caller may
- * close the sockets. Events carry the forward's id, never a pointer: an event that
- * epoll_wait() returned just before a removal finds nothing and is dropped, and a socket
- * number that the kernel reuses for a later forward comes with a new id.
+ * Who owns what: the caller owns its sockets; the forwarder owns its forwards (its own
+ * copies of the two sockets, the kernel pipes that carry each direction, the rate buckets).
+ * Only the engine thread touches those descriptors, under self->lock; the owner adds and
+ * removes forwards by handing the thread a command and waiting for it, so once
+ * _wzp_relay_forwarder_remove() returns, the engine has closed its copies and the caller's
+ * close ends the connections. Events carry the forward's id, never a pointer: an event
+ * that epoll_wait() returned just before a removal finds nothing and is dropped, and a
+ * socket number that the kernel reuses for a later forward comes with a new id.
+ *
+ * Why a descriptor table of its own: in a process with more than one thread, every system
+ * call on a descriptor takes and drops a reference on the file (two atomic operations), and
+ * the C library wraps each cancellable call in two more; per relayed message that is a few
+ * percent of the relay's CPU (perf, bench/README.md). The thread unshares its descriptor
+ * table (unshare(CLONE_FILES)) and closes every descriptor it does not need, so the
+ * kernel's single-owner fast path applies, and it calls splice(2) and epoll_wait(2)
+ * through syscall(2), which is no cancellation point. The owner hands each pair of sockets
+ * over with SCM_RIGHTS on a socket pair; the thread's copies are its own, closed when the
+ * forward ends or is removed (the owner's copies stay the owner's). Where unsharing is
+ * refused (a seccomp filter, no close_range(2)), the same code runs on the shared table.
+ * The thread never logs: GLib's log writers may hold descriptors of the other table.
  *
  * The thread never calls back into its owner: a forward that ends by itself (end of
  * stream both ways, a socket error) is queued, and an eventfd wakes the owner's
@@ -27,10 +39,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
@@ -69,53 +83,62 @@ typedef struct
 struct _RelayForward
 {
   guint64               id;
-  int                   sock[2];
+  int                   sock[2];       /* the engine's copies (its descriptor table) */
   gboolean              readable[2];   /* edge-triggered readiness, cleared on EAGAIN */
   gboolean              writable[2];
   gboolean              hung_up[2];    /* EPOLLHUP: nothing can be sent to it any more */
   ForwardDir            dir[2];
   double                rate;
   double                burst;
-  gboolean              finished;      /* ended by the thread, out of the epoll set */
+  gboolean              finished;      /* ended by the thread, its descriptors closed */
   gboolean              queued;        /* in self->done, its report not yet delivered */
   const char           *reason;
   RelayForwardDoneFunc  done_func;     /* owner's context only */
   gpointer              user_data;
 };
 
+/* What the owner asks of the engine thread; one at a time, the owner waits for each. */
+typedef enum
+{
+  COMMAND_NONE,
+  COMMAND_ADD,      /* the two sockets are in flight on ctl, SCM_RIGHTS */
+  COMMAND_REMOVE,
+} Command;
+
 struct _RelayForwarder
 {
   gint           ref_count;       /* the owner's, the notify source's */
   GMutex         lock;
-  int            ep;
-  int            wake_fd;         /* eventfd: tells the thread to look at `stopping` */
+  GCond          cond;
+  int            wake_fd;         /* eventfd: the thread has a command or must stop */
   int            notify_fd;       /* eventfd: tells the owner's context to read `done` */
+  int            ctl[2];          /* socket pair: [0] the owner's end, [1] the engine's */
   GMainContext  *context;
   GSource       *notify_source;
   GThread       *thread;
   guint64        next_id;
 
-  /* Under lock */
-  gboolean       stopping;
-  GHashTable    *forwards;        /* ID_KEY (id) -> RelayForward* */
+  /* Engine thread only (numbers in its table) */
+  int            ep;
+  int            engine_ctl;      /* its end of ctl */
+  GHashTable    *forwards;        /* ID_KEY (id) -> RelayForward* (also read under lock) */
   GPtrArray     *throttled;       /* ForwardDir* */
+
+  /* Under lock */
+  gboolean       started;         /* the thread has set itself up ... */
+  gboolean       running;         /* ... and serves commands (FALSE once it has ended) */
+  gboolean       own_table;       /* it works on a descriptor table of its own */
+  int            start_errno;     /* why it could not set up */
+  gboolean       stopping;
+  Command        command;
+  RelayForward  *command_fw;
+  gboolean       command_done;
+  int            command_errno;
   GQueue         done;            /* RelayForward* finished by the thread, to report */
 
   /* Owner's context only */
   gboolean       stopped;
 };
-
-static void
-forward_free (RelayForward *fw)
-{
-  for (int d = 0; d < 2; d++)
-    if (fw->dir[d].buf[0] >= 0)
-      {
-        close (fw->dir[d].buf[0]);
-        close (fw->dir[d].buf[1]);
-      }
-  g_free (fw);
-}
 
 static void
 forwarder_unref (RelayForwarder *self)
@@ -126,18 +149,69 @@ forwarder_unref (RelayForwarder *self)
   g_assert (self->thread == NULL);
   g_hash_table_unref (self->forwards);
   g_ptr_array_unref (self->throttled);
-  if (self->ep >= 0)
-    close (self->ep);
+  for (int i = 0; i < 2; i++)
+    if (self->ctl[i] >= 0)
+      close (self->ctl[i]);
   if (self->wake_fd >= 0)
     close (self->wake_fd);
   if (self->notify_fd >= 0)
     close (self->notify_fd);
   g_main_context_unref (self->context);
+  g_cond_clear (&self->cond);
   g_mutex_clear (&self->lock);
   g_free (self);
 }
 
 /* Engine thread */
+
+/* The C library's splice() and epoll_wait() are cancellation points, which in a threaded
+ * process cost two atomic operations around every call; this thread is never cancelled. */
+static inline ssize_t
+splice_nocancel (int fd_in, int fd_out, gsize len)
+{
+  return syscall (SYS_splice, fd_in, NULL, fd_out, NULL, len,
+                  SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+}
+
+static inline int
+epoll_wait_nocancel (int ep, struct epoll_event *events, int max_events, int timeout)
+{
+  return syscall (SYS_epoll_wait, ep, events, max_events, timeout);
+}
+
+static int
+compare_fds (gconstpointer a,
+             gconstpointer b)
+{
+  return *(const int *) a - *(const int *) b;
+}
+
+/* Gives the thread a descriptor table of its own that holds only the standard streams and
+ * what it needs. FALSE when it must go on sharing the process's table. */
+static gboolean
+detach_descriptor_table (RelayForwarder *self)
+{
+  int keep[] = { self->wake_fd, self->notify_fd, self->engine_ctl };
+  unsigned int next = 3;
+
+  /* Closing the rest must not fail half-way after the unshare, or the thread would hold
+   * the owner's sockets open: check that close_range() is there first. (Closing from the
+   * largest possible descriptor number closes nothing.) */
+  if (close_range (G_MAXUINT, G_MAXUINT, 0) != 0)
+    return FALSE;
+  if (unshare (CLONE_FILES) != 0)
+    return FALSE;
+
+  qsort (keep, G_N_ELEMENTS (keep), sizeof keep[0], compare_fds);
+  for (guint i = 0; i < G_N_ELEMENTS (keep); i++)
+    {
+      if ((unsigned int) keep[i] > next)
+        close_range (next, keep[i] - 1, 0);
+      next = MAX (next, (unsigned int) keep[i] + 1);
+    }
+  close_range (next, G_MAXUINT, 0);
+  return TRUE;
+}
 
 static void
 unthrottle (RelayForwarder *self,
@@ -151,6 +225,29 @@ unthrottle (RelayForwarder *self,
       }
 }
 
+/* Lets go of the forward's descriptors (idempotent). The owner's copies of the sockets are
+ * not touched: the connections end when the owner closes those. */
+static void
+forward_release (RelayForwarder *self,
+                 RelayForward   *fw)
+{
+  for (int i = 0; i < 2; i++)
+    if (fw->sock[i] >= 0)
+      {
+        epoll_ctl (self->ep, EPOLL_CTL_DEL, fw->sock[i], NULL);
+        close (fw->sock[i]);
+        fw->sock[i] = -1;
+      }
+  for (int d = 0; d < 2; d++)
+    if (fw->dir[d].buf[0] >= 0)
+      {
+        close (fw->dir[d].buf[0]);
+        close (fw->dir[d].buf[1]);
+        fw->dir[d].buf[0] = fw->dir[d].buf[1] = -1;
+      }
+  unthrottle (self, fw);
+}
+
 /* Lock held. The forward stops moving; its owner hears of it on its context. */
 static void
 forward_finish (RelayForwarder *self,
@@ -161,9 +258,7 @@ forward_finish (RelayForwarder *self,
     return;
   fw->finished = TRUE;
   fw->reason = reason;
-  epoll_ctl (self->ep, EPOLL_CTL_DEL, fw->sock[0], NULL);
-  epoll_ctl (self->ep, EPOLL_CTL_DEL, fw->sock[1], NULL);
-  unthrottle (self, fw);
+  forward_release (self, fw);
   fw->queued = TRUE;
   g_queue_push_tail (&self->done, fw);
   /* One wake-up per batch: the owner empties the whole queue when it runs. */
@@ -179,8 +274,6 @@ pump (RelayForwarder *self,
       int             d)
 {
   ForwardDir *dir = &fw->dir[d];
-  int src = fw->sock[d];
-  int dst = fw->sock[1 - d];
 
   while (!fw->finished)
     {
@@ -191,8 +284,7 @@ pump (RelayForwarder *self,
         {
           if (!fw->writable[1 - d])
             return;
-          n = splice (dir->buf[0], NULL, dst, NULL, dir->pending,
-                      SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+          n = splice_nocancel (dir->buf[0], fw->sock[1 - d], dir->pending);
           if (n < 0 && errno == EINTR)
             continue;
           if (n < 0 && errno == EAGAIN)
@@ -216,7 +308,7 @@ pump (RelayForwarder *self,
           if (!dir->done)
             {
               dir->done = TRUE;
-              shutdown (dst, SHUT_WR);
+              shutdown (fw->sock[1 - d], SHUT_WR);
             }
           /* Done when the other way is done too, or cannot be: a socket that hung up
            * (both ways shut, as a closed socketpair end is) takes nothing more. */
@@ -244,7 +336,7 @@ pump (RelayForwarder *self,
         }
 
       /* buf is empty here (pending == 0), so only the socket can make this block. */
-      n = splice (src, NULL, dir->buf[1], NULL, amount, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      n = splice_nocancel (fw->sock[d], dir->buf[1], amount);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0 && errno == EAGAIN)
@@ -305,28 +397,141 @@ resume_throttled (RelayForwarder *self)
     }
 }
 
+/* Lock held: takes the two sockets the owner sent for @fw into this thread's table and
+ * starts watching them. Returns 0 or an errno. */
+static int
+engine_add (RelayForwarder *self,
+            RelayForward   *fw)
+{
+  char byte;
+  struct iovec iov = { &byte, 1 };
+  union {
+    struct cmsghdr header;
+    char           space[CMSG_SPACE (2 * sizeof (int))];
+  } control;
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                        .msg_control = control.space, .msg_controllen = sizeof control.space };
+  struct cmsghdr *cmsg;
+  ssize_t n;
+  int saved_errno;
+
+  do
+    n = recvmsg (self->engine_ctl, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return errno;
+  cmsg = CMSG_FIRSTHDR (&msg);
+  if (cmsg != NULL && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&
+      cmsg->cmsg_len == CMSG_LEN (2 * sizeof (int)))
+    memcpy (fw->sock, CMSG_DATA (cmsg), 2 * sizeof (int));
+  else
+    {
+      /* A short list means this table ran out of descriptors (the kernel drops the
+       * rest and sets MSG_CTRUNC); close what did arrive. */
+      if (cmsg != NULL && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS)
+        for (gsize i = 0; i < (cmsg->cmsg_len - CMSG_LEN (0)) / sizeof (int); i++)
+          close (((int *) CMSG_DATA (cmsg))[i]);
+      return EMFILE;
+    }
+
+  for (int d = 0; d < 2; d++)
+    if (pipe2 (fw->dir[d].buf, O_NONBLOCK | O_CLOEXEC) != 0)
+      {
+        saved_errno = errno;
+        fw->dir[d].buf[0] = fw->dir[d].buf[1] = -1;
+        forward_release (self, fw);
+        return saved_errno;
+      }
+
+  /* In the table before the first event can be looked up. */
+  g_hash_table_insert (self->forwards, ID_KEY (fw->id), fw);
+  for (int i = 0; i < 2; i++)
+    {
+      struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                                .data.u64 = (fw->id << 1) | (guint64) i };
+
+      if (epoll_ctl (self->ep, EPOLL_CTL_ADD, fw->sock[i], &ev) != 0)
+        {
+          saved_errno = errno;
+          g_hash_table_steal (self->forwards, ID_KEY (fw->id));
+          forward_release (self, fw);
+          return saved_errno;
+        }
+    }
+  return 0;
+}
+
+/* Lock held */
+static void
+engine_remove (RelayForwarder *self,
+               RelayForward   *fw)
+{
+  forward_release (self, fw);
+  if (fw->queued)
+    g_queue_remove (&self->done, fw);
+  g_hash_table_steal (self->forwards, ID_KEY (fw->id));
+}
+
+/* Lock held: the owner's command, if one waits. */
+static void
+engine_serve (RelayForwarder *self)
+{
+  if (self->command == COMMAND_NONE || self->command_done)
+    return;
+  if (self->command == COMMAND_ADD)
+    self->command_errno = engine_add (self, self->command_fw);
+  else
+    engine_remove (self, self->command_fw);
+  self->command_done = TRUE;
+  g_cond_broadcast (&self->cond);
+}
+
+/* Lock held: sets the thread up; 0 or an errno. */
+static int
+engine_start (RelayForwarder *self)
+{
+  struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
+
+  self->engine_ctl = self->ctl[1];
+  self->own_table = detach_descriptor_table (self);
+  self->ep = epoll_create1 (EPOLL_CLOEXEC);
+  if (self->ep < 0)
+    return errno;
+  if (epoll_ctl (self->ep, EPOLL_CTL_ADD, self->wake_fd, &ev) != 0)
+    return errno;
+  return 0;
+}
+
 static gpointer
 forwarder_thread (gpointer data)
 {
   RelayForwarder *self = data;
   struct epoll_event events[MAX_EVENTS];
+  const char *failure = NULL;
+  GHashTableIter iter;
+  RelayForward *fw;
 
   g_mutex_lock (&self->lock);
-  while (!self->stopping)
+  self->start_errno = engine_start (self);
+  self->started = TRUE;
+  self->running = self->start_errno == 0;
+  g_cond_broadcast (&self->cond);
+
+  while (self->running && !self->stopping)
     {
       int timeout = next_timeout (self);
       int n, saved_errno;
 
       g_mutex_unlock (&self->lock);
-      n = epoll_wait (self->ep, events, G_N_ELEMENTS (events), timeout);
+      n = epoll_wait_nocancel (self->ep, events, G_N_ELEMENTS (events), timeout);
       saved_errno = errno;
       g_mutex_lock (&self->lock);
 
       if (n < 0 && saved_errno != EINTR)
         {
-          /* Only a programming error gets here (a bad epoll fd); say so and stop rather
-           * than spin. Forwards stay where they are until their owners remove them. */
-          g_critical ("Relay forwarder: epoll_wait failed: %s", g_strerror (saved_errno));
+          /* Only a programming error gets here (a bad epoll fd). Stop rather than spin,
+           * and end every forward, so that their owners close the pipes. */
+          failure = "the pipe forwarding thread failed (epoll_wait)";
           break;
         }
 
@@ -335,13 +540,13 @@ forwarder_thread (gpointer data)
           guint64 key = events[i].data.u64;
           guint64 id = key >> 1;
           int idx = key & 1;
-          RelayForward *fw;
 
           if (key == 0)
             {
               eventfd_t value;
 
               eventfd_read (self->wake_fd, &value);
+              engine_serve (self);
               continue;
             }
           /* Removed (or finished) after epoll_wait() returned: nothing to do. */
@@ -359,6 +564,21 @@ forwarder_thread (gpointer data)
         }
       resume_throttled (self);
     }
+
+  /* Every descriptor of this thread is closed here, on either table: nothing of a
+   * forward outlives the thread. */
+  g_hash_table_iter_init (&iter, self->forwards);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &fw))
+    if (failure != NULL)
+      forward_finish (self, fw, failure);
+    else
+      forward_release (self, fw);
+  if (self->ep >= 0)
+    close (self->ep);
+  self->ep = -1;
+  close (self->engine_ctl);
+  self->running = FALSE;
+  g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
   return NULL;
 }
@@ -392,29 +612,58 @@ notify_cb (int          fd,
   return G_SOURCE_CONTINUE;
 }
 
+/* Has the engine thread run @command on @fw and waits for it (a thread wake-up: a few
+ * microseconds). Returns 0, the command's errno, or ESHUTDOWN when the thread has ended. */
+static int
+run_command (RelayForwarder *self,
+             Command         command,
+             RelayForward   *fw)
+{
+  int result;
+
+  g_mutex_lock (&self->lock);
+  if (!self->running)
+    {
+      g_mutex_unlock (&self->lock);
+      return ESHUTDOWN;
+    }
+  self->command = command;
+  self->command_fw = fw;
+  self->command_done = FALSE;
+  self->command_errno = 0;
+  eventfd_write (self->wake_fd, 1);
+  while (!self->command_done && self->running)
+    g_cond_wait (&self->cond, &self->lock);
+  result = self->command_done ? self->command_errno : ESHUTDOWN;
+  self->command = COMMAND_NONE;
+  self->command_fw = NULL;
+  g_mutex_unlock (&self->lock);
+  return result;
+}
+
 RelayForwarder *
 _wzp_relay_forwarder_new (GMainContext  *context,
                           GError       **error)
 {
   RelayForwarder *self = g_new0 (RelayForwarder, 1);
-  struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
   g_autoptr(GError) thread_error = NULL;
+  int saved_errno;
 
   self->ref_count = 1;
   g_mutex_init (&self->lock);
+  g_cond_init (&self->cond);
   self->context = g_main_context_ref (context != NULL ? context : g_main_context_default ());
-  self->forwards = g_hash_table_new_full (g_direct_hash, NULL, NULL,
-                                          (GDestroyNotify) forward_free);
+  self->forwards = g_hash_table_new (g_direct_hash, NULL);
   self->throttled = g_ptr_array_new ();
   g_queue_init (&self->done);
-  self->ep = epoll_create1 (EPOLL_CLOEXEC);
+  self->ep = -1;
+  self->ctl[0] = self->ctl[1] = -1;
   self->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   self->notify_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (self->ep < 0 || self->wake_fd < 0 || self->notify_fd < 0 ||
-      epoll_ctl (self->ep, EPOLL_CTL_ADD, self->wake_fd, &ev) != 0)
+  if (self->wake_fd < 0 || self->notify_fd < 0 ||
+      socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, self->ctl) != 0)
     {
-      int saved_errno = errno;
-
+      saved_errno = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
                    "Could not set up pipe forwarding: %s", g_strerror (saved_errno));
       forwarder_unref (self);
@@ -426,6 +675,26 @@ _wzp_relay_forwarder_new (GMainContext  *context,
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
                    "Could not start the pipe forwarding thread: %s", thread_error->message);
+      forwarder_unref (self);
+      return NULL;
+    }
+
+  g_mutex_lock (&self->lock);
+  while (!self->started)
+    g_cond_wait (&self->cond, &self->lock);
+  saved_errno = self->start_errno;
+  /* The thread's end of the socket pair is the thread's now: on a table of its own it
+   * has a copy, and on a shared one it closes it when it ends. */
+  if (self->own_table)
+    close (self->ctl[1]);
+  self->ctl[1] = -1;
+  g_mutex_unlock (&self->lock);
+  if (saved_errno != 0)
+    {
+      g_thread_join (self->thread);
+      self->thread = NULL;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "Could not set up pipe forwarding: %s", g_strerror (saved_errno));
       forwarder_unref (self);
       return NULL;
     }
@@ -442,6 +711,9 @@ _wzp_relay_forwarder_new (GMainContext  *context,
 void
 _wzp_relay_forwarder_free (RelayForwarder *self)
 {
+  GHashTableIter iter;
+  gpointer fw;
+
   if (self == NULL)
     return;
 
@@ -452,11 +724,16 @@ _wzp_relay_forwarder_free (RelayForwarder *self)
   g_thread_join (self->thread);
   self->thread = NULL;
 
-  /* The thread is gone: nothing touches the forwards any more. */
+  /* The thread is gone and has closed its descriptors: only memory is left. */
   self->stopped = TRUE;
   g_queue_clear (&self->done);
   g_ptr_array_set_size (self->throttled, 0);
-  g_hash_table_remove_all (self->forwards);
+  g_hash_table_iter_init (&iter, self->forwards);
+  while (g_hash_table_iter_next (&iter, NULL, &fw))
+    {
+      g_hash_table_iter_steal (&iter);
+      g_free (fw);
+    }
   g_source_destroy (self->notify_source);
   g_clear_pointer (&self->notify_source, g_source_unref);
   forwarder_unref (self);
@@ -473,8 +750,18 @@ _wzp_relay_forwarder_add (RelayForwarder        *self,
                           GError               **error)
 {
   RelayForward *fw = g_new0 (RelayForward, 1);
-  int added = 0;
-  int saved_errno = 0;
+  int fds[2] = { fd_a, fd_b };
+  char byte = 0;
+  struct iovec iov = { &byte, 1 };
+  union {
+    struct cmsghdr header;
+    char           space[CMSG_SPACE (sizeof fds)];
+  } control;
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                        .msg_control = control.space, .msg_controllen = sizeof control.space };
+  struct cmsghdr *cmsg;
+  ssize_t sent;
+  int result;
 
   g_return_val_if_fail (self->thread != NULL, NULL);
 
@@ -485,49 +772,33 @@ _wzp_relay_forwarder_add (RelayForwarder        *self,
   fw->user_data = user_data;
   for (int i = 0; i < 2; i++)
     {
-      fw->sock[i] = i == 0 ? fd_a : fd_b;
+      fw->sock[i] = -1;
       /* Sockets start out writable, and nothing is read before epoll says so. */
       fw->writable[i] = TRUE;
       fw->dir[i].fw = fw;
       fw->dir[i].idx = i;
       fw->dir[i].buf[0] = fw->dir[i].buf[1] = -1;
     }
-  for (int d = 0; d < 2; d++)
-    if (pipe2 (fw->dir[d].buf, O_NONBLOCK | O_CLOEXEC) != 0)
-      {
-        saved_errno = errno;
-        fw->dir[d].buf[0] = fw->dir[d].buf[1] = -1;
-        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                     "Could not make a kernel pipe: %s", g_strerror (saved_errno));
-        forward_free (fw);
-        return NULL;
-      }
 
-  /* In the table before epoll can report it; the thread may see events at once. */
-  g_mutex_lock (&self->lock);
-  g_hash_table_insert (self->forwards, ID_KEY (fw->id), fw);
-  for (; added < 2; added++)
+  /* The sockets travel to the engine's descriptor table; the kernel holds them in flight
+   * until the thread takes them (or closes its end). */
+  memset (&control, 0, sizeof control);
+  cmsg = CMSG_FIRSTHDR (&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN (sizeof fds);
+  memcpy (CMSG_DATA (cmsg), fds, sizeof fds);
+  do
+    sent = sendmsg (self->ctl[0], &msg, MSG_NOSIGNAL);
+  while (sent < 0 && errno == EINTR);
+  result = sent < 0 ? errno : run_command (self, COMMAND_ADD, fw);
+  if (result != 0)
     {
-      struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-                                .data.u64 = (fw->id << 1) | (guint64) added };
-
-      if (epoll_ctl (self->ep, EPOLL_CTL_ADD, fw->sock[added], &ev) != 0)
-        {
-          saved_errno = errno;
-          break;
-        }
-    }
-  if (added < 2)
-    {
-      while (added-- > 0)
-        epoll_ctl (self->ep, EPOLL_CTL_DEL, fw->sock[added], NULL);
-      g_hash_table_remove (self->forwards, ID_KEY (fw->id));   /* frees it */
-      g_mutex_unlock (&self->lock);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "Could not watch a pipe socket: %s", g_strerror (saved_errno));
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (result),
+                   "Could not start forwarding a pipe: %s", g_strerror (result));
+      g_free (fw);
       return NULL;
     }
-  g_mutex_unlock (&self->lock);
   return fw;
 }
 
@@ -535,19 +806,17 @@ void
 _wzp_relay_forwarder_remove (RelayForwarder *self,
                              RelayForward   *fw)
 {
-  g_mutex_lock (&self->lock);
-  if (!fw->finished)
+  if (run_command (self, COMMAND_REMOVE, fw) != 0)
     {
-      epoll_ctl (self->ep, EPOLL_CTL_DEL, fw->sock[0], NULL);
-      epoll_ctl (self->ep, EPOLL_CTL_DEL, fw->sock[1], NULL);
-      unthrottle (self, fw);
+      /* The thread has ended and closed its descriptors; only the records are left. */
+      g_mutex_lock (&self->lock);
+      if (fw->queued)
+        g_queue_remove (&self->done, fw);
+      g_hash_table_steal (self->forwards, ID_KEY (fw->id));
+      g_mutex_unlock (&self->lock);
     }
-  if (fw->queued)
-    g_queue_remove (&self->done, fw);
-  g_hash_table_steal (self->forwards, ID_KEY (fw->id));
-  g_mutex_unlock (&self->lock);
   /* Out of the table: the thread cannot reach it any more. */
-  forward_free (fw);
+  g_free (fw);
 }
 
 guint

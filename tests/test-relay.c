@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -983,6 +984,108 @@ test_pipe_stop_while_forwarding (Fixture       *f,
   g_assert_cmpuint (wzp_test_count_fds (), <, fds_before);
 }
 
+/* Descriptors in the table of the forwarding thread @tid (the thread unshares its table:
+ * wzp-relay-forwarder.c); -1 when it shares the process's table. */
+static int
+count_thread_fds (const char *tid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/self/task/%s/fd", tid);
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  int n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n == (int) wzp_test_count_fds () + 1 ? -1 : n;
+}
+
+static char *
+find_thread (const char *name)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  const char *tid;
+
+  while ((tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_strdup_printf ("/proc/self/task/%s/comm", tid);
+      g_autofree char *comm = NULL;
+
+      if (g_file_get_contents (path, &comm, NULL, NULL) && g_strcmp0 (g_strchomp (comm), name) == 0)
+        return g_strdup (tid);
+    }
+  return NULL;
+}
+
+/* The forwarding thread works on a descriptor table of its own. It must hold nothing of
+ * the relay's but the sockets it forwards: a copy of any other socket would keep that
+ * connection open after the relay closed it. And what it holds for a pipe goes with the
+ * pipe (no test of the process's descriptors would see a leak in that table). */
+static void
+test_pipe_forwarder_descriptors (Fixture       *f,
+                                 gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autoptr(WzpTestClient) c = connect_registered (f, "Carol");
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autofree char *call_id = wzp_test_set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
+  g_autoptr(GSocketConnection) pipe_a = NULL;
+  g_autoptr(GSocketConnection) pipe_b = NULL;
+  g_autoptr(GSocketConnection) next_a = NULL;
+  g_autoptr(GSocketConnection) next_b = NULL;
+  g_autoptr(WzpMessage) hangup = NULL;
+  g_autofree char *tid = NULL;
+  int std_fds = 0, own, with_one;
+
+  for (int fd = 0; fd < 3; fd++)
+    std_fds += fcntl (fd, F_GETFD) != -1;
+
+  /* The first join starts the thread, while the process holds many other descriptors
+   * (listeners, every client's signalling connection at both ends). */
+  open_joined_pipes (b, setup_a, setup_b, call_id, 1, &pipe_a, &pipe_b);
+  wzp_test_pipe_send_and_expect (pipe_a, pipe_b, "forwarding");
+  tid = find_thread (FORWARDER_THREAD);
+  g_assert_nonnull (tid);
+  with_one = count_thread_fds (tid);
+  if (with_one < 0)
+    {
+      g_test_skip ("the forwarding thread shares the process's descriptor table here");
+      return;
+    }
+  /* Its epoll set, its wake-up and report eventfds, its end of the socket pair that
+   * brings it sockets; per forward two sockets and two kernel pipes. */
+  own = std_fds + 4;
+  g_assert_cmpint (with_one, ==, own + 6);
+
+  /* Carol's signalling connection, which was open when the thread started, is closed by
+   * the relay (a second registration replaces it): she sees it end. */
+  {
+    g_autoptr(WzpTestClient) c2 = wzp_test_client_connect (f->address, c->identity, NULL);
+    g_autoptr(WzpMessage) ack = wzp_test_client_register (c2, "Carol again");
+
+    wzp_test_client_expect_error (c, WZP_ERROR_CODE_REPLACED);
+    wzp_test_client_wait_closed (c);
+  }
+
+  /* The next pipes of the call: the old pair goes, the new one comes. */
+  g_io_stream_close (G_IO_STREAM (pipe_a), NULL, NULL);
+  g_io_stream_close (G_IO_STREAM (pipe_b), NULL, NULL);
+  wait_no_pipes (f->relay);
+  g_assert_cmpint (count_thread_fds (tid), ==, own);
+  open_joined_pipes (b, setup_a, setup_b, call_id, 2, &next_a, &next_b);
+  wzp_test_pipe_send_and_expect (next_b, next_a, "the next pipe");
+  g_assert_cmpint (count_thread_fds (tid), ==, own + 6);
+
+  /* The call ends: its pipes close, and nothing of them is left in the thread. */
+  hangup = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, call_id);
+  _wzp_message_set_string (hangup, "reason", "Normal");
+  wzp_test_client_send (a, hangup);
+  g_assert_cmpuint (read_to_end (next_b), ==, 0);
+  wait_no_pipes (f->relay);
+  g_assert_cmpint (count_thread_fds (tid), ==, own);
+}
+
 /* pipe-bytes-per-second holds: past the burst, the rest comes at the rate. */
 static void
 test_pipe_rate_limit (Fixture       *f,
@@ -1337,6 +1440,7 @@ main (int   argc,
   ADD ("pipe-two-relays", test_pipe_two_relays);
   ADD ("pipe-stop-while-forwarding", test_pipe_stop_while_forwarding);
   ADD ("pipe-rate-limit", test_pipe_rate_limit);
+  ADD ("pipe-forwarder-descriptors", test_pipe_forwarder_descriptors);
   ADD ("bad-input", test_bad_input);
   ADD ("idle-connections", test_idle_connections);
   ADD ("keepalive", test_keepalive);
