@@ -189,6 +189,63 @@ _wzp_relay_lookup_conn (WzpRelay   *self,
   return g_hash_table_lookup (self->registrations, fingerprint);
 }
 
+/* Timers. The relay lives on the context that was thread-default when it was made (its
+ * sockets' sources are there), and so must its timers: g_timeout_add() would put them on
+ * the global default context, which, for a relay made in a worker thread, another thread
+ * iterates (the callbacks would race with the relay's) or nobody does (handshake, ring
+ * and grace timeouts would never fire). */
+
+static guint
+attach_timeout (WzpRelay       *self,
+                GSource        *source,
+                GSourceFunc     func,
+                gpointer        data,
+                GDestroyNotify  notify)
+{
+  guint id;
+
+  g_source_set_callback (source, func, data, notify);
+  id = g_source_attach (source, self->context);
+  g_source_unref (source);
+  return id;
+}
+
+/* Like g_timeout_add(), on the relay's context. */
+guint
+_wzp_relay_timeout_add (WzpRelay    *self,
+                        guint        interval_ms,
+                        GSourceFunc  func,
+                        gpointer     data)
+{
+  return attach_timeout (self, g_timeout_source_new (interval_ms), func, data, NULL);
+}
+
+/* Like g_timeout_add_seconds_full() at the default priority, on the relay's context. */
+guint
+_wzp_relay_timeout_add_seconds_full (WzpRelay       *self,
+                                     guint           seconds,
+                                     GSourceFunc     func,
+                                     gpointer        data,
+                                     GDestroyNotify  notify)
+{
+  return attach_timeout (self, g_timeout_source_new_seconds (seconds), func, data, notify);
+}
+
+/* Like g_clear_handle_id (id, g_source_remove) for a source on the relay's context. */
+void
+_wzp_relay_clear_source (WzpRelay *self,
+                         guint    *id)
+{
+  GSource *source;
+
+  if (*id == 0)
+    return;
+  source = g_main_context_find_source_by_id (self->context, *id);
+  if (source != NULL)
+    g_source_destroy (source);
+  *id = 0;
+}
+
 void
 _wzp_relay_send_to (WzpRelay   *self,
                     const char *fingerprint,
@@ -287,7 +344,7 @@ conn_close (RelayConn  *conn,
   log_conn (conn, G_LOG_LEVEL_DEBUG, why);
 
   g_cancellable_cancel (conn->cancellable);
-  g_clear_handle_id (&conn->handshake_timeout_id, g_source_remove);
+  _wzp_relay_clear_source (conn->relay, &conn->handshake_timeout_id);
 
   if (conn->handshaking)
     {
@@ -316,7 +373,7 @@ conn_detach (RelayConn *conn)
 
   conn->closed = TRUE;
   log_conn (conn, G_LOG_LEVEL_DEBUG, "handed over to federation");
-  g_clear_handle_id (&conn->handshake_timeout_id, g_source_remove);
+  _wzp_relay_clear_source (conn->relay, &conn->handshake_timeout_id);
   conn->ip->conns--;
   _wzp_relay_ip_counters_gc (self, conn->ip);
   g_hash_table_remove (self->conns, conn);
@@ -397,7 +454,7 @@ keepalive_start (WzpRelay *self)
   if (self->keepalive_id != 0 || !self->running)
     return;
   self->keepalive_period = keepalive_period (self);
-  self->keepalive_id = g_timeout_add_seconds (self->keepalive_period, keepalive_sweep_cb, self);
+  self->keepalive_id = _wzp_relay_timeout_add_seconds (self, self->keepalive_period, keepalive_sweep_cb, self);
 }
 
 /* Registration */
@@ -730,7 +787,7 @@ handshake_cb (GObject      *source,
   conn->handshaking = FALSE;
   self->pending_handshakes--;
   conn->ip->handshakes--;
-  g_clear_handle_id (&conn->handshake_timeout_id, g_source_remove);
+  _wzp_relay_clear_source (conn->relay, &conn->handshake_timeout_id);
 
   fingerprint = _wzp_tls_connection_get_peer_fingerprint (conn->tls);
   if (fingerprint == NULL)
@@ -798,7 +855,7 @@ check_fds (WzpRelay          *self,
                         "connections for a second");
       for (guint i = 0; i < self->services->len; i++)
         g_socket_service_stop (g_ptr_array_index (self->services, i));
-      self->resume_accept_id = g_timeout_add_seconds (1, resume_accept_cb, self);
+      self->resume_accept_id = _wzp_relay_timeout_add_seconds (self, 1, resume_accept_cb, self);
     }
   return FALSE;
 }
@@ -882,7 +939,7 @@ incoming_cb (GSocketService    *service,
       return TRUE;
     }
 
-  conn->handshake_timeout_id = g_timeout_add_seconds (self->handshake_timeout,
+  conn->handshake_timeout_id = _wzp_relay_timeout_add_seconds (self, self->handshake_timeout,
                                                       handshake_timeout_cb, conn);
   g_tls_connection_handshake_async (G_TLS_CONNECTION (conn->tls), G_PRIORITY_DEFAULT,
                                     conn->cancellable, handshake_cb, conn_ref (conn));
@@ -1075,11 +1132,12 @@ wzp_relay_finalize (GObject *object)
   g_hash_table_unref (self->registrations);
   g_hash_table_unref (self->calls);
   g_hash_table_unref (self->pipes);
-  g_main_context_unref (self->context);
   g_hash_table_unref (self->ip_counters);
   g_strfreev (self->allowed_fingerprints);
   g_strfreev (self->reflectors);
   _wzp_relay_federation_free (self);
+  /* Last: freeing calls and peers removes their timers from it. */
+  g_main_context_unref (self->context);
 
   G_OBJECT_CLASS (wzp_relay_parent_class)->finalize (object);
 }
@@ -1465,8 +1523,8 @@ relay_stop (WzpRelay *self,
   RelayConn *conn;
 
   self->running = FALSE;
-  g_clear_handle_id (&self->resume_accept_id, g_source_remove);
-  g_clear_handle_id (&self->keepalive_id, g_source_remove);
+  _wzp_relay_clear_source (self, &self->resume_accept_id);
+  _wzp_relay_clear_source (self, &self->keepalive_id);
 
   /* Stop first: that cancels the pending accept, which would otherwise fail on the
    * closed socket and warn. */

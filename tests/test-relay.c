@@ -1293,6 +1293,95 @@ idle_connect_from (const char *source_ip,
   return fd;
 }
 
+/* A relay made in a worker thread, on that thread's own context (what a server that runs
+ * its relay off the main thread does). */
+typedef struct
+{
+  GMutex        lock;
+  GCond         cond;
+  GMainContext *context;
+  char         *address;
+  gint          quit;
+} RelayThread;
+
+static gpointer
+relay_thread_main (gpointer data)
+{
+  RelayThread *rt = data;
+  g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) listen = NULL;
+  WzpRelay *relay;
+
+  g_main_context_push_thread_default (rt->context);
+  relay = wzp_relay_new (identity);
+  g_object_set (relay, "handshake-timeout", 1, NULL);
+  wzp_relay_listen (relay, "127.0.0.1:0", NULL, &error);
+  g_assert_no_error (error);
+  listen = wzp_relay_dup_listen_addresses (relay);
+
+  g_mutex_lock (&rt->lock);
+  rt->address = g_strdup (listen[0]);
+  g_cond_signal (&rt->cond);
+  g_mutex_unlock (&rt->lock);
+
+  while (!g_atomic_int_get (&rt->quit))
+    g_main_context_iteration (rt->context, TRUE);
+  wzp_relay_stop (relay);
+  g_object_unref (relay);
+  g_main_context_pop_thread_default (rt->context);
+  return NULL;
+}
+
+/* The relay's timers run where the relay lives. Here its thread iterates only its own
+ * context, and this thread iterates none while it waits: a TCP connection that never
+ * starts its handshake must still be closed after handshake-timeout (1 s). Timers on the
+ * global default context would never fire. */
+static void
+test_relay_on_own_context (void)
+{
+  RelayThread rt = { .context = g_main_context_new () };
+  g_autoptr(GInetSocketAddress) address = NULL;
+  struct timeval timeout = { .tv_sec = 10 };
+  GThread *thread;
+  char byte;
+  ssize_t n;
+  int fd;
+
+  g_mutex_init (&rt.lock);
+  g_cond_init (&rt.cond);
+  thread = g_thread_new ("relay", relay_thread_main, &rt);
+  g_mutex_lock (&rt.lock);
+  while (rt.address == NULL)
+    g_cond_wait (&rt.cond, &rt.lock);
+  g_mutex_unlock (&rt.lock);
+
+  address = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new_from_string (
+      "127.0.0.1", g_ascii_strtoull (strrchr (rt.address, ':') + 1, NULL, 10)));
+  {
+    struct sockaddr_storage native;
+
+    g_assert_true (g_socket_address_to_native (G_SOCKET_ADDRESS (address), &native,
+                                               sizeof native, NULL));
+    fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    g_assert_no_errno (connect (fd, (struct sockaddr *) &native, sizeof (struct sockaddr_in)));
+  }
+  g_assert_no_errno (setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout));
+
+  /* Blocks this thread (no context iterated here) until the relay closes it. */
+  n = recv (fd, &byte, 1, 0);
+  g_assert_cmpint (n, ==, 0);
+  close (fd);
+
+  g_atomic_int_set (&rt.quit, 1);
+  g_main_context_wakeup (rt.context);
+  g_thread_join (thread);
+  g_free (rt.address);
+  g_main_context_unref (rt.context);
+  g_cond_clear (&rt.cond);
+  g_mutex_clear (&rt.lock);
+}
+
 static void
 test_idle_connections (Fixture       *f,
                        gconstpointer  data)
@@ -1443,6 +1532,7 @@ main (int   argc,
   ADD ("pipe-forwarder-descriptors", test_pipe_forwarder_descriptors);
   ADD ("bad-input", test_bad_input);
   ADD ("idle-connections", test_idle_connections);
+  g_test_add_func ("/wzp/relay/own-context", test_relay_on_own_context);
   ADD ("keepalive", test_keepalive);
   ADD ("stop-hangs-up", test_stop_hangs_up);
   ADD ("no-growth", test_no_growth);
