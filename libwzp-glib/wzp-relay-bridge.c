@@ -483,8 +483,9 @@ _wzp_relay_bridge_open (RelayCall *call)
   call->bridge = bridge;
   log_bridge (bridge, G_LOG_LEVEL_DEBUG, "dialling");
   /* The callee's relay may wait pipe-wait-timeout for the callee's pipe before it answers. */
-  bridge->deadline_id = _wzp_relay_timeout_add_seconds (self, self->handshake_timeout + self->pipe_wait_timeout,
-                                               deadline_cb, bridge);
+  bridge->deadline_id =
+    _wzp_relay_timeout_add_seconds (self, self->handshake_timeout + self->pipe_wait_timeout,
+                                    deadline_cb, bridge);
 
   client = g_socket_client_new ();
   g_socket_client_set_enable_proxy (client, FALSE);

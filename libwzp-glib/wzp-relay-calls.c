@@ -364,7 +364,8 @@ handle_offer (WzpRelay   *self,
   party_store_candidates (&call->party[WZP_CALL_ROLE_CALLER], offer, "caller_reflexive_addr",
                           "caller_local_addrs", "caller_nat_type");
   g_hash_table_insert (self->calls, call->call_id, call);
-  call->ring_timeout_id = _wzp_relay_timeout_add_seconds (self, self->ring_timeout, ring_timeout_cb, call);
+  call->ring_timeout_id = _wzp_relay_timeout_add_seconds (self, self->ring_timeout,
+                                                          ring_timeout_cb, call);
 
   /* The caller's identity comes from its certificate, never from the message (a peer
    * relay's word was checked against what it announced). */
@@ -538,7 +539,8 @@ handle_answer (WzpRelay   *self,
   call->state = CALL_SET_UP;
   _wzp_relay_clear_source (call->relay, &call->ring_timeout_id);
   if (self->max_call_duration > 0)
-    call->duration_id = _wzp_relay_timeout_add_seconds (self, self->max_call_duration, duration_cb, call);
+    call->duration_id = _wzp_relay_timeout_add_seconds (self, self->max_call_duration,
+                                                        duration_cb, call);
 
   /* Each relay sets up its own parties: a party's pipe secret and pipe address are those
    * of the relay it is registered with. */

@@ -330,7 +330,8 @@ link_idle_cb (gpointer user_data)
     next = self->keepalive_interval - idle_s;
   else
     next = MIN (self->keepalive_interval, self->idle_timeout - idle_s);
-  link->idle_id = _wzp_relay_timeout_add_seconds (link->relay, MAX (next, 1), link_idle_cb, link);
+  link->idle_id = _wzp_relay_timeout_add_seconds (link->relay, MAX (next, 1),
+                                                  link_idle_cb, link);
   return G_SOURCE_REMOVE;
 }
 
@@ -372,7 +373,8 @@ link_up (RelayLink *link)
 
   link->last_activity_us = g_get_monotonic_time ();
   _wzp_relay_clear_source (link->relay, &link->idle_id);
-  link->idle_id = _wzp_relay_timeout_add_seconds (link->relay, link->relay->keepalive_interval, link_idle_cb, link);
+  link->idle_id = _wzp_relay_timeout_add_seconds (link->relay, link->relay->keepalive_interval,
+                                                  link_idle_cb, link);
 
   log_peer (peer, G_LOG_LEVEL_INFO, "link up (%s, %s)", link->remote_addr,
             link->outgoing ? "dialled" : "accepted");
@@ -651,7 +653,8 @@ peer_dial (RelayPeer *peer)
   log_peer (peer, G_LOG_LEVEL_DEBUG, "dialling");
 
   /* One deadline for the whole setup: TCP, TLS and the peer's FederationHello. */
-  link->deadline_id = _wzp_relay_timeout_add_seconds (self, self->handshake_timeout, dial_deadline_cb, link);
+  link->deadline_id = _wzp_relay_timeout_add_seconds (self, self->handshake_timeout,
+                                                      dial_deadline_cb, link);
 
   client = g_socket_client_new ();
   g_socket_client_set_enable_proxy (client, FALSE);

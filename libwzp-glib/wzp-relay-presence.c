@@ -106,8 +106,9 @@ schedule_flush (RelayPeer *peer)
     return;
   /* Even "now" waits for the main loop to come round, so that changes made together
    * (a relay restarting, many clients registering at once) go out together. */
-  peer->flush_id = _wzp_relay_timeout_add (peer->relay, wait_us > 0 ? (guint) ((wait_us + 999) / 1000) : 0,
-                                  flush_cb, peer);
+  peer->flush_id = _wzp_relay_timeout_add (peer->relay,
+                                           wait_us > 0 ? (guint) ((wait_us + 999) / 1000) : 0,
+                                           flush_cb, peer);
 }
 
 void

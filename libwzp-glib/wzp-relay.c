@@ -454,7 +454,8 @@ keepalive_start (WzpRelay *self)
   if (self->keepalive_id != 0 || !self->running)
     return;
   self->keepalive_period = keepalive_period (self);
-  self->keepalive_id = _wzp_relay_timeout_add_seconds (self, self->keepalive_period, keepalive_sweep_cb, self);
+  self->keepalive_id = _wzp_relay_timeout_add_seconds (self, self->keepalive_period,
+                                                       keepalive_sweep_cb, self);
 }
 
 /* Registration */
@@ -940,7 +941,7 @@ incoming_cb (GSocketService    *service,
     }
 
   conn->handshake_timeout_id = _wzp_relay_timeout_add_seconds (self, self->handshake_timeout,
-                                                      handshake_timeout_cb, conn);
+                                                               handshake_timeout_cb, conn);
   g_tls_connection_handshake_async (G_TLS_CONNECTION (conn->tls), G_PRIORITY_DEFAULT,
                                     conn->cancellable, handshake_cb, conn_ref (conn));
   return TRUE;
