@@ -397,30 +397,49 @@ resume_throttled (RelayForwarder *self)
     }
 }
 
+/* A one-byte message that carries the two sockets of a forward (SCM_RIGHTS) from the
+ * owner's table to the engine's. */
+typedef struct
+{
+  char           byte;
+  struct iovec   iov;
+  union {
+    struct cmsghdr header;
+    char           space[CMSG_SPACE (2 * sizeof (int))];
+  } control;
+  struct msghdr  msg;
+} SocketsMessage;
+
+static void
+sockets_message_init (SocketsMessage *m)
+{
+  memset (m, 0, sizeof *m);
+  m->iov.iov_base = &m->byte;
+  m->iov.iov_len = 1;
+  m->msg.msg_iov = &m->iov;
+  m->msg.msg_iovlen = 1;
+  m->msg.msg_control = m->control.space;
+  m->msg.msg_controllen = sizeof m->control.space;
+}
+
 /* Lock held: takes the two sockets the owner sent for @fw into this thread's table and
  * starts watching them. Returns 0 or an errno. */
 static int
 engine_add (RelayForwarder *self,
             RelayForward   *fw)
 {
-  char byte;
-  struct iovec iov = { &byte, 1 };
-  union {
-    struct cmsghdr header;
-    char           space[CMSG_SPACE (2 * sizeof (int))];
-  } control;
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-                        .msg_control = control.space, .msg_controllen = sizeof control.space };
+  SocketsMessage m;
   struct cmsghdr *cmsg;
   ssize_t n;
   int saved_errno;
 
+  sockets_message_init (&m);
   do
-    n = recvmsg (self->engine_ctl, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    n = recvmsg (self->engine_ctl, &m.msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
   while (n < 0 && errno == EINTR);
   if (n < 0)
     return errno;
-  cmsg = CMSG_FIRSTHDR (&msg);
+  cmsg = CMSG_FIRSTHDR (&m.msg);
   if (cmsg != NULL && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&
       cmsg->cmsg_len == CMSG_LEN (2 * sizeof (int)))
     memcpy (fw->sock, CMSG_DATA (cmsg), 2 * sizeof (int));
@@ -751,14 +770,7 @@ _wzp_relay_forwarder_add (RelayForwarder        *self,
 {
   RelayForward *fw = g_new0 (RelayForward, 1);
   int fds[2] = { fd_a, fd_b };
-  char byte = 0;
-  struct iovec iov = { &byte, 1 };
-  union {
-    struct cmsghdr header;
-    char           space[CMSG_SPACE (sizeof fds)];
-  } control;
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-                        .msg_control = control.space, .msg_controllen = sizeof control.space };
+  SocketsMessage m;
   struct cmsghdr *cmsg;
   ssize_t sent;
   int result;
@@ -782,14 +794,14 @@ _wzp_relay_forwarder_add (RelayForwarder        *self,
 
   /* The sockets travel to the engine's descriptor table; the kernel holds them in flight
    * until the thread takes them (or closes its end). */
-  memset (&control, 0, sizeof control);
-  cmsg = CMSG_FIRSTHDR (&msg);
+  sockets_message_init (&m);
+  cmsg = CMSG_FIRSTHDR (&m.msg);
   cmsg->cmsg_level = SOL_SOCKET;
   cmsg->cmsg_type = SCM_RIGHTS;
   cmsg->cmsg_len = CMSG_LEN (sizeof fds);
   memcpy (CMSG_DATA (cmsg), fds, sizeof fds);
   do
-    sent = sendmsg (self->ctl[0], &msg, MSG_NOSIGNAL);
+    sent = sendmsg (self->ctl[0], &m.msg, MSG_NOSIGNAL);
   while (sent < 0 && errno == EINTR);
   result = sent < 0 ? errno : run_command (self, COMMAND_ADD, fw);
   if (result != 0)

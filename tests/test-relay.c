@@ -754,9 +754,10 @@ wait_no_pipes (WzpRelay *relay)
   g_assert_cmpuint (g_hash_table_size (relay->pipes), ==, 0);
 }
 
-/* Threads of this process called @name. */
+/* Threads of this process called @name; the id of the first in @first_tid if not NULL. */
 static guint
-count_threads (const char *name)
+threads_named (const char  *name,
+               char       **first_tid)
 {
   g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
   const char *tid;
@@ -769,9 +770,18 @@ count_threads (const char *name)
       g_autofree char *comm = NULL;
 
       if (g_file_get_contents (path, &comm, NULL, NULL) && g_strcmp0 (g_strchomp (comm), name) == 0)
-        n++;
+        {
+          if (n++ == 0 && first_tid != NULL)
+            *first_tid = g_strdup (tid);
+        }
     }
   return n;
+}
+
+static guint
+count_threads (const char *name)
+{
+  return threads_named (name, NULL);
 }
 
 #define FORWARDER_THREAD "wzp-forwarder"
@@ -999,23 +1009,6 @@ count_thread_fds (const char *tid)
   return n == (int) wzp_test_count_fds () + 1 ? -1 : n;
 }
 
-static char *
-find_thread (const char *name)
-{
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
-  const char *tid;
-
-  while ((tid = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *path = g_strdup_printf ("/proc/self/task/%s/comm", tid);
-      g_autofree char *comm = NULL;
-
-      if (g_file_get_contents (path, &comm, NULL, NULL) && g_strcmp0 (g_strchomp (comm), name) == 0)
-        return g_strdup (tid);
-    }
-  return NULL;
-}
-
 /* The forwarding thread works on a descriptor table of its own. It must hold nothing of
  * the relay's but the sockets it forwards: a copy of any other socket would keep that
  * connection open after the relay closed it. And what it holds for a pipe goes with the
@@ -1045,8 +1038,7 @@ test_pipe_forwarder_descriptors (Fixture       *f,
    * (listeners, every client's signalling connection at both ends). */
   open_joined_pipes (b, setup_a, setup_b, call_id, 1, &pipe_a, &pipe_b);
   wzp_test_pipe_send_and_expect (pipe_a, pipe_b, "forwarding");
-  tid = find_thread (FORWARDER_THREAD);
-  g_assert_nonnull (tid);
+  g_assert_cmpuint (threads_named (FORWARDER_THREAD, &tid), ==, 1);
   with_one = count_thread_fds (tid);
   if (with_one < 0)
     {
