@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -994,19 +995,35 @@ test_pipe_stop_while_forwarding (Fixture       *f,
   g_assert_cmpuint (wzp_test_count_fds (), <, fds_before);
 }
 
+/* Descriptors listed in @dir (a /proc fd directory), below the descriptor limit: valgrind
+ * keeps descriptors of its own above the limit it shows the program, and does not let
+ * close_range() close them. */
+static int
+count_fds_in (const char *dir_path)
+{
+  g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
+  struct rlimit limit;
+  const char *name;
+  int n = 0;
+
+  g_assert_nonnull (dir);
+  g_assert_no_errno (getrlimit (RLIMIT_NOFILE, &limit));
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (g_ascii_strtoull (name, NULL, 10) < limit.rlim_cur)
+      n++;
+  return n;
+}
+
 /* Descriptors in the table of the forwarding thread @tid (the thread unshares its table:
  * wzp-relay-forwarder.c); -1 when it shares the process's table. */
 static int
 count_thread_fds (const char *tid)
 {
   g_autofree char *path = g_strdup_printf ("/proc/self/task/%s/fd", tid);
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  int n = 0;
+  int n = count_fds_in (path);
 
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  return n == (int) wzp_test_count_fds () + 1 ? -1 : n;
+  /* On a shared table both counts include the GDir that read them. */
+  return n == count_fds_in ("/proc/self/fd") ? -1 : n;
 }
 
 /* The forwarding thread works on a descriptor table of its own. It must hold nothing of
