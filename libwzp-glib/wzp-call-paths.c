@@ -15,6 +15,7 @@
 #include "wzp-call-private.h"
 #include "wzp-enum-types.h"
 #include "wzp-error.h"
+#include "wzp-timeout-private.h"
 
 /* A nominated path silent this long is dead (keepalive every second, DESIGN 5 step 6). */
 #define SILENCE_MS 3000
@@ -128,12 +129,13 @@ try_nominate (WzpCall *self)
   if (path == NULL)
     return;
 
-  g_clear_handle_id (&self->ack_timeout_id, g_source_remove);
+  _wzp_clear_source (self->context, &self->ack_timeout_id);
   self->pending = path;
   nominate = _wzp_message_new (WZP_MESSAGE_NOMINATE);
   _wzp_message_set_int (nominate, "seq", ++self->nominate_seq);
   _wzp_frame_io_send (path->io, nominate);
-  self->ack_timeout_id = g_timeout_add (WZP_CALL_NOMINATE_ACK_MS, ack_timeout_cb, self);
+  self->ack_timeout_id = _wzp_timeout_add (self->context, WZP_CALL_NOMINATE_ACK_MS,
+                                           ack_timeout_cb, self);
 }
 
 static gboolean
@@ -170,7 +172,7 @@ fall_back (WzpCall    *self,
       g_ptr_array_remove (self->paths, dead);
     }
   if (self->recover_id == 0)
-    self->recover_id = g_timeout_add (RECOVER_MS, recover_timeout_cb, self);
+    self->recover_id = _wzp_timeout_add (self->context, RECOVER_MS, recover_timeout_cb, self);
   try_nominate (self);
   if (self->pending == NULL)
     _wzp_call_ensure_pipe (self);
@@ -198,12 +200,13 @@ _wzp_call_arm_silence_check (WzpCall *self)
 {
   gint64 due_ms;
 
-  g_clear_handle_id (&self->silence_id, g_source_remove);
+  _wzp_clear_source (self->context, &self->silence_id);
   if (self->nominated == NULL || self->state == WZP_CALL_STATE_ENDED)
     return;
   due_ms = (self->last_rx_us + SILENCE_MS * G_TIME_SPAN_MILLISECOND - g_get_monotonic_time ())
            / G_TIME_SPAN_MILLISECOND;
-  self->silence_id = g_timeout_add ((guint) MAX (due_ms, 0) + 1, silence_cb, self);
+  self->silence_id = _wzp_timeout_add (self->context, (guint) MAX (due_ms, 0) + 1, silence_cb,
+                                       self);
 }
 
 void
@@ -221,7 +224,7 @@ _wzp_call_path_failed (WzpCall *self,
 
   if (path == self->pending)
     {
-      g_clear_handle_id (&self->ack_timeout_id, g_source_remove);
+      _wzp_clear_source (self->context, &self->ack_timeout_id);
       self->pending = NULL;
     }
   g_ptr_array_remove (self->paths, path);
@@ -255,7 +258,7 @@ handle_path_message (WzpCall    *self,
       if (self->role != WZP_CALL_ROLE_CALLER || path != self->pending ||
           _wzp_message_get_int (message, "seq") != self->nominate_seq)
         return;
-      g_clear_handle_id (&self->ack_timeout_id, g_source_remove);
+      _wzp_clear_source (self->context, &self->ack_timeout_id);
       self->pending = NULL;
       _wzp_call_use_path (self, path);
       return;

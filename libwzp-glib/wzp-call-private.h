@@ -54,6 +54,7 @@ struct _WzpCall
 {
   GObject          parent_instance;
 
+  GMainContext    *context;            /* thread-default at construction: its timers' */
   WzpClient       *client;             /* weak */
   WzpIdentity     *identity;
   char            *call_id;

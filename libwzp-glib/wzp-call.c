@@ -11,6 +11,7 @@
 #include "wzp-client-private.h"
 #include "wzp-error.h"
 #include "wzp-race-private.h"
+#include "wzp-timeout-private.h"
 
 /* The relay pipe waits this long for a direct path (DESIGN.md section 5, step 2). */
 #define HEAD_START_MS 250
@@ -139,7 +140,8 @@ task_cancelled_cb (GCancellable *cancellable,
                    WzpCall      *self)
 {
   /* May run in any thread: finish in the call's main context. */
-  g_idle_add_full (G_PRIORITY_DEFAULT, cancelled_idle_cb, g_object_ref (self), g_object_unref);
+  _wzp_idle_add_full (self->context, G_PRIORITY_DEFAULT, cancelled_idle_cb, g_object_ref (self),
+                      g_object_unref);
 }
 
 static void
@@ -199,8 +201,8 @@ error_for_reason (WzpCall         *self,
 static void
 stop_races (WzpCall *self)
 {
-  g_clear_handle_id (&self->head_start_id, g_source_remove);
-  g_clear_handle_id (&self->reround_id, g_source_remove);
+  _wzp_clear_source (self->context, &self->head_start_id);
+  _wzp_clear_source (self->context, &self->reround_id);
   while (self->races->len > 0)
     {
       WzpRace *race = g_ptr_array_steal_index (self->races, self->races->len - 1);
@@ -262,11 +264,11 @@ _wzp_call_end (WzpCall         *self,
   g_cancellable_cancel (self->cancellable);
   stop_races (self);
   g_ptr_array_set_size (self->early_accepted, 0);
-  g_clear_handle_id (&self->deadline_id, g_source_remove);
-  g_clear_handle_id (&self->ack_timeout_id, g_source_remove);
-  g_clear_handle_id (&self->keepalive_id, g_source_remove);
-  g_clear_handle_id (&self->silence_id, g_source_remove);
-  g_clear_handle_id (&self->recover_id, g_source_remove);
+  _wzp_clear_source (self->context, &self->deadline_id);
+  _wzp_clear_source (self->context, &self->ack_timeout_id);
+  _wzp_clear_source (self->context, &self->keepalive_id);
+  _wzp_clear_source (self->context, &self->silence_id);
+  _wzp_clear_source (self->context, &self->recover_id);
   for (guint i = 0; i < self->paths->len; i++)
     {
       WzpPath *path = g_ptr_array_index (self->paths, i);
@@ -319,7 +321,7 @@ _wzp_call_use_path (WzpCall *self,
   self->nominated = path;
   self->last_rx_us = g_get_monotonic_time ();
   self->peer_wants_relay = FALSE;
-  g_clear_handle_id (&self->recover_id, g_source_remove);
+  _wzp_clear_source (self->context, &self->recover_id);
   self->path_kind = path->kind;
   g_free (self->remote_address);
   self->remote_address = g_strdup (path->remote);
@@ -342,7 +344,7 @@ _wzp_call_use_path (WzpCall *self,
       /* A direct path is as good as it gets: no more attempts. Only the caller closes the
        * other paths, and only now that the ack came (DESIGN.md section 11, item 4); the
        * callee closes them when the caller does. */
-      g_clear_handle_id (&self->deadline_id, g_source_remove);
+      _wzp_clear_source (self->context, &self->deadline_id);
       stop_races (self);
       if (self->role == WZP_CALL_ROLE_CALLER)
         for (guint i = 0; i < self->paths->len; i++)
@@ -464,7 +466,7 @@ race_exhausted_cb (WzpRace *race,
    * with a path in use, nothing is missing. */
   if (self->nominated != NULL)
     return;
-  g_clear_handle_id (&self->head_start_id, g_source_remove);
+  _wzp_clear_source (self->context, &self->head_start_id);
   _wzp_call_ensure_pipe (self);
 }
 
@@ -525,7 +527,7 @@ start_race (WzpCall *self)
   if (n_direct == 0)
     open_pipe (self);
   else
-    self->head_start_id = g_timeout_add (HEAD_START_MS, head_start_cb, self);
+    self->head_start_id = _wzp_timeout_add (self->context, HEAD_START_MS, head_start_cb, self);
 }
 
 static gboolean deadline_cb (gpointer user_data);
@@ -545,8 +547,9 @@ run_round (WzpCall *self)
    * deadline stands. At the deadline the attempts stop and spare paths close. */
   if (self->time_to_path >= 0)
     {
-      g_clear_handle_id (&self->deadline_id, g_source_remove);
-      self->deadline_id = g_timeout_add (WZP_CALL_CONNECT_DEADLINE_MS, deadline_cb, self);
+      _wzp_clear_source (self->context, &self->deadline_id);
+      self->deadline_id = _wzp_timeout_add (self->context, WZP_CALL_CONNECT_DEADLINE_MS,
+                                            deadline_cb, self);
     }
 }
 
@@ -572,7 +575,8 @@ _wzp_call_request_round (WzpCall *self)
     return;
   if (self->last_round_us != 0 && since_ms < REROUND_INTERVAL_MS)
     {
-      self->reround_id = g_timeout_add (REROUND_INTERVAL_MS - since_ms, reround_cb, self);
+      self->reround_id = _wzp_timeout_add (self->context, REROUND_INTERVAL_MS - since_ms,
+                                           reround_cb, self);
       return;
     }
   run_round (self);
@@ -683,8 +687,10 @@ handle_setup (WzpCall    *self,
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_ALIAS]);
     }
   set_state (self, WZP_CALL_STATE_CONNECTING);
-  self->deadline_id = g_timeout_add (WZP_CALL_CONNECT_DEADLINE_MS, deadline_cb, self);
-  self->keepalive_id = g_timeout_add (WZP_CALL_KEEPALIVE_MS, _wzp_call_keepalive_cb, self);
+  self->deadline_id = _wzp_timeout_add (self->context, WZP_CALL_CONNECT_DEADLINE_MS, deadline_cb,
+                                        self);
+  self->keepalive_id = _wzp_timeout_add (self->context, WZP_CALL_KEEPALIVE_MS,
+                                         _wzp_call_keepalive_cb, self);
 
   start_race (self);
   /* Our network changed between the offer (or answer) and now: the peer dials what we
@@ -1289,11 +1295,11 @@ wzp_call_dispose (GObject *object)
     }
   g_cancellable_cancel (self->cancellable);
   stop_races (self);
-  g_clear_handle_id (&self->deadline_id, g_source_remove);
-  g_clear_handle_id (&self->ack_timeout_id, g_source_remove);
-  g_clear_handle_id (&self->keepalive_id, g_source_remove);
-  g_clear_handle_id (&self->silence_id, g_source_remove);
-  g_clear_handle_id (&self->recover_id, g_source_remove);
+  _wzp_clear_source (self->context, &self->deadline_id);
+  _wzp_clear_source (self->context, &self->ack_timeout_id);
+  _wzp_clear_source (self->context, &self->keepalive_id);
+  _wzp_clear_source (self->context, &self->silence_id);
+  _wzp_clear_source (self->context, &self->recover_id);
   if (self->paths != NULL)
     g_ptr_array_set_size (self->paths, 0);
   if (self->task != NULL)
@@ -1323,6 +1329,7 @@ wzp_call_finalize (GObject *object)
   g_free (self->peer_alias);
   g_free (self->remote_address);
   g_free (self->error_message);
+  g_main_context_unref (self->context);
 
   G_OBJECT_CLASS (wzp_call_parent_class)->finalize (object);
 }
@@ -1532,6 +1539,7 @@ wzp_call_class_init (WzpCallClass *klass)
 static void
 wzp_call_init (WzpCall *self)
 {
+  self->context = g_main_context_ref_thread_default ();
   self->cancellable = g_cancellable_new ();
   self->paths = g_ptr_array_new_with_free_func ((GDestroyNotify) _wzp_path_unref);
   self->outcomes = g_string_new (NULL);

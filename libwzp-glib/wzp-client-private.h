@@ -21,6 +21,8 @@ gboolean        _wzp_client_parse_relay_uri   (const char   *uri,
 void            _wzp_client_set_test_loopback (WzpClient    *self,
                                                gboolean      loopback);
 WzpSharedPort  *_wzp_client_get_shared_port   (WzpClient    *self);
+/* The context the client lives on (thread-default when it was made): its timers go there. */
+GMainContext   *_wzp_client_get_context      (WzpClient    *self);
 WzpNetworkInfo *_wzp_client_get_network_info  (WzpClient    *self);
 
 /* wzp-client-reflectors.c: asks the reflector at @uri (a relay URI) what address it sees

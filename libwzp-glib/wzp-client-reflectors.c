@@ -13,6 +13,7 @@
 #include "wzp-client-private.h"
 #include "wzp-frame-io-private.h"
 #include "wzp-tls-private.h"
+#include "wzp-timeout-private.h"
 
 /* NAT type: besides the own relay (its ack), each reflector is asked for the reflexive
  * address of P over a short-lived TLS connection from P (DESIGN.md sections 5 and 11,
@@ -34,7 +35,7 @@ typedef struct
 static void
 probe_free (Probe *probe)
 {
-  g_clear_handle_id (&probe->timeout_id, g_source_remove);
+  _wzp_clear_source (_wzp_client_get_context (probe->client), &probe->timeout_id);
   if (probe->conn != NULL)
     g_io_stream_close (G_IO_STREAM (probe->conn), NULL, NULL);
   g_clear_object (&probe->io);
@@ -177,7 +178,8 @@ _wzp_client_probe_reflector (WzpClient  *self,
   probe->uri = g_strdup (uri);
   probe->pin = g_steal_pointer (&pin);
   probe->cancellable = g_cancellable_new ();
-  probe->timeout_id = g_timeout_add_seconds (REFLECT_DEADLINE_S, probe_timeout_cb, probe);
+  probe->timeout_id = _wzp_timeout_add_seconds (_wzp_client_get_context (self),
+                                                REFLECT_DEADLINE_S, probe_timeout_cb, probe);
 
   connectable = g_network_address_new (host, port);
   enumerator = g_socket_connectable_enumerate (connectable);

@@ -15,6 +15,7 @@
 #include "wzp-race-private.h"
 #include "wzp-socket-private.h"
 #include "wzp-tls-private.h"
+#include "wzp-timeout-private.h"
 
 /**
  * WzpClient:
@@ -46,6 +47,7 @@ struct _WzpClient
 {
   GObject            parent_instance;
 
+  GMainContext      *context;          /* thread-default at construction: its timers' */
   WzpIdentity       *identity;
   char              *relay_uri;
   char              *alias;
@@ -220,8 +222,8 @@ static void
 connect_cancelled_cb (GCancellable *cancellable,
                       WzpClient    *self)
 {
-  g_idle_add_full (G_PRIORITY_DEFAULT, connect_cancelled_idle_cb, g_object_ref (self),
-                   g_object_unref);
+  _wzp_idle_add_full (self->context, G_PRIORITY_DEFAULT, connect_cancelled_idle_cb,
+                      g_object_ref (self), g_object_unref);
 }
 
 static GTask *
@@ -359,8 +361,8 @@ drop_connection (WzpClient *self)
 {
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
-  g_clear_handle_id (&self->keepalive_id, g_source_remove);
-  g_clear_handle_id (&self->answer_id, g_source_remove);
+  _wzp_clear_source (self->context, &self->keepalive_id);
+  _wzp_clear_source (self->context, &self->answer_id);
   if (self->socket_conn != NULL)
     g_io_stream_close (G_IO_STREAM (self->socket_conn), NULL, NULL);
   g_clear_object (&self->io);
@@ -425,7 +427,7 @@ connection_failed (WzpClient *self,
                                            : MIN (self->backoff_ms * 2, BACKOFF_MAX_MS);
   g_debug ("Relay connection failed (%s); retrying in %u ms", owned->message,
            self->backoff_ms);
-  self->reconnect_id = g_timeout_add (self->backoff_ms, reconnect_cb, self);
+  self->reconnect_id = _wzp_timeout_add (self->context, self->backoff_ms, reconnect_cb, self);
 }
 
 /* Reconnects without the backoff wait: for losses that a retry now can fix (the network
@@ -437,7 +439,7 @@ reconnect_at_once (WzpClient *self,
   connection_failed (self, error);
   if (self->reconnect_id != 0)
     {
-      g_clear_handle_id (&self->reconnect_id, g_source_remove);
+      _wzp_clear_source (self->context, &self->reconnect_id);
       start_attempt (self);
     }
 }
@@ -459,8 +461,8 @@ static void
 expect_answer (WzpClient *self,
                guint      ms)
 {
-  g_clear_handle_id (&self->answer_id, g_source_remove);
-  self->answer_id = g_timeout_add (ms, answer_timeout_cb, self);
+  _wzp_clear_source (self->context, &self->answer_id);
+  self->answer_id = _wzp_timeout_add (self->context, ms, answer_timeout_cb, self);
 }
 
 static gboolean
@@ -508,7 +510,7 @@ candidates_changed (WzpClient *self)
 {
   self->candidates_serial++;
   if (self->announce_id == 0)
-    self->announce_id = g_idle_add (announce_idle_cb, self);
+    self->announce_id = _wzp_idle_add (self->context, announce_idle_cb, self);
 }
 
 /* The own relay's view of our address (RegisterPresenceAck, ReflectResponse). */
@@ -562,8 +564,8 @@ handle_ack (WzpClient  *self,
   self->registered = TRUE;
   self->backoff_ms = 0;
   set_observed (self, observed);
-  g_clear_handle_id (&self->keepalive_id, g_source_remove);
-  self->keepalive_id = g_timeout_add_seconds (KEEPALIVE_S, keepalive_cb, self);
+  _wzp_clear_source (self->context, &self->keepalive_id);
+  self->keepalive_id = _wzp_timeout_add_seconds (self->context, KEEPALIVE_S, keepalive_cb, self);
 
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "WZP_FINGERPRINT", _wzp_client_get_fingerprint (self),
@@ -692,7 +694,7 @@ read_cb (GObject      *source,
   if (self->answer_id != 0)
     {
       /* The relay is there: what waited for that may go out now. */
-      g_clear_handle_id (&self->answer_id, g_source_remove);
+      _wzp_clear_source (self->context, &self->answer_id);
       handle_message (self, message);
       if (WZP_FRAME_IO (source) == self->io)
         announce_to_calls (self);
@@ -861,7 +863,7 @@ typedef struct
 static void
 accepted_free (Accepted *accepted)
 {
-  g_clear_handle_id (&accepted->timeout_id, g_source_remove);
+  _wzp_clear_source (accepted->client->context, &accepted->timeout_id);
   g_object_unref (accepted->client);
   g_object_unref (accepted->conn);
   g_object_unref (accepted->cancellable);
@@ -916,7 +918,8 @@ port_incoming_cb (WzpSharedPort     *port,
   accepted->client = g_object_ref (self);
   accepted->conn = g_object_ref (connection);
   accepted->cancellable = g_cancellable_new ();
-  accepted->timeout_id = g_timeout_add_seconds (5, accepted_timeout_cb, accepted);
+  accepted->timeout_id = _wzp_timeout_add_seconds (accepted->client->context, 5,
+                                                   accepted_timeout_cb, accepted);
   /* Exact read: the dialler's TLS follows the preamble. */
   g_input_stream_read_all_async (g_io_stream_get_input_stream (G_IO_STREAM (connection)),
                                  accepted->preamble, WZP_PREAMBLE_LEN, G_PRIORITY_DEFAULT,
@@ -975,7 +978,7 @@ network_gathered_cb (WzpNetworkInfo *network,
   else if (self->reconnect_id != 0)
     {
       /* Waiting to retry: the network that failed us may be back. */
-      g_clear_handle_id (&self->reconnect_id, g_source_remove);
+      _wzp_clear_source (self->context, &self->reconnect_id);
       start_attempt (self);
     }
 }
@@ -1124,7 +1127,7 @@ wzp_client_connect_async (WzpClient           *self,
     self->connect_cancel_id = g_cancellable_connect (cancellable,
                                                      G_CALLBACK (connect_cancelled_cb),
                                                      self, NULL);
-  g_clear_handle_id (&self->reconnect_id, g_source_remove);
+  _wzp_clear_source (self->context, &self->reconnect_id);
   self->backoff_ms = 0;
   start_attempt (self);
 }
@@ -1168,7 +1171,7 @@ wzp_client_unregister (WzpClient *self)
   for (guint i = 0; i < calls->len; i++)
     wzp_call_hangup (g_ptr_array_index (calls, i));
 
-  g_clear_handle_id (&self->reconnect_id, g_source_remove);
+  _wzp_clear_source (self->context, &self->reconnect_id);
   if (self->connect_task != NULL)
     {
       g_autoptr(GTask) task = take_connect_task (self);
@@ -1304,7 +1307,7 @@ wzp_client_set_relay_uri (WzpClient  *self,
 
   if (self->state == WZP_CLIENT_STATE_CONNECTED || self->state == WZP_CLIENT_STATE_RECONNECTING)
     {
-      g_clear_handle_id (&self->reconnect_id, g_source_remove);
+      _wzp_clear_source (self->context, &self->reconnect_id);
       self->backoff_ms = 0;
       start_attempt (self);
     }
@@ -1469,6 +1472,12 @@ _wzp_client_set_test_loopback (WzpClient *self,
   self->test_loopback = loopback;
 }
 
+GMainContext *
+_wzp_client_get_context (WzpClient *self)
+{
+  return self->context;
+}
+
 WzpSharedPort *
 _wzp_client_get_shared_port (WzpClient *self)
 {
@@ -1610,8 +1619,8 @@ wzp_client_dispose (GObject *object)
         _wzp_call_abandon (g_ptr_array_index (calls, i), "The client went away");
       g_hash_table_remove_all (self->calls);
     }
-  g_clear_handle_id (&self->reconnect_id, g_source_remove);
-  g_clear_handle_id (&self->announce_id, g_source_remove);
+  _wzp_clear_source (self->context, &self->reconnect_id);
+  _wzp_clear_source (self->context, &self->announce_id);
   drop_connection (self);
   if (self->shared_port != NULL)
     _wzp_shared_port_close (self->shared_port);
@@ -1640,6 +1649,7 @@ wzp_client_finalize (GObject *object)
   g_strfreev (self->reflectors);
   g_strfreev (self->deny_list);
   g_strfreev (self->allow_list);
+  g_main_context_unref (self->context);
 
   G_OBJECT_CLASS (wzp_client_parent_class)->finalize (object);
 }
@@ -1847,5 +1857,6 @@ wzp_client_class_init (WzpClientClass *klass)
 static void
 wzp_client_init (WzpClient *self)
 {
+  self->context = g_main_context_ref_thread_default ();
   self->calls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
 }

@@ -11,6 +11,7 @@
 #include "wzp-expect-stream-private.h"
 #include "wzp-race-private.h"
 #include "wzp-tls-private.h"
+#include "wzp-timeout-private.h"
 
 /* A dial from P that merged with the peer's (EADDRNOTAVAIL) expects the peer's connection
  * on accept within about a round trip; after this long without it, the candidate counts
@@ -64,6 +65,7 @@ struct _WzpRace
   guint           n_promising;
   guint8          preamble[WZP_PREAMBLE_LEN];
 
+  GMainContext   *context;        /* thread-default at construction: its timers' */
   GCancellable   *cancellable;
   GPtrArray      *timers;         /* pending paced dials (source ids) */
   GPtrArray      *targets;        /* Target*, in dial order */
@@ -109,8 +111,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Attempt, attempt_free)
 static void
 target_free (Target *target)
 {
-  g_clear_handle_id (&target->merged_id, g_source_remove);
-  g_clear_handle_id (&target->retry_id, g_source_remove);
+  _wzp_clear_source (target->race->context, &target->merged_id);
+  _wzp_clear_source (target->race->context, &target->retry_id);
   g_free (target->address);
   g_clear_object (&target->sockaddr);
   g_free (target);
@@ -177,7 +179,8 @@ schedule_retry (Target *target)
       target->n_live > 0 || target->n_linked > 0 || target->retry_id != 0 ||
       target->merged_id != 0 || target->n_dials > G_N_ELEMENTS (retry_delays_ms))
     return;
-  target->retry_id = g_timeout_add (retry_delays_ms[target->n_dials - 1], retry_cb, target);
+  target->retry_id = _wzp_timeout_add (target->race->context,
+                                       retry_delays_ms[target->n_dials - 1], retry_cb, target);
 }
 
 /* The first verdict on a candidate counts towards "every direct attempt failed". */
@@ -204,8 +207,8 @@ target_ok (Target *target)
   if (target->state == TARGET_FAILED)
     target->race->n_failed--;
   target->state = TARGET_OK;
-  g_clear_handle_id (&target->merged_id, g_source_remove);
-  g_clear_handle_id (&target->retry_id, g_source_remove);
+  _wzp_clear_source (target->race->context, &target->merged_id);
+  _wzp_clear_source (target->race->context, &target->retry_id);
 }
 
 static gboolean
@@ -265,7 +268,8 @@ attempt_failed (Attempt *attempt,
       /* Not a failure (DESIGN.md section 11, item 14): the peer's dial made this very
        * connection, and it is on its way to our listener. */
       if (target->merged_id == 0 && target->state != TARGET_OK && !attempt->race->stopped)
-        target->merged_id = g_timeout_add (MERGED_DEADLINE_MS, merged_deadline_cb, target);
+        target->merged_id = _wzp_timeout_add (target->race->context, MERGED_DEADLINE_MS,
+                                              merged_deadline_cb, target);
     }
   else if (g_str_equal (result, "failed"))
     target_failed (target);
@@ -521,8 +525,9 @@ add_dial (WzpRace    *self,
 
   paced->race = self;
   paced->attempt = attempt_new (self, target);
-  paced->id = g_timeout_add_full (G_PRIORITY_DEFAULT, self->targets->len * WZP_RACE_PACING_MS,
-                                  paced_dial_cb, paced, (GDestroyNotify) paced_dial_free);
+  paced->id = _wzp_timeout_add_full (self->context, G_PRIORITY_DEFAULT,
+                                     self->targets->len * WZP_RACE_PACING_MS, paced_dial_cb,
+                                     paced, (GDestroyNotify) paced_dial_free);
   g_ptr_array_add (self->timers, GUINT_TO_POINTER (paced->id));
   g_ptr_array_add (self->targets, target);
 }
@@ -671,14 +676,14 @@ _wzp_race_stop (WzpRace *self)
   while (self->timers->len > 0)
     {
       guint id = GPOINTER_TO_UINT (g_ptr_array_steal_index_fast (self->timers, 0));
-      g_source_remove (id);
+      _wzp_clear_source (self->context, &id);
     }
   for (guint i = 0; i < self->targets->len; i++)
     {
       Target *target = g_ptr_array_index (self->targets, i);
 
-      g_clear_handle_id (&target->merged_id, g_source_remove);
-      g_clear_handle_id (&target->retry_id, g_source_remove);
+      _wzp_clear_source (target->race->context, &target->merged_id);
+      _wzp_clear_source (target->race->context, &target->retry_id);
     }
 }
 
@@ -730,6 +735,7 @@ _wzp_race_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   g_ptr_array_unref (self->timers);
   g_ptr_array_unref (self->targets);
+  g_main_context_unref (self->context);
 
   G_OBJECT_CLASS (_wzp_race_parent_class)->finalize (object);
 }
@@ -757,6 +763,7 @@ _wzp_race_class_init (WzpRaceClass *klass)
 static void
 _wzp_race_init (WzpRace *self)
 {
+  self->context = g_main_context_ref_thread_default ();
   self->cancellable = g_cancellable_new ();
   self->timers = g_ptr_array_new ();
   self->targets = g_ptr_array_new_with_free_func ((GDestroyNotify) target_free);

@@ -13,6 +13,7 @@
 #include "wzp-error.h"
 #include "wzp-relay-federation-private.h"
 #include "wzp-relay-private.h"
+#include "wzp-timeout-private.h"
 #include "wzp-tls-private.h"
 
 /**
@@ -189,38 +190,17 @@ _wzp_relay_lookup_conn (WzpRelay   *self,
   return g_hash_table_lookup (self->registrations, fingerprint);
 }
 
-/* Timers. The relay lives on the context that was thread-default when it was made (its
- * sockets' sources are there), and so must its timers: g_timeout_add() would put them on
- * the global default context, which, for a relay made in a worker thread, another thread
- * iterates (the callbacks would race with the relay's) or nobody does (handshake, ring
- * and grace timeouts would never fire). */
+/* Timers go to the relay's context, not the global default one (wzp-timeout-private.h). */
 
-static guint
-attach_timeout (WzpRelay       *self,
-                GSource        *source,
-                GSourceFunc     func,
-                gpointer        data,
-                GDestroyNotify  notify)
-{
-  guint id;
-
-  g_source_set_callback (source, func, data, notify);
-  id = g_source_attach (source, self->context);
-  g_source_unref (source);
-  return id;
-}
-
-/* Like g_timeout_add(), on the relay's context. */
 guint
 _wzp_relay_timeout_add (WzpRelay    *self,
                         guint        interval_ms,
                         GSourceFunc  func,
                         gpointer     data)
 {
-  return attach_timeout (self, g_timeout_source_new (interval_ms), func, data, NULL);
+  return _wzp_timeout_add (self->context, interval_ms, func, data);
 }
 
-/* Like g_timeout_add_seconds_full() at the default priority, on the relay's context. */
 guint
 _wzp_relay_timeout_add_seconds_full (WzpRelay       *self,
                                      guint           seconds,
@@ -228,22 +208,14 @@ _wzp_relay_timeout_add_seconds_full (WzpRelay       *self,
                                      gpointer        data,
                                      GDestroyNotify  notify)
 {
-  return attach_timeout (self, g_timeout_source_new_seconds (seconds), func, data, notify);
+  return _wzp_timeout_add_seconds_full (self->context, seconds, func, data, notify);
 }
 
-/* Like g_clear_handle_id (id, g_source_remove) for a source on the relay's context. */
 void
 _wzp_relay_clear_source (WzpRelay *self,
                          guint    *id)
 {
-  GSource *source;
-
-  if (*id == 0)
-    return;
-  source = g_main_context_find_source_by_id (self->context, *id);
-  if (source != NULL)
-    g_source_destroy (source);
-  *id = 0;
+  _wzp_clear_source (self->context, id);
 }
 
 void

@@ -283,6 +283,31 @@ check_call (Fixture       *f,
   disconnect_and_free (b);
 }
 
+static gpointer
+call_on_own_context_thread (gpointer data)
+{
+  GMainContext *context = g_main_context_new ();
+  Fixture f = { 0 };
+
+  g_main_context_push_thread_default (context);
+  fixture_setup (&f, NULL);
+  check_call (&f, FALSE, WZP_ACCEPT_MODE_TRUSTED, TRUE);
+  fixture_teardown (&f, NULL);
+  g_main_context_pop_thread_default (context);
+  g_main_context_unref (context);
+  return NULL;
+}
+
+/* A relay, two clients and a direct call, all made in a worker thread whose own context is
+ * thread-default there, while no thread runs the global default context: the race's paced
+ * dials, the head start, the deadline and the keepalives all have to run on the objects'
+ * own context (the test helpers iterate the thread-default context). */
+static void
+test_call_on_own_context (void)
+{
+  g_thread_join (g_thread_new ("calls", call_on_own_context_thread, NULL));
+}
+
 static void
 test_direct_call (Fixture       *f,
                  gconstpointer  data)
@@ -2112,6 +2137,7 @@ main (int   argc,
 
   ADD ("register", test_register);
   ADD ("direct-call", test_direct_call);
+  g_test_add_func ("/wzp/call/own-context", test_call_on_own_context);
   ADD ("callee-hangs-up", test_callee_hangs_up);
   ADD ("privacy-answer", test_privacy_answer);
   ADD ("privacy-caller", test_privacy_caller);

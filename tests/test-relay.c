@@ -785,6 +785,20 @@ count_threads (const char *name)
   return threads_named (name, NULL);
 }
 
+/* Threads called @name once an ended one has left /proc: a joined thread is gone for the
+ * process, but the kernel lists its task until its exit is complete (at most 2 s here). */
+static guint
+count_threads_settled (const char *name,
+                       guint       expected)
+{
+  gint64 deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+  guint n;
+
+  while ((n = count_threads (name)) != expected && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  return n;
+}
+
 #define FORWARDER_THREAD "wzp-forwarder"
 
 /* The end of a stream is passed on, one direction at a time; when both have ended, the
@@ -925,7 +939,7 @@ test_pipe_two_relays (Fixture       *f,
   wzp_test_client_free (a2);
   wzp_test_client_free (b2);
   wzp_test_finalize_object (second);
-  g_assert_cmpuint (count_threads (FORWARDER_THREAD), ==, threads + 1);
+  g_assert_cmpuint (count_threads_settled (FORWARDER_THREAD, threads + 1), ==, threads + 1);
   g_assert_cmpuint (read_to_end (pipe_a2), ==, 0);
   g_assert_cmpuint (read_to_end (pipe_b2), ==, 0);
 
@@ -980,7 +994,7 @@ test_pipe_stop_while_forwarding (Fixture       *f,
   g_assert_false (w.done);
 
   wzp_relay_stop (f->relay);
-  g_assert_cmpuint (count_threads (FORWARDER_THREAD), ==, threads);
+  g_assert_cmpuint (count_threads_settled (FORWARDER_THREAD, threads), ==, threads);
   g_assert_cmpuint (g_hash_table_size (f->relay->pipes), ==, 0);
   /* The callee got part of it, then the end; the caller's write fails. */
   g_assert_cmpuint (read_to_end (pipe_b), <, size);

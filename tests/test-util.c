@@ -39,23 +39,43 @@ timeout_scale (void)
   return scale;
 }
 
+/* The helpers wait on the thread-default context (the global default one unless a test
+ * runs its objects on a context of their own), and so do their timers. */
+static GSource *
+add_timeout (guint     ms,
+             gboolean *fired)
+{
+  GSource *source = g_timeout_source_new (ms);
+
+  g_source_set_callback (source, timeout_cb, fired, NULL);
+  g_source_attach (source, g_main_context_get_thread_default ());
+  return source;
+}
+
+static void
+remove_timeout (GSource *source)
+{
+  g_source_destroy (source);
+  g_source_unref (source);
+}
+
 static void
 wait_until (gboolean  (*done) (gpointer),
             gpointer   data,
             guint      timeout_ms)
 {
   gboolean timed_out = FALSE;
-  guint id;
+  GSource *timeout;
 
   timeout_ms *= timeout_scale ();
-  id = g_timeout_add (timeout_ms, timeout_cb, &timed_out);
+  timeout = add_timeout (timeout_ms, &timed_out);
 
   while (!done (data) && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
+    g_main_context_iteration (g_main_context_get_thread_default (), TRUE);
 
   if (timed_out)
     g_error ("Timed out after %u ms waiting for a condition", timeout_ms);
-  g_source_remove (id);
+  remove_timeout (timeout);
 }
 
 static gboolean
@@ -88,11 +108,11 @@ void
 wzp_test_spin (guint ms)
 {
   gboolean done = FALSE;
-  guint id = g_timeout_add (ms, timeout_cb, &done);
+  GSource *timeout = add_timeout (ms, &done);
 
   while (!done)
-    g_main_context_iteration (NULL, TRUE);
-  (void) id;
+    g_main_context_iteration (g_main_context_get_thread_default (), TRUE);
+  remove_timeout (timeout);
 }
 
 void
@@ -104,7 +124,8 @@ wzp_test_finalize_object (gpointer object)
   g_object_add_weak_pointer (object, &weak);
   g_object_unref (object);
   while (weak != NULL && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, FALSE) || (g_usleep (1000), TRUE);
+    g_main_context_iteration (g_main_context_get_thread_default (), FALSE) ||
+      (g_usleep (1000), TRUE);
   if (weak != NULL)
     {
       g_object_remove_weak_pointer (weak, &weak);
@@ -539,7 +560,8 @@ wzp_test_wait_call_state (WzpCall      *call,
   gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
 
   while (wzp_call_get_state (call) != state && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, FALSE) || (g_usleep (1000), TRUE);
+    g_main_context_iteration (g_main_context_get_thread_default (), FALSE) ||
+      (g_usleep (1000), TRUE);
   g_assert_cmpint (wzp_call_get_state (call), ==, state);
 }
 
