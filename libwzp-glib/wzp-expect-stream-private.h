@@ -16,6 +16,8 @@
 
 #include <gio/gio.h>
 
+#include "wzp-message-private.h"
+
 G_BEGIN_DECLS
 
 #define WZP_TYPE_EXPECT_INPUT_STREAM (_wzp_expect_input_stream_get_type ())
@@ -29,7 +31,15 @@ GInputStream *_wzp_expect_input_stream_new        (GInputStream          *base,
                                                    const guint8          *expected,
                                                    gsize                  len,
                                                    const char            *mismatch_message);
-/* TRUE once the expected bytes were read and matched. */
+/* The same for one whole frame (wzp-frame-io.c framing) of message @type: a relay pipe's
+ * PipeReady, read by the E2E handshake that was started right behind OpenPipe. Another
+ * message fails with WZP_PROTOCOL_ERROR_UNEXPECTED, a malformed frame with its decoding
+ * error, and the end of the stream or a reset before the whole frame with
+ * WZP_PROTOCOL_ERROR_REMOTE and @closed_message. */
+GInputStream *_wzp_expect_input_stream_new_frame  (GInputStream          *base,
+                                                   WzpMessageType         type,
+                                                   const char            *closed_message);
+/* TRUE once the expected bytes (or frame) were read and matched. */
 gboolean      _wzp_expect_input_stream_matched    (WzpExpectInputStream  *self);
 /* TRUE (and @error set, nullable) when the stream did not begin with the expected bytes. */
 gboolean      _wzp_expect_input_stream_failed     (WzpExpectInputStream  *self,
@@ -42,6 +52,12 @@ GIOStream    *_wzp_expect_io_stream_new           (GIOStream             *connec
                                                    const guint8          *expected,
                                                    gsize                  len,
                                                    const char            *mismatch_message,
+                                                   WzpExpectInputStream **expect);
+
+/* The same with _wzp_expect_input_stream_new_frame(). */
+GIOStream    *_wzp_expect_frame_io_stream_new     (GIOStream             *connection,
+                                                   WzpMessageType         type,
+                                                   const char            *closed_message,
                                                    WzpExpectInputStream **expect);
 
 G_END_DECLS

@@ -53,8 +53,9 @@ void      _wzp_path_secure_async      (GIOStream           *base,
 WzpPath  *_wzp_path_secure_finish     (GAsyncResult        *result,
                                        GError             **error);
 
-/* Opens a relay pipe: TCP to @pipe_addr, OpenPipe{call_id, token(secret, seq), seq},
- * waits for PipeReady (reading exactly that frame), then the E2E handshake. */
+/* Opens a relay pipe: TCP to @pipe_addr, OpenPipe{call_id, token(secret, seq), seq}, and
+ * the E2E handshake right behind it, whose reads take PipeReady first (exactly that
+ * frame; anything else, or the relay closing the pipe, fails it). */
 void      _wzp_path_open_pipe_async   (const char          *pipe_addr,
                                        const char          *call_id,
                                        const char          *pipe_secret,

@@ -8,6 +8,7 @@
 
 #include "wzp-error.h"
 #include "wzp-message-private.h"
+#include "wzp-expect-stream-private.h"
 #include "wzp-path-private.h"
 #include "wzp-tls-private.h"
 
@@ -164,8 +165,12 @@ typedef struct
   char               *peer_fingerprint;
   WzpCallRole         role;
   GSocketConnection  *conn;
-  WzpFrameIO         *io;
+  WzpFrameIO         *io;              /* writes OpenPipe */
+  WzpExpectInputStream *ready;         /* reads PipeReady, for the handshake */
 } PipeData;
+
+#define PIPE_CLOSED "The relay closed the pipe before joining it (see its error on the " \
+                    "signalling connection)"
 
 static void
 pipe_data_free (PipeData *data)
@@ -179,6 +184,7 @@ pipe_data_free (PipeData *data)
   g_free (data->peer_fingerprint);
   g_clear_object (&data->conn);
   g_clear_object (&data->io);
+  g_clear_object (&data->ready);
   g_free (data);
 }
 
@@ -194,52 +200,22 @@ pipe_secured_cb (GObject      *source,
 
   if (path == NULL)
     {
+      g_autoptr(GError) ready_error = NULL;
+
+      /* A pipe the relay refused, or a wrong first frame, surfaces as a TLS read error:
+       * say what it was. */
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+          _wzp_expect_input_stream_failed (data->ready, &ready_error))
+        {
+          g_task_return_error (task, g_steal_pointer (&ready_error));
+          return;
+        }
       g_prefix_error (&error, "End-to-end handshake through the relay failed: ");
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
   g_clear_object (&data->conn);   /* the path owns the connection now */
   g_task_return_pointer (task, path, (GDestroyNotify) _wzp_path_unref);
-}
-
-static void
-pipe_ready_cb (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  PipeData *data = g_task_get_task_data (task);
-  GCancellable *cancellable; /* read before the task is handed on */
-  g_autoptr(GError) error = NULL;
-  g_autoptr(WzpMessage) message = NULL;
-
-  message = _wzp_frame_io_read_finish (WZP_FRAME_IO (source), result, &error);
-  if (message == NULL)
-    {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
-        g_task_return_new_error (task, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_REMOTE,
-                                 "The relay closed the pipe before joining it (see its "
-                                 "error on the signalling connection)");
-      else
-        g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  if (_wzp_message_get_message_type (message) != WZP_MESSAGE_PIPE_READY)
-    {
-      g_task_return_new_error (task, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_UNEXPECTED,
-                               "The relay answered %s on a pipe, expected PipeReady",
-                               _wzp_message_type_to_string (
-                                 _wzp_message_get_message_type (message)));
-      return;
-    }
-
-  /* PipeReady was read exactly, so the next bytes on the connection are the peer's: the
-   * E2E handshake runs on the raw connection (DESIGN.md section 11, item 11). */
-  cancellable = g_task_get_cancellable (task);
-  _wzp_path_secure_async (G_IO_STREAM (data->conn), NULL, data->identity,
-                          data->peer_fingerprint, data->role, WZP_PATH_KIND_RELAY,
-                          data->pipe_addr, cancellable, pipe_secured_cb,
-                          g_steal_pointer (&task));
 }
 
 static void
@@ -250,6 +226,7 @@ pipe_open_written_cb (GObject      *source,
   g_autoptr(GTask) task = user_data;
   PipeData *data = g_task_get_task_data (task);
   GCancellable *cancellable; /* read before the task is handed on */
+  g_autoptr(GIOStream) transport = NULL;
   g_autoptr(GError) error = NULL;
 
   if (!_wzp_frame_io_write_finish (WZP_FRAME_IO (source), result, &error))
@@ -257,8 +234,18 @@ pipe_open_written_cb (GObject      *source,
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
+  /* The E2E handshake starts now, right behind OpenPipe, without waiting for PipeReady:
+   * the caller's ClientHello waits in the relay's socket until the relay joins the pipes
+   * and then follows the callee's PipeReady, which saves a round trip to the relay. The
+   * handshake's reads take this side's PipeReady first, exactly (DESIGN.md section 11,
+   * item 11); the bytes after it are the peer's. */
+  transport = _wzp_expect_frame_io_stream_new (G_IO_STREAM (data->conn), WZP_MESSAGE_PIPE_READY,
+                                               PIPE_CLOSED, &data->ready);
   cancellable = g_task_get_cancellable (task);
-  _wzp_frame_io_read_async (data->io, cancellable, pipe_ready_cb, g_steal_pointer (&task));
+  _wzp_path_secure_async (G_IO_STREAM (data->conn), transport, data->identity,
+                          data->peer_fingerprint, data->role, WZP_PATH_KIND_RELAY,
+                          data->pipe_addr, cancellable, pipe_secured_cb,
+                          g_steal_pointer (&task));
 }
 
 static void

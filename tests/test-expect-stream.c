@@ -10,6 +10,7 @@
 #include "test-util.h"
 #include "wzp-error.h"
 #include "wzp-expect-stream-private.h"
+#include "wzp-message-private.h"
 #include "wzp-tls-private.h"
 
 #define MISMATCH "not the expected preamble"
@@ -184,6 +185,119 @@ test_refuses_wrong (void)
   check_refused (expected, 10, TRUE);
 }
 
+/* Frame mode: a relay pipe's PipeReady, read by the handshake started behind OpenPipe. */
+
+#define PIPE_CLOSED "the relay closed the pipe"
+
+static GByteArray *
+frame_of (WzpMessage *message)
+{
+  g_autoptr(GBytes) body = _wzp_message_encode (message);
+  gsize len = g_bytes_get_size (body);
+  guint8 header[4] = { len >> 24, len >> 16, len >> 8, len };
+  GByteArray *frame = g_byte_array_new ();
+
+  g_byte_array_append (frame, header, sizeof header);
+  g_byte_array_append (frame, g_bytes_get_data (body, NULL), len);
+  return frame;
+}
+
+static GInputStream *
+frame_stream (GSocketConnection *b)
+{
+  return _wzp_expect_input_stream_new_frame (g_io_stream_get_input_stream (G_IO_STREAM (b)),
+                                             WZP_MESSAGE_PIPE_READY, PIPE_CLOSED);
+}
+
+/* PipeReady is consumed whole (here in three pieces, the last with the peer's first TLS
+ * bytes); the reader sees only what follows it. */
+static void
+test_frame_passes_what_follows (void)
+{
+  g_autoptr(GSocketConnection) a = NULL;
+  g_autoptr(GSocketConnection) b = NULL;
+  g_autoptr(GInputStream) stream = NULL;
+  g_autoptr(WzpMessage) ready = _wzp_message_new_for_call (WZP_MESSAGE_PIPE_READY, "call-1");
+  g_autoptr(GByteArray) frame = frame_of (ready);
+  g_autoptr(GByteArray) tail = g_byte_array_new ();
+  ReadAll r = { g_byte_array_new (), NULL, FALSE };
+
+  socket_pair (&a, &b);
+  stream = frame_stream (b);
+  write_bytes (a, frame->data, 2);
+  write_bytes (a, frame->data + 2, 5);
+  g_byte_array_append (tail, frame->data + 7, frame->len - 7);
+  g_byte_array_append (tail, (const guint8 *) "\x16\x03\x01", 3);
+  write_bytes (a, tail->data, tail->len);
+  read_async_until (stream, &r, 3);
+  g_assert_no_error (r.error);
+  g_assert_cmpmem (r.data->data, r.data->len, "\x16\x03\x01", 3);
+  g_assert_true (_wzp_expect_input_stream_matched (WZP_EXPECT_INPUT_STREAM (stream)));
+  g_byte_array_unref (r.data);
+}
+
+static void
+check_frame_refused (const void *data,
+                     gsize       len,
+                     gboolean    close_after,
+                     GQuark      domain,
+                     int         code,
+                     const char *message_part)
+{
+  g_autoptr(GSocketConnection) a = NULL;
+  g_autoptr(GSocketConnection) b = NULL;
+  g_autoptr(GInputStream) stream = NULL;
+  g_autoptr(GError) error = NULL;
+  ReadAll r = { g_byte_array_new (), NULL, FALSE };
+  guint8 buf[16];
+
+  socket_pair (&a, &b);
+  stream = frame_stream (b);
+  write_bytes (a, data, len);
+  if (close_after)
+    g_io_stream_close (G_IO_STREAM (a), NULL, NULL);
+  else
+    write_bytes (a, "tls", 3);
+
+  read_async_until (stream, &r, 1);
+  g_assert_error (r.error, domain, code);
+  g_assert_nonnull (strstr (r.error->message, message_part));
+  g_assert_cmpuint (r.data->len, ==, 0);
+  g_assert_false (_wzp_expect_input_stream_matched (WZP_EXPECT_INPUT_STREAM (stream)));
+  g_assert_true (_wzp_expect_input_stream_failed (WZP_EXPECT_INPUT_STREAM (stream), &error));
+  g_assert_error (error, domain, code);
+  g_clear_error (&error);
+  /* The verdict stands. */
+  g_assert_cmpint (g_input_stream_read (stream, buf, sizeof buf, NULL, &error), ==, -1);
+  g_assert_error (error, domain, code);
+  g_clear_error (&r.error);
+  g_byte_array_unref (r.data);
+}
+
+/* Another message, a frame over the limit, a body that is no message, and a relay that
+ * closes the pipe half-way through the frame (or before it: it refused the pipe). */
+static void
+test_frame_refuses (void)
+{
+  g_autoptr(WzpMessage) error_message = _wzp_message_new_error ("bad_token", "no such pipe", NULL);
+  g_autoptr(GByteArray) other = frame_of (error_message);
+  g_autoptr(WzpMessage) ready = _wzp_message_new_for_call (WZP_MESSAGE_PIPE_READY, "call-1");
+  g_autoptr(GByteArray) frame = frame_of (ready);
+  const guint8 huge[] = { 0x00, 0x10, 0x00, 0x00 };
+  const guint8 junk[] = { 0x00, 0x00, 0x00, 0x04, 'j', 'u', 'n', 'k' };
+
+  check_frame_refused (other->data, other->len, FALSE, WZP_PROTOCOL_ERROR,
+                       WZP_PROTOCOL_ERROR_UNEXPECTED, "where PipeReady was expected");
+  check_frame_refused (huge, sizeof huge, FALSE, WZP_PROTOCOL_ERROR,
+                       WZP_PROTOCOL_ERROR_FRAME_TOO_LARGE, "over the limit");
+  check_frame_refused (junk, sizeof junk, FALSE, WZP_PROTOCOL_ERROR,
+                       WZP_PROTOCOL_ERROR_INVALID_JSON, "");
+  check_frame_refused (frame->data, frame->len - 3, TRUE, WZP_PROTOCOL_ERROR,
+                       WZP_PROTOCOL_ERROR_REMOTE, PIPE_CLOSED);
+  check_frame_refused ("", 0, TRUE, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_REMOTE,
+                       PIPE_CLOSED);
+}
+
 /* What the race does: both ends send their preamble and start TLS at once (the client's
  * ClientHello right behind its preamble); each TLS reads through its expect stream. */
 typedef struct
@@ -309,6 +423,8 @@ main (int   argc,
   g_test_add_func ("/wzp/expect-stream/refuses-wrong", test_refuses_wrong);
   g_test_add_func ("/wzp/expect-stream/tls-behind-preamble", test_tls_behind_preamble);
   g_test_add_func ("/wzp/expect-stream/tls-wrong-preamble", test_tls_wrong_preamble);
+  g_test_add_func ("/wzp/expect-stream/frame-passes-what-follows", test_frame_passes_what_follows);
+  g_test_add_func ("/wzp/expect-stream/frame-refuses", test_frame_refuses);
 
   return g_test_run ();
 }
