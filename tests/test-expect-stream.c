@@ -137,10 +137,24 @@ test_blocking_read (void)
   g_assert_cmpmem (buf, n, "tls", 3);
 }
 
+static GInputStream *
+preamble_stream (GSocketConnection *b)
+{
+  return _wzp_expect_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (b)),
+                                       expected, sizeof expected, MISMATCH);
+}
+
+/* Feeds @data (then a few bytes more, or the end of the stream) to a stream made by
+ * @make, and checks its verdict: @domain/@code with @message_part in the message, no byte
+ * passed on, and the same error at once for every later read. */
 static void
-check_refused (const void *data,
-               gsize       len,
-               gboolean    close_after)
+check_refused_by (GInputStream *(*make) (GSocketConnection *b),
+                  const void    *data,
+                  gsize          len,
+                  gboolean       close_after,
+                  GQuark         domain,
+                  int            code,
+                  const char    *message_part)
 {
   g_autoptr(GSocketConnection) a = NULL;
   g_autoptr(GSocketConnection) b = NULL;
@@ -150,25 +164,36 @@ check_refused (const void *data,
   guint8 buf[16];
 
   socket_pair (&a, &b);
-  stream = _wzp_expect_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (b)),
-                                         expected, sizeof expected, MISMATCH);
+  stream = make (b);
   write_bytes (a, data, len);
   if (close_after)
     g_io_stream_close (G_IO_STREAM (a), NULL, NULL);
+  else
+    write_bytes (a, "tls", 3);
 
   read_async_until (stream, &r, 1);
-  g_assert_error (r.error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_UNEXPECTED);
-  g_assert_cmpstr (r.error->message, ==, MISMATCH);
+  g_assert_error (r.error, domain, code);
+  g_assert_nonnull (strstr (r.error->message, message_part));
   g_assert_cmpuint (r.data->len, ==, 0);
+  g_assert_false (_wzp_expect_input_stream_matched (WZP_EXPECT_INPUT_STREAM (stream)));
   g_assert_true (_wzp_expect_input_stream_failed (WZP_EXPECT_INPUT_STREAM (stream), &error));
-  g_assert_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_UNEXPECTED);
+  g_assert_error (error, domain, code);
   g_clear_error (&error);
 
   /* The verdict stands: later reads fail the same way, at once. */
   g_assert_cmpint (g_input_stream_read (stream, buf, sizeof buf, NULL, &error), ==, -1);
-  g_assert_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_UNEXPECTED);
+  g_assert_error (error, domain, code);
   g_clear_error (&r.error);
   g_byte_array_unref (r.data);
+}
+
+static void
+check_refused (const void *data,
+               gsize       len,
+               gboolean    close_after)
+{
+  check_refused_by (preamble_stream, data, len, close_after, WZP_PROTOCOL_ERROR,
+                    WZP_PROTOCOL_ERROR_UNEXPECTED, MISMATCH);
 }
 
 /* Another call's preamble, the first byte already wrong, and a peer that closes before
@@ -236,44 +261,6 @@ test_frame_passes_what_follows (void)
   g_byte_array_unref (r.data);
 }
 
-static void
-check_frame_refused (const void *data,
-                     gsize       len,
-                     gboolean    close_after,
-                     GQuark      domain,
-                     int         code,
-                     const char *message_part)
-{
-  g_autoptr(GSocketConnection) a = NULL;
-  g_autoptr(GSocketConnection) b = NULL;
-  g_autoptr(GInputStream) stream = NULL;
-  g_autoptr(GError) error = NULL;
-  ReadAll r = { g_byte_array_new (), NULL, FALSE };
-  guint8 buf[16];
-
-  socket_pair (&a, &b);
-  stream = frame_stream (b);
-  write_bytes (a, data, len);
-  if (close_after)
-    g_io_stream_close (G_IO_STREAM (a), NULL, NULL);
-  else
-    write_bytes (a, "tls", 3);
-
-  read_async_until (stream, &r, 1);
-  g_assert_error (r.error, domain, code);
-  g_assert_nonnull (strstr (r.error->message, message_part));
-  g_assert_cmpuint (r.data->len, ==, 0);
-  g_assert_false (_wzp_expect_input_stream_matched (WZP_EXPECT_INPUT_STREAM (stream)));
-  g_assert_true (_wzp_expect_input_stream_failed (WZP_EXPECT_INPUT_STREAM (stream), &error));
-  g_assert_error (error, domain, code);
-  g_clear_error (&error);
-  /* The verdict stands. */
-  g_assert_cmpint (g_input_stream_read (stream, buf, sizeof buf, NULL, &error), ==, -1);
-  g_assert_error (error, domain, code);
-  g_clear_error (&r.error);
-  g_byte_array_unref (r.data);
-}
-
 /* Another message, a frame over the limit, a body that is no message, and a relay that
  * closes the pipe half-way through the frame (or before it: it refused the pipe). */
 static void
@@ -286,16 +273,16 @@ test_frame_refuses (void)
   const guint8 huge[] = { 0x00, 0x10, 0x00, 0x00 };
   const guint8 junk[] = { 0x00, 0x00, 0x00, 0x04, 'j', 'u', 'n', 'k' };
 
-  check_frame_refused (other->data, other->len, FALSE, WZP_PROTOCOL_ERROR,
-                       WZP_PROTOCOL_ERROR_UNEXPECTED, "where PipeReady was expected");
-  check_frame_refused (huge, sizeof huge, FALSE, WZP_PROTOCOL_ERROR,
-                       WZP_PROTOCOL_ERROR_FRAME_TOO_LARGE, "over the limit");
-  check_frame_refused (junk, sizeof junk, FALSE, WZP_PROTOCOL_ERROR,
-                       WZP_PROTOCOL_ERROR_INVALID_JSON, "");
-  check_frame_refused (frame->data, frame->len - 3, TRUE, WZP_PROTOCOL_ERROR,
-                       WZP_PROTOCOL_ERROR_REMOTE, PIPE_CLOSED);
-  check_frame_refused ("", 0, TRUE, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_REMOTE,
-                       PIPE_CLOSED);
+  check_refused_by (frame_stream, other->data, other->len, FALSE, WZP_PROTOCOL_ERROR,
+                    WZP_PROTOCOL_ERROR_UNEXPECTED, "where PipeReady was expected");
+  check_refused_by (frame_stream, huge, sizeof huge, FALSE, WZP_PROTOCOL_ERROR,
+                    WZP_PROTOCOL_ERROR_FRAME_TOO_LARGE, "over the limit");
+  check_refused_by (frame_stream, junk, sizeof junk, FALSE, WZP_PROTOCOL_ERROR,
+                    WZP_PROTOCOL_ERROR_INVALID_JSON, "");
+  check_refused_by (frame_stream, frame->data, frame->len - 3, TRUE, WZP_PROTOCOL_ERROR,
+                    WZP_PROTOCOL_ERROR_REMOTE, PIPE_CLOSED);
+  check_refused_by (frame_stream, "", 0, TRUE, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_REMOTE,
+                    PIPE_CLOSED);
 }
 
 /* What the race does: both ends send their preamble and start TLS at once (the client's
