@@ -124,7 +124,7 @@ bridge_close (RelayBridge *bridge,
   log_bridge (bridge, bridge->joined ? G_LOG_LEVEL_INFO : G_LOG_LEVEL_DEBUG, why);
 
   g_cancellable_cancel (bridge->cancellable);
-  _wzp_relay_clear_source (bridge->relay, &bridge->deadline_id);
+  _wzp_clear_source (bridge->relay->context, &bridge->deadline_id);
   if (bridge->call != NULL && bridge->call->bridge == bridge)
     bridge->call->bridge = NULL;
   bridge->call = NULL;
@@ -231,7 +231,7 @@ static void
 start_copying (RelayBridge *bridge)
 {
   bridge->joined = TRUE;
-  _wzp_relay_clear_source (bridge->relay, &bridge->deadline_id);
+  _wzp_clear_source (bridge->relay->context, &bridge->deadline_id);
   log_bridge (bridge, G_LOG_LEVEL_INFO, "joined");
   copy_start (bridge, &bridge->to_local, bridge->tls, G_IO_STREAM (bridge->local),
               "the other relay closed the bridge");
@@ -484,8 +484,8 @@ _wzp_relay_bridge_open (RelayCall *call)
   log_bridge (bridge, G_LOG_LEVEL_DEBUG, "dialling");
   /* The callee's relay may wait pipe-wait-timeout for the callee's pipe before it answers. */
   bridge->deadline_id =
-    _wzp_relay_timeout_add_seconds (self, self->handshake_timeout + self->pipe_wait_timeout,
-                                    deadline_cb, bridge);
+    _wzp_timeout_add_seconds (self->context, self->handshake_timeout + self->pipe_wait_timeout,
+                              deadline_cb, bridge);
 
   client = g_socket_client_new ();
   g_socket_client_set_enable_proxy (client, FALSE);

@@ -46,7 +46,7 @@ static void
 party_clear (WzpRelay   *relay,
              RelayParty *party)
 {
-  _wzp_relay_clear_source (relay, &party->grace_id);
+  _wzp_clear_source (relay->context, &party->grace_id);
   g_clear_pointer (&party->fingerprint, g_free);
   g_clear_pointer (&party->alias, g_free);
   g_clear_pointer (&party->reflexive_addr, g_free);
@@ -59,8 +59,8 @@ party_clear (WzpRelay   *relay,
 void
 _wzp_relay_call_free (RelayCall *call)
 {
-  _wzp_relay_clear_source (call->relay, &call->ring_timeout_id);
-  _wzp_relay_clear_source (call->relay, &call->duration_id);
+  _wzp_clear_source (call->relay->context, &call->ring_timeout_id);
+  _wzp_clear_source (call->relay->context, &call->duration_id);
   _wzp_relay_bridge_call_gone (call);
   _wzp_relay_pipes_drop_call (call);
   g_free (call->bridge_secret);
@@ -364,8 +364,8 @@ handle_offer (WzpRelay   *self,
   party_store_candidates (&call->party[WZP_CALL_ROLE_CALLER], offer, "caller_reflexive_addr",
                           "caller_local_addrs", "caller_nat_type");
   g_hash_table_insert (self->calls, call->call_id, call);
-  call->ring_timeout_id = _wzp_relay_timeout_add_seconds (self, self->ring_timeout,
-                                                          ring_timeout_cb, call);
+  call->ring_timeout_id = _wzp_timeout_add_seconds (self->context, self->ring_timeout,
+                                                    ring_timeout_cb, call);
 
   /* The caller's identity comes from its certificate, never from the message (a peer
    * relay's word was checked against what it announced). */
@@ -537,10 +537,10 @@ handle_answer (WzpRelay   *self,
                             "callee_reflexive_addr", "callee_local_addrs", "callee_nat_type");
 
   call->state = CALL_SET_UP;
-  _wzp_relay_clear_source (call->relay, &call->ring_timeout_id);
+  _wzp_clear_source (call->relay->context, &call->ring_timeout_id);
   if (self->max_call_duration > 0)
-    call->duration_id = _wzp_relay_timeout_add_seconds (self, self->max_call_duration,
-                                                        duration_cb, call);
+    call->duration_id = _wzp_timeout_add_seconds (self->context, self->max_call_duration,
+                                                  duration_cb, call);
 
   /* Each relay sets up its own parties: a party's pipe secret and pipe address are those
    * of the relay it is registered with. */
@@ -858,8 +858,8 @@ _wzp_relay_calls_party_lost (WzpRelay   *self,
           data->call = call;
           data->role = role;
           call->party[role].grace_id =
-            _wzp_relay_timeout_add_seconds_full (self, self->grace_period,
-                                                 grace_expired_cb, data, g_free);
+            _wzp_timeout_add_seconds_full (self->context, self->grace_period,
+                                           grace_expired_cb, data, g_free);
           _wzp_relay_send_to (self, call->party[1 - role].fingerprint, lost);
           log_call (call, "signalling of the %s lost; waiting %u s for it to come back",
                     role == WZP_CALL_ROLE_CALLER ? "caller" : "callee", self->grace_period);
@@ -881,7 +881,7 @@ _wzp_relay_calls_party_back (WzpRelay   *self,
 
       if (role >= 0 && call->party[role].grace_id != 0)
         {
-          _wzp_relay_clear_source (call->relay, &call->party[role].grace_id);
+          _wzp_clear_source (call->relay->context, &call->party[role].grace_id);
           log_call (call, "re-attached after re-registration");
         }
     }

@@ -181,7 +181,7 @@ schedule_retry (RelayPeer *peer)
     return;
   peer->backoff_ms = peer->backoff_ms == 0 ? BACKOFF_MIN_MS
                                            : MIN (peer->backoff_ms * 2, BACKOFF_MAX_MS);
-  peer->retry_id = _wzp_relay_timeout_add (peer->relay, peer->backoff_ms, retry_cb, peer);
+  peer->retry_id = _wzp_timeout_add (peer->relay->context, peer->backoff_ms, retry_cb, peer);
 }
 
 /* The up link of @peer is gone: what the peer announced and the calls over it go too. */
@@ -211,8 +211,8 @@ link_close (RelayLink  *link,
   link->closed = TRUE;
 
   g_cancellable_cancel (link->cancellable);
-  _wzp_relay_clear_source (link->relay, &link->deadline_id);
-  _wzp_relay_clear_source (link->relay, &link->idle_id);
+  _wzp_clear_source (link->relay->context, &link->deadline_id);
+  _wzp_clear_source (link->relay->context, &link->idle_id);
   if (link->socket_conn != NULL)
     g_io_stream_close (G_IO_STREAM (link->socket_conn), NULL, NULL);
 
@@ -280,7 +280,7 @@ link_send_and_close (RelayLink  *link,
         }
     }
   g_cancellable_cancel (link->cancellable);
-  _wzp_relay_clear_source (link->relay, &link->idle_id);
+  _wzp_clear_source (link->relay->context, &link->idle_id);
   if (message == NULL)
     message = bye = _wzp_message_new_error (WZP_ERROR_CODE_SHUTDOWN, why, NULL);
   _wzp_frame_io_write_async (link->io, message, NULL, close_after_flush_cb, link_ref (link));
@@ -330,8 +330,8 @@ link_idle_cb (gpointer user_data)
     next = self->keepalive_interval - idle_s;
   else
     next = MIN (self->keepalive_interval, self->idle_timeout - idle_s);
-  link->idle_id = _wzp_relay_timeout_add_seconds (link->relay, MAX (next, 1),
-                                                  link_idle_cb, link);
+  link->idle_id = _wzp_timeout_add_seconds (link->relay->context, MAX (next, 1),
+                                            link_idle_cb, link);
   return G_SOURCE_REMOVE;
 }
 
@@ -355,11 +355,11 @@ link_up (RelayLink *link)
   RelayLink *dialling = peer->dialling;
 
   link->up = TRUE;
-  _wzp_relay_clear_source (link->relay, &link->deadline_id);
+  _wzp_clear_source (link->relay->context, &link->deadline_id);
   if (dialling == link)
     peer->dialling = NULL;
   peer->link = link;
-  _wzp_relay_clear_source (peer->relay, &peer->retry_id);
+  _wzp_clear_source (peer->relay->context, &peer->retry_id);
   peer->backoff_ms = 0;
 
   if (old != NULL && old != link)
@@ -372,9 +372,9 @@ link_up (RelayLink *link)
     link_close (dialling, "the peer dialled us meanwhile");
 
   link->last_activity_us = g_get_monotonic_time ();
-  _wzp_relay_clear_source (link->relay, &link->idle_id);
-  link->idle_id = _wzp_relay_timeout_add_seconds (link->relay, link->relay->keepalive_interval,
-                                                  link_idle_cb, link);
+  _wzp_clear_source (link->relay->context, &link->idle_id);
+  link->idle_id = _wzp_timeout_add_seconds (link->relay->context,
+                                            link->relay->keepalive_interval, link_idle_cb, link);
 
   log_peer (peer, G_LOG_LEVEL_INFO, "link up (%s, %s)", link->remote_addr,
             link->outgoing ? "dialled" : "accepted");
@@ -653,8 +653,8 @@ peer_dial (RelayPeer *peer)
   log_peer (peer, G_LOG_LEVEL_DEBUG, "dialling");
 
   /* One deadline for the whole setup: TCP, TLS and the peer's FederationHello. */
-  link->deadline_id = _wzp_relay_timeout_add_seconds (self, self->handshake_timeout,
-                                                      dial_deadline_cb, link);
+  link->deadline_id = _wzp_timeout_add_seconds (self->context, self->handshake_timeout,
+                                                dial_deadline_cb, link);
 
   client = g_socket_client_new ();
   g_socket_client_set_enable_proxy (client, FALSE);
@@ -824,7 +824,7 @@ _wzp_relay_federation_is_peer (WzpRelay   *self,
 static void
 peer_free (RelayPeer *peer)
 {
-  _wzp_relay_clear_source (peer->relay, &peer->retry_id);
+  _wzp_clear_source (peer->relay->context, &peer->retry_id);
   _wzp_relay_presence_peer_clear (peer);
   g_free (peer->uri);
   g_free (peer->host);
@@ -838,7 +838,7 @@ peer_disconnect (RelayPeer  *peer,
                  gboolean    graceful,
                  const char *why)
 {
-  _wzp_relay_clear_source (peer->relay, &peer->retry_id);
+  _wzp_clear_source (peer->relay->context, &peer->retry_id);
   if (peer->dialling != NULL)
     link_close (peer->dialling, why);
   if (peer->link != NULL)
@@ -848,7 +848,7 @@ peer_disconnect (RelayPeer  *peer,
       else
         link_close (peer->link, why);
     }
-  _wzp_relay_clear_source (peer->relay, &peer->retry_id);
+  _wzp_clear_source (peer->relay->context, &peer->retry_id);
   peer->backoff_ms = 0;
 }
 

@@ -480,7 +480,7 @@ engine_add (RelayForwarder *self,
   return 0;
 }
 
-/* Lock held */
+/* Lock held; on the engine thread, or on the owner's once the thread has ended. */
 static void
 engine_remove (RelayForwarder *self,
                RelayForward   *fw)
@@ -672,7 +672,7 @@ _wzp_relay_forwarder_new (GMainContext  *context,
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
   self->context = g_main_context_ref (context != NULL ? context : g_main_context_default ());
-  self->forwards = g_hash_table_new (g_direct_hash, NULL);
+  self->forwards = g_hash_table_new_full (g_direct_hash, NULL, NULL, g_free);
   self->throttled = g_ptr_array_new ();
   g_queue_init (&self->done);
   self->ep = -1;
@@ -730,9 +730,6 @@ _wzp_relay_forwarder_new (GMainContext  *context,
 void
 _wzp_relay_forwarder_free (RelayForwarder *self)
 {
-  GHashTableIter iter;
-  gpointer fw;
-
   if (self == NULL)
     return;
 
@@ -747,12 +744,7 @@ _wzp_relay_forwarder_free (RelayForwarder *self)
   self->stopped = TRUE;
   g_queue_clear (&self->done);
   g_ptr_array_set_size (self->throttled, 0);
-  g_hash_table_iter_init (&iter, self->forwards);
-  while (g_hash_table_iter_next (&iter, NULL, &fw))
-    {
-      g_hash_table_iter_steal (&iter);
-      g_free (fw);
-    }
+  g_hash_table_remove_all (self->forwards);
   g_source_destroy (self->notify_source);
   g_clear_pointer (&self->notify_source, g_source_unref);
   forwarder_unref (self);
@@ -820,11 +812,9 @@ _wzp_relay_forwarder_remove (RelayForwarder *self,
 {
   if (run_command (self, COMMAND_REMOVE, fw) != 0)
     {
-      /* The thread has ended and closed its descriptors; only the records are left. */
+      /* The thread has ended (and closed its descriptors): the engine's state is ours. */
       g_mutex_lock (&self->lock);
-      if (fw->queued)
-        g_queue_remove (&self->done, fw);
-      g_hash_table_steal (self->forwards, ID_KEY (fw->id));
+      engine_remove (self, fw);
       g_mutex_unlock (&self->lock);
     }
   /* Out of the table: the thread cannot reach it any more. */

@@ -45,7 +45,7 @@ struct _RelayPipe
   RelayCall          *call;          /* set once OpenPipe was accepted */
   int                 role;
   RelayPipe          *partner;       /* set when joined */
-  GSource            *wait_source;   /* OpenPipe, then the partner, in time */
+  guint               wait_id;       /* OpenPipe, then the partner, in time */
   gboolean            ready_written; /* PipeReady went out: bytes may flow towards it */
   RelayForward       *forward;       /* both pipes of a join point at the same one */
   gboolean            closed;
@@ -81,14 +81,9 @@ pipe_wait (RelayPipe   *pipe,
            guint        seconds,
            GSourceFunc  func)
 {
-  if (pipe->wait_source != NULL)
-    g_source_destroy (pipe->wait_source);
-  g_clear_pointer (&pipe->wait_source, g_source_unref);
-  if (func == NULL)
-    return;
-  pipe->wait_source = g_timeout_source_new_seconds (seconds);
-  g_source_set_callback (pipe->wait_source, func, pipe, NULL);
-  g_source_attach (pipe->wait_source, pipe->relay->context);
+  _wzp_clear_source (pipe->relay->context, &pipe->wait_id);
+  if (func != NULL)
+    pipe->wait_id = _wzp_timeout_add_seconds (pipe->relay->context, seconds, func, pipe);
 }
 
 static gboolean

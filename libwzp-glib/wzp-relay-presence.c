@@ -72,7 +72,7 @@ flush (RelayPeer *peer)
   GHashTableIter iter;
   gpointer key, value;
 
-  _wzp_relay_clear_source (peer->relay, &peer->flush_id);
+  _wzp_clear_source (peer->relay->context, &peer->flush_id);
   if (g_hash_table_size (peer->pending) == 0)
     return;
 
@@ -106,9 +106,9 @@ schedule_flush (RelayPeer *peer)
     return;
   /* Even "now" waits for the main loop to come round, so that changes made together
    * (a relay restarting, many clients registering at once) go out together. */
-  peer->flush_id = _wzp_relay_timeout_add (peer->relay,
-                                           wait_us > 0 ? (guint) ((wait_us + 999) / 1000) : 0,
-                                           flush_cb, peer);
+  peer->flush_id = _wzp_timeout_add (peer->relay->context,
+                                     wait_us > 0 ? (guint) ((wait_us + 999) / 1000) : 0,
+                                     flush_cb, peer);
 }
 
 void
@@ -161,7 +161,7 @@ _wzp_relay_presence_link_up (RelayPeer *peer)
 
   /* The snapshot supersedes whatever was pending for an earlier link. */
   g_hash_table_remove_all (peer->pending);
-  _wzp_relay_clear_source (peer->relay, &peer->flush_id);
+  _wzp_clear_source (peer->relay->context, &peer->flush_id);
 
   g_hash_table_iter_init (&iter, fed->local);
   while (g_hash_table_iter_next (&iter, &key, NULL))
@@ -176,7 +176,7 @@ _wzp_relay_presence_link_down (RelayPeer *peer)
   g_hash_table_remove_all (peer->announced);
   g_clear_pointer (&peer->staging, g_hash_table_unref);
   g_hash_table_remove_all (peer->pending);
-  _wzp_relay_clear_source (peer->relay, &peer->flush_id);
+  _wzp_clear_source (peer->relay->context, &peer->flush_id);
 }
 
 void

@@ -18,6 +18,7 @@
 #include "wzp-frame-io-private.h"
 #include "wzp-message-private.h"
 #include "wzp-relay-forwarder-private.h"
+#include "wzp-timeout-private.h"
 #include "wzp-relay.h"
 
 G_BEGIN_DECLS
@@ -169,19 +170,6 @@ struct _WzpRelay
 };
 
 /* wzp-relay.c */
-guint       _wzp_relay_timeout_add      (WzpRelay     *self,
-                                         guint         interval_ms,
-                                         GSourceFunc   func,
-                                         gpointer      data);
-guint       _wzp_relay_timeout_add_seconds_full (WzpRelay       *self,
-                                                 guint           seconds,
-                                                 GSourceFunc     func,
-                                                 gpointer        data,
-                                                 GDestroyNotify  notify);
-#define     _wzp_relay_timeout_add_seconds(self, seconds, func, data) \
-  _wzp_relay_timeout_add_seconds_full ((self), (seconds), (func), (data), NULL)
-void        _wzp_relay_clear_source     (WzpRelay     *self,
-                                         guint        *id);
 void        _wzp_relay_send_to          (WzpRelay     *self,
                                          const char   *fingerprint,
                                          WzpMessage   *message);

@@ -190,34 +190,6 @@ _wzp_relay_lookup_conn (WzpRelay   *self,
   return g_hash_table_lookup (self->registrations, fingerprint);
 }
 
-/* Timers go to the relay's context, not the global default one (wzp-timeout-private.h). */
-
-guint
-_wzp_relay_timeout_add (WzpRelay    *self,
-                        guint        interval_ms,
-                        GSourceFunc  func,
-                        gpointer     data)
-{
-  return _wzp_timeout_add (self->context, interval_ms, func, data);
-}
-
-guint
-_wzp_relay_timeout_add_seconds_full (WzpRelay       *self,
-                                     guint           seconds,
-                                     GSourceFunc     func,
-                                     gpointer        data,
-                                     GDestroyNotify  notify)
-{
-  return _wzp_timeout_add_seconds_full (self->context, seconds, func, data, notify);
-}
-
-void
-_wzp_relay_clear_source (WzpRelay *self,
-                         guint    *id)
-{
-  _wzp_clear_source (self->context, id);
-}
-
 void
 _wzp_relay_send_to (WzpRelay   *self,
                     const char *fingerprint,
@@ -316,7 +288,7 @@ conn_close (RelayConn  *conn,
   log_conn (conn, G_LOG_LEVEL_DEBUG, why);
 
   g_cancellable_cancel (conn->cancellable);
-  _wzp_relay_clear_source (conn->relay, &conn->handshake_timeout_id);
+  _wzp_clear_source (conn->relay->context, &conn->handshake_timeout_id);
 
   if (conn->handshaking)
     {
@@ -345,7 +317,7 @@ conn_detach (RelayConn *conn)
 
   conn->closed = TRUE;
   log_conn (conn, G_LOG_LEVEL_DEBUG, "handed over to federation");
-  _wzp_relay_clear_source (conn->relay, &conn->handshake_timeout_id);
+  _wzp_clear_source (conn->relay->context, &conn->handshake_timeout_id);
   conn->ip->conns--;
   _wzp_relay_ip_counters_gc (self, conn->ip);
   g_hash_table_remove (self->conns, conn);
@@ -426,8 +398,8 @@ keepalive_start (WzpRelay *self)
   if (self->keepalive_id != 0 || !self->running)
     return;
   self->keepalive_period = keepalive_period (self);
-  self->keepalive_id = _wzp_relay_timeout_add_seconds (self, self->keepalive_period,
-                                                       keepalive_sweep_cb, self);
+  self->keepalive_id = _wzp_timeout_add_seconds (self->context, self->keepalive_period,
+                                                 keepalive_sweep_cb, self);
 }
 
 /* Registration */
@@ -760,7 +732,7 @@ handshake_cb (GObject      *source,
   conn->handshaking = FALSE;
   self->pending_handshakes--;
   conn->ip->handshakes--;
-  _wzp_relay_clear_source (conn->relay, &conn->handshake_timeout_id);
+  _wzp_clear_source (conn->relay->context, &conn->handshake_timeout_id);
 
   fingerprint = _wzp_tls_connection_get_peer_fingerprint (conn->tls);
   if (fingerprint == NULL)
@@ -828,7 +800,7 @@ check_fds (WzpRelay          *self,
                         "connections for a second");
       for (guint i = 0; i < self->services->len; i++)
         g_socket_service_stop (g_ptr_array_index (self->services, i));
-      self->resume_accept_id = _wzp_relay_timeout_add_seconds (self, 1, resume_accept_cb, self);
+      self->resume_accept_id = _wzp_timeout_add_seconds (self->context, 1, resume_accept_cb, self);
     }
   return FALSE;
 }
@@ -912,8 +884,8 @@ incoming_cb (GSocketService    *service,
       return TRUE;
     }
 
-  conn->handshake_timeout_id = _wzp_relay_timeout_add_seconds (self, self->handshake_timeout,
-                                                               handshake_timeout_cb, conn);
+  conn->handshake_timeout_id = _wzp_timeout_add_seconds (self->context, self->handshake_timeout,
+                                                         handshake_timeout_cb, conn);
   g_tls_connection_handshake_async (G_TLS_CONNECTION (conn->tls), G_PRIORITY_DEFAULT,
                                     conn->cancellable, handshake_cb, conn_ref (conn));
   return TRUE;
@@ -1496,8 +1468,8 @@ relay_stop (WzpRelay *self,
   RelayConn *conn;
 
   self->running = FALSE;
-  _wzp_relay_clear_source (self, &self->resume_accept_id);
-  _wzp_relay_clear_source (self, &self->keepalive_id);
+  _wzp_clear_source (self->context, &self->resume_accept_id);
+  _wzp_clear_source (self->context, &self->keepalive_id);
 
   /* Stop first: that cancels the pending accept, which would otherwise fail on the
    * closed socket and warn. */

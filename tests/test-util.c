@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "test-util.h"
+#include "wzp-timeout-private.h"
 #include "wzp-tls-private.h"
 
 static gboolean
@@ -41,41 +42,24 @@ timeout_scale (void)
 
 /* The helpers wait on the thread-default context (the global default one unless a test
  * runs its objects on a context of their own), and so do their timers. */
-static GSource *
-add_timeout (guint     ms,
-             gboolean *fired)
-{
-  GSource *source = g_timeout_source_new (ms);
-
-  g_source_set_callback (source, timeout_cb, fired, NULL);
-  g_source_attach (source, g_main_context_get_thread_default ());
-  return source;
-}
-
-static void
-remove_timeout (GSource *source)
-{
-  g_source_destroy (source);
-  g_source_unref (source);
-}
-
 static void
 wait_until (gboolean  (*done) (gpointer),
             gpointer   data,
             guint      timeout_ms)
 {
+  GMainContext *context = g_main_context_get_thread_default ();
   gboolean timed_out = FALSE;
-  GSource *timeout;
+  guint id;
 
   timeout_ms *= timeout_scale ();
-  timeout = add_timeout (timeout_ms, &timed_out);
+  id = _wzp_timeout_add (context, timeout_ms, timeout_cb, &timed_out);
 
   while (!done (data) && !timed_out)
-    g_main_context_iteration (g_main_context_get_thread_default (), TRUE);
+    g_main_context_iteration (context, TRUE);
 
   if (timed_out)
     g_error ("Timed out after %u ms waiting for a condition", timeout_ms);
-  remove_timeout (timeout);
+  _wzp_clear_source (context, &id);
 }
 
 static gboolean
@@ -107,12 +91,13 @@ wzp_test_wait_pointer (gpointer *ptr,
 void
 wzp_test_spin (guint ms)
 {
+  GMainContext *context = g_main_context_get_thread_default ();
   gboolean done = FALSE;
-  GSource *timeout = add_timeout (ms, &done);
+  guint id = _wzp_timeout_add (context, ms, timeout_cb, &done);
 
   while (!done)
-    g_main_context_iteration (g_main_context_get_thread_default (), TRUE);
-  remove_timeout (timeout);
+    g_main_context_iteration (context, TRUE);
+  _wzp_clear_source (context, &id);
 }
 
 void
