@@ -71,9 +71,13 @@
 #define NOISE_LIMIT   0.10                     /* other programs' share of a CPU of ours */
 #define LAG_LIMIT_US  1000                     /* the generator's send lag, p99 */
 
-typedef enum { MODE_DIRECT, MODE_FWD, MODE_NGINX, MODE_NGINX_TLS, MODE_RELAY, N_MODES } Mode;
-static const char *mode_names[N_MODES] = { "direct", "fwd", "nginx", "nginx-tls", "relay" };
-#define IS_RELAY(mode) ((mode) == MODE_RELAY)
+typedef enum {
+  MODE_DIRECT, MODE_FWD, MODE_NGINX, MODE_NGINX_TLS, MODE_RELAY, MODE_RELAY_COPY, N_MODES
+} Mode;
+static const char *mode_names[N_MODES] = {
+  "direct", "fwd", "nginx", "nginx-tls", "relay", "relay-copy"
+};
+#define IS_RELAY(mode) ((mode) == MODE_RELAY || (mode) == MODE_RELAY_COPY)
 
 typedef struct
 {
@@ -182,7 +186,7 @@ typedef struct
 
 /* Options */
 static char   *opt_steps = "50,100,200,400,600,800,900,1000,1100,1200,1350,1500,1700,2000,2300,2600,3000";
-static char   *opt_modes = "direct,fwd,nginx,nginx-tls,relay";
+static char   *opt_modes = "direct,fwd,nginx,nginx-tls,relay,relay-copy";
 static double  opt_seconds = 4.0;
 static double  opt_warmup = 1.0;
 static int     opt_gen_cpu = 0;
@@ -975,9 +979,11 @@ start_proxy (Mode mode)
       }
 
     case MODE_RELAY:
+    case MODE_RELAY_COPY:
       {
         char *argv[] = {
           opt_host_bin,
+          "--set", mode == MODE_RELAY_COPY ? "pipe-forwarding=copy" : "pipe-forwarding=splice",
           /* Each bench client makes one call; everything comes from 127.0.0.1. */
           "--set", "max-pipes-per-ip=100000",
           "--set", "max-registrations-per-ip=100000",
@@ -1769,7 +1775,7 @@ main (int    argc,
   const GOptionEntry entries[] = {
     { "steps", 0, 0, G_OPTION_ARG_STRING, &opt_steps, "The ramp: numbers of calls", "N,N,..." },
     { "modes", 0, 0, G_OPTION_ARG_STRING, &opt_modes,
-      "What to measure (direct,fwd,nginx,nginx-tls,relay)", "LIST" },
+      "What to measure (direct,fwd,nginx,nginx-tls,relay,relay-copy)", "LIST" },
     { "seconds", 0, 0, G_OPTION_ARG_DOUBLE, &opt_seconds, "Measured seconds per step", "S" },
     { "warmup", 0, 0, G_OPTION_ARG_DOUBLE, &opt_warmup, "Warm-up seconds per step", "S" },
     { "gen-cpu", 0, 0, G_OPTION_ARG_INT, &opt_gen_cpu, "CPU for the generator", "N" },
@@ -1926,6 +1932,7 @@ main (int    argc,
     guint n_nginx = best_n (MODE_NGINX);
     guint n_tls = best_n (MODE_NGINX_TLS);
     guint n_relay = best_n (MODE_RELAY);
+    guint n_copy = best_n (MODE_RELAY_COPY);
     double ramp_top = steps[n_steps - 1];
 
     printf ("\n# largest N with p99 (added) < 2 ms, no late and no lost message, within what "
@@ -1953,8 +1960,16 @@ main (int    argc,
     if (n_nginx > 0 && mode_wanted (modes, MODE_RELAY))
       printf ("relay / nginx     = %.2fx (target >= 1.00x)  %s\n", (double) n_relay / n_nginx,
               n_relay >= n_nginx ? "met" : "NOT met");
+    if (n_tls > 0 && mode_wanted (modes, MODE_RELAY_COPY))
+      printf ("relay-copy / nginx-tls = %.2fx (target >= 1.50x)  %s\n", (double) n_copy / n_tls,
+              (double) n_copy / n_tls >= 1.5 ? "met" : "NOT met");
+    if (n_nginx > 0 && mode_wanted (modes, MODE_RELAY_COPY))
+      printf ("relay-copy / nginx     = %.2fx (target >= 1.00x)  %s\n",
+              (double) n_copy / n_nginx, n_copy >= n_nginx ? "met" : "NOT met");
     if (n_relay > 0 && n_relay == n_fwd)
       printf ("# note: the relay reached the generator's own limit; its true N may be higher\n");
+    if (n_copy > 0 && n_copy == n_fwd)
+      printf ("# note: relay-copy reached the generator's own limit; its true N may be higher\n");
     {
       double worst = 0;
 

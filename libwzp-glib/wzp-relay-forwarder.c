@@ -66,13 +66,16 @@
  * clash.) */
 #define ID_KEY(id) GSIZE_TO_POINTER ((gsize) (id))
 
-/* One direction of a forward: from sock[idx] to sock[1 - idx], through a kernel pipe. */
+/* One direction of a forward: from sock[idx] to sock[1 - idx], through a kernel pipe
+ * (splice) or the thread's buffer (copy). */
 typedef struct
 {
   RelayForward *fw;
   int          idx;
-  int          buf[2];
-  gsize        pending;       /* bytes sitting in buf */
+  int          buf[2];        /* splice: the kernel pipe */
+  char        *stash;         /* copy: what the other socket did not take yet */
+  gsize        stash_offset;
+  gsize        pending;       /* bytes sitting in buf or stash */
   RelayBucket  bucket;
   gint64       resume_us;     /* while throttled: when to read again */
   gboolean     throttled;     /* in self->throttled */
@@ -87,6 +90,8 @@ struct _RelayForward
   gboolean              readable[2];   /* edge-triggered readiness, cleared on EAGAIN */
   gboolean              writable[2];
   gboolean              hung_up[2];    /* EPOLLHUP: nothing can be sent to it any more */
+  gboolean              closing[2];    /* RDHUP, HUP or ERR: read it until it says so */
+  gboolean              copy;          /* WZP_PIPE_FORWARDING_COPY */
   ForwardDir            dir[2];
   double                rate;
   double                burst;
@@ -123,6 +128,7 @@ struct _RelayForwarder
   int            engine_ctl;      /* its end of ctl */
   GHashTable    *forwards;        /* ID_KEY (id) -> RelayForward* (also read under lock) */
   GPtrArray     *throttled;       /* ForwardDir* */
+  char          *scratch;         /* copy mode: SPLICE_CHUNK bytes, on their way through */
 
   /* Under lock */
   gboolean       started;         /* the thread has set itself up ... */
@@ -149,6 +155,7 @@ forwarder_unref (RelayForwarder *self)
   g_assert (self->thread == NULL);
   g_hash_table_unref (self->forwards);
   g_ptr_array_unref (self->throttled);
+  g_free (self->scratch);
   for (int i = 0; i < 2; i++)
     if (self->ctl[i] >= 0)
       close (self->ctl[i]);
@@ -171,6 +178,18 @@ splice_nocancel (int fd_in, int fd_out, gsize len)
 {
   return syscall (SYS_splice, fd_in, NULL, fd_out, NULL, len,
                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+}
+
+static inline ssize_t
+recv_nocancel (int fd, void *buf, gsize len)
+{
+  return syscall (SYS_recvfrom, fd, buf, len, MSG_DONTWAIT, NULL, NULL);
+}
+
+static inline ssize_t
+send_nocancel (int fd, const void *buf, gsize len)
+{
+  return syscall (SYS_sendto, fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, NULL, 0);
 }
 
 static inline int
@@ -239,12 +258,15 @@ forward_release (RelayForwarder *self,
         fw->sock[i] = -1;
       }
   for (int d = 0; d < 2; d++)
-    if (fw->dir[d].buf[0] >= 0)
-      {
-        close (fw->dir[d].buf[0]);
-        close (fw->dir[d].buf[1]);
-        fw->dir[d].buf[0] = fw->dir[d].buf[1] = -1;
-      }
+    {
+      if (fw->dir[d].buf[0] >= 0)
+        {
+          close (fw->dir[d].buf[0]);
+          close (fw->dir[d].buf[1]);
+          fw->dir[d].buf[0] = fw->dir[d].buf[1] = -1;
+        }
+      g_clear_pointer (&fw->dir[d].stash, g_free);
+    }
   unthrottle (self, fw);
 }
 
@@ -266,6 +288,61 @@ forward_finish (RelayForwarder *self,
     eventfd_write (self->notify_fd, 1);
 }
 
+/* Lock held: one read of at most @amount bytes from sock[@d] into the thread's buffer
+ * and one write of them to the other socket; what that does not take waits in the
+ * direction's stash. Unlike splice, a short read proves the socket empty (the kernel
+ * copies until the queue is) unless the stream is ending or failed, so no read has to
+ * fail with EAGAIN to prove it. */
+static void
+pump_copy (RelayForwarder *self,
+           RelayForward   *fw,
+           int             d,
+           gsize           amount)
+{
+  ForwardDir *dir = &fw->dir[d];
+  ssize_t n, sent;
+
+  n = recv_nocancel (fw->sock[d], self->scratch, amount);
+  if (n < 0 && errno == EINTR)
+    return;
+  if (n < 0 && errno == EAGAIN)
+    {
+      fw->readable[d] = FALSE;
+      return;
+    }
+  if (n < 0)
+    {
+      forward_finish (self, fw, "the pipe connection failed");
+      return;
+    }
+  if (n == 0)
+    {
+      dir->eof = TRUE;
+      return;
+    }
+  dir->bucket.tokens -= n;
+  if ((gsize) n < amount && !fw->closing[d])
+    fw->readable[d] = FALSE;
+
+  sent = send_nocancel (fw->sock[1 - d], self->scratch, n);
+  if (sent < 0 && errno == EAGAIN)
+    {
+      fw->writable[1 - d] = FALSE;
+      sent = 0;
+    }
+  else if (sent < 0)
+    {
+      forward_finish (self, fw, "the other end of the pipe failed");
+      return;
+    }
+  if (sent < n)
+    {
+      dir->stash = g_memdup2 (self->scratch + sent, n - sent);
+      dir->stash_offset = 0;
+      dir->pending = n - sent;
+    }
+}
+
 /* Lock held: moves what it can in direction @d, until a socket would block, the rate
  * says wait, or the forward ends. */
 static void
@@ -284,7 +361,10 @@ pump (RelayForwarder *self,
         {
           if (!fw->writable[1 - d])
             return;
-          n = splice_nocancel (dir->buf[0], fw->sock[1 - d], dir->pending);
+          if (fw->copy)
+            n = send_nocancel (fw->sock[1 - d], dir->stash + dir->stash_offset, dir->pending);
+          else
+            n = splice_nocancel (dir->buf[0], fw->sock[1 - d], dir->pending);
           if (n < 0 && errno == EINTR)
             continue;
           if (n < 0 && errno == EAGAIN)
@@ -298,6 +378,12 @@ pump (RelayForwarder *self,
               return;
             }
           dir->pending -= n;
+          dir->stash_offset += n;
+          if (dir->pending == 0)
+            {
+              g_clear_pointer (&dir->stash, g_free);
+              dir->stash_offset = 0;
+            }
           continue;
         }
 
@@ -319,6 +405,10 @@ pump (RelayForwarder *self,
 
       if (!fw->readable[d] || dir->throttled)
         return;
+      /* Copying, what is read must go out at once: leave it in the socket (and TCP slow
+       * the sender down) while the other side takes nothing. */
+      if (fw->copy && !fw->writable[1 - d])
+        return;
 
       /* The rate limit is sized for voice: a pipe is not a bulk proxy. Over it, the
        * forwarder stops reading that side, so TCP slows the sender down. */
@@ -333,6 +423,12 @@ pump (RelayForwarder *self,
           dir->throttled = TRUE;
           g_ptr_array_add (self->throttled, dir);
           return;
+        }
+
+      if (fw->copy)
+        {
+          pump_copy (self, fw, d, amount);
+          continue;
         }
 
       /* buf is empty here (pending == 0), so only the socket can make this block. */
@@ -453,7 +549,7 @@ engine_add (RelayForwarder *self,
       return EMFILE;
     }
 
-  for (int d = 0; d < 2; d++)
+  for (int d = 0; d < 2 && !fw->copy; d++)
     if (pipe2 (fw->dir[d].buf, O_NONBLOCK | O_CLOEXEC) != 0)
       {
         saved_errno = errno;
@@ -578,6 +674,8 @@ forwarder_thread (gpointer data)
             fw->writable[idx] = TRUE;
           if (events[i].events & EPOLLHUP)
             fw->hung_up[idx] = TRUE;
+          if (events[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            fw->closing[idx] = TRUE;
           pump (self, fw, idx);       /* bytes from this socket */
           pump (self, fw, 1 - idx);   /* bytes waiting to go to this socket */
         }
@@ -674,6 +772,7 @@ _wzp_relay_forwarder_new (GMainContext  *context,
   self->context = g_main_context_ref (context != NULL ? context : g_main_context_default ());
   self->forwards = g_hash_table_new_full (g_direct_hash, NULL, NULL, g_free);
   self->throttled = g_ptr_array_new ();
+  self->scratch = g_malloc (SPLICE_CHUNK);
   g_queue_init (&self->done);
   self->ep = -1;
   self->ctl[0] = self->ctl[1] = -1;
@@ -756,6 +855,7 @@ _wzp_relay_forwarder_add (RelayForwarder        *self,
                           int                    fd_b,
                           guint                  bytes_per_second,
                           guint                  burst_bytes,
+                          gboolean               copy,
                           RelayForwardDoneFunc   done,
                           gpointer               user_data,
                           GError               **error)
@@ -772,6 +872,7 @@ _wzp_relay_forwarder_add (RelayForwarder        *self,
   fw->id = ++self->next_id;
   fw->rate = bytes_per_second;
   fw->burst = burst_bytes;
+  fw->copy = copy;
   fw->done_func = done;
   fw->user_data = user_data;
   for (int i = 0; i < 2; i++)

@@ -240,6 +240,7 @@ start_forwarding (RelayPipe  *a,
 
   a->forward = _wzp_relay_forwarder_add (self->forwarder, pipe_fd (a), pipe_fd (b),
                                          self->pipe_bytes_per_second, self->pipe_burst_bytes,
+                                         self->pipe_forwarding == WZP_PIPE_FORWARDING_COPY,
                                          forward_done_cb, a, error);
   b->forward = a->forward;
   return a->forward != NULL;

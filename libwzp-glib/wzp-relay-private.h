@@ -150,6 +150,7 @@ struct _WzpRelay
   guint            max_registrations_per_ip;
   guint            max_calls_per_client;
   guint            max_pipes_per_ip;
+  WzpPipeForwarding pipe_forwarding;
   guint            pipe_bytes_per_second;
   guint            pipe_burst_bytes;
   guint            pipe_wait_timeout;

@@ -51,6 +51,7 @@ enum {
   PROP_N_CALLS,
   PROP_ALLOWED_FINGERPRINTS,
   PROP_REFLECTORS,
+  PROP_PIPE_FORWARDING,
   PROP_FIRST_LIMIT,
 };
 
@@ -996,6 +997,9 @@ wzp_relay_get_property (GObject    *object,
     case PROP_REFLECTORS:
       g_value_set_boxed (value, self->reflectors);
       break;
+    case PROP_PIPE_FORWARDING:
+      g_value_set_enum (value, self->pipe_forwarding);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1036,6 +1040,13 @@ wzp_relay_set_property (GObject      *object,
       g_strfreev (self->reflectors);
       self->reflectors = g_value_dup_boxed (value);
       g_object_notify_by_pspec (object, pspec);
+      break;
+    case PROP_PIPE_FORWARDING:
+      if (self->pipe_forwarding != (WzpPipeForwarding) g_value_get_enum (value))
+        {
+          self->pipe_forwarding = g_value_get_enum (value);
+          g_object_notify_by_pspec (object, pspec);
+        }
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1193,6 +1204,20 @@ wzp_relay_class_init (WzpRelayClass *klass)
   properties[PROP_REFLECTORS] =
     g_param_spec_boxed ("reflectors", NULL, NULL, G_TYPE_STRV,
                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpRelay:pipe-forwarding:
+   *
+   * How the bytes of joined pipes are moved (see [enum@Wzp.PipeForwarding]). A change
+   * applies to pipes joined after it; pairs already forwarding keep their way.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_PIPE_FORWARDING] =
+    g_param_spec_enum ("pipe-forwarding", NULL, NULL, WZP_TYPE_PIPE_FORWARDING,
+                       WZP_PIPE_FORWARDING_SPLICE,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY |
+                       G_PARAM_STATIC_STRINGS);
 
   /* The limits; docs/relay.md describes each (names and defaults are the table above). */
   for (guint i = 0; i < G_N_ELEMENTS (limit_specs); i++)

@@ -33,6 +33,9 @@ fixture_setup (Fixture       *f,
   g_auto(GStrv) pipes = NULL;
 
   f->relay = wzp_relay_new (identity);
+  /* The pipe tests run with each way of forwarding (data: a WzpPipeForwarding). */
+  if (data != NULL)
+    g_object_set (f->relay, "pipe-forwarding", *(const WzpPipeForwarding *) data, NULL);
   wzp_relay_listen (f->relay, "127.0.0.1:0", NULL, &error);
   g_assert_no_error (error);
   listen = wzp_relay_dup_listen_addresses (f->relay);
@@ -964,6 +967,24 @@ write_all_cb (GObject      *source,
   w->done = TRUE;
 }
 
+typedef struct
+{
+  gsize     got;
+  GError   *error;
+  gboolean  done;
+} ReadAllWait;
+
+static void
+read_all_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  ReadAllWait *r = user_data;
+
+  g_input_stream_read_all_finish (G_INPUT_STREAM (source), result, &r->got, &r->error);
+  r->done = TRUE;
+}
+
 /* Stopping the relay in the middle of a transfer closes the pipes at once, stops its
  * forwarding thread, and leaves no descriptor behind. */
 static void
@@ -1060,7 +1081,7 @@ test_pipe_forwarder_descriptors (Fixture       *f,
   g_autoptr(GSocketConnection) next_b = NULL;
   g_autoptr(WzpMessage) hangup = NULL;
   g_autofree char *tid = NULL;
-  int std_fds = 0, own, with_one;
+  int std_fds = 0, own, with_one, per_forward;
 
   for (int fd = 0; fd < 3; fd++)
     std_fds += fcntl (fd, F_GETFD) != -1;
@@ -1077,9 +1098,11 @@ test_pipe_forwarder_descriptors (Fixture       *f,
       return;
     }
   /* Its epoll set, its wake-up and report eventfds, its end of the socket pair that
-   * brings it sockets; per forward two sockets and two kernel pipes. */
+   * brings it sockets; per forward two sockets, and two kernel pipes when splicing. */
   own = std_fds + 4;
-  g_assert_cmpint (with_one, ==, own + 6);
+  per_forward = f->relay->pipe_forwarding == WZP_PIPE_FORWARDING_COPY
+                ? 2 : 6;
+  g_assert_cmpint (with_one, ==, own + per_forward);
 
   /* Carol's signalling connection, which was open when the thread started, is closed by
    * the relay (a second registration replaces it): she sees it end. */
@@ -1098,7 +1121,7 @@ test_pipe_forwarder_descriptors (Fixture       *f,
   g_assert_cmpint (count_thread_fds (tid), ==, own);
   open_joined_pipes (b, setup_a, setup_b, call_id, 2, &next_a, &next_b);
   wzp_test_pipe_send_and_expect (next_b, next_a, "the next pipe");
-  g_assert_cmpint (count_thread_fds (tid), ==, own + 6);
+  g_assert_cmpint (count_thread_fds (tid), ==, own + per_forward);
 
   /* The call ends: its pipes close, and nothing of them is left in the thread. */
   hangup = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, call_id);
@@ -1107,6 +1130,63 @@ test_pipe_forwarder_descriptors (Fixture       *f,
   g_assert_cmpuint (read_to_end (next_b), ==, 0);
   wait_no_pipes (f->relay);
   g_assert_cmpint (count_thread_fds (tid), ==, own);
+}
+
+/* A receiver that stops reading holds the sender up (TCP's flow control, through the
+ * relay: nothing piles up in it), and once it reads again every byte arrives, in order;
+ * then bytes written right before the end of the stream arrive before the end. */
+static void
+test_pipe_backpressure (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autofree char *call_id = NULL;
+  g_autoptr(GSocketConnection) pipe_a = NULL;
+  g_autoptr(GSocketConnection) pipe_b = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize size = 32 * 1024 * 1024;   /* more than the socket buffers on the way hold */
+  g_autofree guint8 *sent = g_malloc (size);
+  g_autofree guint8 *received = g_malloc (size);
+  ReadAllWait r = { 0 };
+  WriteWait w = { 0 };
+  const char last[] = "the last words";
+  char tail[sizeof last] = { 0 };
+  gsize got = 0;
+
+  g_object_set (f->relay, "pipe-bytes-per-second", G_MAXINT, "pipe-burst-bytes", G_MAXINT,
+                NULL);
+  call_id = wzp_test_set_up_call (a, b, "AcceptGeneric", &setup_a, &setup_b);
+  open_joined_pipes (b, setup_a, setup_b, call_id, 1, &pipe_a, &pipe_b);
+
+  for (gsize i = 0; i < size; i++)
+    sent[i] = (guint8) (i * 31 + (i >> 12));
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (pipe_a)),
+                                   sent, size, G_PRIORITY_DEFAULT, NULL, write_all_cb, &w);
+  wzp_test_spin (300);
+  g_assert_false (w.done);
+
+  g_input_stream_read_all_async (g_io_stream_get_input_stream (G_IO_STREAM (pipe_b)),
+                                 received, size, G_PRIORITY_DEFAULT, NULL, read_all_cb, &r);
+  wzp_test_wait_flag (&r.done, 20000);
+  g_assert_no_error (r.error);
+  g_assert_cmpmem (received, r.got, sent, size);
+  wzp_test_wait_flag (&w.done, 5000);
+  g_assert_no_error (w.error);
+
+  /* Bytes and the end of the stream together: the bytes come first. */
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (pipe_a)), last,
+                             sizeof last, NULL, NULL, &error);
+  g_assert_no_error (error);
+  shutdown_write (pipe_a);
+  g_input_stream_read_all (g_io_stream_get_input_stream (G_IO_STREAM (pipe_b)), tail,
+                           sizeof tail, &got, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (tail, got, last, sizeof last);
+  g_assert_cmpuint (read_to_end (pipe_b), ==, 0);
+  wzp_test_pipe_send_and_expect (pipe_b, pipe_a, "after the caller's end");
 }
 
 /* pipe-bytes-per-second holds: past the burst, the rest comes at the rate. */
@@ -1526,6 +1606,8 @@ int
 main (int   argc,
       char *argv[])
 {
+  static const WzpPipeForwarding copy = WZP_PIPE_FORWARDING_COPY;
+
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 
 #define ADD(path, fn) \
@@ -1553,6 +1635,18 @@ main (int   argc,
   ADD ("pipe-stop-while-forwarding", test_pipe_stop_while_forwarding);
   ADD ("pipe-rate-limit", test_pipe_rate_limit);
   ADD ("pipe-forwarder-descriptors", test_pipe_forwarder_descriptors);
+  ADD ("pipe-backpressure", test_pipe_backpressure);
+
+  /* The same pipe cases with pipe-forwarding=copy. */
+#define ADD_COPY(path, fn) \
+  g_test_add ("/wzp/relay/copy/" path, Fixture, &copy, fixture_setup, fn, fixture_teardown)
+  ADD_COPY ("pipe-forwarding", test_pipe_forwarding);
+  ADD_COPY ("pipe-end-of-stream", test_pipe_end_of_stream);
+  ADD_COPY ("pipe-bridge-end", test_pipe_bridge_end);
+  ADD_COPY ("pipe-stop-while-forwarding", test_pipe_stop_while_forwarding);
+  ADD_COPY ("pipe-rate-limit", test_pipe_rate_limit);
+  ADD_COPY ("pipe-forwarder-descriptors", test_pipe_forwarder_descriptors);
+  ADD_COPY ("pipe-backpressure", test_pipe_backpressure);
   ADD ("bad-input", test_bad_input);
   ADD ("idle-connections", test_idle_connections);
   g_test_add_func ("/wzp/relay/own-context", test_relay_on_own_context);
