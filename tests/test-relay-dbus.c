@@ -2077,6 +2077,18 @@ test_daemon_example_config (void)
             g_error ("wzp-relay.conf.example gives “%s” another default than %u",
                      pspecs[i]->name, G_PARAM_SPEC_UINT (pspecs[i])->default_value);
         }
+      /* So is a choice's (by its nick, as the key file takes it). */
+      if (G_IS_PARAM_SPEC_ENUM (pspecs[i]))
+        {
+          GParamSpecEnum *spec = G_PARAM_SPEC_ENUM (pspecs[i]);
+          GEnumValue *value = g_enum_get_value (spec->enum_class, spec->default_value);
+          g_autofree char *with_default =
+            g_strdup_printf ("\n#%s=%s\n", pspecs[i]->name, value->value_nick);
+
+          if (strstr (example, with_default) == NULL)
+            g_error ("wzp-relay.conf.example gives “%s” another default than %s",
+                     pspecs[i]->name, value->value_nick);
+        }
     }
 
   /* Uncomment every key (the documentation lines have a space after the #). */

@@ -131,6 +131,10 @@ class Test:
         self.check(Wzp.fingerprint_is_valid(identity.get_fingerprint()),
                    "the relay identity has a valid fingerprint")
         self.relay = Wzp.Relay.new(identity)
+        self.check(self.relay.props.pipe_forwarding == Wzp.PipeForwarding.SPLICE,
+                   "a relay splices pipes by default")
+        # This relay copies its half of the bridged call below; the other one splices.
+        self.relay.props.pipe_forwarding = Wzp.PipeForwarding.COPY
         self.relay.listen("127.0.0.1:0", None)
         self.uri = self.relay.dup_uris()[0]
         self.check(self.uri.startswith("wzps://127.0.0.1:") and
