@@ -288,6 +288,39 @@ forward_finish (RelayForwarder *self,
     eventfd_write (self->notify_fd, 1);
 }
 
+typedef enum
+{
+  READ_DATA,    /* bytes came */
+  READ_AGAIN,   /* interrupted, or the end of the stream (noted): go round again */
+  READ_STOP,    /* the socket is empty, or the forward ended */
+} ReadOutcome;
+
+/* Lock held: what a read from sock[@d] that returned @n (errno set when negative) means
+ * for the forward; notes the end of the stream, an empty socket or a failure. */
+static ReadOutcome
+read_outcome (RelayForwarder *self,
+              RelayForward   *fw,
+              int             d,
+              ssize_t         n)
+{
+  if (n > 0)
+    return READ_DATA;
+  if (n == 0)
+    {
+      fw->dir[d].eof = TRUE;
+      return READ_AGAIN;
+    }
+  if (errno == EINTR)
+    return READ_AGAIN;
+  if (errno == EAGAIN)
+    {
+      fw->readable[d] = FALSE;
+      return READ_STOP;
+    }
+  forward_finish (self, fw, "the pipe connection failed");
+  return READ_STOP;
+}
+
 /* Lock held: one read of at most @amount bytes from sock[@d] into the thread's buffer
  * and one write of them to the other socket; what that does not take waits in the
  * direction's stash. Unlike splice, a short read proves the socket empty (the kernel
@@ -303,23 +336,8 @@ pump_copy (RelayForwarder *self,
   ssize_t n, sent;
 
   n = recv_nocancel (fw->sock[d], self->scratch, amount);
-  if (n < 0 && errno == EINTR)
+  if (read_outcome (self, fw, d, n) != READ_DATA)
     return;
-  if (n < 0 && errno == EAGAIN)
-    {
-      fw->readable[d] = FALSE;
-      return;
-    }
-  if (n < 0)
-    {
-      forward_finish (self, fw, "the pipe connection failed");
-      return;
-    }
-  if (n == 0)
-    {
-      dir->eof = TRUE;
-      return;
-    }
   dir->bucket.tokens -= n;
   if ((gsize) n < amount && !fw->closing[d])
     fw->readable[d] = FALSE;
@@ -433,22 +451,14 @@ pump (RelayForwarder *self,
 
       /* buf is empty here (pending == 0), so only the socket can make this block. */
       n = splice_nocancel (fw->sock[d], dir->buf[1], amount);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0 && errno == EAGAIN)
+      switch (read_outcome (self, fw, d, n))
         {
-          fw->readable[d] = FALSE;
-          return;
-        }
-      if (n < 0)
-        {
-          forward_finish (self, fw, "the pipe connection failed");
-          return;
-        }
-      if (n == 0)
-        {
-          dir->eof = TRUE;
+        case READ_AGAIN:
           continue;
+        case READ_STOP:
+          return;
+        case READ_DATA:
+          break;
         }
       dir->bucket.tokens -= n;
       dir->pending += n;

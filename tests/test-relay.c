@@ -967,24 +967,6 @@ write_all_cb (GObject      *source,
   w->done = TRUE;
 }
 
-typedef struct
-{
-  gsize     got;
-  GError   *error;
-  gboolean  done;
-} ReadAllWait;
-
-static void
-read_all_cb (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  ReadAllWait *r = user_data;
-
-  g_input_stream_read_all_finish (G_INPUT_STREAM (source), result, &r->got, &r->error);
-  r->done = TRUE;
-}
-
 /* Stopping the relay in the middle of a transfer closes the pipes at once, stops its
  * forwarding thread, and leaves no descriptor behind. */
 static void
@@ -1150,7 +1132,7 @@ test_pipe_backpressure (Fixture       *f,
   gsize size = 32 * 1024 * 1024;   /* more than the socket buffers on the way hold */
   g_autofree guint8 *sent = g_malloc (size);
   g_autofree guint8 *received = g_malloc (size);
-  ReadAllWait r = { 0 };
+  WzpTestRawRead r = { 0 };   /* its own buffer is too small: `received` takes the bytes */
   WriteWait w = { 0 };
   const char last[] = "the last words";
   char tail[sizeof last] = { 0 };
@@ -1169,7 +1151,7 @@ test_pipe_backpressure (Fixture       *f,
   g_assert_false (w.done);
 
   g_input_stream_read_all_async (g_io_stream_get_input_stream (G_IO_STREAM (pipe_b)),
-                                 received, size, G_PRIORITY_DEFAULT, NULL, read_all_cb, &r);
+                                 received, size, G_PRIORITY_DEFAULT, NULL, wzp_test_raw_read_cb, &r);
   wzp_test_wait_flag (&r.done, 20000);
   g_assert_no_error (r.error);
   g_assert_cmpmem (received, r.got, sent, size);
