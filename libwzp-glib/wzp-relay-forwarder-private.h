@@ -39,8 +39,8 @@ void            _wzp_relay_forwarder_free           (RelayForwarder        *self
 /* Starts forwarding both ways between @fd_a and @fd_b (connected, non-blocking stream
  * sockets that the caller keeps owning), each direction at most @bytes_per_second with
  * bursts of @burst_bytes, with splice(2) through a kernel pipe per direction, or with
- * @copy through the thread's buffer (recv/send; no kernel pipes). When one side ends its stream, the end is passed on
- * (shutdown SHUT_WR) and the other direction goes on. Fails (no fds left) with a GError. */
+ * @copy through the thread's buffer (recv/send; no kernel pipes). When one side ends its
+ * stream, the end is passed on (shutdown SHUT_WR) and the other direction goes on. Fails (no fds left) with a GError. */
 RelayForward   *_wzp_relay_forwarder_add            (RelayForwarder        *self,
                                                      int                    fd_a,
                                                      int                    fd_b,

@@ -87,7 +87,8 @@ struct _RelayForward
 {
   guint64               id;
   int                   sock[2];       /* the engine's copies (its descriptor table) */
-  gboolean              readable[2];   /* edge-triggered readiness, cleared on EAGAIN */
+  gboolean              readable[2];   /* edge-triggered readiness, cleared on EAGAIN (or,
+                                        * copying, on a short read) */
   gboolean              writable[2];
   gboolean              hung_up[2];    /* EPOLLHUP: nothing can be sent to it any more */
   gboolean              closing[2];    /* RDHUP, HUP or ERR: read it until it says so */
@@ -128,7 +129,8 @@ struct _RelayForwarder
   int            engine_ctl;      /* its end of ctl */
   GHashTable    *forwards;        /* ID_KEY (id) -> RelayForward* (also read under lock) */
   GPtrArray     *throttled;       /* ForwardDir* */
-  char          *scratch;         /* copy mode: SPLICE_CHUNK bytes, on their way through */
+  char          *scratch;         /* copy mode: SPLICE_CHUNK bytes on their way through;
+                                   * made with the first copying forward */
 
   /* Under lock */
   gboolean       started;         /* the thread has set itself up ... */
@@ -559,6 +561,9 @@ engine_add (RelayForwarder *self,
       return EMFILE;
     }
 
+  /* Only a copying forward needs the buffer (one per thread, made with the first). */
+  if (fw->copy && self->scratch == NULL)
+    self->scratch = g_malloc (SPLICE_CHUNK);
   for (int d = 0; d < 2 && !fw->copy; d++)
     if (pipe2 (fw->dir[d].buf, O_NONBLOCK | O_CLOEXEC) != 0)
       {
@@ -782,7 +787,6 @@ _wzp_relay_forwarder_new (GMainContext  *context,
   self->context = g_main_context_ref (context != NULL ? context : g_main_context_default ());
   self->forwards = g_hash_table_new_full (g_direct_hash, NULL, NULL, g_free);
   self->throttled = g_ptr_array_new ();
-  self->scratch = g_malloc (SPLICE_CHUNK);
   g_queue_init (&self->done);
   self->ep = -1;
   self->ctl[0] = self->ctl[1] = -1;
