@@ -1,19 +1,32 @@
 #!/bin/sh
-# Installs the Debian 12 packages that building, running and testing wzp need.
-# Sourced by run.sh and test.sh; only calls apt-get when something is missing.
+# The Debian 12 packages that building, running and testing wzp need: the one list of
+# them, sourced by run.sh and test.sh (and so by .ci/run and .ci/fresh-debian.sh). A tool
+# that `meson setup` looks for is either in these lists or optional (the build goes on
+# without it and says so in its summary). apt-get runs only when something is missing.
 set -e
 
+# Building everything, the GNOME app included (-Dgtk=enabled): compilers, libraries, and
+# the programs meson runs while building or installing (schemas, desktop database, icon
+# cache, translations, introspection).
 WZP_BUILD_PACKAGES="meson ninja-build pkg-config gcc libc6-dev
   libglib2.0-dev libglib2.0-bin libjson-glib-dev libnice-dev libgnutls28-dev libmnl-dev
-  glib-networking gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0
-  gettext"
-WZP_TEST_PACKAGES="python3-gi gjs dbus dbus-daemon iproute2 nftables python3 procps
-  clang libclang-rt-14-dev valgrind
-  libgtk-4-dev libadwaita-1-dev xvfb xauth fonts-cantarell desktop-file-utils appstream"
+  gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0 gettext
+  libgtk-4-dev libgtk-4-bin libadwaita-1-dev desktop-file-utils"
 
+# Running the main job (./run.sh): TLS for GIO, and for the app a session bus, its icons
+# and font (--no-install-recommends leaves them out otherwise).
+WZP_RUN_PACKAGES="glib-networking dbus dbus-daemon adwaita-icon-theme fonts-cantarell"
+
+# The whole suite (./test.sh): bindings checks, the D-Bus and UI tests, the network lab,
+# sanitizers, valgrind, the data validators and the style check.
+WZP_TEST_PACKAGES="python3 python3-gi gjs iproute2 nftables iptables procps
+  clang libclang-rt-14-dev valgrind clang-format
+  xvfb xauth appstream libxml2-utils systemd"
+
+# Installs $WZP_BUILD_PACKAGES, $WZP_RUN_PACKAGES and the packages given as arguments.
 wzp_install_packages () {
   missing=""
-  for p in $WZP_BUILD_PACKAGES "$@"; do
+  for p in $WZP_BUILD_PACKAGES $WZP_RUN_PACKAGES "$@"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
       missing="$missing $p"
     fi
@@ -30,11 +43,12 @@ wzp_install_packages () {
   fi
 }
 
+# Configures (or reconfigures) build/ with the GNOME app required, and builds it.
 wzp_setup_build () {
   if [ -f build/build.ninja ]; then
-    meson setup --reconfigure build "$@" >&2
+    meson setup --reconfigure build -Dgtk=enabled "$@" >&2
   else
-    meson setup build "$@" >&2
+    meson setup build -Dgtk=enabled "$@" >&2
   fi
   ninja -C build >&2
 }
