@@ -45,9 +45,9 @@ fi
 
 if [ ! -f "$work/base.tar" ]; then
   echo "== Building a minimal Debian 12 root ($work/base.tar)" >&2
-  mmdebstrap --variant=minbase --include=ca-certificates "$suite" "$work/base.tar.new" \
+  mmdebstrap --variant=minbase --include=ca-certificates "$suite" "$work/base.new.tar" \
     "$sources" >&2
-  mv "$work/base.tar.new" "$work/base.tar"
+  mv "$work/base.new.tar" "$work/base.tar"
 fi
 
 # Runs `./$1.sh` in a new root; its output goes to $work/$1.log and the terminal.
