@@ -19,7 +19,7 @@
  *      - t0 = the caller calls wzp_client_place_call_async (it sends DirectCallOffer at
  *        once), t1 = the caller's first ::path-changed (NominateAck arrived): the setup
  *        time a user waits for;
- *      - t0' = the later of the two CallSetup receipts (DESIGN.md section 11, item 6)
+ *      - t0' = the later of the two CallSetup receipts (docs/decisions.md, "Set-up time")
  *        -> t1, for comparison with the race benchmark;
  *      each with the callee answering trusted (a direct path on loopback: federation
  *      only adds signalling) and privacy (the relay path: federation adds the bridge).

@@ -2,7 +2,7 @@
  *
  * A WzpClient that stays registered and takes or places many calls in a row, printing
  * one JSON object per line with CLOCK_MONOTONIC stamps (g_get_monotonic_time), so that
- * bench-race.py can compute DESIGN.md section 11, item 6's setup time across two
+ * bench-race.py can compute the set-up time (docs/decisions.md, "Set-up time") across two
  * processes in two netlab namespaces (they share CLOCK_MONOTONIC):
  *   t0 = the later of the two CallSetup receipts ("setup" events, both sides),
  *   t1 = the caller receives NominateAck (the caller's first "path" event).

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# bench-race.py: the path race (DESIGN.md section 11, item 6) against libnice ICE in the
+# bench-race.py: the path race (docs/decisions.md, "Set-up time") against libnice ICE in the
 # netlab (bench/README.md, "Race"). Run it through bench/run-race-bench.sh, which builds
 # and takes the netlab lock; it needs root.
 #

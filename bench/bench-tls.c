@@ -1,4 +1,4 @@
-/* bench-tls.c: what the TLS constructor helpers buy (DESIGN.md 11.12)
+/* bench-tls.c: what the TLS constructor helpers buy (docs/identity.md, "Measurements")
  *
  * Measures, on loopback, for GIO's defaults and for _wzp_tls_client_new() /
  * _wzp_tls_server_new():

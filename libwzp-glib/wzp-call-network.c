@@ -1,5 +1,5 @@
-/* wzp-call-network.c: a call across network changes (DESIGN.md section 5, step 6;
- * section 11, item 9)
+/* wzp-call-network.c: a call across network changes (docs/calls.md, "When the network
+ * changes mid-call"; docs/decisions.md, "Losing signalling is not the end of a call")
  *
  * Either side's network may change mid-call. Ours: paths from addresses this host no
  * longer has are dropped at once, and the peer gets a CandidateUpdate with our new

@@ -1,4 +1,4 @@
-/* wzp-call-paths.c: a call's paths and the nomination (DESIGN.md section 11, items 3-4)
+/* wzp-call-paths.c: a call's paths and the nomination (docs/calls.md, "Nomination")
  *
  * Every authenticated path (the relay pipe, direct connections a race found) is read
  * here; the caller nominates the best one and, when a better one comes, the newer
@@ -17,7 +17,7 @@
 #include "wzp-error.h"
 #include "wzp-timeout-private.h"
 
-/* A nominated path silent this long is dead (keepalive every second, DESIGN 5 step 6). */
+/* A nominated path silent this long is dead (docs/decisions.md, "Upgrade and fallback"). */
 #define SILENCE_MS 3000
 /* After losing the nominated path, this long to find another before the call ends. */
 #define RECOVER_MS 10000
@@ -92,8 +92,9 @@ path_rank (WzpPath *path)
 
 /* The caller nominates the best authenticated path (and, on ack timeout, the next). Once
  * a path is nominated, only a better one replaces it: on the relay a direct path (an
- * upgrade, DESIGN.md section 5, step 6), across the internet a LAN path (after a network
- * change). On a direct path the peer cannot hear (it asked for a pipe), only the relay. */
+ * upgrade: docs/decisions.md, "Upgrade and fallback"), across the internet a LAN path
+ * (after a network change). On a direct path the peer cannot hear (it asked for a pipe),
+ * only the relay. */
 static void
 try_nominate (WzpCall *self)
 {
@@ -151,9 +152,9 @@ recover_timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* The nominated path died: the call carries on over the relay (DESIGN.md section 5,
- * step 6), or over another authenticated path the caller still holds (one a round of
- * dials after a network change found). Opening a pipe brings the peer's
+/* The nominated path died: the call carries on over the relay (docs/decisions.md,
+ * "Upgrade and fallback"), or over another authenticated path the caller still holds
+ * (one a round of dials after a network change found). Opening a pipe brings the peer's
  * (PipeRequested); the caller nominates it. */
 static void
 fall_back (WzpCall    *self,

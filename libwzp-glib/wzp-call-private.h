@@ -11,7 +11,7 @@
 
 G_BEGIN_DECLS
 
-/* Default deadlines (DESIGN.md sections 5 and 11). */
+/* Default deadlines (docs/decisions.md, "Upgrade and fallback", "Only the caller nominates"). */
 #define WZP_CALL_CONNECT_DEADLINE_MS 10000
 #define WZP_CALL_NOMINATE_ACK_MS     1000
 #define WZP_CALL_KEEPALIVE_MS        1000

@@ -13,7 +13,7 @@
 #include "wzp-race-private.h"
 #include "wzp-timeout-private.h"
 
-/* The relay pipe waits this long for a direct path (DESIGN.md section 5, step 2). */
+/* The relay pipe gives direct paths this long (docs/decisions.md, "The relay's head start"). */
 #define HEAD_START_MS 250
 /* Dialling the peer again after a network change: at most one new round this often (a
  * change comes in bursts, and a peer must not make us dial in a loop). */
@@ -248,7 +248,7 @@ _wzp_call_end (WzpCall         *self,
       _wzp_message_set_string (hangup, "reason", _wzp_hangup_reason_to_wire (reason));
       _wzp_call_send_signalling (self, hangup);
       /* Also on the end-to-end stream: the peer learns at once even if signalling is
-       * slow or gone (DESIGN.md section 11, item 9). */
+       * slow or gone (docs/decisions.md, "Losing signalling is not the end of a call"). */
       if (self->nominated != NULL && !self->nominated->closed)
         {
           in_band = self->nominated;
@@ -308,7 +308,7 @@ _wzp_call_abandon (WzpCall    *self,
                  g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_FAILED, "%s", why), FALSE);
 }
 
-/* Paths and nomination (DESIGN.md section 11, items 3-4; wzp-call-paths.c) */
+/* Paths and nomination (docs/calls.md, "Nomination"; wzp-call-paths.c) */
 
 void
 _wzp_call_use_path (WzpCall *self,
@@ -342,8 +342,8 @@ _wzp_call_use_path (WzpCall *self,
   if (path->kind != WZP_PATH_KIND_RELAY)
     {
       /* A direct path is as good as it gets: no more attempts. Only the caller closes the
-       * other paths, and only now that the ack came (DESIGN.md section 11, item 4); the
-       * callee closes them when the caller does. */
+       * other paths, and only now that the ack came (docs/decisions.md, "Only the caller
+       * nominates"); the callee closes them when the caller does. */
       _wzp_clear_source (self->context, &self->deadline_id);
       stop_races (self);
       if (self->role == WZP_CALL_ROLE_CALLER)
@@ -620,9 +620,9 @@ deadline_cb (gpointer user_data)
   if (self->time_to_path >= 0)
     {
       /* Connected (on the relay, or after a round of dials mid-call): the direct attempts
-       * had their chance (DESIGN.md section 11, item 4); the caller closes the spare
-       * paths, the callee follows. A call looking for a path again has its own deadline
-       * (recover_timeout_cb). */
+       * had their chance (docs/decisions.md, "Upgrade and fallback"); the caller closes
+       * the spare paths, the callee follows. A call looking for a path again has its own
+       * deadline (recover_timeout_cb). */
       stop_races (self);
       if (self->role == WZP_CALL_ROLE_CALLER && self->nominated != NULL)
         for (guint i = self->paths->len; i > 0; i--)
@@ -660,7 +660,7 @@ handle_setup (WzpCall    *self,
   if (self->setup != NULL)
     return;
 
-  /* Pins never come from the relay (DESIGN.md section 11, item 1). */
+  /* Pins never come from the relay (docs/decisions.md, "Pins never come from the relay"). */
   if (g_strcmp0 (peer, self->peer_fingerprint) != 0 ||
       g_strcmp0 (role, _wzp_call_role_to_wire (self->role)) != 0)
     {
@@ -760,8 +760,8 @@ _wzp_call_handle_message (WzpCall    *self,
       break;
 
     case WZP_MESSAGE_PEER_SIGNALLING_LOST:
-      /* Not an end (DESIGN.md section 11, item 9): the relay keeps the call while the
-       * peer comes back, and the call's own path does not need the relay. */
+      /* Not an end: the relay keeps the call while the peer comes back, and the call's path
+       * does not need it (docs/decisions.md, "Losing signalling is not the end of a call"). */
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                         "WZP_CALL_ID", self->call_id,
                         "MESSAGE", "Call %s: the peer lost its relay connection; the call "

@@ -1,4 +1,4 @@
-/* wzp-candidates-private.h: host candidates (DESIGN.md sections 5 and 11)
+/* wzp-candidates-private.h: host candidates (docs/candidates.md, "Host candidates")
  *
  * Gathering has two halves:
  *  - enumeration (blocking, run in a worker thread): getifaddrs, then rtnetlink (libmnl)
@@ -89,10 +89,11 @@ typedef enum {
 WzpAddressClass  _wzp_address_classify             (GInetAddress   *address);
 WzpAddressClass  _wzp_address_classify_string      (const char     *address);
 const char      *_wzp_address_class_to_string      (WzpAddressClass klass);
-/* RFC 1918, CGNAT, ULA: a path to such an address is "direct-lan" (DESIGN 11.14). */
+/* RFC 1918, CGNAT, ULA: a path to such an address is "direct-lan" (docs/decisions.md,
+ * "The path kind follows the remote address"). */
 gboolean         _wzp_address_class_is_lan         (WzpAddressClass klass);
 
-/* "192.168.88.21:40001", "[2001:db8:1::21]:40001" (DESIGN section 4); no scope ids. */
+/* "192.168.88.21:40001", "[2001:db8:1::21]:40001" (docs/protocol.md, "Messages"); no scope ids. */
 char            *_wzp_candidates_format_address    (GInetAddress   *address,
                                                     guint16         port);
 /* Parses the format above (IPv4-mapped IPv6 is returned as IPv4). FALSE on anything else;
@@ -121,7 +122,7 @@ const char * const *_wzp_candidates_get_default_deny_list (void);
 typedef struct {
   const char * const *deny;              /* NULL: the default list; empty: deny nothing */
   const char * const *allow;             /* overrides the deny list (and nothing else) */
-  gboolean            include_loopback;  /* test-only (DESIGN 11.22): 127.0.0.1, ::1 */
+  gboolean            include_loopback;  /* tests: 127.0.0.1, ::1 (docs/decisions.md, "Tests") */
   unsigned            max_per_interface; /* per family; 0: WZP_CANDIDATES_MAX_PER_INTERFACE */
 } WzpCandidateFilter;
 

@@ -1,4 +1,4 @@
-/* wzp-candidates.c: host candidates (DESIGN.md sections 5 and 11)
+/* wzp-candidates.c: host candidates (docs/candidates.md, "Host candidates")
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

@@ -16,8 +16,9 @@ gboolean        _wzp_client_parse_relay_uri   (const char   *uri,
                                                guint16      *out_port,
                                                char        **out_fingerprint,
                                                GError      **error);
-/* Test-only (DESIGN.md section 11, item 22): listen on loopback and offer loopback host
- * candidates, never the machine's own interfaces. Set before connecting. */
+/* Test-only: listen on loopback and offer loopback host candidates, never the machine's
+ * own interfaces (docs/decisions.md, "Loopback tests bring their own candidates"). Set
+ * before connecting. */
 void            _wzp_client_set_test_loopback (WzpClient    *self,
                                                gboolean      loopback);
 WzpSharedPort  *_wzp_client_get_shared_port   (WzpClient    *self);

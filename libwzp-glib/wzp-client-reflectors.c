@@ -16,8 +16,8 @@
 #include "wzp-timeout-private.h"
 
 /* NAT type: besides the own relay (its ack), each reflector is asked for the reflexive
- * address of P over a short-lived TLS connection from P (DESIGN.md sections 5 and 11,
- * item 16). Two answers classify the mapping. */
+ * address of P over a short-lived TLS connection from P. Two answers classify the
+ * mapping (docs/decisions.md, "Two reflectors classify the NAT"). */
 #define REFLECT_DEADLINE_S 3
 
 typedef struct

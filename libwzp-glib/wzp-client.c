@@ -478,7 +478,7 @@ keepalive_cb (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-/* Network changes (DESIGN.md section 5, step 6; issue 7) */
+/* Network changes (docs/calls.md, "When the network changes mid-call"; issue 7) */
 
 static void
 announce_to_calls (WzpClient *self)
@@ -844,7 +844,7 @@ resolved_cb (GObject      *source,
     }
 
   /* The signalling connection leaves from P, so the reflexive address the relay sees is
-   * where P is reachable from outside (DESIGN.md section 5). */
+   * where P is reachable from outside (docs/decisions.md, "One port per client"). */
   _wzp_shared_port_connect_async (self->shared_port, address, self->cancellable,
                                   connected_cb, g_steal_pointer (&attempt));
 }

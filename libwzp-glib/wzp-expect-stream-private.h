@@ -1,12 +1,12 @@
 /* wzp-expect-stream-private.h: an input stream that must begin with known bytes
  *
- * The direct-connection preamble (DESIGN.md section 5, step 3) comes from the peer just
+ * The direct-connection preamble (docs/calls.md, "The race") comes from the peer just
  * ahead of its TLS records. Waiting for it before starting TLS costs half a round trip on
  * the TLS client side; instead the TLS handshake reads through a WzpExpectInputStream,
  * which first reads exactly the expected bytes from its base stream (never more, so the
- * TLS bytes that follow stay for TLS: DESIGN.md section 11, item 11) and checks them.
- * Different or missing bytes fail every read with the message given at construction, so
- * the handshake, and only the connection it runs on, fails.
+ * TLS bytes that follow stay for TLS: docs/decisions.md, "Exact reads before a hand-over")
+ * and checks them. Different or missing bytes fail every read with the message given at
+ * construction, so the handshake, and only the connection it runs on, fails.
  *
  * It is pollable when its base stream is (GTlsConnection needs pollable base streams).
  *

@@ -234,8 +234,8 @@ _wzp_frame_io_read_async (WzpFrameIO          *self,
   g_task_set_task_data (task, data, (GDestroyNotify) read_data_free);
 
   self->reading = TRUE;
-  /* Exact reads from the unbuffered stream: nothing past this frame is consumed, so the
-   * raw stream can be handed over after any frame (DESIGN.md section 11, item 11). */
+  /* Exact, unbuffered reads: nothing past this frame is consumed, so the raw stream can
+   * be handed over after any frame (docs/decisions.md, "Exact reads before a hand-over"). */
   g_input_stream_read_all_async (g_io_stream_get_input_stream (self->stream),
                                  data->header, sizeof data->header, G_PRIORITY_DEFAULT,
                                  cancellable, read_header_cb, g_steal_pointer (&task));

@@ -277,7 +277,7 @@ read_key_file (const char  *path,
       return NULL;
     }
 
-  /* Checked on the mode bits, not by trying: root can read anything (DESIGN.md 11.24). */
+  /* Root can read anything (docs/decisions.md, "Key files are judged by their mode bits"). */
   if ((st.st_mode & 077) != 0)
     {
       g_close (fd, NULL);

@@ -1,4 +1,4 @@
-/* wzp-message-private.h: signalling messages (DESIGN.md sections 4 and 11)
+/* wzp-message-private.h: signalling messages (docs/protocol.md, "Messages")
  *
  * A WzpMessage is a validated JSON object with a known "type". It keeps the whole object,
  * so members this version does not know survive when a relay forwards a message.

@@ -1,4 +1,4 @@
-/* wzp-nat-type-private.h: NAT mapping type (DESIGN.md section 5, section 11 items 16-17)
+/* wzp-nat-type-private.h: NAT mapping type (docs/candidates.md, "NAT mapping type")
  *
  * Two halves, both independent of where the answers come from:
  *  - _wzp_nat_type_classify(): a pure function from the host's own addresses and a list

@@ -6,7 +6,8 @@
  *    changes; re-gathered shortly after an address is seen tentative);
  *  - reflexive observations from any source (RegisterPresenceAck, Reflect, reflectors,
  *    a NAT type measurement), and the NAT type classified from them per family;
- *  - the observed address: the own relay's latest answer (DESIGN 11.16).
+ *  - the observed address: the own relay's latest answer (docs/decisions.md, "Two
+ *    reflectors classify the NAT").
  * Every change is notified; ::gathered is emitted after every (re)gathering.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -31,7 +32,7 @@ G_DECLARE_FINAL_TYPE (WzpNetworkInfo, _wzp_network_info, WZP, NETWORK_INFO, GObj
  *  port              guint     P, paired with every host candidate (read-write)
  *  network-monitor   GNetworkMonitor (construct-only; NULL: the default monitor)
  *  include-loopback  gboolean  test-only: loopback host candidates (construct-only)
- *  deny-list         GStrv     interface name globs (default: the DESIGN §5 list)
+ *  deny-list         GStrv     name globs (default: docs/candidates.md, "Deny and allow lists")
  *  allow-list        GStrv     overrides the deny list (default: empty)
  *  debounce-ms       guint     network change debounce (default 500)
  *  host-candidates   GStrv     read-only, dial order ("192.168.88.21:40001", ...)

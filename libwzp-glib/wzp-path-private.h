@@ -2,7 +2,8 @@
  *
  * Every path, however its TCP connection formed (relay pipe, dialled, accepted), runs the
  * call's own TLS: the caller is always the TLS client, the callee always the server, and
- * each pins the fingerprint it trusts for the peer (DESIGN.md section 11, item 1).
+ * each pins the fingerprint it trusts for the peer (docs/decisions.md, "End-to-end TLS
+ * on every path", "Pins never come from the relay").
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

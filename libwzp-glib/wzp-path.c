@@ -129,7 +129,7 @@ _wzp_path_secure_async (GIOStream           *base,
   if (transport == NULL)
     transport = base;
 
-  /* The caller is always the TLS client, whoever dialled (DESIGN.md section 5, step 3). */
+  /* The caller is always the TLS client (docs/decisions.md, "End-to-end TLS on every path"). */
   if (role == WZP_CALL_ROLE_CALLER)
     path->tls = _wzp_tls_client_new (transport, identity, peer_fingerprint, &error);
   else
@@ -237,8 +237,8 @@ pipe_open_written_cb (GObject      *source,
   /* The E2E handshake starts now, right behind OpenPipe, without waiting for PipeReady:
    * the caller's ClientHello waits in the relay's socket until the relay joins the pipes
    * and then follows the callee's PipeReady, which saves a round trip to the relay. The
-   * handshake's reads take this side's PipeReady first, exactly (DESIGN.md section 11,
-   * item 11); the bytes after it are the peer's. */
+   * handshake's reads take this side's PipeReady first, exactly (docs/decisions.md, "Exact
+   * reads before a hand-over"); the bytes after it are the peer's. */
   transport = _wzp_expect_frame_io_stream_new (G_IO_STREAM (data->conn), WZP_MESSAGE_PIPE_READY,
                                                PIPE_CLOSED, &data->ready);
   cancellable = g_task_get_cancellable (task);

@@ -1,5 +1,5 @@
-/* wzp-race-private.h: the direct half of a call's connection race (DESIGN.md sections 5
- * and 11, items 5, 13-15, 17)
+/* wzp-race-private.h: the direct half of a call's connection race (docs/calls.md,
+ * "The race"; docs/decisions.md, "The race belongs to the call")
  *
  * A WzpRace lives as long as the call's connect phase. It dials every peer candidate
  * (host candidates on private networks from an ephemeral port; global IPv6 and reflexive
@@ -58,8 +58,8 @@ WzpRace    *_wzp_race_new                (const char      *call_id,
                                           const char * const *own_candidates);
 /* Starts dialling every candidate. Returns how many of the dials are promising (a
  * reflexive one the peer's NAT type allows, a global IPv6 one, or a host candidate on one
- * of our own networks); 0 means the relay should not wait for a head start (DESIGN 11,
- * item 17), though the other dials still run and may replace it later. */
+ * of our own networks); 0 means the relay should not wait for a head start, though the other
+ * dials still run and may replace it later (docs/decisions.md, "The relay's head start"). */
 guint       _wzp_race_start              (WzpRace         *self);
 /* A connection accepted on P whose preamble named this call (already read). */
 void        _wzp_race_take_accepted      (WzpRace         *self,
@@ -69,7 +69,7 @@ void        _wzp_race_stop               (WzpRace         *self);
 /* The preamble hash of a call id. */
 void        _wzp_preamble_build          (const char      *call_id,
                                           guint8           out[WZP_PREAMBLE_LEN]);
-/* The path kind a remote address gives (DESIGN.md section 11, item 14). */
+/* The path kind (docs/decisions.md, "The path kind follows the remote address"). */
 WzpPathKind _wzp_path_kind_for_address   (const char      *address);
 
 G_END_DECLS

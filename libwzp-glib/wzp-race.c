@@ -22,8 +22,8 @@
 
 /* P-bound dials (reflexive and global IPv6 host candidates) that failed are dialled
  * again after these delays while the race runs: NAT mappings and the peer's timing
- * change, and a direct path found later upgrades a relayed call (DESIGN.md section 5,
- * step 6). */
+ * change, and a direct path found later upgrades a relayed call (docs/decisions.md,
+ * "Upgrade and fallback"). */
 static const guint retry_delays_ms[] = { 500, 1500, 3500 };
 
 #define PREAMBLE_MISMATCH "The other end is not in this call (wrong or missing preamble)"
@@ -265,8 +265,8 @@ attempt_failed (Attempt *attempt,
   report (attempt->race, target, result, error->message);
   if (g_str_equal (result, "merged"))
     {
-      /* Not a failure (DESIGN.md section 11, item 14): the peer's dial made this very
-       * connection, and it is on its way to our listener. */
+      /* Not a failure: the peer's dial made this very connection, and it is on its way to
+       * our listener (docs/decisions.md, "Which port a dial leaves from"). */
       if (target->merged_id == 0 && target->state != TARGET_OK && !attempt->race->stopped)
         target->merged_id = _wzp_timeout_add (target->race->context, MERGED_DEADLINE_MS,
                                               merged_deadline_cb, target);
@@ -363,14 +363,15 @@ secure (Attempt *attempt)
 
   /* A dialler's TLS starts right after its own preamble, without waiting for the peer's:
    * the TLS client's ClientHello saves half a round trip. The peer's preamble is read
-   * and checked, exactly, by the TLS reads themselves (DESIGN.md section 11, item 11). An
-   * acceptor's preamble was read already, by whoever routed the connection here. */
+   * and checked, exactly, by the TLS reads themselves (docs/decisions.md, "Exact reads
+   * before a hand-over"). An acceptor's preamble was read already, by whoever routed the
+   * connection here. */
   if (!attempt->accepted)
     transport = _wzp_expect_io_stream_new (G_IO_STREAM (attempt->conn), self->preamble,
                                            WZP_PREAMBLE_LEN, PREAMBLE_MISMATCH,
                                            &attempt->expect);
 
-  /* Whoever dialled, the caller is the TLS client (DESIGN.md section 5, step 3). */
+  /* The caller is the TLS client (docs/decisions.md, "End-to-end TLS on every path"). */
   _wzp_path_secure_async (G_IO_STREAM (attempt->conn), transport, self->identity,
                           self->peer_fingerprint, self->role,
                           _wzp_path_kind_for_address (remote_text), remote_text,
@@ -465,7 +466,7 @@ dial_attempt (Attempt *attempt)
     {
       g_autoptr(GSocketClient) client = g_socket_client_new ();
 
-      g_socket_client_set_enable_proxy (client, FALSE);   /* DESIGN.md 11, item 15 */
+      g_socket_client_set_enable_proxy (client, FALSE);   /* docs/decisions.md, "No proxies" */
       g_socket_client_set_timeout (client, 10);
       g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (target->sockaddr),
                                      self->cancellable, dialled_cb, attempt);
@@ -533,8 +534,8 @@ add_dial (WzpRace    *self,
 }
 
 /* Does @candidate share a network with one of our own host candidates (same /24 for
- * IPv4, same /64 for IPv6)? Only then can a host dial be expected to work across what
- * may be two different LANs using the same private ranges (DESIGN 11, item 17). */
+ * IPv4, same /64 for IPv6)? Only then can a host dial be expected to work across what may
+ * be two LANs using the same private ranges (docs/decisions.md, "The relay's head start"). */
 static gboolean
 shares_our_network (WzpRace    *self,
                     const char *candidate)
@@ -572,7 +573,7 @@ _wzp_race_start (WzpRace *self)
   gboolean dial_reflexive;
 
   /* A reflexive dial is skipped only when the peer's mapping depends on the destination
-   * (DESIGN.md section 11, item 17). */
+   * (docs/decisions.md, "When a reflexive dial is skipped"). */
   if (peer_nat != NULL)
     _wzp_nat_type_from_wire (peer_nat, &nat);
   dial_reflexive = reflexive != NULL &&
@@ -583,8 +584,9 @@ _wzp_race_start (WzpRace *self)
    * then the host candidates on networks we do not see, which across two sites can only
    * hang. Dials are paced, so a hopeless dial ahead of the reflexive one would cost the
    * cross-NAT case a pacing step. Private and ULA candidates from an ephemeral port (two
-   * peers dialling each other's host candidate from P would collide); global IPv6 from
-   * P, so that stateful firewalls see a simultaneous open (DESIGN.md section 11, item 14). */
+   * peers dialling each other's host candidate from P would collide); global IPv6 from P,
+   * so that stateful firewalls see a simultaneous open (docs/decisions.md, "Which port a
+   * dial leaves from"). */
   for (guint pass = 0; pass < 2; pass++)
     {
       for (guint i = 0; locals[i] != NULL; i++)

@@ -1,5 +1,5 @@
-/* wzp-relay-bridge.c: the bridged relay path between two federated relays (DESIGN.md
- * section 11, items 7 and 21)
+/* wzp-relay-bridge.c: the bridged relay path between two federated relays
+ * (docs/protocol.md, "The bridged relay path")
  *
  * A call between clients of two relays can be carried by both: each party opens its pipe
  * at its own relay, and the relays join the two pipes through a *bridge*. When the

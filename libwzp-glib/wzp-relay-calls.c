@@ -491,8 +491,8 @@ handle_answer (WzpRelay   *self,
   if (caller->relay != NULL)
     {
       /* The caller is at a peer relay, which builds the caller's CallSetup: it gets the
-       * callee's addresses (none in privacy mode), and the secret for the bridge between
-       * our two relays' pipes, made here because this relay checks it (DESIGN 11, 21). */
+       * callee's addresses (none in privacy mode), and the bridge secret for our two relays'
+       * pipes, made here as this relay checks it (docs/protocol.md, "The bridged relay path"). */
       if (mode != WZP_ACCEPT_MODE_TRUSTED)
         {
           _wzp_message_remove_member (forward, "callee_reflexive_addr");
@@ -791,7 +791,7 @@ _wzp_relay_calls_peer_lost (WzpRelay   *self,
     }
 }
 
-/* Signalling loss and grace (DESIGN 11, item 9) */
+/* Signalling loss and grace (docs/decisions.md, "Losing signalling is not the end of a call") */
 
 typedef struct
 {

@@ -1,5 +1,5 @@
-/* wzp-relay-federation-private.h: federation between relays (DESIGN.md sections 7 and 11,
- * items 16, 19 and 21), shared by the relay's source files
+/* wzp-relay-federation-private.h: federation between relays (docs/protocol.md,
+ * "Federation"), shared by the relay's source files
  *
  *   wzp-relay-federation.c  configured peers, links (dial, accept, FederationHello,
  *                           keepalive, reconnect), FederatedSignalForward routing

@@ -763,7 +763,7 @@ _wzp_relay_federation_route (WzpRelay    *self,
         continue;
 
       /* At the caller's relay, "the callee should open its pipe" means: the caller's pipe
-       * is here, bridge it to the callee's relay (DESIGN 11, item 21). */
+       * is here, bridge it to the callee's relay (docs/protocol.md, "The bridged relay path"). */
       if (type == WZP_MESSAGE_PIPE_REQUESTED && role == WZP_CALL_ROLE_CALLEE)
         _wzp_relay_bridge_open (call);
       /* Pipe errors are about the bridge that stands in for the remote party here; its

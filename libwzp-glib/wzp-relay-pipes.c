@@ -1,4 +1,4 @@
-/* wzp-relay-pipes.c: relay pipes (DESIGN.md section 11, items 7-11)
+/* wzp-relay-pipes.c: relay pipes (docs/protocol.md, "Pipes and their tokens")
  *
  * A pipe is a plain TCP connection to the pipe port. Its first and only frame is
  * OpenPipe{call_id, pipe_token, seq}; the token is derived from the secret that CallSetup

@@ -1,4 +1,4 @@
-/* wzp-relay-presence.c: who is registered where (PresenceUpdate, DESIGN 11 items 19, 21)
+/* wzp-relay-presence.c: who is registered where (PresenceUpdate; docs/protocol.md, "Presence")
  *
  * Each relay tells each peer which fingerprints are registered with it: a full snapshot
  * when the link comes up, then changes, batched to at most one update per second per

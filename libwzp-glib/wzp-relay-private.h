@@ -202,7 +202,7 @@ void        _wzp_relay_emit_peer_presence_changed (WzpRelay   *self,
 RelayConn  *_wzp_relay_lookup_conn      (WzpRelay     *self,
                                          const char   *fingerprint);
 
-/* Test-only: lets a test play a lying relay (DESIGN.md section 11, item 1). */
+/* Test-only: plays a lying relay (docs/decisions.md, "Pins never come from the relay"). */
 void        _wzp_relay_set_setup_filter (WzpRelay     *self,
                                          void        (*filter) (WzpMessage *setup,
                                                                 gpointer    data),

@@ -462,8 +462,8 @@ handle_register (RelayConn  *conn,
         {
           g_autoptr(WzpMessage) error = NULL;
 
-          /* The newer registration wins; the older one is told why, so that a client
-           * does not fight another process using the same identity (DESIGN 11, 20). */
+          /* The newer registration wins and the older is told why: a client does not fight
+           * another process with its identity (docs/decisions.md, "Registration replacement"). */
           log_conn (old, G_LOG_LEVEL_INFO, "registration replaced by a newer connection");
           error = _wzp_message_new_error (WZP_ERROR_CODE_REPLACED,
                                           "This identity registered again from another "
@@ -485,7 +485,7 @@ handle_register (RelayConn  *conn,
   _wzp_message_set_string (ack, "relay_fingerprint", wzp_relay_get_fingerprint (self));
   _wzp_message_set_string (ack, "relay_version", PACKAGE_VERSION);
   {
-    /* The configured reflectors and the federation peers (DESIGN 11, item 16). */
+    /* The configured reflectors and the federation peers (docs/protocol.md, "Reflectors"). */
     g_auto(GStrv) reflectors = _wzp_relay_federation_dup_reflectors (self);
     _wzp_message_set_strv (ack, "reflectors", (const char * const *) reflectors);
   }
@@ -846,8 +846,8 @@ incoming_cb (GSocketService    *service,
   ip = _wzp_relay_ip_counters (self, g_inet_socket_address_get_address (
                                  G_INET_SOCKET_ADDRESS (remote)));
 
-  /* glib-networking holds a worker thread per pending handshake: without a cap, a few
-   * hundred idle TCP connections freeze every handshake (DESIGN 11, item 18). */
+  /* glib-networking holds a worker thread per pending handshake: without a cap, a few hundred
+   * idle TCP connections freeze every handshake (docs/decisions.md, "Handshakes are capped"). */
   if (self->pending_handshakes >= self->max_pending_handshakes ||
       ip->handshakes >= self->max_handshakes_per_ip)
     {

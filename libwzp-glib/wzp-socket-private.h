@@ -1,5 +1,5 @@
-/* wzp-socket-private.h: the client's shared port P (DESIGN.md section 5, section 11
- * items 13-14)
+/* wzp-socket-private.h: the client's shared port P (docs/candidates.md,
+ * "The shared port P"; docs/decisions.md, "One port per client")
  *
  * One TCP port P per client: listeners on 0.0.0.0:P and [::]:P (IPV6_V6ONLY), and any
  * number of sockets bound to P for outgoing connections (the signalling connection to the
@@ -24,8 +24,8 @@ G_BEGIN_DECLS
 
 typedef enum {
   /* connect(2) from P failed with EADDRNOTAVAIL: another socket already has this local
-   * and remote address pair. On a dial from P this means the peer's dial to us merged
-   * with ours; expect the connection on accept (DESIGN 11.14: report "merged"). */
+   * and remote address pair: the peer's dial to us merged with ours; expect the connection
+   * on accept, report "merged" (docs/decisions.md, "Which port a dial leaves from"). */
   WZP_SOCKET_ERROR_MERGED,
 } WzpSocketError;
 

@@ -468,7 +468,7 @@ tls_connection_new (GType         type,
 
   /* "database" must be NULL before GInitable::init runs: otherwise glib-networking loads
    * the system trust store and copies it into every connection's credentials (a slow
-   * handshake and megabytes per idle server connection; DESIGN.md 11.12). */
+   * handshake and megabytes per idle server connection; docs/identity.md, "Measurements"). */
   if (type == G_TYPE_TLS_SERVER_CONNECTION)
     tls = g_initable_new (g_tls_backend_get_server_connection_type (g_tls_backend_get_default ()),
                           NULL, error,

@@ -312,7 +312,7 @@ test_link (Fixture       *f,
   g_assert_cmpstr (g_ptr_array_index (events[0].events, events[0].events->len - 1), ==, up_0);
   g_assert_cmpstr (g_ptr_array_index (events[1].events, events[1].events->len - 1), ==, up_1);
 
-  /* The peer is a reflector for this relay's clients (DESIGN 11, item 16). */
+  /* The peer is a reflector for this relay's clients (docs/protocol.md, "Reflectors"). */
   {
     g_autoptr(WzpTestClient) client = wzp_test_client_connect (f->address[0], NULL,
                                                                fp_of (f, 0));

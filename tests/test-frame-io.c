@@ -595,7 +595,7 @@ test_exact_read_memory (void)
 }
 
 /* Over a socket the frame and the bytes after it arrive in one segment: a buffered reader
- * would swallow them (DESIGN.md section 11, item 11). */
+ * would swallow them (docs/decisions.md, "Exact reads before a hand-over"). */
 static void
 test_exact_read_socket (void)
 {

@@ -1,4 +1,4 @@
-/* test-message.c: the signalling messages (DESIGN.md sections 4 and 11)
+/* test-message.c: the signalling messages (docs/protocol.md, "Messages")
  *
  * The schema is described once, in the table below; the round trips, the "unset members
  * are omitted" checks and most of the bad-input cases are generated from it. The JSON of

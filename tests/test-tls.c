@@ -16,7 +16,7 @@
 
 #define WAIT_MS 10000
 
-/* The budget for one loopback handshake (DESIGN.md 11.12 measured about 1 ms). */
+/* The budget for one loopback handshake (docs/identity.md, "Measurements": about 1 ms). */
 #define HANDSHAKE_BUDGET_US 20000
 
 typedef struct {
@@ -557,8 +557,8 @@ running_instrumented (void)
   return preload != NULL && strstr (preload, "valgrind") != NULL;
 }
 
-/* DESIGN.md 11.12: with database NULL and TCP_NODELAY a loopback handshake takes about
- * 1 ms (54 ms with GIO's defaults, where Nagle's algorithm meets delayed ACKs). The best
+/* With database NULL and TCP_NODELAY a loopback handshake takes about 1 ms (54 ms with
+ * GIO's defaults, where Nagle meets delayed ACKs; docs/identity.md, "Measurements"). The best
  * of 5 must be under 20 ms. On a machine busy with other work (parallel test runs, a
  * build) single handshakes can take tens of ms, so when the first 5 miss the budget up to
  * 25 more are tried (GIO's defaults take 50 ms or more here, so they still fail). */

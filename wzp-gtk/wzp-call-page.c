@@ -2,7 +2,7 @@
  *
  * The peer is named from the contacts by full fingerprint, otherwise "Unknown caller";
  * the full fingerprint is always shown, and the alias only as a quoted, secondary label
- * (DESIGN.md section 11, item 2).
+ * (docs/decisions.md, "Peers are named by their full fingerprint").
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

@@ -16,9 +16,9 @@
  * non-zero exit status (2 for a wrong command line). Logs go to stderr.
  *
  * Test-only: WZP_TEST_LOOPBACK=1 in the environment makes the client listen on loopback
- * and offer loopback host candidates (DESIGN.md section 11, item 22), so that tests do
- * not depend on the machine's interfaces. It is deliberately not in --help; never set it
- * outside tests.
+ * and offer loopback host candidates, so that tests do not depend on the machine's
+ * interfaces (docs/decisions.md, "Loopback tests bring their own candidates"). It is
+ * deliberately not in --help; never set it outside tests.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

@@ -7,7 +7,7 @@
 # checks the path the call took, from the clients' JSON events. The lab is machine-wide
 # state: this test takes a lock, brings the lab up itself and always takes it down.
 # Output is TAP. Without root or the lab's tools it skips, unless WZP_REQUIRE_NETLAB=1
-# (CI), where a skip is a failure (DESIGN.md section 11, item 23).
+# (CI), where a skip is a failure (docs/decisions.md, "A skipped network-lab test fails CI").
 
 import faulthandler
 import fcntl
