@@ -6,7 +6,8 @@
 #
 # It builds a minimal Debian 12 root with mmdebstrap (once, kept as a tarball), then for
 # each command unpacks a new copy of it, clones the committed HEAD of this repository into
-# it (no ../shared, no build/), and runs the command there as root, without a display. Each
+# it (nothing from outside the repository, no build/), and runs the command there as root,
+# without a display. Each
 # command gets its own new root, so neither benefits from what the other installed. apt's
 # downloads are shared between the roots to save time, nothing else.
 #
