@@ -7,9 +7,8 @@
 # It builds a minimal Debian 12 root with mmdebstrap (once, kept as a tarball), then for
 # each command unpacks a new copy of it, clones the committed HEAD of this repository into
 # it (nothing from outside the repository, no build/), and runs the command there as root,
-# without a display. Each
-# command gets its own new root, so neither benefits from what the other installed. apt's
-# downloads are shared between the roots to save time, nothing else.
+# without a display. Each command gets its own new root, so neither benefits from what the
+# other installed. apt's downloads are shared between the roots to save time, nothing else.
 #
 # Everything lives under $WZP_FRESH_DIR (default /var/tmp/wzp-fresh): base.tar, the roots
 # (removed after each run unless WZP_FRESH_KEEP=1) and the logs run.log and test.log. The
