@@ -10,6 +10,12 @@
 
 G_BEGIN_DECLS
 
+/* Splits HOST[:PORT] or [IPV6]:PORT; @default_port 0 makes the port required. FALSE if
+ * @text is not of that form. */
+gboolean        _wzp_client_parse_host_port   (const char   *text,
+                                               guint16       default_port,
+                                               char        **out_host,
+                                               guint16      *out_port);
 /* Parses wzps://HOST[:PORT][#FINGERPRINT] (the port defaults to 4433). */
 gboolean        _wzp_client_parse_relay_uri   (const char   *uri,
                                                char        **out_host,
@@ -31,10 +37,21 @@ WzpNetworkInfo *_wzp_client_get_network_info  (WzpClient    *self);
 void            _wzp_client_probe_reflector   (WzpClient    *self,
                                                const char   *uri);
 
-/* wzp-known-relays.c: the fingerprint remembered for @key ("host:port"), or NULL. */
-char           *_wzp_known_relay_lookup       (const char   *key);
-/* Remembers @fingerprint for @key (a failure to save is logged, not fatal). */
-void            _wzp_known_relay_remember     (const char   *key,
-                                               const char   *fingerprint);
+/* wzp-known-relays.c: relays trusted on first use (docs/identity.md). A relay is named by
+ * _wzp_known_relay_key(): HOST:PORT or [IPV6]:PORT in a canonical spelling. */
+char           *_wzp_known_relay_key          (const char   *host,
+                                               guint16       port);
+/* Sets *@out_fingerprint to the fingerprint pinned for @key, or NULL when there is none.
+ * FALSE (WZP_CLIENT_ERROR_KNOWN_RELAYS) when the file cannot be read, is damaged (it is
+ * then set aside) or holds no usable pin for @key. */
+gboolean        _wzp_known_relay_lookup       (const char   *key,
+                                               char        **out_fingerprint,
+                                               GError      **error);
+/* Pins @fingerprint for @key and saves the file; FALSE when that fails, or
+ * WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED if another program pinned another one
+ * meanwhile. */
+gboolean        _wzp_known_relay_remember     (const char   *key,
+                                               const char   *fingerprint,
+                                               GError      **error);
 
 G_END_DECLS

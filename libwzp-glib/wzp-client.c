@@ -136,6 +136,47 @@ set_state (WzpClient      *self,
 /* Relay URIs: wzps://HOST[:PORT][#FINGERPRINT] */
 
 gboolean
+_wzp_client_parse_host_port (const char  *text,
+                             guint16      default_port,
+                             char       **out_host,
+                             guint16     *out_port)
+{
+  g_autofree char *host = NULL;
+  const char *colon;
+  guint64 port = default_port;
+
+  if (text[0] == '[')
+    {
+      const char *close = strchr (text, ']');
+
+      if (close == NULL || (close[1] != '\0' && close[1] != ':'))
+        return FALSE;
+      host = g_strndup (text + 1, close - text - 1);
+      colon = close[1] == ':' ? close + 1 : NULL;
+    }
+  else
+    {
+      colon = strrchr (text, ':');
+      host = colon ? g_strndup (text, colon - text) : g_strdup (text);
+    }
+
+  if (colon != NULL)
+    {
+      char *end = NULL;
+
+      port = g_ascii_strtoull (colon + 1, &end, 10);
+      if (end == colon + 1 || *end != '\0' || port > 65535)
+        return FALSE;
+    }
+  if (*host == '\0' || port == 0)
+    return FALSE;
+
+  *out_host = g_steal_pointer (&host);
+  *out_port = (guint16) port;
+  return TRUE;
+}
+
+gboolean
 _wzp_client_parse_relay_uri (const char  *uri,
                              char       **out_host,
                              guint16     *out_port,
@@ -143,10 +184,7 @@ _wzp_client_parse_relay_uri (const char  *uri,
                              GError     **error)
 {
   g_autofree char *rest = NULL;
-  g_autofree char *host = NULL;
   char *hash;
-  char *colon;
-  guint64 port = DEFAULT_PORT;
 
   if (uri == NULL || !g_str_has_prefix (uri, "wzps://"))
     goto bad;
@@ -167,37 +205,8 @@ _wzp_client_parse_relay_uri (const char  *uri,
       *out_fingerprint = g_strdup (hash + 1);
     }
 
-  if (rest[0] == '[')
-    {
-      char *close = strchr (rest, ']');
-
-      if (close == NULL)
-        goto bad;
-      host = g_strndup (rest + 1, close - rest - 1);
-      colon = close[1] == ':' ? close + 1 : NULL;
-      if (close[1] != '\0' && colon == NULL)
-        goto bad;
-    }
-  else
-    {
-      colon = strrchr (rest, ':');
-      host = colon ? g_strndup (rest, colon - rest) : g_strdup (rest);
-    }
-
-  if (colon != NULL)
-    {
-      char *end = NULL;
-
-      port = g_ascii_strtoull (colon + 1, &end, 10);
-      if (end == colon + 1 || *end != '\0' || port == 0 || port > 65535)
-        goto bad;
-    }
-  if (*host == '\0')
-    goto bad;
-
-  *out_host = g_steal_pointer (&host);
-  *out_port = (guint16) port;
-  return TRUE;
+  if (_wzp_client_parse_host_port (rest, DEFAULT_PORT, out_host, out_port))
+    return TRUE;
 
 bad:
   g_clear_pointer (out_fingerprint, g_free);
@@ -714,7 +723,7 @@ read_next (WzpClient *self)
 typedef struct
 {
   WzpClient *client;
-  char      *host_key;    /* "host:port", for the known-relays file */
+  char      *host_key;    /* "host:port" (_wzp_known_relay_key()), for messages and pins */
   char      *pin;         /* from the URI, or remembered; NULL: trust on first use */
   gboolean   pin_from_uri;
 } Attempt;
@@ -773,10 +782,15 @@ handshake_cb (GObject      *source,
                                             attempt->host_key));
       return;
     }
+  /* Trust on first use: a relay whose key cannot be remembered is not used, or the next
+   * connection would accept any key again. */
+  if (attempt->pin == NULL && !_wzp_known_relay_remember (attempt->host_key, seen, &error))
+    {
+      connection_failed (self, g_steal_pointer (&error));
+      return;
+    }
   g_free (self->relay_fingerprint);
   self->relay_fingerprint = g_strdup (seen);
-  if (attempt->pin == NULL)
-    _wzp_known_relay_remember (attempt->host_key, seen);
 
   self->io = _wzp_frame_io_new (self->tls);
   presence = _wzp_message_new (WZP_MESSAGE_REGISTER_PRESENCE);
@@ -1050,11 +1064,16 @@ start_attempt (WzpClient *self)
 
   attempt = g_new0 (Attempt, 1);
   attempt->client = g_object_ref (self);
-  attempt->host_key = strchr (host, ':') ? g_strdup_printf ("[%s]:%u", host, port)
-                                         : g_strdup_printf ("%s:%u", host, port);
+  attempt->host_key = _wzp_known_relay_key (host, port);
   attempt->pin_from_uri = (uri_pin != NULL);
-  attempt->pin = uri_pin ? g_steal_pointer (&uri_pin)
-                         : _wzp_known_relay_lookup (attempt->host_key);
+  attempt->pin = g_steal_pointer (&uri_pin);
+  if (attempt->pin == NULL &&
+      !_wzp_known_relay_lookup (attempt->host_key, &attempt->pin, &error))
+    {
+      attempt_free (attempt);
+      connection_failed (self, g_steal_pointer (&error));
+      return;
+    }
 
   if (self->state != WZP_CLIENT_STATE_RECONNECTING)
     set_state (self, WZP_CLIENT_STATE_CONNECTING, NULL);

@@ -37,6 +37,9 @@ G_BEGIN_DECLS
  * @WZP_CLIENT_ERROR_REPLACED: another program registered with the same identity
  * @WZP_CLIENT_ERROR_NOT_CONNECTED: the client is not registered with a relay
  * @WZP_CLIENT_ERROR_NO_RELAY: no relay URI is configured
+ * @WZP_CLIENT_ERROR_KNOWN_RELAYS: the file of relays trusted on first use could not be
+ *   read or written, was damaged (it is then kept under another name, which the message
+ *   gives), or holds no usable key for the relay; the message says what to do
  *
  * Errors of the client's connection to its relay.
  *
@@ -50,6 +53,7 @@ typedef enum {
   WZP_CLIENT_ERROR_REPLACED,
   WZP_CLIENT_ERROR_NOT_CONNECTED,
   WZP_CLIENT_ERROR_NO_RELAY,
+  WZP_CLIENT_ERROR_KNOWN_RELAYS,
 } WzpClientError;
 
 WZP_AVAILABLE_IN_ALL

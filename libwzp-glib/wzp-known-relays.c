@@ -1,15 +1,35 @@
 /* wzp-known-relays.c: trust on first use for relays
  *
- * A relay dialled without a fingerprint in its URI is remembered by host:port with the
- * fingerprint it showed the first time ($XDG_DATA_HOME/wzp/known-relays, a key file), and
- * pinned to it from then on. It is apart from wzp-client.c because it is storage, not
- * connection logic: one file, read and written whole.
+ * A relay dialled without a fingerprint in its URI is remembered with the fingerprint it
+ * showed the first time ($XDG_DATA_HOME/wzp/known-relays, a key file), and pinned to it
+ * from then on. It is apart from wzp-client.c because it is storage, not connection
+ * logic: one small file, read and written whole. docs/identity.md ("Relays trusted on
+ * first use") gives the format and what happens when the file cannot be read, written
+ * or parsed.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
 
+#include <errno.h>
+#include <string.h>
+
+#include <glib/gstdio.h>
+
 #include "wzp-client-private.h"
+#include "wzp-i18n-private.h"
+
+#define GROUP "relays"
+
+/* Key file keys cannot hold "[", "]" or "=", nor begin or end with a space. Keys are the
+ * relay's name percent-encoded as in URIs, "%" included so that they read back; these
+ * characters stay as they are, so HOST:PORT keys of earlier versions read the same. */
+#define KEY_RESERVED_CHARS_ALLOWED ":!$&'()*+,;@"
+
+#define HEADER_COMMENT \
+  " Relays that wzp trusted on first use: HOST:PORT=FINGERPRINT, where an IPv6 address\n" \
+  " [ADDRESS]:PORT is written %5BADDRESS%5D:PORT. Removing a line makes wzp trust the\n" \
+  " relay's key on its next connection again."
 
 static char *
 known_relays_path (void)
@@ -17,29 +37,324 @@ known_relays_path (void)
   return g_build_filename (g_get_user_data_dir (), "wzp", "known-relays", NULL);
 }
 
-char *
-_wzp_known_relay_lookup (const char *key)
+/* One spelling per host: an IP address in GIO's form (zone kept as written), a host name
+ * in ASCII lower case (what DNS compares). */
+static char *
+canonical_host (const char *host)
 {
-  g_autoptr(GKeyFile) file = g_key_file_new ();
-  g_autofree char *path = known_relays_path ();
+  const char *zone = strchr (host, '%');
+  g_autofree char *bare = zone != NULL ? g_strndup (host, zone - host) : g_strdup (host);
+  g_autoptr(GInetAddress) address = g_inet_address_new_from_string (bare);
+  char *ascii;
 
-  if (!g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, NULL))
-    return NULL;
-  return g_key_file_get_string (file, "relays", key, NULL);
+  if (address != NULL)
+    {
+      g_autofree char *text = g_inet_address_to_string (address);
+
+      return g_strconcat (text, zone, NULL);
+    }
+  ascii = g_hostname_to_ascii (host);
+  return ascii != NULL ? ascii : g_ascii_strdown (host, -1);
 }
 
-void
-_wzp_known_relay_remember (const char *key,
-                           const char *fingerprint)
+char *
+_wzp_known_relay_key (const char *host,
+                      guint16     port)
+{
+  g_autofree char *canonical = canonical_host (host);
+
+  return strchr (canonical, ':') != NULL ? g_strdup_printf ("[%s]:%u", canonical, port)
+                                         : g_strdup_printf ("%s:%u", canonical, port);
+}
+
+/* The relay (as _wzp_known_relay_key() names it) that a key of the file stands for, or
+ * NULL if it names none. Also reads keys that were never encoded ("[::1]:4433"). */
+static char *
+relay_from_key (const char *key)
+{
+  g_autofree char *text = g_uri_unescape_string (key, NULL);
+  g_autofree char *host = NULL;
+  guint16 port;
+
+  if (text == NULL || !g_utf8_validate (text, -1, NULL) ||
+      !_wzp_client_parse_host_port (text, 0, &host, &port))
+    return NULL;
+  return _wzp_known_relay_key (host, port);
+}
+
+static void
+set_pin (GKeyFile   *file,
+         const char *relay,
+         const char *fingerprint)
+{
+  g_autofree char *key = g_uri_escape_string (relay, KEY_RESERVED_CHARS_ALLOWED, TRUE);
+
+  g_key_file_set_string (file, GROUP, key, fingerprint);
+}
+
+/* Sets *@out_fingerprint to @relay's pin in @file (NULL: none). An entry for @relay that
+ * is not a fingerprint, or two entries for it that disagree (one host spelt two ways by
+ * an earlier version), are errors; entries that do not parse are passed over, with a
+ * warning, and stay in the file. */
+static gboolean
+find_pin (GKeyFile    *file,
+          const char  *path,
+          const char  *relay,
+          char       **out_fingerprint,
+          GError     **error)
+{
+  g_autofree char *display_name = g_filename_display_name (path);
+  g_auto(GStrv) keys = g_key_file_get_keys (file, GROUP, NULL, NULL);
+  g_autofree char *found = NULL;
+
+  for (guint i = 0; keys != NULL && keys[i] != NULL; i++)
+    {
+      g_autofree char *named = relay_from_key (keys[i]);
+      g_autofree char *value = g_key_file_get_string (file, GROUP, keys[i], NULL);
+      gboolean mine = g_strcmp0 (named, relay) == 0;
+
+      if (value != NULL)
+        g_strstrip (value);
+      if (named == NULL || value == NULL || !wzp_fingerprint_is_valid (value))
+        {
+          if (mine)
+            {
+              g_set_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS,
+                           _("The key remembered for the relay at %s in %s (“%s”) is not a "
+                             "fingerprint. Correct or remove that line, then connect again."),
+                           relay, display_name, value != NULL ? value : "");
+              return FALSE;
+            }
+          g_warning ("Ignoring the entry “%s” of %s: it is not a relay's address and "
+                     "fingerprint", keys[i], display_name);
+          continue;
+        }
+      if (!mine)
+        continue;
+      if (found != NULL && strcmp (found, value) != 0)
+        {
+          g_set_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS,
+                       _("%s remembers two keys for the relay at %s (%s and %s). Remove "
+                         "the line that is wrong, then connect again."),
+                       display_name, relay, found, value);
+          return FALSE;
+        }
+      g_free (found);
+      found = g_steal_pointer (&value);
+    }
+
+  *out_fingerprint = g_steal_pointer (&found);
+  return TRUE;
+}
+
+/* Writes @file to @path atomically (a crash leaves the old file or the new one), mode
+ * 0600, in a folder made with mode 0700. G_FILE_ERROR on failure. */
+static gboolean
+write_file (GKeyFile    *file,
+            const char  *path,
+            GError     **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *comment = g_key_file_get_comment (file, NULL, NULL, NULL);
+  g_autofree char *data = NULL;
+  gsize length;
+
+  if (comment == NULL || *comment == '\0')
+    g_key_file_set_comment (file, NULL, NULL, HEADER_COMMENT, NULL);
+  data = g_key_file_to_data (file, &length, NULL);
+
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int saved_errno = errno;
+      g_autofree char *display_dir = g_filename_display_name (dir);
+
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                   _("Could not create the folder %s: %s"),
+                   display_dir, g_strerror (saved_errno));
+      return FALSE;
+    }
+  return g_file_set_contents_full (path, data, length, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+                                   error);
+}
+
+/* Copies the file at @path to PATH.damaged-TIME[-N], a name no other file has (the copy
+ * is made with O_EXCL); returns that name. */
+static char *
+copy_aside (const char  *path,
+            GError     **error)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *stamp = g_date_time_format (now, "%Y%m%dT%H%M%SZ");
+  g_autoptr(GFile) source = g_file_new_for_path (path);
+  g_autoptr(GError) local_error = NULL;
+
+  for (guint n = 1; n <= 100; n++)
+    {
+      g_autofree char *aside = n == 1 ? g_strdup_printf ("%s.damaged-%s", path, stamp)
+                                      : g_strdup_printf ("%s.damaged-%s-%u", path, stamp, n);
+      g_autoptr(GFile) target = g_file_new_for_path (aside);
+
+      g_clear_error (&local_error);
+      if (g_file_copy (source, target, G_FILE_COPY_NONE, NULL, NULL, NULL, &local_error))
+        return g_steal_pointer (&aside);
+      if (!g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_EXISTS))
+        break;
+    }
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return NULL;
+}
+
+/* Copies into @fresh every line of @contents that still reads as a pin; returns how many
+ * relays it pins. */
+static guint
+salvage (GKeyFile   *fresh,
+         const char *contents)
+{
+  g_auto(GStrv) lines = g_strsplit (contents, "\n", -1);
+  g_auto(GStrv) keys = NULL;
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      char *equals = strchr (lines[i], '=');
+      g_autofree char *relay = NULL;
+      char *value;
+
+      if (equals == NULL || !g_utf8_validate (lines[i], -1, NULL))
+        continue;
+      *equals = '\0';
+      relay = relay_from_key (g_strstrip (lines[i]));
+      value = g_strstrip (equals + 1);
+      if (relay != NULL && wzp_fingerprint_is_valid (value))
+        set_pin (fresh, relay, value);
+    }
+  keys = g_key_file_get_keys (fresh, GROUP, NULL, NULL);
+  return keys != NULL ? g_strv_length (keys) : 0;
+}
+
+/* The file at @path does not parse (@reason). It is kept as PATH.damaged-TIME, and a new
+ * file holds the pins that its lines still give. Always fails: the user must learn that
+ * pins may be lost (docs/identity.md). */
+static gboolean
+set_aside (const char    *path,
+           const char    *contents,
+           const GError  *reason,
+           GError       **error)
+{
+  g_autofree char *display_name = g_filename_display_name (path);
+  g_autoptr(GKeyFile) fresh = g_key_file_new ();
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GError) report = NULL;
+  g_autofree char *aside = copy_aside (path, &local_error);
+  g_autofree char *display_aside = NULL;
+  guint kept;
+
+  if (aside == NULL)
+    {
+      g_set_error (&report, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS,
+                   _("The file of known relays %s is damaged (%s), and could not be kept "
+                     "under another name (%s). Repair or move it, then connect again."),
+                   display_name, reason->message, local_error->message);
+      goto out;
+    }
+
+  display_aside = g_filename_display_name (aside);
+  kept = salvage (fresh, contents);
+  if (!write_file (fresh, path, &local_error))
+    {
+      /* The copy holds it; without the damaged file the next connection can go on. */
+      g_unlink (path);
+      g_set_error (&report, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS,
+                   _("The file of known relays %s was damaged (%s). It was moved to %s, "
+                     "but a new one could not be written: %s"),
+                   display_name, reason->message, display_aside, local_error->message);
+      goto out;
+    }
+  g_set_error (&report, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS,
+               _("The file of known relays %s was damaged (%s) and was kept as %s. The "
+                 "keys of %u relays could be read from it and stay pinned; any other relay "
+                 "you trusted before will be trusted on its next connection as if it were "
+                 "new. Check the copy, then connect again."),
+               display_name, reason->message, display_aside, kept);
+
+out:
+  g_warning ("%s", report->message);
+  g_propagate_error (error, g_steal_pointer (&report));
+  return FALSE;
+}
+
+/* Reads the file into @file; a missing one is empty. FALSE
+ * (WZP_CLIENT_ERROR_KNOWN_RELAYS) when it cannot be read or does not parse. */
+static gboolean
+load (GKeyFile    *file,
+      const char  *path,
+      GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *contents = NULL;
+  gsize length;
+
+  if (!g_file_get_contents (path, &contents, &length, &local_error))
+    {
+      g_autofree char *display_name = NULL;
+
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return TRUE;
+      display_name = g_filename_display_name (path);
+      g_set_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS,
+                   _("Could not read the known relays in %s: %s"),
+                   display_name, local_error->message);
+      return FALSE;
+    }
+  if (!g_key_file_load_from_data (file, contents, length, G_KEY_FILE_KEEP_COMMENTS,
+                                  &local_error))
+    return set_aside (path, contents, local_error, error);
+  return TRUE;
+}
+
+gboolean
+_wzp_known_relay_lookup (const char  *key,
+                         char       **out_fingerprint,
+                         GError     **error)
 {
   g_autoptr(GKeyFile) file = g_key_file_new ();
   g_autofree char *path = known_relays_path ();
-  g_autofree char *dir = g_path_get_dirname (path);
-  g_autoptr(GError) error = NULL;
 
-  g_key_file_load_from_file (file, path, G_KEY_FILE_KEEP_COMMENTS, NULL);
-  g_key_file_set_string (file, "relays", key, fingerprint);
-  g_mkdir_with_parents (dir, 0700);
-  if (!g_key_file_save_to_file (file, path, &error))
-    g_warning ("Could not remember the relay's fingerprint in %s: %s", path, error->message);
+  *out_fingerprint = NULL;
+  return load (file, path, error) && find_pin (file, path, key, out_fingerprint, error);
+}
+
+gboolean
+_wzp_known_relay_remember (const char  *key,
+                           const char  *fingerprint,
+                           GError     **error)
+{
+  g_autoptr(GKeyFile) file = g_key_file_new ();
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *path = known_relays_path ();
+  g_autofree char *pinned = NULL;
+
+  /* Read again: another program may have remembered this relay since the lookup. */
+  if (!load (file, path, error) || !find_pin (file, path, key, &pinned, error))
+    return FALSE;
+  if (pinned != NULL && strcmp (pinned, fingerprint) != 0)
+    {
+      g_set_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED,
+                   _("The relay at %s showed the key %s, but another program has just "
+                     "remembered %s for it."), key, fingerprint, pinned);
+      return FALSE;
+    }
+  if (pinned != NULL)
+    return TRUE;
+
+  set_pin (file, key, fingerprint);
+  if (!write_file (file, path, &local_error))
+    {
+      g_autofree char *display_name = g_filename_display_name (path);
+
+      g_set_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS,
+                   _("Could not remember the relay's key in %s: %s"),
+                   display_name, local_error->message);
+      return FALSE;
+    }
+  return TRUE;
 }

@@ -59,11 +59,13 @@ fixture_setup (Fixture       *f,
 
 /* For tests that restart the relay on the same address: a port below Linux's ephemeral
  * range (32768-60999), so no outgoing connection of a parallel test can take it while
- * the relay is down. */
+ * the relay is down. @data is the IP address to listen on (NULL: 127.0.0.1); if it is
+ * ::1 and that cannot be listened on, f->relay is left NULL and the test skips. */
 static void
 fixture_setup_fixed_port (Fixture       *f,
                           gconstpointer  data)
 {
+  const char *ip = data != NULL ? data : "127.0.0.1";
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) uris = NULL;
   g_auto(GStrv) listen = NULL;
@@ -72,12 +74,20 @@ fixture_setup_fixed_port (Fixture       *f,
   f->relay = wzp_relay_new (f->relay_identity);
   for (guint attempt = 0; attempt < 50; attempt++)
     {
-      g_autofree char *address = g_strdup_printf ("127.0.0.1:%d",
-                                                  g_random_int_range (20000, 30000));
+      int port = g_random_int_range (20000, 30000);
+      g_autofree char *address = strchr (ip, ':') != NULL
+                                   ? g_strdup_printf ("[%s]:%d", ip, port)
+                                   : g_strdup_printf ("%s:%d", ip, port);
 
       g_clear_error (&error);
       if (wzp_relay_listen (f->relay, address, NULL, &error))
         break;
+    }
+  if (error != NULL && strchr (ip, ':') != NULL)
+    {
+      g_test_message ("Cannot listen on %s: %s", ip, error->message);
+      wzp_test_finalize_object (g_steal_pointer (&f->relay));
+      return;
     }
   g_assert_no_error (error);
   uris = wzp_relay_dup_uris (f->relay);
@@ -705,22 +715,47 @@ test_reconnect_after_restart (Fixture       *f,
   disconnect_and_free (client);
 }
 
+/* Connects a new client to @uri and returns its error (NULL: it registered). */
+static GError *
+connect_error (const char *uri)
+{
+  WzpClient *client = new_client (uri, "Alice");
+  WzpTestResult r = { 0 };
+
+  wzp_client_connect_async (client, NULL, wzp_test_client_connected_cb, &r);
+  wzp_test_wait_flag (&r.done, 5000);
+  if (r.error != NULL)
+    {
+      g_test_message ("%s", r.error->message);
+      g_assert_cmpint (wzp_client_get_state (client), ==, WZP_CLIENT_STATE_FAILED);
+    }
+  disconnect_and_free (client);
+  return r.error;
+}
+
+/* Runs on 127.0.0.1, and on [::1] (@data), whose key the key file format cannot take
+ * as it is written. */
 static void
 test_relay_fingerprint_changed (Fixture       *f,
                                 gconstpointer  data)
 {
-  g_autofree char *tofu_uri = g_strdup_printf ("wzps://%s", f->address);
-  g_autofree char *address = g_strdup (f->address);
-  WzpClient *client = new_client (tofu_uri, "Alice");
-  WzpClient *again = NULL;
-  WzpTestResult r = { 0 };
-  WzpTestResult r2 = { 0 };
+  g_autofree char *tofu_uri = NULL;
+  g_autofree char *address = NULL;
+  g_autofree char *pin = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (f->relay == NULL)
+    {
+      g_test_skip ("Cannot listen on [::1] here");
+      return;
+    }
+  tofu_uri = g_strdup_printf ("wzps://%s", f->address);
+  address = g_strdup (f->address);
 
   /* Trust on first use: no fingerprint in the URI, remembered after the first visit. */
-  wzp_client_connect_async (client, NULL, wzp_test_client_connected_cb, &r);
-  wzp_test_wait_flag (&r.done, 5000);
-  g_assert_no_error (r.error);
-  disconnect_and_free (client);
+  g_assert_null (connect_error (tofu_uri));
+  pin = wzp_test_known_relay_pin (address);
+  g_assert_cmpstr (pin, ==, wzp_identity_get_fingerprint (f->relay_identity));
 
   /* Another relay (another identity) at the same address is refused. */
   wzp_relay_stop (f->relay);
@@ -729,14 +764,76 @@ test_relay_fingerprint_changed (Fixture       *f,
   f->relay_identity = wzp_test_identity_new ();
   start_relay (f, address);
 
-  again = new_client (tofu_uri, "Alice");
-  wzp_client_connect_async (again, NULL, wzp_test_client_connected_cb, &r2);
-  wzp_test_wait_flag (&r2.done, 5000);
-  g_assert_error (r2.error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED);
-  g_test_message ("%s", r2.error->message);
-  g_assert_cmpint (wzp_client_get_state (again), ==, WZP_CLIENT_STATE_FAILED);
-  g_clear_error (&r2.error);
-  disconnect_and_free (again);
+  error = connect_error (tofu_uri);
+  g_assert_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED);
+}
+
+/* A file written by earlier versions (bare HOST:PORT keys) still pins. */
+static void
+test_known_relays_old_format (Fixture       *f,
+                              gconstpointer  data)
+{
+  g_autoptr(WzpIdentity) other = wzp_test_identity_new ();
+  g_autofree char *tofu_uri = g_strdup_printf ("wzps://%s", f->address);
+  g_autofree char *wrong = g_strdup_printf ("[relays]\n%s=%s\n", f->address,
+                                            wzp_identity_get_fingerprint (other));
+  g_autofree char *right = g_strdup_printf ("[relays]\n%s=%s\n", f->address,
+                                            wzp_identity_get_fingerprint (f->relay_identity));
+  g_autoptr(GError) error = NULL;
+
+  wzp_test_write_known_relays (wrong);
+  error = connect_error (tofu_uri);
+  g_assert_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED);
+
+  wzp_test_write_known_relays (right);
+  g_assert_null (connect_error (tofu_uri));
+}
+
+/* A damaged file fails the connection once, with a message naming the copy kept of it;
+ * the next connection starts a new file. */
+static void
+test_known_relays_damaged (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autofree char *tofu_uri = g_strdup_printf ("wzps://%s", f->address);
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) aside = NULL;
+  g_autofree char *pin = NULL;
+
+  wzp_test_write_known_relays ("this is not a key file\n");
+  wzp_test_expect_warning ("*was damaged*");
+  error = connect_error (tofu_uri);
+  wzp_test_assert_expected_warnings ();
+  g_assert_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS);
+  aside = wzp_test_list_set_aside ();
+  g_assert_cmpuint (g_strv_length (aside), ==, 1);
+  g_assert_nonnull (strstr (error->message, aside[0]));
+
+  g_assert_null (connect_error (tofu_uri));
+  pin = wzp_test_known_relay_pin (f->address);
+  g_assert_cmpstr (pin, ==, wzp_identity_get_fingerprint (f->relay_identity));
+}
+
+/* A relay whose key cannot be remembered is not used: the next connection would trust
+ * any key again. */
+static void
+test_known_relays_save_fails (Fixture       *f,
+                              gconstpointer  data)
+{
+  g_autofree char *tofu_uri = g_strdup_printf ("wzps://%s", f->address);
+  g_autofree char *path = wzp_test_known_relays_path ();
+  g_autofree char *expected = g_strdup_printf ("Could not remember the relay's key in %s: *",
+                                               path);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *pin = NULL;
+
+  wzp_test_set_disk_full (TRUE);
+  error = connect_error (tofu_uri);
+  wzp_test_set_disk_full (FALSE);
+  g_assert_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS);
+  g_assert_true (g_pattern_match_simple (expected, error->message));
+  pin = wzp_test_known_relay_pin (f->address);
+  g_assert_null (pin);
 }
 
 static void
@@ -2151,6 +2248,11 @@ main (int   argc,
               test_reconnect_after_restart, fixture_teardown);
   g_test_add ("/wzp/call/relay-fingerprint-changed", Fixture, NULL, fixture_setup_fixed_port,
               test_relay_fingerprint_changed, fixture_teardown);
+  g_test_add ("/wzp/call/relay-fingerprint-changed-ipv6", Fixture, "::1",
+              fixture_setup_fixed_port, test_relay_fingerprint_changed, fixture_teardown);
+  ADD ("known-relays-old-format", test_known_relays_old_format);
+  ADD ("known-relays-damaged", test_known_relays_damaged);
+  ADD ("known-relays-save-fails", test_known_relays_save_fails);
   ADD ("bad-uri", test_bad_uri);
   ADD ("no-fds-left", test_no_fds_left);
   ADD ("dead-candidates-relay-wins", test_dead_candidates_relay_wins);

@@ -4,9 +4,12 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "test-util.h"
+#include "wzp-client-private.h"
 #include "wzp-timeout-private.h"
 #include "wzp-tls-private.h"
 
@@ -139,6 +142,118 @@ wzp_test_count_fds (void)
   while (g_dir_read_name (dir) != NULL)
     n++;
   return n - 1; /* the GDir's own fd */
+}
+
+void
+wzp_test_set_disk_full (gboolean full)
+{
+  static struct rlimit saved;
+  struct rlimit limit;
+
+  if (full)
+    {
+      g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+      limit = saved;
+      limit.rlim_cur = 0;
+      signal (SIGXFSZ, SIG_IGN);   /* the write fails instead of killing the process */
+    }
+  else
+    limit = saved;
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &limit), ==, 0);
+}
+
+char *
+wzp_test_known_relays_path (void)
+{
+  return g_build_filename (g_get_user_data_dir (), "wzp", "known-relays", NULL);
+}
+
+void
+wzp_test_write_known_relays (const char *contents)
+{
+  g_autofree char *path = wzp_test_known_relays_path ();
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  g_file_set_contents (path, contents, -1, &error);
+  g_assert_no_error (error);
+}
+
+char *
+wzp_test_known_relay_pin (const char *key)
+{
+  g_autoptr(GError) error = NULL;
+  char *pin = NULL;
+
+  g_assert_true (_wzp_known_relay_lookup (key, &pin, &error));
+  g_assert_no_error (error);
+  return pin;
+}
+
+char **
+wzp_test_list_set_aside (void)
+{
+  g_autofree char *path = wzp_test_known_relays_path ();
+  g_autofree char *dir_path = g_path_get_dirname (path);
+  g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
+  g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (name, "known-relays.damaged-"))
+      g_ptr_array_add (found, g_build_filename (dir_path, name, NULL));
+  g_ptr_array_add (found, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&found), FALSE);
+}
+
+static GQueue expected_warnings = G_QUEUE_INIT;
+
+static GLogWriterOutput
+expect_warnings_writer_cb (GLogLevelFlags   log_level,
+                           const GLogField *fields,
+                           gsize            n_fields,
+                           gpointer         user_data)
+{
+  const char *domain = NULL;
+  const char *message = NULL;
+
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_strcmp0 (fields[i].key, "GLIB_DOMAIN") == 0)
+      domain = fields[i].value;
+    else if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
+      message = fields[i].value;
+
+  if ((log_level & G_LOG_LEVEL_WARNING) && g_strcmp0 (domain, "Wzp") == 0 &&
+      message != NULL && !g_queue_is_empty (&expected_warnings) &&
+      g_pattern_match_simple (g_queue_peek_head (&expected_warnings), message))
+    {
+      g_free (g_queue_pop_head (&expected_warnings));
+      g_test_message ("Expected warning: %s", message);
+      return G_LOG_WRITER_HANDLED;
+    }
+  return g_log_writer_default (log_level, fields, n_fields, user_data);
+}
+
+void
+wzp_test_expect_warning (const char *pattern)
+{
+  static gsize installed = 0;
+
+  if (g_once_init_enter (&installed))
+    {
+      g_log_set_writer_func (expect_warnings_writer_cb, NULL, NULL);
+      g_once_init_leave (&installed, 1);
+    }
+  g_queue_push_tail (&expected_warnings, g_strdup (pattern));
+}
+
+void
+wzp_test_assert_expected_warnings (void)
+{
+  if (!g_queue_is_empty (&expected_warnings))
+    g_error ("A warning matching “%s” was expected, and did not come",
+             (const char *) g_queue_peek_head (&expected_warnings));
 }
 
 /* The raw protocol client */

@@ -28,6 +28,24 @@ void         wzp_test_finalize_object     (gpointer     object);
 WzpIdentity *wzp_test_identity_new        (void);
 /* Number of open file descriptors of this process. */
 guint        wzp_test_count_fds           (void);
+/* While @full is TRUE, every write to a file by this process fails with EFBIG, as on a
+ * full disk (RLIMIT_FSIZE; unlike a read-only folder, root cannot write past it). */
+void         wzp_test_set_disk_full       (gboolean     full);
+/* $XDG_DATA_HOME/wzp/known-relays, and that file written with @contents (the folder is
+ * made if needed). */
+char        *wzp_test_known_relays_path   (void);
+void         wzp_test_write_known_relays  (const char  *contents);
+/* The fingerprint pinned for the relay @key (HOST:PORT, [IPV6]:PORT), or NULL; the
+ * lookup must succeed. */
+char        *wzp_test_known_relay_pin     (const char  *key);
+/* The copies of damaged known-relays files kept next to it, full paths. */
+char       **wzp_test_list_set_aside      (void);
+/* g_test_expect_message() for the project's structured logging, which GLib 2.74 checks
+ * only for g_log(): the next warning of log domain "Wzp" must match @pattern, and is then
+ * neither printed nor fatal. Others stay fatal (G_DEBUG=fatal-warnings). */
+void         wzp_test_expect_warning      (const char  *pattern);
+/* Fails the test if an expected warning did not come. */
+void         wzp_test_assert_expected_warnings (void);
 
 G_END_DECLS
 

@@ -192,6 +192,7 @@ wzp_describe_call_error (const GError *error)
         case WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED:
         case WZP_CLIENT_ERROR_REGISTRATION_FAILED:
         case WZP_CLIENT_ERROR_REPLACED:
+        case WZP_CLIENT_ERROR_KNOWN_RELAYS:
         default:
           break;
         }
