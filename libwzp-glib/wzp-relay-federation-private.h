@@ -11,6 +11,7 @@
 #pragma once
 
 #include "wzp-relay-private.h"
+#include "wzp-token-bucket-private.h"
 
 G_BEGIN_DECLS
 
@@ -41,7 +42,7 @@ struct _RelayPeer
   GHashTable        *staging;         /* a chunked snapshot being received, or NULL */
   GHashTable        *pending;         /* our changes not sent yet: fingerprint -> present */
   guint              flush_id;
-  gint64             last_flush_us;
+  WzpTokenBucket     bucket;          /* paces our updates to the peer */
 };
 
 struct _RelayFederation
@@ -113,7 +114,14 @@ gboolean    _wzp_relay_presence_handle      (RelayPeer   *peer,
 /* Sends a pending change about @fingerprint to @peer now (before an offer from it). */
 void        _wzp_relay_presence_flush_for   (RelayPeer   *peer,
                                              const char  *fingerprint);
+void        _wzp_relay_presence_peer_init   (RelayPeer   *peer);
 void        _wzp_relay_presence_peer_clear  (RelayPeer   *peer);
+/* Test-only: paces the updates to every peer of @self with a full bucket of @burst tokens
+ * (0: the relay's own burst), one per @interval_us. A burst of 1 is the fixed batching of
+ * before, the benchmark's baseline. */
+void        _wzp_relay_presence_set_pacing  (WzpRelay    *self,
+                                             gint64       interval_us,
+                                             guint        burst);
 
 /* wzp-relay-calls.c: calls with a party at a peer relay */
 void        _wzp_relay_calls_handle_remote  (WzpRelay    *self,

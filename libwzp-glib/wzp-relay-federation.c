@@ -1016,8 +1016,7 @@ wzp_relay_add_peer (WzpRelay    *self,
   peer->fingerprint = g_steal_pointer (&fingerprint);
   peer->dialer = strcmp (wzp_relay_get_fingerprint (self), peer->fingerprint) < 0;
   peer->state = WZP_PEER_LINK_DOWN;
-  peer->announced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  peer->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  _wzp_relay_presence_peer_init (peer);
   g_ptr_array_add (fed->peers, peer);
 
   log_peer (peer, G_LOG_LEVEL_INFO, "added (%s)",

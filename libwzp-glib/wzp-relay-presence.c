@@ -1,10 +1,12 @@
 /* wzp-relay-presence.c: who is registered where (PresenceUpdate; docs/protocol.md, "Presence")
  *
  * Each relay tells each peer which fingerprints are registered with it: a full snapshot
- * when the link comes up, then changes, batched to at most one update per second per
- * link. Every update is cut into frames of at most PRESENCE_CHUNK fingerprints, far under
- * the 64 KiB frame cap; all but the last carry more=true. A snapshot replaces what the
- * peer said before only once its last chunk is in, so lookups never see half of one.
+ * when the link comes up, then changes, paced per link by a token bucket: a change goes
+ * out at once while the link has a token, and what comes faster waits for the next one,
+ * together (PRESENCE_BURST below). Every update is cut into frames of at most
+ * PRESENCE_CHUNK fingerprints, far under the 64 KiB frame cap; all but the last carry
+ * more=true. A snapshot replaces what the peer said before only once its last chunk is
+ * in, so lookups never see half of one.
  *
  * Presence travels one hop: a relay announces only its own registrations, so a callee
  * registered two links away is unknown (the caller gets Error{unknown_callee} at once).
@@ -18,7 +20,12 @@
 
 /* 1024 fingerprints of 39 characters, quoted and separated: about 43 KB of JSON. */
 #define PRESENCE_CHUNK          1024
+/* One update a second per link, sustained, and two at once after a quiet spell: a client
+ * whose app restarts is gone and back (two changes) within moments, and with one token
+ * its return would wait out the second that its going started, unreachable from the
+ * peer's clients meanwhile. */
 #define PRESENCE_INTERVAL_US    G_USEC_PER_SEC
+#define PRESENCE_BURST          2
 /* What a peer may announce: memory spent on a peer's say-so is bounded too. */
 #define PRESENCE_MAX_PER_PEER   1000000
 
@@ -82,9 +89,12 @@ flush (RelayPeer *peer)
       g_hash_table_iter_steal (&iter);
       g_ptr_array_add (GPOINTER_TO_INT (value) ? added : removed, key);
     }
-  peer->last_flush_us = g_get_monotonic_time ();
+  /* An early flush (_wzp_relay_presence_flush_for) with no token empties the bucket. */
+  _wzp_token_bucket_take (&peer->bucket, g_get_monotonic_time ());
   send_update (peer, added, removed, FALSE);
 }
+
+static void schedule_flush (RelayPeer *peer);
 
 static gboolean
 flush_cb (gpointer user_data)
@@ -92,22 +102,25 @@ flush_cb (gpointer user_data)
   RelayPeer *peer = user_data;
 
   peer->flush_id = 0;
-  flush (peer);
+  if (_wzp_token_bucket_wait (&peer->bucket, g_get_monotonic_time ()) > 0)
+    schedule_flush (peer);
+  else
+    flush (peer);
   return G_SOURCE_REMOVE;
 }
 
 static void
 schedule_flush (RelayPeer *peer)
 {
-  gint64 due = peer->last_flush_us + PRESENCE_INTERVAL_US;
-  gint64 wait_us = due - g_get_monotonic_time ();
+  gint64 wait_us;
 
   if (peer->flush_id != 0)
     return;
-  /* Even "now" waits for the main loop to come round, so that changes made together
-   * (a relay restarting, many clients registering at once) go out together. */
-  peer->flush_id = _wzp_timeout_add (peer->relay->context,
-                                     wait_us > 0 ? (guint) ((wait_us + 999) / 1000) : 0,
+  wait_us = _wzp_token_bucket_wait (&peer->bucket, g_get_monotonic_time ());
+  /* With a token at hand the update still waits for the main loop to come round, so that
+   * changes made together (a relay restarting, many clients registering at once) go out
+   * together. Without one, everything pending goes with the next token. */
+  peer->flush_id = _wzp_timeout_add (peer->relay->context, (guint) ((wait_us + 999) / 1000),
                                      flush_cb, peer);
 }
 
@@ -166,7 +179,9 @@ _wzp_relay_presence_link_up (RelayPeer *peer)
   g_hash_table_iter_init (&iter, fed->local);
   while (g_hash_table_iter_next (&iter, &key, NULL))
     g_ptr_array_add (all, key);
-  peer->last_flush_us = g_get_monotonic_time ();
+  /* The snapshot goes at once, and counts: a link that keeps coming up spends its tokens
+   * on snapshots, not on changes besides. */
+  _wzp_token_bucket_take (&peer->bucket, g_get_monotonic_time ());
   send_update (peer, all, NULL, TRUE);
 }
 
@@ -177,6 +192,35 @@ _wzp_relay_presence_link_down (RelayPeer *peer)
   g_clear_pointer (&peer->staging, g_hash_table_unref);
   g_hash_table_remove_all (peer->pending);
   _wzp_clear_source (peer->relay->context, &peer->flush_id);
+}
+
+void
+_wzp_relay_presence_peer_init (RelayPeer *peer)
+{
+  peer->announced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  peer->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  _wzp_token_bucket_init (&peer->bucket, PRESENCE_INTERVAL_US, PRESENCE_BURST);
+}
+
+void
+_wzp_relay_presence_set_pacing (WzpRelay *self,
+                                gint64    interval_us,
+                                guint     burst)
+{
+  RelayFederation *fed = self->federation;
+
+  for (guint i = 0; i < fed->peers->len; i++)
+    {
+      RelayPeer *peer = g_ptr_array_index (fed->peers, i);
+
+      _wzp_token_bucket_init (&peer->bucket, interval_us, burst > 0 ? burst : PRESENCE_BURST);
+      /* A full bucket: what waits for a token goes now. */
+      if (peer->flush_id != 0)
+        {
+          _wzp_clear_source (self->context, &peer->flush_id);
+          schedule_flush (peer);
+        }
+    }
 }
 
 void

@@ -1282,7 +1282,7 @@ wzp_relay_class_init (WzpRelayClass *klass)
    * @n_announced: how many identities the peer now says it holds
    *
    * Emitted when the number of identities a federation peer announces changes (its
-   * presence updates come at most once a second per link, and the number drops to 0 when
+   * presence updates are paced to one a second per link, and the number drops to 0 when
    * the link goes down): the last member of what [method@Wzp.Relay.list_peers] returns.
    *
    * Since: 1.0

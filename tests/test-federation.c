@@ -179,7 +179,7 @@ connect_registered (Fixture    *f,
 }
 
 /* Waits until relay @at knows that a peer relay holds @fingerprint (or, with @present
- * FALSE, that none does). Presence is batched to one update a second per link. */
+ * FALSE, that none does). Presence updates are paced to one a second per link. */
 static void
 wait_presence (WzpRelay   *at,
                const char *fingerprint,
@@ -193,6 +193,16 @@ wait_presence (WzpRelay   *at,
         g_error ("Presence of %s did not become %s", fingerprint, present ? "known" : "gone");
       g_main_context_iteration (NULL, TRUE);
     }
+}
+
+/* Spends the tokens of @peer's presence bucket: the next change waits a second. */
+static void
+empty_bucket (RelayPeer *peer)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  for (guint i = 0; i < peer->bucket.burst; i++)
+    _wzp_token_bucket_take (&peer->bucket, now);
 }
 
 static WzpTestClient *
@@ -646,8 +656,9 @@ test_callee_gone_meanwhile (Fixture       *f,
   g_autofree char *target = g_strdup (wzp_test_client_fingerprint (b));
   g_autoptr(WzpMessage) offer = wzp_test_make_offer ("gone-1", target);
 
-  /* Bob leaves; relay A hears of it only with the next batch, a second from now. */
-  _wzp_relay_federation_peer (f->relay[1], fp_of (f, 0))->last_flush_us = g_get_monotonic_time ();
+  /* Bob leaves when relay B's link to A has no token: relay A hears of it only with the
+   * next one, a second from now. */
+  empty_bucket (_wzp_relay_federation_peer (f->relay[1], fp_of (f, 0)));
   wzp_test_client_free (b);
   while (wzp_relay_get_n_registrations (f->relay[1]) > 0)
     g_main_context_iteration (NULL, TRUE);
@@ -822,6 +833,52 @@ fake_fingerprint (guint n)
         g_string_append_c (text, ':');
     }
   return g_string_free (text, FALSE);
+}
+
+/* A client whose app restarts, gone and at once back, is reachable from the peer relay at
+ * once: after a quiet spell each of the two changes goes as it happens, not with the
+ * next batch. Here relay B's link gets a token every ten minutes, so whatever waited for
+ * one would miss every deadline below by far, even under valgrind. A third change does
+ * wait, unless its client places a call (docs/protocol.md, "Presence"). */
+static void
+test_presence_return (Fixture       *f,
+                      gconstpointer  data)
+{
+  RelayPeer *peer = _wzp_relay_federation_peer (f->relay[1], fp_of (f, 0));
+  g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
+  const char *b_fp = wzp_identity_get_fingerprint (identity);
+  g_autoptr(WzpTestClient) a = connect_announced (f, 0, "Alice", 1);
+  WzpTestClient *b = wzp_test_client_connect (f->address[1], identity, fp_of (f, 1));
+  g_autoptr(WzpMessage) ack = wzp_test_client_register (b, "Bob");
+  g_autoptr(WzpMessage) ack_again = NULL;
+  g_autoptr(WzpTestClient) b_again = NULL;
+  g_autoptr(WzpTestClient) c = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+
+  wait_presence (f->relay[0], b_fp, TRUE);
+  /* The link has been quiet: a full bucket. */
+  _wzp_relay_presence_set_pacing (f->relay[1], 600 * G_USEC_PER_SEC, 0);
+
+  /* Bob's app restarts: gone, then back with the same identity, and Alice's call from
+   * relay A reaches him. */
+  wzp_test_client_free (b);
+  wait_presence (f->relay[0], b_fp, FALSE);
+  b_again = wzp_test_client_connect (f->address[1], identity, fp_of (f, 1));
+  ack_again = wzp_test_client_register (b_again, "Bob");
+  wait_presence (f->relay[0], b_fp, TRUE);
+  first = wzp_test_offer_call (a, b_again);
+
+  /* No token left: Carol's arrival waits for the next one, ten minutes away. */
+  c = connect_registered (f, 1, "Carol");
+  g_assert_true (g_hash_table_contains (peer->pending, wzp_test_client_fingerprint (c)));
+  g_assert_cmpuint (peer->flush_id, !=, 0);
+  wzp_test_spin (100);
+  g_assert_null (_wzp_relay_presence_lookup (f->relay[0], wzp_test_client_fingerprint (c)));
+  /* Her call goes all the same: relay B announces her first. */
+  second = wzp_test_offer_call (c, a);
+  g_assert_nonnull (_wzp_relay_presence_lookup (f->relay[0], wzp_test_client_fingerprint (c)));
+  g_assert_cmpuint (g_hash_table_size (peer->pending), ==, 0);
 }
 
 /* 10,000 identities: the snapshot and a change of that size each fit the 64 KiB frame cap
@@ -1336,6 +1393,8 @@ main (int   argc,
               test_caller_disconnects, fixture_teardown);
   g_test_add ("/wzp/federation/presence-reconnect", Fixture, NULL, fixture_setup_two,
               test_presence_reconnect, fixture_teardown);
+  g_test_add ("/wzp/federation/presence-return", Fixture, NULL, fixture_setup_two,
+              test_presence_return, fixture_teardown);
   g_test_add ("/wzp/federation/presence-10000", Fixture, NULL, fixture_setup_unlinked,
               test_presence_10000, fixture_teardown);
   g_test_add ("/wzp/federation/line", Fixture, NULL, fixture_setup_line, test_line,
