@@ -35,7 +35,6 @@
  */
 #include "config.h"
 
-#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -47,6 +46,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
+#include "bench-stats.h"
 #include "test-util.h"
 #include "wzp-client-private.h"
 #include "wzp-message-private.h"
@@ -135,34 +135,11 @@ figure_add (Figure   *f,
   g_array_append_val (federated ? f->fed : f->local, v);
 }
 
-static int
-cmp_double (gconstpointer a,
-            gconstpointer b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of @a (sorted in place). */
-static double
-percentile (GArray *a,
-            double  p)
-{
-  guint rank;
-
-  if (a->len == 0)
-    return NAN;
-  g_array_sort (a, cmp_double);
-  rank = (guint) ceil (p / 100.0 * a->len);
-  return g_array_index (a, double, MAX (rank, 1) - 1);
-}
-
 static void
 figure_print (Figure *f)
 {
-  double l50 = percentile (f->local, 50), l95 = percentile (f->local, 95);
-  double f50 = percentile (f->fed, 50), f95 = percentile (f->fed, 95);
+  double l50 = bench_percentile (f->local, 50), l95 = bench_percentile (f->local, 95);
+  double f50 = bench_percentile (f->fed, 50), f95 = bench_percentile (f->fed, 95);
 
   printf ("%-40s %5u %8.3f %8.3f | %5u %8.3f %8.3f | %+8.3f %6.2fx %6.2fx\n",
           f->name, f->local->len, l50 / 1000, l95 / 1000, f->fed->len, f50 / 1000, f95 / 1000,
