@@ -68,6 +68,8 @@ check () {
   # into the root only there.
   unshare --mount --propagation private --fork sh -eu -c '
     root=$1 name=$2 archives=$3
+    # the root a mount point of its own, as / is on a machine (`ip netns exec` needs it)
+    mount --bind "$root" "$root"
     mount -t proc proc "$root/proc"
     mount --rbind /sys "$root/sys"
     mount --rbind /dev "$root/dev"
