@@ -18,9 +18,9 @@ WZP_BUILD_PACKAGES="meson ninja-build pkg-config gcc libc6-dev
 WZP_RUN_PACKAGES="glib-networking dbus dbus-daemon adwaita-icon-theme fonts-cantarell"
 
 # The whole suite (./test.sh): bindings checks, the D-Bus and UI tests, the network lab,
-# sanitizers, valgrind, the data validators and the style check.
+# sanitizers, valgrind and the data validators.
 WZP_TEST_PACKAGES="python3 python3-gi gjs iproute2 nftables iptables procps
-  clang libclang-rt-14-dev valgrind clang-format
+  clang libclang-rt-14-dev valgrind
   xvfb xauth appstream libxml2-utils systemd"
 
 # Installs $WZP_BUILD_PACKAGES, $WZP_RUN_PACKAGES and the packages given as arguments.
