@@ -1111,7 +1111,7 @@ wzp_client_new (WzpIdentity *identity)
  * Connects to [property@Wzp.Client:relay-uri] from the client's port and registers. The
  * client then keeps the registration alive: after a lost connection it reconnects with
  * backoff ([property@Wzp.Client:state] is %WZP_CLIENT_STATE_RECONNECTING meanwhile),
- * until [method@Wzp.Client.disconnect]. It gives up only on errors that retrying cannot
+ * until [method@Wzp.Client.unregister]. It gives up only on errors that retrying cannot
  * fix (a relay whose fingerprint changed, another program using the identity).
  *
  * Since: 1.0
