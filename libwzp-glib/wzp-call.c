@@ -496,10 +496,7 @@ start_round (WzpCall *self)
 
   own = network ? _wzp_network_info_dup_host_candidates (network) : NULL;
   race = _wzp_race_new (self->call_id, self->role, self->identity, self->peer_fingerprint,
-                        port, self->peer_candidates,
-                        network ? _wzp_network_info_get_nat_type (network, G_SOCKET_FAMILY_IPV4)
-                                : WZP_NAT_TYPE_UNKNOWN,
-                        (const char * const *) own);
+                        port, self->peer_candidates, (const char * const *) own);
   g_signal_connect (race, "path", G_CALLBACK (race_path_cb), self);
   g_signal_connect (race, "candidate-result", G_CALLBACK (race_result_cb), self);
   g_signal_connect (race, "exhausted", G_CALLBACK (race_exhausted_cb), self);
