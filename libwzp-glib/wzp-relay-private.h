@@ -23,8 +23,6 @@
 
 G_BEGIN_DECLS
 
-#define WZP_RELAY_LOG_DOMAIN G_LOG_DOMAIN
-
 typedef struct _RelayConn RelayConn;
 typedef struct _RelayCall RelayCall;
 typedef struct _RelayPipe RelayPipe;
