@@ -76,6 +76,16 @@ set_state (WzpCall      *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
 }
 
+static void
+set_privacy (WzpCall  *self,
+             gboolean  privacy)
+{
+  if (self->privacy == privacy)
+    return;
+  self->privacy = privacy;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PRIVACY]);
+}
+
 const char *
 _wzp_call_peer_name (WzpCall *self)
 {
@@ -233,6 +243,7 @@ _wzp_call_end (WzpCall         *self,
   g_autoptr(WzpCall) keep = g_object_ref (self);
   g_autoptr(GError) owned = error;
   WzpPath *in_band = NULL;
+  gboolean notify_reason;
 
   if (self->state == WZP_CALL_STATE_ENDED)
     return;
@@ -257,6 +268,7 @@ _wzp_call_end (WzpCall         *self,
         }
     }
 
+  notify_reason = (self->end_reason != reason);
   self->end_reason = reason;
   g_free (self->error_message);
   self->error_message = g_strdup (owned->message);
@@ -292,7 +304,8 @@ _wzp_call_end (WzpCall         *self,
                     _wzp_hangup_reason_to_wire (reason), owned->message);
 
   set_state (self, WZP_CALL_STATE_ENDED);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_END_REASON]);
+  if (notify_reason)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_END_REASON]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ERROR_MESSAGE]);
   g_signal_emit (self, signals[SIGNAL_ENDED], 0, reason);
 
@@ -315,6 +328,8 @@ _wzp_call_use_path (WzpCall *self,
                     WzpPath *path)
 {
   gboolean first = (self->time_to_path < 0);
+  gboolean new_kind = (self->path_kind != path->kind);
+  gboolean new_remote = (g_strcmp0 (self->remote_address, path->remote) != 0);
   WzpPath *previous = self->nominated;
   g_autofree char *kind_text = g_enum_to_string (WZP_TYPE_PATH_KIND, path->kind);
 
@@ -323,8 +338,11 @@ _wzp_call_use_path (WzpCall *self,
   self->peer_wants_relay = FALSE;
   _wzp_clear_source (self->context, &self->recover_id);
   self->path_kind = path->kind;
-  g_free (self->remote_address);
-  self->remote_address = g_strdup (path->remote);
+  if (new_remote)
+    {
+      g_free (self->remote_address);
+      self->remote_address = g_strdup (path->remote);
+    }
   if (first)
     self->time_to_path = ms_since_setup (self);
 
@@ -333,8 +351,10 @@ _wzp_call_use_path (WzpCall *self,
                     "MESSAGE", "Call %s: path %s via %s after %d ms", self->call_id,
                     path->remote, kind_text, self->time_to_path);
 
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PATH_KIND]);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REMOTE_ADDRESS]);
+  if (new_kind)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PATH_KIND]);
+  if (new_remote)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REMOTE_ADDRESS]);
   if (first)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIME_TO_PATH]);
   set_state (self, WZP_CALL_STATE_ACTIVE);
@@ -496,10 +516,7 @@ start_round (WzpCall *self)
 
   own = network ? _wzp_network_info_dup_host_candidates (network) : NULL;
   race = _wzp_race_new (self->call_id, self->role, self->identity, self->peer_fingerprint,
-                        port, self->peer_candidates,
-                        network ? _wzp_network_info_get_nat_type (network, G_SOCKET_FAMILY_IPV4)
-                                : WZP_NAT_TYPE_UNKNOWN,
-                        (const char * const *) own);
+                        port, self->peer_candidates, (const char * const *) own);
   g_signal_connect (race, "path", G_CALLBACK (race_path_cb), self);
   g_signal_connect (race, "candidate-result", G_CALLBACK (race_result_cb), self);
   g_signal_connect (race, "exhausted", G_CALLBACK (race_exhausted_cb), self);
@@ -725,11 +742,8 @@ _wzp_call_handle_message (WzpCall    *self,
         _wzp_accept_mode_from_wire (_wzp_message_get_string (message, "accept_mode"), &mode);
         if (mode == WZP_ACCEPT_MODE_REJECT)
           _wzp_call_end (self, WZP_HANGUP_REASON_DECLINED, NULL, FALSE);
-        else if (mode == WZP_ACCEPT_MODE_PRIVACY && !self->privacy)
-          {
-            self->privacy = TRUE;
-            g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PRIVACY]);
-          }
+        else if (mode == WZP_ACCEPT_MODE_PRIVACY)
+          set_privacy (self, TRUE);
       }
       break;
 
@@ -944,8 +958,8 @@ wzp_call_answer_async (WzpCall             *self,
       return;
     }
 
-  self->privacy = (mode == WZP_ACCEPT_MODE_PRIVACY) ||
-                  (self->client != NULL && wzp_client_get_privacy (self->client));
+  set_privacy (self, mode == WZP_ACCEPT_MODE_PRIVACY ||
+                     (self->client != NULL && wzp_client_get_privacy (self->client)));
   if (self->privacy)
     _wzp_message_set_string (answer, "accept_mode",
                              _wzp_accept_mode_to_wire (WZP_ACCEPT_MODE_PRIVACY));
@@ -955,7 +969,6 @@ wzp_call_answer_async (WzpCall             *self,
                                    "callee_local_addrs", "callee_nat_type");
       self->announced_serial = _wzp_client_get_candidates_serial (self->client);
     }
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PRIVACY]);
 
   set_task (self, task);
   set_state (self, WZP_CALL_STATE_CONNECTING);

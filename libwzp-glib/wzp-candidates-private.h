@@ -54,7 +54,8 @@ typedef enum {
   WZP_SKIP_UNPARSABLE,        /* not a numeric IPv4 or IPv6 address */
   WZP_SKIP_INTERFACE_DOWN,
   WZP_SKIP_NOT_RUNNING,       /* up, but no carrier / not operational */
-  WZP_SKIP_LOOPBACK,          /* loopback interface or address (see include_loopback) */
+  WZP_SKIP_LOOPBACK,          /* loopback interface or address (without loopback_only) */
+  WZP_SKIP_NOT_LOOPBACK,      /* anything but a loopback address, with loopback_only */
   WZP_SKIP_DENIED,            /* interface name matches the deny list, not the allow list */
   WZP_SKIP_UNSPECIFIED,       /* 0.0.0.0, :: */
   WZP_SKIP_LINK_LOCAL,        /* 169.254/16, fe80::/10 */
@@ -122,7 +123,8 @@ const char * const *_wzp_candidates_get_default_deny_list (void);
 typedef struct {
   const char * const *deny;              /* NULL: the default list; empty: deny nothing */
   const char * const *allow;             /* overrides the deny list (and nothing else) */
-  gboolean            include_loopback;  /* tests: 127.0.0.1, ::1 (docs/decisions.md, "Tests") */
+  gboolean            loopback_only;     /* tests: 127.0.0.1, ::1 and nothing else
+                                          * (docs/decisions.md, "Tests") */
   unsigned            max_per_interface; /* per family; 0: WZP_CANDIDATES_MAX_PER_INTERFACE */
 } WzpCandidateFilter;
 

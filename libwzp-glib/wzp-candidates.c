@@ -237,6 +237,7 @@ _wzp_skip_reason_to_string (WzpSkipReason reason)
     case WZP_SKIP_INTERFACE_DOWN: return "interface is down";
     case WZP_SKIP_NOT_RUNNING: return "interface is not running (no carrier)";
     case WZP_SKIP_LOOPBACK: return "loopback";
+    case WZP_SKIP_NOT_LOOPBACK: return "not loopback (loopback-only test mode)";
     case WZP_SKIP_DENIED: return "interface matches the deny list";
     case WZP_SKIP_UNSPECIFIED: return "unspecified address";
     case WZP_SKIP_LINK_LOCAL: return "link-local";
@@ -303,7 +304,7 @@ _wzp_candidates_check (const WzpIfAddr          *ifaddr,
                        const WzpCandidateFilter *filter)
 {
   g_autoptr(GInetAddress) inet = NULL;
-  gboolean include_loopback = filter != NULL && filter->include_loopback;
+  gboolean loopback_only = filter != NULL && filter->loopback_only;
   GSocketFamily family;
   WzpAddressClass klass;
 
@@ -319,8 +320,12 @@ _wzp_candidates_check (const WzpIfAddr          *ifaddr,
     return WZP_SKIP_INTERFACE_DOWN;
   if (!(ifaddr->if_flags & WZP_IF_RUNNING))
     return WZP_SKIP_NOT_RUNNING;
-  if (((ifaddr->if_flags & WZP_IF_LOOPBACK) || klass == WZP_ADDRESS_CLASS_LOOPBACK) &&
-      !include_loopback)
+  /* The test mode offers the loopback addresses only: with anything else, what a test
+   * sees would depend on the machine's interfaces. */
+  if (loopback_only && klass != WZP_ADDRESS_CLASS_LOOPBACK)
+    return WZP_SKIP_NOT_LOOPBACK;
+  if (!loopback_only &&
+      ((ifaddr->if_flags & WZP_IF_LOOPBACK) || klass == WZP_ADDRESS_CLASS_LOOPBACK))
     return WZP_SKIP_LOOPBACK;
   if (_wzp_candidates_name_denied (ifaddr->name, filter))
     return WZP_SKIP_DENIED;
@@ -341,7 +346,7 @@ _wzp_candidates_check (const WzpIfAddr          *ifaddr,
         return WZP_SKIP_NOT_UNICAST;  /* IPv4-mapped on an interface: nonsense */
       break;
     case WZP_ADDRESS_CLASS_ULA:
-    case WZP_ADDRESS_CLASS_LOOPBACK:   /* only with include_loopback */
+    case WZP_ADDRESS_CLASS_LOOPBACK:   /* only with loopback_only */
       break;
     case WZP_ADDRESS_CLASS_OTHER:
     case WZP_ADDRESS_CLASS_INVALID:
@@ -1248,7 +1253,7 @@ typedef struct {
   guint16  port;
   GStrv    deny;      /* NULL: default */
   GStrv    allow;
-  gboolean include_loopback;
+  gboolean loopback_only;
   unsigned max_per_interface;
 } GatherData;
 
@@ -1270,7 +1275,7 @@ gather_thread (GTask        *task,
   WzpCandidateFilter filter = {
     .deny = (const char * const *) data->deny,
     .allow = (const char * const *) data->allow,
-    .include_loopback = data->include_loopback,
+    .loopback_only = data->loopback_only,
     .max_per_interface = data->max_per_interface,
   };
   g_autoptr(GArray) ifaddrs = NULL;
@@ -1303,7 +1308,7 @@ _wzp_candidates_gather_async (guint16                   port,
     {
       data->deny = g_strdupv ((char **) filter->deny);
       data->allow = g_strdupv ((char **) filter->allow);
-      data->include_loopback = filter->include_loopback;
+      data->loopback_only = filter->loopback_only;
       data->max_per_interface = filter->max_per_interface;
     }
   g_task_set_source_tag (task, _wzp_candidates_gather_async);

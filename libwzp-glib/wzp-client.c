@@ -14,6 +14,7 @@
 #include "wzp-network-info-private.h"
 #include "wzp-race-private.h"
 #include "wzp-socket-private.h"
+#include "wzp-strv-private.h"
 #include "wzp-tls-private.h"
 #include "wzp-timeout-private.h"
 
@@ -532,9 +533,11 @@ set_observed (WzpClient  *self,
   if (observed == NULL)
     return;
   _wzp_network_info_set_observation (self->network, "relay", observed, TRUE);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OBSERVED_ADDRESS]);
   if (g_strcmp0 (before, observed) != 0)
-    self->candidates_serial++;
+    {
+      self->candidates_serial++;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OBSERVED_ADDRESS]);
+    }
 }
 
 /* NAT type: the configured reflectors and those the relay names in its ack, each once
@@ -1111,7 +1114,7 @@ wzp_client_new (WzpIdentity *identity)
  * Connects to [property@Wzp.Client:relay-uri] from the client's port and registers. The
  * client then keeps the registration alive: after a lost connection it reconnects with
  * backoff ([property@Wzp.Client:state] is %WZP_CLIENT_STATE_RECONNECTING meanwhile),
- * until [method@Wzp.Client.disconnect]. It gives up only on errors that retrying cannot
+ * until [method@Wzp.Client.unregister]. It gives up only on errors that retrying cannot
  * fix (a relay whose fingerprint changed, another program using the identity).
  *
  * Since: 1.0
@@ -1512,14 +1515,6 @@ _wzp_client_get_network_info (WzpClient *self)
 /* GObject */
 
 static void
-set_strv (char         ***field,
-          const GValue   *value)
-{
-  g_strfreev (*field);
-  *field = g_value_dup_boxed (value);
-}
-
-static void
 wzp_client_get_property (GObject    *object,
                          guint       prop_id,
                          GValue     *value,
@@ -1604,17 +1599,19 @@ wzp_client_set_property (GObject      *object,
       self->requested_port = g_value_get_uint (value);
       break;
     case PROP_REFLECTORS:
-      set_strv (&self->reflectors, value);
-      g_object_notify_by_pspec (object, pspec);
+      if (_wzp_strv_replace (&self->reflectors, g_value_get_boxed (value)))
+        g_object_notify_by_pspec (object, pspec);
       break;
     case PROP_DENY_LIST:
-      set_strv (&self->deny_list, value);
+      if (!_wzp_strv_replace (&self->deny_list, g_value_get_boxed (value)))
+        break;
       if (self->network != NULL)
         _wzp_network_info_set_deny_list (self->network, (const char * const *) self->deny_list);
       g_object_notify_by_pspec (object, pspec);
       break;
     case PROP_ALLOW_LIST:
-      set_strv (&self->allow_list, value);
+      if (!_wzp_strv_replace (&self->allow_list, g_value_get_boxed (value)))
+        break;
       if (self->network != NULL)
         _wzp_network_info_set_allow_list (self->network,
                                           (const char * const *) self->allow_list);

@@ -31,7 +31,8 @@ G_DECLARE_FINAL_TYPE (WzpNetworkInfo, _wzp_network_info, WZP, NETWORK_INFO, GObj
 /* Properties:
  *  port              guint     P, paired with every host candidate (read-write)
  *  network-monitor   GNetworkMonitor (construct-only; NULL: the default monitor)
- *  include-loopback  gboolean  test-only: loopback host candidates (construct-only)
+ *  loopback-only     gboolean  test-only: loopback host candidates and no others
+ *                              (construct-only)
  *  deny-list         GStrv     name globs (default: docs/candidates.md, "Deny and allow lists")
  *  allow-list        GStrv     overrides the deny list (default: empty)
  *  debounce-ms       guint     network change debounce (default 500)
@@ -45,7 +46,7 @@ G_DECLARE_FINAL_TYPE (WzpNetworkInfo, _wzp_network_info, WZP, NETWORK_INFO, GObj
  * Nothing is gathered until the first _wzp_network_info_gather_async() or network
  * change. */
 WzpNetworkInfo  *_wzp_network_info_new                   (guint16               port,
-                                                          gboolean              include_loopback);
+                                                          gboolean              loopback_only);
 
 /* Gathers now (a pending debounce is dropped); completes once a gathering that started
  * after this call has been published. Fails only if enumeration failed or cancelled. */

@@ -28,7 +28,7 @@ struct _WzpNetworkInfo
   GNetworkMonitor  *monitor;
 
   guint16           port;
-  gboolean          include_loopback;
+  gboolean          loopback_only;
   GStrv             deny_list;
   GStrv             allow_list;
   guint             debounce_ms;
@@ -61,7 +61,7 @@ enum {
   PROP_0,
   PROP_PORT,
   PROP_NETWORK_MONITOR,
-  PROP_INCLUDE_LOOPBACK,
+  PROP_LOOPBACK_ONLY,
   PROP_DENY_LIST,
   PROP_ALLOW_LIST,
   PROP_DEBOUNCE_MS,
@@ -311,7 +311,7 @@ refilter (WzpNetworkInfo *self)
   WzpCandidateFilter filter = {
     .deny = (const char * const *) self->deny_list,
     .allow = (const char * const *) self->allow_list,
-    .include_loopback = self->include_loopback,
+    .loopback_only = self->loopback_only,
   };
   g_autofree WzpSkipReason *reasons = NULL;
   g_autoptr(GPtrArray) candidates = NULL;
@@ -626,11 +626,11 @@ _wzp_network_info_set_allow_list (WzpNetworkInfo     *self,
 
 WzpNetworkInfo *
 _wzp_network_info_new (guint16  port,
-                       gboolean include_loopback)
+                       gboolean loopback_only)
 {
   return g_object_new (WZP_TYPE_NETWORK_INFO,
                        "port", (guint) port,
-                       "include-loopback", include_loopback,
+                       "loopback-only", loopback_only,
                        NULL);
 }
 
@@ -707,8 +707,8 @@ _wzp_network_info_get_property (GObject    *object,
     case PROP_NETWORK_MONITOR:
       g_value_set_object (value, self->monitor);
       break;
-    case PROP_INCLUDE_LOOPBACK:
-      g_value_set_boolean (value, self->include_loopback);
+    case PROP_LOOPBACK_ONLY:
+      g_value_set_boolean (value, self->loopback_only);
       break;
     case PROP_DENY_LIST:
       g_value_set_boxed (value, self->deny_list);
@@ -752,8 +752,8 @@ _wzp_network_info_set_property (GObject      *object,
     case PROP_NETWORK_MONITOR:
       self->monitor = g_value_dup_object (value);
       break;
-    case PROP_INCLUDE_LOOPBACK:
-      self->include_loopback = g_value_get_boolean (value);
+    case PROP_LOOPBACK_ONLY:
+      self->loopback_only = g_value_get_boolean (value);
       break;
     case PROP_DENY_LIST:
       _wzp_network_info_set_deny_list (self, g_value_get_boxed (value));
@@ -791,8 +791,8 @@ _wzp_network_info_class_init (WzpNetworkInfoClass *klass)
   properties[PROP_NETWORK_MONITOR] =
     g_param_spec_object ("network-monitor", NULL, NULL, G_TYPE_NETWORK_MONITOR,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
-  properties[PROP_INCLUDE_LOOPBACK] =
-    g_param_spec_boolean ("include-loopback", NULL, NULL, FALSE,
+  properties[PROP_LOOPBACK_ONLY] =
+    g_param_spec_boolean ("loopback-only", NULL, NULL, FALSE,
                           G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   properties[PROP_DENY_LIST] =
     g_param_spec_boxed ("deny-list", NULL, NULL, G_TYPE_STRV,

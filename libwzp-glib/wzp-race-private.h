@@ -54,7 +54,6 @@ WzpRace    *_wzp_race_new                (const char      *call_id,
                                           const char      *peer_fingerprint,
                                           WzpSharedPort   *shared_port,
                                           WzpMessage      *setup,
-                                          WzpNatType       own_nat_type,
                                           const char * const *own_candidates);
 /* Starts dialling every candidate. Returns how many of the dials are promising (a
  * reflexive one the peer's NAT type allows, a global IPv6 one, or a host candidate on one

@@ -54,13 +54,11 @@ struct _WzpRace
 {
   GObject         parent_instance;
 
-  char           *call_id;
   WzpCallRole     role;
   WzpIdentity    *identity;
   char           *peer_fingerprint;
   WzpSharedPort  *shared_port;
   WzpMessage     *setup;
-  WzpNatType      own_nat_type;
   char          **own_candidates;
   guint           n_promising;
   guint8          preamble[WZP_PREAMBLE_LEN];
@@ -696,19 +694,16 @@ _wzp_race_new (const char    *call_id,
                const char    *peer_fingerprint,
                WzpSharedPort *shared_port,
                WzpMessage    *setup,
-               WzpNatType     own_nat_type,
                const char * const *own_candidates)
 {
   WzpRace *self = g_object_new (WZP_TYPE_RACE, NULL);
 
   self->own_candidates = g_strdupv ((char **) own_candidates);
-  self->call_id = g_strdup (call_id);
   self->role = role;
   self->identity = g_object_ref (identity);
   self->peer_fingerprint = g_strdup (peer_fingerprint);
   self->shared_port = shared_port ? g_object_ref (shared_port) : NULL;
   self->setup = _wzp_message_ref (setup);
-  self->own_nat_type = own_nat_type;
   _wzp_preamble_build (call_id, self->preamble);
   return self;
 }
@@ -729,7 +724,6 @@ _wzp_race_finalize (GObject *object)
 {
   WzpRace *self = WZP_RACE (object);
 
-  g_free (self->call_id);
   g_clear_object (&self->identity);
   g_free (self->peer_fingerprint);
   g_strfreev (self->own_candidates);

@@ -23,8 +23,6 @@
 
 G_BEGIN_DECLS
 
-#define WZP_RELAY_LOG_DOMAIN G_LOG_DOMAIN
-
 typedef struct _RelayConn RelayConn;
 typedef struct _RelayCall RelayCall;
 typedef struct _RelayPipe RelayPipe;
@@ -130,6 +128,8 @@ struct _WzpRelay
   GHashTable      *conns;            /* RelayConn* set: every signalling connection */
   GHashTable      *registrations;    /* fingerprint -> RelayConn* (borrowed) */
   GHashTable      *calls;            /* call_id -> RelayCall* (owned) */
+  guint            notified_registrations; /* the sizes of the two tables last notified */
+  guint            notified_calls;
   GHashTable      *pipes;            /* RelayPipe* set (owned) */
   GHashTable      *ip_counters;      /* key -> IpCounters* (owned) */
   guint            pending_handshakes;

@@ -13,6 +13,7 @@
 #include "wzp-error.h"
 #include "wzp-relay-federation-private.h"
 #include "wzp-relay-private.h"
+#include "wzp-strv-private.h"
 #include "wzp-timeout-private.h"
 #include "wzp-tls-private.h"
 
@@ -908,11 +909,23 @@ pipe_incoming_cb (GSocketService    *service,
 
 /* Signals, counts and listings */
 
+/* After a registration or a call came or went: notifies the counts that changed. */
 void
 _wzp_relay_notify_counts (WzpRelay *self)
 {
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_REGISTRATIONS]);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_CALLS]);
+  guint n_registrations = g_hash_table_size (self->registrations);
+  guint n_calls = g_hash_table_size (self->calls);
+
+  if (self->notified_registrations != n_registrations)
+    {
+      self->notified_registrations = n_registrations;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_REGISTRATIONS]);
+    }
+  if (self->notified_calls != n_calls)
+    {
+      self->notified_calls = n_calls;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_CALLS]);
+    }
 }
 
 void
@@ -1032,14 +1045,12 @@ wzp_relay_set_property (GObject      *object,
       g_set_object (&self->identity, g_value_get_object (value));
       break;
     case PROP_ALLOWED_FINGERPRINTS:
-      g_strfreev (self->allowed_fingerprints);
-      self->allowed_fingerprints = g_value_dup_boxed (value);
-      g_object_notify_by_pspec (object, pspec);
+      if (_wzp_strv_replace (&self->allowed_fingerprints, g_value_get_boxed (value)))
+        g_object_notify_by_pspec (object, pspec);
       break;
     case PROP_REFLECTORS:
-      g_strfreev (self->reflectors);
-      self->reflectors = g_value_dup_boxed (value);
-      g_object_notify_by_pspec (object, pspec);
+      if (_wzp_strv_replace (&self->reflectors, g_value_get_boxed (value)))
+        g_object_notify_by_pspec (object, pspec);
       break;
     case PROP_PIPE_FORWARDING:
       if (self->pipe_forwarding != (WzpPipeForwarding) g_value_get_enum (value))

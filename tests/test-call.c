@@ -2223,6 +2223,21 @@ test_relay_restart_call_goes_on (Fixture       *f,
   disconnect_and_free (b);
 }
 
+/* Setting a string-array property to the value it has notifies nothing. */
+static void
+test_client_notify_on_change (void)
+{
+  g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
+  WzpClient *client = wzp_client_new (identity);
+  const char * const reflectors[] = { "wzps://192.0.2.1:4433", NULL };
+  const char * const patterns[] = { "docker*", NULL };
+
+  wzp_test_check_strv_notify (client, "reflectors", reflectors);
+  wzp_test_check_strv_notify (client, "deny-list", patterns);
+  wzp_test_check_strv_notify (client, "allow-list", patterns);
+  wzp_test_finalize_object (client);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -2235,6 +2250,7 @@ main (int   argc,
   ADD ("register", test_register);
   ADD ("direct-call", test_direct_call);
   g_test_add_func ("/wzp/call/own-context", test_call_on_own_context);
+  g_test_add_func ("/wzp/call/client-notify-on-change", test_client_notify_on_change);
   ADD ("callee-hangs-up", test_callee_hangs_up);
   ADD ("privacy-answer", test_privacy_answer);
   ADD ("privacy-caller", test_privacy_caller);

@@ -471,17 +471,20 @@ test_filter_order (void)
 static void
 test_filter_loopback (void)
 {
-  WzpCandidateFilter filter = { .include_loopback = TRUE };
-  g_autofree char *out = run_filter (realistic, G_N_ELEMENTS (realistic), &filter, NULL);
+  WzpCandidateFilter filter = { .loopback_only = TRUE };
+  WzpSkipReason reasons[G_N_ELEMENTS (realistic)];
+  g_autofree char *out = run_filter (realistic, G_N_ELEMENTS (realistic), &filter, reasons);
+  static const WzpIfAddr lo_alias = { "lo", URL, "10.9.9.9", 32, 0, 0 };
 
-  /* Test-only: loopback comes last in each family. */
-  g_assert_cmpstr (out, ==,
-                   "192.168.1.20:40001 wlp2s0; "
-                   "10.20.30.40:40001 eth1; "
-                   "127.0.0.1:40001 lo; "
-                   "[2001:db8:1:0:aaaa:bbbb:cccc:1]:40001 wlp2s0; "
-                   "[fd00:1::20]:40001 wlp2s0; "
-                   "[::1]:40001 lo");
+  /* Test-only: the loopback addresses and nothing else, although the list has RFC 1918,
+   * global and ULA (fd00:1::20) addresses that the default filter keeps. */
+  g_assert_cmpstr (out, ==, "127.0.0.1:40001 lo; [::1]:40001 lo");
+  g_assert_cmpint (reasons[2], ==, WZP_SKIP_NOT_LOOPBACK);
+  g_assert_cmpint (reasons[3], ==, WZP_SKIP_NOT_LOOPBACK);
+  g_assert_cmpint (reasons[6], ==, WZP_SKIP_NOT_LOOPBACK);
+  g_assert_cmpint (reasons[16], ==, WZP_SKIP_NOT_LOOPBACK);
+  /* Being on lo does not make an address a loopback one. */
+  g_assert_cmpint (_wzp_candidates_check (&lo_alias, &filter), ==, WZP_SKIP_NOT_LOOPBACK);
 
   {
     static const WzpIfAddr only_lo[] = {
@@ -608,7 +611,7 @@ test_gather_async (void)
   g_autoptr(GPtrArray) candidates = NULL;
   g_autoptr(GArray) list = _wzp_candidates_enumerate (NULL, &error);
   gboolean lo_up = FALSE;
-  WzpCandidateFilter filter = { .include_loopback = TRUE };
+  WzpCandidateFilter filter = { .loopback_only = TRUE };
 
   g_assert_no_error (error);
   for (guint i = 0; i < list->len; i++)

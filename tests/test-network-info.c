@@ -122,6 +122,14 @@ test_gather (void)
   g_assert_cmpuint (gathered, ==, 1);
   g_object_get (info, "host-candidates", &candidates, NULL);
   g_assert_true (g_strv_contains ((const char * const *) candidates, "127.0.0.1:40001"));
+  /* Loopback mode: loopback candidates only, whatever else this machine has. */
+  for (guint i = 0; candidates[i] != NULL; i++)
+    {
+      g_autoptr(GInetAddress) address = NULL;
+
+      g_assert_true (_wzp_candidates_parse_address (candidates[i], &address, NULL));
+      g_assert_cmpint (_wzp_address_classify (address), ==, WZP_ADDRESS_CLASS_LOOPBACK);
+    }
   g_assert_cmpint (_wzp_network_info_get_gather_time (info), >, 0);
   g_assert_cmpint (_wzp_network_info_get_gather_time (info), <, 100 * 1000);
   g_test_message ("gathering took %" G_GINT64_FORMAT " us",

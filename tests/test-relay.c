@@ -72,6 +72,12 @@ new_call_id (void)
 }
 
 static void
+count_cb (guint *count)
+{
+  (*count)++;
+}
+
+static void
 test_register (Fixture       *f,
                gconstpointer  data)
 {
@@ -82,7 +88,12 @@ test_register (Fixture       *f,
   g_autofree char *local_text = NULL;
   g_autoptr(GVariant) list = NULL;
   g_autofree char *fp = NULL;
+  guint registrations_notified = 0, calls_notified = 0;
 
+  g_signal_connect_swapped (f->relay, "notify::n-registrations", G_CALLBACK (count_cb),
+                            &registrations_notified);
+  g_signal_connect_swapped (f->relay, "notify::n-calls", G_CALLBACK (count_cb),
+                            &calls_notified);
   g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 0);
   ack = wzp_test_client_register (client, "Alice");
 
@@ -94,6 +105,11 @@ test_register (Fixture       *f,
                    wzp_relay_get_fingerprint (f->relay));
   g_assert_cmpstr (_wzp_message_get_string (ack, "relay_version"), ==, PACKAGE_VERSION);
   g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 1);
+  /* Only the count that changed notifies. */
+  g_assert_cmpuint (registrations_notified, ==, 1);
+  g_assert_cmpuint (calls_notified, ==, 0);
+  g_signal_handlers_disconnect_by_func (f->relay, count_cb, &registrations_notified);
+  g_signal_handlers_disconnect_by_func (f->relay, count_cb, &calls_notified);
 
   list = g_variant_ref_sink (wzp_relay_list_registrations (f->relay));
   g_assert_cmpuint (g_variant_n_children (list), ==, 1);
@@ -1584,6 +1600,20 @@ test_no_growth (Fixture       *f,
   g_assert_cmpuint (wzp_test_count_fds (), <=, fds_before);
 }
 
+/* Setting a string-array property to the value it has notifies nothing. */
+static void
+test_notify_on_change (void)
+{
+  g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
+  WzpRelay *relay = wzp_relay_new (identity);
+  const char * const fingerprints[] = { wzp_identity_get_fingerprint (identity), NULL };
+  const char * const reflectors[] = { "wzps://192.0.2.1:4433", NULL };
+
+  wzp_test_check_strv_notify (relay, "allowed-fingerprints", fingerprints);
+  wzp_test_check_strv_notify (relay, "reflectors", reflectors);
+  wzp_test_finalize_object (relay);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1632,6 +1662,7 @@ main (int   argc,
   ADD ("bad-input", test_bad_input);
   ADD ("idle-connections", test_idle_connections);
   g_test_add_func ("/wzp/relay/own-context", test_relay_on_own_context);
+  g_test_add_func ("/wzp/relay/notify-on-change", test_notify_on_change);
   ADD ("keepalive", test_keepalive);
   ADD ("stop-hangs-up", test_stop_hangs_up);
   ADD ("no-growth", test_no_growth);

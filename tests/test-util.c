@@ -256,6 +256,39 @@ wzp_test_assert_expected_warnings (void)
              (const char *) g_queue_peek_head (&expected_warnings));
 }
 
+static void
+count_notify_cb (GObject    *object,
+                 GParamSpec *pspec,
+                 gpointer    user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+void
+wzp_test_check_strv_notify (gpointer            object,
+                            const char         *property,
+                            const char * const *value)
+{
+  g_autofree char *signal = g_strconcat ("notify::", property, NULL);
+  const char * const *steps[] = { value, value, NULL, NULL };
+  guint expected[] = { 1, 1, 2, 2 };
+  guint notified = 0;
+  gulong id = g_signal_connect (object, signal, G_CALLBACK (count_notify_cb), &notified);
+
+  g_assert_nonnull (value);
+  for (unsigned i = 0; i < G_N_ELEMENTS (steps); i++)
+    {
+      g_auto(GStrv) now = NULL;
+
+      g_object_set (object, property, steps[i], NULL);
+      g_object_get (object, property, &now, NULL);
+      g_assert_true (steps[i] == NULL ? now == NULL
+                                      : g_strv_equal ((const char * const *) now, steps[i]));
+      g_assert_cmpuint (notified, ==, expected[i]);
+    }
+  g_signal_handler_disconnect (object, id);
+}
+
 /* The raw protocol client */
 
 #define TEST_TIMEOUT_MS 5000

@@ -46,6 +46,11 @@ char       **wzp_test_list_set_aside      (void);
 void         wzp_test_expect_warning      (const char  *pattern);
 /* Fails the test if an expected warning did not come. */
 void         wzp_test_assert_expected_warnings (void);
+/* Sets the string-array property @property of @object (NULL at first) to @value twice,
+ * then to NULL twice, and checks that each change notified once and each repeat not. */
+void         wzp_test_check_strv_notify   (gpointer            object,
+                                           const char         *property,
+                                           const char * const *value);
 
 G_END_DECLS
 

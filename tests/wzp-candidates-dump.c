@@ -42,7 +42,7 @@ main (int   argc,
   g_auto(GStrv) allow = NULL;
   GOptionEntry entries[] = {
     { "port", 'p', 0, G_OPTION_ARG_INT, &port, "Port paired with the candidates", "P" },
-    { "loopback", 0, 0, G_OPTION_ARG_NONE, &loopback, "Include loopback (test-only)", NULL },
+    { "loopback", 0, 0, G_OPTION_ARG_NONE, &loopback, "Loopback only (test-only)", NULL },
     { "deny", 0, 0, G_OPTION_ARG_STRING_ARRAY, &deny, "Deny list glob (replaces the default)",
       "GLOB" },
     { "no-default-deny", 0, 0, G_OPTION_ARG_NONE, &no_default_deny, "Empty deny list", NULL },
@@ -69,7 +69,7 @@ main (int   argc,
 
   filter.deny = no_default_deny ? empty : (const char * const *) deny;
   filter.allow = (const char * const *) allow;
-  filter.include_loopback = loopback;
+  filter.loopback_only = loopback;
 
   if (repeat > 0)
     {

@@ -1019,7 +1019,7 @@ static void
 start_candidates (Cli *cli)
 {
   g_autoptr(GError) error = NULL;
-  WzpCandidateFilter filter = { .include_loopback = cli->test_loopback };
+  WzpCandidateFilter filter = { .loopback_only = cli->test_loopback };
 
   /* The port a client would use: --port, or a free one, bound the way the client binds
    * it (so a port already in use is an error here too). */

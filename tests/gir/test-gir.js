@@ -105,6 +105,7 @@ async function main() {
         GLib.build_filenamev([tmp, 'relay.pem']), null);
     check(Wzp.fingerprint_is_valid(relayIdentity.get_fingerprint()),
         'the relay identity has a valid fingerprint');
+    check(Wzp.fingerprint_is_valid(null) === false, 'null is not a valid fingerprint');
 
     relay = Wzp.Relay.new(relayIdentity);
     // The call below is answered in privacy mode, so it crosses this relay's pipes.

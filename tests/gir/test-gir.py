@@ -130,6 +130,8 @@ class Test:
     def relay_identity_loaded(self, identity):
         self.check(Wzp.fingerprint_is_valid(identity.get_fingerprint()),
                    "the relay identity has a valid fingerprint")
+        # (nullable) in its doc comment: None is a value it refuses, not a TypeError.
+        self.check(Wzp.fingerprint_is_valid(None) is False, "None is not a valid fingerprint")
         self.relay = Wzp.Relay.new(identity)
         self.check(self.relay.props.pipe_forwarding == Wzp.PipeForwarding.SPLICE,
                    "a relay splices pipes by default")
