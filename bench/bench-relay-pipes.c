@@ -1,7 +1,7 @@
 /* bench-relay-pipes.c: relay pipe forwarding under voice load, against nginx stream
  *
  * N concurrent calls, each carrying 160-byte messages at 50 per second in each direction
- * (a voice call's packets), through:
+ * (a voice call's packets; --size and --rate change both), through:
  *
  *   direct      the generator's two ends talking directly over loopback TCP: the baseline
  *               that "added latency" is measured against
@@ -37,6 +37,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,7 @@
 #include "wzp-relay-private.h"
 #include "wzp-tls-private.h"
 
-#define MSG_SIZE      160
+#define MSG_MAX       1024                     /* --size at most */
 #define PERIOD_NS     period_ns                /* 50 messages per second per direction */
 #define LATE_NS       (60 * 1000 * 1000)
 #define PASS_P99_US   2000
@@ -86,9 +87,11 @@ typedef struct
   guint32 seq;
   guint32 dir;
   guint32 magic;
-  guint8  pad[MSG_SIZE - 24];
+  guint8  pad[MSG_MAX - 24];
 } Msg;
-G_STATIC_ASSERT (sizeof (Msg) == MSG_SIZE);
+G_STATIC_ASSERT (sizeof (Msg) == MSG_MAX);
+/* A message on the wire is the header and msg_size - MSG_HEADER bytes of padding. */
+#define MSG_HEADER    offsetof (Msg, pad)
 
 typedef struct Call Call;
 
@@ -196,10 +199,12 @@ static char   *opt_nginx = "/usr/sbin/nginx";
 static char   *opt_nginx_module = "/usr/lib/nginx/modules/ngx_stream_module.so";
 static gboolean opt_keep_going = FALSE;
 static int     opt_rate = 50;
+static int     opt_size = 160;
 static int     opt_tries = 3;
 static gboolean opt_realtime = FALSE;
 static gboolean opt_keep = FALSE;
 static gint64  period_ns = 20 * 1000 * 1000;
+static gsize   msg_size = 160;                 /* opt_size */
 
 /* State */
 static int         epfd = -1;
@@ -651,7 +656,7 @@ static void
 msg_fill (Msg  *m,
           End  *e)
 {
-  memset (m, 0, sizeof *m);
+  memset (m, 0, MSG_HEADER);
   m->call = e->call->idx;
   m->seq = e->tx_seq++;
   m->dir = e->side;
@@ -669,10 +674,10 @@ end_send (End *e,
 
       if (e->tls_again)
         {
-          g_byte_array_append (e->wq, (guint8 *) m, sizeof *m);
+          g_byte_array_append (e->wq, (guint8 *) m, msg_size);
           return;
         }
-      r = gnutls_record_send (e->tls, m, sizeof *m);
+      r = gnutls_record_send (e->tls, m, msg_size);
       if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
         {
           e->tls_again = TRUE;
@@ -685,16 +690,16 @@ end_send (End *e,
             }
           return;
         }
-      if (r != sizeof *m)
+      if (r != (ssize_t) msg_size)
         win_errors++;
       return;
     }
 
   if (e->wq->len == 0)
     {
-      ssize_t n = send (e->fd, m, sizeof *m, MSG_DONTWAIT | MSG_NOSIGNAL);
+      ssize_t n = send (e->fd, m, msg_size, MSG_DONTWAIT | MSG_NOSIGNAL);
 
-      if (n == sizeof *m)
+      if (n == (ssize_t) msg_size)
         return;
       if (n < 0 && errno != EAGAIN && errno != EINTR)
         {
@@ -703,7 +708,7 @@ end_send (End *e,
         }
       if (n < 0)
         n = 0;
-      g_byte_array_append (e->wq, (guint8 *) m + n, sizeof *m - n);
+      g_byte_array_append (e->wq, (guint8 *) m + n, msg_size - n);
       win_stalls++;
       if (!e->want_out)
         {
@@ -712,7 +717,7 @@ end_send (End *e,
         }
       return;
     }
-  g_byte_array_append (e->wq, (guint8 *) m, sizeof *m);
+  g_byte_array_append (e->wq, (guint8 *) m, msg_size);
 }
 
 static void
@@ -726,10 +731,10 @@ end_flush (End *e)
 
           if (!e->tls_again)
             {
-              memcpy (&e->tls_pending, e->wq->data, sizeof (Msg));
-              g_byte_array_remove_range (e->wq, 0, sizeof (Msg));
+              memcpy (&e->tls_pending, e->wq->data, msg_size);
+              g_byte_array_remove_range (e->wq, 0, msg_size);
             }
-          r = gnutls_record_send (e->tls, &e->tls_pending, sizeof (Msg));
+          r = gnutls_record_send (e->tls, &e->tls_pending, msg_size);
           if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
             {
               e->tls_again = TRUE;
@@ -765,12 +770,12 @@ end_consume (End    *e,
 {
   gsize off = 0;
 
-  while (e->rlen - off >= MSG_SIZE)
+  while (e->rlen - off >= msg_size)
     {
       Msg m;
 
-      memcpy (&m, e->rbuf + off, sizeof m);
-      off += MSG_SIZE;
+      memcpy (&m, e->rbuf + off, MSG_HEADER);
+      off += msg_size;
       if (m.magic != MAGIC || m.call != e->call->idx || m.dir != (guint32) (1 - e->side))
         {
           win_errors++;
@@ -1105,8 +1110,8 @@ add_stream_call (Call *call)
   hello.call = call->idx;
   hello.seq = HELLO_SEQ;
   hello.magic = MAGIC;
-  if (tls ? gnutls_record_send (a_tls, &hello, sizeof hello) != sizeof hello
-          : !write_exact (a_fd, &hello, sizeof hello))
+  if (tls ? gnutls_record_send (a_tls, &hello, msg_size) != (ssize_t) msg_size
+          : !write_exact (a_fd, &hello, msg_size))
     die ("cannot send hello");
 
   for (;;)
@@ -1130,8 +1135,8 @@ add_stream_call (Call *call)
           close_abort (b_fd);
           continue;
         }
-      ok = tls ? gnutls_record_recv (b_tls, &got, sizeof got) == sizeof got
-               : read_exact (b_fd, &got, sizeof got);
+      ok = tls ? gnutls_record_recv (b_tls, &got, msg_size) == (ssize_t) msg_size
+               : read_exact (b_fd, &got, msg_size);
       if (!ok || got.magic != MAGIC || got.seq != HELLO_SEQ || got.call != call->idx)
         {
           /* A stray connection (a probe, a retry): not this call's. */
@@ -1786,6 +1791,8 @@ main (int    argc,
       "nginx stream module (load_module)", "PATH" },
     { "rate", 0, 0, G_OPTION_ARG_INT, &opt_rate,
       "Messages per second per direction (50: voice; lower shows fixed costs)", "N" },
+    { "size", 0, 0, G_OPTION_ARG_INT, &opt_size,
+      "Bytes per message, 32-1024 (voice frames: about 120-190)", "BYTES" },
     { "tries", 0, 0, G_OPTION_ARG_INT, &opt_tries,
       "Measure a failed step again (up to this many times) when other programs took a CPU",
       "N" },
@@ -1807,6 +1814,9 @@ main (int    argc,
   if (opt_rate < 1 || opt_rate > 1000)
     die ("--rate must be 1-1000");
   period_ns = G_GINT64_CONSTANT (1000000000) / opt_rate;
+  if (opt_size < 32 || opt_size > MSG_MAX)
+    die ("--size must be 32-%d", MSG_MAX);
+  msg_size = opt_size;
   modes = g_strsplit (opt_modes, ",", -1);
   step_texts = g_strsplit (opt_steps, ",", -1);
   for (char **s = step_texts; *s != NULL && n_steps < G_N_ELEMENTS (steps); s++)
@@ -1818,6 +1828,12 @@ main (int    argc,
 
       opt_host_bin = g_build_filename (dir, "bench-relay-host", NULL);
     }
+  /* The relay runs with its default pipe rate limit (docs/relay.md): over it, the relay
+   * throttles, and the figures measure the limit instead of the forwarding. */
+  if ((mode_wanted (modes, MODE_RELAY) || mode_wanted (modes, MODE_RELAY_COPY)) &&
+      msg_size * opt_rate > 16384)
+    fprintf (stderr, "# %zu B/s per direction is over the relay's pipe rate limit "
+             "(pipe-bytes-per-second, 16384 by default)\n", msg_size * opt_rate);
   if ((mode_wanted (modes, MODE_NGINX) || mode_wanted (modes, MODE_NGINX_TLS)) &&
       (!g_file_test (opt_nginx, G_FILE_TEST_IS_EXECUTABLE) ||
        !g_file_test (opt_nginx_module, G_FILE_TEST_EXISTS)))
@@ -1861,9 +1877,9 @@ main (int    argc,
   socket_client = g_socket_client_new ();
   g_socket_client_set_enable_proxy (socket_client, FALSE);
 
-  printf ("# bench-relay-pipes: %u-byte messages, %d/s each way per call; generator on CPU %d, "
+  printf ("# bench-relay-pipes: %zu-byte messages, %d/s each way per call; generator on CPU %d, "
           "proxy on CPU %d; %.0f s warm-up + %.0f s measured per step\n",
-          MSG_SIZE, opt_rate, opt_gen_cpu, opt_proxy_cpu, opt_warmup, opt_seconds);
+          msg_size, opt_rate, opt_gen_cpu, opt_proxy_cpu, opt_warmup, opt_seconds);
   printf ("# columns: latency percentiles (us, send to receive), +p99 = p99 minus direct's p99 at "
           "the same N, late = over 60 ms, lag99 = generator send lag p99 (us), gen%% = generator busy (not "
           "waiting), prx%% = CPU of the proxy process, us/msg = proxy CPU per relayed message, core1 = all of "
