@@ -6,8 +6,9 @@
  * send). This measures, on one CPU and without epoll or threads, the system calls each
  * forwarder makes per 160-byte message between two loopback TCP connections:
  *
- *   splice    socket -> kernel pipe -> socket (two splice(2) calls), as wzp's relay does
- *   copy      recv(2) into a buffer, send(2) from it, as nginx does
+ *   splice    socket -> kernel pipe -> socket (two splice(2) calls), as wzp's relay did
+ *             until 2026-12-07 (bench/README.md)
+ *   copy      recv(2) into a buffer, send(2) from it, as nginx and wzp's relay do
  *   probe     one splice(2) on an empty socket (EAGAIN): what an edge-triggered forwarder
  *             pays per wake-up to learn that a socket is drained (nginx skips it: a short
  *             recv() tells it so, which a short splice() does not)

@@ -127,24 +127,10 @@ set_property_from_text (GObject     *object,
       return FALSE;
     }
   pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (object), parts[0]);
-  if (pspec != NULL && G_IS_PARAM_SPEC_ENUM (pspec))
-    {
-      GEnumValue *choice = g_enum_get_value_by_nick (G_PARAM_SPEC_ENUM (pspec)->enum_class,
-                                                     parts[1]);
-
-      if (choice == NULL)
-        {
-          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                       "“%s” is not a value of %s", parts[1], parts[0]);
-          return FALSE;
-        }
-      g_object_set (object, parts[0], choice->value, NULL);
-      return TRUE;
-    }
   if (pspec == NULL || G_PARAM_SPEC_VALUE_TYPE (pspec) != G_TYPE_UINT)
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "“%s” is neither a numeric relay property nor a choice", parts[0]);
+                   "“%s” is not a numeric relay property", parts[0]);
       return FALSE;
     }
   if (!g_ascii_string_to_unsigned (parts[1], 10, 0, G_MAXUINT, &value, error))

@@ -14,7 +14,7 @@
  *   relay       a WzpRelay (bench-relay-host): each call is set up over the relay's
  *               signalling (mutual TLS, RegisterPresence, offer, answer, CallSetup), then
  *               both parties open pipes (OpenPipe, PipeReady) and the relay's
- *               forwarding thread splices
+ *               forwarding thread copies
  *
  * The generator is this single-threaded epoll program pinned to CPU 0; the forwarder under
  * test runs in its own process pinned to CPU 1. For each N of the ramp: 1 s warm-up,
@@ -73,12 +73,11 @@
 #define LAG_LIMIT_US  1000                     /* the generator's send lag, p99 */
 
 typedef enum {
-  MODE_DIRECT, MODE_FWD, MODE_NGINX, MODE_NGINX_TLS, MODE_RELAY, MODE_RELAY_COPY, N_MODES
+  MODE_DIRECT, MODE_FWD, MODE_NGINX, MODE_NGINX_TLS, MODE_RELAY, N_MODES
 } Mode;
 static const char *mode_names[N_MODES] = {
-  "direct", "fwd", "nginx", "nginx-tls", "relay", "relay-copy"
+  "direct", "fwd", "nginx", "nginx-tls", "relay"
 };
-#define IS_RELAY(mode) ((mode) == MODE_RELAY || (mode) == MODE_RELAY_COPY)
 
 typedef struct
 {
@@ -189,7 +188,7 @@ typedef struct
 
 /* Options */
 static char   *opt_steps = "50,100,200,400,600,800,900,1000,1100,1200,1350,1500,1700,2000,2300,2600,3000";
-static char   *opt_modes = "direct,fwd,nginx,nginx-tls,relay,relay-copy";
+static char   *opt_modes = "direct,fwd,nginx,nginx-tls,relay";
 static double  opt_seconds = 4.0;
 static double  opt_warmup = 1.0;
 static int     opt_gen_cpu = 0;
@@ -984,11 +983,9 @@ start_proxy (Mode mode)
       }
 
     case MODE_RELAY:
-    case MODE_RELAY_COPY:
       {
         char *argv[] = {
           opt_host_bin,
-          "--set", mode == MODE_RELAY_COPY ? "pipe-forwarding=copy" : "pipe-forwarding=splice",
           /* Each bench client makes one call; everything comes from 127.0.0.1. */
           "--set", "max-pipes-per-ip=100000",
           "--set", "max-registrations-per-ip=100000",
@@ -1536,7 +1533,7 @@ grow_calls (guint n)
   for (guint i = first; i < n; i++)
     g_ptr_array_add (calls, call_new (i));
 
-  if (!IS_RELAY (cur_mode))
+  if (cur_mode != MODE_RELAY)
     {
       for (guint i = first; i < n; i++)
         add_stream_call (g_ptr_array_index (calls, i));
@@ -1780,7 +1777,7 @@ main (int    argc,
   const GOptionEntry entries[] = {
     { "steps", 0, 0, G_OPTION_ARG_STRING, &opt_steps, "The ramp: numbers of calls", "N,N,..." },
     { "modes", 0, 0, G_OPTION_ARG_STRING, &opt_modes,
-      "What to measure (direct,fwd,nginx,nginx-tls,relay,relay-copy)", "LIST" },
+      "What to measure (direct,fwd,nginx,nginx-tls,relay)", "LIST" },
     { "seconds", 0, 0, G_OPTION_ARG_DOUBLE, &opt_seconds, "Measured seconds per step", "S" },
     { "warmup", 0, 0, G_OPTION_ARG_DOUBLE, &opt_warmup, "Warm-up seconds per step", "S" },
     { "gen-cpu", 0, 0, G_OPTION_ARG_INT, &opt_gen_cpu, "CPU for the generator", "N" },
@@ -1830,8 +1827,7 @@ main (int    argc,
     }
   /* The relay runs with its default pipe rate limit (docs/relay.md): over it, the relay
    * throttles, and the figures measure the limit instead of the forwarding. */
-  if ((mode_wanted (modes, MODE_RELAY) || mode_wanted (modes, MODE_RELAY_COPY)) &&
-      msg_size * opt_rate > 16384)
+  if (mode_wanted (modes, MODE_RELAY) && msg_size * opt_rate > 16384)
     fprintf (stderr, "# %zu B/s per direction is over the relay's pipe rate limit "
              "(pipe-bytes-per-second, 16384 by default)\n", msg_size * opt_rate);
   if ((mode_wanted (modes, MODE_NGINX) || mode_wanted (modes, MODE_NGINX_TLS)) &&
@@ -1903,7 +1899,7 @@ main (int    argc,
           gint64 t_setup = now_ns ();
 
           grow_calls (n);
-          if (IS_RELAY (mode) || mode == MODE_NGINX_TLS)
+          if (mode == MODE_RELAY || mode == MODE_NGINX_TLS)
             fprintf (stderr, "# %s: %u calls set up in %.1f s\n", mode_names[mode], n,
                      (now_ns () - t_setup) / 1e9);
           for (guint tries = 1; ; tries++)
@@ -1968,22 +1964,20 @@ main (int    argc,
     if (mode_wanted (modes, MODE_FWD))
       printf ("# generator: sustained the plain forwarder up to N = %u%s\n", n_fwd,
               n_fwd == ramp_top ? " (end of ramp: extend --steps to find its limit)" : "");
-    /* Issue 3's targets, for each way the relay forwards. */
-    for (Mode mode = MODE_RELAY; mode <= MODE_RELAY_COPY; mode++)
+    /* Issue 3's targets. */
+    if (mode_wanted (modes, MODE_RELAY))
       {
-        guint n = best_n (mode);
+        guint n = best_n (MODE_RELAY);
 
-        if (!mode_wanted (modes, mode))
-          continue;
         if (n_tls > 0)
-          printf ("%-10s / nginx-tls = %.2fx (target >= 1.50x)  %s\n", mode_names[mode],
+          printf ("relay / nginx-tls = %.2fx (target >= 1.50x)  %s\n",
                   (double) n / n_tls, (double) n / n_tls >= 1.5 ? "met" : "NOT met");
         if (n_nginx > 0)
-          printf ("%-10s / nginx     = %.2fx (target >= 1.00x)  %s\n", mode_names[mode],
+          printf ("relay / nginx     = %.2fx (target >= 1.00x)  %s\n",
                   (double) n / n_nginx, n >= n_nginx ? "met" : "NOT met");
         if (n > 0 && n == n_fwd)
-          printf ("# note: %s reached the generator's own limit; its true N may be higher\n",
-                  mode_names[mode]);
+          printf ("# note: the relay reached the generator's own limit; its true N may be "
+                  "higher\n");
       }
     {
       double worst = 0;

@@ -1,7 +1,7 @@
 /* wzp-relay-forwarder-private.h: the relay's forwarding engine
  *
  * A RelayForwarder moves bytes between the two sockets of each RelayForward (a "forward":
- * two sockets joined) with splice(2), on one thread of its own that waits on an
+ * two sockets joined) with recv(2) and send(2), on one thread of its own that waits on an
  * edge-triggered epoll set, never on the GLib main context: a main loop costs O(all its
  * sources) per iteration, which capped relayed calls at about 50 (bench/README.md). It
  * knows nothing about calls, tokens or messages: its whole interface is two connected
@@ -38,15 +38,14 @@ void            _wzp_relay_forwarder_free           (RelayForwarder        *self
 
 /* Starts forwarding both ways between @fd_a and @fd_b (connected, non-blocking stream
  * sockets that the caller keeps owning), each direction at most @bytes_per_second with
- * bursts of @burst_bytes, with splice(2) through a kernel pipe per direction, or with
- * @copy through the thread's buffer (recv/send; no kernel pipes). When one side ends its
- * stream, the end is passed on (shutdown SHUT_WR) and the other direction goes on. Fails (no fds left) with a GError. */
+ * bursts of @burst_bytes, through the thread's buffer. When one side ends its stream, the
+ * end is passed on (shutdown SHUT_WR) and the other direction goes on. Fails (no fds left)
+ * with a GError. */
 RelayForward   *_wzp_relay_forwarder_add            (RelayForwarder        *self,
                                                      int                    fd_a,
                                                      int                    fd_b,
                                                      guint                  bytes_per_second,
                                                      guint                  burst_bytes,
-                                                     gboolean               copy,
                                                      RelayForwardDoneFunc   done,
                                                      gpointer               user_data,
                                                      GError               **error);

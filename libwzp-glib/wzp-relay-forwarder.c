@@ -6,8 +6,15 @@
  * each time). The forwarder registers each socket once in an edge-triggered epoll set and
  * is woken only for sockets that moved; the main context never sees pipe traffic.
  *
+ * How: each wake-up reads what a socket holds into the thread's one buffer with recv(2)
+ * and writes it to the other socket at once with send(2) (MSG_NOSIGNAL: a peer that has
+ * gone is an EPIPE, never a SIGPIPE). What the other socket does not take waits in a
+ * buffer of that direction, and the forwarder reads no more from that side until that
+ * has gone out. The bytes are the callers' end-to-end TLS records; nothing here looks at them.
+ * Why copying and not splice(2): docs/relay.md, "Why the relay copies".
+ *
  * Who owns what: the caller owns its sockets; the forwarder owns its forwards (its own
- * copies of the two sockets, the kernel pipes that carry each direction, the rate buckets).
+ * copies of the two sockets, what waits in each direction, the rate buckets).
  * Only the engine thread touches those descriptors, under self->lock; the owner adds and
  * removes forwards by handing the thread a command and waiting for it, so once
  * _wzp_relay_forwarder_remove() returns, the engine has closed its copies and the caller's
@@ -20,7 +27,7 @@
  * the C library wraps each cancellable call in two more; per relayed message that is a few
  * percent of the relay's CPU (perf, bench/README.md). The thread unshares its descriptor
  * table (unshare(CLONE_FILES)) and closes every descriptor it does not need, so the
- * kernel's single-owner fast path applies, and it calls splice(2) and epoll_wait(2)
+ * kernel's single-owner fast path applies, and it calls recv(2), send(2) and epoll_wait(2)
  * through syscall(2), which is no cancellation point. The owner hands each pair of sockets
  * over with SCM_RIGHTS on a socket pair; the thread's copies are its own, closed when the
  * forward ends or is removed (the owner's copies stay the owner's). Where unsharing is
@@ -38,7 +45,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -52,7 +58,7 @@
 #include "wzp-relay-forwarder-private.h"
 #include "wzp-relay-private.h"
 
-#define SPLICE_CHUNK (64 * 1024)   /* a kernel pipe's default capacity */
+#define READ_CHUNK   (64 * 1024)   /* the thread's buffer: at most this much per read */
 #define MAX_EVENTS   256
 /* A throttled direction waits until this many bytes of rate are saved up, so that a
  * pipe over its rate is resumed in steps, not after every byte. */
@@ -66,16 +72,15 @@
  * clash.) */
 #define ID_KEY(id) GSIZE_TO_POINTER ((gsize) (id))
 
-/* One direction of a forward: from sock[idx] to sock[1 - idx], through a kernel pipe
- * (splice) or the thread's buffer (copy). */
+/* One direction of a forward: from sock[idx] to sock[1 - idx], through the thread's
+ * buffer. */
 typedef struct
 {
   RelayForward *fw;
   int          idx;
-  int          buf[2];        /* splice: the kernel pipe */
-  char        *stash;         /* copy: what the other socket did not take yet */
+  char        *stash;         /* what the other socket did not take yet */
   gsize        stash_offset;
-  gsize        pending;       /* bytes sitting in buf or stash */
+  gsize        pending;       /* bytes in stash from stash_offset on */
   RelayBucket  bucket;
   gint64       resume_us;     /* while throttled: when to read again */
   gboolean     throttled;     /* in self->throttled */
@@ -87,12 +92,11 @@ struct _RelayForward
 {
   guint64               id;
   int                   sock[2];       /* the engine's copies (its descriptor table) */
-  gboolean              readable[2];   /* edge-triggered readiness, cleared on EAGAIN (or,
-                                        * copying, on a short read) */
+  gboolean              readable[2];   /* edge-triggered readiness, cleared on EAGAIN or
+                                        * on a short read */
   gboolean              writable[2];
   gboolean              hung_up[2];    /* EPOLLHUP: nothing can be sent to it any more */
   gboolean              closing[2];    /* RDHUP, HUP or ERR: read it until it says so */
-  gboolean              copy;          /* WZP_PIPE_FORWARDING_COPY */
   ForwardDir            dir[2];
   double                rate;
   double                burst;
@@ -129,8 +133,7 @@ struct _RelayForwarder
   int            engine_ctl;      /* its end of ctl */
   GHashTable    *forwards;        /* ID_KEY (id) -> RelayForward* (also read under lock) */
   GPtrArray     *throttled;       /* ForwardDir* */
-  char          *scratch;         /* copy mode: SPLICE_CHUNK bytes on their way through;
-                                   * made with the first copying forward */
+  char          *scratch;         /* READ_CHUNK bytes on their way through */
 
   /* Under lock */
   gboolean       started;         /* the thread has set itself up ... */
@@ -173,15 +176,9 @@ forwarder_unref (RelayForwarder *self)
 
 /* Engine thread */
 
-/* The C library's splice() and epoll_wait() are cancellation points, which in a threaded
- * process cost two atomic operations around every call; this thread is never cancelled. */
-static inline ssize_t
-splice_nocancel (int fd_in, int fd_out, gsize len)
-{
-  return syscall (SYS_splice, fd_in, NULL, fd_out, NULL, len,
-                  SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-}
-
+/* The C library's recv(), send() and epoll_wait() are cancellation points, which in a
+ * threaded process cost two atomic operations around every call; this thread is never
+ * cancelled. */
 static inline ssize_t
 recv_nocancel (int fd, void *buf, gsize len)
 {
@@ -260,15 +257,7 @@ forward_release (RelayForwarder *self,
         fw->sock[i] = -1;
       }
   for (int d = 0; d < 2; d++)
-    {
-      if (fw->dir[d].buf[0] >= 0)
-        {
-          close (fw->dir[d].buf[0]);
-          close (fw->dir[d].buf[1]);
-          fw->dir[d].buf[0] = fw->dir[d].buf[1] = -1;
-        }
-      g_clear_pointer (&fw->dir[d].stash, g_free);
-    }
+    g_clear_pointer (&fw->dir[d].stash, g_free);
   unthrottle (self, fw);
 }
 
@@ -290,46 +279,39 @@ forward_finish (RelayForwarder *self,
     eventfd_write (self->notify_fd, 1);
 }
 
-typedef enum
+/* Lock held: sends @len bytes of @buf on, to where direction @d goes (sock[1 - @d]).
+ * Returns how many went out; 0 when the socket takes nothing now (it is not writable
+ * again until epoll says so), -1 when the forward ended. */
+static ssize_t
+send_to (RelayForwarder *self,
+         RelayForward   *fw,
+         int             d,
+         const char     *buf,
+         gsize           len)
 {
-  READ_DATA,    /* bytes came */
-  READ_AGAIN,   /* interrupted, or the end of the stream (noted): go round again */
-  READ_STOP,    /* the socket is empty, or the forward ended */
-} ReadOutcome;
+  ssize_t n;
 
-/* Lock held: what a read from sock[@d] that returned @n (errno set when negative) means
- * for the forward; notes the end of the stream, an empty socket or a failure. */
-static ReadOutcome
-read_outcome (RelayForwarder *self,
-              RelayForward   *fw,
-              int             d,
-              ssize_t         n)
-{
-  if (n > 0)
-    return READ_DATA;
-  if (n == 0)
-    {
-      fw->dir[d].eof = TRUE;
-      return READ_AGAIN;
-    }
-  if (errno == EINTR)
-    return READ_AGAIN;
+  do
+    n = send_nocancel (fw->sock[1 - d], buf, len);
+  while (n < 0 && errno == EINTR);
+  if (n >= 0)
+    return n;
   if (errno == EAGAIN)
     {
-      fw->readable[d] = FALSE;
-      return READ_STOP;
+      fw->writable[1 - d] = FALSE;
+      return 0;
     }
-  forward_finish (self, fw, "the pipe connection failed");
-  return READ_STOP;
+  forward_finish (self, fw, "the other end of the pipe failed");
+  return -1;
 }
 
 /* Lock held: one read of at most @amount bytes from sock[@d] into the thread's buffer
  * and one write of them to the other socket; what that does not take waits in the
- * direction's stash. Unlike splice, a short read proves the socket empty (the kernel
- * copies until the queue is) unless the stream is ending or failed, so no read has to
- * fail with EAGAIN to prove it. */
+ * direction's stash. A short read proves the socket empty (the kernel copies until the
+ * queue is) unless the stream is ending or failed, so no read has to fail with EAGAIN to
+ * prove it. */
 static void
-pump_copy (RelayForwarder *self,
+copy_once (RelayForwarder *self,
            RelayForward   *fw,
            int             d,
            gsize           amount)
@@ -338,24 +320,25 @@ pump_copy (RelayForwarder *self,
   ssize_t n, sent;
 
   n = recv_nocancel (fw->sock[d], self->scratch, amount);
-  if (read_outcome (self, fw, d, n) != READ_DATA)
-    return;
+  if (n == 0)
+    {
+      dir->eof = TRUE;
+      return;
+    }
+  if (n < 0)
+    {
+      if (errno == EAGAIN)
+        fw->readable[d] = FALSE;
+      else if (errno != EINTR)
+        forward_finish (self, fw, "the pipe connection failed");
+      return;
+    }
   dir->bucket.tokens -= n;
   if ((gsize) n < amount && !fw->closing[d])
     fw->readable[d] = FALSE;
 
-  sent = send_nocancel (fw->sock[1 - d], self->scratch, n);
-  if (sent < 0 && errno == EAGAIN)
-    {
-      fw->writable[1 - d] = FALSE;
-      sent = 0;
-    }
-  else if (sent < 0)
-    {
-      forward_finish (self, fw, "the other end of the pipe failed");
-      return;
-    }
-  if (sent < n)
+  sent = send_to (self, fw, d, self->scratch, n);
+  if (sent >= 0 && sent < n)
     {
       dir->stash = g_memdup2 (self->scratch + sent, n - sent);
       dir->stash_offset = 0;
@@ -374,29 +357,17 @@ pump (RelayForwarder *self,
 
   while (!fw->finished)
     {
-      ssize_t n;
       gsize amount;
 
       if (dir->pending > 0)
         {
+          ssize_t n;
+
           if (!fw->writable[1 - d])
             return;
-          if (fw->copy)
-            n = send_nocancel (fw->sock[1 - d], dir->stash + dir->stash_offset, dir->pending);
-          else
-            n = splice_nocancel (dir->buf[0], fw->sock[1 - d], dir->pending);
-          if (n < 0 && errno == EINTR)
-            continue;
-          if (n < 0 && errno == EAGAIN)
-            {
-              fw->writable[1 - d] = FALSE;
-              return;
-            }
+          n = send_to (self, fw, d, dir->stash + dir->stash_offset, dir->pending);
           if (n <= 0)
-            {
-              forward_finish (self, fw, "the other end of the pipe failed");
-              return;
-            }
+            return;
           dir->pending -= n;
           dir->stash_offset += n;
           if (dir->pending == 0)
@@ -425,16 +396,16 @@ pump (RelayForwarder *self,
 
       if (!fw->readable[d] || dir->throttled)
         return;
-      /* Copying, what is read must go out at once: leave it in the socket (and TCP slow
-       * the sender down) while the other side takes nothing. */
-      if (fw->copy && !fw->writable[1 - d])
+      /* What is read must go out at once: leave it in the socket (and TCP slow the
+       * sender down) while the other side takes nothing. */
+      if (!fw->writable[1 - d])
         return;
 
       /* The rate limit is sized for voice: a pipe is not a bulk proxy. Over it, the
        * forwarder stops reading that side, so TCP slows the sender down. */
       if (dir->bucket.tokens < REFILL_BELOW)
         _wzp_relay_bucket_take (&dir->bucket, fw->rate, fw->burst, 0);
-      amount = MIN ((gsize) dir->bucket.tokens, SPLICE_CHUNK);
+      amount = MIN ((gsize) dir->bucket.tokens, READ_CHUNK);
       if (amount == 0)
         {
           double wait_us = _wzp_relay_bucket_wait_us (&dir->bucket, fw->rate, RESUME_BYTES);
@@ -445,25 +416,7 @@ pump (RelayForwarder *self,
           return;
         }
 
-      if (fw->copy)
-        {
-          pump_copy (self, fw, d, amount);
-          continue;
-        }
-
-      /* buf is empty here (pending == 0), so only the socket can make this block. */
-      n = splice_nocancel (fw->sock[d], dir->buf[1], amount);
-      switch (read_outcome (self, fw, d, n))
-        {
-        case READ_AGAIN:
-          continue;
-        case READ_STOP:
-          return;
-        case READ_DATA:
-          break;
-        }
-      dir->bucket.tokens -= n;
-      dir->pending += n;
+      copy_once (self, fw, d, amount);
     }
 }
 
@@ -560,18 +513,6 @@ engine_add (RelayForwarder *self,
           close (((int *) CMSG_DATA (cmsg))[i]);
       return EMFILE;
     }
-
-  /* Only a copying forward needs the buffer (one per thread, made with the first). */
-  if (fw->copy && self->scratch == NULL)
-    self->scratch = g_malloc (SPLICE_CHUNK);
-  for (int d = 0; d < 2 && !fw->copy; d++)
-    if (pipe2 (fw->dir[d].buf, O_NONBLOCK | O_CLOEXEC) != 0)
-      {
-        saved_errno = errno;
-        fw->dir[d].buf[0] = fw->dir[d].buf[1] = -1;
-        forward_release (self, fw);
-        return saved_errno;
-      }
 
   /* In the table before the first event can be looked up. */
   g_hash_table_insert (self->forwards, ID_KEY (fw->id), fw);
@@ -787,6 +728,7 @@ _wzp_relay_forwarder_new (GMainContext  *context,
   self->context = g_main_context_ref (context != NULL ? context : g_main_context_default ());
   self->forwards = g_hash_table_new_full (g_direct_hash, NULL, NULL, g_free);
   self->throttled = g_ptr_array_new ();
+  self->scratch = g_malloc (READ_CHUNK);
   g_queue_init (&self->done);
   self->ep = -1;
   self->ctl[0] = self->ctl[1] = -1;
@@ -869,7 +811,6 @@ _wzp_relay_forwarder_add (RelayForwarder        *self,
                           int                    fd_b,
                           guint                  bytes_per_second,
                           guint                  burst_bytes,
-                          gboolean               copy,
                           RelayForwardDoneFunc   done,
                           gpointer               user_data,
                           GError               **error)
@@ -886,7 +827,6 @@ _wzp_relay_forwarder_add (RelayForwarder        *self,
   fw->id = ++self->next_id;
   fw->rate = bytes_per_second;
   fw->burst = burst_bytes;
-  fw->copy = copy;
   fw->done_func = done;
   fw->user_data = user_data;
   for (int i = 0; i < 2; i++)
@@ -896,7 +836,6 @@ _wzp_relay_forwarder_add (RelayForwarder        *self,
       fw->writable[i] = TRUE;
       fw->dir[i].fw = fw;
       fw->dir[i].idx = i;
-      fw->dir[i].buf[0] = fw->dir[i].buf[1] = -1;
     }
 
   /* The sockets travel to the engine's descriptor table; the kernel holds them in flight

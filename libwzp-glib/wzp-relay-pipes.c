@@ -9,8 +9,8 @@
  * so every pipe has a fresh single-use token, the secret never crosses the network in the
  * clear, and a replayed OpenPipe (same or lower seq) is refused. When both parties' pipes
  * are there, each gets PipeReady (the relay's last frame on a pipe), and from then on the
- * kernel moves the bytes with splice(2): the relay never reads them. The peers' own
- * end-to-end TLS runs inside.
+ * forwarding thread copies the bytes from one socket to the other without looking at
+ * them: they are the peers' own end-to-end TLS.
  *
  * This file is the matching: a pipe's life on the main context (accept, OpenPipe, token,
  * the party's slot in the call, waiting for the partner, joining, PipeReady) and its close.
@@ -240,7 +240,6 @@ start_forwarding (RelayPipe  *a,
 
   a->forward = _wzp_relay_forwarder_add (self->forwarder, pipe_fd (a), pipe_fd (b),
                                          self->pipe_bytes_per_second, self->pipe_burst_bytes,
-                                         self->pipe_forwarding == WZP_PIPE_FORWARDING_COPY,
                                          forward_done_cb, a, error);
   b->forward = a->forward;
   return a->forward != NULL;
@@ -509,7 +508,7 @@ _wzp_relay_pipes_incoming (WzpRelay          *self,
 
 /* The federation's entry (declared in wzp-relay-federation-private.h): the bridge has
  * checked its own token, so @connection goes straight to the matching, as party @role's
- * pipe; PipeReady is written to it when joined, and then the forwarder splices between
+ * pipe; PipeReady is written to it when joined, and then the forwarder copies between
  * it and the local party's pipe like between two pipes. It counts against no address. */
 gboolean
 _wzp_relay_pipes_add_bridge (RelayCall         *call,

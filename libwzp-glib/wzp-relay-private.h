@@ -3,7 +3,7 @@
  *   wzp-relay.c         the object, listeners, TLS handshakes, registration, dispatch
  *   wzp-relay-calls.c   the call state machine and CallSetup cross-wiring
  *   wzp-relay-pipes.c   pipe listener, token check, joining (matching pipes to calls)
- *   wzp-relay-forwarder.c  splice(2) forwarding of joined pipes on a thread of its own
+ *   wzp-relay-forwarder.c  forwarding of joined pipes (recv/send) on a thread of its own
  *                       (declared in wzp-relay-forwarder-private.h)
  *   wzp-relay-limits.c  per-source-IP counters, message rate, fd reserve
  *   wzp-relay-federation*.c, wzp-relay-presence.c, wzp-relay-bridge.c: federation
@@ -150,7 +150,6 @@ struct _WzpRelay
   guint            max_registrations_per_ip;
   guint            max_calls_per_client;
   guint            max_pipes_per_ip;
-  WzpPipeForwarding pipe_forwarding;
   guint            pipe_bytes_per_second;
   guint            pipe_burst_bytes;
   guint            pipe_wait_timeout;

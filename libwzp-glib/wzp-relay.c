@@ -5,7 +5,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -52,7 +51,6 @@ enum {
   PROP_N_CALLS,
   PROP_ALLOWED_FINGERPRINTS,
   PROP_REFLECTORS,
-  PROP_PIPE_FORWARDING,
   PROP_FIRST_LIMIT,
 };
 
@@ -1010,9 +1008,6 @@ wzp_relay_get_property (GObject    *object,
     case PROP_REFLECTORS:
       g_value_set_boxed (value, self->reflectors);
       break;
-    case PROP_PIPE_FORWARDING:
-      g_value_set_enum (value, self->pipe_forwarding);
-      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1051,13 +1046,6 @@ wzp_relay_set_property (GObject      *object,
     case PROP_REFLECTORS:
       if (_wzp_strv_replace (&self->reflectors, g_value_get_boxed (value)))
         g_object_notify_by_pspec (object, pspec);
-      break;
-    case PROP_PIPE_FORWARDING:
-      if (self->pipe_forwarding != (WzpPipeForwarding) g_value_get_enum (value))
-        {
-          self->pipe_forwarding = g_value_get_enum (value);
-          g_object_notify_by_pspec (object, pspec);
-        }
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1215,20 +1203,6 @@ wzp_relay_class_init (WzpRelayClass *klass)
   properties[PROP_REFLECTORS] =
     g_param_spec_boxed ("reflectors", NULL, NULL, G_TYPE_STRV,
                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-
-  /**
-   * WzpRelay:pipe-forwarding:
-   *
-   * How the bytes of joined pipes are moved (see [enum@Wzp.PipeForwarding]). A change
-   * applies to pipes joined after it; pairs already forwarding keep their way.
-   *
-   * Since: 1.0
-   */
-  properties[PROP_PIPE_FORWARDING] =
-    g_param_spec_enum ("pipe-forwarding", NULL, NULL, WZP_TYPE_PIPE_FORWARDING,
-                       WZP_PIPE_FORWARDING_SPLICE,
-                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY |
-                       G_PARAM_STATIC_STRINGS);
 
   /* The limits; docs/relay.md describes each (names and defaults are the table above). */
   for (guint i = 0; i < G_N_ELEMENTS (limit_specs); i++)
@@ -1412,8 +1386,7 @@ listen_on (WzpRelay            *self,
  *
  * Starts accepting clients on @address and pipes on @pipe_address. May be called more
  * than once, for IPv4 and IPv6 for example. The first call also raises the soft limit of
- * open files to the hard one and, if SIGPIPE still has its default disposition, ignores
- * it (pipes are forwarded with splice(2), which cannot suppress it per call).
+ * open files to the hard one.
  *
  * Returns: %TRUE if both addresses are bound
  *
@@ -1466,16 +1439,7 @@ wzp_relay_listen (WzpRelay    *self,
     }
 
   if (!self->running)
-    {
-      struct sigaction current;
-
-      _wzp_relay_raise_nofile ();
-      /* splice(2) into a socket whose peer has gone raises SIGPIPE, and unlike send(2) it
-       * has no MSG_NOSIGNAL: a relay must not die of a client hanging up. Only a default
-       * disposition is changed; a program's own handler is left alone. */
-      if (sigaction (SIGPIPE, NULL, &current) == 0 && current.sa_handler == SIG_DFL)
-        signal (SIGPIPE, SIG_IGN);
-    }
+    _wzp_relay_raise_nofile ();
   self->running = TRUE;
   _wzp_relay_federation_start (self);
 

@@ -52,27 +52,6 @@ typedef enum {
 WZP_AVAILABLE_IN_ALL
 GQuark wzp_relay_error_quark (void);
 
-/**
- * WzpPipeForwarding:
- * @WZP_PIPE_FORWARDING_SPLICE: with splice(2), socket to kernel pipe to socket: the bytes
- *   never enter the relay's memory (six descriptors per relayed call in the forwarding
- *   thread, and kernel pipe pages of the relay's user)
- * @WZP_PIPE_FORWARDING_COPY: with recv(2) and send(2) through the forwarding thread's
- *   buffer: about 15% less CPU per voice-sized message than splice, two descriptors per
- *   relayed call, no kernel pipes; the bytes (the peers' end-to-end TLS records) pass
- *   through the relay's memory, where nothing looks at them
- *
- * How a relay moves the bytes of a joined pipe pair, once it has sent `PipeReady`.
- * Either way it never reads a pipe's bytes as messages: they are the peers' own
- * end-to-end TLS, and only their amount counts (the pipe rate limit).
- *
- * Since: 1.0
- */
-typedef enum {
-  WZP_PIPE_FORWARDING_SPLICE,
-  WZP_PIPE_FORWARDING_COPY,
-} WzpPipeForwarding;
-
 #define WZP_TYPE_RELAY (wzp_relay_get_type ())
 WZP_AVAILABLE_IN_ALL
 G_DECLARE_FINAL_TYPE (WzpRelay, wzp_relay, WZP, RELAY, GObject)

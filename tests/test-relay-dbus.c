@@ -2032,6 +2032,54 @@ test_daemon_default_config (void)
   g_assert_true (g_str_has_prefix (run.err, prefix));
 }
 
+/* A key that only an earlier relay used (pipe-forwarding, docs/relay.md) is ignored with
+ * a warning that names the file, the group and the key; the relay starts. */
+static void
+test_daemon_retired_key (void)
+{
+  const char * const files[] = {
+    "[relay]\npipe-forwarding=splice\n",
+    "[relay]\npipe-forwarding=copy\n",
+    "[limits]\npipe-forwarding=splice\nring-timeout=30\n",
+  };
+  const char * const groups[] = { "relay", "relay", "limits" };
+  g_autofree char *identity = g_build_filename (g_get_user_data_dir (), "relay.pem", NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *path = write_file ("relay.conf", files[i]);
+      const char * const argv[] = { "--config", path, "--identity", identity,
+                                    "--listen", "127.0.0.1:0", NULL };
+      g_autofree char *expected = g_strdup_printf ("wzp-relay: warning: %s: [%s] "
+                                                   "pipe-forwarding: no longer used",
+                                                   path, groups[i]);
+      g_autoptr(GSubprocess) process = NULL;
+      g_autoptr(GDataInputStream) out = NULL;
+      g_autoptr(GDataInputStream) err = NULL;
+      g_autoptr(GString) said = g_string_new (NULL);
+      g_autoptr(GError) error = NULL;
+      g_autofree char *uri = NULL;
+      char *line;
+
+      process = launch_relay (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                              argv, &error);
+      g_assert_no_error (error);
+      out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
+      err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (process));
+      uri = read_line (out);
+      g_assert_nonnull (uri);
+      g_assert_true (g_str_has_prefix (uri, "wzps://127.0.0.1:"));
+      terminate (process);
+      while ((line = read_line (err)) != NULL)
+        {
+          g_string_append_printf (said, "%s\n", line);
+          g_free (line);
+        }
+      g_test_message ("wzp-relay said: %s", said->str);
+      g_assert_nonnull (strstr (said->str, expected));
+    }
+}
+
 /* The shipped example documents every configurable relay property, and with every key
  * uncommented at its documented default the daemon accepts it. */
 static void
@@ -2133,6 +2181,7 @@ main (int    argc,
   g_test_add_func ("/wzp/relay-daemon/config-listen", test_daemon_config_listen);
   g_test_add_func ("/wzp/relay-daemon/default-config", test_daemon_default_config);
   g_test_add_func ("/wzp/relay-daemon/example-config", test_daemon_example_config);
+  g_test_add_func ("/wzp/relay-daemon/retired-key", test_daemon_retired_key);
 
   g_test_add ("/wzp/relay-dbus/properties", BusFixture, NULL,
               bus_fixture_setup, test_bus_properties, bus_fixture_teardown);

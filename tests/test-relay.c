@@ -33,9 +33,6 @@ fixture_setup (Fixture       *f,
   g_auto(GStrv) pipes = NULL;
 
   f->relay = wzp_relay_new (identity);
-  /* The pipe tests run with each way of forwarding (data: a WzpPipeForwarding). */
-  if (data != NULL)
-    g_object_set (f->relay, "pipe-forwarding", *(const WzpPipeForwarding *) data, NULL);
   wzp_relay_listen (f->relay, "127.0.0.1:0", NULL, &error);
   g_assert_no_error (error);
   listen = wzp_relay_dup_listen_addresses (f->relay);
@@ -1096,10 +1093,9 @@ test_pipe_forwarder_descriptors (Fixture       *f,
       return;
     }
   /* Its epoll set, its wake-up and report eventfds, its end of the socket pair that
-   * brings it sockets; per forward two sockets, and two kernel pipes when splicing. */
+   * brings it sockets; per forward its copies of the two sockets. */
   own = std_fds + 4;
-  per_forward = f->relay->pipe_forwarding == WZP_PIPE_FORWARDING_COPY
-                ? 2 : 6;
+  per_forward = 2;
   g_assert_cmpint (with_one, ==, own + per_forward);
 
   /* Carol's signalling connection, which was open when the thread started, is closed by
@@ -1618,8 +1614,6 @@ int
 main (int   argc,
       char *argv[])
 {
-  static const WzpPipeForwarding copy = WZP_PIPE_FORWARDING_COPY;
-
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 
 #define ADD(path, fn) \
@@ -1648,17 +1642,6 @@ main (int   argc,
   ADD ("pipe-rate-limit", test_pipe_rate_limit);
   ADD ("pipe-forwarder-descriptors", test_pipe_forwarder_descriptors);
   ADD ("pipe-backpressure", test_pipe_backpressure);
-
-  /* The same pipe cases with pipe-forwarding=copy. */
-#define ADD_COPY(path, fn) \
-  g_test_add ("/wzp/relay/copy/" path, Fixture, &copy, fixture_setup, fn, fixture_teardown)
-  ADD_COPY ("pipe-forwarding", test_pipe_forwarding);
-  ADD_COPY ("pipe-end-of-stream", test_pipe_end_of_stream);
-  ADD_COPY ("pipe-bridge-end", test_pipe_bridge_end);
-  ADD_COPY ("pipe-stop-while-forwarding", test_pipe_stop_while_forwarding);
-  ADD_COPY ("pipe-rate-limit", test_pipe_rate_limit);
-  ADD_COPY ("pipe-forwarder-descriptors", test_pipe_forwarder_descriptors);
-  ADD_COPY ("pipe-backpressure", test_pipe_backpressure);
   ADD ("bad-input", test_bad_input);
   ADD ("idle-connections", test_idle_connections);
   g_test_add_func ("/wzp/relay/own-context", test_relay_on_own_context);

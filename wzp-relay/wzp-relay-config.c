@@ -3,7 +3,8 @@
  * [relay] holds the daemon's own keys (listen, pipe-listen, identity), [federation] its
  * peers; every other key, in any of the groups, names a writable WzpRelay property and is
  * parsed by that property's type. New limits in the library are configurable without
- * touching this file.
+ * touching this file. A key that an earlier relay knew and this one no longer uses
+ * (retired_keys) is accepted with a warning.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -22,12 +23,24 @@ G_DEFINE_QUARK (wzp-relay-config-error-quark, wzp_relay_config_error)
 static const char * const relay_keys[] = { "listen", "pipe-listen", "identity", NULL };
 static const char * const federation_keys[] = { "peers", NULL };
 
+/* Keys of earlier relays that do nothing any more, and why. A file that still has one
+ * loads with a warning, whatever the value: an upgrade must not stop a relay over a
+ * choice it no longer offers. */
+static const struct
+{
+  const char *key;
+  const char *why;
+} retired_keys[] = {
+  { "pipe-forwarding", "no longer used: the relay always copies the bytes of relayed calls" },
+};
+
 WzpRelayConfig *
 wzp_relay_config_new (void)
 {
   WzpRelayConfig *self = g_new0 (WzpRelayConfig, 1);
 
   self->properties = g_array_new (FALSE, TRUE, sizeof (WzpRelayConfigProperty));
+  self->warnings = g_ptr_array_new_with_free_func (g_free);
   return self;
 }
 
@@ -46,12 +59,22 @@ wzp_relay_config_free (WzpRelayConfig *self)
       g_param_spec_unref (property->pspec);
     }
   g_array_unref (self->properties);
+  g_ptr_array_unref (self->warnings);
   g_strfreev (self->listen);
   g_strfreev (self->pipe_listen);
   g_free (self->identity);
   g_strfreev (self->peers);
   g_free (self->path);
   g_free (self);
+}
+
+static const char *
+retired_key_reason (const char *key)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (retired_keys); i++)
+    if (g_str_equal (key, retired_keys[i].key))
+      return retired_keys[i].why;
+  return NULL;
 }
 
 /* Properties a configuration file may set: writable after construction. */
@@ -503,6 +526,7 @@ wzp_relay_config_load_key_file (WzpRelayConfig  *self,
           const char *key = keys[k];
           g_autoptr(GError) local_error = NULL;
           GParamSpec *pspec;
+          const char *why_retired;
           WzpRelayConfigProperty property = { NULL, G_VALUE_INIT };
 
           if (g_str_equal (group, GROUP_RELAY) && g_strv_contains (relay_keys, key))
@@ -536,6 +560,15 @@ wzp_relay_config_load_key_file (WzpRelayConfig  *self,
                            name, group, key,
                            g_strv_contains (relay_keys, key) ? GROUP_RELAY : GROUP_FEDERATION);
               return FALSE;
+            }
+
+          why_retired = retired_key_reason (key);
+          if (why_retired != NULL)
+            {
+              g_ptr_array_add (self->warnings,
+                               g_strdup_printf ("%s: [%s] %s: %s; remove the line", name,
+                                                group, key, why_retired));
+              continue;
             }
 
           pspec = g_object_class_find_property (G_OBJECT_CLASS (klass), key);

@@ -23,12 +23,14 @@ GQuark wzp_relay_config_error_quark (void);
  * and the key, so an operator can fix it without reading the source. */
 typedef struct
 {
-  char    *path;          /* the file read, NULL before wzp_relay_config_load() */
-  GStrv    listen;        /* [relay] listen, NULL when absent */
-  GStrv    pipe_listen;   /* [relay] pipe-listen, NULL when absent */
-  char    *identity;      /* [relay] identity, NULL when absent */
-  GStrv    peers;         /* [federation] peers, NULL when absent */
-  GArray  *properties;    /* of WzpRelayConfigProperty, in file order */
+  char      *path;         /* the file read, NULL before wzp_relay_config_load() */
+  GStrv      listen;       /* [relay] listen, NULL when absent */
+  GStrv      pipe_listen;  /* [relay] pipe-listen, NULL when absent */
+  char      *identity;     /* [relay] identity, NULL when absent */
+  GStrv      peers;        /* [federation] peers, NULL when absent */
+  GArray    *properties;   /* of WzpRelayConfigProperty, in file order */
+  GPtrArray *warnings;     /* of char *: keys accepted that do nothing (retired ones),
+                            * each naming the file, the group and the key */
 } WzpRelayConfig;
 
 typedef struct

@@ -297,7 +297,8 @@ main (int    argc,
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   g_set_prgname ("wzp-relay");
 
-  /* splice(2) raises SIGPIPE when a pipe's peer has gone; the relay handles EPIPE. */
+  /* Writing to a connection or a pipe whose reader has gone (stdout's, say) must be an
+   * EPIPE to handle, not the end of the relay. */
   signal (SIGPIPE, SIG_IGN);
 
   if (!parse_options (&options, &argc, &argv, &error))
@@ -340,6 +341,11 @@ main (int    argc,
           !wzp_relay_config_load (config, path, &error))
         return fail ("%s", error->message);
     }
+
+  /* Not fatal, so not through GLib's log (G_DEBUG=fatal-warnings would make it so). */
+  for (guint i = 0; i < config->warnings->len; i++)
+    g_printerr ("%s: warning: %s\n", g_get_prgname (),
+                (const char *) g_ptr_array_index (config->warnings, i));
 
   listen_from_config = options.listen == NULL && config->listen != NULL;
   listen = options.listen != NULL ? options.listen : config->listen;

@@ -133,10 +133,6 @@ class Test:
         # (nullable) in its doc comment: None is a value it refuses, not a TypeError.
         self.check(Wzp.fingerprint_is_valid(None) is False, "None is not a valid fingerprint")
         self.relay = Wzp.Relay.new(identity)
-        self.check(self.relay.props.pipe_forwarding == Wzp.PipeForwarding.SPLICE,
-                   "a relay splices pipes by default")
-        # This relay copies its half of the bridged call below; the other one splices.
-        self.relay.props.pipe_forwarding = Wzp.PipeForwarding.COPY
         self.relay.listen("127.0.0.1:0", None)
         self.uri = self.relay.dup_uris()[0]
         self.check(self.uri.startswith("wzps://127.0.0.1:") and
