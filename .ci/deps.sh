@@ -1,6 +1,6 @@
 #!/bin/sh
 # The Debian 12 packages that building, running and testing wzp need: the one list of
-# them, sourced by run.sh and test.sh (and so by .ci/run and .ci/fresh-debian.sh). A tool
+# them, sourced by run.sh and test.sh (and so by .ci/run and .ci/fresh-debian.sh) and the benchmarks' scripts. A tool
 # that `meson setup` looks for is either in these lists or optional (the build goes on
 # without it and says so in its summary). apt-get runs only when something is missing.
 set -e
@@ -22,6 +22,10 @@ WZP_RUN_PACKAGES="glib-networking dbus dbus-daemon adwaita-icon-theme fonts-cant
 WZP_TEST_PACKAGES="python3 python3-gi gjs iproute2 nftables iptables procps
   clang libclang-rt-14-dev valgrind
   xvfb xauth appstream libxml2-utils systemd"
+
+# The benchmarks' reference peers (bench/README.md): nginx's stream proxy for the relay,
+# coturn (libnice's STUN server) for the race, iptables for the lab's NFQUEUE delay.
+WZP_BENCH_PACKAGES="nginx-light libnginx-mod-stream coturn iptables"
 
 # Installs $WZP_BUILD_PACKAGES, $WZP_RUN_PACKAGES and the packages given as arguments.
 wzp_install_packages () {

@@ -38,8 +38,9 @@ ninja -C "$build" bench/bench-relay-pipes bench/bench-relay-host bench/bench-rel
 
 if [ ! -x /usr/sbin/nginx ] || [ ! -e /usr/lib/nginx/modules/ngx_stream_module.so ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "# installing nginx-light and libnginx-mod-stream (the reference proxies)" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light libnginx-mod-stream >/dev/null
+    # the reference proxies, from the one package list
+    . "$src/.ci/deps.sh"
+    wzp_install_packages $WZP_BENCH_PACKAGES
   else
     echo "# nginx with its stream module is missing: measuring without it" >&2
     pipes_args="--modes direct,fwd,relay $pipes_args"
