@@ -1,8 +1,9 @@
 #!/bin/sh
-# The Debian 12 packages that building, running and testing wzp need: the one list of
-# them, sourced by run.sh and test.sh (and so by .ci/run and .ci/fresh-debian.sh) and the benchmarks' scripts. A tool
-# that `meson setup` looks for is either in these lists or optional (the build goes on
-# without it and says so in its summary). apt-get runs only when something is missing.
+# The Debian 12 packages that building, running, testing and benchmarking wzp need: the
+# one list of them, sourced by run.sh and test.sh (and so by .ci/run and
+# .ci/fresh-debian.sh) and by the benchmarks' scripts. A tool that `meson setup` looks for
+# is either in these lists or optional (the build goes on without it and says so in its
+# summary). apt-get runs only when something is missing.
 set -e
 
 # Building everything, the GNOME app included (-Dgtk=enabled): compilers, libraries, and
