@@ -43,8 +43,14 @@ wzp_install_packages () {
       exit 1
     fi
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q >&2 || true
-    apt-get install -y -q --no-install-recommends $missing >&2
+    if ! apt-get update -q >&2; then
+      echo "warning: apt-get update failed (no network, or a broken entry in /etc/apt/sources.list.d?);" \
+        "trying with the package lists already here" >&2
+    fi
+    if ! apt-get install -y -q --no-install-recommends $missing >&2; then
+      echo "error: could not install:$missing (apt-get's reason is above)" >&2
+      exit 1
+    fi
   fi
 }
 

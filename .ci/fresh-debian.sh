@@ -36,17 +36,29 @@ fi
 
 mkdir -p "$work/apt-archives/partial"
 
-# The same archive this machine uses (its deb822 sources, security updates included) when
-# it has them, otherwise Debian's default mirror.
-sources=/etc/apt/sources.list.d/debian.sources
-if [ ! -f "$sources" ]; then
-  sources="http://deb.debian.org/debian"
-fi
+# Debian 12 from Debian's own archive, security updates included, whatever this machine
+# runs. A mirror of your own: WZP_FRESH_MIRROR=http://host/debian.
+mirror="${WZP_FRESH_MIRROR:-http://deb.debian.org/debian}"
+security="${WZP_FRESH_SECURITY:-http://deb.debian.org/debian-security}"
+
+# Removes a root left by an earlier run, but never through a mount: a root someone
+# mounted /dev or /sys into (WZP_FRESH_KEEP=1 invites a look inside) is refused.
+remove_root () {
+  if [ -d "$1" ]; then
+    if awk -v r="$(realpath "$1")" '$5 == r || index($5, r "/") == 1 { found = 1 }
+                                    END { exit !found }' /proc/self/mountinfo; then
+      echo "error: something is mounted under $1; unmount it first" >&2
+      exit 1
+    fi
+    rm -rf --one-file-system "$1"
+  fi
+}
 
 if [ ! -f "$work/base.tar" ]; then
   echo "== Building a minimal Debian 12 root ($work/base.tar)" >&2
   mmdebstrap --variant=minbase --include=ca-certificates "$suite" "$work/base.new.tar" \
-    "$sources" >&2
+    "deb $mirror $suite main" "deb $mirror $suite-updates main" \
+    "deb $security $suite-security main" >&2
   mv "$work/base.new.tar" "$work/base.tar"
 fi
 
@@ -56,7 +68,7 @@ check () {
   root="$work/root-$name"
   log="$work/$name.log"
 
-  rm -rf "$root"
+  remove_root "$root"
   mkdir -p "$root"
   tar -xf "$work/base.tar" -C "$root"
   git clone --quiet --no-hardlinks "$repo" "$root/src/wzp"
@@ -65,8 +77,9 @@ check () {
   echo "== ./$name.sh in a new Debian 12 root ($root), log in $log" >&2
   status=0
   # A private mount namespace: /proc, /sys, /dev and the shared apt downloads are mounted
-  # into the root only there.
-  unshare --mount --propagation private --fork sh -eu -c '
+  # into the root only there. A PID namespace of its own too: whatever the command leaves
+  # running (a relay, a bus, an X server) ends with it.
+  unshare --mount --propagation private --pid --fork --kill-child sh -eu -c '
     root=$1 name=$2 archives=$3
     # the root a mount point of its own, as / is on a machine (`ip netns exec` needs it)
     mount --bind "$root" "$root"
@@ -83,7 +96,7 @@ check () {
   tail -n 5 "$log" >&2
 
   if [ "${WZP_FRESH_KEEP:-0}" != 1 ]; then
-    rm -rf "$root"
+    remove_root "$root"
   fi
   if [ "$status" -ne 0 ]; then
     echo "== ./$name.sh FAILED on a new machine (status $status); see $log" >&2
