@@ -82,6 +82,33 @@ relay_from_key (const char *key)
   return _wzp_known_relay_key (host, port);
 }
 
+/* An entry of another relay that is not a pin is passed over. The file is the user's
+ * input, not a bug in a program: a message, not a warning (docs/decisions.md, "Client and
+ * calls"), which G_DEBUG=fatal-warnings would make abort the program. Each entry is told
+ * once per process, or every reconnection would repeat it. */
+static void
+report_ignored_entry (const char *display_name,
+                      const char *key,
+                      const char *value)
+{
+  static GMutex mutex;
+  static GHashTable *reported;   /* "PATH\nKEY=VALUE" */
+  g_autofree char *entry = g_strdup_printf ("%s\n%s=%s", display_name, key,
+                                            value != NULL ? value : "");
+  gboolean is_new;
+
+  g_mutex_lock (&mutex);
+  if (reported == NULL)
+    reported = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  is_new = g_hash_table_add (reported, g_steal_pointer (&entry));
+  g_mutex_unlock (&mutex);
+
+  if (is_new)
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                      "MESSAGE", "Ignoring the entry “%s” of %s: it is not a relay's address "
+                      "and fingerprint", key, display_name);
+}
+
 static void
 set_pin (GKeyFile   *file,
          const char *relay,
@@ -95,7 +122,7 @@ set_pin (GKeyFile   *file,
 /* Sets *@out_fingerprint to @relay's pin in @file (NULL: none). An entry for @relay that
  * is not a fingerprint, or two entries for it that disagree (one host spelt two ways by
  * an earlier version), are errors; entries that do not parse are passed over, with a
- * warning, and stay in the file. */
+ * message, and stay in the file. */
 static gboolean
 find_pin (GKeyFile    *file,
           const char  *path,
@@ -125,8 +152,7 @@ find_pin (GKeyFile    *file,
                            relay, display_name, value != NULL ? value : "");
               return FALSE;
             }
-          g_warning ("Ignoring the entry “%s” of %s: it is not a relay's address and "
-                     "fingerprint", keys[i], display_name);
+          report_ignored_entry (display_name, keys[i], value);
           continue;
         }
       if (!mine)
@@ -231,9 +257,28 @@ salvage (GKeyFile   *fresh,
   return keys != NULL ? g_strv_length (keys) : 0;
 }
 
+/* Fails with a damaged file's report (WZP_CLIENT_ERROR_KNOWN_RELAYS), which goes to the
+ * log as well: the user must learn that pins may be lost (docs/identity.md). A message,
+ * not a warning: the file is input (docs/decisions.md, "Client and calls"). */
+G_GNUC_PRINTF (2, 3)
+static gboolean
+damaged (GError     **error,
+         const char  *format,
+         ...)
+{
+  g_autofree char *report = NULL;
+  va_list args;
+
+  va_start (args, format);
+  report = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE", "%s", report);
+  g_set_error_literal (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS, report);
+  return FALSE;
+}
+
 /* The file at @path does not parse (@reason). It is kept as PATH.damaged-TIME, and a new
- * file holds the pins that its lines still give. Always fails: the user must learn that
- * pins may be lost (docs/identity.md). */
+ * file holds the pins that its lines still give. Always fails. */
 static gboolean
 set_aside (const char    *path,
            const char    *contents,
@@ -243,19 +288,15 @@ set_aside (const char    *path,
   g_autofree char *display_name = g_filename_display_name (path);
   g_autoptr(GKeyFile) fresh = g_key_file_new ();
   g_autoptr(GError) local_error = NULL;
-  g_autoptr(GError) report = NULL;
   g_autofree char *aside = copy_aside (path, &local_error);
   g_autofree char *display_aside = NULL;
   guint kept;
 
   if (aside == NULL)
-    {
-      g_set_error (&report, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS,
-                   _("The file of known relays %s is damaged (%s), and could not be kept "
-                     "under another name (%s). Repair or move it, then connect again."),
-                   display_name, reason->message, local_error->message);
-      goto out;
-    }
+    return damaged (error, _("The file of known relays %s is damaged (%s), and could not be "
+                             "kept under another name (%s). Repair or move it, then connect "
+                             "again."),
+                    display_name, reason->message, local_error->message);
 
   display_aside = g_filename_display_name (aside);
   kept = salvage (fresh, contents);
@@ -263,23 +304,16 @@ set_aside (const char    *path,
     {
       /* The copy holds it; without the damaged file the next connection can go on. */
       g_unlink (path);
-      g_set_error (&report, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS,
-                   _("The file of known relays %s was damaged (%s). It was moved to %s, "
-                     "but a new one could not be written: %s"),
-                   display_name, reason->message, display_aside, local_error->message);
-      goto out;
+      return damaged (error, _("The file of known relays %s was damaged (%s). It was moved "
+                               "to %s, but a new one could not be written: %s"),
+                      display_name, reason->message, display_aside, local_error->message);
     }
-  g_set_error (&report, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS,
-               _("The file of known relays %s was damaged (%s) and was kept as %s. The "
-                 "keys of %u relays could be read from it and stay pinned; any other relay "
-                 "you trusted before will be trusted on its next connection as if it were "
-                 "new. Check the copy, then connect again."),
-               display_name, reason->message, display_aside, kept);
-
-out:
-  g_warning ("%s", report->message);
-  g_propagate_error (error, g_steal_pointer (&report));
-  return FALSE;
+  return damaged (error, _("The file of known relays %s was damaged (%s) and was kept as "
+                           "%s. The keys of %u relays could be read from it and stay pinned; "
+                           "any other relay you trusted before will be trusted on its next "
+                           "connection as if it were new. Check the copy, then connect "
+                           "again."),
+                  display_name, reason->message, display_aside, kept);
 }
 
 /* Reads the file into @file; a missing one is empty. FALSE
