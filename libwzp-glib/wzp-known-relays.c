@@ -316,8 +316,9 @@ set_aside (const char    *path,
                   display_name, reason->message, display_aside, kept);
 }
 
-/* Reads the file into @file; a missing one is empty. FALSE
- * (WZP_CLIENT_ERROR_KNOWN_RELAYS) when it cannot be read or does not parse. */
+/* Reads the file into @file; a missing one is empty. FALSE when it cannot be read
+ * (G_FILE_ERROR, which the client retries: docs/identity.md, "When the file is wrong") or
+ * does not parse (WZP_CLIENT_ERROR_KNOWN_RELAYS: it is then set aside). */
 static gboolean
 load (GKeyFile    *file,
       const char  *path,
@@ -334,9 +335,8 @@ load (GKeyFile    *file,
       if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         return TRUE;
       display_name = g_filename_display_name (path);
-      g_set_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS,
-                   _("Could not read the known relays in %s: %s"),
-                   display_name, local_error->message);
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                  _("Could not read the known relays in %s: "), display_name);
       return FALSE;
     }
   if (!g_key_file_load_from_data (file, contents, length, G_KEY_FILE_KEEP_COMMENTS,
