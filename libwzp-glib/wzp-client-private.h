@@ -48,10 +48,10 @@ char           *_wzp_known_relay_key          (const char   *host,
 gboolean        _wzp_known_relay_lookup       (const char   *key,
                                                char        **out_fingerprint,
                                                GError      **error);
-/* Pins @fingerprint for @key and saves the file; FALSE when that fails
- * (WZP_CLIENT_ERROR_KNOWN_RELAYS, or G_FILE_ERROR if the file cannot be read), or
- * WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED if another program pinned another one
- * meanwhile. */
+/* Pins @fingerprint for @key and saves the file, holding the file's lock from reading to
+ * writing; FALSE when that fails (WZP_CLIENT_ERROR_KNOWN_RELAYS, or G_FILE_ERROR if the
+ * file cannot be read), or WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED if another program
+ * pinned another one meanwhile. */
 gboolean        _wzp_known_relay_remember     (const char   *key,
                                                const char   *fingerprint,
                                                GError      **error);

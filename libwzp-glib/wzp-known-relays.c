@@ -12,7 +12,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 
 #include <glib/gstdio.h>
 
@@ -173,14 +175,58 @@ find_pin (GKeyFile    *file,
   return TRUE;
 }
 
+/* Whoever writes the file holds an advisory lock on PATH.lock from reading it to writing
+ * it, so that two programs saving at once see each other's pins (docs/identity.md,
+ * "The file"). Readers take none: the file is only ever replaced whole. The lock belongs
+ * to the open descriptor, so it goes with it, also when the program dies. */
+typedef int KnownRelaysLock;
+
+static void
+unlock_known_relays (KnownRelaysLock fd)
+{
+  g_close (fd, NULL);
+}
+
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC (KnownRelaysLock, unlock_known_relays, -1)
+
+/* Makes the folder of @path (mode 0700) and takes the lock, waiting while another program
+ * holds it; returns the descriptor, or -1 (G_FILE_ERROR). */
+static KnownRelaysLock
+lock_known_relays (const char  *path,
+                   GError     **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *lock_path = g_strconcat (path, ".lock", NULL);
+  g_autofree char *display_name = NULL;
+  gboolean made_dir = g_mkdir_with_parents (dir, 0700) == 0;
+  int fd = made_dir ? g_open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+  int result = -1;
+  int saved_errno;
+
+  if (fd >= 0)
+    do
+      result = flock (fd, LOCK_EX);
+    while (result != 0 && errno == EINTR);
+  if (result == 0)
+    return fd;
+
+  saved_errno = errno;
+  if (fd >= 0)
+    g_close (fd, NULL);
+  display_name = g_filename_display_name (made_dir ? lock_path : dir);
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+               made_dir ? _("Could not lock %s: %s") : _("Could not create the folder %s: %s"),
+               display_name, g_strerror (saved_errno));
+  return -1;
+}
+
 /* Writes @file to @path atomically (a crash leaves the old file or the new one), mode
- * 0600, in a folder made with mode 0700. G_FILE_ERROR on failure. */
+ * 0600; the caller holds the lock, so the folder exists. G_FILE_ERROR on failure. */
 static gboolean
 write_file (GKeyFile    *file,
             const char  *path,
             GError     **error)
 {
-  g_autofree char *dir = g_path_get_dirname (path);
   g_autofree char *comment = g_key_file_get_comment (file, NULL, NULL, NULL);
   g_autofree char *data = NULL;
   gsize length;
@@ -188,17 +234,6 @@ write_file (GKeyFile    *file,
   if (comment == NULL || *comment == '\0')
     g_key_file_set_comment (file, NULL, NULL, HEADER_COMMENT, NULL);
   data = g_key_file_to_data (file, &length, NULL);
-
-  if (g_mkdir_with_parents (dir, 0700) != 0)
-    {
-      int saved_errno = errno;
-      g_autofree char *display_dir = g_filename_display_name (dir);
-
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   _("Could not create the folder %s: %s"),
-                   display_dir, g_strerror (saved_errno));
-      return FALSE;
-    }
   return g_file_set_contents_full (path, data, length, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
                                    error);
 }
@@ -277,8 +312,9 @@ damaged (GError     **error,
   return FALSE;
 }
 
-/* The file at @path does not parse (@reason). It is kept as PATH.damaged-TIME, and a new
- * file holds the pins that its lines still give. Always fails. */
+/* The file at @path does not parse (@reason); the caller holds the lock. It is kept as
+ * PATH.damaged-TIME, and a new file holds the pins that its lines still give. Always
+ * fails. */
 static gboolean
 set_aside (const char    *path,
            const char    *contents,
@@ -316,33 +352,45 @@ set_aside (const char    *path,
                   display_name, reason->message, display_aside, kept);
 }
 
-/* Reads the file into @file; a missing one is empty. FALSE when it cannot be read
- * (G_FILE_ERROR, which the client retries: docs/identity.md, "When the file is wrong") or
- * does not parse (WZP_CLIENT_ERROR_KNOWN_RELAYS: it is then set aside). */
+/* Reads the file into @file; a missing one is empty. @locked: the caller holds the lock.
+ *
+ * A file that cannot be read is G_FILE_ERROR, which the client retries (docs/identity.md,
+ * "When the file is wrong"). One that does not parse is read again under the lock (another
+ * program may have repaired it meanwhile) and, if still damaged, set aside:
+ * WZP_CLIENT_ERROR_KNOWN_RELAYS. */
 static gboolean
 load (GKeyFile    *file,
       const char  *path,
+      gboolean     locked,
       GError     **error)
 {
   g_autoptr(GError) local_error = NULL;
+  g_autoptr(GError) lock_error = NULL;
   g_autofree char *contents = NULL;
+  g_autofree char *display_name = g_filename_display_name (path);
+  g_auto(KnownRelaysLock) lock = -1;
   gsize length;
 
   if (!g_file_get_contents (path, &contents, &length, &local_error))
     {
-      g_autofree char *display_name = NULL;
-
       if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         return TRUE;
-      display_name = g_filename_display_name (path);
       g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
                                   _("Could not read the known relays in %s: "), display_name);
       return FALSE;
     }
-  if (!g_key_file_load_from_data (file, contents, length, G_KEY_FILE_KEEP_COMMENTS,
-                                  &local_error))
+  if (g_key_file_load_from_data (file, contents, length, G_KEY_FILE_KEEP_COMMENTS,
+                                 &local_error))
+    return TRUE;
+  if (locked)
     return set_aside (path, contents, local_error, error);
-  return TRUE;
+
+  lock = lock_known_relays (path, &lock_error);
+  if (lock < 0)
+    return damaged (error, _("The file of known relays %s is damaged (%s), and could not be "
+                             "repaired: %s. Repair or move it, then connect again."),
+                    display_name, local_error->message, lock_error->message);
+  return load (file, path, TRUE, error);
 }
 
 gboolean
@@ -354,7 +402,20 @@ _wzp_known_relay_lookup (const char  *key,
   g_autofree char *path = known_relays_path ();
 
   *out_fingerprint = NULL;
-  return load (file, path, error) && find_pin (file, path, key, out_fingerprint, error);
+  return load (file, path, FALSE, error) && find_pin (file, path, key, out_fingerprint, error);
+}
+
+static gboolean
+save_failed (const char  *path,
+             GError      *reason,
+             GError     **error)
+{
+  g_autofree char *display_name = g_filename_display_name (path);
+
+  g_set_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS,
+               _("Could not remember the relay's key in %s: %s"),
+               display_name, reason->message);
+  return FALSE;
 }
 
 gboolean
@@ -366,9 +427,13 @@ _wzp_known_relay_remember (const char  *key,
   g_autoptr(GError) local_error = NULL;
   g_autofree char *path = known_relays_path ();
   g_autofree char *pinned = NULL;
+  g_auto(KnownRelaysLock) lock = lock_known_relays (path, &local_error);
 
-  /* Read again: another program may have remembered this relay since the lookup. */
-  if (!load (file, path, error) || !find_pin (file, path, key, &pinned, error))
+  if (lock < 0)
+    return save_failed (path, local_error, error);
+  /* Read again, under the lock: another program may have remembered this relay since the
+   * lookup, and none can until this one has written. */
+  if (!load (file, path, TRUE, error) || !find_pin (file, path, key, &pinned, error))
     return FALSE;
   if (pinned != NULL && strcmp (pinned, fingerprint) != 0)
     {
@@ -382,13 +447,6 @@ _wzp_known_relay_remember (const char  *key,
 
   set_pin (file, key, fingerprint);
   if (!write_file (file, path, &local_error))
-    {
-      g_autofree char *display_name = g_filename_display_name (path);
-
-      g_set_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS,
-                   _("Could not remember the relay's key in %s: %s"),
-                   display_name, local_error->message);
-      return FALSE;
-    }
+    return save_failed (path, local_error, error);
   return TRUE;
 }

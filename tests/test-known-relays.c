@@ -7,7 +7,9 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 
 #include <glib/gstdio.h>
 
@@ -350,6 +352,97 @@ test_save_fails (void)
   g_assert_null (pin);
 }
 
+typedef struct
+{
+  const char *key;
+  const char *fingerprint;
+  gboolean    saved;
+  GError     *error;
+  int         done;       /* atomic */
+} Save;
+
+static gpointer
+save_thread (gpointer data)
+{
+  Save *save = data;
+
+  save->saved = _wzp_known_relay_remember (save->key, save->fingerprint, &save->error);
+  g_atomic_int_set (&save->done, TRUE);
+  return NULL;
+}
+
+/* Two programs saving at once: the second waits until the first has written, then sees its
+ * pin and refuses another key for the same relay. The first program is this test holding
+ * the lock on a descriptor of its own (flock locks of two open files conflict, in one
+ * process too). */
+static void
+test_concurrent_save (void)
+{
+  g_autofree char *path = wzp_test_known_relays_path ();
+  g_autofree char *lock_path = g_strconcat (path, ".lock", NULL);
+  g_autofree char *pin = NULL;
+  Save save = { "[::1]:4433", FP_B, FALSE, NULL, FALSE };
+  GThread *thread;
+  GStatBuf st;
+  int fd;
+
+  remember_ok ("good.example:4433", FP_A);
+  g_assert_cmpint (g_stat (lock_path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+
+  fd = g_open (lock_path, O_RDWR | O_CLOEXEC, 0);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (flock (fd, LOCK_EX), ==, 0);
+  thread = g_thread_new ("save", save_thread, &save);
+  g_usleep (200 * 1000);
+  g_assert_false (g_atomic_int_get (&save.done));
+  wzp_test_write_known_relays ("[relays]\n"
+                               "good.example:4433=" FP_A "\n"
+                               "%5B::1%5D:4433=" FP_A "\n");
+  g_close (fd, NULL);
+  g_thread_join (thread);
+
+  g_assert_false (save.saved);
+  g_assert_error (save.error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED);
+  g_clear_error (&save.error);
+  pin = wzp_test_known_relay_pin ("[::1]:4433");
+  g_assert_cmpstr (pin, ==, FP_A);
+}
+
+/* A lock that cannot be taken (here a folder in the lock file's place) fails the save, and
+ * the repair of a damaged file, with a message that names the lock file; nothing else is
+ * touched. */
+static void
+test_lock_fails (void)
+{
+  g_autofree char *path = wzp_test_known_relays_path ();
+  g_autofree char *lock_path = g_strconcat (path, ".lock", NULL);
+  g_autofree char *expected = g_strdup_printf ("Could not remember the relay's key in %s: "
+                                               "Could not lock %s: *", path, lock_path);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) aside = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (lock_path, 0700), ==, 0);
+  g_assert_false (_wzp_known_relay_remember ("[::1]:4433", FP_A, &error));
+  g_assert_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS);
+  g_test_message ("%s", error->message);
+  g_assert_true (g_pattern_match_simple (expected, error->message));
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_clear_error (&error);
+
+  wzp_test_write_known_relays ("nothing here\n");
+  wzp_test_expect_message ("*could not be repaired*");
+  error = lookup_error ("good.example:4433");
+  wzp_test_assert_expected_messages ();
+  g_assert_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS);
+  g_assert_nonnull (strstr (error->message, lock_path));
+  aside = wzp_test_list_set_aside ();
+  g_assert_null (aside[0]);
+  contents = read_known_relays ();
+  g_assert_cmpstr (contents, ==, "nothing here\n");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -364,6 +457,8 @@ main (int   argc,
   g_test_add_func ("/wzp/known-relays/damaged", test_damaged);
   g_test_add_func ("/wzp/known-relays/unreadable", test_unreadable);
   g_test_add_func ("/wzp/known-relays/save-fails", test_save_fails);
+  g_test_add_func ("/wzp/known-relays/concurrent-save", test_concurrent_save);
+  g_test_add_func ("/wzp/known-relays/lock-fails", test_lock_fails);
 
   return g_test_run ();
 }
