@@ -42,14 +42,16 @@ void            _wzp_client_probe_reflector   (WzpClient    *self,
 char           *_wzp_known_relay_key          (const char   *host,
                                                guint16       port);
 /* Sets *@out_fingerprint to the fingerprint pinned for @key, or NULL when there is none.
- * FALSE (WZP_CLIENT_ERROR_KNOWN_RELAYS) when the file cannot be read, is damaged (it is
- * then set aside) or holds no usable pin for @key. */
+ * FALSE when the file cannot be read (G_FILE_ERROR: worth retrying), or
+ * (WZP_CLIENT_ERROR_KNOWN_RELAYS) is damaged (it is then set aside) or holds no usable
+ * pin for @key. */
 gboolean        _wzp_known_relay_lookup       (const char   *key,
                                                char        **out_fingerprint,
                                                GError      **error);
-/* Pins @fingerprint for @key and saves the file; FALSE when that fails, or
- * WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED if another program pinned another one
- * meanwhile. */
+/* Pins @fingerprint for @key and saves the file, holding the file's lock from reading to
+ * writing; FALSE when that fails (WZP_CLIENT_ERROR_KNOWN_RELAYS, or G_FILE_ERROR if the
+ * file cannot be read), or WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED if another program
+ * pinned another one meanwhile. */
 gboolean        _wzp_known_relay_remember     (const char   *key,
                                                const char   *fingerprint,
                                                GError      **error);

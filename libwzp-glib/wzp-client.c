@@ -62,6 +62,8 @@ struct _WzpClient
   WzpClientState     state;
   char              *error_message;
   char              *relay_fingerprint;
+  char              *known_key;         /* a relay (_wzp_known_relay_key()) and its pin, */
+  char              *known_pin;         /* read once per connect: see keep_known_pin() */
 
   WzpNetworkInfo    *network;
   WzpSharedPort     *shared_port;
@@ -381,6 +383,9 @@ drop_connection (WzpClient *self)
   self->registered = FALSE;
 }
 
+/* A file of known relays that cannot be read is G_FILE_ERROR, and retried: it may be
+ * readable in a moment, and no connection is made without the pin meanwhile
+ * (docs/identity.md, "When the file is wrong"). */
 static gboolean
 error_is_permanent (const GError *error)
 {
@@ -723,6 +728,30 @@ read_next (WzpClient *self)
   _wzp_frame_io_read_async (self->io, self->cancellable, read_cb, g_object_ref (self));
 }
 
+/* Pins read from the known relays file, or written to it, serve every reconnection of
+ * one connect: a reconnection in the middle of a call then reads no file, and cannot fail
+ * because the file cannot be read for a moment. The cache holds only pins, never "none":
+ * a relay not yet remembered is looked up on every attempt. wzp_client_connect_async()
+ * and a new relay URI read the file again, so a line removed to trust a relay's new key
+ * counts from the next connect. */
+static void
+keep_known_pin (WzpClient  *self,
+                const char *key,
+                const char *pin)
+{
+  g_free (self->known_key);
+  g_free (self->known_pin);
+  self->known_key = g_strdup (key);
+  self->known_pin = g_strdup (pin);
+}
+
+static void
+forget_known_pin (WzpClient *self)
+{
+  g_clear_pointer (&self->known_key, g_free);
+  g_clear_pointer (&self->known_pin, g_free);
+}
+
 typedef struct
 {
   WzpClient *client;
@@ -787,10 +816,14 @@ handshake_cb (GObject      *source,
     }
   /* Trust on first use: a relay whose key cannot be remembered is not used, or the next
    * connection would accept any key again. */
-  if (attempt->pin == NULL && !_wzp_known_relay_remember (attempt->host_key, seen, &error))
+  if (attempt->pin == NULL)
     {
-      connection_failed (self, g_steal_pointer (&error));
-      return;
+      if (!_wzp_known_relay_remember (attempt->host_key, seen, &error))
+        {
+          connection_failed (self, g_steal_pointer (&error));
+          return;
+        }
+      keep_known_pin (self, attempt->host_key, seen);
     }
   g_free (self->relay_fingerprint);
   self->relay_fingerprint = g_strdup (seen);
@@ -1070,12 +1103,18 @@ start_attempt (WzpClient *self)
   attempt->host_key = _wzp_known_relay_key (host, port);
   attempt->pin_from_uri = (uri_pin != NULL);
   attempt->pin = g_steal_pointer (&uri_pin);
-  if (attempt->pin == NULL &&
-      !_wzp_known_relay_lookup (attempt->host_key, &attempt->pin, &error))
+  if (attempt->pin == NULL && g_strcmp0 (attempt->host_key, self->known_key) == 0)
+    attempt->pin = g_strdup (self->known_pin);
+  if (attempt->pin == NULL)
     {
-      attempt_free (attempt);
-      connection_failed (self, g_steal_pointer (&error));
-      return;
+      if (!_wzp_known_relay_lookup (attempt->host_key, &attempt->pin, &error))
+        {
+          attempt_free (attempt);
+          connection_failed (self, g_steal_pointer (&error));
+          return;
+        }
+      if (attempt->pin != NULL)
+        keep_known_pin (self, attempt->host_key, attempt->pin);
     }
 
   if (self->state != WZP_CLIENT_STATE_RECONNECTING)
@@ -1151,6 +1190,7 @@ wzp_client_connect_async (WzpClient           *self,
                                                      self, NULL);
   _wzp_clear_source (self->context, &self->reconnect_id);
   self->backoff_ms = 0;
+  forget_known_pin (self);
   start_attempt (self);
 }
 
@@ -1326,6 +1366,7 @@ wzp_client_set_relay_uri (WzpClient  *self,
   g_free (self->relay_uri);
   self->relay_uri = g_strdup (uri);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RELAY_URI]);
+  forget_known_pin (self);
 
   if (self->state == WZP_CLIENT_STATE_CONNECTED || self->state == WZP_CLIENT_STATE_RECONNECTING)
     {
@@ -1662,6 +1703,7 @@ wzp_client_finalize (GObject *object)
   g_free (self->alias);
   g_free (self->error_message);
   g_free (self->relay_fingerprint);
+  forget_known_pin (self);
   g_strfreev (self->reflectors);
   g_strfreev (self->deny_list);
   g_strfreev (self->allow_list);

@@ -38,8 +38,9 @@ G_BEGIN_DECLS
  * @WZP_CLIENT_ERROR_NOT_CONNECTED: the client is not registered with a relay
  * @WZP_CLIENT_ERROR_NO_RELAY: no relay URI is configured
  * @WZP_CLIENT_ERROR_KNOWN_RELAYS: the file of relays trusted on first use could not be
- *   read or written, was damaged (it is then kept under another name, which the message
- *   gives), or holds no usable key for the relay; the message says what to do
+ *   written, was damaged (it is then kept under another name, which the message gives),
+ *   or holds no usable key for the relay; the message says what to do. (A file that
+ *   cannot be read is a %G_FILE_ERROR, and the client tries again.)
  *
  * Errors of the client's connection to its relay.
  *

@@ -12,7 +12,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 
 #include <glib/gstdio.h>
 
@@ -82,6 +84,33 @@ relay_from_key (const char *key)
   return _wzp_known_relay_key (host, port);
 }
 
+/* An entry of another relay that is not a pin is passed over. The file is the user's
+ * input, not a bug in a program: a message, not a warning (docs/decisions.md, "Client and
+ * calls"), which G_DEBUG=fatal-warnings would make abort the program. Each entry is told
+ * once per process, or every reconnection would repeat it. */
+static void
+report_ignored_entry (const char *display_name,
+                      const char *key,
+                      const char *value)
+{
+  static GMutex mutex;
+  static GHashTable *reported;   /* "PATH\nKEY=VALUE" */
+  g_autofree char *entry = g_strdup_printf ("%s\n%s=%s", display_name, key,
+                                            value != NULL ? value : "");
+  gboolean is_new;
+
+  g_mutex_lock (&mutex);
+  if (reported == NULL)
+    reported = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  is_new = g_hash_table_add (reported, g_steal_pointer (&entry));
+  g_mutex_unlock (&mutex);
+
+  if (is_new)
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                      "MESSAGE", "Ignoring the entry “%s” of %s: it is not a relay's address "
+                      "and fingerprint", key, display_name);
+}
+
 static void
 set_pin (GKeyFile   *file,
          const char *relay,
@@ -95,7 +124,7 @@ set_pin (GKeyFile   *file,
 /* Sets *@out_fingerprint to @relay's pin in @file (NULL: none). An entry for @relay that
  * is not a fingerprint, or two entries for it that disagree (one host spelt two ways by
  * an earlier version), are errors; entries that do not parse are passed over, with a
- * warning, and stay in the file. */
+ * message, and stay in the file. */
 static gboolean
 find_pin (GKeyFile    *file,
           const char  *path,
@@ -125,8 +154,7 @@ find_pin (GKeyFile    *file,
                            relay, display_name, value != NULL ? value : "");
               return FALSE;
             }
-          g_warning ("Ignoring the entry “%s” of %s: it is not a relay's address and "
-                     "fingerprint", keys[i], display_name);
+          report_ignored_entry (display_name, keys[i], value);
           continue;
         }
       if (!mine)
@@ -147,14 +175,58 @@ find_pin (GKeyFile    *file,
   return TRUE;
 }
 
+/* Whoever writes the file holds an advisory lock on PATH.lock from reading it to writing
+ * it, so that two programs saving at once see each other's pins (docs/identity.md,
+ * "The file"). Readers take none: the file is only ever replaced whole. The lock belongs
+ * to the open descriptor, so it goes with it, also when the program dies. */
+typedef int KnownRelaysLock;
+
+static void
+unlock_known_relays (KnownRelaysLock fd)
+{
+  g_close (fd, NULL);
+}
+
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC (KnownRelaysLock, unlock_known_relays, -1)
+
+/* Makes the folder of @path (mode 0700) and takes the lock, waiting while another program
+ * holds it; returns the descriptor, or -1 (G_FILE_ERROR). */
+static KnownRelaysLock
+lock_known_relays (const char  *path,
+                   GError     **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *lock_path = g_strconcat (path, ".lock", NULL);
+  g_autofree char *display_name = NULL;
+  gboolean made_dir = g_mkdir_with_parents (dir, 0700) == 0;
+  int fd = made_dir ? g_open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+  int result = -1;
+  int saved_errno;
+
+  if (fd >= 0)
+    do
+      result = flock (fd, LOCK_EX);
+    while (result != 0 && errno == EINTR);
+  if (result == 0)
+    return fd;
+
+  saved_errno = errno;
+  if (fd >= 0)
+    g_close (fd, NULL);
+  display_name = g_filename_display_name (made_dir ? lock_path : dir);
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+               made_dir ? _("Could not lock %s: %s") : _("Could not create the folder %s: %s"),
+               display_name, g_strerror (saved_errno));
+  return -1;
+}
+
 /* Writes @file to @path atomically (a crash leaves the old file or the new one), mode
- * 0600, in a folder made with mode 0700. G_FILE_ERROR on failure. */
+ * 0600; the caller holds the lock, so the folder exists. G_FILE_ERROR on failure. */
 static gboolean
 write_file (GKeyFile    *file,
             const char  *path,
             GError     **error)
 {
-  g_autofree char *dir = g_path_get_dirname (path);
   g_autofree char *comment = g_key_file_get_comment (file, NULL, NULL, NULL);
   g_autofree char *data = NULL;
   gsize length;
@@ -162,17 +234,6 @@ write_file (GKeyFile    *file,
   if (comment == NULL || *comment == '\0')
     g_key_file_set_comment (file, NULL, NULL, HEADER_COMMENT, NULL);
   data = g_key_file_to_data (file, &length, NULL);
-
-  if (g_mkdir_with_parents (dir, 0700) != 0)
-    {
-      int saved_errno = errno;
-      g_autofree char *display_dir = g_filename_display_name (dir);
-
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   _("Could not create the folder %s: %s"),
-                   display_dir, g_strerror (saved_errno));
-      return FALSE;
-    }
   return g_file_set_contents_full (path, data, length, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
                                    error);
 }
@@ -231,9 +292,29 @@ salvage (GKeyFile   *fresh,
   return keys != NULL ? g_strv_length (keys) : 0;
 }
 
-/* The file at @path does not parse (@reason). It is kept as PATH.damaged-TIME, and a new
- * file holds the pins that its lines still give. Always fails: the user must learn that
- * pins may be lost (docs/identity.md). */
+/* Fails with a damaged file's report (WZP_CLIENT_ERROR_KNOWN_RELAYS), which goes to the
+ * log as well: the user must learn that pins may be lost (docs/identity.md). A message,
+ * not a warning: the file is input (docs/decisions.md, "Client and calls"). */
+G_GNUC_PRINTF (2, 3)
+static gboolean
+damaged (GError     **error,
+         const char  *format,
+         ...)
+{
+  g_autofree char *report = NULL;
+  va_list args;
+
+  va_start (args, format);
+  report = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE", "%s", report);
+  g_set_error_literal (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS, report);
+  return FALSE;
+}
+
+/* The file at @path does not parse (@reason); the caller holds the lock. It is kept as
+ * PATH.damaged-TIME, and a new file holds the pins that its lines still give. Always
+ * fails. */
 static gboolean
 set_aside (const char    *path,
            const char    *contents,
@@ -243,19 +324,15 @@ set_aside (const char    *path,
   g_autofree char *display_name = g_filename_display_name (path);
   g_autoptr(GKeyFile) fresh = g_key_file_new ();
   g_autoptr(GError) local_error = NULL;
-  g_autoptr(GError) report = NULL;
   g_autofree char *aside = copy_aside (path, &local_error);
   g_autofree char *display_aside = NULL;
   guint kept;
 
   if (aside == NULL)
-    {
-      g_set_error (&report, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS,
-                   _("The file of known relays %s is damaged (%s), and could not be kept "
-                     "under another name (%s). Repair or move it, then connect again."),
-                   display_name, reason->message, local_error->message);
-      goto out;
-    }
+    return damaged (error, _("The file of known relays %s is damaged (%s), and could not be "
+                             "kept under another name (%s). Repair or move it, then connect "
+                             "again."),
+                    display_name, reason->message, local_error->message);
 
   display_aside = g_filename_display_name (aside);
   kept = salvage (fresh, contents);
@@ -263,52 +340,57 @@ set_aside (const char    *path,
     {
       /* The copy holds it; without the damaged file the next connection can go on. */
       g_unlink (path);
-      g_set_error (&report, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS,
-                   _("The file of known relays %s was damaged (%s). It was moved to %s, "
-                     "but a new one could not be written: %s"),
-                   display_name, reason->message, display_aside, local_error->message);
-      goto out;
+      return damaged (error, _("The file of known relays %s was damaged (%s). It was moved "
+                               "to %s, but a new one could not be written: %s"),
+                      display_name, reason->message, display_aside, local_error->message);
     }
-  g_set_error (&report, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS,
-               _("The file of known relays %s was damaged (%s) and was kept as %s. The "
-                 "keys of %u relays could be read from it and stay pinned; any other relay "
-                 "you trusted before will be trusted on its next connection as if it were "
-                 "new. Check the copy, then connect again."),
-               display_name, reason->message, display_aside, kept);
-
-out:
-  g_warning ("%s", report->message);
-  g_propagate_error (error, g_steal_pointer (&report));
-  return FALSE;
+  return damaged (error, _("The file of known relays %s was damaged (%s) and was kept as "
+                           "%s. The keys of %u relays could be read from it and stay pinned; "
+                           "any other relay you trusted before will be trusted on its next "
+                           "connection as if it were new. Check the copy, then connect "
+                           "again."),
+                  display_name, reason->message, display_aside, kept);
 }
 
-/* Reads the file into @file; a missing one is empty. FALSE
- * (WZP_CLIENT_ERROR_KNOWN_RELAYS) when it cannot be read or does not parse. */
+/* Reads the file into @file; a missing one is empty. @locked: the caller holds the lock.
+ *
+ * A file that cannot be read is G_FILE_ERROR, which the client retries (docs/identity.md,
+ * "When the file is wrong"). One that does not parse is read again under the lock (another
+ * program may have repaired it meanwhile) and, if still damaged, set aside:
+ * WZP_CLIENT_ERROR_KNOWN_RELAYS. */
 static gboolean
 load (GKeyFile    *file,
       const char  *path,
+      gboolean     locked,
       GError     **error)
 {
   g_autoptr(GError) local_error = NULL;
+  g_autoptr(GError) lock_error = NULL;
   g_autofree char *contents = NULL;
+  g_autofree char *display_name = g_filename_display_name (path);
+  g_auto(KnownRelaysLock) lock = -1;
   gsize length;
 
   if (!g_file_get_contents (path, &contents, &length, &local_error))
     {
-      g_autofree char *display_name = NULL;
-
       if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         return TRUE;
-      display_name = g_filename_display_name (path);
-      g_set_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS,
-                   _("Could not read the known relays in %s: %s"),
-                   display_name, local_error->message);
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                  _("Could not read the known relays in %s: "), display_name);
       return FALSE;
     }
-  if (!g_key_file_load_from_data (file, contents, length, G_KEY_FILE_KEEP_COMMENTS,
-                                  &local_error))
+  if (g_key_file_load_from_data (file, contents, length, G_KEY_FILE_KEEP_COMMENTS,
+                                 &local_error))
+    return TRUE;
+  if (locked)
     return set_aside (path, contents, local_error, error);
-  return TRUE;
+
+  lock = lock_known_relays (path, &lock_error);
+  if (lock < 0)
+    return damaged (error, _("The file of known relays %s is damaged (%s), and could not be "
+                             "repaired: %s. Repair or move it, then connect again."),
+                    display_name, local_error->message, lock_error->message);
+  return load (file, path, TRUE, error);
 }
 
 gboolean
@@ -320,7 +402,20 @@ _wzp_known_relay_lookup (const char  *key,
   g_autofree char *path = known_relays_path ();
 
   *out_fingerprint = NULL;
-  return load (file, path, error) && find_pin (file, path, key, out_fingerprint, error);
+  return load (file, path, FALSE, error) && find_pin (file, path, key, out_fingerprint, error);
+}
+
+static gboolean
+save_failed (const char  *path,
+             GError      *reason,
+             GError     **error)
+{
+  g_autofree char *display_name = g_filename_display_name (path);
+
+  g_set_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS,
+               _("Could not remember the relay's key in %s: %s"),
+               display_name, reason->message);
+  return FALSE;
 }
 
 gboolean
@@ -332,9 +427,13 @@ _wzp_known_relay_remember (const char  *key,
   g_autoptr(GError) local_error = NULL;
   g_autofree char *path = known_relays_path ();
   g_autofree char *pinned = NULL;
+  g_auto(KnownRelaysLock) lock = lock_known_relays (path, &local_error);
 
-  /* Read again: another program may have remembered this relay since the lookup. */
-  if (!load (file, path, error) || !find_pin (file, path, key, &pinned, error))
+  if (lock < 0)
+    return save_failed (path, local_error, error);
+  /* Read again, under the lock: another program may have remembered this relay since the
+   * lookup, and none can until this one has written. */
+  if (!load (file, path, TRUE, error) || !find_pin (file, path, key, &pinned, error))
     return FALSE;
   if (pinned != NULL && strcmp (pinned, fingerprint) != 0)
     {
@@ -348,13 +447,6 @@ _wzp_known_relay_remember (const char  *key,
 
   set_pin (file, key, fingerprint);
   if (!write_file (file, path, &local_error))
-    {
-      g_autofree char *display_name = g_filename_display_name (path);
-
-      g_set_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS,
-                   _("Could not remember the relay's key in %s: %s"),
-                   display_name, local_error->message);
-      return FALSE;
-    }
+    return save_failed (path, local_error, error);
   return TRUE;
 }

@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include "test-util.h"
 #include "wzp-call-private.h"
 #include "wzp-client-private.h"
@@ -684,6 +686,22 @@ notify_state_cb (WzpClient  *client,
   g_ptr_array_add (states, GINT_TO_POINTER (wzp_client_get_state (client)));
 }
 
+/* Waits until @client went through RECONNECTING and is CONNECTED again. */
+static void
+wait_reregistered (WzpClient *client,
+                   GPtrArray *states)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while ((states->len == 0 || wzp_client_get_state (client) != WZP_CLIENT_STATE_CONNECTED) &&
+         g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE) || (g_usleep (1000), TRUE);
+  g_assert_cmpuint (states->len, >=, 2);
+  g_assert_cmpint (GPOINTER_TO_INT (g_ptr_array_index (states, 0)), ==,
+                   WZP_CLIENT_STATE_RECONNECTING);
+  g_assert_cmpint (wzp_client_get_state (client), ==, WZP_CLIENT_STATE_CONNECTED);
+}
+
 static void
 test_reconnect_after_restart (Fixture       *f,
                               gconstpointer  data)
@@ -801,9 +819,9 @@ test_known_relays_damaged (Fixture       *f,
   g_autofree char *pin = NULL;
 
   wzp_test_write_known_relays ("this is not a key file\n");
-  wzp_test_expect_warning ("*was damaged*");
+  wzp_test_expect_message ("*was damaged*");
   error = connect_error (tofu_uri);
-  wzp_test_assert_expected_warnings ();
+  wzp_test_assert_expected_messages ();
   g_assert_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS);
   aside = wzp_test_list_set_aside ();
   g_assert_cmpuint (g_strv_length (aside), ==, 1);
@@ -834,6 +852,82 @@ test_known_relays_save_fails (Fixture       *f,
   g_assert_true (g_pattern_match_simple (expected, error->message));
   pin = wzp_test_known_relay_pin (f->address);
   g_assert_null (pin);
+}
+
+/* Waits (bounded) until @client is in @state. */
+static void
+wait_client_state (WzpClient      *client,
+                   WzpClientState  state)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (wzp_client_get_state (client) != state && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE) || (g_usleep (1000), TRUE);
+  g_assert_cmpint (wzp_client_get_state (client), ==, state);
+}
+
+/* A file that cannot be read fails the attempt, not the client: it tries again with
+ * backoff, saying why, and connects (trusting on first use) once the file can be read.
+ * Never without the pin meanwhile. */
+static void
+test_known_relays_unreadable_retries (Fixture       *f,
+                                      gconstpointer  data)
+{
+  g_autofree char *tofu_uri = g_strdup_printf ("wzps://%s", f->address);
+  g_autofree char *path = wzp_test_known_relays_path ();
+  WzpClient *client = new_client (tofu_uri, "Alice");
+  WzpTestResult r = { 0 };
+  g_autofree char *pin = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (path, 0700), ==, 0);   /* a folder in its place */
+  wzp_client_connect_async (client, NULL, wzp_test_client_connected_cb, &r);
+  wzp_test_wait_flag (&r.done, 5000);
+  g_assert_nonnull (r.error);
+  g_test_message ("%s", r.error->message);
+  g_assert_true (r.error->domain == G_FILE_ERROR);
+  g_clear_error (&r.error);
+
+  wzp_test_spin (800);   /* a retry or two, which fail the same way */
+  g_assert_cmpint (wzp_client_get_state (client), ==, WZP_CLIENT_STATE_RECONNECTING);
+  g_assert_true (g_str_has_prefix (wzp_client_get_error_message (client),
+                                   "Could not read the known relays in "));
+  g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 0);
+
+  g_assert_cmpint (g_rmdir (path), ==, 0);
+  wait_client_state (client, WZP_CLIENT_STATE_CONNECTED);
+  pin = wzp_test_known_relay_pin (f->address);
+  g_assert_cmpstr (pin, ==, wzp_identity_get_fingerprint (f->relay_identity));
+  disconnect_and_free (client);
+}
+
+/* The pin read (or remembered) when connecting serves the reconnections: one while the
+ * file cannot be read goes on. */
+static void
+test_known_relays_reconnect_reads_no_file (Fixture       *f,
+                                           gconstpointer  data)
+{
+  g_autofree char *tofu_uri = g_strdup_printf ("wzps://%s", f->address);
+  g_autofree char *path = wzp_test_known_relays_path ();
+  WzpClient *client = new_client (tofu_uri, "Alice");
+  g_autoptr(GPtrArray) states = g_ptr_array_new ();
+  WzpTestResult r = { 0 };
+  RelayConn *conn;
+
+  wzp_client_connect_async (client, NULL, wzp_test_client_connected_cb, &r);
+  wzp_test_wait_flag (&r.done, 5000);
+  g_assert_no_error (r.error);
+  g_signal_connect (client, "notify::state", G_CALLBACK (notify_state_cb), states);
+
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  g_assert_cmpint (g_mkdir (path, 0700), ==, 0);
+  conn = _wzp_relay_lookup_conn (f->relay,
+                                 wzp_identity_get_fingerprint (wzp_client_get_identity (client)));
+  g_assert_nonnull (conn);
+  g_socket_shutdown (g_socket_connection_get_socket (conn->socket_conn), TRUE, TRUE, NULL);
+
+  wait_reregistered (client, states);
+  g_assert_cmpint (g_rmdir (path), ==, 0);
+  disconnect_and_free (client);
 }
 
 static void
@@ -1989,22 +2083,6 @@ wait_path_kind (WzpCall     *call,
   g_assert_cmpint (wzp_call_get_path_kind (call), ==, kind);
 }
 
-/* Waits until @client went through RECONNECTING and is CONNECTED again. */
-static void
-wait_reregistered (WzpClient *client,
-                   GPtrArray *states)
-{
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-
-  while ((states->len == 0 || wzp_client_get_state (client) != WZP_CLIENT_STATE_CONNECTED) &&
-         g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, FALSE) || (g_usleep (1000), TRUE);
-  g_assert_cmpuint (states->len, >=, 2);
-  g_assert_cmpint (GPOINTER_TO_INT (g_ptr_array_index (states, 0)), ==,
-                   WZP_CLIENT_STATE_RECONNECTING);
-  g_assert_cmpint (wzp_client_get_state (client), ==, WZP_CLIENT_STATE_CONNECTED);
-}
-
 /* A call on the relay (CallSetup named only dead candidates). The callee's candidates
  * change mid-call: it sends CandidateUpdate, the caller dials the new candidate and
  * nominates the direct path in place of the relay, without the call ending. */
@@ -2269,6 +2347,8 @@ main (int   argc,
   ADD ("known-relays-old-format", test_known_relays_old_format);
   ADD ("known-relays-damaged", test_known_relays_damaged);
   ADD ("known-relays-save-fails", test_known_relays_save_fails);
+  ADD ("known-relays-unreadable-retries", test_known_relays_unreadable_retries);
+  ADD ("known-relays-reconnect-reads-no-file", test_known_relays_reconnect_reads_no_file);
   ADD ("bad-uri", test_bad_uri);
   ADD ("no-fds-left", test_no_fds_left);
   ADD ("dead-candidates-relay-wins", test_dead_candidates_relay_wins);

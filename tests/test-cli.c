@@ -260,6 +260,8 @@ cli_spawn (Fixture    *f,
       g_subprocess_launcher_setenv (launcher, vars[i], dir, TRUE);
     }
   g_subprocess_launcher_setenv (launcher, "WZP_TEST_LOOPBACK", "1", TRUE);
+  /* As tests/meson.build sets it, also when a test is run by hand. */
+  g_subprocess_launcher_setenv (launcher, "G_DEBUG", "gc-friendly,fatal-warnings", TRUE);
 
   cli->name = g_strdup (name);
   cli->cancellable = g_cancellable_new ();
@@ -549,6 +551,39 @@ test_bad_relay (Fixture       *f,
   assert_one_line (usage->stderr_text->str);
 }
 
+/* A line of the known-relays file that is not a pin is the user's input: wzp-cli says once
+ * that it passes over it, trusts the relay on first use, and goes on, under
+ * G_DEBUG=fatal-warnings too (cli_spawn()). */
+static void
+test_known_relays_junk (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autofree char *dir = g_build_filename (f->tmp, "bob", "data", "wzp", NULL);
+  g_autofree char *path = g_build_filename (dir, "known-relays", NULL);
+  g_autofree char *tofu_uri = g_strndup (f->uri, strcspn (f->uri, "#"));
+  g_autofree char *contents = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *told;
+  Cli *listener;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  g_file_set_contents (path, "[relays]\njunk=abc\n", -1, &error);
+  g_assert_no_error (error);
+
+  listener = cli_spawn (f, "bob", "--relay", tofu_uri, "--json", "listen", NULL);
+  wait_event (listener, "registered");
+  g_subprocess_send_signal (listener->process, SIGINT);
+  g_assert_cmpint (wait_exit (listener), ==, 0);
+
+  told = strstr (listener->stderr_text->str, "Ignoring the entry “junk”");
+  g_assert_nonnull (told);
+  g_assert_null (strstr (told + 1, "Ignoring the entry “junk”"));
+  g_file_get_contents (path, &contents, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (contents, "\njunk=abc\n"));
+  g_assert_nonnull (strstr (contents, wzp_relay_get_fingerprint (f->relay)));
+}
+
 /* Calls */
 
 static Cli *
@@ -793,6 +828,7 @@ main (int   argc,
   ADD ("fingerprint", test_fingerprint);
   ADD ("candidates", test_candidates);
   ADD ("bad-relay", test_bad_relay);
+  ADD ("known-relays-junk", test_known_relays_junk);
   ADD ("privacy-both-ways", test_privacy_both_ways);
   ADD ("trusted-call", test_trusted_call);
   ADD ("reject", test_reject);

@@ -7,7 +7,9 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 
 #include <glib/gstdio.h>
 
@@ -39,16 +41,27 @@ remember_ok (const char *key,
   g_assert_no_error (error);
 }
 
-static void
-assert_lookup_fails (const char *key)
+/* The lookup of @key fails; returns the error (WZP_CLIENT_ERROR_KNOWN_RELAYS unless the
+ * file cannot be read). */
+static GError *
+lookup_error (const char *key)
 {
-  g_autoptr(GError) error = NULL;
+  GError *error = NULL;
   char *fingerprint = NULL;
 
   g_assert_false (_wzp_known_relay_lookup (key, &fingerprint, &error));
-  g_assert_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS);
+  g_assert_nonnull (error);
   g_assert_null (fingerprint);
   g_test_message ("%s", error->message);
+  return error;
+}
+
+static void
+assert_lookup_fails (const char *key)
+{
+  g_autoptr(GError) error = lookup_error (key);
+
+  g_assert_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS);
 }
 
 /* One spelling per relay, whatever the URI said. */
@@ -172,13 +185,18 @@ test_remember_keeps_pin (void)
   g_assert_cmpstr (pin, ==, FP_A);
 }
 
-/* Entries that do not parse are passed over with a warning and kept; one for the relay
- * asked about is an error, not "no pin"; so are two pins that disagree. */
+/* Entries that do not parse are passed over and kept; one for the relay asked about is an
+ * error, not "no pin"; so are two pins that disagree. The file is the user's input: what
+ * is passed over is told as a message, once, and a warning (which G_DEBUG=fatal-warnings,
+ * set here whatever the environment says, makes abort the program) never comes. */
 static void
 test_invalid_entries (void)
 {
+  GLogLevelFlags fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_WARNING |
+                                                 G_LOG_LEVEL_CRITICAL);
   g_autofree char *pin = NULL;
   g_autofree char *contents = NULL;
+  guint before;
 
   wzp_test_write_known_relays ("[relays]\n"
                                "no port=" FP_A "\n"
@@ -187,29 +205,34 @@ test_invalid_entries (void)
                                "Twice.example:4433=" FP_A "\n"
                                "twice.example:4433=" FP_B "\n");
 
-  wzp_test_expect_warning ("*“no port”*");
-  wzp_test_expect_warning ("*bad.example:4433*");
+  before = wzp_test_count_messages ();
+  wzp_test_expect_message ("*“no port”*");
+  wzp_test_expect_message ("*bad.example:4433*");
   pin = wzp_test_known_relay_pin ("good.example:4433");
-  wzp_test_assert_expected_warnings ();
+  wzp_test_assert_expected_messages ();
   g_assert_cmpstr (pin, ==, FP_A);
 
-  wzp_test_expect_warning ("*“no port”*");
+  /* Told once: later lookups and saves (reconnections) add nothing to the log. */
   assert_lookup_fails ("bad.example:4433");
-  wzp_test_assert_expected_warnings ();
-
-  wzp_test_expect_warning ("*“no port”*");
-  wzp_test_expect_warning ("*bad.example:4433*");
   assert_lookup_fails ("twice.example:4433");
-  wzp_test_assert_expected_warnings ();
-
-  wzp_test_expect_warning ("*“no port”*");
-  wzp_test_expect_warning ("*bad.example:4433*");
   remember_ok ("new.example:4433", FP_B);
-  wzp_test_assert_expected_warnings ();
+  g_assert_cmpuint (wzp_test_count_messages (), ==, before + 2);
   contents = read_known_relays ();
   g_assert_nonnull (strstr (contents, "\nno port=" FP_A "\n"));
   g_assert_nonnull (strstr (contents, "\nbad.example:4433=not a fingerprint\n"));
   g_assert_nonnull (strstr (contents, "\nnew.example:4433=" FP_B "\n"));
+
+  /* A new entry that does not parse is told, once. */
+  wzp_test_write_known_relays ("[relays]\njunk=abc\n");
+  wzp_test_expect_message ("*“junk”*");
+  g_clear_pointer (&pin, g_free);
+  pin = wzp_test_known_relay_pin ("good.example:4433");
+  wzp_test_assert_expected_messages ();
+  g_assert_null (pin);
+  remember_ok ("good.example:4433", FP_A);
+  g_assert_cmpuint (wzp_test_count_messages (), ==, before + 3);
+
+  g_log_set_always_fatal (fatal);
 }
 
 /* A file that does not parse is copied aside (never over an earlier copy) and reported;
@@ -232,9 +255,9 @@ test_damaged (void)
   GStatBuf st;
 
   wzp_test_write_known_relays (damaged);
-  wzp_test_expect_warning ("*was damaged*");
+  wzp_test_expect_message ("*was damaged*");
   assert_lookup_fails ("good.example:4433");
-  wzp_test_assert_expected_warnings ();
+  wzp_test_assert_expected_messages ();
 
   aside = wzp_test_list_set_aside ();
   g_assert_cmpuint (g_strv_length (aside), ==, 1);
@@ -266,9 +289,9 @@ test_damaged (void)
     }
   before = wzp_test_list_set_aside ();
   wzp_test_write_known_relays ("nothing here\n");
-  wzp_test_expect_warning ("*was damaged*");
+  wzp_test_expect_message ("*was damaged*");
   assert_lookup_fails ("good.example:4433");
-  wzp_test_assert_expected_warnings ();
+  wzp_test_assert_expected_messages ();
   after = wzp_test_list_set_aside ();
   g_assert_cmpuint (g_strv_length (after), ==, g_strv_length (before) + 1);
   for (guint i = 0; after[i] != NULL; i++)
@@ -288,7 +311,8 @@ test_damaged (void)
   g_assert_null (pin);
 }
 
-/* A file that cannot be read is an error, not "no pin" (which would trust any key). */
+/* A file that cannot be read is an error, not "no pin" (which would trust any key); a
+ * G_FILE_ERROR, which the client retries, since it may be readable in a moment. */
 static void
 test_unreadable (void)
 {
@@ -297,9 +321,12 @@ test_unreadable (void)
   g_auto(GStrv) aside = NULL;
 
   g_assert_cmpint (g_mkdir_with_parents (path, 0700), ==, 0);   /* a folder in its place */
-  assert_lookup_fails ("good.example:4433");
+  error = lookup_error ("good.example:4433");
+  g_assert_true (error->domain == G_FILE_ERROR);
+  g_assert_true (g_str_has_prefix (error->message, "Could not read the known relays in "));
+  g_clear_error (&error);
   g_assert_false (_wzp_known_relay_remember ("good.example:4433", FP_A, &error));
-  g_assert_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS);
+  g_assert_true (error->domain == G_FILE_ERROR);
   aside = wzp_test_list_set_aside ();
   g_assert_null (aside[0]);
 }
@@ -325,6 +352,97 @@ test_save_fails (void)
   g_assert_null (pin);
 }
 
+typedef struct
+{
+  const char *key;
+  const char *fingerprint;
+  gboolean    saved;
+  GError     *error;
+  int         done;       /* atomic */
+} Save;
+
+static gpointer
+save_thread (gpointer data)
+{
+  Save *save = data;
+
+  save->saved = _wzp_known_relay_remember (save->key, save->fingerprint, &save->error);
+  g_atomic_int_set (&save->done, TRUE);
+  return NULL;
+}
+
+/* Two programs saving at once: the second waits until the first has written, then sees its
+ * pin and refuses another key for the same relay. The first program is this test holding
+ * the lock on a descriptor of its own (flock locks of two open files conflict, in one
+ * process too). */
+static void
+test_concurrent_save (void)
+{
+  g_autofree char *path = wzp_test_known_relays_path ();
+  g_autofree char *lock_path = g_strconcat (path, ".lock", NULL);
+  g_autofree char *pin = NULL;
+  Save save = { "[::1]:4433", FP_B, FALSE, NULL, FALSE };
+  GThread *thread;
+  GStatBuf st;
+  int fd;
+
+  remember_ok ("good.example:4433", FP_A);
+  g_assert_cmpint (g_stat (lock_path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+
+  fd = g_open (lock_path, O_RDWR | O_CLOEXEC, 0);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (flock (fd, LOCK_EX), ==, 0);
+  thread = g_thread_new ("save", save_thread, &save);
+  g_usleep (200 * 1000);
+  g_assert_false (g_atomic_int_get (&save.done));
+  wzp_test_write_known_relays ("[relays]\n"
+                               "good.example:4433=" FP_A "\n"
+                               "%5B::1%5D:4433=" FP_A "\n");
+  g_close (fd, NULL);
+  g_thread_join (thread);
+
+  g_assert_false (save.saved);
+  g_assert_error (save.error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED);
+  g_clear_error (&save.error);
+  pin = wzp_test_known_relay_pin ("[::1]:4433");
+  g_assert_cmpstr (pin, ==, FP_A);
+}
+
+/* A lock that cannot be taken (here a folder in the lock file's place) fails the save, and
+ * the repair of a damaged file, with a message that names the lock file; nothing else is
+ * touched. */
+static void
+test_lock_fails (void)
+{
+  g_autofree char *path = wzp_test_known_relays_path ();
+  g_autofree char *lock_path = g_strconcat (path, ".lock", NULL);
+  g_autofree char *expected = g_strdup_printf ("Could not remember the relay's key in %s: "
+                                               "Could not lock %s: *", path, lock_path);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) aside = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (lock_path, 0700), ==, 0);
+  g_assert_false (_wzp_known_relay_remember ("[::1]:4433", FP_A, &error));
+  g_assert_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS);
+  g_test_message ("%s", error->message);
+  g_assert_true (g_pattern_match_simple (expected, error->message));
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_clear_error (&error);
+
+  wzp_test_write_known_relays ("nothing here\n");
+  wzp_test_expect_message ("*could not be repaired*");
+  error = lookup_error ("good.example:4433");
+  wzp_test_assert_expected_messages ();
+  g_assert_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS);
+  g_assert_nonnull (strstr (error->message, lock_path));
+  aside = wzp_test_list_set_aside ();
+  g_assert_null (aside[0]);
+  contents = read_known_relays ();
+  g_assert_cmpstr (contents, ==, "nothing here\n");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -339,6 +457,8 @@ main (int   argc,
   g_test_add_func ("/wzp/known-relays/damaged", test_damaged);
   g_test_add_func ("/wzp/known-relays/unreadable", test_unreadable);
   g_test_add_func ("/wzp/known-relays/save-fails", test_save_fails);
+  g_test_add_func ("/wzp/known-relays/concurrent-save", test_concurrent_save);
+  g_test_add_func ("/wzp/known-relays/lock-fails", test_lock_fails);
 
   return g_test_run ();
 }

@@ -207,10 +207,11 @@ wzp_test_list_set_aside (void)
   return (char **) g_ptr_array_free (g_steal_pointer (&found), FALSE);
 }
 
-static GQueue expected_warnings = G_QUEUE_INIT;
+static GQueue expected_messages = G_QUEUE_INIT;
+static int n_messages;   /* atomic: a test may log from a thread */
 
 static GLogWriterOutput
-expect_warnings_writer_cb (GLogLevelFlags   log_level,
+expect_messages_writer_cb (GLogLevelFlags   log_level,
                            const GLogField *fields,
                            gsize            n_fields,
                            gpointer         user_data)
@@ -224,36 +225,52 @@ expect_warnings_writer_cb (GLogLevelFlags   log_level,
     else if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
       message = fields[i].value;
 
-  if ((log_level & G_LOG_LEVEL_WARNING) && g_strcmp0 (domain, "Wzp") == 0 &&
-      message != NULL && !g_queue_is_empty (&expected_warnings) &&
-      g_pattern_match_simple (g_queue_peek_head (&expected_warnings), message))
+  if ((log_level & G_LOG_LEVEL_MESSAGE) && g_strcmp0 (domain, "Wzp") == 0 && message != NULL)
     {
-      g_free (g_queue_pop_head (&expected_warnings));
-      g_test_message ("Expected warning: %s", message);
-      return G_LOG_WRITER_HANDLED;
+      g_atomic_int_inc (&n_messages);
+      if (!g_queue_is_empty (&expected_messages) &&
+          g_pattern_match_simple (g_queue_peek_head (&expected_messages), message))
+        {
+          g_free (g_queue_pop_head (&expected_messages));
+          g_test_message ("Expected message: %s", message);
+          return G_LOG_WRITER_HANDLED;
+        }
     }
   return g_log_writer_default (log_level, fields, n_fields, user_data);
 }
 
-void
-wzp_test_expect_warning (const char *pattern)
+static void
+install_writer (void)
 {
   static gsize installed = 0;
 
   if (g_once_init_enter (&installed))
     {
-      g_log_set_writer_func (expect_warnings_writer_cb, NULL, NULL);
+      g_log_set_writer_func (expect_messages_writer_cb, NULL, NULL);
       g_once_init_leave (&installed, 1);
     }
-  g_queue_push_tail (&expected_warnings, g_strdup (pattern));
 }
 
 void
-wzp_test_assert_expected_warnings (void)
+wzp_test_expect_message (const char *pattern)
 {
-  if (!g_queue_is_empty (&expected_warnings))
-    g_error ("A warning matching “%s” was expected, and did not come",
-             (const char *) g_queue_peek_head (&expected_warnings));
+  install_writer ();
+  g_queue_push_tail (&expected_messages, g_strdup (pattern));
+}
+
+void
+wzp_test_assert_expected_messages (void)
+{
+  if (!g_queue_is_empty (&expected_messages))
+    g_error ("A message matching “%s” was expected, and did not come",
+             (const char *) g_queue_peek_head (&expected_messages));
+}
+
+guint
+wzp_test_count_messages (void)
+{
+  install_writer ();
+  return g_atomic_int_get (&n_messages);
 }
 
 static void

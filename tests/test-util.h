@@ -41,11 +41,14 @@ char        *wzp_test_known_relay_pin     (const char  *key);
 /* The copies of damaged known-relays files kept next to it, full paths. */
 char       **wzp_test_list_set_aside      (void);
 /* g_test_expect_message() for the project's structured logging, which GLib 2.74 checks
- * only for g_log(): the next warning of log domain "Wzp" must match @pattern, and is then
- * neither printed nor fatal. Others stay fatal (G_DEBUG=fatal-warnings). */
-void         wzp_test_expect_warning      (const char  *pattern);
-/* Fails the test if an expected warning did not come. */
-void         wzp_test_assert_expected_warnings (void);
+ * only for g_log(): the next message (G_LOG_LEVEL_MESSAGE) of log domain "Wzp" must match
+ * @pattern, and is then not printed. */
+void         wzp_test_expect_message      (const char  *pattern);
+/* Fails the test if an expected message did not come. */
+void         wzp_test_assert_expected_messages (void);
+/* How many messages of log domain "Wzp" were logged, expected or not, since the first call
+ * of this or wzp_test_expect_message(). */
+guint        wzp_test_count_messages      (void);
 /* Sets the string-array property @property of @object (NULL at first) to @value twice,
  * then to NULL twice, and checks that each change notified once and each repeat not. */
 void         wzp_test_check_strv_notify   (gpointer            object,
