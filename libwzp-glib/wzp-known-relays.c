@@ -181,6 +181,9 @@ find_pin (GKeyFile    *file,
  * to the open descriptor, so it goes with it, also when the program dies. */
 typedef int KnownRelaysLock;
 
+#define LOCK_WAIT_MAX_US   (2 * G_USEC_PER_SEC)
+#define LOCK_WAIT_STEP_US  5000
+
 static void
 unlock_known_relays (KnownRelaysLock fd)
 {
@@ -190,7 +193,7 @@ unlock_known_relays (KnownRelaysLock fd)
 G_DEFINE_AUTO_CLEANUP_FREE_FUNC (KnownRelaysLock, unlock_known_relays, -1)
 
 /* Makes the folder of @path (mode 0700) and takes the lock, waiting while another program
- * holds it; returns the descriptor, or -1 (G_FILE_ERROR). */
+ * holds it, for two seconds at most; returns the descriptor, or -1 (G_FILE_ERROR). */
 static KnownRelaysLock
 lock_known_relays (const char  *path,
                    GError     **error)
@@ -200,13 +203,16 @@ lock_known_relays (const char  *path,
   g_autofree char *display_name = NULL;
   gboolean made_dir = g_mkdir_with_parents (dir, 0700) == 0;
   int fd = made_dir ? g_open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+  gint64 give_up_us = g_get_monotonic_time () + LOCK_WAIT_MAX_US;
   int result = -1;
   int saved_errno;
 
-  if (fd >= 0)
-    do
-      result = flock (fd, LOCK_EX);
-    while (result != 0 && errno == EINTR);
+  /* Another program holds the lock for one read and one write of a small file; a holder
+   * that never lets go (stopped in a debugger, a hung NFS home) must not freeze the
+   * caller's main loop, so the wait is bounded. */
+  while (fd >= 0 && (result = flock (fd, LOCK_EX | LOCK_NB)) != 0 &&
+         (errno == EINTR || errno == EWOULDBLOCK) && g_get_monotonic_time () < give_up_us)
+    g_usleep (LOCK_WAIT_STEP_US);
   if (result == 0)
     return fd;
 
@@ -214,9 +220,14 @@ lock_known_relays (const char  *path,
   if (fd >= 0)
     g_close (fd, NULL);
   display_name = g_filename_display_name (made_dir ? lock_path : dir);
-  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-               made_dir ? _("Could not lock %s: %s") : _("Could not create the folder %s: %s"),
-               display_name, g_strerror (saved_errno));
+  if (made_dir && saved_errno == EWOULDBLOCK)
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_AGAIN,
+                 _("Could not lock %s: another program has held it for two seconds"),
+                 display_name);
+  else
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                 made_dir ? _("Could not lock %s: %s") : _("Could not create the folder %s: %s"),
+                 display_name, g_strerror (saved_errno));
   return -1;
 }
 

@@ -409,6 +409,29 @@ test_concurrent_save (void)
   g_assert_cmpstr (pin, ==, FP_A);
 }
 
+/* A lock that another program never lets go (stopped, say) fails the save after a bounded
+ * wait instead of freezing the caller's main loop; nothing is written. */
+static void
+test_lock_held (void)
+{
+  g_autofree char *path = wzp_test_known_relays_path ();
+  g_autofree char *lock_path = g_strconcat (path, ".lock", NULL);
+  g_autoptr(GError) error = NULL;
+  int fd;
+
+  remember_ok ("good.example:4433", FP_A);
+  fd = g_open (lock_path, O_RDWR | O_CLOEXEC, 0);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (flock (fd, LOCK_EX), ==, 0);
+
+  g_assert_false (_wzp_known_relay_remember ("[::1]:4433", FP_B, &error));
+  g_assert_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "another program has held it"));
+  g_close (fd, NULL);
+  g_assert_null (wzp_test_known_relay_pin ("[::1]:4433"));
+}
+
 /* A lock that cannot be taken (here a folder in the lock file's place) fails the save, and
  * the repair of a damaged file, with a message that names the lock file; nothing else is
  * touched. */
@@ -458,6 +481,7 @@ main (int   argc,
   g_test_add_func ("/wzp/known-relays/unreadable", test_unreadable);
   g_test_add_func ("/wzp/known-relays/save-fails", test_save_fails);
   g_test_add_func ("/wzp/known-relays/concurrent-save", test_concurrent_save);
+  g_test_add_func ("/wzp/known-relays/lock-held", test_lock_held);
   g_test_add_func ("/wzp/known-relays/lock-fails", test_lock_fails);
 
   return g_test_run ();
