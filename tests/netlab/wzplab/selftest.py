@@ -120,6 +120,13 @@ class Run:
         self.background = []
 
 
+def reflector(run, name, host, port, seconds):
+    """A reflector in HOST on PORT: UDP and TCP, IPv4 and IPv6."""
+    return run.start(name, host, "serve", "--seconds", str(seconds),
+                     "--udp", f"0.0.0.0:{port}", "--udp", f"[::]:{port}",
+                     "--tcp", f"0.0.0.0:{port}", "--tcp", f"[::]:{port}")
+
+
 def ip_of(addr):
     return addr.rsplit(":", 1)[0].strip("[]") if addr else None
 
@@ -132,9 +139,7 @@ def mode_checks(run, s):
     label = s.text()
     print(f"# mode: {label}", flush=True)
     cone12 = s.modes["nat1"] == "cone" and s.modes["nat2"] == "cone"
-    servers = [run.start(f"reflector-{h}", h, "serve", "--seconds", "90",
-                         "--udp", f"0.0.0.0:{PORT}", "--udp", f"[::]:{PORT}",
-                         "--tcp", f"0.0.0.0:{PORT}", "--tcp", f"[::]:{PORT}")[0]
+    servers = [reflector(run, f"reflector-{h}-{run.unique()}", h, PORT, 90)[0]
                for h in ("relayA", "relayB")]
 
     # (a)
@@ -188,9 +193,7 @@ def mode_checks(run, s):
                       f"({(r.get('errors') or ['?'])[0] if seen is None else 'answer ' + seen})")
 
     # (d)
-    server, _ = run.start("lan1a-server", "lan1a", "serve", "--seconds", "30",
-                          "--udp", f"0.0.0.0:{HOST_PORT}", "--udp", f"[::]:{HOST_PORT}",
-                          "--tcp", f"0.0.0.0:{HOST_PORT}", "--tcp", f"[::]:{HOST_PORT}")
+    server, _ = reflector(run, f"lan1a-server-{run.unique()}", "lan1a", HOST_PORT, 30)
     for target, want in (("192.168.88.21", "192.168.88.22"), ("2001:db8:1::21", "2001:db8:1::22"),
                          ("fd00:1::21", "fd00:1::22")):
         addr = f"[{target}]:{HOST_PORT}" if ":" in target else f"{target}:{HOST_PORT}"
@@ -232,9 +235,7 @@ def mode_checks(run, s):
                                f"received {[g.get('received') for g in got]}")
 
     # (f)
-    server, out = run.start("lan1a-closed", "lan1a", "serve", "--seconds", "30",
-                            "--udp", f"0.0.0.0:{CLOSED_PORT}", "--udp", f"[::]:{CLOSED_PORT}",
-                            "--tcp", f"0.0.0.0:{CLOSED_PORT}", "--tcp", f"[::]:{CLOSED_PORT}")
+    server, out = reflector(run, f"lan1a-closed-{run.unique()}", "lan1a", CLOSED_PORT, 30)
     probes = []
     for target in ("198.51.100.1", "198.51.100.2", "[2001:db8:1::21]"):
         for proto in ("udp", "tcp"):
