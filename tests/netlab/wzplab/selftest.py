@@ -14,7 +14,8 @@
 #       fails if either is symmetric; over IPv6 it works through both firewalls
 #   (f) unsolicited inbound from relayA to the routers' public addresses is dropped without
 #       an answer; to lan1a's global IPv6 address too, unless --v6-open
-# With --all, the modes cone, symmetric, hairpin on and --v6-open in turn, then the WAN:
+# With --all, the modes cone, symmetric, cone with nat2 symmetric, hairpin on and --v6-open
+# in turn, then the WAN:
 #   (g) delay: lan1a -> relayA's RTT grows by about 2 x delay, the LAN's does not
 #   (h) loss: the share of echo rounds lost matches the loss asked (each round crosses the
 #       WAN twice), random and in bursts; none lost on the LAN
@@ -231,7 +232,8 @@ def mode_checks(run, s):
             run.check(both, f"(e) cone: hole punch lan1a <-> lan2a succeeds: {seen}, "
                             f"received {[g.get('received') for g in got]}")
         else:
-            run.check(neither, f"(e) symmetric: hole punch lan1a <-> lan2a fails: {seen}, "
+            run.check(neither, f"(e) nat1 {s.modes['nat1']}, nat2 {s.modes['nat2']}: hole "
+                               f"punch lan1a <-> lan2a fails: {seen}, "
                                f"received {[g.get('received') for g in got]}")
 
     # (f)
@@ -348,6 +350,7 @@ def main(settings, every_mode):
     modes = [settings or lab.Settings()]
     if every_mode:
         modes = [lab.Settings("cone"), lab.Settings("symmetric"),
+                 lab.Settings("cone", {"nat2": "symmetric"}),
                  lab.Settings("cone", hairpin=True), lab.Settings("cone", v6_open=True)]
     started = time.monotonic()
     tmp = tempfile.mkdtemp(prefix="wzplab-selftest-")
