@@ -18,8 +18,9 @@ WZP_BUILD_PACKAGES="meson ninja-build pkg-config gcc libc6-dev
 # and font (--no-install-recommends leaves them out otherwise).
 WZP_RUN_PACKAGES="glib-networking dbus dbus-daemon adwaita-icon-theme fonts-cantarell"
 
-# The whole suite (./test.sh): bindings checks, the D-Bus and UI tests, the network lab,
-# sanitizers, valgrind and the data validators.
+# The whole suite (./test.sh): bindings checks, the D-Bus and UI tests, the network lab
+# (tests/netlab: iproute2 and nftables build it, iptables' NFQUEUE target feeds its WAN
+# delay and loss, python3 runs it), sanitizers, valgrind and the data validators.
 WZP_TEST_PACKAGES="python3 python3-gi gjs iproute2 nftables iptables procps
   clang libclang-rt-14-dev valgrind
   xvfb xauth appstream libxml2-utils systemd"

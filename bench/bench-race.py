@@ -1,7 +1,11 @@
 #!/usr/bin/python3
 # bench-race.py: the path race (docs/decisions.md, "Set-up time") against libnice ICE in the
-# netlab (bench/README.md, "Race"). Run it through bench/run-race-bench.sh, which builds
-# and takes the netlab lock; it needs root.
+# project's network lab, tests/netlab (bench/README.md, "Race"). Run it through
+# bench/run-race-bench.sh, which builds and takes the lab lock; it needs root.
+#
+# --lab new (the default) runs in tests/netlab/netlab; --lab NAME:PATH in another lab with
+# the same commands and plan. Given twice or more, the whole benchmark runs in each lab in
+# turn, under the one lock, and a last table compares the paths and times.
 #
 # Cases (each with and without added WAN delay):
 #   same-lan   lan1a -> lan1b                     cone NATs
@@ -14,7 +18,8 @@
 # a rendezvous in relayA's namespace; STUN from coturn (stun-only) in relayA;
 # t0 = both agents hold the remote candidates, t1 = both READY; first media each way.
 #
-# Subcommands used inside the lab's namespaces: `rendezvous` and `ping`.
+# Subcommands used inside the lab's namespaces: `rendezvous` and `ping`. The added WAN delay
+# is the lab's (`netlab wan --delay-ms`).
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 
@@ -34,7 +39,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-NETLAB = os.environ.get("WZP_NETLAB") or os.path.join(ROOT, "..", "shared", "netlab", "netlab")
+NETLAB = os.path.join(ROOT, "tests", "netlab", "netlab")
+sys.path.insert(0, os.path.dirname(NETLAB))
+from wzplab import procs  # noqa: E402  (ending what the benchmark started, by PID)
 
 RELAY_A = "203.0.113.10"
 RELAY_B = "203.0.113.20"
@@ -138,97 +145,21 @@ def cmd_ping(args):
                       "median_ms": statistics.median(rtts) if rtts else None}))
 
 
-NETLINK_NETFILTER = 12
-NFNL_SUBSYS_QUEUE = 3
-NFQNL_MSG_PACKET, NFQNL_MSG_CONFIG, NFQNL_MSG_VERDICT_BATCH = 0, 2, 3
-NFQA_CFG_CMD, NFQA_CFG_PARAMS = 1, 2
-NFQA_PACKET_HDR, NFQA_VERDICT_HDR = 1, 2
-NFQNL_CFG_CMD_BIND, NFQNL_COPY_META, NF_ACCEPT = 1, 1, 1
-
-
-def _nfq_message(msg_type, queue, attrs, seq=0):
-    body = struct.pack("!BBH", socket.AF_UNSPEC, 0, queue)
-    for attr_type, payload in attrs:
-        attr = struct.pack("=HH", 4 + len(payload), attr_type) + payload
-        body += attr + b"\0" * (-len(attr) % 4)
-    header = struct.pack("=IHHII", 16 + len(body), (NFNL_SUBSYS_QUEUE << 8) | msg_type, 1,
-                         seq, 0)
-    return header + body
-
-
-def cmd_delay(args):
-    # A one-way delay for every packet that netfilter queues to --queue (the WAN router's
-    # POSTROUTING, bridged frames included): this kernel has no sch_netem, so packets wait
-    # in an NFQUEUE for --ms and are accepted in order with batch verdicts.
-    import collections
-    import select
-    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
-    sock.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)   # SO_RCVBUFFORCE
-    sock.bind((0, 0))
-    sock.send(_nfq_message(NFQNL_MSG_CONFIG, args.queue,
-                           [(NFQA_CFG_CMD, struct.pack("!BBH", NFQNL_CFG_CMD_BIND, 0, 0))]))
-    sock.send(_nfq_message(NFQNL_MSG_CONFIG, args.queue,
-                           [(NFQA_CFG_PARAMS, struct.pack("!IB", 0, NFQNL_COPY_META))]))
-    sock.setblocking(False)
-    delay = args.ms / 1000.0
-    pending = collections.deque()
-    print("delaying", flush=True)
-    n = 0
-    while True:
-        now = time.monotonic()
-        timeout = max(0.0, pending[0][0] - now) if pending else 1.0
-        readable, _, _ = select.select([sock], [], [], timeout)
-        if readable:
-            while True:
-                try:
-                    data = sock.recv(1 << 20)
-                except BlockingIOError:
-                    break
-                arrived = time.monotonic()
-                off = 0
-                while off + 16 <= len(data):
-                    length, mtype = struct.unpack_from("=IH", data, off)
-                    if length < 16:
-                        break
-                    if mtype == 2:   # NLMSG_ERROR
-                        err = struct.unpack_from("=i", data, off + 16)[0]
-                        if err:
-                            print(f"delay: netlink error {err}", file=sys.stderr, flush=True)
-                    elif mtype == (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET:
-                        a = off + 20
-                        while a + 4 <= off + length:
-                            alen, atype = struct.unpack_from("=HH", data, a)
-                            if alen < 4:
-                                break
-                            if atype & 0x3FFF == NFQA_PACKET_HDR:
-                                pid = struct.unpack_from("!I", data, a + 4)[0]
-                                pending.append((arrived + delay, pid))
-                                break
-                            a += (alen + 3) & ~3
-                    off += (length + 3) & ~3
-        now = time.monotonic()
-        last = None
-        while pending and pending[0][0] <= now:
-            last = pending.popleft()[1]
-        if last is not None:
-            n += 1
-            sock.send(_nfq_message(NFQNL_MSG_VERDICT_BATCH, args.queue,
-                                   [(NFQA_VERDICT_HDR, struct.pack("!II", NF_ACCEPT, last))],
-                                   seq=n))
-
-
 # ---------------------------------------------------------------- the lab
 
 class Lab:
-    def __init__(self, tmp, build):
+    def __init__(self, tmp, build, name="new", netlab=NETLAB):
         self.tmp = tmp
         self.build = build
+        self.name = name
+        self.netlab = netlab
         self.procs = []
         self.delay = 0
-        self.delayer = None
+        self.wan_ns = None
 
     def run(self, *args, timeout=60, check=False):
-        r = subprocess.run([NETLAB, *args], capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run([self.netlab, *args], capture_output=True, text=True,
+                           timeout=timeout)
         if check and r.returncode != 0:
             raise RuntimeError(f"netlab {' '.join(args)}: {r.stderr.strip()}")
         return r
@@ -243,20 +174,14 @@ class Lab:
         return env
 
     def spawn(self, host, name, *cmd, stdout=subprocess.PIPE):
-        p = subprocess.Popen([NETLAB, "exec", host, "--", *cmd], stdout=stdout,
+        p = subprocess.Popen([self.netlab, "exec", host, "--", *cmd], stdout=stdout,
                              stderr=open(os.path.join(self.tmp, f"{name}.stderr"), "w"),
                              text=True, env=self.env(name))
         self.procs.append(p)
         return p
 
     def stop(self, p):
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        procs.stop(p)
 
     def stop_all(self):
         for p in self.procs:
@@ -298,37 +223,23 @@ class Lab:
                      "global")
 
     def set_delay(self, rtt_ms):
-        # This kernel has no sch_netem: the WAN router (wzl-wan) queues every packet that
-        # crosses it (routed, or bridged between two NATs on br-isp: br_netfilter is turned
-        # on in that namespace for the benchmark) to `bench-race.py delay`, which holds it
-        # rtt_ms / 2. Every path across the "internet" (site <-> site, site <-> relay) gets
-        # rtt_ms more round-trip time; LANs are untouched, and the NAT routers create their
-        # mappings at the real time (the delay is outside them, as on a WAN link).
-        if self.delayer is not None:
-            self.stop(self.delayer)
-            self.procs.remove(self.delayer)
-            self.delayer = None
-        for tool in ("iptables-legacy", "ip6tables-legacy"):
-            self.run("exec", "wan", "--", tool, "-t", "mangle", "-F", "POSTROUTING")
-        self.bridge_nf("wan", 0)
-        self.delay = 0
-        if not rtt_ms:
-            return
-        self.delayer = self.spawn("wan", "delayer", sys.executable, os.path.abspath(__file__),
-                                  "delay", "--queue", "7", "--ms", f"{rtt_ms / 2:g}")
-        if self.delayer.stdout.readline().strip() != "delaying":
-            raise RuntimeError("the delayer did not start")
-        for tool in ("iptables-legacy", "ip6tables-legacy"):
-            self.run("exec", "wan", "--", tool, "-t", "mangle", "-A", "POSTROUTING", "-j",
-                     "NFQUEUE", "--queue-num", "7", "--queue-bypass", check=True)
-        self.bridge_nf("wan", 1)
+        # The lab's WAN delay (tests/netlab/wzplab/wan.py): half of rtt_ms on every packet
+        # the WAN router passes on, so every path across the "internet" (site <-> site,
+        # site <-> relay) gets rtt_ms more round-trip time; LANs are untouched. Another lab
+        # with the same plan borrows this lab's shaper for its own WAN router.
+        if self.wan_ns is None:
+            r = self.run("exec", "wan", "--", "ip", "netns", "identify", check=True)
+            self.wan_ns = r.stdout.strip()
+        where = ["--namespace", self.wan_ns]
+        if rtt_ms:
+            r = subprocess.run([NETLAB, "wan", *where, "--delay-ms", f"{rtt_ms / 2:g}"],
+                               capture_output=True, text=True, timeout=60)
+        else:
+            r = subprocess.run([NETLAB, "wan", *where, "--off"], capture_output=True, text=True,
+                               timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError(f"netlab wan: {r.stderr.strip()}")
         self.delay = rtt_ms
-
-    def bridge_nf(self, host, value):
-        self.run("exec", host, "--", "sh", "-c",
-                 f"for f in /proc/sys/net/bridge/bridge-nf-call-iptables "
-                 f"/proc/sys/net/bridge/bridge-nf-call-ip6tables; do "
-                 f"[ -e $f ] && echo {value} > $f; done; true")
 
     def ping(self, host, address, count=10):
         r = self.run("exec", host, "--", sys.executable, os.path.abspath(__file__), "ping",
@@ -680,9 +591,66 @@ def report(results, args):
     return "\n".join(lines)
 
 
+def close_enough(a, b):
+    """Within 10% of the larger, or 2 ms."""
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= max(2.0, 0.1 * max(a, b))
+
+
+def compare(runs):
+    """Each case in the first lab against the same case in the others: the same paths, and
+    the medians within 10% or 2 ms."""
+    (first, base), others = runs[0], runs[1:]
+    lines = [f"Comparison: {first} against {', '.join(n for n, _ in others)} (paths equal; "
+             f"medians within 10% or 2 ms)", ""]
+    head = (f"{'case':<10} {'WAN+':>5} {'lab':<5} {'RTT':>6} | {'ours path':<22} "
+            f"{'ours med':>8} {'redial':>8} | {'nice READY':>10} | same")
+    lines += [head, "-" * len(head)]
+    all_ok = True
+    for i, r0 in enumerate(base):
+        for name, results in [(first, base)] + others:
+            r = results[i] if i < len(results) else None
+            if r is None:
+                lines.append(f"{r0['case']:<10} {r0['delay']:>3}ms {name:<5} missing")
+                all_ok = False
+                continue
+            o, rd, n = r["ours"], r.get("redial") or {}, r["nice"]
+            verdict = ""
+            if name != first:
+                b, bd = r0["ours"], r0.get("redial") or {}
+                paths = (o["kinds"] == b["kinds"] and rd.get("kinds") == bd.get("kinds") and
+                         (n["n_ready"] > 0) == (r0["nice"]["n_ready"] > 0))
+                times = (close_enough(o["median"], b["median"]) and
+                         close_enough(rd.get("median"), bd.get("median")) and
+                         close_enough(n["ready_median"], r0["nice"]["ready_median"]))
+                all_ok = all_ok and paths and times
+                verdict = ("yes" if paths and times else
+                           "paths differ" if not paths else "times differ")
+            lines.append(f"{r['case']:<10} {r['delay']:>3}ms {name:<5} {fmt(r['rtt'], 2):>6} | "
+                         f"{kinds_text(o):<22} {fmt(o['median']):>8} {fmt(rd.get('median')):>8}"
+                         f" | {fmt(n['ready_median']):>10} | {verdict}")
+    lines += ["", "Same in every case: " + ("yes" if all_ok else "NO")]
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------- main
 
+def parse_labs(specs):
+    """--lab values: "new" (tests/netlab/netlab) or NAME:PATH (another lab's command)."""
+    labs = []
+    for spec in specs or ["new"]:
+        name, _, path = spec.partition(":")
+        if not path and name != "new":
+            raise SystemExit(f"bench-race: --lab {spec}: want new or NAME:PATH")
+        labs.append((name, os.path.abspath(path) if path else NETLAB))
+    if len({name for name, _ in labs}) != len(labs):
+        raise SystemExit("bench-race: --lab names must differ")
+    return labs
+
+
 def cmd_run(args):
+    labs = parse_labs(args.lab)
     if os.geteuid() != 0:
         log("bench-race: needs root (netlab)")
         return 77
@@ -694,10 +662,11 @@ def cmd_run(args):
         if not os.access(os.path.join(args.build_dir, b), os.X_OK):
             log(f"bench-race: {b} is not built in {args.build_dir}")
             return 1
-    r = subprocess.run([NETLAB, "check"], capture_output=True, text=True)
-    if r.returncode != 0:
-        log(f"bench-race: netlab unusable: {r.stdout.strip()}")
-        return 77
+    for name, netlab in labs:
+        r = subprocess.run([netlab, "check"], capture_output=True, text=True)
+        if r.returncode != 0:
+            log(f"bench-race: lab {name} ({netlab}) unusable: {r.stdout.strip()}")
+            return 77
 
     # With autogroup scheduling nice only ranks tasks within a session: the run is a session
     # of its own (run-race-bench.sh starts it with setsid) and raises that session's priority,
@@ -718,12 +687,38 @@ def cmd_run(args):
     except OSError as e:
         log(f"bench-race: could not set the autogroup priority: {e}")
 
+    tmp = tempfile.mkdtemp(prefix="wzp-bench-race-")
+    started = time.monotonic()
+    runs = []
+    for name, netlab in labs:
+        lab = Lab(tmp if len(labs) == 1 else os.path.join(tmp, name),
+                  os.path.abspath(args.build_dir), name, netlab)
+        os.makedirs(lab.tmp, exist_ok=True)
+        log(f"[{time.monotonic() - started:5.0f}s] lab {name}: {netlab}")
+        runs.append((name, run_in_lab(lab, args, started)))
+
+    texts = []
+    for name, results in runs:
+        text = report(results, args)
+        if len(runs) > 1:
+            text = f"Lab {name} ({dict(labs)[name]}):\n\n{text}"
+        texts.append(text)
+    if len(runs) > 1:
+        texts.append(compare(runs))
+    text = "\n\n".join(texts)
+    print(text)
+    with open(os.path.join(tmp, "report.txt"), "w") as f:
+        f.write(text + "\n")
+    with open(os.path.join(tmp, "results.json"), "w") as f:
+        json.dump({name: results for name, results in runs}, f, indent=1)
+    log(f"bench-race: {time.monotonic() - started:.0f} s; raw events and report in {tmp}")
+    return 0
+
+
+def run_in_lab(lab, args, started):
     cases = args.cases.split(",")
     delays = [int(x) for x in args.delays.split(",")]
-    tmp = tempfile.mkdtemp(prefix="wzp-bench-race-")
-    lab = Lab(tmp, os.path.abspath(args.build_dir))
     results = []
-    started = time.monotonic()
     try:
         lab.run("down", "--kill")
         mode = None
@@ -746,8 +741,8 @@ def cmd_run(args):
                 rtt = lab.ping(caller_host, rtt_addr)
                 with open("/proc/loadavg") as f:
                     load = float(f.read().split()[0])
-                log(f"[{time.monotonic() - started:5.0f}s] {tag}: RTT {fmt(rtt, 2)} ms; "
-                    f"ours, {args.calls} calls, a new caller client (port P) for each")
+                log(f"[{time.monotonic() - started:5.0f}s] {lab.name} {tag}: RTT "
+                    f"{fmt(rtt, 2)} ms; ours, {args.calls} calls, a new caller client (port P) for each")
                 so = summarize_ours(run_ours(lab, relay_a, relay_b, case, tag + "-fresh",
                                              args.calls, args.hold_ms, args.gap_ms, True), case)
                 log(f"    ours median {fmt(so['median'])} p95 {fmt(so['p95'])} ms, paths "
@@ -784,14 +779,7 @@ def cmd_run(args):
         lab.stop_all()
         lab.run("down", "--kill")
 
-    text = report(results, args)
-    print(text)
-    with open(os.path.join(tmp, "report.txt"), "w") as f:
-        f.write(text + "\n")
-    with open(os.path.join(tmp, "results.json"), "w") as f:
-        json.dump(results, f, indent=1)
-    log(f"bench-race: {time.monotonic() - started:.0f} s; raw events and report in {tmp}")
-    return 0
+    return results
 
 
 def main():
@@ -815,11 +803,11 @@ def main():
     p.add_argument("--nice-parallel-symmetric", type=int, default=25,
                    help="libnice sessions at a time with symmetric NATs (each fails after ~7 s)")
     p.add_argument("--nice-timeout", type=int, default=15)
+    p.add_argument("--lab", action="append", metavar="new|NAME:PATH",
+                   help="the lab to run in (default: new, tests/netlab/netlab); given twice "
+                        "or more, each in turn and a comparison")
     p = sub.add_parser("rendezvous")
     p.add_argument("--listen", required=True)
-    p = sub.add_parser("delay")
-    p.add_argument("--queue", type=int, default=7)
-    p.add_argument("--ms", type=float, required=True)
     p = sub.add_parser("ping")
     p.add_argument("address")
     p.add_argument("--count", type=int, default=10)
@@ -829,9 +817,6 @@ def main():
     args = parser.parse_args(argv)
     if args.command == "rendezvous":
         cmd_rendezvous(args)
-        return 0
-    if args.command == "delay":
-        cmd_delay(args)
         return 0
     if args.command == "ping":
         cmd_ping(args)

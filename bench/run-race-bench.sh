@@ -1,13 +1,16 @@
 #!/bin/bash
-# run-race-bench.sh: the path race against libnice ICE in the netlab (bench/README.md, "Race").
+# run-race-bench.sh: the path race against libnice ICE in the project's network lab,
+# tests/netlab/netlab (bench/README.md, "Race").
 #
 #   sudo bench/run-race-bench.sh                     all cases, with and without WAN delay
 #   sudo bench/run-race-bench.sh --calls 20 --nice-trials 20 --delays 0   a short run
+#   sudo bench/run-race-bench.sh --lab new --lab old:PATH   the same in two labs, compared
 #
 # Arguments go to bench-race.py (see its --help). BUILD_DIR (default build-race next to the
 # sources) is configured and built if needed; coturn is installed with apt-get if missing.
-# The netlab is machine-wide: the whole run holds /tmp/wzp-netlab.lock, and the lab is
-# always taken down (netlab down --kill) at the end.
+# The lab is machine-wide: the whole run holds /tmp/wzp-netlab.lock (the lab's own commands
+# see that their caller holds it), and the lab is always taken down (netlab down --kill) at
+# the end.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,7 +18,7 @@ src=$(cd "$here/.." && pwd)
 build=${BUILD_DIR:-$src/build-race}
 
 if [ "$(id -u)" != 0 ]; then
-  echo "run-race-bench.sh: needs root (network namespaces, nftables, tc)" >&2
+  echo "run-race-bench.sh: needs root (network namespaces, nftables, NFQUEUE)" >&2
   exit 77
 fi
 if [ ! -f "$build/build.ninja" ]; then

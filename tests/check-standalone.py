@@ -5,8 +5,8 @@
 #  - cites the product design document that lives outside the repository (its file name,
 #    the upper-case word that named it, or a "§N" section sign): the decisions and their
 #    reasons are in docs/, mostly docs/decisions.md, and sources cite those;
-#  - names a path into the workplace's shared folder, except the network lab's
-#    (ALLOWED_SHARED below, until the lab has a home of its own);
+#  - names a path into the workplace's shared folder, or any other path of this machine
+#    (/work/...): the network lab lives in tests/netlab, and nothing else is outside;
 #  - cites a heading of a Markdown file that it does not have: `docs/X.md, "Heading"`,
 #    `docs/X.md "A" and "B"` or `X.md, *Heading*` (a heading, or a **bold** lead-in, that
 #    starts with the quoted words, numbering and markup ignored);
@@ -26,17 +26,8 @@ root = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
                        os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 SELF = 'tests/check-standalone.py'
 
-# Mentions of the network lab, which lives in the workplace's shared folder for now. The lab's
-# own issue moves it and deletes these entries: (file, the text the mention starts with).
-ALLOWED_SHARED = [
-    ('tests/meson.build', '../shared/netlab'),
-    ('tests/netlab/test-netlab-calls.py', '../shared/netlab'),
-    ('tests/netlab/test-netlab-calls.py', '/work/shared/netlab'),
-    ('bench/README.md', '../shared/netlab'),
-]
-
 DESIGN_CITATION = re.compile(r'(?i:design\.md)|\bDESIGN\b|§\s*\d')
-SHARED_PATH = re.compile(r'(?<![\w.])\.\./shared\b|/work/shared\b')
+SHARED_PATH = re.compile(r'(?<![\w.])\.\./shared\b|(?<![\w.])/work/[\w.-]+')
 # path, then one or more quoted (or *emphasised*) headings separated by "," or "and"
 HEADING_CITATION = re.compile(
     r'(?<![\w/.-])((?:[\w.-]+/)*[\w-]+\.md)\)?[,:]?\s+\(?'
@@ -129,7 +120,6 @@ def line_of(text, offset):
 
 def main():
     problems = []
-    used = set()
     citations = links = 0
     for rel, text in source_files():
         for lineno, line in enumerate(text.splitlines(), 1):
@@ -137,14 +127,8 @@ def main():
                 problems.append(f'{rel}:{lineno}: cites the external design ("{m.group(0)}"); '
                                 'cite the docs/ heading that states the decision')
             for m in SHARED_PATH.finditer(line):
-                rest = line[m.start():]
-                entry = next((e for e in ALLOWED_SHARED
-                              if e[0] == rel and rest.startswith(e[1])), None)
-                if entry:
-                    used.add(entry)
-                else:
-                    problems.append(f'{rel}:{lineno}: path into the shared folder '
-                                    f'("{m.group(0)}"); the repository must not depend on it')
+                problems.append(f'{rel}:{lineno}: a path outside the repository '
+                                f'("{m.group(0)}"); the repository must not depend on it')
 
         # Heading citations, across comment line breaks (in Markdown, not in `code` naming a
         # .md file, which shows how to cite).
@@ -192,9 +176,6 @@ def main():
                         problems.append(f'{rel}:{line_of(text, m.start())}: link to '
                                         f'{link}: no such heading')
 
-    for entry in ALLOWED_SHARED:
-        if entry not in used:
-            print(f'note: ALLOWED_SHARED entry {entry} matches nothing any more; delete it')
     for p in problems:
         print(p)
     print(f'{citations} heading citations and {links} Markdown links checked; '

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-# test-netlab-calls.py: end-to-end calls in ../shared/netlab's namespaces with real NATs
+# test-netlab-calls.py: end-to-end calls in the project's network lab (tests/netlab/netlab)
+# with real NATs
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
@@ -10,7 +11,6 @@
 # (CI), where a skip is a failure (docs/decisions.md, "A skipped network-lab test fails CI").
 
 import faulthandler
-import fcntl
 import json
 import select
 import os
@@ -20,20 +20,11 @@ import sys
 import tempfile
 import time
 
-def find_netlab():
-    # The lab ships beside the project (../shared/netlab); a checkout elsewhere (a CI
-    # clone) finds it through WZP_NETLAB or the workplace's shared folder.
-    here = os.path.dirname(os.path.abspath(__file__))
-    candidates = [os.environ.get("WZP_NETLAB"),
-                  os.path.join(here, "..", "..", "..", "shared", "netlab", "netlab"),
-                  "/work/shared/netlab/netlab"]
-    for path in candidates:
-        if path and os.path.exists(path):
-            return path
-    return candidates[1]
-
-
-NETLAB = find_netlab()
+HERE = os.path.dirname(os.path.abspath(__file__))
+# The lab beside this file; WZP_NETLAB names another one with the same commands.
+NETLAB = os.environ.get("WZP_NETLAB") or os.path.join(HERE, "netlab")
+sys.path.insert(0, HERE)
+from wzplab import lock, procs  # noqa: E402  (the lab's lock, re-entrant for children)
 RELAY = os.environ.get("WZP_RELAY_BIN", "build/wzp-relay/wzp-relay")
 CLI = os.environ.get("WZP_CLI_BIN", "build/libwzp-glib/tools/wzp-cli")
 # Arguments: [--build DIR] [CASE...]: the binaries of build directory DIR, and only the
@@ -49,7 +40,6 @@ SELECTED = set(ARGS)
 def wanted(name):
     return not SELECTED or name in SELECTED
 REQUIRE = os.environ.get("WZP_REQUIRE_NETLAB") == "1"
-LOCK = "/tmp/wzp-netlab.lock"
 
 results = []
 
@@ -131,13 +121,7 @@ class Lab:
 
     def stop_all(self):
         for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+            procs.stop(p)
         self.procs = []
 
 
@@ -709,8 +693,7 @@ def main():
         print(f"1..0 # SKIP {reason}")
         return 0
 
-    with open(LOCK, "w") as lockfile:
-        fcntl.flock(lockfile, fcntl.LOCK_EX)
+    with lock.held():
         tmp = tempfile.mkdtemp(prefix="wzp-netlab-")
         lab = Lab(tmp)
         try:
