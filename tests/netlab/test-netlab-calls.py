@@ -708,8 +708,11 @@ def main():
             call_case(lab, "ipv6-firewalls", relay_a, "lan1a", "lan2a", "direct-internet")
             call_case(lab, "privacy", relay_a, "lan1a", "lan1b", "relay", answer="privacy")
             # Federated: the same LAN behind the non-hairpinning nat1, one user at each relay.
+            # Without global IPv6: a same-LAN global address connects as fast as the private
+            # ones (and counts as direct-internet), so it would win some races and hide
+            # whether the host candidates crossed the federation link at all.
+            flush_ipv6(lab, "lan1a", "lan1b", "lan2a")
             federated_call_case(lab, "federated-same-lan", "lan1a", "lan1b", "direct-lan")
-            flush_ipv6(lab, "lan1a", "lan2a")
             call_case(lab, "cone-nats-ipv4", relay_a, "lan1a", "lan2a", "direct-internet",
                       reflector=relay_b)
             fallback_case(lab, "fallback", relay_a, relay_b)
