@@ -3,6 +3,7 @@
 # machine, whatever this machine already has installed (docs/testing.md, "A new machine").
 #
 #   .ci/fresh-debian.sh [run|test|both]     (as root; default: both)
+#   WZP_REQUIRE_NETLAB=1 .ci/fresh-debian.sh test     the network lab required, as in CI
 #
 # It builds a minimal Debian 12 root with mmdebstrap (once, kept as a tarball), then for
 # each command unpacks a new copy of it, clones the committed HEAD of this repository into
@@ -80,7 +81,7 @@ check () {
   # into the root only there. A PID namespace of its own too: whatever the command leaves
   # running (a relay, a bus, an X server) ends with it.
   unshare --mount --propagation private --pid --fork --kill-child sh -eu -c '
-    root=$1 name=$2 archives=$3
+    root=$1 name=$2 archives=$3 require_netlab=$4
     # the root a mount point of its own, as / is on a machine (`ip netns exec` needs it)
     mount --bind "$root" "$root"
     mount -t proc proc "$root/proc"
@@ -91,8 +92,8 @@ check () {
     mount --bind "$archives" "$root/var/cache/apt/archives"
     exec chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
       PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-      sh -c "cd /src/wzp && ./$name.sh"
-  ' sh "$root" "$name" "$work/apt-archives" >"$log" 2>&1 || status=$?
+      WZP_REQUIRE_NETLAB="$require_netlab" sh -c "cd /src/wzp && ./$name.sh"
+  ' sh "$root" "$name" "$work/apt-archives" "${WZP_REQUIRE_NETLAB:-}" >"$log" 2>&1 || status=$?
   tail -n 5 "$log" >&2
 
   if [ "${WZP_FRESH_KEEP:-0}" != 1 ]; then
