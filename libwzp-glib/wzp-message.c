@@ -671,7 +671,67 @@ unicode_escape_value (const char *data,
   return value;
 }
 
-/* Returns NULL if the text's structure is acceptable, else why not. json-glib is more
+/* json-glib reads an integer literal with strtoull and casts it to gint64, so
+ * 9223372036854775808 silently becomes -9223372036854775808, and it takes leading zeros
+ * and hexadecimal ("0x10") that JSON does not. Checks the number that starts at data[i]
+ * and sets *end to the index just past it. Returns NULL if it is acceptable, else why not
+ * (without the number, which may be 64 KiB of digits). A literal with a fraction or an
+ * exponent is json-glib's double; check_values() refuses one that overflows it. */
+static const char *
+check_json_number (const char       *data,
+                   gsize             len,
+                   gsize             i,
+                   gsize            *end,
+                   WzpProtocolError *code)
+{
+  gboolean negative = data[i] == '-';
+  gboolean integer = TRUE;
+  gsize digits_start;
+  gsize n_digits;
+
+  if (negative)
+    i++;
+  digits_start = i;
+  while (i < len && g_ascii_isdigit (data[i]))
+    i++;
+  n_digits = i - digits_start;
+  if (n_digits > 1 && data[digits_start] == '0')
+    return "The frame is not valid JSON: a number has a leading zero";
+  if (i < len && data[i] == '.')
+    {
+      integer = FALSE;
+      i++;
+      while (i < len && g_ascii_isdigit (data[i]))
+        i++;
+    }
+  if (i < len && (data[i] == 'e' || data[i] == 'E'))
+    {
+      integer = FALSE;
+      i++;
+      if (i < len && (data[i] == '+' || data[i] == '-'))
+        i++;
+      while (i < len && g_ascii_isdigit (data[i]))
+        i++;
+    }
+  *end = i;
+  if (i < len && (g_ascii_isalnum (data[i]) || data[i] == '_'))
+    return "The frame is not valid JSON: a number is followed by a letter";
+  if (!integer || n_digits == 0)
+    return NULL;
+
+  /* Without leading zeros, a 19-digit number compares as text. */
+  if (n_digits < 19 ||
+      (n_digits == 19 &&
+       strncmp (data + digits_start,
+                negative ? "9223372036854775808" : "9223372036854775807", 19) <= 0))
+    return NULL;
+  *code = WZP_PROTOCOL_ERROR_INVALID_VALUE;
+  return "The frame holds an integer outside the 64-bit range (-9223372036854775808 to "
+         "9223372036854775807); send larger numbers as strings";
+}
+
+/* Returns NULL if the text's structure is acceptable, else why not, and sets *code
+ * (WZP_PROTOCOL_ERROR_INVALID_JSON unless the text is JSON). json-glib is more
  * lenient than JSON (its scanner takes 'single-quoted' strings), so a single quote
  * outside a string is refused here too: otherwise it could hide brackets from the depth
  * count. A "\\u" escape must hold four hex digits, and a surrogate escape followed by
@@ -679,13 +739,15 @@ unicode_escape_value (const char *data,
  * building when it fails on a malformed pair, so such input must never reach it. (A lone
  * surrogate followed by anything else is parsed, and refused as bad UTF-8 afterwards.) */
 static const char *
-check_json_structure (const char *data,
-                      gsize       len)
+check_json_structure (const char       *data,
+                      gsize             len,
+                      WzpProtocolError *code)
 {
   gboolean in_string = FALSE;
   gboolean closed = FALSE;
   int depth = 0;
 
+  *code = WZP_PROTOCOL_ERROR_INVALID_JSON;
   for (gsize i = 0; i < len; i++)
     {
       char c = data[i];
@@ -726,6 +788,15 @@ check_json_structure (const char *data,
         }
       else if (c == ']' || c == '}')
         closed = (--depth == 0);
+      else if (c == '-' || g_ascii_isdigit (c))
+        {
+          gsize end;
+          const char *problem = check_json_number (data, len, i, &end, code);
+
+          if (problem != NULL)
+            return problem;
+          i = end - 1;
+        }
     }
   return NULL;
 }
@@ -793,6 +864,7 @@ _wzp_message_decode (const char  *data,
 {
   g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) parse_error = NULL;
+  WzpProtocolError code;
   const char *problem;
   JsonNode *root;
 
@@ -818,10 +890,10 @@ _wzp_message_decode (const char  *data,
       return NULL;
     }
 
-  problem = check_json_structure (data, len);
+  problem = check_json_structure (data, len, &code);
   if (problem != NULL)
     {
-      g_set_error_literal (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_JSON, problem);
+      g_set_error_literal (error, WZP_PROTOCOL_ERROR, code, problem);
       return NULL;
     }
 

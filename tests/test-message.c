@@ -1394,6 +1394,13 @@ test_numbers (void)
     "{\"type\":\"Ping\",\"timestamp_ms\":0}",
     "{\"type\":\"Ping\",\"timestamp_ms\":9223372036854775807}",
     "{\"type\":\"Nominate\",\"seq\":1}",
+    /* Digits in strings, and numbers with a fraction or an exponent (doubles), are not
+     * integer literals (test_integer_range). */
+    "{\"type\":\"Ping\",\"timestamp_ms\":1,\"x\":\"99999999999999999999\"}",
+    "{\"type\":\"Ping\",\"timestamp_ms\":1,\"x\":9223372036854775808.0}",
+    "{\"type\":\"Ping\",\"timestamp_ms\":1,\"x\":1e19}",
+    "{\"type\":\"Ping\",\"timestamp_ms\":1,\"x\":-1.5E+3}",
+    "{\"type\":\"Ping\",\"timestamp_ms\":1,\"99999999999999999999\":0}",
   };
   static const char *survive[] = {
     "{\"type\":\"Ping\",\"timestamp_ms\":-1}",
@@ -1446,6 +1453,104 @@ test_numbers (void)
       else
         g_assert_true (error->domain == WZP_PROTOCOL_ERROR);
     }
+}
+
+/* The places an integer can be: a known member, an unknown one (forwarded as it is), an
+ * array and an object inside an unknown one, and an unknown member of a forward's inner
+ * message. %s is the literal. */
+static const char *integer_places[] = {
+  "{\"type\":\"Ping\",\"timestamp_ms\":%s}",
+  "{\"type\":\"Ping\",\"timestamp_ms\":1,\"x_future\":%s}",
+  "{\"type\":\"Ping\",\"timestamp_ms\":1,\"x_future\":{\"a\":[0,[%s],2]}}",
+  "{\"type\":\"FederatedSignalForward\","
+  "\"origin_relay_fingerprint\":\"0123:4567:89ab:cdef:0123:4567:89ab:cdef\","
+  "\"inner\":{\"type\":\"Ping\",\"timestamp_ms\":1,\"x\":[%s]}}",
+};
+
+static char *
+integer_in (guint       place,
+            const char *literal)
+{
+  g_autoptr(GString) text = g_string_new (integer_places[place]);
+
+  g_string_replace (text, "%s", literal, 1);
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+/* json-glib casts integer literals to gint64 without a check (9223372036854775808 became
+ * -9223372036854775808): the decoder refuses any integer outside int64, wherever it is,
+ * and what it accepts encodes to the same digits (docs/protocol.md, "Numbers"). */
+static void
+test_integer_range (void)
+{
+  static const char *valid[] = {
+    "9223372036854775807", "-9223372036854775808", "0", "-0", "-1", "1000000000000000000",
+    "-922337203685477580",
+  };
+  static const char *out_of_range[] = {
+    "9223372036854775808", "-9223372036854775809", "9999999999999999999",
+    "18446744073709551616", "-18446744073709551616", "99999999999999999999999999",
+  };
+  static const char *not_json[] = { "007", "-01", "00", "0x10", "12abc" };
+  const char *range_needles[] = { "64-bit range", NULL };
+  g_autoptr(GString) failures = g_string_new (NULL);
+
+  for (guint place = 0; place < G_N_ELEMENTS (integer_places); place++)
+    {
+      for (gsize i = 0; i < G_N_ELEMENTS (valid); i++)
+        {
+          g_autofree char *text = integer_in (place, valid[i]);
+          g_autoptr(GError) error = NULL;
+          g_autoptr(WzpMessage) message = _wzp_message_decode (text, strlen (text), &error);
+          g_autoptr(GBytes) bytes = NULL;
+          g_autofree char *encoded = NULL;
+          g_autofree char *expected = NULL;
+
+          if (message == NULL)
+            {
+              g_string_append_printf (failures, "\n  refused: %s: %s", text, error->message);
+              continue;
+            }
+          /* json-glib writes -0 as 0. */
+          expected = g_strdup_printf ("%s%c", strcmp (valid[i], "-0") == 0 ? "0" : valid[i],
+                                      place == 0 ? '}' : place == 1 ? '}' : ']');
+          bytes = _wzp_message_encode (message);
+          encoded = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+          if (strstr (encoded, expected) == NULL)
+            g_string_append_printf (failures, "\n  %s: encoded as %s", text, encoded);
+        }
+      for (gsize i = 0; i < G_N_ELEMENTS (out_of_range); i++)
+        {
+          g_autofree char *text = integer_in (place, out_of_range[i]);
+
+          expect_error_full (failures, text, -1, WZP_PROTOCOL_ERROR_INVALID_VALUE, -1,
+                             range_needles);
+        }
+      for (gsize i = 0; i < G_N_ELEMENTS (not_json); i++)
+        {
+          g_autofree char *text = integer_in (place, not_json[i]);
+
+          expect_error (failures, text, -1, WZP_PROTOCOL_ERROR_INVALID_JSON, "not valid JSON");
+        }
+    }
+
+  /* A 60,000-digit integer is refused without being echoed. */
+  {
+    g_autoptr(GString) digits = g_string_new (NULL);
+    g_autofree char *text = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(WzpMessage) message = NULL;
+
+    for (guint i = 0; i < 60000; i++)
+      g_string_append_c (digits, '9');
+    text = integer_in (1, digits->str);
+    message = _wzp_message_decode (text, strlen (text), &error);
+    g_assert_null (message);
+    g_assert_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_VALUE);
+    g_assert_cmpuint (strlen (error->message), <, 200);
+  }
+
+  assert_no_failures (failures);
 }
 
 /* Deep nesting is refused, however deep, without exhausting the stack. */
@@ -1530,6 +1635,7 @@ main (int   argc,
   g_test_add_func ("/wzp/message/bad/members", test_bad_members);
   g_test_add_func ("/wzp/message/bad/inner", test_bad_inner);
   g_test_add_func ("/wzp/message/numbers", test_numbers);
+  g_test_add_func ("/wzp/message/integer-range", test_integer_range);
   g_test_add_func ("/wzp/message/deep-nesting", test_deep_nesting);
 
   return g_test_run ();

@@ -113,6 +113,18 @@ def main():
     write(os.path.join(message_dir, "unknown-members.json"), unknown)
     write(os.path.join(frame_dir, "unknown-members.bin"), frame(unknown))
 
+    # Integers at and beyond the int64 range, raw (json.dumps would not write them as the
+    # wire may): in a known member, in an unknown one, in a nested array.
+    for name, literal in [("int64-max", b"9223372036854775807"),
+                          ("int64-min", b"-9223372036854775808"),
+                          ("int64-over", b"9223372036854775808"),
+                          ("int64-under", b"-9223372036854775809"),
+                          ("int-leading-zero", b"007")]:
+        data = (b'{"type":"Ping","timestamp_ms":' + literal + b',"x_future":{"a":[1,' +
+                literal + b']},"x_n":' + literal + b'}')
+        write(os.path.join(message_dir, name + ".json"), data)
+        write(os.path.join(frame_dir, name + ".bin"), frame(data))
+
     # Streams: every message in a row; a frame then raw bytes (a TLS ClientHello start);
     # a frame then a cut one; an empty frame.
     write(os.path.join(frame_dir, "multi-all.bin"), b"".join(all_frames))
@@ -133,7 +145,9 @@ def main():
             f.write('"%s"\n' % word)
             f.write('"\\"%s\\":"\n' % word)
         for token in [FP1, V4, V6, "[::1]:1", "0.0.0.0:65535", TOKEN, "true", "false",
-                      "null", "[]", "{}", "\\u0000", "\\ud800", "1e999", "-0"]:
+                      "null", "[]", "{}", "\\u0000", "\\ud800", "1e999", "-0",
+                      "9223372036854775807", "9223372036854775808", "-9223372036854775808",
+                      "-9223372036854775809"]:
             f.write('"%s"\n' % token.replace("\\", "\\\\").replace('"', '\\"'))
         # Frame headers: 65536 (the limit) and 65537.
         f.write('"\\x00\\x01\\x00\\x00"\n"\\x00\\x01\\x00\\x01"\n')
