@@ -283,6 +283,20 @@ duration_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* Whether @from is a party of @call: the same identity, at the same relay. */
+static gboolean
+sender_is_party (RelayCall *call,
+                 Sender    *from)
+{
+  const char *relay = from->peer != NULL ? from->peer->fingerprint : NULL;
+
+  for (int role = 0; role < 2; role++)
+    if (g_strcmp0 (call->party[role].fingerprint, from->fingerprint) == 0 &&
+        g_strcmp0 (call->party[role].relay, relay) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 static void
 handle_offer (WzpRelay   *self,
               Sender     *from,
@@ -293,6 +307,7 @@ handle_offer (WzpRelay   *self,
   const char *alias = _wzp_message_get_string (offer, "caller_alias");
   g_autoptr(WzpMessage) forward = NULL;
   RelayPeer *callee_peer = NULL;
+  RelayCall *taken;
   RelayCall *call;
 
   if (!call_id_is_valid (call_id))
@@ -301,10 +316,14 @@ handle_offer (WzpRelay   *self,
                     "A call id must be 1 to 64 letters, digits, '-' or '_'");
       return;
     }
-  if (g_hash_table_contains (self->calls, call_id))
+  /* Reusing one's own live call id is a mistake worth naming; someone else's is
+   * checked last, below. */
+  taken = g_hash_table_lookup (self->calls, call_id);
+  if (taken != NULL && sender_is_party (taken, from))
     {
       sender_error (self, from, WZP_ERROR_CODE_BAD_MESSAGE, call_id,
-                    "The call id %s is already in use", call_id);
+                    "You already have a call with the id %s; offer a new call with a fresh "
+                    "random id", call_id);
       return;
     }
   if (strcmp (target, from->fingerprint) == 0)
@@ -346,6 +365,15 @@ handle_offer (WzpRelay   *self,
       _wzp_message_set_string (busy, "reason",
                                _wzp_hangup_reason_to_wire (WZP_HANGUP_REASON_BUSY));
       sender_send (self, from, busy);
+      return;
+    }
+  /* Someone else's call (docs/protocol.md, "Call ids"): every check a fresh id could
+   * fail came first, and the refusal neither says "in use" nor names anything about
+   * that call, so the offer learns no more than that this id cannot be used. */
+  if (taken != NULL)
+    {
+      sender_error (self, from, WZP_ERROR_CODE_BAD_MESSAGE, call_id,
+                    "This call id cannot be used; offer again with a fresh random id");
       return;
     }
 

@@ -310,6 +310,97 @@ test_unknown_callee (Fixture       *f,
   g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 0);
 }
 
+/* Sends an offer of @call_id to @target from @client and returns the Error it gets. */
+static WzpMessage *
+offer_refused (WzpTestClient *client,
+               const char    *call_id,
+               const char    *target)
+{
+  g_autoptr(WzpMessage) offer = wzp_test_make_offer (call_id, target);
+
+  wzp_test_client_send (client, offer);
+  return wzp_test_client_expect (client, WZP_MESSAGE_ERROR);
+}
+
+/* Another party's live call id gets the reply a fresh id gets, wherever a fresh one would
+ * fail too, and never "in use" (docs/protocol.md, "Call ids"); the call goes on. The
+ * caller reusing its own live id is told so. */
+static void
+test_call_id_not_confirmed (Fixture       *f,
+                            gconstpointer  data)
+{
+  static const char *nobody = "0123:4567:89ab:cdef:0123:4567:89ab:cdef";
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autoptr(WzpTestClient) c = connect_registered (f, "Carol");
+  g_autoptr(WzpTestClient) d = connect_registered (f, "Dave");
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autofree char *call_id = wzp_test_set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
+  g_autofree char *fresh = new_call_id ();
+
+  /* Carol offers Alice's call id, and a fresh one, to nobody: the same reply. */
+  {
+    g_autoptr(WzpMessage) taken = offer_refused (c, call_id, nobody);
+    g_autoptr(WzpMessage) unused = offer_refused (c, fresh, nobody);
+
+    g_assert_cmpstr (_wzp_message_get_string (taken, "code"), ==,
+                     _wzp_message_get_string (unused, "code"));
+    g_assert_cmpstr (_wzp_message_get_string (taken, "message"), ==,
+                     _wzp_message_get_string (unused, "message"));
+    g_assert_cmpstr (_wzp_message_get_string (taken, "call_id"), ==, call_id);
+    g_assert_cmpstr (_wzp_message_get_string (unused, "call_id"), ==, fresh);
+  }
+
+  /* Where a fresh id would ring (Dave, or a party of the call), the refusal tells nothing
+   * about the call: not "in use", not the parties. */
+  {
+    const char *targets[] = {
+      wzp_test_client_fingerprint (d),
+      wzp_test_client_fingerprint (a),
+      wzp_test_client_fingerprint (b),
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (targets); i++)
+      {
+        g_autoptr(WzpMessage) error = offer_refused (c, call_id, targets[i]);
+        const char *text = _wzp_message_get_string (error, "message");
+
+        g_assert_cmpstr (_wzp_message_get_string (error, "code"), ==,
+                         WZP_ERROR_CODE_BAD_MESSAGE);
+        g_assert_null (strstr (text, "in use"));
+        g_assert_null (strstr (text, call_id));
+        g_assert_null (strstr (text, wzp_test_client_fingerprint (a)));
+        g_assert_null (strstr (text, wzp_test_client_fingerprint (b)));
+      }
+  }
+  g_assert_true (wzp_test_client_quiet (a, 50));
+  g_assert_true (wzp_test_client_quiet (b, 1));
+  g_assert_true (wzp_test_client_quiet (d, 1));
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 1);
+
+  /* Alice's own live id: she is told what is wrong. */
+  {
+    g_autoptr(WzpMessage) again = offer_refused (a, call_id, wzp_test_client_fingerprint (d));
+
+    g_assert_cmpstr (_wzp_message_get_string (again, "code"), ==, WZP_ERROR_CODE_BAD_MESSAGE);
+    g_assert_nonnull (strstr (_wzp_message_get_string (again, "message"),
+                              "You already have a call with the id"));
+  }
+
+  /* The call goes on. */
+  {
+    g_autoptr(WzpMessage) hangup = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, call_id);
+    g_autoptr(WzpMessage) got = NULL;
+
+    _wzp_message_set_string (hangup, "reason", "Normal");
+    wzp_test_client_send (a, hangup);
+    got = wzp_test_client_expect (b, WZP_MESSAGE_HANGUP);
+    g_assert_cmpstr (_wzp_message_get_string (got, "call_id"), ==, call_id);
+    g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 0);
+  }
+}
+
 static void
 test_ring_timeout (Fixture       *f,
                    gconstpointer  data)
@@ -1626,6 +1717,7 @@ main (int   argc,
   ADD ("privacy-answer", test_privacy_answer);
   ADD ("reject", test_reject);
   ADD ("unknown-callee", test_unknown_callee);
+  ADD ("call-id-not-confirmed", test_call_id_not_confirmed);
   ADD ("ring-timeout", test_ring_timeout);
   ADD ("peer-disconnect", test_peer_disconnect_before_answer);
   ADD ("grace-and-reattach", test_grace_and_reattach);
