@@ -5,18 +5,38 @@
  * longer has are dropped at once, and the peer gets a CandidateUpdate with our new
  * candidates. The peer's: its CandidateUpdate replaces the candidates CallSetup gave.
  * Either way both sides dial again (a rate-limited new round, wzp-call.c). It is apart
- * from wzp-call.c because it is one concern with its own remote input to check (a
- * CandidateUpdate), reached only through the four entry points in wzp-call-private.h.
+ * from wzp-call.c because it is one concern with its own remote input to check (the
+ * peer's candidates, in CallSetup and in CandidateUpdate), reached only through the five
+ * entry points in wzp-call-private.h.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
 
 #include "wzp-call-private.h"
+#include "wzp-candidates-private.h"
 #include "wzp-client-private.h"
 
-/* A CandidateUpdate is remote input: at most this many host candidates are dialled. */
-#define MAX_PEER_LOCAL_ADDRS 16
+GStrv
+_wzp_call_filter_peer_host_candidates (WzpCall            *self,
+                                       const char         *source,
+                                       const char * const *offered)
+{
+  gboolean loopback = self->client != NULL && _wzp_client_get_test_loopback (self->client);
+  unsigned n_ignored = 0;
+  GStrv kept = _wzp_candidates_filter_peer (offered, loopback, &n_ignored);
+
+  /* An honest peer never sends what is dropped here, so saying so is worth a message. */
+  if (n_ignored > 0)
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                      "WZP_CALL_ID", self->call_id,
+                      "MESSAGE", "Call %s: %s carried %u host candidates of the peer; %u "
+                      "are dialled (at most %d, on one port, of the classes a host "
+                      "candidate can have), the others are ignored", self->call_id, source,
+                      n_ignored + g_strv_length (kept), g_strv_length (kept),
+                      WZP_MAX_HOST_CANDIDATES);
+  return kept;
+}
 
 /* CandidateUpdate{call_id, reflexive_addr, local_addrs}: the relay passes it on to the
  * peer (docs/protocol.md). */
@@ -42,24 +62,18 @@ _wzp_call_handle_candidate_update (WzpCall    *self,
                                    WzpMessage *update)
 {
   g_autoptr(WzpMessage) candidates = NULL;
+  g_auto(GStrv) offered = NULL;
   g_auto(GStrv) locals = NULL;
   const char *reflexive = _wzp_message_get_string (update, "reflexive_addr");
-  guint n;
 
   /* Before set-up there is nothing to dial yet (CallSetup will carry the latest); a
    * privacy call dials nothing. */
   if (self->setup == NULL || self->privacy)
     return;
 
-  locals = _wzp_message_dup_strv (update, "local_addrs");
-  n = g_strv_length (locals);
-  if (n > MAX_PEER_LOCAL_ADDRS)
-    {
-      g_debug ("Call %s: the peer sent %u host candidates; dialling the first %d",
-               self->call_id, n, MAX_PEER_LOCAL_ADDRS);
-      for (guint i = MAX_PEER_LOCAL_ADDRS; i < n; i++)
-        g_clear_pointer (&locals[i], g_free);
-    }
+  offered = _wzp_message_dup_strv (update, "local_addrs");
+  locals = _wzp_call_filter_peer_host_candidates (self, "CandidateUpdate",
+                                                  (const char * const *) offered);
 
   /* An update is the peer's whole current set: it replaces what CallSetup said. */
   candidates = _wzp_message_copy (self->peer_candidates);

@@ -130,6 +130,13 @@ void       _wzp_call_request_round      (WzpCall      *self);
 void       _wzp_call_send_candidate_update   (WzpCall    *self);
 void       _wzp_call_handle_candidate_update (WzpCall    *self,
                                               WzpMessage *update);
+/* The peer's host candidates from @offered (remote input, from CallSetup or
+ * CandidateUpdate, named by @source in the log) that this call may dial: at most
+ * WZP_MAX_HOST_CANDIDATES, of a host candidate's classes, on one port
+ * (_wzp_candidates_filter_peer()). */
+GStrv      _wzp_call_filter_peer_host_candidates (WzpCall            *self,
+                                                  const char         *source,
+                                                  const char * const *offered);
 
 /* WzpClient's side */
 void        _wzp_client_send            (WzpClient    *self,

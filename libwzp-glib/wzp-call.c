@@ -694,7 +694,18 @@ handle_setup (WzpCall    *self,
     }
 
   self->setup = _wzp_message_ref (setup);
-  self->peer_candidates = _wzp_message_ref (setup);
+  /* The peer's host candidates are remote input that a relay, honest or not, passes on:
+   * only those a host candidate can be are dialled (docs/candidates.md, "Dialling the
+   * peer's host candidates"). */
+  {
+    g_auto(GStrv) offered = _wzp_message_dup_strv (setup, "peer_local_addrs");
+    g_auto(GStrv) locals = _wzp_call_filter_peer_host_candidates (self, "CallSetup",
+                                                                  (const char * const *) offered);
+
+    self->peer_candidates = _wzp_message_copy (setup);
+    _wzp_message_set_strv (self->peer_candidates, "peer_local_addrs",
+                           (const char * const *) locals);
+  }
   self->setup_us = g_get_monotonic_time ();
   /* (notify::peer-local-addresses marks the moment CallSetup arrived, for "setup" events) */
   _wzp_call_notify_peer_candidates (self);
@@ -1227,7 +1238,9 @@ wzp_call_get_peer_direct_address (WzpCall *self)
  * @self: a call
  *
  * Returns: (transfer full): the peer's host candidates from `CallSetup`, or from the
- *   peer's latest `CandidateUpdate` (empty before set-up and in privacy mode)
+ *   peer's latest `CandidateUpdate`, as far as they are dialled: at most 16, of the
+ *   classes a host candidate can have, on one port (empty before set-up and in privacy
+ *   mode)
  *
  * Since: 1.0
  */
@@ -1495,7 +1508,8 @@ wzp_call_class_init (WzpCallClass *klass)
    * WzpCall:peer-local-addresses:
    *
    * The peer's host candidates from `CallSetup`, in dial order; after the peer's network
-   * changed, the ones from its `CandidateUpdate`.
+   * changed, the ones from its `CandidateUpdate`. Only those that are dialled: at most
+   * 16, of the classes a host candidate can have, on one port.
    *
    * Since: 1.0
    */

@@ -103,6 +103,16 @@ gboolean         _wzp_candidates_parse_address     (const char     *text,
                                                     GInetAddress  **address_out,
                                                     guint16        *port_out);
 
+/* The peer's host candidates that a client dials (docs/candidates.md, "Dialling the
+ * peer's host candidates"): of the first WZP_MAX_HOST_CANDIDATES in @offered, those that
+ * parse, are of a class a host candidate can have (RFC 1918, CGNAT, ULA, global IPv6;
+ * loopback only with @loopback_allowed) and are on the port of the first one kept (the
+ * peer's port P). Returns the kept ones in order (never NULL); @n_ignored_out (may be
+ * NULL) gets how many of @offered were not kept. */
+GStrv            _wzp_candidates_filter_peer       (const char * const *offered,
+                                                    gboolean        loopback_allowed,
+                                                    unsigned       *n_ignored_out);
+
 /* A host candidate. */
 typedef struct {
   char            *address;    /* "192.168.88.21:40001" */

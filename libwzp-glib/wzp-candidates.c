@@ -22,6 +22,7 @@
 #include <nice/interfaces.h>
 
 #include "wzp-candidates-private.h"
+#include "wzp-message-private.h"
 
 /* ------------------------------------------------------------------------------------ */
 /* Address helpers                                                                      */
@@ -198,6 +199,65 @@ _wzp_candidates_parse_address (const char    *text,
   if (port_out != NULL)
     *port_out = (guint16) port;
   return TRUE;
+}
+
+/* The classes a host candidate can have (docs/candidates.md, "The rules"): a gathered
+ * candidate is never public IPv4, link-local, multicast or unspecified. */
+static gboolean
+peer_candidate_class_ok (GInetAddress *address,
+                         gboolean      loopback_allowed)
+{
+  switch (_wzp_address_classify (address))
+    {
+    case WZP_ADDRESS_CLASS_PRIVATE:
+    case WZP_ADDRESS_CLASS_CGNAT:
+    case WZP_ADDRESS_CLASS_ULA:
+      return TRUE;
+    case WZP_ADDRESS_CLASS_GLOBAL:
+      return g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV6;
+    case WZP_ADDRESS_CLASS_LOOPBACK:
+      return loopback_allowed;
+    case WZP_ADDRESS_CLASS_INVALID:
+    case WZP_ADDRESS_CLASS_UNSPECIFIED:
+    case WZP_ADDRESS_CLASS_LINK_LOCAL:
+    case WZP_ADDRESS_CLASS_OTHER:
+    default:
+      return FALSE;
+    }
+}
+
+GStrv
+_wzp_candidates_filter_peer (const char * const *offered,
+                             gboolean            loopback_allowed,
+                             unsigned           *n_ignored_out)
+{
+  g_autoptr(GStrvBuilder) kept = g_strv_builder_new ();
+  unsigned n_offered = 0;
+  unsigned n_kept = 0;
+  guint16 peer_port = 0;
+
+  for (; offered != NULL && offered[n_offered] != NULL; n_offered++)
+    {
+      g_autoptr(GInetAddress) address = NULL;
+      guint16 port = 0;
+
+      if (n_offered >= WZP_MAX_HOST_CANDIDATES)
+        continue;
+      if (!_wzp_candidates_parse_address (offered[n_offered], &address, &port) ||
+          !peer_candidate_class_ok (address, loopback_allowed))
+        continue;
+      /* Every host candidate of a peer is on its one port P. */
+      if (peer_port == 0)
+        peer_port = port;
+      else if (port != peer_port)
+        continue;
+      g_strv_builder_add (kept, offered[n_offered]);
+      n_kept++;
+    }
+
+  if (n_ignored_out != NULL)
+    *n_ignored_out = n_offered - n_kept;
+  return g_strv_builder_end (kept);
 }
 
 /* ------------------------------------------------------------------------------------ */

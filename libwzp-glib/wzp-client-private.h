@@ -27,6 +27,8 @@ gboolean        _wzp_client_parse_relay_uri   (const char   *uri,
  * before connecting. */
 void            _wzp_client_set_test_loopback (WzpClient    *self,
                                                gboolean      loopback);
+/* Loopback test mode: the only mode in which the peer's loopback candidates are dialled. */
+gboolean        _wzp_client_get_test_loopback (WzpClient    *self);
 WzpSharedPort  *_wzp_client_get_shared_port   (WzpClient    *self);
 /* The context the client lives on (thread-default when it was made): its timers go there. */
 GMainContext   *_wzp_client_get_context      (WzpClient    *self);

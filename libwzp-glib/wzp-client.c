@@ -1535,6 +1535,12 @@ _wzp_client_set_test_loopback (WzpClient *self,
   self->test_loopback = loopback;
 }
 
+gboolean
+_wzp_client_get_test_loopback (WzpClient *self)
+{
+  return self->test_loopback;
+}
+
 GMainContext *
 _wzp_client_get_context (WzpClient *self)
 {

@@ -17,6 +17,12 @@ G_BEGIN_DECLS
 /* The frame payload limit: a frame whose length prefix says more is a protocol error. */
 #define WZP_FRAME_MAX_SIZE (64 * 1024)
 
+/* The most host candidates a party may announce in one message, and the most a client
+ * dials of the peer's (docs/protocol.md, "Calls at the relay"; docs/candidates.md,
+ * "Dialling the peer's host candidates"). A client gathers at most 3 per interface and
+ * family (WZP_CANDIDATES_MAX_PER_INTERFACE), so 16 leaves room for a few interfaces. */
+#define WZP_MAX_HOST_CANDIDATES 16
+
 typedef enum {
   WZP_MESSAGE_REGISTER_PRESENCE,
   WZP_MESSAGE_REGISTER_PRESENCE_ACK,

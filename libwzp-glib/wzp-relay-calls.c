@@ -244,6 +244,29 @@ new_secret (void)
   return g_string_free (hex, FALSE);
 }
 
+/* Whether @member of @message lists more host candidates than a client may announce; if
+ * so, the sender gets an Error for the call and the message changes nothing. Refused, not
+ * cut short: a sender beyond the cap is broken or hostile, and should hear it (docs/protocol.md,
+ * "Calls at the relay"). */
+static gboolean
+refuse_too_many_candidates (WzpRelay   *self,
+                            Sender     *from,
+                            WzpMessage *message,
+                            const char *member,
+                            const char *call_id)
+{
+  g_auto(GStrv) locals = _wzp_message_dup_strv (message, member);
+  guint n = g_strv_length (locals);
+
+  if (n <= WZP_MAX_HOST_CANDIDATES)
+    return FALSE;
+  sender_error (self, from, WZP_ERROR_CODE_BAD_MESSAGE, call_id,
+                "%s lists %u host candidates in %s; at most %d are allowed",
+                _wzp_message_type_to_string (_wzp_message_get_message_type (message)), n,
+                member, WZP_MAX_HOST_CANDIDATES);
+  return TRUE;
+}
+
 static void
 party_store_candidates (RelayParty *party,
                         WzpMessage *message,
@@ -255,6 +278,14 @@ party_store_candidates (RelayParty *party,
   party->reflexive_addr = g_strdup (_wzp_message_get_string (message, reflexive_member));
   g_strfreev (party->local_addrs);
   party->local_addrs = _wzp_message_dup_strv (message, local_member);
+  /* Every message was checked against the cap on arrival; whatever the path, a CallSetup
+   * never carries more. */
+  if (g_strv_length (party->local_addrs) > WZP_MAX_HOST_CANDIDATES)
+    {
+      for (guint i = WZP_MAX_HOST_CANDIDATES; party->local_addrs[i] != NULL; i++)
+        g_free (party->local_addrs[i]);
+      party->local_addrs[WZP_MAX_HOST_CANDIDATES] = NULL;
+    }
   if (nat_member != NULL)
     {
       g_free (party->nat_type);
@@ -316,6 +347,8 @@ handle_offer (WzpRelay   *self,
                     "A call id must be 1 to 64 letters, digits, '-' or '_'");
       return;
     }
+  if (refuse_too_many_candidates (self, from, offer, "caller_local_addrs", call_id))
+    return;
   /* Reusing one's own live call id is a mistake worth naming; someone else's is
    * checked last, below. */
   taken = g_hash_table_lookup (self->calls, call_id);
@@ -633,6 +666,8 @@ calls_dispatch (WzpRelay   *self,
       if (role != WZP_CALL_ROLE_CALLEE ||
           (call->state != CALL_OFFERED && call->state != CALL_RINGING))
         break;
+      if (refuse_too_many_candidates (self, from, message, "callee_local_addrs", call_id))
+        return;
       handle_answer (self, call, message);
       return;
 
@@ -646,6 +681,8 @@ calls_dispatch (WzpRelay   *self,
                         "addresses on");
           return;
         }
+      if (refuse_too_many_candidates (self, from, message, "local_addrs", call_id))
+        return;
       party_store_candidates (&call->party[role], message, "reflexive_addr", "local_addrs",
                               NULL);
       {

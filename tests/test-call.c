@@ -1140,7 +1140,8 @@ static void
 test_dead_candidates_relay_wins (Fixture       *f,
                                  gconstpointer  data)
 {
-  /* Port 1 on loopback refuses at once; 192.0.2.1 (TEST-NET-1) goes nowhere. */
+  /* Port 1 on loopback refuses at once; 192.0.2.1 (TEST-NET-1, public IPv4, on another
+   * port) is never dialled as a host candidate. */
   const char * const locals[] = { "127.0.0.1:1", "192.0.2.1:9", NULL };
   Candidates candidates = { locals, "192.0.2.2:9" };
   g_autoptr(GPtrArray) results = call_with_candidates (f, &candidates, WZP_PATH_KIND_RELAY);
@@ -1148,6 +1149,157 @@ test_dead_candidates_relay_wins (Fixture       *f,
   /* Every outcome is reported: the refused dial failed, the relay pipe made it. */
   g_assert_true (has_result (results, "host 127.0.0.1:1 failed"));
   g_assert_true (has_result (results, "relay "));
+}
+
+/* A listener that keeps every connection it gets: it counts dials. */
+typedef struct
+{
+  GSocketService *service;
+  guint16         port;
+  GPtrArray      *conns;
+} Sink;
+
+static gboolean
+sink_incoming_cb (GSocketService    *service,
+                  GSocketConnection *conn,
+                  GObject           *source,
+                  Sink              *sink)
+{
+  g_ptr_array_add (sink->conns, g_object_ref (conn));
+  return TRUE;
+}
+
+static void
+sink_start (Sink *sink)
+{
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new_from_string ("127.0.0.1", 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GError) error = NULL;
+
+  sink->conns = g_ptr_array_new_with_free_func (g_object_unref);
+  sink->service = g_socket_service_new ();
+  g_socket_listener_add_address (G_SOCKET_LISTENER (sink->service), any, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
+  g_assert_no_error (error);
+  sink->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_signal_connect (sink->service, "incoming", G_CALLBACK (sink_incoming_cb), sink);
+}
+
+static void
+sink_stop (Sink *sink)
+{
+  g_socket_service_stop (sink->service);
+  g_socket_listener_close (G_SOCKET_LISTENER (sink->service));
+  for (guint i = 0; i < sink->conns->len; i++)
+    g_io_stream_close (g_ptr_array_index (sink->conns, i), NULL, NULL);
+  wzp_test_spin (20);
+  g_ptr_array_unref (sink->conns);
+  g_object_unref (sink->service);
+}
+
+static void
+lying_setup (WzpMessage *setup,
+             gpointer    data)
+{
+  const char * const none[] = { NULL };
+
+  /* Nothing else to dial: the relay pipe carries the call, and the dials all run. */
+  _wzp_message_set_string (setup, "peer_direct_addr", NULL);
+  if (g_strcmp0 (_wzp_message_get_string (setup, "role"), "callee") == 0)
+    _wzp_message_set_strv (setup, "peer_local_addrs", data);
+  else
+    _wzp_message_set_strv (setup, "peer_local_addrs", none);
+}
+
+/* A lying relay gives the callee 3,000 "host candidates" of the caller: loopback ones on
+ * a port that counts dials, one on another port, and addresses no host candidate can
+ * have. The callee looks at the first 16 only and dials those a host candidate can be,
+ * on the first one's port (docs/candidates.md, "Dialling the peer's host candidates"). */
+static void
+test_setup_candidates_capped (Fixture       *f,
+                              gconstpointer  data)
+{
+  Sink sink = { 0 };
+  Sink other_port = { 0 };
+  WzpClient *a = NULL;
+  WzpClient *b = NULL;
+  g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func (g_free);
+  Callee callee = { .mode = WZP_ACCEPT_MODE_TRUSTED, .answer = TRUE, .results = results };
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) lies = NULL;
+  g_auto(GStrv) kept = NULL;
+  g_autofree char *target = NULL;
+  g_autofree char *wrong_port = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WzpCall) call = NULL;
+  guint n_host = 0;
+
+  sink_start (&sink);
+  sink_start (&other_port);
+  target = g_strdup_printf ("127.0.0.1:%u", sink.port);
+  wrong_port = g_strdup_printf ("127.0.0.1:%u", other_port.port);
+  g_strv_builder_add (builder, target);
+  g_strv_builder_add (builder, wrong_port);
+  for (guint i = 0; i < 7; i++)
+    {
+      const char *bad[] = { "0.0.0.0", "224.0.0.1", "169.254.1.1", "[fe80::1]", "[ff02::1]",
+                            "255.255.255.255", "192.0.2.1" };
+      g_autofree char *address = g_strdup_printf ("%s:%u", bad[i], sink.port);
+
+      g_strv_builder_add (builder, address);
+    }
+  for (guint i = 2 + 7; i < 3000; i++)
+    g_strv_builder_add (builder, target);
+  lies = g_strv_builder_end (builder);
+
+  a = connected_client (f, "Alice");
+  b = connected_client (f, "Bob");
+  _wzp_relay_set_setup_filter (f->relay, lying_setup, lies);
+  g_signal_connect (b, "incoming-call", G_CALLBACK (incoming_cb), &callee);
+  call = place_call (a, b, &error);
+  g_assert_no_error (error);
+  wzp_test_wait_call_state (callee.call, WZP_CALL_STATE_ACTIVE);
+
+  /* Of the first 16: the sink's address and the 7 copies after the bad ones. */
+  kept = wzp_call_dup_peer_local_addresses (callee.call);
+  g_assert_cmpuint (g_strv_length (kept), ==, 8);
+  for (guint i = 0; kept[i] != NULL; i++)
+    g_assert_cmpstr (kept[i], ==, target);
+
+  g_assert_cmpint (wzp_call_get_path_kind (callee.call), ==, WZP_PATH_KIND_RELAY);
+
+  /* The dials are paced (WZP_RACE_PACING_MS): 3,000 would take 6 s; leave time for many
+   * more than 16 before counting. */
+  wzp_test_spin (500);
+  g_assert_cmpuint (sink.conns->len, >=, 1);
+  g_assert_cmpuint (sink.conns->len, <=, WZP_MAX_HOST_CANDIDATES);
+  g_assert_cmpuint (other_port.conns->len, ==, 0);
+
+  wzp_call_hangup (call);
+  wzp_test_wait_call_state (callee.call, WZP_CALL_STATE_ENDED);
+  wzp_test_spin (200);
+  _wzp_relay_set_setup_filter (f->relay, NULL, NULL);
+
+  /* Every host attempt reported went to the sink's address (whatever its outcome). */
+  for (guint i = 0; i < results->len; i++)
+    {
+      const char *entry = g_ptr_array_index (results, i);
+      g_autofree char *prefix = g_strdup_printf ("host %s ", target);
+
+      if (!g_str_has_prefix (entry, "host "))
+        continue;
+      g_assert_true (g_str_has_prefix (entry, prefix));
+      n_host++;
+    }
+  g_assert_cmpuint (n_host, <=, WZP_MAX_HOST_CANDIDATES);
+  g_assert_cmpuint (sink.conns->len, <=, WZP_MAX_HOST_CANDIDATES);
+  g_assert_cmpuint (other_port.conns->len, ==, 0);
+
+  callee_clear (&callee);
+  disconnect_and_free (a);
+  disconnect_and_free (b);
+  sink_stop (&sink);
+  sink_stop (&other_port);
 }
 
 /* A "wrong host": something at a peer candidate that answers the preamble but is not the
@@ -2353,6 +2505,7 @@ main (int   argc,
   ADD ("no-fds-left", test_no_fds_left);
   ADD ("dead-candidates-relay-wins", test_dead_candidates_relay_wins);
   ADD ("wrong-host-loses", test_wrong_host_loses);
+  ADD ("setup-candidates-capped", test_setup_candidates_capped);
   ADD ("wrong-preamble-loses", test_wrong_preamble_loses);
   ADD ("late-nominate-ignored", test_late_nominate_ignored);
   ADD ("merged-dial-deadline", test_merged_dial_deadline);

@@ -508,6 +508,97 @@ test_filter_empty (void)
   g_assert_cmpuint (c->len, ==, 0);
 }
 
+/* The peer's host candidates a client dials (docs/candidates.md, "Dialling the peer's
+ * host candidates"). */
+static void
+assert_peer_filter (const char * const *offered,
+                    gboolean            loopback,
+                    const char * const *expected,
+                    unsigned            expected_ignored)
+{
+  unsigned ignored = G_MAXUINT;
+  g_auto(GStrv) kept = _wzp_candidates_filter_peer (offered, loopback, &ignored);
+
+  g_assert_nonnull (kept);
+  g_assert_cmpuint (g_strv_length (kept), ==, g_strv_length ((char **) expected));
+  for (guint i = 0; expected[i] != NULL; i++)
+    g_assert_cmpstr (kept[i], ==, expected[i]);
+  g_assert_cmpuint (ignored, ==, expected_ignored);
+}
+
+static void
+test_peer_filter_classes (void)
+{
+  const char * const good[] = {
+    "192.168.88.21:40001", "10.0.2.21:40001", "172.16.0.1:40001", "100.64.0.1:40001",
+    "[fd00:1::21]:40001", "[2001:db8:1::21]:40001", "[2a01:4f8::1]:40001",
+    "127.0.0.1:40001", "[::1]:40001", NULL
+  };
+  const char * const lan_and_global[] = {
+    "192.168.88.21:40001", "10.0.2.21:40001", "172.16.0.1:40001", "100.64.0.1:40001",
+    "[fd00:1::21]:40001", "[2001:db8:1::21]:40001", "[2a01:4f8::1]:40001", NULL
+  };
+  /* Never a host candidate (public IPv4 is the reflexive address's business); each list
+   * is within the cap, so every entry is looked at. */
+  const char * const bad[] = {
+    "0.0.0.0:40001", "[::]:40001", "169.254.1.1:40001", "[fe80::1]:40001",
+    "224.0.0.1:40001", "[ff02::1]:40001", "255.255.255.255:40001", "240.0.0.1:40001",
+    "203.0.113.5:40001", "8.8.8.8:40001", "0.1.2.3:40001", "[::ffff:8.8.8.8]:40001",
+    "[64:ff9b::1]:40001", "example.org:40001", "10.0.0.1", "[fe80::1%eth0]:40001", NULL
+  };
+  const char * const none[] = { NULL };
+
+  assert_peer_filter (good, FALSE, lan_and_global, 2);
+  assert_peer_filter (good, TRUE, good, 0);
+  g_assert_cmpuint (g_strv_length ((char **) bad), ==, 16);
+  assert_peer_filter (bad, FALSE, none, 16);
+  assert_peer_filter (bad, TRUE, none, 16);
+}
+
+static void
+test_peer_filter_one_port (void)
+{
+  /* The first candidate kept gives the port; an unusable one before it does not. */
+  const char * const offered[] = {
+    "224.0.0.1:9", "192.168.1.2:40001", "192.168.1.3:22", "[2001:db8::2]:40001",
+    "[fd00::2]:443", "10.1.1.1:40001", NULL
+  };
+  const char * const expected[] = {
+    "192.168.1.2:40001", "[2001:db8::2]:40001", "10.1.1.1:40001", NULL
+  };
+
+  assert_peer_filter (offered, FALSE, expected, 3);
+}
+
+static void
+test_peer_filter_cap (void)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) offered = NULL;
+  g_auto(GStrv) kept = NULL;
+  unsigned ignored = 0;
+
+  for (guint i = 0; i < 3000; i++)
+    {
+      g_autofree char *address = g_strdup_printf ("10.%u.%u.1:40001", i / 256, i % 256);
+
+      g_strv_builder_add (builder, address);
+    }
+  offered = g_strv_builder_end (builder);
+  kept = _wzp_candidates_filter_peer ((const char * const *) offered, FALSE, &ignored);
+  g_assert_cmpuint (g_strv_length (kept), ==, 16);
+  g_assert_cmpuint (ignored, ==, 3000 - 16);
+  g_assert_cmpstr (kept[0], ==, "10.0.0.1:40001");
+  g_assert_cmpstr (kept[15], ==, "10.0.15.1:40001");
+
+  /* Nothing offered, nothing kept (and never NULL). */
+  g_clear_pointer (&kept, g_strfreev);
+  kept = _wzp_candidates_filter_peer (NULL, TRUE, &ignored);
+  g_assert_nonnull (kept);
+  g_assert_cmpuint (g_strv_length (kept), ==, 0);
+  g_assert_cmpuint (ignored, ==, 0);
+}
+
 static void
 test_own_addresses (void)
 {
@@ -671,6 +762,9 @@ main (int   argc,
   g_test_add_func ("/wzp/candidates/filter/order", test_filter_order);
   g_test_add_func ("/wzp/candidates/filter/loopback", test_filter_loopback);
   g_test_add_func ("/wzp/candidates/filter/empty", test_filter_empty);
+  g_test_add_func ("/wzp/candidates/peer-filter/classes", test_peer_filter_classes);
+  g_test_add_func ("/wzp/candidates/peer-filter/one-port", test_peer_filter_one_port);
+  g_test_add_func ("/wzp/candidates/peer-filter/cap", test_peer_filter_cap);
   g_test_add_func ("/wzp/candidates/own-addresses", test_own_addresses);
   g_test_add_func ("/wzp/candidates/enumerate", test_enumerate);
   g_test_add_func ("/wzp/candidates/gather-async", test_gather_async);

@@ -553,6 +553,99 @@ test_candidate_update (Fixture       *f,
                         "192.168.1.5:4000", NULL);
 }
 
+/* A list of @n distinct private host candidates, all on port 40001. */
+static GStrv
+many_candidates (guint n)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *address = g_strdup_printf ("10.%u.%u.1:40001", i / 256, i % 256);
+
+      g_strv_builder_add (builder, address);
+    }
+  return g_strv_builder_end (builder);
+}
+
+/* The sender of @call_id gets Error{bad_message} for it. */
+static void
+expect_refused (WzpTestClient *client,
+                const char    *call_id)
+{
+  g_autoptr(WzpMessage) error = wzp_test_client_expect (client, WZP_MESSAGE_ERROR);
+
+  g_assert_cmpstr (_wzp_message_get_string (error, "code"), ==, WZP_ERROR_CODE_BAD_MESSAGE);
+  g_assert_cmpstr (_wzp_message_get_string (error, "call_id"), ==, call_id);
+  g_assert_nonnull (strstr (_wzp_message_get_string (error, "message"), "at most 16"));
+}
+
+/* Offers, answers and CandidateUpdates with more than WZP_MAX_HOST_CANDIDATES host
+ * candidates are refused with an Error for the call and change nothing; a CallSetup never
+ * carries more (docs/protocol.md, "Calls at the relay"). */
+static void
+test_candidate_caps (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_auto(GStrv) over = many_candidates (3000);
+  g_auto(GStrv) at_cap = many_candidates (WZP_MAX_HOST_CANDIDATES);
+  g_auto(GStrv) one_over = many_candidates (WZP_MAX_HOST_CANDIDATES + 1);
+  g_autofree char *refused_id = new_call_id ();
+  g_autofree char *call_id = NULL;
+  g_autoptr(WzpMessage) offer = NULL;
+  g_autoptr(WzpMessage) answer = NULL;
+  g_autoptr(WzpMessage) update = NULL;
+  g_autoptr(WzpMessage) got_answer = NULL;
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_auto(GStrv) locals_a = NULL;
+  g_auto(GStrv) locals_b = NULL;
+
+  /* An offer with 3,000: refused, no call, the callee never hears of it. */
+  offer = wzp_test_make_offer (refused_id, wzp_test_client_fingerprint (b));
+  _wzp_message_set_strv (offer, "caller_local_addrs", (const char * const *) over);
+  wzp_test_client_send (a, offer);
+  expect_refused (a, refused_id);
+  g_assert_true (wzp_test_client_quiet (b, 50));
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 0);
+
+  /* 16 are fine. */
+  call_id = new_call_id ();
+  g_clear_pointer (&offer, _wzp_message_unref);
+  offer = wzp_test_make_offer (call_id, wzp_test_client_fingerprint (b));
+  _wzp_message_set_strv (offer, "caller_local_addrs", (const char * const *) at_cap);
+  wzp_test_client_send (a, offer);
+  g_clear_pointer (&offer, _wzp_message_unref);
+  offer = wzp_test_client_expect (b, WZP_MESSAGE_DIRECT_CALL_OFFER);
+
+  /* An answer with 17: refused, the call still rings and the caller hears nothing. */
+  answer = wzp_test_make_answer (call_id, "AcceptTrusted");
+  _wzp_message_set_strv (answer, "callee_local_addrs", (const char * const *) one_over);
+  wzp_test_client_send (b, answer);
+  expect_refused (b, call_id);
+  g_assert_true (wzp_test_client_quiet (a, 50));
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 1);
+
+  _wzp_message_set_strv (answer, "callee_local_addrs", (const char * const *) at_cap);
+  wzp_test_client_send (b, answer);
+  got_answer = wzp_test_client_expect (a, WZP_MESSAGE_DIRECT_CALL_ANSWER);
+  setup_a = wzp_test_client_expect (a, WZP_MESSAGE_CALL_SETUP);
+  setup_b = wzp_test_client_expect (b, WZP_MESSAGE_CALL_SETUP);
+  locals_a = _wzp_message_dup_strv (setup_a, "peer_local_addrs");
+  locals_b = _wzp_message_dup_strv (setup_b, "peer_local_addrs");
+  g_assert_cmpuint (g_strv_length (locals_a), ==, WZP_MAX_HOST_CANDIDATES);
+  g_assert_cmpuint (g_strv_length (locals_b), ==, WZP_MAX_HOST_CANDIDATES);
+
+  /* A CandidateUpdate with 3,000: refused, not passed on. */
+  update = _wzp_message_new_for_call (WZP_MESSAGE_CANDIDATE_UPDATE, call_id);
+  _wzp_message_set_strv (update, "local_addrs", (const char * const *) over);
+  wzp_test_client_send (b, update);
+  expect_refused (b, call_id);
+  g_assert_true (wzp_test_client_quiet (a, 50));
+}
+
 /* Pipes */
 
 static WzpFrameIO *
@@ -1724,6 +1817,7 @@ main (int   argc,
   ADD ("reregistration-replaces", test_reregistration_replaces);
   ADD ("busy", test_busy);
   ADD ("candidate-update", test_candidate_update);
+  ADD ("candidate-caps", test_candidate_caps);
   ADD ("pipe-forwarding", test_pipe_forwarding);
   ADD ("pipe-bad-tokens", test_pipe_bad_tokens);
   ADD ("pipe-wait-timeout", test_pipe_wait_timeout);
