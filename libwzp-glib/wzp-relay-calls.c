@@ -277,15 +277,9 @@ party_store_candidates (RelayParty *party,
   g_free (party->reflexive_addr);
   party->reflexive_addr = g_strdup (_wzp_message_get_string (message, reflexive_member));
   g_strfreev (party->local_addrs);
+  /* At most WZP_MAX_HOST_CANDIDATES: every caller refused a message with more first
+   * (refuse_too_many_candidates), so a CallSetup never carries more. */
   party->local_addrs = _wzp_message_dup_strv (message, local_member);
-  /* Every message was checked against the cap on arrival; whatever the path, a CallSetup
-   * never carries more. */
-  if (g_strv_length (party->local_addrs) > WZP_MAX_HOST_CANDIDATES)
-    {
-      for (guint i = WZP_MAX_HOST_CANDIDATES; party->local_addrs[i] != NULL; i++)
-        g_free (party->local_addrs[i]);
-      party->local_addrs[WZP_MAX_HOST_CANDIDATES] = NULL;
-    }
   if (nat_member != NULL)
     {
       g_free (party->nat_type);
