@@ -1,6 +1,7 @@
 /* wzp-relay-private.h: the relay's internal state, shared by its source files
  *
- *   wzp-relay.c         the object, listeners, TLS handshakes, registration, dispatch
+ *   wzp-relay.c         the object, listeners, registration, dispatch
+ *   wzp-relay-accept.c  a connection's stages from accept to a completed TLS handshake
  *   wzp-relay-calls.c   the call state machine and CallSetup cross-wiring
  *   wzp-relay-pipes.c   pipe listener, token check, joining (matching pipes to calls)
  *   wzp-relay-forwarder.c  forwarding of joined pipes (recv/send) on a thread of its own
@@ -35,7 +36,9 @@ struct _IpCounters
 {
   char  *key;
   guint  conns;          /* live signalling connections: they hold a pointer to this */
-  guint  handshakes;
+  guint  handshakes;     /* connections before their TLS handshake completed */
+  guint  tls_handshakes; /* of those, the ones in the handshake itself */
+  guint  unregistered;   /* established, not (yet) registered */
   guint  registrations;
   guint  pipes;
 };
@@ -46,6 +49,16 @@ typedef struct
   double tokens;
   gint64 last_us;
 } RelayBucket;
+
+/* Where a signalling connection is (wzp-relay-accept.c). */
+typedef enum
+{
+  CONN_AWAITING_HELLO,  /* accepted; its first TLS record has not all arrived */
+  CONN_QUEUED,          /* waiting for a TLS handshake slot */
+  CONN_HANDSHAKING,     /* in its TLS handshake (a GIO worker thread) */
+  CONN_ESTABLISHED,
+  CONN_GONE,            /* closed, or handed over to federation */
+} RelayConnStage;
 
 /* One signalling connection (TLS), from accept to close. */
 struct _RelayConn
@@ -68,7 +81,11 @@ struct _RelayConn
   guint               dropped_in_window;
   guint               bad_messages;
   guint               handshake_timeout_id;
-  gboolean            handshaking;
+  RelayConnStage      stage;
+  GSource            *hello_source;       /* watches for the ClientHello */
+  gint64              accepted_us;        /* monotonic */
+  gboolean            known_source;       /* its address completed a handshake before */
+  gboolean            counted_unregistered;
   gboolean            registered;
   gboolean            closed;
   gboolean            ping_outstanding;
@@ -132,7 +149,11 @@ struct _WzpRelay
   guint            notified_calls;
   GHashTable      *pipes;            /* RelayPipe* set (owned) */
   GHashTable      *ip_counters;      /* key -> IpCounters* (owned) */
-  guint            pending_handshakes;
+  guint            pending_handshakes; /* connections before their handshake completed */
+  guint            tls_handshakes;     /* of those, in the TLS handshake itself */
+  GQueue           tls_queue;          /* RelayConn*: ClientHello in, waiting for a slot */
+  GHashTable      *known_sources;      /* ip keys that completed a handshake: this */
+  GHashTable      *known_sources_old;  /* generation and the one before */
   guint            resume_accept_id;
   guint            keepalive_id;      /* the keepalive and idle-timeout sweep */
   guint            keepalive_period;  /* its period, seconds */
@@ -145,7 +166,10 @@ struct _WzpRelay
   guint            max_messages_per_second;
   guint            max_pending_handshakes;
   guint            max_handshakes_per_ip;
+  guint            max_tls_handshakes;
+  guint            client_hello_timeout;
   guint            handshake_timeout;
+  guint            max_unregistered_per_ip;
   guint            max_registrations;
   guint            max_registrations_per_ip;
   guint            max_calls_per_client;
@@ -170,6 +194,20 @@ struct _WzpRelay
 };
 
 /* wzp-relay.c */
+RelayConn  *_wzp_relay_conn_new         (WzpRelay          *self,
+                                         GSocketConnection *connection,
+                                         IpCounters        *ip);
+RelayConn  *_wzp_relay_conn_ref         (RelayConn    *conn);
+void        _wzp_relay_conn_unref       (RelayConn    *conn);
+void        _wzp_relay_conn_close       (RelayConn    *conn,
+                                         const char   *why);
+/* Sends Error{limit_reached} with the text, logs it with WZP_LIMIT = @limit, closes. */
+void        _wzp_relay_conn_refuse      (RelayConn    *conn,
+                                         const char   *limit,
+                                         const char   *format,
+                                         ...) G_GNUC_PRINTF (3, 4);
+/* The TLS handshake completed: checks the identity and starts reading. */
+void        _wzp_relay_conn_established (RelayConn    *conn);
 void        _wzp_relay_send_to          (WzpRelay     *self,
                                          const char   *fingerprint,
                                          WzpMessage   *message);
@@ -206,6 +244,20 @@ void        _wzp_relay_set_setup_filter (WzpRelay     *self,
                                          void        (*filter) (WzpMessage *setup,
                                                                 gpointer    data),
                                          gpointer      data);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayConn, _wzp_relay_conn_unref)
+
+/* wzp-relay-accept.c */
+void        _wzp_relay_accept_init      (WzpRelay          *self);
+void        _wzp_relay_accept_free      (WzpRelay          *self);
+/* The "incoming" handler of the signalling listeners. */
+gboolean    _wzp_relay_accept_incoming  (WzpRelay          *self,
+                                         GSocketConnection *connection);
+/* FALSE (and accepting paused for a second) when descriptors run low. */
+gboolean    _wzp_relay_accept_check_fds (WzpRelay          *self,
+                                         GSocketConnection *connection);
+void        _wzp_relay_accept_conn_closed (RelayConn       *conn);
+void        _wzp_relay_accept_conn_registered (RelayConn   *conn);
 
 /* wzp-relay-calls.c */
 void        _wzp_relay_calls_handle     (WzpRelay     *self,

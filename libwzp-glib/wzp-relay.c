@@ -68,13 +68,16 @@ typedef struct {
 static const LimitSpec limit_specs[] = {
   LIMIT ("max-frame-size", max_frame_size, 256, WZP_FRAME_MAX_SIZE, WZP_FRAME_MAX_SIZE),
   LIMIT ("max-messages-per-second", max_messages_per_second, 1, 100000, 50),
-  LIMIT ("max-pending-handshakes", max_pending_handshakes, 1, 100000, 32),
-  LIMIT ("max-handshakes-per-ip", max_handshakes_per_ip, 1, 100000, 8),
+  LIMIT ("max-pending-handshakes", max_pending_handshakes, 1, 1000000, 4096),
+  LIMIT ("max-handshakes-per-ip", max_handshakes_per_ip, 1, 1000000, 128),
+  LIMIT ("max-tls-handshakes", max_tls_handshakes, 4, 100000, 64),
+  LIMIT ("client-hello-timeout", client_hello_timeout, 1, 60, 1),
   LIMIT ("handshake-timeout", handshake_timeout, 1, 3600, 5),
+  LIMIT ("max-unregistered-per-ip", max_unregistered_per_ip, 1, G_MAXINT, 128),
   LIMIT ("max-registrations", max_registrations, 1, G_MAXINT, 100000),
-  LIMIT ("max-registrations-per-ip", max_registrations_per_ip, 1, G_MAXINT, 64),
+  LIMIT ("max-registrations-per-ip", max_registrations_per_ip, 1, G_MAXINT, 2048),
   LIMIT ("max-calls-per-client", max_calls_per_client, 1, 10000, 4),
-  LIMIT ("max-pipes-per-ip", max_pipes_per_ip, 1, 100000, 32),
+  LIMIT ("max-pipes-per-ip", max_pipes_per_ip, 1, 100000, 256),
   LIMIT ("pipe-bytes-per-second", pipe_bytes_per_second, 1024, G_MAXINT, 16384),
   LIMIT ("pipe-burst-bytes", pipe_burst_bytes, 1024, G_MAXINT, 65536),
   LIMIT ("pipe-wait-timeout", pipe_wait_timeout, 1, 3600, 10),
@@ -110,15 +113,15 @@ static void relay_stop (WzpRelay *self,
 
 /* Connections */
 
-static RelayConn *
-conn_ref (RelayConn *conn)
+RelayConn *
+_wzp_relay_conn_ref (RelayConn *conn)
 {
   g_ref_count_inc (&conn->ref_count);
   return conn;
 }
 
-static void
-conn_unref (RelayConn *conn)
+void
+_wzp_relay_conn_unref (RelayConn *conn)
 {
   if (!g_ref_count_dec (&conn->ref_count))
     return;
@@ -135,7 +138,24 @@ conn_unref (RelayConn *conn)
   g_free (conn);
 }
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayConn, conn_unref)
+/* A connection at accept, in the relay's table; its stages are wzp-relay-accept.c's. */
+RelayConn *
+_wzp_relay_conn_new (WzpRelay          *self,
+                     GSocketConnection *connection,
+                     IpCounters        *ip)
+{
+  RelayConn *conn = g_new0 (RelayConn, 1);
+
+  g_ref_count_init (&conn->ref_count);
+  conn->relay = self;
+  conn->socket_conn = g_object_ref (connection);
+  conn->cancellable = g_cancellable_new ();
+  conn->ip = ip;
+  conn->connected_since = g_get_real_time () / G_USEC_PER_SEC;
+  ip->conns++;
+  g_hash_table_add (self->conns, conn);
+  return conn;
+}
 
 static void
 log_conn (RelayConn      *conn,
@@ -250,7 +270,7 @@ conn_send_and_close (RelayConn  *conn,
       return;
     }
   g_cancellable_cancel (conn->cancellable);   /* stop reading: nothing more is handled */
-  _wzp_frame_io_write_async (conn->io, message, NULL, close_after_flush_cb, conn_ref (conn));
+  _wzp_frame_io_write_async (conn->io, message, NULL, close_after_flush_cb, _wzp_relay_conn_ref (conn));
 }
 
 static void
@@ -288,14 +308,7 @@ conn_close (RelayConn  *conn,
   log_conn (conn, G_LOG_LEVEL_DEBUG, why);
 
   g_cancellable_cancel (conn->cancellable);
-  _wzp_clear_source (conn->relay->context, &conn->handshake_timeout_id);
-
-  if (conn->handshaking)
-    {
-      conn->handshaking = FALSE;
-      self->pending_handshakes--;
-      conn->ip->handshakes--;
-    }
+  _wzp_relay_accept_conn_closed (conn);
   conn_unregister (conn);
 
   /* Closing the TLS stream would try to send close_notify and wait; the peer gets a FIN
@@ -308,6 +321,40 @@ conn_close (RelayConn  *conn,
   g_hash_table_remove (self->conns, conn);   /* drops the table's reference */
 }
 
+void
+_wzp_relay_conn_close (RelayConn  *conn,
+                       const char *why)
+{
+  conn_close (conn, why);
+}
+
+/* A limit turned the connection away right after its handshake: the client reads why,
+ * then the connection closes. */
+void
+_wzp_relay_conn_refuse (RelayConn  *conn,
+                        const char *limit,
+                        const char *format,
+                        ...)
+{
+  g_autoptr(WzpMessage) reply = NULL;
+  g_autofree char *text = NULL;
+  va_list args;
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "WZP_REMOTE_ADDRESS", conn->remote_addr,
+                    "WZP_LIMIT", limit,
+                    "MESSAGE", "%s: %s", conn->remote_addr, text);
+  /* The frame reader is not there yet: make one to write the Error. */
+  if (conn->io == NULL)
+    conn->io = _wzp_frame_io_new (conn->tls);
+  reply = _wzp_message_new_error (WZP_ERROR_CODE_LIMIT_REACHED, text, NULL);
+  conn_send_and_close (conn, reply);
+}
+
 /* The federation took the connection over (a link or a bridge from a peer relay): the
  * relay forgets it without closing its socket. */
 static void
@@ -317,7 +364,7 @@ conn_detach (RelayConn *conn)
 
   conn->closed = TRUE;
   log_conn (conn, G_LOG_LEVEL_DEBUG, "handed over to federation");
-  _wzp_clear_source (conn->relay->context, &conn->handshake_timeout_id);
+  _wzp_relay_accept_conn_closed (conn);
   conn->ip->conns--;
   _wzp_relay_ip_counters_gc (self, conn->ip);
   g_hash_table_remove (self->conns, conn);
@@ -452,6 +499,7 @@ handle_register (RelayConn  *conn,
     {
       conn->registered = TRUE;
       conn->ip->registrations++;
+      _wzp_relay_accept_conn_registered (conn);
       /* replace, not insert: the key must be this connection's string, not the old one's */
       g_hash_table_replace (self->registrations, conn->fingerprint, conn);
       if (old == NULL)
@@ -702,39 +750,17 @@ conn_read_cb (GObject      *source,
 static void
 conn_read_next (RelayConn *conn)
 {
-  _wzp_frame_io_read_async (conn->io, conn->cancellable, conn_read_cb, conn_ref (conn));
+  _wzp_frame_io_read_async (conn->io, conn->cancellable, conn_read_cb, _wzp_relay_conn_ref (conn));
 }
 
-/* Accepting and the TLS handshake */
+/* After the TLS handshake (wzp-relay-accept.c has the stages before it) */
 
-static void
-handshake_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
+void
+_wzp_relay_conn_established (RelayConn *conn)
 {
-  g_autoptr(RelayConn) conn = user_data;
   WzpRelay *self = conn->relay;
-  g_autoptr(GError) error = NULL;
-  const char *fingerprint;
+  const char *fingerprint = _wzp_tls_connection_get_peer_fingerprint (conn->tls);
 
-  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
-    {
-      if (!conn->closed)
-        {
-          g_autofree char *why = g_strdup_printf ("TLS handshake failed: %s", error->message);
-          conn_close (conn, why);
-        }
-      return;
-    }
-  if (conn->closed)
-    return;
-
-  conn->handshaking = FALSE;
-  self->pending_handshakes--;
-  conn->ip->handshakes--;
-  _wzp_clear_source (conn->relay->context, &conn->handshake_timeout_id);
-
-  fingerprint = _wzp_tls_connection_get_peer_fingerprint (conn->tls);
   if (fingerprint == NULL)
     {
       conn_close (conn, "the client presented no certificate");
@@ -762,133 +788,12 @@ handshake_cb (GObject      *source,
 }
 
 static gboolean
-handshake_timeout_cb (gpointer user_data)
-{
-  RelayConn *conn = user_data;
-
-  conn->handshake_timeout_id = 0;
-  conn_close (conn, "TLS handshake timed out");
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-resume_accept_cb (gpointer user_data)
-{
-  WzpRelay *self = user_data;
-
-  self->resume_accept_id = 0;
-  if (self->running)
-    for (guint i = 0; i < self->services->len; i++)
-      g_socket_service_start (g_ptr_array_index (self->services, i));
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-check_fds (WzpRelay          *self,
-           GSocketConnection *connection)
-{
-  int fd = g_socket_get_fd (g_socket_connection_get_socket (connection));
-
-  if (!_wzp_relay_fds_low (self, fd))
-    return TRUE;
-
-  if (self->resume_accept_id == 0)
-    {
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                        "WZP_LIMIT", "min-free-fds",
-                        "MESSAGE", "Running out of file descriptors; not accepting "
-                        "connections for a second");
-      for (guint i = 0; i < self->services->len; i++)
-        g_socket_service_stop (g_ptr_array_index (self->services, i));
-      self->resume_accept_id = _wzp_timeout_add_seconds (self->context, 1, resume_accept_cb, self);
-    }
-  return FALSE;
-}
-
-static char *
-address_ip_string (GSocketAddress *address)
-{
-  g_autofree char *text = _wzp_address_to_string (address);
-  char *colon = strrchr (text, ':');
-
-  /* "[::1]:443" -> "::1", "10.0.0.1:443" -> "10.0.0.1" */
-  *colon = '\0';
-  if (text[0] == '[')
-    {
-      text[strlen (text) - 1] = '\0';
-      return g_strdup (text + 1);
-    }
-  return g_steal_pointer (&text);
-}
-
-static gboolean
 incoming_cb (GSocketService    *service,
              GSocketConnection *connection,
              GObject           *source_object,
              gpointer           user_data)
 {
-  WzpRelay *self = user_data;
-  g_autoptr(GSocketAddress) remote = NULL;
-  g_autoptr(GSocketAddress) local = NULL;
-  g_autoptr(GError) error = NULL;
-  IpCounters *ip;
-  RelayConn *conn;
-
-  if (!check_fds (self, connection))
-    return TRUE;
-
-  remote = g_socket_connection_get_remote_address (connection, NULL);
-  local = g_socket_connection_get_local_address (connection, NULL);
-  if (remote == NULL || local == NULL || !G_IS_INET_SOCKET_ADDRESS (remote))
-    return TRUE;
-
-  ip = _wzp_relay_ip_counters (self, g_inet_socket_address_get_address (
-                                 G_INET_SOCKET_ADDRESS (remote)));
-
-  /* glib-networking holds a worker thread per pending handshake: without a cap, a few hundred
-   * idle TCP connections freeze every handshake (docs/decisions.md, "Handshakes are capped"). */
-  if (self->pending_handshakes >= self->max_pending_handshakes ||
-      ip->handshakes >= self->max_handshakes_per_ip)
-    {
-      g_autofree char *addr = _wzp_address_to_string (remote);
-
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                        "WZP_REMOTE_ADDRESS", addr,
-                        "WZP_LIMIT", ip->handshakes >= self->max_handshakes_per_ip
-                                       ? "max-handshakes-per-ip" : "max-pending-handshakes",
-                        "MESSAGE", "%s: too many TLS handshakes in progress; connection "
-                        "refused", addr);
-      _wzp_relay_ip_counters_gc (self, ip);
-      return TRUE;
-    }
-
-  conn = g_new0 (RelayConn, 1);
-  g_ref_count_init (&conn->ref_count);
-  conn->relay = self;
-  conn->socket_conn = g_object_ref (connection);
-  conn->cancellable = g_cancellable_new ();
-  conn->ip = ip;
-  conn->remote_addr = _wzp_address_to_string (remote);
-  conn->local_ip = address_ip_string (local);
-  conn->connected_since = g_get_real_time () / G_USEC_PER_SEC;
-  conn->handshaking = TRUE;
-  self->pending_handshakes++;
-  ip->handshakes++;
-  ip->conns++;
-  g_hash_table_add (self->conns, conn);
-
-  conn->tls = _wzp_tls_server_new (G_IO_STREAM (connection), self->identity, NULL, &error);
-  if (conn->tls == NULL)
-    {
-      conn_close (conn, error->message);
-      return TRUE;
-    }
-
-  conn->handshake_timeout_id = _wzp_timeout_add_seconds (self->context, self->handshake_timeout,
-                                                         handshake_timeout_cb, conn);
-  g_tls_connection_handshake_async (G_TLS_CONNECTION (conn->tls), G_PRIORITY_DEFAULT,
-                                    conn->cancellable, handshake_cb, conn_ref (conn));
-  return TRUE;
+  return _wzp_relay_accept_incoming (user_data, connection);
 }
 
 static gboolean
@@ -899,7 +804,7 @@ pipe_incoming_cb (GSocketService    *service,
 {
   WzpRelay *self = user_data;
 
-  if (!check_fds (self, connection))
+  if (!_wzp_relay_accept_check_fds (self, connection))
     return TRUE;
   _wzp_relay_pipes_incoming (self, connection);
   return TRUE;
@@ -1091,6 +996,7 @@ wzp_relay_finalize (GObject *object)
   g_strfreev (self->allowed_fingerprints);
   g_strfreev (self->reflectors);
   _wzp_relay_federation_free (self);
+  _wzp_relay_accept_free (self);
   /* Last: freeing calls and peers removes their timers from it. */
   g_main_context_unref (self->context);
 
@@ -1284,7 +1190,7 @@ wzp_relay_init (WzpRelay *self)
   self->pipe_services = g_ptr_array_new_with_free_func (g_object_unref);
   self->listen_addresses = g_ptr_array_new_with_free_func (g_free);
   self->pipe_addresses = g_ptr_array_new_with_free_func (g_free);
-  self->conns = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) conn_unref, NULL);
+  self->conns = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) _wzp_relay_conn_unref, NULL);
   self->registrations = g_hash_table_new (g_str_hash, g_str_equal);
   self->calls = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                        (GDestroyNotify) _wzp_relay_call_free);
@@ -1295,6 +1201,7 @@ wzp_relay_init (WzpRelay *self)
   self->ip_counters = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                              (GDestroyNotify) ip_counters_free);
   _wzp_relay_federation_init (self);
+  _wzp_relay_accept_init (self);
 }
 
 /**
@@ -1505,7 +1412,7 @@ relay_stop (WzpRelay *self,
                                     NULL);
       conn_unregister (conn);
       g_cancellable_cancel (conn->cancellable);
-      _wzp_frame_io_write_async (conn->io, bye, NULL, close_after_flush_cb, conn_ref (conn));
+      _wzp_frame_io_write_async (conn->io, bye, NULL, close_after_flush_cb, _wzp_relay_conn_ref (conn));
     }
 
   /* Connections still in their handshake are closed now; on dispose, all of them (the

@@ -383,12 +383,25 @@ handshake_done_cb (GObject      *source,
 GSocketConnection *
 wzp_test_tcp_connect (const char *address)
 {
+  return wzp_test_tcp_connect_from (address, NULL);
+}
+
+GSocketConnection *
+wzp_test_tcp_connect_from (const char *address,
+                           const char *source_ip)
+{
   g_autoptr(GSocketClient) socket_client = g_socket_client_new ();
   g_autoptr(GInetSocketAddress) target = _wzp_address_parse (address, NULL);
   AsyncWait wait = { 0 };
 
   g_assert_nonnull (target);
   g_socket_client_set_enable_proxy (socket_client, FALSE);
+  if (source_ip != NULL)
+    {
+      g_autoptr(GSocketAddress) local = g_inet_socket_address_new_from_string (source_ip, 0);
+
+      g_socket_client_set_local_address (socket_client, local);
+    }
   g_socket_client_connect_async (socket_client, G_SOCKET_CONNECTABLE (target), NULL,
                                  connect_cb, &wait);
   wzp_test_wait_flag (&wait.done, TEST_TIMEOUT_MS);
@@ -402,6 +415,16 @@ wzp_test_client_try_connect (const char   *address,
                              const char   *relay_fp,
                              GError      **error)
 {
+  return wzp_test_client_try_connect_from (address, NULL, identity, relay_fp, error);
+}
+
+WzpTestClient *
+wzp_test_client_try_connect_from (const char   *address,
+                                  const char   *source_ip,
+                                  WzpIdentity  *identity,
+                                  const char   *relay_fp,
+                                  GError      **error)
+{
   g_autoptr(WzpTestClient) client = g_new0 (WzpTestClient, 1);
   AsyncWait wait = { 0 };
 
@@ -410,13 +433,15 @@ wzp_test_client_try_connect (const char   *address,
   client->answer_pings = TRUE;
   g_queue_init (&client->inbox);
 
-  client->conn = wzp_test_tcp_connect (address);
+  client->conn = wzp_test_tcp_connect_from (address, source_ip);
   client->tls = _wzp_tls_client_new (G_IO_STREAM (client->conn), client->identity, relay_fp,
                                      error);
   if (client->tls == NULL)
     return NULL;
 
-  g_tls_connection_handshake_async (G_TLS_CONNECTION (client->tls), G_PRIORITY_DEFAULT, NULL,
+  /* High priority: the relay shares this process and GIO's task pool, where tests fill
+   * the relay's handshakes on purpose; a client elsewhere has its own pool. */
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (client->tls), G_PRIORITY_HIGH, NULL,
                                     handshake_done_cb, &wait);
   wzp_test_wait_flag (&wait.done, TEST_TIMEOUT_MS);
   if (wait.error != NULL)

@@ -83,6 +83,12 @@ WzpTestClient *wzp_test_client_try_connect  (const char     *address,
                                              WzpIdentity    *identity,
                                              const char     *relay_fp,
                                              GError        **error);
+/* Same, from @source_ip (a loopback address such as 127.0.0.2; NULL: any). */
+WzpTestClient *wzp_test_client_try_connect_from (const char  *address,
+                                                 const char  *source_ip,
+                                                 WzpIdentity *identity,
+                                                 const char  *relay_fp,
+                                                 GError     **error);
 const char    *wzp_test_client_fingerprint  (WzpTestClient  *client);
 void           wzp_test_client_send         (WzpTestClient  *client,
                                              WzpMessage     *message);
@@ -116,6 +122,9 @@ GSocketConnection *wzp_test_pipe_open       (const char     *pipe_addr,
                                              gint64          seq);
 /* Connects to @address over plain TCP (no TLS). */
 GSocketConnection *wzp_test_tcp_connect     (const char     *address);
+/* Same, from @source_ip (NULL: any). */
+GSocketConnection *wzp_test_tcp_connect_from (const char    *address,
+                                              const char    *source_ip);
 
 /* Call signalling as the relay tests speak it: an offer to @target (caller at
  * 198.51.100.1, a LAN and a ULA local address, Cone) and an answer with @mode (callee at

@@ -1,0 +1,343 @@
+/* test-relay-accept.c: idle and stalled connections cannot lock real clients out
+ *
+ * The attacks of a security review, on loopback: idle TCP connections from a few
+ * addresses, handshakes that stop after their ClientHello, and established connections
+ * that never register (docs/relay.md, "Connections and their limits").
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include "test-util.h"
+#include "wzp-relay-private.h"
+#include "wzp-tls-private.h"
+
+typedef struct
+{
+  WzpRelay *relay;
+  char     *address;
+  guint16   port;
+} Fixture;
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) listen = NULL;
+
+  f->relay = wzp_relay_new (identity);
+  wzp_relay_listen (f->relay, "127.0.0.1:0", NULL, &error);
+  g_assert_no_error (error);
+  listen = wzp_relay_dup_listen_addresses (f->relay);
+  f->address = g_strdup (listen[0]);
+  f->port = g_ascii_strtoull (strrchr (f->address, ':') + 1, NULL, 10);
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  wzp_relay_stop (f->relay);
+  wzp_test_finalize_object (f->relay);
+  g_free (f->address);
+}
+
+/* A plain TCP connection from @source_ip (any 127.0.0.0/8 address) to the relay. */
+static int
+raw_connect_from (const char *source_ip,
+                  guint16     port)
+{
+  struct sockaddr_in src = { .sin_family = AF_INET };
+  struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons (port) };
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  g_assert_cmpint (fd, >=, 0);
+  inet_pton (AF_INET, source_ip, &src.sin_addr);
+  inet_pton (AF_INET, "127.0.0.1", &dst.sin_addr);
+  g_assert_no_errno (bind (fd, (struct sockaddr *) &src, sizeof src));
+  g_assert_no_errno (connect (fd, (struct sockaddr *) &dst, sizeof dst));
+  return fd;
+}
+
+/* Whether the relay closed @fd (EOF or reset) within @ms; the main context runs. */
+static gboolean
+closed_within (int   fd,
+               guint ms)
+{
+  gint64 end = g_get_monotonic_time () + ms * 1000;
+
+  while (g_get_monotonic_time () < end)
+    {
+      char buf[4096];
+      ssize_t n = recv (fd, buf, sizeof buf, MSG_DONTWAIT);
+
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+        return TRUE;
+      if (n < 0)
+        wzp_test_spin (20);
+    }
+  return FALSE;
+}
+
+static gint64
+register_from (Fixture    *f,
+               const char *source_ip,
+               WzpIdentity *identity)
+{
+  gint64 start = g_get_monotonic_time ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WzpTestClient) client = NULL;
+  g_autoptr(WzpMessage) ack = NULL;
+
+  client = wzp_test_client_try_connect_from (f->address, source_ip, identity,
+                                             wzp_relay_get_fingerprint (f->relay), &error);
+  g_assert_no_error (error);
+  ack = wzp_test_client_register (client, "Real");
+  g_assert_true (_wzp_message_get_bool (ack, "success"));
+  return g_get_monotonic_time () - start;
+}
+
+/* 400 idle TCP connections from four addresses (the review locked the relay with 32),
+ * and 60 more from the client's own address: a real client registers within a second,
+ * and every idle connection is closed after client-hello-timeout (1 s), having sent
+ * nothing. */
+static void
+test_idle_flood (Fixture       *f,
+                 gconstpointer  data)
+{
+  static const char *attackers[] = { "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5" };
+  GArray *fds = g_array_new (FALSE, FALSE, sizeof (int));
+  gint64 elapsed_us;
+
+  for (guint a = 0; a < G_N_ELEMENTS (attackers); a++)
+    for (guint i = 0; i < 100; i++)
+      {
+        int fd = raw_connect_from (attackers[a], f->port);
+        g_array_append_val (fds, fd);
+      }
+  for (guint i = 0; i < 60; i++)
+    {
+      int fd = raw_connect_from ("127.0.0.1", f->port);
+      g_array_append_val (fds, fd);
+    }
+  wzp_test_spin (200);   /* the relay accepts them all */
+
+  elapsed_us = register_from (f, "127.0.0.1", NULL);
+  g_test_message ("registration with %u idle connections open took %.1f ms", fds->len,
+                  elapsed_us / 1000.0);
+  g_assert_cmpint (elapsed_us, <, G_USEC_PER_SEC);
+
+  for (guint i = 0; i < fds->len; i++)
+    {
+      int fd = g_array_index (fds, int, i);
+
+      g_assert_true (closed_within (fd, 3000));
+      close (fd);
+    }
+  g_array_unref (fds);
+}
+
+/* Bytes that are not a TLS ClientHello are closed at once, not after a deadline. */
+static void
+test_not_tls (Fixture       *f,
+              gconstpointer  data)
+{
+  static const char request[] = "GET / HTTP/1.1\r\nHost: relay\r\n\r\n";
+  int fd = raw_connect_from ("127.0.0.2", f->port);
+
+  g_assert_cmpint (send (fd, request, strlen (request), MSG_NOSIGNAL), ==, strlen (request));
+  g_assert_true (closed_within (fd, 500));
+  close (fd);
+}
+
+/* A real ClientHello, as the first TLS record a client sends: a client handshakes with a
+ * plain listening socket here, which reads its first record and hangs up. */
+static GBytes *
+capture_client_hello (void)
+{
+  struct sockaddr_in addr = { .sin_family = AF_INET };
+  socklen_t len = sizeof addr;
+  int listener = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
+  g_autoptr(GSocketConnection) conn = NULL;
+  g_autoptr(GIOStream) tls = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autofree char *target = NULL;
+  guint8 record[5 + 16384];
+  gsize have = 0;
+  int server;
+
+  inet_pton (AF_INET, "127.0.0.1", &addr.sin_addr);
+  g_assert_no_errno (bind (listener, (struct sockaddr *) &addr, sizeof addr));
+  g_assert_no_errno (listen (listener, 1));
+  g_assert_no_errno (getsockname (listener, (struct sockaddr *) &addr, &len));
+  target = g_strdup_printf ("127.0.0.1:%u", ntohs (addr.sin_port));
+
+  conn = wzp_test_tcp_connect (target);
+  tls = _wzp_tls_client_new (G_IO_STREAM (conn), identity, NULL, NULL);
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (tls), G_PRIORITY_DEFAULT, cancellable,
+                                    NULL, NULL);
+  server = accept (listener, NULL, NULL);
+  g_assert_cmpint (server, >=, 0);
+  while (have < 5 || have < 5 + (gsize) ((record[3] << 8) | record[4]))
+    {
+      ssize_t n = recv (server, record + have, sizeof record - have, MSG_DONTWAIT);
+
+      if (n > 0)
+        have += n;
+      else
+        wzp_test_spin (5);
+    }
+  g_cancellable_cancel (cancellable);
+  close (server);
+  close (listener);
+  g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
+  wzp_test_spin (50);   /* the handshake's task ends */
+  return g_bytes_new (record, have);
+}
+
+/* Connections that send a real ClientHello and then nothing hold a TLS handshake (and a
+ * GIO worker thread) until handshake-timeout. 80 of them from four addresses, more than
+ * max-tls-handshakes: a client from an address that completed a handshake before still
+ * registers within a second, from the slots reserved for such addresses. */
+static void
+test_stalled_handshakes (Fixture       *f,
+                         gconstpointer  data)
+{
+  static const char *attackers[] = { "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5" };
+  g_autoptr(GBytes) hello = capture_client_hello ();
+  g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
+  gsize hello_len;
+  const guint8 *hello_data = g_bytes_get_data (hello, &hello_len);
+  int fds[80];
+  gint64 elapsed_us;
+
+  /* The user's address is known to the relay: the user was here before. */
+  register_from (f, "127.0.0.1", identity);
+  wzp_test_spin (100);
+
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    {
+      fds[i] = raw_connect_from (attackers[i % G_N_ELEMENTS (attackers)], f->port);
+      g_assert_cmpint (send (fds[i], hello_data, hello_len, MSG_NOSIGNAL), ==, hello_len);
+    }
+  wzp_test_spin (300);   /* the relay starts the handshakes it allows */
+  g_assert_cmpuint (f->relay->tls_handshakes, >=, f->relay->max_tls_handshakes * 3 / 4);
+
+  elapsed_us = register_from (f, "127.0.0.1", identity);
+  g_test_message ("registration with %u stalled handshakes took %.1f ms",
+                  (guint) G_N_ELEMENTS (fds), elapsed_us / 1000.0);
+  g_assert_cmpint (elapsed_us, <, G_USEC_PER_SEC);
+
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    close (fds[i]);
+}
+
+/* A ClientHello trickled a byte at a time does not hold its place: it is closed once
+ * client-hello-timeout passes without the whole record. */
+static void
+test_trickled_hello (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(GBytes) hello = capture_client_hello ();
+  const guint8 *bytes = g_bytes_get_data (hello, NULL);
+  int fd = raw_connect_from ("127.0.0.2", f->port);
+  gint64 start = g_get_monotonic_time ();
+  gboolean closed = FALSE;
+
+  for (guint i = 0; i < g_bytes_get_size (hello) - 1 && !closed; i++)
+    {
+      send (fd, bytes + i, 1, MSG_NOSIGNAL);
+      closed = closed_within (fd, 100);
+    }
+  g_assert_true (closed || closed_within (fd, 2000));
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 3 * G_USEC_PER_SEC);
+  close (fd);
+}
+
+/* Established connections that never register are capped per address: one address
+ * cannot hold the relay's descriptors, and another still registers. Registered
+ * connections do not count. */
+static void
+test_unregistered_cap (Fixture       *f,
+                       gconstpointer  data)
+{
+  GPtrArray *clients = g_ptr_array_new_with_free_func ((GDestroyNotify) wzp_test_client_free);
+  g_autoptr(GPtrArray) kept = g_ptr_array_new ();
+  guint refused = 0;
+
+  g_object_set (f->relay, "max-unregistered-per-ip", 4, NULL);
+  for (guint i = 0; i < 12; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      WzpTestClient *client = wzp_test_client_try_connect_from (f->address, "127.0.0.2", NULL,
+                                                                NULL, &error);
+
+      g_assert_no_error (error);
+      g_ptr_array_add (clients, client);
+    }
+  wzp_test_spin (500);   /* the refusals arrive */
+  for (guint i = 0; i < clients->len; i++)
+    {
+      WzpTestClient *client = g_ptr_array_index (clients, i);
+
+      if (wzp_test_client_quiet (client, 20))
+        g_ptr_array_add (kept, client);
+      else
+        {
+          wzp_test_client_expect_error (client, WZP_ERROR_CODE_LIMIT_REACHED);
+          wzp_test_client_wait_closed (client);
+          refused++;
+        }
+    }
+  g_assert_cmpuint (refused, ==, 8);
+
+  /* Registering frees the place: two more may connect. */
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(WzpMessage) ack = wzp_test_client_register (g_ptr_array_index (kept, i),
+                                                            "Registered");
+      g_assert_true (_wzp_message_get_bool (ack, "success"));
+    }
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(WzpTestClient) client =
+        wzp_test_client_try_connect_from (f->address, "127.0.0.2", NULL, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_true (wzp_test_client_quiet (client, 200));
+      g_ptr_array_add (clients, g_steal_pointer (&client));
+    }
+
+  register_from (f, "127.0.0.1", NULL);
+  g_ptr_array_unref (clients);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+
+#define ADD(path, fn) \
+  g_test_add ("/wzp/relay-accept/" path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+
+  ADD ("idle-flood", test_idle_flood);
+  ADD ("not-tls", test_not_tls);
+  ADD ("stalled-handshakes", test_stalled_handshakes);
+  ADD ("trickled-hello", test_trickled_hello);
+  ADD ("unregistered-cap", test_unregistered_cap);
+
+  return g_test_run ();
+}
