@@ -5,7 +5,8 @@
  *
  *  1. awaiting its ClientHello: no TLS state and no thread, only a socket watch. The
  *     first TLS record must be complete within client-hello-timeout (1 s); an idle TCP
- *     connection is closed then and never reaches a handshake slot.
+ *     connection is closed then and never reaches a handshake slot. At a cap, the
+ *     oldest such connection is closed to make room for a new one.
  *  2. queued: the ClientHello is in the kernel's buffer, waiting for a TLS slot.
  *  3. handshaking: glib-networking 2.74 runs each handshake in a worker thread of GIO's
  *     shared task pool (10 threads, growing slowly), so these are few: max-tls-handshakes
@@ -147,6 +148,8 @@ stage_leave (RelayConn *conn)
           g_source_destroy (conn->hello_source);
           g_clear_pointer (&conn->hello_source, g_source_unref);
         }
+      g_queue_unlink (&self->awaiting_hello, &conn->awaiting_link);
+      g_queue_unlink (&conn->ip->awaiting_hello, &conn->awaiting_ip_link);
       break;
     case CONN_QUEUED:
       g_queue_remove (&self->tls_queue, conn);
@@ -281,6 +284,8 @@ hello_complete (RelayConn *conn)
   gint64 left_ms = (gint64) self->handshake_timeout * 1000 - elapsed_ms;
 
   g_clear_pointer (&conn->hello_source, g_source_unref);
+  g_queue_unlink (&self->awaiting_hello, &conn->awaiting_link);
+  g_queue_unlink (&conn->ip->awaiting_hello, &conn->awaiting_ip_link);
   arm_deadline (conn, MAX (left_ms, 1));
 
   conn->tls = _wzp_tls_server_new (G_IO_STREAM (conn->socket_conn), self->identity, NULL,
@@ -362,6 +367,10 @@ await_hello (RelayConn *conn)
   conn->stage = CONN_AWAITING_HELLO;
   arm_deadline (conn, MIN (conn->relay->client_hello_timeout, conn->relay->handshake_timeout)
                       * 1000);
+  conn->awaiting_link.data = conn;
+  conn->awaiting_ip_link.data = conn;
+  g_queue_push_tail_link (&conn->relay->awaiting_hello, &conn->awaiting_link);
+  g_queue_push_tail_link (&conn->ip->awaiting_hello, &conn->awaiting_ip_link);
   conn->hello_source = g_socket_create_source (socket, G_IO_IN, NULL);
   g_source_set_callback (conn->hello_source, G_SOURCE_FUNC (hello_readable_cb), conn, NULL);
   g_source_attach (conn->hello_source, conn->relay->context);
@@ -430,12 +439,31 @@ handshake_limit_hit (WzpRelay   *self,
   return NULL;
 }
 
+/* At a cap, the connection that has waited longest for its ClientHello makes room for
+ * the new one: a real client sends its ClientHello one round trip after connecting, so
+ * the oldest silent connection is almost surely an idle one, and idle connections cannot
+ * keep the users of their own address (a carrier NAT) out. FALSE when none is waiting. */
+static gboolean
+evict_oldest_silent (WzpRelay   *self,
+                     IpCounters *ip)
+{
+  GQueue *queue = ip->handshakes >= self->max_handshakes_per_ip ? &ip->awaiting_hello
+                                                                  : &self->awaiting_hello;
+  RelayConn *oldest = g_queue_peek_head (queue);
+
+  if (oldest == NULL)
+    return FALSE;
+  _wzp_relay_conn_close (oldest, "no TLS ClientHello yet; closed to make room");
+  return TRUE;
+}
+
 gboolean
 _wzp_relay_accept_incoming (WzpRelay          *self,
                             GSocketConnection *connection)
 {
   g_autoptr(GSocketAddress) remote = NULL;
   g_autoptr(GSocketAddress) local = NULL;
+  GInetAddress *address;
   const char *limit;
   IpCounters *ip;
   RelayConn *conn;
@@ -448,9 +476,10 @@ _wzp_relay_accept_incoming (WzpRelay          *self,
   if (remote == NULL || local == NULL || !G_IS_INET_SOCKET_ADDRESS (remote))
     return TRUE;
 
-  ip = _wzp_relay_ip_counters (self, g_inet_socket_address_get_address (
-                                 G_INET_SOCKET_ADDRESS (remote)));
-  limit = handshake_limit_hit (self, ip);
+  address = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote));
+  ip = _wzp_relay_ip_counters (self, address);
+  while ((limit = handshake_limit_hit (self, ip)) != NULL && evict_oldest_silent (self, ip))
+    ip = _wzp_relay_ip_counters (self, address);   /* the eviction may have freed it */
   if (limit != NULL)
     {
       g_autofree char *addr = _wzp_address_to_string (remote);

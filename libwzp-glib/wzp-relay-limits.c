@@ -37,6 +37,7 @@ _wzp_relay_ip_counters (WzpRelay     *self,
     {
       counters = g_new0 (IpCounters, 1);
       counters->key = g_steal_pointer (&key);
+      g_queue_init (&counters->awaiting_hello);
       g_hash_table_insert (self->ip_counters, counters->key, counters);
     }
   return counters;

@@ -39,6 +39,7 @@ struct _IpCounters
   guint  handshakes;     /* connections before their TLS handshake completed */
   guint  tls_handshakes; /* of those, the ones in the handshake itself */
   guint  unregistered;   /* established, not (yet) registered */
+  GQueue awaiting_hello; /* RelayConn*: its connections awaiting their ClientHello, oldest first */
   guint  registrations;
   guint  pipes;
 };
@@ -83,6 +84,8 @@ struct _RelayConn
   guint               handshake_timeout_id;
   RelayConnStage      stage;
   GSource            *hello_source;       /* watches for the ClientHello */
+  GList               awaiting_link;      /* in the relay's awaiting_hello queue */
+  GList               awaiting_ip_link;   /* in its IpCounters' */
   gint64              accepted_us;        /* monotonic */
   gboolean            known_source;       /* its address completed a handshake before */
   gboolean            counted_unregistered;
@@ -152,6 +155,7 @@ struct _WzpRelay
   guint            pending_handshakes; /* connections before their handshake completed */
   guint            tls_handshakes;     /* of those, in the TLS handshake itself */
   GQueue           tls_queue;          /* RelayConn*: ClientHello in, waiting for a slot */
+  GQueue           awaiting_hello;     /* RelayConn*: awaiting their ClientHello, oldest first */
   GHashTable      *known_sources;      /* ip keys that completed a handshake: this */
   GHashTable      *known_sources_old;  /* generation and the one before */
   guint            resume_accept_id;
