@@ -114,6 +114,8 @@ tls_slot_free (WzpRelay  *self,
 static void
 tls_queue_run (WzpRelay *self)
 {
+  if (!self->running)
+    return;   /* stopping: the queued connections are being closed */
   for (int pass = 0; pass < 2; pass++)
     {
       GList *l = self->tls_queue.head;
