@@ -390,6 +390,14 @@ handle_offer (WzpRelay   *self,
 
       _wzp_message_set_string (busy, "reason",
                                _wzp_hangup_reason_to_wire (WZP_HANGUP_REASON_BUSY));
+      /* Rate limited per caller: it is the caller who keeps trying. */
+      _wzp_relay_log_limit (self, from->conn != NULL ? _wzp_relay_log_conn_source (from->conn)
+                                                     : from->peer->fingerprint,
+                            "max-calls-per-client",
+                            from->conn != NULL ? from->conn->remote_addr : NULL,
+                            "call %s from %s: the callee %s already has %u calls; "
+                            "Hangup{Busy}", call_id, from->fingerprint, target,
+                            self->max_calls_per_client);
       sender_send (self, from, busy);
       return;
     }

@@ -520,15 +520,37 @@ test_busy (Fixture       *f,
   g_autoptr(WzpMessage) offer = NULL;
   g_autoptr(WzpMessage) busy = NULL;
 
+  g_autoptr(GPtrArray) lines = NULL;
+  guint logged = 0;
+
   g_object_set (f->relay, "max-calls-per-client", 1, NULL);
   call_id = wzp_test_set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
 
+  wzp_test_log_capture_start ();
   offer = wzp_test_make_offer (second, wzp_test_client_fingerprint (b));
   wzp_test_client_send (c, offer);
   busy = wzp_test_client_expect (c, WZP_MESSAGE_HANGUP);
   g_assert_cmpstr (_wzp_message_get_string (busy, "reason"), ==, "Busy");
   g_assert_cmpstr (_wzp_message_get_string (busy, "call_id"), ==, second);
   g_assert_true (wzp_test_client_quiet (b, 50));
+
+  /* Every limit hit is logged (docs/relay.md, "Logs"), the callee's too. */
+  lines = wzp_test_log_captured ();
+  wzp_test_log_capture_stop ();
+  for (guint i = 0; i < lines->len; i++)
+    {
+      GHashTable *line = g_ptr_array_index (lines, i);
+
+      if (g_strcmp0 (g_hash_table_lookup (line, "WZP_LIMIT"), "max-calls-per-client") == 0)
+        {
+          const char *message = g_hash_table_lookup (line, "MESSAGE");
+
+          g_assert_nonnull (strstr (message, second));
+          g_assert_nonnull (strstr (message, wzp_test_client_fingerprint (b)));
+          logged++;
+        }
+    }
+  g_assert_cmpuint (logged, ==, 1);
 }
 
 static void
