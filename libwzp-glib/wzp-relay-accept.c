@@ -24,6 +24,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include "wzp-relay-log-private.h"
 #include "wzp-relay-private.h"
 #include "wzp-socket-private.h"
 #include "wzp-tls-private.h"
@@ -403,10 +404,9 @@ _wzp_relay_accept_check_fds (WzpRelay          *self,
 
   if (self->resume_accept_id == 0)
     {
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                        "WZP_LIMIT", "min-free-fds",
-                        "MESSAGE", "Running out of file descriptors; not accepting "
-                        "connections for a second");
+      _wzp_relay_log_limit (self, NULL, "min-free-fds", NULL,
+                            "Running out of file descriptors; not accepting "
+                            "connections for a second");
       for (guint i = 0; i < self->services->len; i++)
         g_socket_service_stop (g_ptr_array_index (self->services, i));
       self->resume_accept_id = _wzp_timeout_add_seconds (self->context, 1, resume_accept_cb, self);
@@ -449,12 +449,16 @@ static gboolean
 evict_oldest_silent (WzpRelay   *self,
                      IpCounters *ip)
 {
-  GQueue *queue = ip->handshakes >= self->max_handshakes_per_ip ? &ip->awaiting_hello
-                                                                  : &self->awaiting_hello;
+  gboolean per_source = ip->handshakes >= self->max_handshakes_per_ip;
+  GQueue *queue = per_source ? &ip->awaiting_hello : &self->awaiting_hello;
   RelayConn *oldest = g_queue_peek_head (queue);
 
   if (oldest == NULL)
     return FALSE;
+  _wzp_relay_log_limit (self, oldest->ip->key,
+                        per_source ? "max-handshakes-per-ip" : "max-pending-handshakes",
+                        oldest->remote_addr, "no TLS ClientHello yet; closed to make room "
+                        "for a new connection");
   _wzp_relay_conn_close (oldest, "no TLS ClientHello yet; closed to make room");
   return TRUE;
 }
@@ -486,11 +490,9 @@ _wzp_relay_accept_incoming (WzpRelay          *self,
     {
       g_autofree char *addr = _wzp_address_to_string (remote);
 
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                        "WZP_REMOTE_ADDRESS", addr,
-                        "WZP_LIMIT", limit,
-                        "MESSAGE", "%s: too many connections in their TLS handshake; "
-                        "connection refused", addr);
+      _wzp_relay_log_limit (self, ip->key, limit, addr,
+                            "too many connections in their TLS handshake; connection "
+                            "refused");
       _wzp_relay_ip_counters_gc (self, ip);
       return TRUE;
     }

@@ -20,6 +20,7 @@
 #include <sys/random.h>
 
 #include "wzp-relay-federation-private.h"
+#include "wzp-relay-log-private.h"
 #include "wzp-relay-private.h"
 
 #define NOTIFY_NONE  (-1)
@@ -87,12 +88,15 @@ log_call (RelayCall  *call,
           const char *format,
           ...)
 {
+  g_autofree char *raw = NULL;
   g_autofree char *text = NULL;
   va_list args;
 
   va_start (args, format);
-  text = g_strdup_vprintf (format, args);
+  raw = g_strdup_vprintf (format, args);
   va_end (args);
+  /* It may quote a peer relay's Error text. */
+  text = _wzp_relay_log_text (raw, WZP_RELAY_LOG_MAX_TEXT);
 
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "WZP_CALL_ID", call->call_id,
@@ -151,13 +155,8 @@ sender_error (WzpRelay   *self,
       _wzp_relay_conn_send_error (from->conn, code, call_id, "%s", text);
       return;
     }
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                    "WZP_PEER", from->peer->fingerprint,
-                    "WZP_FINGERPRINT", from->fingerprint,
-                    "WZP_CALL_ID", call_id ? call_id : "",
-                    "WZP_ERROR_CODE", code,
-                    "MESSAGE", "To %s at peer relay %s: %s (%s)", from->fingerprint,
-                    from->peer->uri, text, code);
+  _wzp_relay_log_peer_error (self, from->peer->fingerprint, from->peer->uri,
+                             from->fingerprint, code, call_id, text);
   /* Inside a forward: the peer relay passes it on to its party. */
   error = _wzp_message_new_error (code, text, call_id);
   _wzp_relay_federation_forward (self, from->peer->fingerprint, error);
@@ -391,6 +390,14 @@ handle_offer (WzpRelay   *self,
 
       _wzp_message_set_string (busy, "reason",
                                _wzp_hangup_reason_to_wire (WZP_HANGUP_REASON_BUSY));
+      /* Rate limited per caller: it is the caller who keeps trying. */
+      _wzp_relay_log_limit (self, from->conn != NULL ? _wzp_relay_log_conn_source (from->conn)
+                                                     : from->peer->fingerprint,
+                            "max-calls-per-client",
+                            from->conn != NULL ? from->conn->remote_addr : NULL,
+                            "call %s from %s: the callee %s already has %u calls; "
+                            "Hangup{Busy}", call_id, from->fingerprint, target,
+                            self->max_calls_per_client);
       sender_send (self, from, busy);
       return;
     }

@@ -27,6 +27,7 @@
 
 #include "wzp-path-private.h"
 #include "wzp-relay-forwarder-private.h"
+#include "wzp-relay-log-private.h"
 #include "wzp-relay-private.h"
 #include "wzp-tls-private.h"
 
@@ -105,10 +106,22 @@ static void
 log_pipe (RelayPipe  *pipe,
           const char *message)
 {
+  g_autofree char *text = NULL;
+
+  /* A pipe that never showed a valid token is a refused connection, which anyone can
+   * make as fast as TCP allows: rate limited per source. */
+  if (pipe->call == NULL && pipe->ip != NULL)
+    {
+      _wzp_relay_log_refusal (pipe->relay, G_LOG_LEVEL_INFO, pipe->ip->key, "pipe-refused",
+                              pipe->remote_addr, "pipe refused: %s", message);
+      return;
+    }
+  /* Decoder errors may quote what the client sent. */
+  text = _wzp_relay_log_text (message, WZP_RELAY_LOG_MAX_TEXT);
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "WZP_REMOTE_ADDRESS", pipe->remote_addr,
                     "WZP_CALL_ID", pipe->call ? pipe->call->call_id : "",
-                    "MESSAGE", "Pipe from %s: %s", pipe->remote_addr, message);
+                    "MESSAGE", "Pipe from %s: %s", pipe->remote_addr, text);
 }
 
 static const char *
@@ -491,10 +504,8 @@ _wzp_relay_pipes_incoming (WzpRelay          *self,
     {
       g_autofree char *addr = _wzp_address_to_string (remote);
 
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                        "WZP_REMOTE_ADDRESS", addr,
-                        "WZP_LIMIT", "max-pipes-per-ip",
-                        "MESSAGE", "%s: too many pipes from this address; refused", addr);
+      _wzp_relay_log_limit (self, ip->key, "max-pipes-per-ip", addr,
+                            "too many pipes from this address; refused");
       _wzp_relay_ip_counters_gc (self, ip);
       return FALSE;
     }

@@ -7,6 +7,8 @@
  *   wzp-relay-forwarder.c  forwarding of joined pipes (recv/send) on a thread of its own
  *                       (declared in wzp-relay-forwarder-private.h)
  *   wzp-relay-limits.c  per-source-IP counters, message rate, fd reserve
+ *   wzp-relay-log.c     log lines about clients: rate limited, client text cut
+ *                       (declared in wzp-relay-log-private.h)
  *   wzp-relay-federation*.c, wzp-relay-presence.c, wzp-relay-bridge.c: federation
  *                       (declared in wzp-relay-federation-private.h)
  *
@@ -30,6 +32,7 @@ typedef struct _RelayPipe RelayPipe;
 typedef struct _IpCounters IpCounters;
 typedef struct _RelayFederation RelayFederation;
 typedef struct _RelayBridge RelayBridge;
+typedef struct _WzpLogLimiter WzpLogLimiter;
 
 /* Per source IPv4 address or IPv6 /64: identities are free, addresses are not. */
 struct _IpCounters
@@ -164,6 +167,8 @@ struct _WzpRelay
   gboolean         running;
   GMainContext    *context;          /* thread-default at construction: the relay's */
   RelayForwarder  *forwarder;        /* pipe forwarding thread, while pipes were joined */
+  WzpLogLimiter   *log_limiter;      /* wzp-relay-log.c: lines per source and limit */
+  guint            log_sweep_id;     /* reports suppressed lines, forgets quiet sources */
 
   /* Limits (properties) */
   guint            max_frame_size;

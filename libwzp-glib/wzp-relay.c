@@ -11,6 +11,7 @@
 #include "wzp-enum-types.h"
 #include "wzp-error.h"
 #include "wzp-relay-federation-private.h"
+#include "wzp-relay-log-private.h"
 #include "wzp-relay-private.h"
 #include "wzp-strv-private.h"
 #include "wzp-timeout-private.h"
@@ -162,10 +163,13 @@ log_conn (RelayConn      *conn,
           GLogLevelFlags  level,
           const char     *message)
 {
+  /* Decoder and TLS errors may quote what the client sent. */
+  g_autofree char *text = _wzp_relay_log_text (message, WZP_RELAY_LOG_MAX_TEXT);
+
   g_log_structured (G_LOG_DOMAIN, level,
                     "WZP_REMOTE_ADDRESS", conn->remote_addr,
                     "WZP_FINGERPRINT", conn->fingerprint ? conn->fingerprint : "",
-                    "MESSAGE", "%s: %s", conn->remote_addr, message);
+                    "MESSAGE", "%s: %s", conn->remote_addr, text);
 }
 
 void
@@ -192,12 +196,7 @@ _wzp_relay_conn_send_error (RelayConn  *conn,
   text = g_strdup_vprintf (format, args);
   va_end (args);
 
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                    "WZP_REMOTE_ADDRESS", conn->remote_addr,
-                    "WZP_FINGERPRINT", conn->fingerprint ? conn->fingerprint : "",
-                    "WZP_CALL_ID", call_id ? call_id : "",
-                    "WZP_ERROR_CODE", code,
-                    "MESSAGE", "%s: %s (%s)", conn->remote_addr, text, code);
+  _wzp_relay_log_error (conn, code, call_id, text);
 
   message = _wzp_message_new_error (code, text, call_id);
   _wzp_relay_conn_send (conn, message);
@@ -344,10 +343,8 @@ _wzp_relay_conn_refuse (RelayConn  *conn,
   text = g_strdup_vprintf (format, args);
   va_end (args);
 
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                    "WZP_REMOTE_ADDRESS", conn->remote_addr,
-                    "WZP_LIMIT", limit,
-                    "MESSAGE", "%s: %s", conn->remote_addr, text);
+  _wzp_relay_log_limit (conn->relay, _wzp_relay_log_conn_source (conn), limit,
+                        conn->remote_addr, "%s", text);
   /* The frame reader is not there yet: make one to write the Error. */
   if (conn->io == NULL)
     conn->io = _wzp_frame_io_new (conn->tls);
@@ -608,7 +605,8 @@ handle_message (RelayConn  *conn,
       break;
 
     case WZP_MESSAGE_ERROR:
-      log_conn (conn, G_LOG_LEVEL_DEBUG, _wzp_message_get_string (message, "message"));
+      _wzp_relay_log_client_error (conn, _wzp_message_get_string (message, "code"),
+                                   _wzp_message_get_string (message, "message"));
       break;
 
     case WZP_MESSAGE_DIRECT_CALL_OFFER:
@@ -703,7 +701,8 @@ conn_read_cb (GObject      *source,
           g_autoptr(WzpMessage) reply =
             _wzp_message_new_error (WZP_ERROR_CODE_FRAME_TOO_LARGE, error->message, NULL);
 
-          log_conn (conn, G_LOG_LEVEL_INFO, error->message);
+          _wzp_relay_log_limit (conn->relay, _wzp_relay_log_conn_source (conn),
+                                "max-frame-size", conn->remote_addr, "%s", error->message);
           conn_send_and_close (conn, reply);
           return;
         }
@@ -717,6 +716,10 @@ conn_read_cb (GObject      *source,
               g_autoptr(WzpMessage) reply =
                 _wzp_message_new_error (WZP_ERROR_CODE_BAD_MESSAGE,
                                         "Too many malformed messages; closing", NULL);
+              _wzp_relay_log_refusal (conn->relay, G_LOG_LEVEL_INFO,
+                                      _wzp_relay_log_conn_source (conn), "bad-messages",
+                                      conn->remote_addr, "more than %d malformed messages; "
+                                      "connection closed", MAX_BAD_MESSAGES);
               conn_send_and_close (conn, reply);
               return;
             }
@@ -739,6 +742,10 @@ conn_read_cb (GObject      *source,
       g_autoptr(WzpMessage) reply =
         _wzp_message_new_error (WZP_ERROR_CODE_RATE_LIMITED,
                                 "Flooding: far too many messages; closing", NULL);
+      _wzp_relay_log_limit (conn->relay, _wzp_relay_log_conn_source (conn),
+                            "max-messages-per-second", conn->remote_addr,
+                            "%u times over max-messages-per-second; connection closed",
+                            FLOOD_FACTOR);
       conn_send_and_close (conn, reply);
       return;
     }
@@ -778,7 +785,9 @@ _wzp_relay_conn_established (RelayConn *conn)
         _wzp_message_new_error (WZP_ERROR_CODE_LIMIT_REACHED,
                                 "This relay only serves the identities it was configured "
                                 "for, and yours is not one of them", NULL);
-      log_conn (conn, G_LOG_LEVEL_INFO, "identity not in allowed-fingerprints");
+      _wzp_relay_log_limit (self, _wzp_relay_log_conn_source (conn), "allowed-fingerprints",
+                            conn->remote_addr, "identity %s not in allowed-fingerprints",
+                            fingerprint);
       conn_send_and_close (conn, reply);
       return;
     }
@@ -997,6 +1006,7 @@ wzp_relay_finalize (GObject *object)
   g_strfreev (self->reflectors);
   _wzp_relay_federation_free (self);
   _wzp_relay_accept_free (self);
+  _wzp_relay_log_clear (self);
   /* Last: freeing calls and peers removes their timers from it. */
   g_main_context_unref (self->context);
 
@@ -1433,6 +1443,8 @@ relay_stop (WzpRelay *self,
     }
 
   _wzp_relay_notify_counts (self);
+  /* Lines held back by the rate limit are counted, never lost. */
+  _wzp_relay_log_flush (self);
 }
 
 /**

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -519,15 +520,37 @@ test_busy (Fixture       *f,
   g_autoptr(WzpMessage) offer = NULL;
   g_autoptr(WzpMessage) busy = NULL;
 
+  g_autoptr(GPtrArray) lines = NULL;
+  guint logged = 0;
+
   g_object_set (f->relay, "max-calls-per-client", 1, NULL);
   call_id = wzp_test_set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
 
+  wzp_test_log_capture_start ();
   offer = wzp_test_make_offer (second, wzp_test_client_fingerprint (b));
   wzp_test_client_send (c, offer);
   busy = wzp_test_client_expect (c, WZP_MESSAGE_HANGUP);
   g_assert_cmpstr (_wzp_message_get_string (busy, "reason"), ==, "Busy");
   g_assert_cmpstr (_wzp_message_get_string (busy, "call_id"), ==, second);
   g_assert_true (wzp_test_client_quiet (b, 50));
+
+  /* Every limit hit is logged (docs/relay.md, "Logs"), the callee's too. */
+  lines = wzp_test_log_captured ();
+  wzp_test_log_capture_stop ();
+  for (guint i = 0; i < lines->len; i++)
+    {
+      GHashTable *line = g_ptr_array_index (lines, i);
+
+      if (g_strcmp0 (g_hash_table_lookup (line, "WZP_LIMIT"), "max-calls-per-client") == 0)
+        {
+          const char *message = g_hash_table_lookup (line, "MESSAGE");
+
+          g_assert_nonnull (strstr (message, second));
+          g_assert_nonnull (strstr (message, wzp_test_client_fingerprint (b)));
+          logged++;
+        }
+    }
+  g_assert_cmpuint (logged, ==, 1);
 }
 
 static void
@@ -1556,6 +1579,157 @@ test_bad_input (Fixture       *f,
   g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), >=, 1);
 }
 
+/* Logs: a client decides how often it is refused and what text it sends, not how much
+ * the relay logs (docs/relay.md, "Logs"). */
+
+static guint
+count_lines_with (GPtrArray  *lines,
+                  const char *field,
+                  const char *value)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < lines->len; i++)
+    if (g_strcmp0 (g_hash_table_lookup (g_ptr_array_index (lines, i), field), value) == 0)
+      n++;
+  return n;
+}
+
+/* Hundreds of Errors in a burst: a handful of lines, and one that says how many were
+ * left out; none is lost from the count. */
+static void
+test_log_rate_limit (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) bad = connect_registered (f, "Mallory");
+  g_autoptr(WzpMessage) open = _wzp_message_new_for_call (WZP_MESSAGE_OPEN_PIPE, "x");
+  const guint n_errors = 300;
+  guint written = 0;
+  guint suppressed = 0;
+  gint64 start, deadline;
+  guint elapsed_s;
+
+  g_object_set (f->relay, "max-messages-per-second", 100000, NULL);
+  _wzp_message_set_string (open, "pipe_token", "0123456789abcdef0123456789abcdef");
+  wzp_test_log_capture_start ();
+
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < n_errors; i++)
+    wzp_test_client_send (bad, open);
+  /* The Errors themselves are not held back: only the log lines are. */
+  for (guint i = 0; i < n_errors; i++)
+    wzp_test_client_expect_error (bad, WZP_ERROR_CODE_BAD_MESSAGE);
+  elapsed_s = (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+
+  {
+    g_autoptr(GPtrArray) lines = wzp_test_log_captured ();
+    guint n = count_lines_with (lines, "WZP_ERROR_CODE", WZP_ERROR_CODE_BAD_MESSAGE);
+
+    g_test_message ("%u Errors in %u s: %u lines", n_errors, elapsed_s, n);
+    /* The burst, then one a second (and one more for a second boundary). */
+    g_assert_cmpuint (n, <=, 5 + elapsed_s + 1);
+  }
+
+  /* Once the client is quiet, a line says how many were left out. */
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  for (;;)
+    {
+      g_autoptr(GPtrArray) lines = wzp_test_log_captured ();
+
+      written = suppressed = 0;
+      for (guint i = 0; i < lines->len; i++)
+        {
+          GHashTable *line = g_ptr_array_index (lines, i);
+          const char *count = g_hash_table_lookup (line, "WZP_SUPPRESSED");
+
+          if (g_strcmp0 (g_hash_table_lookup (line, "WZP_ERROR_CODE"),
+                         WZP_ERROR_CODE_BAD_MESSAGE) != 0)
+            continue;
+          if (count != NULL)
+            {
+              g_assert_nonnull (strstr (g_hash_table_lookup (line, "MESSAGE"), "suppressed"));
+              suppressed += atoi (count);
+            }
+          /* A line of its own for the count has no address; an Error's line has. */
+          if (g_hash_table_contains (line, "WZP_REMOTE_ADDRESS"))
+            written++;
+        }
+      if (written + suppressed >= n_errors || g_get_monotonic_time () > deadline)
+        break;
+      wzp_test_spin (100);
+    }
+  wzp_test_log_capture_stop ();
+  g_test_message ("%u lines written, %u counted as suppressed", written, suppressed);
+  g_assert_cmpuint (suppressed, >, 0);
+  g_assert_cmpuint (written + suppressed, ==, n_errors);
+}
+
+/* 30 KB of text with escape sequences and newlines, where the relay would quote it: the
+ * log shows its beginning, escaped, and no line is long. */
+static void
+test_log_client_text (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) bad = connect_registered (f, "Mallory");
+  /* JSON escapes: the relay decodes them into ESC, LF and U+202E (right-to-left). */
+  g_autoptr(GString) long_text = g_string_new ("\\u001b[31m\\nred\\u202e");
+  g_autoptr(GPtrArray) lines = NULL;
+  g_autofree char *json = NULL;
+  guint quoted = 0;
+
+  g_string_append (long_text, "\\u001b]0;owned\\u0007");
+  while (long_text->len < 30 * 1024)
+    g_string_append (long_text, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\\n");
+  wzp_test_log_capture_start ();
+
+  /* The Error text a client sends, a call id in an Error's journal field, and a call id
+   * quoted in an Error's text. */
+  json = g_strdup_printf ("{\"type\":\"Error\",\"code\":\"oops\",\"message\":\"%s\"}",
+                          long_text->str);
+  send_frame_text (bad, json, -1);
+  g_free (json);
+  json = g_strdup_printf ("{\"type\":\"OpenPipe\",\"call_id\":\"%s\","
+                          "\"pipe_token\":\"0123456789abcdef0123456789abcdef\"}",
+                          long_text->str);
+  send_frame_text (bad, json, -1);
+  wzp_test_client_expect_error (bad, WZP_ERROR_CODE_BAD_MESSAGE);
+  g_free (json);
+  json = g_strdup_printf ("{\"type\":\"Hangup\",\"call_id\":\"%s\",\"reason\":\"Normal\"}",
+                          long_text->str);
+  send_frame_text (bad, json, -1);
+  wzp_test_client_expect_error (bad, WZP_ERROR_CODE_UNKNOWN_CALL);
+
+  lines = wzp_test_log_captured ();
+  wzp_test_log_capture_stop ();
+  for (guint i = 0; i < lines->len; i++)
+    {
+      GHashTable *line = g_ptr_array_index (lines, i);
+      GHashTableIter iter;
+      const char *key, *value;
+
+      gboolean quotes = FALSE;
+
+      g_hash_table_iter_init (&iter, line);
+      while (g_hash_table_iter_next (&iter, (gpointer *) &key, (gpointer *) &value))
+        {
+          g_assert_cmpuint (strlen (value), <=, 1024);
+          for (const char *p = value; *p; p++)
+            g_assert_cmpint ((guchar) *p, >=, 0x20);
+          g_assert_null (strstr (value, "\u202e"));   /* the bidi override, as is */
+          /* Its beginning, escaped, then "…" where it was cut. */
+          if (strstr (value, "\\x1b[31m\\nred\\u202e\\x1b]0;owned\\x07AAA") != NULL)
+            {
+              g_assert_true (strstr (value, "A…") != NULL || strstr (value, "\\n…") != NULL);
+              quotes = TRUE;
+            }
+        }
+      quoted += quotes;
+    }
+  /* The client's Error (at debug), OpenPipe's Error and Hangup's. */
+  g_assert_cmpuint (quoted, ==, 3);
+  g_assert_cmpuint (count_lines_with (lines, "WZP_ERROR_CODE", WZP_ERROR_CODE_BAD_MESSAGE), ==, 1);
+}
+
 /* Handshake limits: idle TCP connections from one address cannot starve real clients. */
 
 static int
@@ -1572,6 +1746,98 @@ idle_connect_from (const char *source_ip,
   g_assert_cmpint (bind (fd, (struct sockaddr *) &src, sizeof src), ==, 0);
   g_assert_cmpint (connect (fd, (struct sockaddr *) &dst, sizeof dst), ==, 0);
   return fd;
+}
+
+/* Sums, over the lines of @field = @value, the lines written about a connection (those
+ * with WZP_REMOTE_ADDRESS, not those that only report a count) and WZP_SUPPRESSED. */
+static void
+count_written_and_suppressed (GPtrArray  *lines,
+                              const char *field,
+                              const char *value,
+                              guint      *written,
+                              guint      *suppressed)
+{
+  *written = *suppressed = 0;
+  for (guint i = 0; i < lines->len; i++)
+    {
+      GHashTable *line = g_ptr_array_index (lines, i);
+      const char *count = g_hash_table_lookup (line, "WZP_SUPPRESSED");
+
+      if (g_strcmp0 (g_hash_table_lookup (line, field), value) != 0)
+        continue;
+      if (count != NULL)
+        *suppressed += atoi (count);
+      if (g_hash_table_contains (line, "WZP_REMOTE_ADDRESS"))
+        (*written)++;
+    }
+}
+
+/* Connections refused at accept, as fast as TCP allows: a handful of lines, then the
+ * count of the others (docs/relay.md, "Logs"). */
+static void
+test_log_refusals (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(GInetSocketAddress) address = _wzp_address_parse (f->address, NULL);
+  guint16 port = g_inet_socket_address_get_port (address);
+  int fds[60];
+  guint written = 0, suppressed = 0;
+  gint64 start, deadline;
+  guint elapsed_s;
+
+  g_object_set (f->relay, "max-handshakes-per-ip", 1, NULL);
+  wzp_test_log_capture_start ();
+
+  /* The address has one place before the handshake: each new connection takes it, and
+   * the one before, still silent, is closed to make room (a limit hit each time). */
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    fds[i] = idle_connect_from ("127.0.0.3", port);
+  /* Pipes without a valid token: refused too. */
+  for (guint i = 0; i < 60; i++)
+    {
+      g_autoptr(GSocketConnection) pipe =
+        wzp_test_pipe_open (f->pipe_address, "no-such-call",
+                            "0123456789abcdef0123456789abcdef", 1);
+      wzp_test_spin (1);
+    }
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  for (;;)
+    {
+      g_autoptr(GPtrArray) lines = wzp_test_log_captured ();
+
+      count_written_and_suppressed (lines, "WZP_LIMIT", "max-handshakes-per-ip",
+                                    &written, &suppressed);
+      if (written + suppressed >= G_N_ELEMENTS (fds) - 1 || g_get_monotonic_time () > deadline)
+        break;
+      wzp_test_spin (50);
+    }
+  elapsed_s = (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+  g_test_message ("handshakes: %u lines written, %u counted as suppressed in %u s",
+                  written, suppressed, elapsed_s);
+  g_assert_cmpuint (written, >=, 1);
+  g_assert_cmpuint (written, <=, 5 + elapsed_s + 1);
+  g_assert_cmpuint (written + suppressed, ==, G_N_ELEMENTS (fds) - 1);
+
+  {
+    g_autoptr(GPtrArray) lines = wzp_test_log_captured ();
+    guint refused = 0;
+
+    for (guint i = 0; i < lines->len; i++)
+      {
+        const char *message = g_hash_table_lookup (g_ptr_array_index (lines, i), "MESSAGE");
+
+        if (strstr (message, "pipe refused") != NULL)
+          refused++;
+      }
+    g_test_message ("pipes: %u lines", refused);
+    g_assert_cmpuint (refused, >=, 1);
+    g_assert_cmpuint (refused, <=, 5 + elapsed_s + 1);
+  }
+  wzp_test_log_capture_stop ();
+
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    close (fds[i]);
 }
 
 /* A relay made in a worker thread, on that thread's own context (what a server that runs
@@ -1829,7 +2095,10 @@ main (int   argc,
   ADD ("pipe-forwarder-descriptors", test_pipe_forwarder_descriptors);
   ADD ("pipe-backpressure", test_pipe_backpressure);
   ADD ("bad-input", test_bad_input);
+  ADD ("log-rate-limit", test_log_rate_limit);
+  ADD ("log-client-text", test_log_client_text);
   ADD ("idle-connections", test_idle_connections);
+  ADD ("log-refusals", test_log_refusals);
   g_test_add_func ("/wzp/relay/own-context", test_relay_on_own_context);
   g_test_add_func ("/wzp/relay/notify-on-change", test_notify_on_change);
   ADD ("keepalive", test_keepalive);

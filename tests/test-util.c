@@ -209,6 +209,22 @@ wzp_test_list_set_aside (void)
 
 static GQueue expected_messages = G_QUEUE_INIT;
 static int n_messages;   /* atomic: a test may log from a thread */
+static GMutex captured_lock;
+static GPtrArray *captured;   /* GHashTable*, while capturing */
+
+static void
+capture_line (const GLogField *fields,
+              gsize            n_fields)
+{
+  GHashTable *line = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      gsize len = fields[i].length < 0 ? strlen (fields[i].value) : (gsize) fields[i].length;
+      g_hash_table_replace (line, g_strdup (fields[i].key), g_strndup (fields[i].value, len));
+    }
+  g_ptr_array_add (captured, line);
+}
 
 static GLogWriterOutput
 expect_messages_writer_cb (GLogLevelFlags   log_level,
@@ -224,6 +240,14 @@ expect_messages_writer_cb (GLogLevelFlags   log_level,
       domain = fields[i].value;
     else if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
       message = fields[i].value;
+
+  if (g_strcmp0 (domain, "Wzp") == 0)
+    {
+      g_mutex_lock (&captured_lock);
+      if (captured != NULL)
+        capture_line (fields, n_fields);
+      g_mutex_unlock (&captured_lock);
+    }
 
   if ((log_level & G_LOG_LEVEL_MESSAGE) && g_strcmp0 (domain, "Wzp") == 0 && message != NULL)
     {
@@ -271,6 +295,37 @@ wzp_test_count_messages (void)
 {
   install_writer ();
   return g_atomic_int_get (&n_messages);
+}
+
+void
+wzp_test_log_capture_start (void)
+{
+  install_writer ();
+  g_mutex_lock (&captured_lock);
+  g_clear_pointer (&captured, g_ptr_array_unref);
+  captured = g_ptr_array_new_with_free_func ((GDestroyNotify) g_hash_table_unref);
+  g_mutex_unlock (&captured_lock);
+}
+
+GPtrArray *
+wzp_test_log_captured (void)
+{
+  GPtrArray *copy = g_ptr_array_new_with_free_func ((GDestroyNotify) g_hash_table_unref);
+
+  g_mutex_lock (&captured_lock);
+  g_assert_nonnull (captured);
+  for (guint i = 0; i < captured->len; i++)
+    g_ptr_array_add (copy, g_hash_table_ref (g_ptr_array_index (captured, i)));
+  g_mutex_unlock (&captured_lock);
+  return copy;
+}
+
+void
+wzp_test_log_capture_stop (void)
+{
+  g_mutex_lock (&captured_lock);
+  g_clear_pointer (&captured, g_ptr_array_unref);
+  g_mutex_unlock (&captured_lock);
 }
 
 static void

@@ -49,6 +49,13 @@ void         wzp_test_assert_expected_messages (void);
 /* How many messages of log domain "Wzp" were logged, expected or not, since the first call
  * of this or wzp_test_expect_message(). */
 guint        wzp_test_count_messages      (void);
+/* Keeps every line of log domain "Wzp", at any level and whether printed or not, from now
+ * until wzp_test_log_capture_stop() (starting again forgets the lines kept). */
+void         wzp_test_log_capture_start   (void);
+/* The lines kept so far, oldest first: each a GHashTable of its fields (name -> value,
+ * both strings: MESSAGE, PRIORITY, WZP_…). */
+GPtrArray   *wzp_test_log_captured        (void);
+void         wzp_test_log_capture_stop    (void);
 /* Sets the string-array property @property of @object (NULL at first) to @value twice,
  * then to NULL twice, and checks that each change notified once and each repeat not. */
 void         wzp_test_check_strv_notify   (gpointer            object,
