@@ -18,6 +18,7 @@
 
 #include <glib/gstdio.h>
 
+#include "wzp-address-private.h"
 #include "wzp-client-private.h"
 #include "wzp-i18n-private.h"
 
@@ -65,8 +66,7 @@ _wzp_known_relay_key (const char *host,
 {
   g_autofree char *canonical = canonical_host (host);
 
-  return strchr (canonical, ':') != NULL ? g_strdup_printf ("[%s]:%u", canonical, port)
-                                         : g_strdup_printf ("%s:%u", canonical, port);
+  return _wzp_address_format_host (canonical, port);
 }
 
 /* The relay (as _wzp_known_relay_key() names it) that a key of the file stands for, or
