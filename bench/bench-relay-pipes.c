@@ -445,34 +445,21 @@ close_abort (int fd)
   close (fd);
 }
 
-static gboolean
-parse_hostport (const char         *text,
-                struct sockaddr_in *sin)
-{
-  g_autofree char *host = g_strdup (text);
-  char *colon = strrchr (host, ':');
-
-  if (colon == NULL)
-    return FALSE;
-  *colon = '\0';
-  memset (sin, 0, sizeof *sin);
-  sin->sin_family = AF_INET;
-  sin->sin_port = htons (atoi (colon + 1));
-  return inet_pton (AF_INET, host, &sin->sin_addr) == 1;
-}
-
 static int
 tcp_connect (const char *address)
 {
-  struct sockaddr_in sin;
+  g_autoptr(GInetSocketAddress) parsed = _wzp_address_parse (address, NULL);
+  struct sockaddr_storage native;
   int fd;
 
-  if (!parse_hostport (address, &sin))
+  if (parsed == NULL ||
+      !g_socket_address_to_native (G_SOCKET_ADDRESS (parsed), &native, sizeof native, NULL))
     die ("bad address %s", address);
-  fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  fd = socket (native.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   set_nodelay (fd);
   set_timeout (fd, 5000);
-  if (connect (fd, (struct sockaddr *) &sin, sizeof sin) != 0)
+  if (connect (fd, (struct sockaddr *) &native,
+               g_socket_address_get_native_size (G_SOCKET_ADDRESS (parsed))) != 0)
     die ("connect %s: %s", address, g_strerror (errno));
   return fd;
 }

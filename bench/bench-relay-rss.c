@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "wzp-glib.h"
+#include "wzp-address-private.h"
 #include "wzp-frame-io-private.h"
 #include "wzp-message-private.h"
 #include "wzp-tls-private.h"

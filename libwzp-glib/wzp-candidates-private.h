@@ -7,14 +7,15 @@
  *  - the filter: a pure function from a WzpIfAddr list (real or synthetic) to candidates in
  *    dial order, with a reason for every address it skips.
  *
- * The address helpers at the end (classification, formatting, parsing) are shared with
- * the NAT type classification and the race.
+ * Addresses are parsed, formatted and classified by wzp-address-private.h.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #pragma once
 
 #include <gio/gio.h>
+
+#include "wzp-address-private.h"
 
 G_BEGIN_DECLS
 
@@ -72,36 +73,6 @@ typedef enum {
 } WzpSkipReason;
 
 const char      *_wzp_skip_reason_to_string        (WzpSkipReason reason);
-
-/* What an address is, as far as candidates, NAT evidence and path kinds are concerned. */
-typedef enum {
-  WZP_ADDRESS_CLASS_INVALID,
-  WZP_ADDRESS_CLASS_UNSPECIFIED, /* 0.0.0.0, :: */
-  WZP_ADDRESS_CLASS_LOOPBACK,    /* 127/8, ::1 */
-  WZP_ADDRESS_CLASS_LINK_LOCAL,  /* 169.254/16, fe80::/10 */
-  WZP_ADDRESS_CLASS_PRIVATE,     /* 10/8, 172.16/12, 192.168/16 (RFC 1918) */
-  WZP_ADDRESS_CLASS_CGNAT,       /* 100.64/10 (RFC 6598) */
-  WZP_ADDRESS_CLASS_ULA,         /* fc00::/7 */
-  WZP_ADDRESS_CLASS_GLOBAL,      /* any other unicast IPv4; IPv6 2000::/3 */
-  WZP_ADDRESS_CLASS_OTHER,       /* multicast, 0/8, 240/4, IPv6 outside the above */
-} WzpAddressClass;
-
-/* IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are classified as the IPv4 address. */
-WzpAddressClass  _wzp_address_classify             (GInetAddress   *address);
-WzpAddressClass  _wzp_address_classify_string      (const char     *address);
-const char      *_wzp_address_class_to_string      (WzpAddressClass klass);
-/* RFC 1918, CGNAT, ULA: a path to such an address is "direct-lan" (docs/decisions.md,
- * "The path kind follows the remote address"). */
-gboolean         _wzp_address_class_is_lan         (WzpAddressClass klass);
-
-/* "192.168.88.21:40001", "[2001:db8:1::21]:40001" (docs/protocol.md, "Messages"); no scope ids. */
-char            *_wzp_candidates_format_address    (GInetAddress   *address,
-                                                    guint16         port);
-/* Parses the format above (IPv4-mapped IPv6 is returned as IPv4). FALSE on anything else;
- * @address_out (transfer full) and @port_out may be NULL. */
-gboolean         _wzp_candidates_parse_address     (const char     *text,
-                                                    GInetAddress  **address_out,
-                                                    guint16        *port_out);
 
 /* The peer's host candidates that a client dials (docs/candidates.md, "Dialling the
  * peer's host candidates"): of the first WZP_MAX_HOST_CANDIDATES in @offered, those that

@@ -21,185 +21,9 @@
 #include <gio/gio.h>
 #include <nice/interfaces.h>
 
+#include "wzp-address-private.h"
 #include "wzp-candidates-private.h"
 #include "wzp-message-private.h"
-
-/* ------------------------------------------------------------------------------------ */
-/* Address helpers                                                                      */
-/* ------------------------------------------------------------------------------------ */
-
-static WzpAddressClass
-classify_ipv4 (const guint8 *b)
-{
-  if (b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 0)
-    return WZP_ADDRESS_CLASS_UNSPECIFIED;
-  if (b[0] == 0)
-    return WZP_ADDRESS_CLASS_OTHER;
-  if (b[0] == 127)
-    return WZP_ADDRESS_CLASS_LOOPBACK;
-  if (b[0] == 169 && b[1] == 254)
-    return WZP_ADDRESS_CLASS_LINK_LOCAL;
-  if (b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) || (b[0] == 192 && b[1] == 168))
-    return WZP_ADDRESS_CLASS_PRIVATE;
-  if (b[0] == 100 && (b[1] & 0xc0) == 64)
-    return WZP_ADDRESS_CLASS_CGNAT;
-  if (b[0] >= 224)
-    return WZP_ADDRESS_CLASS_OTHER;  /* multicast 224/4, reserved 240/4, broadcast */
-  return WZP_ADDRESS_CLASS_GLOBAL;
-}
-
-static gboolean
-is_v4_mapped (const guint8 *b)
-{
-  static const guint8 prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-  return memcmp (b, prefix, sizeof prefix) == 0;
-}
-
-static WzpAddressClass
-classify_ipv6 (const guint8 *b)
-{
-  static const guint8 zero[16] = { 0 };
-  static const guint8 loopback[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
-
-  if (memcmp (b, zero, 16) == 0)
-    return WZP_ADDRESS_CLASS_UNSPECIFIED;
-  if (memcmp (b, loopback, 16) == 0)
-    return WZP_ADDRESS_CLASS_LOOPBACK;
-  if (is_v4_mapped (b))
-    return classify_ipv4 (b + 12);
-  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
-    return WZP_ADDRESS_CLASS_LINK_LOCAL;
-  if ((b[0] & 0xfe) == 0xfc)
-    return WZP_ADDRESS_CLASS_ULA;
-  if ((b[0] & 0xe0) == 0x20)
-    return WZP_ADDRESS_CLASS_GLOBAL;
-  return WZP_ADDRESS_CLASS_OTHER;
-}
-
-WzpAddressClass
-_wzp_address_classify (GInetAddress *address)
-{
-  const guint8 *bytes;
-
-  g_return_val_if_fail (G_IS_INET_ADDRESS (address), WZP_ADDRESS_CLASS_INVALID);
-
-  bytes = g_inet_address_to_bytes (address);
-  if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV4)
-    return classify_ipv4 (bytes);
-  return classify_ipv6 (bytes);
-}
-
-WzpAddressClass
-_wzp_address_classify_string (const char *address)
-{
-  g_autoptr(GInetAddress) inet = NULL;
-
-  if (address == NULL)
-    return WZP_ADDRESS_CLASS_INVALID;
-  inet = g_inet_address_new_from_string (address);
-  if (inet == NULL)
-    return WZP_ADDRESS_CLASS_INVALID;
-  return _wzp_address_classify (inet);
-}
-
-const char *
-_wzp_address_class_to_string (WzpAddressClass klass)
-{
-  switch (klass)
-    {
-    case WZP_ADDRESS_CLASS_INVALID: return "invalid";
-    case WZP_ADDRESS_CLASS_UNSPECIFIED: return "unspecified";
-    case WZP_ADDRESS_CLASS_LOOPBACK: return "loopback";
-    case WZP_ADDRESS_CLASS_LINK_LOCAL: return "link-local";
-    case WZP_ADDRESS_CLASS_PRIVATE: return "private";
-    case WZP_ADDRESS_CLASS_CGNAT: return "cgnat";
-    case WZP_ADDRESS_CLASS_ULA: return "ula";
-    case WZP_ADDRESS_CLASS_GLOBAL: return "global";
-    case WZP_ADDRESS_CLASS_OTHER: return "other";
-    default: return "?";
-    }
-}
-
-gboolean
-_wzp_address_class_is_lan (WzpAddressClass klass)
-{
-  return klass == WZP_ADDRESS_CLASS_PRIVATE ||
-         klass == WZP_ADDRESS_CLASS_CGNAT ||
-         klass == WZP_ADDRESS_CLASS_ULA;
-}
-
-char *
-_wzp_candidates_format_address (GInetAddress *address,
-                                guint16       port)
-{
-  g_autofree char *text = NULL;
-
-  g_return_val_if_fail (G_IS_INET_ADDRESS (address), NULL);
-
-  text = g_inet_address_to_string (address);
-  if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV6)
-    return g_strdup_printf ("[%s]:%u", text, port);
-  return g_strdup_printf ("%s:%u", text, port);
-}
-
-gboolean
-_wzp_candidates_parse_address (const char    *text,
-                               GInetAddress **address_out,
-                               guint16       *port_out)
-{
-  g_autofree char *host = NULL;
-  g_autoptr(GInetAddress) inet = NULL;
-  const char *port_text;
-  guint64 port;
-
-  if (text == NULL)
-    return FALSE;
-
-  if (text[0] == '[')
-    {
-      const char *end = strchr (text, ']');
-
-      if (end == NULL || end[1] != ':')
-        return FALSE;
-      host = g_strndup (text + 1, end - text - 1);
-      port_text = end + 2;
-      if (strchr (host, ':') == NULL)
-        return FALSE;              /* brackets are for IPv6 only */
-    }
-  else
-    {
-      const char *colon = strrchr (text, ':');
-
-      if (colon == NULL)
-        return FALSE;
-      host = g_strndup (text, colon - text);
-      port_text = colon + 1;
-      if (strchr (host, ':') != NULL)
-        return FALSE;              /* IPv6 without brackets */
-    }
-
-  if (!g_ascii_string_to_unsigned (port_text, 10, 1, G_MAXUINT16, &port, NULL))
-    return FALSE;
-  inet = g_inet_address_new_from_string (host);
-  if (inet == NULL)
-    return FALSE;
-
-  if (g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV6 &&
-      is_v4_mapped (g_inet_address_to_bytes (inet)))
-    {
-      GInetAddress *v4 = g_inet_address_new_from_bytes (g_inet_address_to_bytes (inet) + 12,
-                                                        G_SOCKET_FAMILY_IPV4);
-      g_object_unref (inet);
-      inet = v4;
-    }
-
-  if (address_out != NULL)
-    *address_out = g_steal_pointer (&inet);
-  if (port_out != NULL)
-    *port_out = (guint16) port;
-  return TRUE;
-}
 
 /* The classes a host candidate can have (docs/candidates.md, "The rules"): a gathered
  * candidate is never public IPv4, link-local, multicast or unspecified. */
@@ -243,7 +67,7 @@ _wzp_candidates_filter_peer (const char * const *offered,
 
       if (n_offered >= WZP_MAX_HOST_CANDIDATES)
         continue;
-      if (!_wzp_candidates_parse_address (offered[n_offered], &address, &port) ||
+      if (!_wzp_address_parse_parts (offered[n_offered], &address, &port) ||
           !peer_candidate_class_ok (address, loopback_allowed))
         continue;
       /* Every host candidate of a peer is on its one port P. */
@@ -397,7 +221,7 @@ _wzp_candidates_check (const WzpIfAddr          *ifaddr,
     case WZP_ADDRESS_CLASS_LINK_LOCAL:
       return WZP_SKIP_LINK_LOCAL;
     case WZP_ADDRESS_CLASS_GLOBAL:
-      if (family == G_SOCKET_FAMILY_IPV4 || is_v4_mapped (g_inet_address_to_bytes (inet)))
+      if (family == G_SOCKET_FAMILY_IPV4 || _wzp_address_is_mapped (inet))
         return WZP_SKIP_PUBLIC_IPV4;
       break;
     case WZP_ADDRESS_CLASS_PRIVATE:
@@ -603,7 +427,7 @@ _wzp_candidates_filter (const WzpIfAddr          *ifaddrs,
         (*count)++;
 
         {
-          g_autofree char *text = _wzp_candidates_format_address (e->inet, port);
+          g_autofree char *text = _wzp_address_format (e->inet, port);
 
           g_ptr_array_add (candidates,
                            _wzp_candidate_new (text, ifaddrs[e->index].name, e->klass));

@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "wzp-address-private.h"
 #include "wzp-call-private.h"
 #include "wzp-client-private.h"
 #include "wzp-enum-types.h"
@@ -295,21 +296,6 @@ _wzp_client_get_candidates_serial (WzpClient *self)
   return self->candidates_serial;
 }
 
-/* Strips an IPv6 scope ("fe80::1%eth0") and unmaps IPv4-mapped IPv6 addresses. */
-static GInetAddress *
-plain_address (GInetAddress *address)
-{
-  if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV6)
-    {
-      const guint8 *bytes = g_inet_address_to_bytes (address);
-      static const guint8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-      if (memcmp (bytes, mapped, sizeof mapped) == 0)
-        return g_inet_address_new_from_bytes (bytes + 12, G_SOCKET_FAMILY_IPV4);
-    }
-  return g_object_ref (address);
-}
-
 gboolean
 _wzp_connection_is_on_own_address (GSocketConnection  *connection,
                                    const char * const *own_addresses)
@@ -322,7 +308,7 @@ _wzp_connection_is_on_own_address (GSocketConnection  *connection,
   local = g_socket_connection_get_local_address (connection, NULL);
   if (local == NULL || !G_IS_INET_SOCKET_ADDRESS (local))
     return TRUE;
-  mine = plain_address (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local)));
+  mine = _wzp_address_unmap (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local)));
 
   for (guint i = 0; own_addresses[i] != NULL; i++)
     {
@@ -330,16 +316,12 @@ _wzp_connection_is_on_own_address (GSocketConnection  *connection,
       g_autoptr(GInetAddress) own = NULL;
       char *scope = strchr (text, '%');
 
+      /* A connection's local address carries no scope to compare. */
       if (scope != NULL)
         *scope = '\0';
-      own = g_inet_address_new_from_string (text);
-      if (own != NULL)
-        {
-          g_autoptr(GInetAddress) plain = plain_address (own);
-
-          if (g_inet_address_equal (plain, mine))
-            return TRUE;
-        }
+      own = _wzp_address_parse_ip (text);
+      if (own != NULL && g_inet_address_equal (own, mine))
+        return TRUE;
     }
   return FALSE;
 }

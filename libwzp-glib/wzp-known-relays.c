@@ -18,6 +18,7 @@
 
 #include <glib/gstdio.h>
 
+#include "wzp-address-private.h"
 #include "wzp-client-private.h"
 #include "wzp-i18n-private.h"
 
@@ -39,8 +40,9 @@ known_relays_path (void)
   return g_build_filename (g_get_user_data_dir (), "wzp", "known-relays", NULL);
 }
 
-/* One spelling per host: an IP address in GIO's form (zone kept as written), a host name
- * in ASCII lower case (what DNS compares). */
+/* One spelling per host: an IP address in GIO's form (zone kept as written, IPv4-mapped as
+ * IPv4: docs/protocol.md, "Value formats"), a host name in ASCII lower case (what DNS
+ * compares). */
 static char *
 canonical_host (const char *host)
 {
@@ -51,7 +53,7 @@ canonical_host (const char *host)
 
   if (address != NULL)
     {
-      g_autofree char *text = g_inet_address_to_string (address);
+      g_autofree char *text = _wzp_address_ip_to_string (address);
 
       return g_strconcat (text, zone, NULL);
     }
@@ -65,8 +67,7 @@ _wzp_known_relay_key (const char *host,
 {
   g_autofree char *canonical = canonical_host (host);
 
-  return strchr (canonical, ':') != NULL ? g_strdup_printf ("[%s]:%u", canonical, port)
-                                         : g_strdup_printf ("%s:%u", canonical, port);
+  return _wzp_address_format_host (canonical, port);
 }
 
 /* The relay (as _wzp_known_relay_key() names it) that a key of the file stands for, or

@@ -131,11 +131,6 @@ gboolean         _wzp_hangup_reason_from_wire  (const char     *text,
                                                 WzpHangupReason *out);
 const char      *_wzp_call_role_to_wire        (WzpCallRole     role);
 
-/* Address strings: "192.168.88.21:40001", "[2001:db8:1::21]:40001". */
-GInetSocketAddress *_wzp_address_parse         (const char     *text,
-                                                GError        **error);
-char            *_wzp_address_to_string        (GSocketAddress *address);
-
 /* Convenience constructors for the messages every component sends. */
 WzpMessage      *_wzp_message_new_error        (const char     *code,
                                                 const char     *message,

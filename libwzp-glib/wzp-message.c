@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "wzp-address-private.h"
 #include "wzp-error.h"
 #include "wzp-identity.h"
 #include "wzp-message-private.h"
@@ -208,95 +209,6 @@ _wzp_message_type_to_string (WzpMessageType type)
 {
   g_return_val_if_fail ((guint) type < WZP_N_MESSAGE_TYPES, NULL);
   return specs[type].name;
-}
-
-/* Addresses */
-
-GInetSocketAddress *
-_wzp_address_parse (const char  *text,
-                    GError     **error)
-{
-  g_autofree char *host = NULL;
-  g_autoptr(GInetAddress) inet = NULL;
-  const char *port_text;
-  guint64 port;
-  char *end = NULL;
-
-  if (text == NULL || *text == '\0')
-    {
-      g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_VALUE,
-                   "An empty string is not an address");
-      return NULL;
-    }
-
-  if (text[0] == '[')
-    {
-      const char *close = strchr (text, ']');
-
-      if (close == NULL || close[1] != ':')
-        goto bad;
-      host = g_strndup (text + 1, close - text - 1);
-      port_text = close + 2;
-      if (strchr (host, ':') == NULL)
-        goto bad;
-    }
-  else
-    {
-      const char *colon = strrchr (text, ':');
-
-      if (colon == NULL || strchr (text, ':') != colon)
-        goto bad;
-      host = g_strndup (text, colon - text);
-      port_text = colon + 1;
-    }
-
-  if (!g_ascii_isdigit (port_text[0]))
-    goto bad;
-  port = g_ascii_strtoull (port_text, &end, 10);
-  if (*end != '\0' || port == 0 || port > 65535)
-    goto bad;
-
-  /* Zone ids ("fe80::1%eth0") are meaningless to a peer; refuse them with the rest. */
-  inet = g_inet_address_new_from_string (host);
-  if (inet == NULL)
-    goto bad;
-
-  return G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (inet, (guint16) port));
-
-bad:
-  g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_VALUE,
-               "“%s” is not an address (expected IP:PORT or [IPv6]:PORT)", text);
-  return NULL;
-}
-
-char *
-_wzp_address_to_string (GSocketAddress *address)
-{
-  GInetAddress *inet;
-  g_autofree char *ip = NULL;
-  guint16 port;
-
-  g_return_val_if_fail (G_IS_INET_SOCKET_ADDRESS (address), NULL);
-
-  inet = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address));
-  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address));
-
-  /* An IPv4-mapped IPv6 address (a dual-stack listener's view of an IPv4 peer) is shown
-   * as the IPv4 address it is. */
-  if (g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV6)
-    {
-      const guint8 *b = g_inet_address_to_bytes (inet);
-      static const guint8 mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-      if (memcmp (b, mapped_prefix, sizeof mapped_prefix) == 0)
-        return g_strdup_printf ("%u.%u.%u.%u:%u", b[12], b[13], b[14], b[15], port);
-
-      ip = g_inet_address_to_string (inet);
-      return g_strdup_printf ("[%s]:%u", ip, port);
-    }
-
-  ip = g_inet_address_to_string (inet);
-  return g_strdup_printf ("%s:%u", ip, port);
 }
 
 /* Validation */

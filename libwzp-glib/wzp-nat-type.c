@@ -8,7 +8,7 @@
 
 #include <gio/gio.h>
 
-#include "wzp-candidates-private.h"
+#include "wzp-address-private.h"
 #include "wzp-nat-type-private.h"
 
 const char *
@@ -44,12 +44,12 @@ is_own_address (GInetAddress       *inet,
 {
   for (gsize i = 0; own_addresses != NULL && own_addresses[i] != NULL; i++)
     {
-      g_autoptr(GInetAddress) own = g_inet_address_new_from_string (own_addresses[i]);
+      g_autoptr(GInetAddress) own = _wzp_address_parse_ip (own_addresses[i]);
 
       if (own == NULL)
         {
           /* Tolerate "ip:port" too. */
-          if (!_wzp_candidates_parse_address (own_addresses[i], &own, NULL))
+          if (!_wzp_address_parse_parts (own_addresses[i], &own, NULL))
             continue;
         }
       if (g_inet_address_equal (own, inet))
@@ -95,7 +95,7 @@ _wzp_nat_type_classify (GSocketFamily             family,
       if (superseded || answer->observed == NULL)
         continue;
 
-      if (!_wzp_candidates_parse_address (answer->observed, &inet, &port))
+      if (!_wzp_address_parse_parts (answer->observed, &inet, &port))
         {
           g_string_append_printf (dropped, "%s%s's \"%s\" (not an address)",
                                   dropped->len ? ", " : "", reflector, answer->observed);

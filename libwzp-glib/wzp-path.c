@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "wzp-address-private.h"
 #include "wzp-error.h"
 #include "wzp-message-private.h"
 #include "wzp-expect-stream-private.h"

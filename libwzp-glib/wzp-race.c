@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "wzp-candidates-private.h"
+#include "wzp-address-private.h"
 #include "wzp-error.h"
 #include "wzp-expect-stream-private.h"
 #include "wzp-race-private.h"
@@ -135,7 +135,7 @@ _wzp_path_kind_for_address (const char *address)
   g_autoptr(GInetAddress) inet = NULL;
   WzpAddressClass klass = WZP_ADDRESS_CLASS_INVALID;
 
-  if (_wzp_candidates_parse_address (address, &inet, NULL))
+  if (_wzp_address_parse_parts (address, &inet, NULL))
     klass = _wzp_address_classify (inet);
 
   /* Loopback is the same machine: as local as a LAN gets. */
@@ -540,7 +540,7 @@ shares_our_network (WzpRace    *self,
 {
   g_autoptr(GInetAddress) peer = NULL;
 
-  if (!_wzp_candidates_parse_address (candidate, &peer, NULL))
+  if (!_wzp_address_parse_parts (candidate, &peer, NULL))
     return FALSE;
   if (g_inet_address_get_is_loopback (peer))
     return TRUE;
@@ -550,7 +550,7 @@ shares_our_network (WzpRace    *self,
       g_autoptr(GInetAddress) own = NULL;
       gsize len, prefix;
 
-      if (!_wzp_candidates_parse_address (self->own_candidates[i], &own, NULL) ||
+      if (!_wzp_address_parse_parts (self->own_candidates[i], &own, NULL) ||
           g_inet_address_get_family (own) != g_inet_address_get_family (peer))
         continue;
       len = g_inet_address_get_native_size (own);
@@ -593,7 +593,7 @@ _wzp_race_start (WzpRace *self)
           gboolean global = FALSE;
           gboolean promising;
 
-          if (_wzp_candidates_parse_address (locals[i], &inet, NULL))
+          if (_wzp_address_parse_parts (locals[i], &inet, NULL))
             global = _wzp_address_classify (inet) == WZP_ADDRESS_CLASS_GLOBAL;
           promising = global || shares_our_network (self, locals[i]);
           if (promising != (pass == 0))

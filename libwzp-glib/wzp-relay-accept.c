@@ -414,22 +414,6 @@ _wzp_relay_accept_check_fds (WzpRelay          *self,
   return FALSE;
 }
 
-static char *
-address_ip_string (GSocketAddress *address)
-{
-  g_autofree char *text = _wzp_address_to_string (address);
-  char *colon = strrchr (text, ':');
-
-  /* "[::1]:443" -> "::1", "10.0.0.1:443" -> "10.0.0.1" */
-  *colon = '\0';
-  if (text[0] == '[')
-    {
-      text[strlen (text) - 1] = '\0';
-      return g_strdup (text + 1);
-    }
-  return g_steal_pointer (&text);
-}
-
 static const char *
 handshake_limit_hit (WzpRelay   *self,
                      IpCounters *ip)
@@ -499,7 +483,8 @@ _wzp_relay_accept_incoming (WzpRelay          *self,
 
   conn = _wzp_relay_conn_new (self, connection, ip);
   conn->remote_addr = _wzp_address_to_string (remote);
-  conn->local_ip = address_ip_string (local);
+  conn->local_ip = _wzp_address_ip_to_string (
+    g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local)));
   conn->known_source = known_source (self, ip->key);
   conn->accepted_us = g_get_monotonic_time ();
   self->pending_handshakes++;

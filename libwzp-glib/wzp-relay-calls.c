@@ -482,15 +482,13 @@ pipe_addr_for (WzpRelay   *self,
         continue;
       ip = g_inet_socket_address_get_address (address);
       port = g_inet_socket_address_get_port (address);
-      ip_text = g_inet_address_to_string (ip);
+      ip_text = _wzp_address_ip_to_string (ip);
 
       if (conn != NULL &&
           (g_inet_address_get_is_any (ip) || g_strcmp0 (ip_text, conn->local_ip) == 0))
         {
           g_free (fallback);
-          if (strchr (conn->local_ip, ':') != NULL)
-            return g_strdup_printf ("[%s]:%u", conn->local_ip, port);
-          return g_strdup_printf ("%s:%u", conn->local_ip, port);
+          return _wzp_address_format_host (conn->local_ip, port);
         }
       if (fallback == NULL)
         fallback = g_strdup (text);

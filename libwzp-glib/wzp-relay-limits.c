@@ -5,32 +5,15 @@
 #include "config.h"
 
 #include <errno.h>
-#include <string.h>
 #include <sys/resource.h>
 
 #include "wzp-relay-private.h"
-
-/* IPv4 addresses count one by one; IPv6 addresses by /64, since anyone with one IPv6
- * address usually holds the whole /64. An IPv4-mapped IPv6 address counts as IPv4. */
-char *
-_wzp_relay_ip_key (GInetAddress *address)
-{
-  const guint8 *b = g_inet_address_to_bytes (address);
-  static const guint8 mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-  if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV4)
-    return g_inet_address_to_string (address);
-  if (memcmp (b, mapped_prefix, sizeof mapped_prefix) == 0)
-    return g_strdup_printf ("%u.%u.%u.%u", b[12], b[13], b[14], b[15]);
-  return g_strdup_printf ("%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64",
-                          b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
-}
 
 IpCounters *
 _wzp_relay_ip_counters (WzpRelay     *self,
                         GInetAddress *address)
 {
-  g_autofree char *key = _wzp_relay_ip_key (address);
+  g_autofree char *key = _wzp_address_source_key (address);
   IpCounters *counters = g_hash_table_lookup (self->ip_counters, key);
 
   if (counters == NULL)

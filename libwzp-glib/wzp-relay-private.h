@@ -18,6 +18,7 @@
 
 #include <gio/gio.h>
 
+#include "wzp-address-private.h"
 #include "wzp-frame-io-private.h"
 #include "wzp-message-private.h"
 #include "wzp-relay-forwarder-private.h"
@@ -302,7 +303,6 @@ gboolean    _wzp_relay_pipes_add_bridge (RelayCall         *call,
                                          const char        *description);
 
 /* wzp-relay-limits.c */
-char       *_wzp_relay_ip_key           (GInetAddress  *address);
 IpCounters *_wzp_relay_ip_counters      (WzpRelay      *self,
                                          GInetAddress  *address);
 void        _wzp_relay_ip_counters_gc   (WzpRelay      *self,

@@ -12,6 +12,7 @@
 
 #include <gio/gio.h>
 
+#include "wzp-address-private.h"
 #include "wzp-socket-private.h"
 
 G_DEFINE_QUARK (wzp-socket-error-quark, _wzp_socket_error)
@@ -107,12 +108,10 @@ _wzp_socket_new_bound (GSocketFamily   family,
   if (bind (g_socket_get_fd (socket), (struct sockaddr *) &native, native_len) < 0)
     {
       int saved = errno;
-      g_autofree char *text = g_inet_address_to_string (address);
+      g_autofree char *text = _wzp_address_format (address, port);
 
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   family == G_SOCKET_FAMILY_IPV6 ? "Could not bind [%s]:%u: %s"
-                                                  : "Could not bind %s:%u: %s",
-                   text, port, g_strerror (saved));
+                   "Could not bind %s: %s", text, g_strerror (saved));
       return NULL;
     }
 
@@ -145,15 +144,7 @@ connect_fail (GTask *task,
   guint16 port = socket_local_port (data->socket);
 
   if (G_IS_INET_SOCKET_ADDRESS (data->address))
-    {
-      GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS (data->address);
-      g_autofree char *host = g_inet_address_to_string (g_inet_socket_address_get_address (inet));
-
-      remote = g_inet_address_get_family (g_inet_socket_address_get_address (inet)) ==
-               G_SOCKET_FAMILY_IPV6
-               ? g_strdup_printf ("[%s]:%u", host, g_inet_socket_address_get_port (inet))
-               : g_strdup_printf ("%s:%u", host, g_inet_socket_address_get_port (inet));
-    }
+    remote = _wzp_address_to_string (data->address);
 
   g_socket_close (data->socket, NULL);
   if (err == EADDRNOTAVAIL)

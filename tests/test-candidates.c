@@ -31,108 +31,6 @@ run_filter (const WzpIfAddr          *list,
 }
 
 static void
-test_classify (void)
-{
-  static const struct {
-    const char      *address;
-    WzpAddressClass  klass;
-  } cases[] = {
-    { "0.0.0.0", WZP_ADDRESS_CLASS_UNSPECIFIED },
-    { "0.1.2.3", WZP_ADDRESS_CLASS_OTHER },
-    { "127.0.0.1", WZP_ADDRESS_CLASS_LOOPBACK },
-    { "127.255.1.1", WZP_ADDRESS_CLASS_LOOPBACK },
-    { "169.254.10.1", WZP_ADDRESS_CLASS_LINK_LOCAL },
-    { "10.0.0.1", WZP_ADDRESS_CLASS_PRIVATE },
-    { "10.255.255.255", WZP_ADDRESS_CLASS_PRIVATE },
-    { "172.15.255.255", WZP_ADDRESS_CLASS_GLOBAL },
-    { "172.16.0.1", WZP_ADDRESS_CLASS_PRIVATE },
-    { "172.31.255.254", WZP_ADDRESS_CLASS_PRIVATE },
-    { "172.32.0.1", WZP_ADDRESS_CLASS_GLOBAL },
-    { "192.168.88.21", WZP_ADDRESS_CLASS_PRIVATE },
-    { "192.169.0.1", WZP_ADDRESS_CLASS_GLOBAL },
-    { "100.63.255.255", WZP_ADDRESS_CLASS_GLOBAL },
-    { "100.64.0.21", WZP_ADDRESS_CLASS_CGNAT },
-    { "100.127.255.255", WZP_ADDRESS_CLASS_CGNAT },
-    { "100.128.0.0", WZP_ADDRESS_CLASS_GLOBAL },
-    { "198.51.100.1", WZP_ADDRESS_CLASS_GLOBAL },
-    { "224.0.0.1", WZP_ADDRESS_CLASS_OTHER },
-    { "255.255.255.255", WZP_ADDRESS_CLASS_OTHER },
-    { "::", WZP_ADDRESS_CLASS_UNSPECIFIED },
-    { "::1", WZP_ADDRESS_CLASS_LOOPBACK },
-    { "fe80::1", WZP_ADDRESS_CLASS_LINK_LOCAL },
-    { "febf::1", WZP_ADDRESS_CLASS_LINK_LOCAL },
-    { "fc00::1", WZP_ADDRESS_CLASS_ULA },
-    { "fd00:1::21", WZP_ADDRESS_CLASS_ULA },
-    { "2001:db8:1::21", WZP_ADDRESS_CLASS_GLOBAL },
-    { "3fff::1", WZP_ADDRESS_CLASS_GLOBAL },
-    { "4000::1", WZP_ADDRESS_CLASS_OTHER },
-    { "ff02::1", WZP_ADDRESS_CLASS_OTHER },
-    { "fec0::1", WZP_ADDRESS_CLASS_OTHER },
-    { "::ffff:192.168.1.1", WZP_ADDRESS_CLASS_PRIVATE },
-    { "::ffff:198.51.100.1", WZP_ADDRESS_CLASS_GLOBAL },
-    { "not an address", WZP_ADDRESS_CLASS_INVALID },
-  };
-
-  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
-    {
-      WzpAddressClass klass = _wzp_address_classify_string (cases[i].address);
-
-      g_test_message ("%s", cases[i].address);
-      g_assert_cmpstr (_wzp_address_class_to_string (klass), ==,
-                       _wzp_address_class_to_string (cases[i].klass));
-    }
-
-  g_assert_true (_wzp_address_class_is_lan (WZP_ADDRESS_CLASS_PRIVATE));
-  g_assert_true (_wzp_address_class_is_lan (WZP_ADDRESS_CLASS_CGNAT));
-  g_assert_true (_wzp_address_class_is_lan (WZP_ADDRESS_CLASS_ULA));
-  g_assert_false (_wzp_address_class_is_lan (WZP_ADDRESS_CLASS_GLOBAL));
-  g_assert_false (_wzp_address_class_is_lan (WZP_ADDRESS_CLASS_LOOPBACK));
-}
-
-static void
-test_address_format (void)
-{
-  static const char * const good[] = {
-    "192.168.88.21:40001", "[2001:db8:1::21]:40001", "[fd00:1::21]:1", "1.2.3.4:65535",
-  };
-  static const char * const bad[] = {
-    "192.168.88.21", "192.168.88.21:", "192.168.88.21:0", "192.168.88.21:65536",
-    "2001:db8::1:40001", "[2001:db8::1]", "[2001:db8::1]40001", "[1.2.3.4]:5",
-    "host.example:4433", ":4433", "", "[fe80::1%eth0]:5", "1.2.3.4:5x",
-  };
-
-  for (gsize i = 0; i < G_N_ELEMENTS (good); i++)
-    {
-      g_autoptr(GInetAddress) inet = NULL;
-      g_autofree char *again = NULL;
-      guint16 port = 0;
-
-      g_assert_true (_wzp_candidates_parse_address (good[i], &inet, &port));
-      again = _wzp_candidates_format_address (inet, port);
-      g_assert_cmpstr (again, ==, good[i]);
-    }
-
-  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
-    {
-      g_test_message ("%s", bad[i]);
-      g_assert_false (_wzp_candidates_parse_address (bad[i], NULL, NULL));
-    }
-  g_assert_false (_wzp_candidates_parse_address (NULL, NULL, NULL));
-
-  /* IPv4-mapped IPv6 comes back as IPv4. */
-  {
-    g_autoptr(GInetAddress) inet = NULL;
-    g_autofree char *text = NULL;
-    guint16 port;
-
-    g_assert_true (_wzp_candidates_parse_address ("[::ffff:198.51.100.1]:5000", &inet, &port));
-    g_assert_cmpint (g_inet_address_get_family (inet), ==, G_SOCKET_FAMILY_IPV4);
-    text = _wzp_candidates_format_address (inet, port);
-    g_assert_cmpstr (text, ==, "198.51.100.1:5000");
-  }
-}
-
-static void
 test_rules (void)
 {
   static const struct {
@@ -750,8 +648,6 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add_func ("/wzp/candidates/classify", test_classify);
-  g_test_add_func ("/wzp/candidates/address-format", test_address_format);
   g_test_add_func ("/wzp/candidates/rules", test_rules);
   g_test_add_func ("/wzp/candidates/filter/realistic", test_filter_realistic);
   g_test_add_func ("/wzp/candidates/filter/allow", test_filter_allow);

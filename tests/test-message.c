@@ -871,6 +871,7 @@ test_new_from_object (void)
 
 /* ---- addresses ------------------------------------------------------------------------- */
 
+/* Address members refuse these (the parser itself: test-address.c). */
 static const char *bad_addresses[] = {
   "192.168.88.21",            /* no port */
   "192.168.88.21:0",          /* port 0 */
@@ -907,58 +908,6 @@ static const char *bad_addresses[] = {
   "[",
   "]:",
 };
-
-static void
-test_address_parse (void)
-{
-  static const struct { const char *text; GSocketFamily family; guint16 port;
-                        const char *canonical; } good[] = {
-    { "192.168.88.21:40001", G_SOCKET_FAMILY_IPV4, 40001, "192.168.88.21:40001" },
-    { "[2001:db8:1::21]:40001", G_SOCKET_FAMILY_IPV6, 40001, "[2001:db8:1::21]:40001" },
-    { "10.0.0.1:1", G_SOCKET_FAMILY_IPV4, 1, "10.0.0.1:1" },
-    { "[::1]:65535", G_SOCKET_FAMILY_IPV6, 65535, "[::1]:65535" },
-    { "127.0.0.1:4433", G_SOCKET_FAMILY_IPV4, 4433, "127.0.0.1:4433" },
-    { "[fe80::1]:5", G_SOCKET_FAMILY_IPV6, 5, "[fe80::1]:5" },
-  };
-
-  for (gsize i = 0; i < G_N_ELEMENTS (good); i++)
-    {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GInetSocketAddress) address = _wzp_address_parse (good[i].text, &error);
-      g_autofree char *text = NULL;
-
-      g_test_message ("address %s", good[i].text);
-      g_assert_no_error (error);
-      g_assert_nonnull (address);
-      g_assert_cmpint (g_socket_address_get_family (G_SOCKET_ADDRESS (address)), ==,
-                       good[i].family);
-      g_assert_cmpuint (g_inet_socket_address_get_port (address), ==, good[i].port);
-      text = _wzp_address_to_string (G_SOCKET_ADDRESS (address));
-      g_assert_cmpstr (text, ==, good[i].canonical);
-    }
-
-  /* to_string of addresses built by GIO. */
-  {
-    g_autoptr(GSocketAddress) v6 = g_inet_socket_address_new_from_string ("2001:db8::5", 4433);
-    g_autoptr(GSocketAddress) v4 = g_inet_socket_address_new_from_string ("8.8.4.4", 53);
-    g_autofree char *v6_text = _wzp_address_to_string (v6);
-    g_autofree char *v4_text = _wzp_address_to_string (v4);
-
-    g_assert_cmpstr (v6_text, ==, "[2001:db8::5]:4433");
-    g_assert_cmpstr (v4_text, ==, "8.8.4.4:53");
-  }
-
-  for (gsize i = 0; i < G_N_ELEMENTS (bad_addresses); i++)
-    {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GInetSocketAddress) address = _wzp_address_parse (bad_addresses[i], &error);
-
-      g_test_message ("bad address \"%s\"", bad_addresses[i]);
-      g_assert_null (address);
-      g_assert_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_VALUE);
-      g_assert_nonnull (error->message);
-    }
-}
 
 /* ---- bad input ------------------------------------------------------------------------- */
 
@@ -1630,7 +1579,6 @@ main (int   argc,
   g_test_add_func ("/wzp/message/copy-and-ref", test_copy_and_ref);
   g_test_add_func ("/wzp/message/convenience", test_convenience);
   g_test_add_func ("/wzp/message/new-from-object", test_new_from_object);
-  g_test_add_func ("/wzp/message/address", test_address_parse);
   g_test_add_func ("/wzp/message/bad/envelope", test_bad_envelope);
   g_test_add_func ("/wzp/message/bad/members", test_bad_members);
   g_test_add_func ("/wzp/message/bad/inner", test_bad_inner);

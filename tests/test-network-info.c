@@ -127,7 +127,7 @@ test_gather (void)
     {
       g_autoptr(GInetAddress) address = NULL;
 
-      g_assert_true (_wzp_candidates_parse_address (candidates[i], &address, NULL));
+      g_assert_true (_wzp_address_parse_parts (candidates[i], &address, NULL));
       g_assert_cmpint (_wzp_address_classify (address), ==, WZP_ADDRESS_CLASS_LOOPBACK);
     }
   g_assert_cmpint (_wzp_network_info_get_gather_time (info), >, 0);

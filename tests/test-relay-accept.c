@@ -40,7 +40,7 @@ fixture_setup (Fixture       *f,
   g_assert_no_error (error);
   listen = wzp_relay_dup_listen_addresses (f->relay);
   f->address = g_strdup (listen[0]);
-  f->port = g_ascii_strtoull (strrchr (f->address, ':') + 1, NULL, 10);
+  g_assert_true (_wzp_address_parse_parts (f->address, NULL, &f->port));
 }
 
 static void

@@ -1903,8 +1903,7 @@ test_relay_on_own_context (void)
     g_cond_wait (&rt.cond, &rt.lock);
   g_mutex_unlock (&rt.lock);
 
-  address = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new_from_string (
-      "127.0.0.1", g_ascii_strtoull (strrchr (rt.address, ':') + 1, NULL, 10)));
+  address = _wzp_address_parse (rt.address, NULL);
   {
     struct sockaddr_storage native;
 

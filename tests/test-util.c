@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 
 #include "test-util.h"
+#include "wzp-address-private.h"
 #include "wzp-client-private.h"
 #include "wzp-timeout-private.h"
 #include "wzp-tls-private.h"

@@ -14,6 +14,7 @@
 
 #include "fuzz.h"
 #include "wzp-glib.h"
+#include "wzp-address-private.h"
 #include "wzp-message-private.h"
 
 /* The schema, one string per type, in WzpMessageType order. Each member is KIND:name with
