@@ -63,6 +63,9 @@ _wzp_relay_call_free (RelayCall *call)
   _wzp_clear_source (call->relay->context, &call->duration_id);
   _wzp_relay_bridge_call_gone (call);
   _wzp_relay_pipes_drop_call (call);
+  /* Calls end through _wzp_relay_call_end(); this only keeps the counts right if one
+   * did not. */
+  _wzp_relay_call_set_state (call, CALL_ENDED);
   g_free (call->bridge_secret);
   party_clear (call->relay, &call->party[0]);
   party_clear (call->relay, &call->party[1]);
@@ -186,7 +189,7 @@ _wzp_relay_call_end (RelayCall       *call,
 
   if (call->state == CALL_ENDED)
     return;
-  call->state = CALL_ENDED;
+  _wzp_relay_call_set_state (call, CALL_ENDED);
 
   if (notify_role == NOTIFY_BOTH || notify_role == WZP_CALL_ROLE_CALLER)
     send_hangup (call, WZP_CALL_ROLE_CALLER, reason);
@@ -197,22 +200,6 @@ _wzp_relay_call_end (RelayCall       *call,
   _wzp_relay_emit_call_ended (self, call, reason_text);
   g_hash_table_remove (self->calls, call->call_id);   /* frees the call */
   _wzp_relay_notify_counts (self);
-}
-
-static guint
-count_calls_of (WzpRelay   *self,
-                const char *fingerprint)
-{
-  GHashTableIter iter;
-  RelayCall *call;
-  guint n = 0;
-
-  g_hash_table_iter_init (&iter, self->calls);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &call))
-    if (g_strcmp0 (call->party[0].fingerprint, fingerprint) == 0 ||
-        g_strcmp0 (call->party[1].fingerprint, fingerprint) == 0)
-      n++;
-  return n;
 }
 
 /* Call ids come from the caller (a random UUID); the relay only needs them to be
@@ -322,6 +309,62 @@ sender_is_party (RelayCall *call,
   return FALSE;
 }
 
+/* What a caller may have open at once (docs/relay.md, [limits]): an unanswered offer
+ * counts against its caller, never its callee. Per-address limits apply to callers
+ * registered here only: an offer from a peer relay comes from the peer relay's address.
+ * If @from is over a limit, it gets an Error and TRUE is returned. */
+static gboolean
+refuse_over_caller_limits (WzpRelay   *self,
+                           Sender     *from,
+                           const char *target,
+                           const char *call_id)
+{
+  RelayCall *pending = _wzp_relay_ringing_between (self, from->fingerprint, target);
+
+  if (pending != NULL)
+    sender_error (self, from, WZP_ERROR_CODE_LIMIT_REACHED, call_id,
+                  "You are already calling %s (call %s); hang that call up before "
+                  "offering another", target, pending->call_id);
+  else if (_wzp_relay_counts_active (self, from->fingerprint) >= self->max_calls_per_client)
+    sender_error (self, from, WZP_ERROR_CODE_LIMIT_REACHED, call_id,
+                  "You already have %u calls at this relay", self->max_calls_per_client);
+  else if (_wzp_relay_counts_ringing_out (self, from->fingerprint) >=
+           self->max_ringing_per_client)
+    sender_error (self, from, WZP_ERROR_CODE_LIMIT_REACHED, call_id,
+                  "You already have %u unanswered calls at this relay; wait for one to be "
+                  "answered or hang one up", self->max_ringing_per_client);
+  else if (from->conn != NULL && from->conn->ip->ringing >= self->max_ringing_per_ip)
+    sender_error (self, from, WZP_ERROR_CODE_LIMIT_REACHED, call_id,
+                  "Your address (%s) already has %u unanswered calls at this relay; try "
+                  "again in a minute", from->conn->ip->key, self->max_ringing_per_ip);
+  else
+    return FALSE;
+  return TRUE;
+}
+
+/* Whether the callee @target, registered here, cannot take another call: calls it made
+ * or accepted up to its limit, or as many unanswered offers to it as it may have. Other
+ * people's offers never count as its calls, so no one can make it busy for everyone by
+ * ringing it; the per-callee cap only bounds how many ring at once. */
+static gboolean
+callee_is_busy (WzpRelay   *self,
+                const char *target,
+                const char *call_id)
+{
+  guint ringing = _wzp_relay_counts_ringing_in (self, target);
+
+  if (_wzp_relay_counts_active (self, target) >= self->max_calls_per_client)
+    return TRUE;
+  if (ringing < self->max_ringing_per_callee)
+    return FALSE;
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "WZP_CALL_ID", call_id,
+                    "WZP_CALLEE", target,
+                    "MESSAGE", "Call %s: %s has %u unanswered calls already "
+                    "(max-ringing-per-callee); answered Busy", call_id, target, ringing);
+  return TRUE;
+}
+
 static void
 handle_offer (WzpRelay   *self,
               Sender     *from,
@@ -359,12 +402,8 @@ handle_offer (WzpRelay   *self,
                     "You cannot call yourself");
       return;
     }
-  if (count_calls_of (self, from->fingerprint) >= self->max_calls_per_client)
-    {
-      sender_error (self, from, WZP_ERROR_CODE_LIMIT_REACHED, call_id,
-                    "You already have %u calls at this relay", self->max_calls_per_client);
-      return;
-    }
+  if (refuse_over_caller_limits (self, from, target, call_id))
+    return;
   if (_wzp_relay_lookup_conn (self, target) == NULL)
     {
       /* A peer relay may hold the callee. An offer that came from a peer relay is for
@@ -385,7 +424,7 @@ handle_offer (WzpRelay   *self,
         }
     }
   /* A callee at a peer relay is counted there (its relay answers Hangup{Busy}). */
-  if (callee_peer == NULL && count_calls_of (self, target) >= self->max_calls_per_client)
+  if (callee_peer == NULL && callee_is_busy (self, target, call_id))
     {
       g_autoptr(WzpMessage) busy = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, call_id);
 
@@ -407,7 +446,7 @@ handle_offer (WzpRelay   *self,
   call = g_new0 (RelayCall, 1);
   call->relay = self;
   call->call_id = g_strdup (call_id);
-  call->state = CALL_OFFERED;
+  call->state = CALL_ENDED;   /* counted nowhere until it is offered, below */
   call->started = g_get_real_time () / G_USEC_PER_SEC;
   call->party[WZP_CALL_ROLE_CALLER].fingerprint = g_strdup (from->fingerprint);
   call->party[WZP_CALL_ROLE_CALLER].alias = g_strdup (alias ? alias : from->alias);
@@ -418,6 +457,9 @@ handle_offer (WzpRelay   *self,
                                                         : NULL;
   party_store_candidates (&call->party[WZP_CALL_ROLE_CALLER], offer, "caller_reflexive_addr",
                           "caller_local_addrs", "caller_nat_type");
+  /* An offer from a peer relay has the peer relay's address, not the caller's. */
+  call->caller_ip = from->conn != NULL ? from->conn->ip : NULL;
+  _wzp_relay_call_set_state (call, CALL_OFFERED);
   g_hash_table_insert (self->calls, call->call_id, call);
   call->ring_timeout_id = _wzp_timeout_add_seconds (self->context, self->ring_timeout,
                                                     ring_timeout_cb, call);
@@ -591,7 +633,7 @@ handle_answer (WzpRelay   *self,
     party_store_candidates (callee, answer,
                             "callee_reflexive_addr", "callee_local_addrs", "callee_nat_type");
 
-  call->state = CALL_SET_UP;
+  _wzp_relay_call_set_state (call, CALL_SET_UP);
   _wzp_clear_source (call->relay->context, &call->ring_timeout_id);
   if (self->max_call_duration > 0)
     call->duration_id = _wzp_timeout_add_seconds (self->context, self->max_call_duration,
@@ -649,7 +691,7 @@ calls_dispatch (WzpRelay   *self,
       if (role != WZP_CALL_ROLE_CALLEE ||
           (call->state != CALL_OFFERED && call->state != CALL_RINGING))
         break;
-      call->state = CALL_RINGING;
+      _wzp_relay_call_set_state (call, CALL_RINGING);
       {
         g_autoptr(WzpMessage) forward = _wzp_message_copy (message);
         _wzp_relay_send_to (self, call->party[WZP_CALL_ROLE_CALLER].fingerprint, forward);

@@ -49,7 +49,7 @@ _wzp_relay_ip_counters_gc (WzpRelay   *self,
                            IpCounters *counters)
 {
   if (counters->conns == 0 && counters->handshakes == 0 && counters->registrations == 0 &&
-      counters->pipes == 0)
+      counters->pipes == 0 && counters->ringing == 0)
     g_hash_table_remove (self->ip_counters, counters->key);
 }
 

@@ -530,6 +530,189 @@ test_busy (Fixture       *f,
   g_assert_true (wzp_test_client_quiet (b, 50));
 }
 
+/* Sends an offer from @from to @to; returns its call id. */
+static char *
+send_offer (WzpTestClient *from,
+            WzpTestClient *to)
+{
+  char *call_id = new_call_id ();
+  g_autoptr(WzpMessage) offer = wzp_test_make_offer (call_id, wzp_test_client_fingerprint (to));
+
+  wzp_test_client_send (from, offer);
+  return call_id;
+}
+
+/* The next message of @client is Error{@code} for @call_id, saying @text somewhere. */
+static void
+expect_call_error (WzpTestClient *client,
+                   const char    *code,
+                   const char    *call_id,
+                   const char    *text)
+{
+  g_autoptr(WzpMessage) error = wzp_test_client_expect (client, WZP_MESSAGE_ERROR);
+
+  g_assert_cmpstr (_wzp_message_get_string (error, "code"), ==, code);
+  g_assert_cmpstr (_wzp_message_get_string (error, "call_id"), ==, call_id);
+  g_assert_nonnull (strstr (_wzp_message_get_string (error, "message"), text));
+}
+
+/* Issue 16, item 4: offers nobody answered used to count against the callee's
+ * max-calls-per-client, so a throwaway identity ringing someone made them busy for
+ * everyone else (and kept them from calling out). */
+static void
+test_ringing_is_not_busy (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) victim = connect_registered (f, "Victim");
+  g_autoptr(WzpTestClient) real = connect_registered (f, "Real");
+  g_autoptr(WzpTestClient) friend = connect_registered (f, "Friend");
+  g_autoptr(GPtrArray) throwaways = g_ptr_array_new_with_free_func (
+    (GDestroyNotify) wzp_test_client_free);
+  g_autofree char *first = NULL;
+  g_autofree char *real_call = NULL;
+  g_autofree char *out_call = NULL;
+
+  /* One identity rings once: its further offers to the same person are refused. */
+  g_ptr_array_add (throwaways, connect_registered (f, "Throwaway"));
+  first = wzp_test_offer_call (g_ptr_array_index (throwaways, 0), victim);
+  for (int i = 0; i < 10; i++)
+    {
+      g_autofree char *again = send_offer (g_ptr_array_index (throwaways, 0), victim);
+
+      expect_call_error (g_ptr_array_index (throwaways, 0), WZP_ERROR_CODE_LIMIT_REACHED,
+                         again, "You are already calling");
+    }
+  /* More identities, as many as the victim's call limit (4). */
+  for (int i = 1; i < 4; i++)
+    {
+      g_autofree char *call_id = NULL;
+
+      g_ptr_array_add (throwaways, connect_registered (f, "Throwaway"));
+      call_id = wzp_test_offer_call (g_ptr_array_index (throwaways, i), victim);
+    }
+
+  /* A real caller still rings the victim, and the victim can still call out. */
+  real_call = wzp_test_offer_call (real, victim);
+  out_call = wzp_test_offer_call (victim, friend);
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 6);
+}
+
+static void
+test_ringing_per_caller (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autoptr(WzpTestClient) c = connect_registered (f, "Carol");
+  g_autoptr(WzpTestClient) d = connect_registered (f, "Dave");
+  g_autofree char *to_b = NULL;
+  g_autofree char *to_c = NULL;
+  g_autofree char *to_d = NULL;
+  g_autofree char *again = NULL;
+  g_autoptr(WzpMessage) hangup = NULL;
+  g_autoptr(WzpMessage) got = NULL;
+
+  g_object_set (f->relay, "max-ringing-per-client", 2, NULL);
+  to_b = wzp_test_offer_call (a, b);
+  to_c = wzp_test_offer_call (a, c);
+  to_d = send_offer (a, d);
+  expect_call_error (a, WZP_ERROR_CODE_LIMIT_REACHED, to_d, "2 unanswered calls");
+  g_assert_true (wzp_test_client_quiet (d, 50));
+
+  /* Hanging one up makes room. */
+  hangup = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, to_b);
+  _wzp_message_set_string (hangup, "reason", "Normal");
+  wzp_test_client_send (a, hangup);
+  got = wzp_test_client_expect (b, WZP_MESSAGE_HANGUP);
+  again = wzp_test_offer_call (a, d);
+}
+
+static void
+test_ringing_per_callee (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) victim = connect_registered (f, "Victim");
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autoptr(WzpTestClient) c = connect_registered (f, "Carol");
+  g_autofree char *from_a = NULL;
+  g_autofree char *from_b = NULL;
+  g_autofree char *from_c = NULL;
+  g_autoptr(WzpMessage) busy = NULL;
+
+  g_object_set (f->relay, "max-ringing-per-callee", 2, NULL);
+  from_a = wzp_test_offer_call (a, victim);
+  from_b = wzp_test_offer_call (b, victim);
+  from_c = send_offer (c, victim);
+  busy = wzp_test_client_expect (c, WZP_MESSAGE_HANGUP);
+  g_assert_cmpstr (_wzp_message_get_string (busy, "reason"), ==, "Busy");
+  g_assert_cmpstr (_wzp_message_get_string (busy, "call_id"), ==, from_c);
+  g_assert_true (wzp_test_client_quiet (victim, 50));
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 2);
+}
+
+static void
+test_ringing_per_ip (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autoptr(WzpTestClient) c = connect_registered (f, "Carol");
+  g_autoptr(WzpTestClient) x = connect_registered (f, "Xavier");
+  g_autofree char *from_a = NULL;
+  g_autofree char *from_b = NULL;
+  g_autofree char *from_c = NULL;
+  g_autoptr(WzpMessage) answer = NULL;
+  g_autoptr(WzpMessage) got = NULL;
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_x = NULL;
+
+  /* Every test client comes from 127.0.0.1. */
+  g_object_set (f->relay, "max-ringing-per-ip", 2, NULL);
+  from_a = wzp_test_offer_call (a, x);
+  from_b = wzp_test_offer_call (b, x);
+  from_c = send_offer (c, x);
+  expect_call_error (c, WZP_ERROR_CODE_LIMIT_REACHED, from_c, "Your address (127.0.0.1)");
+  g_assert_true (wzp_test_client_quiet (x, 50));
+
+  /* An answered call no longer counts as unanswered. */
+  answer = wzp_test_make_answer (from_a, "AcceptTrusted");
+  wzp_test_client_send (x, answer);
+  got = wzp_test_client_expect (a, WZP_MESSAGE_DIRECT_CALL_ANSWER);
+  setup_a = wzp_test_client_expect (a, WZP_MESSAGE_CALL_SETUP);
+  setup_x = wzp_test_client_expect (x, WZP_MESSAGE_CALL_SETUP);
+  g_clear_pointer (&from_c, g_free);
+  from_c = wzp_test_offer_call (c, x);
+}
+
+/* Decision (docs/protocol.md, "Calls at the relay"): a second offer to the same callee
+ * while the first is unanswered is refused, not put in place of the first. */
+static void
+test_ringing_same_pair (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autofree char *first = wzp_test_offer_call (a, b);
+  g_autofree char *second = send_offer (a, b);
+  g_autofree char *third = NULL;
+  g_autoptr(WzpMessage) hangup = NULL;
+  g_autoptr(WzpMessage) got = NULL;
+
+  expect_call_error (a, WZP_ERROR_CODE_LIMIT_REACHED, second, first);
+  g_assert_true (wzp_test_client_quiet (b, 50));
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 1);
+
+  /* The other way round is another pair; once the first call is over, A may ring B. */
+  g_clear_pointer (&second, g_free);
+  second = wzp_test_offer_call (b, a);
+  hangup = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, first);
+  _wzp_message_set_string (hangup, "reason", "Normal");
+  wzp_test_client_send (a, hangup);
+  got = wzp_test_client_expect (b, WZP_MESSAGE_HANGUP);
+  third = wzp_test_offer_call (a, b);
+}
+
 static void
 test_candidate_update (Fixture       *f,
                        gconstpointer  data)
@@ -1816,6 +1999,11 @@ main (int   argc,
   ADD ("grace-and-reattach", test_grace_and_reattach);
   ADD ("reregistration-replaces", test_reregistration_replaces);
   ADD ("busy", test_busy);
+  ADD ("ringing-is-not-busy", test_ringing_is_not_busy);
+  ADD ("ringing-per-caller", test_ringing_per_caller);
+  ADD ("ringing-per-callee", test_ringing_per_callee);
+  ADD ("ringing-per-ip", test_ringing_per_ip);
+  ADD ("ringing-same-pair", test_ringing_same_pair);
   ADD ("candidate-update", test_candidate_update);
   ADD ("candidate-caps", test_candidate_caps);
   ADD ("pipe-forwarding", test_pipe_forwarding);
