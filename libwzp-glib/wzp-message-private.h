@@ -81,6 +81,12 @@ WzpMessage      *_wzp_message_new_from_object  (JsonObject     *object,
                                                 GError        **error);
 /* The JSON text of the message (no length prefix). */
 GBytes          *_wzp_message_encode           (WzpMessage     *self);
+/* Whether the message, encoded, fits in a frame of at most @max bytes; if not, a
+ * WZP_PROTOCOL_ERROR_FRAME_TOO_LARGE that gives both sizes. For a sender that must know
+ * before it queues the message (a relay passing on what it enlarged). */
+gboolean         _wzp_message_check_size       (WzpMessage     *self,
+                                                gsize           max,
+                                                GError        **error);
 
 WzpMessageType   _wzp_message_get_message_type (WzpMessage     *self);
 const char      *_wzp_message_type_to_string   (WzpMessageType  type);

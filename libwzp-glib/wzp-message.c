@@ -1125,6 +1125,22 @@ _wzp_message_remove_member (WzpMessage *self,
   json_object_remove_member (self->object, member);
 }
 
+gboolean
+_wzp_message_check_size (WzpMessage  *self,
+                         gsize        max,
+                         GError     **error)
+{
+  g_autoptr(GBytes) payload = _wzp_message_encode (self);
+  gsize len = g_bytes_get_size (payload);
+
+  if (len <= max)
+    return TRUE;
+  g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_FRAME_TOO_LARGE,
+               "the %s message would be %" G_GSIZE_FORMAT " bytes, over the %"
+               G_GSIZE_FORMAT "-byte frame limit", specs[self->type].name, len, max);
+  return FALSE;
+}
+
 WzpMessage *
 _wzp_message_new_error (const char *code,
                         const char *message,

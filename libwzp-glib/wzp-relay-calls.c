@@ -365,6 +365,72 @@ callee_is_busy (WzpRelay   *self,
   return TRUE;
 }
 
+/* Whether @message can reach a party: through its connection here (max-frame-size), or
+ * for a party at a peer relay (@remote) inside a forward on the link. The relay checks
+ * before sending what it enlarged, since a frame over the limit is never sent: the party
+ * would not hear of it, and the call would hang until a timeout. */
+static gboolean
+party_can_receive (WzpRelay    *self,
+                   gboolean     remote,
+                   WzpMessage  *message,
+                   GError     **error)
+{
+  if (remote)
+    return _wzp_relay_federation_check_size (self, message, error);
+  return _wzp_message_check_size (message, self->max_frame_size, error);
+}
+
+/* Passes @message from @from on to party @role of @call. One that cannot go out ends the
+ * call at once: @from hears why (Error{frame_too_large}), and both parties, which know of
+ * the call, hear Hangup{Error} (a client ignores an Error about a call that is set up).
+ * Returns FALSE if the call is over (and freed). */
+static gboolean
+call_forward (WzpRelay   *self,
+              Sender     *from,
+              RelayCall  *call,
+              int         role,
+              WzpMessage *message)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (party_can_receive (self, call->party[role].relay != NULL, message, &error))
+    {
+      _wzp_relay_send_to (self, call->party[role].fingerprint, message);
+      return TRUE;
+    }
+  log_call (call, "%s", error->message);
+  sender_error (self, from, WZP_ERROR_CODE_FRAME_TOO_LARGE, call->call_id,
+                "The relay could not pass your message on: %s. The call is over",
+                error->message);
+  _wzp_relay_call_end (call, WZP_HANGUP_REASON_ERROR, NOTIFY_BOTH);
+  return FALSE;
+}
+
+/* The offer as the callee, or its relay, gets it. The caller's identity comes from its
+ * certificate, never from the message (a peer relay's word was checked against what it
+ * announced). */
+static WzpMessage *
+offer_for_callee (WzpMessage *offer,
+                  Sender     *from,
+                  const char *alias,
+                  gboolean    callee_remote)
+{
+  WzpMessage *forward = _wzp_message_copy (offer);
+
+  _wzp_message_set_string (forward, "caller_fingerprint", from->fingerprint);
+  _wzp_message_set_string (forward, "caller_alias", alias);
+  /* The caller's addresses reach the callee only in CallSetup, once the callee has
+   * answered: someone who merely rings must not learn where the caller is. A callee's
+   * relay builds that CallSetup, so it gets them, and withholds them as we would. Other
+   * members pass through. */
+  if (!callee_remote)
+    {
+      _wzp_message_remove_member (forward, "caller_reflexive_addr");
+      _wzp_message_remove_member (forward, "caller_local_addrs");
+    }
+  return forward;
+}
+
 static void
 handle_offer (WzpRelay   *self,
               Sender     *from,
@@ -374,6 +440,7 @@ handle_offer (WzpRelay   *self,
   const char *target = _wzp_message_get_string (offer, "target_fingerprint");
   const char *alias = _wzp_message_get_string (offer, "caller_alias");
   g_autoptr(WzpMessage) forward = NULL;
+  g_autoptr(GError) error = NULL;
   RelayPeer *callee_peer = NULL;
   RelayCall *taken;
   RelayCall *call;
@@ -433,6 +500,16 @@ handle_offer (WzpRelay   *self,
       sender_send (self, from, busy);
       return;
     }
+  if (alias == NULL)
+    alias = from->alias;
+  forward = offer_for_callee (offer, from, alias, callee_peer != NULL);
+  if (!party_can_receive (self, callee_peer != NULL, forward, &error))
+    {
+      sender_error (self, from, WZP_ERROR_CODE_FRAME_TOO_LARGE, call_id,
+                    "This call cannot be offered: once the relay adds the caller's identity, "
+                    "%s; send a smaller offer", error->message);
+      return;
+    }
   /* Someone else's call (docs/protocol.md, "Call ids"): every check a fresh id could
    * fail came first, and the refusal neither says "in use" nor names anything about
    * that call, so the offer learns no more than that this id cannot be used. */
@@ -449,7 +526,7 @@ handle_offer (WzpRelay   *self,
   call->state = CALL_ENDED;   /* counted nowhere until it is offered, below */
   call->started = g_get_real_time () / G_USEC_PER_SEC;
   call->party[WZP_CALL_ROLE_CALLER].fingerprint = g_strdup (from->fingerprint);
-  call->party[WZP_CALL_ROLE_CALLER].alias = g_strdup (alias ? alias : from->alias);
+  call->party[WZP_CALL_ROLE_CALLER].alias = g_strdup (alias);
   call->party[WZP_CALL_ROLE_CALLER].relay = from->peer ? g_strdup (from->peer->fingerprint)
                                                        : NULL;
   call->party[WZP_CALL_ROLE_CALLEE].fingerprint = g_strdup (target);
@@ -464,28 +541,14 @@ handle_offer (WzpRelay   *self,
   call->ring_timeout_id = _wzp_timeout_add_seconds (self->context, self->ring_timeout,
                                                     ring_timeout_cb, call);
 
-  /* The caller's identity comes from its certificate, never from the message (a peer
-   * relay's word was checked against what it announced). */
-  forward = _wzp_message_copy (offer);
-  _wzp_message_set_string (forward, "caller_fingerprint", from->fingerprint);
-  _wzp_message_set_string (forward, "caller_alias", call->party[WZP_CALL_ROLE_CALLER].alias);
   if (callee_peer != NULL)
     {
-      /* The callee's relay builds the callee's CallSetup, so it gets the caller's
-       * addresses, and withholds them from the callee until it answers, as we would. It
-       * checks the caller against what we announced: announce first. */
+      /* The callee's relay checks the caller against what we announced: announce first. */
       _wzp_relay_presence_flush_for (callee_peer, from->fingerprint);
       _wzp_relay_federation_forward (self, callee_peer->fingerprint, forward);
     }
   else
-    {
-      /* The caller's addresses reach the callee only in CallSetup, once the callee has
-       * answered: someone who merely rings must not learn where the caller is. Other
-       * members pass through. */
-      _wzp_message_remove_member (forward, "caller_reflexive_addr");
-      _wzp_message_remove_member (forward, "caller_local_addrs");
-      _wzp_relay_send_to (self, target, forward);
-    }
+    _wzp_relay_send_to (self, target, forward);
 
   if (callee_peer != NULL)
     log_call (call, "offered (the callee is at the peer relay %s)", callee_peer->uri);
@@ -533,10 +596,14 @@ pipe_addr_for (WzpRelay   *self,
   return fallback;
 }
 
-static void
+/* Sends party @role its CallSetup. One the relay cannot send (too large for the party's
+ * connection) ends the call at once: the party hears why in an Error, and both parties
+ * Hangup{Error}. Returns FALSE if the call is over (and freed). */
+static gboolean
 send_setup (RelayCall   *call,
             WzpCallRole  role)
 {
+  g_autoptr(GError) error = NULL;
   RelayParty *party = &call->party[role];
   RelayParty *other = &call->party[1 - role];
   g_autoptr(WzpMessage) setup = _wzp_message_new_for_call (WZP_MESSAGE_CALL_SETUP,
@@ -559,7 +626,18 @@ send_setup (RelayCall   *call,
   _wzp_message_set_string (setup, "pipe_addr", pipe_addr);
   if (call->relay->setup_filter != NULL)
     call->relay->setup_filter (setup, call->relay->setup_filter_data);
+  if (!party_can_receive (call->relay, FALSE, setup, &error))
+    {
+      log_call (call, "%s", error->message);
+      _wzp_relay_send_error_to (call->relay, party->fingerprint,
+                                WZP_ERROR_CODE_FRAME_TOO_LARGE, call->call_id,
+                                "The relay could not send you this call's CallSetup: %s. "
+                                "The call is over", error->message);
+      _wzp_relay_call_end (call, WZP_HANGUP_REASON_ERROR, NOTIFY_BOTH);
+      return FALSE;
+    }
   _wzp_relay_send_to (call->relay, party->fingerprint, setup);
+  return TRUE;
 }
 
 static gboolean
@@ -575,6 +653,7 @@ secret_is_valid (const char *secret)
 
 static void
 handle_answer (WzpRelay   *self,
+               Sender     *from,
                RelayCall  *call,
                WzpMessage *answer)
 {
@@ -618,7 +697,8 @@ handle_answer (WzpRelay   *self,
       _wzp_message_remove_member (forward, "callee_local_addrs");
       _wzp_message_remove_member (forward, "bridge_secret");
     }
-  _wzp_relay_send_to (self, caller->fingerprint, forward);
+  if (!call_forward (self, from, call, WZP_CALL_ROLE_CALLER, forward))
+    return;
 
   if (mode == WZP_ACCEPT_MODE_REJECT)
     {
@@ -645,7 +725,8 @@ handle_answer (WzpRelay   *self,
     if (call->party[role].relay == NULL)
       {
         call->party[role].pipe_secret = new_secret ();
-        send_setup (call, role);
+        if (!send_setup (call, role))
+          return;
       }
   log_call (call, "set up (%s)", call->privacy ? "privacy: relay only" : "trusted");
 }
@@ -694,7 +775,7 @@ calls_dispatch (WzpRelay   *self,
       _wzp_relay_call_set_state (call, CALL_RINGING);
       {
         g_autoptr(WzpMessage) forward = _wzp_message_copy (message);
-        _wzp_relay_send_to (self, call->party[WZP_CALL_ROLE_CALLER].fingerprint, forward);
+        call_forward (self, from, call, WZP_CALL_ROLE_CALLER, forward);
       }
       return;
 
@@ -704,7 +785,7 @@ calls_dispatch (WzpRelay   *self,
         break;
       if (refuse_too_many_candidates (self, from, message, "callee_local_addrs", call_id))
         return;
-      handle_answer (self, call, message);
+      handle_answer (self, from, call, message);
       return;
 
     case WZP_MESSAGE_CANDIDATE_UPDATE:
@@ -723,7 +804,7 @@ calls_dispatch (WzpRelay   *self,
                               NULL);
       {
         g_autoptr(WzpMessage) forward = _wzp_message_copy (message);
-        _wzp_relay_send_to (self, call->party[1 - role].fingerprint, forward);
+        call_forward (self, from, call, 1 - role, forward);
       }
       return;
 
@@ -744,7 +825,7 @@ calls_dispatch (WzpRelay   *self,
         break;
       {
         g_autoptr(WzpMessage) forward = _wzp_message_copy (message);
-        _wzp_relay_send_to (self, call->party[1 - role].fingerprint, forward);
+        call_forward (self, from, call, 1 - role, forward);
       }
       return;
 

@@ -713,6 +713,91 @@ test_ringing_same_pair (Fixture       *f,
   third = wzp_test_offer_call (a, b);
 }
 
+/* An offer just under the frame limit, which the relay's caller_fingerprint and
+ * caller_alias take over it. */
+static WzpMessage *
+make_padded_offer (const char *call_id,
+                   const char *target,
+                   gsize       size)
+{
+  WzpMessage *offer = _wzp_message_new_for_call (WZP_MESSAGE_DIRECT_CALL_OFFER, call_id);
+  g_autoptr(GBytes) encoded = NULL;
+  g_autofree char *padding = NULL;
+  gsize len;
+
+  _wzp_message_set_string (offer, "target_fingerprint", target);
+  _wzp_message_set_string (offer, "padding", "");
+  encoded = _wzp_message_encode (offer);
+  len = g_bytes_get_size (encoded);
+  g_assert_cmpuint (len, <, size);
+  padding = g_strnfill (size - len, 'x');
+  _wzp_message_set_string (offer, "padding", padding);
+  g_clear_pointer (&encoded, g_bytes_unref);
+  encoded = _wzp_message_encode (offer);
+  g_assert_cmpuint (g_bytes_get_size (encoded), ==, size);
+  return offer;
+}
+
+/* Issue 16, item 4: a message the relay enlarged past the frame limit used to be dropped
+ * silently, and the call hung "offered" until the ring timeout. */
+static void
+test_oversized_offer (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autofree char *call_id = new_call_id ();
+  g_autoptr(WzpMessage) offer = make_padded_offer (call_id, wzp_test_client_fingerprint (b),
+                                                   WZP_FRAME_MAX_SIZE - 16);
+  g_autofree char *next = NULL;
+  gint64 start = g_get_monotonic_time ();
+
+  wzp_test_client_send (a, offer);
+  expect_call_error (a, WZP_ERROR_CODE_FRAME_TOO_LARGE, call_id, "frame limit");
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
+  g_assert_true (wzp_test_client_quiet (b, 50));
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 0);
+
+  /* Nothing of it is left: the next offer to the same callee rings. */
+  next = wzp_test_offer_call (a, b);
+}
+
+/* The relay builds CallSetup from both parties' members; one over a (lowered) frame limit
+ * ends the call at once, with the reason, instead of leaving it half set up. */
+static void
+test_oversized_setup (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = NULL;
+  g_autoptr(WzpTestClient) b = NULL;
+  g_autofree char *call_id = NULL;
+  g_autoptr(WzpMessage) answer = NULL;
+  g_autoptr(WzpMessage) got = NULL;
+  g_autoptr(WzpMessage) hangup_a = NULL;
+  g_autoptr(WzpMessage) hangup_b = NULL;
+  g_autoptr(GPtrArray) locals = g_ptr_array_new_with_free_func (g_free);
+
+  g_object_set (f->relay, "max-frame-size", 1024, NULL);
+  a = connect_registered (f, "Alice");
+  b = connect_registered (f, "Bob");
+  call_id = wzp_test_offer_call (a, b);
+
+  for (int i = 0; i < WZP_MAX_HOST_CANDIDATES; i++)
+    g_ptr_array_add (locals, g_strdup_printf ("[fd00:1234:5678:9abc:def0:1234:5678:%x]:40002",
+                                              i));
+  g_ptr_array_add (locals, NULL);
+  answer = wzp_test_make_answer (call_id, "AcceptTrusted");
+  _wzp_message_set_strv (answer, "callee_local_addrs", (const char * const *) locals->pdata);
+  wzp_test_client_send (b, answer);
+
+  got = wzp_test_client_expect (a, WZP_MESSAGE_DIRECT_CALL_ANSWER);
+  expect_call_error (a, WZP_ERROR_CODE_FRAME_TOO_LARGE, call_id, "CallSetup");
+  hangup_a = wzp_test_client_expect (a, WZP_MESSAGE_HANGUP);
+  hangup_b = wzp_test_client_expect (b, WZP_MESSAGE_HANGUP);
+  g_assert_cmpstr (_wzp_message_get_string (hangup_b, "reason"), ==, "Error");
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 0);
+}
+
 static void
 test_candidate_update (Fixture       *f,
                        gconstpointer  data)
@@ -2004,6 +2089,8 @@ main (int   argc,
   ADD ("ringing-per-callee", test_ringing_per_callee);
   ADD ("ringing-per-ip", test_ringing_per_ip);
   ADD ("ringing-same-pair", test_ringing_same_pair);
+  ADD ("oversized-offer", test_oversized_offer);
+  ADD ("oversized-setup", test_oversized_setup);
   ADD ("candidate-update", test_candidate_update);
   ADD ("candidate-caps", test_candidate_caps);
   ADD ("pipe-forwarding", test_pipe_forwarding);
