@@ -23,6 +23,11 @@ G_BEGIN_DECLS
  * family (WZP_CANDIDATES_MAX_PER_INTERFACE), so 16 leaves room for a few interfaces. */
 #define WZP_MAX_HOST_CANDIDATES 16
 
+/* The longest alias (display name) in characters (docs/protocol.md, "Aliases"). A name
+ * fits on one line of a call notification; anything longer is a stranger's way to put
+ * text on the callee's screen, and would grow every offer and CallSetup. */
+#define WZP_MAX_ALIAS_CHARS 64
+
 typedef enum {
   WZP_MESSAGE_REGISTER_PRESENCE,
   WZP_MESSAGE_REGISTER_PRESENCE_ACK,
@@ -141,6 +146,11 @@ const char      *_wzp_call_role_to_wire        (WzpCallRole     role);
 GInetSocketAddress *_wzp_address_parse         (const char     *text,
                                                 GError        **error);
 char            *_wzp_address_to_string        (GSocketAddress *address);
+
+/* Whether @alias (nullable: no alias) is short enough; if not, a G_IO_ERROR_INVALID_ARGUMENT
+ * addressed to its owner, as the relay and the client both say it. */
+gboolean         _wzp_alias_check              (const char     *alias,
+                                                GError        **error);
 
 /* Convenience constructors for the messages every component sends. */
 WzpMessage      *_wzp_message_new_error        (const char     *code,

@@ -1126,6 +1126,19 @@ _wzp_message_remove_member (WzpMessage *self,
 }
 
 gboolean
+_wzp_alias_check (const char  *alias,
+                  GError     **error)
+{
+  /* Decoded messages are valid UTF-8; g_utf8_strlen() stops at the first NUL. */
+  if (alias == NULL || g_utf8_strlen (alias, -1) <= WZP_MAX_ALIAS_CHARS)
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+               "Your alias is longer than %d characters; choose a shorter one",
+               WZP_MAX_ALIAS_CHARS);
+  return FALSE;
+}
+
+gboolean
 _wzp_message_check_size (WzpMessage  *self,
                          gsize        max,
                          GError     **error)

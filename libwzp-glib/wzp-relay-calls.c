@@ -453,6 +453,11 @@ handle_offer (WzpRelay   *self,
     }
   if (refuse_too_many_candidates (self, from, offer, "caller_local_addrs", call_id))
     return;
+  if (!_wzp_alias_check (alias, &error))
+    {
+      sender_error (self, from, WZP_ERROR_CODE_BAD_MESSAGE, call_id, "%s", error->message);
+      return;
+    }
   /* Reusing one's own live call id is a mistake worth naming; someone else's is
    * checked last, below. */
   taken = g_hash_table_lookup (self->calls, call_id);

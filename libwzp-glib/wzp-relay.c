@@ -425,9 +425,18 @@ handle_register (RelayConn  *conn,
 {
   WzpRelay *self = conn->relay;
   g_autoptr(WzpMessage) ack = NULL;
+  g_autoptr(GError) alias_error = NULL;
   RelayConn *old;
   const char *alias = _wzp_message_get_string (message, "alias");
 
+  /* Refused, not cut short: the client shows its user the reason (docs/protocol.md,
+   * "Aliases"). */
+  if (!_wzp_alias_check (alias, &alias_error))
+    {
+      _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_BAD_MESSAGE, NULL, "%s",
+                                  alias_error->message);
+      return;
+    }
   old = g_hash_table_lookup (self->registrations, conn->fingerprint);
 
   if (!conn->registered)

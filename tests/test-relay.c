@@ -798,6 +798,57 @@ test_oversized_setup (Fixture       *f,
   g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 0);
 }
 
+/* 64 characters of two bytes each: an alias is counted in characters, not bytes. */
+static char *
+make_alias (guint n_chars)
+{
+  GString *alias = g_string_new (NULL);
+
+  for (guint i = 0; i < n_chars; i++)
+    g_string_append (alias, "é");
+  return g_string_free (alias, FALSE);
+}
+
+static void
+test_long_alias (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = wzp_test_client_connect (f->address, NULL, NULL);
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autofree char *longest = make_alias (WZP_MAX_ALIAS_CHARS);
+  g_autofree char *too_long = make_alias (WZP_MAX_ALIAS_CHARS + 1);
+  g_autoptr(WzpMessage) presence = _wzp_message_new (WZP_MESSAGE_REGISTER_PRESENCE);
+  g_autoptr(WzpMessage) error = NULL;
+  g_autoptr(WzpMessage) ack = NULL;
+  g_autofree char *call_id = new_call_id ();
+  g_autoptr(WzpMessage) offer = wzp_test_make_offer (call_id, wzp_test_client_fingerprint (b));
+  g_autoptr(WzpMessage) got = NULL;
+
+  /* Registering with it is refused, and the client stays unregistered. */
+  _wzp_message_set_string (presence, "alias", too_long);
+  _wzp_message_set_string (presence, "client_version", "test");
+  wzp_test_client_send (a, presence);
+  error = wzp_test_client_expect (a, WZP_MESSAGE_ERROR);
+  g_assert_cmpstr (_wzp_message_get_string (error, "code"), ==, WZP_ERROR_CODE_BAD_MESSAGE);
+  g_assert_cmpstr (_wzp_message_get_string (error, "message"), ==,
+                   "Your alias is longer than 64 characters; choose a shorter one");
+  g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 1);
+  ack = wzp_test_client_register (a, longest);
+
+  /* So is an offer with it; the callee never rings. */
+  _wzp_message_set_string (offer, "caller_alias", too_long);
+  wzp_test_client_send (a, offer);
+  expect_call_error (a, WZP_ERROR_CODE_BAD_MESSAGE, call_id, "longer than 64 characters");
+  g_assert_true (wzp_test_client_quiet (b, 50));
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 0);
+
+  /* The longest allowed alias reaches the callee whole. */
+  _wzp_message_set_string (offer, "caller_alias", NULL);
+  wzp_test_client_send (a, offer);
+  got = wzp_test_client_expect (b, WZP_MESSAGE_DIRECT_CALL_OFFER);
+  g_assert_cmpstr (_wzp_message_get_string (got, "caller_alias"), ==, longest);
+}
+
 static void
 test_candidate_update (Fixture       *f,
                        gconstpointer  data)
@@ -2091,6 +2142,7 @@ main (int   argc,
   ADD ("ringing-same-pair", test_ringing_same_pair);
   ADD ("oversized-offer", test_oversized_offer);
   ADD ("oversized-setup", test_oversized_setup);
+  ADD ("long-alias", test_long_alias);
   ADD ("candidate-update", test_candidate_update);
   ADD ("candidate-caps", test_candidate_caps);
   ADD ("pipe-forwarding", test_pipe_forwarding);
