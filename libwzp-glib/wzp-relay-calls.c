@@ -431,6 +431,68 @@ offer_for_callee (WzpMessage *offer,
   return forward;
 }
 
+/* Where the callee @target is: registered here (*@callee_peer NULL) or at a peer relay.
+ * If nowhere, @from gets Error{unknown_callee} and FALSE is returned. */
+static gboolean
+find_callee (WzpRelay    *self,
+             Sender      *from,
+             const char  *target,
+             const char  *call_id,
+             RelayPeer  **callee_peer)
+{
+  *callee_peer = NULL;
+  if (_wzp_relay_lookup_conn (self, target) != NULL)
+    return TRUE;
+  /* An offer that came from a peer relay is for one of ours only: forwarding is one
+   * hop. */
+  if (from->peer == NULL)
+    *callee_peer = _wzp_relay_presence_lookup (self, target);
+  if (*callee_peer != NULL)
+    return TRUE;
+  if (from->peer != NULL)
+    sender_error (self, from, WZP_ERROR_CODE_UNKNOWN_CALLEE, call_id,
+                  "Nobody with fingerprint %s is connected to the relay %s", target,
+                  wzp_relay_get_fingerprint (self));
+  else
+    sender_error (self, from, WZP_ERROR_CODE_UNKNOWN_CALLEE, call_id,
+                  "Nobody with fingerprint %s is connected to this relay or to the "
+                  "relays it is federated with", target);
+  return FALSE;
+}
+
+/* A call for @offer from @from, offered, counted and in the registry, ringing for at most
+ * ring-timeout. */
+static RelayCall *
+call_new (WzpRelay   *self,
+          Sender     *from,
+          WzpMessage *offer,
+          const char *alias,
+          RelayPeer  *callee_peer)
+{
+  RelayCall *call = g_new0 (RelayCall, 1);
+  RelayParty *caller = &call->party[WZP_CALL_ROLE_CALLER];
+  RelayParty *callee = &call->party[WZP_CALL_ROLE_CALLEE];
+
+  call->relay = self;
+  call->call_id = g_strdup (_wzp_message_get_string (offer, "call_id"));
+  call->state = CALL_ENDED;   /* counted nowhere until it is offered, below */
+  call->started = g_get_real_time () / G_USEC_PER_SEC;
+  caller->fingerprint = g_strdup (from->fingerprint);
+  caller->alias = g_strdup (alias);
+  caller->relay = from->peer ? g_strdup (from->peer->fingerprint) : NULL;
+  callee->fingerprint = g_strdup (_wzp_message_get_string (offer, "target_fingerprint"));
+  callee->relay = callee_peer ? g_strdup (callee_peer->fingerprint) : NULL;
+  party_store_candidates (caller, offer, "caller_reflexive_addr", "caller_local_addrs",
+                          "caller_nat_type");
+  /* An offer from a peer relay has the peer relay's address, not the caller's. */
+  call->caller_ip = from->conn != NULL ? from->conn->ip : NULL;
+  _wzp_relay_call_set_state (call, CALL_OFFERED);
+  g_hash_table_insert (self->calls, call->call_id, call);
+  call->ring_timeout_id = _wzp_timeout_add_seconds (self->context, self->ring_timeout,
+                                                    ring_timeout_cb, call);
+  return call;
+}
+
 static void
 handle_offer (WzpRelay   *self,
               Sender     *from,
@@ -476,25 +538,8 @@ handle_offer (WzpRelay   *self,
     }
   if (refuse_over_caller_limits (self, from, target, call_id))
     return;
-  if (_wzp_relay_lookup_conn (self, target) == NULL)
-    {
-      /* A peer relay may hold the callee. An offer that came from a peer relay is for
-       * one of ours only: forwarding is one hop. */
-      if (from->peer == NULL)
-        callee_peer = _wzp_relay_presence_lookup (self, target);
-      if (callee_peer == NULL)
-        {
-          if (from->peer != NULL)
-            sender_error (self, from, WZP_ERROR_CODE_UNKNOWN_CALLEE, call_id,
-                          "Nobody with fingerprint %s is connected to the relay %s", target,
-                          wzp_relay_get_fingerprint (self));
-          else
-            sender_error (self, from, WZP_ERROR_CODE_UNKNOWN_CALLEE, call_id,
-                          "Nobody with fingerprint %s is connected to this relay or to the "
-                          "relays it is federated with", target);
-          return;
-        }
-    }
+  if (!find_callee (self, from, target, call_id, &callee_peer))
+    return;
   /* A callee at a peer relay is counted there (its relay answers Hangup{Busy}). */
   if (callee_peer == NULL && callee_is_busy (self, target, call_id))
     {
@@ -525,27 +570,7 @@ handle_offer (WzpRelay   *self,
       return;
     }
 
-  call = g_new0 (RelayCall, 1);
-  call->relay = self;
-  call->call_id = g_strdup (call_id);
-  call->state = CALL_ENDED;   /* counted nowhere until it is offered, below */
-  call->started = g_get_real_time () / G_USEC_PER_SEC;
-  call->party[WZP_CALL_ROLE_CALLER].fingerprint = g_strdup (from->fingerprint);
-  call->party[WZP_CALL_ROLE_CALLER].alias = g_strdup (alias);
-  call->party[WZP_CALL_ROLE_CALLER].relay = from->peer ? g_strdup (from->peer->fingerprint)
-                                                       : NULL;
-  call->party[WZP_CALL_ROLE_CALLEE].fingerprint = g_strdup (target);
-  call->party[WZP_CALL_ROLE_CALLEE].relay = callee_peer ? g_strdup (callee_peer->fingerprint)
-                                                        : NULL;
-  party_store_candidates (&call->party[WZP_CALL_ROLE_CALLER], offer, "caller_reflexive_addr",
-                          "caller_local_addrs", "caller_nat_type");
-  /* An offer from a peer relay has the peer relay's address, not the caller's. */
-  call->caller_ip = from->conn != NULL ? from->conn->ip : NULL;
-  _wzp_relay_call_set_state (call, CALL_OFFERED);
-  g_hash_table_insert (self->calls, call->call_id, call);
-  call->ring_timeout_id = _wzp_timeout_add_seconds (self->context, self->ring_timeout,
-                                                    ring_timeout_cb, call);
-
+  call = call_new (self, from, offer, alias, callee_peer);
   if (callee_peer != NULL)
     {
       /* The callee's relay checks the caller against what we announced: announce first. */
