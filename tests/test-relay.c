@@ -850,6 +850,71 @@ test_long_alias (Fixture       *f,
 }
 
 static void
+hang_up (WzpTestClient *client,
+         const char    *call_id)
+{
+  g_autoptr(WzpMessage) hangup = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, call_id);
+
+  _wzp_message_set_string (hangup, "reason", "Normal");
+  wzp_test_client_send (client, hangup);
+}
+
+/* The ringing counters follow every way a call can end, and leave nothing behind: no
+ * identity's entry, no pair, no address entry once its clients are gone. */
+static void
+test_ringing_counts_drop (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  WzpTestClient *b = connect_registered (f, "Bob");
+  g_autoptr(WzpMessage) setup_a = NULL;
+  g_autoptr(WzpMessage) setup_b = NULL;
+  g_autofree char *set_up = wzp_test_set_up_call (a, b, "AcceptTrusted", &setup_a, &setup_b);
+  g_autofree char *cancelled = NULL;
+  g_autofree char *declined = NULL;
+  g_autofree char *timed_out = NULL;
+  g_autofree char *lost = NULL;
+  g_autoptr(WzpMessage) reject = NULL;
+  g_autoptr(WzpMessage) got = NULL;
+
+  /* Answered, then hung up. */
+  hang_up (a, set_up);
+  g_clear_pointer (&got, _wzp_message_unref);
+  got = wzp_test_client_expect (b, WZP_MESSAGE_HANGUP);
+  /* Cancelled while ringing. */
+  cancelled = wzp_test_offer_call (a, b);
+  hang_up (a, cancelled);
+  g_clear_pointer (&got, _wzp_message_unref);
+  got = wzp_test_client_expect (b, WZP_MESSAGE_HANGUP);
+  /* Declined. */
+  declined = wzp_test_offer_call (a, b);
+  reject = wzp_test_make_answer (declined, "Reject");
+  wzp_test_client_send (b, reject);
+  g_clear_pointer (&got, _wzp_message_unref);
+  got = wzp_test_client_expect (a, WZP_MESSAGE_DIRECT_CALL_ANSWER);
+  /* Not answered in time. */
+  g_object_set (f->relay, "ring-timeout", 1, NULL);
+  timed_out = wzp_test_offer_call (a, b);
+  g_clear_pointer (&got, _wzp_message_unref);
+  got = wzp_test_client_expect (a, WZP_MESSAGE_HANGUP);
+  g_clear_pointer (&got, _wzp_message_unref);
+  got = wzp_test_client_expect (b, WZP_MESSAGE_HANGUP);
+  /* The caller gone while it rings. */
+  g_object_set (f->relay, "ring-timeout", 45, NULL);
+  lost = wzp_test_offer_call (b, a);
+  wzp_test_client_free (b);
+  g_clear_pointer (&got, _wzp_message_unref);
+  got = wzp_test_client_expect (a, WZP_MESSAGE_HANGUP);
+
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 0);
+  g_assert_cmpuint (g_hash_table_size (f->relay->party_counts), ==, 0);
+  g_assert_cmpuint (g_hash_table_size (f->relay->ringing_pairs), ==, 0);
+  g_clear_pointer (&a, wzp_test_client_free);
+  wzp_test_spin (50);
+  g_assert_cmpuint (g_hash_table_size (f->relay->ip_counters), ==, 0);
+}
+
+static void
 test_candidate_update (Fixture       *f,
                        gconstpointer  data)
 {
@@ -2140,6 +2205,7 @@ main (int   argc,
   ADD ("ringing-per-callee", test_ringing_per_callee);
   ADD ("ringing-per-ip", test_ringing_per_ip);
   ADD ("ringing-same-pair", test_ringing_same_pair);
+  ADD ("ringing-counts-drop", test_ringing_counts_drop);
   ADD ("oversized-offer", test_oversized_offer);
   ADD ("oversized-setup", test_oversized_setup);
   ADD ("long-alias", test_long_alias);
