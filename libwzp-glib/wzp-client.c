@@ -1138,6 +1138,9 @@ wzp_client_new (WzpIdentity *identity)
  * until [method@Wzp.Client.unregister]. It gives up only on errors that retrying cannot
  * fix (a relay whose fingerprint changed, another program using the identity).
  *
+ * An alias ([property@Wzp.Client:alias]) longer than 64 characters fails at once with
+ * %G_IO_ERROR_INVALID_ARGUMENT: relays refuse it.
+ *
  * Since: 1.0
  */
 void
@@ -1147,6 +1150,7 @@ wzp_client_connect_async (WzpClient           *self,
                           gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
+  g_autoptr(GError) error = NULL;
 
   g_return_if_fail (WZP_IS_CLIENT (self));
 
@@ -1162,6 +1166,13 @@ wzp_client_connect_async (WzpClient           *self,
     {
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
                                "Already connecting to the relay");
+      return;
+    }
+
+  /* The relay would refuse the registration; say so before trying. */
+  if (!_wzp_alias_check (self->alias, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
 
@@ -1379,7 +1390,9 @@ wzp_client_get_alias (WzpClient *self)
  * @alias: (nullable): a display name
  *
  * Sets the name shown to the people this client calls (taking effect at the next
- * registration and call).
+ * registration and call). An alias has at most 64 characters: with a longer one,
+ * [method@Wzp.Client.connect_async] fails with %G_IO_ERROR_INVALID_ARGUMENT, and calls
+ * placed while connected are refused by the relay.
  *
  * Since: 1.0
  */

@@ -23,6 +23,11 @@ G_BEGIN_DECLS
  * family (WZP_CANDIDATES_MAX_PER_INTERFACE), so 16 leaves room for a few interfaces. */
 #define WZP_MAX_HOST_CANDIDATES 16
 
+/* The longest alias (display name) in characters (docs/protocol.md, "Aliases"). A name
+ * fits on one line of a call notification; anything longer is a stranger's way to put
+ * text on the callee's screen, and would grow every offer and CallSetup. */
+#define WZP_MAX_ALIAS_CHARS 64
+
 typedef enum {
   WZP_MESSAGE_REGISTER_PRESENCE,
   WZP_MESSAGE_REGISTER_PRESENCE_ACK,
@@ -81,6 +86,12 @@ WzpMessage      *_wzp_message_new_from_object  (JsonObject     *object,
                                                 GError        **error);
 /* The JSON text of the message (no length prefix). */
 GBytes          *_wzp_message_encode           (WzpMessage     *self);
+/* Whether the message, encoded, fits in a frame of at most @max bytes; if not, a
+ * WZP_PROTOCOL_ERROR_FRAME_TOO_LARGE that gives both sizes. For a sender that must know
+ * before it queues the message (a relay passing on what it enlarged). */
+gboolean         _wzp_message_check_size       (WzpMessage     *self,
+                                                gsize           max,
+                                                GError        **error);
 
 WzpMessageType   _wzp_message_get_message_type (WzpMessage     *self);
 const char      *_wzp_message_type_to_string   (WzpMessageType  type);
@@ -130,6 +141,11 @@ const char      *_wzp_hangup_reason_to_wire    (WzpHangupReason reason);
 gboolean         _wzp_hangup_reason_from_wire  (const char     *text,
                                                 WzpHangupReason *out);
 const char      *_wzp_call_role_to_wire        (WzpCallRole     role);
+
+/* Whether @alias (nullable: no alias) is short enough; if not, a G_IO_ERROR_INVALID_ARGUMENT
+ * addressed to its owner, as the relay and the client both say it. */
+gboolean         _wzp_alias_check              (const char     *alias,
+                                                GError        **error);
 
 /* Convenience constructors for the messages every component sends. */
 WzpMessage      *_wzp_message_new_error        (const char     *code,

@@ -1037,6 +1037,35 @@ _wzp_message_remove_member (WzpMessage *self,
   json_object_remove_member (self->object, member);
 }
 
+gboolean
+_wzp_alias_check (const char  *alias,
+                  GError     **error)
+{
+  /* Decoded messages are valid UTF-8; g_utf8_strlen() stops at the first NUL. */
+  if (alias == NULL || g_utf8_strlen (alias, -1) <= WZP_MAX_ALIAS_CHARS)
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+               "Your alias is longer than %d characters; choose a shorter one",
+               WZP_MAX_ALIAS_CHARS);
+  return FALSE;
+}
+
+gboolean
+_wzp_message_check_size (WzpMessage  *self,
+                         gsize        max,
+                         GError     **error)
+{
+  g_autoptr(GBytes) payload = _wzp_message_encode (self);
+  gsize len = g_bytes_get_size (payload);
+
+  if (len <= max)
+    return TRUE;
+  g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_FRAME_TOO_LARGE,
+               "the %s message would be %" G_GSIZE_FORMAT " bytes, over the %"
+               G_GSIZE_FORMAT "-byte frame limit", specs[self->type].name, len, max);
+  return FALSE;
+}
+
 WzpMessage *
 _wzp_message_new_error (const char *code,
                         const char *message,

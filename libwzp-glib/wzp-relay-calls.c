@@ -64,6 +64,9 @@ _wzp_relay_call_free (RelayCall *call)
   _wzp_clear_source (call->relay->context, &call->duration_id);
   _wzp_relay_bridge_call_gone (call);
   _wzp_relay_pipes_drop_call (call);
+  /* Calls end through _wzp_relay_call_end(); this only keeps the counts right if one
+   * did not. */
+  _wzp_relay_call_set_state (call, CALL_ENDED);
   g_free (call->bridge_secret);
   party_clear (call->relay, &call->party[0]);
   party_clear (call->relay, &call->party[1]);
@@ -185,7 +188,7 @@ _wzp_relay_call_end (RelayCall       *call,
 
   if (call->state == CALL_ENDED)
     return;
-  call->state = CALL_ENDED;
+  _wzp_relay_call_set_state (call, CALL_ENDED);
 
   if (notify_role == NOTIFY_BOTH || notify_role == WZP_CALL_ROLE_CALLER)
     send_hangup (call, WZP_CALL_ROLE_CALLER, reason);
@@ -196,22 +199,6 @@ _wzp_relay_call_end (RelayCall       *call,
   _wzp_relay_emit_call_ended (self, call, reason_text);
   g_hash_table_remove (self->calls, call->call_id);   /* frees the call */
   _wzp_relay_notify_counts (self);
-}
-
-static guint
-count_calls_of (WzpRelay   *self,
-                const char *fingerprint)
-{
-  GHashTableIter iter;
-  RelayCall *call;
-  guint n = 0;
-
-  g_hash_table_iter_init (&iter, self->calls);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &call))
-    if (g_strcmp0 (call->party[0].fingerprint, fingerprint) == 0 ||
-        g_strcmp0 (call->party[1].fingerprint, fingerprint) == 0)
-      n++;
-  return n;
 }
 
 /* Call ids come from the caller (a random UUID); the relay only needs them to be
@@ -321,6 +308,190 @@ sender_is_party (RelayCall *call,
   return FALSE;
 }
 
+/* What a caller may have open at once (docs/relay.md, [limits]): an unanswered offer
+ * counts against its caller, never its callee. Per-address limits apply to callers
+ * registered here only: an offer from a peer relay comes from the peer relay's address.
+ * If @from is over a limit, it gets an Error and TRUE is returned. */
+static gboolean
+refuse_over_caller_limits (WzpRelay   *self,
+                           Sender     *from,
+                           const char *target,
+                           const char *call_id)
+{
+  RelayCall *pending = _wzp_relay_ringing_between (self, from->fingerprint, target);
+
+  if (pending != NULL)
+    sender_error (self, from, WZP_ERROR_CODE_LIMIT_REACHED, call_id,
+                  "You are already calling %s (call %s); hang that call up before "
+                  "offering another", target, pending->call_id);
+  else if (_wzp_relay_counts_active (self, from->fingerprint) >= self->max_calls_per_client)
+    sender_error (self, from, WZP_ERROR_CODE_LIMIT_REACHED, call_id,
+                  "You already have %u calls at this relay", self->max_calls_per_client);
+  else if (_wzp_relay_counts_ringing_out (self, from->fingerprint) >=
+           self->max_ringing_per_client)
+    sender_error (self, from, WZP_ERROR_CODE_LIMIT_REACHED, call_id,
+                  "You already have %u unanswered calls at this relay; wait for one to be "
+                  "answered or hang one up", self->max_ringing_per_client);
+  else if (from->conn != NULL && from->conn->ip->ringing >= self->max_ringing_per_ip)
+    sender_error (self, from, WZP_ERROR_CODE_LIMIT_REACHED, call_id,
+                  "Your address (%s) already has %u unanswered calls at this relay; try "
+                  "again in a minute", from->conn->ip->key, self->max_ringing_per_ip);
+  else
+    return FALSE;
+  return TRUE;
+}
+
+/* Whether the callee @target, registered here, cannot take another call: calls it made
+ * or accepted up to its limit, or as many unanswered offers to it as it may have. Other
+ * people's offers never count as its calls, so no one can make it busy for everyone by
+ * ringing it; the per-callee cap only bounds how many ring at once. */
+static gboolean
+callee_is_busy (WzpRelay   *self,
+                const char *target,
+                const char *call_id)
+{
+  guint ringing = _wzp_relay_counts_ringing_in (self, target);
+
+  if (_wzp_relay_counts_active (self, target) >= self->max_calls_per_client)
+    return TRUE;
+  if (ringing < self->max_ringing_per_callee)
+    return FALSE;
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "WZP_CALL_ID", call_id,
+                    "WZP_CALLEE", target,
+                    "MESSAGE", "Call %s: %s has %u unanswered calls already "
+                    "(max-ringing-per-callee); answered Busy", call_id, target, ringing);
+  return TRUE;
+}
+
+/* Whether @message can reach a party: through its connection here (max-frame-size), or
+ * for a party at a peer relay (@remote) inside a forward on the link. The relay checks
+ * before sending what it enlarged, since a frame over the limit is never sent: the party
+ * would not hear of it, and the call would hang until a timeout. */
+static gboolean
+party_can_receive (WzpRelay    *self,
+                   gboolean     remote,
+                   WzpMessage  *message,
+                   GError     **error)
+{
+  if (remote)
+    return _wzp_relay_federation_check_size (self, message, error);
+  return _wzp_message_check_size (message, self->max_frame_size, error);
+}
+
+/* Passes @message from @from on to party @role of @call. One that cannot go out ends the
+ * call at once: @from hears why (Error{frame_too_large}), and both parties, which know of
+ * the call, hear Hangup{Error} (a client ignores an Error about a call that is set up).
+ * Returns FALSE if the call is over (and freed). */
+static gboolean
+call_forward (WzpRelay   *self,
+              Sender     *from,
+              RelayCall  *call,
+              int         role,
+              WzpMessage *message)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (party_can_receive (self, call->party[role].relay != NULL, message, &error))
+    {
+      _wzp_relay_send_to (self, call->party[role].fingerprint, message);
+      return TRUE;
+    }
+  log_call (call, "%s", error->message);
+  sender_error (self, from, WZP_ERROR_CODE_FRAME_TOO_LARGE, call->call_id,
+                "The relay could not pass your message on: %s. The call is over",
+                error->message);
+  _wzp_relay_call_end (call, WZP_HANGUP_REASON_ERROR, NOTIFY_BOTH);
+  return FALSE;
+}
+
+/* The offer as the callee, or its relay, gets it. The caller's identity comes from its
+ * certificate, never from the message (a peer relay's word was checked against what it
+ * announced). */
+static WzpMessage *
+offer_for_callee (WzpMessage *offer,
+                  Sender     *from,
+                  const char *alias,
+                  gboolean    callee_remote)
+{
+  WzpMessage *forward = _wzp_message_copy (offer);
+
+  _wzp_message_set_string (forward, "caller_fingerprint", from->fingerprint);
+  _wzp_message_set_string (forward, "caller_alias", alias);
+  /* The caller's addresses reach the callee only in CallSetup, once the callee has
+   * answered: someone who merely rings must not learn where the caller is. A callee's
+   * relay builds that CallSetup, so it gets them, and withholds them as we would. Other
+   * members pass through. */
+  if (!callee_remote)
+    {
+      _wzp_message_remove_member (forward, "caller_reflexive_addr");
+      _wzp_message_remove_member (forward, "caller_local_addrs");
+    }
+  return forward;
+}
+
+/* Where the callee @target is: registered here (*@callee_peer NULL) or at a peer relay.
+ * If nowhere, @from gets Error{unknown_callee} and FALSE is returned. */
+static gboolean
+find_callee (WzpRelay    *self,
+             Sender      *from,
+             const char  *target,
+             const char  *call_id,
+             RelayPeer  **callee_peer)
+{
+  *callee_peer = NULL;
+  if (_wzp_relay_lookup_conn (self, target) != NULL)
+    return TRUE;
+  /* An offer that came from a peer relay is for one of ours only: forwarding is one
+   * hop. */
+  if (from->peer == NULL)
+    *callee_peer = _wzp_relay_presence_lookup (self, target);
+  if (*callee_peer != NULL)
+    return TRUE;
+  if (from->peer != NULL)
+    sender_error (self, from, WZP_ERROR_CODE_UNKNOWN_CALLEE, call_id,
+                  "Nobody with fingerprint %s is connected to the relay %s", target,
+                  wzp_relay_get_fingerprint (self));
+  else
+    sender_error (self, from, WZP_ERROR_CODE_UNKNOWN_CALLEE, call_id,
+                  "Nobody with fingerprint %s is connected to this relay or to the "
+                  "relays it is federated with", target);
+  return FALSE;
+}
+
+/* A call for @offer from @from, offered, counted and in the registry, ringing for at most
+ * ring-timeout. */
+static RelayCall *
+call_new (WzpRelay   *self,
+          Sender     *from,
+          WzpMessage *offer,
+          const char *alias,
+          RelayPeer  *callee_peer)
+{
+  RelayCall *call = g_new0 (RelayCall, 1);
+  RelayParty *caller = &call->party[WZP_CALL_ROLE_CALLER];
+  RelayParty *callee = &call->party[WZP_CALL_ROLE_CALLEE];
+
+  call->relay = self;
+  call->call_id = g_strdup (_wzp_message_get_string (offer, "call_id"));
+  call->state = CALL_ENDED;   /* counted nowhere until it is offered, below */
+  call->started = g_get_real_time () / G_USEC_PER_SEC;
+  caller->fingerprint = g_strdup (from->fingerprint);
+  caller->alias = g_strdup (alias);
+  caller->relay = from->peer ? g_strdup (from->peer->fingerprint) : NULL;
+  callee->fingerprint = g_strdup (_wzp_message_get_string (offer, "target_fingerprint"));
+  callee->relay = callee_peer ? g_strdup (callee_peer->fingerprint) : NULL;
+  party_store_candidates (caller, offer, "caller_reflexive_addr", "caller_local_addrs",
+                          "caller_nat_type");
+  /* An offer from a peer relay has the peer relay's address, not the caller's. */
+  call->caller_ip = from->conn != NULL ? from->conn->ip : NULL;
+  _wzp_relay_call_set_state (call, CALL_OFFERED);
+  g_hash_table_insert (self->calls, call->call_id, call);
+  call->ring_timeout_id = _wzp_timeout_add_seconds (self->context, self->ring_timeout,
+                                                    ring_timeout_cb, call);
+  return call;
+}
+
 static void
 handle_offer (WzpRelay   *self,
               Sender     *from,
@@ -330,6 +501,7 @@ handle_offer (WzpRelay   *self,
   const char *target = _wzp_message_get_string (offer, "target_fingerprint");
   const char *alias = _wzp_message_get_string (offer, "caller_alias");
   g_autoptr(WzpMessage) forward = NULL;
+  g_autoptr(GError) error = NULL;
   RelayPeer *callee_peer = NULL;
   RelayCall *taken;
   RelayCall *call;
@@ -342,6 +514,11 @@ handle_offer (WzpRelay   *self,
     }
   if (refuse_too_many_candidates (self, from, offer, "caller_local_addrs", call_id))
     return;
+  if (!_wzp_alias_check (alias, &error))
+    {
+      sender_error (self, from, WZP_ERROR_CODE_BAD_MESSAGE, call_id, "%s", error->message);
+      return;
+    }
   /* Reusing one's own live call id is a mistake worth naming; someone else's is
    * checked last, below. */
   taken = g_hash_table_lookup (self->calls, call_id);
@@ -358,33 +535,12 @@ handle_offer (WzpRelay   *self,
                     "You cannot call yourself");
       return;
     }
-  if (count_calls_of (self, from->fingerprint) >= self->max_calls_per_client)
-    {
-      sender_error (self, from, WZP_ERROR_CODE_LIMIT_REACHED, call_id,
-                    "You already have %u calls at this relay", self->max_calls_per_client);
-      return;
-    }
-  if (_wzp_relay_lookup_conn (self, target) == NULL)
-    {
-      /* A peer relay may hold the callee. An offer that came from a peer relay is for
-       * one of ours only: forwarding is one hop. */
-      if (from->peer == NULL)
-        callee_peer = _wzp_relay_presence_lookup (self, target);
-      if (callee_peer == NULL)
-        {
-          if (from->peer != NULL)
-            sender_error (self, from, WZP_ERROR_CODE_UNKNOWN_CALLEE, call_id,
-                          "Nobody with fingerprint %s is connected to the relay %s", target,
-                          wzp_relay_get_fingerprint (self));
-          else
-            sender_error (self, from, WZP_ERROR_CODE_UNKNOWN_CALLEE, call_id,
-                          "Nobody with fingerprint %s is connected to this relay or to the "
-                          "relays it is federated with", target);
-          return;
-        }
-    }
+  if (refuse_over_caller_limits (self, from, target, call_id))
+    return;
+  if (!find_callee (self, from, target, call_id, &callee_peer))
+    return;
   /* A callee at a peer relay is counted there (its relay answers Hangup{Busy}). */
-  if (callee_peer == NULL && count_calls_of (self, target) >= self->max_calls_per_client)
+  if (callee_peer == NULL && callee_is_busy (self, target, call_id))
     {
       g_autoptr(WzpMessage) busy = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, call_id);
 
@@ -401,6 +557,16 @@ handle_offer (WzpRelay   *self,
       sender_send (self, from, busy);
       return;
     }
+  if (alias == NULL)
+    alias = from->alias;
+  forward = offer_for_callee (offer, from, alias, callee_peer != NULL);
+  if (!party_can_receive (self, callee_peer != NULL, forward, &error))
+    {
+      sender_error (self, from, WZP_ERROR_CODE_FRAME_TOO_LARGE, call_id,
+                    "This call cannot be offered: once the relay adds the caller's identity, "
+                    "%s; send a smaller offer", error->message);
+      return;
+    }
   /* Someone else's call (docs/protocol.md, "Call ids"): every check a fresh id could
    * fail came first, and the refusal neither says "in use" nor names anything about
    * that call, so the offer learns no more than that this id cannot be used. */
@@ -411,46 +577,15 @@ handle_offer (WzpRelay   *self,
       return;
     }
 
-  call = g_new0 (RelayCall, 1);
-  call->relay = self;
-  call->call_id = g_strdup (call_id);
-  call->state = CALL_OFFERED;
-  call->started = g_get_real_time () / G_USEC_PER_SEC;
-  call->party[WZP_CALL_ROLE_CALLER].fingerprint = g_strdup (from->fingerprint);
-  call->party[WZP_CALL_ROLE_CALLER].alias = g_strdup (alias ? alias : from->alias);
-  call->party[WZP_CALL_ROLE_CALLER].relay = from->peer ? g_strdup (from->peer->fingerprint)
-                                                       : NULL;
-  call->party[WZP_CALL_ROLE_CALLEE].fingerprint = g_strdup (target);
-  call->party[WZP_CALL_ROLE_CALLEE].relay = callee_peer ? g_strdup (callee_peer->fingerprint)
-                                                        : NULL;
-  party_store_candidates (&call->party[WZP_CALL_ROLE_CALLER], offer, "caller_reflexive_addr",
-                          "caller_local_addrs", "caller_nat_type");
-  g_hash_table_insert (self->calls, call->call_id, call);
-  call->ring_timeout_id = _wzp_timeout_add_seconds (self->context, self->ring_timeout,
-                                                    ring_timeout_cb, call);
-
-  /* The caller's identity comes from its certificate, never from the message (a peer
-   * relay's word was checked against what it announced). */
-  forward = _wzp_message_copy (offer);
-  _wzp_message_set_string (forward, "caller_fingerprint", from->fingerprint);
-  _wzp_message_set_string (forward, "caller_alias", call->party[WZP_CALL_ROLE_CALLER].alias);
+  call = call_new (self, from, offer, alias, callee_peer);
   if (callee_peer != NULL)
     {
-      /* The callee's relay builds the callee's CallSetup, so it gets the caller's
-       * addresses, and withholds them from the callee until it answers, as we would. It
-       * checks the caller against what we announced: announce first. */
+      /* The callee's relay checks the caller against what we announced: announce first. */
       _wzp_relay_presence_flush_for (callee_peer, from->fingerprint);
       _wzp_relay_federation_forward (self, callee_peer->fingerprint, forward);
     }
   else
-    {
-      /* The caller's addresses reach the callee only in CallSetup, once the callee has
-       * answered: someone who merely rings must not learn where the caller is. Other
-       * members pass through. */
-      _wzp_message_remove_member (forward, "caller_reflexive_addr");
-      _wzp_message_remove_member (forward, "caller_local_addrs");
-      _wzp_relay_send_to (self, target, forward);
-    }
+    _wzp_relay_send_to (self, target, forward);
 
   if (callee_peer != NULL)
     log_call (call, "offered (the callee is at the peer relay %s)", callee_peer->uri);
@@ -496,10 +631,14 @@ pipe_addr_for (WzpRelay   *self,
   return fallback;
 }
 
-static void
+/* Sends party @role its CallSetup. One the relay cannot send (too large for the party's
+ * connection) ends the call at once: the party hears why in an Error, and both parties
+ * Hangup{Error}. Returns FALSE if the call is over (and freed). */
+static gboolean
 send_setup (RelayCall   *call,
             WzpCallRole  role)
 {
+  g_autoptr(GError) error = NULL;
   RelayParty *party = &call->party[role];
   RelayParty *other = &call->party[1 - role];
   g_autoptr(WzpMessage) setup = _wzp_message_new_for_call (WZP_MESSAGE_CALL_SETUP,
@@ -522,7 +661,18 @@ send_setup (RelayCall   *call,
   _wzp_message_set_string (setup, "pipe_addr", pipe_addr);
   if (call->relay->setup_filter != NULL)
     call->relay->setup_filter (setup, call->relay->setup_filter_data);
+  if (!party_can_receive (call->relay, FALSE, setup, &error))
+    {
+      log_call (call, "%s", error->message);
+      _wzp_relay_send_error_to (call->relay, party->fingerprint,
+                                WZP_ERROR_CODE_FRAME_TOO_LARGE, call->call_id,
+                                "The relay could not send you this call's CallSetup: %s. "
+                                "The call is over", error->message);
+      _wzp_relay_call_end (call, WZP_HANGUP_REASON_ERROR, NOTIFY_BOTH);
+      return FALSE;
+    }
   _wzp_relay_send_to (call->relay, party->fingerprint, setup);
+  return TRUE;
 }
 
 static gboolean
@@ -538,6 +688,7 @@ secret_is_valid (const char *secret)
 
 static void
 handle_answer (WzpRelay   *self,
+               Sender     *from,
                RelayCall  *call,
                WzpMessage *answer)
 {
@@ -581,7 +732,8 @@ handle_answer (WzpRelay   *self,
       _wzp_message_remove_member (forward, "callee_local_addrs");
       _wzp_message_remove_member (forward, "bridge_secret");
     }
-  _wzp_relay_send_to (self, caller->fingerprint, forward);
+  if (!call_forward (self, from, call, WZP_CALL_ROLE_CALLER, forward))
+    return;
 
   if (mode == WZP_ACCEPT_MODE_REJECT)
     {
@@ -596,7 +748,7 @@ handle_answer (WzpRelay   *self,
     party_store_candidates (callee, answer,
                             "callee_reflexive_addr", "callee_local_addrs", "callee_nat_type");
 
-  call->state = CALL_SET_UP;
+  _wzp_relay_call_set_state (call, CALL_SET_UP);
   _wzp_clear_source (call->relay->context, &call->ring_timeout_id);
   if (self->max_call_duration > 0)
     call->duration_id = _wzp_timeout_add_seconds (self->context, self->max_call_duration,
@@ -608,7 +760,8 @@ handle_answer (WzpRelay   *self,
     if (call->party[role].relay == NULL)
       {
         call->party[role].pipe_secret = new_secret ();
-        send_setup (call, role);
+        if (!send_setup (call, role))
+          return;
       }
   log_call (call, "set up (%s)", call->privacy ? "privacy: relay only" : "trusted");
 }
@@ -654,10 +807,10 @@ calls_dispatch (WzpRelay   *self,
       if (role != WZP_CALL_ROLE_CALLEE ||
           (call->state != CALL_OFFERED && call->state != CALL_RINGING))
         break;
-      call->state = CALL_RINGING;
+      _wzp_relay_call_set_state (call, CALL_RINGING);
       {
         g_autoptr(WzpMessage) forward = _wzp_message_copy (message);
-        _wzp_relay_send_to (self, call->party[WZP_CALL_ROLE_CALLER].fingerprint, forward);
+        call_forward (self, from, call, WZP_CALL_ROLE_CALLER, forward);
       }
       return;
 
@@ -667,7 +820,7 @@ calls_dispatch (WzpRelay   *self,
         break;
       if (refuse_too_many_candidates (self, from, message, "callee_local_addrs", call_id))
         return;
-      handle_answer (self, call, message);
+      handle_answer (self, from, call, message);
       return;
 
     case WZP_MESSAGE_CANDIDATE_UPDATE:
@@ -686,7 +839,7 @@ calls_dispatch (WzpRelay   *self,
                               NULL);
       {
         g_autoptr(WzpMessage) forward = _wzp_message_copy (message);
-        _wzp_relay_send_to (self, call->party[1 - role].fingerprint, forward);
+        call_forward (self, from, call, 1 - role, forward);
       }
       return;
 
@@ -707,7 +860,7 @@ calls_dispatch (WzpRelay   *self,
         break;
       {
         g_autoptr(WzpMessage) forward = _wzp_message_copy (message);
-        _wzp_relay_send_to (self, call->party[1 - role].fingerprint, forward);
+        call_forward (self, from, call, 1 - role, forward);
       }
       return;
 

@@ -76,6 +76,10 @@ gboolean    _wzp_relay_federation_adopt     (WzpRelay    *self,
                                              WzpMessage  *message,
                                              const char **code,
                                              GError     **error);
+/* Whether @inner fits in the FederatedSignalForward that carries it over a link. */
+gboolean    _wzp_relay_federation_check_size (WzpRelay    *self,
+                                              WzpMessage  *inner,
+                                              GError     **error);
 /* Sends @inner to @peer_fingerprint inside FederatedSignalForward; FALSE if no link. */
 gboolean    _wzp_relay_federation_forward   (WzpRelay    *self,
                                              const char  *peer_fingerprint,

@@ -724,6 +724,28 @@ _wzp_relay_federation_adopt (WzpRelay    *self,
 
 /* Routing */
 
+static WzpMessage *
+new_forward (WzpRelay   *self,
+             WzpMessage *inner)
+{
+  WzpMessage *forward = _wzp_message_new (WZP_MESSAGE_FEDERATED_SIGNAL_FORWARD);
+
+  _wzp_message_set_inner (forward, inner);
+  _wzp_message_set_string (forward, "origin_relay_fingerprint", wzp_relay_get_fingerprint (self));
+  return forward;
+}
+
+/* Links read frames of up to WZP_FRAME_MAX_SIZE, whatever the relays' max-frame-size. */
+gboolean
+_wzp_relay_federation_check_size (WzpRelay    *self,
+                                  WzpMessage  *inner,
+                                  GError     **error)
+{
+  g_autoptr(WzpMessage) forward = new_forward (self, inner);
+
+  return _wzp_message_check_size (forward, WZP_FRAME_MAX_SIZE, error);
+}
+
 gboolean
 _wzp_relay_federation_forward (WzpRelay    *self,
                                const char  *peer_fingerprint,
@@ -734,9 +756,7 @@ _wzp_relay_federation_forward (WzpRelay    *self,
 
   if (peer == NULL || peer->link == NULL)
     return FALSE;
-  forward = _wzp_message_new (WZP_MESSAGE_FEDERATED_SIGNAL_FORWARD);
-  _wzp_message_set_inner (forward, inner);
-  _wzp_message_set_string (forward, "origin_relay_fingerprint", wzp_relay_get_fingerprint (self));
+  forward = new_forward (self, inner);
   link_send (peer->link, forward);
   return TRUE;
 }

@@ -33,7 +33,8 @@ _wzp_relay_ip_counters_gc (WzpRelay   *self,
                            IpCounters *counters)
 {
   if (counters->conns == 0 && counters->handshakes == 0 && counters->registrations == 0 &&
-      counters->pipes == 0 && counters->tls_handshakes == 0 && counters->unregistered == 0)
+      counters->pipes == 0 && counters->tls_handshakes == 0 && counters->unregistered == 0 &&
+      counters->ringing == 0)
     g_hash_table_remove (self->ip_counters, counters->key);
 }
 

@@ -9,6 +9,7 @@
  *   wzp-relay-limits.c  per-source-IP counters, message rate, fd reserve
  *   wzp-relay-log.c     log lines about clients: rate limited, client text cut
  *                       (declared in wzp-relay-log-private.h)
+ *   wzp-relay-ringing.c who has how many calls (set up, unanswered), as counters
  *   wzp-relay-federation*.c, wzp-relay-presence.c, wzp-relay-bridge.c: federation
  *                       (declared in wzp-relay-federation-private.h)
  *
@@ -34,6 +35,7 @@ typedef struct _IpCounters IpCounters;
 typedef struct _RelayFederation RelayFederation;
 typedef struct _RelayBridge RelayBridge;
 typedef struct _WzpLogLimiter WzpLogLimiter;
+typedef struct _RelayCounts RelayCounts;
 
 /* Per source IPv4 address or IPv6 /64: identities are free, addresses are not. */
 struct _IpCounters
@@ -46,6 +48,7 @@ struct _IpCounters
   GQueue awaiting_hello; /* RelayConn*: its connections awaiting their ClientHello, oldest first */
   guint  registrations;
   guint  pipes;
+  guint  ringing;        /* unanswered offers made from here: calls point to this */
 };
 
 /* A token bucket: @rate per second, at most @burst saved up. */
@@ -133,6 +136,8 @@ struct _RelayCall
   gint64          started;          /* unix seconds */
   guint           ring_timeout_id;
   guint           duration_id;
+  IpCounters     *caller_ip;        /* a local caller's address while unanswered, counted
+                                     * there (wzp-relay-ringing.c), else NULL */
   /* Federation (one party at a peer relay): the bridge between the two relays' pipes. The
    * callee's relay makes the secret and tells the caller's relay over the link. */
   char           *bridge_secret;
@@ -162,6 +167,8 @@ struct _WzpRelay
   GQueue           awaiting_hello;     /* RelayConn*: awaiting their ClientHello, oldest first */
   GHashTable      *known_sources;      /* ip keys that completed a handshake: this */
   GHashTable      *known_sources_old;  /* generation and the one before */
+  GHashTable      *party_counts;     /* fingerprint -> RelayCounts* (owned) */
+  GHashTable      *ringing_pairs;    /* "caller callee" -> unanswered RelayCall* */
   guint            resume_accept_id;
   guint            keepalive_id;      /* the keepalive and idle-timeout sweep */
   guint            keepalive_period;  /* its period, seconds */
@@ -183,6 +190,9 @@ struct _WzpRelay
   guint            max_registrations;
   guint            max_registrations_per_ip;
   guint            max_calls_per_client;
+  guint            max_ringing_per_client;
+  guint            max_ringing_per_ip;
+  guint            max_ringing_per_callee;
   guint            max_pipes_per_ip;
   guint            pipe_bytes_per_second;
   guint            pipe_burst_bytes;
@@ -285,6 +295,21 @@ RelayCall  *_wzp_relay_call_lookup      (WzpRelay     *self,
                                          const char   *call_id);
 const char *_wzp_relay_call_state_name  (RelayCallState state);
 void        _wzp_relay_calls_shutdown   (WzpRelay     *self);
+
+/* wzp-relay-ringing.c */
+void        _wzp_relay_ringing_init     (WzpRelay       *self);
+void        _wzp_relay_ringing_free     (WzpRelay       *self);
+void        _wzp_relay_call_set_state   (RelayCall      *call,
+                                         RelayCallState  state);
+guint       _wzp_relay_counts_active    (WzpRelay       *self,
+                                         const char     *fingerprint);
+guint       _wzp_relay_counts_ringing_out (WzpRelay     *self,
+                                           const char   *fingerprint);
+guint       _wzp_relay_counts_ringing_in  (WzpRelay     *self,
+                                           const char   *fingerprint);
+RelayCall  *_wzp_relay_ringing_between  (WzpRelay       *self,
+                                         const char     *caller,
+                                         const char     *callee);
 
 /* wzp-relay-pipes.c */
 gboolean    _wzp_relay_pipes_incoming   (WzpRelay          *self,

@@ -78,6 +78,9 @@ static const LimitSpec limit_specs[] = {
   LIMIT ("max-registrations", max_registrations, 1, G_MAXINT, 100000),
   LIMIT ("max-registrations-per-ip", max_registrations_per_ip, 1, G_MAXINT, 2048),
   LIMIT ("max-calls-per-client", max_calls_per_client, 1, 10000, 4),
+  LIMIT ("max-ringing-per-client", max_ringing_per_client, 1, 10000, 4),
+  LIMIT ("max-ringing-per-ip", max_ringing_per_ip, 1, G_MAXINT, 1024),
+  LIMIT ("max-ringing-per-callee", max_ringing_per_callee, 1, 10000, 8),
   LIMIT ("max-pipes-per-ip", max_pipes_per_ip, 1, 100000, 256),
   LIMIT ("pipe-bytes-per-second", pipe_bytes_per_second, 1024, G_MAXINT, 16384),
   LIMIT ("pipe-burst-bytes", pipe_burst_bytes, 1024, G_MAXINT, 65536),
@@ -466,9 +469,18 @@ handle_register (RelayConn  *conn,
 {
   WzpRelay *self = conn->relay;
   g_autoptr(WzpMessage) ack = NULL;
+  g_autoptr(GError) alias_error = NULL;
   RelayConn *old;
   const char *alias = _wzp_message_get_string (message, "alias");
 
+  /* Refused, not cut short: the client shows its user the reason (docs/protocol.md,
+   * "Aliases"). */
+  if (!_wzp_alias_check (alias, &alias_error))
+    {
+      _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_BAD_MESSAGE, NULL, "%s",
+                                  alias_error->message);
+      return;
+    }
   old = g_hash_table_lookup (self->registrations, conn->fingerprint);
 
   if (!conn->registered)
@@ -1002,6 +1014,7 @@ wzp_relay_finalize (GObject *object)
   g_hash_table_unref (self->calls);
   g_hash_table_unref (self->pipes);
   g_hash_table_unref (self->ip_counters);
+  _wzp_relay_ringing_free (self);
   g_strfreev (self->allowed_fingerprints);
   g_strfreev (self->reflectors);
   _wzp_relay_federation_free (self);
@@ -1210,6 +1223,7 @@ wzp_relay_init (WzpRelay *self)
   self->context = g_main_context_ref_thread_default ();
   self->ip_counters = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                              (GDestroyNotify) ip_counters_free);
+  _wzp_relay_ringing_init (self);
   _wzp_relay_federation_init (self);
   _wzp_relay_accept_init (self);
 }

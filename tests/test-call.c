@@ -402,6 +402,25 @@ test_unknown_peer (Fixture       *f,
                     "0123:4567:89ab:cdef:0123:4567:89ab:cdef", WZP_CALL_ERROR_UNKNOWN_PEER);
 }
 
+/* Relays refuse aliases over 64 characters (docs/protocol.md, "Aliases"): the client
+ * says so at once, in a GError, instead of connecting to be refused. */
+static void
+test_long_alias (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autofree char *too_long = g_strnfill (WZP_MAX_ALIAS_CHARS + 1, 'a');
+  WzpClient *client = new_client (f->uri, too_long);
+  WzpTestResult r = { 0 };
+
+  wzp_client_connect_async (client, NULL, wzp_test_client_connected_cb, &r);
+  wzp_test_wait_flag (&r.done, 5000);
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (r.error->message, "longer than 64 characters"));
+  g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 0);
+  g_clear_error (&r.error);
+  wzp_test_finalize_object (client);
+}
+
 static void
 test_busy (Fixture       *f,
            gconstpointer  data)
@@ -2488,6 +2507,7 @@ main (int   argc,
   ADD ("timeout", test_timeout);
   ADD ("unknown-peer", test_unknown_peer);
   ADD ("busy", test_busy);
+  ADD ("long-alias", test_long_alias);
   ADD ("lying-relay", test_lying_relay);
   ADD ("relay-sees-only-tls", test_relay_sees_only_tls);
   g_test_add ("/wzp/call/reconnect-after-restart", Fixture, NULL, fixture_setup_fixed_port,

@@ -1355,6 +1355,64 @@ test_wzp_call (Fixture       *f,
   wzp_test_finalize_object (b);
 }
 
+/* Issue 16, item 4, across a link: the callee's relay counts an offer from a peer relay
+ * against its caller, but not against the peer relay's address, which every offer from
+ * there shares. */
+static void
+test_ringing_limits (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a1 = connect_announced (f, 0, "Alice", 1);
+  g_autoptr(WzpTestClient) a2 = connect_announced (f, 0, "Anne", 1);
+  g_autoptr(WzpTestClient) b1 = connect_announced (f, 1, "Bob", 0);
+  g_autoptr(WzpTestClient) b2 = connect_announced (f, 1, "Bert", 0);
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autofree char *third = g_uuid_string_random ();
+  g_autoptr(WzpMessage) offer = wzp_test_make_offer (third, wzp_test_client_fingerprint (b2));
+  g_autoptr(WzpMessage) error = NULL;
+
+  g_object_set (f->relay[1], "max-ringing-per-ip", 1, "max-ringing-per-client", 1, NULL);
+  first = wzp_test_offer_call (a1, b1);
+  second = wzp_test_offer_call (a2, b2);
+
+  wzp_test_client_send (a1, offer);
+  error = wzp_test_client_expect (a1, WZP_MESSAGE_ERROR);
+  g_assert_cmpstr (_wzp_message_get_string (error, "code"), ==, WZP_ERROR_CODE_LIMIT_REACHED);
+  g_assert_cmpstr (_wzp_message_get_string (error, "call_id"), ==, third);
+  g_assert_nonnull (strstr (_wzp_message_get_string (error, "message"), "unanswered calls"));
+  g_assert_true (wzp_test_client_quiet (b2, 50));
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay[0]), ==, 2);
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay[1]), ==, 2);
+}
+
+/* An offer that fits the caller's connection but not the forward that carries it to the
+ * callee's relay is refused at once by the caller's relay. */
+static void
+test_oversized_offer (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) a = connect_announced (f, 0, "Alice", 1);
+  g_autoptr(WzpTestClient) b = connect_announced (f, 1, "Bob", 0);
+  g_autofree char *call_id = g_uuid_string_random ();
+  g_autoptr(WzpMessage) offer = wzp_test_make_offer (call_id, wzp_test_client_fingerprint (b));
+  g_autoptr(GBytes) encoded = NULL;
+  g_autoptr(WzpMessage) error = NULL;
+  g_autofree char *padding = NULL;
+
+  encoded = _wzp_message_encode (offer);
+  padding = g_strnfill (WZP_FRAME_MAX_SIZE - g_bytes_get_size (encoded) - 64, 'x');
+  _wzp_message_set_string (offer, "padding", padding);
+  wzp_test_client_send (a, offer);
+  error = wzp_test_client_expect (a, WZP_MESSAGE_ERROR);
+  g_assert_cmpstr (_wzp_message_get_string (error, "code"), ==,
+                   WZP_ERROR_CODE_FRAME_TOO_LARGE);
+  g_assert_cmpstr (_wzp_message_get_string (error, "call_id"), ==, call_id);
+  g_assert_true (wzp_test_client_quiet (b, 50));
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay[0]), ==, 0);
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay[1]), ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1401,6 +1459,10 @@ main (int   argc,
               fixture_teardown);
   g_test_add ("/wzp/federation/lying-peer", Fixture, NULL, fixture_setup_two, test_lying_peer,
               fixture_teardown);
+  g_test_add ("/wzp/federation/ringing-limits", Fixture, NULL, fixture_setup_two,
+              test_ringing_limits, fixture_teardown);
+  g_test_add ("/wzp/federation/oversized-offer", Fixture, NULL, fixture_setup_two,
+              test_oversized_offer, fixture_teardown);
 
   g_test_add ("/wzp/federation/bridge", Fixture, NULL, fixture_setup_two, test_bridge,
               fixture_teardown);
