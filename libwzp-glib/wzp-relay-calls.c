@@ -739,9 +739,11 @@ _wzp_relay_calls_handle (WzpRelay   *self,
   role = call ? role_of (call, conn->fingerprint) : -1;
   if (role < 0)
     {
+      /* The id is not quoted: it may be anything the client sent (the Error carries it
+       * when it is a valid one). */
       _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_UNKNOWN_CALL, call_id,
-                                  "%s for a call you are not in: %s",
-                                  _wzp_message_type_to_string (type), call_id);
+                                  "%s for a call you are not in",
+                                  _wzp_message_type_to_string (type));
       return;
     }
   calls_dispatch (self, &from, call, role, message);
@@ -792,8 +794,8 @@ _wzp_relay_calls_handle_remote (WzpRelay   *self,
       {
         Sender from = { "?", NULL, NULL, peer };
         sender_error (self, &from, WZP_ERROR_CODE_UNKNOWN_CALL, call_id,
-                      "%s for a call that your relay's party is not in: %s",
-                      _wzp_message_type_to_string (type), call_id);
+                      "%s for a call that your relay's party is not in",
+                      _wzp_message_type_to_string (type));
       }
       return;
     }

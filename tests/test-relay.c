@@ -1905,6 +1905,102 @@ test_write_stall (Fixture       *f,
     }
 }
 
+/* The next message, which must be an Error with @code, small whatever the request held,
+ * and without a call_id unless @call_id (a valid one, echoed). */
+static void
+expect_small_error (WzpTestClient *client,
+                    const char    *code,
+                    const char    *call_id)
+{
+  g_autoptr(WzpMessage) error = wzp_test_client_expect (client, WZP_MESSAGE_ERROR);
+  g_autoptr(GBytes) encoded = _wzp_message_encode (error);
+
+  g_assert_cmpstr (_wzp_message_get_string (error, "code"), ==, code);
+  g_assert_cmpuint (g_bytes_get_size (encoded), <, 1024);
+  g_assert_cmpstr (_wzp_message_get_string (error, "call_id"), ==, call_id);
+}
+
+/* Replies never echo what a client sent without bound: a 30 KB call id or value comes
+ * back as nothing or a bounded quote, never twice in an Error. */
+static void
+test_no_echo (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) anon = wzp_test_client_connect (f->address, NULL, NULL);
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autofree char *long_id = g_strnfill (30000, 'x');
+  g_autofree char *long_text = g_strnfill (30000, '9');
+
+  /* Unregistered. */
+  {
+    g_autoptr(WzpMessage) hangup = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, long_id);
+
+    _wzp_message_set_string (hangup, "reason", "Normal");
+    wzp_test_client_send (anon, hangup);
+    expect_small_error (anon, WZP_ERROR_CODE_NOT_REGISTERED, NULL);
+  }
+  {
+    g_autoptr(WzpMessage) open = _wzp_message_new_for_call (WZP_MESSAGE_OPEN_PIPE, long_id);
+
+    _wzp_message_set_string (open, "pipe_token", "0123456789abcdef0123456789abcdef");
+    wzp_test_client_send (anon, open);
+    expect_small_error (anon, WZP_ERROR_CODE_BAD_MESSAGE, NULL);
+  }
+
+  /* Registered: a call you are not in, by a long id and by a valid one (echoed). */
+  {
+    g_autoptr(WzpMessage) ringing = _wzp_message_new_for_call (WZP_MESSAGE_CALL_RINGING,
+                                                               long_id);
+    g_autoptr(WzpMessage) ringing_valid = _wzp_message_new_for_call (WZP_MESSAGE_CALL_RINGING,
+                                                                     "no-such-call");
+
+    wzp_test_client_send (a, ringing);
+    expect_small_error (a, WZP_ERROR_CODE_UNKNOWN_CALL, NULL);
+    wzp_test_client_send (a, ringing_valid);
+    expect_small_error (a, WZP_ERROR_CODE_UNKNOWN_CALL, "no-such-call");
+  }
+
+  /* An offer with a call id the relay refuses. */
+  {
+    g_autoptr(WzpMessage) offer = wzp_test_make_offer (long_id, wzp_test_client_fingerprint (b));
+
+    wzp_test_client_send (a, offer);
+    expect_small_error (a, WZP_ERROR_CODE_BAD_MESSAGE, NULL);
+  }
+
+  /* Values the decoder refuses are quoted, bounded; the call id is valid, so it stays. */
+  {
+    g_autoptr(WzpMessage) offer = wzp_test_make_offer ("call-1",
+                                                       wzp_test_client_fingerprint (b));
+
+    _wzp_message_set_string (offer, "caller_reflexive_addr", long_text);
+    wzp_test_client_send (a, offer);
+    expect_small_error (a, WZP_ERROR_CODE_BAD_MESSAGE, NULL);
+  }
+  {
+    g_autofree char *text = g_strdup_printf ("{\"type\":\"%s\"}", long_id);
+
+    send_frame_text (a, text, -1);
+    expect_small_error (a, WZP_ERROR_CODE_BAD_MESSAGE, NULL);
+  }
+
+  /* FederationHello from a client: refused and closed, without its call_id. */
+  {
+    g_autoptr(WzpMessage) hello = _wzp_message_new (WZP_MESSAGE_FEDERATION_HELLO);
+
+    _wzp_message_set_string (hello, "relay_fingerprint", wzp_test_client_fingerprint (anon));
+    _wzp_message_set_string (hello, "relay_version", "test");
+    _wzp_message_set_string (hello, "call_id", long_id);
+    wzp_test_client_send (anon, hello);
+    expect_small_error (anon, "not_a_peer", NULL);
+    wzp_test_client_wait_closed (anon);
+  }
+
+  g_assert_true (wzp_test_client_quiet (b, 50));
+  check_bystander (f, a);
+}
+
 /* Setting a string-array property to the value it has notifies nothing. */
 static void
 test_notify_on_change (void)
@@ -1962,6 +2058,7 @@ main (int   argc,
   ADD ("no-growth", test_no_growth);
   ADD ("not-reading", test_not_reading);
   ADD ("write-stall", test_write_stall);
+  ADD ("no-echo", test_no_echo);
 
   return g_test_run ();
 }
