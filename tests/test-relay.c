@@ -1789,8 +1789,8 @@ set_big_acks (Fixture *f)
   g_autoptr(GPtrArray) reflectors = g_ptr_array_new_with_free_func (g_free);
 
   for (guint i = 0; i < 40; i++)
-    g_ptr_array_add (reflectors, g_strdup_printf ("wzps://reflector-%02u.example.org:4433#%s", i,
-                                                  wzp_relay_get_fingerprint (f->relay)));
+    g_ptr_array_add (reflectors, g_strdup_printf ("wzps://reflector-%02u.example.org:4433#%s",
+                                                  i, wzp_relay_get_fingerprint (f->relay)));
   g_ptr_array_add (reflectors, NULL);
   g_object_set (f->relay, "reflectors", reflectors->pdata, "max-messages-per-second", 100000,
                 NULL);
@@ -1963,7 +1963,8 @@ test_no_echo (Fixture       *f,
 
   /* An offer with a call id the relay refuses. */
   {
-    g_autoptr(WzpMessage) offer = wzp_test_make_offer (long_id, wzp_test_client_fingerprint (b));
+    g_autoptr(WzpMessage) offer = wzp_test_make_offer (long_id,
+                                                       wzp_test_client_fingerprint (b));
 
     wzp_test_client_send (a, offer);
     expect_small_error (a, WZP_ERROR_CODE_BAD_MESSAGE, NULL);
