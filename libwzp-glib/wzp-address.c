@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "wzp-address-private.h"
+#include "wzp-message-private.h"
 #include "wzp-error.h"
 
 /* The only test for ::ffff:a.b.c.d in the tree. */
@@ -99,8 +100,11 @@ _wzp_address_parse (const char  *text,
       !g_ascii_string_to_unsigned (port_text, 10, 1, G_MAXUINT16, &port, NULL) ||
       (inet = _wzp_address_parse_ip (host)) == NULL)
     {
+      /* Quoted, not echoed: the text may be a peer's, of any length. */
+      g_autofree char *shown = _wzp_quote (text, WZP_QUOTE_MAX);
+
       g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_VALUE,
-                   "“%s” is not an address (expected IP:PORT or [IPv6]:PORT)", text);
+                   "“%s” is not an address (expected IP:PORT or [IPv6]:PORT)", shown);
       return NULL;
     }
 

@@ -118,6 +118,8 @@ enum {
 static guint signals[N_SIGNALS];
 
 static void start_attempt (WzpClient *self);
+static void connection_failed (WzpClient *self,
+                               GError    *error);
 
 static void
 set_state (WzpClient      *self,
@@ -252,12 +254,47 @@ take_connect_task (WzpClient *self)
 
 /* Sending */
 
+/* A relay that stops reading must not grow the client without bound. A client sends
+ * little (offers, answers, candidate updates, Pongs: a few KB in a call), so this is
+ * generous, and only a relay that reads nothing ever hits it. */
+#define MAX_QUEUED_BYTES (1024 * 1024)
+
+static void
+send_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  g_autoptr(WzpClient) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (_wzp_frame_io_write_finish (WZP_FRAME_IO (source), result, &error))
+    return;
+  /* Other write errors are the read side's to notice; an old connection's are moot. */
+  if (WZP_FRAME_IO (source) != self->io ||
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE))
+    {
+      g_debug ("Could not send a frame to the relay: %s", error->message);
+      return;
+    }
+  connection_failed (self, g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                                        "The relay is not reading: %s", error->message));
+}
+
+static void
+send_frame (WzpClient  *self,
+            WzpMessage *message)
+{
+  _wzp_frame_io_set_max_queued_bytes (self->io, MAX_QUEUED_BYTES);
+  /* The callback runs from the main loop, never from inside this call. */
+  _wzp_frame_io_write_async (self->io, message, NULL, send_cb, g_object_ref (self));
+}
+
 void
 _wzp_client_send (WzpClient  *self,
                   WzpMessage *message)
 {
   if (self->io != NULL && self->registered)
-    _wzp_frame_io_send (self->io, message);
+    send_frame (self, message);
 }
 
 const char *
@@ -814,7 +851,7 @@ handshake_cb (GObject      *source,
   presence = _wzp_message_new (WZP_MESSAGE_REGISTER_PRESENCE);
   _wzp_message_set_string (presence, "alias", self->alias);
   _wzp_message_set_string (presence, "client_version", PACKAGE_VERSION);
-  _wzp_frame_io_send (self->io, presence);
+  send_frame (self, presence);
   read_next (self);
 }
 

@@ -36,7 +36,9 @@ WzpMessage      *_wzp_frame_io_read_finish         (WzpFrameIO           *self,
                                                     GError              **error);
 
 /* Queues a message. @callback (nullable) runs once the frame is fully written or failed.
- * After a write error, every queued and later write fails with that error. */
+ * After a write error, every queued and later write fails with that error. A write that
+ * would take the queued bytes over the limit (_wzp_frame_io_set_max_queued_bytes())
+ * fails with G_IO_ERROR_NO_SPACE, and is such an error: the owner closes the stream. */
 void             _wzp_frame_io_write_async         (WzpFrameIO           *self,
                                                     WzpMessage           *message,
                                                     GCancellable         *cancellable,
@@ -50,6 +52,15 @@ void             _wzp_frame_io_send                (WzpFrameIO           *self,
                                                     WzpMessage           *message);
 /* Number of frames queued or being written. */
 guint            _wzp_frame_io_get_queued          (WzpFrameIO           *self);
+/* Bytes of the frames queued or being written (headers included). */
+gsize            _wzp_frame_io_get_queued_bytes    (WzpFrameIO           *self);
+/* Limit on those bytes (0, the default: none). A frame is always taken when nothing is
+ * queued. Lowering it does not drop what is queued already. */
+void             _wzp_frame_io_set_max_queued_bytes (WzpFrameIO          *self,
+                                                    gsize                 max);
+/* When the oldest frame not yet fully written was queued (g_get_monotonic_time()), or 0
+ * if none is waiting: a peer that stopped reading shows as a time that gets old. */
+gint64           _wzp_frame_io_get_pending_since   (WzpFrameIO           *self);
 
 /* The length check shared by the async reader and the fuzz target: parses a 4-byte
  * header and fails for lengths over @max. */

@@ -22,9 +22,26 @@ struct _WzpFrameIO
   GQueue      write_queue;      /* GTask*, the head is being written when writing */
   gboolean    writing;
   GError     *write_error;      /* sticky: every later write fails with it */
+  gsize       queued_bytes;     /* of the frames in write_queue, headers included */
+  gsize       max_queued_bytes; /* 0: no limit */
 };
 
 G_DEFINE_FINAL_TYPE (WzpFrameIO, _wzp_frame_io, G_TYPE_OBJECT)
+
+/* A queued frame: the bytes, and when it was queued (monotonic), for
+ * _wzp_frame_io_get_pending_since(). */
+typedef struct
+{
+  GBytes *frame;
+  gint64  queued_us;
+} WriteData;
+
+static void
+write_data_free (WriteData *data)
+{
+  g_bytes_unref (data->frame);
+  g_free (data);
+}
 
 typedef struct
 {
@@ -106,6 +123,36 @@ _wzp_frame_io_set_max_frame_size (WzpFrameIO *self,
   g_return_if_fail (max > 0 && max <= G_MAXUINT32);
 
   self->max_frame_size = max;
+}
+
+void
+_wzp_frame_io_set_max_queued_bytes (WzpFrameIO *self,
+                                    gsize       max)
+{
+  g_return_if_fail (WZP_IS_FRAME_IO (self));
+
+  self->max_queued_bytes = max;
+}
+
+gsize
+_wzp_frame_io_get_queued_bytes (WzpFrameIO *self)
+{
+  g_return_val_if_fail (WZP_IS_FRAME_IO (self), 0);
+
+  return self->queued_bytes;
+}
+
+gint64
+_wzp_frame_io_get_pending_since (WzpFrameIO *self)
+{
+  GTask *head;
+
+  g_return_val_if_fail (WZP_IS_FRAME_IO (self), 0);
+
+  head = g_queue_peek_head (&self->write_queue);
+  if (head == NULL)
+    return 0;
+  return ((WriteData *) g_task_get_task_data (head))->queued_us;
 }
 
 gboolean
@@ -257,13 +304,23 @@ _wzp_frame_io_read_finish (WzpFrameIO    *self,
 
 static void write_next (WzpFrameIO *self);
 
+static GTask *
+write_queue_pop (WzpFrameIO *self)
+{
+  GTask *task = g_queue_pop_head (&self->write_queue);
+  WriteData *data = g_task_get_task_data (task);
+
+  self->queued_bytes -= g_bytes_get_size (data->frame);
+  return task;
+}
+
 static void
 write_frame_cb (GObject      *source,
                 GAsyncResult *result,
                 gpointer      user_data)
 {
   WzpFrameIO *self = user_data;
-  g_autoptr(GTask) task = g_queue_pop_head (&self->write_queue);
+  g_autoptr(GTask) task = write_queue_pop (self);
   g_autoptr(GError) error = NULL;
 
   self->writing = FALSE;
@@ -297,7 +354,7 @@ write_next (WzpFrameIO *self)
 
       if (error != NULL)
         {
-          g_queue_pop_head (&self->write_queue);
+          write_queue_pop (self);
           g_task_return_error (task, error);
           g_object_unref (task);
           continue;
@@ -305,7 +362,7 @@ write_next (WzpFrameIO *self)
 
       /* Once a frame has started, it is written whole: cancelling it half way would
        * leave the peer with a torn frame, so the write itself is not cancellable. */
-      frame = g_task_get_task_data (task);
+      frame = ((WriteData *) g_task_get_task_data (task))->frame;
       self->writing = TRUE;
       g_output_stream_write_all_async (g_io_stream_get_output_stream (self->stream),
                                        g_bytes_get_data (frame, NULL),
@@ -323,6 +380,7 @@ _wzp_frame_io_write_async (WzpFrameIO          *self,
 {
   g_autoptr(GBytes) payload = NULL;
   GTask *task;
+  WriteData *data;
   gsize len;
   guint8 *frame;
 
@@ -344,14 +402,42 @@ _wzp_frame_io_write_async (WzpFrameIO          *self,
       return;
     }
 
+  /* A peer that does not read must not grow us without bound: over the limit, this write
+   * fails and so does every later one (the sticky error), which the owner sees in the
+   * write's callback and closes the connection for. The frames queued behind the one
+   * being written fail once it is done, or once the owner's close fails it. One frame is
+   * always taken when nothing is queued, so a limit below the frame size cannot stop a
+   * connection that keeps up. */
+  if (self->write_error == NULL && self->max_queued_bytes > 0 && self->queued_bytes > 0 &&
+      self->queued_bytes + len + 4 > self->max_queued_bytes)
+    {
+      self->write_error =
+        g_error_new (G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                     "The peer is not reading: %" G_GSIZE_FORMAT " bytes are waiting to be "
+                     "written, and %" G_GSIZE_FORMAT " more would pass the limit of %"
+                     G_GSIZE_FORMAT, self->queued_bytes, len + 4, self->max_queued_bytes);
+    }
+  if (self->write_error != NULL)
+    {
+      /* Created in this main loop iteration, so the callback runs from an idle, never
+       * from inside this call. */
+      g_task_return_error (task, g_error_copy (self->write_error));
+      g_object_unref (task);
+      return;
+    }
+
   frame = g_malloc (len + 4);
   frame[0] = (len >> 24) & 0xff;
   frame[1] = (len >> 16) & 0xff;
   frame[2] = (len >> 8) & 0xff;
   frame[3] = len & 0xff;
   memcpy (frame + 4, g_bytes_get_data (payload, NULL), len);
-  g_task_set_task_data (task, g_bytes_new_take (frame, len + 4), (GDestroyNotify) g_bytes_unref);
+  data = g_new0 (WriteData, 1);
+  data->frame = g_bytes_new_take (frame, len + 4);
+  data->queued_us = g_get_monotonic_time ();
+  g_task_set_task_data (task, data, (GDestroyNotify) write_data_free);
 
+  self->queued_bytes += len + 4;
   g_queue_push_tail (&self->write_queue, task);
   write_next (self);
 }

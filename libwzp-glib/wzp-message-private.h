@@ -147,7 +147,19 @@ const char      *_wzp_call_role_to_wire        (WzpCallRole     role);
 gboolean         _wzp_alias_check              (const char     *alias,
                                                 GError        **error);
 
-/* Convenience constructors for the messages every component sends. */
+/* Remote text quoted in an error message: at most @max bytes of it (cut at a character,
+ * with "…" after), made valid UTF-8. Replies never echo unbounded input. */
+#define WZP_QUOTE_MAX 64
+char            *_wzp_quote                    (const char     *text,
+                                                gsize           max);
+
+/* A call id as the protocol has it: 1 to 64 letters, digits, '-' or '_'
+ * (docs/protocol.md, "Call ids"). */
+gboolean         _wzp_call_id_is_valid         (const char     *call_id);
+
+/* Convenience constructors for the messages every component sends. An Error names the
+ * call only by a valid call id (@call_id is left out otherwise): an Error must not echo
+ * whatever a client put there. */
 WzpMessage      *_wzp_message_new_error        (const char     *code,
                                                 const char     *message,
                                                 const char     *call_id);

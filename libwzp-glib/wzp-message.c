@@ -211,6 +211,43 @@ _wzp_message_type_to_string (WzpMessageType type)
   return specs[type].name;
 }
 
+/* Quoting */
+
+char *
+_wzp_quote (const char *text,
+            gsize       max)
+{
+  gsize len = strlen (text);
+  const char *end;
+
+  if (len <= max)
+    return g_utf8_make_valid (text, len);
+  /* Back to the start of the character the limit falls in. */
+  end = text + max;
+  while (end > text && ((guchar) *end & 0xc0) == 0x80)
+    end--;
+  {
+    g_autofree char *valid = g_utf8_make_valid (text, end - text);
+    return g_strconcat (valid, "…", NULL);
+  }
+}
+
+gboolean
+_wzp_call_id_is_valid (const char *call_id)
+{
+  gsize len;
+
+  if (call_id == NULL)
+    return FALSE;
+  len = strlen (call_id);
+  if (len == 0 || len > 64)
+    return FALSE;
+  for (const char *p = call_id; *p; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_')
+      return FALSE;
+  return TRUE;
+}
+
 /* Validation */
 
 static gboolean
@@ -296,7 +333,7 @@ check_string_value (const char  *type_name,
 
   if (!ok)
     {
-      g_autofree char *shown = g_utf8_make_valid (text, MIN (strlen (text), 80));
+      g_autofree char *shown = _wzp_quote (text, WZP_QUOTE_MAX);
 
       g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_VALUE,
                    "%s: member “%s” is “%s”, but must be %s", type_name, member, shown,
@@ -436,7 +473,7 @@ message_new_from_object (JsonObject  *object,
       type = (int) i;
   if (type < 0)
     {
-      g_autofree char *shown = g_utf8_make_valid (type_name, MIN (strlen (type_name), 80));
+      g_autofree char *shown = _wzp_quote (type_name, WZP_QUOTE_MAX);
 
       g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_UNKNOWN_TYPE,
                    "Unknown message type “%s”", shown);
@@ -812,7 +849,8 @@ _wzp_message_decode (const char  *data,
   parser = json_parser_new ();
   if (!json_parser_load_from_data (parser, data, (gssize) len, &parse_error))
     {
-      g_autofree char *why = g_utf8_make_valid (parse_error->message, -1);
+      /* json-glib's message may quote the input: bounded, with room for its own words. */
+      g_autofree char *why = _wzp_quote (parse_error->message, 4 * WZP_QUOTE_MAX);
 
       g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_JSON,
                    "The frame is not valid JSON: %s", why);
@@ -1075,7 +1113,8 @@ _wzp_message_new_error (const char *code,
 
   _wzp_message_set_string (self, "code", code);
   _wzp_message_set_string (self, "message", message);
-  _wzp_message_set_string (self, "call_id", call_id);
+  if (_wzp_call_id_is_valid (call_id))
+    _wzp_message_set_string (self, "call_id", call_id);
   return self;
 }
 

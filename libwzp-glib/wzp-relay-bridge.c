@@ -573,7 +573,7 @@ _wzp_relay_bridge_adopt (WzpRelay    *self,
     {
       *code = WZP_ERROR_CODE_UNKNOWN_CALL;
       g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_UNEXPECTED,
-                   "A bridge for a call whose caller your relay does not hold: %s", call_id);
+                   "A bridge for a call whose caller your relay does not hold");
       return FALSE;
     }
   if (call->state != CALL_SET_UP || call->bridge_secret == NULL)

@@ -201,21 +201,6 @@ _wzp_relay_call_end (RelayCall       *call,
   _wzp_relay_notify_counts (self);
 }
 
-/* Call ids come from the caller (a random UUID); the relay only needs them to be
- * printable, bounded and unique. */
-static gboolean
-call_id_is_valid (const char *call_id)
-{
-  gsize len = strlen (call_id);
-
-  if (len == 0 || len > 64)
-    return FALSE;
-  for (const char *p = call_id; *p; p++)
-    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_')
-      return FALSE;
-  return TRUE;
-}
-
 static char *
 new_secret (void)
 {
@@ -506,7 +491,7 @@ handle_offer (WzpRelay   *self,
   RelayCall *taken;
   RelayCall *call;
 
-  if (!call_id_is_valid (call_id))
+  if (!_wzp_call_id_is_valid (call_id))
     {
       sender_error (self, from, WZP_ERROR_CODE_BAD_MESSAGE, NULL,
                     "A call id must be 1 to 64 letters, digits, '-' or '_'");
@@ -897,9 +882,11 @@ _wzp_relay_calls_handle (WzpRelay   *self,
   role = call ? role_of (call, conn->fingerprint) : -1;
   if (role < 0)
     {
+      /* The id is not quoted: it may be anything the client sent (the Error carries it
+       * when it is a valid one). */
       _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_UNKNOWN_CALL, call_id,
-                                  "%s for a call you are not in: %s",
-                                  _wzp_message_type_to_string (type), call_id);
+                                  "%s for a call you are not in",
+                                  _wzp_message_type_to_string (type));
       return;
     }
   calls_dispatch (self, &from, call, role, message);
@@ -950,8 +937,8 @@ _wzp_relay_calls_handle_remote (WzpRelay   *self,
       {
         Sender from = { "?", NULL, NULL, peer };
         sender_error (self, &from, WZP_ERROR_CODE_UNKNOWN_CALL, call_id,
-                      "%s for a call that your relay's party is not in: %s",
-                      _wzp_message_type_to_string (type), call_id);
+                      "%s for a call that your relay's party is not in",
+                      _wzp_message_type_to_string (type));
       }
       return;
     }

@@ -117,13 +117,43 @@ peer_set_state (RelayPeer        *peer,
   _wzp_relay_emit_peer_link_changed (peer->relay, peer->fingerprint, state);
 }
 
+/* A peer relay that stops reading must not grow this one without bound either. Its queue
+ * holds a whole presence snapshot when the link comes up (some 45 bytes per identity:
+ * 4.5 MB for 100,000) besides the calls' signalling, so the cap is far above a
+ * client's max-queued-bytes (docs/relay.md, "Federation"). */
+#define LINK_MAX_QUEUED_BYTES (64 * 1024 * 1024)
+
+static void
+link_write_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(RelayLink) link = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (_wzp_frame_io_write_finish (WZP_FRAME_IO (source), result, &error))
+    return;
+  /* Other write errors are the read side's to notice. */
+  if (link->closed || !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE))
+    {
+      g_debug ("Could not send a frame to a peer relay: %s", error->message);
+      return;
+    }
+  if (link->peer != NULL)
+    log_peer (link->peer, G_LOG_LEVEL_INFO, "%s; closing the link", error->message);
+  link_close (link, "the peer relay is not reading");
+}
+
 static void
 link_send (RelayLink  *link,
            WzpMessage *message)
 {
   if (link->closed || link->io == NULL)
     return;
-  _wzp_frame_io_send (link->io, message);
+  _wzp_frame_io_set_max_queued_bytes (link->io, LINK_MAX_QUEUED_BYTES);
+  /* The callback closes the link on overflow, from the main loop: never from inside
+   * this call, whose caller may be walking calls or peers. */
+  _wzp_frame_io_write_async (link->io, message, NULL, link_write_cb, link_ref (link));
 }
 
 void
@@ -250,6 +280,16 @@ close_after_flush_cb (GObject      *source,
   link_close (link, "closed after a final message");
 }
 
+static gboolean
+flush_deadline_cb (gpointer user_data)
+{
+  RelayLink *link = user_data;
+
+  link->deadline_id = 0;
+  link_close (link, "the final message was not read in time");
+  return G_SOURCE_REMOVE;
+}
+
 /* Writes what is queued and @message (nullable) last, then closes. Until then the link
  * reads nothing more, and it no longer counts as its peer's link. */
 static void
@@ -283,7 +323,13 @@ link_send_and_close (RelayLink  *link,
   _wzp_clear_source (link->relay->context, &link->idle_id);
   if (message == NULL)
     message = bye = _wzp_message_new_error (WZP_ERROR_CODE_SHUTDOWN, why, NULL);
+  _wzp_frame_io_set_max_queued_bytes (link->io, LINK_MAX_QUEUED_BYTES);
   _wzp_frame_io_write_async (link->io, message, NULL, close_after_flush_cb, link_ref (link));
+  /* A peer that does not read would never let the flush finish. */
+  _wzp_clear_source (link->relay->context, &link->deadline_id);
+  link->deadline_id = _wzp_timeout_add_seconds (link->relay->context,
+                                                link->relay->idle_timeout,
+                                                flush_deadline_cb, link);
 }
 
 static RelayLink *
@@ -309,12 +355,25 @@ link_idle_cb (gpointer user_data)
   RelayLink *link = user_data;
   WzpRelay *self = link->relay;
   gint64 idle_s = (g_get_monotonic_time () - link->last_activity_us) / G_USEC_PER_SEC;
+  gint64 pending_since = link->io != NULL ? _wzp_frame_io_get_pending_since (link->io) : 0;
   guint next;
 
   link->idle_id = 0;
   if (idle_s >= self->idle_timeout)
     {
       g_autofree char *why = g_strdup_printf ("no message for %u seconds", self->idle_timeout);
+      link_close (link, why);
+      return G_SOURCE_REMOVE;
+    }
+  /* As for clients: a frame that waited idle-timeout to be written means the peer stopped
+   * reading, however much it sends. */
+  if (pending_since != 0 &&
+      (g_get_monotonic_time () - pending_since) / G_USEC_PER_SEC >= self->idle_timeout)
+    {
+      g_autofree char *why = g_strdup_printf ("a message waited %u seconds to be written",
+                                              self->idle_timeout);
+      if (link->peer != NULL)
+        log_peer (link->peer, G_LOG_LEVEL_INFO, "%s; closing the link", why);
       link_close (link, why);
       return G_SOURCE_REMOVE;
     }

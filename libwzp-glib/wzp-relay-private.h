@@ -203,6 +203,7 @@ struct _WzpRelay
   guint            grace_period;
   guint            max_call_duration;
   guint            min_free_fds;
+  guint            max_queued_bytes;
   char           **allowed_fingerprints;
   char           **reflectors;
 

@@ -91,6 +91,7 @@ static const LimitSpec limit_specs[] = {
   LIMIT ("grace-period", grace_period, 1, 3600, 30),
   LIMIT ("max-call-duration", max_call_duration, 0, G_MAXINT, 0),
   LIMIT ("min-free-fds", min_free_fds, 8, 100000, 64),
+  LIMIT ("max-queued-bytes", max_queued_bytes, 16384, 16 * 1024 * 1024, 256 * 1024),
 };
 
 #define N_PROPS (PROP_FIRST_LIMIT + G_N_ELEMENTS (limit_specs))
@@ -175,13 +176,57 @@ log_conn (RelayConn      *conn,
                     "MESSAGE", "%s: %s", conn->remote_addr, text);
 }
 
+/* Over max-queued-bytes, the client stopped reading what it asks for (docs/relay.md,
+ * [limits]); nothing more can reach it, so it is closed without a word. Other write
+ * errors are the read side's to notice, as a closed or broken connection. */
+static void
+conn_write_failed (RelayConn    *conn,
+                   const GError *error)
+{
+  if (conn->closed || !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE))
+    {
+      g_debug ("Could not send a frame to %s: %s", conn->remote_addr, error->message);
+      return;
+    }
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "WZP_REMOTE_ADDRESS", conn->remote_addr,
+                    "WZP_FINGERPRINT", conn->fingerprint ? conn->fingerprint : "",
+                    "WZP_LIMIT", "max-queued-bytes",
+                    "MESSAGE", "%s: %s; closing the connection", conn->remote_addr,
+                    error->message);
+  conn_close (conn, "write queue full");
+}
+
+static void
+conn_write_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(RelayConn) conn = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!_wzp_frame_io_write_finish (WZP_FRAME_IO (source), result, &error))
+    conn_write_failed (conn, error);
+}
+
+/* Set before every write rather than once after the handshake, so that a change of
+ * max-queued-bytes applies to the connections already open. */
+static void
+conn_apply_queue_limit (RelayConn *conn)
+{
+  _wzp_frame_io_set_max_queued_bytes (conn->io, conn->relay->max_queued_bytes);
+}
+
 void
 _wzp_relay_conn_send (RelayConn  *conn,
                       WzpMessage *message)
 {
   if (conn->closed || conn->io == NULL)
     return;
-  _wzp_frame_io_send (conn->io, message);
+  conn_apply_queue_limit (conn);
+  /* The callback closes the connection on failure: it runs from the main loop, never
+   * from inside this call, so callers may be iterating the relay's tables. */
+  _wzp_frame_io_write_async (conn->io, message, NULL, conn_write_cb, _wzp_relay_conn_ref (conn));
 }
 
 void
@@ -254,8 +299,10 @@ close_after_flush_cb (GObject      *source,
                       gpointer      user_data)
 {
   g_autoptr(RelayConn) conn = user_data;
+  g_autoptr(GError) error = NULL;
 
-  _wzp_frame_io_write_finish (WZP_FRAME_IO (source), result, NULL);
+  if (!_wzp_frame_io_write_finish (WZP_FRAME_IO (source), result, &error))
+    conn_write_failed (conn, error);
   conn_close (conn, "closed after a final message");
 }
 
@@ -272,6 +319,7 @@ conn_send_and_close (RelayConn  *conn,
       return;
     }
   g_cancellable_cancel (conn->cancellable);   /* stop reading: nothing more is handled */
+  conn_apply_queue_limit (conn);
   _wzp_frame_io_write_async (conn->io, message, NULL, close_after_flush_cb, _wzp_relay_conn_ref (conn));
 }
 
@@ -393,16 +441,38 @@ keepalive_sweep_cb (gpointer user_data)
   GHashTableIter iter;
   RelayConn *conn;
   guint watched = 0;
+  g_autoptr(GPtrArray) stalled = g_ptr_array_new_with_free_func ((GDestroyNotify) _wzp_relay_conn_unref);
 
   g_hash_table_iter_init (&iter, self->conns);
   while (g_hash_table_iter_next (&iter, (gpointer *) &conn, NULL))
     {
       gint64 idle_s;
+      gint64 pending_since;
 
-      /* Handshakes have their own deadline; a cancelled connection is on its way out. */
-      if (conn->io == NULL || conn->closed || g_cancellable_is_cancelled (conn->cancellable))
+      /* Handshakes have their own deadline. */
+      if (conn->io == NULL || conn->closed)
         continue;
-      watched++;
+
+      /* A frame that has waited idle-timeout to be written: the client stopped reading
+       * (TCP's window is shut), however busy it keeps us with requests. Nothing more can
+       * reach it, not even a final Error, so it is closed as it is. This holds for a
+       * connection on its way out too: its last message may be what is stuck. */
+      pending_since = _wzp_frame_io_get_pending_since (conn->io);
+      if (pending_since != 0)
+        {
+          watched++;
+          if ((now - pending_since) / G_USEC_PER_SEC >= self->idle_timeout)
+            {
+              g_ptr_array_add (stalled, _wzp_relay_conn_ref (conn));
+              continue;
+            }
+        }
+
+      /* A cancelled connection is on its way out. */
+      if (g_cancellable_is_cancelled (conn->cancellable))
+        continue;
+      if (pending_since == 0)
+        watched++;
       idle_s = (now - conn->last_activity_us) / G_USEC_PER_SEC;
 
       if (idle_s >= self->idle_timeout)
@@ -425,6 +495,18 @@ keepalive_sweep_cb (gpointer user_data)
           _wzp_relay_conn_send (conn, ping);
           conn->ping_outstanding = TRUE;
         }
+    }
+
+  /* Closed after the iteration: closing takes a connection out of the table. */
+  for (guint i = 0; i < stalled->len; i++)
+    {
+      g_autofree char *text = NULL;
+
+      conn = g_ptr_array_index (stalled, i);
+      text = g_strdup_printf ("A message has waited %u seconds to be written; the client "
+                              "is not reading. Closing the connection", self->idle_timeout);
+      log_conn (conn, G_LOG_LEVEL_INFO, text);
+      conn_close (conn, "write stalled");
     }
 
   /* No wake-ups while nobody is connected (a relay on a laptop); the next connection

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <sys/socket.h>
 
 #include <glib/gstdio.h>
 
@@ -750,6 +751,138 @@ test_reconnect_after_restart (Fixture       *f,
   g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 1);
 
   disconnect_and_free (client);
+}
+
+/* A relay that acknowledges the registration and then never reads again, with a small
+ * receive buffer: what the client writes backs up after a few MB in the kernel. */
+typedef struct
+{
+  GSocketService    *service;
+  WzpIdentity       *identity;
+  GSocketConnection *conn;      /* the first connection; later ones are refused */
+  GIOStream         *tls;
+  WzpFrameIO        *io;
+  gboolean           acked;
+} DeafRelay;
+
+static void
+deaf_relay_read_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  DeafRelay *deaf = user_data;
+  g_autoptr(WzpMessage) presence = _wzp_frame_io_read_finish (deaf->io, result, NULL);
+  g_autoptr(WzpMessage) ack = _wzp_message_new (WZP_MESSAGE_REGISTER_PRESENCE_ACK);
+
+  g_assert_nonnull (presence);
+  _wzp_message_set_bool (ack, "success", TRUE);
+  _wzp_message_set_string (ack, "fingerprint",
+                           _wzp_tls_connection_get_peer_fingerprint (deaf->tls));
+  _wzp_message_set_string (ack, "observed_addr", "127.0.0.1:1");
+  _wzp_message_set_string (ack, "relay_fingerprint",
+                           wzp_identity_get_fingerprint (deaf->identity));
+  _wzp_message_set_string (ack, "relay_version", "test");
+  _wzp_frame_io_send (deaf->io, ack);
+  deaf->acked = TRUE;
+  /* And no more reads. */
+}
+
+static void
+deaf_relay_handshake_cb (GObject      *source,
+                         GAsyncResult *result,
+                         gpointer      user_data)
+{
+  DeafRelay *deaf = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error);
+  g_assert_no_error (error);
+  deaf->io = _wzp_frame_io_new (deaf->tls);
+  _wzp_frame_io_read_async (deaf->io, NULL, deaf_relay_read_cb, deaf);
+}
+
+static gboolean
+deaf_relay_incoming_cb (GSocketService    *service,
+                        GSocketConnection *conn,
+                        GObject           *source,
+                        DeafRelay         *deaf)
+{
+  int small = 4096;
+
+  if (deaf->conn != NULL)
+    return FALSE;
+  deaf->conn = g_object_ref (conn);
+  g_assert_no_errno (setsockopt (g_socket_get_fd (g_socket_connection_get_socket (conn)),
+                                 SOL_SOCKET, SO_RCVBUF, &small, sizeof small));
+  deaf->tls = _wzp_tls_server_new (G_IO_STREAM (conn), deaf->identity, NULL, NULL);
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (deaf->tls), G_PRIORITY_DEFAULT, NULL,
+                                    deaf_relay_handshake_cb, deaf);
+  return TRUE;
+}
+
+/* A relay that stops reading cannot grow the client without bound: once its queue is
+ * full, the client drops the connection and reconnects. */
+static void
+test_relay_not_reading (void)
+{
+  DeafRelay deaf = { 0 };
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new_from_string ("127.0.0.1", 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) states = g_ptr_array_new ();
+  g_autofree char *address = NULL;
+  g_autofree char *uri = NULL;
+  g_autofree char *padding = g_strnfill (60000, 'p');
+  WzpClient *client;
+  WzpTestResult r = { 0 };
+  gint64 deadline;
+  guint sent = 0;
+
+  deaf.identity = wzp_test_identity_new ();
+  deaf.service = g_socket_service_new ();
+  g_socket_listener_add_address (G_SOCKET_LISTENER (deaf.service), any, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
+  g_assert_no_error (error);
+  g_signal_connect (deaf.service, "incoming", G_CALLBACK (deaf_relay_incoming_cb), &deaf);
+  address = _wzp_address_to_string (bound);
+  uri = g_strdup_printf ("wzps://%s#%s", address, wzp_identity_get_fingerprint (deaf.identity));
+
+  client = new_client (uri, "Alice");
+  wzp_client_connect_async (client, NULL, wzp_test_client_connected_cb, &r);
+  wzp_test_wait_flag (&r.done, 5000);
+  g_assert_no_error (r.error);
+  g_assert_true (deaf.acked);
+  g_signal_connect (client, "notify::state", G_CALLBACK (notify_state_cb), states);
+
+  /* 60 KB messages (a CandidateUpdate with padding) until the client gives up. */
+  deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  while (states->len == 0)
+    {
+      g_autoptr(WzpMessage) update = _wzp_message_new_for_call (WZP_MESSAGE_CANDIDATE_UPDATE,
+                                                                "call-1");
+
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      _wzp_message_set_string (update, "x_pad", padding);
+      _wzp_client_send (client, update);
+      sent++;
+      wzp_test_spin (1);
+    }
+  g_test_message ("gave up after %u messages (%u KB)", sent, sent * 60);
+  g_assert_cmpint (GPOINTER_TO_INT (g_ptr_array_index (states, 0)), ==,
+                   WZP_CLIENT_STATE_RECONNECTING);
+
+  g_signal_handlers_disconnect_by_func (client, notify_state_cb, states);
+  disconnect_and_free (client);
+  g_socket_service_stop (deaf.service);
+  g_socket_listener_close (G_SOCKET_LISTENER (deaf.service));
+  g_clear_object (&deaf.io);
+  g_clear_object (&deaf.tls);
+  if (deaf.conn != NULL)
+    g_io_stream_close (G_IO_STREAM (deaf.conn), NULL, NULL);
+  g_clear_object (&deaf.conn);
+  wzp_test_spin (20);
+  g_object_unref (deaf.service);
+  g_object_unref (deaf.identity);
 }
 
 /* Connects a new client to @uri and returns its error (NULL: it registered). */
@@ -2510,6 +2643,7 @@ main (int   argc,
   ADD ("long-alias", test_long_alias);
   ADD ("lying-relay", test_lying_relay);
   ADD ("relay-sees-only-tls", test_relay_sees_only_tls);
+  g_test_add_func ("/wzp/call/relay-not-reading", test_relay_not_reading);
   g_test_add ("/wzp/call/reconnect-after-restart", Fixture, NULL, fixture_setup_fixed_port,
               test_reconnect_after_restart, fixture_teardown);
   g_test_add ("/wzp/call/relay-fingerprint-changed", Fixture, NULL, fixture_setup_fixed_port,

@@ -987,6 +987,69 @@ fake_peer_connect (Fixture     *f,
   return peer;
 }
 
+/* A peer relay that stopped reading, removed: the link's last message (an Error) can
+ * never be written, and the link is closed after idle-timeout rather than kept. */
+static void
+test_peer_not_reading (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(WzpIdentity) deaf_id = wzp_test_identity_new ();
+  g_autoptr(WzpTestClient) deaf = NULL;
+  g_autoptr(WzpTestClient) a = NULL;
+  g_autoptr(WzpMessage) update = _wzp_message_new (WZP_MESSAGE_PRESENCE_UPDATE);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *padding = g_strnfill (60000, 'p');
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) announced = NULL;
+  GHashTable *links = f->relay[0]->federation->links;
+  gint64 start, deadline;
+
+  /* 150 users at the peer: one unanswered offer per caller and callee. */
+  for (guint i = 0; i < 150; i++)
+    {
+      g_autofree char *fp = g_strdup_printf ("1111:2222:3333:4444:5555:6666:7777:%04x", i);
+
+      g_strv_builder_add (builder, fp);
+    }
+  announced = g_strv_builder_end (builder);
+  g_object_set (f->relay[0], "idle-timeout", 2, "max-messages-per-second", 100000,
+                "max-calls-per-client", 10000, "max-ringing-per-client", 10000, NULL);
+  a = connect_registered (f, 0, "Alice");
+  deaf = fake_peer_connect (f, 0, deaf_id);
+  _wzp_message_set_strv (update, "added", (const char * const *) announced);
+  wzp_test_client_send (deaf, update);
+  wait_presence (f->relay[0], announced[149], TRUE);
+  wzp_test_client_stop_reading (deaf);
+
+  /* 150 offers of 60 KB to its users go over the link: 9 MB, more than the socket buffers
+   * take, so a forward is left waiting to be written. */
+  for (guint i = 0; i < 150; i++)
+    {
+      g_autofree char *call_id = g_strdup_printf ("call-%u", i);
+      g_autoptr(WzpMessage) offer = wzp_test_make_offer (call_id, announced[i]);
+
+      _wzp_message_set_string (offer, "x_pad", padding);
+      wzp_test_client_send (a, offer);
+      wzp_test_spin (2);
+    }
+  g_assert_cmpuint (g_hash_table_size (links), ==, 1);
+
+  start = g_get_monotonic_time ();
+  g_assert_true (wzp_relay_remove_peer (f->relay[0], wzp_identity_get_fingerprint (deaf_id),
+                                        &error));
+  g_assert_no_error (error);
+  deadline = start + 10 * G_USEC_PER_SEC;
+  while (g_hash_table_size (links) > 0)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      wzp_test_spin (50);
+    }
+  g_test_message ("link closed %.1f s after the peer was removed",
+                  (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC);
+  /* Not before idle-timeout: the final message was really stuck. */
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 3 * G_USEC_PER_SEC / 2);
+}
+
 static void
 fake_peer_forward (WzpTestClient *peer,
                    const char    *origin,
@@ -1457,6 +1520,8 @@ main (int   argc,
               test_presence_10000, fixture_teardown);
   g_test_add ("/wzp/federation/line", Fixture, NULL, fixture_setup_line, test_line,
               fixture_teardown);
+  g_test_add ("/wzp/federation/peer-not-reading", Fixture, NULL, fixture_setup_unlinked,
+              test_peer_not_reading, fixture_teardown);
   g_test_add ("/wzp/federation/lying-peer", Fixture, NULL, fixture_setup_two, test_lying_peer,
               fixture_teardown);
   g_test_add ("/wzp/federation/ringing-limits", Fixture, NULL, fixture_setup_two,

@@ -1155,6 +1155,121 @@ test_write_closed_stream (void)
   g_assert_finalize_object (g_steal_pointer (&io));
 }
 
+/* A peer that never reads: the queue stops at the limit, the write that would pass it
+ * fails and so does every queued and later one. */
+static void
+test_queue_limit (void)
+{
+  GIOStream *a_stream, *b_stream;
+  g_autoptr(WzpFrameIO) io = NULL;
+  WriteLog log = WRITE_LOG_INIT;
+  int small = 4096;
+
+  socket_pair_new (&a_stream, &b_stream);
+  g_assert_no_errno (setsockopt (g_socket_get_fd (stream_socket (a_stream)), SOL_SOCKET,
+                                 SO_SNDBUF, &small, sizeof small));
+  io = _wzp_frame_io_new (a_stream);
+  _wzp_frame_io_set_max_queued_bytes (io, 64 * 1024);
+
+  /* 400 KB asked for at once; the queue takes at most 64 KiB of it. */
+  for (guint i = 0; i < 400; i++)
+    {
+      g_autoptr(WzpMessage) ping = ping_new (i, 1000);
+
+      queue_write (io, ping, &log, i);
+      g_assert_cmpuint (_wzp_frame_io_get_queued_bytes (io), <=, 64 * 1024);
+    }
+  g_assert_cmpuint (_wzp_frame_io_get_queued_bytes (io), >, 60 * 1024);
+
+  /* The overflow failed them all but what the socket took, in order. */
+  WAIT_UNTIL (log.completed == log.expected);
+  g_assert_true (log.in_order);
+  g_assert_cmpuint (log.failed, >, 400 - 64);
+  g_assert_cmpuint (log.failed, <, 400);
+  g_assert_cmpuint (_wzp_frame_io_get_queued_bytes (io), ==, 0);
+
+  /* Sticky: a later write fails at once, though the queue is empty now. */
+  {
+    g_autoptr(WzpMessage) ping = ping_new (999, 0);
+    g_autoptr(GError) error = NULL;
+
+    g_assert_false (write_frame (io, ping, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+  }
+
+  drain_main_context ();
+  g_assert_finalize_object (g_steal_pointer (&io));
+  g_object_unref (a_stream);
+  g_object_unref (b_stream);
+}
+
+/* Without a limit, a peer that never reads shows as a pending write that gets old. */
+static void
+test_pending_since (void)
+{
+  GIOStream *a_stream, *b_stream;
+  g_autoptr(WzpFrameIO) io = NULL;
+  WriteLog log = WRITE_LOG_INIT;
+  int small = 4096;
+  gint64 before, since;
+
+  socket_pair_new (&a_stream, &b_stream);
+  g_assert_no_errno (setsockopt (g_socket_get_fd (stream_socket (a_stream)), SOL_SOCKET,
+                                 SO_SNDBUF, &small, sizeof small));
+  io = _wzp_frame_io_new (a_stream);
+  g_assert_cmpint (_wzp_frame_io_get_pending_since (io), ==, 0);
+
+  before = g_get_monotonic_time ();
+  for (guint i = 0; i < 100; i++)
+    {
+      g_autoptr(WzpMessage) ping = ping_new (i, 1000);
+
+      queue_write (io, ping, &log, i);
+    }
+  drain_main_context ();
+  since = _wzp_frame_io_get_pending_since (io);
+  g_assert_cmpint (since, >=, before);
+  g_usleep (20 * 1000);
+  drain_main_context ();
+  g_assert_cmpint (_wzp_frame_io_get_pending_since (io), ==, since);
+  g_assert_cmpuint (log.failed, ==, 0);
+
+  /* Once written or failed, nothing is pending. */
+  g_io_stream_close (a_stream, NULL, NULL);
+  WAIT_UNTIL (log.completed == log.expected);
+  g_assert_cmpint (_wzp_frame_io_get_pending_since (io), ==, 0);
+  g_assert_cmpuint (_wzp_frame_io_get_queued_bytes (io), ==, 0);
+
+  drain_main_context ();
+  g_assert_finalize_object (g_steal_pointer (&io));
+  g_object_unref (a_stream);
+  g_object_unref (b_stream);
+}
+
+/* A limit smaller than a frame does not stop a peer that keeps up: with nothing queued,
+ * one frame is always taken. */
+static void
+test_queue_limit_one_frame (void)
+{
+  GOutputStream *output;
+  g_autoptr(GIOStream) stream = memory_stream_new ("", 0, &output);
+  g_autoptr(WzpFrameIO) io = _wzp_frame_io_new (stream);
+  g_autoptr(GError) error = NULL;
+
+  _wzp_frame_io_set_max_queued_bytes (io, 100);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr(WzpMessage) ping = ping_new (i, 1000);
+
+      g_assert_true (write_frame (io, ping, &error));
+      g_assert_no_error (error);
+    }
+  g_assert_cmpuint (_wzp_frame_io_get_queued_bytes (io), ==, 0);
+
+  drain_main_context ();
+  g_assert_finalize_object (g_steal_pointer (&io));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1179,6 +1294,9 @@ main (int   argc,
   g_test_add_func ("/wzp/frame-io/cancel-unref", test_cancel_unref);
   g_test_add_func ("/wzp/frame-io/peer-closed", test_peer_closed);
   g_test_add_func ("/wzp/frame-io/write-closed-stream", test_write_closed_stream);
+  g_test_add_func ("/wzp/frame-io/queue-limit", test_queue_limit);
+  g_test_add_func ("/wzp/frame-io/pending-since", test_pending_since);
+  g_test_add_func ("/wzp/frame-io/queue-limit/one-frame", test_queue_limit_one_frame);
 
   return g_test_run ();
 }

@@ -1554,6 +1554,65 @@ test_deep_nesting (void)
   }
 }
 
+/* Error messages quote remote text bounded; an Error names a call only by a valid id. */
+static void
+test_bounded_quotes (void)
+{
+  g_autofree char *long_text = g_strnfill (30000, 'x');
+  g_autofree char *json = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WzpMessage) message = NULL;
+
+  {
+    g_autofree char *short_one = _wzp_quote ("abc", WZP_QUOTE_MAX);
+    g_autofree char *cut = _wzp_quote (long_text, WZP_QUOTE_MAX);
+    /* 63 ASCII bytes, then "é" (2 bytes) across the limit: cut before it. */
+    g_autofree char *accented = g_strconcat ("0123456789012345678901234567890123456789"
+                                             "01234567890123456789012", "éé", NULL);
+    g_autofree char *cut_accented = _wzp_quote (accented, WZP_QUOTE_MAX);
+
+    g_assert_cmpstr (short_one, ==, "abc");
+    g_assert_true (g_str_has_suffix (cut, "…"));
+    g_assert_cmpuint (strlen (cut), ==, WZP_QUOTE_MAX + strlen ("…"));
+    g_assert_true (g_utf8_validate (cut_accented, -1, NULL));
+    g_assert_cmpuint (strlen (cut_accented), ==, 63 + strlen ("…"));
+  }
+
+  /* A value the decoder refuses is quoted, not echoed whole. */
+  json = g_strdup_printf ("{\"type\":\"CandidateUpdate\",\"call_id\":\"c\","
+                          "\"reflexive_addr\":\"%s\"}", long_text);
+  message = _wzp_message_decode (json, strlen (json), &error);
+  g_assert_null (message);
+  g_assert_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_VALUE);
+  g_assert_cmpuint (strlen (error->message), <, 256);
+  g_clear_error (&error);
+  g_free (json);
+  json = g_strdup_printf ("{\"type\":\"Hangup\",\"call_id\":\"c\",\"reason\":\"%s\"}",
+                          long_text);
+  message = _wzp_message_decode (json, strlen (json), &error);
+  g_assert_null (message);
+  g_assert_cmpuint (strlen (error->message), <, 256);
+  g_clear_error (&error);
+  g_free (json);
+  json = g_strdup_printf ("{\"type\":\"%s\"}", long_text);
+  message = _wzp_message_decode (json, strlen (json), &error);
+  g_assert_null (message);
+  g_assert_cmpuint (strlen (error->message), <, 256);
+  g_clear_error (&error);
+
+  {
+    g_autoptr(WzpMessage) valid = _wzp_message_new_error ("unknown_call", "text", "a-B_9");
+    g_autoptr(WzpMessage) too_long = _wzp_message_new_error ("unknown_call", "text", long_text);
+    g_autoptr(WzpMessage) odd = _wzp_message_new_error ("unknown_call", "text", "a b");
+    g_autoptr(WzpMessage) empty = _wzp_message_new_error ("unknown_call", "text", "");
+
+    g_assert_cmpstr (_wzp_message_get_string (valid, "call_id"), ==, "a-B_9");
+    g_assert_false (_wzp_message_has_member (too_long, "call_id"));
+    g_assert_false (_wzp_message_has_member (odd, "call_id"));
+    g_assert_false (_wzp_message_has_member (empty, "call_id"));
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1585,6 +1644,7 @@ main (int   argc,
   g_test_add_func ("/wzp/message/numbers", test_numbers);
   g_test_add_func ("/wzp/message/integer-range", test_integer_range);
   g_test_add_func ("/wzp/message/deep-nesting", test_deep_nesting);
+  g_test_add_func ("/wzp/message/bounded-quotes", test_bounded_quotes);
 
   return g_test_run ();
 }

@@ -2429,6 +2429,228 @@ test_no_growth (Fixture       *f,
   g_assert_cmpuint (wzp_test_count_fds (), <=, fds_before);
 }
 
+/* Replies that are large for their request: each RegisterPresenceAck lists the relay's
+ * reflectors, here about 3 KB of them, for an 80-byte RegisterPresence. With no rate
+ * limit to speak of, the fastest a client can make the relay write to it. */
+static void
+set_big_acks (Fixture *f)
+{
+  g_autoptr(GPtrArray) reflectors = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; i < 40; i++)
+    g_ptr_array_add (reflectors, g_strdup_printf ("wzps://reflector-%02u.example.org:4433#%s",
+                                                  i, wzp_relay_get_fingerprint (f->relay)));
+  g_ptr_array_add (reflectors, NULL);
+  g_object_set (f->relay, "reflectors", reflectors->pdata, "max-messages-per-second", 100000,
+                NULL);
+}
+
+/* The relay's write queue of each connection, at most @max bytes (or one frame). */
+static void
+assert_queues_bounded (Fixture *f,
+                       gsize    max)
+{
+  GHashTableIter iter;
+  RelayConn *conn;
+
+  g_hash_table_iter_init (&iter, f->relay->conns);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &conn, NULL))
+    if (conn->io != NULL && _wzp_frame_io_get_queued (conn->io) > 1)
+      g_assert_cmpuint (_wzp_frame_io_get_queued_bytes (conn->io), <=, max);
+}
+
+/* A client that asks and never reads the answers is closed once its answers pass
+ * max-queued-bytes: it cannot grow the relay. */
+static void
+test_not_reading (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) bystander = NULL;
+  g_autoptr(WzpTestClient) deaf = NULL;
+  g_autoptr(WzpMessage) presence = _wzp_message_new (WZP_MESSAGE_REGISTER_PRESENCE);
+  gint64 start, deadline;
+  guint sent = 0;
+
+  set_big_acks (f);
+  g_object_set (f->relay, "max-queued-bytes", 16384, NULL);
+  bystander = connect_registered (f, "Bystander");
+  deaf = connect_registered (f, "Deaf");
+  wzp_test_client_stop_reading (deaf);
+  _wzp_message_set_string (presence, "client_version", "test");
+
+  start = g_get_monotonic_time ();
+  deadline = start + 20 * G_USEC_PER_SEC;
+  while (wzp_relay_get_n_registrations (f->relay) == 2)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      for (guint i = 0; i < 50; i++, sent++)
+        wzp_test_client_send (deaf, presence);
+      wzp_test_spin (10);
+      assert_queues_bounded (f, 16384);
+    }
+  g_test_message ("closed after %u registrations (%.1f s)", sent,
+                  (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC);
+
+  /* Closed and forgotten: only the bystander is left, and it is served. */
+  g_assert_cmpuint (g_hash_table_size (f->relay->conns), ==, 1);
+  check_bystander (f, bystander);
+}
+
+/* A client that keeps sending but never reads, with the relay's writes to it stuck (its
+ * TCP window shut) but below max-queued-bytes: closed once a frame has waited
+ * idle-timeout to be written, though it is never idle. */
+static void
+test_write_stall (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) bystander = NULL;
+  g_autoptr(WzpTestClient) deaf = NULL;
+  g_autoptr(WzpMessage) presence = _wzp_message_new (WZP_MESSAGE_REGISTER_PRESENCE);
+  g_autoptr(WzpMessage) reflect = _wzp_message_new (WZP_MESSAGE_REFLECT);
+  RelayConn *conn;
+  gint64 stalled, deadline;
+  guint asked = 0;
+
+  set_big_acks (f);
+  g_object_set (f->relay, "keepalive-interval", 1, "idle-timeout", 2,
+                "max-queued-bytes", 16 * 1024 * 1024, NULL);
+  bystander = connect_registered (f, "Bystander");
+  deaf = connect_registered (f, "Deaf");
+  wzp_test_client_stop_reading (deaf);
+  _wzp_message_set_string (presence, "client_version", "test");
+  conn = _wzp_relay_lookup_conn (f->relay, wzp_test_client_fingerprint (deaf));
+
+  /* Until the kernel's buffers are full and a frame waits in the relay. */
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (_wzp_frame_io_get_queued (conn->io) < 2)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      for (guint i = 0; i < 50; i++)
+        wzp_test_client_send (deaf, presence);
+      wzp_test_spin (10);
+    }
+  stalled = g_get_monotonic_time ();
+
+  /* Busy, never idle: a Reflect every 200 ms. So is the bystander, which is served
+   * all along. */
+  deadline = stalled + 10 * G_USEC_PER_SEC;
+  while (_wzp_relay_lookup_conn (f->relay, wzp_test_client_fingerprint (deaf)) != NULL)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      wzp_test_client_send (deaf, reflect);
+      wzp_test_client_send (bystander, reflect);
+      asked++;
+      wzp_test_spin (200);
+    }
+  g_test_message ("closed %.1f s after its writes stalled",
+                  (g_get_monotonic_time () - stalled) / (double) G_USEC_PER_SEC);
+  /* Not before idle-timeout (the sweep may run up to a period late, never early). */
+  g_assert_cmpint (g_get_monotonic_time () - stalled, >=, G_USEC_PER_SEC);
+  g_assert_cmpuint (g_hash_table_size (f->relay->conns), ==, 1);
+  for (guint i = 0; i < asked; i++)
+    {
+      g_autoptr(WzpMessage) response = wzp_test_client_expect (bystander,
+                                                               WZP_MESSAGE_REFLECT_RESPONSE);
+    }
+}
+
+/* The next message, which must be an Error with @code, small whatever the request held,
+ * and without a call_id unless @call_id (a valid one, echoed). */
+static void
+expect_small_error (WzpTestClient *client,
+                    const char    *code,
+                    const char    *call_id)
+{
+  g_autoptr(WzpMessage) error = wzp_test_client_expect (client, WZP_MESSAGE_ERROR);
+  g_autoptr(GBytes) encoded = _wzp_message_encode (error);
+
+  g_assert_cmpstr (_wzp_message_get_string (error, "code"), ==, code);
+  g_assert_cmpuint (g_bytes_get_size (encoded), <, 1024);
+  g_assert_cmpstr (_wzp_message_get_string (error, "call_id"), ==, call_id);
+}
+
+/* Replies never echo what a client sent without bound: a 30 KB call id or value comes
+ * back as nothing or a bounded quote, never twice in an Error. */
+static void
+test_no_echo (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) anon = wzp_test_client_connect (f->address, NULL, NULL);
+  g_autoptr(WzpTestClient) a = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) b = connect_registered (f, "Bob");
+  g_autofree char *long_id = g_strnfill (30000, 'x');
+  g_autofree char *long_text = g_strnfill (30000, '9');
+
+  /* Unregistered. */
+  {
+    g_autoptr(WzpMessage) hangup = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, long_id);
+
+    _wzp_message_set_string (hangup, "reason", "Normal");
+    wzp_test_client_send (anon, hangup);
+    expect_small_error (anon, WZP_ERROR_CODE_NOT_REGISTERED, NULL);
+  }
+  {
+    g_autoptr(WzpMessage) open = _wzp_message_new_for_call (WZP_MESSAGE_OPEN_PIPE, long_id);
+
+    _wzp_message_set_string (open, "pipe_token", "0123456789abcdef0123456789abcdef");
+    wzp_test_client_send (anon, open);
+    expect_small_error (anon, WZP_ERROR_CODE_BAD_MESSAGE, NULL);
+  }
+
+  /* Registered: a call you are not in, by a long id and by a valid one (echoed). */
+  {
+    g_autoptr(WzpMessage) ringing = _wzp_message_new_for_call (WZP_MESSAGE_CALL_RINGING,
+                                                               long_id);
+    g_autoptr(WzpMessage) ringing_valid = _wzp_message_new_for_call (WZP_MESSAGE_CALL_RINGING,
+                                                                     "no-such-call");
+
+    wzp_test_client_send (a, ringing);
+    expect_small_error (a, WZP_ERROR_CODE_UNKNOWN_CALL, NULL);
+    wzp_test_client_send (a, ringing_valid);
+    expect_small_error (a, WZP_ERROR_CODE_UNKNOWN_CALL, "no-such-call");
+  }
+
+  /* An offer with a call id the relay refuses. */
+  {
+    g_autoptr(WzpMessage) offer = wzp_test_make_offer (long_id,
+                                                       wzp_test_client_fingerprint (b));
+
+    wzp_test_client_send (a, offer);
+    expect_small_error (a, WZP_ERROR_CODE_BAD_MESSAGE, NULL);
+  }
+
+  /* Values the decoder refuses are quoted, bounded; the call id is valid, so it stays. */
+  {
+    g_autoptr(WzpMessage) offer = wzp_test_make_offer ("call-1",
+                                                       wzp_test_client_fingerprint (b));
+
+    _wzp_message_set_string (offer, "caller_reflexive_addr", long_text);
+    wzp_test_client_send (a, offer);
+    expect_small_error (a, WZP_ERROR_CODE_BAD_MESSAGE, NULL);
+  }
+  {
+    g_autofree char *text = g_strdup_printf ("{\"type\":\"%s\"}", long_id);
+
+    send_frame_text (a, text, -1);
+    expect_small_error (a, WZP_ERROR_CODE_BAD_MESSAGE, NULL);
+  }
+
+  /* FederationHello from a client: refused and closed, without its call_id. */
+  {
+    g_autoptr(WzpMessage) hello = _wzp_message_new (WZP_MESSAGE_FEDERATION_HELLO);
+
+    _wzp_message_set_string (hello, "relay_fingerprint", wzp_test_client_fingerprint (anon));
+    _wzp_message_set_string (hello, "relay_version", "test");
+    _wzp_message_set_string (hello, "call_id", long_id);
+    wzp_test_client_send (anon, hello);
+    expect_small_error (anon, "not_a_peer", NULL);
+    wzp_test_client_wait_closed (anon);
+  }
+
+  g_assert_true (wzp_test_client_quiet (b, 50));
+  check_bystander (f, a);
+}
+
 /* Setting a string-array property to the value it has notifies nothing. */
 static void
 test_notify_on_change (void)
@@ -2496,6 +2718,9 @@ main (int   argc,
   ADD ("keepalive", test_keepalive);
   ADD ("stop-hangs-up", test_stop_hangs_up);
   ADD ("no-growth", test_no_growth);
+  ADD ("not-reading", test_not_reading);
+  ADD ("write-stall", test_write_stall);
+  ADD ("no-echo", test_no_echo);
 
   return g_test_run ();
 }

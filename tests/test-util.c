@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include "test-util.h"
 #include "wzp-address-private.h"
@@ -630,6 +631,19 @@ void
 wzp_test_client_wait_closed (WzpTestClient *client)
 {
   wait_until (client_closed, client, TEST_TIMEOUT_MS);
+}
+
+void
+wzp_test_client_stop_reading (WzpTestClient *client)
+{
+  int fd = g_socket_get_fd (g_socket_connection_get_socket (client->conn));
+  int small = 4096;
+
+  g_cancellable_cancel (client->cancellable);
+  wait_until (client_closed, client, TEST_TIMEOUT_MS);
+  /* A locked, small receive buffer: the relay's writes back up after a few KB here
+   * (and what its own socket buffer holds). */
+  g_assert_no_errno (setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small));
 }
 
 WzpMessage *

@@ -116,6 +116,9 @@ gboolean       wzp_test_client_quiet        (WzpTestClient  *client,
                                              guint           ms);
 /* Waits until the relay closed the connection. */
 void           wzp_test_client_wait_closed  (WzpTestClient  *client);
+/* Stops reading, for good, and shrinks the socket's receive buffer: a client that never
+ * reads what the relay sends it. Sending still works. */
+void           wzp_test_client_stop_reading (WzpTestClient  *client);
 WzpMessage    *wzp_test_client_register     (WzpTestClient  *client,
                                              const char     *alias);
 void           wzp_test_client_free         (WzpTestClient  *client);
