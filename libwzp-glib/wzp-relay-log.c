@@ -383,6 +383,29 @@ log_limited (WzpRelay        *self,
   g_log_structured_array (level, fields, n);
 }
 
+/* A line of the relay's own words about a source, escaped and cut like client text,
+ * since @format's arguments may quote some. */
+static void
+log_formatted (WzpRelay       *self,
+               GLogLevelFlags  level,
+               const char     *source_key,
+               const char     *key_field,
+               const char     *key,
+               const char     *remote_addr,
+               const char     *format,
+               va_list         args)
+{
+  g_autofree char *raw = g_strdup_vprintf (format, args);
+  g_autofree char *text = _wzp_relay_log_text (raw, WZP_RELAY_LOG_MAX_TEXT);
+  g_autofree char *message = NULL;
+  GLogField extra[] = { { "WZP_REMOTE_ADDRESS", remote_addr, -1 } };
+
+  message = remote_addr != NULL ? g_strdup_printf ("%s: %s", remote_addr, text)
+                                : g_steal_pointer (&text);
+  log_limited (self, level, source_key, key_field, key, extra, remote_addr != NULL ? 1 : 0,
+               message);
+}
+
 void
 _wzp_relay_log_limit (WzpRelay   *self,
                       const char *source_key,
@@ -391,20 +414,12 @@ _wzp_relay_log_limit (WzpRelay   *self,
                       const char *format,
                       ...)
 {
-  g_autofree char *raw = NULL;
-  g_autofree char *text = NULL;
-  g_autofree char *message = NULL;
-  GLogField extra[] = { { "WZP_REMOTE_ADDRESS", remote_addr, -1 } };
   va_list args;
 
   va_start (args, format);
-  raw = g_strdup_vprintf (format, args);
+  log_formatted (self, G_LOG_LEVEL_INFO, source_key, "WZP_LIMIT", limit, remote_addr,
+                 format, args);
   va_end (args);
-  text = _wzp_relay_log_text (raw, WZP_RELAY_LOG_MAX_TEXT);
-  message = remote_addr != NULL ? g_strdup_printf ("%s: %s", remote_addr, text)
-                                : g_steal_pointer (&text);
-  log_limited (self, G_LOG_LEVEL_INFO, source_key, "WZP_LIMIT", limit,
-               extra, remote_addr != NULL ? 1 : 0, message);
 }
 
 void
@@ -463,20 +478,11 @@ _wzp_relay_log_refusal (WzpRelay       *self,
                         const char     *format,
                         ...)
 {
-  g_autofree char *raw = NULL;
-  g_autofree char *text = NULL;
-  g_autofree char *message = NULL;
-  GLogField extra[] = { { "WZP_REMOTE_ADDRESS", remote_addr, -1 } };
   va_list args;
 
   va_start (args, format);
-  raw = g_strdup_vprintf (format, args);
+  log_formatted (self, level, source_key, NULL, what, remote_addr, format, args);
   va_end (args);
-  text = _wzp_relay_log_text (raw, WZP_RELAY_LOG_MAX_TEXT);
-  message = remote_addr != NULL ? g_strdup_printf ("%s: %s", remote_addr, text)
-                                : g_steal_pointer (&text);
-  log_limited (self, level, source_key, NULL, what, extra, remote_addr != NULL ? 1 : 0,
-               message);
 }
 
 void
