@@ -67,6 +67,9 @@ RelayPeer  *_wzp_relay_federation_peer      (WzpRelay    *self,
                                              const char  *fingerprint);
 gboolean    _wzp_relay_federation_is_peer   (WzpRelay    *self,
                                              const char  *fingerprint);
+/* Bytes queued on the link to @fingerprint and not yet written (0 without a link). */
+gsize       _wzp_relay_federation_get_link_backlog (WzpRelay   *self,
+                                                    const char *fingerprint);
 /* A signalling connection from a peer relay that sent FederationHello (a link) or
  * OpenPipe (a bridge) instead of registering: on TRUE the federation owns its stream and
  * the caller detaches the connection; on FALSE it answers Error{code, error->message}

@@ -893,6 +893,17 @@ _wzp_relay_federation_peer (WzpRelay   *self,
   return NULL;
 }
 
+gsize
+_wzp_relay_federation_get_link_backlog (WzpRelay   *self,
+                                        const char *fingerprint)
+{
+  RelayPeer *peer = _wzp_relay_federation_peer (self, fingerprint);
+
+  if (peer == NULL || peer->link == NULL || peer->link->io == NULL)
+    return 0;
+  return _wzp_frame_io_get_queued_bytes (peer->link->io);
+}
+
 gboolean
 _wzp_relay_federation_is_peer (WzpRelay   *self,
                                const char *fingerprint)
