@@ -108,6 +108,7 @@ probe_connected_cb (GObject      *source,
 {
   Probe *probe = user_data;
   g_autoptr(GError) error = NULL;
+  GTlsCertificate *certificate;
 
   probe->conn = _wzp_shared_port_connect_finish (WZP_SHARED_PORT (source), result, &error);
   if (probe->conn == NULL)
@@ -115,8 +116,8 @@ probe_connected_cb (GObject      *source,
       probe_done (probe, NULL, error);
       return;
     }
-  probe->tls = _wzp_tls_client_new (G_IO_STREAM (probe->conn),
-                                    wzp_client_get_identity (probe->client), probe->pin, &error);
+  certificate = wzp_identity_get_certificate (wzp_client_get_identity (probe->client));
+  probe->tls = _wzp_tls_client_new (G_IO_STREAM (probe->conn), certificate, probe->pin, &error);
   if (probe->tls == NULL)
     {
       probe_done (probe, NULL, error);

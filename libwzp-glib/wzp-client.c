@@ -876,7 +876,8 @@ connected_cb (GObject      *source,
     }
 
   self->socket_conn = g_steal_pointer (&conn);
-  self->tls = _wzp_tls_client_new (G_IO_STREAM (self->socket_conn), self->identity,
+  self->tls = _wzp_tls_client_new (G_IO_STREAM (self->socket_conn),
+                                   wzp_identity_get_certificate (self->identity),
                                    attempt->pin, &error);
   if (self->tls == NULL)
     {

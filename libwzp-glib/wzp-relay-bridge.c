@@ -431,7 +431,8 @@ outgoing_connected_cb (GObject      *source,
     }
   bridge->socket_conn = g_steal_pointer (&conn);
   pin = call->party[WZP_CALL_ROLE_CALLEE].relay;
-  bridge->tls = _wzp_tls_client_new (G_IO_STREAM (bridge->socket_conn), bridge->relay->identity,
+  bridge->tls = _wzp_tls_client_new (G_IO_STREAM (bridge->socket_conn),
+                                     wzp_identity_get_certificate (bridge->relay->identity),
                                      pin, &error);
   if (bridge->tls == NULL)
     {

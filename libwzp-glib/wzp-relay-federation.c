@@ -685,7 +685,8 @@ dial_connected_cb (GObject      *source,
   remote = g_socket_connection_get_remote_address (link->socket_conn, NULL);
   link->remote_addr = remote ? _wzp_address_to_string (remote) : g_strdup ("?");
   link->tls = _wzp_tls_client_new (G_IO_STREAM (link->socket_conn),
-                                   link->relay->identity, link->peer->fingerprint, &error);
+                                   wzp_identity_get_certificate (link->relay->identity),
+                                   link->peer->fingerprint, &error);
   if (link->tls == NULL)
     {
       link_close (link, error->message);

@@ -814,7 +814,8 @@ deaf_relay_incoming_cb (GSocketService    *service,
   deaf->conn = g_object_ref (conn);
   g_assert_no_errno (setsockopt (g_socket_get_fd (g_socket_connection_get_socket (conn)),
                                  SOL_SOCKET, SO_RCVBUF, &small, sizeof small));
-  deaf->tls = _wzp_tls_server_new (G_IO_STREAM (conn), deaf->identity, NULL, NULL);
+  deaf->tls = _wzp_tls_server_new (G_IO_STREAM (conn),
+                                   wzp_identity_get_certificate (deaf->identity), NULL, NULL);
   g_tls_connection_handshake_async (G_TLS_CONNECTION (deaf->tls), G_PRIORITY_DEFAULT, NULL,
                                     deaf_relay_handshake_cb, deaf);
   return TRUE;
@@ -1505,7 +1506,9 @@ impostor_preamble_cb (GObject      *source,
   /* Echo the preamble: it knows the call id hash, as a replaying attacker would. */
   g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (ic->conn)),
                              ic->preamble, n, NULL, NULL, NULL);
-  ic->tls = _wzp_tls_server_new (G_IO_STREAM (ic->conn), ic->impostor->identity, NULL, NULL);
+  ic->tls = _wzp_tls_server_new (G_IO_STREAM (ic->conn),
+                                 wzp_identity_get_certificate (ic->impostor->identity),
+                                 NULL, NULL);
   g_tls_connection_handshake_async (G_TLS_CONNECTION (ic->tls), G_PRIORITY_DEFAULT, NULL,
                                     impostor_handshake_cb, ic);
 }

@@ -777,7 +777,8 @@ reflection_connected_cb (GObject      *source,
       reflection_return_error (task, error);
       return;
     }
-  r->tls = _wzp_tls_client_new (G_IO_STREAM (r->conn), r->identity, r->pin, &error);
+  r->tls = _wzp_tls_client_new (G_IO_STREAM (r->conn), wzp_identity_get_certificate (r->identity),
+                                r->pin, &error);
   if (r->tls == NULL)
     {
       reflection_return_error (task, error);
