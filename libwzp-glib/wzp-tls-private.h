@@ -1,5 +1,6 @@
-/* wzp-tls-private.h: GnuTLS key and certificate creation, SPKI fingerprints, and the one
- * constructor every TLS connection in the project goes through.
+/* wzp-tls-private.h: GnuTLS key and certificate creation, and the one constructor every
+ * TLS connection in the project goes through (dialling a relay: wzp-tls-dial-private.h;
+ * fingerprints: wzp-fingerprint.c).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -8,9 +9,6 @@
 #include <gio/gio.h>
 
 G_BEGIN_DECLS
-
-/* A fingerprint as text: 8 groups of 4 lower-case hex digits joined by ':' (39 chars). */
-#define WZP_FINGERPRINT_LEN 39
 
 /* Makes a new ECDSA P-256 key and a self-signed certificate, both PEM-encoded, key first.
  * Blocking (key generation): call it from a worker thread. */

@@ -14,6 +14,7 @@
 #include <gnutls/x509.h>
 
 #include "test-util.h"
+#include "wzp-fingerprint-private.h"
 #include "wzp-identity-private.h"
 #include "wzp-tls-private.h"
 
