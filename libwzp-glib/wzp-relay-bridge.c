@@ -378,12 +378,9 @@ outgoing_dialled_cb (GObject      *source,
   WzpTlsDialStep step = WZP_TLS_DIAL_STEP_CONNECT;
 
   tls = _wzp_tls_dial_finish (result, &socket_conn, &step, &error);
+  /* Closing cancelled the dial: nothing was connected. */
   if (bridge->closed)
-    {
-      if (socket_conn != NULL)
-        g_io_stream_close (G_IO_STREAM (socket_conn), NULL, NULL);
-      return;
-    }
+    return;
   if (tls == NULL && step == WZP_TLS_DIAL_STEP_HANDSHAKE)
     {
       g_autofree char *why = g_strdup_printf ("TLS handshake failed: %s", error->message);

@@ -127,20 +127,27 @@ dial_handshake_cb (GObject      *source,
   g_task_return_pointer (task, g_object_ref (dial->tls), g_object_unref);
 }
 
-/* Takes @socket_conn or @error, not @task. */
+/* Both ways of connecting end here: GSocketClient, or the shared port P. */
 static void
-dial_connected (GTask             *task,
-                GSocketConnection *socket_conn,
-                GError            *error)
+dial_connected_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
 {
+  g_autoptr(GTask) task = user_data;
   Dial *dial = g_task_get_task_data (task);
+  GError *error = NULL;
 
-  if (socket_conn == NULL)
+  if (G_IS_SOCKET_CLIENT (source))
+    dial->socket_conn = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result,
+                                                        &error);
+  else
+    dial->socket_conn = _wzp_shared_port_connect_finish (WZP_SHARED_PORT (source), result,
+                                                         &error);
+  if (dial->socket_conn == NULL)
     {
       dial_fail (task, error);
       return;
     }
-  dial->socket_conn = socket_conn;
   dial->step = WZP_TLS_DIAL_STEP_HANDSHAKE;
   dial->tls = _wzp_tls_client_new (G_IO_STREAM (dial->socket_conn), dial->certificate,
                                    dial->pin, &error);
@@ -150,33 +157,8 @@ dial_connected (GTask             *task,
       return;
     }
   g_tls_connection_handshake_async (G_TLS_CONNECTION (dial->tls), G_PRIORITY_DEFAULT,
-                                    dial->cancellable, dial_handshake_cb, g_object_ref (task));
-}
-
-static void
-dial_client_connected_cb (GObject      *source,
-                          GAsyncResult *result,
-                          gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  GError *error = NULL;
-  GSocketConnection *socket_conn =
-    g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
-
-  dial_connected (task, socket_conn, error);
-}
-
-static void
-dial_port_connected_cb (GObject      *source,
-                        GAsyncResult *result,
-                        gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  GError *error = NULL;
-  GSocketConnection *socket_conn =
-    _wzp_shared_port_connect_finish (WZP_SHARED_PORT (source), result, &error);
-
-  dial_connected (task, socket_conn, error);
+                                    dial->cancellable, dial_handshake_cb,
+                                    g_steal_pointer (&task));
 }
 
 static void
@@ -205,7 +187,7 @@ dial_resolved_cb (GObject      *source,
     }
   dial->step = WZP_TLS_DIAL_STEP_CONNECT;
   _wzp_shared_port_connect_async (dial->from, address, dial->cancellable,
-                                  dial_port_connected_cb, g_steal_pointer (&task));
+                                  dial_connected_cb, g_steal_pointer (&task));
 }
 
 void
@@ -270,7 +252,7 @@ _wzp_tls_dial_async (GSocketConnectable  *connectable,
       dial->step = WZP_TLS_DIAL_STEP_CONNECT;
       g_socket_client_set_enable_proxy (client, FALSE);
       g_socket_client_connect_async (client, connectable, dial->cancellable,
-                                     dial_client_connected_cb, g_steal_pointer (&task));
+                                     dial_connected_cb, g_steal_pointer (&task));
     }
 }
 

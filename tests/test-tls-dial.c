@@ -196,17 +196,34 @@ base_stream (GIOStream *tls)
   return base;  /* still held by @tls */
 }
 
+/* A new shared port P on loopback, when @user_data asks to dial from one. */
+static WzpSharedPort *
+maybe_shared_port (gconstpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  WzpSharedPort *port;
+
+  if (user_data == NULL)
+    return NULL;
+  port = _wzp_shared_port_new (0, WZP_SHARED_PORT_FLAGS_LOOPBACK, &error);
+  g_assert_no_error (error);
+  return port;
+}
+
+/* @user_data: dial from a shared port P (the client's way) rather than with GSocketClient. */
 static void
 test_pinned (Fixture       *fixture,
              gconstpointer  user_data)
 {
   const char *server_fp = wzp_identity_get_fingerprint (fixture->server_identity);
+  g_autoptr(WzpSharedPort) port = maybe_shared_port (user_data);
   g_autoptr(GSocketConnection) socket_conn = NULL;
+  g_autoptr(GSocketAddress) local = NULL;
   g_autoptr(GIOStream) tls = NULL;
   g_autoptr(GError) error = NULL;
 
   fixture_serve (fixture, SERVE_TLS);
-  tls = fixture_dial (fixture, fixture->port, NULL, server_fp, WAIT_MS, NULL, &socket_conn,
+  tls = fixture_dial (fixture, fixture->port, port, server_fp, WAIT_MS, NULL, &socket_conn,
                       NULL, &error);
   g_assert_no_error (error);
   g_assert_true (G_IS_TLS_CLIENT_CONNECTION (tls));
@@ -215,12 +232,22 @@ test_pinned (Fixture       *fixture,
   /* The TCP connection under the TLS stream, for callers that close it or ask its address. */
   g_assert_true (G_IS_SOCKET_CONNECTION (socket_conn));
   g_assert_true (base_stream (tls) == G_IO_STREAM (socket_conn));
+  /* From P, it left from P: the reflexive address a relay sees is P's mapping. */
+  if (port != NULL)
+    {
+      local = g_socket_connection_get_local_address (socket_conn, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local)), ==,
+                        _wzp_shared_port_get_port (port));
+    }
 
   wzp_test_wait_flag (&fixture->server_done, WAIT_MS);
   g_assert_no_error (fixture->server_error);
   g_assert_cmpstr (_wzp_tls_connection_get_peer_fingerprint (fixture->server_tls), ==,
                    wzp_identity_get_fingerprint (fixture->client_identity));
   g_io_stream_close (G_IO_STREAM (socket_conn), NULL, NULL);
+  if (port != NULL)
+    _wzp_shared_port_close (port);
 }
 
 static void
@@ -304,10 +331,12 @@ test_refused (Fixture       *fixture,
   g_assert_cmpint (step, ==, WZP_TLS_DIAL_STEP_CONNECT);
 }
 
+/* @user_data: as for test_pinned(). */
 static void
 test_timeout (Fixture       *fixture,
               gconstpointer  user_data)
 {
+  g_autoptr(WzpSharedPort) port = maybe_shared_port (user_data);
   g_autoptr(GIOStream) tls = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *name = g_strdup_printf ("127.0.0.1:%u", fixture->port);
@@ -316,7 +345,7 @@ test_timeout (Fixture       *fixture,
 
   fixture_serve (fixture, SERVE_SILENT);
   start = g_get_monotonic_time ();
-  tls = fixture_dial (fixture, fixture->port, NULL, NULL, TIMEOUT_MS, NULL, NULL, &step,
+  tls = fixture_dial (fixture, fixture->port, port, NULL, TIMEOUT_MS, NULL, NULL, &step,
                       &error);
   elapsed_ms = (g_get_monotonic_time () - start) / 1000;
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
@@ -331,6 +360,8 @@ test_timeout (Fixture       *fixture,
   g_assert_nonnull (strstr (error->message, "check that it is a wzp relay"));
 
   assert_server_sees_close (fixture);
+  if (port != NULL)
+    _wzp_shared_port_close (port);
 }
 
 static gboolean
@@ -367,65 +398,15 @@ test_cancel (Fixture       *fixture,
   g_assert_null (tls);
 }
 
-static void
-test_from_port (Fixture       *fixture,
-                gconstpointer  user_data)
-{
-  const char *server_fp = wzp_identity_get_fingerprint (fixture->server_identity);
-  g_autoptr(WzpSharedPort) port = NULL;
-  g_autoptr(GSocketConnection) socket_conn = NULL;
-  g_autoptr(GSocketAddress) local = NULL;
-  g_autoptr(GIOStream) tls = NULL;
-  g_autoptr(GError) error = NULL;
-
-  port = _wzp_shared_port_new (0, WZP_SHARED_PORT_FLAGS_LOOPBACK, &error);
-  g_assert_no_error (error);
-
-  fixture_serve (fixture, SERVE_TLS);
-  tls = fixture_dial (fixture, fixture->port, port, server_fp, WAIT_MS, NULL, &socket_conn,
-                      NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpstr (_wzp_tls_connection_get_peer_fingerprint (tls), ==, server_fp);
-
-  /* It left from P: the reflexive address a relay sees is P's mapping. */
-  local = g_socket_connection_get_local_address (socket_conn, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local)), ==,
-                    _wzp_shared_port_get_port (port));
-  g_io_stream_close (G_IO_STREAM (socket_conn), NULL, NULL);
-  _wzp_shared_port_close (port);
-}
-
-static void
-test_from_port_timeout (Fixture       *fixture,
-                        gconstpointer  user_data)
-{
-  g_autoptr(WzpSharedPort) port = NULL;
-  g_autoptr(GIOStream) tls = NULL;
-  g_autoptr(GError) error = NULL;
-  WzpTlsDialStep step = WZP_TLS_DIAL_STEP_RESOLVE;
-
-  port = _wzp_shared_port_new (0, WZP_SHARED_PORT_FLAGS_LOOPBACK, &error);
-  g_assert_no_error (error);
-
-  fixture_serve (fixture, SERVE_SILENT);
-  tls = fixture_dial (fixture, fixture->port, port, NULL, TIMEOUT_MS, NULL, NULL, &step,
-                      &error);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  g_assert_null (tls);
-  g_assert_cmpint (step, ==, WZP_TLS_DIAL_STEP_HANDSHAKE);
-  assert_server_sees_close (fixture);
-  _wzp_shared_port_close (port);
-}
-
 int
 main (int   argc,
       char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
 
-#define ADD(path, func) \
-  g_test_add ("/wzp/tls-dial/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+#define ADD_DATA(path, data, func) \
+  g_test_add ("/wzp/tls-dial/" path, Fixture, data, fixture_set_up, func, fixture_tear_down)
+#define ADD(path, func) ADD_DATA (path, NULL, func)
 
   ADD ("pinned", test_pinned);
   ADD ("trust-on-first-use", test_trust_on_first_use);
@@ -434,10 +415,11 @@ main (int   argc,
   ADD ("refused", test_refused);
   ADD ("timeout", test_timeout);
   ADD ("cancel", test_cancel);
-  ADD ("from-port", test_from_port);
-  ADD ("from-port-timeout", test_from_port_timeout);
+  ADD_DATA ("from-port", "from P", test_pinned);
+  ADD_DATA ("from-port-timeout", "from P", test_timeout);
 
 #undef ADD
+#undef ADD_DATA
 
   return g_test_run ();
 }
