@@ -38,6 +38,7 @@
 
 #include "wzp-glib.h"
 #include "wzp-relay-private.h"
+#include "wzp-identity-private.h"
 #include "wzp-tls-private.h"
 
 static void

@@ -58,6 +58,7 @@
 #include "wzp-message-private.h"
 #include "wzp-path-private.h"
 #include "wzp-relay-private.h"
+#include "wzp-identity-private.h"
 #include "wzp-tls-private.h"
 
 #define MSG_MAX       1024                     /* --size at most */
@@ -1251,7 +1252,8 @@ party_connect_cb (GObject      *source,
   p->conn = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
   if (p->conn == NULL)
     op_fail (p->op, "connect to the relay", error);
-  p->tls = _wzp_tls_client_new (G_IO_STREAM (p->conn), p->identity, relay_fp, &error);
+  p->tls = _wzp_tls_client_new (G_IO_STREAM (p->conn), wzp_identity_get_certificate (p->identity),
+                                relay_fp, &error);
   if (p->tls == NULL)
     op_fail (p->op, "TLS client", error);
   p->connected = TRUE;

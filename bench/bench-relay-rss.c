@@ -27,6 +27,7 @@
 #include "wzp-address-private.h"
 #include "wzp-frame-io-private.h"
 #include "wzp-message-private.h"
+#include "wzp-identity-private.h"
 #include "wzp-tls-private.h"
 
 #define TARGET_KIB      64.0
@@ -287,7 +288,8 @@ connect_cb (GObject      *source,
       client_failed (c, "connect", error);
       return;
     }
-  c->tls = _wzp_tls_client_new (G_IO_STREAM (c->conn), c->identity, relay_fp, &error);
+  c->tls = _wzp_tls_client_new (G_IO_STREAM (c->conn), wzp_identity_get_certificate (c->identity),
+                                relay_fp, &error);
   if (c->tls == NULL)
     {
       client_failed (c, "TLS", error);

@@ -21,6 +21,7 @@
 #include <gio/gio.h>
 
 #include "wzp-glib.h"
+#include "wzp-identity-private.h"
 #include "wzp-tls-private.h"
 
 #define WAIT_SECONDS 60
@@ -141,8 +142,10 @@ wrap (Variant            variant,
 
   if (variant == VARIANT_WZP)
     {
-      tls = server ? _wzp_tls_server_new (G_IO_STREAM (base), identity, pin, &error)
-                   : _wzp_tls_client_new (G_IO_STREAM (base), identity, pin, &error);
+      tls = server ? _wzp_tls_server_new (G_IO_STREAM (base),
+                                          wzp_identity_get_certificate (identity), pin, &error)
+                   : _wzp_tls_client_new (G_IO_STREAM (base),
+                                          wzp_identity_get_certificate (identity), pin, &error);
       g_assert_no_error (error);
       return tls;
     }

@@ -12,7 +12,7 @@
 
 #include "wzp-client-private.h"
 #include "wzp-frame-io-private.h"
-#include "wzp-tls-private.h"
+#include "wzp-tls-dial-private.h"
 #include "wzp-timeout-private.h"
 
 /* NAT type: besides the own relay (its ack), each reflector is asked for the reflexive
@@ -24,7 +24,6 @@ typedef struct
 {
   WzpClient         *client;
   char              *uri;
-  char              *pin;
   GCancellable      *cancellable;
   guint              timeout_id;
   GSocketConnection *conn;
@@ -44,7 +43,6 @@ probe_free (Probe *probe)
   g_clear_object (&probe->cancellable);
   g_object_unref (probe->client);
   g_free (probe->uri);
-  g_free (probe->pin);
   g_free (probe);
 }
 
@@ -82,15 +80,16 @@ probe_read_cb (GObject      *source,
 }
 
 static void
-probe_handshake_cb (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
+probe_dialled_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
 {
   Probe *probe = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(WzpMessage) reflect = NULL;
 
-  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
+  probe->tls = _wzp_tls_dial_finish (result, &probe->conn, NULL, &error);
+  if (probe->tls == NULL)
     {
       probe_done (probe, NULL, error);
       return;
@@ -99,51 +98,6 @@ probe_handshake_cb (GObject      *source,
   reflect = _wzp_message_new (WZP_MESSAGE_REFLECT);
   _wzp_frame_io_send (probe->io, reflect);
   _wzp_frame_io_read_async (probe->io, probe->cancellable, probe_read_cb, probe);
-}
-
-static void
-probe_connected_cb (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
-{
-  Probe *probe = user_data;
-  g_autoptr(GError) error = NULL;
-
-  probe->conn = _wzp_shared_port_connect_finish (WZP_SHARED_PORT (source), result, &error);
-  if (probe->conn == NULL)
-    {
-      probe_done (probe, NULL, error);
-      return;
-    }
-  probe->tls = _wzp_tls_client_new (G_IO_STREAM (probe->conn),
-                                    wzp_client_get_identity (probe->client), probe->pin, &error);
-  if (probe->tls == NULL)
-    {
-      probe_done (probe, NULL, error);
-      return;
-    }
-  g_tls_connection_handshake_async (G_TLS_CONNECTION (probe->tls), G_PRIORITY_DEFAULT,
-                                    probe->cancellable, probe_handshake_cb, probe);
-}
-
-static void
-probe_resolved_cb (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  Probe *probe = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocketAddress) address =
-    g_socket_address_enumerator_next_finish (G_SOCKET_ADDRESS_ENUMERATOR (source), result,
-                                             &error);
-
-  if (address == NULL || _wzp_client_get_shared_port (probe->client) == NULL)
-    {
-      probe_done (probe, NULL, error);
-      return;
-    }
-  _wzp_shared_port_connect_async (_wzp_client_get_shared_port (probe->client), address,
-                                  probe->cancellable, probe_connected_cb, probe);
 }
 
 static gboolean
@@ -160,29 +114,34 @@ void
 _wzp_client_probe_reflector (WzpClient  *self,
                              const char *uri)
 {
+  WzpSharedPort *port = _wzp_client_get_shared_port (self);
   g_autofree char *host = NULL;
   g_autofree char *pin = NULL;
   g_autoptr(GSocketConnectable) connectable = NULL;
-  g_autoptr(GSocketAddressEnumerator) enumerator = NULL;
-  guint16 port;
+  guint16 port_number;
   Probe *probe;
 
-  if (!_wzp_client_parse_relay_uri (uri, &host, &port, &pin, NULL))
+  if (!_wzp_client_parse_relay_uri (uri, &host, &port_number, &pin, NULL))
     {
       g_debug ("Ignoring reflector “%s”: not a relay URI", uri);
+      return;
+    }
+  /* What is measured is the mapping of P: from anywhere else the answer would mislead. */
+  if (port == NULL)
+    {
+      g_debug ("Not probing reflector %s: the client has no port", uri);
       return;
     }
 
   probe = g_new0 (Probe, 1);
   probe->client = g_object_ref (self);
   probe->uri = g_strdup (uri);
-  probe->pin = g_steal_pointer (&pin);
   probe->cancellable = g_cancellable_new ();
   probe->timeout_id = _wzp_timeout_add_seconds (_wzp_client_get_context (self),
                                                 REFLECT_DEADLINE_S, probe_timeout_cb, probe);
 
-  connectable = g_network_address_new (host, port);
-  enumerator = g_socket_connectable_enumerate (connectable);
-  g_socket_address_enumerator_next_async (enumerator, probe->cancellable, probe_resolved_cb,
-                                          probe);
+  connectable = g_network_address_new (host, port_number);
+  _wzp_tls_dial_async (connectable, port,
+                       wzp_identity_get_certificate (wzp_client_get_identity (self)),
+                       pin, 0, probe->cancellable, probe_dialled_cb, probe);
 }

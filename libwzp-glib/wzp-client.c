@@ -16,6 +16,7 @@
 #include "wzp-race-private.h"
 #include "wzp-socket-private.h"
 #include "wzp-strv-private.h"
+#include "wzp-tls-dial-private.h"
 #include "wzp-tls-private.h"
 #include "wzp-timeout-private.h"
 
@@ -791,50 +792,49 @@ attempt_free (Attempt *attempt)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Attempt, attempt_free)
 
 static void
-handshake_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
+dialled_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
 {
   g_autoptr(Attempt) attempt = user_data;
   WzpClient *self = attempt->client;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketConnection) socket_conn = NULL;
+  g_autoptr(GIOStream) tls = NULL;
   g_autoptr(WzpMessage) presence = NULL;
+  WzpTlsDialStep step = WZP_TLS_DIAL_STEP_CONNECT;
   const char *seen;
 
-  if (G_IO_STREAM (source) != self->tls)
+  /* A dropped attempt's cancellable is cancelled (drop_connection()). */
+  tls = _wzp_tls_dial_finish (result, &socket_conn, &step, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
-
-  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
+  if (g_error_matches (error, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_PIN_MISMATCH))
     {
-      _wzp_tls_connection_explain_error (self->tls, &error);
-      if (g_error_matches (error, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_PIN_MISMATCH))
-        {
-          g_autoptr(GError) changed =
-            g_error_new (WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED,
-                         attempt->pin_from_uri
-                           ? "The relay at %s is not the one in its URI: %s"
-                           : "The relay at %s has a different identity than the first time "
-                             "(%s); if the operator changed it, remove it from the known "
-                             "relays file",
-                         attempt->host_key, error->message);
-          connection_failed (self, g_steal_pointer (&changed));
-        }
-      else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        connection_failed (self, g_steal_pointer (&error));
+      g_autoptr(GError) changed =
+        g_error_new (WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED,
+                     attempt->pin_from_uri
+                       ? "The relay at %s is not the one in its URI: %s"
+                       : "The relay at %s has a different identity than the first time "
+                         "(%s); if the operator changed it, remove it from the known "
+                         "relays file",
+                     attempt->host_key, error->message);
+      connection_failed (self, g_steal_pointer (&changed));
       return;
     }
-
-  seen = _wzp_tls_connection_get_peer_fingerprint (self->tls);
-  if (seen == NULL)
+  if (tls == NULL)
     {
-      /* No certificate was checked (a resumed session would skip the pin): refuse. */
-      connection_failed (self, g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED,
-                                            "The relay at %s was not authenticated",
-                                            attempt->host_key));
+      if (step == WZP_TLS_DIAL_STEP_CONNECT)
+        g_prefix_error (&error, "Cannot reach the relay at %s: ", attempt->host_key);
+      connection_failed (self, g_steal_pointer (&error));
       return;
     }
+  self->socket_conn = g_steal_pointer (&socket_conn);
+  self->tls = g_steal_pointer (&tls);
+
   /* Trust on first use: a relay whose key cannot be remembered is not used, or the next
    * connection would accept any key again. */
+  seen = _wzp_tls_connection_get_peer_fingerprint (self->tls);
   if (attempt->pin == NULL)
     {
       if (!_wzp_known_relay_remember (attempt->host_key, seen, &error))
@@ -853,69 +853,6 @@ handshake_cb (GObject      *source,
   _wzp_message_set_string (presence, "client_version", PACKAGE_VERSION);
   send_frame (self, presence);
   read_next (self);
-}
-
-static void
-connected_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  g_autoptr(Attempt) attempt = user_data;
-  WzpClient *self = attempt->client;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocketConnection) conn = NULL;
-
-  conn = _wzp_shared_port_connect_finish (WZP_SHARED_PORT (source), result, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  if (conn == NULL)
-    {
-      g_prefix_error (&error, "Cannot reach the relay at %s: ", attempt->host_key);
-      connection_failed (self, g_steal_pointer (&error));
-      return;
-    }
-
-  self->socket_conn = g_steal_pointer (&conn);
-  self->tls = _wzp_tls_client_new (G_IO_STREAM (self->socket_conn), self->identity,
-                                   attempt->pin, &error);
-  if (self->tls == NULL)
-    {
-      connection_failed (self, g_steal_pointer (&error));
-      return;
-    }
-  g_tls_connection_handshake_async (G_TLS_CONNECTION (self->tls), G_PRIORITY_DEFAULT,
-                                    self->cancellable, handshake_cb,
-                                    g_steal_pointer (&attempt));
-}
-
-static void
-resolved_cb (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  g_autoptr(Attempt) attempt = user_data;
-  WzpClient *self = attempt->client;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocketAddress) address =
-    g_socket_address_enumerator_next_finish (G_SOCKET_ADDRESS_ENUMERATOR (source), result,
-                                             &error);
-
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  if (address == NULL)
-    {
-      connection_failed (self, error ? g_steal_pointer (&error)
-                                     : g_error_new (G_RESOLVER_ERROR,
-                                                    G_RESOLVER_ERROR_NOT_FOUND,
-                                                    "The relay's host name %s has no address",
-                                                    attempt->host_key));
-      return;
-    }
-
-  /* The signalling connection leaves from P, so the reflexive address the relay sees is
-   * where P is reachable from outside (docs/decisions.md, "One port per client"). */
-  _wzp_shared_port_connect_async (self->shared_port, address, self->cancellable,
-                                  connected_cb, g_steal_pointer (&attempt));
 }
 
 /* Direct connections accepted on P: the dialler's preamble says which call (by a hash of
@@ -1095,7 +1032,6 @@ start_attempt (WzpClient *self)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GSocketConnectable) connectable = NULL;
-  g_autoptr(GSocketAddressEnumerator) enumerator = NULL;
   g_autofree char *host = NULL;
   g_autofree char *uri_pin = NULL;
   Attempt *attempt;
@@ -1139,9 +1075,12 @@ start_attempt (WzpClient *self)
   if (self->state != WZP_CLIENT_STATE_RECONNECTING)
     set_state (self, WZP_CLIENT_STATE_CONNECTING, NULL);
 
+  /* From P: the reflexive address the relay sees is where P is reachable from outside
+   * (docs/decisions.md, "One port per client"). */
   connectable = g_network_address_new (host, port);
-  enumerator = g_socket_connectable_enumerate (connectable);
-  g_socket_address_enumerator_next_async (enumerator, self->cancellable, resolved_cb, attempt);
+  _wzp_tls_dial_async (connectable, self->shared_port,
+                       wzp_identity_get_certificate (self->identity), attempt->pin, 0,
+                       self->cancellable, dialled_cb, attempt);
 }
 
 /* Public API */

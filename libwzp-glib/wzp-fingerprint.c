@@ -15,8 +15,8 @@
 #include <gnutls/x509.h>
 
 #include "wzp-i18n-private.h"
+#include "wzp-fingerprint-private.h"
 #include "wzp-identity.h"
-#include "wzp-tls-private.h"
 
 /* The fingerprint is the first 16 bytes of SHA-256 over the DER SubjectPublicKeyInfo. */
 #define FINGERPRINT_BYTES 16

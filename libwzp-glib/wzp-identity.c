@@ -15,6 +15,7 @@
 #include <gio/gio.h>
 
 #include "wzp-identity.h"
+#include "wzp-identity-private.h"
 #include "wzp-tls-private.h"
 
 /* A key and a certificate take about 1.5 KiB; anything much larger is not ours. */

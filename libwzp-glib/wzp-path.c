@@ -132,9 +132,11 @@ _wzp_path_secure_async (GIOStream           *base,
 
   /* The caller is always the TLS client (docs/decisions.md, "End-to-end TLS on every path"). */
   if (role == WZP_CALL_ROLE_CALLER)
-    path->tls = _wzp_tls_client_new (transport, identity, peer_fingerprint, &error);
+    path->tls = _wzp_tls_client_new (transport, wzp_identity_get_certificate (identity),
+                                     peer_fingerprint, &error);
   else
-    path->tls = _wzp_tls_server_new (transport, identity, peer_fingerprint, &error);
+    path->tls = _wzp_tls_server_new (transport, wzp_identity_get_certificate (identity),
+                                     peer_fingerprint, &error);
   if (path->tls == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));

@@ -291,7 +291,8 @@ hello_complete (RelayConn *conn)
   g_queue_unlink (&conn->ip->awaiting_hello, &conn->awaiting_ip_link);
   arm_deadline (conn, MAX (left_ms, 1));
 
-  conn->tls = _wzp_tls_server_new (G_IO_STREAM (conn->socket_conn), self->identity, NULL,
+  conn->tls = _wzp_tls_server_new (G_IO_STREAM (conn->socket_conn),
+                                   wzp_identity_get_certificate (self->identity), NULL,
                                    &error);
   if (conn->tls == NULL)
     {

@@ -36,7 +36,7 @@
 #include "wzp-error.h"
 #include "wzp-path-private.h"
 #include "wzp-relay-federation-private.h"
-#include "wzp-tls-private.h"
+#include "wzp-tls-dial-private.h"
 
 #define COPY_CHUNK (16 * 1024)
 
@@ -364,28 +364,37 @@ outgoing_ready_cb (GObject      *source,
 }
 
 static void
-outgoing_handshake_cb (GObject      *source,
-                       GAsyncResult *result,
-                       gpointer      user_data)
+outgoing_dialled_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
 {
   g_autoptr(RelayBridge) bridge = user_data;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketConnection) socket_conn = NULL;
+  g_autoptr(GIOStream) tls = NULL;
   g_autoptr(WzpMessage) open_pipe = NULL;
   g_autofree char *token = NULL;
   RelayCall *call = bridge->call;
+  WzpTlsDialStep step = WZP_TLS_DIAL_STEP_CONNECT;
 
-  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
-    {
-      _wzp_tls_connection_explain_error (bridge->tls, &error);
-      if (!bridge->closed)
-        {
-          g_autofree char *why = g_strdup_printf ("TLS handshake failed: %s", error->message);
-          bridge_close (bridge, why);
-        }
-      return;
-    }
+  tls = _wzp_tls_dial_finish (result, &socket_conn, &step, &error);
+  /* Closing cancelled the dial: nothing was connected. */
   if (bridge->closed)
     return;
+  if (tls == NULL && step == WZP_TLS_DIAL_STEP_HANDSHAKE)
+    {
+      g_autofree char *why = g_strdup_printf ("TLS handshake failed: %s", error->message);
+
+      bridge_close (bridge, why);
+      return;
+    }
+  if (tls == NULL)
+    {
+      bridge_close (bridge, error->message);
+      return;
+    }
+  bridge->socket_conn = g_steal_pointer (&socket_conn);
+  bridge->tls = g_steal_pointer (&tls);
   if (call == NULL || call->bridge_secret == NULL)
     {
       bridge_close (bridge, "the call ended");
@@ -406,43 +415,6 @@ outgoing_handshake_cb (GObject      *source,
                             bridge_ref (bridge));
 }
 
-static void
-outgoing_connected_cb (GObject      *source,
-                       GAsyncResult *result,
-                       gpointer      user_data)
-{
-  g_autoptr(RelayBridge) bridge = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocketConnection) conn = NULL;
-  RelayCall *call = bridge->call;
-  const char *pin;
-
-  conn = g_socket_client_connect_to_host_finish (G_SOCKET_CLIENT (source), result, &error);
-  if (bridge->closed)
-    {
-      if (conn != NULL)
-        g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
-      return;
-    }
-  if (conn == NULL || call == NULL)
-    {
-      bridge_close (bridge, conn == NULL ? error->message : "the call ended");
-      return;
-    }
-  bridge->socket_conn = g_steal_pointer (&conn);
-  pin = call->party[WZP_CALL_ROLE_CALLEE].relay;
-  bridge->tls = _wzp_tls_client_new (G_IO_STREAM (bridge->socket_conn), bridge->relay->identity,
-                                     pin, &error);
-  if (bridge->tls == NULL)
-    {
-      bridge_close (bridge, error->message);
-      return;
-    }
-  g_tls_connection_handshake_async (G_TLS_CONNECTION (bridge->tls), G_PRIORITY_DEFAULT,
-                                    bridge->cancellable, outgoing_handshake_cb,
-                                    bridge_ref (bridge));
-}
-
 static gboolean
 deadline_cb (gpointer user_data)
 {
@@ -458,7 +430,7 @@ _wzp_relay_bridge_open (RelayCall *call)
 {
   WzpRelay *self = call->relay;
   RelayPeer *peer = _wzp_relay_federation_peer (self, call->party[WZP_CALL_ROLE_CALLEE].relay);
-  g_autoptr(GSocketClient) client = NULL;
+  g_autoptr(GSocketConnectable) connectable = NULL;
   RelayBridge *bridge;
 
   if (call->bridge != NULL)
@@ -487,10 +459,11 @@ _wzp_relay_bridge_open (RelayCall *call)
     _wzp_timeout_add_seconds (self->context, self->handshake_timeout + self->pipe_wait_timeout,
                               deadline_cb, bridge);
 
-  client = g_socket_client_new ();
-  g_socket_client_set_enable_proxy (client, FALSE);
-  g_socket_client_connect_to_host_async (client, peer->host, peer->port, bridge->cancellable,
-                                         outgoing_connected_cb, bridge_ref (bridge));
+  /* The callee's relay is pinned by the fingerprint the call names it by. */
+  connectable = g_network_address_new (peer->host, peer->port);
+  _wzp_tls_dial_async (connectable, NULL, wzp_identity_get_certificate (self->identity),
+                       call->party[WZP_CALL_ROLE_CALLEE].relay, 0, bridge->cancellable,
+                       outgoing_dialled_cb, bridge_ref (bridge));
 }
 
 /* The callee's relay: accepting */

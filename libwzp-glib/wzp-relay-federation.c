@@ -20,7 +20,7 @@
 #include "wzp-enum-types.h"
 #include "wzp-error.h"
 #include "wzp-relay-federation-private.h"
-#include "wzp-tls-private.h"
+#include "wzp-tls-dial-private.h"
 
 #define BACKOFF_MIN_MS   250
 #define BACKOFF_MAX_MS   10000
@@ -624,34 +624,41 @@ dial_deadline_cb (gpointer user_data)
 }
 
 static void
-dial_handshake_cb (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
+dial_dialled_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
 {
   g_autoptr(RelayLink) link = user_data;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketConnection) socket_conn = NULL;
+  g_autoptr(GIOStream) tls = NULL;
+  g_autoptr(GSocketAddress) remote = NULL;
   g_autoptr(WzpMessage) hello = NULL;
+  WzpTlsDialStep step = WZP_TLS_DIAL_STEP_CONNECT;
 
-  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
-    {
-      _wzp_tls_connection_explain_error (link->tls, &error);
-      if (!link->closed)
-        {
-          g_autofree char *why = g_strdup_printf ("TLS handshake failed: %s", error->message);
-          if (link->peer != NULL)
-            log_peer (link->peer, G_LOG_LEVEL_INFO, "%s", why);
-          link_close (link, why);
-        }
-      return;
-    }
+  tls = _wzp_tls_dial_finish (result, &socket_conn, &step, &error);
+  /* Closing cancelled the dial: nothing was connected. */
   if (link->closed)
     return;
-  if (_wzp_tls_connection_get_peer_fingerprint (link->tls) == NULL)
+  if (tls == NULL && step == WZP_TLS_DIAL_STEP_HANDSHAKE)
     {
-      link_close (link, "the peer presented no certificate");
+      g_autofree char *why = g_strdup_printf ("TLS handshake failed: %s", error->message);
+
+      if (link->peer != NULL)
+        log_peer (link->peer, G_LOG_LEVEL_INFO, "%s", why);
+      link_close (link, why);
+      return;
+    }
+  if (tls == NULL)
+    {
+      link_close (link, error->message);
       return;
     }
 
+  link->socket_conn = g_steal_pointer (&socket_conn);
+  link->tls = g_steal_pointer (&tls);
+  remote = g_socket_connection_get_remote_address (link->socket_conn, NULL);
+  link->remote_addr = remote ? _wzp_address_to_string (remote) : g_strdup ("?");
   link->io = _wzp_frame_io_new (link->tls);
   hello = new_hello (link->relay);
   link_send (link, hello);
@@ -659,47 +666,10 @@ dial_handshake_cb (GObject      *source,
 }
 
 static void
-dial_connected_cb (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  g_autoptr(RelayLink) link = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocketConnection) conn = NULL;
-  g_autoptr(GSocketAddress) remote = NULL;
-
-  conn = g_socket_client_connect_to_host_finish (G_SOCKET_CLIENT (source), result, &error);
-  if (link->closed)
-    {
-      if (conn != NULL)
-        g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
-      return;
-    }
-  if (conn == NULL)
-    {
-      link_close (link, error->message);
-      return;
-    }
-
-  link->socket_conn = g_steal_pointer (&conn);
-  remote = g_socket_connection_get_remote_address (link->socket_conn, NULL);
-  link->remote_addr = remote ? _wzp_address_to_string (remote) : g_strdup ("?");
-  link->tls = _wzp_tls_client_new (G_IO_STREAM (link->socket_conn),
-                                   link->relay->identity, link->peer->fingerprint, &error);
-  if (link->tls == NULL)
-    {
-      link_close (link, error->message);
-      return;
-    }
-  g_tls_connection_handshake_async (G_TLS_CONNECTION (link->tls), G_PRIORITY_DEFAULT,
-                                    link->cancellable, dial_handshake_cb, link_ref (link));
-}
-
-static void
 peer_dial (RelayPeer *peer)
 {
   WzpRelay *self = peer->relay;
-  g_autoptr(GSocketClient) client = NULL;
+  g_autoptr(GSocketConnectable) connectable = NULL;
   RelayLink *link;
 
   if (!peer->dialer || peer->link != NULL || peer->dialling != NULL ||
@@ -715,10 +685,10 @@ peer_dial (RelayPeer *peer)
   link->deadline_id = _wzp_timeout_add_seconds (self->context, self->handshake_timeout,
                                                 dial_deadline_cb, link);
 
-  client = g_socket_client_new ();
-  g_socket_client_set_enable_proxy (client, FALSE);
-  g_socket_client_connect_to_host_async (client, peer->host, peer->port, link->cancellable,
-                                         dial_connected_cb, link_ref (link));
+  connectable = g_network_address_new (peer->host, peer->port);
+  _wzp_tls_dial_async (connectable, NULL, wzp_identity_get_certificate (self->identity),
+                       peer->fingerprint, 0, link->cancellable, dial_dialled_cb,
+                       link_ref (link));
 }
 
 /* Accepting, on the relay's ordinary listener */

@@ -1,5 +1,6 @@
-/* wzp-tls-private.h: GnuTLS key and certificate creation, SPKI fingerprints, and the one
- * constructor every TLS connection in the project goes through.
+/* wzp-tls-private.h: GnuTLS key and certificate creation, and the one constructor every
+ * TLS connection in the project goes through (dialling a relay: wzp-tls-dial-private.h;
+ * fingerprints: wzp-fingerprint.c).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -7,12 +8,7 @@
 
 #include <gio/gio.h>
 
-#include "wzp-identity.h"
-
 G_BEGIN_DECLS
-
-/* A fingerprint as text: 8 groups of 4 lower-case hex digits joined by ':' (39 chars). */
-#define WZP_FINGERPRINT_LEN 39
 
 /* Makes a new ECDSA P-256 key and a self-signed certificate, both PEM-encoded, key first.
  * Blocking (key generation): call it from a worker thread. */
@@ -26,13 +22,12 @@ GTlsCertificate *_wzp_tls_certificate_new_from_pem (const char  *pem,
                                                     char       **fingerprint,
                                                     GError     **error);
 
-/* An identity that lives only in memory (tests, benchmarks with thousands of clients). */
-WzpIdentity     *_wzp_identity_new_ephemeral   (GError         **error);
-
 /* Wraps @base_stream in a client-side TLS connection:
  *  - database NULL (pins replace CA validation; ::accept-certificate decides),
  *  - TCP_NODELAY on the underlying socket when @base_stream is a GSocketConnection,
- *  - @identity's certificate presented to the server,
+ *  - @certificate (with its private key; an identity's: wzp_identity_get_certificate())
+ *    presented to the server: TLS knows certificates, not identities, so that identity
+ *    code can use TLS without TLS calling back into it,
  *  - ::accept-certificate accepts exactly the certificate whose fingerprint is @pin;
  *    @pin NULL accepts any certificate (trust on first use, or a relay learning a client's
  *    identity); the fingerprint seen is available afterwards from
@@ -46,13 +41,13 @@ WzpIdentity     *_wzp_identity_new_ephemeral   (GError         **error);
  * under GIO sends no alert, and the peer waits until the TCP connection closes (in TLS 1.3
  * a client refused by the server has usually finished its own handshake already). */
 GIOStream       *_wzp_tls_client_new           (GIOStream       *base_stream,
-                                                WzpIdentity     *identity,
+                                                GTlsCertificate *certificate,
                                                 const char      *pin,
                                                 GError         **error);
 
 /* Same for the server side, with client certificates REQUIRED (mutual TLS). */
 GIOStream       *_wzp_tls_server_new           (GIOStream       *base_stream,
-                                                WzpIdentity     *identity,
+                                                GTlsCertificate *certificate,
                                                 const char      *pin,
                                                 GError         **error);
 

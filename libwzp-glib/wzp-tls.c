@@ -16,6 +16,8 @@
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
+/* For WZP_IDENTITY_ERROR and the fingerprint functions (wzp-fingerprint.c) only: TLS takes
+ * certificates, never a WzpIdentity, so that identity code can use it without a cycle. */
 #include "wzp-identity.h"
 #include "wzp-tls-private.h"
 
@@ -295,13 +297,12 @@ accept_certificate_cb (GTlsConnection       *connection,
 }
 
 static GIOStream *
-tls_connection_new (GType         type,
-                    GIOStream    *base_stream,
-                    WzpIdentity  *identity,
-                    const char   *pin,
-                    GError      **error)
+tls_connection_new (GType             type,
+                    GIOStream        *base_stream,
+                    GTlsCertificate  *certificate,
+                    const char       *pin,
+                    GError          **error)
 {
-  GTlsCertificate *certificate = wzp_identity_get_certificate (identity);
   g_autoptr(GIOStream) tls = NULL;
   PeerState *state;
 
@@ -344,29 +345,29 @@ tls_connection_new (GType         type,
 }
 
 GIOStream *
-_wzp_tls_client_new (GIOStream    *base_stream,
-                     WzpIdentity  *identity,
-                     const char   *pin,
-                     GError      **error)
+_wzp_tls_client_new (GIOStream        *base_stream,
+                     GTlsCertificate  *certificate,
+                     const char       *pin,
+                     GError          **error)
 {
   g_return_val_if_fail (G_IS_IO_STREAM (base_stream), NULL);
-  g_return_val_if_fail (WZP_IS_IDENTITY (identity), NULL);
+  g_return_val_if_fail (G_IS_TLS_CERTIFICATE (certificate), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  return tls_connection_new (G_TYPE_TLS_CLIENT_CONNECTION, base_stream, identity, pin, error);
+  return tls_connection_new (G_TYPE_TLS_CLIENT_CONNECTION, base_stream, certificate, pin, error);
 }
 
 GIOStream *
-_wzp_tls_server_new (GIOStream    *base_stream,
-                     WzpIdentity  *identity,
-                     const char   *pin,
-                     GError      **error)
+_wzp_tls_server_new (GIOStream        *base_stream,
+                     GTlsCertificate  *certificate,
+                     const char       *pin,
+                     GError          **error)
 {
   g_return_val_if_fail (G_IS_IO_STREAM (base_stream), NULL);
-  g_return_val_if_fail (WZP_IS_IDENTITY (identity), NULL);
+  g_return_val_if_fail (G_IS_TLS_CERTIFICATE (certificate), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  return tls_connection_new (G_TYPE_TLS_SERVER_CONNECTION, base_stream, identity, pin, error);
+  return tls_connection_new (G_TYPE_TLS_SERVER_CONNECTION, base_stream, certificate, pin, error);
 }
 
 const char *

@@ -814,7 +814,8 @@ deaf_relay_incoming_cb (GSocketService    *service,
   deaf->conn = g_object_ref (conn);
   g_assert_no_errno (setsockopt (g_socket_get_fd (g_socket_connection_get_socket (conn)),
                                  SOL_SOCKET, SO_RCVBUF, &small, sizeof small));
-  deaf->tls = _wzp_tls_server_new (G_IO_STREAM (conn), deaf->identity, NULL, NULL);
+  deaf->tls = _wzp_tls_server_new (G_IO_STREAM (conn),
+                                   wzp_identity_get_certificate (deaf->identity), NULL, NULL);
   g_tls_connection_handshake_async (G_TLS_CONNECTION (deaf->tls), G_PRIORITY_DEFAULT, NULL,
                                     deaf_relay_handshake_cb, deaf);
   return TRUE;
@@ -936,6 +937,42 @@ test_relay_fingerprint_changed (Fixture       *f,
 
   error = connect_error (tofu_uri);
   g_assert_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED);
+}
+
+/* The client's messages name the relay: one that is not the one its URI pins (the pin
+ * mismatch explained after it), and one that refuses the connection. */
+static void
+test_relay_errors_name_the_relay (Fixture       *f,
+                                  gconstpointer  data)
+{
+  g_autoptr(WzpIdentity) other = wzp_test_identity_new ();
+  g_autofree char *wrong_uri = g_strdup_printf ("wzps://%s#%s", f->address,
+                                                wzp_identity_get_fingerprint (other));
+  g_autofree char *impostor = NULL;
+  g_autofree char *unreachable = g_strdup_printf ("Cannot reach the relay at %s: ",
+                                                  f->address);
+  g_autoptr(GError) error = NULL;
+  WzpTestResult r = { 0 };
+  WzpClient *client;
+
+  error = connect_error (wrong_uri);
+  g_assert_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED);
+  impostor = g_strdup_printf ("The relay at %s is not the one in its URI: The peer’s "
+                              "certificate has fingerprint %s, but %s was expected",
+                              f->address, wzp_identity_get_fingerprint (f->relay_identity),
+                              wzp_identity_get_fingerprint (other));
+  g_assert_cmpstr (error->message, ==, impostor);
+  g_clear_error (&error);
+
+  /* Not for good: the client tries again later. */
+  wzp_relay_stop (f->relay);
+  client = new_client (f->uri, "Alice");
+  wzp_client_connect_async (client, NULL, wzp_test_client_connected_cb, &r);
+  wzp_test_wait_flag (&r.done, 5000);
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+  g_assert_true (g_str_has_prefix (r.error->message, unreachable));
+  g_clear_error (&r.error);
+  disconnect_and_free (client);
 }
 
 /* A file written by earlier versions (bare HOST:PORT keys) still pins. */
@@ -1505,7 +1542,9 @@ impostor_preamble_cb (GObject      *source,
   /* Echo the preamble: it knows the call id hash, as a replaying attacker would. */
   g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (ic->conn)),
                              ic->preamble, n, NULL, NULL, NULL);
-  ic->tls = _wzp_tls_server_new (G_IO_STREAM (ic->conn), ic->impostor->identity, NULL, NULL);
+  ic->tls = _wzp_tls_server_new (G_IO_STREAM (ic->conn),
+                                 wzp_identity_get_certificate (ic->impostor->identity),
+                                 NULL, NULL);
   g_tls_connection_handshake_async (G_TLS_CONNECTION (ic->tls), G_PRIORITY_DEFAULT, NULL,
                                     impostor_handshake_cb, ic);
 }
@@ -2650,6 +2689,7 @@ main (int   argc,
               test_relay_fingerprint_changed, fixture_teardown);
   g_test_add ("/wzp/call/relay-fingerprint-changed-ipv6", Fixture, "::1",
               fixture_setup_fixed_port, test_relay_fingerprint_changed, fixture_teardown);
+  ADD ("relay-errors-name-the-relay", test_relay_errors_name_the_relay);
   ADD ("known-relays-old-format", test_known_relays_old_format);
   ADD ("known-relays-damaged", test_known_relays_damaged);
   ADD ("known-relays-save-fails", test_known_relays_save_fails);

@@ -328,7 +328,8 @@ test_tls_behind_preamble (void)
 
   /* The client's preamble and ClientHello go out before the server's preamble exists. */
   write_bytes (a, expected, sizeof expected);
-  ha.tls = _wzp_tls_client_new (ta, client_id, wzp_identity_get_fingerprint (server_id),
+  ha.tls = _wzp_tls_client_new (ta, wzp_identity_get_certificate (client_id),
+                                wzp_identity_get_fingerprint (server_id),
                                 &error);
   g_assert_no_error (error);
   g_tls_connection_handshake_async (G_TLS_CONNECTION (ha.tls), G_PRIORITY_DEFAULT, NULL,
@@ -337,7 +338,8 @@ test_tls_behind_preamble (void)
   g_assert_false (ha.done);
 
   write_bytes (b, expected, sizeof expected);
-  hb.tls = _wzp_tls_server_new (tb, server_id, wzp_identity_get_fingerprint (client_id),
+  hb.tls = _wzp_tls_server_new (tb, wzp_identity_get_certificate (server_id),
+                                wzp_identity_get_fingerprint (client_id),
                                 &error);
   g_assert_no_error (error);
   g_tls_connection_handshake_async (G_TLS_CONNECTION (hb.tls), G_PRIORITY_DEFAULT, NULL,
@@ -384,7 +386,8 @@ test_tls_wrong_preamble (void)
   socket_pair (&a, &b);
   ta = _wzp_expect_io_stream_new (G_IO_STREAM (a), expected, sizeof expected, MISMATCH, &ea);
   write_bytes (b, "HTTP/1.1 400 Bad Request\r\n\r\n", 28);
-  ha.tls = _wzp_tls_client_new (ta, client_id, wzp_identity_get_fingerprint (server_id),
+  ha.tls = _wzp_tls_client_new (ta, wzp_identity_get_certificate (client_id),
+                                wzp_identity_get_fingerprint (server_id),
                                 &error);
   g_assert_no_error (error);
   g_tls_connection_handshake_async (G_TLS_CONNECTION (ha.tls), G_PRIORITY_DEFAULT, NULL,

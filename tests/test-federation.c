@@ -1298,6 +1298,65 @@ test_bridge (Fixture       *f,
   }
 }
 
+/* The "TLS handshake failed: " line a link that just failed its handshake logged, or NULL. */
+static char *
+find_handshake_failure (GPtrArray *lines)
+{
+  for (guint i = 0; i < lines->len; i++)
+    {
+      const char *message = g_hash_table_lookup (g_ptr_array_index (lines, i), "MESSAGE");
+      const char *why = message ? strstr (message, "TLS handshake failed: ") : NULL;
+
+      if (why != NULL)
+        return g_strdup (why);
+    }
+  return NULL;
+}
+
+/* A peer relay that is not the one its URI pins: the link's log says whose fingerprint
+ * came and which one was expected, and the link never comes up. */
+static void
+test_wrong_pin (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(WzpIdentity) other = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *uri = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *found = NULL;
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  /* Relay 0 dials only peers whose fingerprint sorts after its own. */
+  other = wzp_test_identity_new ();
+  while (strcmp (fp_of (f, 0), wzp_identity_get_fingerprint (other)) >= 0)
+    {
+      g_object_unref (other);
+      other = wzp_test_identity_new ();
+    }
+
+  wzp_test_log_capture_start ();
+  uri = g_strdup_printf ("wzps://%s#%s", f->address[1], wzp_identity_get_fingerprint (other));
+  wzp_relay_add_peer (f->relay[0], uri, &error);
+  g_assert_no_error (error);
+  while (found == NULL)
+    {
+      g_autoptr(GPtrArray) lines = NULL;
+
+      if (g_get_monotonic_time () > deadline)
+        g_error ("No handshake failure was logged");
+      g_main_context_iteration (NULL, FALSE);
+      lines = wzp_test_log_captured ();
+      found = find_handshake_failure (lines);
+    }
+  wzp_test_log_capture_stop ();
+
+  expected = g_strdup_printf ("TLS handshake failed: The peer’s certificate has fingerprint "
+                              "%s, but %s was expected",
+                              fp_of (f, 1), wzp_identity_get_fingerprint (other));
+  g_assert_cmpstr (found, ==, expected);
+  g_assert_false (link_is_up (f->relay[0], wzp_identity_get_fingerprint (other)));
+}
+
 /* A bridge with a wrong token, or for a call its relay has no party in, is refused. */
 static void
 test_bridge_refused (Fixture       *f,
@@ -1501,6 +1560,8 @@ main (int   argc,
 
   g_test_add ("/wzp/federation/link", Fixture, NULL, fixture_setup_unlinked, test_link,
               fixture_teardown);
+  g_test_add ("/wzp/federation/wrong-pin", Fixture, NULL, fixture_setup_unlinked,
+              test_wrong_pin, fixture_teardown);
   g_test_add ("/wzp/federation/not-a-peer", Fixture, NULL, fixture_setup_unlinked,
               test_not_a_peer, fixture_teardown);
   g_test_add ("/wzp/federation/keepalive", Fixture, NULL, fixture_setup_unlinked,

@@ -14,6 +14,8 @@
 #include <gnutls/x509.h>
 
 #include "test-util.h"
+#include "wzp-fingerprint-private.h"
+#include "wzp-identity-private.h"
 #include "wzp-tls-private.h"
 
 #define LOAD_TIMEOUT_MS 20000

@@ -185,7 +185,8 @@ capture_client_hello (void)
   target = g_strdup_printf ("127.0.0.1:%u", ntohs (addr.sin_port));
 
   conn = wzp_test_tcp_connect (target);
-  tls = _wzp_tls_client_new (G_IO_STREAM (conn), identity, NULL, NULL);
+  tls = _wzp_tls_client_new (G_IO_STREAM (conn), wzp_identity_get_certificate (identity), NULL,
+                             NULL);
   g_tls_connection_handshake_async (G_TLS_CONNECTION (tls), G_PRIORITY_DEFAULT, cancellable,
                                     NULL, NULL);
   server = accept (listener, NULL, NULL);

@@ -198,13 +198,15 @@ fixture_wrap (Fixture    *fixture,
               const char *client_pin,
               const char *server_pin)
 {
+  GTlsCertificate *client_certificate = wzp_identity_get_certificate (fixture->client_identity);
+  GTlsCertificate *server_certificate = wzp_identity_get_certificate (fixture->server_identity);
   g_autoptr(GError) error = NULL;
 
   fixture->client_tls = _wzp_tls_client_new (G_IO_STREAM (fixture->client_conn),
-                                             fixture->client_identity, client_pin, &error);
+                                             client_certificate, client_pin, &error);
   g_assert_no_error (error);
   fixture->server_tls = _wzp_tls_server_new (G_IO_STREAM (fixture->server_conn),
-                                             fixture->server_identity, server_pin, &error);
+                                             server_certificate, server_pin, &error);
   g_assert_no_error (error);
 }
 
@@ -485,13 +487,15 @@ test_invalid_pin (Fixture       *fixture,
       g_autoptr(GError) error = NULL;
       GIOStream *tls;
 
-      tls = _wzp_tls_client_new (G_IO_STREAM (fixture->client_conn), fixture->client_identity,
+      tls = _wzp_tls_client_new (G_IO_STREAM (fixture->client_conn),
+                                 wzp_identity_get_certificate (fixture->client_identity),
                                  pins[i], &error);
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
       g_assert_null (tls);
       g_clear_error (&error);
 
-      tls = _wzp_tls_server_new (G_IO_STREAM (fixture->server_conn), fixture->server_identity,
+      tls = _wzp_tls_server_new (G_IO_STREAM (fixture->server_conn),
+                                 wzp_identity_get_certificate (fixture->server_identity),
                                  pins[i], &error);
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
       g_assert_null (tls);
@@ -522,8 +526,9 @@ test_client_certificate_required (Fixture       *fixture,
   g_tls_connection_set_database (G_TLS_CONNECTION (fixture->client_tls), NULL);
   g_signal_connect (fixture->client_tls, "accept-certificate",
                     G_CALLBACK (accept_anything_cb), NULL);
-  fixture->server_tls = _wzp_tls_server_new (G_IO_STREAM (fixture->server_conn),
-                                             fixture->server_identity, NULL, &error);
+  fixture->server_tls =
+    _wzp_tls_server_new (G_IO_STREAM (fixture->server_conn),
+                         wzp_identity_get_certificate (fixture->server_identity), NULL, &error);
   g_assert_no_error (error);
 
   fixture_start_handshakes (fixture);

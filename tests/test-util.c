@@ -13,6 +13,7 @@
 #include "wzp-address-private.h"
 #include "wzp-client-private.h"
 #include "wzp-timeout-private.h"
+#include "wzp-identity-private.h"
 #include "wzp-tls-private.h"
 
 static gboolean
@@ -491,7 +492,8 @@ wzp_test_client_try_connect_from (const char   *address,
   g_queue_init (&client->inbox);
 
   client->conn = wzp_test_tcp_connect_from (address, source_ip);
-  client->tls = _wzp_tls_client_new (G_IO_STREAM (client->conn), client->identity, relay_fp,
+  client->tls = _wzp_tls_client_new (G_IO_STREAM (client->conn),
+                                     wzp_identity_get_certificate (client->identity), relay_fp,
                                      error);
   if (client->tls == NULL)
     return NULL;

@@ -43,7 +43,7 @@
 #include "wzp-nat-type-private.h"
 #include "wzp-network-info-private.h"
 #include "wzp-socket-private.h"
-#include "wzp-tls-private.h"
+#include "wzp-tls-dial-private.h"
 
 #define EXIT_USAGE          2
 #define REGISTER_TIMEOUT_S  15
@@ -673,10 +673,7 @@ start_client (Cli *cli)
 
 typedef struct
 {
-  WzpSharedPort     *port;
-  WzpIdentity       *identity;
   char              *name;      /* host:port, for messages */
-  char              *pin;
   GSocketConnection *conn;
   GIOStream         *tls;
   WzpFrameIO        *io;
@@ -690,10 +687,7 @@ reflection_free (Reflection *r)
   g_clear_object (&r->io);
   g_clear_object (&r->tls);
   g_clear_object (&r->conn);
-  g_clear_object (&r->port);
-  g_clear_object (&r->identity);
   g_free (r->name);
-  g_free (r->pin);
   g_free (r);
 }
 
@@ -735,9 +729,9 @@ reflection_read_cb (GObject      *source,
 }
 
 static void
-reflection_handshake_cb (GObject      *source,
-                         GAsyncResult *result,
-                         gpointer      user_data)
+reflection_dialled_cb (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
   Reflection *r = g_task_get_task_data (task);
@@ -746,9 +740,9 @@ reflection_handshake_cb (GObject      *source,
   g_autoptr(WzpMessage) reflect = NULL;
   GError *error = NULL;
 
-  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
+  r->tls = _wzp_tls_dial_finish (result, &r->conn, NULL, &error);
+  if (r->tls == NULL)
     {
-      _wzp_tls_connection_explain_error (r->tls, &error);
       reflection_return_error (task, error);
       return;
     }
@@ -758,61 +752,6 @@ reflection_handshake_cb (GObject      *source,
   _wzp_frame_io_send (r->io, reflect);
   _wzp_frame_io_read_async (r->io, cancellable, reflection_read_cb,
                             g_steal_pointer (&task));
-}
-
-static void
-reflection_connected_cb (GObject      *source,
-                         GAsyncResult *result,
-                         gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  Reflection *r = g_task_get_task_data (task);
-  /* Read before g_steal_pointer (&task) below: argument order is unspecified. */
-  GCancellable *cancellable = g_task_get_cancellable (task);
-  GError *error = NULL;
-
-  r->conn = _wzp_shared_port_connect_finish (r->port, result, &error);
-  if (r->conn == NULL)
-    {
-      reflection_return_error (task, error);
-      return;
-    }
-  r->tls = _wzp_tls_client_new (G_IO_STREAM (r->conn), r->identity, r->pin, &error);
-  if (r->tls == NULL)
-    {
-      reflection_return_error (task, error);
-      return;
-    }
-  g_tls_connection_handshake_async (G_TLS_CONNECTION (r->tls), G_PRIORITY_DEFAULT,
-                                    cancellable, reflection_handshake_cb,
-                                    g_steal_pointer (&task));
-}
-
-static void
-reflection_resolved_cb (GObject      *source,
-                        GAsyncResult *result,
-                        gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  Reflection *r = g_task_get_task_data (task);
-  /* Read before g_steal_pointer (&task) below: argument order is unspecified. */
-  GCancellable *cancellable = g_task_get_cancellable (task);
-  GError *error = NULL;
-  g_autoptr(GSocketAddress) address =
-    g_socket_address_enumerator_next_finish (G_SOCKET_ADDRESS_ENUMERATOR (source), result,
-                                             &error);
-
-  if (address == NULL)
-    {
-      if (error == NULL)
-        error = g_error_new (G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND,
-                             _("The host name has no address"));
-      reflection_return_error (task, error);
-      return;
-    }
-  /* From P, like the signalling connection: the mapping of P is what is measured. */
-  _wzp_shared_port_connect_async (r->port, address, cancellable,
-                                  reflection_connected_cb, g_steal_pointer (&task));
 }
 
 typedef struct
@@ -838,8 +777,8 @@ reflector_probe_start (gpointer             probe_data,
   Cli *cli = probe->cli;
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
   g_autoptr(GSocketConnectable) connectable = NULL;
-  g_autoptr(GSocketAddressEnumerator) enumerator = NULL;
   g_autofree char *host = NULL;
+  g_autofree char *pin = NULL;
   Reflection *r;
   GError *error = NULL;
   guint16 port;
@@ -847,18 +786,16 @@ reflector_probe_start (gpointer             probe_data,
   r = g_new0 (Reflection, 1);
   r->name = g_strdup (probe->uri);
   g_task_set_task_data (task, r, (GDestroyNotify) reflection_free);
-  if (!_wzp_client_parse_relay_uri (probe->uri, &host, &port, &r->pin, &error))
+  if (!_wzp_client_parse_relay_uri (probe->uri, &host, &port, &pin, &error))
     {
       g_task_return_error (task, error);
       return;
     }
-  r->port = g_object_ref (_wzp_client_get_shared_port (cli->client));
-  r->identity = g_object_ref (cli->identity);
-
+  /* From P, like the signalling connection: the mapping of P is what is measured. */
   connectable = g_network_address_new (host, port);
-  enumerator = g_socket_connectable_enumerate (connectable);
-  g_socket_address_enumerator_next_async (enumerator, cancellable, reflection_resolved_cb,
-                                          g_steal_pointer (&task));
+  _wzp_tls_dial_async (connectable, _wzp_client_get_shared_port (cli->client),
+                       wzp_identity_get_certificate (cli->identity), pin, 0, cancellable,
+                       reflection_dialled_cb, g_steal_pointer (&task));
 }
 
 static char *

@@ -1,0 +1,12 @@
+/* wzp-fingerprint-private.h: the fingerprint's text form (docs/identity.md, "The
+ * fingerprint"); the functions are public, in wzp-identity.h
+ *
+ * Apart from wzp-tls-private.h: TLS uses fingerprints, and the fingerprint code (and the
+ * message validator, through wzp_fingerprint_is_valid()) must not depend on TLS.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+/* A fingerprint as text: 8 groups of 4 lower-case hex digits joined by ':' (39 chars). */
+#define WZP_FINGERPRINT_LEN 39
