@@ -5,7 +5,9 @@
 #
 # --lab new (the default) runs in tests/netlab/netlab; --lab NAME:PATH in another lab with
 # the same commands and plan. Given twice or more, the whole benchmark runs in each lab in
-# turn, under the one lock, and a last table compares the paths and times.
+# turn, under the one lock, and a last table compares the paths and times. --build NAME:DIR,
+# given twice or more, does the same for builds of two commits in the one lab (the first is
+# the baseline).
 #
 # Cases (each with and without added WAN delay):
 #   same-lan   lan1a -> lan1b                     cone NATs
@@ -649,8 +651,29 @@ def parse_labs(specs):
     return labs
 
 
+def parse_builds(specs, default):
+    """--build values: NAME:DIR, each a build of the project (an older commit, say)."""
+    builds = []
+    for spec in specs or []:
+        name, _, path = spec.partition(":")
+        if not name or not path:
+            raise SystemExit(f"bench-race: --build {spec}: want NAME:DIR")
+        builds.append((name, os.path.abspath(path)))
+    if len({name for name, _ in builds}) != len(builds):
+        raise SystemExit("bench-race: --build names must differ")
+    return builds or [("", os.path.abspath(default))]
+
+
 def cmd_run(args):
     labs = parse_labs(args.lab)
+    builds = parse_builds(args.build, args.build_dir)
+    if len(labs) > 1 and len(builds) > 1:
+        raise SystemExit("bench-race: compare labs or builds, not both at once")
+    # One run per lab, or per build (in the one lab): (name, lab command, build directory).
+    if len(builds) > 1:
+        runs_spec = [(name, labs[0][1], build) for name, build in builds]
+    else:
+        runs_spec = [(name, netlab, builds[0][1]) for name, netlab in labs]
     if os.geteuid() != 0:
         log("bench-race: needs root (netlab)")
         return 77
@@ -658,10 +681,11 @@ def cmd_run(args):
         if shutil.which(tool) is None:
             log(f"bench-race: {tool} is missing (apt-get install coturn iptables)")
             return 1
-    for b in ("wzp-relay/wzp-relay", "bench/bench-race-wzp", "bench/bench-race-nice"):
-        if not os.access(os.path.join(args.build_dir, b), os.X_OK):
-            log(f"bench-race: {b} is not built in {args.build_dir}")
-            return 1
+    for _, _, build in runs_spec:
+        for b in ("wzp-relay/wzp-relay", "bench/bench-race-wzp", "bench/bench-race-nice"):
+            if not os.access(os.path.join(build, b), os.X_OK):
+                log(f"bench-race: {b} is not built in {build}")
+                return 1
     for name, netlab in labs:
         r = subprocess.run([netlab, "check"], capture_output=True, text=True)
         if r.returncode != 0:
@@ -690,18 +714,18 @@ def cmd_run(args):
     tmp = tempfile.mkdtemp(prefix="wzp-bench-race-")
     started = time.monotonic()
     runs = []
-    for name, netlab in labs:
-        lab = Lab(tmp if len(labs) == 1 else os.path.join(tmp, name),
-                  os.path.abspath(args.build_dir), name, netlab)
+    for name, netlab, build in runs_spec:
+        lab = Lab(tmp if len(runs_spec) == 1 else os.path.join(tmp, name), build,
+                  name or "new", netlab)
         os.makedirs(lab.tmp, exist_ok=True)
-        log(f"[{time.monotonic() - started:5.0f}s] lab {name}: {netlab}")
-        runs.append((name, run_in_lab(lab, args, started)))
+        log(f"[{time.monotonic() - started:5.0f}s] {name or 'new'}: lab {netlab}, build {build}")
+        runs.append((name or "new", run_in_lab(lab, args, started)))
 
     texts = []
-    for name, results in runs:
+    for (name, results), (_, netlab, build) in zip(runs, runs_spec):
         text = report(results, args)
         if len(runs) > 1:
-            text = f"Lab {name} ({dict(labs)[name]}):\n\n{text}"
+            text = f"{name} (lab {netlab}, build {build}):\n\n{text}"
         texts.append(text)
     if len(runs) > 1:
         texts.append(compare(runs))
@@ -787,6 +811,10 @@ def main():
     sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("run", help="the benchmark (default)")
     p.add_argument("--build-dir", default=os.path.join(ROOT, "build-race"))
+    p.add_argument("--build", action="append", metavar="NAME:DIR",
+                   help="a build to run, given twice or more: each runs the whole benchmark "
+                        "in turn in the one lab, and a last table compares them (the first "
+                        "is the baseline)")
     p.add_argument("--cases", default="same-lan,cross-nat,symmetric")
     p.add_argument("--delays", default="0,20", help="added WAN RTT in ms, comma-separated")
     p.add_argument("--calls", type=int, default=100,
