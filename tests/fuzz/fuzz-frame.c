@@ -14,6 +14,7 @@
 #include "fuzz.h"
 #include "wzp-glib.h"
 #include "wzp-frame-io-private.h"
+#include "wzp-media-frame-private.h"
 #include "wzp-message-private.h"
 
 typedef struct {
@@ -159,6 +160,32 @@ LLVMFuzzerTestOneInput (const unsigned char *data,
         fuzz_check (g_error_matches (header_error, WZP_PROTOCOL_ERROR,
                                      WZP_PROTOCOL_ERROR_FRAME_TOO_LARGE));
     }
+
+  /* The same with binary frames (docs/protocol.md, "Media frames"), and the input as a
+   * media frame body: a decoded frame lies within the input and its limits. */
+  if (size >= 4)
+    {
+      guint32 len = 0;
+      guint8 kind = 0;
+      g_autoptr(GError) header_error = NULL;
+      gboolean ok = _wzp_frame_parse_header (data, TRUE, WZP_FRAME_MAX_SIZE, &kind, &len,
+                                             &header_error);
+
+      fuzz_check (ok == (header_error == NULL));
+      if (ok)
+        fuzz_check (len <= WZP_FRAME_MAX_SIZE && kind == data[0]);
+    }
+  {
+    WzpMediaFrame frame;
+    g_autoptr(GError) media_error = NULL;
+
+    if (_wzp_media_frame_decode (data, size, &frame, &media_error))
+      fuzz_check (frame.payload_len <= WZP_MEDIA_MAX_PAYLOAD &&
+                  frame.payload == data + WZP_MEDIA_HEADER_LEN &&
+                  frame.payload_len == size - WZP_MEDIA_HEADER_LEN);
+    else
+      fuzz_check (media_error != NULL);
+  }
 
   messages = read_all (data, size, &written, &written_messages, &error);
 
