@@ -8,6 +8,7 @@
 
 #include "wzp-error.h"
 #include "wzp-frame-io-private.h"
+#include "wzp-media-frame-private.h"
 
 struct _WzpFrameIO
 {
@@ -17,6 +18,15 @@ struct _WzpFrameIO
   gsize       max_frame_size;
 
   gboolean    reading;
+
+  /* Binary frames (docs/protocol.md, "Media frames"): off, the header is a plain length
+   * as on signalling connections. */
+  gboolean            binary;
+  WzpFrameIOMediaFunc media_func;
+  gpointer            media_data;
+  GDestroyNotify      media_destroy;
+  guint64             skipped_frames;
+  guint64             malformed_frames;
 
   /* Writes go out one whole frame at a time, in the order they were queued. */
   GQueue      write_queue;      /* GTask*, the head is being written when writing */
@@ -46,6 +56,7 @@ write_data_free (WriteData *data)
 typedef struct
 {
   guint8  header[4];
+  guint8  kind;
   guint32 len;
   guint8 *body;
 } ReadData;
@@ -75,6 +86,8 @@ _wzp_frame_io_finalize (GObject *object)
   WzpFrameIO *self = WZP_FRAME_IO (object);
 
   g_clear_error (&self->write_error);
+  if (self->media_destroy != NULL)
+    self->media_destroy (self->media_data);
 
   G_OBJECT_CLASS (_wzp_frame_io_parent_class)->finalize (object);
 }
@@ -121,8 +134,50 @@ _wzp_frame_io_set_max_frame_size (WzpFrameIO *self,
 {
   g_return_if_fail (WZP_IS_FRAME_IO (self));
   g_return_if_fail (max > 0 && max <= G_MAXUINT32);
+  g_return_if_fail (!self->binary || max <= WZP_FRAME_BINARY_MAX_LEN);
 
   self->max_frame_size = max;
+}
+
+void
+_wzp_frame_io_set_binary_frames (WzpFrameIO *self,
+                                 gboolean    binary)
+{
+  g_return_if_fail (WZP_IS_FRAME_IO (self));
+  g_return_if_fail (!binary || self->max_frame_size <= WZP_FRAME_BINARY_MAX_LEN);
+
+  self->binary = !!binary;
+}
+
+void
+_wzp_frame_io_set_media_func (WzpFrameIO          *self,
+                              WzpFrameIOMediaFunc  func,
+                              gpointer             user_data,
+                              GDestroyNotify       destroy)
+{
+  g_return_if_fail (WZP_IS_FRAME_IO (self));
+
+  if (self->media_destroy != NULL)
+    self->media_destroy (self->media_data);
+  self->media_func = func;
+  self->media_data = user_data;
+  self->media_destroy = destroy;
+}
+
+guint64
+_wzp_frame_io_get_skipped_frames (WzpFrameIO *self)
+{
+  g_return_val_if_fail (WZP_IS_FRAME_IO (self), 0);
+
+  return self->skipped_frames;
+}
+
+guint64
+_wzp_frame_io_get_malformed_frames (WzpFrameIO *self)
+{
+  g_return_val_if_fail (WZP_IS_FRAME_IO (self), 0);
+
+  return self->malformed_frames;
 }
 
 void
@@ -176,7 +231,57 @@ _wzp_frame_check_header (const guint8   header[4],
   return TRUE;
 }
 
+gboolean
+_wzp_frame_parse_header (const guint8   header[4],
+                         gboolean       binary,
+                         gsize          max,
+                         guint8        *out_kind,
+                         guint32       *out_len,
+                         GError       **error)
+{
+  guint8 plain[4] = { 0, header[1], header[2], header[3] };
+
+  if (!binary)
+    {
+      *out_kind = WZP_FRAME_KIND_JSON;
+      return _wzp_frame_check_header (header, max, out_len, error);
+    }
+  /* The kind byte is 0 for JSON, and a JSON frame's length (at most 64 KiB) leaves the
+   * first byte 0: the same bytes as without binary frames. */
+  if (!_wzp_frame_check_header (plain, max, out_len, error))
+    return FALSE;
+  *out_kind = header[0];
+  return TRUE;
+}
+
 /* Reading */
+
+static void read_header (GTask *task);
+
+/* A binary frame is never an error for the stream: an unknown kind (or media nobody asked
+ * for) is skipped, a malformed media frame dropped and counted, and the read goes on
+ * (docs/protocol.md, "Media frames"). */
+static void
+handle_binary_frame (WzpFrameIO *self,
+                     ReadData   *data)
+{
+  g_autoptr(GError) error = NULL;
+  WzpMediaFrame frame;
+
+  if (data->kind != WZP_FRAME_KIND_MEDIA || self->media_func == NULL)
+    {
+      self->skipped_frames++;
+      g_debug ("Skipping a frame of kind %u (%u bytes)", data->kind, data->len);
+      return;
+    }
+  if (!_wzp_media_frame_decode (data->body, data->len, &frame, &error))
+    {
+      self->malformed_frames++;
+      g_debug ("Dropping a malformed media frame: %s", error->message);
+      return;
+    }
+  self->media_func (self, &frame, self->media_data);
+}
 
 static void
 read_body_cb (GObject      *source,
@@ -190,21 +295,30 @@ read_body_cb (GObject      *source,
   WzpMessage *message;
   gsize n = 0;
 
-  self->reading = FALSE;
-
   if (!g_input_stream_read_all_finish (G_INPUT_STREAM (source), result, &n, &error))
     {
+      self->reading = FALSE;
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
   if (n < data->len)
     {
+      self->reading = FALSE;
       g_task_return_new_error (task, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_TRUNCATED,
                                "The connection closed in the middle of a frame "
                                "(%" G_GSIZE_FORMAT " of %u bytes)", n, data->len);
       return;
     }
+  if (data->kind != WZP_FRAME_KIND_JSON)
+    {
+      /* The read goes on to the next frame; this one is the media function's or
+       * nobody's. */
+      handle_binary_frame (self, data);
+      read_header (g_steal_pointer (&task));
+      return;
+    }
 
+  self->reading = FALSE;
   message = _wzp_message_decode ((const char *) data->body, data->len, &error);
   if (message == NULL)
     g_task_return_error (task, g_steal_pointer (&error));
@@ -243,17 +357,26 @@ read_header_cb (GObject      *source,
                                "The connection closed in the middle of a frame header");
       return;
     }
-  if (!_wzp_frame_check_header (data->header, self->max_frame_size, &data->len, &error))
+  /* A length over the limit is the one thing that breaks the framing itself, for binary
+   * frames as for JSON: the stream cannot be read on. */
+  if (!_wzp_frame_parse_header (data->header, self->binary, self->max_frame_size,
+                                &data->kind, &data->len, &error))
     {
       self->reading = FALSE;
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
-  if (data->len == 0)
+  if (data->len == 0 && data->kind == WZP_FRAME_KIND_JSON)
     {
       self->reading = FALSE;
       g_task_return_new_error (task, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_JSON,
                                "The frame is empty; expected a JSON object");
+      return;
+    }
+  if (data->len == 0)
+    {
+      handle_binary_frame (self, data);
+      read_header (g_steal_pointer (&task));
       return;
     }
 
@@ -261,6 +384,23 @@ read_header_cb (GObject      *source,
   g_input_stream_read_all_async (G_INPUT_STREAM (source), data->body, data->len,
                                  G_PRIORITY_DEFAULT, g_task_get_cancellable (task),
                                  read_body_cb, g_object_ref (task));
+}
+
+/* Reads the next frame's header for @task (taking it). Exact, unbuffered reads: nothing
+ * past a frame is consumed, so the raw stream can be handed over after any frame
+ * (docs/decisions.md, "Exact reads before a hand-over"). */
+static void
+read_header (GTask *task)
+{
+  WzpFrameIO *self = g_task_get_source_object (task);
+  ReadData *data = g_task_get_task_data (task);
+
+  g_clear_pointer (&data->body, g_free);
+  data->kind = WZP_FRAME_KIND_JSON;
+  data->len = 0;
+  g_input_stream_read_all_async (g_io_stream_get_input_stream (self->stream),
+                                 data->header, sizeof data->header, G_PRIORITY_DEFAULT,
+                                 g_task_get_cancellable (task), read_header_cb, task);
 }
 
 void
@@ -281,11 +421,7 @@ _wzp_frame_io_read_async (WzpFrameIO          *self,
   g_task_set_task_data (task, data, (GDestroyNotify) read_data_free);
 
   self->reading = TRUE;
-  /* Exact, unbuffered reads: nothing past this frame is consumed, so the raw stream can
-   * be handed over after any frame (docs/decisions.md, "Exact reads before a hand-over"). */
-  g_input_stream_read_all_async (g_io_stream_get_input_stream (self->stream),
-                                 data->header, sizeof data->header, G_PRIORITY_DEFAULT,
-                                 cancellable, read_header_cb, g_steal_pointer (&task));
+  read_header (g_steal_pointer (&task));
 }
 
 WzpMessage *
@@ -371,33 +507,23 @@ write_next (WzpFrameIO *self)
     }
 }
 
-void
-_wzp_frame_io_write_async (WzpFrameIO          *self,
-                           WzpMessage          *message,
-                           GCancellable        *cancellable,
-                           GAsyncReadyCallback  callback,
-                           gpointer             user_data)
+/* Queues a frame of @kind with @payload for @task (taking it); @what names it in errors. */
+static void
+queue_frame (WzpFrameIO *self,
+             GTask      *task,
+             guint8      kind,
+             GBytes     *payload,
+             const char *what)
 {
-  g_autoptr(GBytes) payload = NULL;
-  GTask *task;
   WriteData *data;
-  gsize len;
+  gsize len = g_bytes_get_size (payload);
   guint8 *frame;
 
-  g_return_if_fail (WZP_IS_FRAME_IO (self));
-  g_return_if_fail (message != NULL);
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, _wzp_frame_io_write_async);
-
-  payload = _wzp_message_encode (message);
-  len = g_bytes_get_size (payload);
   if (len > self->max_frame_size)
     {
       g_task_return_new_error (task, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_FRAME_TOO_LARGE,
-                               "A %s message of %" G_GSIZE_FORMAT " bytes is over the "
-                               "frame limit", _wzp_message_type_to_string (
-                                 _wzp_message_get_message_type (message)), len);
+                               "A %s of %" G_GSIZE_FORMAT " bytes is over the frame limit",
+                               what, len);
       g_object_unref (task);
       return;
     }
@@ -427,7 +553,7 @@ _wzp_frame_io_write_async (WzpFrameIO          *self,
     }
 
   frame = g_malloc (len + 4);
-  frame[0] = (len >> 24) & 0xff;
+  frame[0] = (kind != WZP_FRAME_KIND_JSON) ? kind : (len >> 24) & 0xff;
   frame[1] = (len >> 16) & 0xff;
   frame[2] = (len >> 8) & 0xff;
   frame[3] = len & 0xff;
@@ -440,6 +566,57 @@ _wzp_frame_io_write_async (WzpFrameIO          *self,
   self->queued_bytes += len + 4;
   g_queue_push_tail (&self->write_queue, task);
   write_next (self);
+}
+
+void
+_wzp_frame_io_write_async (WzpFrameIO          *self,
+                           WzpMessage          *message,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  g_autoptr(GBytes) payload = NULL;
+  g_autofree char *what = NULL;
+  GTask *task;
+
+  g_return_if_fail (WZP_IS_FRAME_IO (self));
+  g_return_if_fail (message != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, _wzp_frame_io_write_async);
+
+  payload = _wzp_message_encode (message);
+  what = g_strdup_printf ("%s message", _wzp_message_type_to_string (
+                            _wzp_message_get_message_type (message)));
+  queue_frame (self, task, WZP_FRAME_KIND_JSON, payload, what);
+}
+
+void
+_wzp_frame_io_write_media_async (WzpFrameIO          *self,
+                                 const WzpMediaFrame *frame,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  g_autoptr(GBytes) payload = NULL;
+  GError *error = NULL;
+  GTask *task;
+
+  g_return_if_fail (WZP_IS_FRAME_IO (self));
+  g_return_if_fail (self->binary);
+  g_return_if_fail (frame != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, _wzp_frame_io_write_media_async);
+
+  payload = _wzp_media_frame_encode (frame, &error);
+  if (payload == NULL)
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  queue_frame (self, task, WZP_FRAME_KIND_MEDIA, payload, "media frame");
 }
 
 gboolean
@@ -468,6 +645,13 @@ _wzp_frame_io_send (WzpFrameIO *self,
                     WzpMessage *message)
 {
   _wzp_frame_io_write_async (self, message, NULL, send_cb, NULL);
+}
+
+void
+_wzp_frame_io_send_media (WzpFrameIO          *self,
+                          const WzpMediaFrame *frame)
+{
+  _wzp_frame_io_write_media_async (self, frame, NULL, send_cb, NULL);
 }
 
 guint

@@ -28,6 +28,14 @@ G_BEGIN_DECLS
  * text on the callee's screen, and would grow every offer and CallSetup. */
 #define WZP_MAX_ALIAS_CHARS 64
 
+/* Features a peer lists in Nominate and NominateAck: at most WZP_MAX_FEATURES names, each
+ * 1 to WZP_MAX_FEATURE_LEN of a-z, 0-9, '/', '.', '_', '-'. A peer sends media frames
+ * only to a peer that listed "voice/opus" (docs/protocol.md, "Media frames"); names it
+ * does not know it ignores. */
+#define WZP_MAX_FEATURES 16
+#define WZP_MAX_FEATURE_LEN 32
+#define WZP_FEATURE_VOICE_OPUS "voice/opus"
+
 typedef enum {
   WZP_MESSAGE_REGISTER_PRESENCE,
   WZP_MESSAGE_REGISTER_PRESENCE_ACK,
@@ -120,6 +128,9 @@ void             _wzp_message_set_int          (WzpMessage     *self,
 /* A newly allocated NULL-terminated array, empty (not NULL) when the member is absent. */
 char           **_wzp_message_dup_strv         (WzpMessage     *self,
                                                 const char     *member);
+/* Whether the message's "features" list names @feature (FALSE without the member). */
+gboolean         _wzp_message_has_feature      (WzpMessage     *self,
+                                                const char     *feature);
 void             _wzp_message_set_strv         (WzpMessage     *self,
                                                 const char     *member,
                                                 const char * const *values);

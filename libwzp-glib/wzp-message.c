@@ -22,6 +22,7 @@ typedef enum {
   KIND_BOOL,
   KIND_INT,
   KIND_STRV,
+  KIND_FEATURES,
   KIND_ADDRESS_LIST,
   KIND_FINGERPRINT_LIST,
   KIND_NAT_TYPE,
@@ -86,7 +87,9 @@ static const MemberSpec members_hangup[] = {
 static const MemberSpec members_open_pipe[] = {
   REQ ("call_id", KIND_STRING), REQ ("pipe_token", KIND_TOKEN), OPT ("seq", KIND_INT), END
 };
-static const MemberSpec members_nominate[] = { REQ ("seq", KIND_INT), END };
+static const MemberSpec members_nominate[] = {
+  REQ ("seq", KIND_INT), OPT ("features", KIND_FEATURES), END
+};
 static const MemberSpec members_ping[] = { REQ ("timestamp_ms", KIND_INT), END };
 static const MemberSpec members_error[] = {
   REQ ("code", KIND_STRING), REQ ("message", KIND_STRING), OPT ("call_id", KIND_STRING), END
@@ -250,6 +253,20 @@ _wzp_call_id_is_valid (const char *call_id)
 
 /* Validation */
 
+/* A feature name: 1 to WZP_MAX_FEATURE_LEN of a-z, 0-9, '/', '.', '_', '-'. */
+static gboolean
+feature_is_valid (const char *text)
+{
+  gsize len = strlen (text);
+
+  if (len == 0 || len > WZP_MAX_FEATURE_LEN)
+    return FALSE;
+  for (const char *p = text; *p; p++)
+    if (!g_ascii_islower (*p) && !g_ascii_isdigit (*p) && strchr ("/._-", *p) == NULL)
+      return FALSE;
+  return TRUE;
+}
+
 static gboolean
 token_is_valid (const char *text)
 {
@@ -289,6 +306,11 @@ check_string_value (const char  *type_name,
     case KIND_STRING:
     case KIND_STRV:
       return TRUE;
+    case KIND_FEATURES:
+      ok = feature_is_valid (text);
+      expected = "a feature name (1 to " G_STRINGIFY (WZP_MAX_FEATURE_LEN)
+                 " of a-z, 0-9, “/”, “.”, “_”, “-”)";
+      break;
     case KIND_ADDRESS:
     case KIND_ADDRESS_LIST:
       address = _wzp_address_parse (text, &local_error);
@@ -368,6 +390,7 @@ check_member (WzpMessage        *message,
       return TRUE;
 
     case KIND_STRV:
+    case KIND_FEATURES:
     case KIND_ADDRESS_LIST:
     case KIND_FINGERPRINT_LIST:
       {
@@ -378,6 +401,15 @@ check_member (WzpMessage        *message,
           return wrong_type (type_name, spec->name, "a list of strings", error);
         array = json_node_get_array (node);
         n = json_array_get_length (array);
+        /* Refused, not cut short, like host candidates: a peer sends only the features
+         * it implements, far fewer (docs/protocol.md, "Media frames"). */
+        if (spec->kind == KIND_FEATURES && n > WZP_MAX_FEATURES)
+          {
+            g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_VALUE,
+                         "%s: member “%s” lists %u features; at most %d are allowed",
+                         type_name, spec->name, n, WZP_MAX_FEATURES);
+            return FALSE;
+          }
         for (guint i = 0; i < n; i++)
           {
             JsonNode *element = json_array_get_element (array, i);
@@ -1027,6 +1059,34 @@ _wzp_message_dup_strv (WzpMessage *self,
     }
 
   return g_strv_builder_end (builder);
+}
+
+gboolean
+_wzp_message_has_feature (WzpMessage *self,
+                          const char *feature)
+{
+  JsonNode *node;
+  JsonArray *array;
+  guint n;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (feature != NULL, FALSE);
+
+  node = get_member (self, "features");
+  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+    return FALSE;
+  array = json_node_get_array (node);
+  n = json_array_get_length (array);
+  for (guint i = 0; i < n; i++)
+    {
+      JsonNode *element = json_array_get_element (array, i);
+
+      if (JSON_NODE_HOLDS_VALUE (element) &&
+          json_node_get_value_type (element) == G_TYPE_STRING &&
+          g_strcmp0 (json_node_get_string (element), feature) == 0)
+        return TRUE;
+    }
+  return FALSE;
 }
 
 void

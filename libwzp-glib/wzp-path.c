@@ -95,6 +95,10 @@ secure_handshake_cb (GObject      *source,
     }
 
   path->io = _wzp_frame_io_new (path->tls);
+  /* The end-to-end stream takes binary frames: until a media function is set, media and
+   * unknown kinds are skipped, never a reason to drop the path (docs/protocol.md, "Media
+   * frames"). */
+  _wzp_frame_io_set_binary_frames (path->io, TRUE);
   g_task_return_pointer (task, _wzp_path_ref (path), (GDestroyNotify) _wzp_path_unref);
 }
 

@@ -1270,6 +1270,392 @@ test_queue_limit_one_frame (void)
   g_assert_finalize_object (g_steal_pointer (&io));
 }
 
+/* ---- binary frames (docs/protocol.md, "Media frames") ----------------------------------- */
+
+static void
+append_binary (GByteArray   *buffer,
+               guint8        kind,
+               const guint8 *body,
+               guint32       len)
+{
+  guint8 header[4] = { kind, (len >> 16) & 0xff, (len >> 8) & 0xff, len & 0xff };
+
+  g_assert_cmpuint (len, <=, 0xFFFFFF);
+  g_byte_array_append (buffer, header, 4);
+  if (len > 0)
+    g_byte_array_append (buffer, body, len);
+}
+
+typedef struct
+{
+  GPtrArray *payloads;  /* GBytes* */
+  GArray    *seqs;      /* guint32 */
+  GArray    *stamps;    /* guint32 */
+  GArray    *streams;   /* guint8 */
+} MediaSeen;
+
+static void
+media_seen_init (MediaSeen *seen)
+{
+  seen->payloads = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  seen->seqs = g_array_new (FALSE, FALSE, sizeof (guint32));
+  seen->stamps = g_array_new (FALSE, FALSE, sizeof (guint32));
+  seen->streams = g_array_new (FALSE, FALSE, sizeof (guint8));
+}
+
+static void
+media_seen_clear (MediaSeen *seen)
+{
+  g_ptr_array_unref (seen->payloads);
+  g_array_unref (seen->seqs);
+  g_array_unref (seen->stamps);
+  g_array_unref (seen->streams);
+}
+
+static void
+media_cb (WzpFrameIO          *io,
+          const WzpMediaFrame *frame,
+          gpointer             user_data)
+{
+  MediaSeen *seen = user_data;
+
+  g_ptr_array_add (seen->payloads, g_bytes_new (frame->payload, frame->payload_len));
+  g_array_append_val (seen->seqs, frame->seq);
+  g_array_append_val (seen->stamps, frame->timestamp);
+  g_array_append_val (seen->streams, frame->stream_id);
+}
+
+/* The body of a media frame with @payload_len bytes of 'p'. */
+static GBytes *
+media_body (guint32 seq,
+            gsize   payload_len)
+{
+  g_autofree guint8 *payload = g_malloc (payload_len + 1);
+  WzpMediaFrame frame = { 3, 0, seq, seq * 960, payload, payload_len };
+  g_autoptr(GError) error = NULL;
+  GBytes *body;
+
+  memset (payload, 'p', payload_len);
+  body = _wzp_media_frame_encode (&frame, &error);
+  g_assert_no_error (error);
+  return body;
+}
+
+/* Encoding and decoding the media body, and its limits. */
+static void
+test_media_frame_codec (void)
+{
+  static const guint8 payload[] = { 0xde, 0xad, 0xbe, 0xef };
+  static const guint8 expected[] = { 0x07, 0x00, 0x01, 0x02, 0x03, 0x04, 0xff, 0xee, 0xdd,
+                                     0xcc, 0xde, 0xad, 0xbe, 0xef };
+  WzpMediaFrame frame = { 7, 0, 0x01020304, 0xffeeddcc, payload, sizeof payload };
+  WzpMediaFrame out;
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(GBytes) largest = NULL;
+  g_autoptr(GBytes) empty = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *big = g_malloc0 (WZP_MEDIA_MAX_PAYLOAD + 1);
+
+  body = _wzp_media_frame_encode (&frame, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (body, NULL), g_bytes_get_size (body), expected,
+                   sizeof expected);
+  g_assert_true (_wzp_media_frame_decode (g_bytes_get_data (body, NULL),
+                                          g_bytes_get_size (body), &out, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (out.stream_id, ==, 7);
+  g_assert_cmpuint (out.flags, ==, 0);
+  g_assert_cmpuint (out.seq, ==, 0x01020304);
+  g_assert_cmpuint (out.timestamp, ==, 0xffeeddcc);
+  g_assert_cmpmem (out.payload, out.payload_len, payload, sizeof payload);
+
+  /* Flags a receiver does not know are ignored, not refused. */
+  {
+    guint8 flagged[sizeof expected];
+
+    memcpy (flagged, expected, sizeof expected);
+    flagged[1] = 0xff;
+    g_assert_true (_wzp_media_frame_decode (flagged, sizeof flagged, &out, &error));
+    g_assert_cmpuint (out.flags, ==, 0xff);
+  }
+
+  /* 0 to WZP_MEDIA_MAX_PAYLOAD bytes of payload. */
+  frame.payload = big;
+  frame.payload_len = 0;
+  empty = _wzp_media_frame_encode (&frame, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_bytes_get_size (empty), ==, WZP_MEDIA_HEADER_LEN);
+  frame.payload_len = WZP_MEDIA_MAX_PAYLOAD;
+  largest = _wzp_media_frame_encode (&frame, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_bytes_get_size (largest), ==, WZP_MEDIA_MAX_SIZE);
+  g_assert_cmpuint (WZP_MEDIA_MAX_SIZE, ==, 1285);
+  frame.payload_len = WZP_MEDIA_MAX_PAYLOAD + 1;
+  g_assert_null (_wzp_media_frame_encode (&frame, &error));
+  g_assert_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_FRAME_TOO_LARGE);
+  g_clear_error (&error);
+
+  /* Too short for the header, too long for the payload. */
+  for (gsize len = 0; len < WZP_MEDIA_HEADER_LEN; len++)
+    {
+      g_assert_false (_wzp_media_frame_decode (big, len, &out, &error));
+      g_assert_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_TRUNCATED);
+      g_clear_error (&error);
+    }
+  {
+    g_autofree guint8 *over = g_malloc0 (WZP_MEDIA_MAX_SIZE + 1);
+
+    g_assert_false (_wzp_media_frame_decode (over, WZP_MEDIA_MAX_SIZE + 1, &out, &error));
+    g_assert_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_FRAME_TOO_LARGE);
+  }
+}
+
+/* With binary frames on, JSON frames are the same bytes: the kind byte of JSON is the
+ * length's first byte, always 0 under the limit. */
+static void
+test_binary_json_unchanged (void)
+{
+  GOutputStream *plain_out, *binary_out;
+  g_autoptr(GIOStream) plain_stream = memory_stream_new ("", 0, &plain_out);
+  g_autoptr(GIOStream) binary_stream = memory_stream_new ("", 0, &binary_out);
+  g_autoptr(WzpFrameIO) plain = _wzp_frame_io_new (plain_stream);
+  g_autoptr(WzpFrameIO) binary = _wzp_frame_io_new (binary_stream);
+  g_autoptr(GError) error = NULL;
+  gsize pads[] = { 0, 300, 65000 };
+
+  _wzp_frame_io_set_binary_frames (binary, TRUE);
+  for (gsize i = 0; i < G_N_ELEMENTS (pads); i++)
+    {
+      g_autoptr(WzpMessage) message = ping_new (i, pads[i]);
+
+      g_assert_true (write_frame (plain, message, &error));
+      g_assert_no_error (error);
+      g_assert_true (write_frame (binary, message, &error));
+      g_assert_no_error (error);
+    }
+  g_assert_cmpmem (g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (plain_out)),
+                   g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (plain_out)),
+                   g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (binary_out)),
+                   g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (binary_out)));
+
+  drain_main_context ();
+  g_assert_finalize_object (g_steal_pointer (&plain));
+  g_assert_finalize_object (g_steal_pointer (&binary));
+}
+
+/* Media and JSON frames through one writer, in order, and back through a reader: media
+ * goes to the media function, reads complete with the JSON messages. */
+static void
+test_binary_round_trip (void)
+{
+  GIOStream *a_stream, *b_stream;
+  g_autoptr(WzpFrameIO) writer = NULL;
+  g_autoptr(WzpFrameIO) reader = NULL;
+  g_autoptr(WzpMessage) first = ping_new (1, 0);
+  g_autoptr(WzpMessage) second = ping_new (2, 20);
+  g_autoptr(WzpMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *payload = g_malloc (WZP_MEDIA_MAX_PAYLOAD);
+  MediaSeen seen;
+  gsize sizes[] = { 0, 1, 160, WZP_MEDIA_MAX_PAYLOAD };
+
+  media_seen_init (&seen);
+  socket_pair_new (&a_stream, &b_stream);
+  writer = _wzp_frame_io_new (a_stream);
+  reader = _wzp_frame_io_new (b_stream);
+  _wzp_frame_io_set_binary_frames (writer, TRUE);
+  _wzp_frame_io_set_binary_frames (reader, TRUE);
+  _wzp_frame_io_set_media_func (reader, media_cb, &seen, NULL);
+
+  _wzp_frame_io_send (writer, first);
+  for (gsize i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      WzpMediaFrame frame = { 1, 0, 100 + i, 48000 + 960 * i, payload, sizes[i] };
+
+      memset (payload, 'a' + i, sizes[i]);
+      _wzp_frame_io_send_media (writer, &frame);
+    }
+  _wzp_frame_io_send (writer, second);
+
+  message = read_frame (reader, NULL, &error);
+  g_assert_no_error (error);
+  assert_ping (message, 1, 0);
+  g_assert_cmpuint (seen.payloads->len, ==, 0);
+  g_clear_pointer (&message, _wzp_message_unref);
+  message = read_frame (reader, NULL, &error);
+  g_assert_no_error (error);
+  assert_ping (message, 2, 20);
+
+  g_assert_cmpuint (seen.payloads->len, ==, G_N_ELEMENTS (sizes));
+  for (gsize i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      GBytes *got = g_ptr_array_index (seen.payloads, i);
+      const guint8 *data = g_bytes_get_data (got, NULL);
+
+      g_assert_cmpuint (g_bytes_get_size (got), ==, sizes[i]);
+      for (gsize j = 0; j < sizes[i]; j++)
+        g_assert_cmpuint (data[j], ==, 'a' + i);
+      g_assert_cmpuint (g_array_index (seen.seqs, guint32, i), ==, 100 + i);
+      g_assert_cmpuint (g_array_index (seen.stamps, guint32, i), ==, 48000 + 960 * i);
+      g_assert_cmpuint (g_array_index (seen.streams, guint8, i), ==, 1);
+    }
+  g_assert_cmpuint (_wzp_frame_io_get_skipped_frames (reader), ==, 0);
+  g_assert_cmpuint (_wzp_frame_io_get_malformed_frames (reader), ==, 0);
+
+  /* A payload over the limit is refused at the writer and queues nothing. */
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+    g_autofree guint8 *big = g_malloc0 (WZP_MEDIA_MAX_PAYLOAD + 1);
+    WzpMediaFrame frame = { 1, 0, 1, 1, big, WZP_MEDIA_MAX_PAYLOAD + 1 };
+
+    _wzp_frame_io_write_media_async (writer, &frame, NULL, store_result_cb, &result);
+    g_assert_cmpuint (_wzp_frame_io_get_queued (writer), ==, 0);
+    WAIT_UNTIL (result != NULL);
+    g_assert_false (_wzp_frame_io_write_finish (writer, result, &error));
+    g_assert_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_FRAME_TOO_LARGE);
+  }
+
+  drain_main_context ();
+  g_assert_finalize_object (g_steal_pointer (&writer));
+  g_assert_finalize_object (g_steal_pointer (&reader));
+  g_object_unref (a_stream);
+  g_object_unref (b_stream);
+  media_seen_clear (&seen);
+}
+
+/* A frame of a kind this reader does not know, and media nobody asked for, are skipped
+ * whole: the path stays, and nothing past the next JSON frame is read. Malformed media is
+ * dropped and counted. */
+static void
+test_binary_skip_and_drop (void)
+{
+  g_autoptr(GByteArray) buffer = g_byte_array_new ();
+  g_autoptr(WzpMessage) ping = ping_new (5, 3);
+  g_autoptr(GBytes) good = media_body (9, 40);
+  g_autofree guint8 *junk = g_malloc (WZP_FRAME_MAX_SIZE);
+  g_autofree guint8 *zeros = g_malloc0 (WZP_FRAME_MAX_SIZE);
+  static const guint32 bad_media_lens[] = { 0, 1, WZP_MEDIA_HEADER_LEN - 1,
+                                            WZP_MEDIA_MAX_SIZE + 1, WZP_FRAME_MAX_SIZE };
+
+  memset (junk, 0x5a, WZP_FRAME_MAX_SIZE);
+
+  for (int with_func = 0; with_func < 2; with_func++)
+    {
+      g_autoptr(GIOStream) stream = NULL;
+      g_autoptr(WzpFrameIO) io = NULL;
+      g_autoptr(WzpMessage) message = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) rest = NULL;
+      MediaSeen seen;
+
+      g_test_message (with_func ? "with a media function" : "without a media function");
+      media_seen_init (&seen);
+      g_byte_array_set_size (buffer, 0);
+      append_binary (buffer, 0x02, junk, 100);
+      append_binary (buffer, 0x7f, NULL, 0);
+      append_binary (buffer, 0xff, junk, WZP_FRAME_MAX_SIZE);
+      for (gsize i = 0; i < G_N_ELEMENTS (bad_media_lens); i++)
+        append_binary (buffer, WZP_FRAME_KIND_MEDIA, zeros, bad_media_lens[i]);
+      append_binary (buffer, WZP_FRAME_KIND_MEDIA, g_bytes_get_data (good, NULL),
+                     g_bytes_get_size (good));
+      append_message (buffer, ping);
+      g_byte_array_append (buffer, (const guint8 *) raw_tail, sizeof raw_tail - 1);
+
+      stream = memory_stream_new (buffer->data, buffer->len, NULL);
+      io = _wzp_frame_io_new (stream);
+      _wzp_frame_io_set_binary_frames (io, TRUE);
+      if (with_func)
+        _wzp_frame_io_set_media_func (io, media_cb, &seen, NULL);
+
+      message = read_frame (io, NULL, &error);
+      g_assert_no_error (error);
+      assert_ping (message, 5, 3);
+      if (with_func)
+        {
+          g_assert_cmpuint (_wzp_frame_io_get_skipped_frames (io), ==, 3);
+          g_assert_cmpuint (_wzp_frame_io_get_malformed_frames (io), ==,
+                            G_N_ELEMENTS (bad_media_lens));
+          g_assert_cmpuint (seen.payloads->len, ==, 1);
+          g_assert_cmpuint (g_array_index (seen.seqs, guint32, 0), ==, 9);
+        }
+      else
+        {
+          /* Without a media function, media is not even parsed. */
+          g_assert_cmpuint (_wzp_frame_io_get_skipped_frames (io), ==,
+                            3 + G_N_ELEMENTS (bad_media_lens) + 1);
+          g_assert_cmpuint (_wzp_frame_io_get_malformed_frames (io), ==, 0);
+          g_assert_cmpuint (seen.payloads->len, ==, 0);
+        }
+
+      rest = read_raw (stream, sizeof raw_tail + 10);
+      g_assert_cmpmem (g_bytes_get_data (rest, NULL), g_bytes_get_size (rest), raw_tail,
+                       sizeof raw_tail - 1);
+
+      drain_main_context ();
+      g_assert_finalize_object (g_steal_pointer (&io));
+      media_seen_clear (&seen);
+    }
+}
+
+/* A binary frame's length over the limit breaks the framing: an error, as for JSON, and
+ * the body is not read. Without binary frames (signalling) a kind byte is part of the
+ * length, as before. */
+static void
+test_binary_too_large (void)
+{
+  static const struct { gboolean binary; guint32 header; } cases[] = {
+    { TRUE, 0x01010001 },          /* media, 65537 bytes */
+    { TRUE, 0x7fFFFFFF },          /* unknown kind, 16 MiB */
+    { TRUE, 0x00010001 },          /* JSON, 65537 bytes */
+    { FALSE, 0x01000020 },         /* media (32 bytes) on a connection without binary frames */
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GByteArray) buffer = g_byte_array_new ();
+      g_autoptr(GIOStream) stream = NULL;
+      g_autoptr(WzpFrameIO) io = NULL;
+      g_autoptr(WzpMessage) message = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) rest = NULL;
+
+      append_header (buffer, cases[i].header);
+      g_byte_array_append (buffer, (const guint8 *) "BODY", 4);
+      stream = memory_stream_new (buffer->data, buffer->len, NULL);
+      io = _wzp_frame_io_new (stream);
+      _wzp_frame_io_set_binary_frames (io, cases[i].binary);
+
+      message = read_frame (io, NULL, &error);
+      g_assert_null (message);
+      g_assert_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_FRAME_TOO_LARGE);
+      rest = read_raw (stream, 8);
+      g_assert_cmpmem (g_bytes_get_data (rest, NULL), g_bytes_get_size (rest), "BODY", 4);
+
+      drain_main_context ();
+      g_assert_finalize_object (g_steal_pointer (&io));
+    }
+
+  /* The stream ending inside a binary frame is a torn frame. */
+  {
+    g_autoptr(GByteArray) buffer = g_byte_array_new ();
+    g_autoptr(GIOStream) stream = NULL;
+    g_autoptr(WzpFrameIO) io = NULL;
+    g_autoptr(WzpMessage) message = NULL;
+    g_autoptr(GError) error = NULL;
+
+    append_header (buffer, 0x01000020);
+    g_byte_array_append (buffer, (const guint8 *) "0123456789", 10);
+    stream = memory_stream_new (buffer->data, buffer->len, NULL);
+    io = _wzp_frame_io_new (stream);
+    _wzp_frame_io_set_binary_frames (io, TRUE);
+    message = read_frame (io, NULL, &error);
+    g_assert_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_TRUNCATED);
+
+    drain_main_context ();
+    g_assert_finalize_object (g_steal_pointer (&io));
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1297,6 +1683,11 @@ main (int   argc,
   g_test_add_func ("/wzp/frame-io/queue-limit", test_queue_limit);
   g_test_add_func ("/wzp/frame-io/pending-since", test_pending_since);
   g_test_add_func ("/wzp/frame-io/queue-limit/one-frame", test_queue_limit_one_frame);
+  g_test_add_func ("/wzp/frame-io/media-frame/codec", test_media_frame_codec);
+  g_test_add_func ("/wzp/frame-io/binary/json-unchanged", test_binary_json_unchanged);
+  g_test_add_func ("/wzp/frame-io/binary/round-trip", test_binary_round_trip);
+  g_test_add_func ("/wzp/frame-io/binary/skip-and-drop", test_binary_skip_and_drop);
+  g_test_add_func ("/wzp/frame-io/binary/too-large", test_binary_too_large);
 
   return g_test_run ();
 }

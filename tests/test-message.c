@@ -29,6 +29,7 @@ typedef enum {
   KIND_STR_LIST,   /* list of any strings */
   KIND_ADDR_LIST,
   KIND_FP_LIST,
+  KIND_FEATURE_LIST, /* list of feature names */
   KIND_INNER,      /* a whole message object */
 } Kind;
 
@@ -91,8 +92,10 @@ static const MessageSpec specs[] = {
   { WZP_MESSAGE_PIPE_READY, "PipeReady", { REQ ("call_id", KIND_STRING) } },
   { WZP_MESSAGE_PIPE_REQUESTED, "PipeRequested", { REQ ("call_id", KIND_STRING) } },
   { WZP_MESSAGE_PEER_SIGNALLING_LOST, "PeerSignallingLost", { REQ ("call_id", KIND_STRING) } },
-  { WZP_MESSAGE_NOMINATE, "Nominate", { REQ ("seq", KIND_INT) } },
-  { WZP_MESSAGE_NOMINATE_ACK, "NominateAck", { REQ ("seq", KIND_INT) } },
+  { WZP_MESSAGE_NOMINATE, "Nominate",
+    { REQ ("seq", KIND_INT), OPT ("features", KIND_FEATURE_LIST) } },
+  { WZP_MESSAGE_NOMINATE_ACK, "NominateAck",
+    { REQ ("seq", KIND_INT), OPT ("features", KIND_FEATURE_LIST) } },
   { WZP_MESSAGE_PING, "Ping", { REQ ("timestamp_ms", KIND_INT) } },
   { WZP_MESSAGE_PONG, "Pong", { REQ ("timestamp_ms", KIND_INT) } },
   { WZP_MESSAGE_ERROR, "Error",
@@ -119,6 +122,7 @@ static const char *sample_addr_list[] = { "192.168.88.21:40001", "[2001:db8:1::2
                                           "10.0.0.1:1", "[fd00::1]:65535", NULL };
 static const char *sample_fp_list[] = { FP1, FP2, "0000:0000:0000:0000:0000:0000:0000:0000",
                                         NULL };
+static const char *sample_feature_list[] = { "voice/opus", "x-later/thing_2.0", NULL };
 static const char *sample_str_list[] = { "wzps://relay-b.example.org:4433",
                                          "wzps://[2001:db8::5]:4433", "", NULL };
 
@@ -157,6 +161,8 @@ sample_list (const MemberSpec *member)
       return sample_addr_list;
     case KIND_FP_LIST:
       return sample_fp_list;
+    case KIND_FEATURE_LIST:
+      return sample_feature_list;
     default:
       g_assert_not_reached ();
     }
@@ -172,7 +178,8 @@ kind_is_string (Kind kind)
 static gboolean
 kind_is_list (Kind kind)
 {
-  return kind == KIND_STR_LIST || kind == KIND_ADDR_LIST || kind == KIND_FP_LIST;
+  return kind == KIND_STR_LIST || kind == KIND_ADDR_LIST || kind == KIND_FP_LIST ||
+         kind == KIND_FEATURE_LIST;
 }
 
 static const MessageSpec *
@@ -1198,6 +1205,15 @@ test_bad_members (void)
     "0011223344556677-899aabbccddeeff",
     "",
   };
+  static const char *bad_features[] = {
+    "",                                       /* empty */
+    "0123456789abcdef0123456789abcdef0",      /* 33 */
+    "Voice/Opus",                             /* upper case */
+    "voice opus",
+    "voice/opus\\n",
+    "voice:opus",
+    "vo\\u00efce",
+  };
   static const char *bad_enum_values[] = { "\"\"", "\"garbage\"", "\"cone\"", "\"Caller\"",
                                            "\"reject\"", "\"normal\"", "\"Normal \"" };
 
@@ -1284,6 +1300,15 @@ test_bad_members (void)
                 g_autofree char *escaped = g_strescape (bad_fingerprints[j], NULL);
                 g_autofree char *quoted = g_strdup_printf (
                     m->kind == KIND_FP ? "\"%s\"" : "[\"" FP1 "\",\"%s\"]", escaped);
+
+                expect_member_error (failures, spec, m->name, quoted,
+                                     WZP_PROTOCOL_ERROR_INVALID_VALUE, -1, NULL);
+              }
+          if (m->kind == KIND_FEATURE_LIST)
+            for (gsize j = 0; j < G_N_ELEMENTS (bad_features); j++)
+              {
+                g_autofree char *quoted =
+                  g_strdup_printf ("[\"voice/opus\",\"%s\"]", bad_features[j]);
 
                 expect_member_error (failures, spec, m->name, quoted,
                                      WZP_PROTOCOL_ERROR_INVALID_VALUE, -1, NULL);
@@ -1555,6 +1580,79 @@ test_deep_nesting (void)
 }
 
 /* Error messages quote remote text bounded; an Error names a call only by a valid id. */
+/* Features (docs/protocol.md, "Media frames"): optional, so a Nominate from a peer that
+ * predates them is valid and lists none; names this version does not know are kept and
+ * ignored; at most WZP_MAX_FEATURES names of at most WZP_MAX_FEATURE_LEN. */
+static void
+test_features (void)
+{
+  static const WzpMessageType types[] = { WZP_MESSAGE_NOMINATE, WZP_MESSAGE_NOMINATE_ACK };
+  static const char *wires[] = { "Nominate", "NominateAck" };
+
+  for (gsize t = 0; t < G_N_ELEMENTS (types); t++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(WzpMessage) old = NULL;
+      g_autoptr(WzpMessage) new = NULL;
+      g_autoptr(WzpMessage) built = NULL;
+      g_autoptr(GBytes) encoded = NULL;
+      g_autoptr(GString) many = g_string_new (NULL);
+      g_autofree char *text = NULL;
+      g_autofree char *expected = NULL;
+      g_autofree char *longest = g_strnfill (WZP_MAX_FEATURE_LEN, 'a');
+      g_auto(GStrv) listed = NULL;
+
+      /* Today's peers: no member, no features. */
+      text = g_strdup_printf ("{\"type\":\"%s\",\"seq\":1}", wires[t]);
+      old = _wzp_message_decode (text, strlen (text), &error);
+      g_assert_no_error (error);
+      g_assert_false (_wzp_message_has_feature (old, WZP_FEATURE_VOICE_OPUS));
+      g_clear_pointer (&text, g_free);
+
+      /* Unknown names are kept and ignored. */
+      text = g_strdup_printf ("{\"type\":\"%s\",\"seq\":2,\"features\":[\"x-later/video\","
+                              "\"voice/opus\",\"%s\"]}", wires[t], longest);
+      new = _wzp_message_decode (text, strlen (text), &error);
+      g_assert_no_error (error);
+      g_assert_true (_wzp_message_has_feature (new, WZP_FEATURE_VOICE_OPUS));
+      g_assert_true (_wzp_message_has_feature (new, "x-later/video"));
+      g_assert_false (_wzp_message_has_feature (new, "voice"));
+      listed = _wzp_message_dup_strv (new, "features");
+      g_assert_cmpuint (g_strv_length (listed), ==, 3);
+      g_clear_pointer (&text, g_free);
+
+      /* Without features, the frame is the same bytes as before they existed. */
+      built = _wzp_message_new (types[t]);
+      _wzp_message_set_int (built, "seq", 7);
+      _wzp_message_set_strv (built, "features", NULL);
+      encoded = _wzp_message_encode (built);
+      expected = g_strdup_printf ("{\"type\":\"%s\",\"seq\":7}", wires[t]);
+      g_assert_cmpmem (g_bytes_get_data (encoded, NULL), g_bytes_get_size (encoded), expected,
+                       strlen (expected));
+
+      /* WZP_MAX_FEATURES names pass, one more is refused. */
+      for (guint i = 0; i <= WZP_MAX_FEATURES; i++)
+        {
+          g_autoptr(WzpMessage) message = NULL;
+          g_autoptr(GError) local_error = NULL;
+
+          g_string_append_printf (many, "%s\"f%u\"", i > 0 ? "," : "", i);
+          text = g_strdup_printf ("{\"type\":\"%s\",\"seq\":3,\"features\":[%s]}",
+                                  wires[t], many->str);
+          message = _wzp_message_decode (text, strlen (text), &local_error);
+          g_clear_pointer (&text, g_free);
+          if (i + 1 <= WZP_MAX_FEATURES)
+            g_assert_no_error (local_error);
+          else
+            {
+              g_assert_error (local_error, WZP_PROTOCOL_ERROR,
+                              WZP_PROTOCOL_ERROR_INVALID_VALUE);
+              g_assert_nonnull (strstr (local_error->message, "features"));
+            }
+        }
+    }
+}
+
 static void
 test_bounded_quotes (void)
 {
@@ -1645,6 +1743,7 @@ main (int   argc,
   g_test_add_func ("/wzp/message/integer-range", test_integer_range);
   g_test_add_func ("/wzp/message/deep-nesting", test_deep_nesting);
   g_test_add_func ("/wzp/message/bounded-quotes", test_bounded_quotes);
+  g_test_add_func ("/wzp/message/features", test_features);
 
   return g_test_run ();
 }

@@ -4,6 +4,9 @@
  * GSimpleIOStream (a GMemoryInputStream, and a GMemoryOutputStream for replies), iterating
  * the main context, frame after frame until the reader fails. Every frame read is written
  * back through the same WzpFrameIO, and what was written must read back as the same frames.
+ * A second pass reads the input with binary frames on, as on a call's end-to-end stream
+ * (docs/protocol.md, "Media frames"): it reads every JSON frame the first pass read, and
+ * more when binary frames stopped the first.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -14,6 +17,7 @@
 #include "fuzz.h"
 #include "wzp-glib.h"
 #include "wzp-frame-io-private.h"
+#include "wzp-media-frame-private.h"
 #include "wzp-message-private.h"
 
 typedef struct {
@@ -86,10 +90,24 @@ read_cb (GObject      *source,
   read_next (state);
 }
 
-/* Reads all frames of @data; returns the messages and sets @error to what ended it. */
+static void
+media_cb (WzpFrameIO          *io,
+          const WzpMediaFrame *frame,
+          gpointer             user_data)
+{
+  guint *n_media = user_data;
+
+  fuzz_check (frame->payload_len <= WZP_MEDIA_MAX_PAYLOAD);
+  fuzz_check (frame->payload != NULL);
+  (*n_media)++;
+}
+
+/* Reads all frames of @data (with binary frames if @binary); returns the messages and
+ * sets @error to what ended it. */
 static GPtrArray *
 read_all (const guint8  *data,
           gsize          len,
+          gboolean       binary,
           GBytes       **written,
           GPtrArray    **written_messages,
           GError       **error)
@@ -99,8 +117,14 @@ read_all (const guint8  *data,
   g_autoptr(GOutputStream) output = g_memory_output_stream_new_resizable ();
   g_autoptr(GIOStream) stream = g_simple_io_stream_new (input, output);
   State state = { 0 };
+  guint n_media = 0;
 
   state.io = _wzp_frame_io_new (stream);
+  if (binary)
+    {
+      _wzp_frame_io_set_binary_frames (state.io, TRUE);
+      _wzp_frame_io_set_media_func (state.io, media_cb, &n_media, NULL);
+    }
   state.messages = g_ptr_array_new_with_free_func ((GDestroyNotify) _wzp_message_unref);
   state.written = g_ptr_array_new_with_free_func ((GDestroyNotify) _wzp_message_unref);
   read_next (&state);
@@ -160,7 +184,33 @@ LLVMFuzzerTestOneInput (const unsigned char *data,
                                      WZP_PROTOCOL_ERROR_FRAME_TOO_LARGE));
     }
 
-  messages = read_all (data, size, &written, &written_messages, &error);
+  /* The same with binary frames (docs/protocol.md, "Media frames"), and the input as a
+   * media frame body: a decoded frame lies within the input and its limits. */
+  if (size >= 4)
+    {
+      guint32 len = 0;
+      guint8 kind = 0;
+      g_autoptr(GError) header_error = NULL;
+      gboolean ok = _wzp_frame_parse_header (data, TRUE, WZP_FRAME_MAX_SIZE, &kind, &len,
+                                             &header_error);
+
+      fuzz_check (ok == (header_error == NULL));
+      if (ok)
+        fuzz_check (len <= WZP_FRAME_MAX_SIZE && kind == data[0]);
+    }
+  {
+    WzpMediaFrame frame;
+    g_autoptr(GError) media_error = NULL;
+
+    if (_wzp_media_frame_decode (data, size, &frame, &media_error))
+      fuzz_check (frame.payload_len <= WZP_MEDIA_MAX_PAYLOAD &&
+                  frame.payload == data + WZP_MEDIA_HEADER_LEN &&
+                  frame.payload_len == size - WZP_MEDIA_HEADER_LEN);
+    else
+      fuzz_check (media_error != NULL);
+  }
+
+  messages = read_all (data, size, FALSE, &written, &written_messages, &error);
 
   /* Each frame read consumed a header and its payload. */
   for (guint i = 0; i < messages->len; i++)
@@ -177,8 +227,8 @@ LLVMFuzzerTestOneInput (const unsigned char *data,
     fuzz_check (consumed == size); /* a clean close only right after a frame */
 
   /* What was written back reads again as the same messages, then a clean close. */
-  again = read_all (g_bytes_get_data (written, NULL), g_bytes_get_size (written), NULL, NULL,
-                    &again_error);
+  again = read_all (g_bytes_get_data (written, NULL), g_bytes_get_size (written), FALSE, NULL,
+                    NULL, &again_error);
   if (again->len != written_messages->len)
     {
       fprintf (stderr, "%u frames written back, %u read again: %s\n", written_messages->len,
@@ -189,6 +239,18 @@ LLVMFuzzerTestOneInput (const unsigned char *data,
   for (guint i = 0; i < again->len; i++)
     fuzz_check (_wzp_message_get_message_type (g_ptr_array_index (again, i)) ==
                 _wzp_message_get_message_type (g_ptr_array_index (written_messages, i)));
+
+  /* With binary frames: the same JSON frames first (a JSON frame's first byte is 0 either
+   * way), then whatever followed a binary frame. */
+  {
+    g_autoptr(GError) binary_error = NULL;
+    g_autoptr(GPtrArray) binary = read_all (data, size, TRUE, NULL, NULL, &binary_error);
+
+    fuzz_check (binary->len >= messages->len);
+    for (guint i = 0; i < messages->len; i++)
+      fuzz_check (_wzp_message_get_message_type (g_ptr_array_index (binary, i)) ==
+                  _wzp_message_get_message_type (g_ptr_array_index (messages, i)));
+  }
 
   return 0;
 }

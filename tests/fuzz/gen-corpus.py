@@ -4,6 +4,8 @@
 #   corpus/message/<Type>[-min].json   one frame payload per message type (full / minimal)
 #   corpus/frame/<Type>[-min].bin      the same with the 4-byte big-endian length prefix
 #   corpus/frame/multi-*.bin           several frames in one stream, and edge cases
+#   corpus/frame/binary-*.bin          JSON frames with binary ones (media, unknown kinds),
+#                                      as on a call's end-to-end stream
 #   message.dict                       member names, type names and enumeration values
 #
 # Run it from anywhere; it rewrites the files it owns and nothing else.
@@ -56,8 +58,8 @@ MESSAGES = [
     ("PipeReady", {"call_id": CALL}, ["call_id"]),
     ("PipeRequested", {"call_id": CALL}, ["call_id"]),
     ("PeerSignallingLost", {"call_id": CALL}, ["call_id"]),
-    ("Nominate", {"seq": 3}, ["seq"]),
-    ("NominateAck", {"seq": 3}, ["seq"]),
+    ("Nominate", {"seq": 3, "features": ["voice/opus", "x-later/video"]}, ["seq"]),
+    ("NominateAck", {"seq": 3, "features": ["voice/opus"]}, ["seq"]),
     ("Ping", {"timestamp_ms": 1700000000123}, ["timestamp_ms"]),
     ("Pong", {"timestamp_ms": 1700000000123}, ["timestamp_ms"]),
     ("Error", {"code": "unknown_call", "message": "No such call", "call_id": CALL},
@@ -83,6 +85,14 @@ def payload(type_name, members):
 
 def frame(data):
     return struct.pack(">I", len(data)) + data
+
+
+def binary_frame(kind, data):
+    return bytes([kind]) + struct.pack(">I", len(data))[1:] + data
+
+
+def media(stream_id, seq, timestamp, data):
+    return binary_frame(1, struct.pack(">BBII", stream_id, 0, seq, timestamp) + data)
 
 
 def write(path, data):
@@ -132,6 +142,18 @@ def main():
           all_frames[10] + b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
     write(os.path.join(frame_dir, "multi-truncated.bin"), all_frames[0] + all_frames[1][:20])
     write(os.path.join(frame_dir, "empty-frame.bin"), frame(b""))
+
+    # The end-to-end stream (docs/protocol.md, "Media frames"): media between JSON frames;
+    # media too short, too long and empty, a reserved kind, then JSON; a cut media frame.
+    ping = frame(payload("Ping", {"timestamp_ms": 1}))
+    write(os.path.join(frame_dir, "binary-media.bin"),
+          ping + media(1, 1, 960, b"\xfc" * 60) + media(1, 2, 1920, b"\xfc" * 1275) + ping)
+    write(os.path.join(frame_dir, "binary-skipped.bin"),
+          binary_frame(1, b"") + binary_frame(1, b"\0" * 9) +
+          binary_frame(1, b"\0" * 1286) + binary_frame(2, b"later") + binary_frame(0xff, b"") +
+          ping)
+    write(os.path.join(frame_dir, "binary-truncated.bin"),
+          ping + media(1, 3, 2880, b"\xfc" * 60)[:30])
 
     words = set(["type"])
     for type_name, members, _ in MESSAGES:
