@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 #include "wzp-error.h"
-#include "wzp-path-private.h"
+#include "wzp-pipe-token-private.h"
 #include "wzp-relay-federation-private.h"
 #include "wzp-tls-dial-private.h"
 

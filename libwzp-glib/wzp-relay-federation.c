@@ -16,10 +16,10 @@
 
 #include <string.h>
 
-#include "wzp-client-private.h"
 #include "wzp-enum-types.h"
 #include "wzp-error.h"
 #include "wzp-relay-federation-private.h"
+#include "wzp-relay-uri-private.h"
 #include "wzp-tls-dial-private.h"
 
 #define BACKOFF_MIN_MS   250

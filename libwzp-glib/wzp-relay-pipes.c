@@ -25,7 +25,7 @@
 
 #include <string.h>
 
-#include "wzp-path-private.h"
+#include "wzp-pipe-token-private.h"
 #include "wzp-relay-forwarder-private.h"
 #include "wzp-relay-log-private.h"
 #include "wzp-relay-private.h"
