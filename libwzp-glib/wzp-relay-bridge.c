@@ -3,8 +3,8 @@
  *
  * A call between clients of two relays can be carried by both: each party opens its pipe
  * at its own relay, and the relays join the two pipes through a *bridge*. When the
- * caller's pipe arrives (pipes.c asks for the callee's "pipe" with PipeRequested, which
- * _wzp_relay_federation_route() turns into _wzp_relay_bridge_open()), the caller's relay
+ * caller's pipe arrives (pipes.c asks the callee's endpoint for its pipe, and the
+ * federated endpoint calls _wzp_relay_bridge_open()), the caller's relay
  * dials a new TLS connection to the callee's relay, pinned, with its relay identity, and
  * sends OpenPipe{call_id, pipe_token, seq}; the token comes from the secret the callee's
  * relay made when the call was answered (it travelled over the link, as "bridge_secret"

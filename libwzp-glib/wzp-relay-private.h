@@ -3,6 +3,8 @@
  *   wzp-relay.c         the object, listeners, registration, dispatch
  *   wzp-relay-accept.c  a connection's stages from accept to a completed TLS handshake
  *   wzp-relay-calls.c   the call state machine and CallSetup cross-wiring
+ *   wzp-relay-endpoint.c a party as the relay reaches it: here or at a peer relay
+ *                       (declared in wzp-relay-endpoint-private.h)
  *   wzp-relay-pipes.c   pipe listener, token check, joining (matching pipes to calls)
  *   wzp-relay-forwarder.c  forwarding of joined pipes (recv/send) on a thread of its own
  *                       (declared in wzp-relay-forwarder-private.h)
@@ -34,6 +36,7 @@ typedef struct _RelayPipe RelayPipe;
 typedef struct _IpCounters IpCounters;
 typedef struct _RelayFederation RelayFederation;
 typedef struct _RelayBridge RelayBridge;
+typedef struct _RelayEndpointOps RelayEndpointOps;
 typedef struct _WzpLogLimiter WzpLogLimiter;
 typedef struct _RelayCounts RelayCounts;
 
@@ -123,6 +126,7 @@ typedef struct
   guint        grace_id;           /* signalling lost, waiting for re-registration */
   char        *relay;              /* federation: the peer relay holding this party, or
                                     * NULL for a party registered here */
+  const RelayEndpointOps *endpoint; /* how the relay reaches it (follows from @relay) */
 } RelayParty;
 
 struct _RelayCall
@@ -229,9 +233,6 @@ void        _wzp_relay_conn_refuse      (RelayConn    *conn,
                                          ...) G_GNUC_PRINTF (3, 4);
 /* The TLS handshake completed: checks the identity and starts reading. */
 void        _wzp_relay_conn_established (RelayConn    *conn);
-void        _wzp_relay_send_to          (WzpRelay     *self,
-                                         const char   *fingerprint,
-                                         WzpMessage   *message);
 void        _wzp_relay_conn_send        (RelayConn    *conn,
                                          WzpMessage   *message);
 void        _wzp_relay_conn_send_error  (RelayConn    *conn,
@@ -239,12 +240,6 @@ void        _wzp_relay_conn_send_error  (RelayConn    *conn,
                                          const char   *call_id,
                                          const char   *format,
                                          ...) G_GNUC_PRINTF (4, 5);
-void        _wzp_relay_send_error_to    (WzpRelay     *self,
-                                         const char   *fingerprint,
-                                         const char   *code,
-                                         const char   *call_id,
-                                         const char   *format,
-                                         ...) G_GNUC_PRINTF (5, 6);
 void        _wzp_relay_notify_counts    (WzpRelay     *self);
 void        _wzp_relay_emit_call_started (WzpRelay    *self,
                                           RelayCall   *call);
