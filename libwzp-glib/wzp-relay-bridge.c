@@ -425,6 +425,22 @@ deadline_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* The call is going away: cancel its outgoing bridge (joined bridges end with the pipes). */
+static void
+call_gone_cb (RelayCall *call,
+              gpointer   data)
+{
+  RelayBridge *bridge = call->bridge;
+
+  if (bridge == NULL)
+    return;
+  call->bridge = NULL;
+  bridge->call = NULL;
+  /* Not joined: nothing of it is in pipes.c yet. Joined: it goes with the pipes. */
+  if (!bridge->joined)
+    bridge_close (bridge, "the call ended");
+}
+
 void
 _wzp_relay_bridge_open (RelayCall *call)
 {
@@ -453,6 +469,7 @@ _wzp_relay_bridge_open (RelayCall *call)
   bridge = bridge_new (self, call->call_id, peer->uri, TRUE);
   bridge->call = call;
   call->bridge = bridge;
+  _wzp_relay_call_watch_gone (call, call_gone_cb, NULL);
   log_bridge (bridge, G_LOG_LEVEL_DEBUG, "dialling");
   /* The callee's relay may wait pipe-wait-timeout for the callee's pipe before it answers. */
   bridge->deadline_id =
@@ -581,20 +598,6 @@ _wzp_relay_bridge_adopt (WzpRelay    *self,
     }
   log_bridge (bridge, G_LOG_LEVEL_DEBUG, "accepted");
   return TRUE;
-}
-
-void
-_wzp_relay_bridge_call_gone (RelayCall *call)
-{
-  RelayBridge *bridge = call->bridge;
-
-  if (bridge == NULL)
-    return;
-  call->bridge = NULL;
-  bridge->call = NULL;
-  /* Not joined: nothing of it is in pipes.c yet. Joined: it goes with the pipes. */
-  if (!bridge->joined)
-    bridge_close (bridge, "the call ended");
 }
 
 void

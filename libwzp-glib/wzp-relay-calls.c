@@ -60,12 +60,46 @@ party_clear (WzpRelay   *relay,
 }
 
 void
+_wzp_relay_call_watch_gone (RelayCall         *call,
+                            RelayCallGoneFunc  func,
+                            gpointer           data)
+{
+  RelayCallWatch watch = { func, data };
+
+  if (call->gone_watches == NULL)
+    call->gone_watches = g_array_new (FALSE, FALSE, sizeof (RelayCallWatch));
+  for (guint i = 0; i < call->gone_watches->len; i++)
+    {
+      RelayCallWatch *w = &g_array_index (call->gone_watches, RelayCallWatch, i);
+
+      if (w->func == func && w->data == data)
+        return;
+    }
+  g_array_append_val (call->gone_watches, watch);
+}
+
+/* Last first: what attached last (a bridge, for the pipe that asked for it) goes first. */
+static void
+call_notify_gone (RelayCall *call)
+{
+  g_autoptr(GArray) watches = g_steal_pointer (&call->gone_watches);
+
+  for (guint i = watches ? watches->len : 0; i > 0; i--)
+    {
+      RelayCallWatch *w = &g_array_index (watches, RelayCallWatch, i - 1);
+
+      w->func (call, w->data);
+    }
+}
+
+void
 _wzp_relay_call_free (RelayCall *call)
 {
   _wzp_clear_source (call->relay->context, &call->ring_timeout_id);
   _wzp_clear_source (call->relay->context, &call->duration_id);
-  _wzp_relay_bridge_call_gone (call);
-  _wzp_relay_pipes_drop_call (call);
+  /* Until nobody is left: one that started watching meanwhile must hear it too. */
+  while (call->gone_watches != NULL)
+    call_notify_gone (call);
   /* Calls end through _wzp_relay_call_end(); this only keeps the counts right if one
    * did not. */
   _wzp_relay_call_set_state (call, CALL_ENDED);

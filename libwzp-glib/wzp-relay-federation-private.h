@@ -152,8 +152,6 @@ gboolean    _wzp_relay_bridge_adopt         (WzpRelay    *self,
                                              WzpMessage  *open_pipe,
                                              const char **code,
                                              GError     **error);
-/* The call is going away: cancel its outgoing bridge (joined bridges end with the pipes). */
-void        _wzp_relay_bridge_call_gone     (RelayCall   *call);
 void        _wzp_relay_bridge_close_all     (WzpRelay    *self);
 
 G_END_DECLS

@@ -186,8 +186,10 @@ _wzp_relay_pipe_close (RelayPipe  *pipe,
     pipe_unref (pipe);
 }
 
-void
-_wzp_relay_pipes_drop_call (RelayCall *call)
+/* The call is going away: its pipes close with it. */
+static void
+call_gone_cb (RelayCall *call,
+              gpointer   data)
 {
   for (int role = 0; role < 2; role++)
     if (call->party[role].pipe != NULL)
@@ -360,6 +362,7 @@ pipe_attach (RelayPipe *pipe,
 
   pipe->call = call;
   pipe->role = role;
+  _wzp_relay_call_watch_gone (call, call_gone_cb, NULL);
 
   /* At most one pipe per party: a new one replaces the old (the party has given up on
    * it), and the old join goes with it. */

@@ -104,6 +104,17 @@ struct _RelayConn
   gboolean            ping_outstanding;
 };
 
+/* What holds something of a call (its pipes, its bridge) learns that the call is going
+ * away through this: relay-calls never calls those layers itself. */
+typedef void (*RelayCallGoneFunc) (RelayCall *call,
+                                   gpointer   data);
+
+typedef struct
+{
+  RelayCallGoneFunc func;
+  gpointer          data;
+} RelayCallWatch;
+
 typedef enum
 {
   CALL_OFFERED,
@@ -147,6 +158,7 @@ struct _RelayCall
   char           *bridge_secret;
   gint64          last_bridge_seq;
   RelayBridge    *bridge;           /* the caller's relay's outgoing bridge, if any */
+  GArray         *gone_watches;     /* RelayCallWatch: who hears the call go, or NULL */
 };
 
 struct _WzpRelay
@@ -289,6 +301,11 @@ void        _wzp_relay_call_end         (RelayCall    *call,
 void        _wzp_relay_call_free        (RelayCall    *call);
 RelayCall  *_wzp_relay_call_lookup      (WzpRelay     *self,
                                          const char   *call_id);
+/* @func(@call, @data) runs once, as @call is freed, before any of it is; the last to watch
+ * hears first. Watching again with the same @func and @data changes nothing. */
+void        _wzp_relay_call_watch_gone  (RelayCall    *call,
+                                         RelayCallGoneFunc func,
+                                         gpointer      data);
 const char *_wzp_relay_call_state_name  (RelayCallState state);
 void        _wzp_relay_calls_shutdown   (WzpRelay     *self);
 
@@ -313,7 +330,6 @@ gboolean    _wzp_relay_pipes_incoming   (WzpRelay          *self,
 void        _wzp_relay_pipe_close       (RelayPipe         *pipe,
                                          const char        *code,
                                          const char        *reason);
-void        _wzp_relay_pipes_drop_call  (RelayCall         *call);
 void        _wzp_relay_pipes_close_all  (WzpRelay          *self);
 /* Joined pipe pairs the forwarding thread is carrying. */
 guint       _wzp_relay_pipes_get_n_forwarding (WzpRelay    *self);
