@@ -2,6 +2,7 @@
  *
  *   wzp-relay.c         the object, listeners, registration, dispatch
  *   wzp-relay-accept.c  a connection's stages from accept to a completed TLS handshake
+ *   wzp-relay-call.c    a call: registry, storage, end of life and who watches for it
  *   wzp-relay-calls.c   the call state machine and CallSetup cross-wiring
  *   wzp-relay-endpoint.c a party as the relay reaches it: here or at a peer relay
  *                       (declared in wzp-relay-endpoint-private.h)
@@ -287,6 +288,18 @@ gboolean    _wzp_relay_accept_check_fds (WzpRelay          *self,
 void        _wzp_relay_accept_conn_closed (RelayConn       *conn);
 void        _wzp_relay_accept_conn_registered (RelayConn   *conn);
 
+/* wzp-relay-call.c */
+/* Frees @call (the registry's destroy function): its watchers hear first. */
+void        _wzp_relay_call_free        (RelayCall    *call);
+RelayCall  *_wzp_relay_call_lookup      (WzpRelay     *self,
+                                         const char   *call_id);
+/* @func(@call, @data) runs once, as @call is freed, before any of it is; the last to watch
+ * hears first. Watching again with the same @func and @data changes nothing. */
+void        _wzp_relay_call_watch_gone  (RelayCall    *call,
+                                         RelayCallGoneFunc func,
+                                         gpointer      data);
+const char *_wzp_relay_call_state_name  (RelayCallState state);
+
 /* wzp-relay-calls.c */
 void        _wzp_relay_calls_handle     (WzpRelay     *self,
                                          RelayConn    *conn,
@@ -298,15 +311,6 @@ void        _wzp_relay_calls_party_back (WzpRelay     *self,
 void        _wzp_relay_call_end         (RelayCall    *call,
                                          WzpHangupReason reason,
                                          int           notify_role);
-void        _wzp_relay_call_free        (RelayCall    *call);
-RelayCall  *_wzp_relay_call_lookup      (WzpRelay     *self,
-                                         const char   *call_id);
-/* @func(@call, @data) runs once, as @call is freed, before any of it is; the last to watch
- * hears first. Watching again with the same @func and @data changes nothing. */
-void        _wzp_relay_call_watch_gone  (RelayCall    *call,
-                                         RelayCallGoneFunc func,
-                                         gpointer      data);
-const char *_wzp_relay_call_state_name  (RelayCallState state);
 void        _wzp_relay_calls_shutdown   (WzpRelay     *self);
 
 /* wzp-relay-ringing.c */
