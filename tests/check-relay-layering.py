@@ -2,12 +2,15 @@
 # check-relay-layering.py: the relay uses no client code (docs/decisions.md, "The relay's
 # parties are endpoints").
 #
-# Usage: check-relay-layering.py NM OBJECT_DIR
+# Usage: check-relay-layering.py NM OBJECT_DIR [--graph]
 #
 # OBJECT_DIR holds the library's object files (libwzp-glib-internal.a.p). Every symbol a
 # relay object (wzp-relay*.c.o) leaves undefined must not be one a client object defines:
 # the relay and the client share the protocol and network layers below them, never each
 # other. Exits 1 naming each such reference.
+#
+# --graph prints instead which relay file calls which, and the groups of files that call
+# each other in a cycle (docs/decisions.md, "What the relay's files call").
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 
@@ -33,10 +36,55 @@ def symbols(nm, path, undefined):
     return {line.split()[0] for line in out.splitlines() if line.strip()}
 
 
+def graph(nm, directory, relay):
+    defined = {}
+    for name in relay:
+        for symbol in symbols(nm, os.path.join(directory, name), False):
+            defined[symbol] = name
+    calls = {}
+    for name in relay:
+        used = symbols(nm, os.path.join(directory, name), True)
+        calls[name] = sorted({defined[s] for s in used if s in defined} - {name})
+        print(name[:-4], '->', ' '.join(callee[:-4] for callee in calls[name]))
+
+    # Tarjan's strongly connected components: each one of more than one file is a cycle.
+    index, low, stack, on_stack, groups = {}, {}, [], set(), []
+
+    def visit(name):
+        index[name] = low[name] = len(index)
+        stack.append(name)
+        on_stack.add(name)
+        for callee in calls[name]:
+            if callee not in index:
+                visit(callee)
+                low[name] = min(low[name], low[callee])
+            elif callee in on_stack:
+                low[name] = min(low[name], index[callee])
+        if low[name] == index[name]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member[:-4])
+                if member == name:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for name in relay:
+        if name not in index:
+            visit(name)
+    for group in groups:
+        print('cycle:', ' '.join(group))
+    return 0
+
+
 def main():
     nm, directory = sys.argv[1], sys.argv[2]
     relay = objects(directory, RELAY)
     client = objects(directory, CLIENT)
+    if '--graph' in sys.argv[3:]:
+        return graph(nm, directory, relay)
     if not relay or not client:
         print(f'no relay or no client objects in {directory}', file=sys.stderr)
         return 1
