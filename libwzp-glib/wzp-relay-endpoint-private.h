@@ -20,7 +20,10 @@ struct _RelayEndpointOps
   void      (*send)         (RelayCall   *call,
                              int          role,
                              WzpMessage  *message);
-  /* Tells the party about a problem of its own (its pipe, its messages). */
+  /* Tells the party about a problem with its pipe or its CallSetup here. A federated
+   * party's pipe here is the bridge, and its own relay reports on its own pipes: to it,
+   * nothing is sent. (An Error about a message goes back the way the message came,
+   * wzp-relay-calls.c's Sender, not through this.) */
   void      (*send_error)   (RelayCall   *call,
                              int          role,
                              const char  *code,
