@@ -8,9 +8,8 @@
  * call and run this same machine, each with one local and one remote party (RelayParty's
  * relay). Each party is reached through its endpoint (wzp-relay-endpoint-private.h):
  * messages for the remote party travel over the link in FederatedSignalForward; messages
- * from it arrive through
- * _wzp_relay_calls_handle_remote(). Each relay sends CallSetup to its own party only, so
- * the cross-wiring is the local code's.
+ * from it arrive through _wzp_relay_calls_handle_remote(). Each relay sends CallSetup to
+ * its own party only, so the cross-wiring is the local code's.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
