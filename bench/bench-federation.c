@@ -51,6 +51,7 @@
 #include "wzp-client-private.h"
 #include "wzp-message-private.h"
 #include "wzp-path-private.h"
+#include "wzp-pipe-token-private.h"
 
 #define STEP_TIMEOUT_MS 10000
 

@@ -57,6 +57,7 @@
 #include "wzp-frame-io-private.h"
 #include "wzp-message-private.h"
 #include "wzp-path-private.h"
+#include "wzp-pipe-token-private.h"
 #include "wzp-relay-private.h"
 #include "wzp-identity-private.h"
 #include "wzp-tls-private.h"

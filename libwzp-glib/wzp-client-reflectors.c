@@ -12,6 +12,7 @@
 
 #include "wzp-client-private.h"
 #include "wzp-frame-io-private.h"
+#include "wzp-relay-uri-private.h"
 #include "wzp-tls-dial-private.h"
 #include "wzp-timeout-private.h"
 

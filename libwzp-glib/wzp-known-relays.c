@@ -21,6 +21,7 @@
 #include "wzp-address-private.h"
 #include "wzp-client-private.h"
 #include "wzp-i18n-private.h"
+#include "wzp-relay-uri-private.h"
 
 #define GROUP "relays"
 

@@ -70,8 +70,4 @@ void      _wzp_path_open_pipe_async   (const char          *pipe_addr,
 WzpPath  *_wzp_path_open_pipe_finish  (GAsyncResult        *result,
                                        GError             **error);
 
-/* The relay's pipe token for a party's @seq-th pipe (see docs/protocol.md). */
-char     *_wzp_pipe_token_derive      (const char          *secret,
-                                       gint64               seq);
-
 G_END_DECLS

@@ -11,6 +11,7 @@
 #include "wzp-message-private.h"
 #include "wzp-expect-stream-private.h"
 #include "wzp-path-private.h"
+#include "wzp-pipe-token-private.h"
 #include "wzp-tls-private.h"
 
 WzpPath *
@@ -52,17 +53,6 @@ _wzp_path_unref (WzpPath *path)
   g_free (path->label);
   g_free (path->peer);
   g_free (path);
-}
-
-char *
-_wzp_pipe_token_derive (const char *secret,
-                        gint64      seq)
-{
-  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  g_autofree char *input = g_strdup_printf ("%s:%" G_GINT64_FORMAT, secret, seq);
-
-  g_checksum_update (checksum, (const guchar *) input, strlen (input));
-  return g_strndup (g_checksum_get_string (checksum), 32);
 }
 
 /* The E2E handshake */

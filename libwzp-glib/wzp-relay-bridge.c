@@ -3,8 +3,8 @@
  *
  * A call between clients of two relays can be carried by both: each party opens its pipe
  * at its own relay, and the relays join the two pipes through a *bridge*. When the
- * caller's pipe arrives (pipes.c asks for the callee's "pipe" with PipeRequested, which
- * _wzp_relay_federation_route() turns into _wzp_relay_bridge_open()), the caller's relay
+ * caller's pipe arrives (pipes.c asks the callee's endpoint for its pipe, and the
+ * federated endpoint calls _wzp_relay_bridge_open()), the caller's relay
  * dials a new TLS connection to the callee's relay, pinned, with its relay identity, and
  * sends OpenPipe{call_id, pipe_token, seq}; the token comes from the secret the callee's
  * relay made when the call was answered (it travelled over the link, as "bridge_secret"
@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 #include "wzp-error.h"
-#include "wzp-path-private.h"
+#include "wzp-pipe-token-private.h"
 #include "wzp-relay-federation-private.h"
 #include "wzp-tls-dial-private.h"
 
@@ -425,6 +425,22 @@ deadline_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* The call is going away: cancel its outgoing bridge (joined bridges end with the pipes). */
+static void
+call_gone_cb (RelayCall *call,
+              gpointer   data)
+{
+  RelayBridge *bridge = call->bridge;
+
+  if (bridge == NULL)
+    return;
+  call->bridge = NULL;
+  bridge->call = NULL;
+  /* Not joined: nothing of it is in pipes.c yet. Joined: it goes with the pipes. */
+  if (!bridge->joined)
+    bridge_close (bridge, "the call ended");
+}
+
 void
 _wzp_relay_bridge_open (RelayCall *call)
 {
@@ -453,6 +469,7 @@ _wzp_relay_bridge_open (RelayCall *call)
   bridge = bridge_new (self, call->call_id, peer->uri, TRUE);
   bridge->call = call;
   call->bridge = bridge;
+  _wzp_relay_call_watch_gone (call, call_gone_cb, NULL);
   log_bridge (bridge, G_LOG_LEVEL_DEBUG, "dialling");
   /* The callee's relay may wait pipe-wait-timeout for the callee's pipe before it answers. */
   bridge->deadline_id =
@@ -581,20 +598,6 @@ _wzp_relay_bridge_adopt (WzpRelay    *self,
     }
   log_bridge (bridge, G_LOG_LEVEL_DEBUG, "accepted");
   return TRUE;
-}
-
-void
-_wzp_relay_bridge_call_gone (RelayCall *call)
-{
-  RelayBridge *bridge = call->bridge;
-
-  if (bridge == NULL)
-    return;
-  call->bridge = NULL;
-  bridge->call = NULL;
-  /* Not joined: nothing of it is in pipes.c yet. Joined: it goes with the pipes. */
-  if (!bridge->joined)
-    bridge_close (bridge, "the call ended");
 }
 
 void

@@ -6,10 +6,10 @@
  *
  * Federation: when the other party is registered with a peer relay, both relays hold the
  * call and run this same machine, each with one local and one remote party (RelayParty's
- * relay). Messages for the remote party travel over the link in FederatedSignalForward
- * (_wzp_relay_send_to() routes them); messages from it arrive through
- * _wzp_relay_calls_handle_remote(). Each relay sends CallSetup to its own party only, so
- * the cross-wiring is the local code's.
+ * relay). Each party is reached through its endpoint (wzp-relay-endpoint-private.h):
+ * messages for the remote party travel over the link in FederatedSignalForward; messages
+ * from it arrive through _wzp_relay_calls_handle_remote(). Each relay sends CallSetup to
+ * its own party only, so the cross-wiring is the local code's.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -19,67 +19,13 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "wzp-relay-endpoint-private.h"
 #include "wzp-relay-federation-private.h"
 #include "wzp-relay-log-private.h"
 #include "wzp-relay-private.h"
 
 #define NOTIFY_NONE  (-1)
 #define NOTIFY_BOTH  2
-
-const char *
-_wzp_relay_call_state_name (RelayCallState state)
-{
-  switch (state)
-    {
-    case CALL_OFFERED:
-      return "offered";
-    case CALL_RINGING:
-      return "ringing";
-    case CALL_SET_UP:
-      return "set-up";
-    case CALL_ENDED:
-    default:
-      return "ended";
-    }
-}
-
-static void
-party_clear (WzpRelay   *relay,
-             RelayParty *party)
-{
-  _wzp_clear_source (relay->context, &party->grace_id);
-  g_clear_pointer (&party->fingerprint, g_free);
-  g_clear_pointer (&party->alias, g_free);
-  g_clear_pointer (&party->reflexive_addr, g_free);
-  g_clear_pointer (&party->local_addrs, g_strfreev);
-  g_clear_pointer (&party->nat_type, g_free);
-  g_clear_pointer (&party->pipe_secret, g_free);
-  g_clear_pointer (&party->relay, g_free);
-}
-
-void
-_wzp_relay_call_free (RelayCall *call)
-{
-  _wzp_clear_source (call->relay->context, &call->ring_timeout_id);
-  _wzp_clear_source (call->relay->context, &call->duration_id);
-  _wzp_relay_bridge_call_gone (call);
-  _wzp_relay_pipes_drop_call (call);
-  /* Calls end through _wzp_relay_call_end(); this only keeps the counts right if one
-   * did not. */
-  _wzp_relay_call_set_state (call, CALL_ENDED);
-  g_free (call->bridge_secret);
-  party_clear (call->relay, &call->party[0]);
-  party_clear (call->relay, &call->party[1]);
-  g_free (call->call_id);
-  g_free (call);
-}
-
-RelayCall *
-_wzp_relay_call_lookup (WzpRelay   *self,
-                        const char *call_id)
-{
-  return call_id ? g_hash_table_lookup (self->calls, call_id) : NULL;
-}
 
 static void
 log_call (RelayCall  *call,
@@ -173,7 +119,7 @@ send_hangup (RelayCall       *call,
   g_autoptr(WzpMessage) hangup = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, call->call_id);
 
   _wzp_message_set_string (hangup, "reason", _wzp_hangup_reason_to_wire (reason));
-  _wzp_relay_send_to (call->relay, call->party[role].fingerprint, hangup);
+  _wzp_relay_party_send (call, role, hangup);
 }
 
 /* Ends @call: tells @notify_role (a role, NOTIFY_BOTH or NOTIFY_NONE) with a Hangup,
@@ -379,7 +325,7 @@ call_forward (WzpRelay   *self,
 
   if (party_can_receive (self, call->party[role].relay != NULL, message, &error))
     {
-      _wzp_relay_send_to (self, call->party[role].fingerprint, message);
+      _wzp_relay_party_send (call, role, message);
       return TRUE;
     }
   log_call (call, "%s", error->message);
@@ -464,8 +410,10 @@ call_new (WzpRelay   *self,
   caller->fingerprint = g_strdup (from->fingerprint);
   caller->alias = g_strdup (alias);
   caller->relay = from->peer ? g_strdup (from->peer->fingerprint) : NULL;
+  caller->endpoint = _wzp_relay_endpoint_for (caller->relay);
   callee->fingerprint = g_strdup (_wzp_message_get_string (offer, "target_fingerprint"));
   callee->relay = callee_peer ? g_strdup (callee_peer->fingerprint) : NULL;
+  callee->endpoint = _wzp_relay_endpoint_for (callee->relay);
   party_store_candidates (caller, offer, "caller_reflexive_addr", "caller_local_addrs",
                           "caller_nat_type");
   /* An offer from a peer relay has the peer relay's address, not the caller's. */
@@ -563,14 +511,10 @@ handle_offer (WzpRelay   *self,
     }
 
   call = call_new (self, from, offer, alias, callee_peer);
+  /* The callee's relay checks the caller against what we announced: announce first. */
   if (callee_peer != NULL)
-    {
-      /* The callee's relay checks the caller against what we announced: announce first. */
-      _wzp_relay_presence_flush_for (callee_peer, from->fingerprint);
-      _wzp_relay_federation_forward (self, callee_peer->fingerprint, forward);
-    }
-  else
-    _wzp_relay_send_to (self, target, forward);
+    _wzp_relay_presence_flush_for (callee_peer, from->fingerprint);
+  _wzp_relay_party_send (call, WZP_CALL_ROLE_CALLEE, forward);
 
   if (callee_peer != NULL)
     log_call (call, "offered (the callee is at the peer relay %s)", callee_peer->uri);
@@ -649,14 +593,13 @@ send_setup (RelayCall   *call,
   if (!party_can_receive (call->relay, FALSE, setup, &error))
     {
       log_call (call, "%s", error->message);
-      _wzp_relay_send_error_to (call->relay, party->fingerprint,
-                                WZP_ERROR_CODE_FRAME_TOO_LARGE, call->call_id,
-                                "The relay could not send you this call's CallSetup: %s. "
-                                "The call is over", error->message);
+      _wzp_relay_party_send_error (call, role, WZP_ERROR_CODE_FRAME_TOO_LARGE,
+                                   "The relay could not send you this call's CallSetup: %s. "
+                                   "The call is over", error->message);
       _wzp_relay_call_end (call, WZP_HANGUP_REASON_ERROR, NOTIFY_BOTH);
       return FALSE;
     }
-  _wzp_relay_send_to (call->relay, party->fingerprint, setup);
+  _wzp_relay_party_send (call, role, setup);
   return TRUE;
 }
 
@@ -949,7 +892,7 @@ _wzp_relay_calls_handle_remote (WzpRelay   *self,
 
       /* Our party hears it. An error before the answer, from the callee's relay, means it
        * refused the offer (callee gone, limits): the call is over. */
-      _wzp_relay_send_to (self, call->party[1 - role].fingerprint, forward);
+      _wzp_relay_party_send (call, 1 - role, forward);
       if (role == WZP_CALL_ROLE_CALLEE &&
           (call->state == CALL_OFFERED || call->state == CALL_RINGING))
         {
@@ -1064,7 +1007,7 @@ _wzp_relay_calls_party_lost (WzpRelay   *self,
           call->party[role].grace_id =
             _wzp_timeout_add_seconds_full (self->context, self->grace_period,
                                            grace_expired_cb, data, g_free);
-          _wzp_relay_send_to (self, call->party[1 - role].fingerprint, lost);
+          _wzp_relay_party_send (call, 1 - role, lost);
           log_call (call, "signalling of the %s lost; waiting %u s for it to come back",
                     role == WZP_CALL_ROLE_CALLER ? "caller" : "callee", self->grace_period);
         }

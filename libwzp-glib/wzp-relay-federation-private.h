@@ -87,11 +87,6 @@ gboolean    _wzp_relay_federation_check_size (WzpRelay    *self,
 gboolean    _wzp_relay_federation_forward   (WzpRelay    *self,
                                              const char  *peer_fingerprint,
                                              WzpMessage  *inner);
-/* _wzp_relay_send_to()'s federation half: when @message is about a call whose party
- * @fingerprint is at a peer relay, it goes there (or starts the bridge); TRUE if taken. */
-gboolean    _wzp_relay_federation_route     (WzpRelay    *self,
-                                             const char  *fingerprint,
-                                             WzpMessage  *message);
 /* Sends @message on @peer's link as it is; nothing when the link is down. */
 void        _wzp_relay_federation_send      (RelayPeer   *peer,
                                              WzpMessage  *message);
@@ -157,8 +152,6 @@ gboolean    _wzp_relay_bridge_adopt         (WzpRelay    *self,
                                              WzpMessage  *open_pipe,
                                              const char **code,
                                              GError     **error);
-/* The call is going away: cancel its outgoing bridge (joined bridges end with the pipes). */
-void        _wzp_relay_bridge_call_gone     (RelayCall   *call);
 void        _wzp_relay_bridge_close_all     (WzpRelay    *self);
 
 G_END_DECLS

@@ -16,10 +16,10 @@
 
 #include <string.h>
 
-#include "wzp-client-private.h"
 #include "wzp-enum-types.h"
 #include "wzp-error.h"
 #include "wzp-relay-federation-private.h"
+#include "wzp-relay-uri-private.h"
 #include "wzp-tls-dial-private.h"
 
 #define BACKOFF_MIN_MS   250
@@ -788,40 +788,6 @@ _wzp_relay_federation_forward (WzpRelay    *self,
   forward = new_forward (self, inner);
   link_send (peer->link, forward);
   return TRUE;
-}
-
-gboolean
-_wzp_relay_federation_route (WzpRelay    *self,
-                             const char  *fingerprint,
-                             WzpMessage  *message)
-{
-  WzpMessageType type = _wzp_message_get_message_type (message);
-  RelayCall *call;
-
-  if (fed_of (self)->peers->len == 0)
-    return FALSE;
-  call = _wzp_relay_call_lookup (self, _wzp_message_get_string (message, "call_id"));
-  if (call == NULL)
-    return FALSE;
-
-  for (int role = 0; role < 2; role++)
-    {
-      RelayParty *party = &call->party[role];
-
-      if (party->relay == NULL || g_strcmp0 (party->fingerprint, fingerprint) != 0)
-        continue;
-
-      /* At the caller's relay, "the callee should open its pipe" means: the caller's pipe
-       * is here, bridge it to the callee's relay (docs/protocol.md, "The bridged relay path"). */
-      if (type == WZP_MESSAGE_PIPE_REQUESTED && role == WZP_CALL_ROLE_CALLEE)
-        _wzp_relay_bridge_open (call);
-      /* Pipe errors are about the bridge that stands in for the remote party here; its
-       * own relay reports on its own pipes. */
-      else if (type != WZP_MESSAGE_ERROR)
-        _wzp_relay_federation_forward (self, party->relay, message);
-      return TRUE;
-    }
-  return FALSE;
 }
 
 GStrv

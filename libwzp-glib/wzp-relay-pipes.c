@@ -25,7 +25,8 @@
 
 #include <string.h>
 
-#include "wzp-path-private.h"
+#include "wzp-pipe-token-private.h"
+#include "wzp-relay-endpoint-private.h"
 #include "wzp-relay-forwarder-private.h"
 #include "wzp-relay-log-private.h"
 #include "wzp-relay-private.h"
@@ -124,12 +125,6 @@ log_pipe (RelayPipe  *pipe,
                     "MESSAGE", "Pipe from %s: %s", pipe->remote_addr, text);
 }
 
-static const char *
-pipe_fingerprint (RelayPipe *pipe)
-{
-  return pipe->call ? pipe->call->party[pipe->role].fingerprint : NULL;
-}
-
 static int
 pipe_fd (RelayPipe *pipe)
 {
@@ -153,8 +148,7 @@ _wzp_relay_pipe_close (RelayPipe  *pipe,
   if (reason != NULL)
     log_pipe (pipe, reason);
   if (code != NULL && pipe->call != NULL)
-    _wzp_relay_send_error_to (self, pipe_fingerprint (pipe), code, pipe->call->call_id,
-                              "%s", reason);
+    _wzp_relay_party_send_error (pipe->call, pipe->role, code, "%s", reason);
 
   /* The forwarder lets go of both sockets before either closes. */
   if (pipe->forward != NULL)
@@ -192,8 +186,10 @@ _wzp_relay_pipe_close (RelayPipe  *pipe,
     pipe_unref (pipe);
 }
 
-void
-_wzp_relay_pipes_drop_call (RelayCall *call)
+/* The call is going away: its pipes close with it. */
+static void
+call_gone_cb (RelayCall *call,
+              gpointer   data)
 {
   for (int role = 0; role < 2; role++)
     if (call->party[role].pipe != NULL)
@@ -289,9 +285,8 @@ pipe_ready_written_cb (GObject      *source,
                         "WZP_LIMIT", "pipe-forwarding",
                         "MESSAGE", "Call %s: cannot forward the pipe: %s",
                         pipe->call->call_id, error->message);
-      _wzp_relay_send_error_to (pipe->relay, pipe_fingerprint (partner),
-                                WZP_ERROR_CODE_LIMIT_REACHED, pipe->call->call_id,
-                                "The relay is out of resources for pipes");
+      _wzp_relay_party_send_error (partner->call, partner->role, WZP_ERROR_CODE_LIMIT_REACHED,
+                                   "The relay is out of resources for pipes");
       _wzp_relay_pipe_close (pipe, WZP_ERROR_CODE_LIMIT_REACHED,
                              "The relay is out of resources for pipes");
     }
@@ -367,6 +362,7 @@ pipe_attach (RelayPipe *pipe,
 
   pipe->call = call;
   pipe->role = role;
+  _wzp_relay_call_watch_gone (call, call_gone_cb, NULL);
 
   /* At most one pipe per party: a new one replaces the old (the party has given up on
    * it), and the old join goes with it. */
@@ -381,11 +377,7 @@ pipe_attach (RelayPipe *pipe,
     }
 
   if (other->pipe == NULL)
-    {
-      g_autoptr(WzpMessage) requested = _wzp_message_new_for_call (WZP_MESSAGE_PIPE_REQUESTED,
-                                                                   call->call_id);
-      _wzp_relay_send_to (self, other->fingerprint, requested);
-    }
+    _wzp_relay_party_request_pipe (call, 1 - role);
 
   pipe_wait (pipe, self->pipe_wait_timeout, partner_wait_cb);
 }
@@ -416,9 +408,9 @@ handle_open_pipe (RelayPipe  *pipe,
   if (seq <= party->last_pipe_seq)
     {
       /* Not this party's pipe (pipe->call stays unset): the party's current pipe stays. */
-      _wzp_relay_send_error_to (self, party->fingerprint, WZP_ERROR_CODE_BAD_TOKEN, call_id,
-                                "Pipe token %" G_GINT64_FORMAT " was already used; "
-                                "a pipe token is good for one pipe", seq);
+      _wzp_relay_party_send_error (call, role, WZP_ERROR_CODE_BAD_TOKEN,
+                                   "Pipe token %" G_GINT64_FORMAT " was already used; "
+                                   "a pipe token is good for one pipe", seq);
       _wzp_relay_pipe_close (pipe, NULL, "reused pipe token");
       return;
     }

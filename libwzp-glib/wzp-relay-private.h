@@ -2,7 +2,10 @@
  *
  *   wzp-relay.c         the object, listeners, registration, dispatch
  *   wzp-relay-accept.c  a connection's stages from accept to a completed TLS handshake
+ *   wzp-relay-call.c    a call: registry, storage, end of life and who watches for it
  *   wzp-relay-calls.c   the call state machine and CallSetup cross-wiring
+ *   wzp-relay-endpoint.c a party as the relay reaches it: here or at a peer relay
+ *                       (declared in wzp-relay-endpoint-private.h)
  *   wzp-relay-pipes.c   pipe listener, token check, joining (matching pipes to calls)
  *   wzp-relay-forwarder.c  forwarding of joined pipes (recv/send) on a thread of its own
  *                       (declared in wzp-relay-forwarder-private.h)
@@ -34,6 +37,7 @@ typedef struct _RelayPipe RelayPipe;
 typedef struct _IpCounters IpCounters;
 typedef struct _RelayFederation RelayFederation;
 typedef struct _RelayBridge RelayBridge;
+typedef struct _RelayEndpointOps RelayEndpointOps;
 typedef struct _WzpLogLimiter WzpLogLimiter;
 typedef struct _RelayCounts RelayCounts;
 
@@ -101,6 +105,17 @@ struct _RelayConn
   gboolean            ping_outstanding;
 };
 
+/* What holds something of a call (its pipes, its bridge) learns that the call is going
+ * away through this: relay-calls never calls those layers itself. */
+typedef void (*RelayCallGoneFunc) (RelayCall *call,
+                                   gpointer   data);
+
+typedef struct
+{
+  RelayCallGoneFunc func;
+  gpointer          data;
+} RelayCallWatch;
+
 typedef enum
 {
   CALL_OFFERED,
@@ -123,6 +138,7 @@ typedef struct
   guint        grace_id;           /* signalling lost, waiting for re-registration */
   char        *relay;              /* federation: the peer relay holding this party, or
                                     * NULL for a party registered here */
+  const RelayEndpointOps *endpoint; /* how the relay reaches it (follows from @relay) */
 } RelayParty;
 
 struct _RelayCall
@@ -143,6 +159,7 @@ struct _RelayCall
   char           *bridge_secret;
   gint64          last_bridge_seq;
   RelayBridge    *bridge;           /* the caller's relay's outgoing bridge, if any */
+  GArray         *gone_watches;     /* RelayCallWatch: who hears the call go, or NULL */
 };
 
 struct _WzpRelay
@@ -229,9 +246,6 @@ void        _wzp_relay_conn_refuse      (RelayConn    *conn,
                                          ...) G_GNUC_PRINTF (3, 4);
 /* The TLS handshake completed: checks the identity and starts reading. */
 void        _wzp_relay_conn_established (RelayConn    *conn);
-void        _wzp_relay_send_to          (WzpRelay     *self,
-                                         const char   *fingerprint,
-                                         WzpMessage   *message);
 void        _wzp_relay_conn_send        (RelayConn    *conn,
                                          WzpMessage   *message);
 void        _wzp_relay_conn_send_error  (RelayConn    *conn,
@@ -239,12 +253,6 @@ void        _wzp_relay_conn_send_error  (RelayConn    *conn,
                                          const char   *call_id,
                                          const char   *format,
                                          ...) G_GNUC_PRINTF (4, 5);
-void        _wzp_relay_send_error_to    (WzpRelay     *self,
-                                         const char   *fingerprint,
-                                         const char   *code,
-                                         const char   *call_id,
-                                         const char   *format,
-                                         ...) G_GNUC_PRINTF (5, 6);
 void        _wzp_relay_notify_counts    (WzpRelay     *self);
 void        _wzp_relay_emit_call_started (WzpRelay    *self,
                                           RelayCall   *call);
@@ -280,6 +288,18 @@ gboolean    _wzp_relay_accept_check_fds (WzpRelay          *self,
 void        _wzp_relay_accept_conn_closed (RelayConn       *conn);
 void        _wzp_relay_accept_conn_registered (RelayConn   *conn);
 
+/* wzp-relay-call.c */
+/* Frees @call (the registry's destroy function): its watchers hear first. */
+void        _wzp_relay_call_free        (RelayCall    *call);
+RelayCall  *_wzp_relay_call_lookup      (WzpRelay     *self,
+                                         const char   *call_id);
+/* @func(@call, @data) runs once, as @call is freed, before any of it is; the last to watch
+ * hears first. Watching again with the same @func and @data changes nothing. */
+void        _wzp_relay_call_watch_gone  (RelayCall    *call,
+                                         RelayCallGoneFunc func,
+                                         gpointer      data);
+const char *_wzp_relay_call_state_name  (RelayCallState state);
+
 /* wzp-relay-calls.c */
 void        _wzp_relay_calls_handle     (WzpRelay     *self,
                                          RelayConn    *conn,
@@ -291,10 +311,6 @@ void        _wzp_relay_calls_party_back (WzpRelay     *self,
 void        _wzp_relay_call_end         (RelayCall    *call,
                                          WzpHangupReason reason,
                                          int           notify_role);
-void        _wzp_relay_call_free        (RelayCall    *call);
-RelayCall  *_wzp_relay_call_lookup      (WzpRelay     *self,
-                                         const char   *call_id);
-const char *_wzp_relay_call_state_name  (RelayCallState state);
 void        _wzp_relay_calls_shutdown   (WzpRelay     *self);
 
 /* wzp-relay-ringing.c */
@@ -318,7 +334,6 @@ gboolean    _wzp_relay_pipes_incoming   (WzpRelay          *self,
 void        _wzp_relay_pipe_close       (RelayPipe         *pipe,
                                          const char        *code,
                                          const char        *reason);
-void        _wzp_relay_pipes_drop_call  (RelayCall         *call);
 void        _wzp_relay_pipes_close_all  (WzpRelay          *self);
 /* Joined pipe pairs the forwarding thread is carrying. */
 guint       _wzp_relay_pipes_get_n_forwarding (WzpRelay    *self);

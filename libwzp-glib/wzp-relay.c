@@ -257,42 +257,6 @@ _wzp_relay_lookup_conn (WzpRelay   *self,
   return g_hash_table_lookup (self->registrations, fingerprint);
 }
 
-void
-_wzp_relay_send_to (WzpRelay   *self,
-                    const char *fingerprint,
-                    WzpMessage *message)
-{
-  RelayConn *conn;
-
-  /* A party of a call at a peer relay is reached over the federation link. */
-  if (_wzp_relay_federation_route (self, fingerprint, message))
-    return;
-  conn = _wzp_relay_lookup_conn (self, fingerprint);
-  if (conn != NULL)
-    _wzp_relay_conn_send (conn, message);
-}
-
-void
-_wzp_relay_send_error_to (WzpRelay   *self,
-                          const char *fingerprint,
-                          const char *code,
-                          const char *call_id,
-                          const char *format,
-                          ...)
-{
-  RelayConn *conn = _wzp_relay_lookup_conn (self, fingerprint);
-  g_autofree char *text = NULL;
-  va_list args;
-
-  if (conn == NULL)
-    return;
-
-  va_start (args, format);
-  text = g_strdup_vprintf (format, args);
-  va_end (args);
-  _wzp_relay_conn_send_error (conn, code, call_id, "%s", text);
-}
-
 static void
 close_after_flush_cb (GObject      *source,
                       GAsyncResult *result,

@@ -9,6 +9,7 @@
 #include "test-util.h"
 #include "wzp-client-private.h"
 #include "wzp-path-private.h"
+#include "wzp-pipe-token-private.h"
 #include "wzp-relay-federation-private.h"
 #include "wzp-relay-private.h"
 

@@ -15,6 +15,7 @@
 
 #include "test-util.h"
 #include "wzp-path-private.h"
+#include "wzp-pipe-token-private.h"
 #include "wzp-relay-private.h"
 
 typedef struct

@@ -42,6 +42,7 @@
 #include "wzp-message-private.h"
 #include "wzp-nat-type-private.h"
 #include "wzp-network-info-private.h"
+#include "wzp-relay-uri-private.h"
 #include "wzp-socket-private.h"
 #include "wzp-tls-dial-private.h"
 
