@@ -15,14 +15,14 @@
 
 #include "wzp-call-private.h"
 #include "wzp-candidates-private.h"
-#include "wzp-client-private.h"
+#include "wzp-address-private.h"
 
 GStrv
 _wzp_call_filter_peer_host_candidates (WzpCall            *self,
                                        const char         *source,
                                        const char * const *offered)
 {
-  gboolean loopback = self->client != NULL && _wzp_client_get_test_loopback (self->client);
+  gboolean loopback = self->sink.owner != NULL && self->loopback;
   unsigned n_ignored = 0;
   GStrv kept = _wzp_candidates_filter_peer (offered, loopback, &n_ignored);
 
@@ -46,8 +46,8 @@ _wzp_call_send_candidate_update (WzpCall *self)
   g_autoptr(WzpMessage) update = _wzp_message_new_for_call (WZP_MESSAGE_CANDIDATE_UPDATE,
                                                             self->call_id);
 
-  _wzp_client_fill_candidates (self->client, update, "reflexive_addr", "local_addrs", NULL);
-  self->announced_serial = _wzp_client_get_candidates_serial (self->client);
+  _wzp_local_candidates_fill (self->local, update, "reflexive_addr", "local_addrs", NULL);
+  self->announced_serial = _wzp_local_candidates_get_serial (self->local);
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "WZP_CALL_ID", self->call_id,
                     "MESSAGE", "Call %s: telling the peer our new addresses (reflexive %s)",
@@ -130,9 +130,9 @@ _wzp_call_network_changed (WzpCall            *self,
 void
 _wzp_call_announce_candidates (WzpCall *self)
 {
-  if (self->state == WZP_CALL_STATE_ENDED || self->privacy || self->client == NULL ||
+  if (self->state == WZP_CALL_STATE_ENDED || self->privacy || self->sink.owner == NULL ||
       self->setup == NULL ||
-      self->announced_serial == _wzp_client_get_candidates_serial (self->client))
+      self->announced_serial == _wzp_local_candidates_get_serial (self->local))
     return;
 
   _wzp_call_send_candidate_update (self);

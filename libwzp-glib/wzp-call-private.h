@@ -5,9 +5,11 @@
 #pragma once
 
 #include "wzp-call.h"
-#include "wzp-client.h"
+#include "wzp-identity.h"
+#include "wzp-local-candidates-private.h"
 #include "wzp-message-private.h"
 #include "wzp-path-private.h"
+#include "wzp-socket-private.h"
 
 G_BEGIN_DECLS
 
@@ -16,11 +18,43 @@ G_BEGIN_DECLS
 #define WZP_CALL_NOMINATE_ACK_MS     1000
 #define WZP_CALL_KEEPALIVE_MS        1000
 
-WzpCall   *_wzp_call_new_outgoing       (WzpClient    *client,
+/* What a call sends upward, through the client that made it: the call never calls the
+ * client (docs/calls.md, "Code"). @owner is the first argument of both; the call holds a
+ * weak pointer to it, and sends nothing once it is gone. */
+typedef struct
+{
+  GObject  *owner;
+  /* A signalling message for the relay (dropped while not registered). */
+  void    (*send)  (GObject    *owner,
+                    WzpMessage *message);
+  /* The call ended: the owner forgets it. */
+  void    (*ended) (GObject    *owner,
+                    WzpCall    *call);
+} WzpCallSink;
+
+/* @port is P (direct dials go out from it); @loopback is the client's test-only loopback
+ * mode, the only one in which the peer's loopback candidates are dialled. The client
+ * then pushes its candidates (_wzp_call_set_local_candidates()) before anything else. */
+WzpCall   *_wzp_call_new_outgoing       (const WzpCallSink *sink,
+                                         WzpIdentity  *identity,
+                                         WzpSharedPort *port,
+                                         gboolean      loopback,
                                          const char   *peer_fingerprint,
                                          gboolean      privacy);
-WzpCall   *_wzp_call_new_incoming       (WzpClient    *client,
-                                         WzpMessage   *offer);
+/* @privacy: the client's privacy setting, what answering defaults to. */
+WzpCall   *_wzp_call_new_incoming       (const WzpCallSink *sink,
+                                         WzpIdentity  *identity,
+                                         WzpSharedPort *port,
+                                         gboolean      loopback,
+                                         WzpMessage   *offer,
+                                         gboolean      privacy);
+/* The client's candidates now (it pushes every change): what the offer, the answer and
+ * CandidateUpdates carry, and where dials go out from. */
+void       _wzp_call_set_local_candidates (WzpCall    *self,
+                                         WzpLocalCandidates *local);
+/* The client's privacy setting changed: an incoming call not yet answered answers so. */
+void       _wzp_call_set_client_privacy (WzpCall      *self,
+                                         gboolean      privacy);
 /* A signalling message for this call (routed by call_id). */
 void       _wzp_call_handle_message     (WzpCall      *self,
                                          WzpMessage   *message);
@@ -31,13 +65,15 @@ void       _wzp_call_signalling_lost    (WzpCall      *self);
  * back without waiting for 3 s of silence). */
 void       _wzp_call_network_changed    (WzpCall      *self,
                                          const char * const *own_addresses);
-/* The client's candidates differ from what this call last told the peer (the client is
- * registered): CandidateUpdate to the peer, and the peer's candidates are dialled again
- * from the new addresses. */
+/* The client's candidates may differ from what this call last told the peer (the client
+ * is registered): if so, CandidateUpdate to the peer, and the peer's candidates are
+ * dialled again from the new addresses. */
 void       _wzp_call_announce_candidates (WzpCall     *self);
-/* Sends the offer; @task completes with the call once a path is nominated. */
+/* Sends the offer (naming us @alias); @task completes with the call once a path is
+ * nominated. */
 void       _wzp_call_start              (WzpCall      *self,
-                                         GTask        *task);
+                                         GTask        *task,
+                                         const char   *alias);
 /* Direct connections accepted on P: does the preamble name this call, and take it. */
 gboolean   _wzp_call_matches_preamble   (WzpCall      *self,
                                          const guint8 *preamble);
@@ -55,8 +91,12 @@ struct _WzpCall
   GObject          parent_instance;
 
   GMainContext    *context;            /* thread-default at construction: its timers' */
-  WzpClient       *client;             /* weak */
+  WzpCallSink      sink;               /* .owner weak */
   WzpIdentity     *identity;
+  WzpSharedPort   *port;
+  gboolean         loopback;
+  WzpLocalCandidates *local;           /* the client's latest */
+  gboolean         client_privacy;     /* what answering defaults to */
   char            *call_id;
   WzpCallRole      role;
   WzpCallState     state;
@@ -137,25 +177,5 @@ void       _wzp_call_handle_candidate_update (WzpCall    *self,
 GStrv      _wzp_call_filter_peer_host_candidates (WzpCall            *self,
                                                   const char         *source,
                                                   const char * const *offered);
-
-/* WzpClient's side */
-void        _wzp_client_send            (WzpClient    *self,
-                                         WzpMessage   *message);
-/* @nat_member may be NULL (CandidateUpdate carries no NAT type). */
-void        _wzp_client_fill_candidates (WzpClient    *self,
-                                         WzpMessage   *message,
-                                         const char   *reflexive_member,
-                                         const char   *local_member,
-                                         const char   *nat_member);
-/* Grows whenever the candidates a peer should know change (host candidates, or the
- * address the relay sees); a call compares it with what it last sent. */
-guint       _wzp_client_get_candidates_serial (WzpClient *self);
-/* Whether @connection's local address is still one of @own_addresses (TRUE when there
- * is nothing to go by). */
-gboolean    _wzp_connection_is_on_own_address (GSocketConnection  *connection,
-                                               const char * const *own_addresses);
-const char *_wzp_client_get_fingerprint (WzpClient    *self);
-void        _wzp_client_call_ended      (WzpClient    *self,
-                                         WzpCall      *call);
 
 G_END_DECLS

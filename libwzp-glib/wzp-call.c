@@ -8,7 +8,6 @@
 
 #include "wzp-call-private.h"
 #include "wzp-enum-types.h"
-#include "wzp-client-private.h"
 #include "wzp-error.h"
 #include "wzp-race-private.h"
 #include "wzp-timeout-private.h"
@@ -104,8 +103,8 @@ void
 _wzp_call_send_signalling (WzpCall    *self,
                            WzpMessage *message)
 {
-  if (self->client != NULL)
-    _wzp_client_send (self->client, message);
+  if (self->sink.owner != NULL)
+    self->sink.send (self->sink.owner, message);
 }
 
 /* CallSetup or a CandidateUpdate changed what the peer's candidates are. */
@@ -309,8 +308,8 @@ _wzp_call_end (WzpCall         *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ERROR_MESSAGE]);
   g_signal_emit (self, signals[SIGNAL_ENDED], 0, reason);
 
-  if (self->client != NULL)
-    _wzp_client_call_ended (self->client, self);
+  if (self->sink.owner != NULL)
+    self->sink.ended (self->sink.owner, self);
 }
 
 void
@@ -505,8 +504,7 @@ head_start_cb (gpointer user_data)
 static guint
 start_round (WzpCall *self)
 {
-  WzpSharedPort *port = self->client ? _wzp_client_get_shared_port (self->client) : NULL;
-  WzpNetworkInfo *network = self->client ? _wzp_client_get_network_info (self->client) : NULL;
+  WzpSharedPort *port = self->sink.owner ? self->port : NULL;
   g_auto(GStrv) own = NULL;
   WzpRace *race;
 
@@ -514,7 +512,7 @@ start_round (WzpCall *self)
   if (self->privacy || port == NULL || self->peer_candidates == NULL)
     return 0;
 
-  own = network ? _wzp_network_info_dup_host_candidates (network) : NULL;
+  own = _wzp_local_candidates_dup_host (self->local);
   race = _wzp_race_new (self->call_id, self->role, self->identity, self->peer_fingerprint,
                         port, self->peer_candidates, (const char * const *) own);
   g_signal_connect (race, "path", G_CALLBACK (race_path_cb), self);
@@ -723,8 +721,8 @@ handle_setup (WzpCall    *self,
   start_race (self);
   /* Our network changed between the offer (or answer) and now: the peer dials what we
    * sent then, so tell it what holds now. This race already dials from the new one. */
-  if (!self->privacy && self->client != NULL &&
-      self->announced_serial != _wzp_client_get_candidates_serial (self->client))
+  if (!self->privacy && self->sink.owner != NULL &&
+      self->announced_serial != _wzp_local_candidates_get_serial (self->local))
     _wzp_call_send_candidate_update (self);
 }
 
@@ -835,16 +833,22 @@ _wzp_call_signalling_lost (WzpCall *self)
 /* Construction */
 
 static WzpCall *
-call_new (WzpClient   *client,
-          const char  *call_id,
-          WzpCallRole  role,
-          const char  *peer_fingerprint)
+call_new (const WzpCallSink *sink,
+          WzpIdentity       *identity,
+          WzpSharedPort     *port,
+          gboolean           loopback,
+          const char        *call_id,
+          WzpCallRole        role,
+          const char        *peer_fingerprint)
 {
   WzpCall *self = g_object_new (WZP_TYPE_CALL, NULL);
 
-  self->client = client;
-  g_object_add_weak_pointer (G_OBJECT (client), (gpointer *) &self->client);
-  self->identity = g_object_ref (wzp_client_get_identity (client));
+  self->sink = *sink;
+  g_object_add_weak_pointer (self->sink.owner, (gpointer *) &self->sink.owner);
+  self->identity = g_object_ref (identity);
+  self->port = port ? g_object_ref (port) : NULL;
+  self->loopback = loopback;
+  self->local = _wzp_local_candidates_new_unknown (0);
   self->call_id = g_strdup (call_id);
   self->role = role;
   self->peer_fingerprint = g_strdup (peer_fingerprint);
@@ -852,45 +856,72 @@ call_new (WzpClient   *client,
 }
 
 WzpCall *
-_wzp_call_new_outgoing (WzpClient  *client,
-                        const char *peer_fingerprint,
-                        gboolean    privacy)
+_wzp_call_new_outgoing (const WzpCallSink *sink,
+                        WzpIdentity       *identity,
+                        WzpSharedPort     *port,
+                        gboolean           loopback,
+                        const char        *peer_fingerprint,
+                        gboolean           privacy)
 {
   g_autofree char *call_id = g_uuid_string_random ();
-  WzpCall *self = call_new (client, call_id, WZP_CALL_ROLE_CALLER, peer_fingerprint);
+  WzpCall *self = call_new (sink, identity, port, loopback, call_id, WZP_CALL_ROLE_CALLER,
+                            peer_fingerprint);
 
   self->state = WZP_CALL_STATE_CALLING;
   self->privacy = privacy;
+  self->client_privacy = privacy;
   return self;
 }
 
 WzpCall *
-_wzp_call_new_incoming (WzpClient  *client,
-                        WzpMessage *offer)
+_wzp_call_new_incoming (const WzpCallSink *sink,
+                        WzpIdentity       *identity,
+                        WzpSharedPort     *port,
+                        gboolean           loopback,
+                        WzpMessage        *offer,
+                        gboolean           privacy)
 {
-  WzpCall *self = call_new (client, _wzp_message_get_string (offer, "call_id"),
-                            WZP_CALL_ROLE_CALLEE,
+  WzpCall *self = call_new (sink, identity, port, loopback,
+                            _wzp_message_get_string (offer, "call_id"), WZP_CALL_ROLE_CALLEE,
                             _wzp_message_get_string (offer, "caller_fingerprint"));
 
   self->state = WZP_CALL_STATE_INCOMING;
   self->peer_alias = g_strdup (_wzp_message_get_string (offer, "caller_alias"));
+  self->client_privacy = privacy;
   return self;
 }
 
 void
-_wzp_call_start (WzpCall *self,
-                 GTask   *task)
+_wzp_call_set_local_candidates (WzpCall            *self,
+                                WzpLocalCandidates *local)
+{
+  _wzp_local_candidates_ref (local);
+  g_clear_pointer (&self->local, _wzp_local_candidates_unref);
+  self->local = local;
+}
+
+void
+_wzp_call_set_client_privacy (WzpCall  *self,
+                              gboolean  privacy)
+{
+  self->client_privacy = privacy;
+}
+
+void
+_wzp_call_start (WzpCall    *self,
+                 GTask      *task,
+                 const char *alias)
 {
   g_autoptr(WzpMessage) offer = _wzp_message_new_for_call (WZP_MESSAGE_DIRECT_CALL_OFFER,
                                                            self->call_id);
 
   set_task (self, task);
   _wzp_message_set_string (offer, "target_fingerprint", self->peer_fingerprint);
-  _wzp_message_set_string (offer, "caller_alias", wzp_client_get_alias (self->client));
+  _wzp_message_set_string (offer, "caller_alias", alias);
   if (!self->privacy)
-    _wzp_client_fill_candidates (self->client, offer, "caller_reflexive_addr",
-                                 "caller_local_addrs", "caller_nat_type");
-  self->announced_serial = _wzp_client_get_candidates_serial (self->client);
+    _wzp_local_candidates_fill (self->local, offer, "caller_reflexive_addr",
+                                "caller_local_addrs", "caller_nat_type");
+  self->announced_serial = _wzp_local_candidates_get_serial (self->local);
   _wzp_call_send_signalling (self, offer);
 }
 
@@ -970,15 +1001,15 @@ wzp_call_answer_async (WzpCall             *self,
     }
 
   set_privacy (self, mode == WZP_ACCEPT_MODE_PRIVACY ||
-                     (self->client != NULL && wzp_client_get_privacy (self->client)));
+                     (self->sink.owner != NULL && self->client_privacy));
   if (self->privacy)
     _wzp_message_set_string (answer, "accept_mode",
                              _wzp_accept_mode_to_wire (WZP_ACCEPT_MODE_PRIVACY));
-  else if (self->client != NULL)
+  else if (self->sink.owner != NULL)
     {
-      _wzp_client_fill_candidates (self->client, answer, "callee_reflexive_addr",
-                                   "callee_local_addrs", "callee_nat_type");
-      self->announced_serial = _wzp_client_get_candidates_serial (self->client);
+      _wzp_local_candidates_fill (self->local, answer, "callee_reflexive_addr",
+                                  "callee_local_addrs", "callee_nat_type");
+      self->announced_serial = _wzp_local_candidates_get_serial (self->local);
     }
 
   set_task (self, task);
@@ -1314,10 +1345,10 @@ wzp_call_dispose (GObject *object)
 {
   WzpCall *self = WZP_CALL (object);
 
-  if (self->client != NULL)
+  if (self->sink.owner != NULL)
     {
-      g_object_remove_weak_pointer (G_OBJECT (self->client), (gpointer *) &self->client);
-      self->client = NULL;
+      g_object_remove_weak_pointer (self->sink.owner, (gpointer *) &self->sink.owner);
+      self->sink.owner = NULL;
     }
   g_cancellable_cancel (self->cancellable);
   stop_races (self);
@@ -1343,6 +1374,8 @@ wzp_call_finalize (GObject *object)
   WzpCall *self = WZP_CALL (object);
 
   g_clear_object (&self->identity);
+  g_clear_object (&self->port);
+  g_clear_pointer (&self->local, _wzp_local_candidates_unref);
   g_clear_object (&self->cancellable);
   g_clear_pointer (&self->setup, _wzp_message_unref);
   g_clear_pointer (&self->peer_candidates, _wzp_message_unref);
