@@ -99,15 +99,17 @@ _wzp_call_network_changed (WzpCall            *self,
 {
   g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func ((GDestroyNotify) _wzp_path_unref);
   g_autoptr(WzpCall) keep = g_object_ref (self);
+  GPtrArray *paths;
 
   if (self->state == WZP_CALL_STATE_ENDED || own_addresses == NULL || own_addresses[0] == NULL)
     return;
 
   /* A path from an address this host no longer has is dead, whatever TCP thinks: the
    * kernel can send nothing on it and may take minutes to say so. */
-  for (guint i = 0; i < self->paths->len; i++)
+  paths = _wzp_nominator_get_paths (self->nominator);
+  for (guint i = 0; i < paths->len; i++)
     {
-      WzpPath *path = g_ptr_array_index (self->paths, i);
+      WzpPath *path = g_ptr_array_index (paths, i);
 
       if (!path->closed && G_IS_SOCKET_CONNECTION (path->base) &&
           !_wzp_connection_is_on_own_address (G_SOCKET_CONNECTION (path->base),
@@ -123,7 +125,7 @@ _wzp_call_network_changed (WzpCall            *self,
                                              "that path used");
 
       if (!path->closed)
-        _wzp_call_path_failed (self, path, error);
+        _wzp_nominator_drop_path (self->nominator, path, error);
     }
 }
 

@@ -8,15 +8,14 @@
 #include "wzp-identity.h"
 #include "wzp-local-candidates-private.h"
 #include "wzp-message-private.h"
+#include "wzp-nominator-private.h"
 #include "wzp-path-private.h"
 #include "wzp-socket-private.h"
 
 G_BEGIN_DECLS
 
-/* Default deadlines (docs/decisions.md, "Upgrade and fallback", "Only the caller nominates"). */
+/* Default deadline (docs/decisions.md, "Upgrade and fallback"). */
 #define WZP_CALL_CONNECT_DEADLINE_MS 10000
-#define WZP_CALL_NOMINATE_ACK_MS     1000
-#define WZP_CALL_KEEPALIVE_MS        1000
 
 /* What a call sends upward, through the client that made it: the call never calls the
  * client (docs/calls.md, "Code"). @owner is the first argument of both; the call holds a
@@ -83,9 +82,8 @@ void       _wzp_call_take_accepted      (WzpCall      *self,
 void       _wzp_call_abandon            (WzpCall      *self,
                                          const char   *why);
 
-/* Between wzp-call.c, wzp-call-paths.c (paths and nomination) and wzp-call-network.c
- * (network changes): the instance struct and what the files call of each other. Nothing
- * else touches these. */
+/* Between wzp-call.c and wzp-call-network.c (network changes): the instance struct and
+ * what the files call of each other. Nothing else touches these. */
 struct _WzpCall
 {
   GObject          parent_instance;
@@ -117,21 +115,12 @@ struct _WzpCall
   guint            deadline_id;
   gint64           pipe_seq;
   gboolean         pipe_pending;
-  GPtrArray       *paths;              /* WzpPath*, authenticated */
-  WzpPath         *nominated;
-  WzpPath         *pending;            /* caller: nominated, waiting for the ack */
-  gint64           nominate_seq;
-  guint            ack_timeout_id;
-  guint            keepalive_id;
+  WzpNominator    *nominator;          /* the paths, the nomination, fallback */
   gboolean         rang;
   GString         *outcomes;           /* every candidate's outcome, for the error */
   GPtrArray       *races;              /* WzpRace*: rounds of direct attempts, newest last */
   GPtrArray       *early_accepted;     /* peer dials that came before our CallSetup */
   guint            head_start_id;
-  gint64           last_rx_us;         /* last frame on the nominated path */
-  guint            silence_id;         /* when the nominated path will have been silent */
-  guint            recover_id;         /* deadline for finding a path again */
-  gboolean         peer_wants_relay;   /* the peer asked for a pipe while we were direct */
   WzpMessage      *peer_candidates;    /* what to dial: CallSetup, then CandidateUpdates */
   guint            announced_serial;   /* the client's candidates serial the peer knows */
   gint64           last_round_us;      /* when the newest round of dials started */
@@ -148,22 +137,8 @@ void       _wzp_call_end                (WzpCall         *self,
                                          gboolean         tell_peer);
 /* A relay pipe, unless one is on its way or open. */
 void       _wzp_call_ensure_pipe        (WzpCall      *self);
-/* Both sides agreed on @path (NominateAck, or a Nominate followed): the call runs on it. */
-void       _wzp_call_use_path           (WzpCall      *self,
-                                         WzpPath      *path);
-/* wzp-call-paths.c: a new authenticated path (read from now on, maybe nominated). */
-void       _wzp_call_path_authenticated (WzpCall      *self,
-                                         WzpPath      *path);
-/* (Re)arms the check that the nominated path is not silent. */
-void       _wzp_call_arm_silence_check  (WzpCall      *self);
-/* The keepalive timer (a Ping on the nominated path every WZP_CALL_KEEPALIVE_MS). */
-gboolean   _wzp_call_keepalive_cb       (gpointer      user_data);
 /* notify::peer-direct-address and notify::peer-local-addresses */
 void       _wzp_call_notify_peer_candidates (WzpCall  *self);
-/* A path failed (read error, silence, or its local address went away). */
-void       _wzp_call_path_failed        (WzpCall      *self,
-                                         WzpPath      *path,
-                                         GError       *error);
 /* A new round of dials to the peer's current candidates, at most one a second. */
 void       _wzp_call_request_round      (WzpCall      *self);
 /* wzp-call-network.c: CandidateUpdate out (our candidates changed) and in (the peer's). */

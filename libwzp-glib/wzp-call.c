@@ -259,9 +259,11 @@ _wzp_call_end (WzpCall         *self,
       _wzp_call_send_signalling (self, hangup);
       /* Also on the end-to-end stream: the peer learns at once even if signalling is
        * slow or gone (docs/decisions.md, "Losing signalling is not the end of a call"). */
-      if (self->nominated != NULL && !self->nominated->closed)
+      WzpPath *agreed = _wzp_nominator_get_agreed (self->nominator);
+
+      if (agreed != NULL && !agreed->closed)
         {
-          in_band = self->nominated;
+          in_band = agreed;
           _wzp_frame_io_write_async (in_band->io, hangup, NULL, close_after_hangup_cb,
                                      _wzp_path_ref (in_band));
         }
@@ -276,20 +278,7 @@ _wzp_call_end (WzpCall         *self,
   stop_races (self);
   g_ptr_array_set_size (self->early_accepted, 0);
   _wzp_clear_source (self->context, &self->deadline_id);
-  _wzp_clear_source (self->context, &self->ack_timeout_id);
-  _wzp_clear_source (self->context, &self->keepalive_id);
-  _wzp_clear_source (self->context, &self->silence_id);
-  _wzp_clear_source (self->context, &self->recover_id);
-  for (guint i = 0; i < self->paths->len; i++)
-    {
-      WzpPath *path = g_ptr_array_index (self->paths, i);
-
-      if (path != in_band)
-        _wzp_path_close (path);
-    }
-  g_ptr_array_set_size (self->paths, 0);
-  self->nominated = NULL;
-  self->pending = NULL;
+  _wzp_nominator_stop (self->nominator, in_band);
 
   if (self->task != NULL)
     {
@@ -320,22 +309,19 @@ _wzp_call_abandon (WzpCall    *self,
                  g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_FAILED, "%s", why), FALSE);
 }
 
-/* Paths and nomination (docs/calls.md, "Nomination"; wzp-call-paths.c) */
+/* Paths and nomination (docs/calls.md, "Nomination"; wzp-nominator.c) */
 
-void
-_wzp_call_use_path (WzpCall *self,
-                    WzpPath *path)
+/* Both sides agreed on @path (NominateAck, or a Nominate followed): the call runs on it. */
+static void
+path_agreed_cb (WzpNominator *nominator,
+                WzpPath      *path,
+                WzpCall      *self)
 {
   gboolean first = (self->time_to_path < 0);
   gboolean new_kind = (self->path_kind != path->kind);
   gboolean new_remote = (g_strcmp0 (self->remote_address, path->remote) != 0);
-  WzpPath *previous = self->nominated;
   g_autofree char *kind_text = g_enum_to_string (WZP_TYPE_PATH_KIND, path->kind);
 
-  self->nominated = path;
-  self->last_rx_us = g_get_monotonic_time ();
-  self->peer_wants_relay = FALSE;
-  _wzp_clear_source (self->context, &self->recover_id);
   self->path_kind = path->kind;
   if (new_remote)
     {
@@ -357,25 +343,13 @@ _wzp_call_use_path (WzpCall *self,
   if (first)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIME_TO_PATH]);
   set_state (self, WZP_CALL_STATE_ACTIVE);
-  _wzp_call_arm_silence_check (self);
   if (path->kind != WZP_PATH_KIND_RELAY)
     {
-      /* A direct path is as good as it gets: no more attempts. Only the caller closes the
-       * other paths, and only now that the ack came (docs/decisions.md, "Only the caller
-       * nominates"); the callee closes them when the caller does. */
+      /* A direct path is as good as it gets: no more attempts (the nominator closed the
+       * other paths, on the caller's side). */
       _wzp_clear_source (self->context, &self->deadline_id);
       stop_races (self);
-      if (self->role == WZP_CALL_ROLE_CALLER)
-        for (guint i = 0; i < self->paths->len; i++)
-          {
-            WzpPath *other = g_ptr_array_index (self->paths, i);
-
-            if (other != path)
-              _wzp_path_close (other);
-          }
     }
-  if (previous != NULL && previous != path && self->role == WZP_CALL_ROLE_CALLER)
-    _wzp_path_close (previous);
   g_signal_emit (self, signals[SIGNAL_PATH_CHANGED], 0);
 
   if (self->task != NULL)
@@ -387,6 +361,39 @@ _wzp_call_use_path (WzpCall *self,
       else
         g_task_return_pointer (task, g_object_ref (self), g_object_unref);
     }
+}
+
+static void
+relay_needed_cb (WzpNominator *nominator,
+                 WzpCall      *self)
+{
+  _wzp_call_ensure_pipe (self);
+}
+
+static void
+recovery_failed_cb (WzpNominator *nominator,
+                    WzpCall      *self)
+{
+  _wzp_call_end (self, WZP_HANGUP_REASON_UNREACHABLE,
+                 g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_UNREACHABLE,
+                              "The connection to %s was lost and no other could be made",
+                              _wzp_call_peer_name (self)), TRUE);
+}
+
+static void
+hung_up_cb (WzpNominator    *nominator,
+            WzpHangupReason  reason,
+            WzpCall         *self)
+{
+  _wzp_call_end (self, reason, NULL, FALSE);
+}
+
+/* A new authenticated path: while a round of dials runs, a spare is worth keeping. */
+static void
+add_path (WzpCall *self,
+          WzpPath *path)
+{
+  _wzp_nominator_add_path (self->nominator, path, self->deadline_id != 0);
 }
 
 /* The relay pipe */
@@ -420,7 +427,7 @@ pipe_opened_cb (GObject      *source,
     }
 
   emit_candidate_result (self, pipe_addr, "relay", "ok", NULL);
-  _wzp_call_path_authenticated (self, path);
+  add_path (self, path);
 }
 
 static void
@@ -444,14 +451,8 @@ open_pipe (WzpCall *self)
 void
 _wzp_call_ensure_pipe (WzpCall *self)
 {
-  for (guint i = 0; i < self->paths->len; i++)
-    {
-      WzpPath *path = g_ptr_array_index (self->paths, i);
-
-      if (path->kind == WZP_PATH_KIND_RELAY && !path->closed)
-        return;
-    }
-  open_pipe (self);
+  if (!_wzp_nominator_has_relay_path (self->nominator))
+    open_pipe (self);
 }
 
 /* The race: rounds of direct attempts. The first starts with CallSetup; a network change
@@ -463,7 +464,7 @@ race_path_cb (WzpRace *race,
               WzpPath *path,
               WzpCall *self)
 {
-  _wzp_call_path_authenticated (self, path);
+  add_path (self, path);
 }
 
 static void
@@ -483,7 +484,7 @@ race_exhausted_cb (WzpRace *race,
 {
   /* Every direct attempt of a round failed: the relay need not wait for the head start;
    * with a path in use, nothing is missing. */
-  if (self->nominated != NULL)
+  if (_wzp_nominator_get_agreed (self->nominator) != NULL)
     return;
   _wzp_clear_source (self->context, &self->head_start_id);
   _wzp_call_ensure_pipe (self);
@@ -639,17 +640,7 @@ deadline_cb (gpointer user_data)
        * the spare paths, the callee follows. A call looking for a path again has its own
        * deadline (recover_timeout_cb). */
       stop_races (self);
-      if (self->role == WZP_CALL_ROLE_CALLER && self->nominated != NULL)
-        for (guint i = self->paths->len; i > 0; i--)
-          {
-            WzpPath *path = g_ptr_array_index (self->paths, i - 1);
-
-            if (path != self->nominated && path != self->pending)
-              {
-                _wzp_path_close (path);
-                g_ptr_array_remove_index (self->paths, i - 1);
-              }
-          }
+      _wzp_nominator_close_spares (self->nominator);
       return G_SOURCE_REMOVE;
     }
   _wzp_call_end (self, WZP_HANGUP_REASON_UNREACHABLE,
@@ -715,8 +706,7 @@ handle_setup (WzpCall    *self,
   set_state (self, WZP_CALL_STATE_CONNECTING);
   self->deadline_id = _wzp_timeout_add (self->context, WZP_CALL_CONNECT_DEADLINE_MS, deadline_cb,
                                         self);
-  self->keepalive_id = _wzp_timeout_add (self->context, WZP_CALL_KEEPALIVE_MS,
-                                         _wzp_call_keepalive_cb, self);
+  _wzp_nominator_start_keepalive (self->nominator);
 
   start_race (self);
   /* Our network changed between the offer (or answer) and now: the peer dials what we
@@ -773,12 +763,15 @@ _wzp_call_handle_message (WzpCall    *self,
       /* The peer opened a pipe: meet it there unless one is on the way or in use. A peer
        * that asks for a pipe while we are on a direct path lost that path (it may fail in
        * one direction only): the caller then moves the call to the relay. */
-      if (self->setup != NULL &&
-          (self->nominated == NULL || self->nominated->kind != WZP_PATH_KIND_RELAY))
+      if (self->setup != NULL)
         {
-          if (self->nominated != NULL && self->state == WZP_CALL_STATE_ACTIVE)
-            self->peer_wants_relay = TRUE;
-          open_pipe (self);
+          WzpPath *agreed = _wzp_nominator_get_agreed (self->nominator);
+
+          if (agreed == NULL || agreed->kind != WZP_PATH_KIND_RELAY)
+            {
+              _wzp_nominator_peer_wants_relay (self->nominator);
+              open_pipe (self);
+            }
         }
       break;
 
@@ -851,6 +844,11 @@ call_new (const WzpCallSink *sink,
   self->local = _wzp_local_candidates_new_unknown (0);
   self->call_id = g_strdup (call_id);
   self->role = role;
+  self->nominator = _wzp_nominator_new (call_id, role, self->cancellable);
+  g_signal_connect (self->nominator, "path-agreed", G_CALLBACK (path_agreed_cb), self);
+  g_signal_connect (self->nominator, "relay-needed", G_CALLBACK (relay_needed_cb), self);
+  g_signal_connect (self->nominator, "failed", G_CALLBACK (recovery_failed_cb), self);
+  g_signal_connect (self->nominator, "hung-up", G_CALLBACK (hung_up_cb), self);
   self->peer_fingerprint = g_strdup (peer_fingerprint);
   return self;
 }
@@ -1353,12 +1351,12 @@ wzp_call_dispose (GObject *object)
   g_cancellable_cancel (self->cancellable);
   stop_races (self);
   _wzp_clear_source (self->context, &self->deadline_id);
-  _wzp_clear_source (self->context, &self->ack_timeout_id);
-  _wzp_clear_source (self->context, &self->keepalive_id);
-  _wzp_clear_source (self->context, &self->silence_id);
-  _wzp_clear_source (self->context, &self->recover_id);
-  if (self->paths != NULL)
-    g_ptr_array_set_size (self->paths, 0);
+  if (self->nominator != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->nominator, self);
+      g_object_run_dispose (G_OBJECT (self->nominator));
+      g_clear_object (&self->nominator);
+    }
   if (self->task != NULL)
     {
       g_autoptr(GTask) task = take_task (self);
@@ -1379,7 +1377,6 @@ wzp_call_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_pointer (&self->setup, _wzp_message_unref);
   g_clear_pointer (&self->peer_candidates, _wzp_message_unref);
-  g_clear_pointer (&self->paths, g_ptr_array_unref);
   g_clear_pointer (&self->races, g_ptr_array_unref);
   g_clear_pointer (&self->early_accepted, g_ptr_array_unref);
   g_string_free (self->outcomes, TRUE);
@@ -1601,7 +1598,6 @@ wzp_call_init (WzpCall *self)
 {
   self->context = g_main_context_ref_thread_default ();
   self->cancellable = g_cancellable_new ();
-  self->paths = g_ptr_array_new_with_free_func ((GDestroyNotify) _wzp_path_unref);
   self->outcomes = g_string_new (NULL);
   self->early_accepted = g_ptr_array_new_with_free_func (g_object_unref);
   self->races = g_ptr_array_new ();
