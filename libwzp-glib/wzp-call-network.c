@@ -61,9 +61,9 @@ void
 _wzp_call_handle_candidate_update (WzpCall    *self,
                                    WzpMessage *update)
 {
-  g_autoptr(WzpMessage) candidates = NULL;
   g_auto(GStrv) offered = NULL;
   g_auto(GStrv) locals = NULL;
+  WzpPeerCandidates *candidates;
   const char *reflexive = _wzp_message_get_string (update, "reflexive_addr");
 
   /* Before set-up there is nothing to dial yet (CallSetup will carry the latest); a
@@ -75,12 +75,12 @@ _wzp_call_handle_candidate_update (WzpCall    *self,
   locals = _wzp_call_filter_peer_host_candidates (self, "CandidateUpdate",
                                                   (const char * const *) offered);
 
-  /* An update is the peer's whole current set: it replaces what CallSetup said. */
-  candidates = _wzp_message_copy (self->peer_candidates);
-  _wzp_message_set_string (candidates, "peer_direct_addr", reflexive);
-  _wzp_message_set_strv (candidates, "peer_local_addrs", (const char * const *) locals);
-  g_clear_pointer (&self->peer_candidates, _wzp_message_unref);
-  self->peer_candidates = g_steal_pointer (&candidates);
+  /* An update is the peer's whole current set of addresses: it replaces what CallSetup
+   * said (it carries no NAT type: the one CallSetup gave stands). */
+  candidates = _wzp_peer_candidates_new (reflexive, (const char * const *) locals,
+                                         _wzp_peer_candidates_get_nat_type (self->peer_candidates));
+  g_clear_pointer (&self->peer_candidates, _wzp_peer_candidates_unref);
+  self->peer_candidates = candidates;
 
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "WZP_CALL_ID", self->call_id,

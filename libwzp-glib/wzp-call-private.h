@@ -10,6 +10,7 @@
 #include "wzp-message-private.h"
 #include "wzp-nominator-private.h"
 #include "wzp-path-private.h"
+#include "wzp-peer-candidates-private.h"
 #include "wzp-socket-private.h"
 
 G_BEGIN_DECLS
@@ -121,7 +122,7 @@ struct _WzpCall
   GPtrArray       *races;              /* WzpRace*: rounds of direct attempts, newest last */
   GPtrArray       *early_accepted;     /* peer dials that came before our CallSetup */
   guint            head_start_id;
-  WzpMessage      *peer_candidates;    /* what to dial: CallSetup, then CandidateUpdates */
+  WzpPeerCandidates *peer_candidates;  /* what to dial: CallSetup, then CandidateUpdates */
   guint            announced_serial;   /* the client's candidates serial the peer knows */
   gint64           last_round_us;      /* when the newest round of dials started */
   guint            reround_id;         /* a rate-limited round waiting to start */

@@ -691,9 +691,14 @@ handle_setup (WzpCall    *self,
     g_auto(GStrv) locals = _wzp_call_filter_peer_host_candidates (self, "CallSetup",
                                                                   (const char * const *) offered);
 
-    self->peer_candidates = _wzp_message_copy (setup);
-    _wzp_message_set_strv (self->peer_candidates, "peer_local_addrs",
-                           (const char * const *) locals);
+    const char *peer_nat = _wzp_message_get_string (setup, "peer_nat_type");
+    WzpNatType nat = WZP_NAT_TYPE_UNKNOWN;
+
+    if (peer_nat != NULL)
+      _wzp_nat_type_from_wire (peer_nat, &nat);
+    self->peer_candidates =
+      _wzp_peer_candidates_new (_wzp_message_get_string (setup, "peer_direct_addr"),
+                                (const char * const *) locals, nat);
   }
   self->setup_us = g_get_monotonic_time ();
   /* (notify::peer-local-addresses marks the moment CallSetup arrived, for "setup" events) */
@@ -1258,8 +1263,8 @@ const char *
 wzp_call_get_peer_direct_address (WzpCall *self)
 {
   g_return_val_if_fail (WZP_IS_CALL (self), NULL);
-  return self->peer_candidates ? _wzp_message_get_string (self->peer_candidates,
-                                                          "peer_direct_addr") : NULL;
+  return self->peer_candidates ? _wzp_peer_candidates_get_reflexive (self->peer_candidates)
+                               : NULL;
 }
 
 /**
@@ -1279,7 +1284,7 @@ wzp_call_dup_peer_local_addresses (WzpCall *self)
   g_return_val_if_fail (WZP_IS_CALL (self), NULL);
   if (self->peer_candidates == NULL)
     return g_new0 (char *, 1);
-  return _wzp_message_dup_strv (self->peer_candidates, "peer_local_addrs");
+  return _wzp_peer_candidates_dup_host (self->peer_candidates);
 }
 
 /* GObject */
@@ -1376,7 +1381,7 @@ wzp_call_finalize (GObject *object)
   g_clear_pointer (&self->local, _wzp_local_candidates_unref);
   g_clear_object (&self->cancellable);
   g_clear_pointer (&self->setup, _wzp_message_unref);
-  g_clear_pointer (&self->peer_candidates, _wzp_message_unref);
+  g_clear_pointer (&self->peer_candidates, _wzp_peer_candidates_unref);
   g_clear_pointer (&self->races, g_ptr_array_unref);
   g_clear_pointer (&self->early_accepted, g_ptr_array_unref);
   g_string_free (self->outcomes, TRUE);

@@ -22,8 +22,8 @@
 
 #include "wzp-enums.h"
 #include "wzp-identity.h"
-#include "wzp-message-private.h"
 #include "wzp-path-private.h"
+#include "wzp-peer-candidates-private.h"
 #include "wzp-socket-private.h"
 
 G_BEGIN_DECLS
@@ -53,7 +53,7 @@ WzpRace    *_wzp_race_new                (const char      *call_id,
                                           WzpIdentity     *identity,
                                           const char      *peer_fingerprint,
                                           WzpSharedPort   *shared_port,
-                                          WzpMessage      *setup,
+                                          WzpPeerCandidates *peer_candidates,
                                           const char * const *own_candidates);
 /* Starts dialling every candidate. Returns how many of the dials are promising (a
  * reflexive one the peer's NAT type allows, a global IPv6 one, or a host candidate on one

@@ -58,7 +58,7 @@ struct _WzpRace
   WzpIdentity    *identity;
   char           *peer_fingerprint;
   WzpSharedPort  *shared_port;
-  WzpMessage     *setup;
+  WzpPeerCandidates *peer_candidates;
   char          **own_candidates;
   guint           n_promising;
   guint8          preamble[WZP_PREAMBLE_LEN];
@@ -564,16 +564,13 @@ shares_our_network (WzpRace    *self,
 guint
 _wzp_race_start (WzpRace *self)
 {
-  g_auto(GStrv) locals = _wzp_message_dup_strv (self->setup, "peer_local_addrs");
-  const char *reflexive = _wzp_message_get_string (self->setup, "peer_direct_addr");
-  const char *peer_nat = _wzp_message_get_string (self->setup, "peer_nat_type");
-  WzpNatType nat = WZP_NAT_TYPE_UNKNOWN;
+  guint n_candidates = _wzp_peer_candidates_get_length (self->peer_candidates);
+  const char *reflexive = _wzp_peer_candidates_get_reflexive (self->peer_candidates);
+  WzpNatType nat = _wzp_peer_candidates_get_nat_type (self->peer_candidates);
   gboolean dial_reflexive;
 
   /* A reflexive dial is skipped only when the peer's mapping depends on the destination
    * (docs/decisions.md, "When a reflexive dial is skipped"). */
-  if (peer_nat != NULL)
-    _wzp_nat_type_from_wire (peer_nat, &nat);
   dial_reflexive = reflexive != NULL &&
                    nat != WZP_NAT_TYPE_SYMMETRIC && nat != WZP_NAT_TYPE_MULTIPLE;
 
@@ -587,18 +584,21 @@ _wzp_race_start (WzpRace *self)
    * dial leaves from"). */
   for (guint pass = 0; pass < 2; pass++)
     {
-      for (guint i = 0; locals[i] != NULL; i++)
+      for (guint i = 0; i < n_candidates; i++)
         {
+          const WzpPeerCandidate *host = _wzp_peer_candidates_get (self->peer_candidates, i);
           g_autoptr(GInetAddress) inet = NULL;
           gboolean global = FALSE;
           gboolean promising;
 
-          if (_wzp_address_parse_parts (locals[i], &inet, NULL))
+          if (host->kind != WZP_PEER_CANDIDATE_HOST)
+            continue;
+          if (_wzp_address_parse_parts (host->address, &inet, NULL))
             global = _wzp_address_classify (inet) == WZP_ADDRESS_CLASS_GLOBAL;
-          promising = global || shares_our_network (self, locals[i]);
+          promising = global || shares_our_network (self, host->address);
           if (promising != (pass == 0))
             continue;
-          add_dial (self, locals[i], "host", global);
+          add_dial (self, host->address, "host", global);
           if (promising)
             self->n_promising++;
         }
@@ -693,7 +693,7 @@ _wzp_race_new (const char    *call_id,
                WzpIdentity   *identity,
                const char    *peer_fingerprint,
                WzpSharedPort *shared_port,
-               WzpMessage    *setup,
+               WzpPeerCandidates *peer_candidates,
                const char * const *own_candidates)
 {
   WzpRace *self = g_object_new (WZP_TYPE_RACE, NULL);
@@ -703,7 +703,7 @@ _wzp_race_new (const char    *call_id,
   self->identity = g_object_ref (identity);
   self->peer_fingerprint = g_strdup (peer_fingerprint);
   self->shared_port = shared_port ? g_object_ref (shared_port) : NULL;
-  self->setup = _wzp_message_ref (setup);
+  self->peer_candidates = _wzp_peer_candidates_ref (peer_candidates);
   _wzp_preamble_build (call_id, self->preamble);
   return self;
 }
@@ -727,7 +727,7 @@ _wzp_race_finalize (GObject *object)
   g_clear_object (&self->identity);
   g_free (self->peer_fingerprint);
   g_strfreev (self->own_candidates);
-  g_clear_pointer (&self->setup, _wzp_message_unref);
+  g_clear_pointer (&self->peer_candidates, _wzp_peer_candidates_unref);
   g_clear_object (&self->cancellable);
   g_ptr_array_unref (self->timers);
   g_ptr_array_unref (self->targets);
