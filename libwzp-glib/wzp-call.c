@@ -58,6 +58,7 @@ enum {
 static GParamSpec *properties[N_PROPS];
 
 enum {
+  SIGNAL_SET_UP,
   SIGNAL_CANDIDATE_RESULT,
   SIGNAL_PATH_CHANGED,
   SIGNAL_ENDED,
@@ -701,8 +702,8 @@ handle_setup (WzpCall    *self,
                                 (const char * const *) locals, nat);
   }
   self->setup_us = g_get_monotonic_time ();
-  /* (notify::peer-local-addresses marks the moment CallSetup arrived, for "setup" events) */
   _wzp_call_notify_peer_candidates (self);
+  g_signal_emit (self, signals[SIGNAL_SET_UP], 0);
   if (self->peer_alias == NULL && _wzp_message_get_string (setup, "peer_alias") != NULL)
     {
       self->peer_alias = g_strdup (_wzp_message_get_string (setup, "peer_alias"));
@@ -1553,6 +1554,21 @@ wzp_call_class_init (WzpCallClass *klass)
                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * WzpCall::set-up:
+   * @self: the call
+   *
+   * Emitted once, when the relay's `CallSetup` arrived: both sides now look for a path,
+   * [property@Wzp.Call:peer-direct-address] and [property@Wzp.Call:peer-local-addresses]
+   * say what the peer shared, and the `ms` of
+   * [signal@Wzp.Call::candidate-result] count from here.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_SET_UP] =
+    g_signal_new ("set-up", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 0);
 
   /**
    * WzpCall::candidate-result:

@@ -156,6 +156,7 @@ typedef struct
   GError        *answer_error;
   gboolean       answered;
   GPtrArray     *results;     /* "kind address result" of the callee's attempts */
+  guint          n_set_up;    /* ::set-up emissions */
 } Callee;
 
 static void
@@ -178,6 +179,12 @@ static void result_cb (WzpCall    *call,
                        GPtrArray  *results);
 
 static void
+count_set_up_cb (guint *count)
+{
+  (*count)++;
+}
+
+static void
 incoming_cb (WzpClient *client,
              WzpCall   *call,
              Callee    *callee)
@@ -185,6 +192,7 @@ incoming_cb (WzpClient *client,
   g_assert_cmpint (wzp_call_get_state (call), ==, WZP_CALL_STATE_INCOMING);
   g_assert_cmpint (wzp_call_get_role (call), ==, WZP_CALL_ROLE_CALLEE);
   g_set_object (&callee->call, call);
+  g_signal_connect_swapped (call, "set-up", G_CALLBACK (count_set_up_cb), &callee->n_set_up);
   if (callee->results != NULL)
     g_signal_connect (call, "candidate-result", G_CALLBACK (result_cb), callee->results);
   wzp_call_ring (call);
@@ -263,6 +271,8 @@ check_call (Fixture       *f,
   g_assert_cmpint (wzp_call_get_path_kind (call), ==, expected);
   g_assert_cmpint (wzp_call_get_path_kind (callee.call), ==, expected);
   g_assert_cmpint (wzp_call_get_time_to_path (call), >=, 0);
+  /* CallSetup came once, before the path. */
+  g_assert_cmpuint (callee.n_set_up, ==, 1);
   g_assert_cmpstr (wzp_call_get_peer_fingerprint (callee.call), ==,
                    wzp_identity_get_fingerprint (wzp_client_get_identity (a)));
   g_assert_cmpstr (wzp_call_get_peer_alias (callee.call), ==, "Alice");

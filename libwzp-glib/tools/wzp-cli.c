@@ -94,7 +94,6 @@ typedef struct
   Cli      *cli;
   WzpCall  *call;
   gint64    setup_us;
-  gboolean  setup_seen;
   gboolean  nominated;
   gboolean  taken;
   guint     hold_id;
@@ -341,9 +340,8 @@ hang_up_all (Cli *cli)
 
 /* WzpCall notifies its peer addresses when CallSetup arrives: that is the setup event. */
 static void
-call_setup_cb (WzpCall    *call,
-               GParamSpec *pspec,
-               CliCall    *cc)
+call_setup_cb (WzpCall *call,
+               CliCall *cc)
 {
   const char *call_id = wzp_call_get_call_id (call);
   const char *role = enum_nick (WZP_TYPE_CALL_ROLE, wzp_call_get_role (call));
@@ -352,9 +350,6 @@ call_setup_cb (WzpCall    *call,
   g_autofree char *locals_text = g_strjoinv (", ", locals);
   JsonBuilder *event;
 
-  if (cc->setup_seen)
-    return;
-  cc->setup_seen = TRUE;
   cc->setup_us = g_get_monotonic_time ();
 
   event = event_new ("setup", call_id);
@@ -488,7 +483,7 @@ track_call (Cli     *cli,
   g_ptr_array_add (cli->calls, cc);
 
   g_signal_connect (call, "notify::state", G_CALLBACK (call_state_cb), cc);
-  g_signal_connect (call, "notify::peer-local-addresses", G_CALLBACK (call_setup_cb), cc);
+  g_signal_connect (call, "set-up", G_CALLBACK (call_setup_cb), cc);
   g_signal_connect (call, "candidate-result", G_CALLBACK (call_candidate_result_cb), cc);
   g_signal_connect (call, "path-changed", G_CALLBACK (call_path_changed_cb), cc);
   g_signal_connect (call, "ended", G_CALLBACK (call_ended_cb), cc);
