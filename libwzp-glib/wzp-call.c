@@ -116,17 +116,29 @@ _wzp_call_notify_peer_candidates (WzpCall *self)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_LOCAL_ADDRESSES]);
 }
 
+static const char *
+enum_nick (GType type,
+           int   value)
+{
+  g_autoptr(GEnumClass) klass = g_type_class_ref (type);
+  GEnumValue *enum_value = g_enum_get_value (klass, value);
+
+  return enum_value ? enum_value->value_nick : "?";
+}
+
 static void
-emit_candidate_result (WzpCall    *self,
-                       const char *address,
-                       const char *kind,
-                       const char *result,
-                       const char *reason)
+emit_candidate_result (WzpCall            *self,
+                       const char         *address,
+                       WzpCandidateKind    kind,
+                       WzpCandidateResult  result,
+                       const char         *reason)
 {
   int ms = ms_since_setup (self);
 
   g_string_append_printf (self->outcomes, "%s%s %s: %s%s%s (%d ms)",
-                          self->outcomes->len ? "; " : "", kind, address, result,
+                          self->outcomes->len ? "; " : "",
+                          enum_nick (WZP_TYPE_CANDIDATE_KIND, kind), address,
+                          enum_nick (WZP_TYPE_CANDIDATE_RESULT, result),
                           reason ? ", " : "", reason ? reason : "", ms);
   g_signal_emit (self, signals[SIGNAL_CANDIDATE_RESULT], 0, address, kind, result,
                  reason ? reason : "", ms);
@@ -417,7 +429,9 @@ pipe_opened_cb (GObject      *source,
     {
       gboolean cancelled = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 
-      emit_candidate_result (self, pipe_addr, "relay", cancelled ? "cancelled" : "failed",
+      emit_candidate_result (self, pipe_addr, WZP_CANDIDATE_KIND_RELAY,
+                             cancelled ? WZP_CANDIDATE_RESULT_CANCELLED
+                                       : WZP_CANDIDATE_RESULT_FAILED,
                              error->message);
       if (g_error_matches (error, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_PIN_MISMATCH))
         _wzp_call_end (self, WZP_HANGUP_REASON_ERROR,
@@ -427,7 +441,8 @@ pipe_opened_cb (GObject      *source,
       return;
     }
 
-  emit_candidate_result (self, pipe_addr, "relay", "ok", NULL);
+  emit_candidate_result (self, pipe_addr, WZP_CANDIDATE_KIND_RELAY, WZP_CANDIDATE_RESULT_OK,
+                         NULL);
   add_path (self, path);
 }
 
@@ -476,7 +491,15 @@ race_result_cb (WzpRace    *race,
                 const char *reason,
                 WzpCall    *self)
 {
-  emit_candidate_result (self, address, kind, result, *reason ? reason : NULL);
+  g_autoptr(GEnumClass) kinds = g_type_class_ref (WZP_TYPE_CANDIDATE_KIND);
+  g_autoptr(GEnumClass) results = g_type_class_ref (WZP_TYPE_CANDIDATE_RESULT);
+  GEnumValue *kind_value = g_enum_get_value_by_nick (kinds, kind);
+  GEnumValue *result_value = g_enum_get_value_by_nick (results, result);
+
+  /* The race speaks the nicks (wzp-race-private.h). */
+  g_return_if_fail (kind_value != NULL && result_value != NULL);
+  emit_candidate_result (self, address, kind_value->value, result_value->value,
+                         *reason ? reason : NULL);
 }
 
 static void
@@ -1574,8 +1597,8 @@ wzp_call_class_init (WzpCallClass *klass)
    * WzpCall::candidate-result:
    * @self: the call
    * @address: the candidate (or the relay's pipe address)
-   * @kind: `host`, `reflexive` or `relay`
-   * @result: `ok`, `failed`, `merged` or `cancelled`
+   * @kind: what the attempt went to
+   * @result: how it ended
    * @reason: why it failed, or an empty string
    * @ms: milliseconds since `CallSetup`
    *
@@ -1585,8 +1608,8 @@ wzp_call_class_init (WzpCallClass *klass)
    */
   signals[SIGNAL_CANDIDATE_RESULT] =
     g_signal_new ("candidate-result", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 5, G_TYPE_STRING, G_TYPE_STRING,
-                  G_TYPE_STRING, G_TYPE_STRING, G_TYPE_INT);
+                  NULL, NULL, NULL, G_TYPE_NONE, 5, G_TYPE_STRING, WZP_TYPE_CANDIDATE_KIND,
+                  WZP_TYPE_CANDIDATE_RESULT, G_TYPE_STRING, G_TYPE_INT);
 
   /**
    * WzpCall::path-changed:

@@ -170,13 +170,13 @@ answered_cb (GObject      *source,
   callee->answered = TRUE;
 }
 
-static void result_cb (WzpCall    *call,
-                       const char *address,
-                       const char *kind,
-                       const char *result,
-                       const char *reason,
-                       int         ms,
-                       GPtrArray  *results);
+static void result_cb (WzpCall            *call,
+                       const char         *address,
+                       WzpCandidateKind    kind,
+                       WzpCandidateResult  result,
+                       const char         *reason,
+                       int                 ms,
+                       GPtrArray          *results);
 
 static void
 count_set_up_cb (guint *count)
@@ -1261,16 +1261,29 @@ replace_candidates (WzpMessage *setup,
   _wzp_message_set_string (setup, "peer_direct_addr", c->reflexive);
 }
 
-static void
-result_cb (WzpCall    *call,
-           const char *address,
-           const char *kind,
-           const char *result,
-           const char *reason,
-           int         ms,
-           GPtrArray  *results)
+static const char *
+nick (GType type,
+      int   value)
 {
-  g_ptr_array_add (results, g_strdup_printf ("%s %s %s: %s", kind, address, result, reason));
+  g_autoptr(GEnumClass) klass = g_type_class_ref (type);
+  GEnumValue *enum_value = g_enum_get_value (klass, value);
+
+  g_assert_nonnull (enum_value);
+  return enum_value->value_nick;
+}
+
+static void
+result_cb (WzpCall            *call,
+           const char         *address,
+           WzpCandidateKind    kind,
+           WzpCandidateResult  result,
+           const char         *reason,
+           int                 ms,
+           GPtrArray          *results)
+{
+  g_ptr_array_add (results, g_strdup_printf ("%s %s %s: %s", nick (WZP_TYPE_CANDIDATE_KIND, kind),
+                                             address, nick (WZP_TYPE_CANDIDATE_RESULT, result),
+                                             reason));
 }
 
 static gboolean
@@ -2063,30 +2076,30 @@ reorder_setup (WzpMessage *setup,
 }
 
 static void
-reorder_caller_result_cb (WzpCall    *call,
-                          const char *address,
-                          const char *kind,
-                          const char *result,
-                          const char *reason,
-                          int         ms,
-                          Reorder    *r)
+reorder_caller_result_cb (WzpCall            *call,
+                          const char         *address,
+                          WzpCandidateKind    kind,
+                          WzpCandidateResult  result,
+                          const char         *reason,
+                          int                 ms,
+                          Reorder            *r)
 {
   /* The caller's relay path authenticated, and its Nominate is about to be held back:
    * now the direct path may form. */
-  if (g_str_equal (kind, "relay") && g_str_equal (result, "ok"))
+  if (kind == WZP_CANDIDATE_KIND_RELAY && result == WZP_CANDIDATE_RESULT_OK)
     gate_open (&r->direct);
 }
 
 static void
-reorder_callee_result_cb (WzpCall    *call,
-                          const char *address,
-                          const char *kind,
-                          const char *result,
-                          const char *reason,
-                          int         ms,
-                          Reorder    *r)
+reorder_callee_result_cb (WzpCall            *call,
+                          const char         *address,
+                          WzpCandidateKind    kind,
+                          WzpCandidateResult  result,
+                          const char         *reason,
+                          int                 ms,
+                          Reorder            *r)
 {
-  if (g_str_equal (kind, "relay"))
+  if (kind == WZP_CANDIDATE_KIND_RELAY)
     r->callee_relay_done = TRUE;
 }
 

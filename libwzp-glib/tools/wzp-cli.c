@@ -375,15 +375,17 @@ call_state_cb (WzpCall    *call,
 }
 
 static void
-call_candidate_result_cb (WzpCall    *call,
-                          const char *address,
-                          const char *kind,
-                          const char *result,
-                          const char *reason,
-                          int         ms,
-                          CliCall    *cc)
+call_candidate_result_cb (WzpCall            *call,
+                          const char         *address,
+                          WzpCandidateKind    kind_value,
+                          WzpCandidateResult  result_value,
+                          const char         *reason,
+                          int                 ms,
+                          CliCall            *cc)
 {
   const char *call_id = wzp_call_get_call_id (call);
+  const char *kind = enum_nick (WZP_TYPE_CANDIDATE_KIND, kind_value);
+  const char *result = enum_nick (WZP_TYPE_CANDIDATE_RESULT, result_value);
   JsonBuilder *event = event_new ("candidate", call_id);
 
   event_add_string (event, "addr", address);
