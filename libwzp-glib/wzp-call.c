@@ -484,22 +484,14 @@ race_path_cb (WzpRace *race,
 }
 
 static void
-race_result_cb (WzpRace    *race,
-                const char *address,
-                const char *kind,
-                const char *result,
-                const char *reason,
-                WzpCall    *self)
+race_result_cb (WzpRace            *race,
+                const char         *address,
+                WzpCandidateKind    kind,
+                WzpCandidateResult  result,
+                const char         *reason,
+                WzpCall            *self)
 {
-  g_autoptr(GEnumClass) kinds = g_type_class_ref (WZP_TYPE_CANDIDATE_KIND);
-  g_autoptr(GEnumClass) results = g_type_class_ref (WZP_TYPE_CANDIDATE_RESULT);
-  GEnumValue *kind_value = g_enum_get_value_by_nick (kinds, kind);
-  GEnumValue *result_value = g_enum_get_value_by_nick (results, result);
-
-  /* The race speaks the nicks (wzp-race-private.h). */
-  g_return_if_fail (kind_value != NULL && result_value != NULL);
-  emit_candidate_result (self, address, kind_value->value, result_value->value,
-                         *reason ? reason : NULL);
+  emit_candidate_result (self, address, kind, result, *reason ? reason : NULL);
 }
 
 static void

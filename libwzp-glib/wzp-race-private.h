@@ -42,7 +42,7 @@ G_DECLARE_FINAL_TYPE (WzpRace, _wzp_race, WZP, RACE, GObject)
 /* Signals:
  *  ::path (WzpPath *path): an authenticated direct path (pointer, borrowed)
  *  ::candidate-result (address, kind, result, reason): an attempt's outcome; kind is
- *     "host" or "reflexive", result "ok", "failed", "merged" or "cancelled". A candidate
+ *     WZP_CANDIDATE_KIND_HOST or _REFLEXIVE, result a WzpCandidateResult. A candidate
  *     may report more than once: a retried dial, or a merged dial later "ok" (the peer's
  *     connection came) or "failed" (it did not, within 100 ms)
  *  ::exhausted: every candidate failed at least once (a merged dial counts only when its

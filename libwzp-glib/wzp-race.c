@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "wzp-address-private.h"
+#include "wzp-enum-types.h"
 #include "wzp-error.h"
 #include "wzp-expect-stream-private.h"
 #include "wzp-race-private.h"
@@ -40,7 +41,7 @@ typedef struct
   WzpRace            *race;        /* owns the target */
   char               *address;
   GInetSocketAddress *sockaddr;    /* NULL if @address does not parse */
-  const char         *kind;        /* "host" or "reflexive" */
+  WzpCandidateKind    kind;        /* HOST or REFLEXIVE */
   gboolean            from_port;   /* dialled from P */
   TargetState         state;
   guint               n_dials;
@@ -145,10 +146,10 @@ _wzp_path_kind_for_address (const char *address)
 }
 
 static void
-report (WzpRace    *self,
-        Target     *target,
-        const char *result,
-        const char *reason)
+report (WzpRace            *self,
+        Target             *target,
+        WzpCandidateResult  result,
+        const char         *reason)
 {
   g_signal_emit (self, signals[SIGNAL_CANDIDATE_RESULT], 0, target->address, target->kind,
                  result, reason ? reason : "");
@@ -221,7 +222,7 @@ merged_deadline_cb (gpointer user_data)
     return G_SOURCE_REMOVE;
   reason = g_strdup_printf ("The peer's connection that this dial merged with did not come "
                             "within %d ms", MERGED_DEADLINE_MS);
-  report (target->race, target, "failed", reason);
+  report (target->race, target, WZP_CANDIDATE_RESULT_FAILED, reason);
   target_failed (target);
   return G_SOURCE_REMOVE;
 }
@@ -232,12 +233,12 @@ attempt_failed (Attempt *attempt,
                 GError  *error)
 {
   Target *target = attempt->target;
-  const char *result = "failed";
+  WzpCandidateResult result = WZP_CANDIDATE_RESULT_FAILED;
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    result = "cancelled";
+    result = WZP_CANDIDATE_RESULT_CANCELLED;
   else if (g_error_matches (error, WZP_SOCKET_ERROR, WZP_SOCKET_ERROR_MERGED))
-    result = "merged";
+    result = WZP_CANDIDATE_RESULT_MERGED;
 
   /* A FIN before the RST of SO_LINGER 0, as for paths (wzp-path.c): a NAT that saw only
    * the RST would drop the retry's SYN on the same 4-tuple. */
@@ -261,7 +262,7 @@ attempt_failed (Attempt *attempt,
 
   target->n_live--;
   report (attempt->race, target, result, error->message);
-  if (g_str_equal (result, "merged"))
+  if (result == WZP_CANDIDATE_RESULT_MERGED)
     {
       /* Not a failure: the peer's dial made this very connection, and it is on its way to
        * our listener (docs/decisions.md, "Which port a dial leaves from"). */
@@ -269,7 +270,7 @@ attempt_failed (Attempt *attempt,
         target->merged_id = _wzp_timeout_add (target->race->context, MERGED_DEADLINE_MS,
                                               merged_deadline_cb, target);
     }
-  else if (g_str_equal (result, "failed"))
+  else if (result == WZP_CANDIDATE_RESULT_FAILED)
     target_failed (target);
 }
 
@@ -287,12 +288,13 @@ attempt_succeeded (Attempt *attempt)
         return;
       /* The candidate's outcome: the peer's dial (ours merged with it, or is still out)
        * made the path. */
-      report (attempt->race, target, "ok", "through the peer's dial from there");
+      report (attempt->race, target, WZP_CANDIDATE_RESULT_OK,
+              "through the peer's dial from there");
     }
   else
     {
       target->n_live--;
-      report (attempt->race, target, "ok", NULL);
+      report (attempt->race, target, WZP_CANDIDATE_RESULT_OK, NULL);
     }
   target_ok (target);
 }
@@ -508,10 +510,10 @@ paced_dial_free (PacedDial *paced)
 }
 
 static void
-add_dial (WzpRace    *self,
-          const char *address,
-          const char *kind,
-          gboolean    from_port)
+add_dial (WzpRace          *self,
+          const char       *address,
+          WzpCandidateKind  kind,
+          gboolean          from_port)
 {
   Target *target = g_new0 (Target, 1);
   PacedDial *paced = g_new0 (PacedDial, 1);
@@ -598,14 +600,14 @@ _wzp_race_start (WzpRace *self)
           promising = global || shares_our_network (self, host->address);
           if (promising != (pass == 0))
             continue;
-          add_dial (self, host->address, "host", global);
+          add_dial (self, host->address, WZP_CANDIDATE_KIND_HOST, global);
           if (promising)
             self->n_promising++;
         }
 
       if (pass == 0 && dial_reflexive)
         {
-          add_dial (self, reflexive, "reflexive", TRUE);
+          add_dial (self, reflexive, WZP_CANDIDATE_KIND_REFLEXIVE, TRUE);
           self->n_promising++;
         }
     }
@@ -749,8 +751,8 @@ _wzp_race_class_init (WzpRaceClass *klass)
                   G_TYPE_NONE, 1, G_TYPE_POINTER);
   signals[SIGNAL_CANDIDATE_RESULT] =
     g_signal_new ("candidate-result", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING,
-                  G_TYPE_STRING, G_TYPE_STRING);
+                  NULL, NULL, NULL, G_TYPE_NONE, 4, G_TYPE_STRING, WZP_TYPE_CANDIDATE_KIND,
+                  WZP_TYPE_CANDIDATE_RESULT, G_TYPE_STRING);
   signals[SIGNAL_EXHAUSTED] =
     g_signal_new ("exhausted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 0);
