@@ -35,23 +35,23 @@ typedef struct
 /* @port is P (direct dials go out from it); @loopback is the client's test-only loopback
  * mode, the only one in which the peer's loopback candidates are dialled. The client
  * then pushes its candidates (_wzp_call_set_local_candidates()) before anything else. */
-WzpCall   *_wzp_call_new_outgoing       (const WzpCallSink *sink,
-                                         WzpIdentity  *identity,
-                                         WzpSharedPort *port,
-                                         gboolean      loopback,
-                                         const char   *peer_fingerprint,
-                                         gboolean      privacy);
+WzpCall   *_wzp_call_new_outgoing       (const WzpCallSink  *sink,
+                                         WzpIdentity        *identity,
+                                         WzpSharedPort      *port,
+                                         gboolean            loopback,
+                                         const char         *peer_fingerprint,
+                                         gboolean            privacy);
 /* @privacy: the client's privacy setting, what answering defaults to. */
-WzpCall   *_wzp_call_new_incoming       (const WzpCallSink *sink,
-                                         WzpIdentity  *identity,
-                                         WzpSharedPort *port,
-                                         gboolean      loopback,
-                                         WzpMessage   *offer,
-                                         gboolean      privacy);
+WzpCall   *_wzp_call_new_incoming       (const WzpCallSink  *sink,
+                                         WzpIdentity        *identity,
+                                         WzpSharedPort      *port,
+                                         gboolean            loopback,
+                                         WzpMessage         *offer,
+                                         gboolean            privacy);
 /* The client's candidates now (it pushes every change): what the offer, the answer and
  * CandidateUpdates carry, and where dials go out from. */
-void       _wzp_call_set_local_candidates (WzpCall    *self,
-                                         WzpLocalCandidates *local);
+void       _wzp_call_set_local_candidates (WzpCall            *self,
+                                           WzpLocalCandidates *local);
 /* The client's privacy setting changed: an incoming call not yet answered answers so. */
 void       _wzp_call_set_client_privacy (WzpCall      *self,
                                          gboolean      privacy);
