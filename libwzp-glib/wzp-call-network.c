@@ -68,7 +68,7 @@ _wzp_call_handle_candidate_update (WzpCall    *self,
 
   /* Before set-up there is nothing to dial yet (CallSetup will carry the latest); a
    * privacy call dials nothing. */
-  if (self->setup == NULL || self->privacy)
+  if (self->phase == WZP_CALL_PHASE_SIGNALLING || self->privacy)
     return;
 
   offered = _wzp_message_dup_strv (update, "local_addrs");
@@ -133,7 +133,7 @@ void
 _wzp_call_announce_candidates (WzpCall *self)
 {
   if (self->state == WZP_CALL_STATE_ENDED || self->privacy || self->sink.owner == NULL ||
-      self->setup == NULL ||
+      self->phase == WZP_CALL_PHASE_SIGNALLING ||
       self->announced_serial == _wzp_local_candidates_get_serial (self->local))
     return;
 

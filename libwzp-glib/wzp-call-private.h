@@ -85,6 +85,15 @@ void       _wzp_call_abandon            (WzpCall      *self,
 
 /* Between wzp-call.c and wzp-call-network.c (network changes): the instance struct and
  * what the files call of each other. Nothing else touches these. */
+
+/* How far a call got; it never goes back ([property@Wzp.Call:state] says whether the
+ * call ended). */
+typedef enum {
+  WZP_CALL_PHASE_SIGNALLING,   /* before CallSetup: offer, ringing, answer */
+  WZP_CALL_PHASE_SET_UP,       /* CallSetup came: looking for a first path */
+  WZP_CALL_PHASE_CONNECTED,    /* a path was agreed at least once (time-to-path is known) */
+} WzpCallPhase;
+
 struct _WzpCall
 {
   GObject          parent_instance;
@@ -111,7 +120,9 @@ struct _WzpCall
   GCancellable    *cancellable;        /* everything the call started */
   GTask           *task;               /* place_call or answer: completes at nomination */
   gulong           task_cancel_id;     /* on the task's cancellable */
-  WzpMessage      *setup;
+  WzpCallPhase     phase;
+  char            *pipe_addr;          /* from CallSetup */
+  char            *pipe_secret;
   gint64           setup_us;
   guint            deadline_id;
   gint64           pipe_seq;

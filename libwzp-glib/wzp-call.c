@@ -330,7 +330,7 @@ path_agreed_cb (WzpNominator *nominator,
                 WzpPath      *path,
                 WzpCall      *self)
 {
-  gboolean first = (self->time_to_path < 0);
+  gboolean first = (self->phase != WZP_CALL_PHASE_CONNECTED);
   gboolean new_kind = (self->path_kind != path->kind);
   gboolean new_remote = (g_strcmp0 (self->remote_address, path->remote) != 0);
   g_autofree char *kind_text = g_enum_to_string (WZP_TYPE_PATH_KIND, path->kind);
@@ -342,7 +342,10 @@ path_agreed_cb (WzpNominator *nominator,
       self->remote_address = g_strdup (path->remote);
     }
   if (first)
-    self->time_to_path = ms_since_setup (self);
+    {
+      self->phase = WZP_CALL_PHASE_CONNECTED;
+      self->time_to_path = ms_since_setup (self);
+    }
 
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "WZP_CALL_ID", self->call_id,
@@ -419,7 +422,7 @@ pipe_opened_cb (GObject      *source,
   g_autoptr(WzpCall) self = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(WzpPath) path = _wzp_path_open_pipe_finish (result, &error);
-  const char *pipe_addr = self->setup ? _wzp_message_get_string (self->setup, "pipe_addr") : "";
+  const char *pipe_addr = self->phase != WZP_CALL_PHASE_SIGNALLING ? self->pipe_addr : "";
 
   self->pipe_pending = FALSE;
   if (self->state == WZP_CALL_STATE_ENDED)
@@ -449,13 +452,11 @@ pipe_opened_cb (GObject      *source,
 static void
 open_pipe (WzpCall *self)
 {
-  if (self->pipe_pending || self->setup == NULL)
+  if (self->pipe_pending || self->phase == WZP_CALL_PHASE_SIGNALLING)
     return;
 
   self->pipe_pending = TRUE;
-  _wzp_path_open_pipe_async (_wzp_message_get_string (self->setup, "pipe_addr"),
-                             self->call_id,
-                             _wzp_message_get_string (self->setup, "pipe_token"),
+  _wzp_path_open_pipe_async (self->pipe_addr, self->call_id, self->pipe_secret,
                              ++self->pipe_seq, self->identity, self->peer_fingerprint,
                              self->role, self->cancellable, pipe_opened_cb,
                              g_object_ref (self));
@@ -577,7 +578,7 @@ run_round (WzpCall *self)
     return;
   /* Once connected, each round gets the connect deadline; before, the call's own
    * deadline stands. At the deadline the attempts stop and spare paths close. */
-  if (self->time_to_path >= 0)
+  if (self->phase == WZP_CALL_PHASE_CONNECTED)
     {
       _wzp_clear_source (self->context, &self->deadline_id);
       self->deadline_id = _wzp_timeout_add (self->context, WZP_CALL_CONNECT_DEADLINE_MS,
@@ -602,7 +603,7 @@ _wzp_call_request_round (WzpCall *self)
 {
   gint64 since_ms = (g_get_monotonic_time () - self->last_round_us) / 1000;
 
-  if (self->state == WZP_CALL_STATE_ENDED || self->setup == NULL || self->privacy ||
+  if (self->state == WZP_CALL_STATE_ENDED || self->phase == WZP_CALL_PHASE_SIGNALLING || self->privacy ||
       self->reround_id != 0)
     return;
   if (self->last_round_us != 0 && since_ms < REROUND_INTERVAL_MS)
@@ -635,7 +636,7 @@ _wzp_call_take_accepted (WzpCall           *self,
   else if (self->races->len > 0)
     _wzp_race_take_accepted (g_ptr_array_index (self->races, self->races->len - 1),
                              connection);
-  else if (self->setup == NULL)
+  else if (self->phase == WZP_CALL_PHASE_SIGNALLING)
     g_ptr_array_add (self->early_accepted, g_object_ref (connection));   /* keep for the race */
   else
     g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
@@ -649,7 +650,7 @@ deadline_cb (gpointer user_data)
   WzpCall *self = user_data;
 
   self->deadline_id = 0;
-  if (self->time_to_path >= 0)
+  if (self->phase == WZP_CALL_PHASE_CONNECTED)
     {
       /* Connected (on the relay, or after a round of dials mid-call): the direct attempts
        * had their chance (docs/decisions.md, "Upgrade and fallback"); the caller closes
@@ -679,7 +680,7 @@ handle_setup (WzpCall    *self,
   if (self->state != WZP_CALL_STATE_CALLING && self->state != WZP_CALL_STATE_RINGING &&
       self->state != WZP_CALL_STATE_CONNECTING)
     return;
-  if (self->setup != NULL)
+  if (self->phase != WZP_CALL_PHASE_SIGNALLING)
     return;
 
   /* Pins never come from the relay (docs/decisions.md, "Pins never come from the relay"). */
@@ -698,7 +699,9 @@ handle_setup (WzpCall    *self,
       return;
     }
 
-  self->setup = _wzp_message_ref (setup);
+  self->phase = WZP_CALL_PHASE_SET_UP;
+  self->pipe_addr = g_strdup (_wzp_message_get_string (setup, "pipe_addr"));
+  self->pipe_secret = g_strdup (_wzp_message_get_string (setup, "pipe_token"));
   /* The peer's host candidates are remote input that a relay, honest or not, passes on:
    * only those a host candidate can be are dialled (docs/candidates.md, "Dialling the
    * peer's host candidates"). */
@@ -784,7 +787,7 @@ _wzp_call_handle_message (WzpCall    *self,
       /* The peer opened a pipe: meet it there unless one is on the way or in use. A peer
        * that asks for a pipe while we are on a direct path lost that path (it may fail in
        * one direction only): the caller then moves the call to the relay. */
-      if (self->setup != NULL)
+      if (self->phase != WZP_CALL_PHASE_SIGNALLING)
         {
           WzpPath *agreed = _wzp_nominator_get_agreed (self->nominator);
 
@@ -819,7 +822,7 @@ _wzp_call_handle_message (WzpCall    *self,
                          g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_UNKNOWN_PEER,
                                       "Nobody with fingerprint %s is connected to the relay",
                                       _wzp_call_peer_name (self)), FALSE);
-        else if (self->setup == NULL)
+        else if (self->phase == WZP_CALL_PHASE_SIGNALLING)
           _wzp_call_end (self, WZP_HANGUP_REASON_ERROR,
                          g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_FAILED,
                                       "The relay refused the call: %s", text), TRUE);
@@ -837,7 +840,7 @@ void
 _wzp_call_signalling_lost (WzpCall *self)
 {
   /* Before set-up the relay ends the call too; after it, the call lives on its path. */
-  if (self->setup == NULL)
+  if (self->phase == WZP_CALL_PHASE_SIGNALLING)
     _wzp_call_end (self, WZP_HANGUP_REASON_ERROR,
                    g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_FAILED,
                                 "The connection to the relay was lost before the call was set up"),
@@ -1396,7 +1399,8 @@ wzp_call_finalize (GObject *object)
   g_clear_object (&self->port);
   g_clear_pointer (&self->local, _wzp_local_candidates_unref);
   g_clear_object (&self->cancellable);
-  g_clear_pointer (&self->setup, _wzp_message_unref);
+  g_free (self->pipe_addr);
+  g_free (self->pipe_secret);
   g_clear_pointer (&self->peer_candidates, _wzp_peer_candidates_unref);
   g_clear_pointer (&self->races, g_ptr_array_unref);
   g_clear_pointer (&self->early_accepted, g_ptr_array_unref);
