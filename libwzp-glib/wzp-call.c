@@ -603,8 +603,8 @@ _wzp_call_request_round (WzpCall *self)
 {
   gint64 since_ms = (g_get_monotonic_time () - self->last_round_us) / 1000;
 
-  if (self->state == WZP_CALL_STATE_ENDED || self->phase == WZP_CALL_PHASE_SIGNALLING || self->privacy ||
-      self->reround_id != 0)
+  if (self->state == WZP_CALL_STATE_ENDED || self->phase == WZP_CALL_PHASE_SIGNALLING ||
+      self->privacy || self->reround_id != 0)
     return;
   if (self->last_round_us != 0 && since_ms < REROUND_INTERVAL_MS)
     {
