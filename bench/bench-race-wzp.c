@@ -234,20 +234,20 @@ path_changed_cb (WzpCall  *call,
 }
 
 static void
-candidate_cb (WzpCall    *call,
-              const char *address,
-              const char *kind,
-              const char *result,
-              const char *reason,
-              int         ms,
-              CallInfo   *info)
+candidate_cb (WzpCall            *call,
+              const char         *address,
+              WzpCandidateKind    kind,
+              WzpCandidateResult  result,
+              const char         *reason,
+              int                 ms,
+              CallInfo           *info)
 {
   JsonBuilder *b = event_new ("candidate", call);
 
   add_string (b, "role", nick (WZP_TYPE_CALL_ROLE, wzp_call_get_role (call)));
   add_string (b, "addr", address);
-  add_string (b, "kind", kind);
-  add_string (b, "result", result);
+  add_string (b, "kind", nick (WZP_TYPE_CANDIDATE_KIND, kind));
+  add_string (b, "result", nick (WZP_TYPE_CANDIDATE_RESULT, result));
   add_string (b, "reason", reason);
   add_int (b, "ms", ms);
   emit (b);

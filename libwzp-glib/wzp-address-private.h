@@ -74,4 +74,10 @@ gboolean            _wzp_address_class_is_lan       (WzpAddressClass  klass);
  * since whoever has one IPv6 address usually has the whole /64. */
 char               *_wzp_address_source_key         (GInetAddress    *address);
 
+/* Whether @connection's local address is still one of @own_addresses (numeric, maybe
+ * with a scope; TRUE when there is nothing to go by): a connection from an address this
+ * host no longer has is dead. */
+gboolean            _wzp_connection_is_on_own_address (GSocketConnection  *connection,
+                                                       const char * const *own_addresses);
+
 G_END_DECLS

@@ -288,3 +288,33 @@ _wzp_address_source_key (GInetAddress *address)
   return g_strdup_printf ("%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64",
                           b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
 }
+
+gboolean
+_wzp_connection_is_on_own_address (GSocketConnection  *connection,
+                                   const char * const *own_addresses)
+{
+  g_autoptr(GSocketAddress) local = NULL;
+  g_autoptr(GInetAddress) mine = NULL;
+
+  if (connection == NULL || own_addresses == NULL || own_addresses[0] == NULL)
+    return TRUE;
+  local = g_socket_connection_get_local_address (connection, NULL);
+  if (local == NULL || !G_IS_INET_SOCKET_ADDRESS (local))
+    return TRUE;
+  mine = _wzp_address_unmap (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local)));
+
+  for (guint i = 0; own_addresses[i] != NULL; i++)
+    {
+      g_autofree char *text = g_strdup (own_addresses[i]);
+      g_autoptr(GInetAddress) own = NULL;
+      char *scope = strchr (text, '%');
+
+      /* A connection's local address carries no scope to compare. */
+      if (scope != NULL)
+        *scope = '\0';
+      own = _wzp_address_parse_ip (text);
+      if (own != NULL && g_inet_address_equal (own, mine))
+        return TRUE;
+    }
+  return FALSE;
+}

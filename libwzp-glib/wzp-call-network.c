@@ -15,14 +15,14 @@
 
 #include "wzp-call-private.h"
 #include "wzp-candidates-private.h"
-#include "wzp-client-private.h"
+#include "wzp-address-private.h"
 
 GStrv
 _wzp_call_filter_peer_host_candidates (WzpCall            *self,
                                        const char         *source,
                                        const char * const *offered)
 {
-  gboolean loopback = self->client != NULL && _wzp_client_get_test_loopback (self->client);
+  gboolean loopback = self->sink.owner != NULL && self->loopback;
   unsigned n_ignored = 0;
   GStrv kept = _wzp_candidates_filter_peer (offered, loopback, &n_ignored);
 
@@ -46,8 +46,8 @@ _wzp_call_send_candidate_update (WzpCall *self)
   g_autoptr(WzpMessage) update = _wzp_message_new_for_call (WZP_MESSAGE_CANDIDATE_UPDATE,
                                                             self->call_id);
 
-  _wzp_client_fill_candidates (self->client, update, "reflexive_addr", "local_addrs", NULL);
-  self->announced_serial = _wzp_client_get_candidates_serial (self->client);
+  _wzp_local_candidates_fill (self->local, update, "reflexive_addr", "local_addrs", NULL);
+  self->announced_serial = _wzp_local_candidates_get_serial (self->local);
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "WZP_CALL_ID", self->call_id,
                     "MESSAGE", "Call %s: telling the peer our new addresses (reflexive %s)",
@@ -61,26 +61,26 @@ void
 _wzp_call_handle_candidate_update (WzpCall    *self,
                                    WzpMessage *update)
 {
-  g_autoptr(WzpMessage) candidates = NULL;
   g_auto(GStrv) offered = NULL;
   g_auto(GStrv) locals = NULL;
+  WzpPeerCandidates *candidates;
   const char *reflexive = _wzp_message_get_string (update, "reflexive_addr");
 
   /* Before set-up there is nothing to dial yet (CallSetup will carry the latest); a
    * privacy call dials nothing. */
-  if (self->setup == NULL || self->privacy)
+  if (self->phase == WZP_CALL_PHASE_SIGNALLING || self->privacy)
     return;
 
   offered = _wzp_message_dup_strv (update, "local_addrs");
   locals = _wzp_call_filter_peer_host_candidates (self, "CandidateUpdate",
                                                   (const char * const *) offered);
 
-  /* An update is the peer's whole current set: it replaces what CallSetup said. */
-  candidates = _wzp_message_copy (self->peer_candidates);
-  _wzp_message_set_string (candidates, "peer_direct_addr", reflexive);
-  _wzp_message_set_strv (candidates, "peer_local_addrs", (const char * const *) locals);
-  g_clear_pointer (&self->peer_candidates, _wzp_message_unref);
-  self->peer_candidates = g_steal_pointer (&candidates);
+  /* An update is the peer's whole current set of addresses: it replaces what CallSetup
+   * said (it carries no NAT type: the one CallSetup gave stands). */
+  candidates = _wzp_peer_candidates_new (reflexive, (const char * const *) locals,
+                                         _wzp_peer_candidates_get_nat_type (self->peer_candidates));
+  g_clear_pointer (&self->peer_candidates, _wzp_peer_candidates_unref);
+  self->peer_candidates = candidates;
 
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "WZP_CALL_ID", self->call_id,
@@ -99,15 +99,17 @@ _wzp_call_network_changed (WzpCall            *self,
 {
   g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func ((GDestroyNotify) _wzp_path_unref);
   g_autoptr(WzpCall) keep = g_object_ref (self);
+  GPtrArray *paths;
 
   if (self->state == WZP_CALL_STATE_ENDED || own_addresses == NULL || own_addresses[0] == NULL)
     return;
 
   /* A path from an address this host no longer has is dead, whatever TCP thinks: the
    * kernel can send nothing on it and may take minutes to say so. */
-  for (guint i = 0; i < self->paths->len; i++)
+  paths = _wzp_nominator_get_paths (self->nominator);
+  for (guint i = 0; i < paths->len; i++)
     {
-      WzpPath *path = g_ptr_array_index (self->paths, i);
+      WzpPath *path = g_ptr_array_index (paths, i);
 
       if (!path->closed && G_IS_SOCKET_CONNECTION (path->base) &&
           !_wzp_connection_is_on_own_address (G_SOCKET_CONNECTION (path->base),
@@ -123,16 +125,16 @@ _wzp_call_network_changed (WzpCall            *self,
                                              "that path used");
 
       if (!path->closed)
-        _wzp_call_path_failed (self, path, error);
+        _wzp_nominator_drop_path (self->nominator, path, error);
     }
 }
 
 void
 _wzp_call_announce_candidates (WzpCall *self)
 {
-  if (self->state == WZP_CALL_STATE_ENDED || self->privacy || self->client == NULL ||
-      self->setup == NULL ||
-      self->announced_serial == _wzp_client_get_candidates_serial (self->client))
+  if (self->state == WZP_CALL_STATE_ENDED || self->privacy || self->sink.owner == NULL ||
+      self->phase == WZP_CALL_PHASE_SIGNALLING ||
+      self->announced_serial == _wzp_local_candidates_get_serial (self->local))
     return;
 
   _wzp_call_send_candidate_update (self);

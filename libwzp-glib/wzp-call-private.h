@@ -5,22 +5,56 @@
 #pragma once
 
 #include "wzp-call.h"
-#include "wzp-client.h"
+#include "wzp-identity.h"
+#include "wzp-local-candidates-private.h"
 #include "wzp-message-private.h"
+#include "wzp-nominator-private.h"
 #include "wzp-path-private.h"
+#include "wzp-peer-candidates-private.h"
+#include "wzp-socket-private.h"
 
 G_BEGIN_DECLS
 
-/* Default deadlines (docs/decisions.md, "Upgrade and fallback", "Only the caller nominates"). */
+/* Default deadline (docs/decisions.md, "Upgrade and fallback"). */
 #define WZP_CALL_CONNECT_DEADLINE_MS 10000
-#define WZP_CALL_NOMINATE_ACK_MS     1000
-#define WZP_CALL_KEEPALIVE_MS        1000
 
-WzpCall   *_wzp_call_new_outgoing       (WzpClient    *client,
-                                         const char   *peer_fingerprint,
+/* What a call sends upward, through the client that made it: the call never calls the
+ * client (docs/calls.md, "Code"). @owner is the first argument of both; the call holds a
+ * weak pointer to it, and sends nothing once it is gone. */
+typedef struct
+{
+  GObject  *owner;
+  /* A signalling message for the relay (dropped while not registered). */
+  void    (*send)  (GObject    *owner,
+                    WzpMessage *message);
+  /* The call ended: the owner forgets it. */
+  void    (*ended) (GObject    *owner,
+                    WzpCall    *call);
+} WzpCallSink;
+
+/* @port is P (direct dials go out from it); @loopback is the client's test-only loopback
+ * mode, the only one in which the peer's loopback candidates are dialled. The client
+ * then pushes its candidates (_wzp_call_set_local_candidates()) before anything else. */
+WzpCall   *_wzp_call_new_outgoing       (const WzpCallSink  *sink,
+                                         WzpIdentity        *identity,
+                                         WzpSharedPort      *port,
+                                         gboolean            loopback,
+                                         const char         *peer_fingerprint,
+                                         gboolean            privacy);
+/* @privacy: the client's privacy setting, what answering defaults to. */
+WzpCall   *_wzp_call_new_incoming       (const WzpCallSink  *sink,
+                                         WzpIdentity        *identity,
+                                         WzpSharedPort      *port,
+                                         gboolean            loopback,
+                                         WzpMessage         *offer,
+                                         gboolean            privacy);
+/* The client's candidates now (it pushes every change): what the offer, the answer and
+ * CandidateUpdates carry, and where dials go out from. */
+void       _wzp_call_set_local_candidates (WzpCall            *self,
+                                           WzpLocalCandidates *local);
+/* The client's privacy setting changed: an incoming call not yet answered answers so. */
+void       _wzp_call_set_client_privacy (WzpCall      *self,
                                          gboolean      privacy);
-WzpCall   *_wzp_call_new_incoming       (WzpClient    *client,
-                                         WzpMessage   *offer);
 /* A signalling message for this call (routed by call_id). */
 void       _wzp_call_handle_message     (WzpCall      *self,
                                          WzpMessage   *message);
@@ -31,13 +65,15 @@ void       _wzp_call_signalling_lost    (WzpCall      *self);
  * back without waiting for 3 s of silence). */
 void       _wzp_call_network_changed    (WzpCall      *self,
                                          const char * const *own_addresses);
-/* The client's candidates differ from what this call last told the peer (the client is
- * registered): CandidateUpdate to the peer, and the peer's candidates are dialled again
- * from the new addresses. */
+/* The client's candidates may differ from what this call last told the peer (the client
+ * is registered): if so, CandidateUpdate to the peer, and the peer's candidates are
+ * dialled again from the new addresses. */
 void       _wzp_call_announce_candidates (WzpCall     *self);
-/* Sends the offer; @task completes with the call once a path is nominated. */
+/* Sends the offer (naming us @alias); @task completes with the call once a path is
+ * nominated. */
 void       _wzp_call_start              (WzpCall      *self,
-                                         GTask        *task);
+                                         GTask        *task,
+                                         const char   *alias);
 /* Direct connections accepted on P: does the preamble name this call, and take it. */
 gboolean   _wzp_call_matches_preamble   (WzpCall      *self,
                                          const guint8 *preamble);
@@ -47,16 +83,28 @@ void       _wzp_call_take_accepted      (WzpCall      *self,
 void       _wzp_call_abandon            (WzpCall      *self,
                                          const char   *why);
 
-/* Between wzp-call.c, wzp-call-paths.c (paths and nomination) and wzp-call-network.c
- * (network changes): the instance struct and what the files call of each other. Nothing
- * else touches these. */
+/* Between wzp-call.c and wzp-call-network.c (network changes): the instance struct and
+ * what the files call of each other. Nothing else touches these. */
+
+/* How far a call got; it never goes back ([property@Wzp.Call:state] says whether the
+ * call ended). */
+typedef enum {
+  WZP_CALL_PHASE_SIGNALLING,   /* before CallSetup: offer, ringing, answer */
+  WZP_CALL_PHASE_SET_UP,       /* CallSetup came: looking for a first path */
+  WZP_CALL_PHASE_CONNECTED,    /* a path was agreed at least once (time-to-path is known) */
+} WzpCallPhase;
+
 struct _WzpCall
 {
   GObject          parent_instance;
 
   GMainContext    *context;            /* thread-default at construction: its timers' */
-  WzpClient       *client;             /* weak */
+  WzpCallSink      sink;               /* .owner weak */
   WzpIdentity     *identity;
+  WzpSharedPort   *port;
+  gboolean         loopback;
+  WzpLocalCandidates *local;           /* the client's latest */
+  gboolean         client_privacy;     /* what answering defaults to */
   char            *call_id;
   WzpCallRole      role;
   WzpCallState     state;
@@ -72,27 +120,20 @@ struct _WzpCall
   GCancellable    *cancellable;        /* everything the call started */
   GTask           *task;               /* place_call or answer: completes at nomination */
   gulong           task_cancel_id;     /* on the task's cancellable */
-  WzpMessage      *setup;
+  WzpCallPhase     phase;
+  char            *pipe_addr;          /* from CallSetup */
+  char            *pipe_secret;
   gint64           setup_us;
   guint            deadline_id;
   gint64           pipe_seq;
   gboolean         pipe_pending;
-  GPtrArray       *paths;              /* WzpPath*, authenticated */
-  WzpPath         *nominated;
-  WzpPath         *pending;            /* caller: nominated, waiting for the ack */
-  gint64           nominate_seq;
-  guint            ack_timeout_id;
-  guint            keepalive_id;
+  WzpNominator    *nominator;          /* the paths, the nomination, fallback */
   gboolean         rang;
   GString         *outcomes;           /* every candidate's outcome, for the error */
   GPtrArray       *races;              /* WzpRace*: rounds of direct attempts, newest last */
   GPtrArray       *early_accepted;     /* peer dials that came before our CallSetup */
   guint            head_start_id;
-  gint64           last_rx_us;         /* last frame on the nominated path */
-  guint            silence_id;         /* when the nominated path will have been silent */
-  guint            recover_id;         /* deadline for finding a path again */
-  gboolean         peer_wants_relay;   /* the peer asked for a pipe while we were direct */
-  WzpMessage      *peer_candidates;    /* what to dial: CallSetup, then CandidateUpdates */
+  WzpPeerCandidates *peer_candidates;  /* what to dial: CallSetup, then CandidateUpdates */
   guint            announced_serial;   /* the client's candidates serial the peer knows */
   gint64           last_round_us;      /* when the newest round of dials started */
   guint            reround_id;         /* a rate-limited round waiting to start */
@@ -108,22 +149,8 @@ void       _wzp_call_end                (WzpCall         *self,
                                          gboolean         tell_peer);
 /* A relay pipe, unless one is on its way or open. */
 void       _wzp_call_ensure_pipe        (WzpCall      *self);
-/* Both sides agreed on @path (NominateAck, or a Nominate followed): the call runs on it. */
-void       _wzp_call_use_path           (WzpCall      *self,
-                                         WzpPath      *path);
-/* wzp-call-paths.c: a new authenticated path (read from now on, maybe nominated). */
-void       _wzp_call_path_authenticated (WzpCall      *self,
-                                         WzpPath      *path);
-/* (Re)arms the check that the nominated path is not silent. */
-void       _wzp_call_arm_silence_check  (WzpCall      *self);
-/* The keepalive timer (a Ping on the nominated path every WZP_CALL_KEEPALIVE_MS). */
-gboolean   _wzp_call_keepalive_cb       (gpointer      user_data);
 /* notify::peer-direct-address and notify::peer-local-addresses */
 void       _wzp_call_notify_peer_candidates (WzpCall  *self);
-/* A path failed (read error, silence, or its local address went away). */
-void       _wzp_call_path_failed        (WzpCall      *self,
-                                         WzpPath      *path,
-                                         GError       *error);
 /* A new round of dials to the peer's current candidates, at most one a second. */
 void       _wzp_call_request_round      (WzpCall      *self);
 /* wzp-call-network.c: CandidateUpdate out (our candidates changed) and in (the peer's). */
@@ -137,25 +164,5 @@ void       _wzp_call_handle_candidate_update (WzpCall    *self,
 GStrv      _wzp_call_filter_peer_host_candidates (WzpCall            *self,
                                                   const char         *source,
                                                   const char * const *offered);
-
-/* WzpClient's side */
-void        _wzp_client_send            (WzpClient    *self,
-                                         WzpMessage   *message);
-/* @nat_member may be NULL (CandidateUpdate carries no NAT type). */
-void        _wzp_client_fill_candidates (WzpClient    *self,
-                                         WzpMessage   *message,
-                                         const char   *reflexive_member,
-                                         const char   *local_member,
-                                         const char   *nat_member);
-/* Grows whenever the candidates a peer should know change (host candidates, or the
- * address the relay sees); a call compares it with what it last sent. */
-guint       _wzp_client_get_candidates_serial (WzpClient *self);
-/* Whether @connection's local address is still one of @own_addresses (TRUE when there
- * is nothing to go by). */
-gboolean    _wzp_connection_is_on_own_address (GSocketConnection  *connection,
-                                               const char * const *own_addresses);
-const char *_wzp_client_get_fingerprint (WzpClient    *self);
-void        _wzp_client_call_ended      (WzpClient    *self,
-                                         WzpCall      *call);
 
 G_END_DECLS

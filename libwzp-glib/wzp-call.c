@@ -8,7 +8,6 @@
 
 #include "wzp-call-private.h"
 #include "wzp-enum-types.h"
-#include "wzp-client-private.h"
 #include "wzp-error.h"
 #include "wzp-race-private.h"
 #include "wzp-timeout-private.h"
@@ -59,6 +58,7 @@ enum {
 static GParamSpec *properties[N_PROPS];
 
 enum {
+  SIGNAL_SET_UP,
   SIGNAL_CANDIDATE_RESULT,
   SIGNAL_PATH_CHANGED,
   SIGNAL_ENDED,
@@ -104,8 +104,8 @@ void
 _wzp_call_send_signalling (WzpCall    *self,
                            WzpMessage *message)
 {
-  if (self->client != NULL)
-    _wzp_client_send (self->client, message);
+  if (self->sink.owner != NULL)
+    self->sink.send (self->sink.owner, message);
 }
 
 /* CallSetup or a CandidateUpdate changed what the peer's candidates are. */
@@ -116,17 +116,29 @@ _wzp_call_notify_peer_candidates (WzpCall *self)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_LOCAL_ADDRESSES]);
 }
 
+static const char *
+enum_nick (GType type,
+           int   value)
+{
+  g_autoptr(GEnumClass) klass = g_type_class_ref (type);
+  GEnumValue *enum_value = g_enum_get_value (klass, value);
+
+  return enum_value ? enum_value->value_nick : "?";
+}
+
 static void
-emit_candidate_result (WzpCall    *self,
-                       const char *address,
-                       const char *kind,
-                       const char *result,
-                       const char *reason)
+emit_candidate_result (WzpCall            *self,
+                       const char         *address,
+                       WzpCandidateKind    kind,
+                       WzpCandidateResult  result,
+                       const char         *reason)
 {
   int ms = ms_since_setup (self);
 
   g_string_append_printf (self->outcomes, "%s%s %s: %s%s%s (%d ms)",
-                          self->outcomes->len ? "; " : "", kind, address, result,
+                          self->outcomes->len ? "; " : "",
+                          enum_nick (WZP_TYPE_CANDIDATE_KIND, kind), address,
+                          enum_nick (WZP_TYPE_CANDIDATE_RESULT, result),
                           reason ? ", " : "", reason ? reason : "", ms);
   g_signal_emit (self, signals[SIGNAL_CANDIDATE_RESULT], 0, address, kind, result,
                  reason ? reason : "", ms);
@@ -260,9 +272,11 @@ _wzp_call_end (WzpCall         *self,
       _wzp_call_send_signalling (self, hangup);
       /* Also on the end-to-end stream: the peer learns at once even if signalling is
        * slow or gone (docs/decisions.md, "Losing signalling is not the end of a call"). */
-      if (self->nominated != NULL && !self->nominated->closed)
+      WzpPath *agreed = _wzp_nominator_get_agreed (self->nominator);
+
+      if (agreed != NULL && !agreed->closed)
         {
-          in_band = self->nominated;
+          in_band = agreed;
           _wzp_frame_io_write_async (in_band->io, hangup, NULL, close_after_hangup_cb,
                                      _wzp_path_ref (in_band));
         }
@@ -277,20 +291,7 @@ _wzp_call_end (WzpCall         *self,
   stop_races (self);
   g_ptr_array_set_size (self->early_accepted, 0);
   _wzp_clear_source (self->context, &self->deadline_id);
-  _wzp_clear_source (self->context, &self->ack_timeout_id);
-  _wzp_clear_source (self->context, &self->keepalive_id);
-  _wzp_clear_source (self->context, &self->silence_id);
-  _wzp_clear_source (self->context, &self->recover_id);
-  for (guint i = 0; i < self->paths->len; i++)
-    {
-      WzpPath *path = g_ptr_array_index (self->paths, i);
-
-      if (path != in_band)
-        _wzp_path_close (path);
-    }
-  g_ptr_array_set_size (self->paths, 0);
-  self->nominated = NULL;
-  self->pending = NULL;
+  _wzp_nominator_stop (self->nominator, in_band);
 
   if (self->task != NULL)
     {
@@ -309,8 +310,8 @@ _wzp_call_end (WzpCall         *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ERROR_MESSAGE]);
   g_signal_emit (self, signals[SIGNAL_ENDED], 0, reason);
 
-  if (self->client != NULL)
-    _wzp_client_call_ended (self->client, self);
+  if (self->sink.owner != NULL)
+    self->sink.ended (self->sink.owner, self);
 }
 
 void
@@ -321,22 +322,19 @@ _wzp_call_abandon (WzpCall    *self,
                  g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_FAILED, "%s", why), FALSE);
 }
 
-/* Paths and nomination (docs/calls.md, "Nomination"; wzp-call-paths.c) */
+/* Paths and nomination (docs/calls.md, "Nomination"; wzp-nominator.c) */
 
-void
-_wzp_call_use_path (WzpCall *self,
-                    WzpPath *path)
+/* Both sides agreed on @path (NominateAck, or a Nominate followed): the call runs on it. */
+static void
+path_agreed_cb (WzpNominator *nominator,
+                WzpPath      *path,
+                WzpCall      *self)
 {
-  gboolean first = (self->time_to_path < 0);
+  gboolean first = (self->phase != WZP_CALL_PHASE_CONNECTED);
   gboolean new_kind = (self->path_kind != path->kind);
   gboolean new_remote = (g_strcmp0 (self->remote_address, path->remote) != 0);
-  WzpPath *previous = self->nominated;
   g_autofree char *kind_text = g_enum_to_string (WZP_TYPE_PATH_KIND, path->kind);
 
-  self->nominated = path;
-  self->last_rx_us = g_get_monotonic_time ();
-  self->peer_wants_relay = FALSE;
-  _wzp_clear_source (self->context, &self->recover_id);
   self->path_kind = path->kind;
   if (new_remote)
     {
@@ -344,7 +342,10 @@ _wzp_call_use_path (WzpCall *self,
       self->remote_address = g_strdup (path->remote);
     }
   if (first)
-    self->time_to_path = ms_since_setup (self);
+    {
+      self->phase = WZP_CALL_PHASE_CONNECTED;
+      self->time_to_path = ms_since_setup (self);
+    }
 
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "WZP_CALL_ID", self->call_id,
@@ -358,25 +359,13 @@ _wzp_call_use_path (WzpCall *self,
   if (first)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIME_TO_PATH]);
   set_state (self, WZP_CALL_STATE_ACTIVE);
-  _wzp_call_arm_silence_check (self);
   if (path->kind != WZP_PATH_KIND_RELAY)
     {
-      /* A direct path is as good as it gets: no more attempts. Only the caller closes the
-       * other paths, and only now that the ack came (docs/decisions.md, "Only the caller
-       * nominates"); the callee closes them when the caller does. */
+      /* A direct path is as good as it gets: no more attempts (the nominator closed the
+       * other paths, on the caller's side). */
       _wzp_clear_source (self->context, &self->deadline_id);
       stop_races (self);
-      if (self->role == WZP_CALL_ROLE_CALLER)
-        for (guint i = 0; i < self->paths->len; i++)
-          {
-            WzpPath *other = g_ptr_array_index (self->paths, i);
-
-            if (other != path)
-              _wzp_path_close (other);
-          }
     }
-  if (previous != NULL && previous != path && self->role == WZP_CALL_ROLE_CALLER)
-    _wzp_path_close (previous);
   g_signal_emit (self, signals[SIGNAL_PATH_CHANGED], 0);
 
   if (self->task != NULL)
@@ -390,6 +379,39 @@ _wzp_call_use_path (WzpCall *self,
     }
 }
 
+static void
+relay_needed_cb (WzpNominator *nominator,
+                 WzpCall      *self)
+{
+  _wzp_call_ensure_pipe (self);
+}
+
+static void
+recovery_failed_cb (WzpNominator *nominator,
+                    WzpCall      *self)
+{
+  _wzp_call_end (self, WZP_HANGUP_REASON_UNREACHABLE,
+                 g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_UNREACHABLE,
+                              "The connection to %s was lost and no other could be made",
+                              _wzp_call_peer_name (self)), TRUE);
+}
+
+static void
+hung_up_cb (WzpNominator    *nominator,
+            WzpHangupReason  reason,
+            WzpCall         *self)
+{
+  _wzp_call_end (self, reason, NULL, FALSE);
+}
+
+/* A new authenticated path: while a round of dials runs, a spare is worth keeping. */
+static void
+add_path (WzpCall *self,
+          WzpPath *path)
+{
+  _wzp_nominator_add_path (self->nominator, path, self->deadline_id != 0);
+}
+
 /* The relay pipe */
 
 static void
@@ -400,7 +422,7 @@ pipe_opened_cb (GObject      *source,
   g_autoptr(WzpCall) self = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(WzpPath) path = _wzp_path_open_pipe_finish (result, &error);
-  const char *pipe_addr = self->setup ? _wzp_message_get_string (self->setup, "pipe_addr") : "";
+  const char *pipe_addr = self->phase != WZP_CALL_PHASE_SIGNALLING ? self->pipe_addr : "";
 
   self->pipe_pending = FALSE;
   if (self->state == WZP_CALL_STATE_ENDED)
@@ -410,7 +432,9 @@ pipe_opened_cb (GObject      *source,
     {
       gboolean cancelled = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 
-      emit_candidate_result (self, pipe_addr, "relay", cancelled ? "cancelled" : "failed",
+      emit_candidate_result (self, pipe_addr, WZP_CANDIDATE_KIND_RELAY,
+                             cancelled ? WZP_CANDIDATE_RESULT_CANCELLED
+                                       : WZP_CANDIDATE_RESULT_FAILED,
                              error->message);
       if (g_error_matches (error, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_PIN_MISMATCH))
         _wzp_call_end (self, WZP_HANGUP_REASON_ERROR,
@@ -420,20 +444,19 @@ pipe_opened_cb (GObject      *source,
       return;
     }
 
-  emit_candidate_result (self, pipe_addr, "relay", "ok", NULL);
-  _wzp_call_path_authenticated (self, path);
+  emit_candidate_result (self, pipe_addr, WZP_CANDIDATE_KIND_RELAY, WZP_CANDIDATE_RESULT_OK,
+                         NULL);
+  add_path (self, path);
 }
 
 static void
 open_pipe (WzpCall *self)
 {
-  if (self->pipe_pending || self->setup == NULL)
+  if (self->pipe_pending || self->phase == WZP_CALL_PHASE_SIGNALLING)
     return;
 
   self->pipe_pending = TRUE;
-  _wzp_path_open_pipe_async (_wzp_message_get_string (self->setup, "pipe_addr"),
-                             self->call_id,
-                             _wzp_message_get_string (self->setup, "pipe_token"),
+  _wzp_path_open_pipe_async (self->pipe_addr, self->call_id, self->pipe_secret,
                              ++self->pipe_seq, self->identity, self->peer_fingerprint,
                              self->role, self->cancellable, pipe_opened_cb,
                              g_object_ref (self));
@@ -445,14 +468,8 @@ open_pipe (WzpCall *self)
 void
 _wzp_call_ensure_pipe (WzpCall *self)
 {
-  for (guint i = 0; i < self->paths->len; i++)
-    {
-      WzpPath *path = g_ptr_array_index (self->paths, i);
-
-      if (path->kind == WZP_PATH_KIND_RELAY && !path->closed)
-        return;
-    }
-  open_pipe (self);
+  if (!_wzp_nominator_has_relay_path (self->nominator))
+    open_pipe (self);
 }
 
 /* The race: rounds of direct attempts. The first starts with CallSetup; a network change
@@ -464,16 +481,16 @@ race_path_cb (WzpRace *race,
               WzpPath *path,
               WzpCall *self)
 {
-  _wzp_call_path_authenticated (self, path);
+  add_path (self, path);
 }
 
 static void
-race_result_cb (WzpRace    *race,
-                const char *address,
-                const char *kind,
-                const char *result,
-                const char *reason,
-                WzpCall    *self)
+race_result_cb (WzpRace            *race,
+                const char         *address,
+                WzpCandidateKind    kind,
+                WzpCandidateResult  result,
+                const char         *reason,
+                WzpCall            *self)
 {
   emit_candidate_result (self, address, kind, result, *reason ? reason : NULL);
 }
@@ -484,7 +501,7 @@ race_exhausted_cb (WzpRace *race,
 {
   /* Every direct attempt of a round failed: the relay need not wait for the head start;
    * with a path in use, nothing is missing. */
-  if (self->nominated != NULL)
+  if (_wzp_nominator_get_agreed (self->nominator) != NULL)
     return;
   _wzp_clear_source (self->context, &self->head_start_id);
   _wzp_call_ensure_pipe (self);
@@ -505,8 +522,7 @@ head_start_cb (gpointer user_data)
 static guint
 start_round (WzpCall *self)
 {
-  WzpSharedPort *port = self->client ? _wzp_client_get_shared_port (self->client) : NULL;
-  WzpNetworkInfo *network = self->client ? _wzp_client_get_network_info (self->client) : NULL;
+  WzpSharedPort *port = self->sink.owner ? self->port : NULL;
   g_auto(GStrv) own = NULL;
   WzpRace *race;
 
@@ -514,7 +530,7 @@ start_round (WzpCall *self)
   if (self->privacy || port == NULL || self->peer_candidates == NULL)
     return 0;
 
-  own = network ? _wzp_network_info_dup_host_candidates (network) : NULL;
+  own = _wzp_local_candidates_dup_host (self->local);
   race = _wzp_race_new (self->call_id, self->role, self->identity, self->peer_fingerprint,
                         port, self->peer_candidates, (const char * const *) own);
   g_signal_connect (race, "path", G_CALLBACK (race_path_cb), self);
@@ -562,7 +578,7 @@ run_round (WzpCall *self)
     return;
   /* Once connected, each round gets the connect deadline; before, the call's own
    * deadline stands. At the deadline the attempts stop and spare paths close. */
-  if (self->time_to_path >= 0)
+  if (self->phase == WZP_CALL_PHASE_CONNECTED)
     {
       _wzp_clear_source (self->context, &self->deadline_id);
       self->deadline_id = _wzp_timeout_add (self->context, WZP_CALL_CONNECT_DEADLINE_MS,
@@ -587,8 +603,8 @@ _wzp_call_request_round (WzpCall *self)
 {
   gint64 since_ms = (g_get_monotonic_time () - self->last_round_us) / 1000;
 
-  if (self->state == WZP_CALL_STATE_ENDED || self->setup == NULL || self->privacy ||
-      self->reround_id != 0)
+  if (self->state == WZP_CALL_STATE_ENDED || self->phase == WZP_CALL_PHASE_SIGNALLING ||
+      self->privacy || self->reround_id != 0)
     return;
   if (self->last_round_us != 0 && since_ms < REROUND_INTERVAL_MS)
     {
@@ -620,7 +636,7 @@ _wzp_call_take_accepted (WzpCall           *self,
   else if (self->races->len > 0)
     _wzp_race_take_accepted (g_ptr_array_index (self->races, self->races->len - 1),
                              connection);
-  else if (self->setup == NULL)
+  else if (self->phase == WZP_CALL_PHASE_SIGNALLING)
     g_ptr_array_add (self->early_accepted, g_object_ref (connection));   /* keep for the race */
   else
     g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
@@ -634,24 +650,14 @@ deadline_cb (gpointer user_data)
   WzpCall *self = user_data;
 
   self->deadline_id = 0;
-  if (self->time_to_path >= 0)
+  if (self->phase == WZP_CALL_PHASE_CONNECTED)
     {
       /* Connected (on the relay, or after a round of dials mid-call): the direct attempts
        * had their chance (docs/decisions.md, "Upgrade and fallback"); the caller closes
        * the spare paths, the callee follows. A call looking for a path again has its own
        * deadline (recover_timeout_cb). */
       stop_races (self);
-      if (self->role == WZP_CALL_ROLE_CALLER && self->nominated != NULL)
-        for (guint i = self->paths->len; i > 0; i--)
-          {
-            WzpPath *path = g_ptr_array_index (self->paths, i - 1);
-
-            if (path != self->nominated && path != self->pending)
-              {
-                _wzp_path_close (path);
-                g_ptr_array_remove_index (self->paths, i - 1);
-              }
-          }
+      _wzp_nominator_close_spares (self->nominator);
       return G_SOURCE_REMOVE;
     }
   _wzp_call_end (self, WZP_HANGUP_REASON_UNREACHABLE,
@@ -674,7 +680,7 @@ handle_setup (WzpCall    *self,
   if (self->state != WZP_CALL_STATE_CALLING && self->state != WZP_CALL_STATE_RINGING &&
       self->state != WZP_CALL_STATE_CONNECTING)
     return;
-  if (self->setup != NULL)
+  if (self->phase != WZP_CALL_PHASE_SIGNALLING)
     return;
 
   /* Pins never come from the relay (docs/decisions.md, "Pins never come from the relay"). */
@@ -693,7 +699,9 @@ handle_setup (WzpCall    *self,
       return;
     }
 
-  self->setup = _wzp_message_ref (setup);
+  self->phase = WZP_CALL_PHASE_SET_UP;
+  self->pipe_addr = g_strdup (_wzp_message_get_string (setup, "pipe_addr"));
+  self->pipe_secret = g_strdup (_wzp_message_get_string (setup, "pipe_token"));
   /* The peer's host candidates are remote input that a relay, honest or not, passes on:
    * only those a host candidate can be are dialled (docs/candidates.md, "Dialling the
    * peer's host candidates"). */
@@ -702,13 +710,18 @@ handle_setup (WzpCall    *self,
     g_auto(GStrv) locals = _wzp_call_filter_peer_host_candidates (self, "CallSetup",
                                                                   (const char * const *) offered);
 
-    self->peer_candidates = _wzp_message_copy (setup);
-    _wzp_message_set_strv (self->peer_candidates, "peer_local_addrs",
-                           (const char * const *) locals);
+    const char *peer_nat = _wzp_message_get_string (setup, "peer_nat_type");
+    WzpNatType nat = WZP_NAT_TYPE_UNKNOWN;
+
+    if (peer_nat != NULL)
+      _wzp_nat_type_from_wire (peer_nat, &nat);
+    self->peer_candidates =
+      _wzp_peer_candidates_new (_wzp_message_get_string (setup, "peer_direct_addr"),
+                                (const char * const *) locals, nat);
   }
   self->setup_us = g_get_monotonic_time ();
-  /* (notify::peer-local-addresses marks the moment CallSetup arrived, for "setup" events) */
   _wzp_call_notify_peer_candidates (self);
+  g_signal_emit (self, signals[SIGNAL_SET_UP], 0);
   if (self->peer_alias == NULL && _wzp_message_get_string (setup, "peer_alias") != NULL)
     {
       self->peer_alias = g_strdup (_wzp_message_get_string (setup, "peer_alias"));
@@ -717,14 +730,13 @@ handle_setup (WzpCall    *self,
   set_state (self, WZP_CALL_STATE_CONNECTING);
   self->deadline_id = _wzp_timeout_add (self->context, WZP_CALL_CONNECT_DEADLINE_MS, deadline_cb,
                                         self);
-  self->keepalive_id = _wzp_timeout_add (self->context, WZP_CALL_KEEPALIVE_MS,
-                                         _wzp_call_keepalive_cb, self);
+  _wzp_nominator_start_keepalive (self->nominator);
 
   start_race (self);
   /* Our network changed between the offer (or answer) and now: the peer dials what we
    * sent then, so tell it what holds now. This race already dials from the new one. */
-  if (!self->privacy && self->client != NULL &&
-      self->announced_serial != _wzp_client_get_candidates_serial (self->client))
+  if (!self->privacy && self->sink.owner != NULL &&
+      self->announced_serial != _wzp_local_candidates_get_serial (self->local))
     _wzp_call_send_candidate_update (self);
 }
 
@@ -775,12 +787,15 @@ _wzp_call_handle_message (WzpCall    *self,
       /* The peer opened a pipe: meet it there unless one is on the way or in use. A peer
        * that asks for a pipe while we are on a direct path lost that path (it may fail in
        * one direction only): the caller then moves the call to the relay. */
-      if (self->setup != NULL &&
-          (self->nominated == NULL || self->nominated->kind != WZP_PATH_KIND_RELAY))
+      if (self->phase != WZP_CALL_PHASE_SIGNALLING)
         {
-          if (self->nominated != NULL && self->state == WZP_CALL_STATE_ACTIVE)
-            self->peer_wants_relay = TRUE;
-          open_pipe (self);
+          WzpPath *agreed = _wzp_nominator_get_agreed (self->nominator);
+
+          if (agreed == NULL || agreed->kind != WZP_PATH_KIND_RELAY)
+            {
+              _wzp_nominator_peer_wants_relay (self->nominator);
+              open_pipe (self);
+            }
         }
       break;
 
@@ -807,7 +822,7 @@ _wzp_call_handle_message (WzpCall    *self,
                          g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_UNKNOWN_PEER,
                                       "Nobody with fingerprint %s is connected to the relay",
                                       _wzp_call_peer_name (self)), FALSE);
-        else if (self->setup == NULL)
+        else if (self->phase == WZP_CALL_PHASE_SIGNALLING)
           _wzp_call_end (self, WZP_HANGUP_REASON_ERROR,
                          g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_FAILED,
                                       "The relay refused the call: %s", text), TRUE);
@@ -825,7 +840,7 @@ void
 _wzp_call_signalling_lost (WzpCall *self)
 {
   /* Before set-up the relay ends the call too; after it, the call lives on its path. */
-  if (self->setup == NULL)
+  if (self->phase == WZP_CALL_PHASE_SIGNALLING)
     _wzp_call_end (self, WZP_HANGUP_REASON_ERROR,
                    g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_FAILED,
                                 "The connection to the relay was lost before the call was set up"),
@@ -835,62 +850,100 @@ _wzp_call_signalling_lost (WzpCall *self)
 /* Construction */
 
 static WzpCall *
-call_new (WzpClient   *client,
-          const char  *call_id,
-          WzpCallRole  role,
-          const char  *peer_fingerprint)
+call_new (const WzpCallSink *sink,
+          WzpIdentity       *identity,
+          WzpSharedPort     *port,
+          gboolean           loopback,
+          const char        *call_id,
+          WzpCallRole        role,
+          const char        *peer_fingerprint)
 {
   WzpCall *self = g_object_new (WZP_TYPE_CALL, NULL);
 
-  self->client = client;
-  g_object_add_weak_pointer (G_OBJECT (client), (gpointer *) &self->client);
-  self->identity = g_object_ref (wzp_client_get_identity (client));
+  self->sink = *sink;
+  g_object_add_weak_pointer (self->sink.owner, (gpointer *) &self->sink.owner);
+  self->identity = g_object_ref (identity);
+  self->port = port ? g_object_ref (port) : NULL;
+  self->loopback = loopback;
+  self->local = _wzp_local_candidates_new_unknown (0);
   self->call_id = g_strdup (call_id);
   self->role = role;
+  self->nominator = _wzp_nominator_new (call_id, role, self->cancellable);
+  g_signal_connect (self->nominator, "path-agreed", G_CALLBACK (path_agreed_cb), self);
+  g_signal_connect (self->nominator, "relay-needed", G_CALLBACK (relay_needed_cb), self);
+  g_signal_connect (self->nominator, "failed", G_CALLBACK (recovery_failed_cb), self);
+  g_signal_connect (self->nominator, "hung-up", G_CALLBACK (hung_up_cb), self);
   self->peer_fingerprint = g_strdup (peer_fingerprint);
   return self;
 }
 
 WzpCall *
-_wzp_call_new_outgoing (WzpClient  *client,
-                        const char *peer_fingerprint,
-                        gboolean    privacy)
+_wzp_call_new_outgoing (const WzpCallSink *sink,
+                        WzpIdentity       *identity,
+                        WzpSharedPort     *port,
+                        gboolean           loopback,
+                        const char        *peer_fingerprint,
+                        gboolean           privacy)
 {
   g_autofree char *call_id = g_uuid_string_random ();
-  WzpCall *self = call_new (client, call_id, WZP_CALL_ROLE_CALLER, peer_fingerprint);
+  WzpCall *self = call_new (sink, identity, port, loopback, call_id, WZP_CALL_ROLE_CALLER,
+                            peer_fingerprint);
 
   self->state = WZP_CALL_STATE_CALLING;
   self->privacy = privacy;
+  self->client_privacy = privacy;
   return self;
 }
 
 WzpCall *
-_wzp_call_new_incoming (WzpClient  *client,
-                        WzpMessage *offer)
+_wzp_call_new_incoming (const WzpCallSink *sink,
+                        WzpIdentity       *identity,
+                        WzpSharedPort     *port,
+                        gboolean           loopback,
+                        WzpMessage        *offer,
+                        gboolean           privacy)
 {
-  WzpCall *self = call_new (client, _wzp_message_get_string (offer, "call_id"),
-                            WZP_CALL_ROLE_CALLEE,
+  WzpCall *self = call_new (sink, identity, port, loopback,
+                            _wzp_message_get_string (offer, "call_id"), WZP_CALL_ROLE_CALLEE,
                             _wzp_message_get_string (offer, "caller_fingerprint"));
 
   self->state = WZP_CALL_STATE_INCOMING;
   self->peer_alias = g_strdup (_wzp_message_get_string (offer, "caller_alias"));
+  self->client_privacy = privacy;
   return self;
 }
 
 void
-_wzp_call_start (WzpCall *self,
-                 GTask   *task)
+_wzp_call_set_local_candidates (WzpCall            *self,
+                                WzpLocalCandidates *local)
+{
+  _wzp_local_candidates_ref (local);
+  g_clear_pointer (&self->local, _wzp_local_candidates_unref);
+  self->local = local;
+}
+
+void
+_wzp_call_set_client_privacy (WzpCall  *self,
+                              gboolean  privacy)
+{
+  self->client_privacy = privacy;
+}
+
+void
+_wzp_call_start (WzpCall    *self,
+                 GTask      *task,
+                 const char *alias)
 {
   g_autoptr(WzpMessage) offer = _wzp_message_new_for_call (WZP_MESSAGE_DIRECT_CALL_OFFER,
                                                            self->call_id);
 
   set_task (self, task);
   _wzp_message_set_string (offer, "target_fingerprint", self->peer_fingerprint);
-  _wzp_message_set_string (offer, "caller_alias", wzp_client_get_alias (self->client));
+  _wzp_message_set_string (offer, "caller_alias", alias);
   if (!self->privacy)
-    _wzp_client_fill_candidates (self->client, offer, "caller_reflexive_addr",
-                                 "caller_local_addrs", "caller_nat_type");
-  self->announced_serial = _wzp_client_get_candidates_serial (self->client);
+    _wzp_local_candidates_fill (self->local, offer, "caller_reflexive_addr",
+                                "caller_local_addrs", "caller_nat_type");
+  self->announced_serial = _wzp_local_candidates_get_serial (self->local);
   _wzp_call_send_signalling (self, offer);
 }
 
@@ -970,15 +1023,15 @@ wzp_call_answer_async (WzpCall             *self,
     }
 
   set_privacy (self, mode == WZP_ACCEPT_MODE_PRIVACY ||
-                     (self->client != NULL && wzp_client_get_privacy (self->client)));
+                     (self->sink.owner != NULL && self->client_privacy));
   if (self->privacy)
     _wzp_message_set_string (answer, "accept_mode",
                              _wzp_accept_mode_to_wire (WZP_ACCEPT_MODE_PRIVACY));
-  else if (self->client != NULL)
+  else if (self->sink.owner != NULL)
     {
-      _wzp_client_fill_candidates (self->client, answer, "callee_reflexive_addr",
-                                   "callee_local_addrs", "callee_nat_type");
-      self->announced_serial = _wzp_client_get_candidates_serial (self->client);
+      _wzp_local_candidates_fill (self->local, answer, "callee_reflexive_addr",
+                                  "callee_local_addrs", "callee_nat_type");
+      self->announced_serial = _wzp_local_candidates_get_serial (self->local);
     }
 
   set_task (self, task);
@@ -1229,8 +1282,8 @@ const char *
 wzp_call_get_peer_direct_address (WzpCall *self)
 {
   g_return_val_if_fail (WZP_IS_CALL (self), NULL);
-  return self->peer_candidates ? _wzp_message_get_string (self->peer_candidates,
-                                                          "peer_direct_addr") : NULL;
+  return self->peer_candidates ? _wzp_peer_candidates_get_reflexive (self->peer_candidates)
+                               : NULL;
 }
 
 /**
@@ -1250,7 +1303,7 @@ wzp_call_dup_peer_local_addresses (WzpCall *self)
   g_return_val_if_fail (WZP_IS_CALL (self), NULL);
   if (self->peer_candidates == NULL)
     return g_new0 (char *, 1);
-  return _wzp_message_dup_strv (self->peer_candidates, "peer_local_addrs");
+  return _wzp_peer_candidates_dup_host (self->peer_candidates);
 }
 
 /* GObject */
@@ -1314,20 +1367,20 @@ wzp_call_dispose (GObject *object)
 {
   WzpCall *self = WZP_CALL (object);
 
-  if (self->client != NULL)
+  if (self->sink.owner != NULL)
     {
-      g_object_remove_weak_pointer (G_OBJECT (self->client), (gpointer *) &self->client);
-      self->client = NULL;
+      g_object_remove_weak_pointer (self->sink.owner, (gpointer *) &self->sink.owner);
+      self->sink.owner = NULL;
     }
   g_cancellable_cancel (self->cancellable);
   stop_races (self);
   _wzp_clear_source (self->context, &self->deadline_id);
-  _wzp_clear_source (self->context, &self->ack_timeout_id);
-  _wzp_clear_source (self->context, &self->keepalive_id);
-  _wzp_clear_source (self->context, &self->silence_id);
-  _wzp_clear_source (self->context, &self->recover_id);
-  if (self->paths != NULL)
-    g_ptr_array_set_size (self->paths, 0);
+  if (self->nominator != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->nominator, self);
+      g_object_run_dispose (G_OBJECT (self->nominator));
+      g_clear_object (&self->nominator);
+    }
   if (self->task != NULL)
     {
       g_autoptr(GTask) task = take_task (self);
@@ -1343,10 +1396,12 @@ wzp_call_finalize (GObject *object)
   WzpCall *self = WZP_CALL (object);
 
   g_clear_object (&self->identity);
+  g_clear_object (&self->port);
+  g_clear_pointer (&self->local, _wzp_local_candidates_unref);
   g_clear_object (&self->cancellable);
-  g_clear_pointer (&self->setup, _wzp_message_unref);
-  g_clear_pointer (&self->peer_candidates, _wzp_message_unref);
-  g_clear_pointer (&self->paths, g_ptr_array_unref);
+  g_free (self->pipe_addr);
+  g_free (self->pipe_secret);
+  g_clear_pointer (&self->peer_candidates, _wzp_peer_candidates_unref);
   g_clear_pointer (&self->races, g_ptr_array_unref);
   g_clear_pointer (&self->early_accepted, g_ptr_array_unref);
   g_string_free (self->outcomes, TRUE);
@@ -1520,11 +1575,26 @@ wzp_call_class_init (WzpCallClass *klass)
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
+   * WzpCall::set-up:
+   * @self: the call
+   *
+   * Emitted once, when the relay's `CallSetup` arrived: both sides now look for a path,
+   * [property@Wzp.Call:peer-direct-address] and [property@Wzp.Call:peer-local-addresses]
+   * say what the peer shared, and the `ms` of
+   * [signal@Wzp.Call::candidate-result] count from here.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_SET_UP] =
+    g_signal_new ("set-up", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 0);
+
+  /**
    * WzpCall::candidate-result:
    * @self: the call
    * @address: the candidate (or the relay's pipe address)
-   * @kind: `host`, `reflexive` or `relay`
-   * @result: `ok`, `failed`, `merged` or `cancelled`
+   * @kind: what the attempt went to
+   * @result: how it ended
    * @reason: why it failed, or an empty string
    * @ms: milliseconds since `CallSetup`
    *
@@ -1534,8 +1604,8 @@ wzp_call_class_init (WzpCallClass *klass)
    */
   signals[SIGNAL_CANDIDATE_RESULT] =
     g_signal_new ("candidate-result", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 5, G_TYPE_STRING, G_TYPE_STRING,
-                  G_TYPE_STRING, G_TYPE_STRING, G_TYPE_INT);
+                  NULL, NULL, NULL, G_TYPE_NONE, 5, G_TYPE_STRING, WZP_TYPE_CANDIDATE_KIND,
+                  WZP_TYPE_CANDIDATE_RESULT, G_TYPE_STRING, G_TYPE_INT);
 
   /**
    * WzpCall::path-changed:
@@ -1568,7 +1638,6 @@ wzp_call_init (WzpCall *self)
 {
   self->context = g_main_context_ref_thread_default ();
   self->cancellable = g_cancellable_new ();
-  self->paths = g_ptr_array_new_with_free_func ((GDestroyNotify) _wzp_path_unref);
   self->outcomes = g_string_new (NULL);
   self->early_accepted = g_ptr_array_new_with_free_func (g_object_unref);
   self->races = g_ptr_array_new ();

@@ -5,10 +5,16 @@
 #pragma once
 
 #include "wzp-client.h"
+#include "wzp-message-private.h"
 #include "wzp-network-info-private.h"
 #include "wzp-socket-private.h"
 
 G_BEGIN_DECLS
+
+/* A message for the relay (dropped while not registered). */
+void            _wzp_client_send              (WzpClient    *self,
+                                               WzpMessage   *message);
+const char     *_wzp_client_get_fingerprint   (WzpClient    *self);
 
 /* Test-only: listen on loopback and offer loopback host candidates, never the machine's
  * own interfaces (docs/decisions.md, "Loopback tests bring their own candidates"). Set

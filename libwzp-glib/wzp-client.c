@@ -82,6 +82,7 @@ struct _WzpClient
   guint              keepalive_id;
   guint              answer_id;         /* waiting for the relay to answer anything */
   guint              candidates_serial; /* grows when what peers should dial changes */
+  WzpLocalCandidates *local;            /* what the calls were last given */
   guint              announce_id;       /* idle: tell the calls about new candidates */
 
   GHashTable        *calls;             /* call_id -> WzpCall (owned) */
@@ -219,71 +220,61 @@ _wzp_client_get_fingerprint (WzpClient *self)
   return wzp_identity_get_fingerprint (self->identity);
 }
 
-void
-_wzp_client_fill_candidates (WzpClient  *self,
-                             WzpMessage *message,
-                             const char *reflexive_member,
-                             const char *local_member,
-                             const char *nat_member)
+/* The candidates as they are now, for the calls. */
+static WzpLocalCandidates *
+make_local_candidates (WzpClient *self)
 {
-  g_auto(GStrv) locals = NULL;
-  const char *observed;
-  WzpNatType nat;
+  g_auto(GStrv) host = NULL;
 
   if (self->network == NULL)
-    return;
+    return _wzp_local_candidates_new_unknown (self->candidates_serial);
 
-  observed = _wzp_network_info_get_observed_address (self->network);
-  locals = _wzp_network_info_dup_host_candidates (self->network);
-  nat = _wzp_network_info_get_nat_type (self->network, G_SOCKET_FAMILY_IPV4);
-
-  _wzp_message_set_string (message, reflexive_member, observed);
-  _wzp_message_set_strv (message, local_member, (const char * const *) locals);
-  if (nat_member != NULL && nat != WZP_NAT_TYPE_UNKNOWN)
-    _wzp_message_set_string (message, nat_member, _wzp_nat_type_to_wire (nat));
+  host = _wzp_network_info_dup_host_candidates (self->network);
+  return _wzp_local_candidates_new (self->candidates_serial,
+                                    _wzp_network_info_get_observed_address (self->network),
+                                    (const char * const *) host,
+                                    _wzp_network_info_get_nat_type (self->network,
+                                                                    G_SOCKET_FAMILY_IPV4));
 }
 
-guint
-_wzp_client_get_candidates_serial (WzpClient *self)
+/* Something a call's candidates say changed: every call gets the new snapshot at once, so
+ * that what a call sends is always what holds now (the calls never ask the client). */
+static void
+publish_local_candidates (WzpClient *self)
 {
-  return self->candidates_serial;
+  GHashTableIter iter;
+  WzpCall *call;
+
+  g_clear_pointer (&self->local, _wzp_local_candidates_unref);
+  self->local = make_local_candidates (self);
+  g_hash_table_iter_init (&iter, self->calls);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &call))
+    _wzp_call_set_local_candidates (call, self->local);
 }
 
-gboolean
-_wzp_connection_is_on_own_address (GSocketConnection  *connection,
-                                   const char * const *own_addresses)
+/* The calls' sink (WzpCallSink): what a call sends upward. */
+
+static void
+call_send_cb (GObject    *owner,
+              WzpMessage *message)
 {
-  g_autoptr(GSocketAddress) local = NULL;
-  g_autoptr(GInetAddress) mine = NULL;
-
-  if (connection == NULL || own_addresses == NULL || own_addresses[0] == NULL)
-    return TRUE;
-  local = g_socket_connection_get_local_address (connection, NULL);
-  if (local == NULL || !G_IS_INET_SOCKET_ADDRESS (local))
-    return TRUE;
-  mine = _wzp_address_unmap (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local)));
-
-  for (guint i = 0; own_addresses[i] != NULL; i++)
-    {
-      g_autofree char *text = g_strdup (own_addresses[i]);
-      g_autoptr(GInetAddress) own = NULL;
-      char *scope = strchr (text, '%');
-
-      /* A connection's local address carries no scope to compare. */
-      if (scope != NULL)
-        *scope = '\0';
-      own = _wzp_address_parse_ip (text);
-      if (own != NULL && g_inet_address_equal (own, mine))
-        return TRUE;
-    }
-  return FALSE;
+  _wzp_client_send (WZP_CLIENT (owner), message);
 }
 
-void
-_wzp_client_call_ended (WzpClient *self,
-                        WzpCall   *call)
+static void
+call_ended_cb (GObject *owner,
+               WzpCall *call)
 {
-  g_hash_table_remove (self->calls, wzp_call_get_call_id (call));
+  g_hash_table_remove (WZP_CLIENT (owner)->calls, wzp_call_get_call_id (call));
+}
+
+/* A new call's place in the client: the sink, our candidates, and the table. */
+static void
+adopt_call (WzpClient *self,
+            WzpCall   *call)
+{
+  _wzp_call_set_local_candidates (call, self->local);
+  g_hash_table_insert (self->calls, g_strdup (wzp_call_get_call_id (call)), g_object_ref (call));
 }
 
 /* The calls, each with a reference: telling a call may end it (and take it out of the
@@ -459,6 +450,7 @@ static void
 candidates_changed (WzpClient *self)
 {
   self->candidates_serial++;
+  publish_local_candidates (self);
   if (self->announce_id == 0)
     self->announce_id = _wzp_idle_add (self->context, announce_idle_cb, self);
 }
@@ -476,6 +468,7 @@ set_observed (WzpClient  *self,
   if (g_strcmp0 (before, observed) != 0)
     {
       self->candidates_serial++;
+      publish_local_candidates (self);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OBSERVED_ADDRESS]);
     }
 }
@@ -550,8 +543,10 @@ handle_offer (WzpClient  *self,
   if (caller == NULL || g_hash_table_contains (self->calls, call_id))
     return;
 
-  call = _wzp_call_new_incoming (self, offer);
-  g_hash_table_insert (self->calls, g_strdup (call_id), g_object_ref (call));
+  call = _wzp_call_new_incoming (&(WzpCallSink) { G_OBJECT (self), call_send_cb, call_ended_cb },
+                                 self->identity, self->shared_port, self->test_loopback, offer,
+                                 self->privacy);
+  adopt_call (self, call);
   g_signal_emit (self, signals[SIGNAL_INCOMING_CALL], 0, call);
 }
 
@@ -847,6 +842,12 @@ port_incoming_cb (WzpSharedPort     *port,
                                  accepted->cancellable, accepted_preamble_cb, accepted);
 }
 
+static void
+network_changed_cb (WzpClient *self)
+{
+  publish_local_candidates (self);
+}
+
 /* The network info's nat-type and host-candidates are the client's properties too. */
 static void
 network_notify_cb (WzpNetworkInfo *network,
@@ -931,12 +932,16 @@ ensure_port (WzpClient  *self,
       if (self->allow_list != NULL)
         _wzp_network_info_set_allow_list (self->network,
                                           (const char * const *) self->allow_list);
+      /* First: the calls hear of any change before anyone hears of it from us. */
+      g_signal_connect_object (self->network, "notify", G_CALLBACK (network_changed_cb),
+                               self, G_CONNECT_SWAPPED);
       g_signal_connect_object (self->network, "notify::nat-type",
                                G_CALLBACK (network_notify_cb), self, 0);
       g_signal_connect_object (self->network, "notify::host-candidates",
                                G_CALLBACK (network_notify_cb), self, 0);
       g_signal_connect_object (self->network, "gathered",
                                G_CALLBACK (network_gathered_cb), self, 0);
+      publish_local_candidates (self);
       _wzp_network_info_gather_async (self->network, NULL, NULL, NULL);
     }
   return TRUE;
@@ -1171,9 +1176,11 @@ wzp_client_place_call_async (WzpClient           *self,
       return;
     }
 
-  call = _wzp_call_new_outgoing (self, fingerprint, self->privacy);
-  g_hash_table_insert (self->calls, g_strdup (wzp_call_get_call_id (call)), g_object_ref (call));
-  _wzp_call_start (call, task);
+  call = _wzp_call_new_outgoing (&(WzpCallSink) { G_OBJECT (self), call_send_cb, call_ended_cb },
+                                 self->identity, self->shared_port, self->test_loopback,
+                                 fingerprint, self->privacy);
+  adopt_call (self, call);
+  _wzp_call_start (call, task, self->alias);
   g_signal_emit (self, signals[SIGNAL_OUTGOING_CALL], 0, call);
 }
 
@@ -1332,6 +1339,14 @@ wzp_client_set_privacy (WzpClient *self,
   if (self->privacy == privacy)
     return;
   self->privacy = privacy;
+  {
+    GHashTableIter iter;
+    WzpCall *call;
+
+    g_hash_table_iter_init (&iter, self->calls);
+    while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &call))
+      _wzp_call_set_client_privacy (call, privacy);
+  }
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PRIVACY]);
 }
 
@@ -1591,6 +1606,7 @@ wzp_client_finalize (GObject *object)
 
   g_clear_object (&self->identity);
   g_clear_pointer (&self->calls, g_hash_table_unref);
+  g_clear_pointer (&self->local, _wzp_local_candidates_unref);
   g_free (self->relay_uri);
   g_free (self->alias);
   g_free (self->error_message);
@@ -1809,4 +1825,5 @@ wzp_client_init (WzpClient *self)
 {
   self->context = g_main_context_ref_thread_default ();
   self->calls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->local = _wzp_local_candidates_new_unknown (0);
 }

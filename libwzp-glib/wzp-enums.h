@@ -107,6 +107,42 @@ typedef enum {
 } WzpPathKind;
 
 /**
+ * WzpCandidateKind:
+ * @WZP_CANDIDATE_KIND_HOST: one of the peer's host candidates (an address of one of its
+ *   interfaces)
+ * @WZP_CANDIDATE_KIND_REFLEXIVE: the peer's reflexive address (where its relay sees it)
+ * @WZP_CANDIDATE_KIND_RELAY: the relay pipe
+ *
+ * What a path attempt went to (see [signal@Wzp.Call::candidate-result]).
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  WZP_CANDIDATE_KIND_HOST,
+  WZP_CANDIDATE_KIND_REFLEXIVE,
+  WZP_CANDIDATE_KIND_RELAY,
+} WzpCandidateKind;
+
+/**
+ * WzpCandidateResult:
+ * @WZP_CANDIDATE_RESULT_OK: the path was authenticated
+ * @WZP_CANDIDATE_RESULT_FAILED: the attempt failed (a reason says why)
+ * @WZP_CANDIDATE_RESULT_MERGED: our dial met the peer's dial to us (a simultaneous open);
+ *   the peer's connection completes it, reported later as `OK` or `FAILED`
+ * @WZP_CANDIDATE_RESULT_CANCELLED: the attempt was stopped before it finished
+ *
+ * How a path attempt ended (see [signal@Wzp.Call::candidate-result]).
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  WZP_CANDIDATE_RESULT_OK,
+  WZP_CANDIDATE_RESULT_FAILED,
+  WZP_CANDIDATE_RESULT_MERGED,
+  WZP_CANDIDATE_RESULT_CANCELLED,
+} WzpCandidateResult;
+
+/**
  * WzpCallState:
  * @WZP_CALL_STATE_CALLING: an outgoing call was offered to the callee
  * @WZP_CALL_STATE_RINGING: the callee's device is alerting its user

@@ -22,8 +22,8 @@
 
 #include "wzp-enums.h"
 #include "wzp-identity.h"
-#include "wzp-message-private.h"
 #include "wzp-path-private.h"
+#include "wzp-peer-candidates-private.h"
 #include "wzp-socket-private.h"
 
 G_BEGIN_DECLS
@@ -42,7 +42,7 @@ G_DECLARE_FINAL_TYPE (WzpRace, _wzp_race, WZP, RACE, GObject)
 /* Signals:
  *  ::path (WzpPath *path): an authenticated direct path (pointer, borrowed)
  *  ::candidate-result (address, kind, result, reason): an attempt's outcome; kind is
- *     "host" or "reflexive", result "ok", "failed", "merged" or "cancelled". A candidate
+ *     WZP_CANDIDATE_KIND_HOST or _REFLEXIVE, result a WzpCandidateResult. A candidate
  *     may report more than once: a retried dial, or a merged dial later "ok" (the peer's
  *     connection came) or "failed" (it did not, within 100 ms)
  *  ::exhausted: every candidate failed at least once (a merged dial counts only when its
@@ -53,7 +53,7 @@ WzpRace    *_wzp_race_new                (const char      *call_id,
                                           WzpIdentity     *identity,
                                           const char      *peer_fingerprint,
                                           WzpSharedPort   *shared_port,
-                                          WzpMessage      *setup,
+                                          WzpPeerCandidates *peer_candidates,
                                           const char * const *own_candidates);
 /* Starts dialling every candidate. Returns how many of the dials are promising (a
  * reflexive one the peer's NAT type allows, a global IPv6 one, or a host candidate on one

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "wzp-address-private.h"
+#include "wzp-enum-types.h"
 #include "wzp-error.h"
 #include "wzp-expect-stream-private.h"
 #include "wzp-race-private.h"
@@ -40,7 +41,7 @@ typedef struct
   WzpRace            *race;        /* owns the target */
   char               *address;
   GInetSocketAddress *sockaddr;    /* NULL if @address does not parse */
-  const char         *kind;        /* "host" or "reflexive" */
+  WzpCandidateKind    kind;        /* HOST or REFLEXIVE */
   gboolean            from_port;   /* dialled from P */
   TargetState         state;
   guint               n_dials;
@@ -58,7 +59,7 @@ struct _WzpRace
   WzpIdentity    *identity;
   char           *peer_fingerprint;
   WzpSharedPort  *shared_port;
-  WzpMessage     *setup;
+  WzpPeerCandidates *peer_candidates;
   char          **own_candidates;
   guint           n_promising;
   guint8          preamble[WZP_PREAMBLE_LEN];
@@ -145,10 +146,10 @@ _wzp_path_kind_for_address (const char *address)
 }
 
 static void
-report (WzpRace    *self,
-        Target     *target,
-        const char *result,
-        const char *reason)
+report (WzpRace            *self,
+        Target             *target,
+        WzpCandidateResult  result,
+        const char         *reason)
 {
   g_signal_emit (self, signals[SIGNAL_CANDIDATE_RESULT], 0, target->address, target->kind,
                  result, reason ? reason : "");
@@ -221,7 +222,7 @@ merged_deadline_cb (gpointer user_data)
     return G_SOURCE_REMOVE;
   reason = g_strdup_printf ("The peer's connection that this dial merged with did not come "
                             "within %d ms", MERGED_DEADLINE_MS);
-  report (target->race, target, "failed", reason);
+  report (target->race, target, WZP_CANDIDATE_RESULT_FAILED, reason);
   target_failed (target);
   return G_SOURCE_REMOVE;
 }
@@ -232,12 +233,12 @@ attempt_failed (Attempt *attempt,
                 GError  *error)
 {
   Target *target = attempt->target;
-  const char *result = "failed";
+  WzpCandidateResult result = WZP_CANDIDATE_RESULT_FAILED;
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    result = "cancelled";
+    result = WZP_CANDIDATE_RESULT_CANCELLED;
   else if (g_error_matches (error, WZP_SOCKET_ERROR, WZP_SOCKET_ERROR_MERGED))
-    result = "merged";
+    result = WZP_CANDIDATE_RESULT_MERGED;
 
   /* A FIN before the RST of SO_LINGER 0, as for paths (wzp-path.c): a NAT that saw only
    * the RST would drop the retry's SYN on the same 4-tuple. */
@@ -261,7 +262,7 @@ attempt_failed (Attempt *attempt,
 
   target->n_live--;
   report (attempt->race, target, result, error->message);
-  if (g_str_equal (result, "merged"))
+  if (result == WZP_CANDIDATE_RESULT_MERGED)
     {
       /* Not a failure: the peer's dial made this very connection, and it is on its way to
        * our listener (docs/decisions.md, "Which port a dial leaves from"). */
@@ -269,7 +270,7 @@ attempt_failed (Attempt *attempt,
         target->merged_id = _wzp_timeout_add (target->race->context, MERGED_DEADLINE_MS,
                                               merged_deadline_cb, target);
     }
-  else if (g_str_equal (result, "failed"))
+  else if (result == WZP_CANDIDATE_RESULT_FAILED)
     target_failed (target);
 }
 
@@ -287,12 +288,13 @@ attempt_succeeded (Attempt *attempt)
         return;
       /* The candidate's outcome: the peer's dial (ours merged with it, or is still out)
        * made the path. */
-      report (attempt->race, target, "ok", "through the peer's dial from there");
+      report (attempt->race, target, WZP_CANDIDATE_RESULT_OK,
+              "through the peer's dial from there");
     }
   else
     {
       target->n_live--;
-      report (attempt->race, target, "ok", NULL);
+      report (attempt->race, target, WZP_CANDIDATE_RESULT_OK, NULL);
     }
   target_ok (target);
 }
@@ -508,10 +510,10 @@ paced_dial_free (PacedDial *paced)
 }
 
 static void
-add_dial (WzpRace    *self,
-          const char *address,
-          const char *kind,
-          gboolean    from_port)
+add_dial (WzpRace          *self,
+          const char       *address,
+          WzpCandidateKind  kind,
+          gboolean          from_port)
 {
   Target *target = g_new0 (Target, 1);
   PacedDial *paced = g_new0 (PacedDial, 1);
@@ -564,16 +566,13 @@ shares_our_network (WzpRace    *self,
 guint
 _wzp_race_start (WzpRace *self)
 {
-  g_auto(GStrv) locals = _wzp_message_dup_strv (self->setup, "peer_local_addrs");
-  const char *reflexive = _wzp_message_get_string (self->setup, "peer_direct_addr");
-  const char *peer_nat = _wzp_message_get_string (self->setup, "peer_nat_type");
-  WzpNatType nat = WZP_NAT_TYPE_UNKNOWN;
+  guint n_candidates = _wzp_peer_candidates_get_length (self->peer_candidates);
+  const char *reflexive = _wzp_peer_candidates_get_reflexive (self->peer_candidates);
+  WzpNatType nat = _wzp_peer_candidates_get_nat_type (self->peer_candidates);
   gboolean dial_reflexive;
 
   /* A reflexive dial is skipped only when the peer's mapping depends on the destination
    * (docs/decisions.md, "When a reflexive dial is skipped"). */
-  if (peer_nat != NULL)
-    _wzp_nat_type_from_wire (peer_nat, &nat);
   dial_reflexive = reflexive != NULL &&
                    nat != WZP_NAT_TYPE_SYMMETRIC && nat != WZP_NAT_TYPE_MULTIPLE;
 
@@ -587,25 +586,28 @@ _wzp_race_start (WzpRace *self)
    * dial leaves from"). */
   for (guint pass = 0; pass < 2; pass++)
     {
-      for (guint i = 0; locals[i] != NULL; i++)
+      for (guint i = 0; i < n_candidates; i++)
         {
+          const WzpPeerCandidate *host = _wzp_peer_candidates_get (self->peer_candidates, i);
           g_autoptr(GInetAddress) inet = NULL;
           gboolean global = FALSE;
           gboolean promising;
 
-          if (_wzp_address_parse_parts (locals[i], &inet, NULL))
+          if (host->kind != WZP_PEER_CANDIDATE_HOST)
+            continue;
+          if (_wzp_address_parse_parts (host->address, &inet, NULL))
             global = _wzp_address_classify (inet) == WZP_ADDRESS_CLASS_GLOBAL;
-          promising = global || shares_our_network (self, locals[i]);
+          promising = global || shares_our_network (self, host->address);
           if (promising != (pass == 0))
             continue;
-          add_dial (self, locals[i], "host", global);
+          add_dial (self, host->address, WZP_CANDIDATE_KIND_HOST, global);
           if (promising)
             self->n_promising++;
         }
 
       if (pass == 0 && dial_reflexive)
         {
-          add_dial (self, reflexive, "reflexive", TRUE);
+          add_dial (self, reflexive, WZP_CANDIDATE_KIND_REFLEXIVE, TRUE);
           self->n_promising++;
         }
     }
@@ -693,7 +695,7 @@ _wzp_race_new (const char    *call_id,
                WzpIdentity   *identity,
                const char    *peer_fingerprint,
                WzpSharedPort *shared_port,
-               WzpMessage    *setup,
+               WzpPeerCandidates *peer_candidates,
                const char * const *own_candidates)
 {
   WzpRace *self = g_object_new (WZP_TYPE_RACE, NULL);
@@ -703,7 +705,7 @@ _wzp_race_new (const char    *call_id,
   self->identity = g_object_ref (identity);
   self->peer_fingerprint = g_strdup (peer_fingerprint);
   self->shared_port = shared_port ? g_object_ref (shared_port) : NULL;
-  self->setup = _wzp_message_ref (setup);
+  self->peer_candidates = _wzp_peer_candidates_ref (peer_candidates);
   _wzp_preamble_build (call_id, self->preamble);
   return self;
 }
@@ -727,7 +729,7 @@ _wzp_race_finalize (GObject *object)
   g_clear_object (&self->identity);
   g_free (self->peer_fingerprint);
   g_strfreev (self->own_candidates);
-  g_clear_pointer (&self->setup, _wzp_message_unref);
+  g_clear_pointer (&self->peer_candidates, _wzp_peer_candidates_unref);
   g_clear_object (&self->cancellable);
   g_ptr_array_unref (self->timers);
   g_ptr_array_unref (self->targets);
@@ -749,8 +751,8 @@ _wzp_race_class_init (WzpRaceClass *klass)
                   G_TYPE_NONE, 1, G_TYPE_POINTER);
   signals[SIGNAL_CANDIDATE_RESULT] =
     g_signal_new ("candidate-result", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING,
-                  G_TYPE_STRING, G_TYPE_STRING);
+                  NULL, NULL, NULL, G_TYPE_NONE, 4, G_TYPE_STRING, WZP_TYPE_CANDIDATE_KIND,
+                  WZP_TYPE_CANDIDATE_RESULT, G_TYPE_STRING);
   signals[SIGNAL_EXHAUSTED] =
     g_signal_new ("exhausted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 0);

@@ -156,6 +156,7 @@ typedef struct
   GError        *answer_error;
   gboolean       answered;
   GPtrArray     *results;     /* "kind address result" of the callee's attempts */
+  guint          n_set_up;    /* ::set-up emissions */
 } Callee;
 
 static void
@@ -169,13 +170,19 @@ answered_cb (GObject      *source,
   callee->answered = TRUE;
 }
 
-static void result_cb (WzpCall    *call,
-                       const char *address,
-                       const char *kind,
-                       const char *result,
-                       const char *reason,
-                       int         ms,
-                       GPtrArray  *results);
+static void result_cb (WzpCall            *call,
+                       const char         *address,
+                       WzpCandidateKind    kind,
+                       WzpCandidateResult  result,
+                       const char         *reason,
+                       int                 ms,
+                       GPtrArray          *results);
+
+static void
+count_set_up_cb (guint *count)
+{
+  (*count)++;
+}
 
 static void
 incoming_cb (WzpClient *client,
@@ -185,6 +192,7 @@ incoming_cb (WzpClient *client,
   g_assert_cmpint (wzp_call_get_state (call), ==, WZP_CALL_STATE_INCOMING);
   g_assert_cmpint (wzp_call_get_role (call), ==, WZP_CALL_ROLE_CALLEE);
   g_set_object (&callee->call, call);
+  g_signal_connect_swapped (call, "set-up", G_CALLBACK (count_set_up_cb), &callee->n_set_up);
   if (callee->results != NULL)
     g_signal_connect (call, "candidate-result", G_CALLBACK (result_cb), callee->results);
   wzp_call_ring (call);
@@ -263,6 +271,8 @@ check_call (Fixture       *f,
   g_assert_cmpint (wzp_call_get_path_kind (call), ==, expected);
   g_assert_cmpint (wzp_call_get_path_kind (callee.call), ==, expected);
   g_assert_cmpint (wzp_call_get_time_to_path (call), >=, 0);
+  /* CallSetup came once, before the path. */
+  g_assert_cmpuint (callee.n_set_up, ==, 1);
   g_assert_cmpstr (wzp_call_get_peer_fingerprint (callee.call), ==,
                    wzp_identity_get_fingerprint (wzp_client_get_identity (a)));
   g_assert_cmpstr (wzp_call_get_peer_alias (callee.call), ==, "Alice");
@@ -1251,16 +1261,29 @@ replace_candidates (WzpMessage *setup,
   _wzp_message_set_string (setup, "peer_direct_addr", c->reflexive);
 }
 
-static void
-result_cb (WzpCall    *call,
-           const char *address,
-           const char *kind,
-           const char *result,
-           const char *reason,
-           int         ms,
-           GPtrArray  *results)
+static const char *
+nick (GType type,
+      int   value)
 {
-  g_ptr_array_add (results, g_strdup_printf ("%s %s %s: %s", kind, address, result, reason));
+  g_autoptr(GEnumClass) klass = g_type_class_ref (type);
+  GEnumValue *enum_value = g_enum_get_value (klass, value);
+
+  g_assert_nonnull (enum_value);
+  return enum_value->value_nick;
+}
+
+static void
+result_cb (WzpCall            *call,
+           const char         *address,
+           WzpCandidateKind    kind,
+           WzpCandidateResult  result,
+           const char         *reason,
+           int                 ms,
+           GPtrArray          *results)
+{
+  g_ptr_array_add (results, g_strdup_printf ("%s %s %s: %s", nick (WZP_TYPE_CANDIDATE_KIND, kind),
+                                             address, nick (WZP_TYPE_CANDIDATE_RESULT, result),
+                                             reason));
 }
 
 static gboolean
@@ -2053,30 +2076,30 @@ reorder_setup (WzpMessage *setup,
 }
 
 static void
-reorder_caller_result_cb (WzpCall    *call,
-                          const char *address,
-                          const char *kind,
-                          const char *result,
-                          const char *reason,
-                          int         ms,
-                          Reorder    *r)
+reorder_caller_result_cb (WzpCall            *call,
+                          const char         *address,
+                          WzpCandidateKind    kind,
+                          WzpCandidateResult  result,
+                          const char         *reason,
+                          int                 ms,
+                          Reorder            *r)
 {
   /* The caller's relay path authenticated, and its Nominate is about to be held back:
    * now the direct path may form. */
-  if (g_str_equal (kind, "relay") && g_str_equal (result, "ok"))
+  if (kind == WZP_CANDIDATE_KIND_RELAY && result == WZP_CANDIDATE_RESULT_OK)
     gate_open (&r->direct);
 }
 
 static void
-reorder_callee_result_cb (WzpCall    *call,
-                          const char *address,
-                          const char *kind,
-                          const char *result,
-                          const char *reason,
-                          int         ms,
-                          Reorder    *r)
+reorder_callee_result_cb (WzpCall            *call,
+                          const char         *address,
+                          WzpCandidateKind    kind,
+                          WzpCandidateResult  result,
+                          const char         *reason,
+                          int                 ms,
+                          Reorder            *r)
 {
-  if (g_str_equal (kind, "relay"))
+  if (kind == WZP_CANDIDATE_KIND_RELAY)
     r->callee_relay_done = TRUE;
 }
 

@@ -169,37 +169,40 @@ clear_details (WzpCallPage *self)
 }
 
 static const char *
-candidate_kind_title (const char *kind)
+candidate_kind_title (WzpCandidateKind kind)
 {
-  if (g_strcmp0 (kind, "host") == 0)
-    return _("Local network address");
-  if (g_strcmp0 (kind, "reflexive") == 0)
-    return _("Internet address");
-  if (g_strcmp0 (kind, "relay") == 0)
-    return _("Relay");
-  return kind;
+  switch (kind)
+    {
+    case WZP_CANDIDATE_KIND_HOST:
+      return _("Local network address");
+    case WZP_CANDIDATE_KIND_REFLEXIVE:
+      return _("Internet address");
+    case WZP_CANDIDATE_KIND_RELAY:
+    default:
+      return _("Relay");
+    }
 }
 
 static void
-candidate_result_cb (WzpCallPage *self,
-                     const char  *address,
-                     const char  *kind,
-                     const char  *result,
-                     const char  *reason,
-                     int          ms,
-                     WzpCall     *call)
+candidate_result_cb (WzpCallPage        *self,
+                     const char         *address,
+                     WzpCandidateKind    kind,
+                     WzpCandidateResult  result,
+                     const char         *reason,
+                     int                 ms,
+                     WzpCall            *call)
 {
   g_autofree char *outcome = NULL;
   g_autofree char *subtitle = NULL;
   const char *icon = "dialog-question-symbolic";
 
-  if (g_strcmp0 (result, "ok") == 0)
+  if (result == WZP_CANDIDATE_RESULT_OK)
     {
       /* Translators: %d is a number of milliseconds. */
       outcome = g_strdup_printf (_("Connected after %d ms"), ms);
       icon = "emblem-ok-symbolic";
     }
-  else if (g_strcmp0 (result, "failed") == 0)
+  else if (result == WZP_CANDIDATE_RESULT_FAILED)
     {
       outcome = (reason != NULL && *reason != '\0')
                   /* Translators: %d is a number of milliseconds, %s the reason. */
@@ -208,20 +211,18 @@ candidate_result_cb (WzpCallPage *self,
                   : g_strdup_printf (_("Failed after %d ms"), ms);
       icon = "dialog-error-symbolic";
     }
-  else if (g_strcmp0 (result, "merged") == 0)
+  else if (result == WZP_CANDIDATE_RESULT_MERGED)
     {
       /* Translators: %d is a number of milliseconds. */
       outcome = g_strdup_printf (_("Met the other side’s attempt after %d ms"), ms);
       icon = "emblem-ok-symbolic";
     }
-  else if (g_strcmp0 (result, "cancelled") == 0)
+  else
     {
       /* Translators: %d is a number of milliseconds. */
       outcome = g_strdup_printf (_("Not needed, stopped after %d ms"), ms);
       icon = "action-unavailable-symbolic";
     }
-  else
-    outcome = g_strdup_printf ("%s (%d ms)", result, ms);
 
   subtitle = g_strdup_printf ("%s · %s", candidate_kind_title (kind), outcome);
   add_detail_row (self, address, subtitle, icon);

@@ -95,7 +95,6 @@ typedef struct
   Cli      *cli;
   WzpCall  *call;
   gint64    setup_us;
-  gboolean  setup_seen;
   gboolean  nominated;
   gboolean  taken;
   guint     hold_id;
@@ -342,9 +341,8 @@ hang_up_all (Cli *cli)
 
 /* WzpCall notifies its peer addresses when CallSetup arrives: that is the setup event. */
 static void
-call_setup_cb (WzpCall    *call,
-               GParamSpec *pspec,
-               CliCall    *cc)
+call_setup_cb (WzpCall *call,
+               CliCall *cc)
 {
   const char *call_id = wzp_call_get_call_id (call);
   const char *role = enum_nick (WZP_TYPE_CALL_ROLE, wzp_call_get_role (call));
@@ -353,9 +351,6 @@ call_setup_cb (WzpCall    *call,
   g_autofree char *locals_text = g_strjoinv (", ", locals);
   JsonBuilder *event;
 
-  if (cc->setup_seen)
-    return;
-  cc->setup_seen = TRUE;
   cc->setup_us = g_get_monotonic_time ();
 
   event = event_new ("setup", call_id);
@@ -381,15 +376,17 @@ call_state_cb (WzpCall    *call,
 }
 
 static void
-call_candidate_result_cb (WzpCall    *call,
-                          const char *address,
-                          const char *kind,
-                          const char *result,
-                          const char *reason,
-                          int         ms,
-                          CliCall    *cc)
+call_candidate_result_cb (WzpCall            *call,
+                          const char         *address,
+                          WzpCandidateKind    kind_value,
+                          WzpCandidateResult  result_value,
+                          const char         *reason,
+                          int                 ms,
+                          CliCall            *cc)
 {
   const char *call_id = wzp_call_get_call_id (call);
+  const char *kind = enum_nick (WZP_TYPE_CANDIDATE_KIND, kind_value);
+  const char *result = enum_nick (WZP_TYPE_CANDIDATE_RESULT, result_value);
   JsonBuilder *event = event_new ("candidate", call_id);
 
   event_add_string (event, "addr", address);
@@ -489,7 +486,7 @@ track_call (Cli     *cli,
   g_ptr_array_add (cli->calls, cc);
 
   g_signal_connect (call, "notify::state", G_CALLBACK (call_state_cb), cc);
-  g_signal_connect (call, "notify::peer-local-addresses", G_CALLBACK (call_setup_cb), cc);
+  g_signal_connect (call, "set-up", G_CALLBACK (call_setup_cb), cc);
   g_signal_connect (call, "candidate-result", G_CALLBACK (call_candidate_result_cb), cc);
   g_signal_connect (call, "path-changed", G_CALLBACK (call_path_changed_cb), cc);
   g_signal_connect (call, "ended", G_CALLBACK (call_ended_cb), cc);

@@ -124,6 +124,15 @@ async function main() {
         'both clients registered');
     check(bob.fingerprint !== alice.fingerprint, 'two fresh identities');
 
+    let calleeSetUp = 0;
+    const calleeResults = [];
+    const watched = bob.connect('incoming-call', (_client, call) => {
+        bob.disconnect(watched);
+        call.connect('set-up', () => calleeSetUp++);
+        call.connect('candidate-result', (_call, _address, kind, result) => {
+            calleeResults.push([kind, result]);
+        });
+    });
     const answered = answerNextCall(bob, Wzp.AcceptMode.PRIVACY);
     const [callerCall, calleeCall] = await Promise.all([
         alice.place_call_async(bob.fingerprint, null),
@@ -134,6 +143,10 @@ async function main() {
     check(callerCall.path_kind === Wzp.PathKind.RELAY, "the caller's path is the relay");
     check(calleeCall.get_path_kind() === Wzp.PathKind.RELAY, "the callee's path is the relay");
     check(callerCall.time_to_path >= 0, 'the caller has a time to path');
+    check(calleeSetUp === 1, "the callee's call was set up once");
+    check(calleeResults.some(([kind, result]) =>
+        kind === Wzp.CandidateKind.RELAY && result === Wzp.CandidateResult.OK),
+    `the callee's relay attempt is an enum pair (${JSON.stringify(calleeResults)})`);
 
     const callerEnded = ended(callerCall);
     calleeCall.hangup();

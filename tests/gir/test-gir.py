@@ -195,9 +195,19 @@ class Test:
 
     def bob_incoming(self, call):
         self.callee_call = call
+        self.callee_set_up = 0
+        self.callee_results = []
+        call.connect("set-up", self.guard(self.callee_is_set_up))
+        call.connect("candidate-result", self.guard(self.callee_candidate_result))
         self.check(call.get_peer_fingerprint() == self.alice_identity.get_fingerprint(),
                    "bob sees alice's fingerprint")
         call.connect("ended", self.guard(self.ended))
+
+    def callee_is_set_up(self, call):
+        self.callee_set_up += 1
+
+    def callee_candidate_result(self, call, address, kind, result, reason, ms):
+        self.callee_results.append((kind, result))
 
     def alice_connected(self, alice):
         self.clients.append(alice)
@@ -220,6 +230,9 @@ class Test:
         self.check(callee.get_path_kind() == Wzp.PathKind.RELAY,
                    f"the callee's path is the relay ({callee.props.path_kind.value_nick})")
         self.check(callee.get_privacy(), "the callee answered in privacy mode")
+        self.check(self.callee_set_up == 1, "the callee's call was set up once")
+        self.check((Wzp.CandidateKind.RELAY, Wzp.CandidateResult.OK) in self.callee_results,
+                   f"the callee's relay attempt is an enum pair ({self.callee_results})")
         self.caller_call.connect("ended", self.guard(self.ended))
         self.caller_call.hangup()
 
