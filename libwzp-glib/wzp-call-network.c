@@ -24,7 +24,8 @@ _wzp_call_filter_peer_host_candidates (WzpCall            *self,
 {
   gboolean loopback = self->sink.owner != NULL && self->loopback;
   unsigned n_ignored = 0;
-  GStrv kept = _wzp_candidates_filter_peer (offered, loopback, &n_ignored);
+  GStrv kept = _wzp_candidates_filter_peer (offered, WZP_MAX_HOST_CANDIDATES, loopback,
+                                            &n_ignored);
 
   /* An honest peer never sends what is dropped here, so saying so is worth a message. */
   if (n_ignored > 0)

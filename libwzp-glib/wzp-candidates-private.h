@@ -75,12 +75,14 @@ typedef enum {
 const char      *_wzp_skip_reason_to_string        (WzpSkipReason reason);
 
 /* The peer's host candidates that a client dials (docs/candidates.md, "Dialling the
- * peer's host candidates"): of the first WZP_MAX_HOST_CANDIDATES in @offered, those that
+ * peer's host candidates"): of the first @max_candidates in @offered (the protocol's
+ * WZP_MAX_HOST_CANDIDATES: the cap is the protocol's, not the network layer's), those that
  * parse, are of a class a host candidate can have (RFC 1918, CGNAT, ULA, global IPv6;
  * loopback only with @loopback_allowed) and are on the port of the first one kept (the
  * peer's port P). Returns the kept ones in order (never NULL); @n_ignored_out (may be
  * NULL) gets how many of @offered were not kept. */
 GStrv            _wzp_candidates_filter_peer       (const char * const *offered,
+                                                    unsigned        max_candidates,
                                                     gboolean        loopback_allowed,
                                                     unsigned       *n_ignored_out);
 

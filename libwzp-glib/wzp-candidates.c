@@ -23,7 +23,6 @@
 
 #include "wzp-address-private.h"
 #include "wzp-candidates-private.h"
-#include "wzp-message-private.h"
 
 /* The classes a host candidate can have (docs/candidates.md, "The rules"): a gathered
  * candidate is never public IPv4, link-local, multicast or unspecified. */
@@ -52,6 +51,7 @@ peer_candidate_class_ok (GInetAddress *address,
 
 GStrv
 _wzp_candidates_filter_peer (const char * const *offered,
+                             unsigned            max_candidates,
                              gboolean            loopback_allowed,
                              unsigned           *n_ignored_out)
 {
@@ -65,7 +65,7 @@ _wzp_candidates_filter_peer (const char * const *offered,
       g_autoptr(GInetAddress) address = NULL;
       guint16 port = 0;
 
-      if (n_offered >= WZP_MAX_HOST_CANDIDATES)
+      if (n_offered >= max_candidates)
         continue;
       if (!_wzp_address_parse_parts (offered[n_offered], &address, &port) ||
           !peer_candidate_class_ok (address, loopback_allowed))

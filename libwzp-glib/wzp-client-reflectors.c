@@ -122,7 +122,7 @@ _wzp_client_probe_reflector (WzpClient  *self,
   guint16 port_number;
   Probe *probe;
 
-  if (!_wzp_client_parse_relay_uri (uri, &host, &port_number, &pin, NULL))
+  if (!_wzp_relay_uri_parse (uri, &host, &port_number, &pin, NULL))
     {
       g_debug ("Ignoring reflector “%s”: not a relay URI", uri);
       return;

@@ -966,7 +966,7 @@ start_attempt (WzpClient *self)
                                             "No relay is configured"));
       return;
     }
-  if (!_wzp_client_parse_relay_uri (self->relay_uri, &host, &port, &uri_pin, &error) ||
+  if (!_wzp_relay_uri_parse (self->relay_uri, &host, &port, &uri_pin, &error) ||
       !ensure_port (self, &error))
     {
       connection_failed (self, g_steal_pointer (&error));

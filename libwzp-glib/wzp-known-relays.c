@@ -81,7 +81,7 @@ relay_from_key (const char *key)
   guint16 port;
 
   if (text == NULL || !g_utf8_validate (text, -1, NULL) ||
-      !_wzp_client_parse_host_port (text, 0, &host, &port))
+      !_wzp_relay_uri_parse_host_port (text, 0, &host, &port))
     return NULL;
   return _wzp_known_relay_key (host, port);
 }

@@ -1007,7 +1007,7 @@ wzp_relay_add_peer (WzpRelay    *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   fed = fed_of (self);
-  if (!_wzp_client_parse_relay_uri (uri, &host, &port, &fingerprint, &local_error))
+  if (!_wzp_relay_uri_parse (uri, &host, &port, &fingerprint, &local_error))
     {
       g_set_error (error, WZP_RELAY_ERROR, WZP_RELAY_ERROR_INVALID_PEER,
                    "“%s” is not a peer relay URI: %s", uri, local_error->message);

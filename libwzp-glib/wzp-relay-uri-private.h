@@ -18,15 +18,15 @@ G_BEGIN_DECLS
 
 /* Splits HOST[:PORT] or [IPV6]:PORT; @default_port 0 makes the port required. FALSE if
  * @text is not of that form. */
-gboolean        _wzp_client_parse_host_port   (const char   *text,
-                                               guint16       default_port,
-                                               char        **out_host,
-                                               guint16      *out_port);
+gboolean        _wzp_relay_uri_parse_host_port (const char   *text,
+                                                guint16       default_port,
+                                                char        **out_host,
+                                                guint16      *out_port);
 /* Parses wzps://HOST[:PORT][#FINGERPRINT] (the port defaults to 4433). */
-gboolean        _wzp_client_parse_relay_uri   (const char   *uri,
-                                               char        **out_host,
-                                               guint16      *out_port,
-                                               char        **out_fingerprint,
-                                               GError      **error);
+gboolean        _wzp_relay_uri_parse           (const char   *uri,
+                                                char        **out_host,
+                                                guint16      *out_port,
+                                                char        **out_fingerprint,
+                                                GError      **error);
 
 G_END_DECLS

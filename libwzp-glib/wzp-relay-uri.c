@@ -12,10 +12,10 @@
 #include "wzp-relay-uri-private.h"
 
 gboolean
-_wzp_client_parse_host_port (const char  *text,
-                             guint16      default_port,
-                             char       **out_host,
-                             guint16     *out_port)
+_wzp_relay_uri_parse_host_port (const char  *text,
+                                guint16      default_port,
+                                char       **out_host,
+                                guint16     *out_port)
 {
   g_autofree char *host = NULL;
   const char *colon;
@@ -53,11 +53,11 @@ _wzp_client_parse_host_port (const char  *text,
 }
 
 gboolean
-_wzp_client_parse_relay_uri (const char  *uri,
-                             char       **out_host,
-                             guint16     *out_port,
-                             char       **out_fingerprint,
-                             GError     **error)
+_wzp_relay_uri_parse (const char  *uri,
+                      char       **out_host,
+                      guint16     *out_port,
+                      char       **out_fingerprint,
+                      GError     **error)
 {
   g_autofree char *rest = NULL;
   char *hash;
@@ -81,7 +81,7 @@ _wzp_client_parse_relay_uri (const char  *uri,
       *out_fingerprint = g_strdup (hash + 1);
     }
 
-  if (_wzp_client_parse_host_port (rest, WZP_RELAY_URI_DEFAULT_PORT, out_host, out_port))
+  if (_wzp_relay_uri_parse_host_port (rest, WZP_RELAY_URI_DEFAULT_PORT, out_host, out_port))
     return TRUE;
 
 bad:

@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 
 #include "wzp-candidates-private.h"
+#include "wzp-message-private.h"
 
 #define UR (WZP_IF_UP | WZP_IF_RUNNING)
 #define URL (WZP_IF_UP | WZP_IF_RUNNING | WZP_IF_LOOPBACK)
@@ -415,7 +416,8 @@ assert_peer_filter (const char * const *offered,
                     unsigned            expected_ignored)
 {
   unsigned ignored = G_MAXUINT;
-  g_auto(GStrv) kept = _wzp_candidates_filter_peer (offered, loopback, &ignored);
+  g_auto(GStrv) kept = _wzp_candidates_filter_peer (offered, WZP_MAX_HOST_CANDIDATES, loopback,
+                                                     &ignored);
 
   g_assert_nonnull (kept);
   g_assert_cmpuint (g_strv_length (kept), ==, g_strv_length ((char **) expected));
@@ -483,7 +485,8 @@ test_peer_filter_cap (void)
       g_strv_builder_add (builder, address);
     }
   offered = g_strv_builder_end (builder);
-  kept = _wzp_candidates_filter_peer ((const char * const *) offered, FALSE, &ignored);
+  kept = _wzp_candidates_filter_peer ((const char * const *) offered,
+                                      WZP_MAX_HOST_CANDIDATES, FALSE, &ignored);
   g_assert_cmpuint (g_strv_length (kept), ==, 16);
   g_assert_cmpuint (ignored, ==, 3000 - 16);
   g_assert_cmpstr (kept[0], ==, "10.0.0.1:40001");
@@ -491,7 +494,7 @@ test_peer_filter_cap (void)
 
   /* Nothing offered, nothing kept (and never NULL). */
   g_clear_pointer (&kept, g_strfreev);
-  kept = _wzp_candidates_filter_peer (NULL, TRUE, &ignored);
+  kept = _wzp_candidates_filter_peer (NULL, WZP_MAX_HOST_CANDIDATES, TRUE, &ignored);
   g_assert_nonnull (kept);
   g_assert_cmpuint (g_strv_length (kept), ==, 0);
   g_assert_cmpuint (ignored, ==, 0);

@@ -37,7 +37,7 @@ test_uri_valid (void)
       guint16 port = 0;
 
       g_test_message ("%s", cases[i].uri);
-      g_assert_true (_wzp_client_parse_relay_uri (cases[i].uri, &host, &port, &fingerprint,
+      g_assert_true (_wzp_relay_uri_parse (cases[i].uri, &host, &port, &fingerprint,
                                                   &error));
       g_assert_no_error (error);
       g_assert_cmpstr (host, ==, cases[i].host);
@@ -73,7 +73,7 @@ test_uri_invalid (void)
       guint16 port = 0;
 
       g_test_message ("%s", cases[i].uri ? cases[i].uri : "(null)");
-      g_assert_false (_wzp_client_parse_relay_uri (cases[i].uri, &host, &port, &fingerprint,
+      g_assert_false (_wzp_relay_uri_parse (cases[i].uri, &host, &port, &fingerprint,
                                                    &error));
       g_assert_error (error, WZP_CLIENT_ERROR, cases[i].code);
       g_assert_null (host);
@@ -88,9 +88,9 @@ test_host_port_required (void)
   g_autofree char *host = NULL;
   guint16 port = 0;
 
-  g_assert_false (_wzp_client_parse_host_port ("relay.example.org", 0, &host, &port));
+  g_assert_false (_wzp_relay_uri_parse_host_port ("relay.example.org", 0, &host, &port));
   g_assert_null (host);
-  g_assert_true (_wzp_client_parse_host_port ("[::1]:9", 0, &host, &port));
+  g_assert_true (_wzp_relay_uri_parse_host_port ("[::1]:9", 0, &host, &port));
   g_assert_cmpstr (host, ==, "::1");
   g_assert_cmpuint (port, ==, 9);
 }

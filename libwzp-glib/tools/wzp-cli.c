@@ -784,7 +784,7 @@ reflector_probe_start (gpointer             probe_data,
   r = g_new0 (Reflection, 1);
   r->name = g_strdup (probe->uri);
   g_task_set_task_data (task, r, (GDestroyNotify) reflection_free);
-  if (!_wzp_client_parse_relay_uri (probe->uri, &host, &port, &pin, &error))
+  if (!_wzp_relay_uri_parse (probe->uri, &host, &port, &pin, &error))
     {
       g_task_return_error (task, error);
       return;
@@ -1220,13 +1220,13 @@ parse_command_line (Cli    *cli,
         return usage (_("%s needs a relay: give --relay wzps://HOST:PORT#FINGERPRINT"),
                      command);
       /* Before anything is made on disk for a command that cannot work. */
-      if (!_wzp_client_parse_relay_uri (cli->relay, &host, &port, &pin, &error))
+      if (!_wzp_relay_uri_parse (cli->relay, &host, &port, &pin, &error))
         return fail ("%s", error->message);
       for (guint i = 0; i + 1 < cli->reflectors->len; i++)
         {
           g_clear_pointer (&host, g_free);
           g_clear_pointer (&pin, g_free);
-          if (!_wzp_client_parse_relay_uri (g_ptr_array_index (cli->reflectors, i), &host,
+          if (!_wzp_relay_uri_parse (g_ptr_array_index (cli->reflectors, i), &host,
                                             &port, &pin, &error))
             return fail ("--reflector: %s", error->message);
         }
