@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "wzp-address-private.h"
-#include "wzp-message-private.h"
+#include "wzp-text-private.h"
 #include "wzp-error.h"
 
 /* The only test for ::ffff:a.b.c.d in the tree. */

@@ -12,53 +12,12 @@
 
 #include "wzp-call.h"
 #include "wzp-enums.h"
+#include "wzp-error.h"
 #include "wzp-identity.h"
 #include "wzp-types.h"
 #include "wzp-version.h"
 
 G_BEGIN_DECLS
-
-/**
- * WZP_CLIENT_ERROR:
- *
- * The error domain of [class@Wzp.Client].
- *
- * Since: 1.0
- */
-#define WZP_CLIENT_ERROR (wzp_client_error_quark ())
-
-/**
- * WzpClientError:
- * @WZP_CLIENT_ERROR_INVALID_URI: the relay URI does not parse
- * @WZP_CLIENT_ERROR_INVALID_FINGERPRINT: a fingerprint does not parse
- * @WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED: the relay presents another identity than
- *   the one pinned or remembered for it
- * @WZP_CLIENT_ERROR_REGISTRATION_FAILED: the relay refused the registration
- * @WZP_CLIENT_ERROR_REPLACED: another program registered with the same identity
- * @WZP_CLIENT_ERROR_NOT_CONNECTED: the client is not registered with a relay
- * @WZP_CLIENT_ERROR_NO_RELAY: no relay URI is configured
- * @WZP_CLIENT_ERROR_KNOWN_RELAYS: the file of relays trusted on first use could not be
- *   written, was damaged (it is then kept under another name, which the message gives),
- *   or holds no usable key for the relay; the message says what to do. (A file that
- *   cannot be read is a %G_FILE_ERROR, and the client tries again.)
- *
- * Errors of the client's connection to its relay.
- *
- * Since: 1.0
- */
-typedef enum {
-  WZP_CLIENT_ERROR_INVALID_URI,
-  WZP_CLIENT_ERROR_INVALID_FINGERPRINT,
-  WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED,
-  WZP_CLIENT_ERROR_REGISTRATION_FAILED,
-  WZP_CLIENT_ERROR_REPLACED,
-  WZP_CLIENT_ERROR_NOT_CONNECTED,
-  WZP_CLIENT_ERROR_NO_RELAY,
-  WZP_CLIENT_ERROR_KNOWN_RELAYS,
-} WzpClientError;
-
-WZP_AVAILABLE_IN_ALL
-GQuark wzp_client_error_quark (void);
 
 #define WZP_TYPE_CLIENT (wzp_client_get_type ())
 WZP_AVAILABLE_IN_ALL

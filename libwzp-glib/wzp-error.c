@@ -4,7 +4,6 @@
  */
 #include "config.h"
 
-#include "wzp-client.h"
 #include "wzp-error.h"
 
 G_DEFINE_QUARK (wzp-protocol-error-quark, wzp_protocol_error)

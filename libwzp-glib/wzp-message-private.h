@@ -11,6 +11,7 @@
 #include <json-glib/json-glib.h>
 
 #include "wzp-enums.h"
+#include "wzp-text-private.h"
 
 G_BEGIN_DECLS
 
@@ -157,12 +158,6 @@ const char      *_wzp_call_role_to_wire        (WzpCallRole     role);
  * addressed to its owner, as the relay and the client both say it. */
 gboolean         _wzp_alias_check              (const char     *alias,
                                                 GError        **error);
-
-/* Remote text quoted in an error message: at most @max bytes of it (cut at a character,
- * with "…" after), made valid UTF-8. Replies never echo unbounded input. */
-#define WZP_QUOTE_MAX 64
-char            *_wzp_quote                    (const char     *text,
-                                                gsize           max);
 
 /* A call id as the protocol has it: 1 to 64 letters, digits, '-' or '_'
  * (docs/protocol.md, "Call ids"). */

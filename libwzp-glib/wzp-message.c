@@ -214,27 +214,6 @@ _wzp_message_type_to_string (WzpMessageType type)
   return specs[type].name;
 }
 
-/* Quoting */
-
-char *
-_wzp_quote (const char *text,
-            gsize       max)
-{
-  gsize len = strlen (text);
-  const char *end;
-
-  if (len <= max)
-    return g_utf8_make_valid (text, len);
-  /* Back to the start of the character the limit falls in. */
-  end = text + max;
-  while (end > text && ((guchar) *end & 0xc0) == 0x80)
-    end--;
-  {
-    g_autofree char *valid = g_utf8_make_valid (text, end - text);
-    return g_strconcat (valid, "…", NULL);
-  }
-}
-
 gboolean
 _wzp_call_id_is_valid (const char *call_id)
 {

@@ -7,7 +7,7 @@
 #include <string.h>
 
 /* WZP_CLIENT_ERROR: the public error domain of a bad relay URI (defined in wzp-error.c) */
-#include "wzp-client.h"
+#include "wzp-error.h"
 #include "wzp-identity.h"
 #include "wzp-relay-uri-private.h"
 
