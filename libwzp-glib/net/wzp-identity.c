@@ -69,8 +69,6 @@ struct _WzpIdentity
 
 G_DEFINE_FINAL_TYPE (WzpIdentity, wzp_identity, G_TYPE_OBJECT)
 
-G_DEFINE_QUARK (wzp-identity-error-quark, wzp_identity_error)
-
 enum {
   PROP_0,
   PROP_CERTIFICATE,

@@ -21,6 +21,11 @@
 #include "wzp-identity.h"
 #include "wzp-tls-private.h"
 
+/* The identity error domain is defined here, not in wzp-identity.c: the identity code is
+ * built on this file, and generating a key or checking a pin, which fail with it, happen
+ * here. Defining it above its users keeps TLS from calling back into identity. */
+G_DEFINE_QUARK (wzp-identity-error-quark, wzp_identity_error)
+
 /* Validity starts a day in the past so that a peer whose clock is behind still sees a
  * valid certificate (pins, not dates, decide trust; see docs/identity.md). */
 #define ACTIVATION_SLACK_SECONDS (24 * 60 * 60)
