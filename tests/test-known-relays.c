@@ -1,7 +1,7 @@
 /* test-known-relays.c: the file of relays trusted on first use (wzp-known-relays.c)
  *
- * Every test runs in its own $XDG_DATA_HOME (G_TEST_OPTION_ISOLATE_DIRS); test-call.c
- * checks the same file through real connections.
+ * Every test runs in its own $XDG_DATA_HOME (G_TEST_OPTION_ISOLATE_DIRS);
+ * test-call-connect.c checks the same file through real connections.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

@@ -1,0 +1,347 @@
+/* test-call-connect.c: a WzpClient connecting to its relay: registering, what it
+ * refuses to connect with, and the relay's key pinned in the known-relays file
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include "call-fixture.h"
+#include "wzp-relay-private.h"
+
+static void
+test_register (Fixture       *f,
+               gconstpointer  data)
+{
+  WzpClient *client = connected_client (f, "Alice");
+  g_autofree char *expected = g_strdup_printf ("127.0.0.1:%u", wzp_client_get_port (client));
+
+  /* The relay connection leaves from the client's port P, so the observed address is
+   * where P is reachable. */
+  g_assert_cmpuint (wzp_client_get_port (client), >, 0);
+  g_assert_cmpstr (wzp_client_get_observed_address (client), ==, expected);
+  g_assert_null (wzp_client_get_error_message (client));
+  g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 1);
+
+  disconnect_and_free (client);
+  wzp_test_spin (50);
+  g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 0);
+}
+
+/* Relays refuse aliases over 64 characters (docs/protocol.md, "Aliases"): the client
+ * says so at once, in a GError, instead of connecting to be refused. */
+static void
+test_long_alias (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autofree char *too_long = g_strnfill (WZP_MAX_ALIAS_CHARS + 1, 'a');
+  WzpClient *client = new_client (f->uri, too_long);
+  WzpTestResult r = { 0 };
+
+  wzp_client_connect_async (client, NULL, wzp_test_client_connected_cb, &r);
+  wzp_test_wait_flag (&r.done, 5000);
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (r.error->message, "longer than 64 characters"));
+  g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 0);
+  g_clear_error (&r.error);
+  wzp_test_finalize_object (client);
+}
+
+/* Connects a new client to @uri and returns its error (NULL: it registered). */
+static GError *
+connect_error (const char *uri)
+{
+  WzpClient *client = new_client (uri, "Alice");
+  WzpTestResult r = { 0 };
+
+  wzp_client_connect_async (client, NULL, wzp_test_client_connected_cb, &r);
+  wzp_test_wait_flag (&r.done, 5000);
+  if (r.error != NULL)
+    {
+      g_test_message ("%s", r.error->message);
+      g_assert_cmpint (wzp_client_get_state (client), ==, WZP_CLIENT_STATE_FAILED);
+    }
+  disconnect_and_free (client);
+  return r.error;
+}
+
+/* Runs on 127.0.0.1, and on [::1] (@data), whose key the key file format cannot take
+ * as it is written. */
+static void
+test_relay_fingerprint_changed (Fixture       *f,
+                                gconstpointer  data)
+{
+  g_autofree char *tofu_uri = NULL;
+  g_autofree char *address = NULL;
+  g_autofree char *pin = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (f->relay == NULL)
+    {
+      g_test_skip ("Cannot listen on [::1] here");
+      return;
+    }
+  tofu_uri = g_strdup_printf ("wzps://%s", f->address);
+  address = g_strdup (f->address);
+
+  /* Trust on first use: no fingerprint in the URI, remembered after the first visit. */
+  g_assert_null (connect_error (tofu_uri));
+  pin = wzp_test_known_relay_pin (address);
+  g_assert_cmpstr (pin, ==, wzp_identity_get_fingerprint (f->relay_identity));
+
+  /* Another relay (another identity) at the same address is refused. */
+  wzp_relay_stop (f->relay);
+  wzp_test_finalize_object (g_steal_pointer (&f->relay));
+  g_clear_object (&f->relay_identity);
+  f->relay_identity = wzp_test_identity_new ();
+  start_relay (f, address);
+
+  error = connect_error (tofu_uri);
+  g_assert_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED);
+}
+
+/* The client's messages name the relay: one that is not the one its URI pins (the pin
+ * mismatch explained after it), and one that refuses the connection. */
+static void
+test_relay_errors_name_the_relay (Fixture       *f,
+                                  gconstpointer  data)
+{
+  g_autoptr(WzpIdentity) other = wzp_test_identity_new ();
+  g_autofree char *wrong_uri = g_strdup_printf ("wzps://%s#%s", f->address,
+                                                wzp_identity_get_fingerprint (other));
+  g_autofree char *impostor = NULL;
+  g_autofree char *unreachable = g_strdup_printf ("Cannot reach the relay at %s: ",
+                                                  f->address);
+  g_autoptr(GError) error = NULL;
+  WzpTestResult r = { 0 };
+  WzpClient *client;
+
+  error = connect_error (wrong_uri);
+  g_assert_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED);
+  impostor = g_strdup_printf ("The relay at %s is not the one in its URI: The peer’s "
+                              "certificate has fingerprint %s, but %s was expected",
+                              f->address, wzp_identity_get_fingerprint (f->relay_identity),
+                              wzp_identity_get_fingerprint (other));
+  g_assert_cmpstr (error->message, ==, impostor);
+  g_clear_error (&error);
+
+  /* Not for good: the client tries again later. */
+  wzp_relay_stop (f->relay);
+  client = new_client (f->uri, "Alice");
+  wzp_client_connect_async (client, NULL, wzp_test_client_connected_cb, &r);
+  wzp_test_wait_flag (&r.done, 5000);
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+  g_assert_true (g_str_has_prefix (r.error->message, unreachable));
+  g_clear_error (&r.error);
+  disconnect_and_free (client);
+}
+
+/* A file written by earlier versions (bare HOST:PORT keys) still pins. */
+static void
+test_known_relays_old_format (Fixture       *f,
+                              gconstpointer  data)
+{
+  g_autoptr(WzpIdentity) other = wzp_test_identity_new ();
+  g_autofree char *tofu_uri = g_strdup_printf ("wzps://%s", f->address);
+  g_autofree char *wrong = g_strdup_printf ("[relays]\n%s=%s\n", f->address,
+                                            wzp_identity_get_fingerprint (other));
+  g_autofree char *right = g_strdup_printf ("[relays]\n%s=%s\n", f->address,
+                                            wzp_identity_get_fingerprint (f->relay_identity));
+  g_autoptr(GError) error = NULL;
+
+  wzp_test_write_known_relays (wrong);
+  error = connect_error (tofu_uri);
+  g_assert_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED);
+
+  wzp_test_write_known_relays (right);
+  g_assert_null (connect_error (tofu_uri));
+}
+
+/* A damaged file fails the connection once, with a message naming the copy kept of it;
+ * the next connection starts a new file. */
+static void
+test_known_relays_damaged (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autofree char *tofu_uri = g_strdup_printf ("wzps://%s", f->address);
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) aside = NULL;
+  g_autofree char *pin = NULL;
+
+  wzp_test_write_known_relays ("this is not a key file\n");
+  wzp_test_expect_message ("*was damaged*");
+  error = connect_error (tofu_uri);
+  wzp_test_assert_expected_messages ();
+  g_assert_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS);
+  aside = wzp_test_list_set_aside ();
+  g_assert_cmpuint (g_strv_length (aside), ==, 1);
+  g_assert_nonnull (strstr (error->message, aside[0]));
+
+  g_assert_null (connect_error (tofu_uri));
+  pin = wzp_test_known_relay_pin (f->address);
+  g_assert_cmpstr (pin, ==, wzp_identity_get_fingerprint (f->relay_identity));
+}
+
+/* A relay whose key cannot be remembered is not used: the next connection would trust
+ * any key again. */
+static void
+test_known_relays_save_fails (Fixture       *f,
+                              gconstpointer  data)
+{
+  g_autofree char *tofu_uri = g_strdup_printf ("wzps://%s", f->address);
+  g_autofree char *path = wzp_test_known_relays_path ();
+  g_autofree char *expected = g_strdup_printf ("Could not remember the relay's key in %s: *",
+                                               path);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *pin = NULL;
+
+  wzp_test_set_disk_full (TRUE);
+  error = connect_error (tofu_uri);
+  wzp_test_set_disk_full (FALSE);
+  g_assert_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_KNOWN_RELAYS);
+  g_assert_true (g_pattern_match_simple (expected, error->message));
+  pin = wzp_test_known_relay_pin (f->address);
+  g_assert_null (pin);
+}
+
+/* Waits (bounded) until @client is in @state. */
+static void
+wait_client_state (WzpClient      *client,
+                   WzpClientState  state)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (wzp_client_get_state (client) != state && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE) || (g_usleep (1000), TRUE);
+  g_assert_cmpint (wzp_client_get_state (client), ==, state);
+}
+
+/* A file that cannot be read fails the attempt, not the client: it tries again with
+ * backoff, saying why, and connects (trusting on first use) once the file can be read.
+ * Never without the pin meanwhile. */
+static void
+test_known_relays_unreadable_retries (Fixture       *f,
+                                      gconstpointer  data)
+{
+  g_autofree char *tofu_uri = g_strdup_printf ("wzps://%s", f->address);
+  g_autofree char *path = wzp_test_known_relays_path ();
+  WzpClient *client = new_client (tofu_uri, "Alice");
+  WzpTestResult r = { 0 };
+  g_autofree char *pin = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (path, 0700), ==, 0);   /* a folder in its place */
+  wzp_client_connect_async (client, NULL, wzp_test_client_connected_cb, &r);
+  wzp_test_wait_flag (&r.done, 5000);
+  g_assert_nonnull (r.error);
+  g_test_message ("%s", r.error->message);
+  g_assert_true (r.error->domain == G_FILE_ERROR);
+  g_clear_error (&r.error);
+
+  wzp_test_spin (800);   /* a retry or two, which fail the same way */
+  g_assert_cmpint (wzp_client_get_state (client), ==, WZP_CLIENT_STATE_RECONNECTING);
+  g_assert_true (g_str_has_prefix (wzp_client_get_error_message (client),
+                                   "Could not read the known relays in "));
+  g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 0);
+
+  g_assert_cmpint (g_rmdir (path), ==, 0);
+  wait_client_state (client, WZP_CLIENT_STATE_CONNECTED);
+  pin = wzp_test_known_relay_pin (f->address);
+  g_assert_cmpstr (pin, ==, wzp_identity_get_fingerprint (f->relay_identity));
+  disconnect_and_free (client);
+}
+
+/* The pin read (or remembered) when connecting serves the reconnections: one while the
+ * file cannot be read goes on. */
+static void
+test_known_relays_reconnect_reads_no_file (Fixture       *f,
+                                           gconstpointer  data)
+{
+  g_autofree char *tofu_uri = g_strdup_printf ("wzps://%s", f->address);
+  g_autofree char *path = wzp_test_known_relays_path ();
+  WzpClient *client = new_client (tofu_uri, "Alice");
+  g_autoptr(GPtrArray) states = g_ptr_array_new ();
+  WzpTestResult r = { 0 };
+  RelayConn *conn;
+
+  wzp_client_connect_async (client, NULL, wzp_test_client_connected_cb, &r);
+  wzp_test_wait_flag (&r.done, 5000);
+  g_assert_no_error (r.error);
+  g_signal_connect (client, "notify::state", G_CALLBACK (notify_state_cb), states);
+
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  g_assert_cmpint (g_mkdir (path, 0700), ==, 0);
+  conn = _wzp_relay_lookup_conn (f->relay,
+                                 wzp_identity_get_fingerprint (wzp_client_get_identity (client)));
+  g_assert_nonnull (conn);
+  g_socket_shutdown (g_socket_connection_get_socket (conn->socket_conn), TRUE, TRUE, NULL);
+
+  wait_reregistered (client, states);
+  g_assert_cmpint (g_rmdir (path), ==, 0);
+  disconnect_and_free (client);
+}
+
+static void
+test_bad_uri (Fixture       *f,
+              gconstpointer  data)
+{
+  const char *bad[] = { "http://example.org", "wzps://", "wzps://host:99999",
+                        "wzps://host:1#nope", "wzps://[::1", NULL };
+
+  for (guint i = 0; bad[i] != NULL; i++)
+    {
+      WzpClient *client = new_client (bad[i], NULL);
+      WzpTestResult r = { 0 };
+
+      wzp_client_connect_async (client, NULL, wzp_test_client_connected_cb, &r);
+      wzp_test_wait_flag (&r.done, 5000);
+      g_assert_nonnull (r.error);
+      g_assert_true (r.error->domain == WZP_CLIENT_ERROR);
+      g_assert_cmpint (wzp_client_get_state (client), ==, WZP_CLIENT_STATE_FAILED);
+      g_clear_error (&r.error);
+      disconnect_and_free (client);
+    }
+}
+
+static void
+test_cancel_connect (Fixture       *f,
+                     gconstpointer  data)
+{
+  WzpClient *client = new_client (f->uri, "Alice");
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  WzpTestResult r = { 0 };
+
+  wzp_client_connect_async (client, cancellable, wzp_test_client_connected_cb, &r);
+  g_cancellable_cancel (cancellable);
+  wzp_test_wait_flag (&r.done, 5000);
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&r.error);
+  g_assert_cmpint (wzp_client_get_state (client), ==, WZP_CLIENT_STATE_DISCONNECTED);
+  disconnect_and_free (client);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+
+  ADD ("register", test_register);
+  ADD ("long-alias", test_long_alias);
+  g_test_add ("/wzp/call/relay-fingerprint-changed", Fixture, NULL, fixture_setup_fixed_port,
+              test_relay_fingerprint_changed, fixture_teardown);
+  g_test_add ("/wzp/call/relay-fingerprint-changed-ipv6", Fixture, "::1",
+              fixture_setup_fixed_port, test_relay_fingerprint_changed, fixture_teardown);
+  ADD ("relay-errors-name-the-relay", test_relay_errors_name_the_relay);
+  ADD ("known-relays-old-format", test_known_relays_old_format);
+  ADD ("known-relays-damaged", test_known_relays_damaged);
+  ADD ("known-relays-save-fails", test_known_relays_save_fails);
+  ADD ("known-relays-unreadable-retries", test_known_relays_unreadable_retries);
+  ADD ("known-relays-reconnect-reads-no-file", test_known_relays_reconnect_reads_no_file);
+  ADD ("bad-uri", test_bad_uri);
+  ADD ("cancel-connect", test_cancel_connect);
+
+  return g_test_run ();
+}
