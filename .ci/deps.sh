@@ -12,11 +12,15 @@ set -e
 WZP_BUILD_PACKAGES="meson ninja-build pkg-config gcc libc6-dev
   libglib2.0-dev libglib2.0-bin libjson-glib-dev libnice-dev libgnutls28-dev libmnl-dev
   gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0 gettext
-  libgtk-4-dev libgtk-4-bin libadwaita-1-dev desktop-file-utils"
+  libgtk-4-dev libgtk-4-bin libadwaita-1-dev desktop-file-utils
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev"
 
 # Running the main job (./run.sh): TLS for GIO, and for the app a session bus, its icons
 # and font (--no-install-recommends leaves them out otherwise).
-WZP_RUN_PACKAGES="glib-networking dbus dbus-daemon adwaita-icon-theme fonts-cantarell"
+# Voice: GStreamer's base plugins (Opus, conversion, app source and sink), good ones (WAV
+# files, PulseAudio) and bad ones (webrtcdsp: echo cancellation, noise suppression).
+WZP_RUN_PACKAGES="glib-networking dbus dbus-daemon adwaita-icon-theme fonts-cantarell
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad"
 
 # The whole suite (./test.sh): bindings checks, the D-Bus and UI tests, the network lab
 # (tests/netlab: iproute2 and nftables build it, iptables' NFQUEUE target feeds its WAN
@@ -59,9 +63,9 @@ wzp_install_packages () {
 # Configures (or reconfigures) build/ with the GNOME app required, and builds it.
 wzp_setup_build () {
   if [ -f build/build.ninja ]; then
-    meson setup --reconfigure build -Dgtk=enabled "$@" >&2
+    meson setup --reconfigure build -Dgtk=enabled -Dvoice=enabled "$@" >&2
   else
-    meson setup build -Dgtk=enabled "$@" >&2
+    meson setup build -Dgtk=enabled -Dvoice=enabled "$@" >&2
   fi
   ninja -C build >&2
 }

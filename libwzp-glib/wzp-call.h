@@ -90,6 +90,21 @@ WZP_AVAILABLE_IN_ALL
 GStrv            wzp_call_dup_peer_local_addresses (WzpCall          *self) G_GNUC_WARN_UNUSED_RESULT;
 
 WZP_AVAILABLE_IN_ALL
+gboolean         wzp_call_get_muted            (WzpCall              *self);
+WZP_AVAILABLE_IN_ALL
+void             wzp_call_set_muted            (WzpCall              *self,
+                                                gboolean              muted);
+WZP_AVAILABLE_IN_ALL
+double           wzp_call_get_volume           (WzpCall              *self);
+WZP_AVAILABLE_IN_ALL
+void             wzp_call_set_volume           (WzpCall              *self,
+                                                double                volume);
+WZP_AVAILABLE_IN_ALL
+const char      *wzp_call_get_audio_error      (WzpCall              *self);
+WZP_AVAILABLE_IN_ALL
+GVariant        *wzp_call_get_stats            (WzpCall              *self);
+
+WZP_AVAILABLE_IN_ALL
 void             wzp_call_ring                 (WzpCall              *self);
 WZP_AVAILABLE_IN_ALL
 void             wzp_call_answer_async         (WzpCall              *self,

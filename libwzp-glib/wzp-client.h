@@ -43,6 +43,16 @@ WZP_AVAILABLE_IN_ALL
 void            wzp_client_set_privacy           (WzpClient            *self,
                                                   gboolean              privacy);
 WZP_AVAILABLE_IN_ALL
+const char     *wzp_client_get_audio_source      (WzpClient            *self);
+WZP_AVAILABLE_IN_ALL
+void            wzp_client_set_audio_source      (WzpClient            *self,
+                                                  const char           *source);
+WZP_AVAILABLE_IN_ALL
+const char     *wzp_client_get_audio_sink        (WzpClient            *self);
+WZP_AVAILABLE_IN_ALL
+void            wzp_client_set_audio_sink        (WzpClient            *self,
+                                                  const char           *sink);
+WZP_AVAILABLE_IN_ALL
 WzpClientState  wzp_client_get_state             (WzpClient            *self);
 WZP_AVAILABLE_IN_ALL
 const char     *wzp_client_get_error_message     (WzpClient            *self);

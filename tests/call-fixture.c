@@ -101,6 +101,8 @@ new_client (const char *uri,
 {
   g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
   WzpClient *client = wzp_client_new (identity);
+  /* No audio unless a test asks for it (tests/test-voice.c does). */
+  g_object_set (client, "audio-source", "none", "audio-sink", "none", NULL);
 
   _wzp_client_set_test_loopback (client, TRUE);
   wzp_client_set_relay_uri (client, uri);

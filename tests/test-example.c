@@ -50,6 +50,7 @@ phone_connect (Phone      *phone,
                const char *uri)
 {
   phone->client = wzp_client_new (phone->identity);
+  g_object_set (phone->client, "audio-source", "none", "audio-sink", "none", NULL);
   wzp_client_set_relay_uri (phone->client, uri);
   phone->done = FALSE;
   wzp_client_connect_async (phone->client, NULL, connected_cb, phone);

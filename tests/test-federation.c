@@ -1399,6 +1399,8 @@ connected_client (Fixture    *f,
 {
   g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
   WzpClient *client = wzp_client_new (identity);
+  /* No audio unless a test asks for it (tests/test-voice.c does). */
+  g_object_set (client, "audio-source", "none", "audio-sink", "none", NULL);
   WzpTestResult r = { 0 };
 
   _wzp_client_set_test_loopback (client, TRUE);

@@ -12,6 +12,7 @@
 #include "wzp-path-private.h"
 #include "wzp-peer-candidates-private.h"
 #include "wzp-socket-private.h"
+#include "wzp-voice-private.h"
 
 G_BEGIN_DECLS
 
@@ -71,6 +72,22 @@ void       _wzp_call_network_changed    (WzpCall      *self,
 void       _wzp_call_announce_candidates (WzpCall     *self);
 /* Sends the offer (naming us @alias); @task completes with the call once a path is
  * nominated. */
+/* wzp-call-voice.c: the call's voice. @source and @sink are GStreamer descriptions, NULL
+ * for the system's devices, "none" for no audio (docs/voice.md). */
+void       _wzp_call_voice_prepare      (WzpCall      *self,
+                                         const char   *source,
+                                         const char   *sink);
+void       _wzp_call_voice_start        (WzpCall      *self);
+void       _wzp_call_voice_stop         (WzpCall      *self);
+void       _wzp_call_voice_set_muted    (WzpCall      *self,
+                                         gboolean      muted);
+void       _wzp_call_voice_set_volume   (WzpCall      *self,
+                                         double        volume);
+gboolean   _wzp_call_voice_get_stats    (WzpCall       *self,
+                                         WzpVoiceStats *out);
+/* notify::audio-error, notify::stats */
+void       _wzp_call_notify_audio_error (WzpCall      *self);
+void       _wzp_call_notify_stats       (WzpCall      *self);
 void       _wzp_call_start              (WzpCall      *self,
                                          GTask        *task,
                                          const char   *alias);
@@ -137,6 +154,16 @@ struct _WzpCall
   guint            announced_serial;   /* the client's candidates serial the peer knows */
   gint64           last_round_us;      /* when the newest round of dials started */
   guint            reround_id;         /* a rate-limited round waiting to start */
+
+  WzpVoice        *voice;              /* NULL: no voice (none wanted, or it failed) */
+  gboolean         voice_started;
+  char            *audio_error;        /* why this side has no voice, or NULL */
+  gboolean         muted;
+  double           volume;
+  GVariant        *stats;              /* a{sv}, refreshed every second; NULL before */
+  guint            stats_id;
+  gint64           stats_at_us;
+  guint64          stats_bytes_sent;
 };
 
 void       _wzp_call_send_signalling    (WzpCall      *self,

@@ -53,6 +53,10 @@ enum {
   PROP_ERROR_MESSAGE,
   PROP_PEER_DIRECT_ADDRESS,
   PROP_PEER_LOCAL_ADDRESSES,
+  PROP_MUTED,
+  PROP_VOLUME,
+  PROP_AUDIO_ERROR,
+  PROP_STATS,
   N_PROPS,
 };
 static GParamSpec *properties[N_PROPS];
@@ -114,6 +118,18 @@ _wzp_call_notify_peer_candidates (WzpCall *self)
 {
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_DIRECT_ADDRESS]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_LOCAL_ADDRESSES]);
+}
+
+void
+_wzp_call_notify_audio_error (WzpCall *self)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_AUDIO_ERROR]);
+}
+
+void
+_wzp_call_notify_stats (WzpCall *self)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATS]);
 }
 
 static const char *
@@ -292,6 +308,7 @@ _wzp_call_end (WzpCall         *self,
   g_ptr_array_set_size (self->early_accepted, 0);
   _wzp_clear_source (self->context, &self->deadline_id);
   _wzp_nominator_stop (self->nominator, in_band);
+  _wzp_call_voice_stop (self);
 
   if (self->task != NULL)
     {
@@ -359,6 +376,8 @@ path_agreed_cb (WzpNominator *nominator,
   if (first)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIME_TO_PATH]);
   set_state (self, WZP_CALL_STATE_ACTIVE);
+  /* Both sides agreed, so the callee has answered: the devices open now. */
+  _wzp_call_voice_start (self);
   if (path->kind != WZP_PATH_KIND_RELAY)
     {
       /* A direct path is as good as it gets: no more attempts (the nominator closed the
@@ -1308,6 +1327,144 @@ wzp_call_dup_peer_local_addresses (WzpCall *self)
 
 /* GObject */
 
+/**
+ * wzp_call_get_muted:
+ * @self: a call
+ *
+ * Returns: whether the microphone is muted
+ *
+ * Since: 1.0
+ */
+gboolean
+wzp_call_get_muted (WzpCall *self)
+{
+  g_return_val_if_fail (WZP_IS_CALL (self), FALSE);
+  return self->muted;
+}
+
+/**
+ * wzp_call_set_muted:
+ * @self: a call
+ * @muted: whether to mute the microphone
+ *
+ * Mutes or unmutes this side. Muted, the call keeps sending frames of the same size at
+ * the same rate, carrying silence, so that nobody on the way can tell.
+ *
+ * Since: 1.0
+ */
+void
+wzp_call_set_muted (WzpCall  *self,
+                    gboolean  muted)
+{
+  g_return_if_fail (WZP_IS_CALL (self));
+
+  muted = !!muted;
+  if (self->muted == muted)
+    return;
+  self->muted = muted;
+  _wzp_call_voice_set_muted (self, muted);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MUTED]);
+}
+
+/**
+ * wzp_call_get_volume:
+ * @self: a call
+ *
+ * Returns: the playback volume of the other side's voice
+ *
+ * Since: 1.0
+ */
+double
+wzp_call_get_volume (WzpCall *self)
+{
+  g_return_val_if_fail (WZP_IS_CALL (self), 1.0);
+  return self->volume;
+}
+
+/**
+ * wzp_call_set_volume:
+ * @self: a call
+ * @volume: from 0.0 (silent) through 1.0 (as received) to 4.0
+ *
+ * Sets how loud the other side's voice is played.
+ *
+ * Since: 1.0
+ */
+void
+wzp_call_set_volume (WzpCall *self,
+                     double   volume)
+{
+  g_return_if_fail (WZP_IS_CALL (self));
+
+  volume = CLAMP (volume, 0.0, 4.0);
+  if (self->volume == volume)
+    return;
+  self->volume = volume;
+  _wzp_call_voice_set_volume (self, volume);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_VOLUME]);
+}
+
+/**
+ * wzp_call_get_audio_error:
+ * @self: a call
+ *
+ * Returns: (nullable): why this side carries no voice (no GStreamer, a device that
+ *   cannot be opened or failed), or %NULL while voice works or none was wanted
+ *
+ * Since: 1.0
+ */
+const char *
+wzp_call_get_audio_error (WzpCall *self)
+{
+  g_return_val_if_fail (WZP_IS_CALL (self), NULL);
+  return self->audio_error;
+}
+
+/**
+ * wzp_call_get_stats:
+ * @self: a call
+ *
+ * The call's statistics, refreshed about once a second from the moment both sides agree
+ * on a path (#GObject::notify tells when): a dictionary (`a{sv}`) with
+ * `rtt-ms` (x: the round trip on the path, -1 before one is measured),
+ * `frames-sent`, `frames-received`, `frames-played`, `frames-concealed` (frames missing
+ * at their time, which the decoder made up), `frames-late` (arrived after their time,
+ * dropped), `frames-dropped` (this side's audio that waited too long to be sent)
+ * (all t), `playout-delay-ms` (x: how long received audio waits before it is played)
+ * and `bitrate` (x: bits per second of voice sent, frame headers included).
+ *
+ * Returns: (transfer none) (nullable): the statistics, or %NULL before the first
+ *
+ * Since: 1.0
+ */
+GVariant *
+wzp_call_get_stats (WzpCall *self)
+{
+  g_return_val_if_fail (WZP_IS_CALL (self), NULL);
+  return self->stats;
+}
+
+static void
+wzp_call_set_property (GObject      *object,
+                       guint         prop_id,
+                       const GValue *value,
+                       GParamSpec   *pspec)
+{
+  WzpCall *self = WZP_CALL (object);
+
+  switch (prop_id)
+    {
+    case PROP_MUTED:
+      wzp_call_set_muted (self, g_value_get_boolean (value));
+      break;
+    case PROP_VOLUME:
+      wzp_call_set_volume (self, g_value_get_double (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
 static void
 wzp_call_get_property (GObject    *object,
                        guint       prop_id,
@@ -1357,6 +1514,18 @@ wzp_call_get_property (GObject    *object,
     case PROP_PEER_LOCAL_ADDRESSES:
       g_value_take_boxed (value, wzp_call_dup_peer_local_addresses (self));
       break;
+    case PROP_MUTED:
+      g_value_set_boolean (value, self->muted);
+      break;
+    case PROP_VOLUME:
+      g_value_set_double (value, self->volume);
+      break;
+    case PROP_AUDIO_ERROR:
+      g_value_set_string (value, self->audio_error);
+      break;
+    case PROP_STATS:
+      g_value_set_variant (value, self->stats);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1375,11 +1544,18 @@ wzp_call_dispose (GObject *object)
   g_cancellable_cancel (self->cancellable);
   stop_races (self);
   _wzp_clear_source (self->context, &self->deadline_id);
+  _wzp_clear_source (self->context, &self->stats_id);
   if (self->nominator != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->nominator, self);
       g_object_run_dispose (G_OBJECT (self->nominator));
       g_clear_object (&self->nominator);
+    }
+  if (self->voice != NULL)
+    {
+      _wzp_voice_stop (self->voice);
+      g_signal_handlers_disconnect_by_data (self->voice, self);
+      g_clear_object (&self->voice);
     }
   if (self->task != NULL)
     {
@@ -1410,6 +1586,8 @@ wzp_call_finalize (GObject *object)
   g_free (self->peer_alias);
   g_free (self->remote_address);
   g_free (self->error_message);
+  g_free (self->audio_error);
+  g_clear_pointer (&self->stats, g_variant_unref);
   g_main_context_unref (self->context);
 
   G_OBJECT_CLASS (wzp_call_parent_class)->finalize (object);
@@ -1421,6 +1599,7 @@ wzp_call_class_init (WzpCallClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->get_property = wzp_call_get_property;
+  object_class->set_property = wzp_call_set_property;
   object_class->dispose = wzp_call_dispose;
   object_class->finalize = wzp_call_finalize;
 
@@ -1572,6 +1751,56 @@ wzp_call_class_init (WzpCallClass *klass)
     g_param_spec_boxed ("peer-local-addresses", NULL, NULL, G_TYPE_STRV,
                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 
+  /**
+   * WzpCall:muted:
+   *
+   * Whether this side's microphone is muted. Frames keep flowing at the same size and
+   * rate, carrying silence.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_MUTED] =
+    g_param_spec_boolean ("muted", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
+                          G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpCall:volume:
+   *
+   * How loud the other side's voice is played: 0.0 is silent, 1.0 as received, up to
+   * 4.0.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_VOLUME] =
+    g_param_spec_double ("volume", NULL, NULL, 0.0, 4.0, 1.0,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
+                         G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpCall:audio-error:
+   *
+   * Why this side carries no voice, in words for the user: voice is not available in
+   * this build, or a device could not be opened or failed during the call. %NULL while
+   * voice works, and in a call made without audio. The call goes on either way.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_AUDIO_ERROR] =
+    g_param_spec_string ("audio-error", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpCall:stats:
+   *
+   * The call's statistics, refreshed about once a second: see wzp_call_get_stats().
+   *
+   * Since: 1.0
+   */
+  properties[PROP_STATS] =
+    g_param_spec_variant ("stats", NULL, NULL, G_VARIANT_TYPE_VARDICT, NULL,
+                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -1642,4 +1871,5 @@ wzp_call_init (WzpCall *self)
   self->early_accepted = g_ptr_array_new_with_free_func (g_object_unref);
   self->races = g_ptr_array_new ();
   self->time_to_path = -1;
+  self->volume = 1.0;
 }

@@ -55,6 +55,8 @@ struct _WzpClient
   char              *relay_uri;
   char              *alias;
   gboolean           privacy;
+  char              *audio_source;     /* GStreamer descriptions for new calls, */
+  char              *audio_sink;       /* NULL for the system's devices */
   guint              requested_port;
   char             **reflectors;
   char             **deny_list;
@@ -106,6 +108,8 @@ enum {
   PROP_OBSERVED_ADDRESS,
   PROP_NAT_TYPE,
   PROP_HOST_CANDIDATES,
+  PROP_AUDIO_SOURCE,
+  PROP_AUDIO_SINK,
   N_PROPS,
 };
 static GParamSpec *properties[N_PROPS];
@@ -274,6 +278,7 @@ adopt_call (WzpClient *self,
             WzpCall   *call)
 {
   _wzp_call_set_local_candidates (call, self->local);
+  _wzp_call_voice_prepare (call, self->audio_source, self->audio_sink);
   g_hash_table_insert (self->calls, g_strdup (wzp_call_get_call_id (call)), g_object_ref (call));
 }
 
@@ -1351,6 +1356,87 @@ wzp_client_set_privacy (WzpClient *self,
 }
 
 /**
+ * wzp_client_get_audio_source:
+ * @self: a client
+ *
+ * Returns: (nullable): the audio source of new calls, or %NULL for the system's default
+ *   microphone
+ *
+ * Since: 1.0
+ */
+const char *
+wzp_client_get_audio_source (WzpClient *self)
+{
+  g_return_val_if_fail (WZP_IS_CLIENT (self), NULL);
+  return self->audio_source;
+}
+
+/**
+ * wzp_client_set_audio_source:
+ * @self: a client
+ * @source: (nullable): a GStreamer description of a live audio source
+ *   (`audiotestsrc is-live=true`, `filesrc location=talk.wav ! wavparse ! clocksync`),
+ *   `none` to send silence, or %NULL for the system's default microphone
+ *
+ * Sets where new calls take this side's voice from; calls under way keep theirs. With
+ * both the source and the sink `none`, calls carry no voice at all.
+ *
+ * Since: 1.0
+ */
+void
+wzp_client_set_audio_source (WzpClient  *self,
+                             const char *source)
+{
+  g_return_if_fail (WZP_IS_CLIENT (self));
+
+  if (g_strcmp0 (self->audio_source, source) == 0)
+    return;
+  g_free (self->audio_source);
+  self->audio_source = g_strdup (source);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_AUDIO_SOURCE]);
+}
+
+/**
+ * wzp_client_get_audio_sink:
+ * @self: a client
+ *
+ * Returns: (nullable): the audio sink of new calls, or %NULL for the system's default
+ *   output
+ *
+ * Since: 1.0
+ */
+const char *
+wzp_client_get_audio_sink (WzpClient *self)
+{
+  g_return_val_if_fail (WZP_IS_CLIENT (self), NULL);
+  return self->audio_sink;
+}
+
+/**
+ * wzp_client_set_audio_sink:
+ * @self: a client
+ * @sink: (nullable): a GStreamer description of an audio sink
+ *   (`wavenc ! filesink location=heard.wav`, `fakesink`), `none` to play nothing, or
+ *   %NULL for the system's default output
+ *
+ * Sets where new calls play the other side's voice; calls under way keep theirs.
+ *
+ * Since: 1.0
+ */
+void
+wzp_client_set_audio_sink (WzpClient  *self,
+                           const char *sink)
+{
+  g_return_if_fail (WZP_IS_CLIENT (self));
+
+  if (g_strcmp0 (self->audio_sink, sink) == 0)
+    return;
+  g_free (self->audio_sink);
+  self->audio_sink = g_strdup (sink);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_AUDIO_SINK]);
+}
+
+/**
  * wzp_client_get_state:
  * @self: a client
  *
@@ -1487,6 +1573,12 @@ wzp_client_get_property (GObject    *object,
     case PROP_PRIVACY:
       g_value_set_boolean (value, self->privacy);
       break;
+    case PROP_AUDIO_SOURCE:
+      g_value_set_string (value, self->audio_source);
+      break;
+    case PROP_AUDIO_SINK:
+      g_value_set_string (value, self->audio_sink);
+      break;
     case PROP_PORT:
       g_value_set_uint (value, wzp_client_get_port (self));
       break;
@@ -1542,6 +1634,12 @@ wzp_client_set_property (GObject      *object,
       break;
     case PROP_PRIVACY:
       wzp_client_set_privacy (self, g_value_get_boolean (value));
+      break;
+    case PROP_AUDIO_SOURCE:
+      wzp_client_set_audio_source (self, g_value_get_string (value));
+      break;
+    case PROP_AUDIO_SINK:
+      wzp_client_set_audio_sink (self, g_value_get_string (value));
       break;
     case PROP_PORT:
       self->requested_port = g_value_get_uint (value);
@@ -1609,6 +1707,8 @@ wzp_client_finalize (GObject *object)
   g_clear_pointer (&self->local, _wzp_local_candidates_unref);
   g_free (self->relay_uri);
   g_free (self->alias);
+  g_free (self->audio_source);
+  g_free (self->audio_sink);
   g_free (self->error_message);
   g_free (self->relay_fingerprint);
   forget_known_pin (self);
@@ -1684,6 +1784,30 @@ wzp_client_class_init (WzpClientClass *klass)
   properties[PROP_PRIVACY] =
     g_param_spec_boolean ("privacy", NULL, NULL, FALSE,
                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpClient:audio-source:
+   *
+   * Where new calls take this side's voice from: a GStreamer description of a live
+   * source, `none` to send silence, or %NULL for the system's default microphone.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_AUDIO_SOURCE] =
+    g_param_spec_string ("audio-source", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpClient:audio-sink:
+   *
+   * Where new calls play the other side's voice: a GStreamer description of a sink,
+   * `none` to play nothing, or %NULL for the system's default output.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_AUDIO_SINK] =
+    g_param_spec_string ("audio-sink", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   /**
    * WzpClient:port:

@@ -78,4 +78,22 @@ GPtrArray         *_wzp_nominator_get_paths        (WzpNominator      *self);
 /* Whether an open relay path is among them. */
 gboolean           _wzp_nominator_has_relay_path   (WzpNominator      *self);
 
+/* The round trip of the latest Ping on the agreed path, in ms; -1 before one came back or
+ * while no path is agreed. */
+gint64             _wzp_nominator_get_rtt_ms       (WzpNominator      *self);
+/* What we can receive (WZP_FEATURE_*), listed in every Nominate and NominateAck from now. */
+void               _wzp_nominator_set_features     (WzpNominator       *self,
+                                                    const char * const *features);
+/* Whether the peer's latest Nominate (we are the callee) or NominateAck (the caller)
+ * listed @feature: media is sent only to a peer that can take it. */
+gboolean           _wzp_nominator_peer_has_feature (WzpNominator      *self,
+                                                    const char        *feature);
+/* Media frames read from any of the call's paths, on the nominator's context; @frame is
+ * valid during the call only. */
+typedef void (*WzpNominatorMediaFunc) (const WzpMediaFrame *frame,
+                                       gpointer             user_data);
+void               _wzp_nominator_set_media_func   (WzpNominator          *self,
+                                                    WzpNominatorMediaFunc  func,
+                                                    gpointer               user_data);
+
 G_END_DECLS

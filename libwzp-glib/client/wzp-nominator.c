@@ -39,6 +39,12 @@ struct _WzpNominator
   guint              silence_id;       /* when the agreed path will have been silent */
   guint              recover_id;       /* RECOVERING: deadline for finding a path again */
   gboolean           peer_wants_relay; /* the peer asked for a pipe while we were direct */
+
+  char             **features;         /* what we can receive: in Nominate, NominateAck */
+  char             **peer_features;    /* the peer's latest list, or NULL before it came */
+  gint64             rtt_ms;           /* the latest Ping's round trip on the agreed path */
+  WzpNominatorMediaFunc media_func;    /* media frames read from any path */
+  gpointer           media_data;
 };
 
 G_DEFINE_FINAL_TYPE (WzpNominator, _wzp_nominator, G_TYPE_OBJECT)
@@ -54,6 +60,8 @@ static guint signals[N_SIGNALS];
 
 static void path_read_next (WzpNominator *self,
                             WzpPath      *path);
+static void set_features   (WzpNominator *self,
+                            WzpMessage   *message);
 
 typedef struct
 {
@@ -163,6 +171,7 @@ try_nominate (WzpNominator *self)
   self->pending = path;
   nominate = _wzp_message_new (WZP_MESSAGE_NOMINATE);
   _wzp_message_set_int (nominate, "seq", ++self->nominate_seq);
+  set_features (self, nominate);
   _wzp_frame_io_send (path->io, nominate);
   self->ack_timeout_id = _wzp_timeout_add (self->context, WZP_CALL_NOMINATE_ACK_MS,
                                            ack_timeout_cb, self);
@@ -251,6 +260,7 @@ agree (WzpNominator *self,
 
   self->agreed = path;
   self->state = WZP_NOMINATOR_STATE_AGREED;
+  self->rtt_ms = -1;
   self->last_rx_us = g_get_monotonic_time ();
   self->peer_wants_relay = FALSE;
   _wzp_clear_source (self->context, &self->recover_id);
@@ -293,6 +303,37 @@ _wzp_nominator_drop_path (WzpNominator *self,
   nominate_next (self);
 }
 
+/* Every Nominate and NominateAck carries our whole list (docs/protocol.md, "Features"). */
+static void
+set_features (WzpNominator *self,
+              WzpMessage   *message)
+{
+  if (self->features != NULL && self->features[0] != NULL)
+    _wzp_message_set_strv (message, "features", (const char * const *) self->features);
+}
+
+static void
+remember_peer_features (WzpNominator *self,
+                        WzpMessage   *message)
+{
+  g_strfreev (self->peer_features);
+  self->peer_features = _wzp_message_dup_strv (message, "features");
+}
+
+static void
+path_media_cb (WzpFrameIO          *io,
+               const WzpMediaFrame *frame,
+               gpointer             user_data)
+{
+  WzpNominator *self = user_data;
+
+  /* Media is traffic: a path that carries voice is not silent (docs/voice.md). */
+  if (self->agreed != NULL && self->agreed->io == io)
+    self->last_rx_us = g_get_monotonic_time ();
+  if (self->media_func != NULL)
+    self->media_func (frame, self->media_data);
+}
+
 static void
 handle_path_message (WzpNominator *self,
                      WzpPath      *path,
@@ -309,8 +350,10 @@ handle_path_message (WzpNominator *self,
         if (self->role != WZP_CALL_ROLE_CALLEE || seq <= self->nominate_seq)
           return;
         self->nominate_seq = seq;
+        remember_peer_features (self, message);
         ack = _wzp_message_new (WZP_MESSAGE_NOMINATE_ACK);
         _wzp_message_set_int (ack, "seq", seq);
+        set_features (self, ack);
         _wzp_frame_io_send (path->io, ack);
         agree (self, path);
       }
@@ -322,6 +365,7 @@ handle_path_message (WzpNominator *self,
         return;
       _wzp_clear_source (self->context, &self->ack_timeout_id);
       self->pending = NULL;
+      remember_peer_features (self, message);
       agree (self, path);
       return;
 
@@ -332,6 +376,17 @@ handle_path_message (WzpNominator *self,
         _wzp_message_set_int (pong, "timestamp_ms",
                               _wzp_message_get_int (message, "timestamp_ms"));
         _wzp_frame_io_send (path->io, pong);
+      }
+      return;
+
+    case WZP_MESSAGE_PONG:
+      {
+        gint64 sent_ms = _wzp_message_get_int (message, "timestamp_ms");
+        gint64 rtt_ms = g_get_monotonic_time () / 1000 - sent_ms;
+
+        /* Our own Ping's time, echoed: anything else is not a round trip. */
+        if (path == self->agreed && rtt_ms >= 0 && rtt_ms < 60 * 1000)
+          self->rtt_ms = rtt_ms;
       }
       return;
 
@@ -393,6 +448,10 @@ _wzp_nominator_add_path (WzpNominator *self,
                          gboolean      keep_spare)
 {
   g_ptr_array_add (self->paths, _wzp_path_ref (path));
+  /* Media is read from every live path, not only the agreed one: around a switch the
+   * peer's last frames come on the old path and its first on the new one. The nominator
+   * outlives its paths' reads (they hold a reference to it). */
+  _wzp_frame_io_set_media_func (path->io, path_media_cb, self, NULL);
   path_read_next (self, path);
   try_nominate (self);
 
@@ -474,6 +533,7 @@ _wzp_nominator_stop (WzpNominator *self,
     {
       WzpPath *path = g_ptr_array_index (self->paths, i);
 
+      _wzp_frame_io_set_media_func (path->io, NULL, NULL, NULL);
       if (path != keep_open)
         _wzp_path_close (path);
     }
@@ -513,6 +573,37 @@ _wzp_nominator_has_relay_path (WzpNominator *self)
   return FALSE;
 }
 
+void
+_wzp_nominator_set_features (WzpNominator       *self,
+                             const char * const *features)
+{
+  g_strfreev (self->features);
+  self->features = g_strdupv ((char **) features);
+}
+
+gint64
+_wzp_nominator_get_rtt_ms (WzpNominator *self)
+{
+  return self->state == WZP_NOMINATOR_STATE_AGREED ? self->rtt_ms : -1;
+}
+
+gboolean
+_wzp_nominator_peer_has_feature (WzpNominator *self,
+                                 const char   *feature)
+{
+  return self->peer_features != NULL &&
+         g_strv_contains ((const char * const *) self->peer_features, feature);
+}
+
+void
+_wzp_nominator_set_media_func (WzpNominator          *self,
+                               WzpNominatorMediaFunc  func,
+                               gpointer               user_data)
+{
+  self->media_func = func;
+  self->media_data = user_data;
+}
+
 WzpNominator *
 _wzp_nominator_new (const char   *call_id,
                     WzpCallRole   role,
@@ -549,6 +640,8 @@ wzp_nominator_finalize (GObject *object)
 
   g_clear_pointer (&self->paths, g_ptr_array_unref);
   g_clear_object (&self->cancellable);
+  g_strfreev (self->features);
+  g_strfreev (self->peer_features);
   g_free (self->call_id);
   g_main_context_unref (self->context);
 

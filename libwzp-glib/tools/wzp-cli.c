@@ -68,6 +68,8 @@ typedef struct
   GPtrArray     *reflectors;      /* char*, NULL-terminated */
   gboolean       privacy;
   gboolean       json;
+  char          *audio_in;       /* as given: FILE.wav, tone, default, pulse:DEVICE, none */
+  char          *audio_out;
   char          *answer;
   int            n_calls;
   double         hold_s;          /* < 0: until the peer hangs up */
@@ -475,6 +477,53 @@ call_ended_cb (WzpCall         *call,
     }
 }
 
+/* One "stats" event a second while a call runs (WzpCall:stats). */
+static void
+call_stats_cb (WzpCall    *call,
+               GParamSpec *pspec,
+               CliCall    *cc)
+{
+  GVariant *stats = wzp_call_get_stats (call);
+  JsonBuilder *event;
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+  gint64 rtt = -1, sent = 0, received = 0, concealed = 0, late = 0, delay = 0, bitrate = 0;
+
+  if (stats == NULL)
+    return;
+  event = event_new ("stats", wzp_call_get_call_id (call));
+  g_variant_iter_init (&iter, stats);
+  while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
+    {
+      gint64 number = g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64)
+                      ? (gint64) g_variant_get_uint64 (value) : g_variant_get_int64 (value);
+
+      event_add_int (event, key, number);
+      if (g_str_equal (key, "rtt-ms"))
+        rtt = number;
+      else if (g_str_equal (key, "frames-sent"))
+        sent = number;
+      else if (g_str_equal (key, "frames-received"))
+        received = number;
+      else if (g_str_equal (key, "frames-concealed"))
+        concealed = number;
+      else if (g_str_equal (key, "frames-late"))
+        late = number;
+      else if (g_str_equal (key, "playout-delay-ms"))
+        delay = number;
+      else if (g_str_equal (key, "bitrate"))
+        bitrate = number;
+    }
+  event_print (cc->cli, event,
+               _("Call %s: rtt %" G_GINT64_FORMAT " ms, frames sent %" G_GINT64_FORMAT
+                 ", received %" G_GINT64_FORMAT ", concealed %" G_GINT64_FORMAT
+                 ", late %" G_GINT64_FORMAT ", playout delay %" G_GINT64_FORMAT
+                 " ms, %" G_GINT64_FORMAT " b/s"),
+               wzp_call_get_call_id (call), rtt, sent, received, concealed, late, delay,
+               bitrate);
+}
+
 static CliCall *
 track_call (Cli     *cli,
             WzpCall *call)
@@ -490,6 +539,7 @@ track_call (Cli     *cli,
   g_signal_connect (call, "candidate-result", G_CALLBACK (call_candidate_result_cb), cc);
   g_signal_connect (call, "path-changed", G_CALLBACK (call_path_changed_cb), cc);
   g_signal_connect (call, "ended", G_CALLBACK (call_ended_cb), cc);
+  g_signal_connect (call, "notify::stats", G_CALLBACK (call_stats_cb), cc);
   return cc;
 }
 
@@ -642,15 +692,64 @@ register_timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* A value for a GStreamer description: double-quoted, with its quotes and backslashes
+ * escaped, so that a file name cannot add elements. */
+static char *
+quote_for_description (const char *value)
+{
+  GString *quoted = g_string_new ("\"");
+
+  for (const char *p = value; *p != '\0'; p++)
+    {
+      if (*p == '"' || *p == '\\')
+        g_string_append_c (quoted, '\\');
+      g_string_append_c (quoted, *p);
+    }
+  g_string_append_c (quoted, '"');
+  return g_string_free (quoted, FALSE);
+}
+
+/* --audio-in and --audio-out as the client's GStreamer descriptions (docs/voice.md):
+ * NULL for the system's device, "none" for no audio. wzp-cli is for scripts and tests,
+ * so without the options a call carries no audio at all. */
+static char *
+audio_description (const char *option,
+                   gboolean    input)
+{
+  g_autofree char *quoted = NULL;
+
+  if (option == NULL || g_str_equal (option, "none"))
+    return g_strdup ("none");
+  if (g_str_equal (option, "default"))
+    return NULL;
+  if (input && g_str_equal (option, "tone"))
+    return g_strdup ("audiotestsrc is-live=true wave=sine freq=440 volume=0.3");
+  if (g_str_has_prefix (option, "pulse:"))
+    {
+      quoted = quote_for_description (option + strlen ("pulse:"));
+      return g_strdup_printf (input ? "pulsesrc device=%s" : "pulsesink device=%s", quoted);
+    }
+  quoted = quote_for_description (option);
+  if (input)
+    return g_strdup_printf ("filesrc location=%s ! wavparse ! audioconvert ! audioresample "
+                            "! clocksync", quoted);
+  return g_strdup_printf ("wavenc ! filesink location=%s", quoted);
+}
+
 static void
 start_client (Cli *cli)
 {
+  g_autofree char *audio_source = audio_description (cli->audio_in, TRUE);
+  g_autofree char *audio_sink = audio_description (cli->audio_out, FALSE);
+
   cli->client = wzp_client_new (cli->identity);
   g_object_set (cli->client,
                 "relay-uri", cli->relay,
                 "alias", cli->alias,
                 "privacy", cli->privacy,
                 "port", (guint) cli->port,
+                "audio-source", audio_source,
+                "audio-sink", audio_sink,
                 NULL);
   /* `nat` asks the reflectors itself, to report every answer; the client's own probes
    * would race it for the same connections from P. */
@@ -1082,6 +1181,13 @@ add_global_entries (GOptionContext *context,
       N_("Share no addresses in calls: they run over the relay"), NULL },
     { "json", 0, G_OPTION_FLAG_NONE, G_OPTION_ARG_NONE, &cli->json,
       N_("Print one JSON object per line per event"), NULL },
+    { "audio-in", 0, G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME, &cli->audio_in,
+      N_("What calls send: a WAV file (played in real time), “tone”, “default” (the "
+         "system’s microphone), “pulse:DEVICE”, or “none” (silence; the default)"),
+      N_("SOURCE") },
+    { "audio-out", 0, G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME, &cli->audio_out,
+      N_("Where calls play what they receive: a WAV file to write, “default” (the "
+         "system’s output), “pulse:DEVICE”, or “none” (the default)"), N_("SINK") },
     G_OPTION_ENTRY_NULL
   };
   GOptionGroup *group = g_option_group_new (NULL, NULL, NULL, cli, NULL);
@@ -1252,6 +1358,8 @@ cli_clear (Cli *cli)
   g_free (cli->relay);
   g_free (cli->identity_path);
   g_free (cli->alias);
+  g_free (cli->audio_in);
+  g_free (cli->audio_out);
   g_free (cli->answer);
   g_free (cli->target);
 }
