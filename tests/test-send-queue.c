@@ -4,27 +4,30 @@
  */
 #include "config.h"
 
-#include <glib.h>
-
+#include "test-util.h"
 #include "wzp-send-queue-private.h"
 
 #define MS       1000
 #define FRAME_US (20 * MS)
 
-static GBytes *
-frame_for (guint n)
-{
-  return g_bytes_new (&n, sizeof n);
-}
-
+/* Pushes frames @first to @first + @count - 1, each of @duration_us; returns how many
+ * the queue dropped. */
 static guint
-frame_number (GBytes *frame)
+push_frames (WzpSendQueue *q,
+             guint         first,
+             guint         count,
+             gint64        duration_us)
 {
-  gsize len;
-  const guint *n = g_bytes_get_data (frame, &len);
+  guint dropped = 0;
 
-  g_assert_cmpuint (len, ==, sizeof *n);
-  return *n;
+  for (guint i = first; i < first + count; i++)
+    {
+      g_autoptr(GBytes) frame = wzp_test_numbered_bytes (i);
+
+      dropped += _wzp_send_queue_push (q, frame, duration_us);
+    }
+
+  return dropped;
 }
 
 /* Pops everything, checking the frames are @first, @first + 1, ... in order. */
@@ -39,7 +42,7 @@ assert_holds (WzpSendQueue *q,
       g_autoptr(GBytes) frame = _wzp_send_queue_pop (q, &duration);
 
       g_assert_nonnull (frame);
-      g_assert_cmpuint (frame_number (frame), ==, first + i);
+      g_assert_cmpuint (wzp_test_bytes_number (frame), ==, first + i);
       g_assert_cmpint (duration, >, 0);
     }
   g_assert_null (_wzp_send_queue_pop (q, NULL));
@@ -55,9 +58,7 @@ test_drops_oldest (void)
 
   for (guint i = 0; i < 10; i++)
     {
-      g_autoptr(GBytes) frame = frame_for (i);
-
-      g_assert_cmpuint (_wzp_send_queue_push (q, frame, FRAME_US), ==, i < 4 ? 0 : 1);
+      g_assert_cmpuint (push_frames (q, i, 1, FRAME_US), ==, i < 4 ? 0 : 1);
       g_assert_cmpint (_wzp_send_queue_get_queued_us (q), <=,
                        WZP_SEND_QUEUE_DEFAULT_LIMIT_US);
     }
@@ -76,12 +77,11 @@ test_keeps_up (void)
 
   for (guint i = 0; i < 1000; i++)
     {
-      g_autoptr(GBytes) frame = frame_for (i);
       g_autoptr(GBytes) out = NULL;
 
-      g_assert_cmpuint (_wzp_send_queue_push (q, frame, FRAME_US), ==, 0);
+      g_assert_cmpuint (push_frames (q, i, 1, FRAME_US), ==, 0);
       out = _wzp_send_queue_pop (q, NULL);
-      g_assert_cmpuint (frame_number (out), ==, i);
+      g_assert_cmpuint (wzp_test_bytes_number (out), ==, i);
     }
   g_assert_cmpuint (_wzp_send_queue_get_dropped (q), ==, 0);
 }
@@ -92,24 +92,14 @@ test_limit (void)
 {
   g_autoptr(WzpSendQueue) q = _wzp_send_queue_new (WZP_SEND_QUEUE_DEFAULT_LIMIT_US);
 
-  for (guint i = 0; i < 4; i++)
-    {
-      g_autoptr(GBytes) frame = frame_for (i);
-
-      _wzp_send_queue_push (q, frame, FRAME_US);
-    }
+  push_frames (q, 0, 4, FRAME_US);
   _wzp_send_queue_set_limit (q, WZP_SEND_QUEUE_MIN_LIMIT_US);
   g_assert_cmpint (_wzp_send_queue_get_limit (q), ==, 20 * MS);
   g_assert_cmpuint (_wzp_send_queue_get_dropped (q), ==, 3);
   assert_holds (q, 3, 1);
 
   _wzp_send_queue_set_limit (q, WZP_SEND_QUEUE_MAX_LIMIT_US);
-  for (guint i = 0; i < 12; i++)
-    {
-      g_autoptr(GBytes) frame = frame_for (i);
-
-      _wzp_send_queue_push (q, frame, FRAME_US);
-    }
+  g_assert_cmpuint (push_frames (q, 0, 12, FRAME_US), ==, 2);
   g_assert_cmpint (_wzp_send_queue_get_queued_us (q), ==, 200 * MS);
   g_assert_cmpuint (_wzp_send_queue_get_dropped (q), ==, 3 + 2);
   assert_holds (q, 2, 10);
@@ -121,23 +111,15 @@ static void
 test_durations (void)
 {
   g_autoptr(WzpSendQueue) q = _wzp_send_queue_new (WZP_SEND_QUEUE_MIN_LIMIT_US);
-  g_autoptr(GBytes) long_frame = frame_for (1);
-  g_autoptr(GBytes) short_frame = frame_for (2);
-  GBytes *tens[6];
 
-  g_assert_cmpuint (_wzp_send_queue_push (q, long_frame, 60 * MS), ==, 0);
+  g_assert_cmpuint (push_frames (q, 1, 1, 60 * MS), ==, 0);
   g_assert_cmpint (_wzp_send_queue_get_queued_us (q), ==, 60 * MS);
-  g_assert_cmpuint (_wzp_send_queue_push (q, short_frame, 20 * MS), ==, 1);
+  g_assert_cmpuint (push_frames (q, 2, 1, 20 * MS), ==, 1);
   assert_holds (q, 2, 1);
 
   /* 10 ms frames: 60 ms of them in a 50 ms limit keeps five. */
   _wzp_send_queue_set_limit (q, 50 * MS);
-  for (guint i = 0; i < G_N_ELEMENTS (tens); i++)
-    {
-      tens[i] = frame_for (10 + i);
-      _wzp_send_queue_push (q, tens[i], 10 * MS);
-      g_bytes_unref (tens[i]);
-    }
+  g_assert_cmpuint (push_frames (q, 10, 6, 10 * MS), ==, 1);
   g_assert_cmpint (_wzp_send_queue_get_queued_us (q), ==, 50 * MS);
   assert_holds (q, 11, 5);
 }
@@ -148,23 +130,13 @@ test_clear (void)
 {
   g_autoptr(WzpSendQueue) q = _wzp_send_queue_new (WZP_SEND_QUEUE_DEFAULT_LIMIT_US);
 
-  for (guint i = 0; i < 3; i++)
-    {
-      g_autoptr(GBytes) frame = frame_for (i);
-
-      _wzp_send_queue_push (q, frame, FRAME_US);
-    }
+  push_frames (q, 0, 3, FRAME_US);
   _wzp_send_queue_clear (q);
   g_assert_cmpuint (_wzp_send_queue_get_dropped (q), ==, 0);
   assert_holds (q, 0, 0);
 
   /* Frames still queued when the queue goes are released with it (valgrind). */
-  for (guint i = 0; i < 3; i++)
-    {
-      g_autoptr(GBytes) frame = frame_for (i);
-
-      _wzp_send_queue_push (q, frame, FRAME_US);
-    }
+  push_frames (q, 0, 3, FRAME_US);
 }
 
 int

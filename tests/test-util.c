@@ -135,6 +135,24 @@ wzp_test_identity_new (void)
   return identity;
 }
 
+GBytes *
+wzp_test_numbered_bytes (guint32 n)
+{
+  guint32 be = GUINT32_TO_BE (n);
+
+  return g_bytes_new (&be, sizeof be);
+}
+
+guint32
+wzp_test_bytes_number (GBytes *bytes)
+{
+  gsize len;
+  const guint32 *be = g_bytes_get_data (bytes, &len);
+
+  g_assert_cmpuint (len, ==, sizeof *be);
+  return GUINT32_FROM_BE (*be);
+}
+
 guint
 wzp_test_count_fds (void)
 {

@@ -61,6 +61,10 @@ void         wzp_test_log_capture_stop    (void);
 void         wzp_test_check_strv_notify   (gpointer            object,
                                            const char         *property,
                                            const char * const *value);
+/* Four bytes holding @n: a payload (a media frame, a queued frame) that a test can tell
+ * from the others; wzp_test_bytes_number() reads @n back. */
+GBytes      *wzp_test_numbered_bytes      (guint32      n);
+guint32      wzp_test_bytes_number        (GBytes      *bytes);
 
 G_END_DECLS
 

@@ -25,8 +25,9 @@
 
 G_BEGIN_DECLS
 
-/* Durations are 64-bit, so that products with a clock rate do not overflow. */
-/* The playout delay (beyond the fastest recent frame) stays within these. */
+/* Durations are 64-bit, so that products with a clock rate do not overflow.
+ *
+ * The target delay (beyond the fastest recent frame) stays within these. */
 #define WZP_PLAYOUT_MIN_DELAY_US      ((gint64) 20 * 1000)
 #define WZP_PLAYOUT_MAX_DELAY_US      ((gint64) 200 * 1000)
 /* How fast the delay comes down once jitter has gone: 5 ms every second. */
@@ -37,9 +38,10 @@ G_BEGIN_DECLS
 #define WZP_PLAYOUT_JITTER_WINDOW_US  ((gint64) 2 * G_USEC_PER_SEC)
 /* At most this much audio is queued; more frames are refused. */
 #define WZP_PLAYOUT_CAPACITY_US       ((gint64) 1 * G_USEC_PER_SEC)
-/* A timestamp this far ahead of what the sequence number predicts, or further behind than
- * WZP_PLAYOUT_MAX_DELAY_US, is a jump of the sender's clock: the buffer resyncs. */
-#define WZP_PLAYOUT_JUMP_US           ((gint64) 2 * G_USEC_PER_SEC)
+/* A timestamp further than this from where the sequence number puts the frame is believed
+ * only if the frame's arrival agrees (a sender that dropped frames through a stall);
+ * otherwise it is a jump of the sender's clock, and the buffer resyncs. */
+#define WZP_PLAYOUT_JUMP_US           ((gint64) 200 * 1000)
 /* Slots that a late _wzp_playout_pop() missed by more than this are skipped, not played. */
 #define WZP_PLAYOUT_MAX_BACKLOG_US    ((gint64) 100 * 1000)
 
@@ -83,15 +85,16 @@ void            _wzp_playout_reset         (WzpPlayout       *self);
 
 /* A media frame with @seq and @timestamp (as sent, wrapping at 2^32) arrived at
  * @arrival_us. Keeps a reference to @payload when it is ACCEPTED. The first frame pushed
- * starts the stream: its deadline is @arrival_us + WZP_PLAYOUT_MIN_DELAY_US. */
+ * starts the stream: its deadline is @arrival_us + WZP_PLAYOUT_MIN_DELAY_US, and the
+ * first slot a quarter frame after that. */
 WzpPlayoutPush  _wzp_playout_push          (WzpPlayout       *self,
                                             guint32           seq,
                                             guint32           timestamp,
                                             GBytes           *payload,
                                             gint64            arrival_us);
 
-/* When _wzp_playout_pop() has something next (it may be in the past), or -1 before the
- * stream has started. The deadlines are one frame period apart. */
+/* When _wzp_playout_pop() has its next unit (the next slot: it may be in the past), or
+ * -1 before the stream has started. Slots are one frame period apart. */
 gint64          _wzp_playout_next_deadline (WzpPlayout       *self);
 
 /* At @now_us: WAIT before the next deadline; otherwise the frame period of that deadline

@@ -1,61 +1,66 @@
 /* wzp-playout.c: the receiver's playout buffer (see wzp-playout-private.h)
  *
- * How it works (docs/voice.md, "Playout buffer", has the reasons):
+ * How it works (the reasons are in docs/voice.md, "Playout buffer"):
  *
  * Order. Frames are kept sorted by sequence number, extended to 64 bits against the
  * newest frame's (so it may wrap). The buffer remembers the last frame it played or
  * dropped and, in a 64-bit mask, which of the 64 before it were received: a frame at or
- * before that point is a DUPLICATE if it was received, LATE if not. A copy of a frame
- * still queued is a DUPLICATE too. So the two paths of a path switch can deliver the
- * same frames in any order: each is played once, in order.
+ * before that point is a DUPLICATE if it was received, LATE if not. A second copy of a
+ * queued frame is a DUPLICATE too. So the two paths of a path switch may deliver the same
+ * frames in any order: each is played once, in order.
  *
- * Time. Each frame has a media time: its timestamp, read against the newest frame's (so
- * it may wrap), in microseconds from the stream's first frame. A timestamp further from
- * where the sequence number puts it than a sender ever strays (2 s ahead, or more than
- * the largest delay behind) is a jump of the sender's clock: that frame is placed by its
- * sequence number, the timeline goes on without a break, and the timing below starts
- * again from it (a resync). Frames before the jump keep their places.
+ * Time. A frame's media time is its timestamp, read against the newest frame's (so it
+ * may wrap), from the stream's first frame. A timestamp more than 200 ms from where the
+ * sequence number puts the frame is believed only if the receiver's clock agrees (the
+ * frame then arrives within the largest delay of the base, below): that is a sender that
+ * dropped frames through a stall, and the time it skipped has passed here too. Otherwise
+ * the sender's clock jumped: the frame is placed by its sequence number, so the timeline
+ * goes on without a break (a resync), and the timing goes on as it was; only if the
+ * frame is late on that timeline (the jump hid an outage) does the timing start again
+ * from it.
  *
- * The deadline of a frame is its media time plus an offset, on the receiver's clock. The
- * offset is set from two figures over the frames' d = arrival - media time:
- *  - base: the least d over the last 10 s, the frames that came fastest. A ring of ten
- *    one-second buckets holds the least d that arrived in each second, so adding a frame
- *    and reading the least are O(1);
- *  - the 95th percentile of d over the last 2 s of frames (a ring in arrival order and
- *    the same values kept sorted: O(n) to add, n = 100 for 20 ms frames, O(1) to read).
- * The offset wants to be that percentile, kept between base + 20 ms and base + 200 ms.
- * It rises to it at once and comes down towards it by 5 ms a second at most; when the
- * base moves the offset stays where it is unless that leaves the 20-200 ms band. The
- * target delay reported is offset - base. Late frames count too: they are how the
- * buffer learns that the delay must rise.
+ * Timing. A frame's deadline is its media time plus an offset, on the receiver's clock.
+ * The offset comes from d = arrival - media time of the frames received, late ones
+ * included (they are how the buffer learns that the delay must rise):
+ *  - base: the least d over the last 10 s. A ring of ten one-second buckets holds the
+ *    least d that arrived in each second: adding a frame and reading the least are O(1);
+ *  - the 95th percentile of d over the last 2 s of frames (100 of 20 ms): a ring in
+ *    arrival order and the same values kept sorted, O(n) to add and O(1) to read.
+ * The offset wants to be that percentile, within base + 20 ms and base + 200 ms. It rises
+ * to it at once and comes down towards it by at most 5 ms a second; when the base moves,
+ * the offset stays unless that leaves the band. The target delay is offset - base. For
+ * the first 20 frames after a (re)start, too few for a percentile (and perhaps the
+ * backlog of a stall), the offset is the base plus the delay the timing started with.
  *
- * Playout. From the first frame's deadline (its arrival + 20 ms) the buffer hands out one
- * unit per frame period, on a fixed grid of slots. At a slot, with p = slot - offset the
- * media time due, the first queued frame is played when p - its media time is between 0
- * and one frame; before that the slot is a GAP (concealment, or the delay growing by a
- * frame); after that the frame is dropped as late and the next one is looked at. So
- * the delay changes by whole frames: one concealed frame when it rises, one dropped
- * frame when it falls.
+ * Playout. From the first frame's deadline the buffer hands out one unit per frame
+ * period, on a fixed grid of slots, starting a quarter frame (the slack) after that
+ * deadline. At a slot, with due = slot - offset, the first queued frame is played if
+ * due - its media time (its lag) is from 0 to a frame and a quarter; below 0 the slot is
+ * a GAP (nothing is due: the delay grows by a frame); above, the frame is dropped as late
+ * and the next one is looked at. So the delay moves by whole frames, one concealed frame
+ * when it rises and one dropped frame when it falls, a frame is never played before its
+ * deadline, and the slack keeps timing noise from flipping a decision back and forth.
  *
- * Stalls. TCP does not lose a frame, it holds it back. When the next frame is due and
- * nothing is queued, the buffer waits for it: each such slot is a GAP and moves the
- * schedule a frame later (a stretch), up to the largest delay. When frames come again
- * (TCP delivers the backlog at once), they update the timing first. If the target rose
- * over the stall, the stretch is kept as that rise, and the backlog frames it covers
- * are played instead of being concealed a second time; whatever stretch the target did
- * not take is dropped at the next slot, and with it the frames that are now late. So a
- * stall costs the listener its own length in concealment, and the delay afterwards is
- * what the target says, never the length of the stall.
+ * Stalls. TCP loses no frame, it holds frames back. When the next frame is due and
+ * nothing is queued, each slot is a GAP and moves the schedule a frame later (the
+ * stretch), up to the largest delay: the buffer waits. When frames come again they
+ * update the timing first, and a rise of the target takes up the stretch. The stall is
+ * over once a queued frame is on time without the stretch (TCP delivers a backlog at
+ * once, its newest frames on time): what the target did not take of the stretch goes,
+ * and the frames before that one are dropped as late. Until then (frames trickling in as
+ * late as the stall was: the path got slower) they play at the delay the wait grew to.
+ * So a stall costs the listener its own length in concealment, and afterwards the delay
+ * is what the target says.
  *
- * Push. A frame whose time has passed on arrival (it is more than a frame behind the
- * schedule) is dropped at once as LATE, and so are the frames queued before it. One far
- * ahead of the schedule (more than 2.2 s), or with a sequence number and a timestamp that
- * both disagree with the stream, or one more than the buffer holds (1 s of frames), is
- * refused: the buffer never holds more than that, whatever arrives.
+ * Push. A frame whose time has passed on arrival is dropped at once as LATE, and the
+ * frames queued before it with it. A frame due more than 1 s after it arrives, one with a
+ * sequence number and a timestamp that both disagree with the stream, or one more than
+ * the buffer holds (1 s of frames) is refused: the buffer never holds more than that,
+ * whatever arrives.
  *
  * Safety net. If frames keep being dropped as late for a whole second with none played,
- * the timing cannot be right (a sender clock that slipped back less than a jump, say):
- * it starts again from the next frame.
+ * the timing cannot be right (the path's delay rose by more than the largest delay, say):
+ * it starts again from the next frame, at the smallest delay.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -67,8 +72,10 @@
 
 #define N_BASE_BUCKETS  10
 #define BASE_BUCKET_US  (WZP_PLAYOUT_BASE_WINDOW_US / N_BASE_BUCKETS)
-/* Beyond this the frame is further ahead than any sender's frame can be. */
-#define HORIZON_US      (WZP_PLAYOUT_JUMP_US + WZP_PLAYOUT_MAX_DELAY_US)
+/* A frame due this long after it arrived is no frame of this stream. */
+#define HORIZON_US      WZP_PLAYOUT_CAPACITY_US
+/* Below this many frames in the jitter window, its 95th percentile is its largest. */
+#define WARM_UP_FRAMES  20
 /* Late drops with no frame played for this long mean the timing is wrong. */
 #define LOST_TIMING_US  ((gint64) G_USEC_PER_SEC)
 
@@ -89,11 +96,11 @@ struct _WzpPlayout
 {
   unsigned        clock_rate;
   gint64          frame_us;
+  gint64          slack_us;        /* a quarter frame: see "Playout" above */
   gint64          frame_ticks;
   guint           capacity;        /* frames */
   guint           jitter_len;      /* frames in the jitter window */
-  gint64          jump_ahead_ticks;
-  gint64          jump_behind_ticks;
+  gint64          jump_ticks;
 
   gboolean        started;
 
@@ -118,6 +125,7 @@ struct _WzpPlayout
   guint           jitter_pos;
 
   gint64          offset_us;       /* deadline = media time + offset */
+  gint64          start_target_us; /* the target the timing (re)started with */
   gint64          lowered_at_us;   /* the offset has come down for the time until this */
   gint64          stall_us;        /* how much later the schedule moved while waiting */
   gint64          last_arrival_us;
@@ -128,11 +136,13 @@ struct _WzpPlayout
   WzpPlayoutStats stats;
 };
 
+/* In two steps, so that no product overflows however long the call. */
 static gint64
 ticks_to_us (WzpPlayout *self,
              gint64      ticks)
 {
-  return ticks * G_USEC_PER_SEC / self->clock_rate;
+  return ticks / self->clock_rate * G_USEC_PER_SEC +
+         ticks % self->clock_rate * G_USEC_PER_SEC / self->clock_rate;
 }
 
 WzpPlayout *
@@ -148,11 +158,11 @@ _wzp_playout_new (unsigned clock_rate,
   self = g_new0 (WzpPlayout, 1);
   self->clock_rate = clock_rate;
   self->frame_us = frame_us;
+  self->slack_us = frame_us / 4;
   self->frame_ticks = clock_rate * frame_us / G_USEC_PER_SEC;
   self->capacity = MAX (WZP_PLAYOUT_CAPACITY_US / frame_us, 1);
   self->jitter_len = MAX (WZP_PLAYOUT_JITTER_WINDOW_US / frame_us, 20);
-  self->jump_ahead_ticks = WZP_PLAYOUT_JUMP_US * clock_rate / G_USEC_PER_SEC;
-  self->jump_behind_ticks = WZP_PLAYOUT_MAX_DELAY_US * clock_rate / G_USEC_PER_SEC;
+  self->jump_ticks = WZP_PLAYOUT_JUMP_US * clock_rate / G_USEC_PER_SEC;
   self->slots = g_new0 (Slot, self->capacity);
   self->jitter_ring = g_new0 (gint64, self->jitter_len);
   self->jitter_sorted = g_new0 (gint64, self->jitter_len);
@@ -291,7 +301,14 @@ timing_update (WzpPlayout *self,
   hi = self->base_us + WZP_PLAYOUT_MAX_DELAY_US;
   want = CLAMP (jitter_p95 (self), lo, hi);
 
-  if (want >= self->offset_us)
+  if (self->jitter_n < WARM_UP_FRAMES)
+    {
+      /* Too few frames for a percentile (the first ones may be the backlog of a stall):
+       * the target the timing started with, over the base as it comes down. */
+      self->offset_us = self->base_us + self->start_target_us;
+      self->lowered_at_us = arrival_us;
+    }
+  else if (want >= self->offset_us)
     {
       /* Up at once. */
       self->offset_us = want;
@@ -314,18 +331,28 @@ timing_update (WzpPlayout *self,
   self->last_arrival_us = arrival_us;
 }
 
-/* The timing starts again from a frame of @d, which will play @target_us after it came. */
+/* The timing starts again from a frame of @d, which plays @target_us after it came, or a
+ * little later: its deadline is put the slack before a slot, so that the schedule has
+ * room both ways. */
 static void
 timing_restart (WzpPlayout *self,
                 gint64      d,
                 gint64      arrival_us,
                 gint64      target_us)
 {
+  gint64 deadline_us = arrival_us + target_us;
+  gint64 slot_us = self->next_slot_us;
+
+  if (deadline_us + self->slack_us > slot_us)
+    slot_us += (deadline_us + self->slack_us - slot_us + self->frame_us - 1) / self->frame_us *
+               self->frame_us;
+
   for (guint i = 0; i < N_BASE_BUCKETS; i++)
     self->base[i].second = G_MININT64;
   self->jitter_n = 0;
   self->jitter_pos = 0;
-  self->offset_us = d + target_us;
+  self->start_target_us = target_us + (slot_us - self->slack_us - deadline_us);
+  self->offset_us = d + self->start_target_us;
   self->stall_us = 0;
   self->late_since_us = -1;
   self->timing_lost = FALSE;
@@ -335,23 +362,34 @@ timing_restart (WzpPlayout *self,
   self->last_arrival_us = arrival_us;
 }
 
-/* Where frame @seq with @timestamp sits on the stream's timeline, in ticks: where its
- * timestamp says, read against the newest frame's, unless that is further from where its
- * sequence number puts it than a sender's timestamps stray. That is a jump of the
- * sender's clock, and the sequence number says: returns FALSE. */
+/* Where frame @seq with @timestamp, arrived at @arrival_us, sits on the stream's
+ * timeline, in ticks: where its timestamp says, read against the newest frame's, if that
+ * is near where its sequence number puts it (a sender's timestamps stray a little, and
+ * jump by what it dropped) or if the receiver's clock agrees (the frame then arrived
+ * within the largest delay of the base: the jump is time that passed at both ends, the
+ * sender dropping what it could not send through a stall). Otherwise the sender's clock
+ * jumped, and the sequence number says: returns FALSE. */
 static gboolean
 place (WzpPlayout *self,
        gint64      seq,
        guint32     timestamp,
+       gint64      arrival_us,
        gint64     *ticks)
 {
-  gint64 predicted = (seq - self->ref_seq) * self->frame_ticks;
-  gint32 off = (gint32) (timestamp - (guint32) (self->ref_timestamp + (guint64) predicted));
-  gboolean jump = off > self->jump_ahead_ticks || off < -self->jump_behind_ticks;
+  gint64 step = (seq - self->ref_seq) * self->frame_ticks;
+  gint64 by_seq = self->ref_ticks + step;
+  gint32 off = (gint32) (timestamp - (guint32) (self->ref_timestamp + (guint64) step));
+  gint64 d = arrival_us - ticks_to_us (self, by_seq + off);
 
-  *ticks = self->ref_ticks + predicted + (jump ? 0 : off);
+  if (ABS ((gint64) off) <= self->jump_ticks ||
+      ABS (d - self->base_us) <= WZP_PLAYOUT_MAX_DELAY_US)
+    {
+      *ticks = by_seq + off;
+      return TRUE;
+    }
 
-  return !jump;
+  *ticks = by_seq;
+  return FALSE;
 }
 
 /* Frame @seq (received) was played or dropped: the stream goes on after it. */
@@ -437,7 +475,7 @@ start (WzpPlayout *self,
   self->last_seq = (gint64) seq - 1;
   self->last_media_us = -self->frame_us;
   self->seen = 0;
-  self->next_slot_us = arrival_us + WZP_PLAYOUT_MIN_DELAY_US;
+  self->next_slot_us = arrival_us + WZP_PLAYOUT_MIN_DELAY_US + self->slack_us;
   self->started = TRUE;
 }
 
@@ -461,7 +499,7 @@ push_behind (WzpPlayout *self,
     {
       /* Remembered, so that another copy is a duplicate; and its delay counts. */
       self->seen |= G_GUINT64_CONSTANT (1) << back;
-      if (place (self, seq, timestamp, &ticks))
+      if (place (self, seq, timestamp, arrival_us, &ticks))
         timing_update (self, arrival_us - ticks_to_us (self, ticks), arrival_us);
     }
   self->stats.late++;
@@ -478,7 +516,7 @@ _wzp_playout_push (WzpPlayout *self,
 {
   gint64 ext_seq, ticks, media_us, d;
   gint64 restart_us = -1;  /* the target the timing starts again with, or -1 */
-  gboolean found, first = FALSE;
+  gboolean found, first = FALSE, jump = FALSE;
   guint at;
 
   g_return_val_if_fail (self != NULL, WZP_PLAYOUT_OUT_OF_WINDOW);
@@ -506,18 +544,17 @@ _wzp_playout_push (WzpPlayout *self,
       return WZP_PLAYOUT_DUPLICATE;
     }
 
-  if (!place (self, ext_seq, timestamp, &ticks) && ext_seq > self->ref_seq)
+  if (!place (self, ext_seq, timestamp, arrival_us, &ticks) && ext_seq > self->ref_seq)
     {
-      /* A jump of the sender's clock, on a frame that follows the newest: resync. The
-       * network is the same, and so is the delay it needs. A sequence number far ahead
-       * as well is no frame of this stream. */
+      /* A jump of the sender's clock, on a frame that follows the newest: the frame is
+       * placed by its sequence number, and the timeline goes on. A sequence number far
+       * ahead as well is no frame of this stream. */
       if (ext_seq - self->ref_seq > self->capacity)
         {
           self->stats.refused++;
           return WZP_PLAYOUT_OUT_OF_WINDOW;
         }
-      restart_us = CLAMP (self->offset_us - self->base_us,
-                          WZP_PLAYOUT_MIN_DELAY_US, WZP_PLAYOUT_MAX_DELAY_US);
+      jump = TRUE;
     }
   else if (self->timing_lost)
     {
@@ -526,9 +563,11 @@ _wzp_playout_push (WzpPlayout *self,
       restart_us = WZP_PLAYOUT_MIN_DELAY_US;
     }
   media_us = ticks_to_us (self, ticks);
+  d = arrival_us - media_us;
 
   if (self->n_slots == self->capacity ||
-      (restart_us < 0 && media_us + self->offset_us + self->stall_us - arrival_us > HORIZON_US))
+      (restart_us < 0 && !jump &&
+       media_us + self->offset_us + self->stall_us - arrival_us > HORIZON_US))
     {
       self->stats.refused++;
       return WZP_PLAYOUT_OUT_OF_WINDOW;
@@ -540,18 +579,22 @@ _wzp_playout_push (WzpPlayout *self,
       self->ref_timestamp = timestamp;
       self->ref_ticks = ticks;
     }
-  d = arrival_us - media_us;
+  /* A jump that leaves the frame late on the timeline came with an outage as well (a
+   * sender that started its clock again after one): the timing starts again from it, at
+   * the same delay. */
+  if (jump && arrival_us - (self->offset_us + self->stall_us) - media_us >
+              self->frame_us + self->slack_us)
+    restart_us = CLAMP (self->offset_us - self->base_us,
+                        WZP_PLAYOUT_MIN_DELAY_US, WZP_PLAYOUT_MAX_DELAY_US);
   if (restart_us < 0)
-    {
-      timing_update (self, d, arrival_us);
-    }
+    timing_update (self, d, arrival_us);
   else
-    {
-      timing_restart (self, d, arrival_us, restart_us);
-      self->stats.resyncs += !first;
-    }
+    timing_restart (self, d, arrival_us, restart_us);
+  if (!first && (jump || restart_us >= 0))
+    self->stats.resyncs++;
 
-  if (arrival_us - (self->offset_us + self->stall_us) - media_us > self->frame_us)
+  if (arrival_us - (self->offset_us + self->stall_us) - media_us >
+      self->frame_us + self->slack_us)
     {
       /* Its time has passed, and that of every frame queued before it. */
       while (self->n_slots > 0 && self->slots[0].seq < ext_seq)
@@ -574,6 +617,27 @@ _wzp_playout_next_deadline (WzpPlayout *self)
   g_return_val_if_fail (self != NULL, -1);
 
   return self->started ? self->next_slot_us : -1;
+}
+
+/* A stall is over once a queued frame is on time without its stretch (the newest frames
+ * of a backlog that TCP delivered at once are): what the target did not take of the
+ * stretch then goes, and the frames before that one are late. Until then (frames trickle
+ * in as late as the stall was: the path got slower) they play at the delay it grew to. */
+static gboolean
+stall_over (WzpPlayout *self,
+            gint64      due_us)
+{
+  for (guint i = 0; i < self->n_slots; i++)
+    {
+      gint64 lag = due_us - self->slots[i].media_us;
+
+      if (lag < 0)
+        return FALSE;
+      if (lag <= self->frame_us + self->slack_us)
+        return TRUE;
+    }
+
+  return FALSE;
 }
 
 WzpPlayoutPop
@@ -599,9 +663,7 @@ _wzp_playout_pop (WzpPlayout  *self,
   slot_us = self->next_slot_us;
   self->next_slot_us += self->frame_us;
 
-  /* Frames are here: a stall is over, and what the target did not take of its stretch
-   * goes. */
-  if (self->n_slots > 0)
+  if (self->stall_us > 0 && stall_over (self, slot_us - self->offset_us))
     self->stall_us = 0;
   due_us = slot_us - self->offset_us - self->stall_us;
 
@@ -612,7 +674,7 @@ _wzp_playout_pop (WzpPlayout  *self,
       if (lag < 0)
         break;
 
-      if (lag <= self->frame_us)
+      if (lag <= self->frame_us + self->slack_us)
         {
           Slot first = take_first (self);
 
