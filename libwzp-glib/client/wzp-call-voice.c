@@ -20,7 +20,7 @@
  * longer queue would only make the far side hear the past (docs/voice.md). */
 #define PATH_QUEUE_LOW_WATER 512
 
-static gboolean
+static WzpVoiceSendResult
 send_cb (const WzpMediaFrame *frame,
          gpointer             user_data)
 {
@@ -29,11 +29,11 @@ send_cb (const WzpMediaFrame *frame,
 
   if (path == NULL || path->closed ||
       !_wzp_nominator_peer_has_feature (self->nominator, WZP_FEATURE_VOICE_OPUS))
-    return TRUE;   /* nobody to send to now: the frame is gone, as it would be on the air */
+    return WZP_VOICE_SEND_DISCARDED;  /* nobody to send to now: gone, as on the air */
   if (_wzp_frame_io_get_queued_bytes (path->io) > PATH_QUEUE_LOW_WATER)
-    return FALSE;
+    return WZP_VOICE_SEND_BUSY;
   _wzp_frame_io_send_media (path->io, frame);
-  return TRUE;
+  return WZP_VOICE_SEND_SENT;
 }
 
 static void

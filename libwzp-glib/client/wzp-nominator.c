@@ -16,6 +16,11 @@
 
 /* A nominated path silent this long is dead (docs/decisions.md, "Upgrade and fallback"). */
 #define SILENCE_MS 3000
+/* With voice flowing on the agreed path (a frame every 20 ms, muted or not), this long
+ * without a frame is a dead path, so that audio is back on another within 1.5 s of a cut
+ * (docs/voice.md, "A path that dies"). Longer than a TCP retransmission timeout or two
+ * (200 ms at least), shorter than what a listener bears. */
+#define MEDIA_SILENCE_MS 600
 /* After losing the nominated path, this long to find another before the call ends. */
 #define RECOVER_MS 10000
 
@@ -43,6 +48,7 @@ struct _WzpNominator
   char             **features;         /* what we can receive: in Nominate, NominateAck */
   char             **peer_features;    /* the peer's latest list, or NULL before it came */
   gint64             rtt_ms;           /* the latest Ping's round trip on the agreed path */
+  gboolean           media_on_agreed;  /* the peer's media has come on the agreed path */
   WzpNominatorMediaFunc media_func;    /* media frames read from any path */
   gpointer           media_data;
 };
@@ -217,6 +223,12 @@ fall_back (WzpNominator *self,
 
 static void arm_silence_check (WzpNominator *self);
 
+static gint64
+silence_limit_ms (WzpNominator *self)
+{
+  return self->media_on_agreed ? MEDIA_SILENCE_MS : SILENCE_MS;
+}
+
 static gboolean
 silence_cb (gpointer user_data)
 {
@@ -224,8 +236,8 @@ silence_cb (gpointer user_data)
 
   self->silence_id = 0;
   if (self->agreed != NULL &&
-      g_get_monotonic_time () - self->last_rx_us >= SILENCE_MS * 1000)
-    fall_back (self, "silent for 3 seconds");
+      g_get_monotonic_time () - self->last_rx_us >= silence_limit_ms (self) * 1000)
+    fall_back (self, self->media_on_agreed ? "voice stopped arriving" : "silent for 3 seconds");
   else
     arm_silence_check (self);
   return G_SOURCE_REMOVE;
@@ -242,8 +254,8 @@ arm_silence_check (WzpNominator *self)
   _wzp_clear_source (self->context, &self->silence_id);
   if (self->agreed == NULL || self->state == WZP_NOMINATOR_STATE_STOPPED)
     return;
-  due_ms = (self->last_rx_us + SILENCE_MS * G_TIME_SPAN_MILLISECOND - g_get_monotonic_time ())
-           / G_TIME_SPAN_MILLISECOND;
+  due_ms = (self->last_rx_us + silence_limit_ms (self) * G_TIME_SPAN_MILLISECOND -
+            g_get_monotonic_time ()) / G_TIME_SPAN_MILLISECOND;
   self->silence_id = _wzp_timeout_add (self->context, (guint) MAX (due_ms, 0) + 1, silence_cb,
                                        self);
 }
@@ -261,6 +273,7 @@ agree (WzpNominator *self,
   self->agreed = path;
   self->state = WZP_NOMINATOR_STATE_AGREED;
   self->rtt_ms = -1;
+  self->media_on_agreed = FALSE;
   self->last_rx_us = g_get_monotonic_time ();
   self->peer_wants_relay = FALSE;
   _wzp_clear_source (self->context, &self->recover_id);
@@ -327,9 +340,17 @@ path_media_cb (WzpFrameIO          *io,
 {
   WzpNominator *self = user_data;
 
-  /* Media is traffic: a path that carries voice is not silent (docs/voice.md). */
+  /* Media is traffic: a path that carries voice is not silent; and once it carries
+   * voice, its silence is noticed within MEDIA_SILENCE_MS (docs/voice.md). */
   if (self->agreed != NULL && self->agreed->io == io)
-    self->last_rx_us = g_get_monotonic_time ();
+    {
+      self->last_rx_us = g_get_monotonic_time ();
+      if (!self->media_on_agreed)
+        {
+          self->media_on_agreed = TRUE;
+          arm_silence_check (self);
+        }
+    }
   if (self->media_func != NULL)
     self->media_func (frame, self->media_data);
 }

@@ -17,6 +17,10 @@
 
 G_BEGIN_DECLS
 
+/* Unsent bytes the kernel may hold on a path's socket: a few voice frames with their TLS
+ * records (docs/voice.md). */
+#define WZP_PATH_NOTSENT_LOWAT 1024
+
 typedef struct
 {
   grefcount    ref_count;

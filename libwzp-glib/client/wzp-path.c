@@ -119,8 +119,11 @@ _wzp_path_secure_async (GIOStream           *base,
   path->peer = g_strdup (peer_fingerprint);
   g_task_set_task_data (task, path, (GDestroyNotify) _wzp_path_unref);
 
-  /* (The TLS constructors set TCP_NODELAY only on a socket connection they are given.) */
+  /* (The TLS constructors set TCP_NODELAY only on a socket connection they are given.)
+   * Voice goes out at once, and little waits in the kernel: a frame the kernel holds
+   * behind a stall can only arrive late (docs/voice.md, "Sending and receiving"). */
   _wzp_socket_connection_set_nodelay (base);
+  _wzp_socket_connection_set_notsent_lowat (base, WZP_PATH_NOTSENT_LOWAT);
   if (transport == NULL)
     transport = base;
 

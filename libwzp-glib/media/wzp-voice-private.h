@@ -30,12 +30,19 @@ G_BEGIN_DECLS
 /* The media stream id of voice on a call's stream (docs/protocol.md, "Media frames"). */
 #define WZP_VOICE_STREAM_ID    1
 
+typedef enum {
+  WZP_VOICE_SEND_SENT,       /* on its way */
+  WZP_VOICE_SEND_BUSY,       /* the path's queue is full: offer it again later */
+  WZP_VOICE_SEND_DISCARDED,  /* nobody to send it to now (no agreed path, or a peer
+                              * without voice): gone, not counted as sent */
+} WzpVoiceSendResult;
+
 /* Hands one media frame to the path the call agreed on (the frame and its payload are
- * valid during the call only). Called on the owner's context. Returns FALSE when the path cannot take it
- * now (its queue is not drained): the frame stays in the sender's queue, which drops the
- * oldest audio beyond its limit, and is offered again with the next frame. */
-typedef gboolean (*WzpVoiceSendFunc) (const WzpMediaFrame *frame,
-                                      gpointer             user_data);
+ * valid during the call only). Called on the owner's context. On BUSY the frame stays in
+ * the sender's queue, which drops the oldest audio beyond its limit, and is offered again
+ * with the next frame. */
+typedef WzpVoiceSendResult (*WzpVoiceSendFunc) (const WzpMediaFrame *frame,
+                                                gpointer             user_data);
 
 typedef struct
 {
@@ -68,7 +75,8 @@ WzpVoice      *_wzp_voice_new           (const char       *source,
                                          GError          **error);
 /* Opens the devices and starts both directions; frames to send go to @send_func on the
  * owner's context from now on. FALSE with @error when a device cannot be opened: the
- * call goes on without voice. */
+ * direction that could start runs (a side without a microphone still hears), and the call
+ * goes on. */
 gboolean       _wzp_voice_start         (WzpVoice         *self,
                                          WzpVoiceSendFunc  send_func,
                                          gpointer          user_data,

@@ -57,6 +57,7 @@ struct _WzpVoice
   WzpPlayout       *playout;
   GThread          *playout_thread;
   gboolean          running;
+  gboolean          playing;          /* the playback pipeline runs */
   gboolean          stopped;
   WzpVoiceStats     stats;
 };
@@ -155,7 +156,7 @@ drain_cb (gpointer user_data)
     {
       g_autoptr(GBytes) body = g_steal_pointer (&self->unsent);
       WzpMediaFrame frame;
-      gboolean taken;
+      WzpVoiceSendResult result;
 
       if (body == NULL)
         body = _wzp_send_queue_pop (self->send_queue, NULL);
@@ -167,9 +168,11 @@ drain_cb (gpointer user_data)
                                     &frame, NULL))
         g_assert_not_reached ();
       g_mutex_unlock (&self->lock);
-      taken = self->send_func (&frame, self->send_data);
+      result = self->send_func (&frame, self->send_data);
       g_mutex_lock (&self->lock);
-      if (!taken)
+      if (result == WZP_VOICE_SEND_DISCARDED)
+        continue;
+      if (result == WZP_VOICE_SEND_BUSY)
         {
           /* The path's queue is full: this frame goes first next time, unless newer
            * audio pushes it out (the queue drops the oldest). */
@@ -404,25 +407,40 @@ _wzp_voice_start (WzpVoice          *self,
                   GError           **error)
 {
   g_return_val_if_fail (WZP_IS_VOICE (self), FALSE);
+  g_autoptr(GError) playback_error = NULL;
+  g_autoptr(GError) capture_error = NULL;
+  gboolean playing;
+  gboolean failed;
+
   g_return_val_if_fail (!self->running && !self->stopped, FALSE);
 
   self->send_func = send_func;
   self->send_data = user_data;
 
-  /* Playback first: the echo probe must exist when the echo canceller looks for it. */
-  if (!set_playing (self->playback, _("The sound output could not be opened"), error) ||
-      !set_playing (self->capture, _("The microphone could not be opened"), error))
-    {
-      gst_element_set_state (self->capture, GST_STATE_NULL);
-      gst_element_set_state (self->playback, GST_STATE_NULL);
-      return FALSE;
-    }
+  /* Playback first: the echo probe must exist when the echo canceller looks for it.
+   * Each direction goes on without the other: a side whose microphone fails still hears,
+   * one whose output fails still speaks. */
+  playing = set_playing (self->playback, _("The sound output could not be opened"),
+                         &playback_error);
+  if (!playing)
+    gst_element_set_state (self->playback, GST_STATE_NULL);
+  if (!set_playing (self->capture, _("The microphone could not be opened"), &capture_error))
+    gst_element_set_state (self->capture, GST_STATE_NULL);
+
+  failed = (playback_error != NULL || capture_error != NULL);
+  if (capture_error != NULL)
+    g_propagate_error (error, g_steal_pointer (&capture_error));
+  else if (playback_error != NULL)
+    g_propagate_error (error, g_steal_pointer (&playback_error));
 
   g_mutex_lock (&self->lock);
   self->running = TRUE;
+  self->playing = playing;
   g_mutex_unlock (&self->lock);
+  if (!playing)
+    return FALSE;
   self->playout_thread = g_thread_new ("wzp-playout", playout_thread, self);
-  return TRUE;
+  return !failed;
 }
 
 void
@@ -439,7 +457,7 @@ _wzp_voice_receive (WzpVoice            *self,
   payload = g_bytes_new (frame->payload, frame->payload_len);
 
   g_mutex_lock (&self->lock);
-  if (self->running)
+  if (self->playing)
     {
       pushed = _wzp_playout_push (self->playout, frame->seq, frame->timestamp, payload,
                                   g_get_monotonic_time ());
@@ -465,6 +483,7 @@ _wzp_voice_stop (WzpVoice *self)
     }
   self->stopped = TRUE;
   self->running = FALSE;
+  self->playing = FALSE;
   self->send_func = NULL;
   g_cond_signal (&self->wake);
   g_mutex_unlock (&self->lock);

@@ -64,5 +64,10 @@ void             _wzp_tls_connection_explain_error        (GIOStream  *tls,
 
 /* Sets TCP_NODELAY on a socket connection (no-op for other streams). */
 void             _wzp_socket_connection_set_nodelay       (GIOStream  *stream);
+/* The socket reports itself writable only while less than @bytes are unsent in the
+ * kernel: what waits to be sent waits in the program, where it can be dropped or put
+ * behind fresher audio, instead of in the kernel, where it can only go out late. */
+void             _wzp_socket_connection_set_notsent_lowat (GIOStream  *stream,
+                                                           int         bytes);
 
 G_END_DECLS

@@ -248,24 +248,44 @@ _wzp_tls_certificate_new_from_pem (const char  *pem,
   return g_steal_pointer (&certificate);
 }
 
-void
-_wzp_socket_connection_set_nodelay (GIOStream *stream)
+/* The TCP socket under @stream, or NULL when it is not one (a socket pair in tests). */
+static GSocket *
+tcp_socket_of (GIOStream *stream)
 {
-  g_autoptr(GError) error = NULL;
   GSocket *socket;
   GSocketFamily family;
 
   if (!G_IS_SOCKET_CONNECTION (stream))
-    return;
+    return NULL;
 
   socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream));
   family = g_socket_get_family (socket);
   if ((family != G_SOCKET_FAMILY_IPV4 && family != G_SOCKET_FAMILY_IPV6) ||
       g_socket_get_socket_type (socket) != G_SOCKET_TYPE_STREAM)
-    return;
+    return NULL;
+  return socket;
+}
 
-  if (!g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, &error))
+void
+_wzp_socket_connection_set_nodelay (GIOStream *stream)
+{
+  g_autoptr(GError) error = NULL;
+  GSocket *socket = tcp_socket_of (stream);
+
+  if (socket != NULL && !g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, &error))
     g_debug ("Could not set TCP_NODELAY: %s", error->message);
+}
+
+void
+_wzp_socket_connection_set_notsent_lowat (GIOStream *stream,
+                                          int        bytes)
+{
+  g_autoptr(GError) error = NULL;
+  GSocket *socket = tcp_socket_of (stream);
+
+  if (socket != NULL &&
+      !g_socket_set_option (socket, IPPROTO_TCP, TCP_NOTSENT_LOWAT, bytes, &error))
+    g_debug ("Could not set TCP_NOTSENT_LOWAT: %s", error->message);
 }
 
 static gboolean
