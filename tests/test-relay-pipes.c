@@ -5,8 +5,36 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
+
 #include "relay-fixture.h"
 #include "wzp-relay-private.h"
+
+/* The relay runs in this process: its end of @conn is the socket here whose peer is
+ * @conn's local address. Returns its SO_@which buffer size, or -1 when none is found. */
+static int
+relay_side_buffer (GSocketConnection *conn,
+                   int                which)
+{
+  g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address (conn, NULL);
+  struct sockaddr_storage want, peer;
+  socklen_t want_len = sizeof want;
+
+  g_assert_true (g_socket_address_to_native (local, &want, sizeof want, NULL));
+  want_len = g_socket_address_get_native_size (local);
+  for (int fd = 3; fd < 4096; fd++)
+    {
+      socklen_t len = sizeof peer;
+      int size = 0;
+      socklen_t size_len = sizeof size;
+
+      if (getpeername (fd, (struct sockaddr *) &peer, &len) == 0 && len == want_len &&
+          memcmp (&peer, &want, len) == 0 &&
+          getsockopt (fd, SOL_SOCKET, which, &size, &size_len) == 0)
+        return size;
+    }
+  return -1;
+}
 
 static void
 test_pipe_forwarding (Fixture       *f,
@@ -45,6 +73,11 @@ test_pipe_forwarding (Fixture       *f,
   wzp_test_pipe_send_and_expect (pipe_a, pipe_b, "\x16\x03\x01 hello from the caller");
   wzp_test_pipe_send_and_expect (pipe_b, pipe_a, "\x17\x03\x03 and back from the callee");
   wzp_test_pipe_send_and_expect (pipe_a, pipe_b, "again");
+
+  /* The relay's ends keep small buffers, so that audio cannot pile up in it: 16 KiB
+   * asked, which Linux doubles, instead of 128 KiB and more (docs/voice.md). */
+  g_assert_cmpint (relay_side_buffer (pipe_a, SO_RCVBUF), ==, 32768);
+  g_assert_cmpint (relay_side_buffer (pipe_b, SO_SNDBUF), ==, 32768);
 
   calls = g_variant_ref_sink (wzp_relay_list_calls (f->relay));
   {

@@ -24,6 +24,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <sys/socket.h>
 
 #include "wzp-pipe-token-private.h"
 #include "wzp-relay-endpoint-private.h"
@@ -34,6 +35,15 @@
 
 /* OpenPipe is small; nothing bigger is read from a pipe. */
 #define PIPE_MAX_FRAME 1024
+/* The kernel buffers of a joined pipe's sockets, each way (Linux doubles the figure, and
+ * no longer tunes them). A call's voice is under 5 kB/s: with Linux's defaults (128 KiB
+ * to receive, growing to megabytes) a stalled leg could let many seconds of audio pile up
+ * in the relay; with these the backlog in the relay is bounded, the stall reaches the
+ * sender sooner, and its queue drops the oldest audio instead (docs/voice.md, "The relay
+ * in the middle"). Not smaller: at 8 KiB, loopback's 64 KiB segments stall the stream on
+ * delayed acknowledgements (test-relay-forwarder's backpressure case went from 0.4 s to
+ * over 20 s). */
+#define PIPE_SOCKET_BUFFER 16384
 
 struct _RelayPipe
 {
@@ -234,12 +244,26 @@ forward_done_cb (RelayForward *fw,
 }
 
 /* PipeReady has reached both sockets: bytes may flow both ways now. */
+static void
+keep_buffers_small (RelayPipe *pipe)
+{
+  GSocket *socket = g_socket_connection_get_socket (pipe->conn);
+  g_autoptr(GError) error = NULL;
+
+  if (!g_socket_set_option (socket, SOL_SOCKET, SO_SNDBUF, PIPE_SOCKET_BUFFER, &error) ||
+      !g_socket_set_option (socket, SOL_SOCKET, SO_RCVBUF, PIPE_SOCKET_BUFFER, &error))
+    g_debug ("Pipe buffers: %s", error->message);
+}
+
 static gboolean
 start_forwarding (RelayPipe  *a,
                   RelayPipe  *b,
                   GError    **error)
 {
   WzpRelay *self = a->relay;
+
+  keep_buffers_small (a);
+  keep_buffers_small (b);
 
   /* One thread per relay, started with its first join and joined when it stops. */
   if (self->forwarder == NULL)
