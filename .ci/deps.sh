@@ -25,8 +25,9 @@ WZP_RUN_PACKAGES="glib-networking dbus dbus-daemon adwaita-icon-theme fonts-cant
 # The whole suite (./test.sh): bindings checks, the D-Bus and UI tests, the network lab
 # (tests/netlab: iproute2 and nftables build it, iptables' NFQUEUE target feeds its WAN
 # delay and loss, python3 runs it), sanitizers, valgrind, the data validators, and nm for
-# the layering checks (binutils: gcc pulls it in, but the checks need it by name).
-WZP_TEST_PACKAGES="python3 python3-gi gjs iproute2 nftables iptables procps binutils
+# the layering checks (binutils: gcc pulls it in, but the checks need it by name), and
+# espeak-ng, which speaks the sentence the voice tests send.
+WZP_TEST_PACKAGES="python3 python3-gi gjs iproute2 nftables iptables procps binutils espeak-ng
   clang libclang-rt-14-dev valgrind
   xvfb xauth appstream libxml2-utils systemd"
 
