@@ -18,16 +18,16 @@ WZP_BUILD_PACKAGES="meson ninja-build pkg-config gcc libc6-dev
 # Running the main job (./run.sh): TLS for GIO, and for the app a session bus, its icons
 # and font (--no-install-recommends leaves them out otherwise).
 # Voice: GStreamer's base plugins (Opus, conversion, app source and sink), good ones (WAV
-# files, PulseAudio) and bad ones (webrtcdsp: echo cancellation, noise suppression).
+# files, PulseAudio) and bad ones (webrtcdsp: echo cancellation, noise suppression); and
+# espeak-ng, which speaks the sentence of the demo call and of the voice tests.
 WZP_RUN_PACKAGES="glib-networking dbus dbus-daemon adwaita-icon-theme fonts-cantarell
-  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad"
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad espeak-ng"
 
 # The whole suite (./test.sh): bindings checks, the D-Bus and UI tests, the network lab
 # (tests/netlab: iproute2 and nftables build it, iptables' NFQUEUE target feeds its WAN
 # delay and loss, python3 runs it), sanitizers, valgrind, the data validators, and nm for
-# the layering checks (binutils: gcc pulls it in, but the checks need it by name), and
-# espeak-ng, which speaks the sentence the voice tests send.
-WZP_TEST_PACKAGES="python3 python3-gi gjs iproute2 nftables iptables procps binutils espeak-ng
+# the layering checks (binutils: gcc pulls it in, but the checks need it by name).
+WZP_TEST_PACKAGES="python3 python3-gi gjs iproute2 nftables iptables procps binutils
   clang libclang-rt-14-dev valgrind
   xvfb xauth appstream libxml2-utils systemd"
 

@@ -323,6 +323,134 @@ test_keepalive_and_silence (Fixture       *f,
   g_assert_true (lan->path->closed);
 }
 
+/* The peer's side of a voice stream: a media frame every 20 ms on @fake until stopped. */
+typedef struct
+{
+  FakePath *fake;
+  guint32   seq;
+  guint     id;
+  guint     received;   /* frames the nominator handed on */
+} Voice;
+
+static gboolean
+voice_tick_cb (gpointer user_data)
+{
+  Voice *voice = user_data;
+  guint8 payload[80] = { 0 };
+  WzpMediaFrame frame = { .stream_id = 1, .seq = voice->seq, .timestamp = voice->seq * 960,
+                          .payload = payload, .payload_len = sizeof payload };
+
+  voice->seq++;
+  _wzp_frame_io_send_media (voice->fake->peer, &frame);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+voice_media_cb (const WzpMediaFrame *frame,
+                gpointer             user_data)
+{
+  ((Voice *) user_data)->received++;
+}
+
+static void
+voice_start (Fixture  *f,
+             Voice    *voice,
+             FakePath *fake)
+{
+  voice->fake = fake;
+  _wzp_frame_io_set_binary_frames (fake->path->io, TRUE);
+  _wzp_frame_io_set_binary_frames (fake->peer, TRUE);
+  _wzp_nominator_set_media_func (f->nominator, voice_media_cb, voice);
+  voice->id = g_timeout_add (20, voice_tick_cb, voice);
+}
+
+/* Answers the nominator's Pings on @fake (the peer's path is alive) until @stop. */
+typedef struct
+{
+  FakePath *fake;
+  gboolean  stop;
+  guint     pings;
+} Answerer;
+
+static void
+answer_read_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  Answerer *answerer = user_data;
+  g_autoptr(WzpMessage) message = _wzp_frame_io_read_finish (WZP_FRAME_IO (source), result,
+                                                             NULL);
+
+  if (message == NULL || answerer->stop)
+    return;
+  if (_wzp_message_get_message_type (message) == WZP_MESSAGE_PING)
+    {
+      g_autoptr(WzpMessage) pong = _wzp_message_new (WZP_MESSAGE_PONG);
+
+      answerer->pings++;
+      _wzp_message_set_int (pong, "timestamp_ms",
+                            _wzp_message_get_int (message, "timestamp_ms"));
+      _wzp_frame_io_send (answerer->fake->peer, pong);
+    }
+  _wzp_frame_io_read_async (answerer->fake->peer, NULL, answer_read_cb, answerer);
+}
+
+/* With voice flowing, a path whose frames stop is dead well before the keepalive's 3 s:
+ * a Ping asks, nothing answers, and the nominator falls back (docs/voice.md). */
+static void
+test_voice_stops_path_dead (Fixture       *f,
+                            gconstpointer  data)
+{
+  g_autoptr(FakePath) lan = fake_path_new (WZP_PATH_KIND_DIRECT_LAN, "10.0.0.2:40000");
+  g_autoptr(WzpMessage) ping = NULL;
+  Voice voice = { 0 };
+  gint64 cut;
+
+  caller_agree (f, lan, FALSE);
+  voice_start (f, &voice, lan);
+  wzp_test_spin (300);
+  g_assert_cmpuint (voice.received, >=, 5);
+
+  /* The cut: nothing more comes, nothing is answered. */
+  g_clear_handle_id (&voice.id, g_source_remove);
+  cut = g_get_monotonic_time ();
+  ping = peer_next (lan, 2000);
+  g_assert_nonnull (ping);
+  g_assert_cmpint (_wzp_message_get_message_type (ping), ==, WZP_MESSAGE_PING);
+  while (f->n_relay_needed == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_test_message ("fell back %" G_GINT64_FORMAT " ms after the cut",
+                  (g_get_monotonic_time () - cut) / 1000);
+  /* well before the 3 s of a path without voice; the 1.5 s target includes the switch */
+  g_assert_cmpint (g_get_monotonic_time () - cut, <, 2000 * 1000);
+  g_assert_cmpint (_wzp_nominator_get_state (f->nominator), ==, WZP_NOMINATOR_STATE_RECOVERING);
+  g_assert_true (lan->path->closed);
+}
+
+/* A peer whose voice stops (its file ended) while its path answers Pings costs nothing:
+ * the path stays agreed. */
+static void
+test_voice_stops_path_alive (Fixture       *f,
+                             gconstpointer  data)
+{
+  g_autoptr(FakePath) lan = fake_path_new (WZP_PATH_KIND_DIRECT_LAN, "10.0.0.2:40000");
+  Voice voice = { 0 };
+  Answerer answerer = { .fake = lan };
+
+  caller_agree (f, lan, FALSE);
+  voice_start (f, &voice, lan);
+  _wzp_frame_io_read_async (lan->peer, NULL, answer_read_cb, &answerer);
+  wzp_test_spin (300);
+  g_clear_handle_id (&voice.id, g_source_remove);
+
+  wzp_test_spin (2000);
+  g_assert_cmpuint (answerer.pings, >=, 1);
+  g_assert_cmpuint (f->n_relay_needed, ==, 0);
+  g_assert_cmpint (_wzp_nominator_get_state (f->nominator), ==, WZP_NOMINATOR_STATE_AGREED);
+  g_assert_false (lan->path->closed);
+  answerer.stop = TRUE;
+}
+
 /* An agreed path that fails falls back at once: to a spare if there is one (a round of
  * dials after a network change found it), without asking for the relay. */
 static void
@@ -433,6 +561,8 @@ main (int   argc,
   ADD ("/nominator/callee-follows", callee, test_callee_follows);
   ADD ("/nominator/ack-timeout", caller, test_ack_timeout);
   ADD ("/nominator/keepalive-and-silence", caller, test_keepalive_and_silence);
+  ADD ("/nominator/voice-stops-path-dead", caller, test_voice_stops_path_dead);
+  ADD ("/nominator/voice-stops-path-alive", caller, test_voice_stops_path_alive);
   ADD ("/nominator/failure-falls-back", caller, test_failure_falls_back);
   ADD ("/nominator/failure-wants-relay", caller, test_failure_wants_relay);
   ADD ("/nominator/recovery-fails", caller, test_recovery_fails);

@@ -8,148 +8,11 @@
 #include <math.h>
 #include <glib/gstdio.h>
 
+#include "audio-metrics.h"
 #include "call-fixture.h"
 #include "wzp-call-private.h"
 
 #define RATE 48000
-
-/* The samples of a 16-bit mono WAV file (the data chunk), and its rate in @rate if not
- * NULL; an empty array when the file is not one. */
-static GArray *
-read_wav_rate (const char *path,
-               guint      *rate)
-{
-  g_autofree char *contents = NULL;
-  gsize len = 0;
-  GArray *samples = g_array_new (FALSE, FALSE, sizeof (gint16));
-  gsize at = 12;
-
-  if (!g_file_get_contents (path, &contents, &len, NULL) || len < 12 ||
-      memcmp (contents, "RIFF", 4) != 0 || memcmp (contents + 8, "WAVE", 4) != 0)
-    return samples;
-  while (at + 8 <= len)
-    {
-      guint32 size = GUINT32_FROM_LE (*(guint32 *) (contents + at + 4));
-
-      if (memcmp (contents + at, "fmt ", 4) == 0 && size >= 8 && at + 16 <= len && rate)
-        *rate = GUINT32_FROM_LE (*(guint32 *) (contents + at + 12));
-      if (memcmp (contents + at, "data", 4) == 0)
-        {
-          gsize n = MIN (size, len - at - 8) / sizeof (gint16);
-
-          g_array_append_vals (samples, contents + at + 8, n);
-          break;
-        }
-      at += 8 + size + (size & 1);
-    }
-  return samples;
-}
-
-static GArray *
-read_wav (const char *path)
-{
-  return read_wav_rate (path, NULL);
-}
-
-static double
-rms (const gint16 *samples,
-     gsize         n)
-{
-  double sum = 0;
-
-  for (gsize i = 0; i < n; i++)
-    sum += (samples[i] / 32768.0) * (samples[i] / 32768.0);
-  return n > 0 ? sqrt (sum / n) : 0;
-}
-
-/* The loudness of @samples at @rate in 10 ms steps, in dB, floored at -50 dB: below
- * that is silence, whatever the noise floor of each side. */
-static GArray *
-envelope (GArray *samples,
-          guint   rate)
-{
-  guint step = rate / 100;
-  GArray *env = g_array_new (FALSE, FALSE, sizeof (double));
-
-  for (guint i = 0; step > 0 && i + step <= samples->len; i += step)
-    {
-      double r = rms (&g_array_index (samples, gint16, i), step);
-      double db = 20 * log10 (MAX (r, 0.00316));
-
-      g_array_append_val (env, db);
-    }
-  return env;
-}
-
-/* Pearson's correlation of @a with @b shifted by @lag steps, over what @a has. */
-static double
-correlation_at (GArray *a,
-                GArray *b,
-                guint   lag)
-{
-  double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
-  guint n = 0;
-
-  for (guint i = 0; i < a->len && i + lag < b->len; i++, n++)
-    {
-      double x = g_array_index (a, double, i), y = g_array_index (b, double, i + lag);
-
-      sa += x; sb += y; saa += x * x; sbb += y * y; sab += x * y;
-    }
-  if (n < 2)
-    return 0;
-  return (n * sab - sa * sb) / sqrt (MAX ((n * saa - sa * sa) * (n * sbb - sb * sb), 1e-12));
-}
-
-/* How alike @heard is to @sent: the best correlation of their loudness envelopes over a
- * delay of up to @max_lag_ms, and that delay. Loudness in time is what makes speech
- * intelligible and survives the codec, the noise suppressor and the gain control, which
- * all change the waveform. */
-static double
-similarity (GArray *sent,
-            guint   sent_rate,
-            GArray *heard,
-            guint   heard_rate,
-            guint   max_lag_ms,
-            guint  *lag_ms)
-{
-  g_autoptr(GArray) a = envelope (sent, sent_rate);
-  g_autoptr(GArray) b = envelope (heard, heard_rate);
-  double best = -1;
-
-  for (guint lag = 0; lag <= max_lag_ms / 10; lag++)
-    {
-      double c = correlation_at (a, b, lag);
-
-      if (c > best)
-        {
-          best = c;
-          *lag_ms = lag * 10;
-        }
-    }
-  return best;
-}
-
-/* The power of @freq in @n samples from @start, by Goertzel's algorithm, normalised so
- * that a full-scale sine gives about 0.25. */
-static double
-tone_power (const gint16 *samples,
-            gsize         n,
-            double        freq)
-{
-  double coeff = 2.0 * cos (2.0 * G_PI * freq / RATE);
-  double s1 = 0, s2 = 0;
-
-  for (gsize i = 0; i < n; i++)
-    {
-      double s0 = samples[i] / 32768.0 + coeff * s1 - s2;
-
-      s2 = s1;
-      s1 = s0;
-    }
-  return (s1 * s1 + s2 * s2 - coeff * s1 * s2) / ((double) n * n);
-}
-
 
 typedef struct
 {
@@ -228,13 +91,13 @@ assert_hears_tone (GArray     *heard,
                    double      other)
 {
   const gint16 *s = last_second (heard);
-  double wanted = tone_power (s, RATE, freq);
-  double unwanted = tone_power (s, RATE, other);
+  double wanted = wzp_audio_tone_power (s, RATE, RATE, freq);
+  double unwanted = wzp_audio_tone_power (s, RATE, RATE, other);
 
-  g_test_message ("%s hears %.0f Hz at %.5f, %.0f Hz at %.5f, rms %.4f", who, freq, wanted,
-                  other, unwanted, rms (s, RATE));
+  g_test_message ("%s hears %.0f Hz at %.5f, %.0f Hz at %.5f, wzp_audio_rms %.4f", who, freq, wanted,
+                  other, unwanted, wzp_audio_rms (s, RATE));
   g_assert_cmpfloat (wanted, >, 100 * unwanted);
-  g_assert_cmpfloat (rms (s, RATE), >, 0.01);
+  g_assert_cmpfloat (wzp_audio_rms (s, RATE), >, 0.01);
 }
 
 static void
@@ -324,8 +187,8 @@ check_two_tones (Fixture  *f,
   assert_flowing (&sent, &received, 2);
   hang_up (v.call, &v.callee);
 
-  alice_heard = read_wav (v.alice.heard);
-  bob_heard = read_wav (v.bob.heard);
+  alice_heard = wzp_audio_read_wav (v.alice.heard, NULL);
+  bob_heard = wzp_audio_read_wav (v.bob.heard, NULL);
   assert_hears_tone (alice_heard, "Alice", 1000, 440);
   assert_hears_tone (bob_heard, "Bob", 440, 1000);
   voice_call_finish (&v);
@@ -379,10 +242,10 @@ test_mute (Fixture       *f,
   g_assert_cmpuint (received.frames_received, >=, after.frames_sent - 5);
   hang_up (v.call, &v.callee);
 
-  bob_heard = read_wav (v.bob.heard);
-  g_test_message ("Bob hears rms %.5f in the last muted second",
-                  rms (last_second (bob_heard), RATE));
-  g_assert_cmpfloat (rms (last_second (bob_heard), RATE), <, 0.002);
+  bob_heard = wzp_audio_read_wav (v.bob.heard, NULL);
+  g_test_message ("Bob hears wzp_audio_rms %.5f in the last muted second",
+                  wzp_audio_rms (last_second (bob_heard), RATE));
+  g_assert_cmpfloat (wzp_audio_rms (last_second (bob_heard), RATE), <, 0.002);
   voice_call_finish (&v);
 }
 
@@ -441,10 +304,10 @@ test_device_fails (Fixture       *f,
   g_assert_null (wzp_call_get_audio_error (v.call));
   wzp_test_spin (1000);
   hang_up (v.call, &v.callee);
-  bob_heard = read_wav (v.bob.heard);
+  bob_heard = wzp_audio_read_wav (v.bob.heard, NULL);
   assert_hears_tone (bob_heard, "Bob", 440, 1000);
-  alice_heard = read_wav (v.alice.heard);
-  g_assert_cmpfloat (rms ((const gint16 *) alice_heard->data, alice_heard->len), <, 0.002);
+  alice_heard = wzp_audio_read_wav (v.alice.heard, NULL);
+  g_assert_cmpfloat (wzp_audio_rms ((const gint16 *) alice_heard->data, alice_heard->len), <, 0.002);
   voice_call_finish (&v);
 }
 
@@ -483,7 +346,7 @@ test_speech (Fixture       *f,
     g_assert_no_error (error);
     g_assert_true (g_spawn_check_wait_status (status, NULL));
   }
-  said = read_wav_rate (speech, &said_rate);
+  said = wzp_audio_read_wav (speech, &said_rate);
   g_assert_cmpuint (said->len, >, said_rate);
 
   side_init (&v.alice, f, "Alice", v.dir, 440);
@@ -498,8 +361,8 @@ test_speech (Fixture       *f,
   wzp_test_spin ((guint) (said->len * 1000.0 / said_rate) + 700);
   hang_up (v.call, &v.callee);
 
-  heard = read_wav_rate (v.bob.heard, &heard_rate);
-  alike = similarity (said, said_rate, heard, heard_rate, 1000, &lag_ms);
+  heard = wzp_audio_read_wav (v.bob.heard, &heard_rate);
+  alike = wzp_audio_similarity (said, said_rate, heard, heard_rate, 1000, &lag_ms);
   g_test_message ("Bob heard %.2f s; loudness follows what Alice said at %.3f, %u ms later",
                   heard->len / (double) MAX (heard_rate, 1), alike, lag_ms);
   g_assert_cmpfloat (alike, >=, 0.8);   /* measured 0.88-0.90 here */

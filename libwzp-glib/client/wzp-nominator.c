@@ -17,10 +17,14 @@
 /* A nominated path silent this long is dead (docs/decisions.md, "Upgrade and fallback"). */
 #define SILENCE_MS 3000
 /* With voice flowing on the agreed path (a frame every 20 ms, muted or not), this long
- * without a frame is a dead path, so that audio is back on another within 1.5 s of a cut
- * (docs/voice.md, "A path that dies"). Longer than a TCP retransmission timeout or two
- * (200 ms at least), shorter than what a listener bears. */
-#define MEDIA_SILENCE_MS 600
+ * without a frame makes the path suspect: a Ping goes out at once, and the path is dead
+ * unless something comes back within MEDIA_PROBE_MS (or twice the round trip, if
+ * longer). So audio is back on another path within 1.5 s of a cut, and a peer whose
+ * voice merely stopped (its file ended, its microphone failed) does not cost a fallback
+ * (docs/voice.md, "A path that dies"). Longer than a TCP retransmission timeout (200 ms
+ * at least), shorter than what a listener bears. */
+#define MEDIA_SILENCE_MS 500
+#define MEDIA_PROBE_MS   300
 /* After losing the nominated path, this long to find another before the call ends. */
 #define RECOVER_MS 10000
 
@@ -49,6 +53,7 @@ struct _WzpNominator
   char             **peer_features;    /* the peer's latest list, or NULL before it came */
   gint64             rtt_ms;           /* the latest Ping's round trip on the agreed path */
   gboolean           media_on_agreed;  /* the peer's media has come on the agreed path */
+  gint64             probe_us;         /* when the Ping asking "are you there" went out */
   WzpNominatorMediaFunc media_func;    /* media frames read from any path */
   gpointer           media_data;
 };
@@ -229,17 +234,57 @@ silence_limit_ms (WzpNominator *self)
   return self->media_on_agreed ? MEDIA_SILENCE_MS : SILENCE_MS;
 }
 
+static gint64
+probe_wait_ms (WzpNominator *self)
+{
+  return MAX (MEDIA_PROBE_MS, 2 * self->rtt_ms + 100);
+}
+
+static void
+send_ping (WzpNominator *self)
+{
+  g_autoptr(WzpMessage) ping = _wzp_message_new (WZP_MESSAGE_PING);
+
+  _wzp_message_set_int (ping, "timestamp_ms", g_get_monotonic_time () / 1000);
+  _wzp_frame_io_send (self->agreed->io, ping);
+}
+
 static gboolean
 silence_cb (gpointer user_data)
 {
   WzpNominator *self = user_data;
+  gint64 now = g_get_monotonic_time ();
 
   self->silence_id = 0;
-  if (self->agreed != NULL &&
-      g_get_monotonic_time () - self->last_rx_us >= silence_limit_ms (self) * 1000)
-    fall_back (self, self->media_on_agreed ? "voice stopped arriving" : "silent for 3 seconds");
-  else
-    arm_silence_check (self);
+  if (self->agreed == NULL)
+    return G_SOURCE_REMOVE;
+
+  if (self->probe_us != 0)
+    {
+      if (self->last_rx_us > self->probe_us)
+        {
+          /* The path answered: the peer's voice stopped, the path did not. Until voice
+           * comes again, the keepalive's rule holds. */
+          self->probe_us = 0;
+          self->media_on_agreed = FALSE;
+        }
+      else if (now - self->probe_us >= probe_wait_ms (self) * 1000)
+        {
+          fall_back (self, "voice stopped arriving and a Ping went unanswered");
+          return G_SOURCE_REMOVE;
+        }
+    }
+  else if (now - self->last_rx_us >= silence_limit_ms (self) * 1000)
+    {
+      if (!self->media_on_agreed)
+        {
+          fall_back (self, "silent for 3 seconds");
+          return G_SOURCE_REMOVE;
+        }
+      self->probe_us = now;
+      send_ping (self);
+    }
+  arm_silence_check (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -254,8 +299,12 @@ arm_silence_check (WzpNominator *self)
   _wzp_clear_source (self->context, &self->silence_id);
   if (self->agreed == NULL || self->state == WZP_NOMINATOR_STATE_STOPPED)
     return;
-  due_ms = (self->last_rx_us + silence_limit_ms (self) * G_TIME_SPAN_MILLISECOND -
-            g_get_monotonic_time ()) / G_TIME_SPAN_MILLISECOND;
+  if (self->probe_us != 0)
+    due_ms = (self->probe_us + probe_wait_ms (self) * G_TIME_SPAN_MILLISECOND -
+              g_get_monotonic_time ()) / G_TIME_SPAN_MILLISECOND;
+  else
+    due_ms = (self->last_rx_us + silence_limit_ms (self) * G_TIME_SPAN_MILLISECOND -
+              g_get_monotonic_time ()) / G_TIME_SPAN_MILLISECOND;
   self->silence_id = _wzp_timeout_add (self->context, (guint) MAX (due_ms, 0) + 1, silence_cb,
                                        self);
 }
@@ -274,6 +323,7 @@ agree (WzpNominator *self,
   self->state = WZP_NOMINATOR_STATE_AGREED;
   self->rtt_ms = -1;
   self->media_on_agreed = FALSE;
+  self->probe_us = 0;
   self->last_rx_us = g_get_monotonic_time ();
   self->peer_wants_relay = FALSE;
   _wzp_clear_source (self->context, &self->recover_id);
@@ -494,12 +544,7 @@ keepalive_cb (gpointer user_data)
 
   /* (Silence is watched by arm_silence_check().) */
   if (self->agreed != NULL && !self->agreed->closed)
-    {
-      g_autoptr(WzpMessage) ping = _wzp_message_new (WZP_MESSAGE_PING);
-
-      _wzp_message_set_int (ping, "timestamp_ms", g_get_monotonic_time () / 1000);
-      _wzp_frame_io_send (self->agreed->io, ping);
-    }
+    send_ping (self);
   return G_SOURCE_CONTINUE;
 }
 
