@@ -538,11 +538,11 @@ test_client_notify_on_change (void)
 {
   g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
   WzpClient *client = wzp_client_new (identity);
-  /* No audio unless a test asks for it (tests/test-voice.c does). */
-  g_object_set (client, "audio-source", "none", "audio-sink", "none", NULL);
   const char * const reflectors[] = { "wzps://192.0.2.1:4433", NULL };
   const char * const patterns[] = { "docker*", NULL };
 
+  /* No audio unless a test asks for it (tests/test-voice.c does). */
+  g_object_set (client, "audio-source", "none", "audio-sink", "none", NULL);
   wzp_test_check_strv_notify (client, "reflectors", reflectors);
   wzp_test_check_strv_notify (client, "deny-list", patterns);
   wzp_test_check_strv_notify (client, "allow-list", patterns);

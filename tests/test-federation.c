@@ -1399,10 +1399,10 @@ connected_client (Fixture    *f,
 {
   g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
   WzpClient *client = wzp_client_new (identity);
-  /* No audio unless a test asks for it (tests/test-voice.c does). */
-  g_object_set (client, "audio-source", "none", "audio-sink", "none", NULL);
   WzpTestResult r = { 0 };
 
+  /* No audio unless a test asks for it (tests/test-voice.c does). */
+  g_object_set (client, "audio-source", "none", "audio-sink", "none", NULL);
   _wzp_client_set_test_loopback (client, TRUE);
   wzp_client_set_relay_uri (client, f->uri[i]);
   wzp_client_set_alias (client, alias);

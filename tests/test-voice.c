@@ -11,6 +11,8 @@
 #include "audio-metrics.h"
 #include "call-fixture.h"
 #include "wzp-call-private.h"
+#include "wzp-relay-federation-private.h"
+#include "wzp-relay-private.h"
 
 #define RATE 48000
 
@@ -94,7 +96,7 @@ assert_hears_tone (GArray     *heard,
   double wanted = wzp_audio_tone_power (s, RATE, RATE, freq);
   double unwanted = wzp_audio_tone_power (s, RATE, RATE, other);
 
-  g_test_message ("%s hears %.0f Hz at %.5f, %.0f Hz at %.5f, wzp_audio_rms %.4f", who, freq, wanted,
+  g_test_message ("%s hears %.0f Hz at %.5f, %.0f Hz at %.5f, rms %.4f", who, freq, wanted,
                   other, unwanted, wzp_audio_rms (s, RATE));
   g_assert_cmpfloat (wanted, >, 100 * unwanted);
   g_assert_cmpfloat (wzp_audio_rms (s, RATE), >, 0.01);
@@ -370,6 +372,140 @@ test_speech (Fixture       *f,
   voice_call_finish (&v);
 }
 
+/* A call that starts on the relay and moves to a direct path while both sides speak:
+ * both keep hearing, and the switch costs at most 100 ms of audio (5 frames concealed)
+ * on each side. Frames from the old and the new path are each played once. */
+static void
+test_upgrade_mid_speech (Fixture       *f,
+                         gconstpointer  data)
+{
+  const char * const dead[] = { "127.0.0.1:1", NULL };
+  const char * const deny_all[] = { "*", NULL };
+  Candidates candidates = { dead, NULL };
+  VoiceCall v;
+  WzpVoiceStats a_before, b_before, a_after, b_after;
+  g_autoptr(GArray) alice_heard = NULL;
+  g_autoptr(GArray) bob_heard = NULL;
+
+  _wzp_relay_set_setup_filter (f->relay, replace_candidates, &candidates);
+  voice_call_start (&v, f, 440, 1000, FALSE);
+  wzp_test_wait_call_state (v.callee.call, WZP_CALL_STATE_ACTIVE);
+  g_assert_cmpint (wzp_call_get_path_kind (v.call), ==, WZP_PATH_KIND_RELAY);
+  _wzp_relay_set_setup_filter (f->relay, NULL, NULL);
+
+  wzp_test_spin (1500);
+  stats_of (v.call, &a_before);
+  stats_of (v.callee.call, &b_before);
+  /* Bob's candidates change (CandidateUpdate): Alice dials him, and nominates the direct
+   * path in the middle of the tones. */
+  g_object_set (v.bob.client, "deny-list", deny_all, NULL);
+  wait_path_kind (v.call, WZP_PATH_KIND_DIRECT_LAN);
+  wait_path_kind (v.callee.call, WZP_PATH_KIND_DIRECT_LAN);
+  wzp_test_spin (1500);
+  stats_of (v.call, &a_after);
+  stats_of (v.callee.call, &b_after);
+
+  g_test_message ("across the switch: Alice concealed %" G_GUINT64_FORMAT ", late %"
+                  G_GUINT64_FORMAT ", duplicates %" G_GUINT64_FORMAT "; Bob concealed %"
+                  G_GUINT64_FORMAT ", late %" G_GUINT64_FORMAT ", duplicates %"
+                  G_GUINT64_FORMAT,
+                  a_after.frames_concealed - a_before.frames_concealed,
+                  a_after.frames_late - a_before.frames_late,
+                  a_after.frames_duplicate - a_before.frames_duplicate,
+                  b_after.frames_concealed - b_before.frames_concealed,
+                  b_after.frames_late - b_before.frames_late,
+                  b_after.frames_duplicate - b_before.frames_duplicate);
+  g_assert_cmpuint ((a_after.frames_concealed - a_before.frames_concealed) +
+                    (a_after.frames_late - a_before.frames_late), <=, 5);
+  g_assert_cmpuint ((b_after.frames_concealed - b_before.frames_concealed) +
+                    (b_after.frames_late - b_before.frames_late), <=, 5);
+  hang_up (v.call, &v.callee);
+
+  alice_heard = wzp_audio_read_wav (v.alice.heard, NULL);
+  bob_heard = wzp_audio_read_wav (v.bob.heard, NULL);
+  assert_hears_tone (alice_heard, "Alice", 1000, 440);
+  assert_hears_tone (bob_heard, "Bob", 440, 1000);
+  voice_call_finish (&v);
+}
+
+/* Across two federated relays, on the bridged relay path (the callee answers privately,
+ * so no direct path exists): each side hears the other's tone. */
+static void
+test_federation_bridge (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
+  g_autoptr(WzpRelay) peer = wzp_relay_new (identity);
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) peer_uris = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("wzp-voice-XXXXXX", NULL);
+  g_autofree char *alice_sink = g_strdup_printf ("wavenc ! filesink location=%s/a.wav", dir);
+  g_autofree char *bob_sink = g_strdup_printf ("wavenc ! filesink location=%s/b.wav", dir);
+  g_autofree char *alice_heard_path = g_strdup_printf ("%s/a.wav", dir);
+  g_autofree char *bob_heard_path = g_strdup_printf ("%s/b.wav", dir);
+  Callee callee = { .mode = WZP_ACCEPT_MODE_PRIVACY, .answer = TRUE };
+  WzpClient *alice, *bob;
+  g_autoptr(WzpCall) call = NULL;
+  WzpVoiceStats sent, received;
+  g_autoptr(GArray) alice_heard = NULL;
+  g_autoptr(GArray) bob_heard = NULL;
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  /* A second relay, linked both ways with the fixture's; Bob registers there. */
+  wzp_relay_listen (peer, "127.0.0.1:0", NULL, &error);
+  g_assert_no_error (error);
+  peer_uris = wzp_relay_dup_uris (peer);
+  wzp_relay_add_peer (f->relay, peer_uris[0], &error);
+  g_assert_no_error (error);
+  wzp_relay_add_peer (peer, f->uri, &error);
+  g_assert_no_error (error);
+
+  alice = connected_client (f, "Alice");
+  bob = new_client (peer_uris[0], "Bob");
+  {
+    WzpTestResult r = { 0 };
+
+    wzp_client_connect_async (bob, NULL, wzp_test_client_connected_cb, &r);
+    wzp_test_wait_flag (&r.done, 5000);
+    g_assert_no_error (r.error);
+  }
+  g_object_set (alice, "audio-source", "audiotestsrc is-live=true wave=sine freq=440 "
+                "volume=0.5", "audio-sink", alice_sink, NULL);
+  g_object_set (bob, "audio-source", "audiotestsrc is-live=true wave=sine freq=1000 "
+                "volume=0.5", "audio-sink", bob_sink, NULL);
+  while (_wzp_relay_presence_lookup (f->relay, wzp_identity_get_fingerprint (
+                                       wzp_client_get_identity (bob))) == NULL)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+
+  g_signal_connect (bob, "incoming-call", G_CALLBACK (incoming_cb), &callee);
+  call = place_call (alice, bob, &error);
+  g_assert_no_error (error);
+  wzp_test_wait_call_state (callee.call, WZP_CALL_STATE_ACTIVE);
+  g_assert_cmpint (wzp_call_get_path_kind (call), ==, WZP_PATH_KIND_RELAY);
+
+  wzp_test_spin (2000);
+  stats_of (call, &sent);
+  stats_of (callee.call, &received);
+  assert_flowing (&sent, &received, 2);
+  hang_up (call, &callee);
+
+  alice_heard = wzp_audio_read_wav (alice_heard_path, NULL);
+  bob_heard = wzp_audio_read_wav (bob_heard_path, NULL);
+  assert_hears_tone (alice_heard, "Alice", 1000, 440);
+  assert_hears_tone (bob_heard, "Bob", 440, 1000);
+
+  callee_clear (&callee);
+  disconnect_and_free (alice);
+  disconnect_and_free (bob);
+  wzp_relay_stop (peer);
+  g_unlink (alice_heard_path);
+  g_unlink (bob_heard_path);
+  g_rmdir (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -379,6 +515,8 @@ main (int   argc,
   ADD ("voice/two-tones", test_two_tones);
   ADD ("voice/relay-path", test_relay_path);
   ADD ("voice/speech", test_speech);
+  ADD ("voice/upgrade-mid-speech", test_upgrade_mid_speech);
+  ADD ("voice/federation-bridge", test_federation_bridge);
   ADD ("voice/mute", test_mute);
   ADD ("voice/peer-without-voice", test_peer_without_voice);
   ADD ("voice/device-fails", test_device_fails);

@@ -515,12 +515,26 @@ _wzp_network_info_network_changed (WzpNetworkInfo *self)
   g_source_attach (self->debounce_source, self->context);
 }
 
+static gboolean
+network_changed_idle_cb (gpointer user_data)
+{
+  _wzp_network_info_network_changed (WZP_NETWORK_INFO (user_data));
+  return G_SOURCE_REMOVE;
+}
+
+/* GIO's default network monitor emits on the context of the thread that made it first,
+ * which need not be ours (a GStreamer or GIO worker thread may have): the change is
+ * handled on our context, never on the emitter's thread. */
 static void
 network_changed_cb (WzpNetworkInfo  *self,
                     gboolean         available,
                     GNetworkMonitor *monitor)
 {
-  _wzp_network_info_network_changed (self);
+  if (g_main_context_is_owner (self->context))
+    _wzp_network_info_network_changed (self);
+  else
+    g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, network_changed_idle_cb,
+                                g_object_ref (self), g_object_unref);
 }
 
 GPtrArray *
