@@ -270,6 +270,124 @@ def fallback_case(lab, name, relay, reflector):
         f"ended {ended}; rc={rc} {err.strip()[-200:]}")
 
 
+# Voice (issue 18): the caller sends a 440 Hz tone (wzp-cli --audio-in tone), the callee
+# records what it hears (--audio-out FILE). What arrived is read from the recording.
+def wav_blocks(path, ms=20):
+    """The RMS (full scale 1.0) of each @ms block of a 16-bit mono WAV file, and its rate."""
+    import array
+    import math
+    import wave
+    with wave.open(path, "rb") as w:
+        rate = w.getframerate()
+        samples = array.array("h", w.readframes(w.getnframes()))
+    step = rate * ms // 1000
+    rms = []
+    for i in range(0, len(samples) - step + 1, step):
+        block = samples[i:i + step]
+        rms.append(math.sqrt(sum(x * x for x in block) / step) / 32768.0)
+    return rms, rate
+
+
+def tone_ratio(path, freq, other, seconds=1.0):
+    """Goertzel power of @freq over that of @other in the last @seconds of a recording."""
+    import array
+    import math
+    import wave
+    with wave.open(path, "rb") as w:
+        rate = w.getframerate()
+        samples = array.array("h", w.readframes(w.getnframes()))
+    tail = samples[-int(rate * seconds):]
+
+    def power(f):
+        coeff = 2 * math.cos(2 * math.pi * f / rate)
+        s1 = s2 = 0.0
+        for x in tail:
+            s1, s2 = x / 32768.0 + coeff * s1 - s2, s1
+        return (s1 * s1 + s2 * s2 - coeff * s1 * s2) / (len(tail) ** 2)
+    return power(freq) / max(power(other), 1e-12)
+
+
+def longest_quiet_ms(rms, threshold=0.01, ms=20):
+    """The longest run of blocks under @threshold, after the first loud block, in ms."""
+    longest = run = 0
+    started = False
+    for r in rms:
+        if r >= threshold:
+            started = True
+            run = 0
+        elif started:
+            run += 1
+            longest = max(longest, run)
+    return longest * ms
+
+
+def voice_case(lab, name, relay, expect_kind, caller_args=(), damage=None, repair=None,
+               reflector=None):
+    """lan1a calls lan2a and sends a tone for 6 s; lan2a must hear it, on @expect_kind.
+    With @damage, run 2 s after the path is up (and @repair at the end): the sound lost at
+    the callee (frames concealed: opusdec makes up what is missing, so a recording of a
+    tone does not show the hole) must stay under 1.5 s."""
+    if not wanted(name):
+        return
+    heard = os.path.join(lab.tmp, f"{name}-heard.wav")
+    callee_fp = lab.fingerprint(f"{name}-callee")
+    lab.fingerprint(f"{name}-caller")
+    listener = lab.cli("lan2a", f"{name}-callee", relay, "--audio-out", heard, "listen",
+                       "--answer", "trusted", "--calls", "1", reflector=reflector)
+    try:
+        time.sleep(1.0)
+        caller = lab.cli("lan1a", f"{name}-caller", relay, "--audio-in", "tone",
+                         *caller_args, "call", callee_fp, "--hold", "6", reflector=reflector)
+        path1, seen = read_events_until(caller, "path", 20)
+        more = []
+        if damage is not None and path1 is not None:
+            time.sleep(2.0)
+            damage()
+            _, more = read_events_until(caller, "path", 5)
+        rc, rest, err = events(caller, timeout=30)
+        lrc, levs, lerr = events(listener, timeout=30)
+    finally:
+        if repair is not None:
+            repair()
+    evs = seen + more + rest
+    paths = [e.get("kind") for e in evs if e.get("event") == "path"]
+    stats = [e for e in levs if e.get("event") == "stats"]
+    last = stats[-1] if stats else {}
+    try:
+        rms, rate = wav_blocks(heard)
+        ratio = tone_ratio(heard, 440, 1000)
+    except (OSError, EOFError, Exception) as e:  # no file, or not a WAV: the case fails
+        rms, rate, ratio = [], 0, 0.0
+        err += f" (recording: {e})"
+    heard_s = len(rms) * 0.02
+    quiet = longest_quiet_ms(rms)
+    concealed = last.get("frames-concealed")
+    ok = (rc == 0 and lrc == 0 and paths[:1] == [expect_kind] and heard_s >= 4.0 and
+          ratio > 100 and quiet <= 200 and concealed is not None and
+          concealed * 20 <= (1500 if damage else 200))
+    detail = (f"paths {paths}; heard {heard_s:.1f} s, 440 Hz at {ratio:.0f}x 1000 Hz, longest "
+              f"quiet {quiet} ms, concealed {concealed and concealed * 20} ms; callee's last stats: received {last.get('frames-received')}, "
+              f"concealed {last.get('frames-concealed')}, late {last.get('frames-late')}, "
+              f"playout delay {last.get('playout-delay-ms')} ms, rtt {last.get('rtt-ms')} ms")
+    if not ok:
+        detail += f"; caller rc={rc} {err.strip()[-300:]} callee rc={lrc} {lerr.strip()[-300:]}"
+    tap(ok, f"{name}: voice lan1a -> lan2a on {expect_kind}"
+        + (", the direct path cut mid-call" if damage else ""), detail)
+
+
+def block_direct(lab, table):
+    """Drops everything between the two NATs' WAN addresses, in nat2 only."""
+    cmds = [["add", "table", "inet", table],
+            ["add", "chain", "inet", table, "blackhole",
+             "{ type filter hook forward priority -10 ; }"],
+            ["add", "rule", "inet", table, "blackhole", "ip", "saddr", "198.51.100.1", "drop"],
+            ["add", "rule", "inet", table, "blackhole", "ip", "daddr", "198.51.100.1", "drop"]]
+    for cmd in cmds:
+        r = lab.run("exec", "nat2", "--", "nft", *cmd)
+        if r.returncode != 0:
+            raise RuntimeError(f"nft {' '.join(cmd)} in nat2: {r.stderr.strip()}")
+
+
 # Network damage on one side mid-call (issue 7). The gap is measured on the wire: a small
 # sniffer in each party's namespace timestamps every TCP segment with payload that arrives
 # for the call (any path; not the signalling connections, port 4433). The gap is the
@@ -716,6 +834,13 @@ def main():
             call_case(lab, "cone-nats-ipv4", relay_a, "lan1a", "lan2a", "direct-internet",
                       reflector=relay_b)
             fallback_case(lab, "fallback", relay_a, relay_b)
+            voice_case(lab, "voice-cone", relay_a, "direct-internet", reflector=relay_b)
+            voice_case(lab, "voice-relay", relay_a, "relay", caller_args=("--privacy",),
+                       reflector=relay_b)
+            voice_case(lab, "voice-fallback", relay_a, "direct-internet", reflector=relay_b,
+                       damage=lambda: block_direct(lab, "wzpvoice"),
+                       repair=lambda: lab.run("exec", "nat2", "--", "nft", "delete", "table",
+                                              "inet", "wzpvoice"))
             nat_flush_case(lab, "nat-flush", relay_a, relay_b)
             address_change_case(lab, "address-change", relay_a, relay_b)
             address_change_case(lab, "address-change-callee", relay_a, relay_b, host="lan2a",
