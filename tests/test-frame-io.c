@@ -1523,6 +1523,61 @@ test_binary_round_trip (void)
   media_seen_clear (&seen);
 }
 
+/* Voice goes ahead of the JSON frames waiting to be written, never ahead of the frame
+ * being written, and keeps its own order. */
+static void
+test_media_first (void)
+{
+  GIOStream *a_stream, *b_stream;
+  g_autoptr(WzpFrameIO) writer = NULL;
+  g_autoptr(WzpFrameIO) reader = NULL;
+  g_autoptr(WzpMessage) first = ping_new (1, 0);
+  g_autoptr(WzpMessage) second = ping_new (2, 20);
+  g_autoptr(WzpMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+  guint8 payload[80];
+  MediaSeen seen;
+
+  media_seen_init (&seen);
+  socket_pair_new (&a_stream, &b_stream);
+  writer = _wzp_frame_io_new (a_stream);
+  reader = _wzp_frame_io_new (b_stream);
+  _wzp_frame_io_set_binary_frames (writer, TRUE);
+  _wzp_frame_io_set_binary_frames (reader, TRUE);
+  _wzp_frame_io_set_media_func (reader, media_cb, &seen, NULL);
+
+  /* The first Ping is being written, the second waits; then three frames of voice. */
+  _wzp_frame_io_send (writer, first);
+  _wzp_frame_io_send (writer, second);
+  memset (payload, 'v', sizeof payload);
+  for (guint32 seq = 7; seq < 10; seq++)
+    {
+      WzpMediaFrame frame = { 1, 0, seq, seq * 960, payload, sizeof payload };
+
+      _wzp_frame_io_send_media (writer, &frame);
+    }
+  g_assert_cmpuint (_wzp_frame_io_get_queued (writer), ==, 5);
+
+  message = read_frame (reader, NULL, &error);
+  g_assert_no_error (error);
+  assert_ping (message, 1, 0);
+  g_clear_pointer (&message, _wzp_message_unref);
+  message = read_frame (reader, NULL, &error);
+  g_assert_no_error (error);
+  assert_ping (message, 2, 20);
+  /* The voice came before the second Ping, in its own order. */
+  g_assert_cmpuint (seen.payloads->len, ==, 3);
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpuint (g_array_index (seen.seqs, guint32, i), ==, 7 + i);
+
+  drain_main_context ();
+  g_assert_finalize_object (g_steal_pointer (&writer));
+  g_assert_finalize_object (g_steal_pointer (&reader));
+  g_object_unref (a_stream);
+  g_object_unref (b_stream);
+  media_seen_clear (&seen);
+}
+
 /* A frame of a kind this reader does not know, and media nobody asked for, are skipped
  * whole: the path stays, and nothing past the next JSON frame is read. Malformed media is
  * dropped and counted. */
@@ -1686,6 +1741,7 @@ main (int   argc,
   g_test_add_func ("/wzp/frame-io/media-frame/codec", test_media_frame_codec);
   g_test_add_func ("/wzp/frame-io/binary/json-unchanged", test_binary_json_unchanged);
   g_test_add_func ("/wzp/frame-io/binary/round-trip", test_binary_round_trip);
+  g_test_add_func ("/wzp/frame-io/binary/media-first", test_media_first);
   g_test_add_func ("/wzp/frame-io/binary/skip-and-drop", test_binary_skip_and_drop);
   g_test_add_func ("/wzp/frame-io/binary/too-large", test_binary_too_large);
 

@@ -73,7 +73,8 @@ void             _wzp_frame_io_write_async         (WzpFrameIO           *self,
 gboolean         _wzp_frame_io_write_finish        (WzpFrameIO           *self,
                                                     GAsyncResult         *result,
                                                     GError              **error);
-/* Queues a media frame, in order with the JSON frames; binary frames must be on. A
+/* Queues a media frame ahead of the JSON frames waiting (not of the one being written),
+ * after the media already waiting; binary frames must be on. A
  * payload over WZP_MEDIA_MAX_PAYLOAD fails with WZP_PROTOCOL_ERROR_FRAME_TOO_LARGE and
  * queues nothing. Send media only to a peer that listed WZP_FEATURE_VOICE_OPUS. */
 void             _wzp_frame_io_write_media_async   (WzpFrameIO           *self,

@@ -28,7 +28,8 @@ struct _WzpFrameIO
   guint64             skipped_frames;
   guint64             malformed_frames;
 
-  /* Writes go out one whole frame at a time, in the order they were queued. */
+  /* Writes go out one whole frame at a time: media first, then the others, each in the
+   * order they were queued (see queue_frame()). */
   GQueue      write_queue;      /* GTask*, the head is being written when writing */
   gboolean    writing;
   GError     *write_error;      /* sticky: every later write fails with it */
@@ -44,6 +45,7 @@ typedef struct
 {
   GBytes *frame;
   gint64  queued_us;
+  guint8  kind;       /* WZP_FRAME_KIND_* */
 } WriteData;
 
 static void
@@ -507,6 +509,28 @@ write_next (WzpFrameIO *self)
     }
 }
 
+/* Voice goes ahead of the other frames waiting (docs/voice.md, "Threads"): after the frame
+ * being written, which is never torn, and after the media already waiting, so that media
+ * keeps its own order. A JSON frame waiting (a CandidateUpdate, a Ping) is only ever
+ * delayed by the few frames of voice that came after it; no message's meaning depends
+ * on its order against media. */
+static void
+queue_media (WzpFrameIO *self,
+             GTask      *task)
+{
+  GList *link = self->write_queue.head;
+
+  if (self->writing && link != NULL)
+    link = link->next;
+  while (link != NULL &&
+         ((WriteData *) g_task_get_task_data (link->data))->kind == WZP_FRAME_KIND_MEDIA)
+    link = link->next;
+  if (link == NULL)
+    g_queue_push_tail (&self->write_queue, task);
+  else
+    g_queue_insert_before (&self->write_queue, link, task);
+}
+
 /* Queues a frame of @kind with @payload for @task (taking it); @what names it in errors. */
 static void
 queue_frame (WzpFrameIO *self,
@@ -561,10 +585,14 @@ queue_frame (WzpFrameIO *self,
   data = g_new0 (WriteData, 1);
   data->frame = g_bytes_new_take (frame, len + 4);
   data->queued_us = g_get_monotonic_time ();
+  data->kind = kind;
   g_task_set_task_data (task, data, (GDestroyNotify) write_data_free);
 
   self->queued_bytes += len + 4;
-  g_queue_push_tail (&self->write_queue, task);
+  if (kind == WZP_FRAME_KIND_MEDIA)
+    queue_media (self, task);
+  else
+    g_queue_push_tail (&self->write_queue, task);
   write_next (self);
 }
 
