@@ -29,6 +29,9 @@ async function connectClient(identityPath, relayUri) {
     const identity = await Wzp.Identity.load_or_create_async(identityPath, null);
     const client = Wzp.Client.new(identity);
     client.relay_uri = relayUri;
+    // Voice from a test signal into nothing: no sound card here.
+    client.audio_source = 'audiotestsrc is-live=true wave=sine freq=440';
+    client.audio_sink = 'fakesink sync=false';
     await client.connect_async(null);
     return client;
 }
@@ -147,6 +150,23 @@ async function main() {
     check(calleeResults.some(([kind, result]) =>
         kind === Wzp.CandidateKind.RELAY && result === Wzp.CandidateResult.OK),
     `the callee's relay attempt is an enum pair (${JSON.stringify(calleeResults)})`);
+
+    // Voice: mute and volume are properties with notify; the statistics come as a dict.
+    let mutedNotified = 0;
+    callerCall.connect('notify::muted', () => mutedNotified++);
+    callerCall.muted = true;
+    check(callerCall.get_muted() === true && mutedNotified === 1, 'the caller muted, notified');
+    calleeCall.set_volume(0.5);
+    check(calleeCall.volume === 0.5, 'the callee set its volume');
+    check(callerCall.audio_error === null, `the caller's voice runs (${callerCall.audio_error})`);
+    const stats = await new Promise(resolve => {
+        const id = calleeCall.connect('notify::stats', call => {
+            call.disconnect(id);
+            resolve(call.get_stats().deepUnpack());
+        });
+    });
+    check('frames-received' in stats && stats['frames-received'].deepUnpack() > 0,
+        `the callee's statistics count frames (${JSON.stringify(Object.keys(stats))})`);
 
     const callerEnded = ended(callerCall);
     calleeCall.hangup();

@@ -37,6 +37,9 @@ def connect_client(identity, relay_uri, done):
     """Registers a new client with the relay, then done(client)."""
     client = Wzp.Client.new(identity)
     client.props.relay_uri = relay_uri
+    # Voice from a test signal into nothing: no sound card here.
+    client.props.audio_source = "audiotestsrc is-live=true wave=sine freq=1000"
+    client.props.audio_sink = "fakesink sync=false"
 
     def connected(client, result):
         client.connect_finish(result)  # raises GLib.Error if registration failed
@@ -233,6 +236,23 @@ class Test:
         self.check(self.callee_set_up == 1, "the callee's call was set up once")
         self.check((Wzp.CandidateKind.RELAY, Wzp.CandidateResult.OK) in self.callee_results,
                    f"the callee's relay attempt is an enum pair ({self.callee_results})")
+        # Voice: mute and volume are properties with notify; the statistics are a dict.
+        notified = []
+        self.caller_call.connect("notify::muted", lambda *args: notified.append(True))
+        self.caller_call.props.muted = True
+        self.check(self.caller_call.get_muted() and len(notified) == 1,
+                   "the caller muted, notified once")
+        callee.set_volume(0.5)
+        self.check(callee.props.volume == 0.5, "the callee set its volume")
+        self.check(self.caller_call.props.audio_error is None,
+                   f"the caller's voice runs ({self.caller_call.props.audio_error})")
+        self.stats_id = callee.connect("notify::stats", self.guard(self.callee_stats))
+
+    def callee_stats(self, callee, pspec):
+        callee.disconnect(self.stats_id)
+        stats = callee.get_stats().unpack()
+        self.check(stats.get("frames-received", 0) > 0,
+                   f"the callee's statistics count frames ({sorted(stats)})")
         self.caller_call.connect("ended", self.guard(self.ended))
         self.caller_call.hangup()
 
