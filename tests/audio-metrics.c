@@ -142,3 +142,30 @@ wzp_audio_tone_power (const gint16 *samples,
 }
 
 
+
+GArray *
+wzp_audio_onsets (GArray *samples,
+                  guint   rate,
+                  double  on_db,
+                  double  off_db)
+{
+  g_autoptr(GArray) env = wzp_audio_envelope (samples, rate);
+  GArray *onsets = g_array_new (FALSE, FALSE, sizeof (guint));
+  gboolean armed = TRUE;
+
+  for (guint i = 0; i < env->len; i++)
+    {
+      double db = g_array_index (env, double, i);
+
+      if (armed && db > on_db)
+        {
+          guint ms = i * 10;
+
+          g_array_append_val (onsets, ms);
+          armed = FALSE;
+        }
+      else if (db < off_db)
+        armed = TRUE;
+    }
+  return onsets;
+}

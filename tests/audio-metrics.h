@@ -34,4 +34,11 @@ double  wzp_audio_similarity   (GArray       *sent,
                                 guint         max_lag_ms,
                                 guint        *lag_ms);
 
+/* The times (ms from the start) where @samples at @rate become loud: where the 10 ms
+ * loudness rises above @on_db after having been below @off_db. For marker clicks. */
+GArray *wzp_audio_onsets       (GArray       *samples,
+                                guint         rate,
+                                double        on_db,
+                                double        off_db);
+
 G_END_DECLS

@@ -313,8 +313,17 @@ test_device_fails (Fixture       *f,
   voice_call_finish (&v);
 }
 
+static int
+compare_guint (gconstpointer a,
+               gconstpointer b)
+{
+  return (int) *(const guint *) a - (int) *(const guint *) b;
+}
+
 /* Speech goes through as speech: what Bob hears follows the loudness of the sentence
- * Alice said, word by word. The sentence is made with espeak-ng. */
+ * Alice said, word by word (the sentence is made with espeak-ng). At the same time Bob
+ * sends a train of short marker clicks, 250 ms apart, and Alice hears each of them at
+ * the same spacing. */
 static void
 test_speech (Fixture       *f,
              gconstpointer  data)
@@ -356,6 +365,10 @@ test_speech (Fixture       *f,
   source = g_strdup_printf ("filesrc location=%s ! wavparse ! audioconvert ! audioresample "
                             "! clocksync", speech);
   g_object_set (v.alice.client, "audio-source", source, NULL);
+  /* 30 ms of 2 kHz every 250 ms */
+  g_object_set (v.bob.client, "audio-source",
+                "audiotestsrc is-live=true wave=ticks freq=2000 sine-periods-per-tick=60 "
+                "tick-interval=250000000 volume=0.5", NULL);
   v.callee = (Callee) { .mode = WZP_ACCEPT_MODE_TRUSTED, .answer = TRUE };
   v.call = voice_call (&v.alice, &v.bob, &v.callee);
 
@@ -367,7 +380,32 @@ test_speech (Fixture       *f,
   alike = wzp_audio_similarity (said, said_rate, heard, heard_rate, 1000, &lag_ms);
   g_test_message ("Bob heard %.2f s; loudness follows what Alice said at %.3f, %u ms later",
                   heard->len / (double) MAX (heard_rate, 1), alike, lag_ms);
-  g_assert_cmpfloat (alike, >=, 0.8);   /* measured 0.88-0.90 here */
+  /* measured 0.87-0.94 on a quiet machine, 0.71 with another build running on both
+   * cores; an unrelated recording scores under 0.3 */
+  g_assert_cmpfloat (alike, >=, 0.7);
+
+  {
+    g_autoptr(GArray) alice_heard = wzp_audio_read_wav (v.alice.heard, &heard_rate);
+    g_autoptr(GArray) onsets = wzp_audio_onsets (alice_heard, heard_rate, -30, -45);
+    g_autoptr(GArray) gaps = g_array_new (FALSE, FALSE, sizeof (guint));
+    double seconds = alice_heard->len / (double) MAX (heard_rate, 1);
+    guint median;
+
+    for (guint i = 1; i < onsets->len; i++)
+      {
+        guint gap = g_array_index (onsets, guint, i) - g_array_index (onsets, guint, i - 1);
+
+        g_array_append_val (gaps, gap);
+      }
+    g_array_sort (gaps, compare_guint);
+    median = gaps->len > 0 ? g_array_index (gaps, guint, gaps->len / 2) : 0;
+    g_test_message ("Alice heard %u clicks in %.2f s, %u ms apart (median)", onsets->len,
+                    seconds, median);
+    /* every click of the time she listened, at the spacing they were sent */
+    g_assert_cmpuint (onsets->len, >=, (guint) (seconds * 4) - 2);
+    g_assert_cmpuint (median, >=, 240);
+    g_assert_cmpuint (median, <=, 260);
+  }
   g_unlink (speech);
   voice_call_finish (&v);
 }
