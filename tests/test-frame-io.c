@@ -1443,64 +1443,89 @@ test_binary_json_unchanged (void)
   g_assert_finalize_object (g_steal_pointer (&binary));
 }
 
+/* A writer and a reader with binary frames on, over a socket pair; the reader's media
+ * goes to @seen. */
+typedef struct
+{
+  GIOStream  *a_stream;
+  GIOStream  *b_stream;
+  WzpFrameIO *writer;
+  WzpFrameIO *reader;
+  MediaSeen   seen;
+} MediaPair;
+
+static void
+media_pair_init (MediaPair *pair)
+{
+  media_seen_init (&pair->seen);
+  socket_pair_new (&pair->a_stream, &pair->b_stream);
+  pair->writer = _wzp_frame_io_new (pair->a_stream);
+  pair->reader = _wzp_frame_io_new (pair->b_stream);
+  _wzp_frame_io_set_binary_frames (pair->writer, TRUE);
+  _wzp_frame_io_set_binary_frames (pair->reader, TRUE);
+  _wzp_frame_io_set_media_func (pair->reader, media_cb, &pair->seen, NULL);
+}
+
+static void
+media_pair_clear (MediaPair *pair)
+{
+  drain_main_context ();
+  g_assert_finalize_object (g_steal_pointer (&pair->writer));
+  g_assert_finalize_object (g_steal_pointer (&pair->reader));
+  g_object_unref (pair->a_stream);
+  g_object_unref (pair->b_stream);
+  media_seen_clear (&pair->seen);
+}
+
 /* Media and JSON frames through one writer, in order, and back through a reader: media
  * goes to the media function, reads complete with the JSON messages. */
 static void
 test_binary_round_trip (void)
 {
-  GIOStream *a_stream, *b_stream;
-  g_autoptr(WzpFrameIO) writer = NULL;
-  g_autoptr(WzpFrameIO) reader = NULL;
+  MediaPair pair;
   g_autoptr(WzpMessage) first = ping_new (1, 0);
   g_autoptr(WzpMessage) second = ping_new (2, 20);
   g_autoptr(WzpMessage) message = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree guint8 *payload = g_malloc (WZP_MEDIA_MAX_PAYLOAD);
-  MediaSeen seen;
   gsize sizes[] = { 0, 1, 160, WZP_MEDIA_MAX_PAYLOAD };
 
-  media_seen_init (&seen);
-  socket_pair_new (&a_stream, &b_stream);
-  writer = _wzp_frame_io_new (a_stream);
-  reader = _wzp_frame_io_new (b_stream);
-  _wzp_frame_io_set_binary_frames (writer, TRUE);
-  _wzp_frame_io_set_binary_frames (reader, TRUE);
-  _wzp_frame_io_set_media_func (reader, media_cb, &seen, NULL);
+  media_pair_init (&pair);
 
-  _wzp_frame_io_send (writer, first);
+  _wzp_frame_io_send (pair.writer, first);
   for (gsize i = 0; i < G_N_ELEMENTS (sizes); i++)
     {
       WzpMediaFrame frame = { 1, 0, 100 + i, 48000 + 960 * i, payload, sizes[i] };
 
       memset (payload, 'a' + i, sizes[i]);
-      _wzp_frame_io_send_media (writer, &frame);
+      _wzp_frame_io_send_media (pair.writer, &frame);
     }
-  _wzp_frame_io_send (writer, second);
+  _wzp_frame_io_send (pair.writer, second);
 
-  message = read_frame (reader, NULL, &error);
+  message = read_frame (pair.reader, NULL, &error);
   g_assert_no_error (error);
   assert_ping (message, 1, 0);
-  g_assert_cmpuint (seen.payloads->len, ==, 0);
+  g_assert_cmpuint (pair.seen.payloads->len, ==, 0);
   g_clear_pointer (&message, _wzp_message_unref);
-  message = read_frame (reader, NULL, &error);
+  message = read_frame (pair.reader, NULL, &error);
   g_assert_no_error (error);
   assert_ping (message, 2, 20);
 
-  g_assert_cmpuint (seen.payloads->len, ==, G_N_ELEMENTS (sizes));
+  g_assert_cmpuint (pair.seen.payloads->len, ==, G_N_ELEMENTS (sizes));
   for (gsize i = 0; i < G_N_ELEMENTS (sizes); i++)
     {
-      GBytes *got = g_ptr_array_index (seen.payloads, i);
+      GBytes *got = g_ptr_array_index (pair.seen.payloads, i);
       const guint8 *data = g_bytes_get_data (got, NULL);
 
       g_assert_cmpuint (g_bytes_get_size (got), ==, sizes[i]);
       for (gsize j = 0; j < sizes[i]; j++)
         g_assert_cmpuint (data[j], ==, 'a' + i);
-      g_assert_cmpuint (g_array_index (seen.seqs, guint32, i), ==, 100 + i);
-      g_assert_cmpuint (g_array_index (seen.stamps, guint32, i), ==, 48000 + 960 * i);
-      g_assert_cmpuint (g_array_index (seen.streams, guint8, i), ==, 1);
+      g_assert_cmpuint (g_array_index (pair.seen.seqs, guint32, i), ==, 100 + i);
+      g_assert_cmpuint (g_array_index (pair.seen.stamps, guint32, i), ==, 48000 + 960 * i);
+      g_assert_cmpuint (g_array_index (pair.seen.streams, guint8, i), ==, 1);
     }
-  g_assert_cmpuint (_wzp_frame_io_get_skipped_frames (reader), ==, 0);
-  g_assert_cmpuint (_wzp_frame_io_get_malformed_frames (reader), ==, 0);
+  g_assert_cmpuint (_wzp_frame_io_get_skipped_frames (pair.reader), ==, 0);
+  g_assert_cmpuint (_wzp_frame_io_get_malformed_frames (pair.reader), ==, 0);
 
   /* A payload over the limit is refused at the writer and queues nothing. */
   {
@@ -1508,19 +1533,14 @@ test_binary_round_trip (void)
     g_autofree guint8 *big = g_malloc0 (WZP_MEDIA_MAX_PAYLOAD + 1);
     WzpMediaFrame frame = { 1, 0, 1, 1, big, WZP_MEDIA_MAX_PAYLOAD + 1 };
 
-    _wzp_frame_io_write_media_async (writer, &frame, NULL, store_result_cb, &result);
-    g_assert_cmpuint (_wzp_frame_io_get_queued (writer), ==, 0);
+    _wzp_frame_io_write_media_async (pair.writer, &frame, NULL, store_result_cb, &result);
+    g_assert_cmpuint (_wzp_frame_io_get_queued (pair.writer), ==, 0);
     WAIT_UNTIL (result != NULL);
-    g_assert_false (_wzp_frame_io_write_finish (writer, result, &error));
+    g_assert_false (_wzp_frame_io_write_finish (pair.writer, result, &error));
     g_assert_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_FRAME_TOO_LARGE);
   }
 
-  drain_main_context ();
-  g_assert_finalize_object (g_steal_pointer (&writer));
-  g_assert_finalize_object (g_steal_pointer (&reader));
-  g_object_unref (a_stream);
-  g_object_unref (b_stream);
-  media_seen_clear (&seen);
+  media_pair_clear (&pair);
 }
 
 /* Voice goes ahead of the JSON frames waiting to be written, never ahead of the frame
@@ -1528,54 +1548,40 @@ test_binary_round_trip (void)
 static void
 test_media_first (void)
 {
-  GIOStream *a_stream, *b_stream;
-  g_autoptr(WzpFrameIO) writer = NULL;
-  g_autoptr(WzpFrameIO) reader = NULL;
+  MediaPair pair;
   g_autoptr(WzpMessage) first = ping_new (1, 0);
   g_autoptr(WzpMessage) second = ping_new (2, 20);
   g_autoptr(WzpMessage) message = NULL;
   g_autoptr(GError) error = NULL;
   guint8 payload[80];
-  MediaSeen seen;
 
-  media_seen_init (&seen);
-  socket_pair_new (&a_stream, &b_stream);
-  writer = _wzp_frame_io_new (a_stream);
-  reader = _wzp_frame_io_new (b_stream);
-  _wzp_frame_io_set_binary_frames (writer, TRUE);
-  _wzp_frame_io_set_binary_frames (reader, TRUE);
-  _wzp_frame_io_set_media_func (reader, media_cb, &seen, NULL);
+  media_pair_init (&pair);
 
   /* The first Ping is being written, the second waits; then three frames of voice. */
-  _wzp_frame_io_send (writer, first);
-  _wzp_frame_io_send (writer, second);
+  _wzp_frame_io_send (pair.writer, first);
+  _wzp_frame_io_send (pair.writer, second);
   memset (payload, 'v', sizeof payload);
   for (guint32 seq = 7; seq < 10; seq++)
     {
       WzpMediaFrame frame = { 1, 0, seq, seq * 960, payload, sizeof payload };
 
-      _wzp_frame_io_send_media (writer, &frame);
+      _wzp_frame_io_send_media (pair.writer, &frame);
     }
-  g_assert_cmpuint (_wzp_frame_io_get_queued (writer), ==, 5);
+  g_assert_cmpuint (_wzp_frame_io_get_queued (pair.writer), ==, 5);
 
-  message = read_frame (reader, NULL, &error);
+  message = read_frame (pair.reader, NULL, &error);
   g_assert_no_error (error);
   assert_ping (message, 1, 0);
   g_clear_pointer (&message, _wzp_message_unref);
-  message = read_frame (reader, NULL, &error);
+  message = read_frame (pair.reader, NULL, &error);
   g_assert_no_error (error);
   assert_ping (message, 2, 20);
   /* The voice came before the second Ping, in its own order. */
-  g_assert_cmpuint (seen.payloads->len, ==, 3);
+  g_assert_cmpuint (pair.seen.payloads->len, ==, 3);
   for (guint i = 0; i < 3; i++)
-    g_assert_cmpuint (g_array_index (seen.seqs, guint32, i), ==, 7 + i);
+    g_assert_cmpuint (g_array_index (pair.seen.seqs, guint32, i), ==, 7 + i);
 
-  drain_main_context ();
-  g_assert_finalize_object (g_steal_pointer (&writer));
-  g_assert_finalize_object (g_steal_pointer (&reader));
-  g_object_unref (a_stream);
-  g_object_unref (b_stream);
-  media_seen_clear (&seen);
+  media_pair_clear (&pair);
 }
 
 /* A frame of a kind this reader does not know, and media nobody asked for, are skipped

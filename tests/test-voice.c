@@ -102,6 +102,18 @@ assert_hears_tone (GArray     *heard,
   g_assert_cmpfloat (wzp_audio_rms (s, RATE), >, 0.01);
 }
 
+/* Alice (440 Hz) and Bob (1000 Hz) each heard the other's tone in their recordings. */
+static void
+assert_heard_each_other (const char *alice_wav,
+                         const char *bob_wav)
+{
+  g_autoptr(GArray) alice_heard = wzp_audio_read_wav (alice_wav, NULL);
+  g_autoptr(GArray) bob_heard = wzp_audio_read_wav (bob_wav, NULL);
+
+  assert_hears_tone (alice_heard, "Alice", 1000, 440);
+  assert_hears_tone (bob_heard, "Bob", 440, 1000);
+}
+
 static void
 stats_of (WzpCall       *call,
           WzpVoiceStats *stats)
@@ -174,8 +186,6 @@ check_two_tones (Fixture  *f,
 {
   VoiceCall v;
   WzpVoiceStats sent, received;
-  g_autoptr(GArray) alice_heard = NULL;
-  g_autoptr(GArray) bob_heard = NULL;
 
   voice_call_start (&v, f, 440, 1000, privacy);
   g_assert_cmpint (wzp_call_get_path_kind (v.call), ==,
@@ -189,10 +199,7 @@ check_two_tones (Fixture  *f,
   assert_flowing (&sent, &received, 2);
   hang_up (v.call, &v.callee);
 
-  alice_heard = wzp_audio_read_wav (v.alice.heard, NULL);
-  bob_heard = wzp_audio_read_wav (v.bob.heard, NULL);
-  assert_hears_tone (alice_heard, "Alice", 1000, 440);
-  assert_hears_tone (bob_heard, "Bob", 440, 1000);
+  assert_heard_each_other (v.alice.heard, v.bob.heard);
   voice_call_finish (&v);
 }
 
@@ -309,7 +316,8 @@ test_device_fails (Fixture       *f,
   bob_heard = wzp_audio_read_wav (v.bob.heard, NULL);
   assert_hears_tone (bob_heard, "Bob", 440, 1000);
   alice_heard = wzp_audio_read_wav (v.alice.heard, NULL);
-  g_assert_cmpfloat (wzp_audio_rms ((const gint16 *) alice_heard->data, alice_heard->len), <, 0.002);
+  g_assert_cmpfloat (wzp_audio_rms ((const gint16 *) alice_heard->data, alice_heard->len), <,
+                     0.002);
   voice_call_finish (&v);
 }
 
@@ -422,8 +430,6 @@ test_upgrade_mid_speech (Fixture       *f,
   Candidates candidates = { dead, NULL };
   VoiceCall v;
   WzpVoiceStats a_before, b_before, a_after, b_after;
-  g_autoptr(GArray) alice_heard = NULL;
-  g_autoptr(GArray) bob_heard = NULL;
 
   _wzp_relay_set_setup_filter (f->relay, replace_candidates, &candidates);
   voice_call_start (&v, f, 440, 1000, FALSE);
@@ -459,10 +465,7 @@ test_upgrade_mid_speech (Fixture       *f,
                     (b_after.frames_late - b_before.frames_late), <=, 5);
   hang_up (v.call, &v.callee);
 
-  alice_heard = wzp_audio_read_wav (v.alice.heard, NULL);
-  bob_heard = wzp_audio_read_wav (v.bob.heard, NULL);
-  assert_hears_tone (alice_heard, "Alice", 1000, 440);
-  assert_hears_tone (bob_heard, "Bob", 440, 1000);
+  assert_heard_each_other (v.alice.heard, v.bob.heard);
   voice_call_finish (&v);
 }
 
@@ -485,8 +488,6 @@ test_federation_bridge (Fixture       *f,
   WzpClient *alice, *bob;
   g_autoptr(WzpCall) call = NULL;
   WzpVoiceStats sent, received;
-  g_autoptr(GArray) alice_heard = NULL;
-  g_autoptr(GArray) bob_heard = NULL;
   gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
 
   /* A second relay, linked both ways with the fixture's; Bob registers there. */
@@ -530,10 +531,7 @@ test_federation_bridge (Fixture       *f,
   assert_flowing (&sent, &received, 2);
   hang_up (call, &callee);
 
-  alice_heard = wzp_audio_read_wav (alice_heard_path, NULL);
-  bob_heard = wzp_audio_read_wav (bob_heard_path, NULL);
-  assert_hears_tone (alice_heard, "Alice", 1000, 440);
-  assert_hears_tone (bob_heard, "Bob", 440, 1000);
+  assert_heard_each_other (alice_heard_path, bob_heard_path);
 
   callee_clear (&callee);
   disconnect_and_free (alice);
