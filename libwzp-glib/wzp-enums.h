@@ -201,4 +201,19 @@ typedef enum {
   WZP_PEER_LINK_UP,
 } WzpPeerLinkState;
 
+/**
+ * WzpAudioDirection:
+ * @WZP_AUDIO_DIRECTION_SOURCE: a device that captures sound (a microphone, a headset's
+ *   microphone, the monitor of an output)
+ * @WZP_AUDIO_DIRECTION_SINK: a device that plays sound (speakers, headphones)
+ *
+ * Which way sound goes through an audio device (see [class@Wzp.AudioDevice]).
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  WZP_AUDIO_DIRECTION_SOURCE,
+  WZP_AUDIO_DIRECTION_SINK,
+} WzpAudioDirection;
+
 G_END_DECLS

@@ -68,6 +68,14 @@ wait_until (gboolean  (*done) (gpointer),
   _wzp_clear_source (context, &id);
 }
 
+void
+wzp_test_wait_until (gboolean  (*done) (gpointer),
+                     gpointer   data,
+                     guint      timeout_ms)
+{
+  wait_until (done, data, timeout_ms);
+}
+
 static gboolean
 flag_done (gpointer data)
 {

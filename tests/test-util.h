@@ -18,6 +18,10 @@ void         wzp_test_wait_flag           (gboolean    *flag,
 /* Iterates until @done (a pointer to a non-NULL value) is set. */
 void         wzp_test_wait_pointer        (gpointer    *ptr,
                                            guint        timeout_ms);
+/* Iterates until @done (@data) returns TRUE; fails the test after @timeout_ms. */
+void         wzp_test_wait_until          (gboolean   (*done) (gpointer),
+                                           gpointer     data,
+                                           guint        timeout_ms);
 /* Iterates the main context for @ms milliseconds. */
 void         wzp_test_spin                (guint        ms);
 /* Drops the last reference to @object and waits (bounded) until it is finalized: objects

@@ -56,7 +56,7 @@ set_audio_error (WzpCall    *self,
   self->audio_error = g_strdup (message);
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                     "WZP_CALL_ID", self->call_id,
-                    "MESSAGE", "Call %s: no voice: %s", self->call_id, message);
+                    "MESSAGE", "Call %s: audio: %s", self->call_id, message);
   _wzp_call_notify_audio_error (self);
 }
 

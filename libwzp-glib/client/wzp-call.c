@@ -1408,8 +1408,9 @@ wzp_call_set_volume (WzpCall *self,
  * wzp_call_get_audio_error:
  * @self: a call
  *
- * Returns: (nullable): why this side carries no voice (no GStreamer, a device that
- *   cannot be opened or failed), or %NULL while voice works or none was wanted
+ * Returns: (nullable): what went wrong with this side's audio (no GStreamer, a device
+ *   that cannot be opened or failed, a chosen device replaced by the system's default),
+ *   or %NULL while voice works as chosen or none was wanted
  *
  * Since: 1.0
  */
@@ -1780,9 +1781,12 @@ wzp_call_class_init (WzpCallClass *klass)
   /**
    * WzpCall:audio-error:
    *
-   * Why this side carries no voice, in words for the user: voice is not available in
-   * this build, or a device could not be opened or failed during the call. %NULL while
-   * voice works, and in a call made without audio. The call goes on either way.
+   * What went wrong with this side's audio, in words for the user: voice is not
+   * available in this build, a device could not be opened or failed during the call, or
+   * the device chosen in [property@Wzp.Client:audio-source] or
+   * [property@Wzp.Client:audio-sink] is not there (any more) and the call uses the
+   * system's default instead. %NULL while voice works as chosen, and in a call made
+   * without audio. The call goes on either way.
    *
    * Since: 1.0
    */

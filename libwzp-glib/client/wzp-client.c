@@ -1374,12 +1374,15 @@ wzp_client_get_audio_source (WzpClient *self)
 /**
  * wzp_client_set_audio_source:
  * @self: a client
- * @source: (nullable): a GStreamer description of a live audio source
- *   (`audiotestsrc is-live=true`, `filesrc location=talk.wav ! wavparse ! clocksync`),
- *   `none` to send silence, or %NULL for the system's default microphone
+ * @source: (nullable): a GStreamer description of a live audio source: a microphone's
+ *   [property@Wzp.AudioDevice:id], `audiotestsrc is-live=true`,
+ *   `filesrc location=talk.wav ! wavparse ! clocksync`; `none` to send silence; or %NULL
+ *   for the system's default microphone
  *
  * Sets where new calls take this side's voice from; calls under way keep theirs. With
- * both the source and the sink `none`, calls carry no voice at all.
+ * both the source and the sink `none`, calls carry no voice at all. A chosen device that
+ * is not there, or goes away during a call, is replaced by the system's default, and
+ * [property@Wzp.Call:audio-error] says so.
  *
  * Since: 1.0
  */
@@ -1415,11 +1418,13 @@ wzp_client_get_audio_sink (WzpClient *self)
 /**
  * wzp_client_set_audio_sink:
  * @self: a client
- * @sink: (nullable): a GStreamer description of an audio sink
- *   (`wavenc ! filesink location=heard.wav`, `fakesink`), `none` to play nothing, or
- *   %NULL for the system's default output
+ * @sink: (nullable): a GStreamer description of an audio sink: an output's
+ *   [property@Wzp.AudioDevice:id], `wavenc ! filesink location=heard.wav`, `fakesink`;
+ *   `none` to play nothing; or %NULL for the system's default output
  *
- * Sets where new calls play the other side's voice; calls under way keep theirs.
+ * Sets where new calls play the other side's voice; calls under way keep theirs. A
+ * chosen device that is not there, or goes away during a call, is replaced by the
+ * system's default, and [property@Wzp.Call:audio-error] says so.
  *
  * Since: 1.0
  */
@@ -1789,7 +1794,8 @@ wzp_client_class_init (WzpClientClass *klass)
    * WzpClient:audio-source:
    *
    * Where new calls take this side's voice from: a GStreamer description of a live
-   * source, `none` to send silence, or %NULL for the system's default microphone.
+   * source (a [property@Wzp.AudioDevice:id] of [class@Wzp.AudioDevices]), `none` to send
+   * silence, or %NULL for the system's default microphone.
    *
    * Since: 1.0
    */
@@ -1800,8 +1806,9 @@ wzp_client_class_init (WzpClientClass *klass)
   /**
    * WzpClient:audio-sink:
    *
-   * Where new calls play the other side's voice: a GStreamer description of a sink,
-   * `none` to play nothing, or %NULL for the system's default output.
+   * Where new calls play the other side's voice: a GStreamer description of a sink (a
+   * [property@Wzp.AudioDevice:id] of [class@Wzp.AudioDevices]), `none` to play nothing,
+   * or %NULL for the system's default output.
    *
    * Since: 1.0
    */

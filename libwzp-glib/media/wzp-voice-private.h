@@ -76,7 +76,9 @@ WzpVoice      *_wzp_voice_new           (const char       *source,
 /* Opens the devices and starts both directions; frames to send go to @send_func on the
  * owner's context from now on. FALSE with @error when a device cannot be opened: the
  * direction that could start runs (a side without a microphone still hears), and the call
- * goes on. */
+ * goes on. A chosen device (a description that names one, such as "pulsesrc
+ * device=NAME") that cannot be opened, or that goes away later, is replaced by the
+ * system's default, and ::audio-error says so (docs/voice.md, "Devices"). */
 gboolean       _wzp_voice_start         (WzpVoice         *self,
                                          WzpVoiceSendFunc  send_func,
                                          gpointer          user_data,

@@ -7,14 +7,23 @@
  * an appsrc fed by the playout thread, opusdec with concealment, the echo probe, the
  * playback volume and the sink.
  *
+ * A device the user chose (a source or sink description naming one, as
+ * WzpAudioDevice:id does) that goes away falls back to the system's default, and the
+ * voice says so through ::audio-error (docs/voice.md, "Devices"): either the sound server
+ * moved the stream itself (PulseAudio and PipeWire do; the element's current-device
+ * changes), or the pipeline failed, and it is made again on the default device.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
+
+#include <string.h>
 
 #include <gst/gst.h>
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
 
+#include "wzp-gst-private.h"
 #include "wzp-i18n-private.h"
 #include "wzp-playout-private.h"
 #include "wzp-send-queue-private.h"
@@ -27,6 +36,12 @@
 #define STOP_WAIT_MS          500
 /* The samples of one frame at 48 kHz. */
 #define FRAME_SAMPLES         (WZP_VOICE_CLOCK_RATE / (1000000 / WZP_VOICE_FRAME_US))
+
+/* The two directions, for what each keeps about its device. */
+enum {
+  CAPTURE,
+  PLAYBACK,
+};
 
 struct _WzpVoice
 {
@@ -41,6 +56,13 @@ struct _WzpVoice
   GstElement       *volume;
   GSource          *capture_watch;
   GSource          *playback_watch;
+  char             *probe;            /* the echo probe's name */
+  /* Per direction: the element of a device the user chose (pulsesrc device=…), or NULL
+   * for the default device, a test signal or a file; the device it was told (pulsesink
+   * changes its property when the stream moves); whether it fell back already. */
+  GstElement       *chosen[2];
+  char             *chosen_device[2];
+  gboolean          fell_back[2];
 
   WzpVoiceSendFunc  send_func;
   gpointer          send_data;
@@ -124,13 +146,35 @@ report_bus_error (WzpVoice   *self,
   g_signal_emit (self, signals[SIGNAL_AUDIO_ERROR], 0, error);
 }
 
+static gboolean fall_back (WzpVoice  *self,
+                           int        direction,
+                           GError   **error);
+
+/* A pipeline failed while running. A chosen device's is made again on the default
+ * device (once); anything else leaves that direction silent, and says why. */
+static void
+pipeline_failed (WzpVoice   *self,
+                 GstMessage *message,
+                 int         direction)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!self->running || self->chosen[direction] == NULL || self->fell_back[direction])
+    {
+      report_bus_error (self, message, direction == CAPTURE ? "capture" : "playback");
+      return;
+    }
+  if (!fall_back (self, direction, &error))
+    g_signal_emit (self, signals[SIGNAL_AUDIO_ERROR], 0, error);
+}
+
 static gboolean
 capture_bus_cb (GstBus     *bus,
                 GstMessage *message,
                 gpointer    user_data)
 {
   if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_ERROR)
-    report_bus_error (WZP_VOICE (user_data), message, "capture");
+    pipeline_failed (WZP_VOICE (user_data), message, CAPTURE);
   return G_SOURCE_CONTINUE;
 }
 
@@ -140,7 +184,7 @@ playback_bus_cb (GstBus     *bus,
                  gpointer    user_data)
 {
   if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_ERROR)
-    report_bus_error (WZP_VOICE (user_data), message, "playback");
+    pipeline_failed (WZP_VOICE (user_data), message, PLAYBACK);
   return G_SOURCE_CONTINUE;
 }
 
@@ -260,20 +304,27 @@ playout_thread (gpointer user_data)
       WzpPlayoutPop result = _wzp_playout_pop (self->playout, now, &payload);
       gint64 deadline;
 
+      if ((result == WZP_PLAYOUT_FRAME || result == WZP_PLAYOUT_GAP) &&
+          self->appsrc == NULL)
+        continue;   /* no playback left (its fallback failed): the frame is dropped */
       if (result == WZP_PLAYOUT_FRAME || result == WZP_PLAYOUT_GAP)
         {
+          /* A fallback may replace the playback meanwhile: push into the one of now. */
+          g_autoptr(GstElement) appsrc = g_object_ref (self->appsrc);
+          g_autoptr(GstElement) playback = g_object_ref (self->playback);
+
           g_mutex_unlock (&self->lock);
           if (result == WZP_PLAYOUT_FRAME)
             {
               GstBuffer *buffer = gst_buffer_new_wrapped_bytes (payload);
 
               GST_BUFFER_DURATION (buffer) = WZP_VOICE_FRAME_US * GST_USECOND;
-              gst_app_src_push_buffer (GST_APP_SRC (self->appsrc), buffer);
+              gst_app_src_push_buffer (GST_APP_SRC (appsrc), buffer);
             }
           else
             {
-              gst_element_send_event (self->appsrc,
-                                      gst_event_new_gap (running_time (self->playback),
+              gst_element_send_event (appsrc,
+                                      gst_event_new_gap (running_time (playback),
                                                          WZP_VOICE_FRAME_US * GST_USECOND));
             }
           g_mutex_lock (&self->lock);
@@ -289,35 +340,317 @@ playout_thread (gpointer user_data)
   return NULL;
 }
 
+/* The element of @pipeline that is a device the user chose: an audio source (or sink,
+ * as @klass says) told which device to open. NULL for the default device, a test signal
+ * or a file, which have nothing to fall back to. */
 static GstElement *
-parse_pipeline (const char  *description,
-                GError     **error)
+find_chosen_device (GstElement  *pipeline,
+                    const char  *klass,
+                    char       **device_out)
 {
-  g_autoptr(GError) parse_error = NULL;
-  GstElement *pipeline;
+  static const char * const device_properties[] = { "device", "target-object" };
+  g_autoptr(GstIterator) it = gst_bin_iterate_recurse (GST_BIN (pipeline));
+  GValue item = G_VALUE_INIT;
+  GstElement *found = NULL;
 
-  pipeline = gst_parse_launch_full (description, NULL, GST_PARSE_FLAG_FATAL_ERRORS,
-                                    &parse_error);
-  if (pipeline == NULL)
+  while (found == NULL && gst_iterator_next (it, &item) == GST_ITERATOR_OK)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   _("The audio setup does not work: %s"), parse_error->message);
-      return NULL;
+      GstElement *element = g_value_get_object (&item);
+      GstElementFactory *factory = gst_element_get_factory (element);
+      const char *classes = factory != NULL ? gst_element_factory_get_metadata (
+                              factory, GST_ELEMENT_METADATA_KLASS) : NULL;
+
+      for (gsize i = 0; classes != NULL && strstr (classes, "Audio") != NULL &&
+                        strstr (classes, klass) != NULL &&
+                        i < G_N_ELEMENTS (device_properties); i++)
+        {
+          GParamSpec *spec = g_object_class_find_property (G_OBJECT_GET_CLASS (element),
+                                                           device_properties[i]);
+          g_autofree char *device = NULL;
+
+          if (spec == NULL || spec->value_type != G_TYPE_STRING)
+            continue;
+          g_object_get (element, device_properties[i], &device, NULL);
+          if (device != NULL && device[0] != '\0')
+            {
+              found = g_object_ref (element);
+              *device_out = g_steal_pointer (&device);
+              break;
+            }
+        }
+      g_value_reset (&item);
     }
-  return pipeline;
+  g_value_unset (&item);
+  return found;
 }
 
-static GSource *
-watch_bus (GstElement   *pipeline,
-           GstBusFunc    func,
-           WzpVoice     *self)
+/* Says that @direction plays on (or listens to) the system's default device now. */
+static void
+say_fell_back (WzpVoice *self,
+               int       direction)
 {
-  g_autoptr(GstBus) bus = gst_element_get_bus (pipeline);
-  GSource *source = gst_bus_create_watch (bus);
+  g_autoptr(GError) notice = NULL;
 
-  g_source_set_callback (source, (GSourceFunc) (void (*) (void)) func, self, NULL);
-  g_source_attach (source, self->context);
-  return source;
+  notice = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                                direction == CAPTURE
+                                ? _("The chosen microphone is not available: the call "
+                                    "uses the default microphone instead")
+                                : _("The chosen sound output is not available: the call "
+                                    "plays through the default output instead"));
+  g_signal_emit (self, signals[SIGNAL_AUDIO_ERROR], 0, notice);
+}
+
+typedef struct
+{
+  WzpVoice *self;
+  int       direction;
+} Moved;
+
+static gboolean
+moved_cb (gpointer user_data)
+{
+  Moved *moved = user_data;
+  WzpVoice *self = moved->self;
+  GstElement *device = self->chosen[moved->direction];
+  const char *chosen = self->chosen_device[moved->direction];
+  g_autofree char *current = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!self->running || device == NULL || self->fell_back[moved->direction])
+    return G_SOURCE_REMOVE;
+  g_object_get (device, "current-device", &current, NULL);
+  if (current == NULL || g_strcmp0 (current, chosen) == 0)
+    return G_SOURCE_REMOVE;
+  g_debug ("Voice: the sound server moved the %s from %s to %s",
+           moved->direction == CAPTURE ? "capture" : "playback", chosen, current);
+  /* The moved stream goes where the default is, but pulsesink can be left silent after
+   * a move (GStreamer 1.22, a stream the server resamples): a fresh one on the default
+   * device is what the user hears. */
+  if (!fall_back (self, moved->direction, &error))
+    g_signal_emit (self, signals[SIGNAL_AUDIO_ERROR], 0, error);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+moved_free (gpointer data)
+{
+  Moved *moved = data;
+
+  g_object_unref (moved->self);
+  g_free (moved);
+}
+
+/* notify::current-device of a chosen device (pulsesrc, pulsesink) comes on the sound
+ * server's thread: the owner's context looks whether the stream left the chosen device. */
+static void
+schedule_moved (WzpVoice *self,
+                int       direction)
+{
+  Moved *moved = g_new (Moved, 1);
+  GSource *idle = g_idle_source_new ();
+
+  moved->self = g_object_ref (self);
+  moved->direction = direction;
+  g_source_set_callback (idle, moved_cb, moved, moved_free);
+  g_source_attach (idle, self->context);
+  g_source_unref (idle);
+}
+
+static void
+capture_device_cb (GObject    *element,
+                   GParamSpec *pspec,
+                   WzpVoice   *self)
+{
+  schedule_moved (self, CAPTURE);
+}
+
+static void
+playback_device_cb (GObject    *element,
+                    GParamSpec *pspec,
+                    WzpVoice   *self)
+{
+  schedule_moved (self, PLAYBACK);
+}
+
+/* Finds the chosen device of @pipeline, and watches it for a move when it can tell. */
+static void
+watch_chosen_device (WzpVoice   *self,
+                     GstElement *pipeline,
+                     int         direction)
+{
+  GstElement *device = find_chosen_device (pipeline, direction == CAPTURE ? "Source" : "Sink",
+                                           &self->chosen_device[direction]);
+
+  self->chosen[direction] = device;
+  if (device != NULL &&
+      g_object_class_find_property (G_OBJECT_GET_CLASS (device), "current-device") != NULL)
+    g_signal_connect_object (device, "notify::current-device",
+                             direction == CAPTURE ? G_CALLBACK (capture_device_cb)
+                                                  : G_CALLBACK (playback_device_cb),
+                             self, 0);
+}
+
+/* Builds the capture pipeline from @source (NULL: the system's default). */
+static gboolean
+build_capture (WzpVoice    *self,
+               const char  *source,
+               GError     **error)
+{
+  GstAppSinkCallbacks callbacks = { .new_sample = new_sample_cb };
+  /* The echo suppressor at its low level: at the default (moderate), Alice's speech heard
+   * by Bob while Bob's clicks played at Alice's side fell from 0.89-0.94 to 0.71-0.74 in
+   * loudness similarity (test-voice's speech case): double talk, both people speaking at
+   * once, matters more in a conversation than the last decibels of echo. */
+  g_autofree char *capture = g_strdup_printf (
+    "%s ! audioconvert ! audioresample "
+    "! audio/x-raw,format=S16LE,rate=%d,channels=1,layout=interleaved "
+    "! webrtcdsp probe=%s echo-cancel=true noise-suppression=true gain-control=true "
+    "delay-agnostic=true echo-suppression-level=low "
+    "! volume name=wzp-mute "
+    "! opusenc audio-type=voice bitrate=%d bitrate-type=cbr frame-size=20 dtx=false "
+    "inband-fec=false "
+    "! appsink name=wzp-out sync=false max-buffers=50 drop=true",
+    source != NULL ? source : "autoaudiosrc", WZP_VOICE_CLOCK_RATE, self->probe,
+    WZP_VOICE_BITRATE);
+  g_autoptr(GstBus) bus = NULL;
+
+  self->capture = _wzp_gst_parse (capture, error);
+  if (self->capture == NULL)
+    return FALSE;
+  self->appsink = gst_bin_get_by_name (GST_BIN (self->capture), "wzp-out");
+  self->mute = gst_bin_get_by_name (GST_BIN (self->capture), "wzp-mute");
+  gst_app_sink_set_callbacks (GST_APP_SINK (self->appsink), &callbacks, self, NULL);
+  if (source != NULL)
+    watch_chosen_device (self, self->capture, CAPTURE);
+  bus = gst_element_get_bus (self->capture);
+  self->capture_watch = _wzp_gst_watch_bus (bus, self->context, capture_bus_cb, self);
+  return TRUE;
+}
+
+/* Builds the playback pipeline to @sink (NULL: the system's default). The playout thread
+ * reads the pipeline and its appsrc under the lock. */
+static gboolean
+build_playback (WzpVoice    *self,
+                const char  *sink,
+                GError     **error)
+{
+  g_autofree char *description = g_strdup_printf (
+    "appsrc name=wzp-in is-live=true format=time do-timestamp=true "
+    "caps=audio/x-opus,channel-mapping-family=0,rate=%d,channels=1 "
+    "! opusdec plc=true ! audioconvert ! audioresample "
+    "! audio/x-raw,format=S16LE,rate=%d,channels=1,layout=interleaved "
+    "! webrtcechoprobe name=%s ! volume name=wzp-volume ! audioconvert ! audioresample "
+    "! %s",
+    WZP_VOICE_CLOCK_RATE, WZP_VOICE_CLOCK_RATE, self->probe,
+    sink != NULL ? sink : "autoaudiosink");
+  g_autoptr(GstElement) playback = _wzp_gst_parse (description, error);
+  g_autoptr(GstBus) bus = NULL;
+
+  if (playback == NULL)
+    return FALSE;
+  self->volume = gst_bin_get_by_name (GST_BIN (playback), "wzp-volume");
+  if (sink != NULL)
+    watch_chosen_device (self, playback, PLAYBACK);
+  bus = gst_element_get_bus (playback);
+  self->playback_watch = _wzp_gst_watch_bus (bus, self->context, playback_bus_cb, self);
+  g_mutex_lock (&self->lock);
+  self->appsrc = gst_bin_get_by_name (GST_BIN (playback), "wzp-in");
+  self->playback = g_steal_pointer (&playback);
+  g_mutex_unlock (&self->lock);
+  return TRUE;
+}
+
+/* Stops and drops the pipeline of @direction (in the playback's case, under the lock
+ * the playout thread reads it with). */
+static void
+clear_pipeline (WzpVoice *self,
+                int       direction)
+{
+  g_autoptr(GstElement) pipeline = NULL;
+  g_autoptr(GstElement) appsrc = NULL;
+
+  g_mutex_lock (&self->lock);
+  if (direction == CAPTURE)
+    {
+      pipeline = g_steal_pointer (&self->capture);
+    }
+  else
+    {
+      pipeline = g_steal_pointer (&self->playback);
+      appsrc = g_steal_pointer (&self->appsrc);
+    }
+  g_mutex_unlock (&self->lock);
+
+  if (pipeline != NULL)
+    gst_element_set_state (pipeline, GST_STATE_NULL);
+  if (self->chosen[direction] != NULL)
+    g_signal_handlers_disconnect_by_data (self->chosen[direction], self);
+  g_clear_object (&self->chosen[direction]);
+  g_clear_pointer (&self->chosen_device[direction], g_free);
+  if (direction == CAPTURE)
+    {
+      _wzp_gst_clear_watch (&self->capture_watch);
+      g_clear_object (&self->appsink);
+      g_clear_object (&self->mute);
+    }
+  else
+    {
+      _wzp_gst_clear_watch (&self->playback_watch);
+      g_clear_object (&self->volume);
+    }
+}
+
+/* The chosen device of @direction failed (at start, or while running): its pipeline is
+ * made again on the system's default device, as it was (muted, volume), and started, and
+ * the voice says so. Sequence numbers and timestamps go on: they are the voice's, not the
+ * pipeline's. FALSE with @error when the default device does not work either: that
+ * direction is then silent. */
+static gboolean
+fall_back (WzpVoice  *self,
+           int        direction,
+           GError   **error)
+{
+  const char *what = direction == CAPTURE ? _("The microphone could not be opened")
+                                          : _("The sound output could not be opened");
+
+  self->fell_back[direction] = TRUE;
+  g_debug ("Voice: the %s goes to the default device",
+           direction == CAPTURE ? "capture" : "playback");
+  if (direction == CAPTURE)
+    {
+      gboolean muted = FALSE;
+
+      g_object_get (self->mute, "mute", &muted, NULL);
+      clear_pipeline (self, CAPTURE);
+      if (!build_capture (self, NULL, error))
+        return FALSE;
+      g_object_set (self->mute, "mute", muted, NULL);
+      if (!_wzp_gst_set_playing (self->capture, what, error))
+        return FALSE;
+    }
+  else
+    {
+      double volume = 1.0;
+
+      g_object_get (self->volume, "volume", &volume, NULL);
+      clear_pipeline (self, PLAYBACK);
+      if (!build_playback (self, NULL, error))
+        return FALSE;
+      g_object_set (self->volume, "volume", volume, NULL);
+      if (!_wzp_gst_set_playing (self->playback, what, error))
+        return FALSE;
+      /* The echo canceller finds its probe when it starts: a running capture starts
+       * again, so that it hears what the new output plays. */
+      if (self->running && self->capture != NULL)
+        {
+          gst_element_set_state (self->capture, GST_STATE_READY);
+          if (!_wzp_gst_set_playing (self->capture, _("The microphone could not be opened"),
+                                     error))
+            return FALSE;
+        }
+    }
+  say_fell_back (self, direction);
+  return TRUE;
 }
 
 WzpVoice *
@@ -327,81 +660,39 @@ _wzp_voice_new (const char  *source,
 {
   static gint probe_serial;
   g_autoptr(WzpVoice) self = NULL;
-  g_autofree char *probe = NULL;
-  g_autofree char *capture = NULL;
-  g_autofree char *playback = NULL;
-  GstAppSinkCallbacks callbacks = { .new_sample = new_sample_cb };
 
   if (!_wzp_voice_available (error))
     return NULL;
 
   self = g_object_new (WZP_TYPE_VOICE, NULL);
   /* webrtcdsp finds its probe by name, process-wide: one name a voice. */
-  probe = g_strdup_printf ("wzp-echo-probe-%d", g_atomic_int_add (&probe_serial, 1));
-  /* The echo suppressor at its low level: at the default (moderate), Alice's speech heard
-   * by Bob while Bob's clicks played at Alice's side fell from 0.89-0.94 to 0.71-0.74 in
-   * loudness similarity (test-voice's speech case): double talk, both people speaking at
-   * once, matters more in a conversation than the last decibels of echo. */
-  capture = g_strdup_printf (
-    "%s ! audioconvert ! audioresample "
-    "! audio/x-raw,format=S16LE,rate=%d,channels=1,layout=interleaved "
-    "! webrtcdsp probe=%s echo-cancel=true noise-suppression=true gain-control=true "
-    "delay-agnostic=true echo-suppression-level=low "
-    "! volume name=wzp-mute "
-    "! opusenc audio-type=voice bitrate=%d bitrate-type=cbr frame-size=20 dtx=false "
-    "inband-fec=false "
-    "! appsink name=wzp-out sync=false max-buffers=50 drop=true",
-    source != NULL ? source : "autoaudiosrc", WZP_VOICE_CLOCK_RATE, probe,
-    WZP_VOICE_BITRATE);
-  playback = g_strdup_printf (
-    "appsrc name=wzp-in is-live=true format=time do-timestamp=true "
-    "caps=audio/x-opus,channel-mapping-family=0,rate=%d,channels=1 "
-    "! opusdec plc=true ! audioconvert ! audioresample "
-    "! audio/x-raw,format=S16LE,rate=%d,channels=1,layout=interleaved "
-    "! webrtcechoprobe name=%s ! volume name=wzp-volume ! audioconvert ! audioresample "
-    "! %s",
-    WZP_VOICE_CLOCK_RATE, WZP_VOICE_CLOCK_RATE, probe,
-    sink != NULL ? sink : "autoaudiosink");
-
-  self->capture = parse_pipeline (capture, error);
-  if (self->capture == NULL)
+  self->probe = g_strdup_printf ("wzp-echo-probe-%d", g_atomic_int_add (&probe_serial, 1));
+  if (!build_capture (self, source, error) || !build_playback (self, sink, error))
     return NULL;
-  self->playback = parse_pipeline (playback, error);
-  if (self->playback == NULL)
-    return NULL;
-  gst_object_ref_sink (self->capture);
-  gst_object_ref_sink (self->playback);
-
-  self->appsink = gst_bin_get_by_name (GST_BIN (self->capture), "wzp-out");
-  self->mute = gst_bin_get_by_name (GST_BIN (self->capture), "wzp-mute");
-  self->appsrc = gst_bin_get_by_name (GST_BIN (self->playback), "wzp-in");
-  self->volume = gst_bin_get_by_name (GST_BIN (self->playback), "wzp-volume");
-  gst_app_sink_set_callbacks (GST_APP_SINK (self->appsink), &callbacks, self, NULL);
-
-  self->capture_watch = watch_bus (self->capture, capture_bus_cb, self);
-  self->playback_watch = watch_bus (self->playback, playback_bus_cb, self);
   return g_steal_pointer (&self);
 }
 
+/* Starts the pipeline of @direction; a chosen device that cannot be opened falls back to
+ * the default at once. */
 static gboolean
-set_playing (GstElement  *pipeline,
-             const char  *what,
-             GError     **error)
+start_pipeline (WzpVoice  *self,
+                int        direction,
+                GError   **error)
 {
-  g_autoptr(GstBus) bus = NULL;
-  g_autoptr(GstMessage) message = NULL;
-  g_autoptr(GError) gst_error = NULL;
+  g_autoptr(GError) local_error = NULL;
 
-  if (gst_element_set_state (pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE)
+  if (_wzp_gst_set_playing (direction == CAPTURE ? self->capture : self->playback,
+                            direction == CAPTURE ? _("The microphone could not be opened")
+                                                 : _("The sound output could not be opened"),
+                            &local_error))
     return TRUE;
-
-  bus = gst_element_get_bus (pipeline);
-  message = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-  if (message != NULL)
-    gst_message_parse_error (message, &gst_error, NULL);
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", what,
-               gst_error != NULL ? gst_error->message : _("the device could not be opened"));
-  return FALSE;
+  if (self->chosen[direction] == NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  g_debug ("Voice: %s", local_error->message);
+  return fall_back (self, direction, error);
 }
 
 gboolean
@@ -424,11 +715,10 @@ _wzp_voice_start (WzpVoice          *self,
   /* Playback first: the echo probe must exist when the echo canceller looks for it.
    * Each direction goes on without the other: a side whose microphone fails still hears,
    * one whose output fails still speaks. */
-  playing = set_playing (self->playback, _("The sound output could not be opened"),
-                         &playback_error);
-  if (!playing)
+  playing = start_pipeline (self, PLAYBACK, &playback_error);
+  if (!playing && self->playback != NULL)
     gst_element_set_state (self->playback, GST_STATE_NULL);
-  if (!set_playing (self->capture, _("The microphone could not be opened"), &capture_error))
+  if (!start_pipeline (self, CAPTURE, &capture_error) && self->capture != NULL)
     gst_element_set_state (self->capture, GST_STATE_NULL);
 
   failed = (playback_error != NULL || capture_error != NULL);
@@ -518,7 +808,8 @@ _wzp_voice_set_muted (WzpVoice *self,
                       gboolean  muted)
 {
   g_return_if_fail (WZP_IS_VOICE (self));
-  g_object_set (self->mute, "mute", muted, NULL);
+  if (self->mute != NULL)   /* NULL when a fallback failed: nothing is sent then */
+    g_object_set (self->mute, "mute", muted, NULL);
 }
 
 void
@@ -526,7 +817,8 @@ _wzp_voice_set_volume (WzpVoice *self,
                        double    volume)
 {
   g_return_if_fail (WZP_IS_VOICE (self));
-  g_object_set (self->volume, "volume", CLAMP (volume, 0.0, 4.0), NULL);
+  if (self->volume != NULL)   /* NULL when a fallback failed: nothing is played then */
+    g_object_set (self->volume, "volume", CLAMP (volume, 0.0, 4.0), NULL);
 }
 
 void
@@ -556,18 +848,8 @@ _wzp_voice_dispose (GObject *object)
   WzpVoice *self = WZP_VOICE (object);
 
   _wzp_voice_stop (self);
-  if (self->capture_watch != NULL)
-    g_source_destroy (self->capture_watch);
-  if (self->playback_watch != NULL)
-    g_source_destroy (self->playback_watch);
-  g_clear_pointer (&self->capture_watch, g_source_unref);
-  g_clear_pointer (&self->playback_watch, g_source_unref);
-  g_clear_object (&self->appsink);
-  g_clear_object (&self->appsrc);
-  g_clear_object (&self->mute);
-  g_clear_object (&self->volume);
-  g_clear_object (&self->capture);
-  g_clear_object (&self->playback);
+  clear_pipeline (self, CAPTURE);
+  clear_pipeline (self, PLAYBACK);
 
   G_OBJECT_CLASS (_wzp_voice_parent_class)->dispose (object);
 }
@@ -578,6 +860,7 @@ _wzp_voice_finalize (GObject *object)
   WzpVoice *self = WZP_VOICE (object);
 
   g_clear_pointer (&self->unsent, g_bytes_unref);
+  g_free (self->probe);
   g_clear_pointer (&self->send_queue, _wzp_send_queue_free);
   g_clear_pointer (&self->playout, _wzp_playout_free);
   g_clear_pointer (&self->context, g_main_context_unref);
@@ -595,7 +878,8 @@ _wzp_voice_class_init (WzpVoiceClass *klass)
   object_class->dispose = _wzp_voice_dispose;
   object_class->finalize = _wzp_voice_finalize;
 
-  /* A device failed while running (unplugged, taken away): the call goes on without it.
+  /* A device failed while running (unplugged, taken away): the call goes on without it;
+   * or a chosen device was replaced by the system's default (G_IO_ERROR_NOT_FOUND).
    * Emitted on the owner's context. */
   signals[SIGNAL_AUDIO_ERROR] =
     g_signal_new ("audio-error", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,

@@ -36,6 +36,7 @@
 #include <json-glib/json-glib.h>
 
 #include "wzp-glib.h"
+#include "wzp-audio-devices-private.h"
 #include "wzp-candidates-private.h"
 #include "wzp-client-private.h"
 #include "wzp-frame-io-private.h"
@@ -692,23 +693,6 @@ register_timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* A value for a GStreamer description: double-quoted, with its quotes and backslashes
- * escaped, so that a file name cannot add elements. */
-static char *
-quote_for_description (const char *value)
-{
-  GString *quoted = g_string_new ("\"");
-
-  for (const char *p = value; *p != '\0'; p++)
-    {
-      if (*p == '"' || *p == '\\')
-        g_string_append_c (quoted, '\\');
-      g_string_append_c (quoted, *p);
-    }
-  g_string_append_c (quoted, '"');
-  return g_string_free (quoted, FALSE);
-}
-
 /* --audio-in and --audio-out as the client's GStreamer descriptions (docs/voice.md):
  * NULL for the system's device, "none" for no audio. wzp-cli is for scripts and tests,
  * so without the options a call carries no audio at all. */
@@ -726,10 +710,10 @@ audio_description (const char *option,
     return g_strdup ("audiotestsrc is-live=true wave=sine freq=440 volume=0.3");
   if (g_str_has_prefix (option, "pulse:"))
     {
-      quoted = quote_for_description (option + strlen ("pulse:"));
+      quoted = _wzp_audio_quote (option + strlen ("pulse:"));
       return g_strdup_printf (input ? "pulsesrc device=%s" : "pulsesink device=%s", quoted);
     }
-  quoted = quote_for_description (option);
+  quoted = _wzp_audio_quote (option);
   if (input)
     return g_strdup_printf ("filesrc location=%s ! wavparse ! audioconvert ! audioresample "
                             "! clocksync", quoted);

@@ -103,7 +103,38 @@ const tmp = GLib.dir_make_tmp('wzp-test-gir-js-XXXXXX');
 const clients = [];
 let relay = null;
 
+// The device list is a Gio.ListModel of Wzp.AudioDevice, whatever this machine has (no
+// sound server: an empty list, or an error that says why).
+function audioDevices() {
+    // Only ever a server that is not there: nothing started, nothing asked.
+    GLib.setenv('PULSE_SERVER', `unix:${GLib.build_filenamev([tmp, 'no-pulse'])}`, true);
+    const devices = Wzp.AudioDevices.new();
+    check(devices instanceof Gio.ListModel &&
+        devices.get_item_type() === Wzp.AudioDevice.$gtype && devices.get_n_items() === 0,
+    'a new device list is an empty Gio.ListModel of Wzp.AudioDevice');
+    let started = 'started';
+    try {
+        devices.start();
+    } catch (error) {
+        started = `not started: ${error.message}`;
+    }
+    const items = [];
+    for (let i = 0; i < devices.get_n_items(); i++)
+        items.push(devices.get_item(i));
+    check(items.every(d => typeof d.id === 'string' && typeof d.display_name === 'string' &&
+        [Wzp.AudioDirection.SOURCE, Wzp.AudioDirection.SINK].includes(d.direction) &&
+        typeof d.get_is_default() === 'boolean'),
+    `the device list reads as a list (${started}, ${items.length} devices)`);
+    devices.stop();
+    check(devices.get_n_items() === 0, 'a stopped device list is empty');
+    const level = Wzp.AudioLevel.new(null);
+    check(level.source === null && level.peak_db === Wzp.AUDIO_LEVEL_SILENCE &&
+        level.get_rms_db() === Wzp.AUDIO_LEVEL_SILENCE, 'a level meter starts at silence');
+    GLib.unsetenv('PULSE_SERVER');
+}
+
 async function main() {
+    audioDevices();
     const relayIdentity = await Wzp.Identity.load_or_create_async(
         GLib.build_filenamev([tmp, 'relay.pem']), null);
     check(Wzp.fingerprint_is_valid(relayIdentity.get_fingerprint()),

@@ -19,7 +19,7 @@ import tempfile
 import gi
 
 gi.require_version("Wzp", "1.0")
-from gi.repository import GLib, Wzp  # noqa: E402
+from gi.repository import Gio, GLib, Wzp  # noqa: E402
 
 TIMEOUT_S = 20
 
@@ -108,7 +108,38 @@ class Test:
         return os.path.join(self.tmp, name)
 
     # The steps, in order
+    def audio_devices(self):
+        """The device list is a Gio.ListModel of Wzp.AudioDevice, whatever this machine
+        has (no sound server: an empty list, or an error that says why)."""
+        # Only ever a server that is not there: nothing started, nothing asked.
+        os.environ["PULSE_SERVER"] = "unix:" + self.path("no-pulse")
+        devices = Wzp.AudioDevices.new()
+        self.check(isinstance(devices, Gio.ListModel) and
+                   devices.get_item_type() == Wzp.AudioDevice.__gtype__ and
+                   devices.get_n_items() == 0,
+                   "a new device list is an empty Gio.ListModel of Wzp.AudioDevice")
+        try:
+            devices.start()
+            started = "started"
+        except GLib.Error as e:
+            started = f"not started: {e.message}"
+        items = [devices.get_item(i) for i in range(devices.get_n_items())]
+        self.check(all(isinstance(d.props.id, str) and isinstance(d.props.display_name, str)
+                       and d.props.direction in (Wzp.AudioDirection.SOURCE,
+                                                 Wzp.AudioDirection.SINK)
+                       and isinstance(d.get_is_default(), bool) for d in items),
+                   f"the device list reads as a list ({started}, {len(items)} devices)")
+        devices.stop()
+        self.check(len(devices) == 0, "a stopped device list is empty")
+        level = Wzp.AudioLevel.new(None)
+        self.check(level.props.source is None and
+                   level.props.peak_db == Wzp.AUDIO_LEVEL_SILENCE and
+                   level.get_rms_db() == Wzp.AUDIO_LEVEL_SILENCE,
+                   "a level meter starts at silence")
+        del os.environ["PULSE_SERVER"]
+
     def run(self):
+        self.audio_devices()
         GLib.timeout_add_seconds(TIMEOUT_S, self.timed_out)
         load_identity(self.path("relay.pem"), self.guard(self.relay_identity_loaded))
         self.loop.run()
