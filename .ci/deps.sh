@@ -24,11 +24,12 @@ WZP_RUN_PACKAGES="glib-networking dbus dbus-daemon adwaita-icon-theme fonts-cant
 
 # The whole suite (./test.sh): bindings checks, the D-Bus and UI tests, the network lab
 # (tests/netlab: iproute2 and nftables build it, iptables' NFQUEUE target feeds its WAN
-# delay and loss, python3 runs it), sanitizers, valgrind, the data validators, and nm for
-# the layering checks (binutils: gcc pulls it in, but the checks need it by name).
+# delay and loss, python3 runs it), sanitizers, valgrind, the data validators, nm for
+# the layering checks (binutils: gcc pulls it in, but the checks need it by name), and
+# espeak-ng, the speech of the echo test (tests/test-voice-echo.c).
 WZP_TEST_PACKAGES="python3 python3-gi gjs iproute2 nftables iptables procps binutils
   clang libclang-rt-14-dev valgrind
-  xvfb xauth appstream libxml2-utils systemd"
+  xvfb xauth appstream libxml2-utils systemd espeak-ng"
 
 # The benchmarks' reference peers (bench/README.md): nginx's stream proxy for the relay,
 # coturn (libnice's STUN server) for the race, iptables for the lab's NFQUEUE delay.

@@ -37,6 +37,7 @@ struct _WzpVoice
   GstElement       *playback;
   GstElement       *appsink;
   GstElement       *appsrc;
+  GstElement       *dsp;
   GstElement       *mute;
   GstElement       *volume;
   GSource          *capture_watch;
@@ -335,11 +336,15 @@ _wzp_voice_new (const char  *source,
   self = g_object_new (WZP_TYPE_VOICE, NULL);
   /* webrtcdsp finds its probe by name, process-wide: one name a voice. */
   probe = g_strdup_printf ("wzp-echo-probe-%d", g_atomic_int_add (&probe_serial, 1));
+  /* The echo canceller gets each 10 ms of playback when the probe's timestamps say it is
+   * heard (delay-agnostic=false), and those timestamps run without a break: opusdec keeps
+   * them continuous through the playout thread's wake-up jitter (tolerance, one frame).
+   * Measured by tests/test-voice-echo.c (docs/voice.md, "Echo cancellation"). */
   capture = g_strdup_printf (
     "%s ! audioconvert ! audioresample "
     "! audio/x-raw,format=S16LE,rate=%d,channels=1,layout=interleaved "
-    "! webrtcdsp probe=%s echo-cancel=true noise-suppression=true gain-control=true "
-    "delay-agnostic=true "
+    "! webrtcdsp name=wzp-dsp probe=%s echo-cancel=true noise-suppression=true "
+    "gain-control=true delay-agnostic=false "
     "! volume name=wzp-mute "
     "! opusenc audio-type=voice bitrate=%d bitrate-type=cbr frame-size=20 dtx=false "
     "inband-fec=false "
@@ -349,11 +354,12 @@ _wzp_voice_new (const char  *source,
   playback = g_strdup_printf (
     "appsrc name=wzp-in is-live=true format=time do-timestamp=true "
     "caps=audio/x-opus,channel-mapping-family=0,rate=%d,channels=1 "
-    "! opusdec plc=true ! audioconvert ! audioresample "
+    "! opusdec plc=true tolerance=%" G_GINT64_FORMAT " ! audioconvert ! audioresample "
     "! audio/x-raw,format=S16LE,rate=%d,channels=1,layout=interleaved "
     "! webrtcechoprobe name=%s ! volume name=wzp-volume ! audioconvert ! audioresample "
     "! %s",
-    WZP_VOICE_CLOCK_RATE, WZP_VOICE_CLOCK_RATE, probe,
+    WZP_VOICE_CLOCK_RATE, (gint64) WZP_VOICE_FRAME_US * GST_USECOND, WZP_VOICE_CLOCK_RATE,
+    probe,
     sink != NULL ? sink : "autoaudiosink");
 
   self->capture = parse_pipeline (capture, error);
@@ -366,6 +372,7 @@ _wzp_voice_new (const char  *source,
   gst_object_ref_sink (self->playback);
 
   self->appsink = gst_bin_get_by_name (GST_BIN (self->capture), "wzp-out");
+  self->dsp = gst_bin_get_by_name (GST_BIN (self->capture), "wzp-dsp");
   self->mute = gst_bin_get_by_name (GST_BIN (self->capture), "wzp-mute");
   self->appsrc = gst_bin_get_by_name (GST_BIN (self->playback), "wzp-in");
   self->volume = gst_bin_get_by_name (GST_BIN (self->playback), "wzp-volume");
@@ -397,6 +404,24 @@ set_playing (GstElement  *pipeline,
   return FALSE;
 }
 
+/* webrtcdsp pairs each 10 ms it captures with what the probe saw played at that running
+ * time, and running times only compare within one pipeline (GStreamer's webrtcdsp
+ * documentation): both pipelines run on one clock from one base time, as one would. */
+static void
+share_clock (WzpVoice *self)
+{
+  g_autoptr(GstClock) clock = gst_system_clock_obtain ();
+  GstClockTime base_time = gst_clock_get_time (clock);
+  GstElement *pipelines[] = { self->playback, self->capture };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (pipelines); i++)
+    {
+      gst_pipeline_use_clock (GST_PIPELINE (pipelines[i]), clock);
+      gst_element_set_start_time (pipelines[i], GST_CLOCK_TIME_NONE);
+      gst_element_set_base_time (pipelines[i], base_time);
+    }
+}
+
 gboolean
 _wzp_voice_start (WzpVoice          *self,
                   WzpVoiceSendFunc   send_func,
@@ -409,6 +434,7 @@ _wzp_voice_start (WzpVoice          *self,
   self->send_func = send_func;
   self->send_data = user_data;
 
+  share_clock (self);
   /* Playback first: the echo probe must exist when the echo canceller looks for it. */
   if (!set_playing (self->playback, _("The sound output could not be opened"), error) ||
       !set_playing (self->capture, _("The microphone could not be opened"), error))
@@ -491,6 +517,15 @@ _wzp_voice_stop (WzpVoice *self)
 }
 
 void
+_wzp_voice_set_echo_cancel (WzpVoice *self,
+                            gboolean  enabled)
+{
+  g_return_if_fail (WZP_IS_VOICE (self));
+  g_return_if_fail (!self->running && !self->stopped);
+  g_object_set (self->dsp, "echo-cancel", enabled, NULL);
+}
+
+void
 _wzp_voice_set_muted (WzpVoice *self,
                       gboolean  muted)
 {
@@ -541,6 +576,7 @@ _wzp_voice_dispose (GObject *object)
   g_clear_pointer (&self->playback_watch, g_source_unref);
   g_clear_object (&self->appsink);
   g_clear_object (&self->appsrc);
+  g_clear_object (&self->dsp);
   g_clear_object (&self->mute);
   g_clear_object (&self->volume);
   g_clear_object (&self->capture);
