@@ -28,7 +28,8 @@ WZP_RUN_PACKAGES="glib-networking dbus dbus-daemon adwaita-icon-theme fonts-cant
 # delay and loss, python3 runs it), sanitizers, valgrind, the data validators, nm for
 # the layering checks (binutils: gcc pulls it in, but the checks need it by name), and a
 # sound server of the tests' own for the audio device tests (pulseaudio with null sinks,
-# pactl from pulseaudio-utils to add and remove them).
+# pactl from pulseaudio-utils to add and remove them). (espeak-ng, which the voice tests
+# speak with, is in the run packages: the demo call speaks too.)
 WZP_TEST_PACKAGES="python3 python3-gi gjs iproute2 nftables iptables procps binutils
   clang libclang-rt-14-dev valgrind
   xvfb xauth appstream libxml2-utils systemd pulseaudio pulseaudio-utils"

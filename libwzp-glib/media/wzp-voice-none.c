@@ -56,6 +56,12 @@ _wzp_voice_stop (WzpVoice *self)
 }
 
 void
+_wzp_voice_set_echo_cancel (WzpVoice *self,
+                            gboolean  enabled)
+{
+}
+
+void
 _wzp_voice_set_muted (WzpVoice *self,
                       gboolean  muted)
 {

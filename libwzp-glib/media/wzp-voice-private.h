@@ -91,6 +91,10 @@ void           _wzp_voice_receive       (WzpVoice         *self,
  * its end), waiting at most a short bounded time. Idempotent. */
 void           _wzp_voice_stop          (WzpVoice         *self);
 
+/* Echo cancellation is on unless this turns it off, before _wzp_voice_start(): for the
+ * echo test's reference voice only (tests/test-voice-echo.c); calls always cancel echo. */
+void           _wzp_voice_set_echo_cancel (WzpVoice         *self,
+                                           gboolean          enabled);
 void           _wzp_voice_set_muted     (WzpVoice         *self,
                                          gboolean          muted);
 /* Playback volume, 0.0 to 1.0 (and up to 4.0 to amplify). */

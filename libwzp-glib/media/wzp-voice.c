@@ -52,6 +52,9 @@ struct _WzpVoice
   GstElement       *playback;
   GstElement       *appsink;
   GstElement       *appsrc;
+  GstClock         *clock;            /* both pipelines': the system clock */
+  GstClockTime      base_time;        /* both pipelines', from the start */
+  gboolean          echo_cancel;      /* TRUE but in the echo test's reference */
   GstElement       *mute;
   GstElement       *volume;
   GSource          *capture_watch;
@@ -504,14 +507,14 @@ build_capture (WzpVoice    *self,
   g_autofree char *capture = g_strdup_printf (
     "%s ! audioconvert ! audioresample "
     "! audio/x-raw,format=S16LE,rate=%d,channels=1,layout=interleaved "
-    "! webrtcdsp probe=%s echo-cancel=true noise-suppression=true gain-control=true "
-    "delay-agnostic=true echo-suppression-level=low "
+    "! webrtcdsp name=wzp-dsp probe=%s echo-cancel=%s noise-suppression=true "
+    "gain-control=true delay-agnostic=false echo-suppression-level=low "
     "! volume name=wzp-mute "
     "! opusenc audio-type=voice bitrate=%d bitrate-type=cbr frame-size=20 dtx=false "
     "inband-fec=false "
     "! appsink name=wzp-out sync=false max-buffers=50 drop=true",
     source != NULL ? source : "autoaudiosrc", WZP_VOICE_CLOCK_RATE, self->probe,
-    WZP_VOICE_BITRATE);
+    self->echo_cancel ? "true" : "false", WZP_VOICE_BITRATE);
   g_autoptr(GstBus) bus = NULL;
 
   self->capture = _wzp_gst_parse (capture, error);
@@ -537,12 +540,12 @@ build_playback (WzpVoice    *self,
   g_autofree char *description = g_strdup_printf (
     "appsrc name=wzp-in is-live=true format=time do-timestamp=true "
     "caps=audio/x-opus,channel-mapping-family=0,rate=%d,channels=1 "
-    "! opusdec plc=true ! audioconvert ! audioresample "
+    "! opusdec plc=true tolerance=%" G_GINT64_FORMAT " ! audioconvert ! audioresample "
     "! audio/x-raw,format=S16LE,rate=%d,channels=1,layout=interleaved "
     "! webrtcechoprobe name=%s ! volume name=wzp-volume ! audioconvert ! audioresample "
     "! %s",
-    WZP_VOICE_CLOCK_RATE, WZP_VOICE_CLOCK_RATE, self->probe,
-    sink != NULL ? sink : "autoaudiosink");
+    WZP_VOICE_CLOCK_RATE, (gint64) WZP_VOICE_FRAME_US * GST_USECOND, WZP_VOICE_CLOCK_RATE,
+    self->probe, sink != NULL ? sink : "autoaudiosink");
   g_autoptr(GstElement) playback = _wzp_gst_parse (description, error);
   g_autoptr(GstBus) bus = NULL;
 
@@ -600,6 +603,20 @@ clear_pipeline (WzpVoice *self,
     }
 }
 
+/* Puts @pipeline on the voice's clock at the voice's base time (set at start), so that
+ * running times in the capture and the playback mean the same moment; a pipeline made
+ * again for a fallback joins the same timeline. */
+static void
+use_shared_clock (WzpVoice   *self,
+                  GstElement *pipeline)
+{
+  if (pipeline == NULL)
+    return;
+  gst_pipeline_use_clock (GST_PIPELINE (pipeline), self->clock);
+  gst_element_set_start_time (pipeline, GST_CLOCK_TIME_NONE);
+  gst_element_set_base_time (pipeline, self->base_time);
+}
+
 /* The chosen device of @direction failed (at start, or while running): its pipeline is
  * made again on the system's default device, as it was (muted, volume), and started, and
  * the voice says so. Sequence numbers and timestamps go on: they are the voice's, not the
@@ -625,6 +642,7 @@ fall_back (WzpVoice  *self,
       if (!build_capture (self, NULL, error))
         return FALSE;
       g_object_set (self->mute, "mute", muted, NULL);
+      use_shared_clock (self, self->capture);
       if (!_wzp_gst_set_playing (self->capture, what, error))
         return FALSE;
     }
@@ -637,6 +655,7 @@ fall_back (WzpVoice  *self,
       if (!build_playback (self, NULL, error))
         return FALSE;
       g_object_set (self->volume, "volume", volume, NULL);
+      use_shared_clock (self, self->playback);
       if (!_wzp_gst_set_playing (self->playback, what, error))
         return FALSE;
       /* The echo canceller finds its probe when it starts: a running capture starts
@@ -695,6 +714,7 @@ start_pipeline (WzpVoice  *self,
   return fall_back (self, direction, error);
 }
 
+
 gboolean
 _wzp_voice_start (WzpVoice          *self,
                   WzpVoiceSendFunc   send_func,
@@ -712,6 +732,12 @@ _wzp_voice_start (WzpVoice          *self,
   self->send_func = send_func;
   self->send_data = user_data;
 
+  /* Both pipelines on one clock and one base time: the echo probe matches what was played
+   * with what the microphone hears by running time, which only means the same moment
+   * within one pipeline's clock and base time (docs/voice.md, "Echo cancellation"). */
+  self->base_time = gst_clock_get_time (self->clock);
+  use_shared_clock (self, self->playback);
+  use_shared_clock (self, self->capture);
   /* Playback first: the echo probe must exist when the echo canceller looks for it.
    * Each direction goes on without the other: a side whose microphone fails still hears,
    * one whose output fails still speaks. */
@@ -804,6 +830,21 @@ _wzp_voice_stop (WzpVoice *self)
 }
 
 void
+_wzp_voice_set_echo_cancel (WzpVoice *self,
+                            gboolean  enabled)
+{
+  g_return_if_fail (WZP_IS_VOICE (self));
+  g_return_if_fail (!self->running && !self->stopped);
+  self->echo_cancel = enabled;
+  if (self->capture != NULL)
+    {
+      g_autoptr(GstElement) dsp = gst_bin_get_by_name (GST_BIN (self->capture), "wzp-dsp");
+
+      g_object_set (dsp, "echo-cancel", enabled, NULL);
+    }
+}
+
+void
 _wzp_voice_set_muted (WzpVoice *self,
                       gboolean  muted)
 {
@@ -859,6 +900,7 @@ _wzp_voice_finalize (GObject *object)
 {
   WzpVoice *self = WZP_VOICE (object);
 
+  g_clear_object (&self->clock);
   g_clear_pointer (&self->unsent, g_bytes_unref);
   g_free (self->probe);
   g_clear_pointer (&self->send_queue, _wzp_send_queue_free);
@@ -889,6 +931,8 @@ _wzp_voice_class_init (WzpVoiceClass *klass)
 static void
 _wzp_voice_init (WzpVoice *self)
 {
+  self->echo_cancel = TRUE;
+  self->clock = gst_system_clock_obtain ();
   self->context = g_main_context_ref_thread_default ();
   g_mutex_init (&self->lock);
   g_cond_init (&self->wake);
