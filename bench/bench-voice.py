@@ -71,7 +71,7 @@ GST_PYTHON = "/usr/bin/python3"      # python3-gi with GStreamer's introspection
 # Playout and timing, as wzp-voice.c builds them (docs/voice.md, "What runs").
 PCM_CAPS = "audio/x-raw,format=S16LE,rate=48000,channels=1,layout=interleaved"
 DSP = ("webrtcdsp probe={probe} echo-cancel=true noise-suppression=true gain-control=true "
-       "delay-agnostic=true")
+       "delay-agnostic=true echo-suppression-level=low")
 OPUS = ("opusenc audio-type=voice bitrate=32000 bitrate-type=cbr frame-size=20 dtx=false "
         "inband-fec=false")
 # audiorate keeps the recording on the pipeline's timeline, as a sound card's sink would
@@ -113,6 +113,14 @@ def read_events(path):
         return []
 
 
+def process_name(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
 def cpu_ticks(pid):
     """utime + stime of a process (all its threads), in clock ticks."""
     try:
@@ -137,10 +145,11 @@ class Lab(race.Lab):
 
     def install_counters(self, host):
         """IPv4 bytes in and out of HOST at the IP layer (nftables counters)."""
-        script = ("table inet wzpbench {\n"
-                  " chain out { type filter hook output priority 0; meta nfproto ipv4 counter }\n"
-                  " chain in { type filter hook input priority 0; meta nfproto ipv4 counter }\n"
-                  "}\n")
+        script = "table inet wzpbench {\n"
+        for chain, hook in (("tx", "output"), ("rx", "input")):
+            script += (f" chain {chain} {{\n  type filter hook {hook} priority 0;\n"
+                       "  meta nfproto ipv4 counter\n }\n")
+        script += "}\n"
         self.run("exec", host, "--", "nft", "delete", "table", "inet", "wzpbench")
         r = subprocess.run([self.netlab, "exec", host, "--", "nft", "-f", "-"], input=script,
                            capture_output=True, text=True, timeout=30)
@@ -156,7 +165,7 @@ class Lab(race.Lab):
                 if rule:
                     for expr in rule["expr"]:
                         if "counter" in expr:
-                            out[rule["chain"]] = expr["counter"]["bytes"]
+                            out[rule["chain"]] = expr["counter"]
         except (ValueError, KeyError):
             pass
         return out
@@ -180,6 +189,7 @@ class Window:
     def mark(self):
         t = time.monotonic()
         m = {"t": t, "cpu": {h: cpu_ticks(p) for h, p in self.pids.items()},
+             "comm": {h: process_name(p) for h, p in self.pids.items()},
              "bytes": {h: self.lab.counters(h) for h in self.pids},
              "retrans": {h: self.lab.tcp_retransmits(h) for h in self.pids}}
         self.marks.append(m)
@@ -190,13 +200,18 @@ class Window:
         a, b = self.marks[0], self.marks[-1]
         dt = b["t"] - a["t"]
         hz = os.sysconf("SC_CLK_TCK")
-        out = {"seconds": dt, "cpu": {}, "kbps_out": {}, "kbps_in": {}, "retrans": {}}
+        out = {"seconds": dt, "cpu": {}, "kbps_out": {}, "kbps_in": {}, "pps_out": {},
+               "retrans": {}, "processes": b["comm"]}
         for h in self.pids:
             if a["cpu"][h] is not None and b["cpu"][h] is not None:
                 out["cpu"][h] = (b["cpu"][h] - a["cpu"][h]) / hz / dt * 100
-            for chain, key in (("out", "kbps_out"), ("in", "kbps_in")):
+            for chain, key in (("tx", "kbps_out"), ("rx", "kbps_in")):
                 if chain in a["bytes"][h] and chain in b["bytes"][h]:
-                    out[key][h] = (b["bytes"][h][chain] - a["bytes"][h][chain]) * 8 / dt / 1000
+                    out[key][h] = ((b["bytes"][h][chain]["bytes"] - a["bytes"][h][chain]["bytes"])
+                                   * 8 / dt / 1000)
+            if "tx" in a["bytes"][h] and "tx" in b["bytes"][h]:
+                out["pps_out"][h] = (b["bytes"][h]["tx"]["packets"] -
+                                     a["bytes"][h]["tx"]["packets"]) / dt
             if a["retrans"][h] is not None and b["retrans"][h] is not None:
                 out["retrans"][h] = b["retrans"][h] - a["retrans"][h]
         return out
@@ -361,26 +376,45 @@ def cmd_rtp(args):
             pass
     gsock = Gio.Socket.new_from_fd(sock.detach())
     probe = "wzp-bench-probe"
-    playback = Gst.parse_launch(
+    # Receiving: the jitter buffer and a clock-synchronised element where a sound card's
+    # sink would be (it releases each packet at its time plus the pipeline's latency, the
+    # jitter buffer's), decoding, and then, as in ours, the decoded audio pushed into a
+    # pipeline that stamps it with the time it came: the recording is when the sink got it.
+    network = Gst.parse_launch(
         'udpsrc name=rx caps="application/x-rtp,media=audio,clock-rate=48000,'
         'encoding-name=OPUS,payload=96" ! '
-        f"rtpjitterbuffer name=jb latency={args.jitterbuffer_ms} do-lost=true ! rtpopusdepay ! "
-        f"opusdec name=dec plc=true ! audioconvert ! audioresample ! {PCM_CAPS} ! "
+        f"rtpjitterbuffer name=jb latency={args.jitterbuffer_ms} do-lost=true ! clocksync ! "
+        f"rtpopusdepay ! opusdec name=dec plc=true ! audioconvert ! audioresample ! {PCM_CAPS} ! "
+        "appsink name=out sync=false emit-signals=true")
+    playback = Gst.parse_launch(
+        f"appsrc name=in is-live=true format=time do-timestamp=true caps={PCM_CAPS} ! "
         f"webrtcechoprobe name={probe} ! volume ! audioconvert ! audioresample ! "
         + sink_description(args.record))
     capture = Gst.parse_launch(
         f"{source_description(args.send)} ! audioconvert ! audioresample ! {PCM_CAPS} ! "
         f"{DSP.format(probe=probe)} ! volume ! {OPUS} ! rtpopuspay pt=96 ! "
         "udpsink name=tx sync=false async=false")
-    rx, tx = playback.get_by_name("rx"), capture.get_by_name("tx")
+    rx, tx = network.get_by_name("rx"), capture.get_by_name("tx")
     rx.set_property("socket", gsock)
     rx.set_property("close-socket", False)
     tx.set_property("socket", gsock)
     tx.set_property("close-socket", False)
     tx.set_property("host", peer[0])
     tx.set_property("port", peer[1])
+    appsrc = playback.get_by_name("in")
+
+    def decoded(sink):
+        sample = sink.emit("pull-sample")
+        buf = sample.get_buffer()
+        out = Gst.Buffer.new_wrapped(buf.extract_dup(0, buf.get_size()))
+        out.duration = buf.duration
+        appsrc.emit("push-buffer", out)
+        return Gst.FlowReturn.OK
+
+    network.get_by_name("out").connect("new-sample", decoded)
     # Playback first: the echo canceller finds its probe by name.
     playback.set_state(Gst.State.PLAYING)
+    network.set_state(Gst.State.PLAYING)
     capture.set_state(Gst.State.PLAYING)
     capture.get_state(5 * Gst.SECOND)
 
@@ -391,36 +425,83 @@ def cmd_rtp(args):
 
     emit(event="started", capture_origin_us=origin_us(capture),
          playback_origin_us=origin_us(playback), punch_packets_heard=heard)
-    buses = (playback.get_bus(), capture.get_bus())
+    buses = [p.get_bus() for p in (network, playback, capture)]
     end = time.monotonic() + args.seconds
-    latency_sent = False
     while time.monotonic() < end:
         for bus in buses:
-            msg = bus.timed_pop_filtered(50 * Gst.MSECOND, Gst.MessageType.ERROR)
+            msg = bus.timed_pop_filtered(30 * Gst.MSECOND, Gst.MessageType.ERROR)
             if msg is not None:
                 err, dbg = msg.parse_error()
                 emit(event="error", message=err.message, debug=dbg)
-        if not latency_sent and time.monotonic() > end - args.seconds + 3:
-            # What a synchronised sink adds to the running time: the jitter buffer's delay.
-            q = Gst.Query.new_latency()
-            ok = playback.get_by_name("wzp-bench-rate").get_static_pad("sink").peer_query(q)
-            live, lmin, _ = q.parse_latency()
-            emit(event="latency", ok=ok, live=live, render_latency_us=lmin // 1000)
-            latency_sent = True
-    jb = playback.get_by_name("jb").get_property("stats")
-    dec = playback.get_by_name("dec").get_property("stats")
+    jb = network.get_by_name("jb").get_property("stats")
+    dec = network.get_by_name("dec").get_property("stats")
     stats = {k: int(jb.get_value(k)) for k in ("num-pushed", "num-lost", "num-late",
                                                "num-duplicates")}
     stats["avg-jitter-us"] = int(jb.get_value("avg-jitter")) // 1000
     stats["plc-ms"] = int(dec.get_value("plc-duration")) // 1_000_000
     emit(event="stats", **stats)
     capture.set_state(Gst.State.NULL)
-    playback.send_event(Gst.Event.new_eos())
+    network.set_state(Gst.State.NULL)
+    appsrc.emit("end-of-stream")
     playback.get_bus().timed_pop_filtered(2 * Gst.SECOND, Gst.MessageType.EOS |
                                           Gst.MessageType.ERROR)
     playback.set_state(Gst.State.NULL)
     emit(event="done")
     return 0
+
+
+def processing_reference(sent_wav, tmp):
+    """STOI of the sound processing alone, no network: the sent file through Opus, and
+    through webrtcdsp as ours sets it (without its echo canceller: there is no far side)
+    and Opus, decoded. Faster than real time."""
+    import gi
+    gi.require_version("Gst", "1.0")
+    from gi.repository import Gst
+
+    Gst.init(None)
+    x, _ = vm.read_wav(sent_wav)
+    positions = vm.chirp_positions(len(x))
+    dsp = DSP.format(probe="none").replace("echo-cancel=true", "echo-cancel=false")
+    out = {}
+    for name, chain in (("opus", ""), ("webrtcdsp+opus", f"{dsp} ! ")):
+        rec = os.path.join(tmp, f"reference-{name}.wav")
+        p = Gst.parse_launch(
+            f'filesrc location="{sent_wav}" ! wavparse ! audioconvert ! audioresample ! '
+            f"{PCM_CAPS} ! audiobuffersplit output-buffer-duration=1/100 ! {chain}{OPUS} ! "
+            f"opusdec ! audioconvert ! {PCM_CAPS} ! wavenc ! filesink location={rec}")
+        p.set_state(Gst.State.PLAYING)
+        p.get_bus().timed_pop_filtered(300 * Gst.SECOND, Gst.MessageType.EOS |
+                                       Gst.MessageType.ERROR)
+        p.set_state(Gst.State.NULL)
+        y, _ = vm.read_wav(rec)
+        matches = vm.find_chirps(y, positions, 0, 0.2)
+        aligned = vm.aligned(y, x, matches)
+        out[name] = vm.stoi(vm.without_chirps(x, positions),
+                            vm.without_chirps(aligned, positions), vm.RATE)
+    return out
+
+
+def processing_cpu(sent_wav, seconds):
+    """CPU (% of a core) of one side's GStreamer elements alone, in real time: its capture
+    as ours makes it (webrtcdsp, Opus), decoded again and played into the echo probe, in
+    gst-launch-1.0, with no network and no application."""
+    pipeline = (f"{source_description(sent_wav)} ! audioconvert ! audioresample ! {PCM_CAPS} ! "
+                f"{DSP.format(probe='p')} ! volume ! {OPUS} ! opusdec plc=true ! "
+                f"audioconvert ! audioresample ! {PCM_CAPS} ! webrtcechoprobe name=p ! "
+                "volume ! fakesink sync=false")
+    p = subprocess.Popen(["gst-launch-1.0", "-q", *pipeline.replace('"', "").split()],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(2)
+        t0, c0 = time.monotonic(), cpu_ticks(p.pid)
+        time.sleep(seconds)
+        t1, c1 = time.monotonic(), cpu_ticks(p.pid)
+    finally:
+        p.terminate()
+        p.wait()
+    if c0 is None or c1 is None:
+        return None
+    return (c1 - c0) / os.sysconf("SC_CLK_TCK") / (t1 - t0) * 100
 
 
 def cmd_udp_relay(args):
@@ -443,17 +524,16 @@ def cmd_udp_relay(args):
 
 # ---------------------------------------------------------------- analysis
 
-def analyze_direction(sent_wav, rec_wav, capture_origin_us, playback_origin_us,
-                      render_latency_us, skip_s):
+def analyze_direction(sent_wav, rec_wav, capture_origin_us, playback_origin_us, skip_s):
     """Mouth-to-ear latency of the chirps and STOI of the speech, one direction."""
     x, _ = vm.read_wav(sent_wav)
     try:
         r, _ = vm.read_wav(rec_wav)
     except (OSError, EOFError, ValueError) as e:
         return {"error": f"recording: {e}"}
-    # Render time of recording sample k: playback origin + k / rate + render latency;
-    # capture time of sent sample p: capture origin + p / rate.
-    shift_us = playback_origin_us + render_latency_us - capture_origin_us
+    # Render time of recording sample k: playback origin + k / rate; capture time of sent
+    # sample p: capture origin + p / rate.
+    shift_us = playback_origin_us - capture_origin_us
     zero = -shift_us * vm.RATE / 1e6            # k - p at zero latency
     positions = vm.chirp_positions(len(x))
     sent_until = len(r) - zero                  # the recording covers sent samples < this
@@ -499,11 +579,12 @@ def analyze(d, skip_s=2.0):
                 res["dirs"][direction] = {"error": "no audio event"}
                 continue
             r = analyze_direction(meta["files"][direction[0]], meta["rec"][direction],
-                                  so["capture_origin_us"], ro["playback_origin_us"], 0, skip_s)
+                                  so["capture_origin_us"], ro["playback_origin_us"], skip_s)
             st = last_stats(receiver)
             played, concealed = st.get("frames-played", 0), st.get("frames-concealed", 0)
             received, late = st.get("frames-received", 0), st.get("frames-late", 0)
-            r["concealed_pct"] = 100 * concealed / (played + concealed) if played + concealed else None
+            r["concealed_pct"] = (100 * concealed / (played + concealed)
+                                  if played + concealed else None)
             r["late_pct"] = 100 * late / received if received else None
             r["frames"] = {"played": played, "concealed": concealed, "late": late,
                            "received": received, "dropped_at_sender": last_stats(sender).get(
@@ -516,21 +597,19 @@ def analyze(d, skip_s=2.0):
         for direction, (sender, receiver) in ends.items():
             so = next((e for e in sender if e.get("event") == "started"), None)
             ro = next((e for e in receiver if e.get("event") == "started"), None)
-            lat = next((e for e in receiver if e.get("event") == "latency"), None)
-            if so is None or ro is None or lat is None:
-                res["dirs"][direction] = {"error": "no started or latency event"}
+            if so is None or ro is None:
+                res["dirs"][direction] = {"error": "no started event"}
                 continue
             r = analyze_direction(meta["files"][direction[0]], meta["rec"][direction],
-                                  so["capture_origin_us"], ro["playback_origin_us"],
-                                  lat["render_latency_us"], skip_s)
+                                  so["capture_origin_us"], ro["playback_origin_us"], skip_s)
             st = last_stats(receiver)
-            pushed, lost, late = st.get("num-pushed", 0), st.get("num-lost", 0), st.get("num-late", 0)
+            pushed, lost = st.get("num-pushed", 0), st.get("num-lost", 0)
+            late = st.get("num-late", 0)
             r["concealed_pct"] = 100 * lost / (pushed + lost) if pushed + lost else None
             r["late_pct"] = 100 * late / (pushed + late) if pushed + late else None
             r["frames"] = {"pushed": pushed, "lost": lost, "late": late,
                            "plc_ms": st.get("plc-ms"), "avg_jitter_us": st.get("avg-jitter-us")}
             r["playout_delay_ms"] = meta["jitterbuffer_ms"][direction]
-            r["render_latency_ms"] = lat["render_latency_us"] / 1000
             res["dirs"][direction] = r
     return res
 
@@ -566,7 +645,7 @@ def row_figures(res, direction):
         "median": r.get("median"), "jitter": r.get("p95_minus_median"),
         "slope": r.get("slope_ms_per_min"), "growth": r.get("growth"),
         "stoi": r.get("stoi"), "conc": r.get("concealed_pct"), "late": r.get("late_pct"),
-        "cpu_s": w.get("cpu", {}).get(sender), "cpu_r": w.get("cpu", {}).get(receiver),
+        "cpu_a": w.get("cpu", {}).get("lan1a"), "cpu_b": w.get("cpu", {}).get("lan2a"),
         "kbps": w.get("kbps_out", {}).get(sender),
         "chirps": f"{r.get('chirps_found', 0)}/{r.get('chirps_expected', 0)}",
         "delay": r.get("playout_delay_ms"), "error": r.get("error"),
@@ -575,7 +654,7 @@ def row_figures(res, direction):
 
 COLUMNS = [("median", "lat ms", 1), ("jitter", "p95-med", 1), ("growth", "growth", 1),
            ("stoi", "STOI", 3), ("conc", "conc%", 2), ("late", "late%", 2),
-           ("cpu_s", "CPU tx%", 1), ("cpu_r", "CPU rx%", 1), ("kbps", "kb/s", 1)]
+           ("cpu_a", "CPU A%", 1), ("cpu_b", "CPU B%", 1), ("kbps", "kb/s", 1)]
 
 
 def table(results, direction):
@@ -589,12 +668,15 @@ def table(results, direction):
             cells = " ".join(f"{fmt(f[k], d, sign=(k == 'growth')):>8}" for k, _, d in COLUMNS)
             lines.append(f"{name if label == 'ours' else '':<22} {label:<5} {cells} "
                          f"{f['chirps']:>9} {fmt(f['delay'], 0):>6}")
-        cells = " ".join(f"{ratio(o[k], u[k]) if k != 'growth' else '':>8}" for k, _, _ in COLUMNS)
+        # no ratio of growths, nor of spreads under a millisecond (noise)
+        cells = " ".join(f"{ratio(o[k], u[k]) if shown else '':>8}" for k, shown in
+                         ((k, k != "growth" and (k != "jitter" or (u[k] or 0) >= 1))
+                          for k, _, _ in COLUMNS))
         lines.append(f"{'':<22} {'ratio':<5} {cells}")
     return lines
 
 
-def check_targets(ours, udp, clean):
+def check_targets(ours, udp, clean, reference):
     """The issue's targets for ours in one condition: [(what, figure, met)]."""
     c = ours["cond"]
     out = []
@@ -614,7 +696,11 @@ def check_targets(ours, udp, clean):
             out.append(("no growth (|last tenth - first tenth| <= 5 ms)", f"{max(g):.1f}",
                         max(g) <= 5))
         s = min(f["stoi"] for f in (a2b, b2a) if f["stoi"] is not None)
-        out.append(("STOI >= 0.98", f"{s:.3f}", s >= 0.98))
+        alone = ""
+        if reference:
+            best = min(reference[w]["webrtcdsp+opus"] for w in ("a", "b"))
+            alone = f" (processing alone {best:.3f})"
+        out.append(("STOI >= 0.98", f"{s:.3f}{alone}", s >= 0.98))
         n = sum(ours["dirs"][d].get("frames", {}).get("concealed", 0) for d in ("a2b", "b2a"))
         out.append(("no concealed frame", f"{n}", n == 0))
         u = [row_figures(udp, d)["median"] for d in ("a2b", "b2a")]
@@ -640,7 +726,10 @@ def check_targets(ours, udp, clean):
     cpu = w.get("cpu", {})
     if cpu:
         m = max(cpu.values())
-        out.append(("CPU <= 5% per endpoint", f"{m:.1f}", m <= 5))
+        alone = ""
+        if reference and reference.get("cpu"):
+            alone = f" (elements alone {reference['cpu']:.1f})"
+        out.append(("CPU <= 5% per endpoint", f"{m:.1f}{alone}", m <= 5))
     kb = w.get("kbps_out", {})
     if kb:
         m = max(kb.values())
@@ -648,9 +737,15 @@ def check_targets(ours, udp, clean):
     return out
 
 
-def report(results, args_text):
-    lines = [f"Voice in the lab: lan1a (A, caller) <-> lan2a (B), cone NATs, IPv4. {args_text}",
-             "", "A -> B (what B heard of A):", ""]
+def report(results, args_text, reference):
+    lines = [f"Voice in the lab: lan1a (A, caller) <-> lan2a (B), cone NATs, IPv4. {args_text}"]
+    if reference:
+        lines += ["", "The sound processing alone, no network: STOI (A's file / B's) " +
+                  "; ".join(f"{name} {reference['a'][name]:.3f} / {reference['b'][name]:.3f}"
+                            for name in reference["a"]) +
+                  f"; CPU of one side's elements (webrtcdsp, opusenc, opusdec, echo probe; "
+                  f"gst-launch-1.0) {fmt(reference.get('cpu'))}% of a core"]
+    lines += ["", "A -> B (what B heard of A):", ""]
     lines += table(results, "a2b")
     lines += ["", "B -> A (what A heard of B):", ""]
     lines += table(results, "b2a")
@@ -662,15 +757,15 @@ def report(results, args_text):
             clean[(c["path"], c["delay"])] = ours
     for ours, udp in results:
         c = ours["cond"]
-        checks = check_targets(ours, udp, clean.get((c["path"], c["delay"])))
+        checks = check_targets(ours, udp, clean.get((c["path"], c["delay"])), reference)
         text = "; ".join(f"{what}: {fig} {'yes' if met else 'NO'}" for what, fig, met in checks)
         lines.append(f"{cond_name(c):<22} {text}")
     lines += ["", "Columns: lat = mouth-to-ear latency of the chirps after the first 2 s, "
               "median, p95 - median, and growth (median of the last tenth minus the first), "
               "ms; STOI of the speech (chirps cut out); conc% = frames concealed, late% = "
               "frames that came after their time (UDP: the jitter buffer's lost and late "
-              "packets); CPU of the sender's and the receiver's process over the call, % of "
-              "a core; kb/s = IPv4 bytes the sender's host put on the wire; chirps found / "
+              "packets); CPU of A's and B's process (each sends and receives) over the call, "
+              "% of a core; kb/s = IPv4 bytes the sender's host put on the wire; chirps found / "
               "expected; buffer = ours: median playout target over the call, UDP: the jitter "
               "buffer's latency (ms). Ratios: ours / UDP.", "", "Details:"]
     for ours, udp in results:
@@ -683,9 +778,13 @@ def report(results, args_text):
             frames = {d: res["dirs"].get(d, {}).get("frames") for d in ("a2b", "b2a")}
             errors = {d: res["dirs"][d]["error"] for d in res["dirs"] if "error" in res["dirs"][d]}
             slopes = {d: res["dirs"].get(d, {}).get("slope_ms_per_min") for d in ("a2b", "b2a")}
+            rounded = {k: {h: round(v, 1) for h, v in w.get(k, {}).items()}
+                       for k in ("kbps_in", "pps_out")}
             lines.append(f"    {res['impl']}: exit {res['rc']};{extra} frames {frames}; TCP "
-                         f"retransmits {w.get('retrans')}; kb/s in {w.get('kbps_in')}; "
-                         f"slope ms/min {slopes}" + (f"; errors {errors}" if errors else ""))
+                         f"retransmits {w.get('retrans')}; kb/s in {rounded['kbps_in']}; "
+                         f"packets/s out {rounded['pps_out']}; processes "
+                         f"{w.get('processes')}; slope ms/min {slopes}"
+                         + (f"; errors {errors}" if errors else ""))
     return "\n".join(lines)
 
 
@@ -739,7 +838,14 @@ def cmd_run(args):
         raise KeyboardInterrupt(f"signal {signum}")
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGHUP, interrupted)
-    try:   # as bench-race.py: the run's session (setsid) gets a higher autogroup priority
+    # As bench-race.py: the run is a session of its own with a higher autogroup priority,
+    # so that builds and tests of others disturb it less.
+    if args.priority:
+        try:
+            os.setsid()
+        except OSError:
+            pass
+    try:
         with open("/proc/self/autogroup", "w") as f:
             f.write(str(args.priority))
     except OSError as e:
@@ -750,6 +856,8 @@ def cmd_run(args):
     span = args.seconds + 10
     files = {"a": vm.make_signal(os.path.join(tmp, "a.wav"), "a", span),
              "b": vm.make_signal(os.path.join(tmp, "b.wav"), "b", span)}
+    reference = {who: processing_reference(files[who], tmp) for who in ("a", "b")}
+    reference["cpu"] = processing_cpu(files["a"], min(args.seconds, 20))
     args_text = (f"{args.seconds:g} s per condition and implementation; "
                  f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, kernel "
                  f"{os.uname().release}")
@@ -792,7 +900,7 @@ def cmd_run(args):
                 log(f"    udp:  A>B {summary_text(udp, 'a2b')}; B>A {summary_text(udp, 'b2a')}")
                 results.append((ours, udp))
                 with open(os.path.join(tmp, "results.json"), "w") as f:
-                    json.dump({"args": args_text, "results": results}, f)
+                    json.dump({"args": args_text, "reference": reference, "results": results}, f)
         finally:
             try:
                 lab.set_wan(0, 0, 1, 0)
@@ -800,7 +908,7 @@ def cmd_run(args):
                 pass
             lab.stop_all()
             lab.run("down", "--kill")
-    text = report(results, args_text)
+    text = report(results, args_text, reference)
     print(text)
     with open(os.path.join(tmp, "report.txt"), "w") as f:
         f.write(text + "\n")
@@ -825,7 +933,7 @@ def cmd_analyze(args):
         tag = cond_name(ours["cond"]).replace(" ", "_").replace("+", "").replace("%", "pct")
         results.append((analyze(os.path.join(args.dir, f"{tag}-ours")),
                         analyze(os.path.join(args.dir, f"{tag}-udp"))))
-    print(report(results, saved["args"]))
+    print(report(results, saved["args"], saved.get("reference")))
     return 0
 
 

@@ -871,15 +871,20 @@ _wzp_voice_get_origins (WzpVoice *self,
                         gint64   *capture_us,
                         gint64   *playback_us)
 {
-  gboolean running;
+  g_autoptr(GstElement) capture = NULL;
+  g_autoptr(GstElement) playback = NULL;
 
   g_return_if_fail (WZP_IS_VOICE (self));
 
+  /* A pipeline may be made again (a device that fell back): take them under the lock. */
   g_mutex_lock (&self->lock);
-  running = self->running;
+  if (self->running && self->capture != NULL)
+    capture = gst_object_ref (self->capture);
+  if (self->running && self->playback != NULL)
+    playback = gst_object_ref (self->playback);
   g_mutex_unlock (&self->lock);
-  *capture_us = running ? pipeline_origin_us (self->capture) : -1;
-  *playback_us = running ? pipeline_origin_us (self->playback) : -1;
+  *capture_us = capture != NULL ? pipeline_origin_us (capture) : -1;
+  *playback_us = playback != NULL ? pipeline_origin_us (playback) : -1;
 }
 
 static void
