@@ -43,7 +43,6 @@ import importlib.util
 import json
 import select
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -283,9 +282,10 @@ def run_ours(lab, relay_a, relay_b, cond, seconds, files, tag):
 
 
 def last_origins(events):
-    """The last "audio" event with both timelines known."""
-    found = [e for e in events if e.get("event") == "audio" and e.get("capture_origin_us", -1) >= 0
-             and e.get("playback_origin_us", -1) >= 0]
+    """The last "audio" event with both timelines known, and how many distinct ones there
+    were."""
+    found = [e for e in events if e.get("event") == "audio"
+             and e.get("capture_origin_us", -1) >= 0 and e.get("playback_origin_us", -1) >= 0]
     return (found[-1], len({(e["capture_origin_us"], e["playback_origin_us"]) for e in found})
             ) if found else (None, 0)
 
@@ -324,7 +324,7 @@ def run_baseline(lab, cond, seconds, files, jb_ms, tag):
     deadline = time.monotonic() + 30
     while started is None and time.monotonic() < deadline and all(p.poll() is None for p in procs):
         time.sleep(0.05)
-        if all(any(e.get("event") == "started" for e in read_events(out))
+        if all(any(e.get("event") == "audio" for e in read_events(out))
                for _, out in ends.values()):
             started = time.monotonic()
     if started is not None and wait_until(started + 2, procs):
@@ -423,7 +423,7 @@ def cmd_rtp(args):
         now = clock.get_time()
         return GLib.get_monotonic_time() - (now - pipeline.get_base_time()) // 1000
 
-    emit(event="started", capture_origin_us=origin_us(capture),
+    emit(event="audio", capture_origin_us=origin_us(capture),
          playback_origin_us=origin_us(playback), punch_packets_heard=heard)
     buses = [p.get_bus() for p in (network, playback, capture)]
     end = time.monotonic() + args.seconds
@@ -562,55 +562,50 @@ def last_stats(events):
     return stats[-1] if stats else {}
 
 
+def receiver_figures(meta, direction, sender, receiver):
+    """What the receiver counted: concealed and late shares, the counters, and its playout
+    delay (ours: the median target; UDP: the jitter buffer's)."""
+    st = last_stats(receiver)
+    if meta["impl"] == "ours":
+        played, concealed = st.get("frames-played", 0), st.get("frames-concealed", 0)
+        received, late = st.get("frames-received", 0), st.get("frames-late", 0)
+        frames = {"played": played, "concealed": concealed, "late": late, "received": received,
+                  "dropped_at_sender": last_stats(sender).get("frames-dropped")}
+        delay = playout_delay_ms(receiver)
+    else:
+        played, concealed = st.get("num-pushed", 0), st.get("num-lost", 0)
+        late = st.get("num-late", 0)
+        received = played + late
+        frames = {"pushed": played, "lost": concealed, "late": late, "plc_ms": st.get("plc-ms"),
+                  "avg_jitter_us": st.get("avg-jitter-us")}
+        delay = meta["jitterbuffer_ms"][direction]
+    return {"concealed_pct": 100 * concealed / (played + concealed) if played + concealed else None,
+            "late_pct": 100 * late / received if received else None,
+            "frames": frames, "playout_delay_ms": delay}
+
+
 def analyze(d, skip_s=2.0):
     with open(os.path.join(d, "meta.json")) as f:
         meta = json.load(f)
     res = {"impl": meta["impl"], "cond": meta["cond"], "window": meta["window"],
            "rc": meta["rc"], "dirs": {}}
     if meta["impl"] == "ours":
-        caller, callee = meta["caller"], meta["callee"]
-        ends = {"a2b": (caller, callee), "b2a": (callee, caller)}
-        paths = [e.get("kind") for e in caller if e.get("event") == "path"]
-        res["paths"] = paths
-        for direction, (sender, receiver) in ends.items():
-            so, n_so = last_origins(sender)
-            ro, n_ro = last_origins(receiver)
-            if so is None or ro is None:
-                res["dirs"][direction] = {"error": "no audio event"}
-                continue
-            r = analyze_direction(meta["files"][direction[0]], meta["rec"][direction],
-                                  so["capture_origin_us"], ro["playback_origin_us"], skip_s)
-            st = last_stats(receiver)
-            played, concealed = st.get("frames-played", 0), st.get("frames-concealed", 0)
-            received, late = st.get("frames-received", 0), st.get("frames-late", 0)
-            r["concealed_pct"] = (100 * concealed / (played + concealed)
-                                  if played + concealed else None)
-            r["late_pct"] = 100 * late / received if received else None
-            r["frames"] = {"played": played, "concealed": concealed, "late": late,
-                           "received": received, "dropped_at_sender": last_stats(sender).get(
-                               "frames-dropped")}
-            r["playout_delay_ms"] = playout_delay_ms(receiver)
-            r["origin_changes"] = max(n_so, n_ro) - 1
-            res["dirs"][direction] = r
+        events = {"lan1a": meta["caller"], "lan2a": meta["callee"]}
+        res["paths"] = [e.get("kind") for e in meta["caller"] if e.get("event") == "path"]
     else:
-        ends = {"a2b": (meta["lan1a"], meta["lan2a"]), "b2a": (meta["lan2a"], meta["lan1a"])}
-        for direction, (sender, receiver) in ends.items():
-            so = next((e for e in sender if e.get("event") == "started"), None)
-            ro = next((e for e in receiver if e.get("event") == "started"), None)
-            if so is None or ro is None:
-                res["dirs"][direction] = {"error": "no started event"}
-                continue
-            r = analyze_direction(meta["files"][direction[0]], meta["rec"][direction],
-                                  so["capture_origin_us"], ro["playback_origin_us"], skip_s)
-            st = last_stats(receiver)
-            pushed, lost = st.get("num-pushed", 0), st.get("num-lost", 0)
-            late = st.get("num-late", 0)
-            r["concealed_pct"] = 100 * lost / (pushed + lost) if pushed + lost else None
-            r["late_pct"] = 100 * late / (pushed + late) if pushed + late else None
-            r["frames"] = {"pushed": pushed, "lost": lost, "late": late,
-                           "plc_ms": st.get("plc-ms"), "avg_jitter_us": st.get("avg-jitter-us")}
-            r["playout_delay_ms"] = meta["jitterbuffer_ms"][direction]
-            res["dirs"][direction] = r
+        events = {"lan1a": meta["lan1a"], "lan2a": meta["lan2a"]}
+    for direction, (sender, receiver) in (("a2b", ("lan1a", "lan2a")),
+                                          ("b2a", ("lan2a", "lan1a"))):
+        so, n_so = last_origins(events[sender])
+        ro, n_ro = last_origins(events[receiver])
+        if so is None or ro is None:
+            res["dirs"][direction] = {"error": "no audio event"}
+            continue
+        r = analyze_direction(meta["files"][direction[0]], meta["rec"][direction],
+                              so["capture_origin_us"], ro["playback_origin_us"], skip_s)
+        r.update(receiver_figures(meta, direction, events[sender], events[receiver]))
+        r["origin_changes"] = max(n_so, n_ro) - 1
+        res["dirs"][direction] = r
     return res
 
 
@@ -834,22 +829,7 @@ def cmd_run(args):
         log(f"bench-voice: the lab is unusable: {r.stdout.strip()}")
         return 77
 
-    def interrupted(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-    signal.signal(signal.SIGTERM, interrupted)
-    signal.signal(signal.SIGHUP, interrupted)
-    # As bench-race.py: the run is a session of its own with a higher autogroup priority,
-    # so that builds and tests of others disturb it less.
-    if args.priority:
-        try:
-            os.setsid()
-        except OSError:
-            pass
-    try:
-        with open("/proc/self/autogroup", "w") as f:
-            f.write(str(args.priority))
-    except OSError as e:
-        log(f"bench-voice: could not set the autogroup priority: {e}")
+    race.own_session(args.priority, "bench-voice")
 
     tmp = tempfile.mkdtemp(prefix="wzp-bench-voice-")
     started = time.monotonic()
