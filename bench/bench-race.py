@@ -664,6 +664,27 @@ def parse_builds(specs, default):
     return builds or [("", os.path.abspath(default))]
 
 
+def own_session(priority, name):
+    """With autogroup scheduling nice only ranks tasks within a session: the run becomes a
+    session of its own and raises that session's priority to PRIORITY, so that builds and
+    tests of others disturb the timings less. SIGTERM and SIGHUP end the run through its
+    clean-up (the lab is always taken down)."""
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGHUP, interrupted)
+    if priority:
+        try:
+            os.setsid()
+        except OSError:
+            pass
+    try:
+        with open("/proc/self/autogroup", "w") as f:
+            f.write(str(priority))
+    except OSError as e:
+        log(f"{name}: could not set the autogroup priority: {e}")
+
+
 def cmd_run(args):
     labs = parse_labs(args.lab)
     builds = parse_builds(args.build, args.build_dir)
@@ -692,24 +713,7 @@ def cmd_run(args):
             log(f"bench-race: lab {name} ({netlab}) unusable: {r.stdout.strip()}")
             return 77
 
-    # With autogroup scheduling nice only ranks tasks within a session: the run is a session
-    # of its own (run-race-bench.sh starts it with setsid) and raises that session's priority,
-    # so that builds and tests of others disturb the timings less.
-    # SIGTERM/SIGHUP end the run through its clean-up (the lab is always taken down).
-    def interrupted(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-    signal.signal(signal.SIGTERM, interrupted)
-    signal.signal(signal.SIGHUP, interrupted)
-    if args.priority:
-        try:
-            os.setsid()
-        except OSError:
-            pass
-    try:
-        with open("/proc/self/autogroup", "w") as f:
-            f.write(str(args.priority))
-    except OSError as e:
-        log(f"bench-race: could not set the autogroup priority: {e}")
+    own_session(args.priority, "bench-race")
 
     tmp = tempfile.mkdtemp(prefix="wzp-bench-race-")
     started = time.monotonic()

@@ -85,6 +85,10 @@ void       _wzp_call_voice_set_volume   (WzpCall      *self,
                                          double        volume);
 gboolean   _wzp_call_voice_get_stats    (WzpCall       *self,
                                          WzpVoiceStats *out);
+/* _wzp_voice_get_origins(); FALSE (and -1 for both) without voice. */
+gboolean   _wzp_call_voice_get_origins  (WzpCall       *self,
+                                         gint64        *capture_us,
+                                         gint64        *playback_us);
 /* notify::audio-error, notify::stats */
 void       _wzp_call_notify_audio_error (WzpCall      *self);
 void       _wzp_call_notify_stats       (WzpCall      *self);

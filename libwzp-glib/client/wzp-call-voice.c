@@ -183,3 +183,15 @@ _wzp_call_voice_get_stats (WzpCall       *self,
   _wzp_voice_get_stats (self->voice, out);
   return TRUE;
 }
+
+gboolean
+_wzp_call_voice_get_origins (WzpCall *self,
+                             gint64  *capture_us,
+                             gint64  *playback_us)
+{
+  *capture_us = *playback_us = -1;
+  if (self->voice == NULL)
+    return FALSE;
+  _wzp_voice_get_origins (self->voice, capture_us, playback_us);
+  return TRUE;
+}

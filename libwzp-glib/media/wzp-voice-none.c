@@ -80,6 +80,14 @@ _wzp_voice_get_stats (WzpVoice      *self,
   *out = (WzpVoiceStats) { 0 };
 }
 
+void
+_wzp_voice_get_origins (WzpVoice *self,
+                        gint64   *capture_us,
+                        gint64   *playback_us)
+{
+  *capture_us = *playback_us = -1;
+}
+
 static void
 _wzp_voice_class_init (WzpVoiceClass *klass)
 {

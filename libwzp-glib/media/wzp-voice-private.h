@@ -102,5 +102,14 @@ void           _wzp_voice_set_volume    (WzpVoice         *self,
                                          double            volume);
 void           _wzp_voice_get_stats     (WzpVoice         *self,
                                          WzpVoiceStats    *out);
+/* Where each pipeline's timeline sits on CLOCK_MONOTONIC (g_get_monotonic_time()'s
+ * clock, which every process shares): the time, in microseconds, at which its running
+ * time was 0, or -1 while that pipeline is not playing. A source that stamps its buffers
+ * from 0 (a file) captured its sample at position p at @capture_us + p / rate; the
+ * playback's buffers carry the running time at which the playout pushed them. For
+ * benchmarks (bench/bench-voice.py): mouth-to-ear latency across two processes. */
+void           _wzp_voice_get_origins   (WzpVoice         *self,
+                                         gint64           *capture_us,
+                                         gint64           *playback_us);
 
 G_END_DECLS

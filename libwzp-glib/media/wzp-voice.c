@@ -883,6 +883,51 @@ _wzp_voice_get_stats (WzpVoice      *self,
   out->playout_delay_us = counters.target_delay_us;
 }
 
+/* The monotonic time of @pipeline's running time 0, through its own clock: the system
+ * clock (monotonic) for our pipelines, unless a device provides one. */
+static gint64
+pipeline_origin_us (GstElement *pipeline)
+{
+  g_autoptr(GstClock) clock = NULL;
+  GstState state = GST_STATE_NULL;
+  GstState pending = GST_STATE_VOID_PENDING;
+  GstClockTime now;
+  gint64 now_us;
+
+  /* Base times are chosen on the way to PLAYING: a pending PLAYING (a sink that waits
+   * for its first buffer) has one already. */
+  gst_element_get_state (pipeline, &state, &pending, 0);
+  if (state != GST_STATE_PLAYING && pending != GST_STATE_PLAYING)
+    return -1;
+  clock = gst_element_get_clock (pipeline);
+  if (clock == NULL)
+    return -1;
+  now = gst_clock_get_time (clock);
+  now_us = g_get_monotonic_time ();
+  return now_us - (gint64) GST_TIME_AS_USECONDS (now - gst_element_get_base_time (pipeline));
+}
+
+void
+_wzp_voice_get_origins (WzpVoice *self,
+                        gint64   *capture_us,
+                        gint64   *playback_us)
+{
+  g_autoptr(GstElement) capture = NULL;
+  g_autoptr(GstElement) playback = NULL;
+
+  g_return_if_fail (WZP_IS_VOICE (self));
+
+  /* A pipeline may be made again (a device that fell back): take them under the lock. */
+  g_mutex_lock (&self->lock);
+  if (self->running && self->capture != NULL)
+    capture = gst_object_ref (self->capture);
+  if (self->running && self->playback != NULL)
+    playback = gst_object_ref (self->playback);
+  g_mutex_unlock (&self->lock);
+  *capture_us = capture != NULL ? pipeline_origin_us (capture) : -1;
+  *playback_us = playback != NULL ? pipeline_origin_us (playback) : -1;
+}
+
 static void
 _wzp_voice_dispose (GObject *object)
 {

@@ -37,6 +37,7 @@
 
 #include "wzp-glib.h"
 #include "wzp-audio-devices-private.h"
+#include "wzp-call-private.h"
 #include "wzp-candidates-private.h"
 #include "wzp-client-private.h"
 #include "wzp-frame-io-private.h"
@@ -101,6 +102,8 @@ typedef struct
   gboolean  nominated;
   gboolean  taken;
   guint     hold_id;
+  gint64    capture_origin_us;   /* as last printed in an "audio" event */
+  gint64    playback_origin_us;
 } CliCall;
 
 /* Output */
@@ -478,6 +481,32 @@ call_ended_cb (WzpCall         *call,
     }
 }
 
+/* An "audio" event when the pipelines' timelines are first known and whenever one moves
+ * (by more than a millisecond: each reading differs from the last by a microsecond or so):
+ * the CLOCK_MONOTONIC time (us) of each one's running time 0, for measuring mouth-to-ear
+ * latency across processes (bench/bench-voice.py; docs/voice.md, "Statistics"). */
+#define ORIGIN_MOVED_US 1000
+static void
+print_audio_origins (CliCall *cc)
+{
+  const char *call_id = wzp_call_get_call_id (cc->call);
+  gint64 capture_us, playback_us;
+  JsonBuilder *event;
+
+  if (!_wzp_call_voice_get_origins (cc->call, &capture_us, &playback_us) ||
+      (ABS (capture_us - cc->capture_origin_us) <= ORIGIN_MOVED_US &&
+       ABS (playback_us - cc->playback_origin_us) <= ORIGIN_MOVED_US))
+    return;
+  cc->capture_origin_us = capture_us;
+  cc->playback_origin_us = playback_us;
+  event = event_new ("audio", call_id);
+  event_add_int (event, "capture_origin_us", capture_us);
+  event_add_int (event, "playback_origin_us", playback_us);
+  event_print (cc->cli, event,
+               _("Call %s: capture started at %" G_GINT64_FORMAT " us, playback at %"
+                 G_GINT64_FORMAT " us (monotonic clock)"), call_id, capture_us, playback_us);
+}
+
 /* One "stats" event a second while a call runs (WzpCall:stats). */
 static void
 call_stats_cb (WzpCall    *call,
@@ -523,6 +552,7 @@ call_stats_cb (WzpCall    *call,
                  " ms, %" G_GINT64_FORMAT " b/s"),
                wzp_call_get_call_id (call), rtt, sent, received, concealed, late, delay,
                bitrate);
+  print_audio_origins (cc);
 }
 
 static CliCall *
@@ -533,6 +563,7 @@ track_call (Cli     *cli,
 
   cc->cli = cli;
   cc->call = g_object_ref (call);
+  cc->capture_origin_us = cc->playback_origin_us = -1;
   g_ptr_array_add (cli->calls, cc);
 
   g_signal_connect (call, "notify::state", G_CALLBACK (call_state_cb), cc);
@@ -706,6 +737,8 @@ audio_description (const char *option,
     return g_strdup ("none");
   if (g_str_equal (option, "default"))
     return NULL;
+  if (g_str_has_prefix (option, "gst:"))
+    return g_strdup (option + strlen ("gst:"));
   if (input && g_str_equal (option, "tone"))
     return g_strdup ("audiotestsrc is-live=true wave=sine freq=440 volume=0.3");
   if (g_str_has_prefix (option, "pulse:"))
@@ -1167,11 +1200,13 @@ add_global_entries (GOptionContext *context,
       N_("Print one JSON object per line per event"), NULL },
     { "audio-in", 0, G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME, &cli->audio_in,
       N_("What calls send: a WAV file (played in real time), “tone”, “default” (the "
-         "system’s microphone), “pulse:DEVICE”, or “none” (silence; the default)"),
+         "system’s microphone), “pulse:DEVICE”, “gst:DESCRIPTION” (a live GStreamer "
+         "source bin), or “none” (silence; the default)"),
       N_("SOURCE") },
     { "audio-out", 0, G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME, &cli->audio_out,
       N_("Where calls play what they receive: a WAV file to write, “default” (the "
-         "system’s output), “pulse:DEVICE”, or “none” (the default)"), N_("SINK") },
+         "system’s output), “pulse:DEVICE”, “gst:DESCRIPTION” (a GStreamer sink bin "
+         "for raw audio), or “none” (the default)"), N_("SINK") },
     G_OPTION_ENTRY_NULL
   };
   GOptionGroup *group = g_option_group_new (NULL, NULL, NULL, cli, NULL);
