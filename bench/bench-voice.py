@@ -70,7 +70,10 @@ GST_PYTHON = "/usr/bin/python3"      # python3-gi with GStreamer's introspection
 # Playout and timing, as wzp-voice.c builds them (docs/voice.md, "What runs").
 PCM_CAPS = "audio/x-raw,format=S16LE,rate=48000,channels=1,layout=interleaved"
 DSP = ("webrtcdsp probe={probe} echo-cancel=true noise-suppression=true gain-control=true "
-       "delay-agnostic=true echo-suppression-level=low")
+       "delay-agnostic=false echo-suppression-level=low")
+# opusdec keeps its timestamps within a frame of a perfect timeline, as ours (docs/voice.md,
+# "Echo cancellation").
+DECODE = "opusdec name=dec plc=true tolerance=20000000"
 OPUS = ("opusenc audio-type=voice bitrate=32000 bitrate-type=cbr frame-size=20 dtx=false "
         "inband-fec=false")
 # audiorate keeps the recording on the pipeline's timeline, as a sound card's sink would
@@ -384,7 +387,7 @@ def cmd_rtp(args):
         'udpsrc name=rx caps="application/x-rtp,media=audio,clock-rate=48000,'
         'encoding-name=OPUS,payload=96" ! '
         f"rtpjitterbuffer name=jb latency={args.jitterbuffer_ms} do-lost=true ! clocksync ! "
-        f"rtpopusdepay ! opusdec name=dec plc=true ! audioconvert ! audioresample ! {PCM_CAPS} ! "
+        f"rtpopusdepay ! {DECODE} ! audioconvert ! audioresample ! {PCM_CAPS} ! "
         "appsink name=out sync=false emit-signals=true")
     playback = Gst.parse_launch(
         f"appsrc name=in is-live=true format=time do-timestamp=true caps={PCM_CAPS} ! "
@@ -412,6 +415,14 @@ def cmd_rtp(args):
         return Gst.FlowReturn.OK
 
     network.get_by_name("out").connect("new-sample", decoded)
+    # As ours: every pipeline on the system clock from one base time, so that the echo
+    # probe and the canceller mean the same moment by the same running time.
+    clock = Gst.SystemClock.obtain()
+    base_time = clock.get_time()
+    for pipeline in (playback, network, capture):
+        pipeline.use_clock(clock)
+        pipeline.set_start_time(Gst.CLOCK_TIME_NONE)
+        pipeline.set_base_time(base_time)
     # Playback first: the echo canceller finds its probe by name.
     playback.set_state(Gst.State.PLAYING)
     network.set_state(Gst.State.PLAYING)
@@ -469,10 +480,12 @@ def processing_reference(sent_wav, tmp):
             f'filesrc location="{sent_wav}" ! wavparse ! audioconvert ! audioresample ! '
             f"{PCM_CAPS} ! audiobuffersplit output-buffer-duration=1/100 ! {chain}{OPUS} ! "
             f"opusdec ! audioconvert ! {PCM_CAPS} ! wavenc ! filesink location={rec}")
-        p.set_state(Gst.State.PLAYING)
-        p.get_bus().timed_pop_filtered(300 * Gst.SECOND, Gst.MessageType.EOS |
-                                       Gst.MessageType.ERROR)
-        p.set_state(Gst.State.NULL)
+        try:
+            p.set_state(Gst.State.PLAYING)
+            p.get_bus().timed_pop_filtered(300 * Gst.SECOND, Gst.MessageType.EOS |
+                                           Gst.MessageType.ERROR)
+        finally:
+            p.set_state(Gst.State.NULL)
         y, _ = vm.read_wav(rec)
         matches = vm.find_chirps(y, positions, 0, 0.2)
         aligned = vm.aligned(y, x, matches)
