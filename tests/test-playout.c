@@ -360,6 +360,43 @@ test_clean (void)
     g_assert_cmpint (heard_after (sim, SEQ0 + i), >=, 60 * MS);
 }
 
+/* A loaded machine at the start of a call: frame 5 comes 70 ms late, the three behind it
+ * with it (TCP keeps them in order). Before the buffer has frames enough for a percentile,
+ * the target rises at once to take them: they are heard, in order, and the target then
+ * comes down again. */
+static void
+test_late_at_start (void)
+{
+  g_autoptr(Sim) sim = sim_new ();
+  guint n = 1000;
+  WzpPlayoutStats stats;
+
+  for (guint i = 0; i < n; i++)
+    {
+      gint64 arrival = sent_at (i) + 40 * MS;
+
+      if (i >= 5 && i <= 8)
+        arrival = sent_at (5) + 40 * MS + 70 * MS;
+      sim_add_frame (sim, i, arrival);
+    }
+  sim_run (sim, sent_at (n) + SEC);
+
+  /* The late frames and those around them are heard... */
+  for (guint i = 0; i < 40; i++)
+    g_assert_cmpint (heard_after (sim, SEQ0 + i), >, 0);
+  assert_in_order (sim);
+  stats = sim_stats (sim);
+  g_assert_cmpuint (stats.resyncs, ==, 0);
+  /* ...the target rose for them (a frame concealed per frame period it rose)... */
+  g_assert_cmpuint (gaps_while_playing (sim), >=, 1);
+  g_assert_cmpuint (gaps_while_playing (sim), <=, 4);
+  /* ...and came down to the smallest delay in the 20 s that followed, dropping a frame
+   * per frame period it came down (the 70 ms less the 20 ms it started with). */
+  g_assert_cmpint (stats.target_delay_us, ==, WZP_PLAYOUT_MIN_DELAY_US);
+  g_assert_cmpuint (stats.late, <=, 3);
+  g_assert_cmpuint (sim->played->len, ==, n - stats.late);
+}
+
 /* The first frame starts the stream; reset starts another. */
 static void
 test_start_and_reset (void)
@@ -903,6 +940,7 @@ main (int   argc,
 
   g_test_add_func ("/wzp/playout/clean", test_clean);
   g_test_add_func ("/wzp/playout/start-and-reset", test_start_and_reset);
+  g_test_add_func ("/wzp/playout/late-at-start", test_late_at_start);
   g_test_add_func ("/wzp/playout/stall", test_stall);
   g_test_add_func ("/wzp/playout/stall-sender-dropped", test_stall_sender_dropped);
   g_test_add_func ("/wzp/playout/duplicates", test_duplicates);

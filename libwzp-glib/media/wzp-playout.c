@@ -30,7 +30,8 @@
  * to it at once and comes down towards it by at most 5 ms a second; when the base moves,
  * the offset stays unless that leaves the band. The target delay is offset - base. For
  * the first 20 frames after a (re)start, too few for a percentile (and perhaps the
- * backlog of a stall), the offset is the base plus the delay the timing started with.
+ * backlog of a stall), the offset is the base plus the delay the timing started with,
+ * raised at once to the excess over the base of any frame that came later than that.
  *
  * Playout. From the first frame's deadline the buffer hands out one unit per frame
  * period, on a fixed grid of slots, starting a quarter frame (the slack) after that
@@ -304,7 +305,11 @@ timing_update (WzpPlayout *self,
   if (self->jitter_n < WARM_UP_FRAMES)
     {
       /* Too few frames for a percentile (the first ones may be the backlog of a stall):
-       * the target the timing started with, over the base as it comes down. */
+       * the target the timing started with, over the base as it comes down, raised at
+       * once to the excess of any frame over the base. A backlog's frames are each the
+       * least so far and raise nothing; a frame that comes late (a loaded machine at the
+       * start of a call) raises the target instead of being dropped. */
+      self->start_target_us = MAX (self->start_target_us, d - self->base_us);
       self->offset_us = self->base_us + self->start_target_us;
       self->lowered_at_us = arrival_us;
     }
