@@ -31,6 +31,39 @@ test_register (Fixture       *f,
   g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 0);
 }
 
+/* A host name with two addresses, the relay listening at one: GIO resolves localhost to
+ * ::1 first and 127.0.0.1 second (whatever /etc/hosts says), the relay listens on
+ * 127.0.0.1 only. The client tries both, from its port, with the pin, and registers. */
+static void
+test_localhost_both_families (Fixture       *f,
+                              gconstpointer  data)
+{
+  const char *port = strrchr (f->address, ':') + 1;
+  g_autofree char *uri = g_strdup_printf ("wzps://localhost:%s#%s", port,
+                                          wzp_identity_get_fingerprint (f->relay_identity));
+  g_autoptr(GSocketConnectable) localhost = g_network_address_new ("localhost", 9);
+  g_autoptr(GSocketAddressEnumerator) enumerator = g_socket_connectable_enumerate (localhost);
+  g_autoptr(GSocketAddress) first = g_socket_address_enumerator_next (enumerator, NULL, NULL);
+  WzpClient *client = new_client (uri, "Alice");
+  g_autofree char *expected = NULL;
+  WzpTestResult r = { 0 };
+
+  /* The case this test is about: the first address is not the relay's. */
+  g_assert_true (g_str_has_prefix (f->address, "127.0.0.1:"));
+  g_assert_nonnull (first);
+  g_assert_cmpint (g_socket_address_get_family (first), ==, G_SOCKET_FAMILY_IPV6);
+
+  wzp_client_connect_async (client, NULL, wzp_test_client_connected_cb, &r);
+  wzp_test_wait_flag (&r.done, 5000);
+  g_assert_no_error (r.error);
+  g_assert_cmpint (wzp_client_get_state (client), ==, WZP_CLIENT_STATE_CONNECTED);
+  g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 1);
+  /* From P, over IPv4. */
+  expected = g_strdup_printf ("127.0.0.1:%u", wzp_client_get_port (client));
+  g_assert_cmpstr (wzp_client_get_observed_address (client), ==, expected);
+  disconnect_and_free (client);
+}
+
 /* Relays refuse aliases over 64 characters (docs/protocol.md, "Aliases"): the client
  * says so at once, in a GError, instead of connecting to be refused. */
 static void
@@ -330,6 +363,7 @@ main (int   argc,
 
   ADD ("register", test_register);
   ADD ("long-alias", test_long_alias);
+  ADD ("localhost-both-families", test_localhost_both_families);
   g_test_add ("/wzp/call/relay-fingerprint-changed", Fixture, NULL, fixture_setup_fixed_port,
               test_relay_fingerprint_changed, fixture_teardown);
   g_test_add ("/wzp/call/relay-fingerprint-changed-ipv6", Fixture, "::1",
