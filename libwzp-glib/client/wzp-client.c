@@ -1760,7 +1760,12 @@ wzp_client_class_init (WzpClientClass *klass)
   /**
    * WzpClient:relay-uri:
    *
-   * The relay, as `wzps://HOST:PORT#FINGERPRINT`.
+   * The relay, as `wzps://HOST[:PORT][#FINGERPRINT]` (the port defaults to 4433;
+   * without a fingerprint the relay's key is trusted on first use). An address that does
+   * not parse fails the connection with %WZP_CLIENT_ERROR_INVALID_URI or
+   * %WZP_CLIENT_ERROR_INVALID_FINGERPRINT and the message of wzp_relay_uri_validate(),
+   * which checks one beforehand. A host name with several addresses is dialled at each
+   * in turn.
    *
    * Since: 1.0
    */
