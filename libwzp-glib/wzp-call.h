@@ -118,5 +118,8 @@ gboolean         wzp_call_answer_finish        (WzpCall              *self,
                                                 GError              **error);
 WZP_AVAILABLE_IN_ALL
 void             wzp_call_hangup               (WzpCall              *self);
+WZP_AVAILABLE_IN_ALL
+void             wzp_call_decline              (WzpCall              *self,
+                                                WzpHangupReason       reason);
 
 G_END_DECLS

@@ -57,6 +57,8 @@ WzpClientState  wzp_client_get_state             (WzpClient            *self);
 WZP_AVAILABLE_IN_ALL
 const char     *wzp_client_get_error_message     (WzpClient            *self);
 WZP_AVAILABLE_IN_ALL
+const GError   *wzp_client_get_error             (WzpClient            *self);
+WZP_AVAILABLE_IN_ALL
 const char     *wzp_client_get_observed_address  (WzpClient            *self);
 WZP_AVAILABLE_IN_ALL
 WzpNatType      wzp_client_get_nat_type          (WzpClient            *self);

@@ -71,8 +71,9 @@ GQuark wzp_protocol_error_quark (void);
  * WzpClientError:
  * @WZP_CLIENT_ERROR_INVALID_URI: the relay URI does not parse
  * @WZP_CLIENT_ERROR_INVALID_FINGERPRINT: a fingerprint does not parse
- * @WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED: the relay presents another identity than
- *   the one pinned or remembered for it
+ * @WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED: a relay trusted on first use (its address
+ *   has no `#FINGERPRINT`) presents another identity than the one remembered for it in the
+ *   known relays file: its operator replaced its key, or someone intercepts the connection
  * @WZP_CLIENT_ERROR_REGISTRATION_FAILED: the relay refused the registration
  * @WZP_CLIENT_ERROR_REPLACED: another program registered with the same identity
  * @WZP_CLIENT_ERROR_NOT_CONNECTED: the client is not registered with a relay
@@ -81,6 +82,11 @@ GQuark wzp_protocol_error_quark (void);
  *   written, was damaged (it is then kept under another name, which the message gives),
  *   or holds no usable key for the relay; the message says what to do. (A file that
  *   cannot be read is a %G_FILE_ERROR, and the client tries again.)
+ * @WZP_CLIENT_ERROR_RELAY_PIN_MISMATCH: the relay at the address does not have the
+ *   fingerprint that the address pins (`wzps://HOST:PORT#FINGERPRINT`): this is not the
+ *   relay the address names, so the address or the fingerprint in it is wrong (the same
+ *   error on an address that worked before means the relay's key changed, or an
+ *   interception). Not retried.
  *
  * Errors of the client's connection to its relay.
  *
@@ -95,6 +101,7 @@ typedef enum {
   WZP_CLIENT_ERROR_NOT_CONNECTED,
   WZP_CLIENT_ERROR_NO_RELAY,
   WZP_CLIENT_ERROR_KNOWN_RELAYS,
+  WZP_CLIENT_ERROR_RELAY_PIN_MISMATCH,
 } WzpClientError;
 
 WZP_AVAILABLE_IN_ALL

@@ -12,6 +12,7 @@
 #include "wzp-error.h"
 #include "wzp-types.h"
 #include "wzp-identity.h"
+#include "wzp-relay-uri.h"
 #include "wzp-audio-devices.h"
 #include "wzp-call.h"
 #include "wzp-client.h"

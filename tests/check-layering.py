@@ -35,6 +35,7 @@ PUBLIC_HEADERS = {
     'wzp-types.h': 'base', 'wzp-enums.h': 'base', 'wzp-error.h': 'base',
     'wzp-version.h': 'base', 'wzp-version.h.in': 'base', 'wzp-enum-types.h': 'base',
     'wzp-identity.h': 'net',
+    'wzp-relay-uri.h': 'protocol',
     'wzp-audio-devices.h': 'media',
     'wzp-call.h': 'client', 'wzp-client.h': 'client',
     'wzp-relay.h': 'relay',

@@ -10,6 +10,7 @@
 #include <glib/gstdio.h>
 
 #include "call-fixture.h"
+#include "wzp-client-private.h"
 #include "wzp-relay-private.h"
 
 static void
@@ -29,6 +30,39 @@ test_register (Fixture       *f,
   disconnect_and_free (client);
   wzp_test_spin (50);
   g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 0);
+}
+
+/* A host name with two addresses, the relay listening at one: GIO resolves localhost to
+ * ::1 first and 127.0.0.1 second (whatever /etc/hosts says), the relay listens on
+ * 127.0.0.1 only. The client tries both, from its port, with the pin, and registers. */
+static void
+test_localhost_both_families (Fixture       *f,
+                              gconstpointer  data)
+{
+  const char *port = strrchr (f->address, ':') + 1;
+  g_autofree char *uri = g_strdup_printf ("wzps://localhost:%s#%s", port,
+                                          wzp_identity_get_fingerprint (f->relay_identity));
+  g_autoptr(GSocketConnectable) localhost = g_network_address_new ("localhost", 9);
+  g_autoptr(GSocketAddressEnumerator) enumerator = g_socket_connectable_enumerate (localhost);
+  g_autoptr(GSocketAddress) first = g_socket_address_enumerator_next (enumerator, NULL, NULL);
+  WzpClient *client = new_client (uri, "Alice");
+  g_autofree char *expected = NULL;
+  WzpTestResult r = { 0 };
+
+  /* The case this test is about: the first address is not the relay's. */
+  g_assert_true (g_str_has_prefix (f->address, "127.0.0.1:"));
+  g_assert_nonnull (first);
+  g_assert_cmpint (g_socket_address_get_family (first), ==, G_SOCKET_FAMILY_IPV6);
+
+  wzp_client_connect_async (client, NULL, wzp_test_client_connected_cb, &r);
+  wzp_test_wait_flag (&r.done, 5000);
+  g_assert_no_error (r.error);
+  g_assert_cmpint (wzp_client_get_state (client), ==, WZP_CLIENT_STATE_CONNECTED);
+  g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 1);
+  /* From P, over IPv4. */
+  expected = g_strdup_printf ("127.0.0.1:%u", wzp_client_get_port (client));
+  g_assert_cmpstr (wzp_client_get_observed_address (client), ==, expected);
+  disconnect_and_free (client);
 }
 
 /* Relays refuse aliases over 64 characters (docs/protocol.md, "Aliases"): the client
@@ -61,9 +95,17 @@ connect_error (const char *uri)
   wzp_test_wait_flag (&r.done, 5000);
   if (r.error != NULL)
     {
+      const GError *state_error = wzp_client_get_error (client);
+
       g_test_message ("%s", r.error->message);
       g_assert_cmpint (wzp_client_get_state (client), ==, WZP_CLIENT_STATE_FAILED);
+      /* What an app that watches the state (not the connect call) learns: the same. */
+      g_assert_nonnull (state_error);
+      g_assert_error (r.error, state_error->domain, state_error->code);
+      g_assert_cmpstr (wzp_client_get_error_message (client), ==, r.error->message);
     }
+  else
+    g_assert_null (wzp_client_get_error (client));
   disconnect_and_free (client);
   return r.error;
 }
@@ -104,7 +146,10 @@ test_relay_fingerprint_changed (Fixture       *f,
 }
 
 /* The client's messages name the relay: one that is not the one its URI pins (the pin
- * mismatch explained after it), and one that refuses the connection. */
+ * mismatch explained after it), and one that refuses the connection. A pin in the URI that
+ * does not match is its own error, RELAY_PIN_MISMATCH (a wrong address or a wrong pin),
+ * never RELAY_FINGERPRINT_CHANGED (a relay trusted on first use that changed its key:
+ * test_relay_fingerprint_changed()). */
 static void
 test_relay_errors_name_the_relay (Fixture       *f,
                                   gconstpointer  data)
@@ -120,7 +165,7 @@ test_relay_errors_name_the_relay (Fixture       *f,
   WzpClient *client;
 
   error = connect_error (wrong_uri);
-  g_assert_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED);
+  g_assert_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_PIN_MISMATCH);
   impostor = g_strdup_printf ("The relay at %s is not the one in its URI: The peer’s "
                               "certificate has fingerprint %s, but %s was expected",
                               f->address, wzp_identity_get_fingerprint (f->relay_identity),
@@ -135,8 +180,78 @@ test_relay_errors_name_the_relay (Fixture       *f,
   wzp_test_wait_flag (&r.done, 5000);
   g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
   g_assert_true (g_str_has_prefix (r.error->message, unreachable));
+  g_assert_cmpint (wzp_client_get_state (client), ==, WZP_CLIENT_STATE_RECONNECTING);
+  g_assert_error ((GError *) wzp_client_get_error (client), G_IO_ERROR,
+                  G_IO_ERROR_CONNECTION_REFUSED);
   g_clear_error (&r.error);
   disconnect_and_free (client);
+}
+
+static void wait_client_state (WzpClient      *client,
+                               WzpClientState  state);
+
+/* notify::error of a client: appends "STATE code" (the state when the error changed, and
+ * the error's code, or -1 for none) to @log. */
+static void
+notify_error_cb (WzpClient  *client,
+                 GParamSpec *pspec,
+                 GPtrArray  *log)
+{
+  const GError *error = wzp_client_get_error (client);
+
+  g_ptr_array_add (log, g_strdup_printf ("%d %d", wzp_client_get_state (client),
+                                         error != NULL ? error->code : -1));
+}
+
+/* Another program registering with the same identity: the relay drops this client, which
+ * says so (FAILED, with WZP_CLIENT_ERROR_REPLACED in its error, set before the state
+ * changes) and does not take the registration back by reconnecting. The new one stays. */
+static void
+test_replaced (Fixture       *f,
+               gconstpointer  data)
+{
+  WzpClient *first = connected_client (f, "Alice");
+  WzpClient *second = wzp_client_new (wzp_client_get_identity (first));
+  g_autoptr(GPtrArray) states = g_ptr_array_new ();
+  g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *failed = g_strdup_printf ("%d %d", WZP_CLIENT_STATE_CONNECTED,
+                                             WZP_CLIENT_ERROR_REPLACED);
+  const GError *error;
+  WzpTestResult r = { 0 };
+
+  g_signal_connect (first, "notify::state", G_CALLBACK (notify_state_cb), states);
+  g_signal_connect (first, "notify::error", G_CALLBACK (notify_error_cb), errors);
+  g_object_set (second, "audio-source", "none", "audio-sink", "none", NULL);
+  _wzp_client_set_test_loopback (second, TRUE);
+  wzp_client_set_relay_uri (second, f->uri);
+  wzp_client_connect_async (second, NULL, wzp_test_client_connected_cb, &r);
+  wzp_test_wait_flag (&r.done, 5000);
+  g_assert_no_error (r.error);
+
+  wait_client_state (first, WZP_CLIENT_STATE_FAILED);
+  error = wzp_client_get_error (first);
+  g_assert_error ((GError *) error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_REPLACED);
+  g_assert_cmpstr (wzp_client_get_error_message (first), ==, error->message);
+  /* The error came first, while the state was still CONNECTED, and once. */
+  g_assert_cmpuint (errors->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (errors, 0), ==, failed);
+
+  /* No reconnection: the other program keeps the identity. */
+  wzp_test_spin (1500);
+  g_assert_cmpint (wzp_client_get_state (first), ==, WZP_CLIENT_STATE_FAILED);
+  g_assert_cmpuint (states->len, ==, 1);
+  g_assert_cmpint (wzp_client_get_state (second), ==, WZP_CLIENT_STATE_CONNECTED);
+  g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 1);
+
+  /* Connecting again, when the user asks, clears the error. */
+  disconnect_and_free (second);
+  wzp_client_connect_async (first, NULL, wzp_test_client_connected_cb, &r);
+  r.done = FALSE;
+  wzp_test_wait_flag (&r.done, 5000);
+  g_assert_no_error (r.error);
+  g_assert_null (wzp_client_get_error (first));
+  g_assert_null (wzp_client_get_error_message (first));
+  disconnect_and_free (first);
 }
 
 /* A file written by earlier versions (bare HOST:PORT keys) still pins. */
@@ -330,11 +445,13 @@ main (int   argc,
 
   ADD ("register", test_register);
   ADD ("long-alias", test_long_alias);
+  ADD ("localhost-both-families", test_localhost_both_families);
   g_test_add ("/wzp/call/relay-fingerprint-changed", Fixture, NULL, fixture_setup_fixed_port,
               test_relay_fingerprint_changed, fixture_teardown);
   g_test_add ("/wzp/call/relay-fingerprint-changed-ipv6", Fixture, "::1",
               fixture_setup_fixed_port, test_relay_fingerprint_changed, fixture_teardown);
   ADD ("relay-errors-name-the-relay", test_relay_errors_name_the_relay);
+  ADD ("replaced", test_replaced);
   ADD ("known-relays-old-format", test_known_relays_old_format);
   ADD ("known-relays-damaged", test_known_relays_damaged);
   ADD ("known-relays-save-fails", test_known_relays_save_fails);

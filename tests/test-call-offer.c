@@ -129,12 +129,22 @@ test_privacy_caller (Fixture       *f,
 }
 
 static void
-check_call_error (Fixture        *f,
-                  WzpAcceptMode   mode,
-                  gboolean        answer,
-                  const char     *target,
-                  WzpCallError    expected)
+keep_outgoing_cb (WzpClient  *client,
+                  WzpCall    *call,
+                  WzpCall   **out)
 {
+  g_set_object (out, call);
+}
+
+static void
+check_call_error (Fixture         *f,
+                  WzpAcceptMode    mode,
+                  gboolean         answer,
+                  const char      *target,
+                  WzpCallError     expected,
+                  WzpHangupReason  end_reason)
+{
+  g_autoptr(WzpCall) attempt = NULL;
   WzpClient *a = connected_client (f, "Alice");
   WzpClient *b = connected_client (f, "Bob");
   Callee callee = { .mode = mode, .answer = answer };
@@ -143,6 +153,7 @@ check_call_error (Fixture        *f,
   WzpTestResult r = { 0 };
 
   g_signal_connect (b, "incoming-call", G_CALLBACK (incoming_cb), &callee);
+  g_signal_connect (a, "outgoing-call", G_CALLBACK (keep_outgoing_cb), &attempt);
   wzp_client_place_call_async (a, target ? target
                                          : wzp_identity_get_fingerprint (wzp_client_get_identity (b)),
                                NULL, wzp_test_placed_cb, &r);
@@ -150,6 +161,11 @@ check_call_error (Fixture        *f,
   g_assert_null (r.object);
   g_assert_error (r.error, WZP_CALL_ERROR, (int) expected);
   g_test_message ("%s", r.error->message);
+  /* The code is what tells an app's words apart ("No answer" for TIMEOUT, a stranger for
+   * UNKNOWN_PEER); the call's end reason agrees. */
+  g_assert_nonnull (attempt);
+  g_assert_cmpint (wzp_call_get_state (attempt), ==, WZP_CALL_STATE_ENDED);
+  g_assert_cmpint (wzp_call_get_end_reason (attempt), ==, end_reason);
   g_clear_error (&r.error);
   wzp_test_spin (50);
   g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 0);
@@ -163,7 +179,8 @@ static void
 test_reject (Fixture       *f,
              gconstpointer  data)
 {
-  check_call_error (f, WZP_ACCEPT_MODE_REJECT, TRUE, NULL, WZP_CALL_ERROR_DECLINED);
+  check_call_error (f, WZP_ACCEPT_MODE_REJECT, TRUE, NULL, WZP_CALL_ERROR_DECLINED,
+                    WZP_HANGUP_REASON_DECLINED);
 }
 
 static void
@@ -171,7 +188,8 @@ test_timeout (Fixture       *f,
               gconstpointer  data)
 {
   g_object_set (f->relay, "ring-timeout", 1, NULL);
-  check_call_error (f, WZP_ACCEPT_MODE_TRUSTED, FALSE, NULL, WZP_CALL_ERROR_TIMEOUT);
+  check_call_error (f, WZP_ACCEPT_MODE_TRUSTED, FALSE, NULL, WZP_CALL_ERROR_TIMEOUT,
+                    WZP_HANGUP_REASON_TIMEOUT);
 }
 
 static void
@@ -179,7 +197,8 @@ test_unknown_peer (Fixture       *f,
                    gconstpointer  data)
 {
   check_call_error (f, WZP_ACCEPT_MODE_TRUSTED, TRUE,
-                    "0123:4567:89ab:cdef:0123:4567:89ab:cdef", WZP_CALL_ERROR_UNKNOWN_PEER);
+                    "0123:4567:89ab:cdef:0123:4567:89ab:cdef", WZP_CALL_ERROR_UNKNOWN_PEER,
+                    WZP_HANGUP_REASON_UNREACHABLE);
 }
 
 static void
@@ -209,6 +228,109 @@ test_busy (Fixture       *f,
   disconnect_and_free (a);
   disconnect_and_free (b);
   disconnect_and_free (c);
+}
+
+/* A callee in a call: the first call is answered, any other is refused as busy by the
+ * callee's app (wzp_call_decline()), as a phone does. */
+typedef struct
+{
+  Callee   callee;
+  WzpCall *second;    /* the call refused as busy */
+} BusyCallee;
+
+static void
+busy_incoming_cb (WzpClient  *client,
+                  WzpCall    *call,
+                  BusyCallee *busy)
+{
+  if (busy->callee.call == NULL)
+    {
+      incoming_cb (client, call, &busy->callee);
+      return;
+    }
+  g_assert_cmpint (wzp_call_get_state (call), ==, WZP_CALL_STATE_INCOMING);
+  g_set_object (&busy->second, call);
+  wzp_call_decline (call, WZP_HANGUP_REASON_BUSY);
+}
+
+/* The second caller during a call hears "busy", not "declined": from the callee's app,
+ * under the relay's limits (max-calls-per-client is 4 here, so the relay itself lets the
+ * offer through, unlike test_busy()). Both ends of the refused call say busy; the first
+ * call goes on. */
+static void
+test_busy_from_callee (Fixture       *f,
+                       gconstpointer  data)
+{
+  WzpClient *c = connected_client (f, "Carol");
+  WzpClient *b = connected_client (f, "Bob");
+  WzpClient *a = connected_client (f, "Alice");
+  BusyCallee busy = { .callee = { .mode = WZP_ACCEPT_MODE_TRUSTED, .answer = TRUE } };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WzpCall) first = NULL;
+  g_autoptr(WzpCall) second = NULL;
+  g_autoptr(WzpCall) attempt = NULL;
+  guint max_calls = 0;
+
+  g_object_get (f->relay, "max-calls-per-client", &max_calls, NULL);
+  g_assert_cmpuint (max_calls, >, 1);
+  g_signal_connect (b, "incoming-call", G_CALLBACK (busy_incoming_cb), &busy);
+  g_signal_connect (a, "outgoing-call", G_CALLBACK (keep_outgoing_cb), &attempt);
+  first = place_call (c, b, &error);
+  g_assert_no_error (error);
+  wzp_test_wait_flag (&busy.callee.answered, 5000);
+
+  second = place_call (a, b, &error);
+  g_assert_null (second);
+  g_assert_error (error, WZP_CALL_ERROR, WZP_CALL_ERROR_BUSY);
+  g_test_message ("%s", error->message);
+  /* Bob's app saw the call and said busy. */
+  g_assert_nonnull (busy.second);
+  g_assert_cmpint (wzp_call_get_state (busy.second), ==, WZP_CALL_STATE_ENDED);
+  g_assert_cmpint (wzp_call_get_end_reason (busy.second), ==, WZP_HANGUP_REASON_BUSY);
+  g_assert_nonnull (attempt);
+  g_assert_cmpint (wzp_call_get_end_reason (attempt), ==, WZP_HANGUP_REASON_BUSY);
+
+  wzp_test_spin (50);
+  g_assert_cmpint (wzp_call_get_state (first), ==, WZP_CALL_STATE_ACTIVE);
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay), ==, 1);
+
+  g_clear_object (&busy.second);
+  g_signal_handlers_disconnect_by_func (b, busy_incoming_cb, &busy);
+  wzp_call_hangup (first);
+  wzp_test_wait_call_state (busy.callee.call, WZP_CALL_STATE_ENDED);
+
+  wzp_test_spin (50);
+  callee_clear (&busy.callee);
+  g_clear_object (&attempt);
+  disconnect_and_free (a);
+  disconnect_and_free (b);
+  disconnect_and_free (c);
+}
+
+/* wzp_call_decline (DECLINED) is a decline, as wzp_call_hangup() on an incoming call. */
+static void
+decline_incoming_cb (WzpClient *client,
+                     WzpCall   *call,
+                     gpointer   user_data)
+{
+  wzp_call_decline (call, WZP_HANGUP_REASON_DECLINED);
+}
+
+static void
+test_decline_declined (Fixture       *f,
+                       gconstpointer  data)
+{
+  WzpClient *b = connected_client (f, "Bob");
+  WzpClient *a = connected_client (f, "Alice");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WzpCall) call = NULL;
+
+  g_signal_connect (b, "incoming-call", G_CALLBACK (decline_incoming_cb), NULL);
+  call = place_call (a, b, &error);
+  g_assert_null (call);
+  g_assert_error (error, WZP_CALL_ERROR, WZP_CALL_ERROR_DECLINED);
+  disconnect_and_free (a);
+  disconnect_and_free (b);
 }
 
 /* A lying relay: CallSetup names someone else as the peer. Both sides refuse, and no
@@ -565,6 +687,8 @@ main (int   argc,
   ADD ("timeout", test_timeout);
   ADD ("unknown-peer", test_unknown_peer);
   ADD ("busy", test_busy);
+  ADD ("busy-from-callee", test_busy_from_callee);
+  ADD ("decline-declined", test_decline_declined);
   ADD ("lying-relay", test_lying_relay);
   ADD ("relay-sees-only-tls", test_relay_sees_only_tls);
   ADD ("no-fds-left", test_no_fds_left);

@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 
 #include "wzp-client.h"
+#include "wzp-relay-uri.h"
 #include "wzp-pipe-token-private.h"
 #include "wzp-relay-uri-private.h"
 
@@ -27,6 +28,11 @@ test_uri_valid (void)
     { "wzps://192.0.2.7:1", "192.0.2.7", 1, NULL },
     { "wzps://[2001:db8::1]:4433#" FP, "2001:db8::1", 4433, FP },
     { "wzps://[2001:db8::1]", "2001:db8::1", 4433, NULL },
+    /* The scheme in any case, and the "/" a pasted link often ends in. */
+    { "WZPS://relay.example.org:4500/#" FP, "relay.example.org", 4500, FP },
+    { "wzps://relay.example.org/", "relay.example.org", 4433, NULL },
+    { "wzps://relay-1.example.org:00080", "relay-1.example.org", 80, NULL },
+    { "wzps://[fe80::1%eth0]:4500", "fe80::1%eth0", 4500, NULL },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -61,6 +67,9 @@ test_uri_invalid (void)
     { "wzps://relay.example.org:", WZP_CLIENT_ERROR_INVALID_URI },
     { "wzps://[2001:db8::1", WZP_CLIENT_ERROR_INVALID_URI },
     { "wzps://relay.example.org#1a2b", WZP_CLIENT_ERROR_INVALID_FINGERPRINT },
+    { "wzps://relay.example.org#", WZP_CLIENT_ERROR_INVALID_FINGERPRINT },
+    { "wzps://2001:db8::1", WZP_CLIENT_ERROR_INVALID_URI },
+    { "wzps://relay.example.org:4433/calls", WZP_CLIENT_ERROR_INVALID_URI },
     { "", WZP_CLIENT_ERROR_INVALID_URI },
     { NULL, WZP_CLIENT_ERROR_INVALID_URI },
   };
@@ -79,6 +88,79 @@ test_uri_invalid (void)
       g_assert_null (host);
       g_assert_null (fingerprint);
     }
+}
+
+/* What a person who typed the address reads: each mistake named, with what it must be
+ * (the app shows these under the entry as the address is typed). */
+static void
+test_validate_messages (void)
+{
+  static const struct {
+    const char *uri;
+    int         code;
+    const char *message;
+  } cases[] = {
+    { "wzps://relay.example.org:99999", WZP_CLIENT_ERROR_INVALID_URI,
+      "“99999” is not a port: the port must be a number from 1 to 65535" },
+    { "wzps://relay.example.org:0", WZP_CLIENT_ERROR_INVALID_URI,
+      "“0” is not a port: the port must be a number from 1 to 65535" },
+    { "wzps://relay.example.org:44x3#" FP, WZP_CLIENT_ERROR_INVALID_URI,
+      "“44x3” is not a port: the port must be a number from 1 to 65535" },
+    { "wzps://relay.example.org:", WZP_CLIENT_ERROR_INVALID_URI,
+      "The port is missing after the “:”: it must be a number from 1 to 65535" },
+    { "https://relay.example.org:4433", WZP_CLIENT_ERROR_INVALID_URI,
+      "The relay address must start with wzps://, not https://" },
+    { "relay.example.org:4433", WZP_CLIENT_ERROR_INVALID_URI,
+      "The relay address must start with wzps://, like wzps://relay.example.org:4433" },
+    { "wzps://", WZP_CLIENT_ERROR_INVALID_URI,
+      "The relay address has no host name: put one after wzps://, like "
+      "wzps://relay.example.org:4433" },
+    { "wzps://:4433", WZP_CLIENT_ERROR_INVALID_URI,
+      "The relay address has no host name: put one after wzps://, like "
+      "wzps://relay.example.org:4433" },
+    { "wzps://relay.example.org:4433/calls", WZP_CLIENT_ERROR_INVALID_URI,
+      "Remove “/calls”: a relay address is wzps://HOST:PORT, and optionally “#” and the "
+      "relay’s fingerprint" },
+    { "wzps://relay,example.org", WZP_CLIENT_ERROR_INVALID_URI,
+      "“relay,example.org” is not a host name: a host name has only letters, digits, “-” "
+      "and “.”" },
+    { "wzps://2001:db8::1", WZP_CLIENT_ERROR_INVALID_URI,
+      "An IPv6 address must be in brackets, like wzps://[2001:db8::1]:4433" },
+    { "wzps://[2001:db8::1", WZP_CLIENT_ERROR_INVALID_URI,
+      "The IPv6 address after “[” has no closing “]”" },
+    { "wzps://[2001:db8::1]4433", WZP_CLIENT_ERROR_INVALID_URI,
+      "Only “:” and a port may follow the IPv6 address in brackets, not “4433”" },
+    { "wzps://[192.0.2.7]:4433", WZP_CLIENT_ERROR_INVALID_URI,
+      "“192.0.2.7” in brackets is not an IPv6 address" },
+    { "wzps://relay.example.org:4433 ", WZP_CLIENT_ERROR_INVALID_URI,
+      "The relay address must not contain spaces" },
+    { "", WZP_CLIENT_ERROR_INVALID_URI,
+      "The relay address is empty: enter one like wzps://relay.example.org:4433" },
+    { NULL, WZP_CLIENT_ERROR_INVALID_URI,
+      "The relay address is empty: enter one like wzps://relay.example.org:4433" },
+    { "wzps://relay.example.org:4433#1A2B:3C4D:5E6F:7081:92A3:B4C5:D6E7:F809",
+      WZP_CLIENT_ERROR_INVALID_FINGERPRINT,
+      "“1A2B:3C4D:5E6F:7081:92A3:B4C5:D6E7:F809” after the “#” is not a relay fingerprint: it "
+      "must be 8 groups of 4 characters from 0–9 and a–f, separated by “:”" },
+    { "wzps://relay.example.org:4433#", WZP_CLIENT_ERROR_INVALID_FINGERPRINT,
+      "Nothing follows the “#”: put the relay’s fingerprint after it, or remove the “#”" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      g_test_message ("%s", cases[i].uri ? cases[i].uri : "(null)");
+      g_assert_false (wzp_relay_uri_validate (cases[i].uri, &error));
+      g_assert_error (error, WZP_CLIENT_ERROR, cases[i].code);
+      g_assert_cmpstr (error->message, ==, cases[i].message);
+    }
+
+  /* A missing port is no mistake: it is 4433, where wzp-relay listens by default. */
+  g_assert_true (wzp_relay_uri_validate ("wzps://relay.example.org", NULL));
+  g_assert_true (wzp_relay_uri_validate ("wzps://relay.example.org#" FP, NULL));
+  g_assert_true (wzp_relay_uri_validate ("wzps://[::1]:9#" FP, NULL));
+  g_assert_false (wzp_relay_uri_validate ("wzps://relay.example.org:65536", NULL));
 }
 
 /* Port 0 as the default makes the port required (a known relay's key, a peer's address). */
@@ -117,6 +199,7 @@ main (int   argc,
   g_test_add_func ("/wzp/relay-uri/valid", test_uri_valid);
   g_test_add_func ("/wzp/relay-uri/invalid", test_uri_invalid);
   g_test_add_func ("/wzp/relay-uri/host-port-required", test_host_port_required);
+  g_test_add_func ("/wzp/relay-uri/validate-messages", test_validate_messages);
   g_test_add_func ("/wzp/pipe-token/derive", test_pipe_token);
 
   return g_test_run ();

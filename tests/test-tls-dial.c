@@ -398,6 +398,172 @@ test_cancel (Fixture       *fixture,
   g_assert_null (tls);
 }
 
+/* Replaces the fixture's listener (every address) with one on @ip alone, at @port (0: the
+ * kernel's choice). FALSE if that cannot be listened on (no IPv6, the port taken). */
+static gboolean
+fixture_listen_on (Fixture    *fixture,
+                   const char *ip,
+                   guint16     port)
+{
+  g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (ip);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (inet, port);
+  g_autoptr(GSocketAddress) effective = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_socket_listener_close (fixture->listener);
+  g_clear_object (&fixture->listener);
+  fixture->listener = g_socket_listener_new ();
+  if (!g_socket_listener_add_address (fixture->listener, address, G_SOCKET_TYPE_STREAM,
+                                      G_SOCKET_PROTOCOL_TCP, NULL, &effective, &error))
+    {
+      g_test_message ("Cannot listen on %s port %u: %s", ip, port, error->message);
+      return FALSE;
+    }
+  fixture->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
+  return TRUE;
+}
+
+/* Dials localhost:@port (from @from when not NULL) and waits for the result. */
+static GIOStream *
+fixture_dial_localhost (Fixture        *fixture,
+                        guint16         port,
+                        WzpSharedPort  *from,
+                        const char     *pin,
+                        WzpTlsDialStep *failed_step,
+                        GError        **error)
+{
+  g_autoptr(GSocketConnectable) connectable = g_network_address_new ("localhost", port);
+  g_autoptr(GSocketConnection) socket_conn = NULL;
+  GIOStream *tls;
+
+  g_clear_object (&fixture->result);
+  _wzp_tls_dial_async (connectable, from, wzp_identity_get_certificate (fixture->client_identity),
+                       pin, WAIT_MS, NULL, store_result_cb, fixture);
+  wzp_test_wait_pointer ((gpointer *) &fixture->result, WAIT_MS);
+  tls = _wzp_tls_dial_finish (fixture->result, &socket_conn, failed_step, error);
+  if (tls != NULL)
+    {
+      g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (socket_conn,
+                                                                                 NULL);
+      g_autofree char *ip =
+        g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+
+      /* The dial went to the one address that is listening. */
+      g_assert_cmpstr (ip, ==, "127.0.0.1");
+      g_io_stream_close (G_IO_STREAM (socket_conn), NULL, NULL);
+    }
+  return tls;
+}
+
+/* GIO resolves localhost to ::1 first, then 127.0.0.1, whatever /etc/hosts says: the
+ * tests below rest on that order (the first address is one nobody listens on). */
+static void
+assert_localhost_is_ipv6_first (void)
+{
+  g_autoptr(GSocketConnectable) connectable = g_network_address_new ("localhost", 9);
+  g_autoptr(GSocketAddressEnumerator) enumerator = g_socket_connectable_enumerate (connectable);
+  g_autoptr(GSocketAddress) first = g_socket_address_enumerator_next (enumerator, NULL, NULL);
+  g_autoptr(GSocketAddress) second = g_socket_address_enumerator_next (enumerator, NULL, NULL);
+
+  g_assert_nonnull (first);
+  g_assert_nonnull (second);
+  g_assert_cmpint (g_socket_address_get_family (first), ==, G_SOCKET_FAMILY_IPV6);
+  g_assert_cmpint (g_socket_address_get_family (second), ==, G_SOCKET_FAMILY_IPV4);
+}
+
+/* A server on 127.0.0.1 only, dialled at localhost (::1 first): the dial goes on to the
+ * second address instead of failing on the first. @user_data: as for test_pinned(). */
+static void
+test_every_address (Fixture       *fixture,
+                    gconstpointer  user_data)
+{
+  const char *server_fp = wzp_identity_get_fingerprint (fixture->server_identity);
+  g_autoptr(WzpSharedPort) port = maybe_shared_port (user_data);
+  g_autoptr(GIOStream) tls = NULL;
+  g_autoptr(GError) error = NULL;
+
+  assert_localhost_is_ipv6_first ();
+  g_assert_true (fixture_listen_on (fixture, "127.0.0.1", 0));
+  fixture_serve (fixture, SERVE_TLS);
+  tls = fixture_dial_localhost (fixture, fixture->port, port, server_fp, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (_wzp_tls_connection_get_peer_fingerprint (tls), ==, server_fp);
+  if (port != NULL)
+    _wzp_shared_port_close (port);
+}
+
+/* From P every attempt is the whole dial with the pin: a server with another key at the
+ * first address (::1) is passed over for the right one at the second. */
+static void
+test_wrong_key_then_right (Fixture       *fixture,
+                           gconstpointer  user_data)
+{
+  const char *server_fp = wzp_identity_get_fingerprint (fixture->server_identity);
+  g_autoptr(WzpSharedPort) port = maybe_shared_port ("from P");
+  Fixture decoy = { 0 };
+  g_autoptr(GIOStream) tls = NULL;
+  g_autoptr(GError) error = NULL;
+
+  assert_localhost_is_ipv6_first ();
+  g_assert_true (fixture_listen_on (fixture, "127.0.0.1", 0));
+  fixture_set_up (&decoy, NULL);
+  if (!fixture_listen_on (&decoy, "::1", fixture->port))
+    {
+      fixture_tear_down (&decoy, NULL);
+      g_test_skip ("Cannot listen on [::1] at the same port here");
+      return;
+    }
+  fixture_serve (&decoy, SERVE_TLS);
+  fixture_serve (fixture, SERVE_TLS);
+
+  tls = fixture_dial_localhost (fixture, fixture->port, port, server_fp, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (_wzp_tls_connection_get_peer_fingerprint (tls), ==, server_fp);
+  /* The decoy was really dialled, and left at once. */
+  wzp_test_wait_flag (&decoy.server_done, WAIT_MS);
+  assert_server_sees_close (&decoy);
+
+  fixture_tear_down (&decoy, NULL);
+  _wzp_shared_port_close (port);
+}
+
+/* When no address works, the error is the attempt's that got furthest: another key at ::1
+ * (a pin mismatch, in the handshake), not the refused connection at 127.0.0.1 that came
+ * after it. */
+static void
+test_best_error (Fixture       *fixture,
+                 gconstpointer  user_data)
+{
+  g_autoptr(WzpIdentity) other = wzp_test_identity_new ();
+  g_autoptr(WzpSharedPort) port = maybe_shared_port ("from P");
+  g_autoptr(GIOStream) tls = NULL;
+  g_autoptr(GError) error = NULL;
+  WzpTlsDialStep step = WZP_TLS_DIAL_STEP_RESOLVE;
+
+  assert_localhost_is_ipv6_first ();
+  if (!fixture_listen_on (fixture, "::1", 0))
+    {
+      g_test_skip ("Cannot listen on [::1] here");
+      return;
+    }
+  fixture_serve (fixture, SERVE_TLS);
+  tls = fixture_dial_localhost (fixture, fixture->port, port,
+                                wzp_identity_get_fingerprint (other), &step, &error);
+  g_assert_null (tls);
+  g_assert_error (error, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_PIN_MISMATCH);
+  g_assert_cmpint (step, ==, WZP_TLS_DIAL_STEP_HANDSHAKE);
+  g_clear_error (&error);
+
+  /* Nobody anywhere: the refused connection, at the connect step. */
+  g_assert_true (fixture_listen_on (fixture, "::1", 0));
+  g_socket_listener_close (fixture->listener);
+  tls = fixture_dial_localhost (fixture, fixture->port, port, NULL, &step, &error);
+  g_assert_null (tls);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+  g_assert_cmpint (step, ==, WZP_TLS_DIAL_STEP_CONNECT);
+  _wzp_shared_port_close (port);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -417,6 +583,10 @@ main (int   argc,
   ADD ("cancel", test_cancel);
   ADD_DATA ("from-port", "from P", test_pinned);
   ADD_DATA ("from-port-timeout", "from P", test_timeout);
+  ADD ("every-address", test_every_address);
+  ADD_DATA ("every-address-from-port", "from P", test_every_address);
+  ADD ("wrong-key-then-right-from-port", test_wrong_key_then_right);
+  ADD ("best-error-from-port", test_best_error);
 
 #undef ADD
 #undef ADD_DATA

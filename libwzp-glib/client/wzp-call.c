@@ -1116,6 +1116,59 @@ wzp_call_hangup (WzpCall *self)
 }
 
 /**
+ * wzp_call_decline:
+ * @self: an incoming call
+ * @reason: %WZP_HANGUP_REASON_DECLINED or %WZP_HANGUP_REASON_BUSY
+ *
+ * Refuses an incoming call that has not been answered, saying why: the caller's call
+ * ends with @reason, so its [method@Wzp.Client.place_call_async] fails with
+ * %WZP_CALL_ERROR_DECLINED or %WZP_CALL_ERROR_BUSY and its
+ * [property@Wzp.Call:end-reason] is @reason. %WZP_HANGUP_REASON_BUSY is for a call
+ * that arrives while the user is in another call (or being rung by one): the caller is
+ * told that the line is busy, not that the user turned them down.
+ * %WZP_HANGUP_REASON_DECLINED is what [method@Wzp.Call.hangup] and
+ * %WZP_ACCEPT_MODE_REJECT do.
+ *
+ * This call then ends too, with @reason as its [property@Wzp.Call:end-reason] and a
+ * sentence in [property@Wzp.Call:error-message]. On a call that is no longer waiting for
+ * an answer (answered, or an outgoing call), this hangs up as [method@Wzp.Call.hangup]
+ * does; on an ended call it does nothing.
+ *
+ * Since: 1.0
+ */
+void
+wzp_call_decline (WzpCall         *self,
+                  WzpHangupReason  reason)
+{
+  g_autoptr(WzpMessage) message = NULL;
+
+  g_return_if_fail (WZP_IS_CALL (self));
+  g_return_if_fail (reason == WZP_HANGUP_REASON_DECLINED || reason == WZP_HANGUP_REASON_BUSY);
+
+  if (self->state != WZP_CALL_STATE_INCOMING)
+    {
+      wzp_call_hangup (self);
+      return;
+    }
+  if (reason == WZP_HANGUP_REASON_DECLINED)
+    {
+      wzp_call_hangup (self);   /* declines, as DirectCallAnswer{Reject} */
+      return;
+    }
+
+  /* Busy is a Hangup with its reason (docs/protocol.md, "Calls at the relay"): the relay
+   * ends the call and passes the reason to the caller, as it does when it finds the callee
+   * busy itself. Nothing was answered, so there is no path to tell. */
+  message = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, self->call_id);
+  _wzp_message_set_string (message, "reason", _wzp_hangup_reason_to_wire (reason));
+  _wzp_call_send_signalling (self, message);
+  _wzp_call_end (self, reason,
+                 g_error_new (WZP_CALL_ERROR, WZP_CALL_ERROR_BUSY,
+                              "You were busy; %s was told so", _wzp_call_peer_name (self)),
+                 FALSE);
+}
+
+/**
  * wzp_call_get_call_id:
  * @self: a call
  *

@@ -65,6 +65,7 @@ struct _WzpClient
 
   WzpClientState     state;
   char              *error_message;
+  GError            *error;          /* behind error_message, with its domain and code */
   char              *relay_fingerprint;
   char              *known_key;         /* a relay (_wzp_known_relay_key()) and its pin, */
   char              *known_pin;         /* read once per connect: see keep_known_pin() */
@@ -105,6 +106,7 @@ enum {
   PROP_ALLOW_LIST,
   PROP_STATE,
   PROP_ERROR_MESSAGE,
+  PROP_ERROR,
   PROP_OBSERVED_ADDRESS,
   PROP_NAT_TYPE,
   PROP_HOST_CANDIDATES,
@@ -125,11 +127,24 @@ static void start_attempt (WzpClient *self);
 static void connection_failed (WzpClient *self,
                                GError    *error);
 
+/* The error first, then the state: a handler of notify::state reads why. */
 static void
 set_state (WzpClient      *self,
            WzpClientState  state,
-           const char     *error_message)
+           const GError   *error)
 {
+  const char *error_message = error != NULL ? error->message : NULL;
+
+  if (self->error != error &&
+      (self->error == NULL || error == NULL || self->error->domain != error->domain ||
+       self->error->code != error->code ||
+       g_strcmp0 (self->error->message, error->message) != 0))
+    {
+      g_clear_error (&self->error);
+      if (error != NULL)
+        self->error = g_error_copy (error);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ERROR]);
+    }
   if (g_strcmp0 (self->error_message, error_message) != 0)
     {
       g_free (self->error_message);
@@ -364,11 +379,11 @@ connection_failed (WzpClient *self,
     {
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                         "MESSAGE", "Not connecting to the relay again: %s", owned->message);
-      set_state (self, WZP_CLIENT_STATE_FAILED, owned->message);
+      set_state (self, WZP_CLIENT_STATE_FAILED, owned);
       return;
     }
 
-  set_state (self, WZP_CLIENT_STATE_RECONNECTING, owned->message);
+  set_state (self, WZP_CLIENT_STATE_RECONNECTING, owned);
   self->backoff_ms = self->backoff_ms == 0 ? BACKOFF_MIN_MS
                                            : MIN (self->backoff_ms * 2, BACKOFF_MAX_MS);
   g_debug ("Relay connection failed (%s); retrying in %u ms", owned->message,
@@ -724,17 +739,25 @@ dialled_cb (GObject      *source,
   tls = _wzp_tls_dial_finish (result, &socket_conn, &step, &error);
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
+  /* Two different stories for the user: an address whose pin does not match is most
+   * likely a wrong address or a mistyped pin; a relay trusted on first use that shows
+   * another key than the first time may be an interception. */
+  if (g_error_matches (error, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_PIN_MISMATCH) &&
+      attempt->pin_from_uri)
+    {
+      connection_failed (self, g_error_new (WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_PIN_MISMATCH,
+                                            "The relay at %s is not the one in its URI: %s",
+                                            attempt->host_key, error->message));
+      return;
+    }
   if (g_error_matches (error, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_PIN_MISMATCH))
     {
-      g_autoptr(GError) changed =
-        g_error_new (WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED,
-                     attempt->pin_from_uri
-                       ? "The relay at %s is not the one in its URI: %s"
-                       : "The relay at %s has a different identity than the first time "
-                         "(%s); if the operator changed it, remove it from the known "
-                         "relays file",
-                     attempt->host_key, error->message);
-      connection_failed (self, g_steal_pointer (&changed));
+      connection_failed (self,
+                         g_error_new (WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED,
+                                      "The relay at %s has a different identity than the "
+                                      "first time (%s); if the operator changed it, remove "
+                                      "it from the known relays file",
+                                      attempt->host_key, error->message));
       return;
     }
   if (tls == NULL)
@@ -1472,6 +1495,24 @@ wzp_client_get_error_message (WzpClient *self)
 }
 
 /**
+ * wzp_client_get_error:
+ * @self: a client
+ *
+ * Why the client is %WZP_CLIENT_STATE_RECONNECTING or %WZP_CLIENT_STATE_FAILED, with
+ * the error's domain and code: [property@Wzp.Client:error].
+ *
+ * Returns: (nullable) (transfer none): the error of the last failed attempt, or %NULL
+ *
+ * Since: 1.0
+ */
+const GError *
+wzp_client_get_error (WzpClient *self)
+{
+  g_return_val_if_fail (WZP_IS_CLIENT (self), NULL);
+  return self->error;
+}
+
+/**
  * wzp_client_get_observed_address:
  * @self: a client
  *
@@ -1602,6 +1643,9 @@ wzp_client_get_property (GObject    *object,
     case PROP_ERROR_MESSAGE:
       g_value_set_string (value, self->error_message);
       break;
+    case PROP_ERROR:
+      g_value_set_boxed (value, self->error);
+      break;
     case PROP_OBSERVED_ADDRESS:
       g_value_set_string (value, wzp_client_get_observed_address (self));
       break;
@@ -1715,6 +1759,7 @@ wzp_client_finalize (GObject *object)
   g_free (self->audio_source);
   g_free (self->audio_sink);
   g_free (self->error_message);
+  g_clear_error (&self->error);
   g_free (self->relay_fingerprint);
   forget_known_pin (self);
   g_strfreev (self->reflectors);
@@ -1760,7 +1805,12 @@ wzp_client_class_init (WzpClientClass *klass)
   /**
    * WzpClient:relay-uri:
    *
-   * The relay, as `wzps://HOST:PORT#FINGERPRINT`.
+   * The relay, as `wzps://HOST[:PORT][#FINGERPRINT]` (the port defaults to 4433;
+   * without a fingerprint the relay's key is trusted on first use). An address that does
+   * not parse fails the connection with %WZP_CLIENT_ERROR_INVALID_URI or
+   * %WZP_CLIENT_ERROR_INVALID_FINGERPRINT and the message of wzp_relay_uri_validate(),
+   * which checks one beforehand. A host name with several addresses is dialled at each
+   * in turn.
    *
    * Since: 1.0
    */
@@ -1884,6 +1934,34 @@ wzp_client_class_init (WzpClientClass *klass)
   properties[PROP_ERROR_MESSAGE] =
     g_param_spec_string ("error-message", NULL, NULL, NULL,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpClient:error:
+   *
+   * Why the connection failed, as the error itself, so that the reason can be told
+   * apart by its domain and code (an app shows each in its own way): set with
+   * [property@Wzp.Client:error-message], whose text it carries, while the client is
+   * %WZP_CLIENT_STATE_RECONNECTING or %WZP_CLIENT_STATE_FAILED, and %NULL while it
+   * connects for the first time, is connected or disconnected. Both are set before
+   * [property@Wzp.Client:state] changes, so a handler of `notify::state` reads the
+   * reason of the new state.
+   *
+   * It matters most for the failures the client does not retry, which come after
+   * [method@Wzp.Client.connect_finish] has returned when the client was connected
+   * before: %WZP_CLIENT_ERROR_REPLACED (another program registered with the same
+   * identity at the relay: tell the user, and connect again only when they ask),
+   * %WZP_CLIENT_ERROR_RELAY_PIN_MISMATCH (the relay at the address does not have the
+   * fingerprint the address pins: the address or the fingerprint in it is wrong) and
+   * %WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED (a relay trusted on first use presents
+   * another key than the first time: possibly an interception). Errors the client
+   * retries (the relay cannot be reached, %G_IO_ERROR_CONNECTION_REFUSED and the like)
+   * come with %WZP_CLIENT_STATE_RECONNECTING.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_ERROR] =
+    g_param_spec_boxed ("error", NULL, NULL, G_TYPE_ERROR,
+                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   /**
    * WzpClient:observed-address:

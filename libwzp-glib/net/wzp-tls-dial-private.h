@@ -17,7 +17,8 @@ G_BEGIN_DECLS
 
 /* Where a dial failed, for callers whose messages differ by step. */
 typedef enum {
-  WZP_TLS_DIAL_STEP_RESOLVE,    /* looking the host name up (only when dialling from P) */
+  WZP_TLS_DIAL_STEP_RESOLVE,    /* looking the host name up (only when dialling from P, and
+                                 * only when no address was tried) */
   WZP_TLS_DIAL_STEP_CONNECT,    /* TCP (and, without P, the lookup GSocketClient makes) */
   WZP_TLS_DIAL_STEP_HANDSHAKE,  /* TLS, the pin, the peer's certificate */
 } WzpTlsDialStep;
@@ -27,10 +28,13 @@ typedef enum {
  * accepted iff its fingerprint is @pin; @pin NULL accepts any peer and records its
  * fingerprint, for _wzp_tls_connection_get_peer_fingerprint()).
  *
- * @from (nullable): dial from the client's port P, to the first address @connectable
- * resolves to (the reflexive address the relay sees is then P's mapping;
- * docs/decisions.md, "One port per client"). Without it, GSocketClient tries each
- * address, without proxies.
+ * @from (nullable): dial from the client's port P (the reflexive address the relay sees
+ * is then P's mapping; docs/decisions.md, "One port per client"), to every address
+ * @connectable resolves to, one after the other in GIO's order (IPv6 and IPv4
+ * interleaved), until one connects and passes the handshake and the pin; if none does,
+ * the error of the attempt that got furthest (a handshake's over a connection's) is
+ * reported, with its step. Without it, GSocketClient tries each address (TCP only: the
+ * handshake runs on the first that connects), without proxies.
  *
  * @timeout_ms (0: none) bounds the whole dial; when it passes, the dial fails with
  * G_IO_ERROR_TIMED_OUT and a message saying which step did not finish. Cancelling

@@ -25,6 +25,11 @@ typedef struct
   WzpTlsDialStep      step;
   GSocketConnection  *socket_conn;    /* until _wzp_tls_dial_finish() takes it */
   GIOStream          *tls;
+  /* From P only: the addresses the name resolves to, tried one after the other, and the
+   * error of the attempt that got furthest (with its step), reported if none succeeds. */
+  GSocketAddressEnumerator *enumerator;
+  GError             *best_error;
+  WzpTlsDialStep      best_step;
 } Dial;
 
 static void
@@ -45,6 +50,8 @@ dial_free (Dial *dial)
     g_io_stream_close (G_IO_STREAM (dial->socket_conn), NULL, NULL);
   g_clear_object (&dial->socket_conn);
   g_clear_object (&dial->tls);
+  g_clear_object (&dial->enumerator);
+  g_clear_error (&dial->best_error);
   g_clear_object (&dial->cancellable);
   g_clear_object (&dial->connectable);
   g_clear_object (&dial->from);
@@ -83,6 +90,43 @@ dial_fail (GTask  *task,
   g_task_return_error (task, error);
 }
 
+static void dial_next_address (GTask *task);
+
+/* One attempt (an address, from P) failed at dial->step: the next address is tried, and if
+ * there is none the error of the attempt that got furthest is reported (a pin mismatch at
+ * one address says more than a refused connection at another; GSocketClient ranks its
+ * errors the same way). Without P, GSocketClient has tried every address already. Takes
+ * @task and @error. */
+static void
+dial_attempt_failed (GTask  *task,
+                     GError *error)
+{
+  Dial *dial = g_task_get_task_data (task);
+
+  if (dial->enumerator == NULL || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      dial_fail (task, error);
+      g_object_unref (task);
+      return;
+    }
+
+  g_debug ("Dialling %s failed: %s", dial->tls != NULL ? "TLS" : "TCP", error->message);
+  if (dial->best_error == NULL || dial->step > dial->best_step)
+    {
+      g_clear_error (&dial->best_error);
+      dial->best_error = error;
+      dial->best_step = dial->step;
+    }
+  else
+    g_error_free (error);
+
+  if (dial->socket_conn != NULL)
+    g_io_stream_close (G_IO_STREAM (dial->socket_conn), NULL, NULL);
+  g_clear_object (&dial->socket_conn);
+  g_clear_object (&dial->tls);
+  dial_next_address (task);
+}
+
 static gboolean
 dial_timeout_cb (gpointer user_data)
 {
@@ -112,7 +156,7 @@ dial_handshake_cb (GObject      *source,
   if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
     {
       _wzp_tls_connection_explain_error (dial->tls, &error);
-      dial_fail (task, error);
+      dial_attempt_failed (g_steal_pointer (&task), error);
       return;
     }
   /* A resumed session would skip ::accept-certificate, and with it the pin. */
@@ -120,8 +164,10 @@ dial_handshake_cb (GObject      *source,
     {
       g_autofree char *name = g_socket_connectable_to_string (dial->connectable);
 
-      dial_fail (task, g_error_new (G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
-                                    _("%s was not authenticated by its certificate"), name));
+      dial_attempt_failed (g_steal_pointer (&task),
+                           g_error_new (G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
+                                        _("%s was not authenticated by its certificate"),
+                                        name));
       return;
     }
   g_task_return_pointer (task, g_object_ref (dial->tls), g_object_unref);
@@ -145,7 +191,7 @@ dial_connected_cb (GObject      *source,
                                                          &error);
   if (dial->socket_conn == NULL)
     {
-      dial_fail (task, error);
+      dial_attempt_failed (g_steal_pointer (&task), error);
       return;
     }
   dial->step = WZP_TLS_DIAL_STEP_HANDSHAKE;
@@ -153,6 +199,7 @@ dial_connected_cb (GObject      *source,
                                    dial->pin, &error);
   if (dial->tls == NULL)
     {
+      /* An invalid pin: no other address makes it valid. */
       dial_fail (task, error);
       return;
     }
@@ -175,7 +222,17 @@ dial_resolved_cb (GObject      *source,
 
   if (address == NULL)
     {
-      if (error == NULL)
+      /* Out of addresses: report the attempt that got furthest. A lookup that fails after
+       * some addresses were tried (GNetworkAddress looks IPv4 and IPv6 up apart) says
+       * less than they did. */
+      if (dial->best_error != NULL &&
+          (error == NULL || !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)))
+        {
+          g_clear_error (&error);
+          error = g_steal_pointer (&dial->best_error);
+          dial->step = dial->best_step;
+        }
+      else if (error == NULL)
         {
           g_autofree char *name = g_socket_connectable_to_string (dial->connectable);
 
@@ -188,6 +245,18 @@ dial_resolved_cb (GObject      *source,
   dial->step = WZP_TLS_DIAL_STEP_CONNECT;
   _wzp_shared_port_connect_async (dial->from, address, dial->cancellable,
                                   dial_connected_cb, g_steal_pointer (&task));
+}
+
+/* From P: the next address of the name (GNetworkAddress gives them in RFC 8305's order,
+ * IPv6 and IPv4 interleaved), each dialled and handshaken in turn with the same pin. */
+static void
+dial_next_address (GTask *task)
+{
+  Dial *dial = g_task_get_task_data (task);
+
+  dial->step = WZP_TLS_DIAL_STEP_RESOLVE;
+  g_socket_address_enumerator_next_async (dial->enumerator, dial->cancellable,
+                                          dial_resolved_cb, task);
 }
 
 void
@@ -238,12 +307,10 @@ _wzp_tls_dial_async (GSocketConnectable  *connectable,
 
   if (from != NULL)
     {
-      g_autoptr(GSocketAddressEnumerator) enumerator =
-        g_socket_connectable_enumerate (connectable);
-
-      dial->step = WZP_TLS_DIAL_STEP_RESOLVE;
-      g_socket_address_enumerator_next_async (enumerator, dial->cancellable,
-                                              dial_resolved_cb, g_steal_pointer (&task));
+      /* GSocketClient cannot dial from P (g_socket_bind() resets SO_REUSEPORT;
+       * wzp-socket-private.h), so the addresses are GIO's enumerator's, tried here. */
+      dial->enumerator = g_socket_connectable_enumerate (connectable);
+      dial_next_address (g_steal_pointer (&task));
     }
   else
     {

@@ -12,9 +12,9 @@
 
 #include <glib.h>
 
-G_BEGIN_DECLS
+#include "wzp-relay-uri.h"
 
-#define WZP_RELAY_URI_DEFAULT_PORT 4433
+G_BEGIN_DECLS
 
 /* Splits HOST[:PORT] or [IPV6]:PORT; @default_port 0 makes the port required. FALSE if
  * @text is not of that form. */
@@ -22,7 +22,10 @@ gboolean        _wzp_relay_uri_parse_host_port (const char   *text,
                                                 guint16       default_port,
                                                 char        **out_host,
                                                 guint16      *out_port);
-/* Parses wzps://HOST[:PORT][#FINGERPRINT] (the port defaults to 4433). */
+/* Parses wzps://HOST[:PORT][/][#FINGERPRINT] (the port defaults to 4433; an IPv6 address
+ * in brackets). Fails with WZP_CLIENT_ERROR_INVALID_URI, or _INVALID_FINGERPRINT for what
+ * follows "#", and a translated message that names the part at fault and what it must be
+ * (wzp_relay_uri_validate() is this for the API). */
 gboolean        _wzp_relay_uri_parse           (const char   *uri,
                                                 char        **out_host,
                                                 guint16      *out_port,

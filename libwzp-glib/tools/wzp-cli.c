@@ -1344,16 +1344,19 @@ parse_command_line (Cli    *cli,
       if (cli->relay == NULL)
         return usage (_("%s needs a relay: give --relay wzps://HOST:PORT#FINGERPRINT"),
                      command);
-      /* Before anything is made on disk for a command that cannot work. */
+      /* Before anything is made on disk for a command that cannot work. The parser's
+       * messages name the part at fault; the option and its value say where it is. */
       if (!_wzp_relay_uri_parse (cli->relay, &host, &port, &pin, &error))
-        return fail ("%s", error->message);
+        return fail ("--relay %s: %s", cli->relay, error->message);
       for (guint i = 0; i + 1 < cli->reflectors->len; i++)
         {
           g_clear_pointer (&host, g_free);
           g_clear_pointer (&pin, g_free);
           if (!_wzp_relay_uri_parse (g_ptr_array_index (cli->reflectors, i), &host,
                                             &port, &pin, &error))
-            return fail ("--reflector: %s", error->message);
+            return fail ("--reflector %s: %s",
+                         (const char *) g_ptr_array_index (cli->reflectors, i),
+                         error->message);
         }
     }
 
