@@ -1080,6 +1080,24 @@ dial_action (GSimpleAction *action,
 }
 
 static void
+forget_busy_caller (WzpApplication *self)
+{
+  WzpWindow *window = wzp_application_get_main_window (self);
+
+  g_clear_pointer (&self->busy_caller, g_free);
+  if (window != NULL)
+    wzp_window_hide_busy_call (window);
+}
+
+static void
+dismiss_busy_call_action (GSimpleAction *action,
+                          GVariant      *parameter,
+                          gpointer       user_data)
+{
+  forget_busy_caller (WZP_APPLICATION (user_data));
+}
+
+static void
 call_back_action (GSimpleAction *action,
                   GVariant      *parameter,
                   gpointer       user_data)
@@ -1091,13 +1109,7 @@ call_back_action (GSimpleAction *action,
    * notification), unless the call could not be placed now. */
   dial (self, fingerprint);
   if (g_strcmp0 (self->busy_caller, fingerprint) == 0 && (self->dial != NULL || self->call))
-    {
-      WzpWindow *window = wzp_application_get_main_window (self);
-
-      g_clear_pointer (&self->busy_caller, g_free);
-      if (window != NULL)
-        wzp_window_hide_busy_call (window);
-    }
+    forget_busy_caller (self);
 }
 
 static void
@@ -1204,6 +1216,7 @@ static const GActionEntry app_actions[] = {
   { .name = "about", .activate = about_action },
   { .name = "dial", .activate = dial_action, .parameter_type = "s" },
   { .name = "call-back", .activate = call_back_action, .parameter_type = "s" },
+  { .name = "dismiss-busy-call", .activate = dismiss_busy_call_action },
   { .name = "hang-up", .activate = hang_up_action },
   { .name = "answer-call", .activate = answer_call_action, .parameter_type = "s" },
   { .name = "answer-call-privately", .activate = answer_call_privately_action,

@@ -186,8 +186,9 @@ wzp_window_get_ringing_page (WzpWindow *self)
 }
 
 /* Someone called during a call and was told busy: "Dana tried to call you", with Call Back,
- * under whatever page shows, until dismissed or called back. @name names the caller (from
- * the contacts, or "Unknown caller"). */
+ * under whatever page shows, until dismissed or called back (app.dismiss-busy-call and
+ * app.call-back: the application remembers it for windows made later). @name names the
+ * caller (from the contacts, or "Unknown caller"). */
 void
 wzp_window_show_busy_call (WzpWindow  *self,
                            const char *name,
@@ -229,12 +230,6 @@ wzp_window_hide_busy_call (WzpWindow *self)
   g_return_if_fail (WZP_IS_WINDOW (self));
 
   gtk_revealer_set_reveal_child (self->busy_revealer, FALSE);
-}
-
-static void
-busy_dismiss_cb (WzpWindow *self)
-{
-  wzp_window_hide_busy_call (self);
 }
 
 /* Call Back works from the main page: there is one call at a time (no hold). */
@@ -574,7 +569,6 @@ wzp_window_class_init (WzpWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, WzpWindow, busy_revealer);
   gtk_widget_class_bind_template_child (widget_class, WzpWindow, busy_label);
   gtk_widget_class_bind_template_child (widget_class, WzpWindow, busy_call_back_button);
-  gtk_widget_class_bind_template_callback (widget_class, busy_dismiss_cb);
 
   gtk_widget_class_install_action (widget_class, "win.copy-fingerprint", NULL,
                                    copy_fingerprint_action);

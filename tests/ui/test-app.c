@@ -1005,6 +1005,8 @@ test_busy (void)
   target = gtk_actionable_get_action_target_value (GTK_ACTIONABLE (call_back));
   g_assert_cmpstr (g_variant_get_string (target, NULL), ==, fx.peer2_fingerprint);
   g_assert_false (gtk_widget_get_sensitive (call_back));
+  wzp_window_dismiss_toasts (window ());
+  wzp_ui_save_screenshot (GTK_WIDGET (window ()), "tried-to-call.png");
   missed_id = g_strdup_printf ("missed-call-%s",
                                json_object_get_string_member (ended, "call_id"));
   WZP_UI_WAIT ((entry = find_notification (missed_id)) != NULL, TIMEOUT_MS);
