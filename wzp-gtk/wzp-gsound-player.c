@@ -105,6 +105,7 @@ start_sound (WzpGSoundPlayer *self)
   if (self->context == NULL)
     return;
 
+  g_debug ("Playing the sound %s%s", self->event_id, self->repeat ? " (repeating)" : "");
   play = g_new0 (Play, 1);
   play->self = g_object_ref (self);
   play->cancellable = g_object_ref (self->cancellable);

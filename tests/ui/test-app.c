@@ -881,11 +881,22 @@ test_incoming_notification_decline (void)
   g_autofree char *id = NULL;
   WzpCall *ringing;
   JsonObject *ended;
+  GtkWidget *dialog;
 
   peer = spawn_caller ("30");
   WZP_UI_WAIT ((ringing = _wzp_application_get_ringing_call (fx.app)) != NULL, TIMEOUT_MS);
   id = g_strdup_printf ("incoming-call-%s", wzp_call_get_call_id (ringing));
   WZP_UI_WAIT (find_notification (id) != NULL, TIMEOUT_MS);
+
+  /* Ctrl+Q while it rings asks first; Cancel leaves it ringing. */
+  gtk_widget_activate_action (GTK_WIDGET (window ()), "app.quit", NULL);
+  WZP_UI_WAIT ((dialog = _wzp_application_get_quit_dialog (fx.app)) != NULL, TIMEOUT_MS);
+  g_assert_cmpstr (adw_message_dialog_get_heading (ADW_MESSAGE_DIALOG (dialog)), ==,
+                   "Decline the Call and Quit?");
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_assert_null (_wzp_application_get_quit_dialog (fx.app));
+  g_assert_true (_wzp_application_get_ringing_call (fx.app) == ringing);
+  g_assert_true (wzp_window_is_ringing (window ()));
 
   g_action_group_activate_action (G_ACTION_GROUP (fx.app), "decline-call",
                                   g_variant_new_string (wzp_call_get_call_id (ringing)));
