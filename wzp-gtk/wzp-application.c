@@ -655,9 +655,10 @@ refuse_busy (WzpApplication *self,
   /* TODO(app-lib): libwzp-glib has WZP_HANGUP_REASON_BUSY and WZP_CALL_ERROR_BUSY (its relay
    * sends Hangup{Busy} for a callee at its call limit), but no public call for a callee to
    * refuse a call as busy: wzp_call_hangup() on an incoming call declines it, so the caller
-   * is told "declined", not "busy". Call the library's busy refusal here once it has one
-   * (being added on branch app-lib); tests/ui/test-app.c (/wzp/ui/app/busy) marks the
-   * caller's outcome incomplete until then. */
+   * is told "declined", not "busy". Branch app-lib is adding
+   * wzp_call_decline (call, WZP_HANGUP_REASON_BUSY): call that here instead once it is on
+   * main; tests/ui/test-app.c (/wzp/ui/app/busy) marks the caller's outcome incomplete
+   * until then, and asserts "busy" after. */
   wzp_call_hangup (call);
 
   record_call (self, wzp_call_get_peer_fingerprint (call), wzp_call_get_peer_alias (call),
