@@ -5,15 +5,19 @@
 #pragma once
 
 #include "wzp-application.h"
+#include "wzp-sound-player.h"
 
 G_BEGIN_DECLS
 
-/* Whether the app believes its window has the focus, which decides between the incoming
- * call dialog and a notification: -1 asks the window (the default), 0 or 1 forces it. */
-void       _wzp_application_set_focus_override   (WzpApplication *self,
-                                                  int             focused);
-/* The incoming call dialog on screen, or NULL. */
-GtkWidget *_wzp_application_get_incoming_dialog  (WzpApplication *self);
+/* Replaces the sound player (GSound) with one that records what would have played. */
+void       _wzp_application_set_sound_player     (WzpApplication *self,
+                                                  WzpSoundPlayer *player);
+/* Replaces org.gnome.desktop.notifications (Do Not Disturb: show-banners false); NULL for
+ * none. */
+void       _wzp_application_set_desktop_notifications (WzpApplication *self,
+                                                       GSettings      *settings);
+/* "Hang up and quit?" while it shows, or NULL. */
+GtkWidget *_wzp_application_get_quit_dialog      (WzpApplication *self);
 /* The call waiting for an answer, or NULL. */
 WzpCall   *_wzp_application_get_ringing_call     (WzpApplication *self);
 /* The call on the call page once it has an object, or NULL. */

@@ -1,9 +1,15 @@
-/* wzp-application.c: the app: identity, client, calls, notifications, actions
+/* wzp-application.c: the app: identity, client, calls, notifications, sounds, actions
  *
  * The application owns everything that must outlive a window: the identity and the
  * WzpClient (whose settings are bound from GSettings), the contacts and recent calls, the
- * call in progress with its suspend and idle inhibition, and incoming calls, which ring
- * as a dialog when the window has the focus and as a notification otherwise.
+ * call in progress with its suspend and idle inhibition, and incoming calls.
+ *
+ * A call is never only a notification, and never invisible (docs/app.md): a call that
+ * rings shows the ringing page in the window (created and presented if need be) and a
+ * notification, and plays the ringtone unless Do Not Disturb is on; a call that arrives
+ * during another one is refused as busy, and the window says who tried; closing the window
+ * during a call leaves a "Call in progress" notification; quitting during a call asks
+ * first, and the call ended that way is saved in Recent Calls before the app exits.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -12,8 +18,10 @@
 #include <glib/gi18n.h>
 
 #include "wzp-application-private.h"
+#include "wzp-background.h"
+#include "wzp-call-clock.h"
+#include "wzp-gsound-player.h"
 #include "wzp-gtk-util.h"
-#include "wzp-incoming-dialog.h"
 #include "wzp-preferences-window.h"
 
 /* An outgoing call while wzp_client_place_call_async() runs. Its WzpCall arrives at once
@@ -43,7 +51,6 @@ struct _WzpApplication
   Dial           *dial;
   WzpCall        *call;
   gint64          call_start;      /* wall clock (s) when placed or when it rang */
-  gint64          call_connected;  /* monotonic (µs) when it became active, or 0 */
   gboolean        hung_up_locally;
   gboolean        inhibiting;
   guint           inhibit_cookie;
@@ -53,9 +60,19 @@ struct _WzpApplication
   /* An incoming call waiting for an answer. */
   WzpCall        *ringing;
   gint64          ringing_start;
-  GtkWidget      *incoming_dialog;
 
-  int             focus_override;
+  /* The last caller told busy, shown until called back: fingerprint, or NULL. */
+  char           *busy_caller;
+
+  /* Ringtone and ringback; Do Not Disturb (org.gnome.desktop.notifications, or NULL). */
+  WzpSoundPlayer *sounds;
+  const char     *sound_playing;   /* WZP_SOUND_*, or NULL */
+  GSettings      *desktop_notifications;
+  gboolean        desktop_notifications_looked_up;
+
+  GtkWidget      *quit_dialog;     /* "End the call and quit?", or NULL */
+  gboolean        ongoing_notified;
+  gboolean        background_failed_told;
 };
 
 G_DEFINE_FINAL_TYPE (WzpApplication, wzp_application, ADW_TYPE_APPLICATION)
@@ -90,6 +107,35 @@ wzp_application_get_main_window (WzpApplication *self)
   return NULL;
 }
 
+static char *
+notification_id (const char *prefix,
+                 WzpCall    *call)
+{
+  return g_strdup_printf ("%s-%s", prefix, wzp_call_get_call_id (call));
+}
+
+/* The notification that stands for a window closed during a call. */
+static void
+withdraw_ongoing (WzpApplication *self)
+{
+  if (!self->ongoing_notified)
+    return;
+  self->ongoing_notified = FALSE;
+  g_application_withdraw_notification (G_APPLICATION (self), "ongoing-call");
+}
+
+static void
+show_busy_caller (WzpApplication *self,
+                  WzpWindow      *window)
+{
+  g_autofree char *name = NULL;
+
+  if (self->busy_caller == NULL)
+    return;
+  name = wzp_contacts_dup_display_name (self->contacts, self->busy_caller);
+  wzp_window_show_busy_call (window, name, self->busy_caller);
+}
+
 static WzpWindow *
 ensure_main_window (WzpApplication *self)
 {
@@ -108,6 +154,10 @@ ensure_main_window (WzpApplication *self)
     wzp_window_show_call (window, self->call);
   else if (self->dial != NULL)
     wzp_window_show_outgoing (window, self->dial->fingerprint);
+  if (self->ringing != NULL)
+    wzp_window_show_ringing (window, self->ringing);
+  show_busy_caller (self, window);
+  withdraw_ongoing (self);
   return window;
 }
 
@@ -122,15 +172,74 @@ toast (WzpApplication *self,
     wzp_window_show_problem (window, title, details);
 }
 
-static gboolean
-window_has_focus (WzpApplication *self)
-{
-  WzpWindow *window = wzp_application_get_main_window (self);
+/* Sounds: through the WzpSoundPlayer seam, never through a call's audio pipeline. */
 
-  if (self->focus_override >= 0)
-    return self->focus_override > 0 && window != NULL;
-  return window != NULL && gtk_widget_get_visible (GTK_WIDGET (window)) &&
-         gtk_window_is_active (GTK_WINDOW (window));
+static void
+desktop_notifications_changed_cb (WzpApplication *self);
+
+static void
+set_desktop_notifications (WzpApplication *self,
+                           GSettings      *settings)
+{
+  if (self->desktop_notifications != NULL)
+    g_signal_handlers_disconnect_by_data (self->desktop_notifications, self);
+  g_set_object (&self->desktop_notifications, settings);
+  self->desktop_notifications_looked_up = TRUE;
+  if (settings != NULL)
+    g_signal_connect_object (settings, "changed::show-banners",
+                             G_CALLBACK (desktop_notifications_changed_cb), self,
+                             G_CONNECT_SWAPPED);
+}
+
+/* Do Not Disturb is GNOME's show-banners=false; elsewhere, or without the schema, off. */
+static gboolean
+do_not_disturb (WzpApplication *self)
+{
+  if (!self->desktop_notifications_looked_up)
+    {
+      GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
+      g_autoptr(GSettingsSchema) schema = NULL;
+      g_autoptr(GSettings) settings = NULL;
+
+      if (source != NULL)
+        schema = g_settings_schema_source_lookup (source, "org.gnome.desktop.notifications",
+                                                  TRUE);
+      if (schema != NULL && g_settings_schema_has_key (schema, "show-banners"))
+        settings = g_settings_new_full (schema, NULL, NULL);
+      set_desktop_notifications (self, settings);
+    }
+  return self->desktop_notifications != NULL &&
+         !g_settings_get_boolean (self->desktop_notifications, "show-banners");
+}
+
+static void
+play_sound (WzpApplication *self,
+            const char     *event_id,
+            gboolean        repeat)
+{
+  if (self->sounds == NULL)
+    self->sounds = wzp_gsound_player_new ();
+  self->sound_playing = event_id;
+  wzp_sound_player_play (self->sounds, event_id, repeat);
+}
+
+/* Stops @event_id if it is what plays. */
+static void
+stop_sound (WzpApplication *self,
+            const char     *event_id)
+{
+  if (self->sound_playing == NULL || g_strcmp0 (self->sound_playing, event_id) != 0)
+    return;
+  self->sound_playing = NULL;
+  wzp_sound_player_stop (self->sounds);
+}
+
+static void
+desktop_notifications_changed_cb (WzpApplication *self)
+{
+  /* Do Not Disturb turned on while a call rings: silent from now; the page still shows. */
+  if (do_not_disturb (self))
+    stop_sound (self, WZP_SOUND_RINGTONE);
 }
 
 /* History */
@@ -177,6 +286,7 @@ call_finished (WzpApplication *self)
 {
   WzpWindow *window = wzp_application_get_main_window (self);
 
+  withdraw_ongoing (self);
   if (window != NULL)
     wzp_window_show_main (window);
   if (self->inhibiting)
@@ -200,8 +310,18 @@ call_state_cb (WzpApplication *self,
                GParamSpec     *pspec,
                WzpCall        *call)
 {
-  if (wzp_call_get_state (call) == WZP_CALL_STATE_ACTIVE && self->call_connected == 0)
-    self->call_connected = g_get_monotonic_time ();
+  /* Marks the moment it connected, on the call (its pages read the same clock). */
+  wzp_call_clock_get_connected (call);
+
+  /* The ringback tone while the other side rings. */
+  if (wzp_call_get_role (call) == WZP_CALL_ROLE_CALLER &&
+      wzp_call_get_state (call) == WZP_CALL_STATE_RINGING)
+    {
+      if (g_strcmp0 (self->sound_playing, WZP_SOUND_RINGBACK) != 0)
+        play_sound (self, WZP_SOUND_RINGBACK, TRUE);
+    }
+  else
+    stop_sound (self, WZP_SOUND_RINGBACK);
 }
 
 static void
@@ -211,6 +331,7 @@ call_ended_cb (WzpApplication  *self,
 {
   g_autoptr(WzpCall) keep = g_object_ref (call);
   gboolean incoming = wzp_call_get_role (call) == WZP_CALL_ROLE_CALLEE;
+  gint64 connected = wzp_call_clock_get_connected (call);
   gint64 duration = 0;
   WzpCallOutcome outcome;
   g_autofree char *title = NULL;
@@ -221,11 +342,15 @@ call_ended_cb (WzpApplication  *self,
   g_signal_handlers_disconnect_by_data (call, self);
   g_clear_object (&self->call);
 
-  if (self->call_connected != 0)
+  stop_sound (self, WZP_SOUND_RINGBACK);
+  if (!incoming && reason == WZP_HANGUP_REASON_BUSY)
+    play_sound (self, WZP_SOUND_BUSY, FALSE);
+
+  if (connected != 0)
     {
       g_autofree char *length = NULL;
 
-      duration = (g_get_monotonic_time () - self->call_connected) / G_USEC_PER_SEC;
+      duration = (g_get_monotonic_time () - connected) / G_USEC_PER_SEC;
       outcome = WZP_CALL_OUTCOME_ANSWERED;
       length = wzp_format_duration (duration);
       /* Translators: %s is how long the call lasted, such as 02:13. */
@@ -246,7 +371,7 @@ call_ended_cb (WzpApplication  *self,
     toast (self, title, NULL);
   else if (self->hung_up_locally)
     toast (self, title != NULL ? title : _("Call cancelled"), NULL);
-  else if (incoming || self->call_connected != 0)
+  else if (incoming || connected != 0)
     {
       /* (An outgoing call that never connected is told by place_call_cb, which has the
        * error's code.) */
@@ -255,7 +380,6 @@ call_ended_cb (WzpApplication  *self,
       toast (self, what, reason == WZP_HANGUP_REASON_NORMAL ? NULL
                                                             : wzp_call_get_error_message (call));
     }
-  self->call_connected = 0;
   self->hung_up_locally = FALSE;
 }
 
@@ -268,7 +392,6 @@ take_call (WzpApplication *self,
 
   self->call = g_object_ref (call);
   self->call_start = start;
-  self->call_connected = 0;
   self->hung_up_locally = FALSE;
   g_signal_connect_object (call, "notify::state", G_CALLBACK (call_state_cb), self,
                            G_CONNECT_SWAPPED);
@@ -401,13 +524,6 @@ hang_up (WzpApplication *self)
 
 /* Incoming calls */
 
-static char *
-notification_id (const char *prefix,
-                 WzpCall    *call)
-{
-  return g_strdup_printf ("%s-%s", prefix, wzp_call_get_call_id (call));
-}
-
 static void
 notify_incoming (WzpApplication *self,
                  WzpCall        *call)
@@ -440,9 +556,11 @@ notify_incoming (WzpApplication *self,
   g_application_send_notification (G_APPLICATION (self), id, notification);
 }
 
+/* A caller who gave up, or (@busy) who called during another call and was told busy. */
 static void
 notify_missed (WzpApplication *self,
-               WzpCall        *call)
+               WzpCall        *call,
+               gboolean        busy)
 {
   g_autoptr(GNotification) notification = NULL;
   g_autofree char *id = notification_id ("missed-call", call);
@@ -453,8 +571,13 @@ notify_missed (WzpApplication *self,
   g_autofree char *body = NULL;
   g_autoptr(GIcon) icon = g_themed_icon_new ("call-missed-symbolic");
 
-  /* Translators: %s is the caller's name from the contacts, or "Unknown caller". */
-  title = g_strdup_printf (_("Missed call from %s"), name);
+  if (busy)
+    /* Translators: %s is the caller's name from the contacts, or "Unknown caller". They
+     * called during another call and were told that you were busy. */
+    title = g_strdup_printf (_("%s tried to call you"), name);
+  else
+    /* Translators: %s is the caller's name from the contacts, or "Unknown caller". */
+    title = g_strdup_printf (_("Missed call from %s"), name);
   body = g_strjoin ("\n", wzp_call_get_peer_fingerprint (call), alias, NULL);
   notification = g_notification_new (title);
   g_notification_set_body (notification, body);
@@ -470,18 +593,16 @@ static void
 stop_ringing (WzpApplication *self)
 {
   g_autofree char *id = NULL;
+  WzpWindow *window = wzp_application_get_main_window (self);
 
   if (self->ringing == NULL)
     return;
 
   id = notification_id ("incoming-call", self->ringing);
   g_application_withdraw_notification (G_APPLICATION (self), id);
-  if (self->incoming_dialog != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (self->incoming_dialog, self);
-      gtk_window_destroy (GTK_WINDOW (self->incoming_dialog));
-      g_clear_weak_pointer (&self->incoming_dialog);
-    }
+  stop_sound (self, WZP_SOUND_RINGTONE);
+  if (window != NULL)
+    wzp_window_stop_ringing (window);
   g_signal_handlers_disconnect_by_data (self->ringing, self);
   g_clear_object (&self->ringing);
 }
@@ -491,36 +612,18 @@ answer (WzpApplication *self,
         const char     *call_id,
         WzpAcceptMode   mode);
 
+/* The ringing page, whatever has the focus, and the window brought forward. */
 static void
-incoming_response_cb (WzpApplication    *self,
-                      const char        *response,
-                      WzpIncomingDialog *dialog)
-{
-  WzpCall *call = wzp_incoming_dialog_get_call (dialog);
-  g_autofree char *call_id = g_strdup (wzp_call_get_call_id (call));
-
-  if (g_strcmp0 (response, WZP_INCOMING_RESPONSE_ANSWER) == 0)
-    answer (self, call_id, WZP_ACCEPT_MODE_TRUSTED);
-  else if (g_strcmp0 (response, WZP_INCOMING_RESPONSE_PRIVATE) == 0)
-    answer (self, call_id, WZP_ACCEPT_MODE_PRIVACY);
-  else
-    answer (self, call_id, WZP_ACCEPT_MODE_REJECT);
-}
-
-static void
-show_incoming_dialog (WzpApplication *self)
+show_ringing (WzpApplication *self)
 {
   WzpWindow *window = ensure_main_window (self);
-  GtkWidget *dialog;
 
-  if (self->incoming_dialog != NULL || self->ringing == NULL)
+  if (self->ringing == NULL)
     return;
-
-  dialog = wzp_incoming_dialog_new (GTK_WINDOW (window), self->ringing, self->contacts);
-  g_set_weak_pointer (&self->incoming_dialog, dialog);
-  g_signal_connect_object (dialog, "response", G_CALLBACK (incoming_response_cb), self,
-                           G_CONNECT_SWAPPED);
-  gtk_window_present (GTK_WINDOW (dialog));
+  wzp_window_show_ringing (window, self->ringing);
+  /* Best effort: GNOME on Wayland may not raise a window without an activation token;
+   * the notification and the ringtone are what make sure the user learns of the call. */
+  gtk_window_present (GTK_WINDOW (window));
 }
 
 static void
@@ -537,7 +640,35 @@ ringing_state_cb (WzpApplication *self,
   stop_ringing (self);
   record_call (self, wzp_call_get_peer_fingerprint (call), wzp_call_get_peer_alias (call), TRUE,
                WZP_CALL_OUTCOME_MISSED, self->ringing_start, 0, WZP_PATH_KIND_NONE);
-  notify_missed (self, call);
+  notify_missed (self, call, FALSE);
+}
+
+/* One call at a time, and no call waiting (no hold yet): a call that arrives during another
+ * one, or while one rings, is refused as busy at once, and the user sees who tried, with
+ * Call Back, in the window (during the call and after it) and in a notification. */
+static void
+refuse_busy (WzpApplication *self,
+             WzpCall        *call)
+{
+  WzpWindow *window = wzp_application_get_main_window (self);
+
+  /* TODO(app-lib): libwzp-glib has WZP_HANGUP_REASON_BUSY and WZP_CALL_ERROR_BUSY (its relay
+   * sends Hangup{Busy} for a callee at its call limit), but no public call for a callee to
+   * refuse a call as busy: wzp_call_hangup() on an incoming call declines it, so the caller
+   * is told "declined", not "busy". Branch app-lib is adding
+   * wzp_call_decline (call, WZP_HANGUP_REASON_BUSY): call that here instead once it is on
+   * main; tests/ui/test-app.c (/wzp/ui/app/busy) marks the caller's outcome incomplete
+   * until then, and asserts "busy" after. */
+  wzp_call_hangup (call);
+
+  record_call (self, wzp_call_get_peer_fingerprint (call), wzp_call_get_peer_alias (call),
+               TRUE, WZP_CALL_OUTCOME_MISSED, g_get_real_time () / G_USEC_PER_SEC, 0,
+               WZP_PATH_KIND_NONE);
+  g_free (self->busy_caller);
+  self->busy_caller = g_strdup (wzp_call_get_peer_fingerprint (call));
+  notify_missed (self, call, TRUE);
+  if (window != NULL)
+    show_busy_caller (self, window);
 }
 
 static void
@@ -547,12 +678,7 @@ incoming_call_cb (WzpApplication *self,
 {
   if (self->call != NULL || self->dial != NULL || self->ringing != NULL)
     {
-      /* One call at a time: the caller hears "declined"; the user learns of it. */
-      record_call (self, wzp_call_get_peer_fingerprint (call), wzp_call_get_peer_alias (call),
-                   TRUE, WZP_CALL_OUTCOME_MISSED, g_get_real_time () / G_USEC_PER_SEC, 0,
-                   WZP_PATH_KIND_NONE);
-      notify_missed (self, call);
-      wzp_call_hangup (call);
+      refuse_busy (self, call);
       return;
     }
 
@@ -562,10 +688,12 @@ incoming_call_cb (WzpApplication *self,
                            G_CONNECT_SWAPPED);
   wzp_call_ring (call);
 
-  if (window_has_focus (self))
-    show_incoming_dialog (self);
-  else
-    notify_incoming (self, call);
+  /* The page whatever the focus, and the notification too: the window may not come
+   * forward, and may be closed before the call is answered. */
+  show_ringing (self);
+  notify_incoming (self, call);
+  if (!do_not_disturb (self))
+    play_sound (self, WZP_SOUND_RINGTONE, TRUE);
 }
 
 static void
@@ -652,6 +780,7 @@ set_relay_error (WzpApplication *self,
   WzpWindow *window = wzp_application_get_main_window (self);
 
   g_clear_error (&self->relay_error);
+  g_free (self->busy_caller);
   if (error != NULL)
     self->relay_error = g_error_copy (error);
   if (window != NULL)
@@ -779,16 +908,83 @@ identity_loaded_cb (GObject      *source,
 /* Actions */
 
 static void
+quit_now (WzpApplication *self)
+{
+  if (self->quit_dialog != NULL)
+    gtk_window_destroy (GTK_WINDOW (self->quit_dialog));
+  hang_up (self);
+  if (self->ringing != NULL)
+    answer (self, wzp_call_get_call_id (self->ringing), WZP_ACCEPT_MODE_REJECT);
+  /* The call just ended is in Recent Calls: written out before the main loop stops. */
+  wzp_call_history_flush (self->history);
+  g_application_quit (G_APPLICATION (self));
+}
+
+static void
+quit_response_cb (WzpApplication *self,
+                  const char     *response)
+{
+  /* Answered: the dialog closes by itself. */
+  g_clear_weak_pointer (&self->quit_dialog);
+  if (g_strcmp0 (response, "quit") == 0)
+    quit_now (self);
+}
+
+/* Ctrl+Q during a call or while one rings asks first: quitting ends the call. */
+static void
 quit_action (GSimpleAction *action,
              GVariant      *parameter,
              gpointer       user_data)
 {
   WzpApplication *self = user_data;
+  WzpWindow *window;
+  AdwMessageDialog *dialog;
+  g_autofree char *name = NULL;
+  const char *fingerprint;
 
-  hang_up (self);
-  if (self->ringing != NULL)
-    answer (self, wzp_call_get_call_id (self->ringing), WZP_ACCEPT_MODE_REJECT);
-  g_application_quit (G_APPLICATION (self));
+  if (self->call == NULL && self->dial == NULL && self->ringing == NULL)
+    {
+      quit_now (self);
+      return;
+    }
+  if (self->quit_dialog != NULL)
+    {
+      gtk_window_present (GTK_WINDOW (self->quit_dialog));
+      return;
+    }
+
+  window = ensure_main_window (self);
+  gtk_window_present (GTK_WINDOW (window));
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (window), NULL, NULL));
+  if (self->call != NULL || self->dial != NULL)
+    {
+      fingerprint = self->call != NULL ? wzp_call_get_peer_fingerprint (self->call)
+                                       : self->dial->fingerprint;
+      name = wzp_contacts_dup_display_name (self->contacts, fingerprint);
+      adw_message_dialog_set_heading (dialog, _("Hang Up and Quit?"));
+      /* Translators: %s is the other person's name from the contacts, or "Unknown caller". */
+      adw_message_dialog_format_body (dialog, _("Quitting ends your call with %s."), name);
+      adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"),
+                                        "quit", _("_Hang Up and Quit"), NULL);
+    }
+  else
+    {
+      name = wzp_contacts_dup_display_name (self->contacts,
+                                            wzp_call_get_peer_fingerprint (self->ringing));
+      adw_message_dialog_set_heading (dialog, _("Decline the Call and Quit?"));
+      /* Translators: %s is the caller's name from the contacts, or "Unknown caller". */
+      adw_message_dialog_format_body (dialog, _("%s is calling you. Quitting declines the call."),
+                                      name);
+      adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"),
+                                        "quit", _("_Decline and Quit"), NULL);
+    }
+  adw_message_dialog_set_response_appearance (dialog, "quit", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, "cancel");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_set_weak_pointer (&self->quit_dialog, GTK_WIDGET (dialog));
+  g_signal_connect_object (dialog, "response", G_CALLBACK (quit_response_cb), self,
+                           G_CONNECT_SWAPPED);
+  gtk_window_present (GTK_WINDOW (dialog));
 }
 
 static void
@@ -885,6 +1081,39 @@ dial_action (GSimpleAction *action,
 }
 
 static void
+forget_busy_caller (WzpApplication *self)
+{
+  WzpWindow *window = wzp_application_get_main_window (self);
+
+  g_clear_pointer (&self->busy_caller, g_free);
+  if (window != NULL)
+    wzp_window_hide_busy_call (window);
+}
+
+static void
+dismiss_busy_call_action (GSimpleAction *action,
+                          GVariant      *parameter,
+                          gpointer       user_data)
+{
+  forget_busy_caller (WZP_APPLICATION (user_data));
+}
+
+static void
+call_back_action (GSimpleAction *action,
+                  GVariant      *parameter,
+                  gpointer       user_data)
+{
+  WzpApplication *self = user_data;
+  const char *fingerprint = g_variant_get_string (parameter, NULL);
+
+  /* Called back: "… tried to call you" has done its job (from the window or from the
+   * notification), unless the call could not be placed now. */
+  dial (self, fingerprint);
+  if (g_strcmp0 (self->busy_caller, fingerprint) == 0 && (self->dial != NULL || self->call))
+    forget_busy_caller (self);
+}
+
+static void
 hang_up_action (GSimpleAction *action,
                 GVariant      *parameter,
                 gpointer       user_data)
@@ -928,9 +1157,8 @@ show_call_action (GSimpleAction *action,
   WzpWindow *window = ensure_main_window (self);
 
   gtk_window_present (GTK_WINDOW (window));
-  if (self->ringing != NULL &&
-      g_strcmp0 (wzp_call_get_call_id (self->ringing), g_variant_get_string (parameter, NULL)) == 0)
-    show_incoming_dialog (self);
+  if (self->ringing != NULL)
+    wzp_window_show_ringing (window, self->ringing);
 }
 
 static void
@@ -949,6 +1177,27 @@ reconnect_action (GSimpleAction *action,
 }
 
 static void
+background_requested_cb (GObject      *source,
+                         GAsyncResult *result,
+                         gpointer      user_data)
+{
+  g_autoptr(WzpApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (wzp_background_request_finish (result, &error) ||
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                    "MESSAGE", "Cannot start at login: %s", error->message);
+  if (!self->background_failed_told)
+    {
+      self->background_failed_told = TRUE;
+      toast (self, _("Wzp Phone cannot start by itself at login"), error->message);
+    }
+}
+
+/* Held while running in the background, and started at login (wzp-background.c). */
+static void
 background_changed_cb (WzpApplication *self)
 {
   gboolean background = g_settings_get_boolean (self->settings, "run-in-background");
@@ -958,6 +1207,8 @@ background_changed_cb (WzpApplication *self)
   else if (!background && self->held_for_background)
     g_application_release (G_APPLICATION (self));
   self->held_for_background = background;
+  wzp_background_request_async (background, self->cancellable, background_requested_cb,
+                                g_object_ref (self));
 }
 
 static const GActionEntry app_actions[] = {
@@ -965,7 +1216,8 @@ static const GActionEntry app_actions[] = {
   { .name = "preferences", .activate = preferences_action },
   { .name = "about", .activate = about_action },
   { .name = "dial", .activate = dial_action, .parameter_type = "s" },
-  { .name = "call-back", .activate = dial_action, .parameter_type = "s" },
+  { .name = "call-back", .activate = call_back_action, .parameter_type = "s" },
+  { .name = "dismiss-busy-call", .activate = dismiss_busy_call_action },
   { .name = "hang-up", .activate = hang_up_action },
   { .name = "answer-call", .activate = answer_call_action, .parameter_type = "s" },
   { .name = "answer-call-privately", .activate = answer_call_privately_action,
@@ -1024,8 +1276,6 @@ wzp_application_activate (GApplication *application)
   WzpWindow *window = ensure_main_window (self);
 
   gtk_window_present (GTK_WINDOW (window));
-  if (self->ringing != NULL && self->incoming_dialog == NULL)
-    show_incoming_dialog (self);
 }
 
 static void
@@ -1037,6 +1287,10 @@ wzp_application_shutdown (GApplication *application)
   stop_ringing (self);
   if (self->call != NULL)
     wzp_call_hangup (self->call);
+  if (self->sounds != NULL)
+    wzp_sound_player_stop (self->sounds);
+  if (self->history != NULL)
+    wzp_call_history_flush (self->history);
   if (self->client != NULL)
     wzp_client_unregister (self->client);
 
@@ -1091,6 +1345,10 @@ wzp_application_dispose (GObject *object)
   g_clear_object (&self->history);
   g_clear_object (&self->settings);
   g_clear_object (&self->cancellable);
+  g_clear_object (&self->sounds);
+  if (self->desktop_notifications != NULL)
+    g_signal_handlers_disconnect_by_data (self->desktop_notifications, self);
+  g_clear_object (&self->desktop_notifications);
 
   G_OBJECT_CLASS (wzp_application_parent_class)->dispose (object);
 }
@@ -1105,11 +1363,52 @@ wzp_application_finalize (GObject *object)
   G_OBJECT_CLASS (wzp_application_parent_class)->finalize (object);
 }
 
+/* Closing the window during a call leaves the call running (the app holds itself) and a
+ * notification in its place, so the call is never invisible. */
+static void
+notify_ongoing (WzpApplication *self)
+{
+  g_autoptr(GNotification) notification = NULL;
+  g_autoptr(GIcon) icon = g_themed_icon_new ("call-start-symbolic");
+  const char *fingerprint = self->call != NULL ? wzp_call_get_peer_fingerprint (self->call)
+                                               : self->dial->fingerprint;
+  g_autofree char *name = wzp_contacts_dup_display_name (self->contacts, fingerprint);
+  g_autofree char *body = NULL;
+
+  /* Translators: %s is the other person's name from the contacts, or "Unknown caller". */
+  body = g_strdup_printf (_("With %s"), name);
+  notification = g_notification_new (_("Call in progress"));
+  g_notification_set_body (notification, body);
+  g_notification_set_icon (notification, icon);
+  g_notification_set_category (notification, "call");
+  /* Urgent: it stays until the call ends or the window is back. */
+  g_notification_set_priority (notification, G_NOTIFICATION_PRIORITY_URGENT);
+  g_notification_set_default_action_and_target (notification, "app.show-call", "s", "");
+  g_notification_add_button (notification, _("Hang Up"), "app.hang-up");
+  g_notification_add_button_with_target (notification, _("Return"), "app.show-call", "s", "");
+  g_application_send_notification (G_APPLICATION (self), "ongoing-call", notification);
+  self->ongoing_notified = TRUE;
+}
+
+static void
+wzp_application_window_removed (GtkApplication *application,
+                                GtkWindow      *window)
+{
+  WzpApplication *self = WZP_APPLICATION (application);
+
+  GTK_APPLICATION_CLASS (wzp_application_parent_class)->window_removed (application, window);
+
+  if (WZP_IS_WINDOW (window) && wzp_application_get_main_window (self) == NULL &&
+      (self->call != NULL || self->dial != NULL))
+    notify_ongoing (self);
+}
+
 static void
 wzp_application_class_init (WzpApplicationClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+  GtkApplicationClass *gtk_app_class = GTK_APPLICATION_CLASS (klass);
 
   object_class->get_property = wzp_application_get_property;
   object_class->dispose = wzp_application_dispose;
@@ -1118,6 +1417,7 @@ wzp_application_class_init (WzpApplicationClass *klass)
   app_class->activate = wzp_application_activate;
   app_class->shutdown = wzp_application_shutdown;
   app_class->handle_local_options = wzp_application_handle_local_options;
+  gtk_app_class->window_removed = wzp_application_window_removed;
 
   properties[PROP_CLIENT] =
     g_param_spec_object ("client", NULL, NULL, WZP_TYPE_CLIENT,
@@ -1135,7 +1435,6 @@ wzp_application_init (WzpApplication *self)
   };
 
   self->cancellable = g_cancellable_new ();
-  self->focus_override = -1;
   g_application_add_main_option_entries (G_APPLICATION (self), options);
 }
 
@@ -1180,16 +1479,26 @@ wzp_application_get_settings (WzpApplication *self)
 /* Test hooks */
 
 void
-_wzp_application_set_focus_override (WzpApplication *self,
-                                     int             focused)
+_wzp_application_set_sound_player (WzpApplication *self,
+                                   WzpSoundPlayer *player)
 {
-  self->focus_override = focused;
+  if (self->sounds != NULL && self->sound_playing != NULL)
+    wzp_sound_player_stop (self->sounds);
+  self->sound_playing = NULL;
+  g_set_object (&self->sounds, player);
+}
+
+void
+_wzp_application_set_desktop_notifications (WzpApplication *self,
+                                            GSettings      *settings)
+{
+  set_desktop_notifications (self, settings);
 }
 
 GtkWidget *
-_wzp_application_get_incoming_dialog (WzpApplication *self)
+_wzp_application_get_quit_dialog (WzpApplication *self)
 {
-  return self->incoming_dialog;
+  return self->quit_dialog;
 }
 
 WzpCall *

@@ -380,3 +380,15 @@ wzp_call_history_clear (WzpCallHistory *self)
   g_list_store_remove_all (self->store);
   wzp_call_history_save (self);
 }
+
+/* Writes out what is still being saved, before the app quits (a call ended by quitting
+ * must still be in Recent Calls next time). */
+void
+wzp_call_history_flush (WzpCallHistory *self)
+{
+  g_return_if_fail (WZP_IS_CALL_HISTORY (self));
+
+  if (!wzp_json_file_flush (&self->file, 2000))
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                      "MESSAGE", "Recent calls were still being saved when the app quit");
+}

@@ -47,5 +47,6 @@ GListModel     *wzp_call_history_get_model        (WzpCallHistory *self);
 void            wzp_call_history_add              (WzpCallHistory *self,
                                                    WzpCallRecord  *record);
 void            wzp_call_history_clear            (WzpCallHistory *self);
+void            wzp_call_history_flush            (WzpCallHistory *self);
 
 G_END_DECLS

@@ -10,6 +10,7 @@
 
 #include <glib/gi18n.h>
 
+#include "wzp-call-clock.h"
 #include "wzp-call-page.h"
 #include "wzp-gtk-util.h"
 
@@ -130,7 +131,8 @@ update_state (WzpCallPage *self)
 
   if (state == WZP_CALL_STATE_ACTIVE && self->active_since == 0)
     {
-      self->active_since = g_get_monotonic_time ();
+      /* The call's clock: a page made during the call counts from when it connected. */
+      self->active_since = wzp_call_clock_get_connected (self->call);
       self->timer_id = g_timeout_add (500, timer_cb, self);
     }
   else if (state == WZP_CALL_STATE_ENDED)

@@ -415,3 +415,32 @@ wzp_json_load (const char  *path,
     return NULL;
   return json_node_copy (json_parser_get_root (parser));
 }
+
+static gboolean
+flush_timed_out_cb (gpointer user_data)
+{
+  gboolean *timed_out = user_data;
+
+  *timed_out = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Iterates the main context until @file has nothing left to write, for at most @timeout_ms:
+ * for quitting, when the main loop is about to stop and a write still running would be
+ * lost. Returns whether everything was written. */
+gboolean
+wzp_json_file_flush (WzpJsonFile *file,
+                     unsigned     timeout_ms)
+{
+  gboolean timed_out = FALSE;
+  guint timeout_id;
+
+  if (!file->saving)
+    return TRUE;
+  timeout_id = g_timeout_add (timeout_ms, flush_timed_out_cb, &timed_out);
+  while (file->saving && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  if (!timed_out)
+    g_source_remove (timeout_id);
+  return !file->saving;
+}

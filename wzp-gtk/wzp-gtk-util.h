@@ -47,6 +47,8 @@ typedef struct
 
 void                 wzp_json_file_save          (WzpJsonFile *file,
                                                   GObject     *owner);
+gboolean             wzp_json_file_flush         (WzpJsonFile *file,
+                                                  unsigned     timeout_ms);
 JsonNode            *wzp_json_load               (const char  *path,
                                                   GError     **error);
 

@@ -1,4 +1,4 @@
-/* wzp-window.c: the main window: the dialer page and the call page
+/* wzp-window.c: the main window: the dialer page, the call page and the ringing page
  *
  * The window shows what the application tells it (the client, the contacts, the call); the
  * calls themselves, notifications and inhibition live in WzpApplication, so that calls go on
@@ -11,6 +11,7 @@
 #include <glib/gi18n.h>
 
 #include "wzp-gtk-util.h"
+#include "wzp-ringing-page.h"
 #include "wzp-window.h"
 
 struct _WzpWindow
@@ -21,6 +22,10 @@ struct _WzpWindow
   AdwLeaflet           *leaflet;
   WzpDialerPage        *dialer_page;
   WzpCallPage          *call_page;
+  WzpRingingPage       *ringing_page;
+  GtkRevealer          *busy_revealer;
+  GtkWidget            *busy_label;
+  GtkWidget            *busy_call_back_button;
 
   WzpClient            *client;
   WzpContacts          *contacts;
@@ -143,6 +148,101 @@ wzp_window_show_call (WzpWindow *self,
   wzp_call_page_focus_hang_up (self->call_page);
 }
 
+/* A call ringing: the ringing page, with the focus on Accept. */
+void
+wzp_window_show_ringing (WzpWindow *self,
+                         WzpCall   *call)
+{
+  g_return_if_fail (WZP_IS_WINDOW (self));
+  g_return_if_fail (WZP_IS_CALL (call));
+
+  wzp_ringing_page_set_call (self->ringing_page, call);
+  adw_leaflet_set_visible_child_name (self->leaflet, "ringing");
+  wzp_ringing_page_focus_accept (self->ringing_page);
+}
+
+/* The call stopped ringing: the main page, unless another page has been shown since. */
+void
+wzp_window_stop_ringing (WzpWindow *self)
+{
+  g_return_if_fail (WZP_IS_WINDOW (self));
+
+  if (wzp_window_is_ringing (self))
+    adw_leaflet_set_visible_child_name (self->leaflet, "main");
+  wzp_ringing_page_set_call (self->ringing_page, NULL);
+}
+
+gboolean
+wzp_window_is_ringing (WzpWindow *self)
+{
+  g_return_val_if_fail (WZP_IS_WINDOW (self), FALSE);
+  return g_strcmp0 (adw_leaflet_get_visible_child_name (self->leaflet), "ringing") == 0;
+}
+
+WzpRingingPage *
+wzp_window_get_ringing_page (WzpWindow *self)
+{
+  return self->ringing_page;
+}
+
+/* Someone called during a call and was told busy: "Dana tried to call you", with Call Back,
+ * under whatever page shows, until dismissed or called back (app.dismiss-busy-call and
+ * app.call-back: the application remembers it for windows made later). @name names the
+ * caller (from the contacts, or "Unknown caller"). */
+void
+wzp_window_show_busy_call (WzpWindow  *self,
+                           const char *name,
+                           const char *fingerprint)
+{
+  g_autofree char *text = NULL;
+  g_autofree char *call_back = NULL;
+
+  g_return_if_fail (WZP_IS_WINDOW (self));
+
+  /* Translators: %s is a caller's name from the contacts, or "Unknown caller". They called
+   * during another call and were told that you were busy. */
+  text = g_strdup_printf (_("%s tried to call you"), name);
+  gtk_label_set_text (GTK_LABEL (self->busy_label), text);
+  gtk_widget_set_tooltip_text (self->busy_label, fingerprint);
+  gtk_actionable_set_action_target (GTK_ACTIONABLE (self->busy_call_back_button), "s",
+                                    fingerprint);
+  /* Translators: %s is a caller's name from the contacts, or "Unknown caller". */
+  call_back = g_strdup_printf (_("Call back %s"), name);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->busy_call_back_button),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, call_back, -1);
+  gtk_revealer_set_reveal_child (self->busy_revealer, TRUE);
+}
+
+/* The text of "… tried to call you" while it shows, or NULL. */
+const char *
+wzp_window_get_busy_call_text (WzpWindow *self)
+{
+  g_return_val_if_fail (WZP_IS_WINDOW (self), NULL);
+
+  if (!gtk_revealer_get_reveal_child (self->busy_revealer))
+    return NULL;
+  return gtk_label_get_text (GTK_LABEL (self->busy_label));
+}
+
+void
+wzp_window_hide_busy_call (WzpWindow *self)
+{
+  g_return_if_fail (WZP_IS_WINDOW (self));
+
+  gtk_revealer_set_reveal_child (self->busy_revealer, FALSE);
+}
+
+/* Call Back works from the main page: there is one call at a time (no hold). */
+static void
+page_changed_cb (WzpWindow *self)
+{
+  gboolean on_main = g_strcmp0 (adw_leaflet_get_visible_child_name (self->leaflet), "main") == 0;
+
+  gtk_widget_set_sensitive (self->busy_call_back_button, on_main);
+  gtk_widget_set_tooltip_text (self->busy_call_back_button,
+                               on_main ? NULL : _("You can call back once this call is over"));
+}
+
 gboolean
 wzp_window_is_in_call (WzpWindow *self)
 {
@@ -183,6 +283,7 @@ wzp_window_set_contacts (WzpWindow   *self,
   g_set_object (&self->contacts, contacts);
   wzp_dialer_page_set_contacts (self->dialer_page, contacts);
   wzp_call_page_set_contacts (self->call_page, contacts);
+  wzp_ringing_page_set_contacts (self->ringing_page, contacts);
 }
 
 void
@@ -237,7 +338,7 @@ focus_dial_action (GtkWidget  *widget,
 {
   WzpWindow *self = WZP_WINDOW (widget);
 
-  if (wzp_window_is_in_call (self))
+  if (wzp_window_is_in_call (self) || wzp_window_is_ringing (self))
     return;
   wzp_dialer_page_focus_dial (self->dialer_page);
 }
@@ -457,12 +558,17 @@ wzp_window_class_init (WzpWindowClass *klass)
 
   g_type_ensure (WZP_TYPE_DIALER_PAGE);
   g_type_ensure (WZP_TYPE_CALL_PAGE);
+  g_type_ensure (WZP_TYPE_RINGING_PAGE);
 
   gtk_widget_class_set_template_from_resource (widget_class, RESOURCE_BASE_PATH "/wzp-window.ui");
   gtk_widget_class_bind_template_child (widget_class, WzpWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, WzpWindow, leaflet);
   gtk_widget_class_bind_template_child (widget_class, WzpWindow, dialer_page);
   gtk_widget_class_bind_template_child (widget_class, WzpWindow, call_page);
+  gtk_widget_class_bind_template_child (widget_class, WzpWindow, ringing_page);
+  gtk_widget_class_bind_template_child (widget_class, WzpWindow, busy_revealer);
+  gtk_widget_class_bind_template_child (widget_class, WzpWindow, busy_label);
+  gtk_widget_class_bind_template_child (widget_class, WzpWindow, busy_call_back_button);
 
   gtk_widget_class_install_action (widget_class, "win.copy-fingerprint", NULL,
                                    copy_fingerprint_action);
@@ -489,6 +595,9 @@ wzp_window_init (WzpWindow *self)
 {
   self->toasts = g_ptr_array_new_with_free_func (g_object_unref);
   gtk_widget_init_template (GTK_WIDGET (self));
+  g_signal_connect_object (self->leaflet, "notify::visible-child-name",
+                           G_CALLBACK (page_changed_cb), self, G_CONNECT_SWAPPED);
+  page_changed_cb (self);
 
   if (g_str_has_suffix (APP_ID, ".Devel"))
     gtk_widget_add_css_class (GTK_WIDGET (self), "devel");

@@ -1,4 +1,4 @@
-/* wzp-window.h: the main window: the dialer page and the call page
+/* wzp-window.h: the main window: the dialer page, the call page and the ringing page
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -11,6 +11,7 @@
 #include "wzp-call-page.h"
 #include "wzp-contacts.h"
 #include "wzp-dialer-page.h"
+#include "wzp-ringing-page.h"
 
 G_BEGIN_DECLS
 
@@ -32,6 +33,15 @@ void           wzp_window_show_outgoing      (WzpWindow      *self,
 void           wzp_window_show_call          (WzpWindow      *self,
                                               WzpCall        *call);
 gboolean       wzp_window_is_in_call         (WzpWindow      *self);
+void           wzp_window_show_ringing       (WzpWindow      *self,
+                                              WzpCall        *call);
+void           wzp_window_stop_ringing       (WzpWindow      *self);
+gboolean       wzp_window_is_ringing         (WzpWindow      *self);
+void           wzp_window_show_busy_call     (WzpWindow      *self,
+                                              const char     *name,
+                                              const char     *fingerprint);
+void           wzp_window_hide_busy_call     (WzpWindow      *self);
+const char    *wzp_window_get_busy_call_text (WzpWindow      *self);
 void           wzp_window_add_toast          (WzpWindow      *self,
                                               AdwToast       *toast);
 void           wzp_window_show_problem       (WzpWindow      *self,
@@ -41,5 +51,6 @@ void           wzp_window_dismiss_toasts     (WzpWindow      *self);
 const char    *wzp_window_get_last_toast     (WzpWindow      *self);
 WzpDialerPage *wzp_window_get_dialer_page    (WzpWindow      *self);
 WzpCallPage   *wzp_window_get_call_page      (WzpWindow      *self);
+WzpRingingPage *wzp_window_get_ringing_page  (WzpWindow      *self);
 
 G_END_DECLS
