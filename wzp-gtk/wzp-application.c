@@ -652,14 +652,8 @@ refuse_busy (WzpApplication *self,
 {
   WzpWindow *window = wzp_application_get_main_window (self);
 
-  /* TODO(app-lib): libwzp-glib has WZP_HANGUP_REASON_BUSY and WZP_CALL_ERROR_BUSY (its relay
-   * sends Hangup{Busy} for a callee at its call limit), but no public call for a callee to
-   * refuse a call as busy: wzp_call_hangup() on an incoming call declines it, so the caller
-   * is told "declined", not "busy". Branch app-lib is adding
-   * wzp_call_decline (call, WZP_HANGUP_REASON_BUSY): call that here instead once it is on
-   * main; tests/ui/test-app.c (/wzp/ui/app/busy) marks the caller's outcome incomplete
-   * until then, and asserts "busy" after. */
-  wzp_call_hangup (call);
+  /* The caller is told "busy", not "declined". */
+  wzp_call_decline (call, WZP_HANGUP_REASON_BUSY);
 
   record_call (self, wzp_call_get_peer_fingerprint (call), wzp_call_get_peer_alias (call),
                TRUE, WZP_CALL_OUTCOME_MISSED, g_get_real_time () / G_USEC_PER_SEC, 0,

@@ -153,6 +153,14 @@ update_status (WzpDialerPage *self)
                       "replaced its key. Check with them before you connect again."),
                     "dialog-warning-symbolic", "error", _("Try Again"), "app.reconnect");
       else if (g_error_matches (self->relay_error, WZP_CLIENT_ERROR,
+                                WZP_CLIENT_ERROR_RELAY_PIN_MISMATCH))
+        /* The fingerprint after # in the address is not this relay's: a typo in the
+         * address or in the fingerprint, not an attack to warn about. */
+        set_status (self, _("This is not the relay in the address"),
+                    _("The relay at this address has another fingerprint. Check the address "
+                      "and the fingerprint after # in Preferences."),
+                    "dialog-error-symbolic", "error", _("Preferences"), "app.preferences");
+      else if (g_error_matches (self->relay_error, WZP_CLIENT_ERROR,
                                 WZP_CLIENT_ERROR_REPLACED))
         set_status (self, _("Signed in somewhere else"),
                     _("Another program is using your identity with this relay. Close it, "
