@@ -710,6 +710,30 @@ test_reject (Fixture       *f,
   g_assert_cmpint (wait_exit (listener), ==, 0);
 }
 
+/* A listener that took all the calls it was asked for tells the next caller, while a call
+ * is still on, that it is busy. */
+static void
+test_busy (Fixture       *f,
+           gconstpointer  data)
+{
+  g_autofree char *bob_fp = fingerprint_of (f, "bob");
+  Cli *listener = start_listener (f, "bob", "--calls", "1", NULL);
+  Cli *alice = cli_spawn (f, "alice", "--relay", f->uri, "--json", "call", bob_fp, "--hold",
+                          "3", NULL);
+  Cli *carol;
+
+  wait_event (alice, "path");
+  carol = cli_spawn (f, "carol", "--relay", f->uri, "--json", "call", bob_fp, NULL);
+  g_assert_cmpstr (member (wait_event (carol, "ended"), "reason"), ==, "busy");
+  g_assert_cmpint (wait_exit (carol), !=, 0);
+  assert_one_line (carol->stderr_text->str);
+
+  /* The call that was on goes on to its normal end. */
+  assert_call_events (alice, "caller", NULL, "normal");
+  g_assert_cmpint (wait_exit (alice), ==, 0);
+  g_assert_cmpint (wait_exit (listener), ==, 0);
+}
+
 /* The callee hangs up (--hold on the listener): a normal end for both. */
 static void
 test_callee_hangs_up (Fixture       *f,
@@ -832,6 +856,7 @@ main (int   argc,
   ADD ("privacy-both-ways", test_privacy_both_ways);
   ADD ("trusted-call", test_trusted_call);
   ADD ("reject", test_reject);
+  ADD ("busy", test_busy);
   ADD ("callee-hangs-up", test_callee_hangs_up);
   ADD ("caller-hangs-up", test_caller_hangs_up);
   ADD ("sigterm", test_sigterm);

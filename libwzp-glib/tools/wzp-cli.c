@@ -603,7 +603,14 @@ incoming_call_cb (WzpClient *client,
   event_print (cli, event, _("Call %s: incoming from %s%s%s%s"), call_id, peer,
                alias ? " (" : "", alias ? alias : "", alias ? ")" : "");
 
-  /* Only `listen` takes calls, and only as many as asked for. */
+  /* Only `listen` takes calls, and only as many as asked for: a call beyond those while
+   * one is still on hears "busy"; any other is declined. */
+  if (cli->command == COMMAND_LISTEN && !cli->finished &&
+      cli->n_taken >= (guint) cli->n_calls && cli->n_done < cli->n_taken)
+    {
+      wzp_call_decline (call, WZP_HANGUP_REASON_BUSY);
+      return;
+    }
   if (cli->command != COMMAND_LISTEN || cli->finished ||
       cli->n_taken >= (guint) cli->n_calls)
     {
