@@ -489,6 +489,9 @@ wzp_window_init (WzpWindow *self)
 {
   self->toasts = g_ptr_array_new_with_free_func (g_object_unref);
   gtk_widget_init_template (GTK_WIDGET (self));
+  /* "Close" under a call's outcome. */
+  g_signal_connect_object (self->call_page, "closed", G_CALLBACK (wzp_window_show_main), self,
+                           G_CONNECT_SWAPPED);
 
   if (g_str_has_suffix (APP_ID, ".Devel"))
     gtk_widget_add_css_class (GTK_WIDGET (self), "devel");

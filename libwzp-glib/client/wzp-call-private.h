@@ -150,6 +150,7 @@ struct _WzpCall
   gboolean         pipe_pending;
   WzpNominator    *nominator;          /* the paths, the nomination, fallback */
   gboolean         rang;
+  gboolean         reconnecting;       /* the agreed path died; looking for another */
   GString         *outcomes;           /* every candidate's outcome, for the error */
   GPtrArray       *races;              /* WzpRace*: rounds of direct attempts, newest last */
   GPtrArray       *early_accepted;     /* peer dials that came before our CallSetup */
