@@ -607,6 +607,12 @@ wzp_call_page_set_call (WzpCallPage *self,
   g_return_if_fail (WZP_IS_CALL_PAGE (self));
   g_return_if_fail (call == NULL || WZP_IS_CALL (call));
 
+  if (call == NULL && self->outcome != NULL)
+    {
+      /* Closed: the page is done with the call that ended. */
+      clear_outcome (self);
+      update_mode (self);
+    }
   if (call == self->call)
     return;
 
