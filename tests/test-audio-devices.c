@@ -521,6 +521,81 @@ test_voice_device_missing (Fixture       *f,
   side_clear (&side);
 }
 
+static gboolean
+has_error (gpointer data)
+{
+  return ((Side *) data)->errors->len > 0;
+}
+
+static gboolean
+is_quiet (gpointer data)
+{
+  return wzp_audio_level_get_peak_db (data) < -60.0;
+}
+
+/* The user picks other devices during a call: the output moves at once (the tone is heard
+ * on the new one, no longer on the old), and a microphone chosen while muted stays muted
+ * until unmuted; the frames go on, numbered one after the other. */
+static void
+test_voice_switch_device (Fixture       *f,
+                          gconstpointer  data)
+{
+  Side sender = { 0 }, side = { 0 };
+  g_autoptr(WzpAudioLevel) on_a = NULL;
+  g_autoptr(WzpAudioLevel) on_b = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!daemon_runs (f))
+    return;
+
+  side_start (&side, "audiotestsrc is-live=true wave=silence", "pulsesink device=wzp_b", NULL);
+  side_start (&sender, "audiotestsrc is-live=true wave=sine freq=440 volume=0.5",
+              "fakesink sync=false", side.voice);
+  on_a = wzp_audio_level_new ("pulsesrc device=wzp_a.monitor");
+  on_b = wzp_audio_level_new ("pulsesrc device=wzp_b.monitor");
+  g_assert_true (wzp_audio_level_start (on_a, NULL));
+  g_assert_true (wzp_audio_level_start (on_b, NULL));
+  wzp_test_wait_until (is_loud, on_b, WAIT_MS);
+  g_assert_true (is_silent (on_a));
+
+  /* The output moves to the default (wzp_a). */
+  g_assert_true (_wzp_voice_set_device (side.voice, WZP_AUDIO_DIRECTION_SINK, NULL, &error));
+  g_assert_no_error (error);
+  wzp_test_wait_until (is_loud, on_a, WAIT_MS);
+  wzp_test_wait_until (is_silent, on_b, WAIT_MS);
+  g_assert_cmpuint (side.errors->len, ==, 0);
+
+  /* Muted, the sender picks another microphone: still muted. */
+  _wzp_voice_set_muted (sender.voice, TRUE);
+  wzp_test_wait_until (is_quiet, on_a, WAIT_MS);
+  g_assert_true (_wzp_voice_set_device (sender.voice, WZP_AUDIO_DIRECTION_SOURCE,
+                                        "audiotestsrc is-live=true wave=sine freq=660 "
+                                        "volume=0.5", &error));
+  g_assert_no_error (error);
+  wzp_test_spin (1000);
+  g_assert_true (is_quiet (on_a));
+  _wzp_voice_set_muted (sender.voice, FALSE);
+  wzp_test_wait_until (is_loud, on_a, WAIT_MS);
+  assert_frames_go_on (&sender);
+  g_assert_cmpuint (sender.errors->len, ==, 0);
+
+  /* A device that is not there: the default instead, and it says so. */
+  g_assert_true (_wzp_voice_set_device (side.voice, WZP_AUDIO_DIRECTION_SINK,
+                                        "pulsesink device=wzp_gone", &error));
+  g_assert_no_error (error);
+  wzp_test_wait_until (has_error, &side, WAIT_MS);
+  wzp_test_spin (500);
+  g_assert_cmpuint (side.errors->len, ==, 1);
+  wzp_test_wait_until (is_loud, on_a, WAIT_MS);
+  g_assert_true (g_str_has_prefix (g_ptr_array_index (side.errors, 0),
+                                   "The chosen sound output is not available"));
+
+  wzp_audio_level_stop (on_a);
+  wzp_audio_level_stop (on_b);
+  side_clear (&sender);
+  side_clear (&side);
+}
+
 #else /* !WZP_HAVE_VOICE */
 
 /* Without GStreamer: an empty list, and starting says why. */
@@ -554,6 +629,7 @@ main (int   argc,
   ADD ("level", test_level);
   ADD ("voice-device-gone", test_voice_device_gone);
   ADD ("voice-device-missing", test_voice_device_missing);
+  ADD ("voice-switch-device", test_voice_switch_device);
 #else
   g_test_add_func ("/wzp/audio-devices/no-gstreamer", test_no_gstreamer);
 #endif

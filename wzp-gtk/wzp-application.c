@@ -996,6 +996,20 @@ reconnect_action (GSimpleAction *action,
     connect_relay (self);
 }
 
+/* A device chosen during a call (on the call page or in the preferences) applies to it at
+ * once: the client's properties reach only the calls made after. */
+static void
+audio_device_changed_cb (WzpApplication *self,
+                         const char     *key)
+{
+  g_autofree char *device = g_settings_get_string (self->settings, key);
+  WzpAudioDirection direction = g_str_equal (key, "audio-input") ? WZP_AUDIO_DIRECTION_SOURCE
+                                                                 : WZP_AUDIO_DIRECTION_SINK;
+
+  if (self->call != NULL)
+    wzp_call_switch_audio_device (self->call, direction, *device != '\0' ? device : NULL);
+}
+
 static void
 background_changed_cb (WzpApplication *self)
 {
@@ -1053,6 +1067,10 @@ wzp_application_startup (GApplication *application)
   g_signal_connect_object (self->settings, "changed::run-in-background",
                            G_CALLBACK (background_changed_cb), self, G_CONNECT_SWAPPED);
   background_changed_cb (self);
+  g_signal_connect_object (self->settings, "changed::audio-input",
+                           G_CALLBACK (audio_device_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::audio-output",
+                           G_CALLBACK (audio_device_changed_cb), self, G_CONNECT_SWAPPED);
 
   self->contacts = wzp_contacts_new (contacts_path);
   if (!wzp_contacts_load (self->contacts, &error))

@@ -83,6 +83,9 @@ void       _wzp_call_voice_set_muted    (WzpCall      *self,
                                          gboolean      muted);
 void       _wzp_call_voice_set_volume   (WzpCall      *self,
                                          double        volume);
+void       _wzp_call_voice_set_device   (WzpCall           *self,
+                                         WzpAudioDirection  direction,
+                                         const char        *device);
 gboolean   _wzp_call_voice_get_stats    (WzpCall       *self,
                                          WzpVoiceStats *out);
 /* _wzp_voice_get_origins(); FALSE (and -1 for both) without voice. */

@@ -1404,6 +1404,37 @@ wzp_call_get_volume (WzpCall *self)
 }
 
 /**
+ * wzp_call_switch_audio_device:
+ * @self: a call
+ * @direction: %WZP_AUDIO_DIRECTION_SOURCE for the microphone, %WZP_AUDIO_DIRECTION_SINK
+ *   for the output
+ * @device: (nullable): what [property@Wzp.Client:audio-source] or
+ *   [property@Wzp.Client:audio-sink] would take: a device's id
+ *   ([property@Wzp.AudioDevice:id]), a GStreamer launch description, `none`, or %NULL for
+ *   the system's default
+ *
+ * Moves this call's microphone or output to @device now, during the call (the client's
+ * properties apply to the calls made after they are set). The call stays muted if it was
+ * and keeps its volume. The other side hears a short gap, which its playout buffer
+ * conceals; a new output restarts the capture too (the echo canceller finds its probe
+ * when it starts). A device that cannot be opened is replaced by the system's default, and
+ * [property@Wzp.Call:audio-error] says so. Does nothing in a call without voice.
+ *
+ * Since: 1.0
+ */
+void
+wzp_call_switch_audio_device (WzpCall           *self,
+                              WzpAudioDirection  direction,
+                              const char        *device)
+{
+  g_return_if_fail (WZP_IS_CALL (self));
+
+  if (self->state == WZP_CALL_STATE_ENDED)
+    return;
+  _wzp_call_voice_set_device (self, direction, device);
+}
+
+/**
  * wzp_call_set_volume:
  * @self: a call
  * @volume: from 0.0 (silent) through 1.0 (as received) to 4.0

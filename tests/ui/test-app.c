@@ -626,6 +626,20 @@ test_outgoing_call (void)
     g_assert_true (gtk_widget_get_visible (call_child ("muted_label")));
   }
 
+  /* Another output chosen during the call applies to it; this one is not there, so the
+   * call falls back to the default and the page says what the library said. The user is
+   * still muted. */
+  g_assert_false (gtk_widget_get_visible (call_child ("audio_error_box")));
+  g_settings_set_string (settings (), "audio-output", "pulsesink device=wzp-ui-test-missing");
+  WZP_UI_WAIT (wzp_call_get_audio_error (call) != NULL, TIMEOUT_MS);
+  g_test_message ("audio-error: %s", wzp_call_get_audio_error (call));
+  g_assert_true (gtk_widget_get_visible (call_child ("audio_error_box")));
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("audio_error_label"))), ==,
+                   wzp_call_get_audio_error (call));
+  g_assert_true (wzp_call_get_muted (call));
+  g_assert_cmpint (wzp_call_get_state (call), ==, WZP_CALL_STATE_ACTIVE);
+  g_settings_set_string (settings (), "audio-output", TEST_SINK);
+
   /* Hanging up: the page stays with the outcome, and Close returns to the main page. The
    * peer's call ended normally. */
   g_assert_true (gtk_widget_activate (call_child ("hangup_button")));
