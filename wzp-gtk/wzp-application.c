@@ -267,6 +267,10 @@ call_ended_cb (WzpApplication  *self,
     outcome = WZP_CALL_OUTCOME_CANCELLED;
   else if (reason == WZP_HANGUP_REASON_DECLINED)
     outcome = WZP_CALL_OUTCOME_DECLINED;
+  else if (reason == WZP_HANGUP_REASON_TIMEOUT)
+    outcome = WZP_CALL_OUTCOME_NO_ANSWER;   /* a ring timeout is no failure */
+  else if (reason == WZP_HANGUP_REASON_BUSY)
+    outcome = WZP_CALL_OUTCOME_BUSY;
   else
     outcome = WZP_CALL_OUTCOME_FAILED;
 

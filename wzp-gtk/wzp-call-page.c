@@ -53,6 +53,7 @@ struct _WzpCallPage
   GtkWidget      *call_again_button;
   AdwPreferencesGroup *audio_group;
   GtkWidget      *volume_scale;
+  AdwExpanderRow *devices_row;
   GtkWidget      *output_row;
   GtkWidget      *input_row;
 
@@ -223,6 +224,7 @@ clear_details (WzpCallPage *self)
     adw_expander_row_remove (self->details_row, g_ptr_array_index (self->detail_rows, i));
   g_ptr_array_set_size (self->detail_rows, 0);
   self->path_row = NULL;
+  self->quality_row = NULL;
 }
 
 static const char *
@@ -375,10 +377,11 @@ show_quality (WzpCallPage *self)
   gtk_widget_add_css_class (self->quality_label, wzp_call_quality_css_class (self->quality));
   gtk_widget_set_tooltip_text (self->quality_label, details);
 
-  /* The same figures in Connection Details, right after the path in use. */
+  /* The same figures in Connection Details. */
   if (self->quality_row == NULL)
     {
-      self->quality_row = add_detail_row (self, label, details, "network-cellular-signal-good-symbolic");
+      self->quality_row = add_detail_row (self, label, details,
+                                          "network-cellular-signal-good-symbolic");
       adw_action_row_set_subtitle_lines (ADW_ACTION_ROW (self->quality_row), 0);
     }
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->quality_row), label);
@@ -412,6 +415,14 @@ static void
 stats_cb (WzpCallPage *self)
 {
   wzp_call_page_push_stats (self, wzp_call_get_stats (self->call));
+}
+
+/* The quality's row in Connection Details, or NULL; for tests. */
+GtkWidget *
+wzp_call_page_get_quality_row (WzpCallPage *self)
+{
+  g_return_val_if_fail (WZP_IS_CALL_PAGE (self), NULL);
+  return self->quality_row;
 }
 
 WzpCallQuality
@@ -767,6 +778,7 @@ wzp_call_page_class_init (WzpCallPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, WzpCallPage, call_again_button);
   gtk_widget_class_bind_template_child (widget_class, WzpCallPage, audio_group);
   gtk_widget_class_bind_template_child (widget_class, WzpCallPage, volume_scale);
+  gtk_widget_class_bind_template_child (widget_class, WzpCallPage, devices_row);
   gtk_widget_class_bind_template_callback (widget_class, close_clicked_cb);
 
   /**
@@ -786,16 +798,18 @@ wzp_call_page_init (WzpCallPage *self)
   g_queue_init (&self->stats);
   gtk_widget_init_template (GTK_WIDGET (self));
 
-  /* The same keys as the preferences: a device chosen here is the choice from now on. */
+  /* The same keys as the preferences: a device chosen here is the choice from now on, and
+   * the application moves the call to it. Folded away: rarely needed during a call, and
+   * the device list runs only while the rows are on screen. */
   self->settings = g_settings_new (SETTINGS_SCHEMA_ID);
   self->output_row = wzp_audio_device_row_new (WZP_AUDIO_DIRECTION_SINK);
   wzp_audio_device_row_bind (WZP_AUDIO_DEVICE_ROW (self->output_row), self->settings,
                              "audio-output");
-  adw_preferences_group_add (self->audio_group, self->output_row);
+  adw_expander_row_add_row (self->devices_row, self->output_row);
   self->input_row = wzp_audio_device_row_new (WZP_AUDIO_DIRECTION_SOURCE);
   wzp_audio_device_row_bind (WZP_AUDIO_DEVICE_ROW (self->input_row), self->settings,
                              "audio-input");
-  adw_preferences_group_add (self->audio_group, self->input_row);
+  adw_expander_row_add_row (self->devices_row, self->input_row);
 
   gtk_range_set_value (GTK_RANGE (self->volume_scale),
                        g_settings_get_double (self->settings, "call-volume"));

@@ -33,6 +33,7 @@ const char  *wzp_call_page_get_outcome_detail (WzpCallPage *self);
 void         wzp_call_page_push_stats       (WzpCallPage *self,
                                              GVariant    *stats);
 WzpCallQuality wzp_call_page_get_quality    (WzpCallPage *self);
+GtkWidget   *wzp_call_page_get_quality_row  (WzpCallPage *self);
 GtkWidget   *wzp_call_page_get_audio_row    (WzpCallPage       *self,
                                              WzpAudioDirection  direction);
 

@@ -397,8 +397,11 @@ create_recent_row (gpointer item,
   subtitle = g_markup_printf_escaped ("<tt>%s</tt>\n%s%s%s", fingerprint, description,
                                       contact == NULL && alias != NULL ? "\n" : "",
                                       contact == NULL && alias != NULL ? alias : "");
+  /* Someone this side called is no caller. */
   title = g_markup_escape_text (contact != NULL ? wzp_contact_get_name (contact)
-                                                : _("Unknown caller"), -1);
+                                : wzp_call_record_get_incoming (record) ? _("Unknown caller")
+                                                                        : _("Unknown contact"),
+                                -1);
   adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), TRUE);
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
   adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);

@@ -960,6 +960,14 @@ test_no_answer (void)
   WZP_UI_WAIT (g_strcmp0 (outcome (), "No answer") == 0, TIMEOUT_MS);
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("name_label"))), ==,
                    "Unknown contact");
+  /* Recent Calls says so too. */
+  g_assert_cmpint (wzp_call_record_get_outcome (newest_record ()), ==,
+                   WZP_CALL_OUTCOME_NO_ANSWER);
+  {
+    g_autofree char *described = wzp_call_record_describe (newest_record ());
+
+    g_assert_true (g_str_has_prefix (described, "Outgoing · No answer · "));
+  }
   g_object_set (fx.relay, "ring-timeout", ring_timeout, NULL);
   close_outcome ();
 

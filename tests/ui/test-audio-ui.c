@@ -128,10 +128,24 @@ test_quality_indicator (void)
     wzp_call_page_push_stats (page, stats (30, 40, 135 + 50 * i, 135 + 50 * i, 15));
   g_assert_cmpint (wzp_call_page_get_quality (page), ==, WZP_CALL_QUALITY_GOOD);
 
-  /* A new call starts from nothing. */
+  /* The figures are in Connection Details too. */
+  g_assert_true (gtk_widget_is_ancestor (wzp_call_page_get_quality_row (page),
+                                         child (page, WZP_TYPE_CALL_PAGE, "details_row")));
+  g_assert_cmpstr (adw_preferences_row_get_title (
+                     ADW_PREFERENCES_ROW (wzp_call_page_get_quality_row (page))), ==,
+                   "Good connection");
+
+  /* A new call starts from nothing, with details of its own. */
   wzp_call_page_show_outgoing (page, FP_MOM);
   g_assert_false (gtk_widget_get_visible (label));
   g_assert_cmpint (wzp_call_page_get_quality (page), ==, WZP_CALL_QUALITY_UNKNOWN);
+  g_assert_null (wzp_call_page_get_quality_row (page));
+  wzp_call_page_push_stats (page, stats (420, 40, 0, 0, 0));
+  g_assert_true (gtk_widget_is_ancestor (wzp_call_page_get_quality_row (page),
+                                         child (page, WZP_TYPE_CALL_PAGE, "details_row")));
+  g_assert_cmpstr (adw_preferences_row_get_title (
+                     ADW_PREFERENCES_ROW (wzp_call_page_get_quality_row (page))), ==,
+                   "Fair connection");
 
   g_object_unref (page);
 }
