@@ -20,6 +20,7 @@
 #include "wzp-application-private.h"
 #include "wzp-background.h"
 #include "wzp-call-clock.h"
+#include "wzp-call-outcome.h"
 #include "wzp-gsound-player.h"
 #include "wzp-gtk-util.h"
 #include "wzp-preferences-window.h"
@@ -172,6 +173,35 @@ toast (WzpApplication *self,
     wzp_window_show_problem (window, title, details);
 }
 
+/* The call is over: its page stays with the outcome, Call Again and Close (docs/app.md,
+ * "Outcomes"), instead of a toast that queues, goes stale and is cut off. */
+static void
+show_outcome (WzpApplication *self,
+              const char     *title,
+              const char     *detail)
+{
+  WzpWindow *window = wzp_application_get_main_window (self);
+
+  if (window != NULL && wzp_window_is_in_call (window))
+    wzp_call_page_show_outcome (wzp_window_get_call_page (window), title, detail);
+}
+
+/* A dial refused before any call: said where the user typed it, or on the outcome page
+ * when it came from there (Call Again). */
+static void
+refuse_dial (WzpApplication *self,
+             const char     *why)
+{
+  WzpWindow *window = wzp_application_get_main_window (self);
+
+  if (window == NULL)
+    return;
+  if (wzp_window_is_in_call (window))
+    wzp_call_page_show_outcome (wzp_window_get_call_page (window), _("Cannot call"), why);
+  else
+    wzp_dialer_page_show_dial_error (wzp_window_get_dialer_page (window), why);
+}
+
 /* Sounds: through the WzpSoundPlayer seam, never through a call's audio pipeline. */
 
 static void
@@ -282,13 +312,19 @@ call_began (WzpApplication *self)
 }
 
 static void
-call_finished (WzpApplication *self)
+show_main (WzpApplication *self)
 {
   WzpWindow *window = wzp_application_get_main_window (self);
 
   withdraw_ongoing (self);
   if (window != NULL)
     wzp_window_show_main (window);
+}
+
+/* (The page stays: with the outcome, or the caller returns to the main page.) */
+static void
+call_finished (WzpApplication *self)
+{
   if (self->inhibiting)
     {
       self->inhibiting = FALSE;
@@ -335,6 +371,7 @@ call_ended_cb (WzpApplication  *self,
   gint64 duration = 0;
   WzpCallOutcome outcome;
   g_autofree char *title = NULL;
+  g_autofree char *detail = NULL;
 
   if (call != self->call)
     return;
@@ -348,18 +385,17 @@ call_ended_cb (WzpApplication  *self,
 
   if (connected != 0)
     {
-      g_autofree char *length = NULL;
-
       duration = (g_get_monotonic_time () - connected) / G_USEC_PER_SEC;
       outcome = WZP_CALL_OUTCOME_ANSWERED;
-      length = wzp_format_duration (duration);
-      /* Translators: %s is how long the call lasted, such as 02:13. */
-      title = g_strdup_printf (_("Call ended · %s"), length);
     }
   else if (self->hung_up_locally)
     outcome = WZP_CALL_OUTCOME_CANCELLED;
   else if (reason == WZP_HANGUP_REASON_DECLINED)
     outcome = WZP_CALL_OUTCOME_DECLINED;
+  else if (reason == WZP_HANGUP_REASON_TIMEOUT)
+    outcome = WZP_CALL_OUTCOME_NO_ANSWER;   /* a ring timeout is no failure */
+  else if (reason == WZP_HANGUP_REASON_BUSY)
+    outcome = WZP_CALL_OUTCOME_BUSY;
   else
     outcome = WZP_CALL_OUTCOME_FAILED;
 
@@ -367,18 +403,15 @@ call_ended_cb (WzpApplication  *self,
                incoming, outcome, self->call_start, duration, wzp_call_get_path_kind (call));
   call_finished (self);
 
-  if (title != NULL && reason == WZP_HANGUP_REASON_NORMAL)
-    toast (self, title, NULL);
-  else if (self->hung_up_locally)
-    toast (self, title != NULL ? title : _("Call cancelled"), NULL);
+  if (self->hung_up_locally && connected == 0)
+    show_main (self);   /* the user cancelled: nothing to tell */
   else if (incoming || connected != 0)
     {
       /* (An outgoing call that never connected is told by place_call_cb, which has the
        * error's code.) */
-      g_autofree char *what = wzp_describe_hangup (call);
-
-      toast (self, what, reason == WZP_HANGUP_REASON_NORMAL ? NULL
-                                                            : wzp_call_get_error_message (call));
+      wzp_call_outcome_from_call (call, connected != 0 ? duration : -1, &title,
+                                  &detail);
+      show_outcome (self, title, detail);
     }
   self->hung_up_locally = FALSE;
 }
@@ -393,6 +426,7 @@ take_call (WzpApplication *self,
   self->call = g_object_ref (call);
   self->call_start = start;
   self->hung_up_locally = FALSE;
+  wzp_call_set_volume (call, g_settings_get_double (self->settings, "call-volume"));
   g_signal_connect_object (call, "notify::state", G_CALLBACK (call_state_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (call, "ended", G_CALLBACK (call_ended_cb), self, G_CONNECT_SWAPPED);
@@ -428,7 +462,8 @@ place_call_cb (GObject      *source,
   WzpApplication *self = dial->app;
   g_autoptr(GError) error = NULL;
   g_autoptr(WzpCall) call = wzp_client_place_call_finish (WZP_CLIENT (source), result, &error);
-  g_autofree char *what = NULL;
+  g_autofree char *title = NULL;
+  g_autofree char *detail = NULL;
 
   if (self->dial == dial)
     self->dial = NULL;
@@ -444,7 +479,6 @@ place_call_cb (GObject      *source,
   if (dial->abandoned)
     return;
 
-  what = wzp_describe_call_error (error);
   if (dial->call == NULL)
     {
       /* Refused before any call existed: not connected, a bad fingerprint. */
@@ -452,7 +486,8 @@ place_call_cb (GObject      *source,
                    self->call_start, 0, WZP_PATH_KIND_NONE);
       call_finished (self);
     }
-  toast (self, what, error->message);
+  wzp_call_outcome_from_error (error, &title, &detail);
+  show_outcome (self, title, detail);
 }
 
 static void
@@ -471,19 +506,18 @@ dial (WzpApplication *self,
     }
   if (!wzp_fingerprint_is_valid (fingerprint))
     {
-      toast (self, _("That is not a complete fingerprint"), NULL);
+      refuse_dial (self, _("That is not a complete fingerprint"));
       return;
     }
   if (self->client == NULL || wzp_client_get_state (self->client) != WZP_CLIENT_STATE_CONNECTED)
     {
-      toast (self, _("You are not connected to a relay, so nobody can be called"),
-             self->client != NULL ? wzp_client_get_error_message (self->client) : NULL);
+      refuse_dial (self, _("You are not connected to a relay, so nobody can be called"));
       return;
     }
   g_object_get (self->client, "fingerprint", &own, NULL);
   if (g_strcmp0 (own, fingerprint) == 0)
     {
-      toast (self, _("This is your own fingerprint"), NULL);
+      refuse_dial (self, _("This is your own fingerprint"));
       return;
     }
 
@@ -519,6 +553,7 @@ hang_up (WzpApplication *self)
                    self->call_start, 0, WZP_PATH_KIND_NONE);
       self->dial = NULL;
       call_finished (self);
+      show_main (self);
     }
 }
 
@@ -881,6 +916,11 @@ identity_loaded_cb (GObject      *source,
   g_settings_bind_with_mapping (self->settings, "second-reflector", self->client,
                                 "reflectors", G_SETTINGS_BIND_GET, reflectors_mapping, NULL,
                                 NULL, NULL);
+  /* Empty: follow the system's default device (the library's NULL). */
+  g_settings_bind_with_mapping (self->settings, "audio-input", self->client, "audio-source",
+                                G_SETTINGS_BIND_GET, string_or_null_mapping, NULL, NULL, NULL);
+  g_settings_bind_with_mapping (self->settings, "audio-output", self->client, "audio-sink",
+                                G_SETTINGS_BIND_GET, string_or_null_mapping, NULL, NULL, NULL);
 
   g_signal_connect_object (self->client, "incoming-call", G_CALLBACK (incoming_call_cb), self,
                            G_CONNECT_SWAPPED);
@@ -1116,6 +1156,18 @@ hang_up_action (GSimpleAction *action,
 }
 
 static void
+toggle_mute_action (GSimpleAction *action,
+                    GVariant      *parameter,
+                    gpointer       user_data)
+{
+  WzpApplication *self = user_data;
+
+  /* The call page's button is bound to WzpCall:muted and follows. */
+  if (self->call != NULL && wzp_call_get_state (self->call) != WZP_CALL_STATE_ENDED)
+    wzp_call_set_muted (self->call, !wzp_call_get_muted (self->call));
+}
+
+static void
 answer_call_action (GSimpleAction *action,
                     GVariant      *parameter,
                     gpointer       user_data)
@@ -1170,6 +1222,20 @@ reconnect_action (GSimpleAction *action,
     connect_relay (self);
 }
 
+/* A device chosen during a call (on the call page or in the preferences) applies to it at
+ * once: the client's properties reach only the calls made after. */
+static void
+audio_device_changed_cb (WzpApplication *self,
+                         const char     *key)
+{
+  g_autofree char *device = g_settings_get_string (self->settings, key);
+  WzpAudioDirection direction = g_str_equal (key, "audio-input") ? WZP_AUDIO_DIRECTION_SOURCE
+                                                                 : WZP_AUDIO_DIRECTION_SINK;
+
+  if (self->call != NULL)
+    wzp_call_switch_audio_device (self->call, direction, *device != '\0' ? device : NULL);
+}
+
 static void
 background_requested_cb (GObject      *source,
                          GAsyncResult *result,
@@ -1213,6 +1279,7 @@ static const GActionEntry app_actions[] = {
   { .name = "call-back", .activate = call_back_action, .parameter_type = "s" },
   { .name = "dismiss-busy-call", .activate = dismiss_busy_call_action },
   { .name = "hang-up", .activate = hang_up_action },
+  { .name = "toggle-mute", .activate = toggle_mute_action },
   { .name = "answer-call", .activate = answer_call_action, .parameter_type = "s" },
   { .name = "answer-call-privately", .activate = answer_call_privately_action,
     .parameter_type = "s" },
@@ -1233,6 +1300,7 @@ wzp_application_startup (GApplication *application)
   static const char *quit_accels[] = { "<Control>q", NULL };
   static const char *preferences_accels[] = { "<Control>comma", NULL };
   static const char *hang_up_accels[] = { "<Control><Shift>h", NULL };
+  static const char *mute_accels[] = { "<Control>m", NULL };
 
   /* AdwApplication sets up GTK and Adwaita here: chain up first. */
   G_APPLICATION_CLASS (wzp_application_parent_class)->startup (application);
@@ -1243,11 +1311,16 @@ wzp_application_startup (GApplication *application)
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.preferences",
                                          preferences_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.hang-up", hang_up_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.toggle-mute", mute_accels);
 
   self->settings = g_settings_new (SETTINGS_SCHEMA_ID);
   g_signal_connect_object (self->settings, "changed::run-in-background",
                            G_CALLBACK (background_changed_cb), self, G_CONNECT_SWAPPED);
   background_changed_cb (self);
+  g_signal_connect_object (self->settings, "changed::audio-input",
+                           G_CALLBACK (audio_device_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::audio-output",
+                           G_CALLBACK (audio_device_changed_cb), self, G_CONNECT_SWAPPED);
 
   self->contacts = wzp_contacts_new (contacts_path);
   if (!wzp_contacts_load (self->contacts, &error))

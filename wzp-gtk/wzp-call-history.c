@@ -36,6 +36,8 @@ static const char * const outcome_names[] = {
   [WZP_CALL_OUTCOME_DECLINED] = "declined",
   [WZP_CALL_OUTCOME_FAILED] = "failed",
   [WZP_CALL_OUTCOME_CANCELLED] = "cancelled",
+  [WZP_CALL_OUTCOME_NO_ANSWER] = "no-answer",
+  [WZP_CALL_OUTCOME_BUSY] = "busy",
 };
 
 static const char * const path_names[] = {
@@ -173,6 +175,12 @@ wzp_call_record_describe (WzpCallRecord *self)
       break;
     case WZP_CALL_OUTCOME_CANCELLED:
       what = g_strdup (_("Cancelled"));
+      break;
+    case WZP_CALL_OUTCOME_NO_ANSWER:
+      what = g_strdup (_("No answer"));
+      break;
+    case WZP_CALL_OUTCOME_BUSY:
+      what = g_strdup (_("Busy"));
       break;
     case WZP_CALL_OUTCOME_FAILED:
     default:

@@ -15,6 +15,8 @@ typedef enum {
   WZP_CALL_OUTCOME_DECLINED,
   WZP_CALL_OUTCOME_FAILED,
   WZP_CALL_OUTCOME_CANCELLED,
+  WZP_CALL_OUTCOME_NO_ANSWER,   /* outgoing: rang until the ring timeout */
+  WZP_CALL_OUTCOME_BUSY,        /* outgoing: the callee was in another call */
 } WzpCallOutcome;
 
 #define WZP_TYPE_CALL_RECORD (wzp_call_record_get_type ())

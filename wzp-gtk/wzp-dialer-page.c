@@ -25,6 +25,7 @@ struct _WzpDialerPage
   AdwEntryRow    *dial_row;
   GtkButton      *call_button;
   GtkLabel       *dial_hint;
+  gboolean        dial_refused;    /* the app refused the last dial: keep what was typed */
   GtkListBox     *contacts_list;
   GtkListBox     *recents_list;
 
@@ -303,8 +304,32 @@ dial_activated_cb (WzpDialerPage *self)
       gtk_widget_error_bell (GTK_WIDGET (self));
       return;
     }
-  if (gtk_widget_activate_action (GTK_WIDGET (self), "app.dial", "s", normalized))
+  self->dial_refused = FALSE;
+  if (gtk_widget_activate_action (GTK_WIDGET (self), "app.dial", "s", normalized) &&
+      !self->dial_refused)
     gtk_editable_set_text (GTK_EDITABLE (self->dial_row), "");
+}
+
+/* Why the app would not call what was typed ("your own fingerprint", "not connected"),
+ * under the entry, where the user looks; the text stays to be corrected. */
+void
+wzp_dialer_page_show_dial_error (WzpDialerPage *self,
+                                 const char    *message)
+{
+  g_return_if_fail (WZP_IS_DIALER_PAGE (self));
+
+  self->dial_refused = TRUE;
+  gtk_widget_add_css_class (GTK_WIDGET (self->dial_row), "error");
+  gtk_widget_remove_css_class (GTK_WIDGET (self->dial_row), "success");
+  gtk_widget_add_css_class (GTK_WIDGET (self->dial_hint), "error");
+  gtk_label_set_text (self->dial_hint, message);
+}
+
+const char *
+wzp_dialer_page_get_dial_hint (WzpDialerPage *self)
+{
+  g_return_val_if_fail (WZP_IS_DIALER_PAGE (self), NULL);
+  return gtk_label_get_text (self->dial_hint);
 }
 
 void
@@ -380,8 +405,11 @@ create_recent_row (gpointer item,
   subtitle = g_markup_printf_escaped ("<tt>%s</tt>\n%s%s%s", fingerprint, description,
                                       contact == NULL && alias != NULL ? "\n" : "",
                                       contact == NULL && alias != NULL ? alias : "");
+  /* Someone this side called is no caller. */
   title = g_markup_escape_text (contact != NULL ? wzp_contact_get_name (contact)
-                                                : _("Unknown caller"), -1);
+                                : wzp_call_record_get_incoming (record) ? _("Unknown caller")
+                                                                        : _("Unknown contact"),
+                                -1);
   adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), TRUE);
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
   adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);

@@ -27,5 +27,8 @@ void        wzp_dialer_page_set_relay_error (WzpDialerPage  *self,
                                              const GError   *error);
 void        wzp_dialer_page_focus_dial      (WzpDialerPage  *self);
 const char *wzp_dialer_page_get_status_title (WzpDialerPage *self);
+void        wzp_dialer_page_show_dial_error (WzpDialerPage  *self,
+                                             const char     *message);
+const char *wzp_dialer_page_get_dial_hint   (WzpDialerPage  *self);
 
 G_END_DECLS

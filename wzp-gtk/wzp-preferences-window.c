@@ -10,7 +10,9 @@
 
 #include <glib/gi18n.h>
 
+#include "wzp-audio-device-row.h"
 #include "wzp-gtk-util.h"
+#include "wzp-mic-test-row.h"
 #include "wzp-preferences-window.h"
 
 struct _WzpPreferencesWindow
@@ -26,6 +28,12 @@ struct _WzpPreferencesWindow
   AdwEntryRow          *reflector_row;
 
   GSettings            *settings;
+
+  /* Audio */
+  AdwPreferencesGroup  *audio_group;
+  GtkWidget            *output_row;
+  GtkWidget            *input_row;
+  GtkWidget            *mic_test_row;
 };
 
 G_DEFINE_FINAL_TYPE (WzpPreferencesWindow, wzp_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
@@ -165,6 +173,26 @@ reflector_apply_cb (WzpPreferencesWindow *self)
   g_settings_set_string (self->settings, "second-reflector", uri);
 }
 
+/* The devices calls use, and the microphone test, on the Audio page. The rows are made
+ * here rather than in the template because each is told its direction and key. */
+static void
+setup_audio (WzpPreferencesWindow *self)
+{
+  self->output_row = wzp_audio_device_row_new (WZP_AUDIO_DIRECTION_SINK);
+  wzp_audio_device_row_bind (WZP_AUDIO_DEVICE_ROW (self->output_row), self->settings,
+                             "audio-output");
+  adw_preferences_group_add (self->audio_group, self->output_row);
+
+  self->input_row = wzp_audio_device_row_new (WZP_AUDIO_DIRECTION_SOURCE);
+  wzp_audio_device_row_bind (WZP_AUDIO_DEVICE_ROW (self->input_row), self->settings,
+                             "audio-input");
+  adw_preferences_group_add (self->audio_group, self->input_row);
+
+  self->mic_test_row = wzp_mic_test_row_new ();
+  wzp_mic_test_row_bind (WZP_MIC_TEST_ROW (self->mic_test_row), self->settings, "audio-input");
+  adw_preferences_group_add (self->audio_group, self->mic_test_row);
+}
+
 static void
 wzp_preferences_window_constructed (GObject *object)
 {
@@ -182,6 +210,7 @@ wzp_preferences_window_constructed (GObject *object)
   g_signal_connect_object (self->settings, "changed", G_CALLBACK (settings_changed_cb), self,
                            G_CONNECT_SWAPPED);
   settings_changed_cb (self, NULL, self->settings);
+  setup_audio (self);
 }
 
 static void
@@ -259,6 +288,7 @@ wzp_preferences_window_class_init (WzpPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, WzpPreferencesWindow, deny_row);
   gtk_widget_class_bind_template_child (widget_class, WzpPreferencesWindow, allow_row);
   gtk_widget_class_bind_template_child (widget_class, WzpPreferencesWindow, reflector_row);
+  gtk_widget_class_bind_template_child (widget_class, WzpPreferencesWindow, audio_group);
   gtk_widget_class_bind_template_callback (widget_class, relay_apply_cb);
   gtk_widget_class_bind_template_callback (widget_class, relay_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, alias_apply_cb);
@@ -271,6 +301,22 @@ static void
 wzp_preferences_window_init (WzpPreferencesWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+}
+
+/* The Audio page's rows, for tests. */
+GtkWidget *
+wzp_preferences_window_get_audio_row (WzpPreferencesWindow *self,
+                                      WzpAudioDirection     direction)
+{
+  g_return_val_if_fail (WZP_IS_PREFERENCES_WINDOW (self), NULL);
+  return direction == WZP_AUDIO_DIRECTION_SOURCE ? self->input_row : self->output_row;
+}
+
+GtkWidget *
+wzp_preferences_window_get_mic_test_row (WzpPreferencesWindow *self)
+{
+  g_return_val_if_fail (WZP_IS_PREFERENCES_WINDOW (self), NULL);
+  return self->mic_test_row;
 }
 
 GtkWidget *

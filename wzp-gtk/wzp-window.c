@@ -598,6 +598,9 @@ wzp_window_init (WzpWindow *self)
   g_signal_connect_object (self->leaflet, "notify::visible-child-name",
                            G_CALLBACK (page_changed_cb), self, G_CONNECT_SWAPPED);
   page_changed_cb (self);
+  /* "Close" under a call's outcome. */
+  g_signal_connect_object (self->call_page, "closed", G_CALLBACK (wzp_window_show_main), self,
+                           G_CONNECT_SWAPPED);
 
   if (g_str_has_suffix (APP_ID, ".Devel"))
     gtk_widget_add_css_class (GTK_WIDGET (self), "devel");

@@ -3,14 +3,17 @@
  *
  * The cases run in order and share one application (GApplication registers once per
  * process): start-up without a relay, relay errors, preferences changing the client, an
- * outgoing call with its path badge and hang-up, a call hung up by the peer, incoming calls
- * on the ringing page with another window focused and through notifications (answer,
- * answer privately, decline), the ringtone and Do Not Disturb, a missed call, a second
- * caller told busy, an unknown callee, the window closed during a call and opened again,
- * quitting during a call; screenshots of the main window, the ringing page and the call
- * page.
+ * outgoing call with its path badge, mute (button and Ctrl+M), volume, quality and a lost
+ * path ("Reconnecting…"), then hang-up; a call hung up by the peer; incoming calls on the
+ * ringing page with another window focused and through notifications (answer, answer
+ * privately, decline), the ringtone and Do Not Disturb, a missed call, a second caller told
+ * busy; outcomes on the call page (busy, declined, then Call Again; no answer; an unknown
+ * callee); the window closed during a call and opened again, quitting during a call;
+ * screenshots of the main window, the ringing page, the call page and an outcome.
  *
- * Sounds go to a fake WzpSoundPlayer that records what would have played.
+ * Sounds go to a fake WzpSoundPlayer that records what would have played. The app's
+ * client has no sound card to use: its microphone is a silent test source and its output
+ * a fakesink, set through the same GSettings keys as the device choice.
  *
  * Notifications go to a fake org.gtk.Notifications server owned by this process on the
  * session bus of dbus-run-session, which records what the app sends.
@@ -29,6 +32,7 @@
 #include "wzp-application-private.h"
 #include "wzp-background.h"
 #include "wzp-call-page.h"
+#include "wzp-call-private.h"
 #include "wzp-client-private.h"
 #include "wzp-dialer-page.h"
 #include "wzp-gtk-util.h"
@@ -39,6 +43,9 @@
 
 #define TIMEOUT_MS 20000
 #define UNKNOWN_FP "0000:1111:2222:3333:4444:5555:6666:7777"
+/* Fake audio: no sound card needed (docs/voice.md, "Sources and sinks"). */
+#define TEST_SOURCE "audiotestsrc is-live=true wave=silence"
+#define TEST_SINK   "fakesink sync=true"
 
 static struct
 {
@@ -361,12 +368,27 @@ call_state (void)
   return wzp_call_page_get_state_text (wzp_window_get_call_page (window ()));
 }
 
-static const char *
-last_toast (void)
+static WzpCallPage *
+call_page (void)
 {
-  const char *toast = wzp_window_get_last_toast (window ());
+  return wzp_window_get_call_page (window ());
+}
 
-  return toast != NULL ? toast : "";
+static const char *
+outcome (void)
+{
+  const char *text = wzp_call_page_get_outcome (call_page ());
+
+  return text != NULL ? text : "";
+}
+
+/* The outcome's Close button: back to the main page. */
+static void
+close_outcome (void)
+{
+  g_assert_true (gtk_widget_get_visible (call_child ("close_button")));
+  g_assert_true (gtk_widget_activate (call_child ("close_button")));
+  WZP_UI_WAIT (!wzp_window_is_in_call (window ()), TIMEOUT_MS);
 }
 
 static guint
@@ -465,6 +487,18 @@ test_startup (void)
 
   /* The loopback test mode must be set before the first connection. */
   _wzp_client_set_test_loopback (client (), TRUE);
+
+  /* The device choice reaches the client; empty is the system's default (NULL). */
+  g_assert_null (wzp_client_get_audio_source (client ()));
+  g_assert_null (wzp_client_get_audio_sink (client ()));
+  g_settings_set_string (settings (), "audio-input", TEST_SOURCE);
+  g_settings_set_string (settings (), "audio-output", TEST_SINK);
+  g_assert_cmpstr (wzp_client_get_audio_source (client ()), ==, TEST_SOURCE);
+  g_assert_cmpstr (wzp_client_get_audio_sink (client ()), ==, TEST_SINK);
+
+  g_clear_pointer (&accels, g_strfreev);
+  accels = gtk_application_get_accels_for_action (GTK_APPLICATION (fx.app), "app.toggle-mute");
+  g_assert_true (g_strv_contains ((const char * const *) accels, "<Control>m"));
 }
 
 static void
@@ -503,12 +537,16 @@ test_relay_errors (void)
                TIMEOUT_MS);
   g_assert_cmpint (wzp_client_get_state (client ()), ==, WZP_CLIENT_STATE_FAILED);
 
-  /* Calling now explains why it cannot work. */
-  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "dial",
-                                  g_variant_new_string (UNKNOWN_FP));
-  g_assert_cmpstr (last_toast (), ==,
+  /* Calling now explains why it cannot work, under the entry, and keeps what was typed. */
+  gtk_editable_set_text (GTK_EDITABLE (dialer_child ("dial_row")), UNKNOWN_FP);
+  g_signal_emit_by_name (dialer_child ("dial_row"), "entry-activated");
+  g_assert_cmpstr (wzp_dialer_page_get_dial_hint (wzp_window_get_dialer_page (window ())), ==,
                    "You are not connected to a relay, so nobody can be called");
+  g_assert_true (gtk_widget_has_css_class (dialer_child ("dial_row"), "error"));
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (dialer_child ("dial_row"))), ==,
+                   UNKNOWN_FP);
   g_assert_false (wzp_window_is_in_call (window ()));
+  gtk_editable_set_text (GTK_EDITABLE (dialer_child ("dial_row")), "");
 
   /* The real relay. */
   g_settings_set_string (settings (), "relay-uri", fx.relay_uri);
@@ -619,6 +657,13 @@ test_preferences_change_client (void)
   g_assert_cmpint (wzp_client_get_state (client ()), ==, WZP_CLIENT_STATE_CONNECTED);
 }
 
+/* On notify::reconnecting: what the call page says at that moment. */
+static void
+record_state_cb (GPtrArray *seen)
+{
+  g_ptr_array_add (seen, g_strdup (call_state ()));
+}
+
 static void
 test_outgoing_call (void)
 {
@@ -661,6 +706,36 @@ test_outgoing_call (void)
                             wzp_call_get_remote_address (call)));
   g_test_message ("path: %s (%s)", expected_badge, wzp_call_get_remote_address (call));
 
+  /* Mute: the button and Ctrl+M's action both change the call, and the page shows it. */
+  g_assert_false (wzp_call_get_muted (call));
+  g_assert_true (gtk_widget_get_sensitive (call_child ("mute_button")));
+  g_assert_false (gtk_widget_get_visible (call_child ("muted_label")));
+  g_assert_true (gtk_widget_activate (call_child ("mute_button")));
+  WZP_UI_WAIT (wzp_call_get_muted (call), TIMEOUT_MS);
+  g_assert_true (gtk_widget_get_visible (call_child ("muted_label")));
+  g_assert_cmpstr (gtk_widget_get_tooltip_text (call_child ("mute_button")), ==, "Unmute");
+  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "toggle-mute", NULL);
+  g_assert_false (wzp_call_get_muted (call));
+  g_assert_false (gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (call_child ("mute_button"))));
+  g_assert_false (gtk_widget_get_visible (call_child ("muted_label")));
+  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "toggle-mute", NULL);
+  g_assert_true (wzp_call_get_muted (call));
+  g_assert_true (gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (call_child ("mute_button"))));
+  g_assert_true (gtk_widget_get_visible (call_child ("muted_label")));
+
+  /* The volume: this call, and remembered for the next. */
+  gtk_range_set_value (GTK_RANGE (call_child ("volume_scale")), 0.5);
+  g_assert_cmpfloat (wzp_call_get_volume (call), ==, 0.5);
+  g_assert_cmpfloat (g_settings_get_double (settings (), "call-volume"), ==, 0.5);
+
+  /* The quality comes from the call's statistics, once a round trip was measured. */
+  WZP_UI_WAIT (gtk_widget_get_visible (call_child ("quality_label")), TIMEOUT_MS);
+  g_assert_cmpint (wzp_call_page_get_quality (call_page ()), ==, WZP_CALL_QUALITY_GOOD);
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("quality_label"))), ==,
+                   "Good connection");
+  g_assert_nonnull (strstr (gtk_widget_get_tooltip_text (call_child ("quality_label")),
+                            "Round trip: "));
+
   wzp_ui_spin (1100);   /* the timer shows 00:01 */
   g_assert_true (gtk_widget_get_visible (call_child ("timer_label")));
   adw_expander_row_set_expanded (ADW_EXPANDER_ROW (call_child ("details_row")), TRUE);
@@ -668,13 +743,53 @@ test_outgoing_call (void)
   wzp_ui_save_screenshot (GTK_WIDGET (window ()), "call.png");
   adw_expander_row_set_expanded (ADW_EXPANDER_ROW (call_child ("details_row")), FALSE);
 
-  /* Hanging up returns to the main page and ends the peer's call normally. */
+  /* This computer's addresses are gone: the path is lost, and found again (the relay).
+   * The page said "Reconnecting…" meanwhile, and still shows the user muted. */
+  {
+    const char * const other_network[] = { "192.0.2.99", NULL };
+    g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+
+    g_signal_connect_swapped (call, "notify::reconnecting", G_CALLBACK (record_state_cb), seen);
+    _wzp_call_network_changed (call, other_network);
+    WZP_UI_WAIT (seen->len >= 2, TIMEOUT_MS);
+    g_signal_handlers_disconnect_by_data (call, seen);
+    g_assert_cmpstr (g_ptr_array_index (seen, 0), ==, "Reconnecting…");
+    g_assert_cmpstr (g_ptr_array_index (seen, 1), ==, "Connected");
+    g_assert_cmpstr (call_state (), ==, "Connected");
+    g_assert_cmpint (wzp_call_get_state (call), ==, WZP_CALL_STATE_ACTIVE);
+    g_assert_true (wzp_call_get_muted (call));
+    g_assert_true (gtk_widget_get_visible (call_child ("muted_label")));
+  }
+
+  /* Another output chosen during the call applies to it; this one is not there, so the
+   * call falls back to the default and the page says what the library said. The user is
+   * still muted. */
+  g_assert_false (gtk_widget_get_visible (call_child ("audio_error_box")));
+  g_settings_set_string (settings (), "audio-output", "pulsesink device=wzp-ui-test-missing");
+  WZP_UI_WAIT (wzp_call_get_audio_error (call) != NULL, TIMEOUT_MS);
+  g_test_message ("audio-error: %s", wzp_call_get_audio_error (call));
+  g_assert_true (gtk_widget_get_visible (call_child ("audio_error_box")));
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("audio_error_label"))), ==,
+                   wzp_call_get_audio_error (call));
+  g_assert_true (wzp_call_get_muted (call));
+  g_assert_cmpint (wzp_call_get_state (call), ==, WZP_CALL_STATE_ACTIVE);
+  g_settings_set_string (settings (), "audio-output", TEST_SINK);
+
+  /* Hanging up: the page stays with the outcome, and Close returns to the main page. The
+   * peer's call ended normally. */
   g_assert_true (gtk_widget_activate (call_child ("hangup_button")));
-  WZP_UI_WAIT (!wzp_window_is_in_call (window ()), TIMEOUT_MS);
+  WZP_UI_WAIT (g_str_has_prefix (outcome (), "Call ended · "), TIMEOUT_MS);
+  g_assert_true (wzp_window_is_in_call (window ()));
+  g_assert_cmpstr (call_state (), ==, outcome ());
+  g_assert_true (gtk_widget_get_visible (call_child ("call_again_button")));
+  g_assert_false (gtk_widget_get_visible (call_child ("controls_box")));
+  g_assert_false (gtk_widget_get_visible (call_child ("muted_label")));
   g_assert_null (_wzp_application_get_call (fx.app));
   g_assert_false (_wzp_application_is_inhibiting (fx.app));
-  g_assert_true (g_str_has_prefix (last_toast (), "Call ended · "));
   g_assert_true (wzp_ui_peer_wait_exit (peer, TIMEOUT_MS));
+  close_outcome ();
+  g_assert_null (wzp_call_page_get_outcome (call_page ()));
+  g_settings_set_double (settings (), "call-volume", 1.0);
 
   g_assert_cmpuint (n_recent_calls (), ==, n_before + 1);
   g_assert_cmpint (wzp_call_record_get_outcome (newest_record ()), ==, WZP_CALL_OUTCOME_ANSWERED);
@@ -699,9 +814,10 @@ test_private_call_hung_up_by_peer (void)
   g_assert_true (wzp_call_get_privacy (call));
   g_object_unref (call);
 
-  /* The peer hangs up after a second: back to the main page. */
-  WZP_UI_WAIT (!wzp_window_is_in_call (window ()), TIMEOUT_MS);
-  g_assert_true (g_str_has_prefix (last_toast (), "Call ended · "));
+  /* The peer hangs up after a second: the page says how long the call was. */
+  WZP_UI_WAIT (g_str_has_prefix (outcome (), "Call ended · 00:0"), TIMEOUT_MS);
+  g_assert_null (_wzp_application_get_call (fx.app));
+  close_outcome ();
   g_assert_cmpint (wzp_call_record_get_path_kind (newest_record ()), ==, WZP_PATH_KIND_RELAY);
   wzp_ui_peer_wait_exit (peer, TIMEOUT_MS);
   g_settings_set_boolean (settings (), "privacy-by-default", FALSE);
@@ -778,7 +894,8 @@ test_ringing_page (void)
   wzp_ui_peer_wait_event (peer, "path", TIMEOUT_MS);
 
   g_action_group_activate_action (G_ACTION_GROUP (fx.app), "hang-up", NULL);
-  WZP_UI_WAIT (!wzp_window_is_in_call (window ()), TIMEOUT_MS);
+  WZP_UI_WAIT (g_str_has_prefix (outcome (), "Call ended · "), TIMEOUT_MS);
+  close_outcome ();
   g_assert_true (wzp_ui_peer_wait_exit (peer, TIMEOUT_MS));
   g_assert_cmpint (wzp_call_record_get_outcome (newest_record ()), ==, WZP_CALL_OUTCOME_ANSWERED);
   g_assert_true (wzp_call_record_get_incoming (newest_record ()));
@@ -871,7 +988,8 @@ test_incoming_notification_answer_privately (void)
   wzp_ui_peer_wait_event (peer, "path", TIMEOUT_MS);
 
   g_action_group_activate_action (G_ACTION_GROUP (fx.app), "hang-up", NULL);
-  WZP_UI_WAIT (!wzp_window_is_in_call (window ()), TIMEOUT_MS);
+  WZP_UI_WAIT (g_str_has_prefix (outcome (), "Call ended · "), TIMEOUT_MS);
+  close_outcome ();
   g_assert_true (wzp_ui_peer_wait_exit (peer, TIMEOUT_MS));
 }
 
@@ -1028,7 +1146,8 @@ test_busy (void)
 
   /* After the call it is still there, and Call Back works. */
   g_action_group_activate_action (G_ACTION_GROUP (fx.app), "hang-up", NULL);
-  WZP_UI_WAIT (!wzp_window_is_in_call (window ()), TIMEOUT_MS);
+  WZP_UI_WAIT (g_str_has_prefix (outcome (), "Call ended · "), TIMEOUT_MS);
+  close_outcome ();
   g_assert_true (wzp_ui_peer_wait_exit (peer, TIMEOUT_MS));
   g_assert_cmpstr (wzp_window_get_busy_call_text (window ()), ==,
                    "Unknown caller tried to call you");
@@ -1039,7 +1158,8 @@ test_busy (void)
                g_strcmp0 (wzp_call_record_get_fingerprint (newest_record ()),
                           fx.peer2_fingerprint) == 0, TIMEOUT_MS);
   g_assert_null (wzp_window_get_busy_call_text (window ()));
-  WZP_UI_WAIT (!wzp_window_is_in_call (window ()), TIMEOUT_MS);
+  WZP_UI_WAIT (g_strcmp0 (outcome (), "Not reachable") == 0, TIMEOUT_MS);
+  close_outcome ();
 }
 
 /* The minutes and seconds the call page's timer shows. */
@@ -1173,11 +1293,127 @@ test_unknown_callee (void)
 {
   g_action_group_activate_action (G_ACTION_GROUP (fx.app), "dial",
                                   g_variant_new_string (UNKNOWN_FP));
-  WZP_UI_WAIT (!wzp_window_is_in_call (window ()), TIMEOUT_MS);
-  WZP_UI_WAIT (g_strcmp0 (last_toast (), "Nobody with this fingerprint is connected to your "
-                                         "relay") == 0, TIMEOUT_MS);
+  /* Someone we call is no "caller". */
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("name_label"))), ==,
+                   "Unknown contact");
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("fingerprint_label"))), ==,
+                   UNKNOWN_FP);
+  WZP_UI_WAIT (g_strcmp0 (outcome (), "Not reachable") == 0, TIMEOUT_MS);
+  g_assert_cmpstr (wzp_call_page_get_outcome_detail (call_page ()), ==,
+                   "Nobody with this fingerprint is connected to your relay");
+  g_assert_true (gtk_widget_get_visible (call_child ("outcome_detail")));
   g_assert_cmpint (wzp_call_record_get_outcome (newest_record ()), ==, WZP_CALL_OUTCOME_FAILED);
   g_assert_false (_wzp_application_is_inhibiting (fx.app));
+  /* No toast: the page says it. */
+  g_assert_null (wzp_window_get_last_toast (window ()));
+  close_outcome ();
+}
+
+/* Declined: the page says so; Call Again calls the same fingerprint again. */
+static void
+test_declined_then_call_again (void)
+{
+  g_autoptr(WzpUiPeer) refuser = spawn_listener ("reject", NULL);
+  g_autoptr(WzpUiPeer) answerer = NULL;
+  GtkWidget *again = NULL;
+
+  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "dial",
+                                  g_variant_new_string (fx.peer_fingerprint));
+  WZP_UI_WAIT (g_strcmp0 (outcome (), "Declined") == 0, TIMEOUT_MS);
+  g_assert_true (wzp_window_is_in_call (window ()));
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("name_label"))), ==, "Mom");
+  g_assert_cmpint (wzp_call_record_get_outcome (newest_record ()), ==, WZP_CALL_OUTCOME_DECLINED);
+  wzp_ui_peer_wait_exit (refuser, TIMEOUT_MS);
+  wzp_ui_save_screenshot (GTK_WIDGET (window ()), "call-outcome.png");
+
+  answerer = spawn_listener ("trusted", "1");
+  again = call_child ("call_again_button");
+  g_assert_true (gtk_widget_get_visible (again));
+  g_assert_true (gtk_widget_activate (again));
+  /* The same page goes back to calling, then connects. (A button's activation clicks it
+   * after its press animation.) */
+  WZP_UI_WAIT (wzp_call_page_get_outcome (call_page ()) == NULL, TIMEOUT_MS);
+  g_assert_true (gtk_widget_get_visible (call_child ("controls_box")));
+  wzp_ui_peer_wait_event (answerer, "incoming", TIMEOUT_MS);
+  WZP_UI_WAIT (g_strcmp0 (call_state (), "Connected") == 0, TIMEOUT_MS);
+  g_assert_cmpstr (wzp_call_get_peer_fingerprint (_wzp_application_get_call (fx.app)), ==,
+                   fx.peer_fingerprint);
+  WZP_UI_WAIT (g_str_has_prefix (outcome (), "Call ended · "), TIMEOUT_MS);
+  close_outcome ();
+  wzp_ui_peer_wait_exit (answerer, TIMEOUT_MS);
+}
+
+typedef struct
+{
+  WzpClient *client;
+  WzpCall   *call;
+  gboolean   connected;
+} SilentPeer;
+
+static void
+silent_connected_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  SilentPeer *peer = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (wzp_client_connect_finish (WZP_CLIENT (source), result, &error));
+  g_assert_no_error (error);
+  peer->connected = TRUE;
+}
+
+/* Lets it ring: never answers. */
+static void
+silent_incoming_cb (WzpClient  *client,
+                    WzpCall    *call,
+                    SilentPeer *peer)
+{
+  g_set_object (&peer->call, call);
+  wzp_call_ring (call);
+}
+
+/* Nobody answers before the relay's ring timeout: "No answer", not "Failed". */
+static void
+test_no_answer (void)
+{
+  g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
+  SilentPeer peer = { 0 };
+  g_autofree char *fingerprint = NULL;
+  guint ring_timeout = 0;
+
+  peer.client = wzp_client_new (identity);
+  _wzp_client_set_test_loopback (peer.client, TRUE);
+  wzp_client_set_relay_uri (peer.client, fx.relay_uri);
+  g_signal_connect (peer.client, "incoming-call", G_CALLBACK (silent_incoming_cb), &peer);
+  wzp_client_connect_async (peer.client, NULL, silent_connected_cb, &peer);
+  WZP_UI_WAIT (peer.connected, TIMEOUT_MS);
+  g_object_get (peer.client, "fingerprint", &fingerprint, NULL);
+
+  g_object_get (fx.relay, "ring-timeout", &ring_timeout, NULL);
+  g_object_set (fx.relay, "ring-timeout", 2, NULL);
+  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "dial",
+                                  g_variant_new_string (fingerprint));
+  WZP_UI_WAIT (peer.call != NULL, TIMEOUT_MS);
+  WZP_UI_WAIT (g_strcmp0 (call_state (), "Ringing…") == 0, TIMEOUT_MS);
+  WZP_UI_WAIT (g_strcmp0 (outcome (), "No answer") == 0, TIMEOUT_MS);
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("name_label"))), ==,
+                   "Unknown contact");
+  /* Recent Calls says so too. */
+  g_assert_cmpint (wzp_call_record_get_outcome (newest_record ()), ==,
+                   WZP_CALL_OUTCOME_NO_ANSWER);
+  {
+    g_autofree char *described = wzp_call_record_describe (newest_record ());
+
+    g_assert_true (g_str_has_prefix (described, "Outgoing · No answer · "));
+  }
+  g_object_set (fx.relay, "ring-timeout", ring_timeout, NULL);
+  close_outcome ();
+
+  g_signal_handlers_disconnect_by_data (peer.client, &peer);
+  g_clear_object (&peer.call);
+  wzp_client_unregister (peer.client);
+  g_clear_object (&peer.client);
 }
 
 static void
@@ -1292,6 +1528,8 @@ main (int   argc,
   g_test_add_func ("/wzp/ui/app/missed-call", test_missed_call);
   g_test_add_func ("/wzp/ui/app/busy", test_busy);
   g_test_add_func ("/wzp/ui/app/unknown-callee", test_unknown_callee);
+  g_test_add_func ("/wzp/ui/app/declined-then-call-again", test_declined_then_call_again);
+  g_test_add_func ("/wzp/ui/app/no-answer", test_no_answer);
   g_test_add_func ("/wzp/ui/app/main-window-screenshot", test_main_window_screenshot);
   g_test_add_func ("/wzp/ui/app/about-and-shortcuts", test_about_and_shortcuts);
   g_test_add_func ("/wzp/ui/app/close-window-during-call", test_close_window_during_call);

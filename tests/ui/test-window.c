@@ -166,9 +166,10 @@ test_call_page_names_by_full_fingerprint (void)
   g_assert_null (wzp_call_page_get_path_text (page));
   g_assert_false (gtk_widget_get_visible (alias));
 
-  /* Another fingerprint sharing Mom's first groups is not Mom. */
+  /* Another fingerprint sharing Mom's first groups is not Mom; someone we call is no
+   * "caller". */
   wzp_call_page_show_outgoing (page, "1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:0000");
-  g_assert_cmpstr (gtk_label_get_text (name), ==, "Unknown caller");
+  g_assert_cmpstr (gtk_label_get_text (name), ==, "Unknown contact");
   g_assert_cmpstr (gtk_label_get_text (fingerprint), ==,
                    "1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:0000");
 
