@@ -49,5 +49,7 @@ void                 wzp_json_file_save          (WzpJsonFile *file,
                                                   GObject     *owner);
 JsonNode            *wzp_json_load               (const char  *path,
                                                   GError     **error);
+char                *wzp_json_set_aside          (const char  *path,
+                                                  GError     **error);
 
 G_END_DECLS
