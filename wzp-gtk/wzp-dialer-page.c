@@ -204,7 +204,7 @@ update_status (WzpDialerPage *self)
                     "dialog-warning-symbolic", "error", _("Try Again"), "app.reconnect");
       else if (wzp_signed_in_elsewhere_check (self->client, self->relay_error))
         set_status (self, _("Signed in somewhere else"),
-                    _("Another program is using your identity with this relay, so calls go "
+                    _("Another program is using your identity with your relay, so calls go "
                       "there, not here. Close it, then reconnect."),
                     "dialog-warning-symbolic", "warning", _("Reconnect Here"),
                     "app.reconnect");

@@ -60,8 +60,8 @@ wzp_signed_in_elsewhere_notify (GApplication *application,
                            _("Another program is using your identity with your relay, so "
                              "calls go there, not here. Close it, then reconnect."));
   g_notification_set_icon (notification, icon);
-  g_notification_set_priority (notification, G_NOTIFICATION_PRIORITY_HIGH);
   /* No default action: clicking it brings the window, which says the same. */
+  g_notification_set_priority (notification, G_NOTIFICATION_PRIORITY_HIGH);
   g_notification_add_button (notification, _("Reconnect Here"), "app.reconnect");
   g_application_send_notification (application, NOTIFICATION_ID, notification);
 }
