@@ -1008,15 +1008,17 @@ wzp_application_startup (GApplication *application)
                            G_CALLBACK (background_changed_cb), self, G_CONNECT_SWAPPED);
   background_changed_cb (self);
 
+  /* A damaged file is kept aside and the dialer page says so in its view (a message in
+   * the journal, not a warning: nothing is lost, and the user is told). */
   self->contacts = wzp_contacts_new (contacts_path);
   if (!wzp_contacts_load (self->contacts, &error))
     {
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE", "%s", error->message);
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE", "%s", error->message);
       g_clear_error (&error);
     }
   self->history = wzp_call_history_new (history_path);
   if (!wzp_call_history_load (self->history, &error))
-    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE", "%s", error->message);
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE", "%s", error->message);
 
   wzp_identity_load_or_create_async (NULL, self->cancellable, identity_loaded_cb,
                                      g_object_ref (self));

@@ -42,9 +42,11 @@ struct _WzpDialerPage
   GtkButton         *call_button;
   GtkLabel          *dial_hint;
   GtkWidget         *add_contact_button;
+  GtkWidget         *contacts_damaged_box;
   GtkLabel          *contacts_damaged;
   GtkListBox        *contacts_list;
   GtkWidget         *clear_button;
+  GtkWidget         *history_damaged_box;
   GtkLabel          *history_damaged;
   GtkListBox        *recents_list;
   AdwEntryRow       *welcome_relay_row;
@@ -635,7 +637,7 @@ update_damaged (WzpDialerPage *self)
                           ? wzp_call_history_get_damaged_path (self->history)
                           : NULL;
 
-  gtk_widget_set_visible (GTK_WIDGET (self->contacts_damaged), contacts != NULL);
+  gtk_widget_set_visible (self->contacts_damaged_box, contacts != NULL);
   if (contacts != NULL)
     {
       /* Translators: %s is a file's path. */
@@ -645,7 +647,7 @@ update_damaged (WzpDialerPage *self)
 
       gtk_label_set_text (self->contacts_damaged, text);
     }
-  gtk_widget_set_visible (GTK_WIDGET (self->history_damaged), history != NULL);
+  gtk_widget_set_visible (self->history_damaged_box, history != NULL);
   if (history != NULL)
     {
       /* Translators: %s is a file's path. */
@@ -655,6 +657,13 @@ update_damaged (WzpDialerPage *self)
 
       gtk_label_set_text (self->history_damaged, text);
     }
+}
+
+/* Read, a note about a damaged file can go (the file stays where the note said). */
+static void
+dismiss_note_cb (GtkWidget *note)
+{
+  gtk_widget_set_visible (note, FALSE);
 }
 
 static void
@@ -1187,9 +1196,11 @@ wzp_dialer_page_class_init (WzpDialerPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, WzpDialerPage, call_button);
   gtk_widget_class_bind_template_child (widget_class, WzpDialerPage, dial_hint);
   gtk_widget_class_bind_template_child (widget_class, WzpDialerPage, add_contact_button);
+  gtk_widget_class_bind_template_child (widget_class, WzpDialerPage, contacts_damaged_box);
   gtk_widget_class_bind_template_child (widget_class, WzpDialerPage, contacts_damaged);
   gtk_widget_class_bind_template_child (widget_class, WzpDialerPage, contacts_list);
   gtk_widget_class_bind_template_child (widget_class, WzpDialerPage, clear_button);
+  gtk_widget_class_bind_template_child (widget_class, WzpDialerPage, history_damaged_box);
   gtk_widget_class_bind_template_child (widget_class, WzpDialerPage, history_damaged);
   gtk_widget_class_bind_template_child (widget_class, WzpDialerPage, recents_list);
   gtk_widget_class_bind_template_child (widget_class, WzpDialerPage, welcome_relay_row);
@@ -1199,6 +1210,10 @@ wzp_dialer_page_class_init (WzpDialerPageClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, dial_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, dial_activated_cb);
   gtk_widget_class_bind_template_callback (widget_class, contact_activated_cb);
+  gtk_widget_class_bind_template_callback (widget_class, dismiss_note_cb);
+  /* (No field: bound so that the tests can reach them by name.) */
+  gtk_widget_class_bind_template_child_full (widget_class, "contacts_damaged_dismiss", FALSE, 0);
+  gtk_widget_class_bind_template_child_full (widget_class, "history_damaged_dismiss", FALSE, 0);
   gtk_widget_class_bind_template_callback (widget_class, welcome_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, welcome_apply_cb);
 

@@ -319,6 +319,15 @@ test_startup (void)
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) accels = NULL;
   g_autofree char *fingerprint = NULL;
+  g_autofree char *data_dir = g_build_filename (g_get_user_data_dir (), "wzp", NULL);
+  g_autofree char *contacts_path = g_build_filename (data_dir, "contacts.json", NULL);
+  g_autofree char *aside = NULL;
+  g_autofree char *kept = NULL;
+  const char *damaged = "{\"version\": 1, \"contacts\": [{\"name\": \"Gran";
+
+  /* A contacts file damaged before the app starts. */
+  g_assert_cmpint (g_mkdir_with_parents (data_dir, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (contacts_path, damaged, -1, NULL));
 
   g_assert_true (g_application_register (G_APPLICATION (fx.app), NULL, &error));
   g_assert_no_error (error);
@@ -333,6 +342,24 @@ test_startup (void)
   g_clear_pointer (&accels, g_strfreev);
   accels = gtk_application_get_accels_for_action (GTK_APPLICATION (fx.app), "app.quit");
   g_assert_true (g_strv_contains ((const char * const *) accels, "<Control>q"));
+
+  /* The damaged file was kept aside, not written over, and the Contacts view says where. */
+  {
+    g_autoptr(GDir) dir = g_dir_open (data_dir, 0, NULL);
+    const char *name;
+
+    while ((name = g_dir_read_name (dir)) != NULL)
+      if (g_str_has_prefix (name, "contacts.json.damaged-"))
+        aside = g_build_filename (data_dir, name, NULL);
+  }
+  g_assert_nonnull (aside);
+  g_assert_true (g_file_get_contents (aside, &kept, NULL, NULL));
+  g_assert_cmpstr (kept, ==, damaged);
+  g_assert_true (gtk_widget_is_visible (dialer_child ("contacts_damaged")));
+  g_assert_nonnull (strstr (gtk_label_get_text (GTK_LABEL (dialer_child ("contacts_damaged"))),
+                            aside));
+  g_signal_emit_by_name (dialer_child ("contacts_damaged_dismiss"), "clicked");
+  g_assert_false (gtk_widget_is_visible (dialer_child ("contacts_damaged")));
 
   /* The identity is created on first start. */
   WZP_UI_WAIT (client () != NULL, TIMEOUT_MS);

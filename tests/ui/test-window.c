@@ -420,11 +420,14 @@ test_damaged_files_kept_aside (void)
   page = g_object_ref_sink (g_object_new (WZP_TYPE_DIALER_PAGE, NULL));
   wzp_dialer_page_set_contacts (page, contacts);
   wzp_dialer_page_set_history (page, history);
-  g_assert_true (gtk_widget_get_visible (child (page, WZP_TYPE_DIALER_PAGE, "contacts_damaged")));
+  g_assert_true (gtk_widget_is_visible (child (page, WZP_TYPE_DIALER_PAGE, "contacts_damaged")));
   g_assert_nonnull (strstr (gtk_label_get_text (GTK_LABEL (child (page, WZP_TYPE_DIALER_PAGE,
                                                                    "contacts_damaged"))),
                             contacts_aside));
-  g_assert_true (gtk_widget_get_visible (child (page, WZP_TYPE_DIALER_PAGE, "history_damaged")));
+  g_assert_true (gtk_widget_is_visible (child (page, WZP_TYPE_DIALER_PAGE, "history_damaged")));
+  /* Read, the note can go. */
+  g_signal_emit_by_name (child (page, WZP_TYPE_DIALER_PAGE, "history_damaged_dismiss"), "clicked");
+  g_assert_false (gtk_widget_is_visible (child (page, WZP_TYPE_DIALER_PAGE, "history_damaged")));
 
   /* Saving writes a new file and leaves the damaged one as it was. */
   wzp_contacts_add (contacts, "Mom", FP_MOM);
