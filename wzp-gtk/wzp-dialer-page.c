@@ -886,15 +886,15 @@ set_undo_toast (WzpDialerPage *self,
   show_toast (self, toast);
 }
 
+/* The toasts hold the models, not the page: an Undo only needs them. */
 static void
 undo_remove_cb (AdwToast   *toast,
                 WzpContact *contact)
 {
-  WzpDialerPage *self = g_object_get_data (G_OBJECT (toast), "wzp-page");
+  WzpContacts *contacts = g_object_get_data (G_OBJECT (toast), "wzp-contacts");
 
-  if (self->contacts != NULL &&
-      wzp_contacts_lookup (self->contacts, wzp_contact_get_fingerprint (contact)) == NULL)
-    wzp_contacts_add (self->contacts, wzp_contact_get_name (contact),
+  if (wzp_contacts_lookup (contacts, wzp_contact_get_fingerprint (contact)) == NULL)
+    wzp_contacts_add (contacts, wzp_contact_get_name (contact),
                       wzp_contact_get_fingerprint (contact));
 }
 
@@ -922,7 +922,8 @@ wzp_dialer_page_remove_contact (WzpDialerPage *self,
   /* Translators: %s is a contact's name. */
   title = g_strdup_printf (_("%s removed from Contacts"), wzp_contact_get_name (contact));
   toast = adw_toast_new (title);
-  g_object_set_data (G_OBJECT (toast), "wzp-page", self);
+  g_object_set_data_full (G_OBJECT (toast), "wzp-contacts", g_object_ref (self->contacts),
+                          g_object_unref);
   g_signal_connect_data (toast, "button-clicked", G_CALLBACK (undo_remove_cb),
                          g_steal_pointer (&contact), (GClosureNotify) g_object_unref, 0);
   set_undo_toast (self, toast);
@@ -932,10 +933,7 @@ static void
 undo_clear_cb (AdwToast  *toast,
                GPtrArray *records)
 {
-  WzpDialerPage *self = g_object_get_data (G_OBJECT (toast), "wzp-page");
-
-  if (self->history != NULL)
-    wzp_call_history_restore (self->history, records);
+  wzp_call_history_restore (g_object_get_data (G_OBJECT (toast), "wzp-history"), records);
   g_ptr_array_set_size (records, 0);   /* once */
 }
 
@@ -953,7 +951,8 @@ wzp_dialer_page_clear_history (WzpDialerPage *self)
   if (records->len == 0)
     return;
   toast = adw_toast_new (_("Recent calls cleared"));
-  g_object_set_data (G_OBJECT (toast), "wzp-page", self);
+  g_object_set_data_full (G_OBJECT (toast), "wzp-history", g_object_ref (self->history),
+                          g_object_unref);
   g_signal_connect_data (toast, "button-clicked", G_CALLBACK (undo_clear_cb),
                          g_steal_pointer (&records), (GClosureNotify) g_ptr_array_unref, 0);
   set_undo_toast (self, toast);
