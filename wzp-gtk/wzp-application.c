@@ -23,7 +23,9 @@
 #include "wzp-call-outcome.h"
 #include "wzp-gsound-player.h"
 #include "wzp-gtk-util.h"
+#include "wzp-link.h"
 #include "wzp-preferences-window.h"
+#include "wzp-signed-in-elsewhere.h"
 
 /* An outgoing call while wzp_client_place_call_async() runs. Its WzpCall arrives at once
  * through WzpClient::outgoing-call; the async result only says how the attempt ended. */
@@ -814,6 +816,7 @@ set_relay_error (WzpApplication *self,
     self->relay_error = g_error_copy (error);
   if (window != NULL)
     wzp_dialer_page_set_relay_error (wzp_window_get_dialer_page (window), error);
+  wzp_signed_in_elsewhere_notify (G_APPLICATION (self), self->client, self->relay_error);
 }
 
 static void
@@ -877,6 +880,8 @@ client_state_cb (WzpApplication *self)
 {
   if (wzp_client_get_state (self->client) == WZP_CLIENT_STATE_CONNECTED)
     set_relay_error (self, NULL);
+  else
+    wzp_signed_in_elsewhere_notify (G_APPLICATION (self), self->client, self->relay_error);
 }
 
 static void
@@ -1322,15 +1327,17 @@ wzp_application_startup (GApplication *application)
   g_signal_connect_object (self->settings, "changed::audio-output",
                            G_CALLBACK (audio_device_changed_cb), self, G_CONNECT_SWAPPED);
 
+  /* A damaged file is kept aside and the dialer page says so in its view (a message in
+   * the journal, not a warning: nothing is lost, and the user is told). */
   self->contacts = wzp_contacts_new (contacts_path);
   if (!wzp_contacts_load (self->contacts, &error))
     {
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE", "%s", error->message);
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE", "%s", error->message);
       g_clear_error (&error);
     }
   self->history = wzp_call_history_new (history_path);
   if (!wzp_call_history_load (self->history, &error))
-    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE", "%s", error->message);
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE", "%s", error->message);
 
   wzp_identity_load_or_create_async (NULL, self->cancellable, identity_loaded_cb,
                                      g_object_ref (self));
@@ -1343,6 +1350,31 @@ wzp_application_activate (GApplication *application)
   WzpWindow *window = ensure_main_window (self);
 
   gtk_window_present (GTK_WINDOW (window));
+}
+
+/* wzp: links (desktop file: x-scheme-handler/wzp; `wzp-gtk wzp:…`): the dialer, filled. */
+static void
+wzp_application_open (GApplication  *application,
+                      GFile        **files,
+                      int            n_files,
+                      const char    *hint)
+{
+  WzpApplication *self = WZP_APPLICATION (application);
+  WzpWindow *window = ensure_main_window (self);
+  g_autofree char *uri = n_files > 0 ? g_file_get_uri (files[0]) : NULL;
+  g_autofree char *fingerprint = NULL;
+  g_autofree char *relay = NULL;
+  g_autoptr(GError) error = NULL;
+
+  gtk_window_present (GTK_WINDOW (window));
+  if (uri == NULL)
+    return;
+  if (!wzp_link_parse (uri, &fingerprint, &relay, &error))
+    {
+      toast (self, _("This link cannot be called"), error->message);
+      return;
+    }
+  wzp_dialer_page_open_link (wzp_window_get_dialer_page (window), fingerprint, relay);
 }
 
 static void
@@ -1482,6 +1514,7 @@ wzp_application_class_init (WzpApplicationClass *klass)
   object_class->finalize = wzp_application_finalize;
   app_class->startup = wzp_application_startup;
   app_class->activate = wzp_application_activate;
+  app_class->open = wzp_application_open;
   app_class->shutdown = wzp_application_shutdown;
   app_class->handle_local_options = wzp_application_handle_local_options;
   gtk_app_class->window_removed = wzp_application_window_removed;
@@ -1511,7 +1544,7 @@ wzp_application_new (void)
   return g_object_new (WZP_TYPE_APPLICATION,
                        "application-id", APP_ID,
                        "resource-base-path", RESOURCE_BASE_PATH,
-                       "flags", G_APPLICATION_DEFAULT_FLAGS,
+                       "flags", G_APPLICATION_HANDLES_OPEN,
                        NULL);
 }
 

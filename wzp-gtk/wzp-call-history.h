@@ -48,7 +48,10 @@ gboolean        wzp_call_history_load             (WzpCallHistory *self,
 GListModel     *wzp_call_history_get_model        (WzpCallHistory *self);
 void            wzp_call_history_add              (WzpCallHistory *self,
                                                    WzpCallRecord  *record);
-void            wzp_call_history_clear            (WzpCallHistory *self);
+GPtrArray      *wzp_call_history_clear            (WzpCallHistory *self);
 void            wzp_call_history_flush            (WzpCallHistory *self);
+void            wzp_call_history_restore          (WzpCallHistory *self,
+                                                   GPtrArray      *records);
+const char     *wzp_call_history_get_damaged_path (WzpCallHistory *self);
 
 G_END_DECLS

@@ -444,3 +444,37 @@ wzp_json_file_flush (WzpJsonFile *file,
     g_source_remove (timeout_id);
   return !file->saving;
 }
+
+/**
+ * wzp_json_set_aside:
+ * @path: a file that could not be read as it should
+ * @error: set when the file could not be renamed
+ *
+ * Renames a damaged file to PATH.damaged-YYYYMMDD-HHMMSS next to it, so that what it held
+ * is kept for the user (or a repair) and the next save does not overwrite it.
+ *
+ * Returns: (transfer full) (nullable): the new path, or %NULL with @error set
+ */
+char *
+wzp_json_set_aside (const char  *path,
+                    GError     **error)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autofree char *stamp = g_date_time_format (now, "%Y%m%d-%H%M%S");
+  g_autofree char *aside = g_strdup_printf ("%s.damaged-%s", path, stamp);
+  g_autoptr(GFile) from = g_file_new_for_path (path);
+
+  /* Two damaged files within a second: number the later ones. */
+  for (guint i = 2; g_file_test (aside, G_FILE_TEST_EXISTS); i++)
+    {
+      g_free (aside);
+      aside = g_strdup_printf ("%s.damaged-%s-%u", path, stamp, i);
+    }
+  {
+    g_autoptr(GFile) to = g_file_new_for_path (aside);
+
+    if (!g_file_move (from, to, G_FILE_COPY_NOFOLLOW_SYMLINKS, NULL, NULL, NULL, error))
+      return NULL;
+  }
+  return g_steal_pointer (&aside);
+}

@@ -51,5 +51,7 @@ gboolean             wzp_json_file_flush         (WzpJsonFile *file,
                                                   unsigned     timeout_ms);
 JsonNode            *wzp_json_load               (const char  *path,
                                                   GError     **error);
+char                *wzp_json_set_aside          (const char  *path,
+                                                  GError     **error);
 
 G_END_DECLS

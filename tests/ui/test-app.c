@@ -36,6 +36,8 @@
 #include "wzp-client-private.h"
 #include "wzp-dialer-page.h"
 #include "wzp-gtk-util.h"
+#include "wzp-identity-dialog.h"
+#include "wzp-link.h"
 #include "wzp-preferences-window.h"
 #include "wzp-ringing-page.h"
 #include "wzp-sound-player.h"
@@ -382,6 +384,14 @@ outcome (void)
   return text != NULL ? text : "";
 }
 
+static const char *
+last_toast (void)
+{
+  const char *toast = wzp_window_get_last_toast (window ());
+
+  return toast != NULL ? toast : "";
+}
+
 /* The outcome's Close button: back to the main page. */
 static void
 close_outcome (void)
@@ -439,6 +449,17 @@ spawn_caller (const char *hold)
 
 /* Cases */
 
+static GtkWindow *
+find_toplevel (GType type)
+{
+  g_autoptr(GList) toplevels = gtk_window_list_toplevels ();
+
+  for (GList *l = toplevels; l; l = l->next)
+    if (G_TYPE_CHECK_INSTANCE_TYPE (l->data, type) && gtk_widget_get_visible (l->data))
+      return l->data;
+  return NULL;
+}
+
 static void
 test_startup (void)
 {
@@ -447,6 +468,15 @@ test_startup (void)
   g_autofree char *fingerprint = NULL;
   g_autofree char *autostart_path = wzp_background_get_autostart_path ();
   g_autofree char *autostart = NULL;
+  g_autofree char *data_dir = g_build_filename (g_get_user_data_dir (), "wzp", NULL);
+  g_autofree char *contacts_path = g_build_filename (data_dir, "contacts.json", NULL);
+  g_autofree char *aside = NULL;
+  g_autofree char *kept = NULL;
+  const char *damaged = "{\"version\": 1, \"contacts\": [{\"name\": \"Gran";
+
+  /* A contacts file damaged before the app starts. */
+  g_assert_cmpint (g_mkdir_with_parents (data_dir, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (contacts_path, damaged, -1, NULL));
 
   g_assert_true (g_application_register (G_APPLICATION (fx.app), NULL, &error));
   g_assert_no_error (error);
@@ -463,14 +493,36 @@ test_startup (void)
   accels = gtk_application_get_accels_for_action (GTK_APPLICATION (fx.app), "app.quit");
   g_assert_true (g_strv_contains ((const char * const *) accels, "<Control>q"));
 
-  /* The identity is created on first start and shown in full. */
+  /* The damaged file was kept aside, not written over, and the Contacts view says where. */
+  {
+    g_autoptr(GDir) dir = g_dir_open (data_dir, 0, NULL);
+    const char *name;
+
+    while ((name = g_dir_read_name (dir)) != NULL)
+      if (g_str_has_prefix (name, "contacts.json.damaged-"))
+        aside = g_build_filename (data_dir, name, NULL);
+  }
+  g_assert_nonnull (aside);
+  g_assert_true (g_file_get_contents (aside, &kept, NULL, NULL));
+  g_assert_cmpstr (kept, ==, damaged);
+  g_assert_true (gtk_widget_is_visible (dialer_child ("contacts_damaged")));
+  g_assert_nonnull (strstr (gtk_label_get_text (GTK_LABEL (dialer_child ("contacts_damaged"))),
+                            aside));
+  g_signal_emit_by_name (dialer_child ("contacts_damaged_dismiss"), "clicked");
+  g_assert_false (gtk_widget_is_visible (dialer_child ("contacts_damaged")));
+
+  /* The identity is created on first start. */
   WZP_UI_WAIT (client () != NULL, TIMEOUT_MS);
   g_object_get (client (), "fingerprint", &fingerprint, NULL);
   g_assert_true (wzp_fingerprint_is_valid (fingerprint));
-  g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (dialer_child ("fingerprint_row"))),
-                   ==, fingerprint);
 
-  /* No relay yet: the app says so, and what to do. */
+  /* No relay yet: a welcome with the relay entry in place... */
+  g_assert_cmpstr (wzp_dialer_page_get_visible_view (wzp_window_get_dialer_page (window ())), ==,
+                   "welcome");
+  g_assert_true (gtk_widget_get_mapped (dialer_child ("welcome_relay_row")));
+  wzp_ui_save_screenshot (GTK_WIDGET (window ()), "welcome.png");
+
+  /* ...and the relay status, behind it, says the same. */
   g_assert_cmpstr (status_title (), ==, "No relay set up");
   g_assert_true (gtk_widget_get_visible (dialer_child ("relay_button")));
   g_assert_cmpstr (gtk_actionable_get_action_name (GTK_ACTIONABLE (dialer_child ("relay_button"))),
@@ -523,6 +575,9 @@ test_relay_errors (void)
   g_socket_close (socket, NULL);
 
   g_settings_set_string (settings (), "relay-uri", closed_uri);
+  /* A relay set up: the welcome gives way to the dialer. */
+  g_assert_cmpstr (wzp_dialer_page_get_visible_view (wzp_window_get_dialer_page (window ())), ==,
+                   "call");
   WZP_UI_WAIT (g_strcmp0 (status_title (), "Cannot reach the relay") == 0, TIMEOUT_MS);
   g_assert_cmpint (wzp_client_get_state (client ()), ==, WZP_CLIENT_STATE_RECONNECTING);
 
@@ -605,8 +660,6 @@ test_preferences_change_client (void)
 
   apply_row (prefs, "alias_row", "Bob");
   g_assert_cmpstr (wzp_client_get_alias (client ()), ==, "Bob");
-  /* The main window's own alias row follows. */
-  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (dialer_child ("alias_row"))), ==, "Bob");
 
   /* Running in the background: off removes the autostart entry, on puts it back. */
   gtk_switch_set_active (GTK_SWITCH (prefs_child (prefs, "background_switch")), FALSE);
@@ -682,7 +735,7 @@ test_outgoing_call (void)
   g_assert_true (gtk_widget_get_sensitive (dialer_child ("call_button")));
   /* (A button's activation clicks it after its press animation.) */
   g_assert_true (gtk_widget_activate (dialer_child ("call_button")));
-  WZP_UI_WAIT (*gtk_editable_get_text (GTK_EDITABLE (dial_row)) == '\0', TIMEOUT_MS);
+  WZP_UI_WAIT (wzp_window_is_in_call (window ()), TIMEOUT_MS);
 
   /* The call page shows at once and follows the call. */
   g_assert_true (wzp_window_is_in_call (window ()));
@@ -691,6 +744,8 @@ test_outgoing_call (void)
   g_assert_cmpstr (wzp_call_get_peer_fingerprint (call), ==, fx.peer_fingerprint);
   wzp_ui_peer_wait_event (peer, "incoming", TIMEOUT_MS);
   WZP_UI_WAIT (g_strcmp0 (call_state (), "Connected") == 0, TIMEOUT_MS);
+  /* The dialled fingerprint is let go once the call connects. */
+  WZP_UI_WAIT (*gtk_editable_get_text (GTK_EDITABLE (dial_row)) == '\0', TIMEOUT_MS);
 
   /* Named from the contacts by full fingerprint; the alias only quoted underneath. */
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("name_label"))), ==, "Mom");
@@ -1291,9 +1346,12 @@ test_quit_ends_call (void)
 static void
 test_unknown_callee (void)
 {
-  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "dial",
-                                  g_variant_new_string (UNKNOWN_FP));
-  /* Someone we call is no "caller". */
+  GtkWidget *dial_row = dialer_child ("dial_row");
+
+  /* Dialled from the entry. Someone we call is no "caller". */
+  gtk_editable_set_text (GTK_EDITABLE (dial_row), UNKNOWN_FP);
+  g_assert_true (gtk_widget_activate (dialer_child ("call_button")));
+  WZP_UI_WAIT (wzp_window_is_in_call (window ()), TIMEOUT_MS);
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("name_label"))), ==,
                    "Unknown contact");
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("fingerprint_label"))), ==,
@@ -1307,6 +1365,9 @@ test_unknown_callee (void)
   /* No toast: the page says it. */
   g_assert_null (wzp_window_get_last_toast (window ()));
   close_outcome ();
+  /* Refused: the fingerprint is still in the entry, to try again. */
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (dial_row)), ==, UNKNOWN_FP);
+  gtk_editable_set_text (GTK_EDITABLE (dial_row), "");
 }
 
 /* Declined: the page says so; Call Again calls the same fingerprint again. */
@@ -1419,24 +1480,132 @@ test_no_answer (void)
 static void
 test_main_window_screenshot (void)
 {
+  WzpDialerPage *page = wzp_window_get_dialer_page (window ());
+
   g_assert_false (wzp_window_is_in_call (window ()));
-  /* Tall enough to show the recent calls. */
-  gtk_window_set_default_size (GTK_WINDOW (window ()), 460, 980);
+  gtk_editable_set_text (GTK_EDITABLE (dialer_child ("dial_row")), "");
+  gtk_window_set_default_size (GTK_WINDOW (window ()), 460, 760);
   wzp_window_dismiss_toasts (window ());
+  wzp_dialer_page_show_view (page, "call");
   wzp_ui_spin (500);
   wzp_ui_save_screenshot (GTK_WIDGET (window ()), "main-window.png");
+  wzp_dialer_page_show_view (page, "contacts");
+  wzp_ui_save_screenshot (GTK_WIDGET (window ()), "contacts.png");
+  wzp_dialer_page_show_view (page, "recents");
+  wzp_ui_save_screenshot (GTK_WIDGET (window ()), "recent-calls.png");
+  wzp_dialer_page_show_contact (page, fx.peer_fingerprint);
+  g_assert_cmpstr (wzp_dialer_page_get_visible_view (page), ==, "contact");
+  wzp_ui_save_screenshot (GTK_WIDGET (window ()), "contact.png");
+
+  /* At 360 px, the switcher moves to the bottom. */
+  wzp_dialer_page_show_view (page, "call");
+  gtk_window_set_default_size (GTK_WINDOW (window ()), 360, 720);
+  wzp_ui_spin (500);
+  WZP_UI_WAIT (gtk_widget_get_visible (dialer_child ("switcher_bar")), TIMEOUT_MS);
+  wzp_ui_save_screenshot (GTK_WIDGET (window ()), "main-window-narrow.png");
+  /* Wide, it is in the header bar. */
+  gtk_window_set_default_size (GTK_WINDOW (window ()), 800, 760);
+  WZP_UI_WAIT (!gtk_widget_get_visible (dialer_child ("switcher_bar")), TIMEOUT_MS);
+  gtk_window_set_default_size (GTK_WINDOW (window ()), 460, 760);
+  wzp_ui_spin (300);
 }
 
-static GtkWindow *
-find_toplevel (GType type)
+static void
+test_link_opens_dialer (void)
 {
-  g_autoptr(GList) toplevels = gtk_window_list_toplevels ();
+  g_autofree char *link = wzp_link_build (fx.peer_fingerprint, fx.relay_uri);
+  g_autoptr(GFile) file = g_file_new_for_uri (link);
+  GtkWidget *dial_row = dialer_child ("dial_row");
+  g_autoptr(GFile) bad = g_file_new_for_uri ("wzp:1a2b:3c4d");
+  WzpDialerPage *page = wzp_window_get_dialer_page (window ());
 
-  for (GList *l = toplevels; l; l = l->next)
-    if (G_TYPE_CHECK_INSTANCE_TYPE (l->data, type) && gtk_widget_get_visible (l->data))
-      return l->data;
-  return NULL;
+  /* As when a wzp: link is opened (desktop file: x-scheme-handler/wzp). */
+  wzp_dialer_page_show_view (page, "recents");
+  gtk_editable_set_text (GTK_EDITABLE (dial_row), "");
+  g_application_open (G_APPLICATION (fx.app), &file, 1, "");
+  g_assert_cmpstr (wzp_dialer_page_get_visible_view (page), ==, "call");
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (dial_row)), ==, fx.peer_fingerprint);
+  g_assert_true (gtk_widget_get_sensitive (dialer_child ("call_button")));
+  wzp_ui_assert_accessible_label (dialer_child ("call_button"), "Call Mom");
+  g_assert_false (wzp_window_is_in_call (window ()));
+
+  /* A link that cannot be called says why. */
+  g_application_open (G_APPLICATION (fx.app), &bad, 1, "");
+  g_assert_cmpstr (last_toast (), ==, "This link cannot be called");
+  gtk_editable_set_text (GTK_EDITABLE (dial_row), "");
 }
+
+static void
+test_identity_dialog (void)
+{
+  g_autofree char *fingerprint = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *parsed_fp = NULL;
+  g_autofree char *parsed_relay = NULL;
+  g_autoptr(GError) error = NULL;
+  WzpIdentityDialog *dialog;
+  GdkTexture *qr;
+
+  g_object_get (client (), "fingerprint", &fingerprint, NULL);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window ()), "dialer.show-identity",
+                                             NULL) ||
+                 gtk_widget_activate_action (dialer_child ("identity_button"),
+                                             "dialer.show-identity", NULL));
+  WZP_UI_WAIT ((dialog = (WzpIdentityDialog *) find_toplevel (WZP_TYPE_IDENTITY_DIALOG)) != NULL,
+               TIMEOUT_MS);
+
+  /* The QR code holds the wzp: link with the fingerprint and the relay. */
+  expected = wzp_link_build (fingerprint, fx.relay_uri);
+  g_assert_cmpstr (wzp_identity_dialog_get_link (dialog), ==, expected);
+  g_assert_true (wzp_link_parse (wzp_identity_dialog_get_link (dialog), &parsed_fp,
+                                 &parsed_relay, &error));
+  g_assert_cmpstr (parsed_fp, ==, fingerprint);
+  g_assert_cmpstr (parsed_relay, ==, fx.relay_uri);
+  qr = wzp_identity_dialog_get_qr_texture (dialog);
+  g_assert_nonnull (qr);
+  g_assert_cmpint (gdk_texture_get_width (qr), >, 100);
+  wzp_ui_assert_accessible_label (wzp_identity_dialog_get_copy_button (dialog),
+                                  "Copy fingerprint");
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (wzp_identity_dialog_get_name_row (dialog))),
+                   ==, "Bob");
+
+  /* Narrow: the code and both lines of the fingerprint still fit. */
+  gtk_window_set_default_size (GTK_WINDOW (dialog), 360, 720);
+  wzp_ui_save_screenshot (GTK_WIDGET (dialog), "identity.png");
+  gtk_window_destroy (GTK_WINDOW (dialog));
+}
+
+static void
+test_signed_in_elsewhere (void)
+{
+  g_autofree char *own_identity = g_build_filename (g_get_user_data_dir (), "wzp",
+                                                    "identity.pem", NULL);
+  g_autoptr(WzpUiPeer) other = NULL;
+  GVariant *entry;
+  g_autofree char *title = NULL;
+
+  /* Another program with this identity registers at the relay. */
+  g_assert_true (g_file_test (own_identity, G_FILE_TEST_EXISTS));
+  other = wzp_ui_peer_spawn (fx.relay_uri, own_identity, NULL, "listen", "--answer", "reject",
+                             NULL);
+  wzp_ui_peer_wait_event (other, "registered", TIMEOUT_MS);
+
+  /* Shown, and notified (the window may be closed). */
+  WZP_UI_WAIT (g_strcmp0 (status_title (), "Signed in somewhere else") == 0, TIMEOUT_MS);
+  WZP_UI_WAIT ((entry = find_notification ("signed-in-elsewhere")) != NULL, TIMEOUT_MS);
+  title = notification_string (entry, "title");
+  g_assert_cmpstr (title, ==, "Signed in somewhere else");
+  g_assert_cmpstr (gtk_actionable_get_action_name (GTK_ACTIONABLE (dialer_child ("relay_button"))),
+                   ==, "app.reconnect");
+
+  /* The other program goes; reconnecting here takes the calls back. */
+  wzp_ui_peer_terminate (other);
+  wzp_ui_peer_wait_exit (other, TIMEOUT_MS);
+  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "reconnect", NULL);
+  WZP_UI_WAIT (wzp_client_get_state (client ()) == WZP_CLIENT_STATE_CONNECTED, TIMEOUT_MS);
+  WZP_UI_WAIT (was_withdrawn ("signed-in-elsewhere"), TIMEOUT_MS);
+}
+
 
 static void
 test_about_and_shortcuts (void)
@@ -1531,6 +1700,9 @@ main (int   argc,
   g_test_add_func ("/wzp/ui/app/declined-then-call-again", test_declined_then_call_again);
   g_test_add_func ("/wzp/ui/app/no-answer", test_no_answer);
   g_test_add_func ("/wzp/ui/app/main-window-screenshot", test_main_window_screenshot);
+  g_test_add_func ("/wzp/ui/app/link-opens-dialer", test_link_opens_dialer);
+  g_test_add_func ("/wzp/ui/app/identity-dialog", test_identity_dialog);
+  g_test_add_func ("/wzp/ui/app/signed-in-elsewhere", test_signed_in_elsewhere);
   g_test_add_func ("/wzp/ui/app/about-and-shortcuts", test_about_and_shortcuts);
   g_test_add_func ("/wzp/ui/app/close-window-during-call", test_close_window_during_call);
   g_test_add_func ("/wzp/ui/app/quit-during-call-asks", test_quit_during_call_asks);
