@@ -398,6 +398,8 @@ call_ended_cb (WzpApplication  *self,
     outcome = WZP_CALL_OUTCOME_NO_ANSWER;   /* a ring timeout is no failure */
   else if (reason == WZP_HANGUP_REASON_BUSY)
     outcome = WZP_CALL_OUTCOME_BUSY;
+  else if (reason == WZP_HANGUP_REASON_UNREACHABLE)
+    outcome = WZP_CALL_OUTCOME_UNREACHABLE;   /* an unknown fingerprint: no failure either */
   else
     outcome = WZP_CALL_OUTCOME_FAILED;
 
@@ -483,8 +485,13 @@ place_call_cb (GObject      *source,
 
   if (dial->call == NULL)
     {
-      /* Refused before any call existed: not connected, a bad fingerprint. */
-      record_call (self, dial->fingerprint, NULL, FALSE, WZP_CALL_OUTCOME_FAILED,
+      /* Refused before any call existed: not connected, a bad fingerprint, nobody there. */
+      gboolean unreachable =
+        g_error_matches (error, WZP_CALL_ERROR, WZP_CALL_ERROR_UNKNOWN_PEER) ||
+        g_error_matches (error, WZP_CALL_ERROR, WZP_CALL_ERROR_UNREACHABLE);
+
+      record_call (self, dial->fingerprint, NULL, FALSE,
+                   unreachable ? WZP_CALL_OUTCOME_UNREACHABLE : WZP_CALL_OUTCOME_FAILED,
                    self->call_start, 0, WZP_PATH_KIND_NONE);
       call_finished (self);
     }

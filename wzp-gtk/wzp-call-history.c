@@ -38,6 +38,7 @@ static const char * const outcome_names[] = {
   [WZP_CALL_OUTCOME_CANCELLED] = "cancelled",
   [WZP_CALL_OUTCOME_NO_ANSWER] = "no-answer",
   [WZP_CALL_OUTCOME_BUSY] = "busy",
+  [WZP_CALL_OUTCOME_UNREACHABLE] = "unreachable",
 };
 
 static const char * const path_names[] = {
@@ -181,6 +182,9 @@ wzp_call_record_describe (WzpCallRecord *self)
       break;
     case WZP_CALL_OUTCOME_BUSY:
       what = g_strdup (_("Busy"));
+      break;
+    case WZP_CALL_OUTCOME_UNREACHABLE:
+      what = g_strdup (_("Not reachable"));
       break;
     case WZP_CALL_OUTCOME_FAILED:
     default:

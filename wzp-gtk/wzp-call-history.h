@@ -17,6 +17,7 @@ typedef enum {
   WZP_CALL_OUTCOME_CANCELLED,
   WZP_CALL_OUTCOME_NO_ANSWER,   /* outgoing: rang until the ring timeout */
   WZP_CALL_OUTCOME_BUSY,        /* outgoing: the callee was in another call */
+  WZP_CALL_OUTCOME_UNREACHABLE, /* outgoing: nobody with that fingerprint, or no way there */
 } WzpCallOutcome;
 
 #define WZP_TYPE_CALL_RECORD (wzp_call_record_get_type ())

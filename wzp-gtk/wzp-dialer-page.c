@@ -301,16 +301,16 @@ welcome_apply_cb (WzpDialerPage *self)
 {
   g_autofree char *uri = g_strstrip (g_strdup (gtk_editable_get_text (
                                        GTK_EDITABLE (self->welcome_relay_row))));
-  g_autofree char *hint = NULL;
+  g_autoptr(GError) error = NULL;
 
   if (*uri == '\0')
     {
       set_welcome_hint (self, _("Enter the address of a relay"), TRUE);
       return;
     }
-  if (!wzp_relay_uri_check (uri, &hint))
+  if (!wzp_relay_uri_validate (uri, &error))
     {
-      set_welcome_hint (self, hint, TRUE);
+      set_welcome_hint (self, error->message, TRUE);
       return;
     }
   if (self->settings != NULL)

@@ -27,9 +27,6 @@ const char          *wzp_path_kind_css_class     (WzpPathKind  kind);
 char                *wzp_format_duration         (gint64       seconds);
 char                *wzp_alias_label             (const char  *alias);
 char                *wzp_describe_call_error     (const GError *error);
-char                *wzp_describe_hangup         (WzpCall     *call);
-gboolean             wzp_relay_uri_check         (const char  *uri,
-                                                  char       **hint);
 char               **wzp_split_list              (const char  *text);
 char                *wzp_join_list               (const char * const *list);
 

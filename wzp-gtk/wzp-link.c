@@ -56,6 +56,7 @@ wzp_link_parse (const char  *link,
   const char *query;
   const char *relay;
   g_autofree char *hint = NULL;
+  g_autoptr(GError) relay_error = NULL;
 
   *fingerprint = NULL;
   if (relay_uri != NULL)
@@ -91,13 +92,12 @@ wzp_link_parse (const char  *link,
   relay = params != NULL ? g_hash_table_lookup (params, "relay") : NULL;
   if (relay == NULL || *relay == '\0')
     return TRUE;
-  g_clear_pointer (&hint, g_free);
-  if (!wzp_relay_uri_check (relay, &hint))
+  if (!wzp_relay_uri_validate (relay, &relay_error))
     {
       g_clear_pointer (fingerprint, g_free);
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                    /* Translators: %s says what is wrong with the relay address. */
-                   _("The relay address in the link is not valid: %s"), hint);
+                   _("The relay address in the link is not valid: %s"), relay_error->message);
       return FALSE;
     }
   if (relay_uri != NULL)

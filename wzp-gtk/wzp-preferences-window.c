@@ -145,7 +145,7 @@ relay_commit (WzpPreferencesWindow *self)
 {
   g_autofree char *uri = NULL;
   g_autofree char *current = NULL;
-  g_autofree char *hint = NULL;
+  g_autoptr(GError) error = NULL;
 
   /* (The row loses the focus once more while the window is taken down.) */
   if (self->settings == NULL || self->relay_row == NULL)
@@ -154,9 +154,11 @@ relay_commit (WzpPreferencesWindow *self)
   current = g_settings_get_string (self->settings, "relay-uri");
   if (g_strcmp0 (uri, current) == 0)
     return;
-  if (!wzp_relay_uri_check (uri, &hint))
+  /* Empty is "no relay"; anything else must be an address the client can use, and the
+   * library's message says what is wrong with it. */
+  if (*uri != '\0' && !wzp_relay_uri_validate (uri, &error))
     {
-      set_relay_problem (self, hint);
+      set_relay_problem (self, error->message);
       return;
     }
   g_settings_set_string (self->settings, "relay-uri", uri);
@@ -209,11 +211,11 @@ static void
 reflector_apply_cb (WzpPreferencesWindow *self)
 {
   g_autofree char *uri = row_text (self->reflector_row);
-  g_autofree char *hint = NULL;
+  g_autoptr(GError) error = NULL;
 
-  if (!wzp_relay_uri_check (uri, &hint))
+  if (*uri != '\0' && !wzp_relay_uri_validate (uri, &error))
     {
-      show_invalid (self, self->reflector_row, hint);
+      show_invalid (self, self->reflector_row, error->message);
       return;
     }
   gtk_widget_remove_css_class (GTK_WIDGET (self->reflector_row), "error");

@@ -15,26 +15,18 @@
 
 #define NOTIFICATION_ID "signed-in-elsewhere"
 
-/* TODO(libwzp-glib, branch app-lib or later): WzpClient keeps only the message of the
- * error that ended the connection once registered (the connect task, with the GError, is
- * gone by then). Until the client exposes that GError (a wzp_client_dup_error() or an
- * error-code property), a replacement after sign-in is recognised by the library's own
- * (untranslated) message. */
-#define REPLACED_MESSAGE "Another program registered with this identity"
-
-/* Whether @client was disconnected because another program took its identity. */
+/* Whether @client was disconnected because another program took its identity: the
+ * client's error (WzpClient:error) says so once registered, when no connect call is
+ * there to return it; @relay_error is what a connect call returned, if any. */
 gboolean
 wzp_signed_in_elsewhere_check (WzpClient    *client,
                                const GError *relay_error)
 {
-  const char *message;
-
   if (client == NULL || wzp_client_get_state (client) != WZP_CLIENT_STATE_FAILED)
     return FALSE;
-  if (g_error_matches (relay_error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_REPLACED))
-    return TRUE;
-  message = wzp_client_get_error_message (client);
-  return relay_error == NULL && message != NULL && g_str_has_prefix (message, REPLACED_MESSAGE);
+  return g_error_matches (wzp_client_get_error (client), WZP_CLIENT_ERROR,
+                          WZP_CLIENT_ERROR_REPLACED) ||
+         g_error_matches (relay_error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_REPLACED);
 }
 
 /* Sends the notification when @client was replaced, withdraws it once connected again. */

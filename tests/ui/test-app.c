@@ -392,6 +392,32 @@ last_toast (void)
   return toast != NULL ? toast : "";
 }
 
+/* The minutes and seconds the call page's timer shows. */
+static int
+timer_seconds (void)
+{
+  const char *text = gtk_label_get_text (GTK_LABEL (call_child ("timer_label")));
+  int minutes = 0;
+  int seconds = 0;
+
+  g_assert_true (gtk_widget_get_visible (call_child ("timer_label")));
+  g_assert_cmpint (sscanf (text, "%d:%d", &minutes, &seconds), ==, 2);
+  return minutes * 60 + seconds;
+}
+
+/* The seconds in an outcome such as "Call ended · 02:13". */
+static int
+outcome_seconds (void)
+{
+  const char *text = strstr (outcome (), "· ");
+  int minutes = 0;
+  int seconds = 0;
+
+  g_assert_nonnull (text);
+  g_assert_cmpint (sscanf (text + strlen ("· "), "%d:%d", &minutes, &seconds), ==, 2);
+  return minutes * 60 + seconds;
+}
+
 /* The outcome's Close button: back to the main page. */
 static void
 close_outcome (void)
@@ -726,6 +752,7 @@ test_outgoing_call (void)
   const char *expected_badge;
   g_autofree char *upper = g_ascii_strup (fx.peer_fingerprint, -1);
   guint n_before = n_recent_calls ();
+  int elapsed;
 
   wzp_contacts_add (wzp_application_get_contacts (fx.app), "Mom", fx.peer_fingerprint);
 
@@ -831,9 +858,15 @@ test_outgoing_call (void)
   g_settings_set_string (settings (), "audio-output", TEST_SINK);
 
   /* Hanging up: the page stays with the outcome, and Close returns to the main page. The
-   * peer's call ended normally. */
+   * peer's call ended normally. The outcome's length is the timer's: both read the
+   * call's clock (the label lags by up to its half-second tick). */
+  wzp_ui_spin (1100);
+  elapsed = timer_seconds ();
+  g_assert_cmpint (elapsed, >=, 1);
   g_assert_true (gtk_widget_activate (call_child ("hangup_button")));
   WZP_UI_WAIT (g_str_has_prefix (outcome (), "Call ended · "), TIMEOUT_MS);
+  g_assert_cmpint (outcome_seconds (), >=, elapsed);
+  g_assert_cmpint (outcome_seconds (), <=, elapsed + 1);
   g_assert_true (wzp_window_is_in_call (window ()));
   g_assert_cmpstr (call_state (), ==, outcome ());
   g_assert_true (gtk_widget_get_visible (call_child ("call_again_button")));
@@ -1217,19 +1250,6 @@ test_busy (void)
   close_outcome ();
 }
 
-/* The minutes and seconds the call page's timer shows. */
-static int
-timer_seconds (void)
-{
-  const char *text = gtk_label_get_text (GTK_LABEL (call_child ("timer_label")));
-  int minutes = 0;
-  int seconds = 0;
-
-  g_assert_true (gtk_widget_get_visible (call_child ("timer_label")));
-  g_assert_cmpint (sscanf (text, "%d:%d", &minutes, &seconds), ==, 2);
-  return minutes * 60 + seconds;
-}
-
 static void
 test_close_window_during_call (void)
 {
@@ -1360,7 +1380,25 @@ test_unknown_callee (void)
   g_assert_cmpstr (wzp_call_page_get_outcome_detail (call_page ()), ==,
                    "Nobody with this fingerprint is connected to your relay");
   g_assert_true (gtk_widget_get_visible (call_child ("outcome_detail")));
-  g_assert_cmpint (wzp_call_record_get_outcome (newest_record ()), ==, WZP_CALL_OUTCOME_FAILED);
+  /* Recent Calls: someone not reachable, not a failure, and no "caller". */
+  g_assert_cmpint (wzp_call_record_get_outcome (newest_record ()), ==,
+                   WZP_CALL_OUTCOME_UNREACHABLE);
+  {
+    g_autofree char *described = wzp_call_record_describe (newest_record ());
+
+    g_assert_true (g_str_has_prefix (described, "Outgoing · Not reachable · "));
+  }
+  /* As the Recent Calls view shows it. */
+  {
+    GtkListBoxRow *row = gtk_list_box_get_row_at_index (
+                           GTK_LIST_BOX (dialer_child ("recents_list")), 0);
+
+    g_assert_true (ADW_IS_ACTION_ROW (row));
+    g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)), ==,
+                     "Unknown contact");
+    g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)),
+                              "Not reachable"));
+  }
   g_assert_false (_wzp_application_is_inhibiting (fx.app));
   /* No toast: the page says it. */
   g_assert_null (wzp_window_get_last_toast (window ()));
@@ -1469,6 +1507,59 @@ test_no_answer (void)
     g_assert_true (g_str_has_prefix (described, "Outgoing · No answer · "));
   }
   g_object_set (fx.relay, "ring-timeout", ring_timeout, NULL);
+  close_outcome ();
+
+  g_signal_handlers_disconnect_by_data (peer.client, &peer);
+  g_clear_object (&peer.call);
+  wzp_client_unregister (peer.client);
+  g_clear_object (&peer.client);
+}
+
+/* In another call: refuses with "busy", as this app does (wzp_call_decline). */
+static void
+busy_incoming_cb (WzpClient  *client,
+                  WzpCall    *call,
+                  SilentPeer *peer)
+{
+  g_set_object (&peer->call, call);
+  wzp_call_decline (call, WZP_HANGUP_REASON_BUSY);
+}
+
+/* The other side is busy: the call page says "Busy" (not "Declined", not "Failed"), the
+ * busy tone plays once, and Recent Calls says Busy. The callee is a client in this process
+ * that refuses through the library, as the app does when a call comes during a call
+ * (test_busy has the app's side of that). */
+static void
+test_busy_outcome (void)
+{
+  g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
+  SilentPeer peer = { 0 };
+  g_autofree char *fingerprint = NULL;
+  guint sounds_before = n_sound_events ();
+
+  peer.client = wzp_client_new (identity);
+  _wzp_client_set_test_loopback (peer.client, TRUE);
+  wzp_client_set_relay_uri (peer.client, fx.relay_uri);
+  g_signal_connect (peer.client, "incoming-call", G_CALLBACK (busy_incoming_cb), &peer);
+  wzp_client_connect_async (peer.client, NULL, silent_connected_cb, &peer);
+  WZP_UI_WAIT (peer.connected, TIMEOUT_MS);
+  g_object_get (peer.client, "fingerprint", &fingerprint, NULL);
+
+  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "dial",
+                                  g_variant_new_string (fingerprint));
+  WZP_UI_WAIT (g_strcmp0 (outcome (), "Busy") == 0, TIMEOUT_MS);
+  g_assert_nonnull (peer.call);
+  g_assert_cmpint (wzp_call_get_end_reason (peer.call), ==, WZP_HANGUP_REASON_BUSY);
+  g_assert_true (wzp_window_is_in_call (window ()));
+  g_assert_true (gtk_widget_get_visible (call_child ("call_again_button")));
+  g_assert_true (sound_recorded_since (sounds_before, "play " WZP_SOUND_BUSY));
+  g_assert_cmpint (wzp_call_record_get_outcome (newest_record ()), ==, WZP_CALL_OUTCOME_BUSY);
+  g_assert_cmpstr (wzp_call_record_get_fingerprint (newest_record ()), ==, fingerprint);
+  {
+    g_autofree char *described = wzp_call_record_describe (newest_record ());
+
+    g_assert_true (g_str_has_prefix (described, "Outgoing · Busy · "));
+  }
   close_outcome ();
 
   g_signal_handlers_disconnect_by_data (peer.client, &peer);
@@ -1699,6 +1790,7 @@ main (int   argc,
   g_test_add_func ("/wzp/ui/app/unknown-callee", test_unknown_callee);
   g_test_add_func ("/wzp/ui/app/declined-then-call-again", test_declined_then_call_again);
   g_test_add_func ("/wzp/ui/app/no-answer", test_no_answer);
+  g_test_add_func ("/wzp/ui/app/busy-outcome", test_busy_outcome);
   g_test_add_func ("/wzp/ui/app/main-window-screenshot", test_main_window_screenshot);
   g_test_add_func ("/wzp/ui/app/link-opens-dialer", test_link_opens_dialer);
   g_test_add_func ("/wzp/ui/app/identity-dialog", test_identity_dialog);

@@ -266,16 +266,60 @@ test_preferences_write_settings (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* The relay address is checked by the library (wzp_relay_uri_validate), and its message,
+ * naming the part at fault, is what the preferences show under the row. */
 static void
-test_relay_uri_check (void)
+test_relay_uri_messages (void)
 {
-  g_assert_true (wzp_relay_uri_check ("", NULL));
-  g_assert_true (wzp_relay_uri_check ("wzps://relay.example.org", NULL));
-  g_assert_true (wzp_relay_uri_check ("wzps://127.0.0.1:4433", NULL));
-  g_assert_true (wzp_relay_uri_check ("wzps://[::1]:4433#" FP_MOM, NULL));
-  g_assert_false (wzp_relay_uri_check ("relay.example.org", NULL));
-  g_assert_false (wzp_relay_uri_check ("wzps://relay.example.org/path", NULL));
-  g_assert_false (wzp_relay_uri_check ("wzps://relay.example.org#nope", NULL));
+  g_autoptr(GSettingsBackend) backend = g_memory_settings_backend_new ();
+  g_autoptr(GSettings) settings = g_settings_new_with_backend (SETTINGS_SCHEMA_ID, backend);
+  GtkWidget *window = wzp_preferences_window_new (NULL, settings);
+  GtkWidget *relay_row = child (window, WZP_TYPE_PREFERENCES_WINDOW, "relay_row");
+  GtkLabel *hint = GTK_LABEL (child (window, WZP_TYPE_PREFERENCES_WINDOW, "relay_hint"));
+  const struct
+  {
+    const char *typed;
+    const char *said;
+  } wrong[] = {
+    { "wzps://relay.example.org:99999",
+      "“99999” is not a port: the port must be a number from 1 to 65535" },
+    { "wzps://relay.example.org:",
+      "The port is missing after the “:”: it must be a number from 1 to 65535" },
+    { "https://relay.example.org",
+      "The relay address must start with wzps://, not https://" },
+    { "wzps://relay.example.org#nope",
+      "“nope” after the “#” is not a relay fingerprint: it must be 8 groups of 4 characters "
+      "from 0–9 and a–f, separated by “:”" },
+  };
+  g_autofree char *uri = NULL;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (wrong); i++)
+    {
+      gtk_editable_set_text (GTK_EDITABLE (relay_row), wrong[i].typed);
+      g_signal_emit_by_name (relay_row, "apply");
+      g_assert_true (gtk_widget_has_css_class (relay_row, "error"));
+      g_assert_cmpstr (gtk_label_get_text (hint), ==, wrong[i].said);
+      uri = g_settings_get_string (settings, "relay-uri");
+      g_assert_cmpstr (uri, ==, "");
+      g_clear_pointer (&uri, g_free);
+    }
+
+  /* Without a port it is 4433: accepted, as the library reads it. */
+  gtk_editable_set_text (GTK_EDITABLE (relay_row), "wzps://relay.example.org");
+  g_signal_emit_by_name (relay_row, "apply");
+  g_assert_false (gtk_widget_has_css_class (relay_row, "error"));
+  uri = g_settings_get_string (settings, "relay-uri");
+  g_assert_cmpstr (uri, ==, "wzps://relay.example.org");
+  g_clear_pointer (&uri, g_free);
+
+  /* Empty is no relay, not a mistake. */
+  gtk_editable_set_text (GTK_EDITABLE (relay_row), "");
+  g_signal_emit_by_name (relay_row, "apply");
+  g_assert_false (gtk_widget_has_css_class (relay_row, "error"));
+  uri = g_settings_get_string (settings, "relay-uri");
+  g_assert_cmpstr (uri, ==, "");
+
+  gtk_window_destroy (GTK_WINDOW (window));
 }
 
 static void
@@ -751,6 +795,8 @@ test_links (void)
   g_assert_false (wzp_link_parse ("wzp:" FP_MOM "?relay=https%3A%2F%2Fexample.org", &fingerprint,
                                   &relay, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_assert_cmpstr (error->message, ==, "The relay address in the link is not valid: The relay "
+                   "address must start with wzps://, not https://");
   g_assert_null (fingerprint);
   g_clear_error (&error);
   g_assert_false (wzp_link_parse ("https://example.org", &fingerprint, NULL, &error));
@@ -827,7 +873,9 @@ test_preferences_relay_kept (void)
   gtk_editable_set_text (GTK_EDITABLE (relay_row), "relay.example.org:4433");
   g_signal_emit_by_name (focus, "leave");
   g_assert_true (gtk_widget_has_css_class (relay_row, "error"));
-  g_assert_true (g_str_has_prefix (gtk_label_get_text (hint), "A relay address starts with"));
+  g_assert_cmpstr (gtk_label_get_text (hint), ==,
+                   "The relay address must start with wzps://, like "
+                   "wzps://relay.example.org:4433");
   uri = g_settings_get_string (settings, "relay-uri");
   g_assert_cmpstr (uri, ==, "wzps://relay.example.org:4433");
   g_clear_pointer (&uri, g_free);
@@ -900,7 +948,9 @@ test_welcome (void)
 
   gtk_editable_set_text (GTK_EDITABLE (row), "relay.example.org");
   g_signal_emit_by_name (button, "clicked");
-  g_assert_true (g_str_has_prefix (gtk_label_get_text (hint), "A relay address starts with"));
+  g_assert_cmpstr (gtk_label_get_text (hint), ==,
+                   "The relay address must start with wzps://, like "
+                   "wzps://relay.example.org:4433");
   g_assert_cmpstr (wzp_dialer_page_get_visible_view (page), ==, "welcome");
 
   gtk_editable_set_text (GTK_EDITABLE (row), "wzps://relay.example.org:4433");
@@ -929,7 +979,7 @@ main (int   argc,
                    test_call_page_names_by_full_fingerprint);
   g_test_add_func ("/wzp/ui/call-page/path-labels", test_path_labels);
   g_test_add_func ("/wzp/ui/preferences/write-settings", test_preferences_write_settings);
-  g_test_add_func ("/wzp/ui/preferences/relay-uri-check", test_relay_uri_check);
+  g_test_add_func ("/wzp/ui/preferences/relay-uri-messages", test_relay_uri_messages);
   g_test_add_func ("/wzp/ui/storage/contacts-and-history", test_contacts_and_history_persist);
   g_test_add_func ("/wzp/ui/storage/damaged-files-kept-aside", test_damaged_files_kept_aside);
   g_test_add_func ("/wzp/ui/dialer/remove-and-clear-offer-undo",
