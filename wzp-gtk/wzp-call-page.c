@@ -21,6 +21,7 @@
 #include "wzp-call-clock.h"
 #include "wzp-call-page.h"
 #include "wzp-call-quality.h"
+#include "wzp-fingerprint-text.h"
 #include "wzp-gtk-util.h"
 
 /* How many stats samples (one a second) the quality is judged over. */
@@ -89,6 +90,7 @@ update_peer (WzpCallPage *self)
                           ? wzp_contacts_lookup (self->contacts, self->fingerprint)
                           : NULL;
   g_autofree char *alias_text = NULL;
+  g_autofree char *lines = NULL;
 
   if (contact != NULL)
     {
@@ -107,8 +109,10 @@ update_peer (WzpCallPage *self)
       adw_avatar_set_text (ADW_AVATAR (self->avatar), NULL);
       adw_avatar_set_show_initials (ADW_AVATAR (self->avatar), FALSE);
     }
-  gtk_label_set_text (GTK_LABEL (self->fingerprint_label),
-                      self->fingerprint != NULL ? self->fingerprint : "");
+  /* Two lines of four groups, as everywhere (wzp-fingerprint-text.c): no width breaks a
+   * group. */
+  lines = wzp_fingerprint_to_lines (self->fingerprint);
+  gtk_label_set_text (GTK_LABEL (self->fingerprint_label), lines != NULL ? lines : "");
 
   alias_text = wzp_alias_label (self->call != NULL ? wzp_call_get_peer_alias (self->call)
                                                    : NULL);

@@ -427,16 +427,17 @@ outgoing_call_cb (WzpDialerPage *self,
 }
 
 /* Why the app would not call what was typed ("your own fingerprint", "not connected"),
- * under the entry, where the user looks; the text stays to be corrected. */
+ * under the entry, where the user looks; the text stays to be corrected. As for a
+ * fingerprint that cannot be right: a hint that is not dimmed, no red (red is for hanging
+ * up); typing again brings the usual hint back (dial_changed_cb). */
 void
 wzp_dialer_page_show_dial_error (WzpDialerPage *self,
                                  const char    *message)
 {
   g_return_if_fail (WZP_IS_DIALER_PAGE (self));
 
-  gtk_widget_add_css_class (GTK_WIDGET (self->dial_row), "error");
   gtk_widget_remove_css_class (GTK_WIDGET (self->dial_row), "success");
-  gtk_widget_add_css_class (GTK_WIDGET (self->dial_hint), "error");
+  gtk_widget_remove_css_class (GTK_WIDGET (self->dial_hint), "dim-label");
   gtk_label_set_text (self->dial_hint, message);
 }
 

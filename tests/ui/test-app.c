@@ -35,6 +35,7 @@
 #include "wzp-call-private.h"
 #include "wzp-client-private.h"
 #include "wzp-dialer-page.h"
+#include "wzp-fingerprint-text.h"
 #include "wzp-gtk-util.h"
 #include "wzp-identity-dialog.h"
 #include "wzp-link.h"
@@ -623,7 +624,10 @@ test_relay_errors (void)
   g_signal_emit_by_name (dialer_child ("dial_row"), "entry-activated");
   g_assert_cmpstr (wzp_dialer_page_get_dial_hint (wzp_window_get_dialer_page (window ())), ==,
                    "You are not connected to a relay, so nobody can be called");
-  g_assert_true (gtk_widget_has_css_class (dialer_child ("dial_row"), "error"));
+  /* Said plainly (not dimmed), and not in red: red is for hanging up. */
+  g_assert_false (gtk_widget_has_css_class (dialer_child ("dial_hint"), "dim-label"));
+  g_assert_false (gtk_widget_has_css_class (dialer_child ("dial_row"), "error"));
+  g_assert_false (gtk_widget_has_css_class (dialer_child ("dial_hint"), "error"));
   g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (dialer_child ("dial_row"))), ==,
                    UNKNOWN_FP);
   g_assert_false (wzp_window_is_in_call (window ()));
@@ -746,6 +750,7 @@ record_state_cb (GPtrArray *seen)
 static void
 test_outgoing_call (void)
 {
+  g_autofree char *peer_lines = wzp_fingerprint_to_lines (fx.peer_fingerprint);
   g_autoptr(WzpUiPeer) peer = spawn_listener ("trusted", NULL);
   GtkWidget *dial_row = dialer_child ("dial_row");
   WzpCall *call;
@@ -777,7 +782,7 @@ test_outgoing_call (void)
   /* Named from the contacts by full fingerprint; the alias only quoted underneath. */
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("name_label"))), ==, "Mom");
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("fingerprint_label"))), ==,
-                   fx.peer_fingerprint);
+                   peer_lines);
 
   /* The badge names the nominated path; only relay paths connect here so far. */
   expected_badge = wzp_path_kind_label (wzp_call_get_path_kind (call));
@@ -914,6 +919,7 @@ test_private_call_hung_up_by_peer (void)
 static void
 test_ringing_page (void)
 {
+  g_autofree char *peer_lines = wzp_fingerprint_to_lines (fx.peer_fingerprint);
   g_autoptr(WzpUiPeer) peer = NULL;
   GtkWidget *other;
   GtkWidget *accept;
@@ -943,7 +949,7 @@ test_ringing_page (void)
                    "app.answer-call");
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (ringing_child ("name_label"))), ==, "Mom");
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (ringing_child ("fingerprint_label"))), ==,
-                   fx.peer_fingerprint);
+                   peer_lines);
   g_assert_true (gtk_widget_get_visible (ringing_child ("alias_label")));
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (ringing_child ("alias_label"))), ==,
                    "Calls themselves “Mom”");
@@ -1375,7 +1381,7 @@ test_unknown_callee (void)
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("name_label"))), ==,
                    "Unknown contact");
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("fingerprint_label"))), ==,
-                   UNKNOWN_FP);
+                   "0000:1111:2222:3333\n4444:5555:6666:7777");
   WZP_UI_WAIT (g_strcmp0 (outcome (), "Not reachable") == 0, TIMEOUT_MS);
   g_assert_cmpstr (wzp_call_page_get_outcome_detail (call_page ()), ==,
                    "Nobody with this fingerprint is connected to your relay");
@@ -1579,6 +1585,10 @@ test_main_window_screenshot (void)
   wzp_window_dismiss_toasts (window ());
   wzp_dialer_page_show_view (page, "call");
   wzp_ui_spin (500);
+  /* Nothing red after all the calls refused and failed before: the entry is as new. */
+  g_assert_false (gtk_widget_has_css_class (dialer_child ("dial_row"), "error"));
+  g_assert_false (gtk_widget_has_css_class (dialer_child ("dial_hint"), "error"));
+  g_assert_true (gtk_widget_has_css_class (dialer_child ("dial_hint"), "dim-label"));
   wzp_ui_save_screenshot (GTK_WIDGET (window ()), "main-window.png");
   wzp_dialer_page_show_view (page, "contacts");
   wzp_ui_save_screenshot (GTK_WIDGET (window ()), "contacts.png");
