@@ -12,20 +12,20 @@ set -e
 WZP_BUILD_PACKAGES="meson ninja-build pkg-config gcc libc6-dev
   libglib2.0-dev libglib2.0-bin libjson-glib-dev libnice-dev libgnutls28-dev libmnl-dev
   gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0 gettext
-  libgtk-4-dev libgtk-4-bin libadwaita-1-dev desktop-file-utils
+  libgtk-4-dev libgtk-4-bin libadwaita-1-dev libqrencode-dev desktop-file-utils
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   libgsound-dev"
 
 # Running the main job (./run.sh): TLS for GIO, and for the app a session bus, its icons
-# and font (--no-install-recommends leaves them out otherwise), and its phone sounds
-# (GSound plays the freedesktop sound theme's phone-incoming-call, phone-outgoing-calling
-# and phone-outgoing-busy).
+# and font (--no-install-recommends leaves them out otherwise), libqrencode for the QR code
+# of your wzp: link, and its phone sounds (GSound plays the freedesktop sound theme's
+# phone-incoming-call, phone-outgoing-calling and phone-outgoing-busy).
 # Voice: GStreamer's base plugins (Opus, conversion, app source and sink), good ones (WAV
 # files, PulseAudio) and bad ones (webrtcdsp: echo cancellation, noise suppression); and
 # espeak-ng, which speaks the sentence of the demo call and of the voice tests.
 WZP_RUN_PACKAGES="glib-networking dbus dbus-daemon adwaita-icon-theme fonts-cantarell
-  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad espeak-ng
-  libgsound0 sound-theme-freedesktop"
+  libqrencode4 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  espeak-ng libgsound0 sound-theme-freedesktop"
 
 # The whole suite (./test.sh): bindings checks, the D-Bus and UI tests, the network lab
 # (tests/netlab: iproute2 and nftables build it, iptables' NFQUEUE target feeds its WAN

@@ -100,9 +100,15 @@ WZP_AVAILABLE_IN_ALL
 void             wzp_call_set_volume           (WzpCall              *self,
                                                 double                volume);
 WZP_AVAILABLE_IN_ALL
+void             wzp_call_switch_audio_device  (WzpCall              *self,
+                                                WzpAudioDirection     direction,
+                                                const char           *device);
+WZP_AVAILABLE_IN_ALL
 const char      *wzp_call_get_audio_error      (WzpCall              *self);
 WZP_AVAILABLE_IN_ALL
 GVariant        *wzp_call_get_stats            (WzpCall              *self);
+WZP_AVAILABLE_IN_ALL
+gboolean         wzp_call_get_reconnecting     (WzpCall              *self);
 
 WZP_AVAILABLE_IN_ALL
 void             wzp_call_ring                 (WzpCall              *self);

@@ -1,23 +1,20 @@
 /* test-audio-devices.c: the device list, the level meter and a call's fallback from a
  * chosen device that goes away, against a PulseAudio of the test's own (no sound card).
  *
- * Each test starts `pulseaudio` with no configuration (-n), only its native socket and
- * the null sinks the test loads ("wzp_a", "wzp_b": an output each, and its monitor as a
- * source), in a temporary folder of its own, and points this process at it with
- * PULSE_SERVER. The daemon runs under a small shell that removes the folder when the
- * daemon ends, and that the test's death (an assertion, a timeout) ends too, so nothing
- * is left behind on any path. Without the pulseaudio and pactl programs, or GStreamer's
- * PulseAudio plugin, the tests skip and say why.
+ * Each test starts a PulseAudio of its own (pulse-daemon.c: no configuration, only its
+ * native socket, in a temporary folder, removed on any path) with the null sinks the test
+ * loads ("wzp_a", "wzp_b": an output each, and its monitor as a source). Without the
+ * pulseaudio and pactl programs, or GStreamer's PulseAudio plugin, the tests skip and say
+ * why.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
 
-#include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <glib/gstdio.h>
 
+#include "pulse-daemon.h"
 #include "test-util.h"
 #include "wzp-voice-private.h"
 
@@ -30,119 +27,10 @@
 
 typedef struct
 {
-  char        *dir;        /* the daemon's folder, removed when it ends */
-  GSubprocess *daemon;     /* the shell that runs it */
-  char        *skipped;    /* why the test cannot run here, or NULL */
-  guint        module_b;   /* the module of the null sink wzp_b */
+  WzpTestPulse *pulse;     /* the daemon, NULL when it cannot run here */
+  char         *skipped;   /* why the test cannot run here, or NULL */
+  guint         module_b;  /* the module of the null sink wzp_b */
 } Fixture;
-
-/* Runs the daemon ("$@"); when it ends, or when this shell is told to end (SIGTERM: the
- * test's teardown, or the test's death through PR_SET_PDEATHSIG), ends it and removes
- * its folder ($1). */
-static const char daemon_script[] =
-  "dir=$1; shift\n"
-  "cleanup () { kill \"$pid\" 2>/dev/null; wait \"$pid\"; rm -rf \"$dir\"; exit 0; }\n"
-  "\"$@\" & pid=$!\n"
-  "trap cleanup TERM INT HUP\n"
-  "wait \"$pid\"\n"
-  "cleanup\n";
-
-/* In the shell: the test's death ends it. */
-static void
-die_with_parent (gpointer user_data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGTERM);
-}
-
-typedef struct
-{
-  GSubprocess *process;
-  gboolean     done;
-  char        *output;
-} Run;
-
-static void
-communicated_cb (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  Run *run = user_data;
-
-  g_subprocess_communicate_utf8_finish (run->process, result, &run->output, NULL, NULL);
-  run->done = TRUE;
-}
-
-/* Runs `pactl ARGS…` against the test's daemon, bounded in time; its output, or NULL
- * when it failed. */
-static char *
-pactl (const char *first,
-       ...)
-{
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
-  Run run = { 0 };
-  va_list args;
-
-  g_ptr_array_add (argv, (gpointer) "pactl");
-  va_start (args, first);
-  for (const char *arg = first; arg != NULL; arg = va_arg (args, const char *))
-    g_ptr_array_add (argv, (gpointer) arg);
-  va_end (args);
-  g_ptr_array_add (argv, NULL);
-
-  run.process = g_subprocess_newv ((const char * const *) argv->pdata,
-                                   G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                   G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8_async (run.process, NULL, NULL, communicated_cb, &run);
-  wzp_test_wait_flag (&run.done, WAIT_MS);
-  if (!g_subprocess_get_successful (run.process))
-    g_clear_pointer (&run.output, g_free);
-  g_object_unref (run.process);
-  return run.output;
-}
-
-/* Loads a null sink named @name (shown as @description); its module's index. */
-static guint
-load_null_sink (const char *name,
-                const char *description)
-{
-  g_autofree char *sink_name = g_strdup_printf ("sink_name=%s", name);
-  g_autofree char *properties = g_strdup_printf ("sink_properties=device.description=%s",
-                                                 description);
-  g_autofree char *index = pactl ("load-module", "module-null-sink", sink_name, properties,
-                                  NULL);
-  guint64 module = 0;
-
-  g_assert_nonnull (index);
-  g_assert_true (g_ascii_string_to_unsigned (g_strstrip (index), 10, 0, G_MAXUINT32,
-                                             &module, NULL));
-  return module;
-}
-
-static void
-unload_module (guint module)
-{
-  g_autofree char *index = g_strdup_printf ("%u", module);
-  g_autofree char *output = pactl ("unload-module", index, NULL);
-
-  g_assert_nonnull (output);
-}
-
-static gboolean
-daemon_answers (void)
-{
-  g_autofree char *info = NULL;
-
-  for (guint waited = 0; waited < WAIT_MS; waited += 50)
-    {
-      info = pactl ("info", NULL);
-      if (info != NULL)
-        return TRUE;
-      wzp_test_spin (50);
-    }
-  return FALSE;
-}
 
 /* Starts the daemon with the null sinks wzp_a ("Alpha", the default) and wzp_b ("Beta"),
  * or says in f->skipped why it cannot run here. */
@@ -150,16 +38,6 @@ static void
 fixture_setup (Fixture       *f,
                gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autofree char *pulseaudio = g_find_program_in_path ("pulseaudio");
-  g_autofree char *pactl_path = g_find_program_in_path ("pactl");
-  g_autofree char *runtime = NULL;
-  g_autofree char *home = NULL;
-  g_autofree char *socket = NULL;
-  g_autofree char *server = NULL;
-  g_autofree char *protocol = NULL;
-  g_autofree char *cookie = NULL;
   g_autoptr(GstElementFactory) pulsesrc = NULL;
 
   gst_init (NULL, NULL);
@@ -170,87 +48,20 @@ fixture_setup (Fixture       *f,
                              "is not installed");
       return;
     }
-  if (pulseaudio == NULL || pactl_path == NULL)
-    {
-      f->skipped = g_strdup ("needs the pulseaudio and pactl programs (packages "
-                             "pulseaudio, pulseaudio-utils)");
-      return;
-    }
-
-  f->dir = g_dir_make_tmp ("wzp-test-audio-XXXXXX", &error);
-  g_assert_no_error (error);
-  runtime = g_build_filename (f->dir, "runtime", NULL);
-  home = g_build_filename (f->dir, "home", NULL);
-  socket = g_build_filename (f->dir, "native", NULL);
-  g_assert_cmpint (g_mkdir (runtime, 0700), ==, 0);
-  g_assert_cmpint (g_mkdir (home, 0700), ==, 0);
-  server = g_strdup_printf ("unix:%s", socket);
-  cookie = g_build_filename (f->dir, "cookie", NULL);
-  protocol = g_strdup_printf ("module-native-protocol-unix socket=%s auth-anonymous=1",
-                              socket);
-
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
-                                        G_SUBPROCESS_FLAGS_STDERR_SILENCE);
-  g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", runtime, TRUE);
-  g_subprocess_launcher_setenv (launcher, "HOME", home, TRUE);
-  g_subprocess_launcher_unsetenv (launcher, "DBUS_SESSION_BUS_ADDRESS");
-  g_subprocess_launcher_unsetenv (launcher, "DISPLAY");
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  f->daemon = g_subprocess_launcher_spawn (launcher, &error, "/bin/sh", "-c", daemon_script,
-                                           "sh", f->dir, pulseaudio, "--daemonize=no", "-n",
-                                           "--use-pid-file=no", "--exit-idle-time=-1",
-                                           "--disallow-exit", "--log-target=stderr",
-                                           "--load", protocol, NULL);
-  g_assert_no_error (error);
-
-  /* This process (GStreamer's elements, pactl) talks to that daemon only, and keeps its
-   * client cookie in the folder, not in the user's home. */
-  g_setenv ("PULSE_SERVER", server, TRUE);
-  g_setenv ("PULSE_COOKIE", cookie, TRUE);
-  g_assert_true (daemon_answers ());
-  load_null_sink ("wzp_a", "Alpha");
-  f->module_b = load_null_sink ("wzp_b", "Beta");
-  g_free (pactl ("set-default-sink", "wzp_a", NULL));
-  g_free (pactl ("set-default-source", "wzp_a.monitor", NULL));
-}
-
-static void
-waited_cb (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
-{
-  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
-  *(gboolean *) user_data = TRUE;
+  f->pulse = wzp_test_pulse_start (&f->skipped);
+  if (f->pulse == NULL)
+    return;
+  wzp_test_pulse_load_null_sink ("wzp_a", "Alpha");
+  f->module_b = wzp_test_pulse_load_null_sink ("wzp_b", "Beta");
+  g_free (wzp_test_pulse_pactl ("set-default-sink", "wzp_a", NULL));
+  g_free (wzp_test_pulse_pactl ("set-default-source", "wzp_a.monitor", NULL));
 }
 
 static void
 fixture_teardown (Fixture       *f,
                   gconstpointer  data)
 {
-  g_unsetenv ("PULSE_SERVER");
-  g_unsetenv ("PULSE_COOKIE");
-  if (f->daemon != NULL)
-    {
-      gboolean ended = FALSE;
-
-      /* the shell ends the daemon and removes the folder */
-      g_subprocess_send_signal (f->daemon, SIGTERM);
-      g_subprocess_wait_async (f->daemon, NULL, waited_cb, &ended);
-      wzp_test_wait_flag (&ended, WAIT_MS);
-      g_clear_object (&f->daemon);
-    }
-  else if (f->dir != NULL)
-    {
-      g_autofree char *runtime = g_build_filename (f->dir, "runtime", NULL);
-      g_autofree char *home = g_build_filename (f->dir, "home", NULL);
-
-      g_rmdir (runtime);
-      g_rmdir (home);
-      g_rmdir (f->dir);
-    }
-  if (f->dir != NULL)
-    g_assert_false (g_file_test (f->dir, G_FILE_TEST_EXISTS));
-  g_free (f->dir);
+  wzp_test_pulse_stop (f->pulse);
   g_free (f->skipped);
 }
 
@@ -422,14 +233,14 @@ test_list (Fixture       *f,
 
   /* A device that comes: its sink and its monitor */
   watch.added = watch.removed = 0;
-  module_c = load_null_sink ("wzp_c", "Gamma");
+  module_c = wzp_test_pulse_load_null_sink ("wzp_c", "Gamma");
   wait_presence (&watch, "pulsesink device=wzp_c", TRUE);
   wait_presence (&watch, "pulsesrc device=wzp_c.monitor", TRUE);
   g_assert_cmpuint (watch.added, ==, 2);
   g_assert_cmpuint (g_list_model_get_n_items (devices), ==, 6);
 
   /* A device that goes */
-  unload_module (module_c);
+  wzp_test_pulse_unload_module (module_c);
   wait_presence (&watch, "pulsesink device=wzp_c", FALSE);
   wait_presence (&watch, "pulsesrc device=wzp_c.monitor", FALSE);
   g_assert_cmpuint (watch.removed, ==, 2);
@@ -439,7 +250,7 @@ test_list (Fixture       *f,
    * it hears of a device or a playback stream, not of the server itself: here, the
    * stream that the server moves to the new default, as on a desktop. */
   tone = play_tone (NULL);
-  g_free (pactl ("set-default-sink", "wzp_b", NULL));
+  g_free (wzp_test_pulse_pactl ("set-default-sink", "wzp_b", NULL));
   watch.id = "pulsesink device=wzp_b";
   wzp_test_wait_until (is_default, &watch, WAIT_MS);
   stop_tone (tone);
@@ -671,7 +482,7 @@ test_voice_device_gone (Fixture       *f,
   g_assert_cmpuint (side.errors->len, ==, 0);
   wzp_audio_level_stop (on_b);
 
-  unload_module (f->module_b);
+  wzp_test_pulse_unload_module (f->module_b);
   wzp_test_wait_until (fell_back_both, &side, WAIT_MS);
   g_assert_cmpuint (side.errors->len, ==, 2);   /* once each, nothing else */
   wzp_test_wait_until (is_loud, on_a, WAIT_MS);
@@ -710,6 +521,81 @@ test_voice_device_missing (Fixture       *f,
   side_clear (&side);
 }
 
+static gboolean
+has_error (gpointer data)
+{
+  return ((Side *) data)->errors->len > 0;
+}
+
+static gboolean
+is_quiet (gpointer data)
+{
+  return wzp_audio_level_get_peak_db (data) < -60.0;
+}
+
+/* The user picks other devices during a call: the output moves at once (the tone is heard
+ * on the new one, no longer on the old), and a microphone chosen while muted stays muted
+ * until unmuted; the frames go on, numbered one after the other. */
+static void
+test_voice_switch_device (Fixture       *f,
+                          gconstpointer  data)
+{
+  Side sender = { 0 }, side = { 0 };
+  g_autoptr(WzpAudioLevel) on_a = NULL;
+  g_autoptr(WzpAudioLevel) on_b = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!daemon_runs (f))
+    return;
+
+  side_start (&side, "audiotestsrc is-live=true wave=silence", "pulsesink device=wzp_b", NULL);
+  side_start (&sender, "audiotestsrc is-live=true wave=sine freq=440 volume=0.5",
+              "fakesink sync=false", side.voice);
+  on_a = wzp_audio_level_new ("pulsesrc device=wzp_a.monitor");
+  on_b = wzp_audio_level_new ("pulsesrc device=wzp_b.monitor");
+  g_assert_true (wzp_audio_level_start (on_a, NULL));
+  g_assert_true (wzp_audio_level_start (on_b, NULL));
+  wzp_test_wait_until (is_loud, on_b, WAIT_MS);
+  g_assert_true (is_silent (on_a));
+
+  /* The output moves to the default (wzp_a). */
+  g_assert_true (_wzp_voice_set_device (side.voice, WZP_AUDIO_DIRECTION_SINK, NULL, &error));
+  g_assert_no_error (error);
+  wzp_test_wait_until (is_loud, on_a, WAIT_MS);
+  wzp_test_wait_until (is_silent, on_b, WAIT_MS);
+  g_assert_cmpuint (side.errors->len, ==, 0);
+
+  /* Muted, the sender picks another microphone: still muted. */
+  _wzp_voice_set_muted (sender.voice, TRUE);
+  wzp_test_wait_until (is_quiet, on_a, WAIT_MS);
+  g_assert_true (_wzp_voice_set_device (sender.voice, WZP_AUDIO_DIRECTION_SOURCE,
+                                        "audiotestsrc is-live=true wave=sine freq=660 "
+                                        "volume=0.5", &error));
+  g_assert_no_error (error);
+  wzp_test_spin (1000);
+  g_assert_true (is_quiet (on_a));
+  _wzp_voice_set_muted (sender.voice, FALSE);
+  wzp_test_wait_until (is_loud, on_a, WAIT_MS);
+  assert_frames_go_on (&sender);
+  g_assert_cmpuint (sender.errors->len, ==, 0);
+
+  /* A device that is not there: the default instead, and it says so. */
+  g_assert_true (_wzp_voice_set_device (side.voice, WZP_AUDIO_DIRECTION_SINK,
+                                        "pulsesink device=wzp_gone", &error));
+  g_assert_no_error (error);
+  wzp_test_wait_until (has_error, &side, WAIT_MS);
+  wzp_test_spin (500);
+  g_assert_cmpuint (side.errors->len, ==, 1);
+  wzp_test_wait_until (is_loud, on_a, WAIT_MS);
+  g_assert_true (g_str_has_prefix (g_ptr_array_index (side.errors, 0),
+                                   "The chosen sound output is not available"));
+
+  wzp_audio_level_stop (on_a);
+  wzp_audio_level_stop (on_b);
+  side_clear (&sender);
+  side_clear (&side);
+}
+
 #else /* !WZP_HAVE_VOICE */
 
 /* Without GStreamer: an empty list, and starting says why. */
@@ -743,6 +629,7 @@ main (int   argc,
   ADD ("level", test_level);
   ADD ("voice-device-gone", test_voice_device_gone);
   ADD ("voice-device-missing", test_voice_device_missing);
+  ADD ("voice-switch-device", test_voice_switch_device);
 #else
   g_test_add_func ("/wzp/audio-devices/no-gstreamer", test_no_gstreamer);
 #endif

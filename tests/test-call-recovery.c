@@ -178,6 +178,15 @@ test_relay_not_reading (void)
   g_object_unref (deaf.identity);
 }
 
+/* Records each value WzpCall:reconnecting takes, as 'y' and 'n'. */
+static void
+reconnecting_cb (WzpCall    *call,
+                 GParamSpec *pspec,
+                 GString    *seen)
+{
+  g_string_append_c (seen, wzp_call_get_reconnecting (call) ? 'y' : 'n');
+}
+
 /* One side's network changed and the address its direct path used is gone: the call
  * moves to the relay at once, without waiting for the path to fall silent (here it
  * would not: loopback stays). On the caller's side it nominates the pipe itself; on the
@@ -194,14 +203,18 @@ check_lost_address (Fixture  *f,
   CallWatch watch_b = { 0 };
   g_autoptr(GError) error = NULL;
   g_autoptr(WzpCall) call = NULL;
+  g_autoptr(GString) reconnecting = g_string_new (NULL);
 
   g_signal_connect (b, "incoming-call", G_CALLBACK (incoming_cb), &callee);
   call = place_call (a, b, &error);
   g_assert_no_error (error);
   wzp_test_wait_call_state (callee.call, WZP_CALL_STATE_ACTIVE);
   g_assert_cmpint (wzp_call_get_path_kind (call), ==, WZP_PATH_KIND_DIRECT_LAN);
+  g_assert_false (wzp_call_get_reconnecting (call));
   watch_call (call, &watch_a);
   watch_call (callee.call, &watch_b);
+  g_signal_connect (on_callee ? callee.call : call, "notify::reconnecting",
+                    G_CALLBACK (reconnecting_cb), reconnecting);
 
   /* Still ours: nothing happens. */
   {
@@ -215,10 +228,14 @@ check_lost_address (Fixture  *f,
   _wzp_call_network_changed (on_callee ? callee.call : call, other_network);
   wait_path_kind (call, WZP_PATH_KIND_RELAY);
   wait_path_kind (callee.call, WZP_PATH_KIND_RELAY);
+  /* The side that lost its path said so while it looked for another, and no longer
+   * once the relay path was agreed. */
+  g_assert_cmpstr (reconnecting->str, ==, "yn");
   g_assert_false (watch_a.ended || watch_b.ended);
   g_assert_cmpint (wzp_call_get_state (call), ==, WZP_CALL_STATE_ACTIVE);
   g_assert_cmpint (wzp_call_get_state (callee.call), ==, WZP_CALL_STATE_ACTIVE);
 
+  g_signal_handlers_disconnect_by_data (on_callee ? callee.call : call, reconnecting);
   wzp_call_hangup (callee.call);
   wzp_test_wait_call_state (call, WZP_CALL_STATE_ENDED);
   g_assert_cmpint (wzp_call_get_end_reason (call), ==, WZP_HANGUP_REASON_NORMAL);

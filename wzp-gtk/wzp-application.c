@@ -20,9 +20,12 @@
 #include "wzp-application-private.h"
 #include "wzp-background.h"
 #include "wzp-call-clock.h"
+#include "wzp-call-outcome.h"
 #include "wzp-gsound-player.h"
 #include "wzp-gtk-util.h"
+#include "wzp-link.h"
 #include "wzp-preferences-window.h"
+#include "wzp-signed-in-elsewhere.h"
 
 /* An outgoing call while wzp_client_place_call_async() runs. Its WzpCall arrives at once
  * through WzpClient::outgoing-call; the async result only says how the attempt ended. */
@@ -172,6 +175,35 @@ toast (WzpApplication *self,
     wzp_window_show_problem (window, title, details);
 }
 
+/* The call is over: its page stays with the outcome, Call Again and Close (docs/app.md,
+ * "Outcomes"), instead of a toast that queues, goes stale and is cut off. */
+static void
+show_outcome (WzpApplication *self,
+              const char     *title,
+              const char     *detail)
+{
+  WzpWindow *window = wzp_application_get_main_window (self);
+
+  if (window != NULL && wzp_window_is_in_call (window))
+    wzp_call_page_show_outcome (wzp_window_get_call_page (window), title, detail);
+}
+
+/* A dial refused before any call: said where the user typed it, or on the outcome page
+ * when it came from there (Call Again). */
+static void
+refuse_dial (WzpApplication *self,
+             const char     *why)
+{
+  WzpWindow *window = wzp_application_get_main_window (self);
+
+  if (window == NULL)
+    return;
+  if (wzp_window_is_in_call (window))
+    wzp_call_page_show_outcome (wzp_window_get_call_page (window), _("Cannot call"), why);
+  else
+    wzp_dialer_page_show_dial_error (wzp_window_get_dialer_page (window), why);
+}
+
 /* Sounds: through the WzpSoundPlayer seam, never through a call's audio pipeline. */
 
 static void
@@ -282,13 +314,19 @@ call_began (WzpApplication *self)
 }
 
 static void
-call_finished (WzpApplication *self)
+show_main (WzpApplication *self)
 {
   WzpWindow *window = wzp_application_get_main_window (self);
 
   withdraw_ongoing (self);
   if (window != NULL)
     wzp_window_show_main (window);
+}
+
+/* (The page stays: with the outcome, or the caller returns to the main page.) */
+static void
+call_finished (WzpApplication *self)
+{
   if (self->inhibiting)
     {
       self->inhibiting = FALSE;
@@ -335,6 +373,7 @@ call_ended_cb (WzpApplication  *self,
   gint64 duration = 0;
   WzpCallOutcome outcome;
   g_autofree char *title = NULL;
+  g_autofree char *detail = NULL;
 
   if (call != self->call)
     return;
@@ -348,18 +387,19 @@ call_ended_cb (WzpApplication  *self,
 
   if (connected != 0)
     {
-      g_autofree char *length = NULL;
-
       duration = (g_get_monotonic_time () - connected) / G_USEC_PER_SEC;
       outcome = WZP_CALL_OUTCOME_ANSWERED;
-      length = wzp_format_duration (duration);
-      /* Translators: %s is how long the call lasted, such as 02:13. */
-      title = g_strdup_printf (_("Call ended · %s"), length);
     }
   else if (self->hung_up_locally)
     outcome = WZP_CALL_OUTCOME_CANCELLED;
   else if (reason == WZP_HANGUP_REASON_DECLINED)
     outcome = WZP_CALL_OUTCOME_DECLINED;
+  else if (reason == WZP_HANGUP_REASON_TIMEOUT)
+    outcome = WZP_CALL_OUTCOME_NO_ANSWER;   /* a ring timeout is no failure */
+  else if (reason == WZP_HANGUP_REASON_BUSY)
+    outcome = WZP_CALL_OUTCOME_BUSY;
+  else if (reason == WZP_HANGUP_REASON_UNREACHABLE)
+    outcome = WZP_CALL_OUTCOME_UNREACHABLE;   /* an unknown fingerprint: no failure either */
   else
     outcome = WZP_CALL_OUTCOME_FAILED;
 
@@ -367,18 +407,15 @@ call_ended_cb (WzpApplication  *self,
                incoming, outcome, self->call_start, duration, wzp_call_get_path_kind (call));
   call_finished (self);
 
-  if (title != NULL && reason == WZP_HANGUP_REASON_NORMAL)
-    toast (self, title, NULL);
-  else if (self->hung_up_locally)
-    toast (self, title != NULL ? title : _("Call cancelled"), NULL);
+  if (self->hung_up_locally && connected == 0)
+    show_main (self);   /* the user cancelled: nothing to tell */
   else if (incoming || connected != 0)
     {
       /* (An outgoing call that never connected is told by place_call_cb, which has the
        * error's code.) */
-      g_autofree char *what = wzp_describe_hangup (call);
-
-      toast (self, what, reason == WZP_HANGUP_REASON_NORMAL ? NULL
-                                                            : wzp_call_get_error_message (call));
+      wzp_call_outcome_from_call (call, connected != 0 ? duration : -1, &title,
+                                  &detail);
+      show_outcome (self, title, detail);
     }
   self->hung_up_locally = FALSE;
 }
@@ -393,6 +430,7 @@ take_call (WzpApplication *self,
   self->call = g_object_ref (call);
   self->call_start = start;
   self->hung_up_locally = FALSE;
+  wzp_call_set_volume (call, g_settings_get_double (self->settings, "call-volume"));
   g_signal_connect_object (call, "notify::state", G_CALLBACK (call_state_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (call, "ended", G_CALLBACK (call_ended_cb), self, G_CONNECT_SWAPPED);
@@ -428,7 +466,8 @@ place_call_cb (GObject      *source,
   WzpApplication *self = dial->app;
   g_autoptr(GError) error = NULL;
   g_autoptr(WzpCall) call = wzp_client_place_call_finish (WZP_CLIENT (source), result, &error);
-  g_autofree char *what = NULL;
+  g_autofree char *title = NULL;
+  g_autofree char *detail = NULL;
 
   if (self->dial == dial)
     self->dial = NULL;
@@ -444,15 +483,20 @@ place_call_cb (GObject      *source,
   if (dial->abandoned)
     return;
 
-  what = wzp_describe_call_error (error);
   if (dial->call == NULL)
     {
-      /* Refused before any call existed: not connected, a bad fingerprint. */
-      record_call (self, dial->fingerprint, NULL, FALSE, WZP_CALL_OUTCOME_FAILED,
+      /* Refused before any call existed: not connected, a bad fingerprint, nobody there. */
+      gboolean unreachable =
+        g_error_matches (error, WZP_CALL_ERROR, WZP_CALL_ERROR_UNKNOWN_PEER) ||
+        g_error_matches (error, WZP_CALL_ERROR, WZP_CALL_ERROR_UNREACHABLE);
+
+      record_call (self, dial->fingerprint, NULL, FALSE,
+                   unreachable ? WZP_CALL_OUTCOME_UNREACHABLE : WZP_CALL_OUTCOME_FAILED,
                    self->call_start, 0, WZP_PATH_KIND_NONE);
       call_finished (self);
     }
-  toast (self, what, error->message);
+  wzp_call_outcome_from_error (error, &title, &detail);
+  show_outcome (self, title, detail);
 }
 
 static void
@@ -471,19 +515,18 @@ dial (WzpApplication *self,
     }
   if (!wzp_fingerprint_is_valid (fingerprint))
     {
-      toast (self, _("That is not a complete fingerprint"), NULL);
+      refuse_dial (self, _("That is not a complete fingerprint"));
       return;
     }
   if (self->client == NULL || wzp_client_get_state (self->client) != WZP_CLIENT_STATE_CONNECTED)
     {
-      toast (self, _("You are not connected to a relay, so nobody can be called"),
-             self->client != NULL ? wzp_client_get_error_message (self->client) : NULL);
+      refuse_dial (self, _("You are not connected to a relay, so nobody can be called"));
       return;
     }
   g_object_get (self->client, "fingerprint", &own, NULL);
   if (g_strcmp0 (own, fingerprint) == 0)
     {
-      toast (self, _("This is your own fingerprint"), NULL);
+      refuse_dial (self, _("This is your own fingerprint"));
       return;
     }
 
@@ -519,6 +562,7 @@ hang_up (WzpApplication *self)
                    self->call_start, 0, WZP_PATH_KIND_NONE);
       self->dial = NULL;
       call_finished (self);
+      show_main (self);
     }
 }
 
@@ -779,6 +823,7 @@ set_relay_error (WzpApplication *self,
     self->relay_error = g_error_copy (error);
   if (window != NULL)
     wzp_dialer_page_set_relay_error (wzp_window_get_dialer_page (window), error);
+  wzp_signed_in_elsewhere_notify (G_APPLICATION (self), self->client, self->relay_error);
 }
 
 static void
@@ -842,6 +887,8 @@ client_state_cb (WzpApplication *self)
 {
   if (wzp_client_get_state (self->client) == WZP_CLIENT_STATE_CONNECTED)
     set_relay_error (self, NULL);
+  else
+    wzp_signed_in_elsewhere_notify (G_APPLICATION (self), self->client, self->relay_error);
 }
 
 static void
@@ -881,6 +928,11 @@ identity_loaded_cb (GObject      *source,
   g_settings_bind_with_mapping (self->settings, "second-reflector", self->client,
                                 "reflectors", G_SETTINGS_BIND_GET, reflectors_mapping, NULL,
                                 NULL, NULL);
+  /* Empty: follow the system's default device (the library's NULL). */
+  g_settings_bind_with_mapping (self->settings, "audio-input", self->client, "audio-source",
+                                G_SETTINGS_BIND_GET, string_or_null_mapping, NULL, NULL, NULL);
+  g_settings_bind_with_mapping (self->settings, "audio-output", self->client, "audio-sink",
+                                G_SETTINGS_BIND_GET, string_or_null_mapping, NULL, NULL, NULL);
 
   g_signal_connect_object (self->client, "incoming-call", G_CALLBACK (incoming_call_cb), self,
                            G_CONNECT_SWAPPED);
@@ -1116,6 +1168,18 @@ hang_up_action (GSimpleAction *action,
 }
 
 static void
+toggle_mute_action (GSimpleAction *action,
+                    GVariant      *parameter,
+                    gpointer       user_data)
+{
+  WzpApplication *self = user_data;
+
+  /* The call page's button is bound to WzpCall:muted and follows. */
+  if (self->call != NULL && wzp_call_get_state (self->call) != WZP_CALL_STATE_ENDED)
+    wzp_call_set_muted (self->call, !wzp_call_get_muted (self->call));
+}
+
+static void
 answer_call_action (GSimpleAction *action,
                     GVariant      *parameter,
                     gpointer       user_data)
@@ -1170,6 +1234,20 @@ reconnect_action (GSimpleAction *action,
     connect_relay (self);
 }
 
+/* A device chosen during a call (on the call page or in the preferences) applies to it at
+ * once: the client's properties reach only the calls made after. */
+static void
+audio_device_changed_cb (WzpApplication *self,
+                         const char     *key)
+{
+  g_autofree char *device = g_settings_get_string (self->settings, key);
+  WzpAudioDirection direction = g_str_equal (key, "audio-input") ? WZP_AUDIO_DIRECTION_SOURCE
+                                                                 : WZP_AUDIO_DIRECTION_SINK;
+
+  if (self->call != NULL)
+    wzp_call_switch_audio_device (self->call, direction, *device != '\0' ? device : NULL);
+}
+
 static void
 background_requested_cb (GObject      *source,
                          GAsyncResult *result,
@@ -1213,6 +1291,7 @@ static const GActionEntry app_actions[] = {
   { .name = "call-back", .activate = call_back_action, .parameter_type = "s" },
   { .name = "dismiss-busy-call", .activate = dismiss_busy_call_action },
   { .name = "hang-up", .activate = hang_up_action },
+  { .name = "toggle-mute", .activate = toggle_mute_action },
   { .name = "answer-call", .activate = answer_call_action, .parameter_type = "s" },
   { .name = "answer-call-privately", .activate = answer_call_privately_action,
     .parameter_type = "s" },
@@ -1233,6 +1312,7 @@ wzp_application_startup (GApplication *application)
   static const char *quit_accels[] = { "<Control>q", NULL };
   static const char *preferences_accels[] = { "<Control>comma", NULL };
   static const char *hang_up_accels[] = { "<Control><Shift>h", NULL };
+  static const char *mute_accels[] = { "<Control>m", NULL };
 
   /* AdwApplication sets up GTK and Adwaita here: chain up first. */
   G_APPLICATION_CLASS (wzp_application_parent_class)->startup (application);
@@ -1243,21 +1323,28 @@ wzp_application_startup (GApplication *application)
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.preferences",
                                          preferences_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.hang-up", hang_up_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.toggle-mute", mute_accels);
 
   self->settings = g_settings_new (SETTINGS_SCHEMA_ID);
   g_signal_connect_object (self->settings, "changed::run-in-background",
                            G_CALLBACK (background_changed_cb), self, G_CONNECT_SWAPPED);
   background_changed_cb (self);
+  g_signal_connect_object (self->settings, "changed::audio-input",
+                           G_CALLBACK (audio_device_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::audio-output",
+                           G_CALLBACK (audio_device_changed_cb), self, G_CONNECT_SWAPPED);
 
+  /* A damaged file is kept aside and the dialer page says so in its view (a message in
+   * the journal, not a warning: nothing is lost, and the user is told). */
   self->contacts = wzp_contacts_new (contacts_path);
   if (!wzp_contacts_load (self->contacts, &error))
     {
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE", "%s", error->message);
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE", "%s", error->message);
       g_clear_error (&error);
     }
   self->history = wzp_call_history_new (history_path);
   if (!wzp_call_history_load (self->history, &error))
-    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE", "%s", error->message);
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE", "%s", error->message);
 
   wzp_identity_load_or_create_async (NULL, self->cancellable, identity_loaded_cb,
                                      g_object_ref (self));
@@ -1270,6 +1357,31 @@ wzp_application_activate (GApplication *application)
   WzpWindow *window = ensure_main_window (self);
 
   gtk_window_present (GTK_WINDOW (window));
+}
+
+/* wzp: links (desktop file: x-scheme-handler/wzp; `wzp-gtk wzp:…`): the dialer, filled. */
+static void
+wzp_application_open (GApplication  *application,
+                      GFile        **files,
+                      int            n_files,
+                      const char    *hint)
+{
+  WzpApplication *self = WZP_APPLICATION (application);
+  WzpWindow *window = ensure_main_window (self);
+  g_autofree char *uri = n_files > 0 ? g_file_get_uri (files[0]) : NULL;
+  g_autofree char *fingerprint = NULL;
+  g_autofree char *relay = NULL;
+  g_autoptr(GError) error = NULL;
+
+  gtk_window_present (GTK_WINDOW (window));
+  if (uri == NULL)
+    return;
+  if (!wzp_link_parse (uri, &fingerprint, &relay, &error))
+    {
+      toast (self, _("This link cannot be called"), error->message);
+      return;
+    }
+  wzp_dialer_page_open_link (wzp_window_get_dialer_page (window), fingerprint, relay);
 }
 
 static void
@@ -1409,6 +1521,7 @@ wzp_application_class_init (WzpApplicationClass *klass)
   object_class->finalize = wzp_application_finalize;
   app_class->startup = wzp_application_startup;
   app_class->activate = wzp_application_activate;
+  app_class->open = wzp_application_open;
   app_class->shutdown = wzp_application_shutdown;
   app_class->handle_local_options = wzp_application_handle_local_options;
   gtk_app_class->window_removed = wzp_application_window_removed;
@@ -1438,7 +1551,7 @@ wzp_application_new (void)
   return g_object_new (WZP_TYPE_APPLICATION,
                        "application-id", APP_ID,
                        "resource-base-path", RESOURCE_BASE_PATH,
-                       "flags", G_APPLICATION_DEFAULT_FLAGS,
+                       "flags", G_APPLICATION_HANDLES_OPEN,
                        NULL);
 }
 

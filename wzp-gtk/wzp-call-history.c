@@ -36,6 +36,9 @@ static const char * const outcome_names[] = {
   [WZP_CALL_OUTCOME_DECLINED] = "declined",
   [WZP_CALL_OUTCOME_FAILED] = "failed",
   [WZP_CALL_OUTCOME_CANCELLED] = "cancelled",
+  [WZP_CALL_OUTCOME_NO_ANSWER] = "no-answer",
+  [WZP_CALL_OUTCOME_BUSY] = "busy",
+  [WZP_CALL_OUTCOME_UNREACHABLE] = "unreachable",
 };
 
 static const char * const path_names[] = {
@@ -174,6 +177,15 @@ wzp_call_record_describe (WzpCallRecord *self)
     case WZP_CALL_OUTCOME_CANCELLED:
       what = g_strdup (_("Cancelled"));
       break;
+    case WZP_CALL_OUTCOME_NO_ANSWER:
+      what = g_strdup (_("No answer"));
+      break;
+    case WZP_CALL_OUTCOME_BUSY:
+      what = g_strdup (_("Busy"));
+      break;
+    case WZP_CALL_OUTCOME_UNREACHABLE:
+      what = g_strdup (_("Not reachable"));
+      break;
     case WZP_CALL_OUTCOME_FAILED:
     default:
       what = g_strdup (_("Failed"));
@@ -188,7 +200,8 @@ struct _WzpCallHistory
 {
   GObject     parent_instance;
   WzpJsonFile file;
-  GListStore *store;    /* WzpCallRecord, newest first */
+  GListStore *store;         /* WzpCallRecord, newest first */
+  char       *damaged_path;  /* where a damaged file was put aside, or NULL */
 };
 
 G_DEFINE_FINAL_TYPE (WzpCallHistory, wzp_call_history, G_TYPE_OBJECT)
@@ -247,6 +260,7 @@ wzp_call_history_finalize (GObject *object)
   WzpCallHistory *self = WZP_CALL_HISTORY (object);
 
   g_free (self->file.path);
+  g_free (self->damaged_path);
   g_clear_object (&self->store);
 
   G_OBJECT_CLASS (wzp_call_history_parent_class)->finalize (object);
@@ -291,33 +305,72 @@ index_of (const char * const *names,
   return -1;
 }
 
+/* The file is damaged: keep it aside (never overwrite it) and say where it went. */
+static gboolean
+set_aside (WzpCallHistory  *self,
+           GError         **error)
+{
+  g_autoptr(GError) move_error = NULL;
+  g_autofree char *aside = wzp_json_set_aside (self->file.path, &move_error);
+
+  if (aside == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("The list of recent calls %s is damaged and could not be renamed (%s). "
+                     "New calls will not be saved."),
+                   self->file.path, move_error->message);
+      g_clear_pointer (&self->file.path, g_free);
+      return FALSE;
+    }
+  g_free (self->damaged_path);
+  self->damaged_path = g_steal_pointer (&aside);
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+               _("The list of recent calls was damaged. It was kept as %s; the calls that "
+                 "could be read are shown."), self->damaged_path);
+  return FALSE;
+}
+
+/**
+ * wzp_call_history_load:
+ *
+ * Reads the file. A damaged file is renamed to recent-calls.json.damaged-DATE and
+ * reported in @error; what could be read is loaded, and the next save writes a new file.
+ *
+ * Returns: %FALSE with @error set when the file was damaged or unreadable
+ */
 gboolean
 wzp_call_history_load (WzpCallHistory  *self,
                        GError         **error)
 {
   g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GError) local_error = NULL;
   JsonArray *array;
+  gboolean damaged = FALSE;
 
   g_return_val_if_fail (WZP_IS_CALL_HISTORY (self), FALSE);
 
   if (self->file.path == NULL)
     return TRUE;
 
-  root = wzp_json_load (self->file.path, error);
-  if (root == NULL)
-    return error == NULL || *error == NULL;
-
-  if (!JSON_NODE_HOLDS_OBJECT (root) ||
-      !json_object_has_member (json_node_get_object (root), "calls") ||
-      !JSON_NODE_HOLDS_ARRAY (json_object_get_member (json_node_get_object (root), "calls")))
+  root = wzp_json_load (self->file.path, &local_error);
+  if (root == NULL && local_error == NULL)
+    return TRUE;
+  if (root == NULL && local_error->domain != JSON_PARSER_ERROR)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   _("The list of recent calls %s is damaged"), self->file.path);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   _("The list of recent calls %s could not be read (%s). New calls will not "
+                     "be saved."), self->file.path, local_error->message);
+      g_clear_pointer (&self->file.path, g_free);
       return FALSE;
     }
 
-  array = json_object_get_array_member (json_node_get_object (root), "calls");
   g_list_store_remove_all (self->store);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
+      !json_object_has_member (json_node_get_object (root), "calls") ||
+      !JSON_NODE_HOLDS_ARRAY (json_object_get_member (json_node_get_object (root), "calls")))
+    return set_aside (self, error);
+
+  array = json_object_get_array_member (json_node_get_object (root), "calls");
   for (unsigned i = 0; i < json_array_get_length (array) && i < MAX_RECORDS; i++)
     {
       JsonNode *node = json_array_get_element (array, i);
@@ -328,11 +381,17 @@ wzp_call_history_load (WzpCallHistory  *self,
       int path;
 
       if (!JSON_NODE_HOLDS_OBJECT (node))
-        continue;
+        {
+          damaged = TRUE;
+          continue;
+        }
       object = json_node_get_object (node);
       fingerprint = json_object_get_string_member_with_default (object, "fingerprint", NULL);
       if (fingerprint == NULL || !wzp_fingerprint_is_valid (fingerprint))
-        continue;
+        {
+          damaged = TRUE;
+          continue;
+        }
       outcome = index_of (outcome_names, G_N_ELEMENTS (outcome_names),
                           json_object_get_string_member_with_default (object, "outcome", ""));
       path = index_of (path_names, G_N_ELEMENTS (path_names),
@@ -346,7 +405,21 @@ wzp_call_history_load (WzpCallHistory  *self,
         path < 0 ? WZP_PATH_KIND_NONE : (WzpPathKind) path);
       g_list_store_append (self->store, record);
     }
+  if (damaged)
+    return set_aside (self, error);
   return TRUE;
+}
+
+/**
+ * wzp_call_history_get_damaged_path:
+ *
+ * Returns: (nullable): where the last load put a damaged file aside, or %NULL
+ */
+const char *
+wzp_call_history_get_damaged_path (WzpCallHistory *self)
+{
+  g_return_val_if_fail (WZP_IS_CALL_HISTORY (self), NULL);
+  return self->damaged_path;
 }
 
 GListModel *
@@ -372,12 +445,46 @@ wzp_call_history_add (WzpCallHistory *self,
   wzp_call_history_save (self);
 }
 
-void
+/**
+ * wzp_call_history_clear:
+ *
+ * Returns: (transfer full) (element-type WzpCallRecord): the calls removed, newest first,
+ *   for wzp_call_history_restore() (Undo)
+ */
+GPtrArray *
 wzp_call_history_clear (WzpCallHistory *self)
 {
+  GPtrArray *removed = g_ptr_array_new_with_free_func (g_object_unref);
+  unsigned n;
+
+  g_return_val_if_fail (WZP_IS_CALL_HISTORY (self), removed);
+
+  n = g_list_model_get_n_items (G_LIST_MODEL (self->store));
+  for (unsigned i = 0; i < n; i++)
+    g_ptr_array_add (removed, g_list_model_get_item (G_LIST_MODEL (self->store), i));
+  g_list_store_remove_all (self->store);
+  wzp_call_history_save (self);
+  return removed;
+}
+
+/**
+ * wzp_call_history_restore:
+ * @records: (element-type WzpCallRecord): what wzp_call_history_clear() returned
+ *
+ * Puts cleared calls back, after any call recorded since (they are older).
+ */
+void
+wzp_call_history_restore (WzpCallHistory *self,
+                          GPtrArray      *records)
+{
+  unsigned n;
+
   g_return_if_fail (WZP_IS_CALL_HISTORY (self));
 
-  g_list_store_remove_all (self->store);
+  n = g_list_model_get_n_items (G_LIST_MODEL (self->store));
+  if (n >= MAX_RECORDS || records->len == 0)
+    return;
+  g_list_store_splice (self->store, n, 0, records->pdata, MIN (records->len, MAX_RECORDS - n));
   wzp_call_history_save (self);
 }
 

@@ -15,6 +15,9 @@ typedef enum {
   WZP_CALL_OUTCOME_DECLINED,
   WZP_CALL_OUTCOME_FAILED,
   WZP_CALL_OUTCOME_CANCELLED,
+  WZP_CALL_OUTCOME_NO_ANSWER,   /* outgoing: rang until the ring timeout */
+  WZP_CALL_OUTCOME_BUSY,        /* outgoing: the callee was in another call */
+  WZP_CALL_OUTCOME_UNREACHABLE, /* outgoing: nobody with that fingerprint, or no way there */
 } WzpCallOutcome;
 
 #define WZP_TYPE_CALL_RECORD (wzp_call_record_get_type ())
@@ -46,7 +49,10 @@ gboolean        wzp_call_history_load             (WzpCallHistory *self,
 GListModel     *wzp_call_history_get_model        (WzpCallHistory *self);
 void            wzp_call_history_add              (WzpCallHistory *self,
                                                    WzpCallRecord  *record);
-void            wzp_call_history_clear            (WzpCallHistory *self);
+GPtrArray      *wzp_call_history_clear            (WzpCallHistory *self);
 void            wzp_call_history_flush            (WzpCallHistory *self);
+void            wzp_call_history_restore          (WzpCallHistory *self,
+                                                   GPtrArray      *records);
+const char     *wzp_call_history_get_damaged_path (WzpCallHistory *self);
 
 G_END_DECLS

@@ -7,6 +7,7 @@
 #include <adwaita.h>
 #include <wzp-glib.h>
 
+#include "wzp-call-quality.h"
 #include "wzp-contacts.h"
 
 G_BEGIN_DECLS
@@ -24,5 +25,16 @@ WzpCall     *wzp_call_page_get_call         (WzpCallPage *self);
 void         wzp_call_page_focus_hang_up    (WzpCallPage *self);
 const char  *wzp_call_page_get_state_text   (WzpCallPage *self);
 const char  *wzp_call_page_get_path_text    (WzpCallPage *self);
+void         wzp_call_page_show_outcome     (WzpCallPage *self,
+                                             const char  *title,
+                                             const char  *detail);
+const char  *wzp_call_page_get_outcome      (WzpCallPage *self);
+const char  *wzp_call_page_get_outcome_detail (WzpCallPage *self);
+void         wzp_call_page_push_stats       (WzpCallPage *self,
+                                             GVariant    *stats);
+WzpCallQuality wzp_call_page_get_quality    (WzpCallPage *self);
+GtkWidget   *wzp_call_page_get_quality_row  (WzpCallPage *self);
+GtkWidget   *wzp_call_page_get_audio_row    (WzpCallPage       *self,
+                                             WzpAudioDirection  direction);
 
 G_END_DECLS

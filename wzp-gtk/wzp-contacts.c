@@ -135,6 +135,7 @@ struct _WzpContacts
   GObject     parent_instance;
   WzpJsonFile file;
   GListStore *store;         /* WzpContact, sorted by name */
+  char       *damaged_path;  /* where a damaged file was put aside, or NULL */
 };
 
 G_DEFINE_FINAL_TYPE (WzpContacts, wzp_contacts, G_TYPE_OBJECT)
@@ -194,6 +195,7 @@ wzp_contacts_finalize (GObject *object)
   WzpContacts *self = WZP_CONTACTS (object);
 
   g_free (self->file.path);
+  g_free (self->damaged_path);
   g_clear_object (&self->store);
 
   G_OBJECT_CLASS (wzp_contacts_parent_class)->finalize (object);
@@ -231,33 +233,75 @@ wzp_contacts_get_default_path (void)
   return g_build_filename (g_get_user_data_dir (), "wzp", "contacts.json", NULL);
 }
 
+/* The file is damaged: keep it aside (never overwrite it) and say where it went. */
+static gboolean
+set_aside (WzpContacts  *self,
+           GError      **error)
+{
+  g_autoptr(GError) move_error = NULL;
+  g_autofree char *aside = wzp_json_set_aside (self->file.path, &move_error);
+
+  if (aside == NULL)
+    {
+      /* Not even renamed: save nothing, so that it stays as it is. */
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   _("The contacts file %s is damaged and could not be renamed (%s). "
+                     "Changes to the contacts will not be saved."),
+                   self->file.path, move_error->message);
+      g_clear_pointer (&self->file.path, g_free);
+      return FALSE;
+    }
+  g_free (self->damaged_path);
+  self->damaged_path = g_steal_pointer (&aside);
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+               _("The contacts file was damaged. It was kept as %s; the contacts that could "
+                 "be read are shown."), self->damaged_path);
+  return FALSE;
+}
+
+/**
+ * wzp_contacts_load:
+ *
+ * Reads the file. A damaged file (not JSON, not the expected shape, or entries that are
+ * not contacts) is renamed to contacts.json.damaged-DATE and reported in @error; what
+ * could be read is loaded, and the next save writes a new file.
+ *
+ * Returns: %FALSE with @error set when the file was damaged or unreadable
+ */
 gboolean
 wzp_contacts_load (WzpContacts  *self,
                    GError      **error)
 {
   g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GError) local_error = NULL;
   JsonArray *array;
+  gboolean damaged = FALSE;
 
   g_return_val_if_fail (WZP_IS_CONTACTS (self), FALSE);
 
   if (self->file.path == NULL)
     return TRUE;
 
-  root = wzp_json_load (self->file.path, error);
-  if (root == NULL)
-    return error == NULL || *error == NULL;
-
-  if (!JSON_NODE_HOLDS_OBJECT (root) ||
-      !json_object_has_member (json_node_get_object (root), "contacts") ||
-      !JSON_NODE_HOLDS_ARRAY (json_object_get_member (json_node_get_object (root), "contacts")))
+  root = wzp_json_load (self->file.path, &local_error);
+  if (root == NULL && local_error == NULL)
+    return TRUE;   /* no contacts yet */
+  if (root == NULL && local_error->domain != JSON_PARSER_ERROR)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   _("The contacts file %s is damaged"), self->file.path);
+      /* Unreadable (permissions, I/O): leave it alone and save nothing over it. */
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   _("The contacts file %s could not be read (%s). Changes to the contacts "
+                     "will not be saved."), self->file.path, local_error->message);
+      g_clear_pointer (&self->file.path, g_free);
       return FALSE;
     }
 
-  array = json_object_get_array_member (json_node_get_object (root), "contacts");
   g_list_store_remove_all (self->store);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
+      !json_object_has_member (json_node_get_object (root), "contacts") ||
+      !JSON_NODE_HOLDS_ARRAY (json_object_get_member (json_node_get_object (root), "contacts")))
+    return set_aside (self, error);
+
+  array = json_object_get_array_member (json_node_get_object (root), "contacts");
   for (unsigned i = 0; i < json_array_get_length (array); i++)
     {
       JsonNode *node = json_array_get_element (array, i);
@@ -267,17 +311,39 @@ wzp_contacts_load (WzpContacts  *self,
       const char *fingerprint;
 
       if (!JSON_NODE_HOLDS_OBJECT (node))
-        continue;
+        {
+          damaged = TRUE;
+          continue;
+        }
       object = json_node_get_object (node);
       name = json_object_get_string_member_with_default (object, "name", NULL);
       fingerprint = json_object_get_string_member_with_default (object, "fingerprint", NULL);
       if (name == NULL || *name == '\0' || fingerprint == NULL ||
-          !wzp_fingerprint_is_valid (fingerprint) || wzp_contacts_lookup (self, fingerprint))
+          !wzp_fingerprint_is_valid (fingerprint))
+        {
+          damaged = TRUE;
+          continue;
+        }
+      if (wzp_contacts_lookup (self, fingerprint))
         continue;
       contact = wzp_contact_new (name, fingerprint);
       g_list_store_insert_sorted (self->store, contact, compare_contacts, NULL);
     }
+  if (damaged)
+    return set_aside (self, error);
   return TRUE;
+}
+
+/**
+ * wzp_contacts_get_damaged_path:
+ *
+ * Returns: (nullable): where the last load put a damaged file aside, or %NULL
+ */
+const char *
+wzp_contacts_get_damaged_path (WzpContacts *self)
+{
+  g_return_val_if_fail (WZP_IS_CONTACTS (self), NULL);
+  return self->damaged_path;
 }
 
 GListModel *

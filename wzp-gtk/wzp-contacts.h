@@ -23,6 +23,7 @@ WzpContacts *wzp_contacts_new              (const char  *path);
 char        *wzp_contacts_get_default_path (void);
 gboolean     wzp_contacts_load             (WzpContacts *self,
                                             GError     **error);
+const char  *wzp_contacts_get_damaged_path (WzpContacts *self);
 GListModel  *wzp_contacts_get_model        (WzpContacts *self);
 WzpContact  *wzp_contacts_lookup           (WzpContacts *self,
                                             const char  *fingerprint);

@@ -228,71 +228,6 @@ wzp_describe_call_error (const GError *error)
   return g_strdup (_("The call failed"));
 }
 
-/* How an ended call ended, for a toast. */
-char *
-wzp_describe_hangup (WzpCall *call)
-{
-  switch (wzp_call_get_end_reason (call))
-    {
-    case WZP_HANGUP_REASON_NORMAL:
-      return g_strdup (_("Call ended"));
-    case WZP_HANGUP_REASON_BUSY:
-      return g_strdup (_("The line is busy"));
-    case WZP_HANGUP_REASON_DECLINED:
-      return g_strdup (_("The call was declined"));
-    case WZP_HANGUP_REASON_TIMEOUT:
-      return g_strdup (_("Nobody answered"));
-    case WZP_HANGUP_REASON_UNREACHABLE:
-      return g_strdup (_("The connection was lost"));
-    case WZP_HANGUP_REASON_ERROR:
-    default:
-      return g_strdup (_("The call failed"));
-    }
-}
-
-/* The relay address the preferences accept: wzps://HOST[:PORT][#FINGERPRINT]. */
-gboolean
-wzp_relay_uri_check (const char  *uri,
-                     char       **hint)
-{
-  g_autoptr(GUri) parsed = NULL;
-  const char *fragment;
-  const char *path;
-
-  if (hint != NULL)
-    *hint = NULL;
-
-  if (uri == NULL || *uri == '\0')
-    return TRUE;   /* no relay */
-
-  parsed = g_uri_parse (uri, G_URI_FLAGS_NONE, NULL);
-  if (parsed == NULL || g_strcmp0 (g_uri_get_scheme (parsed), "wzps") != 0)
-    {
-      if (hint != NULL)
-        *hint = g_strdup (_("A relay address starts with wzps://, like "
-                            "wzps://relay.example.org:4433"));
-      return FALSE;
-    }
-  path = g_uri_get_path (parsed);
-  if (g_uri_get_host (parsed) == NULL || *g_uri_get_host (parsed) == '\0' ||
-      (path != NULL && *path != '\0' && strcmp (path, "/") != 0) ||
-      g_uri_get_query (parsed) != NULL)
-    {
-      if (hint != NULL)
-        *hint = g_strdup (_("A relay address names a host and a port, like "
-                            "wzps://relay.example.org:4433"));
-      return FALSE;
-    }
-  fragment = g_uri_get_fragment (parsed);
-  if (fragment != NULL && *fragment != '\0' && !wzp_fingerprint_is_valid (fragment))
-    {
-      if (hint != NULL)
-        *hint = g_strdup (_("The part after # must be the relay’s full fingerprint"));
-      return FALSE;
-    }
-  return TRUE;
-}
-
 /* "docker*, wg*" → { "docker*", "wg*" }; NULL for an empty list. */
 char **
 wzp_split_list (const char *text)
@@ -443,4 +378,38 @@ wzp_json_file_flush (WzpJsonFile *file,
   if (!timed_out)
     g_source_remove (timeout_id);
   return !file->saving;
+}
+
+/**
+ * wzp_json_set_aside:
+ * @path: a file that could not be read as it should
+ * @error: set when the file could not be renamed
+ *
+ * Renames a damaged file to PATH.damaged-YYYYMMDD-HHMMSS next to it, so that what it held
+ * is kept for the user (or a repair) and the next save does not overwrite it.
+ *
+ * Returns: (transfer full) (nullable): the new path, or %NULL with @error set
+ */
+char *
+wzp_json_set_aside (const char  *path,
+                    GError     **error)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autofree char *stamp = g_date_time_format (now, "%Y%m%d-%H%M%S");
+  g_autofree char *aside = g_strdup_printf ("%s.damaged-%s", path, stamp);
+  g_autoptr(GFile) from = g_file_new_for_path (path);
+
+  /* Two damaged files within a second: number the later ones. */
+  for (guint i = 2; g_file_test (aside, G_FILE_TEST_EXISTS); i++)
+    {
+      g_free (aside);
+      aside = g_strdup_printf ("%s.damaged-%s-%u", path, stamp, i);
+    }
+  {
+    g_autoptr(GFile) to = g_file_new_for_path (aside);
+
+    if (!g_file_move (from, to, G_FILE_COPY_NOFOLLOW_SYMLINKS, NULL, NULL, NULL, error))
+      return NULL;
+  }
+  return g_steal_pointer (&aside);
 }

@@ -27,9 +27,6 @@ const char          *wzp_path_kind_css_class     (WzpPathKind  kind);
 char                *wzp_format_duration         (gint64       seconds);
 char                *wzp_alias_label             (const char  *alias);
 char                *wzp_describe_call_error     (const GError *error);
-char                *wzp_describe_hangup         (WzpCall     *call);
-gboolean             wzp_relay_uri_check         (const char  *uri,
-                                                  char       **hint);
 char               **wzp_split_list              (const char  *text);
 char                *wzp_join_list               (const char * const *list);
 
@@ -50,6 +47,8 @@ void                 wzp_json_file_save          (WzpJsonFile *file,
 gboolean             wzp_json_file_flush         (WzpJsonFile *file,
                                                   unsigned     timeout_ms);
 JsonNode            *wzp_json_load               (const char  *path,
+                                                  GError     **error);
+char                *wzp_json_set_aside          (const char  *path,
                                                   GError     **error);
 
 G_END_DECLS

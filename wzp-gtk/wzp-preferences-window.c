@@ -2,7 +2,10 @@
  *
  * Entry rows write their key when applied (Enter or the apply button) and follow the key
  * when it changes elsewhere; switches are bound with g_settings_bind. The application
- * binds the same keys onto the WzpClient, so a change here changes the client.
+ * binds the same keys onto the WzpClient, so a change here changes the client. The relay
+ * address is also written (or, when it is not valid, checked and the problem shown under
+ * it) when its row loses the focus and when the window closes, so that a typed address is
+ * not lost to a click elsewhere or to Escape.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -10,7 +13,9 @@
 
 #include <glib/gi18n.h>
 
+#include "wzp-audio-device-row.h"
 #include "wzp-gtk-util.h"
+#include "wzp-mic-test-row.h"
 #include "wzp-preferences-window.h"
 
 struct _WzpPreferencesWindow
@@ -18,6 +23,8 @@ struct _WzpPreferencesWindow
   AdwPreferencesWindow  parent_instance;
 
   AdwEntryRow          *relay_row;
+  GtkLabel             *relay_hint;
+  char                 *relay_hint_text;  /* the hint when there is no problem */
   AdwEntryRow          *alias_row;
   GtkSwitch            *privacy_switch;
   GtkSwitch            *background_switch;
@@ -26,6 +33,12 @@ struct _WzpPreferencesWindow
   AdwEntryRow          *reflector_row;
 
   GSettings            *settings;
+
+  /* Audio */
+  AdwPreferencesGroup  *audio_group;
+  GtkWidget            *output_row;
+  GtkWidget            *input_row;
+  GtkWidget            *mic_test_row;
 };
 
 G_DEFINE_FINAL_TYPE (WzpPreferencesWindow, wzp_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
@@ -100,23 +113,67 @@ show_invalid (WzpPreferencesWindow *self,
 }
 
 static void
+set_relay_problem (WzpPreferencesWindow *self,
+                   const char           *problem)
+{
+  GtkWidget *hint = GTK_WIDGET (self->relay_hint);
+
+  if (problem != NULL)
+    {
+      /* Inline, under the entry, where the user looks (a toast goes away). */
+      gtk_widget_add_css_class (GTK_WIDGET (self->relay_row), "error");
+      gtk_widget_remove_css_class (hint, "dim-label");
+      gtk_label_set_text (self->relay_hint, problem);
+    }
+  else
+    {
+      gtk_widget_remove_css_class (GTK_WIDGET (self->relay_row), "error");
+      gtk_widget_add_css_class (hint, "dim-label");
+      gtk_label_set_text (self->relay_hint, self->relay_hint_text);
+    }
+}
+
+static void
 relay_changed_cb (WzpPreferencesWindow *self)
 {
-  gtk_widget_remove_css_class (GTK_WIDGET (self->relay_row), "error");
+  set_relay_problem (self, NULL);
+}
+
+/* Writes the relay address if it changed and is valid; shows why not otherwise. */
+static void
+relay_commit (WzpPreferencesWindow *self)
+{
+  g_autofree char *uri = NULL;
+  g_autofree char *current = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* (The row loses the focus once more while the window is taken down.) */
+  if (self->settings == NULL || self->relay_row == NULL)
+    return;
+  uri = row_text (self->relay_row);
+  current = g_settings_get_string (self->settings, "relay-uri");
+  if (g_strcmp0 (uri, current) == 0)
+    return;
+  /* Empty is "no relay"; anything else must be an address the client can use, and the
+   * library's message says what is wrong with it. */
+  if (*uri != '\0' && !wzp_relay_uri_validate (uri, &error))
+    {
+      set_relay_problem (self, error->message);
+      return;
+    }
+  g_settings_set_string (self->settings, "relay-uri", uri);
 }
 
 static void
 relay_apply_cb (WzpPreferencesWindow *self)
 {
-  g_autofree char *uri = row_text (self->relay_row);
-  g_autofree char *hint = NULL;
+  relay_commit (self);
+}
 
-  if (!wzp_relay_uri_check (uri, &hint))
-    {
-      show_invalid (self, self->relay_row, hint);
-      return;
-    }
-  g_settings_set_string (self->settings, "relay-uri", uri);
+static void
+relay_focus_leave_cb (WzpPreferencesWindow *self)
+{
+  relay_commit (self);
 }
 
 static void
@@ -154,15 +211,35 @@ static void
 reflector_apply_cb (WzpPreferencesWindow *self)
 {
   g_autofree char *uri = row_text (self->reflector_row);
-  g_autofree char *hint = NULL;
+  g_autoptr(GError) error = NULL;
 
-  if (!wzp_relay_uri_check (uri, &hint))
+  if (*uri != '\0' && !wzp_relay_uri_validate (uri, &error))
     {
-      show_invalid (self, self->reflector_row, hint);
+      show_invalid (self, self->reflector_row, error->message);
       return;
     }
   gtk_widget_remove_css_class (GTK_WIDGET (self->reflector_row), "error");
   g_settings_set_string (self->settings, "second-reflector", uri);
+}
+
+/* The devices calls use, and the microphone test, on the Audio page. The rows are made
+ * here rather than in the template because each is told its direction and key. */
+static void
+setup_audio (WzpPreferencesWindow *self)
+{
+  self->output_row = wzp_audio_device_row_new (WZP_AUDIO_DIRECTION_SINK);
+  wzp_audio_device_row_bind (WZP_AUDIO_DEVICE_ROW (self->output_row), self->settings,
+                             "audio-output");
+  adw_preferences_group_add (self->audio_group, self->output_row);
+
+  self->input_row = wzp_audio_device_row_new (WZP_AUDIO_DIRECTION_SOURCE);
+  wzp_audio_device_row_bind (WZP_AUDIO_DEVICE_ROW (self->input_row), self->settings,
+                             "audio-input");
+  adw_preferences_group_add (self->audio_group, self->input_row);
+
+  self->mic_test_row = wzp_mic_test_row_new ();
+  wzp_mic_test_row_bind (WZP_MIC_TEST_ROW (self->mic_test_row), self->settings, "audio-input");
+  adw_preferences_group_add (self->audio_group, self->mic_test_row);
 }
 
 static void
@@ -182,6 +259,7 @@ wzp_preferences_window_constructed (GObject *object)
   g_signal_connect_object (self->settings, "changed", G_CALLBACK (settings_changed_cb), self,
                            G_CONNECT_SWAPPED);
   settings_changed_cb (self, NULL, self->settings);
+  setup_audio (self);
 }
 
 static void
@@ -220,6 +298,21 @@ wzp_preferences_window_get_property (GObject    *object,
     }
 }
 
+static gboolean
+wzp_preferences_window_close_request (GtkWindow *window)
+{
+  relay_commit (WZP_PREFERENCES_WINDOW (window));
+  return GTK_WINDOW_CLASS (wzp_preferences_window_parent_class)->close_request (window);
+}
+
+static void
+wzp_preferences_window_finalize (GObject *object)
+{
+  g_free (WZP_PREFERENCES_WINDOW (object)->relay_hint_text);
+
+  G_OBJECT_CLASS (wzp_preferences_window_parent_class)->finalize (object);
+}
+
 static void
 wzp_preferences_window_dispose (GObject *object)
 {
@@ -243,6 +336,8 @@ wzp_preferences_window_class_init (WzpPreferencesWindowClass *klass)
   object_class->set_property = wzp_preferences_window_set_property;
   object_class->get_property = wzp_preferences_window_get_property;
   object_class->dispose = wzp_preferences_window_dispose;
+  object_class->finalize = wzp_preferences_window_finalize;
+  GTK_WINDOW_CLASS (klass)->close_request = wzp_preferences_window_close_request;
 
   properties[PROP_SETTINGS] =
     g_param_spec_object ("settings", NULL, NULL, G_TYPE_SETTINGS,
@@ -253,12 +348,14 @@ wzp_preferences_window_class_init (WzpPreferencesWindowClass *klass)
                                                RESOURCE_BASE_PATH
                                                "/wzp-preferences-window.ui");
   gtk_widget_class_bind_template_child (widget_class, WzpPreferencesWindow, relay_row);
+  gtk_widget_class_bind_template_child (widget_class, WzpPreferencesWindow, relay_hint);
   gtk_widget_class_bind_template_child (widget_class, WzpPreferencesWindow, alias_row);
   gtk_widget_class_bind_template_child (widget_class, WzpPreferencesWindow, privacy_switch);
   gtk_widget_class_bind_template_child (widget_class, WzpPreferencesWindow, background_switch);
   gtk_widget_class_bind_template_child (widget_class, WzpPreferencesWindow, deny_row);
   gtk_widget_class_bind_template_child (widget_class, WzpPreferencesWindow, allow_row);
   gtk_widget_class_bind_template_child (widget_class, WzpPreferencesWindow, reflector_row);
+  gtk_widget_class_bind_template_child (widget_class, WzpPreferencesWindow, audio_group);
   gtk_widget_class_bind_template_callback (widget_class, relay_apply_cb);
   gtk_widget_class_bind_template_callback (widget_class, relay_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, alias_apply_cb);
@@ -270,7 +367,29 @@ wzp_preferences_window_class_init (WzpPreferencesWindowClass *klass)
 static void
 wzp_preferences_window_init (WzpPreferencesWindow *self)
 {
+  GtkEventController *focus = gtk_event_controller_focus_new ();
+
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->relay_hint_text = g_strdup (gtk_label_get_text (self->relay_hint));
+  /* On the row: focus moving to its own apply button is not leaving it. */
+  g_signal_connect_swapped (focus, "leave", G_CALLBACK (relay_focus_leave_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self->relay_row), focus);
+}
+
+/* The Audio page's rows, for tests. */
+GtkWidget *
+wzp_preferences_window_get_audio_row (WzpPreferencesWindow *self,
+                                      WzpAudioDirection     direction)
+{
+  g_return_val_if_fail (WZP_IS_PREFERENCES_WINDOW (self), NULL);
+  return direction == WZP_AUDIO_DIRECTION_SOURCE ? self->input_row : self->output_row;
+}
+
+GtkWidget *
+wzp_preferences_window_get_mic_test_row (WzpPreferencesWindow *self)
+{
+  g_return_val_if_fail (WZP_IS_PREFERENCES_WINDOW (self), NULL);
+  return self->mic_test_row;
 }
 
 GtkWidget *

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <adwaita.h>
+#include <wzp-glib.h>
 
 G_BEGIN_DECLS
 
@@ -14,5 +15,8 @@ G_DECLARE_FINAL_TYPE (WzpPreferencesWindow, wzp_preferences_window, WZP, PREFERE
 
 GtkWidget *wzp_preferences_window_new (GtkWindow *parent,
                                        GSettings *settings);
+GtkWidget *wzp_preferences_window_get_audio_row     (WzpPreferencesWindow *self,
+                                                     WzpAudioDirection     direction);
+GtkWidget *wzp_preferences_window_get_mic_test_row  (WzpPreferencesWindow *self);
 
 G_END_DECLS

@@ -17,6 +17,7 @@
 
 #include <glib/gi18n.h>
 
+#include "wzp-fingerprint-text.h"
 #include "wzp-gtk-util.h"
 #include "wzp-ringing-page.h"
 
@@ -61,12 +62,15 @@ update (WzpRingingPage *self)
                                              ? wzp_call_get_call_id (self->call) : "");
   g_autofree char *accept = NULL;
   g_autofree char *decline = NULL;
+  g_autofree char *lines = NULL;
   g_autofree char *answer_privately = NULL;
 
   gtk_label_set_text (GTK_LABEL (self->name_label), name);
   adw_avatar_set_text (ADW_AVATAR (self->avatar), contact != NULL ? name : NULL);
   adw_avatar_set_show_initials (ADW_AVATAR (self->avatar), contact != NULL);
-  gtk_label_set_text (GTK_LABEL (self->fingerprint_label), fingerprint != NULL ? fingerprint : "");
+  /* Two lines of four groups, as everywhere (wzp-fingerprint-text.c). */
+  lines = wzp_fingerprint_to_lines (fingerprint);
+  gtk_label_set_text (GTK_LABEL (self->fingerprint_label), lines != NULL ? lines : "");
   gtk_label_set_text (GTK_LABEL (self->alias_label), alias != NULL ? alias : "");
   gtk_widget_set_visible (self->alias_label, alias != NULL);
 

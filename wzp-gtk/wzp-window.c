@@ -343,119 +343,16 @@ focus_dial_action (GtkWidget  *widget,
   wzp_dialer_page_focus_dial (self->dialer_page);
 }
 
-typedef struct
-{
-  WzpWindow   *window;
-  GtkWidget   *name_row;
-  GtkWidget   *fingerprint_row;
-} AddContact;
-
-static void
-add_contact_free (gpointer data)
-{
-  AddContact *add = data;
-
-  g_object_unref (add->window);
-  g_free (add);
-}
-
-static void
-add_contact_update (AdwMessageDialog *dialog)
-{
-  AddContact *add = g_object_get_data (G_OBJECT (dialog), "wzp-add-contact");
-  g_autofree char *name = g_strstrip (g_strdup (gtk_editable_get_text (
-                                        GTK_EDITABLE (add->name_row))));
-  g_autofree char *hint = NULL;
-  WzpFingerprintInput input =
-    wzp_fingerprint_input_check (gtk_editable_get_text (GTK_EDITABLE (add->fingerprint_row)),
-                                 NULL, &hint);
-
-  gtk_widget_remove_css_class (add->fingerprint_row, "error");
-  if (input == WZP_FINGERPRINT_INPUT_INVALID)
-    gtk_widget_add_css_class (add->fingerprint_row, "error");
-  gtk_widget_set_tooltip_text (add->fingerprint_row, hint);
-  adw_message_dialog_set_response_enabled (dialog, "add",
-                                           *name != '\0' &&
-                                           input == WZP_FINGERPRINT_INPUT_VALID);
-}
-
-static void
-add_contact_response_cb (AdwMessageDialog *dialog,
-                         const char       *response,
-                         AddContact       *add)
-{
-  g_autofree char *name = NULL;
-  g_autofree char *fingerprint = NULL;
-
-  if (g_strcmp0 (response, "add") != 0 || add->window->contacts == NULL)
-    return;
-
-  name = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (add->name_row))));
-  if (wzp_fingerprint_input_check (gtk_editable_get_text (GTK_EDITABLE (add->fingerprint_row)),
-                                   &fingerprint, NULL) != WZP_FINGERPRINT_INPUT_VALID ||
-      *name == '\0')
-    return;
-  wzp_contacts_add (add->window->contacts, name, fingerprint);
-}
+/* Contacts and recent calls are the dialer page's (with Undo); the window's actions and
+ * shortcuts reach them from anywhere in the window. */
 
 static void
 add_contact_action (GtkWidget  *widget,
                     const char *action_name,
                     GVariant   *parameter)
 {
-  WzpWindow *self = WZP_WINDOW (widget);
-  const char *fingerprint = g_variant_get_string (parameter, NULL);
-  AdwMessageDialog *dialog;
-  GtkWidget *list;
-  AddContact *add;
-
-  add = g_new0 (AddContact, 1);
-  add->window = g_object_ref (self);
-
-  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self), _("Add Contact"),
-                                                       _("Save a fingerprint under a name you "
-                                                         "choose. Calls from it will show "
-                                                         "this name.")));
-  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "add", _("_Add"), NULL);
-  adw_message_dialog_set_response_appearance (dialog, "add", ADW_RESPONSE_SUGGESTED);
-  adw_message_dialog_set_default_response (dialog, "add");
-  adw_message_dialog_set_close_response (dialog, "cancel");
-  adw_message_dialog_set_response_enabled (dialog, "add", FALSE);
-
-  list = gtk_list_box_new ();
-  gtk_list_box_set_selection_mode (GTK_LIST_BOX (list), GTK_SELECTION_NONE);
-  gtk_widget_add_css_class (list, "boxed-list");
-  add->name_row = adw_entry_row_new ();
-  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (add->name_row), _("Name"));
-  add->fingerprint_row = adw_entry_row_new ();
-  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (add->fingerprint_row), _("Fingerprint"));
-  adw_entry_row_set_input_hints (ADW_ENTRY_ROW (add->fingerprint_row),
-                                 GTK_INPUT_HINT_NO_SPELLCHECK | GTK_INPUT_HINT_NO_EMOJI);
-  gtk_editable_set_text (GTK_EDITABLE (add->fingerprint_row), fingerprint);
-  gtk_list_box_append (GTK_LIST_BOX (list), add->name_row);
-  gtk_list_box_append (GTK_LIST_BOX (list), add->fingerprint_row);
-  adw_message_dialog_set_extra_child (dialog, list);
-
-  g_object_set_data_full (G_OBJECT (dialog), "wzp-add-contact", add, add_contact_free);
-  g_signal_connect_swapped (add->name_row, "changed", G_CALLBACK (add_contact_update), dialog);
-  g_signal_connect_swapped (add->fingerprint_row, "changed", G_CALLBACK (add_contact_update),
-                            dialog);
-  g_signal_connect (dialog, "response", G_CALLBACK (add_contact_response_cb), add);
-  add_contact_update (dialog);
-
-  gtk_window_present (GTK_WINDOW (dialog));
-  gtk_widget_grab_focus (add->name_row);
-}
-
-static void
-remove_contact_response_cb (AdwMessageDialog *dialog,
-                            const char       *response,
-                            WzpWindow        *self)
-{
-  const char *fingerprint = g_object_get_data (G_OBJECT (dialog), "wzp-fingerprint");
-
-  if (g_strcmp0 (response, "remove") == 0 && self->contacts != NULL)
-    wzp_contacts_remove (self->contacts, fingerprint);
+  wzp_dialer_page_add_contact (WZP_WINDOW (widget)->dialer_page,
+                               g_variant_get_string (parameter, NULL));
 }
 
 static void
@@ -463,26 +360,8 @@ remove_contact_action (GtkWidget  *widget,
                        const char *action_name,
                        GVariant   *parameter)
 {
-  WzpWindow *self = WZP_WINDOW (widget);
-  const char *fingerprint = g_variant_get_string (parameter, NULL);
-  WzpContact *contact = self->contacts ? wzp_contacts_lookup (self->contacts, fingerprint) : NULL;
-  AdwMessageDialog *dialog;
-
-  if (contact == NULL)
-    return;
-
-  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self), NULL, NULL));
-  /* Translators: %s is a contact's name. */
-  adw_message_dialog_format_heading (dialog, _("Remove %s?"), wzp_contact_get_name (contact));
-  adw_message_dialog_format_body (dialog, _("Calls from %s will show “Unknown caller” again."),
-                                  fingerprint);
-  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "remove", _("_Remove"),
-                                    NULL);
-  adw_message_dialog_set_response_appearance (dialog, "remove", ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_close_response (dialog, "cancel");
-  g_object_set_data_full (G_OBJECT (dialog), "wzp-fingerprint", g_strdup (fingerprint), g_free);
-  g_signal_connect_object (dialog, "response", G_CALLBACK (remove_contact_response_cb), self, 0);
-  gtk_window_present (GTK_WINDOW (dialog));
+  wzp_dialer_page_remove_contact (WZP_WINDOW (widget)->dialer_page,
+                                  g_variant_get_string (parameter, NULL));
 }
 
 static void
@@ -490,10 +369,7 @@ clear_history_action (GtkWidget  *widget,
                       const char *action_name,
                       GVariant   *parameter)
 {
-  WzpWindow *self = WZP_WINDOW (widget);
-
-  if (self->history != NULL)
-    wzp_call_history_clear (self->history);
+  wzp_dialer_page_clear_history (WZP_WINDOW (widget)->dialer_page);
 }
 
 /* GObject */
@@ -598,6 +474,9 @@ wzp_window_init (WzpWindow *self)
   g_signal_connect_object (self->leaflet, "notify::visible-child-name",
                            G_CALLBACK (page_changed_cb), self, G_CONNECT_SWAPPED);
   page_changed_cb (self);
+  /* "Close" under a call's outcome. */
+  g_signal_connect_object (self->call_page, "closed", G_CALLBACK (wzp_window_show_main), self,
+                           G_CONNECT_SWAPPED);
 
   if (g_str_has_suffix (APP_ID, ".Devel"))
     gtk_widget_add_css_class (GTK_WIDGET (self), "devel");

@@ -83,6 +83,9 @@ void       _wzp_call_voice_set_muted    (WzpCall      *self,
                                          gboolean      muted);
 void       _wzp_call_voice_set_volume   (WzpCall      *self,
                                          double        volume);
+void       _wzp_call_voice_set_device   (WzpCall           *self,
+                                         WzpAudioDirection  direction,
+                                         const char        *device);
 gboolean   _wzp_call_voice_get_stats    (WzpCall       *self,
                                          WzpVoiceStats *out);
 /* _wzp_voice_get_origins(); FALSE (and -1 for both) without voice. */
@@ -150,6 +153,7 @@ struct _WzpCall
   gboolean         pipe_pending;
   WzpNominator    *nominator;          /* the paths, the nomination, fallback */
   gboolean         rang;
+  gboolean         reconnecting;       /* the agreed path died; looking for another */
   GString         *outcomes;           /* every candidate's outcome, for the error */
   GPtrArray       *races;              /* WzpRace*: rounds of direct attempts, newest last */
   GPtrArray       *early_accepted;     /* peer dials that came before our CallSetup */

@@ -167,6 +167,26 @@ _wzp_call_voice_set_muted (WzpCall  *self,
 }
 
 void
+_wzp_call_voice_set_device (WzpCall           *self,
+                            WzpAudioDirection  direction,
+                            const char        *device)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->voice == NULL)
+    return;
+  /* As when the call was made: "none" is silence, or nothing played. */
+  if (g_strcmp0 (device, "none") == 0)
+    device = direction == WZP_AUDIO_DIRECTION_SOURCE ? "audiotestsrc wave=silence is-live=true"
+                                                     : "fakesink sync=false";
+  if (!_wzp_voice_set_device (self->voice, direction, device, &error))
+    set_audio_error (self, error->message);
+  /* The call's own state wins over whatever the pipelines had. */
+  _wzp_voice_set_muted (self->voice, self->muted);
+  _wzp_voice_set_volume (self->voice, self->volume);
+}
+
+void
 _wzp_call_voice_set_volume (WzpCall *self,
                             double   volume)
 {

@@ -57,6 +57,7 @@ enum {
   PROP_VOLUME,
   PROP_AUDIO_ERROR,
   PROP_STATS,
+  PROP_RECONNECTING,
   N_PROPS,
 };
 static GParamSpec *properties[N_PROPS];
@@ -78,6 +79,16 @@ set_state (WzpCall      *self,
     return;
   self->state = state;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
+static void
+set_reconnecting (WzpCall  *self,
+                  gboolean  reconnecting)
+{
+  if (self->reconnecting == reconnecting)
+    return;
+  self->reconnecting = reconnecting;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RECONNECTING]);
 }
 
 static void
@@ -321,6 +332,7 @@ _wzp_call_end (WzpCall         *self,
                     "MESSAGE", "Call %s ended (%s): %s", self->call_id,
                     _wzp_hangup_reason_to_wire (reason), owned->message);
 
+  set_reconnecting (self, FALSE);
   set_state (self, WZP_CALL_STATE_ENDED);
   if (notify_reason)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_END_REASON]);
@@ -375,6 +387,7 @@ path_agreed_cb (WzpNominator *nominator,
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REMOTE_ADDRESS]);
   if (first)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIME_TO_PATH]);
+  set_reconnecting (self, FALSE);
   set_state (self, WZP_CALL_STATE_ACTIVE);
   /* Both sides agreed, so the callee has answered: the devices open now. */
   _wzp_call_voice_start (self);
@@ -396,6 +409,14 @@ path_agreed_cb (WzpNominator *nominator,
       else
         g_task_return_pointer (task, g_object_ref (self), g_object_unref);
     }
+}
+
+/* The agreed path died; the nominator looks for another until its recovery deadline. */
+static void
+path_lost_cb (WzpNominator *nominator,
+              WzpCall      *self)
+{
+  set_reconnecting (self, TRUE);
 }
 
 static void
@@ -892,6 +913,7 @@ call_new (const WzpCallSink *sink,
   g_signal_connect (self->nominator, "relay-needed", G_CALLBACK (relay_needed_cb), self);
   g_signal_connect (self->nominator, "failed", G_CALLBACK (recovery_failed_cb), self);
   g_signal_connect (self->nominator, "hung-up", G_CALLBACK (hung_up_cb), self);
+  g_signal_connect (self->nominator, "path-lost", G_CALLBACK (path_lost_cb), self);
   self->peer_fingerprint = g_strdup (peer_fingerprint);
   return self;
 }
@@ -1435,6 +1457,37 @@ wzp_call_get_volume (WzpCall *self)
 }
 
 /**
+ * wzp_call_switch_audio_device:
+ * @self: a call
+ * @direction: %WZP_AUDIO_DIRECTION_SOURCE for the microphone, %WZP_AUDIO_DIRECTION_SINK
+ *   for the output
+ * @device: (nullable): what [property@Wzp.Client:audio-source] or
+ *   [property@Wzp.Client:audio-sink] would take: a device's id
+ *   ([property@Wzp.AudioDevice:id]), a GStreamer launch description, `none`, or %NULL for
+ *   the system's default
+ *
+ * Moves this call's microphone or output to @device now, during the call (the client's
+ * properties apply to the calls made after they are set). The call stays muted if it was
+ * and keeps its volume. The other side hears a short gap, which its playout buffer
+ * conceals; a new output restarts the capture too (the echo canceller finds its probe
+ * when it starts). A device that cannot be opened is replaced by the system's default, and
+ * [property@Wzp.Call:audio-error] says so. Does nothing in a call without voice.
+ *
+ * Since: 1.0
+ */
+void
+wzp_call_switch_audio_device (WzpCall           *self,
+                              WzpAudioDirection  direction,
+                              const char        *device)
+{
+  g_return_if_fail (WZP_IS_CALL (self));
+
+  if (self->state == WZP_CALL_STATE_ENDED)
+    return;
+  _wzp_call_voice_set_device (self, direction, device);
+}
+
+/**
  * wzp_call_set_volume:
  * @self: a call
  * @volume: from 0.0 (silent) through 1.0 (as received) to 4.0
@@ -1472,6 +1525,24 @@ wzp_call_get_audio_error (WzpCall *self)
 {
   g_return_val_if_fail (WZP_IS_CALL (self), NULL);
   return self->audio_error;
+}
+
+/**
+ * wzp_call_get_reconnecting:
+ * @self: a call
+ *
+ * Whether the call lost the path it ran on and is looking for another: see
+ * [property@Wzp.Call:reconnecting].
+ *
+ * Returns: %TRUE from the loss until a new path is agreed or the call ends
+ *
+ * Since: 1.0
+ */
+gboolean
+wzp_call_get_reconnecting (WzpCall *self)
+{
+  g_return_val_if_fail (WZP_IS_CALL (self), FALSE);
+  return self->reconnecting;
 }
 
 /**
@@ -1576,6 +1647,9 @@ wzp_call_get_property (GObject    *object,
       break;
     case PROP_AUDIO_ERROR:
       g_value_set_string (value, self->audio_error);
+      break;
+    case PROP_RECONNECTING:
+      g_value_set_boolean (value, self->reconnecting);
       break;
     case PROP_STATS:
       g_value_set_variant (value, self->stats);
@@ -1857,6 +1931,20 @@ wzp_call_class_init (WzpCallClass *klass)
   properties[PROP_STATS] =
     g_param_spec_variant ("stats", NULL, NULL, G_VARIANT_TYPE_VARDICT, NULL,
                           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpCall:reconnecting:
+   *
+   * Whether the path the call ran on was lost and the call is looking for another (a
+   * spare path or the relay) within its recovery deadline. It goes back to %FALSE when a
+   * new path is agreed ([signal@Wzp.Call::path-changed]) or the call ends (as
+   * unreachable, if none was found in time). Voice is silent meanwhile.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_RECONNECTING] =
+    g_param_spec_boolean ("reconnecting", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 

@@ -13,6 +13,8 @@
  *                                  on its way or open)
  *  ::failed                        no path was found again within the recovery deadline
  *  ::hung-up (WzpHangupReason)     the peer hung up in-band, on a path
+ *  ::path-lost                     the agreed path died: recovering until ::path-agreed
+ *                                  (a new path) or ::failed
  * The agreed path and the set of live paths are what media attaches to.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later

@@ -65,6 +65,7 @@ enum {
   SIGNAL_RELAY_NEEDED,
   SIGNAL_FAILED,
   SIGNAL_HUNG_UP,
+  SIGNAL_PATH_LOST,
   N_SIGNALS,
 };
 static guint signals[N_SIGNALS];
@@ -207,6 +208,7 @@ fall_back (WzpNominator *self,
            const char   *why)
 {
   WzpPath *dead = self->agreed;
+  gboolean was_agreed = (self->state == WZP_NOMINATOR_STATE_AGREED);
 
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "WZP_CALL_ID", self->call_id,
@@ -219,6 +221,9 @@ fall_back (WzpNominator *self,
       _wzp_path_close (dead);
       g_ptr_array_remove (self->paths, dead);
     }
+  /* Before any new nomination can be agreed: path-lost always comes first. */
+  if (was_agreed)
+    g_signal_emit (self, signals[SIGNAL_PATH_LOST], 0);
   if (self->recover_id == 0)
     self->recover_id = _wzp_timeout_add (self->context, RECOVER_MS, recover_timeout_cb, self);
   try_nominate (self);
@@ -734,6 +739,9 @@ _wzp_nominator_class_init (WzpNominatorClass *klass)
   signals[SIGNAL_HUNG_UP] =
     g_signal_new ("hung-up", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 1, WZP_TYPE_HANGUP_REASON);
+  signals[SIGNAL_PATH_LOST] =
+    g_signal_new ("path-lost", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 0);
 }
 
 static void

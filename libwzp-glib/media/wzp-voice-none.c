@@ -73,6 +73,15 @@ _wzp_voice_set_volume (WzpVoice *self,
 {
 }
 
+gboolean
+_wzp_voice_set_device (WzpVoice           *self,
+                       WzpAudioDirection   which,
+                       const char         *description,
+                       GError            **error)
+{
+  return TRUE;
+}
+
 void
 _wzp_voice_get_stats (WzpVoice      *self,
                       WzpVoiceStats *out)

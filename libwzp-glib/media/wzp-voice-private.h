@@ -19,6 +19,7 @@
 
 #include <gio/gio.h>
 
+#include "wzp-enums.h"
 #include "wzp-media-frame-private.h"
 
 G_BEGIN_DECLS
@@ -97,6 +98,13 @@ void           _wzp_voice_set_echo_cancel (WzpVoice         *self,
                                            gboolean          enabled);
 void           _wzp_voice_set_muted     (WzpVoice         *self,
                                          gboolean          muted);
+/* Moves capture (WZP_AUDIO_DIRECTION_SOURCE) or playback to @description (NULL: the
+ * system's default) now, as it was (muted, volume); a chosen device that cannot be opened
+ * falls back to the default and says so (::audio-error). */
+gboolean       _wzp_voice_set_device    (WzpVoice          *self,
+                                         WzpAudioDirection  which,
+                                         const char        *description,
+                                         GError           **error);
 /* Playback volume, 0.0 to 1.0 (and up to 4.0 to amplify). */
 void           _wzp_voice_set_volume    (WzpVoice         *self,
                                          double            volume);

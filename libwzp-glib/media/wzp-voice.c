@@ -617,31 +617,31 @@ use_shared_clock (WzpVoice   *self,
   gst_element_set_base_time (pipeline, self->base_time);
 }
 
-/* The chosen device of @direction failed (at start, or while running): its pipeline is
- * made again on the system's default device, as it was (muted, volume), and started, and
- * the voice says so. Sequence numbers and timestamps go on: they are the voice's, not the
- * pipeline's. FALSE with @error when the default device does not work either: that
- * direction is then silent. */
+/* Makes the pipeline of @direction again on @description (NULL: the system's default), as
+ * it was (muted, volume), and, if @start, starts it. Sequence numbers and timestamps go
+ * on: they are the voice's, not the pipeline's. */
 static gboolean
-fall_back (WzpVoice  *self,
-           int        direction,
-           GError   **error)
+rebuild_pipeline (WzpVoice    *self,
+                  int          direction,
+                  const char  *description,
+                  gboolean     start,
+                  GError     **error)
 {
   const char *what = direction == CAPTURE ? _("The microphone could not be opened")
                                           : _("The sound output could not be opened");
 
-  self->fell_back[direction] = TRUE;
-  g_debug ("Voice: the %s goes to the default device",
-           direction == CAPTURE ? "capture" : "playback");
   if (direction == CAPTURE)
     {
       gboolean muted = FALSE;
 
-      g_object_get (self->mute, "mute", &muted, NULL);
+      if (self->mute != NULL)   /* NULL when an earlier fallback failed */
+        g_object_get (self->mute, "mute", &muted, NULL);
       clear_pipeline (self, CAPTURE);
-      if (!build_capture (self, NULL, error))
+      if (!build_capture (self, description, error))
         return FALSE;
       g_object_set (self->mute, "mute", muted, NULL);
+      if (!start)
+        return TRUE;
       use_shared_clock (self, self->capture);
       if (!_wzp_gst_set_playing (self->capture, what, error))
         return FALSE;
@@ -650,11 +650,14 @@ fall_back (WzpVoice  *self,
     {
       double volume = 1.0;
 
-      g_object_get (self->volume, "volume", &volume, NULL);
+      if (self->volume != NULL)
+        g_object_get (self->volume, "volume", &volume, NULL);
       clear_pipeline (self, PLAYBACK);
-      if (!build_playback (self, NULL, error))
+      if (!build_playback (self, description, error))
         return FALSE;
       g_object_set (self->volume, "volume", volume, NULL);
+      if (!start)
+        return TRUE;
       use_shared_clock (self, self->playback);
       if (!_wzp_gst_set_playing (self->playback, what, error))
         return FALSE;
@@ -668,6 +671,63 @@ fall_back (WzpVoice  *self,
             return FALSE;
         }
     }
+  return TRUE;
+}
+
+/* The chosen device of @direction failed (at start, or while running): its pipeline is
+ * made again on the system's default device and started, and the voice says so. FALSE
+ * with @error when the default device does not work either: that direction is then
+ * silent. */
+static gboolean
+fall_back (WzpVoice  *self,
+           int        direction,
+           GError   **error)
+{
+  self->fell_back[direction] = TRUE;
+  g_debug ("Voice: the %s goes to the default device",
+           direction == CAPTURE ? "capture" : "playback");
+  if (!rebuild_pipeline (self, direction, NULL, TRUE, error))
+    return FALSE;
+  say_fell_back (self, direction);
+  return TRUE;
+}
+
+/* The user chose another device during the call: @direction's pipeline is made again on
+ * @description (NULL: the system's default), as it was (muted, volume), and started if the
+ * voice runs. A chosen device that cannot be opened falls back to the default, once more,
+ * and says so; FALSE with @error only when nothing can be opened (that direction is then
+ * silent). */
+gboolean
+_wzp_voice_set_device (WzpVoice           *self,
+                       WzpAudioDirection   which,
+                       const char         *description,
+                       GError            **error)
+{
+  int direction = which == WZP_AUDIO_DIRECTION_SOURCE ? CAPTURE : PLAYBACK;
+  g_autoptr(GError) local_error = NULL;
+
+  g_return_val_if_fail (WZP_IS_VOICE (self), FALSE);
+
+  if (self->stopped)
+    return TRUE;
+  g_debug ("Voice: the %s moves to %s", direction == CAPTURE ? "capture" : "playback",
+           description != NULL ? description : "the default device");
+  /* A new choice: it may fall back again. */
+  self->fell_back[direction] = FALSE;
+  if (rebuild_pipeline (self, direction, description, self->running, &local_error))
+    return TRUE;
+  if (description == NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  g_debug ("Voice: %s", local_error->message);
+  if (self->running)
+    return fall_back (self, direction, error);
+  /* Not started yet (the call rings): the default device, which starts with the call. */
+  self->fell_back[direction] = TRUE;
+  if (!rebuild_pipeline (self, direction, NULL, FALSE, error))
+    return FALSE;
   say_fell_back (self, direction);
   return TRUE;
 }

@@ -24,6 +24,7 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <locale.h>
 #include <math.h>
 #include <signal.h>
@@ -433,7 +434,7 @@ call_path_changed_cb (WzpCall *call,
   event_add_string (event, "kind", kind);
   event_add_string (event, "remote", wzp_call_get_remote_address (call));
   event_add_int (event, "ms", ms);
-  event_print (cc->cli, event, _("Call %s: path %s via %s after %" G_GINT64_FORMAT " ms"),
+  event_print (cc->cli, event, _("Call %s: path %s via %s after %" PRId64 " ms"),
                call_id, kind, wzp_call_get_remote_address (call), ms);
 
   if (!cc->nominated)
@@ -503,8 +504,8 @@ print_audio_origins (CliCall *cc)
   event_add_int (event, "capture_origin_us", capture_us);
   event_add_int (event, "playback_origin_us", playback_us);
   event_print (cc->cli, event,
-               _("Call %s: capture started at %" G_GINT64_FORMAT " us, playback at %"
-                 G_GINT64_FORMAT " us (monotonic clock)"), call_id, capture_us, playback_us);
+               _("Call %s: capture started at %" PRId64 " us, playback at %"
+                 PRId64 " us (monotonic clock)"), call_id, capture_us, playback_us);
 }
 
 /* One "stats" event a second while a call runs (WzpCall:stats). */
@@ -546,10 +547,10 @@ call_stats_cb (WzpCall    *call,
         bitrate = number;
     }
   event_print (cc->cli, event,
-               _("Call %s: rtt %" G_GINT64_FORMAT " ms, frames sent %" G_GINT64_FORMAT
-                 ", received %" G_GINT64_FORMAT ", concealed %" G_GINT64_FORMAT
-                 ", late %" G_GINT64_FORMAT ", playout delay %" G_GINT64_FORMAT
-                 " ms, %" G_GINT64_FORMAT " b/s"),
+               _("Call %s: rtt %" PRId64 " ms, frames sent %" PRId64
+                 ", received %" PRId64 ", concealed %" PRId64
+                 ", late %" PRId64 ", playout delay %" PRId64
+                 " ms, %" PRId64 " b/s"),
                wzp_call_get_call_id (call), rtt, sent, received, concealed, late, delay,
                bitrate);
   print_audio_origins (cc);

@@ -3,14 +3,17 @@
  *
  * The cases run in order and share one application (GApplication registers once per
  * process): start-up without a relay, relay errors, preferences changing the client, an
- * outgoing call with its path badge and hang-up, a call hung up by the peer, incoming calls
- * on the ringing page with another window focused and through notifications (answer,
- * answer privately, decline), the ringtone and Do Not Disturb, a missed call, a second
- * caller told busy, an unknown callee, the window closed during a call and opened again,
- * quitting during a call; screenshots of the main window, the ringing page and the call
- * page.
+ * outgoing call with its path badge, mute (button and Ctrl+M), volume, quality and a lost
+ * path ("Reconnecting…"), then hang-up; a call hung up by the peer; incoming calls on the
+ * ringing page with another window focused and through notifications (answer, answer
+ * privately, decline), the ringtone and Do Not Disturb, a missed call, a second caller told
+ * busy; outcomes on the call page (busy, declined, then Call Again; no answer; an unknown
+ * callee); the window closed during a call and opened again, quitting during a call;
+ * screenshots of the main window, the ringing page, the call page and an outcome.
  *
- * Sounds go to a fake WzpSoundPlayer that records what would have played.
+ * Sounds go to a fake WzpSoundPlayer that records what would have played. The app's
+ * client has no sound card to use: its microphone is a silent test source and its output
+ * a fakesink, set through the same GSettings keys as the device choice.
  *
  * Notifications go to a fake org.gtk.Notifications server owned by this process on the
  * session bus of dbus-run-session, which records what the app sends.
@@ -29,9 +32,13 @@
 #include "wzp-application-private.h"
 #include "wzp-background.h"
 #include "wzp-call-page.h"
+#include "wzp-call-private.h"
 #include "wzp-client-private.h"
 #include "wzp-dialer-page.h"
+#include "wzp-fingerprint-text.h"
 #include "wzp-gtk-util.h"
+#include "wzp-identity-dialog.h"
+#include "wzp-link.h"
 #include "wzp-preferences-window.h"
 #include "wzp-ringing-page.h"
 #include "wzp-sound-player.h"
@@ -39,6 +46,9 @@
 
 #define TIMEOUT_MS 20000
 #define UNKNOWN_FP "0000:1111:2222:3333:4444:5555:6666:7777"
+/* Fake audio: no sound card needed (docs/voice.md, "Sources and sinks"). */
+#define TEST_SOURCE "audiotestsrc is-live=true wave=silence"
+#define TEST_SINK   "fakesink sync=true"
 
 static struct
 {
@@ -361,12 +371,61 @@ call_state (void)
   return wzp_call_page_get_state_text (wzp_window_get_call_page (window ()));
 }
 
+static WzpCallPage *
+call_page (void)
+{
+  return wzp_window_get_call_page (window ());
+}
+
+static const char *
+outcome (void)
+{
+  const char *text = wzp_call_page_get_outcome (call_page ());
+
+  return text != NULL ? text : "";
+}
+
 static const char *
 last_toast (void)
 {
   const char *toast = wzp_window_get_last_toast (window ());
 
   return toast != NULL ? toast : "";
+}
+
+/* The minutes and seconds the call page's timer shows. */
+static int
+timer_seconds (void)
+{
+  const char *text = gtk_label_get_text (GTK_LABEL (call_child ("timer_label")));
+  int minutes = 0;
+  int seconds = 0;
+
+  g_assert_true (gtk_widget_get_visible (call_child ("timer_label")));
+  g_assert_cmpint (sscanf (text, "%d:%d", &minutes, &seconds), ==, 2);
+  return minutes * 60 + seconds;
+}
+
+/* The seconds in an outcome such as "Call ended · 02:13". */
+static int
+outcome_seconds (void)
+{
+  const char *text = strstr (outcome (), "· ");
+  int minutes = 0;
+  int seconds = 0;
+
+  g_assert_nonnull (text);
+  g_assert_cmpint (sscanf (text + strlen ("· "), "%d:%d", &minutes, &seconds), ==, 2);
+  return minutes * 60 + seconds;
+}
+
+/* The outcome's Close button: back to the main page. */
+static void
+close_outcome (void)
+{
+  g_assert_true (gtk_widget_get_visible (call_child ("close_button")));
+  g_assert_true (gtk_widget_activate (call_child ("close_button")));
+  WZP_UI_WAIT (!wzp_window_is_in_call (window ()), TIMEOUT_MS);
 }
 
 static guint
@@ -417,6 +476,17 @@ spawn_caller (const char *hold)
 
 /* Cases */
 
+static GtkWindow *
+find_toplevel (GType type)
+{
+  g_autoptr(GList) toplevels = gtk_window_list_toplevels ();
+
+  for (GList *l = toplevels; l; l = l->next)
+    if (G_TYPE_CHECK_INSTANCE_TYPE (l->data, type) && gtk_widget_get_visible (l->data))
+      return l->data;
+  return NULL;
+}
+
 static void
 test_startup (void)
 {
@@ -425,6 +495,15 @@ test_startup (void)
   g_autofree char *fingerprint = NULL;
   g_autofree char *autostart_path = wzp_background_get_autostart_path ();
   g_autofree char *autostart = NULL;
+  g_autofree char *data_dir = g_build_filename (g_get_user_data_dir (), "wzp", NULL);
+  g_autofree char *contacts_path = g_build_filename (data_dir, "contacts.json", NULL);
+  g_autofree char *aside = NULL;
+  g_autofree char *kept = NULL;
+  const char *damaged = "{\"version\": 1, \"contacts\": [{\"name\": \"Gran";
+
+  /* A contacts file damaged before the app starts. */
+  g_assert_cmpint (g_mkdir_with_parents (data_dir, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (contacts_path, damaged, -1, NULL));
 
   g_assert_true (g_application_register (G_APPLICATION (fx.app), NULL, &error));
   g_assert_no_error (error);
@@ -441,14 +520,36 @@ test_startup (void)
   accels = gtk_application_get_accels_for_action (GTK_APPLICATION (fx.app), "app.quit");
   g_assert_true (g_strv_contains ((const char * const *) accels, "<Control>q"));
 
-  /* The identity is created on first start and shown in full. */
+  /* The damaged file was kept aside, not written over, and the Contacts view says where. */
+  {
+    g_autoptr(GDir) dir = g_dir_open (data_dir, 0, NULL);
+    const char *name;
+
+    while ((name = g_dir_read_name (dir)) != NULL)
+      if (g_str_has_prefix (name, "contacts.json.damaged-"))
+        aside = g_build_filename (data_dir, name, NULL);
+  }
+  g_assert_nonnull (aside);
+  g_assert_true (g_file_get_contents (aside, &kept, NULL, NULL));
+  g_assert_cmpstr (kept, ==, damaged);
+  g_assert_true (gtk_widget_is_visible (dialer_child ("contacts_damaged")));
+  g_assert_nonnull (strstr (gtk_label_get_text (GTK_LABEL (dialer_child ("contacts_damaged"))),
+                            aside));
+  g_signal_emit_by_name (dialer_child ("contacts_damaged_dismiss"), "clicked");
+  g_assert_false (gtk_widget_is_visible (dialer_child ("contacts_damaged")));
+
+  /* The identity is created on first start. */
   WZP_UI_WAIT (client () != NULL, TIMEOUT_MS);
   g_object_get (client (), "fingerprint", &fingerprint, NULL);
   g_assert_true (wzp_fingerprint_is_valid (fingerprint));
-  g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (dialer_child ("fingerprint_row"))),
-                   ==, fingerprint);
 
-  /* No relay yet: the app says so, and what to do. */
+  /* No relay yet: a welcome with the relay entry in place... */
+  g_assert_cmpstr (wzp_dialer_page_get_visible_view (wzp_window_get_dialer_page (window ())), ==,
+                   "welcome");
+  g_assert_true (gtk_widget_get_mapped (dialer_child ("welcome_relay_row")));
+  wzp_ui_save_screenshot (GTK_WIDGET (window ()), "welcome.png");
+
+  /* ...and the relay status, behind it, says the same. */
   g_assert_cmpstr (status_title (), ==, "No relay set up");
   g_assert_true (gtk_widget_get_visible (dialer_child ("relay_button")));
   g_assert_cmpstr (gtk_actionable_get_action_name (GTK_ACTIONABLE (dialer_child ("relay_button"))),
@@ -465,6 +566,18 @@ test_startup (void)
 
   /* The loopback test mode must be set before the first connection. */
   _wzp_client_set_test_loopback (client (), TRUE);
+
+  /* The device choice reaches the client; empty is the system's default (NULL). */
+  g_assert_null (wzp_client_get_audio_source (client ()));
+  g_assert_null (wzp_client_get_audio_sink (client ()));
+  g_settings_set_string (settings (), "audio-input", TEST_SOURCE);
+  g_settings_set_string (settings (), "audio-output", TEST_SINK);
+  g_assert_cmpstr (wzp_client_get_audio_source (client ()), ==, TEST_SOURCE);
+  g_assert_cmpstr (wzp_client_get_audio_sink (client ()), ==, TEST_SINK);
+
+  g_clear_pointer (&accels, g_strfreev);
+  accels = gtk_application_get_accels_for_action (GTK_APPLICATION (fx.app), "app.toggle-mute");
+  g_assert_true (g_strv_contains ((const char * const *) accels, "<Control>m"));
 }
 
 static void
@@ -489,6 +602,9 @@ test_relay_errors (void)
   g_socket_close (socket, NULL);
 
   g_settings_set_string (settings (), "relay-uri", closed_uri);
+  /* A relay set up: the welcome gives way to the dialer. */
+  g_assert_cmpstr (wzp_dialer_page_get_visible_view (wzp_window_get_dialer_page (window ())), ==,
+                   "call");
   WZP_UI_WAIT (g_strcmp0 (status_title (), "Cannot reach the relay") == 0, TIMEOUT_MS);
   g_assert_cmpint (wzp_client_get_state (client ()), ==, WZP_CLIENT_STATE_RECONNECTING);
 
@@ -503,12 +619,19 @@ test_relay_errors (void)
                TIMEOUT_MS);
   g_assert_cmpint (wzp_client_get_state (client ()), ==, WZP_CLIENT_STATE_FAILED);
 
-  /* Calling now explains why it cannot work. */
-  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "dial",
-                                  g_variant_new_string (UNKNOWN_FP));
-  g_assert_cmpstr (last_toast (), ==,
+  /* Calling now explains why it cannot work, under the entry, and keeps what was typed. */
+  gtk_editable_set_text (GTK_EDITABLE (dialer_child ("dial_row")), UNKNOWN_FP);
+  g_signal_emit_by_name (dialer_child ("dial_row"), "entry-activated");
+  g_assert_cmpstr (wzp_dialer_page_get_dial_hint (wzp_window_get_dialer_page (window ())), ==,
                    "You are not connected to a relay, so nobody can be called");
+  /* Said plainly (not dimmed), and not in red: red is for hanging up. */
+  g_assert_false (gtk_widget_has_css_class (dialer_child ("dial_hint"), "dim-label"));
+  g_assert_false (gtk_widget_has_css_class (dialer_child ("dial_row"), "error"));
+  g_assert_false (gtk_widget_has_css_class (dialer_child ("dial_hint"), "error"));
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (dialer_child ("dial_row"))), ==,
+                   UNKNOWN_FP);
   g_assert_false (wzp_window_is_in_call (window ()));
+  gtk_editable_set_text (GTK_EDITABLE (dialer_child ("dial_row")), "");
 
   /* The real relay. */
   g_settings_set_string (settings (), "relay-uri", fx.relay_uri);
@@ -567,8 +690,6 @@ test_preferences_change_client (void)
 
   apply_row (prefs, "alias_row", "Bob");
   g_assert_cmpstr (wzp_client_get_alias (client ()), ==, "Bob");
-  /* The main window's own alias row follows. */
-  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (dialer_child ("alias_row"))), ==, "Bob");
 
   /* Running in the background: off removes the autostart entry, on puts it back. */
   gtk_switch_set_active (GTK_SWITCH (prefs_child (prefs, "background_switch")), FALSE);
@@ -619,15 +740,24 @@ test_preferences_change_client (void)
   g_assert_cmpint (wzp_client_get_state (client ()), ==, WZP_CLIENT_STATE_CONNECTED);
 }
 
+/* On notify::reconnecting: what the call page says at that moment. */
+static void
+record_state_cb (GPtrArray *seen)
+{
+  g_ptr_array_add (seen, g_strdup (call_state ()));
+}
+
 static void
 test_outgoing_call (void)
 {
+  g_autofree char *peer_lines = wzp_fingerprint_to_lines (fx.peer_fingerprint);
   g_autoptr(WzpUiPeer) peer = spawn_listener ("trusted", NULL);
   GtkWidget *dial_row = dialer_child ("dial_row");
   WzpCall *call;
   const char *expected_badge;
   g_autofree char *upper = g_ascii_strup (fx.peer_fingerprint, -1);
   guint n_before = n_recent_calls ();
+  int elapsed;
 
   wzp_contacts_add (wzp_application_get_contacts (fx.app), "Mom", fx.peer_fingerprint);
 
@@ -637,7 +767,7 @@ test_outgoing_call (void)
   g_assert_true (gtk_widget_get_sensitive (dialer_child ("call_button")));
   /* (A button's activation clicks it after its press animation.) */
   g_assert_true (gtk_widget_activate (dialer_child ("call_button")));
-  WZP_UI_WAIT (*gtk_editable_get_text (GTK_EDITABLE (dial_row)) == '\0', TIMEOUT_MS);
+  WZP_UI_WAIT (wzp_window_is_in_call (window ()), TIMEOUT_MS);
 
   /* The call page shows at once and follows the call. */
   g_assert_true (wzp_window_is_in_call (window ()));
@@ -646,11 +776,13 @@ test_outgoing_call (void)
   g_assert_cmpstr (wzp_call_get_peer_fingerprint (call), ==, fx.peer_fingerprint);
   wzp_ui_peer_wait_event (peer, "incoming", TIMEOUT_MS);
   WZP_UI_WAIT (g_strcmp0 (call_state (), "Connected") == 0, TIMEOUT_MS);
+  /* The dialled fingerprint is let go once the call connects. */
+  WZP_UI_WAIT (*gtk_editable_get_text (GTK_EDITABLE (dial_row)) == '\0', TIMEOUT_MS);
 
   /* Named from the contacts by full fingerprint; the alias only quoted underneath. */
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("name_label"))), ==, "Mom");
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("fingerprint_label"))), ==,
-                   fx.peer_fingerprint);
+                   peer_lines);
 
   /* The badge names the nominated path; only relay paths connect here so far. */
   expected_badge = wzp_path_kind_label (wzp_call_get_path_kind (call));
@@ -661,6 +793,36 @@ test_outgoing_call (void)
                             wzp_call_get_remote_address (call)));
   g_test_message ("path: %s (%s)", expected_badge, wzp_call_get_remote_address (call));
 
+  /* Mute: the button and Ctrl+M's action both change the call, and the page shows it. */
+  g_assert_false (wzp_call_get_muted (call));
+  g_assert_true (gtk_widget_get_sensitive (call_child ("mute_button")));
+  g_assert_false (gtk_widget_get_visible (call_child ("muted_label")));
+  g_assert_true (gtk_widget_activate (call_child ("mute_button")));
+  WZP_UI_WAIT (wzp_call_get_muted (call), TIMEOUT_MS);
+  g_assert_true (gtk_widget_get_visible (call_child ("muted_label")));
+  g_assert_cmpstr (gtk_widget_get_tooltip_text (call_child ("mute_button")), ==, "Unmute");
+  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "toggle-mute", NULL);
+  g_assert_false (wzp_call_get_muted (call));
+  g_assert_false (gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (call_child ("mute_button"))));
+  g_assert_false (gtk_widget_get_visible (call_child ("muted_label")));
+  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "toggle-mute", NULL);
+  g_assert_true (wzp_call_get_muted (call));
+  g_assert_true (gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (call_child ("mute_button"))));
+  g_assert_true (gtk_widget_get_visible (call_child ("muted_label")));
+
+  /* The volume: this call, and remembered for the next. */
+  gtk_range_set_value (GTK_RANGE (call_child ("volume_scale")), 0.5);
+  g_assert_cmpfloat (wzp_call_get_volume (call), ==, 0.5);
+  g_assert_cmpfloat (g_settings_get_double (settings (), "call-volume"), ==, 0.5);
+
+  /* The quality comes from the call's statistics, once a round trip was measured. */
+  WZP_UI_WAIT (gtk_widget_get_visible (call_child ("quality_label")), TIMEOUT_MS);
+  g_assert_cmpint (wzp_call_page_get_quality (call_page ()), ==, WZP_CALL_QUALITY_GOOD);
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("quality_label"))), ==,
+                   "Good connection");
+  g_assert_nonnull (strstr (gtk_widget_get_tooltip_text (call_child ("quality_label")),
+                            "Round trip: "));
+
   wzp_ui_spin (1100);   /* the timer shows 00:01 */
   g_assert_true (gtk_widget_get_visible (call_child ("timer_label")));
   adw_expander_row_set_expanded (ADW_EXPANDER_ROW (call_child ("details_row")), TRUE);
@@ -668,13 +830,59 @@ test_outgoing_call (void)
   wzp_ui_save_screenshot (GTK_WIDGET (window ()), "call.png");
   adw_expander_row_set_expanded (ADW_EXPANDER_ROW (call_child ("details_row")), FALSE);
 
-  /* Hanging up returns to the main page and ends the peer's call normally. */
+  /* This computer's addresses are gone: the path is lost, and found again (the relay).
+   * The page said "Reconnecting…" meanwhile, and still shows the user muted. */
+  {
+    const char * const other_network[] = { "192.0.2.99", NULL };
+    g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+
+    g_signal_connect_swapped (call, "notify::reconnecting", G_CALLBACK (record_state_cb), seen);
+    _wzp_call_network_changed (call, other_network);
+    WZP_UI_WAIT (seen->len >= 2, TIMEOUT_MS);
+    g_signal_handlers_disconnect_by_data (call, seen);
+    g_assert_cmpstr (g_ptr_array_index (seen, 0), ==, "Reconnecting…");
+    g_assert_cmpstr (g_ptr_array_index (seen, 1), ==, "Connected");
+    g_assert_cmpstr (call_state (), ==, "Connected");
+    g_assert_cmpint (wzp_call_get_state (call), ==, WZP_CALL_STATE_ACTIVE);
+    g_assert_true (wzp_call_get_muted (call));
+    g_assert_true (gtk_widget_get_visible (call_child ("muted_label")));
+  }
+
+  /* Another output chosen during the call applies to it; this one is not there, so the
+   * call falls back to the default and the page says what the library said. The user is
+   * still muted. */
+  g_assert_false (gtk_widget_get_visible (call_child ("audio_error_box")));
+  g_settings_set_string (settings (), "audio-output", "pulsesink device=wzp-ui-test-missing");
+  WZP_UI_WAIT (wzp_call_get_audio_error (call) != NULL, TIMEOUT_MS);
+  g_test_message ("audio-error: %s", wzp_call_get_audio_error (call));
+  g_assert_true (gtk_widget_get_visible (call_child ("audio_error_box")));
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("audio_error_label"))), ==,
+                   wzp_call_get_audio_error (call));
+  g_assert_true (wzp_call_get_muted (call));
+  g_assert_cmpint (wzp_call_get_state (call), ==, WZP_CALL_STATE_ACTIVE);
+  g_settings_set_string (settings (), "audio-output", TEST_SINK);
+
+  /* Hanging up: the page stays with the outcome, and Close returns to the main page. The
+   * peer's call ended normally. The outcome's length is the timer's: both read the
+   * call's clock (the label lags by up to its half-second tick). */
+  wzp_ui_spin (1100);
+  elapsed = timer_seconds ();
+  g_assert_cmpint (elapsed, >=, 1);
   g_assert_true (gtk_widget_activate (call_child ("hangup_button")));
-  WZP_UI_WAIT (!wzp_window_is_in_call (window ()), TIMEOUT_MS);
+  WZP_UI_WAIT (g_str_has_prefix (outcome (), "Call ended · "), TIMEOUT_MS);
+  g_assert_cmpint (outcome_seconds (), >=, elapsed);
+  g_assert_cmpint (outcome_seconds (), <=, elapsed + 1);
+  g_assert_true (wzp_window_is_in_call (window ()));
+  g_assert_cmpstr (call_state (), ==, outcome ());
+  g_assert_true (gtk_widget_get_visible (call_child ("call_again_button")));
+  g_assert_false (gtk_widget_get_visible (call_child ("controls_box")));
+  g_assert_false (gtk_widget_get_visible (call_child ("muted_label")));
   g_assert_null (_wzp_application_get_call (fx.app));
   g_assert_false (_wzp_application_is_inhibiting (fx.app));
-  g_assert_true (g_str_has_prefix (last_toast (), "Call ended · "));
   g_assert_true (wzp_ui_peer_wait_exit (peer, TIMEOUT_MS));
+  close_outcome ();
+  g_assert_null (wzp_call_page_get_outcome (call_page ()));
+  g_settings_set_double (settings (), "call-volume", 1.0);
 
   g_assert_cmpuint (n_recent_calls (), ==, n_before + 1);
   g_assert_cmpint (wzp_call_record_get_outcome (newest_record ()), ==, WZP_CALL_OUTCOME_ANSWERED);
@@ -699,9 +907,10 @@ test_private_call_hung_up_by_peer (void)
   g_assert_true (wzp_call_get_privacy (call));
   g_object_unref (call);
 
-  /* The peer hangs up after a second: back to the main page. */
-  WZP_UI_WAIT (!wzp_window_is_in_call (window ()), TIMEOUT_MS);
-  g_assert_true (g_str_has_prefix (last_toast (), "Call ended · "));
+  /* The peer hangs up after a second: the page says how long the call was. */
+  WZP_UI_WAIT (g_str_has_prefix (outcome (), "Call ended · 00:0"), TIMEOUT_MS);
+  g_assert_null (_wzp_application_get_call (fx.app));
+  close_outcome ();
   g_assert_cmpint (wzp_call_record_get_path_kind (newest_record ()), ==, WZP_PATH_KIND_RELAY);
   wzp_ui_peer_wait_exit (peer, TIMEOUT_MS);
   g_settings_set_boolean (settings (), "privacy-by-default", FALSE);
@@ -710,6 +919,7 @@ test_private_call_hung_up_by_peer (void)
 static void
 test_ringing_page (void)
 {
+  g_autofree char *peer_lines = wzp_fingerprint_to_lines (fx.peer_fingerprint);
   g_autoptr(WzpUiPeer) peer = NULL;
   GtkWidget *other;
   GtkWidget *accept;
@@ -739,7 +949,7 @@ test_ringing_page (void)
                    "app.answer-call");
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (ringing_child ("name_label"))), ==, "Mom");
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (ringing_child ("fingerprint_label"))), ==,
-                   fx.peer_fingerprint);
+                   peer_lines);
   g_assert_true (gtk_widget_get_visible (ringing_child ("alias_label")));
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (ringing_child ("alias_label"))), ==,
                    "Calls themselves “Mom”");
@@ -778,7 +988,8 @@ test_ringing_page (void)
   wzp_ui_peer_wait_event (peer, "path", TIMEOUT_MS);
 
   g_action_group_activate_action (G_ACTION_GROUP (fx.app), "hang-up", NULL);
-  WZP_UI_WAIT (!wzp_window_is_in_call (window ()), TIMEOUT_MS);
+  WZP_UI_WAIT (g_str_has_prefix (outcome (), "Call ended · "), TIMEOUT_MS);
+  close_outcome ();
   g_assert_true (wzp_ui_peer_wait_exit (peer, TIMEOUT_MS));
   g_assert_cmpint (wzp_call_record_get_outcome (newest_record ()), ==, WZP_CALL_OUTCOME_ANSWERED);
   g_assert_true (wzp_call_record_get_incoming (newest_record ()));
@@ -871,7 +1082,8 @@ test_incoming_notification_answer_privately (void)
   wzp_ui_peer_wait_event (peer, "path", TIMEOUT_MS);
 
   g_action_group_activate_action (G_ACTION_GROUP (fx.app), "hang-up", NULL);
-  WZP_UI_WAIT (!wzp_window_is_in_call (window ()), TIMEOUT_MS);
+  WZP_UI_WAIT (g_str_has_prefix (outcome (), "Call ended · "), TIMEOUT_MS);
+  close_outcome ();
   g_assert_true (wzp_ui_peer_wait_exit (peer, TIMEOUT_MS));
 }
 
@@ -1028,7 +1240,8 @@ test_busy (void)
 
   /* After the call it is still there, and Call Back works. */
   g_action_group_activate_action (G_ACTION_GROUP (fx.app), "hang-up", NULL);
-  WZP_UI_WAIT (!wzp_window_is_in_call (window ()), TIMEOUT_MS);
+  WZP_UI_WAIT (g_str_has_prefix (outcome (), "Call ended · "), TIMEOUT_MS);
+  close_outcome ();
   g_assert_true (wzp_ui_peer_wait_exit (peer, TIMEOUT_MS));
   g_assert_cmpstr (wzp_window_get_busy_call_text (window ()), ==,
                    "Unknown caller tried to call you");
@@ -1039,20 +1252,8 @@ test_busy (void)
                g_strcmp0 (wzp_call_record_get_fingerprint (newest_record ()),
                           fx.peer2_fingerprint) == 0, TIMEOUT_MS);
   g_assert_null (wzp_window_get_busy_call_text (window ()));
-  WZP_UI_WAIT (!wzp_window_is_in_call (window ()), TIMEOUT_MS);
-}
-
-/* The minutes and seconds the call page's timer shows. */
-static int
-timer_seconds (void)
-{
-  const char *text = gtk_label_get_text (GTK_LABEL (call_child ("timer_label")));
-  int minutes = 0;
-  int seconds = 0;
-
-  g_assert_true (gtk_widget_get_visible (call_child ("timer_label")));
-  g_assert_cmpint (sscanf (text, "%d:%d", &minutes, &seconds), ==, 2);
-  return minutes * 60 + seconds;
+  WZP_UI_WAIT (g_strcmp0 (outcome (), "Not reachable") == 0, TIMEOUT_MS);
+  close_outcome ();
 }
 
 static void
@@ -1171,36 +1372,341 @@ test_quit_ends_call (void)
 static void
 test_unknown_callee (void)
 {
-  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "dial",
-                                  g_variant_new_string (UNKNOWN_FP));
-  WZP_UI_WAIT (!wzp_window_is_in_call (window ()), TIMEOUT_MS);
-  WZP_UI_WAIT (g_strcmp0 (last_toast (), "Nobody with this fingerprint is connected to your "
-                                         "relay") == 0, TIMEOUT_MS);
-  g_assert_cmpint (wzp_call_record_get_outcome (newest_record ()), ==, WZP_CALL_OUTCOME_FAILED);
+  GtkWidget *dial_row = dialer_child ("dial_row");
+
+  /* Dialled from the entry. Someone we call is no "caller". */
+  gtk_editable_set_text (GTK_EDITABLE (dial_row), UNKNOWN_FP);
+  g_assert_true (gtk_widget_activate (dialer_child ("call_button")));
+  WZP_UI_WAIT (wzp_window_is_in_call (window ()), TIMEOUT_MS);
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("name_label"))), ==,
+                   "Unknown contact");
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("fingerprint_label"))), ==,
+                   "0000:1111:2222:3333\n4444:5555:6666:7777");
+  WZP_UI_WAIT (g_strcmp0 (outcome (), "Not reachable") == 0, TIMEOUT_MS);
+  g_assert_cmpstr (wzp_call_page_get_outcome_detail (call_page ()), ==,
+                   "Nobody with this fingerprint is connected to your relay");
+  g_assert_true (gtk_widget_get_visible (call_child ("outcome_detail")));
+  /* Recent Calls: someone not reachable, not a failure, and no "caller". */
+  g_assert_cmpint (wzp_call_record_get_outcome (newest_record ()), ==,
+                   WZP_CALL_OUTCOME_UNREACHABLE);
+  {
+    g_autofree char *described = wzp_call_record_describe (newest_record ());
+
+    g_assert_true (g_str_has_prefix (described, "Outgoing · Not reachable · "));
+  }
+  /* As the Recent Calls view shows it. */
+  {
+    GtkListBoxRow *row = gtk_list_box_get_row_at_index (
+                           GTK_LIST_BOX (dialer_child ("recents_list")), 0);
+
+    g_assert_true (ADW_IS_ACTION_ROW (row));
+    g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)), ==,
+                     "Unknown contact");
+    g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)),
+                              "Not reachable"));
+  }
   g_assert_false (_wzp_application_is_inhibiting (fx.app));
+  /* No toast: the page says it. */
+  g_assert_null (wzp_window_get_last_toast (window ()));
+  close_outcome ();
+  /* Refused: the fingerprint is still in the entry, to try again. */
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (dial_row)), ==, UNKNOWN_FP);
+  gtk_editable_set_text (GTK_EDITABLE (dial_row), "");
+}
+
+/* Declined: the page says so; Call Again calls the same fingerprint again. */
+static void
+test_declined_then_call_again (void)
+{
+  g_autoptr(WzpUiPeer) refuser = spawn_listener ("reject", NULL);
+  g_autoptr(WzpUiPeer) answerer = NULL;
+  GtkWidget *again = NULL;
+
+  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "dial",
+                                  g_variant_new_string (fx.peer_fingerprint));
+  WZP_UI_WAIT (g_strcmp0 (outcome (), "Declined") == 0, TIMEOUT_MS);
+  g_assert_true (wzp_window_is_in_call (window ()));
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("name_label"))), ==, "Mom");
+  g_assert_cmpint (wzp_call_record_get_outcome (newest_record ()), ==, WZP_CALL_OUTCOME_DECLINED);
+  wzp_ui_peer_wait_exit (refuser, TIMEOUT_MS);
+  wzp_ui_save_screenshot (GTK_WIDGET (window ()), "call-outcome.png");
+
+  answerer = spawn_listener ("trusted", "1");
+  again = call_child ("call_again_button");
+  g_assert_true (gtk_widget_get_visible (again));
+  g_assert_true (gtk_widget_activate (again));
+  /* The same page goes back to calling, then connects. (A button's activation clicks it
+   * after its press animation.) */
+  WZP_UI_WAIT (wzp_call_page_get_outcome (call_page ()) == NULL, TIMEOUT_MS);
+  g_assert_true (gtk_widget_get_visible (call_child ("controls_box")));
+  wzp_ui_peer_wait_event (answerer, "incoming", TIMEOUT_MS);
+  WZP_UI_WAIT (g_strcmp0 (call_state (), "Connected") == 0, TIMEOUT_MS);
+  g_assert_cmpstr (wzp_call_get_peer_fingerprint (_wzp_application_get_call (fx.app)), ==,
+                   fx.peer_fingerprint);
+  WZP_UI_WAIT (g_str_has_prefix (outcome (), "Call ended · "), TIMEOUT_MS);
+  close_outcome ();
+  wzp_ui_peer_wait_exit (answerer, TIMEOUT_MS);
+}
+
+typedef struct
+{
+  WzpClient *client;
+  WzpCall   *call;
+  gboolean   connected;
+} SilentPeer;
+
+static void
+silent_connected_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  SilentPeer *peer = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (wzp_client_connect_finish (WZP_CLIENT (source), result, &error));
+  g_assert_no_error (error);
+  peer->connected = TRUE;
+}
+
+/* Lets it ring: never answers. */
+static void
+silent_incoming_cb (WzpClient  *client,
+                    WzpCall    *call,
+                    SilentPeer *peer)
+{
+  g_set_object (&peer->call, call);
+  wzp_call_ring (call);
+}
+
+/* Nobody answers before the relay's ring timeout: "No answer", not "Failed". */
+static void
+test_no_answer (void)
+{
+  g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
+  SilentPeer peer = { 0 };
+  g_autofree char *fingerprint = NULL;
+  guint ring_timeout = 0;
+
+  peer.client = wzp_client_new (identity);
+  _wzp_client_set_test_loopback (peer.client, TRUE);
+  wzp_client_set_relay_uri (peer.client, fx.relay_uri);
+  g_signal_connect (peer.client, "incoming-call", G_CALLBACK (silent_incoming_cb), &peer);
+  wzp_client_connect_async (peer.client, NULL, silent_connected_cb, &peer);
+  WZP_UI_WAIT (peer.connected, TIMEOUT_MS);
+  g_object_get (peer.client, "fingerprint", &fingerprint, NULL);
+
+  g_object_get (fx.relay, "ring-timeout", &ring_timeout, NULL);
+  g_object_set (fx.relay, "ring-timeout", 2, NULL);
+  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "dial",
+                                  g_variant_new_string (fingerprint));
+  WZP_UI_WAIT (peer.call != NULL, TIMEOUT_MS);
+  WZP_UI_WAIT (g_strcmp0 (call_state (), "Ringing…") == 0, TIMEOUT_MS);
+  WZP_UI_WAIT (g_strcmp0 (outcome (), "No answer") == 0, TIMEOUT_MS);
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (call_child ("name_label"))), ==,
+                   "Unknown contact");
+  /* Recent Calls says so too. */
+  g_assert_cmpint (wzp_call_record_get_outcome (newest_record ()), ==,
+                   WZP_CALL_OUTCOME_NO_ANSWER);
+  {
+    g_autofree char *described = wzp_call_record_describe (newest_record ());
+
+    g_assert_true (g_str_has_prefix (described, "Outgoing · No answer · "));
+  }
+  g_object_set (fx.relay, "ring-timeout", ring_timeout, NULL);
+  close_outcome ();
+
+  g_signal_handlers_disconnect_by_data (peer.client, &peer);
+  g_clear_object (&peer.call);
+  wzp_client_unregister (peer.client);
+  g_clear_object (&peer.client);
+}
+
+/* In another call: refuses with "busy", as this app does (wzp_call_decline). */
+static void
+busy_incoming_cb (WzpClient  *client,
+                  WzpCall    *call,
+                  SilentPeer *peer)
+{
+  g_set_object (&peer->call, call);
+  wzp_call_decline (call, WZP_HANGUP_REASON_BUSY);
+}
+
+/* The other side is busy: the call page says "Busy" (not "Declined", not "Failed"), the
+ * busy tone plays once, and Recent Calls says Busy. The callee is a client in this process
+ * that refuses through the library, as the app does when a call comes during a call
+ * (test_busy has the app's side of that). */
+static void
+test_busy_outcome (void)
+{
+  g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
+  SilentPeer peer = { 0 };
+  g_autofree char *fingerprint = NULL;
+  guint sounds_before = n_sound_events ();
+
+  peer.client = wzp_client_new (identity);
+  _wzp_client_set_test_loopback (peer.client, TRUE);
+  wzp_client_set_relay_uri (peer.client, fx.relay_uri);
+  g_signal_connect (peer.client, "incoming-call", G_CALLBACK (busy_incoming_cb), &peer);
+  wzp_client_connect_async (peer.client, NULL, silent_connected_cb, &peer);
+  WZP_UI_WAIT (peer.connected, TIMEOUT_MS);
+  g_object_get (peer.client, "fingerprint", &fingerprint, NULL);
+
+  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "dial",
+                                  g_variant_new_string (fingerprint));
+  WZP_UI_WAIT (g_strcmp0 (outcome (), "Busy") == 0, TIMEOUT_MS);
+  g_assert_nonnull (peer.call);
+  g_assert_cmpint (wzp_call_get_end_reason (peer.call), ==, WZP_HANGUP_REASON_BUSY);
+  g_assert_true (wzp_window_is_in_call (window ()));
+  g_assert_true (gtk_widget_get_visible (call_child ("call_again_button")));
+  g_assert_true (sound_recorded_since (sounds_before, "play " WZP_SOUND_BUSY));
+  g_assert_cmpint (wzp_call_record_get_outcome (newest_record ()), ==, WZP_CALL_OUTCOME_BUSY);
+  g_assert_cmpstr (wzp_call_record_get_fingerprint (newest_record ()), ==, fingerprint);
+  {
+    g_autofree char *described = wzp_call_record_describe (newest_record ());
+
+    g_assert_true (g_str_has_prefix (described, "Outgoing · Busy · "));
+  }
+  close_outcome ();
+
+  g_signal_handlers_disconnect_by_data (peer.client, &peer);
+  g_clear_object (&peer.call);
+  wzp_client_unregister (peer.client);
+  g_clear_object (&peer.client);
 }
 
 static void
 test_main_window_screenshot (void)
 {
+  WzpDialerPage *page = wzp_window_get_dialer_page (window ());
+
   g_assert_false (wzp_window_is_in_call (window ()));
-  /* Tall enough to show the recent calls. */
-  gtk_window_set_default_size (GTK_WINDOW (window ()), 460, 980);
+  gtk_editable_set_text (GTK_EDITABLE (dialer_child ("dial_row")), "");
+  gtk_window_set_default_size (GTK_WINDOW (window ()), 460, 760);
   wzp_window_dismiss_toasts (window ());
+  wzp_dialer_page_show_view (page, "call");
   wzp_ui_spin (500);
+  /* Nothing red after all the calls refused and failed before: the entry is as new. */
+  g_assert_false (gtk_widget_has_css_class (dialer_child ("dial_row"), "error"));
+  g_assert_false (gtk_widget_has_css_class (dialer_child ("dial_hint"), "error"));
+  g_assert_true (gtk_widget_has_css_class (dialer_child ("dial_hint"), "dim-label"));
   wzp_ui_save_screenshot (GTK_WIDGET (window ()), "main-window.png");
+  wzp_dialer_page_show_view (page, "contacts");
+  wzp_ui_save_screenshot (GTK_WIDGET (window ()), "contacts.png");
+  wzp_dialer_page_show_view (page, "recents");
+  wzp_ui_save_screenshot (GTK_WIDGET (window ()), "recent-calls.png");
+  wzp_dialer_page_show_contact (page, fx.peer_fingerprint);
+  g_assert_cmpstr (wzp_dialer_page_get_visible_view (page), ==, "contact");
+  wzp_ui_save_screenshot (GTK_WIDGET (window ()), "contact.png");
+
+  /* At 360 px, the switcher moves to the bottom. */
+  wzp_dialer_page_show_view (page, "call");
+  gtk_window_set_default_size (GTK_WINDOW (window ()), 360, 720);
+  wzp_ui_spin (500);
+  WZP_UI_WAIT (gtk_widget_get_visible (dialer_child ("switcher_bar")), TIMEOUT_MS);
+  wzp_ui_save_screenshot (GTK_WIDGET (window ()), "main-window-narrow.png");
+  /* Wide, it is in the header bar. */
+  gtk_window_set_default_size (GTK_WINDOW (window ()), 800, 760);
+  WZP_UI_WAIT (!gtk_widget_get_visible (dialer_child ("switcher_bar")), TIMEOUT_MS);
+  gtk_window_set_default_size (GTK_WINDOW (window ()), 460, 760);
+  wzp_ui_spin (300);
 }
 
-static GtkWindow *
-find_toplevel (GType type)
+static void
+test_link_opens_dialer (void)
 {
-  g_autoptr(GList) toplevels = gtk_window_list_toplevels ();
+  g_autofree char *link = wzp_link_build (fx.peer_fingerprint, fx.relay_uri);
+  g_autoptr(GFile) file = g_file_new_for_uri (link);
+  GtkWidget *dial_row = dialer_child ("dial_row");
+  g_autoptr(GFile) bad = g_file_new_for_uri ("wzp:1a2b:3c4d");
+  WzpDialerPage *page = wzp_window_get_dialer_page (window ());
 
-  for (GList *l = toplevels; l; l = l->next)
-    if (G_TYPE_CHECK_INSTANCE_TYPE (l->data, type) && gtk_widget_get_visible (l->data))
-      return l->data;
-  return NULL;
+  /* As when a wzp: link is opened (desktop file: x-scheme-handler/wzp). */
+  wzp_dialer_page_show_view (page, "recents");
+  gtk_editable_set_text (GTK_EDITABLE (dial_row), "");
+  g_application_open (G_APPLICATION (fx.app), &file, 1, "");
+  g_assert_cmpstr (wzp_dialer_page_get_visible_view (page), ==, "call");
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (dial_row)), ==, fx.peer_fingerprint);
+  g_assert_true (gtk_widget_get_sensitive (dialer_child ("call_button")));
+  wzp_ui_assert_accessible_label (dialer_child ("call_button"), "Call Mom");
+  g_assert_false (wzp_window_is_in_call (window ()));
+
+  /* A link that cannot be called says why. */
+  g_application_open (G_APPLICATION (fx.app), &bad, 1, "");
+  g_assert_cmpstr (last_toast (), ==, "This link cannot be called");
+  gtk_editable_set_text (GTK_EDITABLE (dial_row), "");
 }
+
+static void
+test_identity_dialog (void)
+{
+  g_autofree char *fingerprint = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *parsed_fp = NULL;
+  g_autofree char *parsed_relay = NULL;
+  g_autoptr(GError) error = NULL;
+  WzpIdentityDialog *dialog;
+  GdkTexture *qr;
+
+  g_object_get (client (), "fingerprint", &fingerprint, NULL);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window ()), "dialer.show-identity",
+                                             NULL) ||
+                 gtk_widget_activate_action (dialer_child ("identity_button"),
+                                             "dialer.show-identity", NULL));
+  WZP_UI_WAIT ((dialog = (WzpIdentityDialog *) find_toplevel (WZP_TYPE_IDENTITY_DIALOG)) != NULL,
+               TIMEOUT_MS);
+
+  /* The QR code holds the wzp: link with the fingerprint and the relay. */
+  expected = wzp_link_build (fingerprint, fx.relay_uri);
+  g_assert_cmpstr (wzp_identity_dialog_get_link (dialog), ==, expected);
+  g_assert_true (wzp_link_parse (wzp_identity_dialog_get_link (dialog), &parsed_fp,
+                                 &parsed_relay, &error));
+  g_assert_cmpstr (parsed_fp, ==, fingerprint);
+  g_assert_cmpstr (parsed_relay, ==, fx.relay_uri);
+  qr = wzp_identity_dialog_get_qr_texture (dialog);
+  g_assert_nonnull (qr);
+  g_assert_cmpint (gdk_texture_get_width (qr), >, 100);
+  wzp_ui_assert_accessible_label (wzp_identity_dialog_get_copy_button (dialog),
+                                  "Copy fingerprint");
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (wzp_identity_dialog_get_name_row (dialog))),
+                   ==, "Bob");
+
+  /* Narrow: the code and both lines of the fingerprint still fit. */
+  gtk_window_set_default_size (GTK_WINDOW (dialog), 360, 720);
+  wzp_ui_save_screenshot (GTK_WIDGET (dialog), "identity.png");
+  gtk_window_destroy (GTK_WINDOW (dialog));
+}
+
+static void
+test_signed_in_elsewhere (void)
+{
+  g_autofree char *own_identity = g_build_filename (g_get_user_data_dir (), "wzp",
+                                                    "identity.pem", NULL);
+  g_autoptr(WzpUiPeer) other = NULL;
+  GVariant *entry;
+  g_autofree char *title = NULL;
+
+  /* Another program with this identity registers at the relay. */
+  g_assert_true (g_file_test (own_identity, G_FILE_TEST_EXISTS));
+  other = wzp_ui_peer_spawn (fx.relay_uri, own_identity, NULL, "listen", "--answer", "reject",
+                             NULL);
+  wzp_ui_peer_wait_event (other, "registered", TIMEOUT_MS);
+
+  /* Shown, and notified (the window may be closed). */
+  WZP_UI_WAIT (g_strcmp0 (status_title (), "Signed in somewhere else") == 0, TIMEOUT_MS);
+  WZP_UI_WAIT ((entry = find_notification ("signed-in-elsewhere")) != NULL, TIMEOUT_MS);
+  title = notification_string (entry, "title");
+  g_assert_cmpstr (title, ==, "Signed in somewhere else");
+  g_assert_cmpstr (gtk_actionable_get_action_name (GTK_ACTIONABLE (dialer_child ("relay_button"))),
+                   ==, "app.reconnect");
+
+  /* The other program goes; reconnecting here takes the calls back. */
+  wzp_ui_peer_terminate (other);
+  wzp_ui_peer_wait_exit (other, TIMEOUT_MS);
+  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "reconnect", NULL);
+  WZP_UI_WAIT (wzp_client_get_state (client ()) == WZP_CLIENT_STATE_CONNECTED, TIMEOUT_MS);
+  WZP_UI_WAIT (was_withdrawn ("signed-in-elsewhere"), TIMEOUT_MS);
+}
+
 
 static void
 test_about_and_shortcuts (void)
@@ -1292,7 +1798,13 @@ main (int   argc,
   g_test_add_func ("/wzp/ui/app/missed-call", test_missed_call);
   g_test_add_func ("/wzp/ui/app/busy", test_busy);
   g_test_add_func ("/wzp/ui/app/unknown-callee", test_unknown_callee);
+  g_test_add_func ("/wzp/ui/app/declined-then-call-again", test_declined_then_call_again);
+  g_test_add_func ("/wzp/ui/app/no-answer", test_no_answer);
+  g_test_add_func ("/wzp/ui/app/busy-outcome", test_busy_outcome);
   g_test_add_func ("/wzp/ui/app/main-window-screenshot", test_main_window_screenshot);
+  g_test_add_func ("/wzp/ui/app/link-opens-dialer", test_link_opens_dialer);
+  g_test_add_func ("/wzp/ui/app/identity-dialog", test_identity_dialog);
+  g_test_add_func ("/wzp/ui/app/signed-in-elsewhere", test_signed_in_elsewhere);
   g_test_add_func ("/wzp/ui/app/about-and-shortcuts", test_about_and_shortcuts);
   g_test_add_func ("/wzp/ui/app/close-window-during-call", test_close_window_during_call);
   g_test_add_func ("/wzp/ui/app/quit-during-call-asks", test_quit_during_call_asks);

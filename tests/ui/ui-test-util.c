@@ -72,6 +72,10 @@ wzp_ui_test_init (int    *argc,
 
   g_test_init (argc, argv, NULL);
 
+  /* GTK's test accessibility backend: no AT-SPI bus, but the accessible properties are
+   * kept, so the tests can read what a screen reader would say (GTK_A11Y=none keeps
+   * none). */
+  g_setenv ("GTK_A11Y", "test", TRUE);
   if (!gtk_init_check ())
     {
       printf ("1..0 # SKIP no display (run the UI tests under xvfb-run)\n");
@@ -145,6 +149,32 @@ wzp_ui_save_screenshot (GtkWidget  *widget,
   save_texture (texture, g_getenv ("WZP_SCREENSHOT_DIR"), name);
   if (g_strcmp0 (g_getenv ("WZP_UPDATE_SCREENSHOTS"), "1") == 0)
     save_texture (texture, g_getenv ("WZP_DOCS_SCREENSHOT_DIR"), name);
+}
+
+GtkWidget *
+wzp_ui_find_by_label (GtkWidget  *root,
+                      GType       type,
+                      const char *label)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (root, type))
+    {
+      char *problem = gtk_test_accessible_check_property (GTK_ACCESSIBLE (root),
+                                                          GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                                          label);
+
+      if (problem == NULL)
+        return root;
+      g_free (problem);
+    }
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = wzp_ui_find_by_label (child, type, label);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
 }
 
 /* wzp-cli peers */

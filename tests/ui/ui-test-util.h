@@ -37,6 +37,24 @@ void        wzp_ui_spin            (guint        ms);
 void        wzp_ui_save_screenshot (GtkWidget   *widget,
                                     const char  *name);
 
+/* Fails the test unless @widget's accessible label (what a screen reader says for it) is
+ * @expected. GTK 4.8 has no public getter: this reads the property through GTK's test
+ * accessibility API (gtk_test_accessible_check_property), which sees what was set. */
+#define wzp_ui_assert_accessible_label(widget, expected)                                  \
+  G_STMT_START {                                                                          \
+    char *wzp_ui_problem_ = gtk_test_accessible_check_property (                          \
+      GTK_ACCESSIBLE (widget), GTK_ACCESSIBLE_PROPERTY_LABEL, (const char *) (expected)); \
+    if (wzp_ui_problem_ != NULL)                                                          \
+      g_error ("%s:%d: accessible label of %s: %s", __FILE__, __LINE__, #widget,          \
+               wzp_ui_problem_);                                                          \
+  } G_STMT_END
+
+/* The first descendant of @root (itself included) of @type whose accessible label is
+ * @label, or NULL. */
+GtkWidget  *wzp_ui_find_by_label   (GtkWidget   *root,
+                                    GType        type,
+                                    const char  *label);
+
 /* A wzp-cli process ($WZP_CLI, with --json and WZP_TEST_LOOPBACK=1) and its events. */
 typedef struct _WzpUiPeer WzpUiPeer;
 
