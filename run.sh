@@ -48,8 +48,11 @@ run_app () {
     done
     app_relay_uri=$(head -n 1 "$app_tmp/relay.uri")
     echo_fp=$(XDG_DATA_HOME="$state/echo" "$cli_bin" fingerprint)
+    # Echo beeps every two seconds, so that a call to it is heard as well as seen.
     XDG_DATA_HOME="$state/echo" WZP_TEST_LOOPBACK=1 "$cli_bin" --relay "$app_relay_uri" \
-      --alias Echo listen --answer trusted --calls 1000 >"$app_tmp/echo.log" 2>&1 &
+      --alias Echo \
+      --audio-in "gst:audiotestsrc is-live=true wave=ticks tick-interval=2000000000 volume=0.2" \
+      listen --answer trusted --calls 1000 >"$app_tmp/echo.log" 2>&1 &
     echo_pid=$!
     trap 'kill "$echo_pid" "$app_relay_pid" 2>/dev/null; rm -rf "$app_tmp"; exit 130' INT TERM
 
@@ -57,7 +60,8 @@ run_app () {
       XDG_DATA_HOME="$state/app/data" XDG_CONFIG_HOME="$state/app/config"
     gsettings set org.wzp.Phone relay-uri "$app_relay_uri"
     echo "== Wzp Phone, registered to the relay at $app_relay_uri" >&2
-    echo "   To try a call, dial $echo_fp (Echo, a wzp-cli that answers)." >&2
+    echo "   To try a call, dial $echo_fp (Echo, a wzp-cli that answers and beeps" >&2
+    echo "   every two seconds)." >&2
     app_status=0
     if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ] && command -v dbus-run-session >/dev/null; then
       dbus-run-session -- ./build/wzp-gtk/wzp-gtk || app_status=$?
