@@ -51,6 +51,7 @@ struct _WzpDialerPage
   GtkListBox        *recents_list;
   AdwEntryRow       *welcome_relay_row;
   GtkLabel          *welcome_hint;
+  GtkWidget         *welcome_damaged;
   GtkWidget         *welcome_button;
   WzpContactPage    *contact_page;
 
@@ -690,6 +691,28 @@ update_damaged (WzpDialerPage *self)
 
       gtk_label_set_text (self->history_damaged, text);
     }
+
+  /* The welcome hides the views, and the notes with them: while no relay is set up, it
+   * says the same, so a damaged file is never reported only where nobody can see it. */
+  gtk_widget_set_visible (self->welcome_damaged, contacts != NULL || history != NULL);
+  if (contacts != NULL || history != NULL)
+    {
+      g_autoptr(GString) text = g_string_new (NULL);
+
+      if (contacts != NULL)
+        /* Translators: %s is a file's path. Shown on the first-start welcome page. */
+        g_string_append_printf (text, _("Your contacts file was damaged. It was kept as %s; "
+                                        "the contacts that could be read were loaded."),
+                                contacts);
+      if (contacts != NULL && history != NULL)
+        g_string_append (text, "\n\n");
+      if (history != NULL)
+        /* Translators: %s is a file's path. Shown on the first-start welcome page. */
+        g_string_append_printf (text, _("The list of recent calls was damaged. It was kept "
+                                        "as %s; the calls that could be read were loaded."),
+                                history);
+      gtk_label_set_text (GTK_LABEL (self->welcome_damaged), text->str);
+    }
 }
 
 /* Read, a note about a damaged file can go (the file stays where the note said). */
@@ -1237,6 +1260,7 @@ wzp_dialer_page_class_init (WzpDialerPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, WzpDialerPage, recents_list);
   gtk_widget_class_bind_template_child (widget_class, WzpDialerPage, welcome_relay_row);
   gtk_widget_class_bind_template_child (widget_class, WzpDialerPage, welcome_hint);
+  gtk_widget_class_bind_template_child (widget_class, WzpDialerPage, welcome_damaged);
   gtk_widget_class_bind_template_child (widget_class, WzpDialerPage, welcome_button);
   gtk_widget_class_bind_template_child (widget_class, WzpDialerPage, contact_page);
   gtk_widget_class_bind_template_callback (widget_class, dial_changed_cb);

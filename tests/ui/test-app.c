@@ -359,6 +359,34 @@ ringing_child (const char *name)
   return GTK_WIDGET (object);
 }
 
+/* Runs what the ringing page binds to @keyval, as the key pressed in the window would (a
+ * key event cannot be made from a test in GTK 4; the page's shortcut controller is what
+ * the event would reach, from Accept which has the focus). FALSE if nothing is bound. */
+static gboolean
+activate_ringing_shortcut (guint keyval)
+{
+  GtkWidget *page = GTK_WIDGET (wzp_window_get_ringing_page (window ()));
+  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (page);
+  g_autoptr(GtkShortcutTrigger) wanted = gtk_keyval_trigger_new (keyval, 0);
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr(GObject) controller = g_list_model_get_item (controllers, i);
+
+      if (!GTK_IS_SHORTCUT_CONTROLLER (controller))
+        continue;
+      for (guint j = 0; j < g_list_model_get_n_items (G_LIST_MODEL (controller)); j++)
+        {
+          g_autoptr(GtkShortcut) shortcut = g_list_model_get_item (G_LIST_MODEL (controller), j);
+
+          if (gtk_shortcut_trigger_equal (gtk_shortcut_get_trigger (shortcut), wanted))
+            return gtk_shortcut_action_activate (gtk_shortcut_get_action (shortcut), 0, page,
+                                                 gtk_shortcut_get_arguments (shortcut));
+        }
+    }
+  return FALSE;
+}
+
 static const char *
 status_title (void)
 {
@@ -1039,6 +1067,107 @@ test_ringing_do_not_disturb (void)
   _wzp_application_set_desktop_notifications (fx.app, NULL);
 }
 
+/* Escape on the ringing page declines: the caller hears "declined", the ringtone stops. */
+static void
+test_ringing_escape_declines (void)
+{
+  g_autoptr(WzpUiPeer) peer = NULL;
+  WzpCall *ringing;
+  JsonObject *ended;
+  guint sounds_before;
+
+  peer = spawn_caller ("30");
+  WZP_UI_WAIT ((ringing = _wzp_application_get_ringing_call (fx.app)) != NULL, TIMEOUT_MS);
+  g_assert_true (wzp_window_is_ringing (window ()));
+  wzp_ui_peer_wait_event (peer, "ringing", TIMEOUT_MS);
+  WZP_UI_WAIT (g_strcmp0 (sound_playing (), WZP_SOUND_RINGTONE) == 0, TIMEOUT_MS);
+  g_assert_true (gtk_window_get_focus (GTK_WINDOW (window ())) == ringing_child ("accept_button"));
+  sounds_before = n_sound_events ();
+
+  g_assert_true (activate_ringing_shortcut (GDK_KEY_Escape));
+  WZP_UI_WAIT (_wzp_application_get_ringing_call (fx.app) == NULL, TIMEOUT_MS);
+  g_assert_false (wzp_window_is_ringing (window ()));
+  g_assert_false (wzp_window_is_in_call (window ()));
+  g_assert_null (sound_playing ());
+  g_assert_true (sound_recorded_since (sounds_before, "stop"));
+
+  ended = wzp_ui_peer_wait_event (peer, "ended", TIMEOUT_MS);
+  g_assert_cmpstr (json_object_get_string_member (ended, "reason"), ==, "declined");
+  wzp_ui_peer_wait_exit (peer, TIMEOUT_MS);
+  g_assert_cmpint (wzp_call_record_get_outcome (newest_record ()), ==, WZP_CALL_OUTCOME_DECLINED);
+
+  /* With nothing ringing, Escape does nothing (the window's own Escape is not taken). */
+  g_assert_false (activate_ringing_shortcut (GDK_KEY_Escape));
+}
+
+/* Do Not Disturb turned on while a call rings: the ringtone stops, the page stays. */
+static void
+test_ringing_do_not_disturb_turned_on (void)
+{
+  g_autoptr(GSettingsSchemaSource) source = NULL;
+  g_autoptr(GSettingsSchema) schema = NULL;
+  g_autoptr(GSettings) notifications = NULL;
+  g_autoptr(WzpUiPeer) peer = NULL;
+  WzpCall *ringing;
+  guint sounds_before;
+
+  source = g_settings_schema_source_new_from_directory ("/usr/share/glib-2.0/schemas", NULL,
+                                                        FALSE, NULL);
+  if (source != NULL)
+    schema = g_settings_schema_source_lookup (source, "org.gnome.desktop.notifications", FALSE);
+  if (schema == NULL)
+    {
+      g_test_skip ("org.gnome.desktop.notifications is not installed");
+      return;
+    }
+  notifications = g_settings_new_full (schema, NULL, NULL);
+  g_settings_set_boolean (notifications, "show-banners", TRUE);
+  _wzp_application_set_desktop_notifications (fx.app, notifications);
+
+  /* Rings, with the ringtone. */
+  peer = spawn_caller ("30");
+  WZP_UI_WAIT ((ringing = _wzp_application_get_ringing_call (fx.app)) != NULL, TIMEOUT_MS);
+  wzp_ui_peer_wait_event (peer, "ringing", TIMEOUT_MS);
+  WZP_UI_WAIT (g_strcmp0 (sound_playing (), WZP_SOUND_RINGTONE) == 0, TIMEOUT_MS);
+  sounds_before = n_sound_events ();
+
+  /* Do Not Disturb on: silent at once, and the call still shows. */
+  g_settings_set_boolean (notifications, "show-banners", FALSE);
+  WZP_UI_WAIT (sound_playing () == NULL, TIMEOUT_MS);
+  g_assert_true (sound_recorded_since (sounds_before, "stop"));
+  g_assert_true (_wzp_application_get_ringing_call (fx.app) == ringing);
+  g_assert_true (wzp_window_is_ringing (window ()));
+  wzp_ui_spin (300);
+  g_assert_null (sound_playing ());
+
+  g_assert_true (gtk_widget_activate (ringing_child ("decline_button")));
+  WZP_UI_WAIT (_wzp_application_get_ringing_call (fx.app) == NULL, TIMEOUT_MS);
+  wzp_ui_peer_wait_event (peer, "ended", TIMEOUT_MS);
+  wzp_ui_peer_wait_exit (peer, TIMEOUT_MS);
+
+  _wzp_application_set_desktop_notifications (fx.app, NULL);
+}
+
+/* A relay path is normal, not a problem: the badge is neutral, never a warning or error. */
+static void
+assert_path_badge_neutral (void)
+{
+  GtkWidget *badge = call_child ("path_badge");
+  g_auto(GStrv) classes = gtk_widget_get_css_classes (badge);
+  g_autofree char *joined = g_strjoinv (" ", classes);
+
+  g_test_message ("path badge classes: %s", joined);
+  g_assert_true (gtk_widget_get_visible (badge));
+  g_assert_true (gtk_widget_has_css_class (badge, "path-badge"));
+  g_assert_true (gtk_widget_has_css_class (badge, "relay"));
+  for (guint i = 0; classes[i] != NULL; i++)
+    {
+      g_assert_cmpstr (classes[i], !=, "warning");
+      g_assert_cmpstr (classes[i], !=, "error");
+      g_assert_cmpstr (classes[i], !=, "destructive-action");
+    }
+}
+
 static void
 test_incoming_notification_answer_privately (void)
 {
@@ -1077,6 +1206,7 @@ test_incoming_notification_answer_privately (void)
   g_assert_true (wzp_call_get_privacy (call));
   g_assert_cmpstr (wzp_call_page_get_path_text (wzp_window_get_call_page (window ())), ==,
                    "Via relay");
+  assert_path_badge_neutral ();
   g_assert_true (gtk_widget_get_visible (call_child ("privacy_label")));
   /* The caller has its path too (its NominateAck may still be on the way). */
   wzp_ui_peer_wait_event (peer, "path", TIMEOUT_MS);
@@ -1791,6 +1921,9 @@ main (int   argc,
   g_test_add_func ("/wzp/ui/app/private-call-hung-up-by-peer", test_private_call_hung_up_by_peer);
   g_test_add_func ("/wzp/ui/app/ringing-page", test_ringing_page);
   g_test_add_func ("/wzp/ui/app/ringing-do-not-disturb", test_ringing_do_not_disturb);
+  g_test_add_func ("/wzp/ui/app/ringing-do-not-disturb-turned-on",
+                   test_ringing_do_not_disturb_turned_on);
+  g_test_add_func ("/wzp/ui/app/ringing-escape-declines", test_ringing_escape_declines);
   g_test_add_func ("/wzp/ui/app/incoming-notification-answer-privately",
                    test_incoming_notification_answer_privately);
   g_test_add_func ("/wzp/ui/app/incoming-notification-decline",

@@ -476,6 +476,36 @@ test_damaged_files_kept_aside (void)
   g_signal_emit_by_name (child (page, WZP_TYPE_DIALER_PAGE, "history_damaged_dismiss"), "clicked");
   g_assert_false (gtk_widget_is_visible (child (page, WZP_TYPE_DIALER_PAGE, "history_damaged")));
 
+  /* No relay yet: the welcome hides the views and their notes, so it says the same. */
+  {
+    g_autoptr(GSettingsBackend) backend = g_memory_settings_backend_new ();
+    g_autoptr(GSettings) settings = g_settings_new_with_backend (SETTINGS_SCHEMA_ID, backend);
+    GtkWidget *welcome_note = child (page, WZP_TYPE_DIALER_PAGE, "welcome_damaged");
+    GtkWidget *window = gtk_window_new ();
+    const char *text;
+
+    gtk_window_set_child (GTK_WINDOW (window), GTK_WIDGET (page));
+    wzp_dialer_page_set_settings (page, settings);
+    gtk_window_present (GTK_WINDOW (window));
+    g_assert_cmpstr (wzp_dialer_page_get_visible_view (page), ==, "welcome");
+    WZP_UI_WAIT (gtk_widget_get_mapped (welcome_note), 5000);
+    /* What the user would otherwise never see. */
+    g_assert_false (gtk_widget_get_mapped (child (page, WZP_TYPE_DIALER_PAGE,
+                                                  "contacts_damaged")));
+    text = gtk_label_get_text (GTK_LABEL (welcome_note));
+    g_assert_nonnull (strstr (text, contacts_aside));
+    g_assert_nonnull (strstr (text, history_aside));
+
+    /* Once a relay is set up, the views show their own notes, and the welcome's goes. */
+    g_settings_set_string (settings, "relay-uri", "wzps://relay.example.org:4433");
+    g_assert_cmpstr (wzp_dialer_page_get_visible_view (page), !=, "welcome");
+    WZP_UI_WAIT (!gtk_widget_get_mapped (welcome_note), 5000);
+
+    wzp_dialer_page_set_settings (page, NULL);
+    gtk_window_set_child (GTK_WINDOW (window), NULL);
+    gtk_window_destroy (GTK_WINDOW (window));
+  }
+
   /* Saving writes a new file and leaves the damaged one as it was. */
   wzp_contacts_add (contacts, "Mom", FP_MOM);
   WZP_UI_WAIT (g_file_test (contacts_path, G_FILE_TEST_EXISTS), 5000);
