@@ -128,19 +128,27 @@ wzp_ui_save_screenshot (GtkWidget  *widget,
   GskRenderer *renderer;
   int width, height;
 
-  /* Let layout and drawing settle. */
+  /* Let layout and drawing settle: a window just presented has no size until the X
+   * server maps it, which takes longer than the 300 ms on a slow machine (a sanitizer
+   * build, say). */
   gtk_widget_queue_draw (widget);
   wzp_ui_spin (300);
+  WZP_UI_WAIT (gtk_widget_get_mapped (widget) &&
+               gtk_widget_get_width (widget) > 0 && gtk_widget_get_height (widget) > 0, 10000);
 
-  width = gtk_widget_get_width (widget);
-  height = gtk_widget_get_height (widget);
-  g_assert_cmpint (width, >, 0);
-  g_assert_cmpint (height, >, 0);
-
+  /* The widget draws nothing (a NULL node) until its frame clock has laid it out once
+   * after mapping: try again for a while. */
   paintable = gtk_widget_paintable_new (widget);
-  snapshot = gtk_snapshot_new ();
-  gdk_paintable_snapshot (paintable, snapshot, width, height);
-  node = gtk_snapshot_free_to_node (snapshot);
+  for (int tries = 0; node == NULL && tries < 100; tries++)
+    {
+      if (tries > 0)
+        wzp_ui_spin (100);
+      width = gtk_widget_get_width (widget);
+      height = gtk_widget_get_height (widget);
+      snapshot = gtk_snapshot_new ();
+      gdk_paintable_snapshot (paintable, snapshot, width, height);
+      node = gtk_snapshot_free_to_node (snapshot);
+    }
   g_assert_nonnull (node);
 
   renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
