@@ -347,6 +347,7 @@ typedef struct
   WzpVoice  *listener;   /* where what it sends goes, or NULL */
   GArray    *seqs;       /* guint32: the frames it sent */
   GPtrArray *errors;     /* char*: its audio-error messages */
+  int        direction;  /* the WzpAudioDirection of the last one */
 } Side;
 
 static WzpVoiceSendResult
@@ -363,10 +364,12 @@ send_cb (const WzpMediaFrame *frame,
 
 static void
 audio_error_cb (WzpVoice *voice,
+                int       direction,
                 GError   *error,
                 Side     *side)
 {
   g_test_message ("audio-error: %s", error->message);
+  side->direction = direction;
   g_ptr_array_add (side->errors, g_strdup (error->message));
 }
 
@@ -589,6 +592,8 @@ test_voice_switch_device (Fixture       *f,
   wzp_test_wait_until (is_loud, on_a, WAIT_MS);
   g_assert_true (g_str_has_prefix (g_ptr_array_index (side.errors, 0),
                                    "The chosen sound output is not available"));
+  /* told as the output's, which the call clears when the user picks one that works */
+  g_assert_cmpint (side.direction, ==, WZP_AUDIO_DIRECTION_SINK);
 
   wzp_audio_level_stop (on_a);
   wzp_audio_level_stop (on_b);
