@@ -266,6 +266,42 @@ test_list (Fixture       *f,
   g_signal_handlers_disconnect_by_data (list, &watch);
 }
 
+/* Two lists started one after the other in one process (a preferences dialog opened
+ * while another list runs) both hear a device that comes after both started. */
+static void
+test_two_lists (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(WzpAudioDevices) first = wzp_audio_devices_new ();
+  g_autoptr(WzpAudioDevices) second = wzp_audio_devices_new ();
+  Watch watch_first = { G_LIST_MODEL (first) };
+  Watch watch_second = { G_LIST_MODEL (second) };
+  g_autoptr(GError) error = NULL;
+
+  if (!daemon_runs (f))
+    return;
+
+  g_assert_true (wzp_audio_devices_start (first, &error));
+  g_assert_no_error (error);
+  wait_presence (&watch_first, "pulsesink device=wzp_b", TRUE);
+  g_assert_true (wzp_audio_devices_start (second, &error));
+  g_assert_no_error (error);
+  wait_presence (&watch_second, "pulsesink device=wzp_b", TRUE);
+  g_test_message ("both lists show %u devices",
+                  g_list_model_get_n_items (G_LIST_MODEL (second)));
+
+  wzp_test_pulse_load_null_sink ("wzp_c", "Gamma");
+  wait_presence (&watch_first, "pulsesink device=wzp_c", TRUE);
+  wait_presence (&watch_first, "pulsesrc device=wzp_c.monitor", TRUE);
+  wait_presence (&watch_second, "pulsesink device=wzp_c", TRUE);
+  wait_presence (&watch_second, "pulsesrc device=wzp_c.monitor", TRUE);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (first)), ==, 6);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (second)), ==, 6);
+
+  wzp_audio_devices_stop (second);
+  wzp_audio_devices_stop (first);
+}
+
 /* The level meter */
 
 static gboolean
@@ -347,6 +383,7 @@ typedef struct
   WzpVoice  *listener;   /* where what it sends goes, or NULL */
   GArray    *seqs;       /* guint32: the frames it sent */
   GPtrArray *errors;     /* char*: its audio-error messages */
+  int        direction;  /* the WzpAudioDirection of the last one */
 } Side;
 
 static WzpVoiceSendResult
@@ -363,10 +400,12 @@ send_cb (const WzpMediaFrame *frame,
 
 static void
 audio_error_cb (WzpVoice *voice,
+                int       direction,
                 GError   *error,
                 Side     *side)
 {
   g_test_message ("audio-error: %s", error->message);
+  side->direction = direction;
   g_ptr_array_add (side->errors, g_strdup (error->message));
 }
 
@@ -589,6 +628,8 @@ test_voice_switch_device (Fixture       *f,
   wzp_test_wait_until (is_loud, on_a, WAIT_MS);
   g_assert_true (g_str_has_prefix (g_ptr_array_index (side.errors, 0),
                                    "The chosen sound output is not available"));
+  /* told as the output's, which the call clears when the user picks one that works */
+  g_assert_cmpint (side.direction, ==, WZP_AUDIO_DIRECTION_SINK);
 
   wzp_audio_level_stop (on_a);
   wzp_audio_level_stop (on_b);
@@ -626,6 +667,7 @@ main (int   argc,
   g_test_add ("/wzp/audio-devices/" path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
 #if WZP_HAVE_VOICE
   ADD ("list", test_list);
+  ADD ("two-lists", test_two_lists);
   ADD ("level", test_level);
   ADD ("voice-device-gone", test_voice_device_gone);
   ADD ("voice-device-missing", test_voice_device_missing);

@@ -324,6 +324,59 @@ test_device_fails (Fixture       *f,
   voice_call_finish (&v);
 }
 
+/* Bob's microphone cannot be opened, and audio-error says so. A new output that works
+ * leaves that said (the microphone is still broken); a microphone that works clears it,
+ * with a notification, and Alice hears it. */
+static void
+test_switch_clears_error (Fixture       *f,
+                          gconstpointer  data)
+{
+  VoiceCall v;
+  g_autoptr(GArray) alice_heard = NULL;
+  g_autofree char *why = NULL;
+  guint notified = 0;
+
+  v.f = f;
+  v.dir = g_dir_make_tmp ("wzp-voice-XXXXXX", NULL);
+  side_init (&v.alice, f, "Alice", v.dir, 440);
+  side_init (&v.bob, f, "Bob", v.dir, 1000);
+  g_object_set (v.bob.client, "audio-source",
+                "pulsesrc server=unix:/nonexistent/wzp-test-no-server", NULL);
+  v.callee = (Callee) { .mode = WZP_ACCEPT_MODE_TRUSTED, .answer = TRUE };
+  v.call = voice_call (&v.alice, &v.bob, &v.callee);
+
+  wzp_test_spin (1000);
+  g_assert_cmpint (wzp_call_get_state (v.callee.call), ==, WZP_CALL_STATE_ACTIVE);
+  why = g_strdup (wzp_call_get_audio_error (v.callee.call));
+  g_test_message ("Bob's side: %s", why);
+  g_assert_nonnull (why);
+  g_signal_connect_swapped (v.callee.call, "notify::audio-error", G_CALLBACK (count_cb),
+                            &notified);
+
+  /* another output, which works: the microphone's problem stays (the new output restarts
+   * the capture, which may fail in other words) */
+  wzp_call_switch_audio_device (v.callee.call, WZP_AUDIO_DIRECTION_SINK,
+                                "fakesink sync=false");
+  wzp_test_spin (500);
+  g_test_message ("Bob's side: %s", wzp_call_get_audio_error (v.callee.call));
+  g_assert_true (g_str_has_prefix (wzp_call_get_audio_error (v.callee.call),
+                                   "The microphone"));
+
+  /* a microphone that works: the problem is gone */
+  notified = 0;
+  wzp_call_switch_audio_device (v.callee.call, WZP_AUDIO_DIRECTION_SOURCE,
+                                "audiotestsrc is-live=true wave=sine freq=1000 volume=0.5");
+  g_assert_null (wzp_call_get_audio_error (v.callee.call));
+  g_assert_cmpuint (notified, ==, 1);
+  wzp_test_spin (2000);
+  g_assert_null (wzp_call_get_audio_error (v.callee.call));
+  g_assert_cmpuint (notified, ==, 1);
+  hang_up (v.call, &v.callee);
+  alice_heard = wzp_audio_read_wav (v.alice.heard, NULL);
+  assert_hears_tone (alice_heard, "Alice", 1000, 440);
+  voice_call_finish (&v);
+}
+
 static int
 compare_guint (gconstpointer a,
                gconstpointer b)
@@ -559,6 +612,7 @@ main (int   argc,
   ADD ("voice/mute", test_mute);
   ADD ("voice/peer-without-voice", test_peer_without_voice);
   ADD ("voice/device-fails", test_device_fails);
+  ADD ("voice/switch-clears-error", test_switch_clears_error);
 
   return g_test_run ();
 }

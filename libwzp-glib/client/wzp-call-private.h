@@ -166,6 +166,8 @@ struct _WzpCall
   WzpVoice        *voice;              /* NULL: no voice (none wanted, or it failed) */
   gboolean         voice_started;
   char            *audio_error;        /* why this side has no voice, or NULL */
+  char            *audio_errors[2];    /* what is wrong with each WzpAudioDirection */
+  guint            audio_error_serial[2]; /* counts the problems told for each */
   gboolean         muted;
   double           volume;
   GVariant        *stats;              /* a{sv}, refreshed every second; NULL before */

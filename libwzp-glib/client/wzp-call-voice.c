@@ -56,16 +56,36 @@ set_audio_error (WzpCall    *self,
   self->audio_error = g_strdup (message);
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                     "WZP_CALL_ID", self->call_id,
-                    "MESSAGE", "Call %s: audio: %s", self->call_id, message);
+                    "MESSAGE", "Call %s: audio: %s", self->call_id,
+                    message != NULL ? message : "works again");
   _wzp_call_notify_audio_error (self);
+}
+
+/* What is wrong with @direction now (NULL: nothing). WzpCall:audio-error shows the latest
+ * problem still standing: when one direction's is gone (a good switch), the other's, if
+ * any, or NULL (docs/voice.md, "Another device during a call"). */
+static void
+set_direction_error (WzpCall           *self,
+                     WzpAudioDirection  direction,
+                     const char        *message)
+{
+  WzpAudioDirection other = direction == WZP_AUDIO_DIRECTION_SOURCE ? WZP_AUDIO_DIRECTION_SINK
+                                                                     : WZP_AUDIO_DIRECTION_SOURCE;
+
+  g_free (self->audio_errors[direction]);
+  self->audio_errors[direction] = g_strdup (message);
+  if (message != NULL)
+    self->audio_error_serial[direction]++;
+  set_audio_error (self, message != NULL ? message : self->audio_errors[other]);
 }
 
 static void
 audio_error_cb (WzpVoice *voice,
+                int       direction,
                 GError   *error,
                 WzpCall  *self)
 {
-  set_audio_error (self, error->message);
+  set_direction_error (self, direction, error->message);
 }
 
 void
@@ -143,8 +163,9 @@ _wzp_call_voice_start (WzpCall *self)
   if (self->voice == NULL || self->voice_started)
     return;
   self->voice_started = TRUE;
+  /* A direction that fails says so through ::audio-error, with its direction. */
   if (!_wzp_voice_start (self->voice, send_cb, self, &error))
-    set_audio_error (self, error->message);
+    g_debug ("Call %s: voice: %s", self->call_id, error->message);
 }
 
 void
@@ -172,6 +193,7 @@ _wzp_call_voice_set_device (WzpCall           *self,
                             const char        *device)
 {
   g_autoptr(GError) error = NULL;
+  guint serial;
 
   if (self->voice == NULL)
     return;
@@ -179,8 +201,11 @@ _wzp_call_voice_set_device (WzpCall           *self,
   if (g_strcmp0 (device, "none") == 0)
     device = direction == WZP_AUDIO_DIRECTION_SOURCE ? "audiotestsrc wave=silence is-live=true"
                                                      : "fakesink sync=false";
+  serial = self->audio_error_serial[direction];
   if (!_wzp_voice_set_device (self->voice, direction, device, &error))
-    set_audio_error (self, error->message);
+    set_direction_error (self, direction, error->message);
+  else if (self->audio_error_serial[direction] == serial)
+    set_direction_error (self, direction, NULL);   /* it works: that problem is gone */
   /* The call's own state wins over whatever the pipelines had. */
   _wzp_voice_set_muted (self->voice, self->muted);
   _wzp_voice_set_volume (self->voice, self->volume);

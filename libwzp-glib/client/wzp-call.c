@@ -1471,7 +1471,9 @@ wzp_call_get_volume (WzpCall *self)
  * and keeps its volume. The other side hears a short gap, which its playout buffer
  * conceals; a new output restarts the capture too (the echo canceller finds its probe
  * when it starts). A device that cannot be opened is replaced by the system's default, and
- * [property@Wzp.Call:audio-error] says so. Does nothing in a call without voice.
+ * [property@Wzp.Call:audio-error] says so; one that works clears what audio-error said
+ * about that direction (the other direction's problem, if any, stays). Does nothing in a
+ * call without voice.
  *
  * Since: 1.0
  */
@@ -1715,6 +1717,8 @@ wzp_call_finalize (GObject *object)
   g_free (self->remote_address);
   g_free (self->error_message);
   g_free (self->audio_error);
+  g_free (self->audio_errors[WZP_AUDIO_DIRECTION_SOURCE]);
+  g_free (self->audio_errors[WZP_AUDIO_DIRECTION_SINK]);
   g_clear_pointer (&self->stats, g_variant_unref);
   g_main_context_unref (self->context);
 

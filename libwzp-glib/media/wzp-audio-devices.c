@@ -1,8 +1,8 @@
 /* wzp-audio-devices.c: the system's audio devices as a list model (docs/voice.md,
  * "Devices")
  *
- * A GstDeviceMonitor for "Audio/Source" and "Audio/Sink", heard on the thread-default
- * main context of the list's owner. Each device is shown as a WzpAudioDevice whose id is
+ * A GstDeviceMonitor for "Audio/Source" and "Audio/Sink", one for the process, heard on
+ * the thread-default main context of each list's owner. Each device is shown as a WzpAudioDevice whose id is
  * the launch description of the element its provider makes for it, the very string
  * WzpClient:audio-source and :audio-sink take. In a build without GStreamer the list
  * stays empty and starting it says why.
@@ -83,8 +83,9 @@ struct _WzpAudioDevices
 
   GMainContext  *context;        /* the owner's */
   GPtrArray     *items;          /* WzpAudioDevice* */
-  GObject       *monitor;        /* a GstDeviceMonitor, while started */
-  GSource       *watch;          /* its bus, on the owner's context */
+  GObject       *monitor;        /* the shared GstDeviceMonitor, while started */
+  GObject       *bus;            /* a GstBus of the list's own, while started */
+  GSource       *watch;          /* that bus, on the owner's context */
   gboolean       pulse_only;     /* the PulseAudio provider is there: only its devices */
 };
 
@@ -538,13 +539,93 @@ bus_cb (GstBus     *bus,
   return G_SOURCE_CONTINUE;
 }
 
+/* One GstDeviceMonitor for the process, shared by the lists that run. Why: GStreamer
+ * 1.22's monitor takes its providers' messages with the sync handler of the provider's
+ * bus, of which a bus has one, and a provider is one object in the process: the monitor
+ * made last takes them all, and a list started before it would hear no device come or go
+ * (docs/voice.md, "Devices"). The shared monitor's messages go to each list's own bus,
+ * which the list's owner context reads. */
+static GMutex shared_lock;               /* the monitor, its users, its buses */
+static GstDeviceMonitor *shared_monitor;
+static guint shared_users;
+static GPtrArray *shared_buses;          /* GstBus*: the lists' own, while started */
+
+/* On the thread a provider posts from: a copy for each list. */
+static GstBusSyncReply
+fan_out (GstBus     *bus,
+         GstMessage *message,
+         gpointer    user_data)
+{
+  g_mutex_lock (&shared_lock);
+  for (guint i = 0; shared_buses != NULL && i < shared_buses->len; i++)
+    gst_bus_post (g_ptr_array_index (shared_buses, i), gst_message_ref (message));
+  g_mutex_unlock (&shared_lock);
+  return GST_BUS_DROP;
+}
+
+/* The shared monitor, made and started for its first user; NULL when no provider
+ * starts. Not under shared_lock: a provider may post (fan_out) while it starts. */
+static GstDeviceMonitor *
+shared_monitor_get (void)
+{
+  static GMutex start_lock;   /* two lists started at once make one monitor */
+  g_autoptr(GstDeviceMonitor) monitor = NULL;
+  g_autoptr(GstBus) bus = NULL;
+
+  g_mutex_lock (&start_lock);
+  g_mutex_lock (&shared_lock);
+  if (shared_monitor != NULL)
+    {
+      shared_users++;
+      monitor = gst_object_ref (shared_monitor);
+      g_mutex_unlock (&shared_lock);
+      g_mutex_unlock (&start_lock);
+      return g_steal_pointer (&monitor);
+    }
+  g_mutex_unlock (&shared_lock);
+
+  monitor = gst_device_monitor_new ();   /* (transfer full) since GStreamer 1.14 */
+  gst_device_monitor_add_filter (monitor, "Audio/Source", NULL);
+  gst_device_monitor_add_filter (monitor, "Audio/Sink", NULL);
+  /* PipeWire's provider hides PulseAudio's; PulseAudio's names are the ones that last
+   * and pulsesrc is what autoaudiosrc opens, so both are heard, and PulseAudio's kept. */
+  gst_device_monitor_set_show_all_devices (monitor, TRUE);
+  bus = gst_device_monitor_get_bus (monitor);
+  gst_bus_set_sync_handler (bus, fan_out, NULL, NULL);
+  if (!gst_device_monitor_start (monitor))
+    {
+      g_mutex_unlock (&start_lock);
+      return NULL;
+    }
+  g_mutex_lock (&shared_lock);
+  shared_monitor = gst_object_ref (monitor);
+  shared_users = 1;
+  g_mutex_unlock (&shared_lock);
+  g_mutex_unlock (&start_lock);
+  return g_steal_pointer (&monitor);
+}
+
+static void
+shared_monitor_release (void)
+{
+  g_autoptr(GstDeviceMonitor) last = NULL;
+
+  g_mutex_lock (&shared_lock);
+  if (--shared_users == 0)
+    last = g_steal_pointer (&shared_monitor);
+  g_mutex_unlock (&shared_lock);
+  if (last != NULL)
+    gst_device_monitor_stop (last);
+}
+
+static void monitor_stop (WzpAudioDevices *self);
+
 static gboolean
 monitor_start (WzpAudioDevices  *self,
                GError          **error)
 {
   g_autoptr(GError) init_error = NULL;
-  g_autoptr(GstDeviceMonitor) monitor = NULL;
-  g_autoptr(GstBus) bus = NULL;
+  GstDeviceMonitor *monitor;
   g_auto(GStrv) providers = NULL;
   GList *devices;
 
@@ -556,30 +637,33 @@ monitor_start (WzpAudioDevices  *self,
       return FALSE;
     }
 
-  monitor = gst_device_monitor_new ();   /* (transfer full) since GStreamer 1.14 */
-  gst_device_monitor_add_filter (monitor, "Audio/Source", NULL);
-  gst_device_monitor_add_filter (monitor, "Audio/Sink", NULL);
-  /* PipeWire's provider hides PulseAudio's; PulseAudio's names are the ones that last
-   * and pulsesrc is what autoaudiosrc opens, so both are heard, and PulseAudio's kept. */
-  gst_device_monitor_set_show_all_devices (monitor, TRUE);
-  bus = gst_device_monitor_get_bus (monitor);
-  self->watch = _wzp_gst_watch_bus (bus, self->context, bus_cb, self);
-  if (!gst_device_monitor_start (monitor))
+  /* The list's bus first: what a provider posts while the monitor starts is heard (and
+   * found listed already). */
+  self->bus = G_OBJECT (gst_bus_new ());
+  self->watch = _wzp_gst_watch_bus (GST_BUS (self->bus), self->context, bus_cb, self);
+  g_mutex_lock (&shared_lock);
+  if (shared_buses == NULL)
+    shared_buses = g_ptr_array_new_with_free_func (gst_object_unref);
+  g_ptr_array_add (shared_buses, gst_object_ref (self->bus));
+  g_mutex_unlock (&shared_lock);
+
+  monitor = shared_monitor_get ();
+  if (monitor == NULL)
     {
-      _wzp_gst_clear_watch (&self->watch);
+      monitor_stop (self);
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
                            _("Audio devices cannot be listed: GStreamer has no way to find "
                              "them (install the GStreamer PulseAudio plugin, in the good "
                              "plugins)"));
       return FALSE;
     }
-  self->monitor = G_OBJECT (g_steal_pointer (&monitor));
+  self->monitor = G_OBJECT (monitor);
 
-  providers = gst_device_monitor_get_providers (GST_DEVICE_MONITOR (self->monitor));
+  providers = gst_device_monitor_get_providers (monitor);
   self->pulse_only = providers != NULL &&
                      g_strv_contains ((const char * const *) providers, "pulsedeviceprovider");
   /* The devices there now; their DEVICE_ADDED messages, if they come, find them listed. */
-  devices = gst_device_monitor_get_devices (GST_DEVICE_MONITOR (self->monitor));
+  devices = gst_device_monitor_get_devices (monitor);
   for (GList *l = devices; l != NULL; l = l->next)
     device_added (self, l->data);
   g_list_free_full (devices, gst_object_unref);
@@ -589,9 +673,16 @@ monitor_start (WzpAudioDevices  *self,
 static void
 monitor_stop (WzpAudioDevices *self)
 {
+  if (self->bus != NULL)
+    {
+      g_mutex_lock (&shared_lock);
+      g_ptr_array_remove (shared_buses, self->bus);
+      g_mutex_unlock (&shared_lock);
+    }
   _wzp_gst_clear_watch (&self->watch);
+  g_clear_object (&self->bus);
   if (self->monitor != NULL)
-    gst_device_monitor_stop (GST_DEVICE_MONITOR (self->monitor));
+    shared_monitor_release ();
   g_clear_object (&self->monitor);
 }
 

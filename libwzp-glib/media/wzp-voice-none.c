@@ -101,7 +101,7 @@ static void
 _wzp_voice_class_init (WzpVoiceClass *klass)
 {
   g_signal_new ("audio-error", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+                NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_ERROR);
 }
 
 static void

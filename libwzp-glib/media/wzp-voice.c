@@ -96,6 +96,19 @@ enum {
 
 static guint signals[N_SIGNALS];
 
+/* ::audio-error for @direction (CAPTURE or PLAYBACK), told as the WzpAudioDirection the
+ * call keeps its messages by: a later good switch of that direction clears its message
+ * only (docs/voice.md, "Another device during a call"). */
+static void
+emit_audio_error (WzpVoice *self,
+                  int       direction,
+                  GError   *error)
+{
+  g_signal_emit (self, signals[SIGNAL_AUDIO_ERROR], 0,
+                 direction == CAPTURE ? WZP_AUDIO_DIRECTION_SOURCE : WZP_AUDIO_DIRECTION_SINK,
+                 error);
+}
+
 /* Elements every voice needs; those of a caller's description are checked by parsing it. */
 static const char * const required_elements[] = {
   "appsrc", "appsink", "audioconvert", "audioresample", "volume", "opusenc", "opusdec",
@@ -146,7 +159,7 @@ report_bus_error (WzpVoice   *self,
                        g_str_equal (direction, "capture") ? _("The microphone failed")
                                                            : _("Playback failed"),
                        gst_error->message);
-  g_signal_emit (self, signals[SIGNAL_AUDIO_ERROR], 0, error);
+  emit_audio_error (self, g_str_equal (direction, "capture") ? CAPTURE : PLAYBACK, error);
 }
 
 static gboolean fall_back (WzpVoice  *self,
@@ -168,7 +181,7 @@ pipeline_failed (WzpVoice   *self,
       return;
     }
   if (!fall_back (self, direction, &error))
-    g_signal_emit (self, signals[SIGNAL_AUDIO_ERROR], 0, error);
+    emit_audio_error (self, direction, error);
 }
 
 static gboolean
@@ -400,7 +413,7 @@ say_fell_back (WzpVoice *self,
                                     "uses the default microphone instead")
                                 : _("The chosen sound output is not available: the call "
                                     "plays through the default output instead"));
-  g_signal_emit (self, signals[SIGNAL_AUDIO_ERROR], 0, notice);
+  emit_audio_error (self, direction, notice);
 }
 
 typedef struct
@@ -430,7 +443,7 @@ moved_cb (gpointer user_data)
    * a move (GStreamer 1.22, a stream the server resamples): a fresh one on the default
    * device is what the user hears. */
   if (!fall_back (self, moved->direction, &error))
-    g_signal_emit (self, signals[SIGNAL_AUDIO_ERROR], 0, error);
+    emit_audio_error (self, moved->direction, error);
   return G_SOURCE_REMOVE;
 }
 
@@ -662,13 +675,19 @@ rebuild_pipeline (WzpVoice    *self,
       if (!_wzp_gst_set_playing (self->playback, what, error))
         return FALSE;
       /* The echo canceller finds its probe when it starts: a running capture starts
-       * again, so that it hears what the new output plays. */
+       * again, so that it hears what the new output plays. A microphone that fails then
+       * is the capture's problem, told as such: the new output works. */
       if (self->running && self->capture != NULL)
         {
+          g_autoptr(GError) capture_error = NULL;
+
           gst_element_set_state (self->capture, GST_STATE_READY);
           if (!_wzp_gst_set_playing (self->capture, _("The microphone could not be opened"),
-                                     error))
-            return FALSE;
+                                     &capture_error))
+            {
+              gst_element_set_state (self->capture, GST_STATE_NULL);
+              emit_audio_error (self, CAPTURE, capture_error);
+            }
         }
     }
   return TRUE;
@@ -808,6 +827,13 @@ _wzp_voice_start (WzpVoice          *self,
     gst_element_set_state (self->capture, GST_STATE_NULL);
 
   failed = (playback_error != NULL || capture_error != NULL);
+  /* Each direction's failure is told with its direction too, so that the call can clear
+   * it when the user switches that direction to a device that works; the capture's last,
+   * as the one returned. */
+  if (playback_error != NULL)
+    emit_audio_error (self, PLAYBACK, playback_error);
+  if (capture_error != NULL)
+    emit_audio_error (self, CAPTURE, capture_error);
   if (capture_error != NULL)
     g_propagate_error (error, g_steal_pointer (&capture_error));
   else if (playback_error != NULL)
@@ -1025,12 +1051,13 @@ _wzp_voice_class_init (WzpVoiceClass *klass)
   object_class->dispose = _wzp_voice_dispose;
   object_class->finalize = _wzp_voice_finalize;
 
-  /* A device failed while running (unplugged, taken away): the call goes on without it;
-   * or a chosen device was replaced by the system's default (G_IO_ERROR_NOT_FOUND).
-   * Emitted on the owner's context. */
+  /* A device failed (at start, or while running: unplugged, taken away): the call goes
+   * on without it; or a chosen device was replaced by the system's default
+   * (G_IO_ERROR_NOT_FOUND). Its first argument is the WzpAudioDirection (as an int) it is
+   * about. Emitted on the owner's context. */
   signals[SIGNAL_AUDIO_ERROR] =
     g_signal_new ("audio-error", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_ERROR);
 }
 
 static void
