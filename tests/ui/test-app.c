@@ -1032,17 +1032,15 @@ test_ringing_page (void)
   gtk_window_destroy (GTK_WINDOW (other));
 }
 
-static void
-test_ringing_do_not_disturb (void)
+/* GNOME's Do Not Disturb, from the desktop's own schema (gsettings-desktop-schemas), with
+ * banners shown or not, given to the app; NULL (and the test skipped) without that schema. */
+static GSettings *
+use_desktop_notifications (gboolean show_banners)
 {
   g_autoptr(GSettingsSchemaSource) source = NULL;
   g_autoptr(GSettingsSchema) schema = NULL;
-  g_autoptr(GSettings) notifications = NULL;
-  g_autoptr(WzpUiPeer) peer = NULL;
-  WzpCall *ringing;
-  guint sounds_before = n_sound_events ();
+  GSettings *notifications;
 
-  /* GNOME's Do Not Disturb, from the desktop's own schema (gsettings-desktop-schemas). */
   source = g_settings_schema_source_new_from_directory ("/usr/share/glib-2.0/schemas", NULL,
                                                         FALSE, NULL);
   if (source != NULL)
@@ -1050,11 +1048,25 @@ test_ringing_do_not_disturb (void)
   if (schema == NULL)
     {
       g_test_skip ("org.gnome.desktop.notifications is not installed");
-      return;
+      return NULL;
     }
   notifications = g_settings_new_full (schema, NULL, NULL);
-  g_settings_set_boolean (notifications, "show-banners", FALSE);
+  g_settings_set_boolean (notifications, "show-banners", show_banners);
   _wzp_application_set_desktop_notifications (fx.app, notifications);
+  return notifications;
+}
+
+static void
+test_ringing_do_not_disturb (void)
+{
+  g_autoptr(GSettings) notifications = NULL;
+  g_autoptr(WzpUiPeer) peer = NULL;
+  WzpCall *ringing;
+  guint sounds_before = n_sound_events ();
+
+  notifications = use_desktop_notifications (FALSE);
+  if (notifications == NULL)
+    return;
 
   /* The page shows; nothing plays. */
   peer = spawn_caller ("30");
@@ -1112,25 +1124,14 @@ test_ringing_escape_declines (void)
 static void
 test_ringing_do_not_disturb_turned_on (void)
 {
-  g_autoptr(GSettingsSchemaSource) source = NULL;
-  g_autoptr(GSettingsSchema) schema = NULL;
   g_autoptr(GSettings) notifications = NULL;
   g_autoptr(WzpUiPeer) peer = NULL;
   WzpCall *ringing;
   guint sounds_before;
 
-  source = g_settings_schema_source_new_from_directory ("/usr/share/glib-2.0/schemas", NULL,
-                                                        FALSE, NULL);
-  if (source != NULL)
-    schema = g_settings_schema_source_lookup (source, "org.gnome.desktop.notifications", FALSE);
-  if (schema == NULL)
-    {
-      g_test_skip ("org.gnome.desktop.notifications is not installed");
-      return;
-    }
-  notifications = g_settings_new_full (schema, NULL, NULL);
-  g_settings_set_boolean (notifications, "show-banners", TRUE);
-  _wzp_application_set_desktop_notifications (fx.app, notifications);
+  notifications = use_desktop_notifications (TRUE);
+  if (notifications == NULL)
+    return;
 
   /* Rings, with the ringtone. */
   peer = spawn_caller ("30");
