@@ -10,3 +10,11 @@
 
 /* A fingerprint as text: 8 groups of 4 lower-case hex digits joined by ':' (39 chars). */
 #define WZP_FINGERPRINT_LEN 39
+
+#include <glib.h>
+
+/* The fingerprint of a DER-encoded certificate (for TLS driven without GIO: the relay's
+ * own sessions, wzp-relay-session.c); NULL and G_TLS_ERROR when it does not parse. */
+char *_wzp_fingerprint_from_der (const guint8  *der,
+                                 gsize          length,
+                                 GError       **error);

@@ -50,8 +50,8 @@ format_fingerprint (const guint8 *digest)
 }
 
 /* The fingerprint of a DER-encoded certificate's SubjectPublicKeyInfo. */
-static char *
-fingerprint_from_der (const guint8  *der,
+char *
+_wzp_fingerprint_from_der (const guint8  *der,
                       gsize          length,
                       GError       **error)
 {
@@ -132,7 +132,7 @@ wzp_fingerprint_from_certificate (GTlsCertificate  *certificate,
       return NULL;
     }
 
-  return fingerprint_from_der (der->data, der->len, error);
+  return _wzp_fingerprint_from_der (der->data, der->len, error);
 }
 
 /**

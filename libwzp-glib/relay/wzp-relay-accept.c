@@ -3,17 +3,17 @@
  * A connection goes through three stages, each capped so that idle or stalled sockets
  * cannot lock other clients out (docs/relay.md, "Connections and their limits"):
  *
- *  1. awaiting its ClientHello: no TLS state and no thread, only a socket watch. The
+ *  1. awaiting its ClientHello: no TLS state, only its place in the epoll set. The
  *     first TLS record must be complete within client-hello-timeout (1 s); an idle TCP
  *     connection is closed then and never reaches a handshake slot. At a cap, the
  *     oldest such connection is closed to make room for a new one.
  *  2. queued: the ClientHello is in the kernel's buffer, waiting for a TLS slot.
- *  3. handshaking: glib-networking 2.74 runs each handshake in a worker thread of GIO's
- *     shared task pool (10 threads, growing slowly), so these are few: max-tls-handshakes
- *     in all, a quarter of them per source, and a quarter reserved for sources that
- *     completed a handshake before, whose handshakes also go first in the task pool.
+ *  3. handshaking: the relay's own GnuTLS session (wzp-relay-session.c), one step each
+ *     time the socket is readable, no thread: max-tls-handshakes in all, a quarter of
+ *     them per source, and a quarter reserved for sources that completed a handshake
+ *     before.
  *
- * handshake-timeout covers all three from accept. Stages 1 to 3 count against
+ * handshake-timeout covers all three from accept; the deadlines are in the relay's wheel. Stages 1 to 3 count against
  * max-pending-handshakes and, per source address, max-handshakes-per-ip.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -146,11 +146,6 @@ stage_leave (RelayConn *conn)
   switch (conn->stage)
     {
     case CONN_AWAITING_HELLO:
-      if (conn->hello_source != NULL)
-        {
-          g_source_destroy (conn->hello_source);
-          g_clear_pointer (&conn->hello_source, g_source_unref);
-        }
       g_queue_unlink (&self->awaiting_hello, &conn->awaiting_link);
       g_queue_unlink (&conn->ip->awaiting_hello, &conn->awaiting_ip_link);
       break;
@@ -175,7 +170,6 @@ _wzp_relay_accept_conn_closed (RelayConn *conn)
 {
   gboolean freed_tls = conn->stage == CONN_HANDSHAKING;
 
-  _wzp_clear_source (conn->relay->context, &conn->handshake_timeout_id);
   stage_leave (conn);
   if (conn->stage == CONN_ESTABLISHED && conn->counted_unregistered)
     {
@@ -197,51 +191,34 @@ _wzp_relay_accept_conn_registered (RelayConn *conn)
   conn->ip->unregistered--;
 }
 
-static gboolean
-handshake_timeout_cb (gpointer user_data)
+/* Deadlines: client-hello-timeout while awaiting the ClientHello, then handshake-timeout
+ * from accept, both checked by the relay's wheel (wzp-relay.c). */
+void
+_wzp_relay_accept_deadline (RelayConn *conn,
+                            gint64     now_us)
 {
-  RelayConn *conn = user_data;
+  WzpRelay *self = conn->relay;
+  gint64 hello_deadline = conn->accepted_us +
+                          (gint64) MIN (self->client_hello_timeout, self->handshake_timeout) *
+                          G_USEC_PER_SEC;
 
-  conn->handshake_timeout_id = 0;
-  _wzp_relay_conn_close (conn, conn->stage == CONN_AWAITING_HELLO
-                               ? "no TLS ClientHello in time"
-                               : "TLS handshake timed out");
-  return G_SOURCE_REMOVE;
-}
-
-static void
-arm_deadline (RelayConn *conn,
-              guint      ms)
-{
-  _wzp_clear_source (conn->relay->context, &conn->handshake_timeout_id);
-  conn->handshake_timeout_id = _wzp_timeout_add (conn->relay->context, ms,
-                                                 handshake_timeout_cb, conn);
+  if (conn->stage == CONN_AWAITING_HELLO && now_us >= hello_deadline)
+    _wzp_relay_conn_close (conn, "no TLS ClientHello in time");
+  else if (now_us >= conn->handshake_deadline_us)
+    _wzp_relay_conn_close (conn, "TLS handshake timed out");
+  else
+    _wzp_relay_wheel_schedule (self->wheel, &conn->deadline,
+                               conn->stage == CONN_AWAITING_HELLO
+                               ? hello_deadline : conn->handshake_deadline_us);
 }
 
 /* Stage 3 */
 
 static void
-handshake_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
+handshake_done (RelayConn *conn)
 {
-  g_autoptr(RelayConn) conn = user_data;
   WzpRelay *self = conn->relay;
-  g_autoptr(GError) error = NULL;
 
-  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
-    {
-      if (!conn->closed)
-        {
-          g_autofree char *why = g_strdup_printf ("TLS handshake failed: %s", error->message);
-          _wzp_relay_conn_close (conn, why);
-        }
-      return;
-    }
-  if (conn->closed)
-    return;
-
-  _wzp_clear_source (self->context, &conn->handshake_timeout_id);
   stage_leave (conn);
   conn->stage = CONN_ESTABLISHED;
   known_source_add (self, conn->ip->key);
@@ -262,18 +239,47 @@ handshake_cb (GObject      *source,
   _wzp_relay_conn_established (conn);
 }
 
+/* One step of the handshake, as far as it goes without waiting for the client. */
+static void
+handshake_step (RelayConn *conn)
+{
+  g_autoptr(GError) error = NULL;
+
+  switch (_wzp_relay_session_handshake (conn->session, &error))
+    {
+    case RELAY_SESSION_AGAIN:
+      _wzp_relay_poller_modify (conn->relay->poller, conn->watch,
+                                G_IO_IN | (_wzp_relay_session_get_queued (conn->session) > 0
+                                           ? G_IO_OUT : 0));
+      break;
+    case RELAY_SESSION_DONE:
+      handshake_done (conn);
+      break;
+    case RELAY_SESSION_FAILED:
+    default:
+      _wzp_relay_conn_close (conn, error->message);
+      break;
+    }
+}
+
+/* Called from the queue: the handshake itself starts on the next iteration (a kick), so
+ * that a connection that fails at once is not closed while the queue is being walked. */
 static void
 accept_start_handshake (RelayConn *conn)
 {
   WzpRelay *self = conn->relay;
+  g_autoptr(GError) error = NULL;
 
   conn->stage = CONN_HANDSHAKING;
   self->tls_handshakes++;
   conn->ip->tls_handshakes++;
-  /* Returning sources go first in GIO's task pool, ahead of stalled strangers. */
-  g_tls_connection_handshake_async (G_TLS_CONNECTION (conn->tls),
-                                    conn->known_source ? G_PRIORITY_HIGH : G_PRIORITY_DEFAULT,
-                                    conn->cancellable, handshake_cb, _wzp_relay_conn_ref (conn));
+  conn->session = _wzp_relay_session_new (conn->fd, self->tls_credentials, &error);
+  if (conn->session == NULL)
+    {
+      g_warning ("%s", error->message);
+      conn->write_failed = TRUE;   /* closes on the next iteration */
+    }
+  _wzp_relay_poller_kick (self->poller, conn->watch, G_IO_IN);
 }
 
 /* Stage 2 */
@@ -282,23 +288,13 @@ static void
 hello_complete (RelayConn *conn)
 {
   WzpRelay *self = conn->relay;
-  g_autoptr(GError) error = NULL;
-  gint64 elapsed_ms = (g_get_monotonic_time () - conn->accepted_us) / 1000;
-  gint64 left_ms = (gint64) self->handshake_timeout * 1000 - elapsed_ms;
 
-  g_clear_pointer (&conn->hello_source, g_source_unref);
   g_queue_unlink (&self->awaiting_hello, &conn->awaiting_link);
   g_queue_unlink (&conn->ip->awaiting_hello, &conn->awaiting_ip_link);
-  arm_deadline (conn, MAX (left_ms, 1));
-
-  conn->tls = _wzp_tls_server_new (G_IO_STREAM (conn->socket_conn),
-                                   wzp_identity_get_certificate (self->identity), NULL,
-                                   &error);
-  if (conn->tls == NULL)
-    {
-      _wzp_relay_conn_close (conn, error->message);
-      return;
-    }
+  _wzp_relay_wheel_schedule (self->wheel, &conn->deadline, conn->handshake_deadline_us);
+  /* Nothing to read until a slot is free (the ClientHello stays in the kernel's buffer);
+   * a client that goes away still shows as a hang-up. */
+  _wzp_relay_poller_modify (self->poller, conn->watch, 0);
   conn->stage = CONN_QUEUED;
   g_queue_push_tail (&self->tls_queue, conn);
   tls_queue_run (self);
@@ -336,48 +332,60 @@ peek_hello (int       fd,
   if (ioctl (fd, FIONREAD, &available) != 0)
     return FALSE;
   /* Wake up only once the whole record is in: a peer trickling it byte by byte costs
-   * one wake-up, not one per byte (TCP's poll honours SO_RCVLOWAT). */
+   * one wake-up, not one per byte (TCP's poll honours SO_RCVLOWAT, epoll too). */
   lowat = available >= (int) (TLS_RECORD_HEADER + length) ? 1 : (int) (TLS_RECORD_HEADER + length);
   setsockopt (fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
   *complete = lowat == 1;
   return TRUE;
 }
 
-static gboolean
-hello_readable_cb (GSocket      *socket,
-                   GIOCondition  condition,
-                   gpointer      user_data)
+/* The socket is ready, in a stage before the handshake completed. */
+void
+_wzp_relay_accept_io (RelayConn    *conn,
+                      GIOCondition  events)
 {
-  RelayConn *conn = user_data;
   gboolean complete;
 
-  if (!peek_hello (g_socket_get_fd (socket), &complete))
+  switch (conn->stage)
     {
-      g_clear_pointer (&conn->hello_source, g_source_unref);
-      _wzp_relay_conn_close (conn, "the first bytes are not a TLS ClientHello");
-      return G_SOURCE_REMOVE;
+    case CONN_AWAITING_HELLO:
+      if (!peek_hello (conn->fd, &complete))
+        _wzp_relay_conn_close (conn, "the first bytes are not a TLS ClientHello");
+      else if (complete)
+        hello_complete (conn);
+      else if (events & (G_IO_HUP | G_IO_ERR))
+        _wzp_relay_conn_close (conn, "the client went away before its ClientHello");
+      break;
+    case CONN_QUEUED:
+      if (events & (G_IO_HUP | G_IO_ERR))
+        _wzp_relay_conn_close (conn, "the client went away while queued for a handshake");
+      break;
+    case CONN_HANDSHAKING:
+      handshake_step (conn);
+      break;
+    case CONN_ESTABLISHED:
+    case CONN_GONE:
+    default:
+      break;
     }
-  if (!complete)
-    return G_SOURCE_CONTINUE;
-  hello_complete (conn);
-  return G_SOURCE_REMOVE;
 }
 
 static void
 await_hello (RelayConn *conn)
 {
-  GSocket *socket = g_socket_connection_get_socket (conn->socket_conn);
+  WzpRelay *self = conn->relay;
 
   conn->stage = CONN_AWAITING_HELLO;
-  arm_deadline (conn, MIN (conn->relay->client_hello_timeout, conn->relay->handshake_timeout)
-                      * 1000);
+  conn->handshake_deadline_us = conn->accepted_us +
+                                (gint64) self->handshake_timeout * G_USEC_PER_SEC;
+  _wzp_relay_wheel_schedule (self->wheel, &conn->deadline,
+                             conn->accepted_us +
+                             (gint64) MIN (self->client_hello_timeout, self->handshake_timeout) *
+                             G_USEC_PER_SEC);
   conn->awaiting_link.data = conn;
   conn->awaiting_ip_link.data = conn;
-  g_queue_push_tail_link (&conn->relay->awaiting_hello, &conn->awaiting_link);
+  g_queue_push_tail_link (&self->awaiting_hello, &conn->awaiting_link);
   g_queue_push_tail_link (&conn->ip->awaiting_hello, &conn->awaiting_ip_link);
-  conn->hello_source = g_socket_create_source (socket, G_IO_IN, NULL);
-  g_source_set_callback (conn->hello_source, G_SOURCE_FUNC (hello_readable_cb), conn, NULL);
-  g_source_attach (conn->hello_source, conn->relay->context);
 }
 
 /* Accepting */
@@ -483,6 +491,11 @@ _wzp_relay_accept_incoming (WzpRelay          *self,
     }
 
   conn = _wzp_relay_conn_new (self, connection, ip);
+  if (conn == NULL)
+    {
+      _wzp_relay_ip_counters_gc (self, ip);
+      return TRUE;
+    }
   conn->remote_addr = _wzp_address_to_string (remote);
   conn->local_ip = _wzp_address_ip_to_string (
     g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local)));

@@ -585,7 +585,7 @@ _wzp_relay_bridge_adopt (WzpRelay    *self,
   call->last_bridge_seq = seq;
 
   bridge = bridge_new (self, call_id, peer->uri, FALSE);
-  bridge->socket_conn = g_object_ref (conn->socket_conn);
+  bridge->socket_conn = g_object_ref (conn->handover);
   bridge->tls = g_object_ref (conn->tls);
   bridge->io = g_object_ref (conn->io);
 

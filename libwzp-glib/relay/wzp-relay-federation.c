@@ -714,7 +714,7 @@ adopt_link (WzpRelay    *self,
     }
 
   link = link_new (self, peer, FALSE);
-  link->socket_conn = g_object_ref (conn->socket_conn);
+  link->socket_conn = g_object_ref (conn->handover);
   link->tls = g_object_ref (conn->tls);
   link->io = g_object_ref (conn->io);
   link->remote_addr = g_strdup (conn->remote_addr);

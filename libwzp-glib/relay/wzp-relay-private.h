@@ -2,6 +2,11 @@
  *
  *   wzp-relay.c         the object, listeners, registration, dispatch
  *   wzp-relay-accept.c  a connection's stages from accept to a completed TLS handshake
+ *   wzp-relay-session.c a client's TLS session, driven by the relay without threads
+ *   wzp-relay-poller.c  the epoll set every client socket is watched through
+ *   wzp-relay-wheel.c   the timing wheel that holds every connection's next deadline
+ *   wzp-relay-proxy.c   a peer relay's connection handed to the GIO code of federation
+ *                       (each declared in its own -private.h)
  *   wzp-relay-call.c    a call: registry, storage, end of life and who watches for it
  *   wzp-relay-calls.c   the call state machine and CallSetup cross-wiring
  *   wzp-relay-endpoint.c a party as the relay reaches it: here or at a peer relay
@@ -26,6 +31,9 @@
 #include "wzp-frame-io-private.h"
 #include "wzp-message-private.h"
 #include "wzp-relay-forwarder-private.h"
+#include "wzp-relay-poller-private.h"
+#include "wzp-relay-session-private.h"
+#include "wzp-relay-wheel-private.h"
 #include "wzp-timeout-private.h"
 #include "wzp-relay.h"
 
@@ -67,20 +75,30 @@ typedef enum
 {
   CONN_AWAITING_HELLO,  /* accepted; its first TLS record has not all arrived */
   CONN_QUEUED,          /* waiting for a TLS handshake slot */
-  CONN_HANDSHAKING,     /* in its TLS handshake (a GIO worker thread) */
+  CONN_HANDSHAKING,     /* in its TLS handshake */
   CONN_ESTABLISHED,
   CONN_GONE,            /* closed, or handed over to federation */
 } RelayConnStage;
 
-/* One signalling connection (TLS), from accept to close. */
+/* One signalling connection (TLS), from accept to close. Its socket is in the relay's
+ * epoll set and its deadlines in the relay's wheel, never a GSource of its own
+ * (docs/relay.md, "The relay at scale"). */
 struct _RelayConn
 {
   grefcount           ref_count;
   WzpRelay           *relay;              /* unowned: the relay closes its conns first */
-  GSocketConnection  *socket_conn;
-  GIOStream          *tls;                /* NULL until the handshake started */
-  WzpFrameIO         *io;                 /* NULL until the handshake completed */
-  GCancellable       *cancellable;
+  GSocketConnection  *socket_conn;        /* owns the socket */
+  int                 fd;
+  RelayPollWatch     *watch;              /* NULL once closed */
+  RelaySession       *session;            /* NULL until the handshake started */
+  RelayWheelEntry     deadline;           /* its next check: handshake, keepalive, stall */
+  gint64              handshake_deadline_us; /* monotonic; for the stages before */
+  /* A peer relay's link or bridge is handed over as a plain stream to the federation
+   * code (wzp-relay-proxy.c); these are that stream and its frame reader, set only
+   * while the federation code adopts them. */
+  GSocketConnection  *handover;
+  GIOStream          *tls;
+  WzpFrameIO         *io;
   IpCounters         *ip;                 /* unowned, refcounted by the counters */
   char               *remote_addr;        /* "ip:port" as the relay sees it */
   char               *local_ip;           /* the relay address the client reached */
@@ -92,9 +110,7 @@ struct _RelayConn
   gint64              last_rate_error_us;
   guint               dropped_in_window;
   guint               bad_messages;
-  guint               handshake_timeout_id;
   RelayConnStage      stage;
-  GSource            *hello_source;       /* watches for the ClientHello */
   GList               awaiting_link;      /* in the relay's awaiting_hello queue */
   GList               awaiting_ip_link;   /* in its IpCounters' */
   gint64              accepted_us;        /* monotonic */
@@ -102,6 +118,8 @@ struct _RelayConn
   gboolean            counted_unregistered;
   gboolean            registered;
   gboolean            closed;
+  gboolean            closing;            /* stops reading; closes once its last frame is out */
+  gboolean            write_failed;       /* closes on the next iteration (see conn_send) */
   gboolean            ping_outstanding;
 };
 
@@ -187,8 +205,10 @@ struct _WzpRelay
   GHashTable      *party_counts;     /* fingerprint -> RelayCounts* (owned) */
   GHashTable      *ringing_pairs;    /* "caller callee" -> unanswered RelayCall* */
   guint            resume_accept_id;
-  guint            keepalive_id;      /* the keepalive and idle-timeout sweep */
-  guint            keepalive_period;  /* its period, seconds */
+  RelayPoller     *poller;           /* every client socket (wzp-relay-poller.c) */
+  RelayWheel      *wheel;            /* every connection's next deadline */
+  gnutls_certificate_credentials_t tls_credentials; /* made at the first listen */
+  GHashTable      *proxies;          /* RelayProxy* set (owned): peers' handed-over links */
   gboolean         running;
   GMainContext    *context;          /* thread-default at construction: the relay's */
   RelayForwarder  *forwarder;        /* pipe forwarding thread, while pipes were joined */
@@ -286,6 +306,12 @@ gboolean    _wzp_relay_accept_incoming  (WzpRelay          *self,
 gboolean    _wzp_relay_accept_check_fds (WzpRelay          *self,
                                          GSocketConnection *connection);
 void        _wzp_relay_accept_conn_closed (RelayConn       *conn);
+/* The socket of a connection before its handshake completed is ready. */
+void        _wzp_relay_accept_io        (RelayConn         *conn,
+                                         GIOCondition       events);
+/* Its deadline came (the wheel): closes it, or schedules the next. */
+void        _wzp_relay_accept_deadline  (RelayConn         *conn,
+                                         gint64             now_us);
 void        _wzp_relay_accept_conn_registered (RelayConn   *conn);
 
 /* wzp-relay-call.c */

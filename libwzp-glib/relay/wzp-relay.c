@@ -13,6 +13,7 @@
 #include "wzp-relay-federation-private.h"
 #include "wzp-relay-log-private.h"
 #include "wzp-relay-private.h"
+#include "wzp-relay-proxy-private.h"
 #include "wzp-strv-private.h"
 #include "wzp-timeout-private.h"
 #include "wzp-tls-private.h"
@@ -71,7 +72,7 @@ static const LimitSpec limit_specs[] = {
   LIMIT ("max-messages-per-second", max_messages_per_second, 1, 100000, 50),
   LIMIT ("max-pending-handshakes", max_pending_handshakes, 1, 1000000, 4096),
   LIMIT ("max-handshakes-per-ip", max_handshakes_per_ip, 1, 1000000, 128),
-  LIMIT ("max-tls-handshakes", max_tls_handshakes, 4, 100000, 64),
+  LIMIT ("max-tls-handshakes", max_tls_handshakes, 4, 100000, 1024),
   LIMIT ("client-hello-timeout", client_hello_timeout, 1, 60, 1),
   LIMIT ("handshake-timeout", handshake_timeout, 1, 3600, 5),
   LIMIT ("max-unregistered-per-ip", max_unregistered_per_ip, 1, G_MAXINT, 128),
@@ -112,7 +113,6 @@ static guint signals[N_SIGNALS];
 
 static void conn_close (RelayConn  *conn,
                         const char *why);
-static void conn_read_next (RelayConn *conn);
 static void relay_stop (WzpRelay *self,
                         gboolean  graceful);
 
@@ -132,10 +132,11 @@ _wzp_relay_conn_unref (RelayConn *conn)
     return;
 
   g_assert (conn->closed);
+  g_assert (conn->session == NULL && conn->watch == NULL);
   g_clear_object (&conn->io);
   g_clear_object (&conn->tls);
+  g_clear_object (&conn->handover);
   g_clear_object (&conn->socket_conn);
-  g_clear_object (&conn->cancellable);
   g_free (conn->remote_addr);
   g_free (conn->local_ip);
   g_free (conn->fingerprint);
@@ -143,18 +144,33 @@ _wzp_relay_conn_unref (RelayConn *conn)
   g_free (conn);
 }
 
-/* A connection at accept, in the relay's table; its stages are wzp-relay-accept.c's. */
+static void conn_io_cb (RelayPollWatch *watch,
+                        GIOCondition    events,
+                        gpointer        user_data);
+
+/* A connection at accept, in the relay's table and its epoll set; its stages are
+ * wzp-relay-accept.c's. NULL (the connection is dropped) if it cannot be watched. */
 RelayConn *
 _wzp_relay_conn_new (WzpRelay          *self,
                      GSocketConnection *connection,
                      IpCounters        *ip)
 {
+  g_autoptr(GError) error = NULL;
+  GSocket *socket = g_socket_connection_get_socket (connection);
   RelayConn *conn = g_new0 (RelayConn, 1);
 
+  conn->fd = g_socket_get_fd (socket);
+  conn->watch = _wzp_relay_poller_add (self->poller, conn->fd, G_IO_IN, conn_io_cb, conn,
+                                       &error);
+  if (conn->watch == NULL)
+    {
+      g_warning ("Dropping a new connection: %s", error->message);
+      g_free (conn);
+      return NULL;
+    }
   g_ref_count_init (&conn->ref_count);
   conn->relay = self;
   conn->socket_conn = g_object_ref (connection);
-  conn->cancellable = g_cancellable_new ();
   conn->ip = ip;
   conn->connected_since = g_get_real_time () / G_USEC_PER_SEC;
   ip->conns++;
@@ -176,57 +192,94 @@ log_conn (RelayConn      *conn,
                     "MESSAGE", "%s: %s", conn->remote_addr, text);
 }
 
-/* Over max-queued-bytes, the client stopped reading what it asks for (docs/relay.md,
- * [limits]); nothing more can reach it, so it is closed without a word. Other write
- * errors are the read side's to notice, as a closed or broken connection. */
+/* What the connection waits for: its client's messages unless it is on its way out, and
+ * room in the socket while ciphertext waits. */
 static void
-conn_write_failed (RelayConn    *conn,
-                   const GError *error)
+conn_update_events (RelayConn *conn)
 {
-  if (conn->closed || !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE))
-    {
-      g_debug ("Could not send a frame to %s: %s", conn->remote_addr, error->message);
-      return;
-    }
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                    "WZP_REMOTE_ADDRESS", conn->remote_addr,
-                    "WZP_FINGERPRINT", conn->fingerprint ? conn->fingerprint : "",
-                    "WZP_LIMIT", "max-queued-bytes",
-                    "MESSAGE", "%s: %s; closing the connection", conn->remote_addr,
-                    error->message);
-  conn_close (conn, "write queue full");
+  GIOCondition events = conn->closing ? 0 : G_IO_IN;
+
+  if (conn->session != NULL && _wzp_relay_session_get_queued (conn->session) > 0)
+    events |= G_IO_OUT;
+  _wzp_relay_poller_modify (conn->relay->poller, conn->watch, events);
 }
 
+/* Marks the connection to be closed on the next iteration: sends are made from inside
+ * the relay's handlers, which may be walking its tables, so they never close there. */
 static void
-conn_write_cb (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
+conn_fail_later (RelayConn *conn)
 {
-  g_autoptr(RelayConn) conn = user_data;
+  conn->write_failed = TRUE;
+  _wzp_relay_poller_kick (conn->relay->poller, conn->watch, G_IO_ERR);
+}
+
+/* Sends what waits; FALSE when the connection was closed (a write error). */
+static gboolean
+conn_flush (RelayConn *conn)
+{
   g_autoptr(GError) error = NULL;
 
-  if (!_wzp_frame_io_write_finish (WZP_FRAME_IO (source), result, &error))
-    conn_write_failed (conn, error);
-}
-
-/* Set before every write rather than once after the handshake, so that a change of
- * max-queued-bytes applies to the connections already open. */
-static void
-conn_apply_queue_limit (RelayConn *conn)
-{
-  _wzp_frame_io_set_max_queued_bytes (conn->io, conn->relay->max_queued_bytes);
+  if (_wzp_relay_session_flush (conn->session, &error) < 0)
+    {
+      g_debug ("Could not send to %s: %s", conn->remote_addr, error->message);
+      conn_close (conn, error->message);
+      return FALSE;
+    }
+  conn_update_events (conn);
+  return TRUE;
 }
 
 void
 _wzp_relay_conn_send (RelayConn  *conn,
                       WzpMessage *message)
 {
-  if (conn->closed || conn->io == NULL)
+  g_autoptr(GBytes) json = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize queued, len;
+  guint8 *frame;
+
+  if (conn->closed || conn->write_failed || conn->session == NULL ||
+      conn->stage != CONN_ESTABLISHED)
     return;
-  conn_apply_queue_limit (conn);
-  /* The callback closes the connection on failure: it runs from the main loop, never
-   * from inside this call, so callers may be iterating the relay's tables. */
-  _wzp_frame_io_write_async (conn->io, message, NULL, conn_write_cb, _wzp_relay_conn_ref (conn));
+
+  json = _wzp_message_encode (message);
+  len = g_bytes_get_size (json);
+  queued = _wzp_relay_session_get_queued (conn->session);
+
+  /* Over max-queued-bytes, the client stopped reading what it asks for (docs/relay.md,
+   * [limits]); nothing more can reach it, so it is closed without a word. One message is
+   * always taken when nothing waits. */
+  if (queued > 0 && queued + 4 + len > conn->relay->max_queued_bytes)
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                        "WZP_REMOTE_ADDRESS", conn->remote_addr,
+                        "WZP_FINGERPRINT", conn->fingerprint ? conn->fingerprint : "",
+                        "WZP_LIMIT", "max-queued-bytes",
+                        "MESSAGE", "%s: %" G_GSIZE_FORMAT " bytes wait to be written to the "
+                        "client, over max-queued-bytes (%u); closing the connection",
+                        conn->remote_addr, queued, conn->relay->max_queued_bytes);
+      conn_fail_later (conn);
+      return;
+    }
+
+  /* One buffer, so that a small message is one TLS record. */
+  frame = g_malloc (4 + len);
+  frame[0] = (len >> 24) & 0xff;
+  frame[1] = (len >> 16) & 0xff;
+  frame[2] = (len >> 8) & 0xff;
+  frame[3] = len & 0xff;
+  memcpy (frame + 4, g_bytes_get_data (json, NULL), len);
+  _wzp_relay_session_write (conn->session, frame, 4 + len);
+  g_free (frame);
+
+  if (_wzp_relay_session_flush (conn->session, &error) < 0)
+    {
+      g_debug ("Could not send to %s: %s", conn->remote_addr, error->message);
+      conn_fail_later (conn);
+      return;
+    }
+  if (_wzp_relay_session_get_queued (conn->session) > 0)
+    conn_update_events (conn);
 }
 
 void
@@ -257,34 +310,24 @@ _wzp_relay_lookup_conn (WzpRelay   *self,
   return g_hash_table_lookup (self->registrations, fingerprint);
 }
 
-static void
-close_after_flush_cb (GObject      *source,
-                      GAsyncResult *result,
-                      gpointer      user_data)
-{
-  g_autoptr(RelayConn) conn = user_data;
-  g_autoptr(GError) error = NULL;
-
-  if (!_wzp_frame_io_write_finish (WZP_FRAME_IO (source), result, &error))
-    conn_write_failed (conn, error);
-  conn_close (conn, "closed after a final message");
-}
-
-/* Sends @message as the last frame, then closes: the peer reads why before the close. */
+/* Sends @message as the last frame, then closes once it is out: the peer reads why
+ * before the close. Nothing more is read from the client meanwhile. */
 static void
 conn_send_and_close (RelayConn  *conn,
                      WzpMessage *message)
 {
-  if (conn->closed)
+  if (conn->closed || conn->closing)
     return;
-  if (conn->io == NULL)
+  if (conn->session == NULL || conn->stage != CONN_ESTABLISHED)
     {
       conn_close (conn, "closed");
       return;
     }
-  g_cancellable_cancel (conn->cancellable);   /* stop reading: nothing more is handled */
-  conn_apply_queue_limit (conn);
-  _wzp_frame_io_write_async (conn->io, message, NULL, close_after_flush_cb, _wzp_relay_conn_ref (conn));
+  _wzp_relay_conn_send (conn, message);
+  conn->closing = TRUE;
+  conn_update_events (conn);
+  /* Closes on the next iteration if the frame is out already. */
+  _wzp_relay_poller_kick (conn->relay->poller, conn->watch, G_IO_OUT);
 }
 
 static void
@@ -308,27 +351,35 @@ conn_unregister (RelayConn *conn)
   _wzp_relay_notify_counts (self);
 }
 
+/* Takes the connection out of the epoll set, the wheel and the relay's counts. */
+static void
+conn_forget (RelayConn *conn)
+{
+  WzpRelay *self = conn->relay;
+
+  conn->closed = TRUE;
+  _wzp_relay_wheel_cancel (self->wheel, &conn->deadline);
+  _wzp_relay_poller_remove (self->poller, conn->watch);
+  conn->watch = NULL;
+  _wzp_relay_accept_conn_closed (conn);
+}
+
 static void
 conn_close (RelayConn  *conn,
             const char *why)
 {
   WzpRelay *self = conn->relay;
-  GIOStream *stream;
 
   if (conn->closed)
     return;
-  conn->closed = TRUE;
 
   log_conn (conn, G_LOG_LEVEL_DEBUG, why);
-
-  g_cancellable_cancel (conn->cancellable);
-  _wzp_relay_accept_conn_closed (conn);
+  conn_forget (conn);
   conn_unregister (conn);
 
-  /* Closing the TLS stream would try to send close_notify and wait; the peer gets a FIN
-   * either way. Close the socket so the fd is released at once. */
-  stream = G_IO_STREAM (conn->socket_conn);
-  g_io_stream_close (stream, NULL, NULL);
+  /* No close_notify: the peer gets a FIN either way, and the fd is released at once. */
+  g_clear_pointer (&conn->session, _wzp_relay_session_free);
+  g_io_stream_close (G_IO_STREAM (conn->socket_conn), NULL, NULL);
 
   conn->ip->conns--;
   _wzp_relay_ip_counters_gc (self, conn->ip);
@@ -360,86 +411,56 @@ _wzp_relay_conn_refuse (RelayConn  *conn,
 
   _wzp_relay_log_limit (conn->relay, _wzp_relay_log_conn_source (conn), limit,
                         conn->remote_addr, "%s", text);
-  /* The frame reader is not there yet: make one to write the Error. */
-  if (conn->io == NULL)
-    conn->io = _wzp_frame_io_new (conn->tls);
   reply = _wzp_message_new_error (WZP_ERROR_CODE_LIMIT_REACHED, text, NULL);
   conn_send_and_close (conn, reply);
 }
 
-/* The federation took the connection over (a link or a bridge from a peer relay): the
- * relay forgets it without closing its socket. */
+/* The federation took the connection over (a link or a bridge from a peer relay, through
+ * a proxy that now holds its socket and session): the relay forgets it. */
 static void
 conn_detach (RelayConn *conn)
 {
   WzpRelay *self = conn->relay;
 
-  conn->closed = TRUE;
   log_conn (conn, G_LOG_LEVEL_DEBUG, "handed over to federation");
-  _wzp_relay_accept_conn_closed (conn);
+  conn_forget (conn);
   conn->ip->conns--;
   _wzp_relay_ip_counters_gc (self, conn->ip);
   g_hash_table_remove (self->conns, conn);
 }
 
-/* Keepalive and idle timeout: a periodic sweep over every connection, not a timer per
- * connection. Each timer is a GSource that every main loop iteration prepares and checks,
- * and each firing is an iteration that costs O(all connections); with 10,000 idle clients
- * that was a third of a CPU (bench/README.md). The sweep runs every sixth of the keepalive
- * interval (5 s by default, at least 1 s): a Ping goes out, and an idle connection is
- * closed, at most that much later than its deadline, and all the Pings due in one period
- * go out together, so their Pongs come back in a few iterations. */
-static guint
-keepalive_period (WzpRelay *self)
+/* Keepalive, idle timeout and stalled writes: each connection's next check is in the
+ * relay's wheel (wzp-relay-wheel.c), not in a timer of its own nor in a sweep over all
+ * connections; a message that arrives moves nothing there, the check finds it. */
+static void
+conn_check (RelayConn *conn,
+            gint64     now)
 {
-  return CLAMP (self->keepalive_interval / 6, 1, 10);
-}
+  WzpRelay *self = conn->relay;
+  gint64 idle_us = (gint64) self->idle_timeout * G_USEC_PER_SEC;
+  gint64 keepalive_us = (gint64) self->keepalive_interval * G_USEC_PER_SEC;
+  gint64 pending_since = _wzp_relay_session_get_pending_since (conn->session);
+  gint64 next;
 
-static void keepalive_start (WzpRelay *self);
-
-static gboolean
-keepalive_sweep_cb (gpointer user_data)
-{
-  WzpRelay *self = user_data;
-  gint64 now = g_get_monotonic_time ();
-  GHashTableIter iter;
-  RelayConn *conn;
-  guint watched = 0;
-  g_autoptr(GPtrArray) stalled = g_ptr_array_new_with_free_func ((GDestroyNotify) _wzp_relay_conn_unref);
-
-  g_hash_table_iter_init (&iter, self->conns);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &conn, NULL))
+  /* A frame that has waited idle-timeout to be written: the client stopped reading
+   * (TCP's window is shut), however busy it keeps us with requests. Nothing more can
+   * reach it, not even a final Error, so it is closed as it is. This holds for a
+   * connection on its way out too: its last message may be what is stuck. */
+  if (pending_since != 0 && now - pending_since >= idle_us)
     {
-      gint64 idle_s;
-      gint64 pending_since;
+      g_autofree char *text = g_strdup_printf ("A message has waited %u seconds to be "
+                                               "written; the client is not reading. "
+                                               "Closing the connection", self->idle_timeout);
+      log_conn (conn, G_LOG_LEVEL_INFO, text);
+      conn_close (conn, "write stalled");
+      return;
+    }
 
-      /* Handshakes have their own deadline. */
-      if (conn->io == NULL || conn->closed)
-        continue;
+  if (!conn->closing)
+    {
+      gint64 idle = now - conn->last_activity_us;
 
-      /* A frame that has waited idle-timeout to be written: the client stopped reading
-       * (TCP's window is shut), however busy it keeps us with requests. Nothing more can
-       * reach it, not even a final Error, so it is closed as it is. This holds for a
-       * connection on its way out too: its last message may be what is stuck. */
-      pending_since = _wzp_frame_io_get_pending_since (conn->io);
-      if (pending_since != 0)
-        {
-          watched++;
-          if ((now - pending_since) / G_USEC_PER_SEC >= self->idle_timeout)
-            {
-              g_ptr_array_add (stalled, _wzp_relay_conn_ref (conn));
-              continue;
-            }
-        }
-
-      /* A cancelled connection is on its way out. */
-      if (g_cancellable_is_cancelled (conn->cancellable))
-        continue;
-      if (pending_since == 0)
-        watched++;
-      idle_s = (now - conn->last_activity_us) / G_USEC_PER_SEC;
-
-      if (idle_s >= self->idle_timeout)
+      if (idle >= idle_us)
         {
           g_autoptr(WzpMessage) message = NULL;
           g_autofree char *text = g_strdup_printf ("No message for %u seconds; closing the "
@@ -447,11 +468,9 @@ keepalive_sweep_cb (gpointer user_data)
 
           log_conn (conn, G_LOG_LEVEL_INFO, text);
           message = _wzp_message_new_error (WZP_ERROR_CODE_IDLE, text, NULL);
-          /* Writes, then closes from the write's callback: the table is not touched
-           * while we iterate it. */
           conn_send_and_close (conn, message);
         }
-      else if (idle_s >= self->keepalive_interval && !conn->ping_outstanding)
+      else if (idle >= keepalive_us && !conn->ping_outstanding)
         {
           g_autoptr(WzpMessage) ping = _wzp_message_new (WZP_MESSAGE_PING);
 
@@ -460,39 +479,35 @@ keepalive_sweep_cb (gpointer user_data)
           conn->ping_outstanding = TRUE;
         }
     }
+  if (conn->closed)
+    return;
 
-  /* Closed after the iteration: closing takes a connection out of the table. */
-  for (guint i = 0; i < stalled->len; i++)
+  next = now + idle_us;
+  if (!conn->closing)
     {
-      g_autofree char *text = NULL;
-
-      conn = g_ptr_array_index (stalled, i);
-      text = g_strdup_printf ("A message has waited %u seconds to be written; the client "
-                              "is not reading. Closing the connection", self->idle_timeout);
-      log_conn (conn, G_LOG_LEVEL_INFO, text);
-      conn_close (conn, "write stalled");
+      next = conn->last_activity_us + idle_us;
+      if (!conn->ping_outstanding)
+        next = MIN (next, conn->last_activity_us + keepalive_us);
     }
-
-  /* No wake-ups while nobody is connected (a relay on a laptop); the next connection
-   * starts the sweep again. */
-  if (watched == 0 || self->keepalive_period != keepalive_period (self))
-    {
-      self->keepalive_id = 0;
-      if (watched > 0)
-        keepalive_start (self);   /* keepalive-interval changed: the new period */
-      return G_SOURCE_REMOVE;
-    }
-  return G_SOURCE_CONTINUE;
+  pending_since = _wzp_relay_session_get_pending_since (conn->session);
+  if (pending_since != 0)
+    next = MIN (next, pending_since + idle_us);
+  _wzp_relay_wheel_schedule (self->wheel, &conn->deadline, MAX (next, now + 1));
 }
 
 static void
-keepalive_start (WzpRelay *self)
+conn_deadline_cb (RelayWheelEntry *entry,
+                  gint64           now,
+                  gpointer         user_data)
 {
-  if (self->keepalive_id != 0 || !self->running)
+  RelayConn *conn = (RelayConn *) ((char *) entry - G_STRUCT_OFFSET (RelayConn, deadline));
+
+  if (conn->closed)
     return;
-  self->keepalive_period = keepalive_period (self);
-  self->keepalive_id = _wzp_timeout_add_seconds (self->context, self->keepalive_period,
-                                                 keepalive_sweep_cb, self);
+  if (conn->stage != CONN_ESTABLISHED)
+    _wzp_relay_accept_deadline (conn, now);
+  else
+    conn_check (conn, now);
 }
 
 /* Registration */
@@ -608,12 +623,31 @@ handle_federation (RelayConn  *conn,
   g_autoptr(GError) error = NULL;
   g_autoptr(WzpMessage) reply = NULL;
   const char *code = WZP_ERROR_CODE_BAD_MESSAGE;
+  RelayProxy *proxy = _wzp_relay_proxy_new (conn->relay, &conn->handover, &error);
+  gboolean adopted = FALSE;
 
-  if (_wzp_relay_federation_adopt (conn->relay, conn, message, &code, &error))
+  /* The federation code reads and writes GIO streams: it gets the plain end of a proxy
+   * that carries this session, for as long as it keeps it. */
+  if (proxy != NULL)
     {
+      conn->tls = g_object_ref (G_IO_STREAM (conn->handover));
+      conn->io = _wzp_frame_io_new (conn->tls);
+      adopted = _wzp_relay_federation_adopt (conn->relay, conn, message, &code, &error);
+      g_clear_object (&conn->io);
+      g_clear_object (&conn->tls);
+      g_clear_object (&conn->handover);
+    }
+  if (adopted)
+    {
+      _wzp_relay_poller_remove (conn->relay->poller, conn->watch);
+      conn->watch = NULL;
+      _wzp_relay_proxy_start (proxy, g_steal_pointer (&conn->session),
+                              g_steal_pointer (&conn->socket_conn), conn->remote_addr);
       conn_detach (conn);
       return;
     }
+  if (proxy != NULL)
+    _wzp_relay_proxy_free (proxy);
   log_conn (conn, G_LOG_LEVEL_INFO, error->message);
   reply = _wzp_message_new_error (code, error->message,
                                   _wzp_message_get_string (message, "call_id"));
@@ -731,67 +765,53 @@ conn_rate_ok (RelayConn *conn)
   return FALSE;
 }
 
-static gboolean
-error_is_bad_input (const GError *error)
-{
-  return error->domain == WZP_PROTOCOL_ERROR &&
-         error->code != WZP_PROTOCOL_ERROR_TRUNCATED &&
-         error->code != WZP_PROTOCOL_ERROR_FRAME_TOO_LARGE;
-}
+/* Reading: whole frames out of the session, as the socket becomes readable */
 
-static void
-conn_read_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
+/* Bytes of plaintext read from one client per iteration before the others get their
+ * turn (the rest is read on the next iteration). */
+#define READ_BUDGET (64 * 1024)
+
+/* One frame's payload; FALSE when the connection stops reading (closed or closing). */
+static gboolean
+conn_handle_frame (RelayConn *conn,
+                   GBytes    *payload)
 {
-  g_autoptr(RelayConn) conn = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(WzpMessage) message = NULL;
-
-  message = _wzp_frame_io_read_finish (WZP_FRAME_IO (source), result, &error);
-  if (conn->closed)
-    return;
-
-  if (message == NULL)
-    {
-      if (g_error_matches (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_FRAME_TOO_LARGE))
-        {
-          g_autoptr(WzpMessage) reply =
-            _wzp_message_new_error (WZP_ERROR_CODE_FRAME_TOO_LARGE, error->message, NULL);
-
-          _wzp_relay_log_limit (conn->relay, _wzp_relay_log_conn_source (conn),
-                                "max-frame-size", conn->remote_addr, "%s", error->message);
-          conn_send_and_close (conn, reply);
-          return;
-        }
-      if (error_is_bad_input (error))
-        {
-          /* The framing is intact, so the connection can go on; a client that keeps
-           * sending garbage is closed. */
-          conn->last_activity_us = g_get_monotonic_time ();
-          if (++conn->bad_messages > MAX_BAD_MESSAGES)
-            {
-              g_autoptr(WzpMessage) reply =
-                _wzp_message_new_error (WZP_ERROR_CODE_BAD_MESSAGE,
-                                        "Too many malformed messages; closing", NULL);
-              _wzp_relay_log_refusal (conn->relay, G_LOG_LEVEL_INFO,
-                                      _wzp_relay_log_conn_source (conn), "bad-messages",
-                                      conn->remote_addr, "more than %d malformed messages; "
-                                      "connection closed", MAX_BAD_MESSAGES);
-              conn_send_and_close (conn, reply);
-              return;
-            }
-          _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_BAD_MESSAGE, NULL, "%s",
-                                      error->message);
-          conn_read_next (conn);
-          return;
-        }
-      conn_close (conn, error->message);
-      return;
-    }
+  gsize len;
+  const char *data = g_bytes_get_data (payload, &len);
 
   conn->last_activity_us = g_get_monotonic_time ();
-  conn->ping_outstanding = FALSE;
+  if (conn->ping_outstanding)
+    {
+      /* The keepalive is counted again from now. */
+      conn->ping_outstanding = FALSE;
+      _wzp_relay_wheel_schedule (conn->relay->wheel, &conn->deadline,
+                                 conn->last_activity_us +
+                                 (gint64) conn->relay->keepalive_interval * G_USEC_PER_SEC);
+    }
+
+  message = _wzp_message_decode (data, len, &error);
+  if (message == NULL)
+    {
+      /* The framing is intact, so the connection can go on; a client that keeps sending
+       * garbage is closed. */
+      if (++conn->bad_messages > MAX_BAD_MESSAGES)
+        {
+          g_autoptr(WzpMessage) reply =
+            _wzp_message_new_error (WZP_ERROR_CODE_BAD_MESSAGE,
+                                    "Too many malformed messages; closing", NULL);
+          _wzp_relay_log_refusal (conn->relay, G_LOG_LEVEL_INFO,
+                                  _wzp_relay_log_conn_source (conn), "bad-messages",
+                                  conn->remote_addr, "more than %d malformed messages; "
+                                  "connection closed", MAX_BAD_MESSAGES);
+          conn_send_and_close (conn, reply);
+          return FALSE;
+        }
+      _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_BAD_MESSAGE, NULL, "%s",
+                                  error->message);
+      return !conn->closed && !conn->closing;
+    }
 
   if (conn_rate_ok (conn))
     handle_message (conn, message);
@@ -805,17 +825,91 @@ conn_read_cb (GObject      *source,
                             "%u times over max-messages-per-second; connection closed",
                             FLOOD_FACTOR);
       conn_send_and_close (conn, reply);
-      return;
+      return FALSE;
     }
-
-  if (!conn->closed)
-    conn_read_next (conn);
+  return !conn->closed && !conn->closing;
 }
 
 static void
-conn_read_next (RelayConn *conn)
+conn_readable (RelayConn *conn)
 {
-  _wzp_frame_io_read_async (conn->io, conn->cancellable, conn_read_cb, _wzp_relay_conn_ref (conn));
+  WzpRelay *self = conn->relay;
+  gsize budget = READ_BUDGET;
+
+  while (!conn->closed && !conn->closing)
+    {
+      g_autoptr(GBytes) payload = NULL;
+      g_autoptr(GError) error = NULL;
+      gssize n;
+
+      if (_wzp_relay_session_take_frame (conn->session, self->max_frame_size, &payload,
+                                         &error))
+        {
+          conn_handle_frame (conn, payload);
+          continue;
+        }
+      if (error != NULL)
+        {
+          g_autoptr(WzpMessage) reply =
+            _wzp_message_new_error (WZP_ERROR_CODE_FRAME_TOO_LARGE, error->message, NULL);
+
+          _wzp_relay_log_limit (self, _wzp_relay_log_conn_source (conn), "max-frame-size",
+                                conn->remote_addr, "%s", error->message);
+          conn_send_and_close (conn, reply);
+          return;
+        }
+      if (budget == 0)
+        {
+          /* Fair to the others: the rest on the next iteration. */
+          _wzp_relay_poller_kick (self->poller, conn->watch, G_IO_IN);
+          break;
+        }
+      n = _wzp_relay_session_read (conn->session, budget, &error);
+      if (n < 0)
+        {
+          conn_close (conn, error->message);
+          return;
+        }
+      if (n == 0)
+        break;
+      budget -= MIN ((gsize) n, budget);
+    }
+  /* Replies, and what TLS itself answers (a KeyUpdate), go out now. */
+  if (!conn->closed)
+    conn_flush (conn);
+}
+
+static void
+conn_io_cb (RelayPollWatch *watch,
+            GIOCondition    events,
+            gpointer        user_data)
+{
+  g_autoptr(RelayConn) conn = _wzp_relay_conn_ref (user_data);
+
+  if (conn->closed)
+    return;
+  if (conn->write_failed)
+    {
+      conn_close (conn, "could not write to the client");
+      return;
+    }
+  if (conn->stage != CONN_ESTABLISHED)
+    {
+      _wzp_relay_accept_io (conn, events);
+      return;
+    }
+  if ((events & G_IO_OUT) && !conn_flush (conn))
+    return;
+  if (conn->closing)
+    {
+      if (_wzp_relay_session_get_queued (conn->session) == 0)
+        conn_close (conn, "closed after a final message");
+      else if (events & (G_IO_HUP | G_IO_ERR))
+        conn_close (conn, "the client went away before reading the final message");
+      return;
+    }
+  if (events & (G_IO_IN | G_IO_HUP | G_IO_ERR))
+    conn_readable (conn);
 }
 
 /* After the TLS handshake (wzp-relay-accept.c has the stages before it) */
@@ -824,18 +918,21 @@ void
 _wzp_relay_conn_established (RelayConn *conn)
 {
   WzpRelay *self = conn->relay;
-  const char *fingerprint = _wzp_tls_connection_get_peer_fingerprint (conn->tls);
+  g_autoptr(GError) error = NULL;
+  char *fingerprint = _wzp_relay_session_dup_peer_fingerprint (conn->session, &error);
 
   if (fingerprint == NULL)
     {
-      conn_close (conn, "the client presented no certificate");
+      g_autofree char *why = g_strdup_printf ("unusable client certificate: %s",
+                                              error->message);
+      conn_close (conn, why);
       return;
     }
-  conn->fingerprint = g_strdup (fingerprint);
-  conn->io = _wzp_frame_io_new (conn->tls);
-  _wzp_frame_io_set_max_frame_size (conn->io, self->max_frame_size);
+  conn->fingerprint = fingerprint;
   conn->last_activity_us = g_get_monotonic_time ();
-  keepalive_start (self);
+  _wzp_relay_wheel_schedule (self->wheel, &conn->deadline,
+                             conn->last_activity_us +
+                             (gint64) self->keepalive_interval * G_USEC_PER_SEC);
 
   if (!fingerprint_allowed (self, fingerprint))
     {
@@ -851,7 +948,9 @@ _wzp_relay_conn_established (RelayConn *conn)
     }
 
   log_conn (conn, G_LOG_LEVEL_DEBUG, "TLS handshake completed");
-  conn_read_next (conn);
+  conn_update_events (conn);
+  /* The client's first message may have come with its last handshake record. */
+  _wzp_relay_poller_kick (self->poller, conn->watch, G_IO_IN);
 }
 
 static gboolean
@@ -1066,6 +1165,11 @@ wzp_relay_finalize (GObject *object)
   _wzp_relay_federation_free (self);
   _wzp_relay_accept_free (self);
   _wzp_relay_log_clear (self);
+  g_hash_table_unref (self->proxies);
+  _wzp_relay_wheel_free (self->wheel);
+  _wzp_relay_poller_free (self->poller);
+  if (self->tls_credentials != NULL)
+    gnutls_certificate_free_credentials (self->tls_credentials);
   /* Last: freeing calls and peers removes their timers from it. */
   g_main_context_unref (self->context);
 
@@ -1272,6 +1376,8 @@ wzp_relay_init (WzpRelay *self)
   _wzp_relay_ringing_init (self);
   _wzp_relay_federation_init (self);
   _wzp_relay_accept_init (self);
+  self->wheel = _wzp_relay_wheel_new (self->context, conn_deadline_cb, self);
+  self->proxies = g_hash_table_new (NULL, NULL);
 }
 
 /**
@@ -1404,6 +1510,21 @@ wzp_relay_listen (WzpRelay    *self,
         g_inet_socket_address_get_address (signalling), port == 0 ? 0 : port + 1));
     }
 
+  /* Made once, at the first listen: every client's TLS session and socket use them. */
+  if (self->tls_credentials == NULL)
+    {
+      self->tls_credentials = _wzp_relay_session_credentials_new (
+        wzp_identity_get_certificate (self->identity), error);
+      if (self->tls_credentials == NULL)
+        return FALSE;
+    }
+  if (self->poller == NULL)
+    {
+      self->poller = _wzp_relay_poller_new (self->context, error);
+      if (self->poller == NULL)
+        return FALSE;
+    }
+
   service = listen_on (self, signalling, G_CALLBACK (incoming_cb), &bound, error);
   if (service == NULL)
     return FALSE;
@@ -1446,7 +1567,6 @@ relay_stop (WzpRelay *self,
 
   self->running = FALSE;
   _wzp_clear_source (self->context, &self->resume_accept_id);
-  _wzp_clear_source (self->context, &self->keepalive_id);
 
   /* Stop first: that cancels the pending accept, which would otherwise fail on the
    * closed socket and warn. */
@@ -1469,6 +1589,7 @@ relay_stop (WzpRelay *self,
   _wzp_relay_pipes_close_all (self);
   /* After the calls: their Hangups to peer relays are queued on the links. */
   _wzp_relay_federation_stop (self, graceful);
+  _wzp_relay_proxies_close_all (self);
 
   /* Hangups are queued on the connections: let each flush before it closes. */
   g_hash_table_iter_init (&iter, self->conns);
@@ -1476,20 +1597,19 @@ relay_stop (WzpRelay *self,
     {
       g_autoptr(WzpMessage) bye = NULL;
 
-      if (conn->io == NULL || conn->closed)
+      if (conn->stage != CONN_ESTABLISHED || conn->closed)
         continue;
       bye = _wzp_message_new_error (WZP_ERROR_CODE_SHUTDOWN, "The relay is shutting down",
                                     NULL);
       conn_unregister (conn);
-      g_cancellable_cancel (conn->cancellable);
-      _wzp_frame_io_write_async (conn->io, bye, NULL, close_after_flush_cb, _wzp_relay_conn_ref (conn));
+      conn_send_and_close (conn, bye);
     }
 
   /* Connections still in their handshake are closed now; on dispose, all of them (the
    * flush callbacks then find them closed). */
   g_hash_table_iter_init (&iter, self->conns);
   while (g_hash_table_iter_next (&iter, (gpointer *) &conn, NULL))
-    if (conn->io == NULL && !conn->closed)
+    if (conn->stage != CONN_ESTABLISHED && !conn->closed)
       {
         conn_close (conn, "relay stopped");
         g_hash_table_iter_init (&iter, self->conns);
