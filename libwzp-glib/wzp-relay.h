@@ -83,6 +83,8 @@ WZP_AVAILABLE_IN_ALL
 GVariant     *wzp_relay_list_registrations     (WzpRelay             *self);
 WZP_AVAILABLE_IN_ALL
 GVariant     *wzp_relay_list_calls             (WzpRelay             *self);
+WZP_AVAILABLE_IN_ALL
+GVariant     *wzp_relay_dup_counters           (WzpRelay             *self) G_GNUC_WARN_UNUSED_RESULT;
 
 WZP_AVAILABLE_IN_ALL
 gboolean      wzp_relay_add_peer               (WzpRelay             *self,

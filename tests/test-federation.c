@@ -24,6 +24,18 @@ typedef struct
   guint     n;
 } Fixture;
 
+/* One of wzp_relay_dup_counters() (docs/relay.md, "Counters"). */
+static guint64
+counter (WzpRelay   *relay,
+         const char *key)
+{
+  g_autoptr(GVariant) counters = wzp_relay_dup_counters (relay);
+  guint64 value = G_MAXUINT64;
+
+  g_assert_true (g_variant_lookup (counters, key, "t", &value));
+  return value;
+}
+
 static void
 start_relay (Fixture *f,
              guint    i)
@@ -303,6 +315,8 @@ test_link (Fixture       *f,
   g_clear_error (&error);
   wzp_test_spin (300);
   g_assert_false (link_is_up (f->relay[0], fp_of (f, 1)));
+  g_assert_cmpuint (counter (f->relay[0], "peers"), ==, 1);
+  g_assert_cmpuint (counter (f->relay[0], "peer-links-up"), ==, 0);
 
   /* Both: up on both sides, each having said so once. */
   g_assert_true (wzp_relay_add_peer (f->relay[1], f->uri[0], &error));
@@ -317,6 +331,10 @@ test_link (Fixture       *f,
   g_assert_cmpstr (fp, ==, fp_of (f, 1));
   g_assert_cmpstr (state, ==, "up");
   g_assert_cmpuint (announced, ==, 0);
+  g_assert_cmpuint (counter (f->relay[0], "peer-links-up"), ==, 1);
+  g_assert_cmpuint (counter (f->relay[1], "peer-links-up"), ==, 1);
+  /* A link is the federation's, not a client connection. */
+  g_assert_cmpuint (counter (f->relay[1], "connections"), ==, 0);
 
   up_0 = g_strdup_printf ("%s up", fp_of (f, 1));
   up_1 = g_strdup_printf ("%s up", fp_of (f, 0));
@@ -1247,6 +1265,10 @@ test_bridge (Fixture       *f,
   /* Bytes both ways, untouched. */
   wzp_test_pipe_send_and_expect (pipe_a, pipe_b, "caller to callee, through two relays");
   wzp_test_pipe_send_and_expect (pipe_b, pipe_a, "and back");
+  /* The operator sees the bridge, and the pipes forwarded at both relays. */
+  g_assert_cmpuint (counter (f->relay[0], "bridges"), ==, 1);
+  g_assert_cmpuint (counter (f->relay[0], "pipes-forwarding"), ==, 1);
+  g_assert_cmpuint (counter (f->relay[1], "pipes-forwarding"), ==, 1);
   g_assert_true (wzp_test_client_quiet (a, 0));
 
   /* The callee opens a new pipe (its old one is replaced, the chain goes): the caller is

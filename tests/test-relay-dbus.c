@@ -345,6 +345,16 @@ bus_fixture_setup (BusFixture    *f,
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *owner = NULL;
+  g_autofree char *config_arg = NULL;
+
+  /* @data: a [limits] line for the relay's configuration file, or NULL. */
+  if (data != NULL)
+    {
+      g_autofree char *contents = g_strdup_printf ("[limits]\n%s\n", (const char *) data);
+      g_autofree char *path = write_file ("relay.conf", contents);
+
+      config_arg = g_strconcat ("--config=", path, NULL);
+    }
 
   f->bus = g_test_dbus_new (G_TEST_DBUS_NONE);
   g_test_dbus_up (f->bus);
@@ -357,7 +367,7 @@ bus_fixture_setup (BusFixture    *f,
 
   f->identity_path = g_build_filename (g_get_user_data_dir (), "relay.pem", NULL);
   f->relay = spawn_bus_relay (f->identity_path, &f->relay_stdout, &f->address,
-                              &f->fingerprint, NULL);
+                              &f->fingerprint, config_arg);
 
   owner = wait_for_name_owner (f->connection);
   f->proxy = wzp_dbus_relay1_proxy_new_sync (f->connection, G_DBUS_PROXY_FLAGS_NONE,
@@ -682,6 +692,130 @@ test_bus_shutdown_ends_calls (BusFixture    *f,
   call_signal_clear (&ended);
 }
 
+static GVariant *
+get_counters (BusFixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  GVariant *counters = NULL;
+
+  wzp_dbus_relay1_call_get_counters_sync (f->proxy, G_DBUS_CALL_FLAGS_NONE, -1, &counters,
+                                          NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_variant_is_of_type (counters, G_VARIANT_TYPE ("a{st}")));
+  return counters;
+}
+
+static guint64
+counter (GVariant   *counters,
+         const char *key)
+{
+  guint64 value;
+
+  if (!g_variant_lookup (counters, key, "t", &value))
+    g_error ("GetCounters has no “%s”", key);
+  return value;
+}
+
+/* GetCounters: a registered client idle, then in a call, and a registration refused at
+ * max-registrations-per-ip (set in the configuration file), as an operator sees them. */
+static void
+test_bus_counters (BusFixture    *f,
+                   gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) alice = connect_registered (f, "Alice");
+  g_autoptr(WzpTestClient) bob = connect_registered (f, "Bob");
+  g_autoptr(WzpTestClient) carol = wzp_test_client_connect (f->address, NULL, f->fingerprint);
+  g_autoptr(WzpMessage) reg = _wzp_message_new (WZP_MESSAGE_REGISTER_PRESENCE);
+  g_autoptr(GVariant) counters = NULL;
+  g_autofree char *call_id = NULL;
+
+  g_autoptr(WzpMessage) reflect = _wzp_message_new (WZP_MESSAGE_REFLECT);
+  g_autoptr(WzpMessage) reflected = NULL;
+
+  /* Carol's handshake is done at the relay once it answered her. */
+  wzp_test_client_send (carol, reflect);
+  reflected = wzp_test_client_expect (carol, WZP_MESSAGE_REFLECT_RESPONSE);
+  wait_registrations (f, 2);
+  counters = get_counters (f);
+  g_assert_cmpuint (counter (counters, "connections"), ==, 3);
+  g_assert_cmpuint (counter (counters, "connections-registered"), ==, 2);
+  g_assert_cmpuint (counter (counters, "connections-unregistered"), ==, 1);
+  g_assert_cmpuint (counter (counters, "handshakes-in-flight"), ==, 0);
+  g_assert_cmpuint (counter (counters, "idle-clients"), ==, 2);
+  g_assert_cmpuint (counter (counters, "accepted"), ==, 3);
+  g_assert_cmpuint (counter (counters, "refused.max-registrations-per-ip"), ==, 0);
+  g_clear_pointer (&counters, g_variant_unref);
+
+  /* The file made this relay allow two registrations per address: Carol is the third. */
+  _wzp_message_set_string (reg, "alias", "Carol");
+  _wzp_message_set_string (reg, "client_version", "test");
+  wzp_test_client_send (carol, reg);
+  wzp_test_client_expect_error (carol, "limit_reached");
+  call_id = offer_call (alice, bob);
+  wait_calls (f, 1);
+
+  counters = get_counters (f);
+  g_assert_cmpuint (counter (counters, "idle-clients"), ==, 0);
+  g_assert_cmpuint (counter (counters, "calls"), ==, 1);
+  g_assert_cmpuint (counter (counters, "refused.max-registrations-per-ip"), ==, 1);
+  g_assert_cmpuint (counter (counters, "refused"), ==, 1);
+}
+
+/* The line the relay logs as it stops: what it held, and what it refused since it
+ * started, readable and with every counter in WZP_COUNTERS (on stderr as text). */
+static void
+test_daemon_counters_at_shutdown (void)
+{
+  g_autofree char *identity = g_build_filename (g_get_user_data_dir (), "relay.pem", NULL);
+  g_autofree char *config = write_file ("counters.conf",
+                                        "[limits]\nmax-registrations-per-ip=1\n");
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WzpTestClient) alice = NULL;
+  g_autoptr(WzpTestClient) bob = NULL;
+  g_autoptr(WzpMessage) ack = NULL;
+  g_autoptr(WzpMessage) reg = _wzp_message_new (WZP_MESSAGE_REGISTER_PRESENCE);
+  g_autofree char *uri = NULL;
+  g_autofree char *address = NULL;
+  g_autofree char *fingerprint = NULL;
+  g_autofree char *err = NULL;
+  const char *line;
+
+  process = spawn_relay (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                         &error, "--listen", "127.0.0.1:0", "--identity", identity,
+                         "--config", config, NULL);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
+  uri = read_line (out);
+  g_assert_nonnull (uri);
+  parse_uri (uri, &address, &fingerprint);
+
+  alice = wzp_test_client_connect (address, NULL, fingerprint);
+  ack = wzp_test_client_register (alice, "Alice");
+  bob = wzp_test_client_connect (address, NULL, fingerprint);
+  _wzp_message_set_string (reg, "alias", "Bob");
+  _wzp_message_set_string (reg, "client_version", "test");
+  wzp_test_client_send (bob, reg);
+  wzp_test_client_expect_error (bob, "limit_reached");
+
+  g_subprocess_send_signal (process, SIGTERM);
+  g_subprocess_communicate_utf8_async (process, NULL, NULL, store_result_cb, &result);
+  wzp_test_wait_pointer ((gpointer *) &result, TIMEOUT_MS);
+  g_subprocess_communicate_utf8_finish (process, result, NULL, &err, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
+
+  line = strstr (err, "Stopping; the relay holds: 2 connections");
+  if (line == NULL)
+    g_error ("No counters line at shutdown in: %s", err);
+  g_assert_nonnull (strstr (line, "1 registered of which 1 idle"));
+  g_assert_nonnull (strstr (line, "since it was made: 2 connections accepted, 1 refusals "
+                                  "(max-registrations-per-ip 1)"));
+}
+
 typedef struct
 {
   char       **owner;
@@ -807,6 +941,7 @@ test_bus_introspection (BusFixture    *f,
   g_assert_nonnull (info);
   g_assert_nonnull (g_dbus_interface_info_lookup_method (info, "ListRegistrations"));
   g_assert_nonnull (g_dbus_interface_info_lookup_method (info, "ListCalls"));
+  g_assert_nonnull (g_dbus_interface_info_lookup_method (info, "GetCounters"));
   g_assert_nonnull (g_dbus_interface_info_lookup_signal (info, "CallStarted"));
   g_assert_nonnull (g_dbus_interface_info_lookup_signal (info, "CallEnded"));
   g_assert_nonnull (g_dbus_interface_info_lookup_property (info, "Fingerprint"));
@@ -1656,6 +1791,9 @@ test_system_bus_policy (void)
   g_clear_pointer (&err, g_free);
   g_assert_cmpint (gdbus_call_as_nobody (address, RELAY_BUS_NAME ".ListCalls", NULL, NULL,
                                          &err), ==, 0);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (gdbus_call_as_nobody (address, RELAY_BUS_NAME ".GetCounters", NULL, NULL,
+                                         &err), ==, 0);
 
   /* Root may. */
   proxy = wzp_dbus_relay1_proxy_new_sync (connection, G_DBUS_PROXY_FLAGS_NONE, RELAY_BUS_NAME,
@@ -2182,6 +2320,7 @@ main (int    argc,
   g_test_add_func ("/wzp/relay-daemon/default-config", test_daemon_default_config);
   g_test_add_func ("/wzp/relay-daemon/example-config", test_daemon_example_config);
   g_test_add_func ("/wzp/relay-daemon/retired-key", test_daemon_retired_key);
+  g_test_add_func ("/wzp/relay-daemon/counters-at-shutdown", test_daemon_counters_at_shutdown);
 
   g_test_add ("/wzp/relay-dbus/properties", BusFixture, NULL,
               bus_fixture_setup, test_bus_properties, bus_fixture_teardown);
@@ -2193,6 +2332,8 @@ main (int    argc,
               bus_fixture_setup, test_bus_registrations_and_calls, bus_fixture_teardown);
   g_test_add ("/wzp/relay-dbus/shutdown-ends-calls", BusFixture, NULL,
               bus_fixture_setup, test_bus_shutdown_ends_calls, bus_fixture_teardown);
+  g_test_add ("/wzp/relay-dbus/counters", BusFixture, "max-registrations-per-ip=2",
+              bus_fixture_setup, test_bus_counters, bus_fixture_teardown);
   g_test_add ("/wzp/relay-dbus/replace", BusFixture, NULL,
               bus_fixture_setup, test_bus_replace, bus_fixture_teardown);
   g_test_add ("/wzp/relay-dbus/debug-controller", BusFixture, NULL,

@@ -2,8 +2,8 @@
  *
  * The interface (data/org.wzp.Relay1.xml, generated into wzp-relay-dbus.[ch]) mirrors
  * the WzpRelay: its properties are bound to the relay's (Peers is refreshed when a peer
- * or a link changes), its signals forward the relay's, and its methods read the relay or
- * add and remove federation peers. On the system bus, the methods that change the relay
+ * or a link changes), its signals forward the relay's, and its methods read the relay
+ * (its lists, its counters) or add and remove federation peers. On the system bus, the methods that change the relay
  * are for root and the relay's own user only: the bus policy says so, and the caller's
  * uid is checked here too, in case a local policy file is more generous.
  * GDebugControllerDBus sits beside it at /org/gtk/Debugging so that debug output can be
@@ -369,6 +369,18 @@ handle_list_calls_cb (WzpDBusRelay1         *skeleton,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+static gboolean
+handle_get_counters_cb (WzpDBusRelay1         *skeleton,
+                        GDBusMethodInvocation *invocation,
+                        gpointer               user_data)
+{
+  WzpRelayBus *self = user_data;
+  g_autoptr(GVariant) counters = wzp_relay_dup_counters (self->relay);
+
+  wzp_dbus_relay1_complete_get_counters (skeleton, invocation, counters);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 static void
 relay_call_started_cb (WzpRelay   *relay,
                        const char *call_id,
@@ -466,6 +478,8 @@ bus_acquired_cb (GDBusConnection *connection,
                     G_CALLBACK (handle_list_registrations_cb), self);
   g_signal_connect (self->skeleton, "handle-list-calls",
                     G_CALLBACK (handle_list_calls_cb), self);
+  g_signal_connect (self->skeleton, "handle-get-counters",
+                    G_CALLBACK (handle_get_counters_cb), self);
   g_signal_connect (self->skeleton, "handle-add-peer",
                     G_CALLBACK (handle_add_peer_cb), self);
   g_signal_connect (self->skeleton, "handle-remove-peer",

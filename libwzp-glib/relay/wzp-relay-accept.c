@@ -203,9 +203,15 @@ _wzp_relay_accept_deadline (RelayConn *conn,
                           G_USEC_PER_SEC;
 
   if (conn->stage == CONN_AWAITING_HELLO && now_us >= hello_deadline)
-    _wzp_relay_conn_close (conn, "no TLS ClientHello in time");
+    {
+      _wzp_relay_counters_refused (self, "client-hello-timeout");
+      _wzp_relay_conn_close (conn, "no TLS ClientHello in time");
+    }
   else if (now_us >= conn->handshake_deadline_us)
-    _wzp_relay_conn_close (conn, "TLS handshake timed out");
+    {
+      _wzp_relay_counters_refused (self, "handshake-timeout");
+      _wzp_relay_conn_close (conn, "TLS handshake timed out");
+    }
   else
     _wzp_relay_wheel_schedule (self->wheel, &conn->deadline,
                                conn->stage == CONN_AWAITING_HELLO
@@ -420,6 +426,8 @@ _wzp_relay_accept_check_fds (WzpRelay          *self,
         g_socket_service_stop (g_ptr_array_index (self->services, i));
       self->resume_accept_id = _wzp_timeout_add_seconds (self->context, 1, resume_accept_cb, self);
     }
+  else
+    _wzp_relay_counters_refused (self, "min-free-fds");   /* logged once per pause */
   return FALSE;
 }
 

@@ -220,6 +220,7 @@ duration_cb (gpointer user_data)
   RelayCall *call = user_data;
 
   call->duration_id = 0;
+  _wzp_relay_counters_refused (call->relay, "max-call-duration");
   log_call (call, "reached the relay's maximum call duration");
   _wzp_relay_call_end (call, WZP_HANGUP_REASON_TIMEOUT, NOTIFY_BOTH);
   return G_SOURCE_REMOVE;
@@ -250,25 +251,40 @@ refuse_over_caller_limits (WzpRelay   *self,
                            const char *call_id)
 {
   RelayCall *pending = _wzp_relay_ringing_between (self, from->fingerprint, target);
+  const char *limit;
 
   if (pending != NULL)
-    sender_error (self, from, WZP_ERROR_CODE_LIMIT_REACHED, call_id,
-                  "You are already calling %s (call %s); hang that call up before "
-                  "offering another", target, pending->call_id);
+    {
+      limit = "one-offer-per-callee";
+      sender_error (self, from, WZP_ERROR_CODE_LIMIT_REACHED, call_id,
+                    "You are already calling %s (call %s); hang that call up before "
+                    "offering another", target, pending->call_id);
+    }
   else if (_wzp_relay_counts_active (self, from->fingerprint) >= self->max_calls_per_client)
-    sender_error (self, from, WZP_ERROR_CODE_LIMIT_REACHED, call_id,
-                  "You already have %u calls at this relay", self->max_calls_per_client);
+    {
+      limit = "max-calls-per-client";
+      sender_error (self, from, WZP_ERROR_CODE_LIMIT_REACHED, call_id,
+                    "You already have %u calls at this relay", self->max_calls_per_client);
+    }
   else if (_wzp_relay_counts_ringing_out (self, from->fingerprint) >=
            self->max_ringing_per_client)
-    sender_error (self, from, WZP_ERROR_CODE_LIMIT_REACHED, call_id,
-                  "You already have %u unanswered calls at this relay; wait for one to be "
-                  "answered or hang one up", self->max_ringing_per_client);
+    {
+      limit = "max-ringing-per-client";
+      sender_error (self, from, WZP_ERROR_CODE_LIMIT_REACHED, call_id,
+                    "You already have %u unanswered calls at this relay; wait for one to "
+                    "be answered or hang one up", self->max_ringing_per_client);
+    }
   else if (from->conn != NULL && from->conn->ip->ringing >= self->max_ringing_per_ip)
-    sender_error (self, from, WZP_ERROR_CODE_LIMIT_REACHED, call_id,
-                  "Your address (%s) already has %u unanswered calls at this relay; try "
-                  "again in a minute", from->conn->ip->key, self->max_ringing_per_ip);
+    {
+      limit = "max-ringing-per-ip";
+      sender_error (self, from, WZP_ERROR_CODE_LIMIT_REACHED, call_id,
+                    "Your address (%s) already has %u unanswered calls at this relay; try "
+                    "again in a minute", from->conn->ip->key, self->max_ringing_per_ip);
+    }
   else
     return FALSE;
+  /* Sent as an Error, logged by its code: counted here under the limit's name. */
+  _wzp_relay_counters_refused (self, limit);
   return TRUE;
 }
 
@@ -287,6 +303,7 @@ callee_is_busy (WzpRelay   *self,
     return TRUE;
   if (ringing < self->max_ringing_per_callee)
     return FALSE;
+  _wzp_relay_counters_refused (self, "max-ringing-per-callee");
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "WZP_CALL_ID", call_id,
                     "WZP_CALLEE", target,

@@ -139,6 +139,7 @@ link_write_cb (GObject      *source,
       g_debug ("Could not send a frame to a peer relay: %s", error->message);
       return;
     }
+  _wzp_relay_counters_refused (link->relay, "federation-queued-bytes");
   if (link->peer != NULL)
     log_peer (link->peer, G_LOG_LEVEL_INFO, "%s; closing the link", error->message);
   link_close (link, "the peer relay is not reading");

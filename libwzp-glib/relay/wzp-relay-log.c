@@ -416,6 +416,8 @@ _wzp_relay_log_limit (WzpRelay   *self,
 {
   va_list args;
 
+  /* Counted whether or not the rate limit lets the line through. */
+  _wzp_relay_counters_refused (self, limit);
   va_start (args, format);
   log_formatted (self, G_LOG_LEVEL_INFO, source_key, "WZP_LIMIT", limit, remote_addr,
                  format, args);
@@ -480,6 +482,7 @@ _wzp_relay_log_refusal (WzpRelay       *self,
 {
   va_list args;
 
+  _wzp_relay_counters_refused (self, what);
   va_start (args, format);
   log_formatted (self, level, source_key, NULL, what, remote_addr, format, args);
   va_end (args);

@@ -304,6 +304,7 @@ pipe_ready_written_cb (GObject      *source,
   if (!start_forwarding (partner, pipe, &error))
     {
       /* Out of descriptors, most likely: the operator's concern, not a bug. */
+      _wzp_relay_counters_refused (pipe->relay, "pipe-forwarding");
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                         "WZP_CALL_ID", pipe->call->call_id,
                         "WZP_LIMIT", "pipe-forwarding",
@@ -351,6 +352,7 @@ partner_wait_cb (gpointer user_data)
 
   reason = g_strdup_printf ("The other party's pipe did not arrive within %u seconds",
                             pipe->relay->pipe_wait_timeout);
+  _wzp_relay_counters_refused (pipe->relay, "pipe-wait-timeout");
   _wzp_relay_pipe_close (pipe, WZP_ERROR_CODE_PIPE_TIMEOUT, reason);
   return G_SOURCE_REMOVE;
 }

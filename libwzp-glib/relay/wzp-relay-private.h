@@ -17,6 +17,8 @@
  *   wzp-relay-limits.c  per-source-IP counters, message rate, fd reserve
  *   wzp-relay-log.c     log lines about clients: rate limited, client text cut
  *                       (declared in wzp-relay-log-private.h)
+ *   wzp-relay-counters.c what an operator watches: connections by stage, refusals by
+ *                       reason, idle clients (D-Bus GetCounters, a log line a minute)
  *   wzp-relay-ringing.c who has how many calls (set up, unanswered), as counters
  *   wzp-relay-federation*.c, wzp-relay-presence.c, wzp-relay-bridge.c: federation
  *                       (declared in wzp-relay-federation-private.h)
@@ -48,6 +50,7 @@ typedef struct _RelayBridge RelayBridge;
 typedef struct _RelayEndpointOps RelayEndpointOps;
 typedef struct _WzpLogLimiter WzpLogLimiter;
 typedef struct _RelayCounts RelayCounts;
+typedef struct _RelayCounters RelayCounters;
 
 /* Per source IPv4 address or IPv6 /64: identities are free, addresses are not. */
 struct _IpCounters
@@ -214,6 +217,7 @@ struct _WzpRelay
   RelayForwarder  *forwarder;        /* pipe forwarding thread, while pipes were joined */
   WzpLogLimiter   *log_limiter;      /* wzp-relay-log.c: lines per source and limit */
   guint            log_sweep_id;     /* reports suppressed lines, forgets quiet sources */
+  RelayCounters   *counters;         /* wzp-relay-counters.c: refusals, totals, its log line */
 
   /* Limits (properties) */
   guint            max_frame_size;
@@ -353,6 +357,9 @@ guint       _wzp_relay_counts_ringing_in  (WzpRelay     *self,
 RelayCall  *_wzp_relay_ringing_between  (WzpRelay       *self,
                                          const char     *caller,
                                          const char     *callee);
+/* Whether @fingerprint is a party of any call the relay holds: offered, ringing or set up. */
+gboolean    _wzp_relay_counts_in_call   (WzpRelay       *self,
+                                         const char     *fingerprint);
 
 /* wzp-relay-pipes.c */
 gboolean    _wzp_relay_pipes_incoming   (WzpRelay          *self,
@@ -384,5 +391,23 @@ double      _wzp_relay_bucket_wait_us   (RelayBucket   *bucket,
 gboolean    _wzp_relay_fds_low          (WzpRelay      *self,
                                          int            fd);
 void        _wzp_relay_raise_nofile     (void);
+
+/* wzp-relay-counters.c */
+void        _wzp_relay_counters_init    (WzpRelay      *self);
+void        _wzp_relay_counters_free    (WzpRelay      *self);
+/* @reason (a [limits] key, or a fixed limit's name: docs/relay.md, "Counters") turned
+ * something away, or closed a connection, once more. Lines through _wzp_relay_log_limit()
+ * and _wzp_relay_log_refusal() are counted there; call this for the others. */
+void        _wzp_relay_counters_refused (WzpRelay      *self,
+                                         const char    *reason);
+/* A signalling connection was taken in (past the checks at accept). */
+void        _wzp_relay_counters_accepted (WzpRelay     *self);
+/* The relay started listening: the periodic log line starts (once). */
+void        _wzp_relay_counters_start   (WzpRelay      *self);
+/* The relay stops: the last line (if it was listening), and no more. */
+void        _wzp_relay_counters_stop    (WzpRelay      *self);
+/* Test seam: the periodic line every @interval_ms instead of every minute. */
+void        _wzp_relay_counters_set_log_interval (WzpRelay *self,
+                                                  guint     interval_ms);
 
 G_END_DECLS

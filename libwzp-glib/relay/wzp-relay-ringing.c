@@ -82,6 +82,14 @@ _wzp_relay_counts_ringing_in (WzpRelay   *self,
   return counts_lookup (self, fingerprint)->ringing_in;
 }
 
+/* The table holds only identities with calls (counts_add() drops the others). */
+gboolean
+_wzp_relay_counts_in_call (WzpRelay   *self,
+                           const char *fingerprint)
+{
+  return g_hash_table_contains (self->party_counts, fingerprint);
+}
+
 static char *
 pair_key (const char *caller,
           const char *callee)

@@ -175,6 +175,7 @@ _wzp_relay_conn_new (WzpRelay          *self,
   conn->connected_since = g_get_real_time () / G_USEC_PER_SEC;
   ip->conns++;
   g_hash_table_add (self->conns, conn);
+  _wzp_relay_counters_accepted (self);
   return conn;
 }
 
@@ -251,6 +252,7 @@ _wzp_relay_conn_send (RelayConn  *conn,
    * always taken when nothing waits. */
   if (queued > 0 && queued + 4 + len > conn->relay->max_queued_bytes)
     {
+      _wzp_relay_counters_refused (conn->relay, "max-queued-bytes");
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                         "WZP_REMOTE_ADDRESS", conn->remote_addr,
                         "WZP_FINGERPRINT", conn->fingerprint ? conn->fingerprint : "",
@@ -452,6 +454,7 @@ conn_check (RelayConn *conn,
                                                "written; the client is not reading. "
                                                "Closing the connection", self->idle_timeout);
       log_conn (conn, G_LOG_LEVEL_INFO, text);
+      _wzp_relay_counters_refused (self, "idle-timeout");
       conn_close (conn, "write stalled");
       return;
     }
@@ -467,6 +470,7 @@ conn_check (RelayConn *conn,
                                                    "connection", self->idle_timeout);
 
           log_conn (conn, G_LOG_LEVEL_INFO, text);
+          _wzp_relay_counters_refused (self, "idle-timeout");
           message = _wzp_message_new_error (WZP_ERROR_CODE_IDLE, text, NULL);
           conn_send_and_close (conn, message);
         }
@@ -548,6 +552,7 @@ handle_register (RelayConn  *conn,
     {
       if (old == NULL && g_hash_table_size (self->registrations) >= self->max_registrations)
         {
+          _wzp_relay_counters_refused (self, "max-registrations");
           _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_LIMIT_REACHED, NULL,
                                       "The relay is full (%u registrations); try again "
                                       "later or use another relay", self->max_registrations);
@@ -555,6 +560,7 @@ handle_register (RelayConn  *conn,
         }
       if (conn->ip->registrations >= self->max_registrations_per_ip)
         {
+          _wzp_relay_counters_refused (self, "max-registrations-per-ip");
           _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_LIMIT_REACHED, NULL,
                                       "Too many registrations from your address (%u)",
                                       self->max_registrations_per_ip);
@@ -1165,6 +1171,7 @@ wzp_relay_finalize (GObject *object)
   _wzp_relay_federation_free (self);
   _wzp_relay_accept_free (self);
   _wzp_relay_log_clear (self);
+  _wzp_relay_counters_free (self);
   g_hash_table_unref (self->proxies);
   _wzp_relay_wheel_free (self->wheel);
   _wzp_relay_poller_free (self->poller);
@@ -1376,6 +1383,7 @@ wzp_relay_init (WzpRelay *self)
   _wzp_relay_ringing_init (self);
   _wzp_relay_federation_init (self);
   _wzp_relay_accept_init (self);
+  _wzp_relay_counters_init (self);
   self->wheel = _wzp_relay_wheel_new (self->context, conn_deadline_cb, self);
   self->proxies = g_hash_table_new (NULL, NULL);
 }
@@ -1540,6 +1548,7 @@ wzp_relay_listen (WzpRelay    *self,
     _wzp_relay_raise_nofile ();
   self->running = TRUE;
   _wzp_relay_federation_start (self);
+  _wzp_relay_counters_start (self);
 
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "WZP_LISTEN_ADDRESS", bound,
@@ -1565,6 +1574,8 @@ relay_stop (WzpRelay *self,
   GHashTableIter iter;
   RelayConn *conn;
 
+  /* First: what the relay held as it was asked to stop. */
+  _wzp_relay_counters_stop (self);
   self->running = FALSE;
   _wzp_clear_source (self->context, &self->resume_accept_id);
 

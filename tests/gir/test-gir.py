@@ -172,6 +172,11 @@ class Test:
         self.check(self.uri.startswith("wzps://127.0.0.1:") and
                    self.uri.endswith("#" + identity.get_fingerprint()),
                    f"the relay listens at {self.uri}")
+        # The operator's counters: a GVariant a{st}, (transfer full), a dict in Python.
+        counters = self.relay.dup_counters().unpack()
+        self.check(counters.get("connections") == 0 and
+                   counters.get("refused.max-handshakes-per-ip") == 0,
+                   f"a fresh relay's counters are at 0 ({len(counters)} of them)")
         load_identity(self.path("relay-b.pem"), self.guard(self.relay_b_identity_loaded))
 
     # Federation: alice registers at this relay, bob at a second one; the two relays are
@@ -251,6 +256,10 @@ class Test:
     def call_connected(self, call):
         self.caller_call = call
         self.check(call.get_state() == Wzp.CallState.ACTIVE, "the call is active")
+        counters = self.relay.dup_counters().unpack()
+        self.check(counters["connections-registered"] == 1 and counters["idle-clients"] == 0,
+                   "alice, in a call, is registered at relay A and not idle "
+                   f"({counters['connections-registered']}, {counters['idle-clients']})")
         self.check(call.get_path_kind() == Wzp.PathKind.RELAY,
                    f"the caller's path is the relay ({call.props.path_kind.value_nick})")
         self.check(call.get_time_to_path() >= 0, "the caller has a time to path")
