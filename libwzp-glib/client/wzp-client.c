@@ -336,9 +336,7 @@ drop_connection (WzpClient *self)
   self->registered = FALSE;
 }
 
-/* A file of known relays that cannot be read is G_FILE_ERROR, and retried: it may be
- * readable in a moment, and no connection is made without the pin meanwhile
- * (docs/identity.md, "When the file is wrong"). */
+/* The relay turned us away before TLS, for now (busy, or too many of our network). */
 static gboolean
 error_is_refusal (const GError *error)
 {
@@ -346,8 +344,10 @@ error_is_refusal (const GError *error)
          g_error_matches (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_TOO_MANY_CONNECTIONS);
 }
 
-/* A relay that turned us away for now (busy, or too many of our network) is not one of
- * the client errors that retrying cannot fix. */
+/* A file of known relays that cannot be read is G_FILE_ERROR, and retried: it may be
+ * readable in a moment, and no connection is made without the pin meanwhile
+ * (docs/identity.md, "When the file is wrong"). A refusal is not one of the client errors
+ * that retrying cannot fix either. */
 static gboolean
 error_is_permanent (const GError *error)
 {

@@ -686,8 +686,9 @@ error_is_refusal (const GError *error)
          g_error_matches (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_TOO_MANY_CONNECTIONS);
 }
 
-/* Every refusal is printed (each is a new error: notify::error runs only on a change),
- * whether connecting for the first time or after losing the relay. */
+/* A refusal is printed when the client's error becomes one, whether connecting for the
+ * first time or after losing the relay (the same refusal again, retry after retry, does
+ * not change the error, and is printed once). */
 static void
 client_error_cb (WzpClient  *client,
                  GParamSpec *pspec,
