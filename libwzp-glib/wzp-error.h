@@ -87,6 +87,14 @@ GQuark wzp_protocol_error_quark (void);
  *   relay the address names, so the address or the fingerprint in it is wrong (the same
  *   error on an address that worked before means the relay's key changed, or an
  *   interception). Not retried.
+ * @WZP_CLIENT_ERROR_RELAY_BUSY: the relay turned the connection away before TLS because
+ *   it is busy: it holds as many connections in their handshake as it allows, or runs
+ *   short of resources. Not the client's fault, and retried with a longer backoff (at
+ *   least 2 s); see docs/relay.md, "When the relay turns clients away".
+ * @WZP_CLIENT_ERROR_RELAY_TOO_MANY_CONNECTIONS: the relay turned the connection away
+ *   before TLS because too many connections from the client's network (its IPv4 address
+ *   or IPv6 /64, shared behind a NAT) are in their handshake. Retried like
+ *   %WZP_CLIENT_ERROR_RELAY_BUSY.
  *
  * Errors of the client's connection to its relay.
  *
@@ -102,6 +110,9 @@ typedef enum {
   WZP_CLIENT_ERROR_NO_RELAY,
   WZP_CLIENT_ERROR_KNOWN_RELAYS,
   WZP_CLIENT_ERROR_RELAY_PIN_MISMATCH,
+  /* New codes go last: the values are ABI. */
+  WZP_CLIENT_ERROR_RELAY_BUSY,
+  WZP_CLIENT_ERROR_RELAY_TOO_MANY_CONNECTIONS,
 } WzpClientError;
 
 WZP_AVAILABLE_IN_ALL

@@ -437,6 +437,180 @@ test_cancel_connect (Fixture       *f,
   disconnect_and_free (client);
 }
 
+static gboolean
+retry_pending (gpointer client)
+{
+  return _wzp_client_get_retry_delay_ms (client) != 0;
+}
+
+/* A relay at a handshake cap turns a client away before TLS and says why
+ * (docs/relay.md, "When the relay turns clients away"): the client shows it
+ * (WZP_CLIENT_ERROR_RELAY_BUSY at a cap of the whole relay, _RELAY_TOO_MANY_CONNECTIONS
+ * at one of its address, in connect_finish() and in its error), does not give up
+ * (RECONNECTING), waits at least 2 s before trying again (1 s at the least with jitter;
+ * 250 or 500 ms otherwise), is turned away again while the cap is held, and registers on
+ * its own once the cap is free. The cap is held by a connection that sent its ClientHello
+ * and stalls (a silent one would give way). @data: the cap per address rather than the
+ * relay's. */
+static void
+test_relay_refusal (Fixture       *f,
+                    gconstpointer  data)
+{
+  gboolean per_ip = GPOINTER_TO_INT (data);
+  int code = per_ip ? WZP_CLIENT_ERROR_RELAY_TOO_MANY_CONNECTIONS : WZP_CLIENT_ERROR_RELAY_BUSY;
+  g_autofree char *message = per_ip
+    ? g_strdup_printf ("Too many connections from your network to the relay at %s", f->address)
+    : g_strdup_printf ("The relay at %s is busy and turned the connection away", f->address);
+  g_autoptr(GSocketConnection) holder = NULL;
+  WzpClient *client = new_client (f->uri, "Alice");
+  WzpTestResult r = { 0 };
+  gint64 deadline;
+  guint delay;
+
+  /* The holder's handshake outlasts the test: only closing it frees the cap. */
+  g_object_set (f->relay, "handshake-timeout", 60,
+                per_ip ? "max-handshakes-per-ip" : "max-pending-handshakes", 1, NULL);
+  holder = wzp_test_stalled_handshake_from (f->address, per_ip ? "127.0.0.1" : "127.0.0.2");
+  wzp_test_spin (200);
+
+  wzp_client_connect_async (client, NULL, wzp_test_client_connected_cb, &r);
+  wzp_test_wait_flag (&r.done, 5000);
+  g_assert_error (r.error, WZP_CLIENT_ERROR, code);
+  g_assert_cmpstr (r.error->message, ==, message);
+  g_clear_error (&r.error);
+  g_assert_cmpint (wzp_client_get_state (client), ==, WZP_CLIENT_STATE_RECONNECTING);
+  g_assert_error ((GError *) wzp_client_get_error (client), WZP_CLIENT_ERROR, code);
+  g_assert_cmpstr (wzp_client_get_error_message (client), ==, message);
+
+  /* (The client's first look at the network may end while it waits, and makes it try
+   * again at once: so any retry, the first or the second, 2 or 4 s nominal.) */
+  wzp_test_wait_until (retry_pending, client, 7000);
+  delay = _wzp_client_get_retry_delay_ms (client);
+  g_test_message ("retry in %u ms", delay);
+  g_assert_cmpuint (delay, >=, 1000);
+  g_assert_cmpuint (delay, <, 6000);
+
+  /* That retry is turned away too, and another one waited for. */
+  wzp_test_spin (delay + 300);
+  wzp_test_wait_until (retry_pending, client, 7000);
+  g_assert_cmpint (wzp_client_get_state (client), ==, WZP_CLIENT_STATE_RECONNECTING);
+  g_assert_error ((GError *) wzp_client_get_error (client), WZP_CLIENT_ERROR, code);
+  delay = _wzp_client_get_retry_delay_ms (client);
+  g_test_message ("next retry in %u ms", delay);
+  g_assert_cmpuint (delay, >=, 1000);
+  g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 0);
+
+  /* Freed: the pending retry registers. */
+  g_io_stream_close (G_IO_STREAM (holder), NULL, NULL);
+  deadline = g_get_monotonic_time () + (delay + 3000) * (gint64) 1000;
+  while (wzp_client_get_state (client) != WZP_CLIENT_STATE_CONNECTED &&
+         g_get_monotonic_time () < deadline)
+    wzp_test_spin (20);
+  g_assert_cmpint (wzp_client_get_state (client), ==, WZP_CLIENT_STATE_CONNECTED);
+  g_assert_null (wzp_client_get_error (client));
+  g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay), ==, 1);
+  disconnect_and_free (client);
+}
+
+/* notify::state of a client: the wait of its retry, when it starts waiting for one. */
+static void
+notify_retry_cb (WzpClient  *client,
+                 GParamSpec *pspec,
+                 GArray     *delays)
+{
+  guint delay;
+
+  if (wzp_client_get_state (client) != WZP_CLIENT_STATE_RECONNECTING)
+    return;
+  delay = _wzp_client_get_retry_delay_ms (client);
+  g_array_append_val (delays, delay);
+}
+
+/* Clients that a relay restart drops at the same moment do not come back at the same
+ * moment: their first retries are spread over 125 to 375 ms (250 ms times [0.5, 1.5)),
+ * not all at 250 ms. */
+static void
+test_retry_jitter (Fixture       *f,
+                   gconstpointer  data)
+{
+  WzpClient *clients[8];
+  g_autoptr(GArray) delays = g_array_new (FALSE, FALSE, sizeof (guint));
+  guint lowest = G_MAXUINT, highest = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
+    {
+      clients[i] = connected_client (f, "Alice");
+      g_signal_connect (clients[i], "notify::state", G_CALLBACK (notify_retry_cb), delays);
+    }
+  wzp_relay_stop (f->relay);
+  for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
+    wait_client_state (clients[i], WZP_CLIENT_STATE_RECONNECTING);
+
+  g_assert_cmpuint (delays->len, ==, G_N_ELEMENTS (clients));
+  for (guint i = 0; i < delays->len; i++)
+    {
+      guint delay = g_array_index (delays, guint, i);
+
+      g_test_message ("client %u retries in %u ms", i, delay);
+      g_assert_cmpuint (delay, >=, 125);
+      g_assert_cmpuint (delay, <, 375);
+      lowest = MIN (lowest, delay);
+      highest = MAX (highest, delay);
+    }
+  /* Eight uniform draws within 2 ms of each other: about one chance in 10^11. */
+  g_assert_cmpuint (highest - lowest, >, 2);
+
+  for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
+    disconnect_and_free (clients[i]);
+}
+
+/* The retry policy itself: 250 ms doubling to 10 s, at least 2 s after a refusal (then
+ * doubling from there), and each wait times a uniform factor in [0.5, 1.5). */
+static void
+test_backoff_policy (void)
+{
+  g_autoptr(GError) busy = g_error_new_literal (WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_BUSY,
+                                                "busy");
+  g_autoptr(GError) too_many = g_error_new_literal (WZP_CLIENT_ERROR,
+                                                    WZP_CLIENT_ERROR_RELAY_TOO_MANY_CONNECTIONS,
+                                                    "too many");
+  g_autoptr(GError) refused = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED,
+                                                   "refused");
+  const guint plain[] = { 250, 500, 1000, 2000, 4000, 8000, 10000, 10000 };
+  guint nominal = 0;
+  guint below = 0, above = 0;
+  double sum = 0;
+  const guint draws = 20000;
+
+  for (guint i = 0; i < G_N_ELEMENTS (plain); i++)
+    {
+      nominal = _wzp_client_backoff_next (nominal, refused);
+      g_assert_cmpuint (nominal, ==, plain[i]);
+    }
+  g_assert_cmpuint (_wzp_client_backoff_next (0, busy), ==, 2000);
+  g_assert_cmpuint (_wzp_client_backoff_next (500, too_many), ==, 2000);
+  g_assert_cmpuint (_wzp_client_backoff_next (2000, busy), ==, 4000);
+  g_assert_cmpuint (_wzp_client_backoff_next (8000, busy), ==, 10000);
+
+  for (guint i = 0; i < draws; i++)
+    {
+      guint delay = _wzp_client_backoff_jitter (1000);
+
+      g_assert_cmpuint (delay, >=, 500);
+      g_assert_cmpuint (delay, <, 1500);
+      below += delay < 550;
+      above += delay >= 1450;
+      sum += delay;
+    }
+  /* Uniform: each 50 ms at either end holds about 5 % of the draws, and the mean is the
+   * nominal wait (bounds some ten standard deviations wide). */
+  g_test_message ("%u below 550 ms, %u from 1450 ms, mean %.1f ms", below, above, sum / draws);
+  g_assert_cmpuint (below, >, draws / 40);
+  g_assert_cmpuint (above, >, draws / 40);
+  g_assert_cmpfloat (sum / draws, >, 980);
+  g_assert_cmpfloat (sum / draws, <, 1020);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -459,6 +633,12 @@ main (int   argc,
   ADD ("known-relays-reconnect-reads-no-file", test_known_relays_reconnect_reads_no_file);
   ADD ("bad-uri", test_bad_uri);
   ADD ("cancel-connect", test_cancel_connect);
+  g_test_add ("/wzp/call/relay-busy", Fixture, GINT_TO_POINTER (FALSE), fixture_setup,
+              test_relay_refusal, fixture_teardown);
+  g_test_add ("/wzp/call/relay-too-many-connections", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_setup, test_relay_refusal, fixture_teardown);
+  ADD ("retry-jitter", test_retry_jitter);
+  g_test_add_func ("/wzp/call/backoff-policy", test_backoff_policy);
 
   return g_test_run ();
 }

@@ -551,6 +551,37 @@ test_bad_relay (Fixture       *f,
   assert_one_line (usage->stderr_text->str);
 }
 
+/* A relay at its handshake cap turns wzp-cli away before TLS (docs/relay.md, "When the
+ * relay turns clients away"): it says so, as a "refused" event, and does not exit, for the
+ * client tries again; once the cap is free it registers and its command runs. The cap is
+ * held by a connection that sent its ClientHello and stalls. */
+static void
+test_relay_refusal (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_auto(GStrv) addresses = wzp_relay_dup_listen_addresses (f->relay);
+  g_autoptr(GSocketConnection) holder = NULL;
+  g_autofree char *message = g_strdup_printf ("The relay at %s is busy and turned the "
+                                              "connection away", addresses[0]);
+  JsonObject *refused;
+  Cli *cli;
+
+  g_object_set (f->relay, "handshake-timeout", 60, "max-pending-handshakes", 1, NULL);
+  holder = wzp_test_stalled_handshake_from (addresses[0], "127.0.0.2");
+  wzp_test_spin (200);
+
+  cli = cli_spawn (f, "alice", "--relay", f->uri, "--json", "listen", NULL);
+  refused = wait_event (cli, "refused");
+  g_assert_cmpstr (json_object_get_string_member (refused, "reason"), ==, "busy");
+  g_assert_cmpstr (json_object_get_string_member (refused, "message"), ==, message);
+  g_assert_false (cli->exited);
+  g_assert_null (find_event (cli, "registered"));
+
+  g_io_stream_close (G_IO_STREAM (holder), NULL, NULL);
+  wait_event (cli, "registered");
+  g_assert_false (cli->exited);
+}
+
 /* A line of the known-relays file that is not a pin is the user's input: wzp-cli says once
  * that it passes over it, trusts the relay on first use, and goes on, under
  * G_DEBUG=fatal-warnings too (cli_spawn()). */
@@ -852,6 +883,7 @@ main (int   argc,
   ADD ("fingerprint", test_fingerprint);
   ADD ("candidates", test_candidates);
   ADD ("bad-relay", test_bad_relay);
+  ADD ("relay-refusal", test_relay_refusal);
   ADD ("known-relays-junk", test_known_relays_junk);
   ADD ("privacy-both-ways", test_privacy_both_ways);
   ADD ("trusted-call", test_trusted_call);

@@ -11,8 +11,10 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <unistd.h>
 
@@ -161,53 +163,6 @@ test_not_tls (Fixture       *f,
   close (fd);
 }
 
-/* A real ClientHello, as the first TLS record a client sends: a client handshakes with a
- * plain listening socket here, which reads its first record and hangs up. */
-static GBytes *
-capture_client_hello (void)
-{
-  struct sockaddr_in addr = { .sin_family = AF_INET };
-  socklen_t len = sizeof addr;
-  int listener = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
-  g_autoptr(GSocketConnection) conn = NULL;
-  g_autoptr(GIOStream) tls = NULL;
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  g_autofree char *target = NULL;
-  guint8 record[5 + 16384];
-  gsize have = 0;
-  int server;
-
-  inet_pton (AF_INET, "127.0.0.1", &addr.sin_addr);
-  g_assert_no_errno (bind (listener, (struct sockaddr *) &addr, sizeof addr));
-  g_assert_no_errno (listen (listener, 1));
-  g_assert_no_errno (getsockname (listener, (struct sockaddr *) &addr, &len));
-  target = g_strdup_printf ("127.0.0.1:%u", ntohs (addr.sin_port));
-
-  conn = wzp_test_tcp_connect (target);
-  tls = _wzp_tls_client_new (G_IO_STREAM (conn), wzp_identity_get_certificate (identity), NULL,
-                             NULL);
-  g_tls_connection_handshake_async (G_TLS_CONNECTION (tls), G_PRIORITY_DEFAULT, cancellable,
-                                    NULL, NULL);
-  server = accept (listener, NULL, NULL);
-  g_assert_cmpint (server, >=, 0);
-  while (have < 5 || have < 5 + (gsize) ((record[3] << 8) | record[4]))
-    {
-      ssize_t n = recv (server, record + have, sizeof record - have, MSG_DONTWAIT);
-
-      if (n > 0)
-        have += n;
-      else
-        wzp_test_spin (5);
-    }
-  g_cancellable_cancel (cancellable);
-  close (server);
-  close (listener);
-  g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
-  wzp_test_spin (50);   /* the handshake's task ends */
-  return g_bytes_new (record, have);
-}
-
 /* Connections that send a real ClientHello and then nothing hold a TLS handshake until
  * handshake-timeout: @n_attackers of them from four addresses. */
 static int *
@@ -215,7 +170,7 @@ stall_handshakes (Fixture *f,
                   guint    n)
 {
   static const char *attackers[] = { "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5" };
-  g_autoptr(GBytes) hello = capture_client_hello ();
+  g_autoptr(GBytes) hello = wzp_test_capture_client_hello ();
   gsize hello_len;
   const guint8 *hello_data = g_bytes_get_data (hello, &hello_len);
   int *fds = g_new (int, n);
@@ -283,7 +238,7 @@ static void
 test_trickled_hello (Fixture       *f,
                      gconstpointer  data)
 {
-  g_autoptr(GBytes) hello = capture_client_hello ();
+  g_autoptr(GBytes) hello = wzp_test_capture_client_hello ();
   const guint8 *bytes = g_bytes_get_data (hello, NULL);
   int fd = raw_connect_from ("127.0.0.2", f->port);
   gint64 start = g_get_monotonic_time ();
@@ -358,6 +313,137 @@ test_unregistered_cap (Fixture       *f,
   g_ptr_array_unref (clients);
 }
 
+/* What the relay sent on @fd until it closed it, within @ms (the main context runs):
+ * NULL if it did not close it by then. *@reset tells a reset from an orderly close: a
+ * reset that follows the FIN is not seen by recv() (the end of the stream comes first),
+ * so the connection's state tells it, a moment later: CLOSE_WAIT after a FIN alone,
+ * CLOSE after a reset. */
+static GBytes *
+read_until_closed (int       fd,
+                   guint     ms,
+                   gboolean *reset)
+{
+  g_autoptr(GByteArray) got = g_byte_array_new ();
+  gint64 end = g_get_monotonic_time () + ms * 1000;
+
+  *reset = FALSE;
+  while (g_get_monotonic_time () < end)
+    {
+      guint8 buf[256];
+      ssize_t n = recv (fd, buf, sizeof buf, MSG_DONTWAIT);
+
+      if (n > 0)
+        g_byte_array_append (got, buf, n);
+      else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+        {
+          struct tcp_info info = { 0 };
+          socklen_t len = sizeof info;
+
+          wzp_test_spin (100);
+          g_assert_no_errno (getsockopt (fd, IPPROTO_TCP, TCP_INFO, &info, &len));
+          *reset = n < 0 || info.tcpi_state != TCP_CLOSE_WAIT;
+          return g_byte_array_free_to_bytes (g_steal_pointer (&got));
+        }
+      else
+        wzp_test_spin (10);
+    }
+  return NULL;
+}
+
+/* Refused at accept, before TLS, the relay says why in the one way a client's TLS can
+ * read (docs/protocol.md, "Turned away before TLS"): exactly one plaintext fatal alert
+ * record, internal_error (80) at a cap of the whole relay, access_denied (49) at a cap of
+ * the address, and then an orderly close (the ClientHello that came first was read, so
+ * no reset can make the client's TCP drop the alert). The connection that holds the cap
+ * has sent a ClientHello: a silent one would have given way. @data: the cap per address
+ * rather than the relay's. */
+static void
+test_refusal_alert (Fixture       *f,
+                    gconstpointer  data)
+{
+  gboolean per_ip = GPOINTER_TO_INT (data);
+  const guint8 expected[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, per_ip ? 49 : 80 };
+  g_autoptr(GBytes) hello = wzp_test_capture_client_hello ();
+  g_autoptr(GSocketConnection) holder = NULL;
+  g_autoptr(GBytes) got = NULL;
+  gboolean reset;
+  int fd;
+
+  g_object_set (f->relay, per_ip ? "max-handshakes-per-ip" : "max-pending-handshakes", 1, NULL);
+  holder = wzp_test_stalled_handshake_from (f->address, "127.0.0.2");
+  wzp_test_spin (200);
+  g_assert_cmpuint (f->relay->tls_handshakes, ==, 1);
+
+  /* From the holder's address for its cap, from another for the relay's. */
+  fd = raw_connect_from (per_ip ? "127.0.0.2" : "127.0.0.3", f->port);
+  g_assert_cmpint (send (fd, g_bytes_get_data (hello, NULL), g_bytes_get_size (hello),
+                         MSG_NOSIGNAL), ==, g_bytes_get_size (hello));
+  got = read_until_closed (fd, 2000, &reset);
+  g_assert_nonnull (got);
+  g_assert_false (reset);
+  g_assert_cmpmem (g_bytes_get_data (got, NULL), g_bytes_get_size (got),
+                   expected, sizeof expected);
+  close (fd);
+
+  /* The holder was not disturbed, and the refused connection left no count behind. */
+  g_assert_cmpuint (f->relay->pending_handshakes, ==, 1);
+  g_assert_cmpuint (f->relay->tls_handshakes, ==, 1);
+
+  /* A connection the caps let in gets no such bytes: the relay's ServerHello. */
+  g_io_stream_close (G_IO_STREAM (holder), NULL, NULL);
+  wzp_test_spin (200);
+  fd = raw_connect_from ("127.0.0.3", f->port);
+  g_assert_cmpint (send (fd, g_bytes_get_data (hello, NULL), g_bytes_get_size (hello),
+                         MSG_NOSIGNAL), ==, g_bytes_get_size (hello));
+  {
+    guint8 first[5];
+    gsize have = 0;
+    gint64 end = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+
+    while (have < sizeof first && g_get_monotonic_time () < end)
+      {
+        ssize_t n = recv (fd, first + have, sizeof first - have, MSG_DONTWAIT);
+
+        if (n > 0)
+          have += n;
+        else
+          wzp_test_spin (10);
+      }
+    g_assert_cmpuint (have, ==, sizeof first);
+    g_assert_cmphex (first[0], ==, 0x16);   /* a handshake record */
+  }
+  close (fd);
+}
+
+/* Short of descriptors, the relay pauses accepting and says "busy" to the connection it
+ * could not take (min-free-fds at its largest: every descriptor is too high a number). */
+static void
+test_refusal_alert_fds (Fixture       *f,
+                        gconstpointer  data)
+{
+  const guint8 expected[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 80 };
+  g_autoptr(GBytes) got = NULL;
+  struct rlimit saved, low;
+  gboolean reset;
+  int fd;
+
+  /* The soft limit under min-free-fds' largest value, for this test only. */
+  g_assert_no_errno (getrlimit (RLIMIT_NOFILE, &saved));
+  low = saved;
+  low.rlim_cur = MIN (saved.rlim_cur, 4096);
+  g_assert_no_errno (setrlimit (RLIMIT_NOFILE, &low));
+  g_object_set (f->relay, "min-free-fds", 100000, NULL);
+
+  fd = raw_connect_from ("127.0.0.2", f->port);
+  got = read_until_closed (fd, 2000, &reset);
+  g_assert_no_errno (setrlimit (RLIMIT_NOFILE, &saved));
+  g_assert_nonnull (got);
+  g_assert_false (reset);
+  g_assert_cmpmem (g_bytes_get_data (got, NULL), g_bytes_get_size (got),
+                   expected, sizeof expected);
+  close (fd);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -373,6 +459,11 @@ main (int   argc,
   ADD ("stalled-handshakes-new-address", test_stalled_handshakes_new_address);
   ADD ("trickled-hello", test_trickled_hello);
   ADD ("unregistered-cap", test_unregistered_cap);
+  ADD ("refusal-alert-fds", test_refusal_alert_fds);
+  g_test_add ("/wzp/relay-accept/refusal-alert-busy", Fixture, GINT_TO_POINTER (FALSE),
+              fixture_setup, test_refusal_alert, fixture_teardown);
+  g_test_add ("/wzp/relay-accept/refusal-alert-too-many", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_setup, test_refusal_alert, fixture_teardown);
 
   return g_test_run ();
 }

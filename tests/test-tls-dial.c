@@ -11,6 +11,7 @@
 #include <gio/gio.h>
 
 #include "test-util.h"
+#include "wzp-head-stream-private.h"
 #include "wzp-socket-private.h"
 #include "wzp-tls-dial-private.h"
 #include "wzp-tls-private.h"
@@ -24,6 +25,7 @@
 typedef enum {
   SERVE_TLS,      /* accept, and answer the handshake (pin NULL) */
   SERVE_SILENT,   /* accept, and never say a word */
+  SERVE_BYTES,    /* accept, send serve_bytes and shut the sending side down */
 } Serve;
 
 typedef struct {
@@ -32,6 +34,7 @@ typedef struct {
   GSocketListener   *listener;
   guint16            port;
   Serve              serve;
+  GBytes            *serve_bytes;
 
   GSocketConnection *server_conn;
   GIOStream         *server_tls;
@@ -65,6 +68,7 @@ fixture_tear_down (Fixture       *fixture,
     wzp_test_wait_flag (&fixture->server_done, WAIT_MS);
   g_clear_object (&fixture->server_tls);
   g_clear_object (&fixture->server_conn);
+  g_clear_pointer (&fixture->serve_bytes, g_bytes_unref);
   g_clear_error (&fixture->server_error);
   g_clear_object (&fixture->result);
   g_socket_listener_close (fixture->listener);
@@ -99,6 +103,18 @@ accepted_cb (GObject      *source,
     return;  /* the listener closed at tear-down */
   if (fixture->serve == SERVE_SILENT)
     return;
+  if (fixture->serve == SERVE_BYTES)
+    {
+      GSocket *socket = g_socket_connection_get_socket (fixture->server_conn);
+
+      /* A half close, and the connection kept open until tear-down: a close with the
+       * ClientHello unread would send a reset. */
+      g_assert_cmpint (g_socket_send (socket, g_bytes_get_data (fixture->serve_bytes, NULL),
+                                      g_bytes_get_size (fixture->serve_bytes), NULL, &error),
+                       ==, g_bytes_get_size (fixture->serve_bytes));
+      g_assert_true (g_socket_shutdown (socket, FALSE, TRUE, &error));
+      return;
+    }
 
   fixture->server_tls =
     _wzp_tls_server_new (G_IO_STREAM (fixture->server_conn),
@@ -229,9 +245,12 @@ test_pinned (Fixture       *fixture,
   g_assert_true (G_IS_TLS_CLIENT_CONNECTION (tls));
   g_assert_cmpstr (_wzp_tls_connection_get_peer_fingerprint (tls), ==, server_fp);
 
-  /* The TCP connection under the TLS stream, for callers that close it or ask its address. */
+  /* The TCP connection under the TLS stream (under the stream that keeps the server's
+   * first bytes), for callers that close it or ask its address. */
   g_assert_true (G_IS_SOCKET_CONNECTION (socket_conn));
-  g_assert_true (base_stream (tls) == G_IO_STREAM (socket_conn));
+  g_assert_true (WZP_IS_HEAD_IO_STREAM (base_stream (tls)));
+  g_assert_true (_wzp_head_io_stream_get_base (WZP_HEAD_IO_STREAM (base_stream (tls))) ==
+                 G_IO_STREAM (socket_conn));
   /* From P, it left from P: the reflexive address a relay sees is P's mapping. */
   if (port != NULL)
     {
@@ -564,6 +583,81 @@ test_best_error (Fixture       *fixture,
   _wzp_shared_port_close (port);
 }
 
+typedef struct {
+  guint8 bytes[8];
+  gsize  len;
+  int    code;    /* a WzpClientError, or -1: not a refusal */
+} RefusalCase;
+
+static const RefusalCase refusal_busy = { { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 80 }, 7,
+                                          WZP_CLIENT_ERROR_RELAY_BUSY };
+static const RefusalCase refusal_too_many = { { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 49 }, 7,
+                                              WZP_CLIENT_ERROR_RELAY_TOO_MANY_CONNECTIONS };
+/* handshake_failure (40): a TLS failure, not a relay's refusal. */
+static const RefusalCase refusal_other_alert = { { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 40 }, 7,
+                                                 -1 };
+/* A warning-level access_denied is not the refusal either. */
+static const RefusalCase refusal_warning = { { 0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 49 }, 7,
+                                             -1 };
+/* The refusal cut short, then the end of the stream. */
+static const RefusalCase refusal_cut = { { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02 }, 6, -1 };
+
+/* A relay that turns a connection away before TLS sends one plaintext fatal alert
+ * (wzp-tls-refusal-private.h): the dial fails at its handshake with what the relay meant,
+ * a WZP_CLIENT_ERROR that names the relay, not GnuTLS's words for the alert. Other first
+ * bytes keep TLS's own error. */
+static void
+test_refusal (Fixture       *fixture,
+              gconstpointer  user_data)
+{
+  const RefusalCase *c = user_data;
+  g_autoptr(GSocketConnection) socket_conn = NULL;
+  g_autoptr(GIOStream) tls = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *expected = NULL;
+  WzpTlsDialStep step = WZP_TLS_DIAL_STEP_RESOLVE;
+
+  fixture->serve_bytes = g_bytes_new (c->bytes, c->len);
+  fixture_serve (fixture, SERVE_BYTES);
+  tls = fixture_dial (fixture, fixture->port, NULL,
+                      wzp_identity_get_fingerprint (fixture->server_identity), WAIT_MS, NULL,
+                      &socket_conn, &step, &error);
+  g_assert_null (tls);
+  g_assert_null (socket_conn);
+  g_assert_nonnull (error);
+  g_test_message ("%s", error->message);
+  g_assert_cmpint (step, ==, WZP_TLS_DIAL_STEP_HANDSHAKE);
+  if (c->code < 0)
+    {
+      g_assert_true (error->domain != WZP_CLIENT_ERROR);
+      return;
+    }
+  g_assert_error (error, WZP_CLIENT_ERROR, c->code);
+  expected = c->code == WZP_CLIENT_ERROR_RELAY_BUSY
+    ? g_strdup_printf ("The relay at 127.0.0.1:%u is busy and turned the connection away",
+                       fixture->port)
+    : g_strdup_printf ("Too many connections from your network to the relay at 127.0.0.1:%u",
+                       fixture->port);
+  g_assert_cmpstr (error->message, ==, expected);
+}
+
+/* The same from P, where the dial goes through the name's addresses itself. */
+static void
+test_refusal_from_port (Fixture       *fixture,
+                        gconstpointer  user_data)
+{
+  g_autoptr(WzpSharedPort) port = maybe_shared_port ("from P");
+  g_autoptr(GIOStream) tls = NULL;
+  g_autoptr(GError) error = NULL;
+
+  fixture->serve_bytes = g_bytes_new (refusal_busy.bytes, refusal_busy.len);
+  fixture_serve (fixture, SERVE_BYTES);
+  tls = fixture_dial (fixture, fixture->port, port, NULL, WAIT_MS, NULL, NULL, NULL, &error);
+  g_assert_null (tls);
+  g_assert_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_BUSY);
+  _wzp_shared_port_close (port);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -587,6 +681,12 @@ main (int   argc,
   ADD_DATA ("every-address-from-port", "from P", test_every_address);
   ADD ("wrong-key-then-right-from-port", test_wrong_key_then_right);
   ADD ("best-error-from-port", test_best_error);
+  ADD_DATA ("refusal-busy", &refusal_busy, test_refusal);
+  ADD_DATA ("refusal-too-many", &refusal_too_many, test_refusal);
+  ADD_DATA ("refusal-other-alert", &refusal_other_alert, test_refusal);
+  ADD_DATA ("refusal-warning", &refusal_warning, test_refusal);
+  ADD_DATA ("refusal-cut", &refusal_cut, test_refusal);
+  ADD ("refusal-from-port", test_refusal_from_port);
 
 #undef ADD
 #undef ADD_DATA

@@ -8,6 +8,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
 
 #include "test-util.h"
 #include "wzp-address-private.h"
@@ -491,6 +494,69 @@ wzp_test_tcp_connect_from (const char *address,
   wzp_test_wait_flag (&wait.done, TEST_TIMEOUT_MS);
   g_assert_no_error (wait.error);
   return G_SOCKET_CONNECTION (wait.object);
+}
+
+/* A client handshakes with a plain listening socket here, which reads its first record and
+ * hangs up. */
+GBytes *
+wzp_test_capture_client_hello (void)
+{
+  struct sockaddr_in addr = { .sin_family = AF_INET };
+  socklen_t len = sizeof addr;
+  int listener = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
+  g_autoptr(GSocketConnection) conn = NULL;
+  g_autoptr(GIOStream) tls = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autofree char *target = NULL;
+  guint8 record[5 + 16384];
+  gsize have = 0;
+  int server;
+
+  inet_pton (AF_INET, "127.0.0.1", &addr.sin_addr);
+  g_assert_no_errno (bind (listener, (struct sockaddr *) &addr, sizeof addr));
+  g_assert_no_errno (listen (listener, 1));
+  g_assert_no_errno (getsockname (listener, (struct sockaddr *) &addr, &len));
+  target = g_strdup_printf ("127.0.0.1:%u", ntohs (addr.sin_port));
+
+  conn = wzp_test_tcp_connect (target);
+  tls = _wzp_tls_client_new (G_IO_STREAM (conn), wzp_identity_get_certificate (identity), NULL,
+                             NULL);
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (tls), G_PRIORITY_DEFAULT, cancellable,
+                                    NULL, NULL);
+  server = accept (listener, NULL, NULL);
+  g_assert_cmpint (server, >=, 0);
+  while (have < 5 || have < 5 + (gsize) ((record[3] << 8) | record[4]))
+    {
+      ssize_t n = recv (server, record + have, sizeof record - have, MSG_DONTWAIT);
+
+      if (n > 0)
+        have += n;
+      else
+        wzp_test_spin (5);
+    }
+  g_cancellable_cancel (cancellable);
+  close (server);
+  close (listener);
+  g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
+  wzp_test_spin (50);   /* the handshake's task ends */
+  return g_bytes_new (record, have);
+}
+
+GSocketConnection *
+wzp_test_stalled_handshake_from (const char *address,
+                                 const char *source_ip)
+{
+  g_autoptr(GBytes) hello = wzp_test_capture_client_hello ();
+  g_autoptr(GError) error = NULL;
+  GSocketConnection *conn = wzp_test_tcp_connect_from (address, source_ip);
+  gsize len;
+  const guint8 *data = g_bytes_get_data (hello, &len);
+
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), data, len,
+                             NULL, NULL, &error);
+  g_assert_no_error (error);
+  return conn;
 }
 
 WzpTestClient *

@@ -143,6 +143,14 @@ GSocketConnection *wzp_test_tcp_connect     (const char     *address);
 /* Same, from @source_ip (NULL: any). */
 GSocketConnection *wzp_test_tcp_connect_from (const char    *address,
                                               const char    *source_ip);
+/* A real ClientHello, as the first TLS record a client sends. */
+GBytes            *wzp_test_capture_client_hello (void);
+/* A connection to the relay at @address from @source_ip (NULL: any) that sent a real
+ * ClientHello and then nothing: it holds a place in the relay's handshake caps (unlike a
+ * silent one, which gives way to a new connection) until handshake-timeout, or until it
+ * is closed. */
+GSocketConnection *wzp_test_stalled_handshake_from (const char *address,
+                                                    const char *source_ip);
 
 /* Call signalling as the relay tests speak it: an offer to @target (caller at
  * 198.51.100.1, a LAN and a ULA local address, Cone) and an answer with @mode (callee at

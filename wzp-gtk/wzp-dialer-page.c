@@ -191,11 +191,38 @@ update_status (WzpDialerPage *self)
       break;
 
     case WZP_CLIENT_STATE_RECONNECTING:
-      /* Translators: %s is the relay's host and port. */
-      subtitle = g_strdup_printf (_("%s does not answer. Trying again in a moment; calls "
-                                    "cannot be made or received until then."), relay);
-      set_status (self, _("Cannot reach the relay"), subtitle, "network-error-symbolic",
-                  "warning", _("Retry Now"), "app.reconnect");
+      /* The relay answered, and turned the connection away for now (docs/relay.md, "When
+       * the relay turns clients away"): not a network problem on the user's side. */
+      if (g_error_matches (wzp_client_get_error (self->client), WZP_CLIENT_ERROR,
+                           WZP_CLIENT_ERROR_RELAY_BUSY))
+        {
+          /* Translators: %s is the relay's host and port. */
+          subtitle = g_strdup_printf (_("%s is turning new connections away for now. Trying "
+                                        "again in a moment; calls cannot be made or received "
+                                        "until then."), relay);
+          set_status (self, _("The relay is busy"), subtitle, "network-error-symbolic",
+                      "warning", _("Retry Now"), "app.reconnect");
+        }
+      else if (g_error_matches (wzp_client_get_error (self->client), WZP_CLIENT_ERROR,
+                                WZP_CLIENT_ERROR_RELAY_TOO_MANY_CONNECTIONS))
+        {
+          /* Translators: %s is the relay's host and port. Many people can share one
+           * network address (a mobile carrier's, a campus's), and the relay limits how
+           * many connections one address may open at once. */
+          subtitle = g_strdup_printf (_("%s has too many connections from your network "
+                                        "right now. Trying again in a moment; calls cannot be "
+                                        "made or received until then."), relay);
+          set_status (self, _("Too many connections from your network"), subtitle,
+                      "network-error-symbolic", "warning", _("Retry Now"), "app.reconnect");
+        }
+      else
+        {
+          /* Translators: %s is the relay's host and port. */
+          subtitle = g_strdup_printf (_("%s does not answer. Trying again in a moment; calls "
+                                        "cannot be made or received until then."), relay);
+          set_status (self, _("Cannot reach the relay"), subtitle, "network-error-symbolic",
+                      "warning", _("Retry Now"), "app.reconnect");
+        }
       break;
 
     case WZP_CLIENT_STATE_FAILED:

@@ -28,6 +28,18 @@ WzpSharedPort  *_wzp_client_get_shared_port   (WzpClient    *self);
 GMainContext   *_wzp_client_get_context      (WzpClient    *self);
 WzpNetworkInfo *_wzp_client_get_network_info  (WzpClient    *self);
 
+/* The retry policy (docs/relay.md, "When the relay turns clients away"), for the client
+ * and its tests. The nominal wait after a failure with @error, the last nominal wait
+ * being @previous_ms (0: the first failure since a success): 250 ms doubling to 10 s, and
+ * at least 2 s when the relay turned us away (WZP_CLIENT_ERROR_RELAY_BUSY,
+ * _RELAY_TOO_MANY_CONNECTIONS). */
+guint           _wzp_client_backoff_next      (guint         previous_ms,
+                                               const GError *error);
+/* The wait actually taken: @nominal_ms times a random factor in [0.5, 1.5). */
+guint           _wzp_client_backoff_jitter    (guint         nominal_ms);
+/* The wait of the retry the client is waiting for (jitter included), 0 when none is. */
+guint           _wzp_client_get_retry_delay_ms (WzpClient   *self);
+
 /* wzp-client-reflectors.c: asks the reflector at @uri (a relay URI) what address it sees
  * P at, and gives the answer to the network info (no answer within 3 s: none). */
 void            _wzp_client_probe_reflector   (WzpClient    *self,

@@ -37,8 +37,14 @@
  * Since: 1.0
  */
 
+/* The retry policy (docs/relay.md, "When the relay turns clients away"): waits from 250 ms
+ * doubling to 10 s, at least 2 s after the relay said it is busy or that our network has
+ * too many connections, each wait times a random factor in [0.5, 1.5). */
 #define BACKOFF_MIN_MS   250
 #define BACKOFF_MAX_MS   10000
+#define BACKOFF_REFUSED_MIN_MS 2000
+#define BACKOFF_JITTER_MIN 0.5
+#define BACKOFF_JITTER_MAX 1.5
 #define KEEPALIVE_S      20
 /* The relay answers a Ping or Reflect within this long, or the connection is dead: after
  * the keepalive, and (shorter) after a network change, when the way to the relay may be
@@ -81,7 +87,8 @@ struct _WzpClient
   GTask             *connect_task;
   gulong             connect_cancel_id;
   guint              reconnect_id;
-  guint              backoff_ms;
+  guint              backoff_ms;        /* the last wait before jitter; 0: none since success */
+  guint              retry_delay_ms;    /* the wait of reconnect_id, jitter included */
   guint              keepalive_id;
   guint              answer_id;         /* waiting for the relay to answer anything */
   guint              candidates_serial; /* grows when what peers should dial changes */
@@ -329,14 +336,54 @@ drop_connection (WzpClient *self)
   self->registered = FALSE;
 }
 
+/* The relay turned us away before TLS, for now (busy, or too many of our network). */
+static gboolean
+error_is_refusal (const GError *error)
+{
+  return g_error_matches (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_BUSY) ||
+         g_error_matches (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_TOO_MANY_CONNECTIONS);
+}
+
 /* A file of known relays that cannot be read is G_FILE_ERROR, and retried: it may be
  * readable in a moment, and no connection is made without the pin meanwhile
- * (docs/identity.md, "When the file is wrong"). */
+ * (docs/identity.md, "When the file is wrong"). A refusal is not one of the client errors
+ * that retrying cannot fix either. */
 static gboolean
 error_is_permanent (const GError *error)
 {
+  if (error_is_refusal (error))
+    return FALSE;
   return error->domain == WZP_CLIENT_ERROR ||
          g_error_matches (error, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_PIN_MISMATCH);
+}
+
+guint
+_wzp_client_backoff_next (guint         previous_ms,
+                          const GError *error)
+{
+  guint next = previous_ms == 0 ? BACKOFF_MIN_MS : MIN (previous_ms * 2, BACKOFF_MAX_MS);
+
+  /* A refusing relay is at a cap: coming back within a second would only meet it again. */
+  if (error != NULL && error_is_refusal (error))
+    next = MAX (next, BACKOFF_REFUSED_MIN_MS);
+  return next;
+}
+
+/* Without it, every client a relay restart dropped at the same moment would come back at
+ * the same moments, 250 ms, 750 ms, 1.75 s ... later, together, and meet the handshake
+ * caps together each time. */
+guint
+_wzp_client_backoff_jitter (guint nominal_ms)
+{
+  return (guint) (nominal_ms * g_random_double_range (BACKOFF_JITTER_MIN, BACKOFF_JITTER_MAX));
+}
+
+guint
+_wzp_client_get_retry_delay_ms (WzpClient *self)
+{
+  g_return_val_if_fail (WZP_IS_CLIENT (self), 0);
+
+  return self->reconnect_id != 0 ? self->retry_delay_ms : 0;
 }
 
 static gboolean
@@ -383,12 +430,15 @@ connection_failed (WzpClient *self,
       return;
     }
 
-  set_state (self, WZP_CLIENT_STATE_RECONNECTING, owned);
-  self->backoff_ms = self->backoff_ms == 0 ? BACKOFF_MIN_MS
-                                           : MIN (self->backoff_ms * 2, BACKOFF_MAX_MS);
+  /* The retry is set before the state changes: a handler of notify::state sees it, and
+   * one that unregisters cancels it. */
+  self->backoff_ms = _wzp_client_backoff_next (self->backoff_ms, owned);
+  self->retry_delay_ms = _wzp_client_backoff_jitter (self->backoff_ms);
   g_debug ("Relay connection failed (%s); retrying in %u ms", owned->message,
-           self->backoff_ms);
-  self->reconnect_id = _wzp_timeout_add (self->context, self->backoff_ms, reconnect_cb, self);
+           self->retry_delay_ms);
+  self->reconnect_id = _wzp_timeout_add (self->context, self->retry_delay_ms, reconnect_cb,
+                                         self);
+  set_state (self, WZP_CLIENT_STATE_RECONNECTING, owned);
 }
 
 /* Reconnects without the backoff wait: for losses that a retry now can fix (the network
@@ -1059,8 +1109,12 @@ wzp_client_new (WzpIdentity *identity)
  * Connects to [property@Wzp.Client:relay-uri] from the client's port and registers. The
  * client then keeps the registration alive: after a lost connection it reconnects with
  * backoff ([property@Wzp.Client:state] is %WZP_CLIENT_STATE_RECONNECTING meanwhile),
- * until [method@Wzp.Client.unregister]. It gives up only on errors that retrying cannot
- * fix (a relay whose fingerprint changed, another program using the identity).
+ * until [method@Wzp.Client.unregister]: it waits 250 ms, doubling to 10 s, each wait
+ * times a random factor between 0.5 and 1.5 so that clients dropped together do not
+ * come back together, and at least 2 s after a relay turned it away as busy
+ * (%WZP_CLIENT_ERROR_RELAY_BUSY, %WZP_CLIENT_ERROR_RELAY_TOO_MANY_CONNECTIONS). It gives
+ * up only on errors that retrying cannot fix (a relay whose fingerprint changed, another
+ * program using the identity).
  *
  * An alias ([property@Wzp.Client:alias]) longer than 64 characters fails at once with
  * %G_IO_ERROR_INVALID_ARGUMENT: relays refuse it.
@@ -1955,7 +2009,9 @@ wzp_client_class_init (WzpClientClass *klass)
    * %WZP_CLIENT_ERROR_RELAY_FINGERPRINT_CHANGED (a relay trusted on first use presents
    * another key than the first time: possibly an interception). Errors the client
    * retries (the relay cannot be reached, %G_IO_ERROR_CONNECTION_REFUSED and the like)
-   * come with %WZP_CLIENT_STATE_RECONNECTING.
+   * come with %WZP_CLIENT_STATE_RECONNECTING; among them %WZP_CLIENT_ERROR_RELAY_BUSY and
+   * %WZP_CLIENT_ERROR_RELAY_TOO_MANY_CONNECTIONS, when the relay turned the client away
+   * before TLS (it waits at least 2 s before the next attempt then).
    *
    * Since: 1.0
    */

@@ -40,7 +40,11 @@ typedef enum {
  * G_IO_ERROR_TIMED_OUT and a message saying which step did not finish. Cancelling
  * @cancellable fails it with G_IO_ERROR_CANCELLED. A pin mismatch is
  * WZP_IDENTITY_ERROR_PIN_MISMATCH (_wzp_tls_connection_explain_error()); a peer whose
- * certificate was not checked (a resumed session) is G_TLS_ERROR_BAD_CERTIFICATE.
+ * certificate was not checked (a resumed session) is G_TLS_ERROR_BAD_CERTIFICATE. A relay
+ * that turned the connection away before TLS, saying why (wzp-tls-refusal-private.h), is
+ * WZP_CLIENT_ERROR_RELAY_BUSY or WZP_CLIENT_ERROR_RELAY_TOO_MANY_CONNECTIONS. The TLS
+ * stream runs over a wrapper of the TCP connection (wzp-head-stream-private.h), not over
+ * the connection itself; closing the TLS stream still closes it.
  * On failure the TCP connection, if any, is closed (no TLS alert reaches the peer;
  * docs/identity.md, "TLS connections"). */
 void               _wzp_tls_dial_async  (GSocketConnectable   *connectable,

@@ -4,9 +4,12 @@
  */
 #include "config.h"
 
+#include "wzp-error.h"
+#include "wzp-head-stream-private.h"
 #include "wzp-i18n-private.h"
 #include "wzp-tls-dial-private.h"
 #include "wzp-tls-private.h"
+#include "wzp-tls-refusal-private.h"
 
 typedef struct
 {
@@ -24,6 +27,7 @@ typedef struct
   gboolean            timed_out;
   WzpTlsDialStep      step;
   GSocketConnection  *socket_conn;    /* until _wzp_tls_dial_finish() takes it */
+  GIOStream          *head;           /* over socket_conn, under tls: what the server sent */
   GIOStream          *tls;
   /* From P only: the addresses the name resolves to, tried one after the other, and the
    * error of the attempt that got furthest (with its step), reported if none succeeds. */
@@ -50,6 +54,7 @@ dial_free (Dial *dial)
     g_io_stream_close (G_IO_STREAM (dial->socket_conn), NULL, NULL);
   g_clear_object (&dial->socket_conn);
   g_clear_object (&dial->tls);
+  g_clear_object (&dial->head);
   g_clear_object (&dial->enumerator);
   g_clear_error (&dial->best_error);
   g_clear_object (&dial->cancellable);
@@ -124,6 +129,7 @@ dial_attempt_failed (GTask  *task,
     g_io_stream_close (G_IO_STREAM (dial->socket_conn), NULL, NULL);
   g_clear_object (&dial->socket_conn);
   g_clear_object (&dial->tls);
+  g_clear_object (&dial->head);
   dial_next_address (task);
 }
 
@@ -144,6 +150,43 @@ caller_cancelled_cb (GCancellable *caller_cancellable,
   g_cancellable_cancel (cancellable);
 }
 
+/* A relay that turned the connection away before TLS said why in its first bytes
+ * (wzp-tls-refusal-private.h): the handshake's error, whatever GnuTLS made of the alert,
+ * becomes what the relay said. */
+static void
+explain_refusal (Dial    *dial,
+                 GError **error)
+{
+  g_autofree char *name = NULL;
+  const guint8 *head;
+  gsize len;
+
+  if (g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  head = _wzp_head_io_stream_get_head (WZP_HEAD_IO_STREAM (dial->head), &len);
+  switch (_wzp_tls_refusal_recognise (head, len))
+    {
+    case WZP_TLS_REFUSAL_BUSY:
+      name = g_socket_connectable_to_string (dial->connectable);
+      g_debug ("%s refused the connection (busy): %s", name, (*error)->message);
+      g_clear_error (error);
+      g_set_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_BUSY,
+                   _("The relay at %s is busy and turned the connection away"), name);
+      break;
+    case WZP_TLS_REFUSAL_TOO_MANY_FROM_NETWORK:
+      name = g_socket_connectable_to_string (dial->connectable);
+      g_debug ("%s refused the connection (too many from this network): %s", name,
+               (*error)->message);
+      g_clear_error (error);
+      g_set_error (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_TOO_MANY_CONNECTIONS,
+                   _("Too many connections from your network to the relay at %s"), name);
+      break;
+    case WZP_TLS_REFUSAL_NONE:
+    default:
+      break;
+    }
+}
+
 static void
 dial_handshake_cb (GObject      *source,
                    GAsyncResult *result,
@@ -155,6 +198,7 @@ dial_handshake_cb (GObject      *source,
 
   if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
     {
+      explain_refusal (dial, &error);
       _wzp_tls_connection_explain_error (dial->tls, &error);
       dial_attempt_failed (g_steal_pointer (&task), error);
       return;
@@ -195,8 +239,10 @@ dial_connected_cb (GObject      *source,
       return;
     }
   dial->step = WZP_TLS_DIAL_STEP_HANDSHAKE;
-  dial->tls = _wzp_tls_client_new (G_IO_STREAM (dial->socket_conn), dial->certificate,
-                                   dial->pin, &error);
+  /* TLS over a stream that keeps the server's first record, for explain_refusal(). */
+  _wzp_socket_connection_set_nodelay (G_IO_STREAM (dial->socket_conn));
+  dial->head = _wzp_head_io_stream_new (G_IO_STREAM (dial->socket_conn), WZP_TLS_REFUSAL_LEN);
+  dial->tls = _wzp_tls_client_new (dial->head, dial->certificate, dial->pin, &error);
   if (dial->tls == NULL)
     {
       /* An invalid pin: no other address makes it valid. */

@@ -476,7 +476,11 @@ _wzp_relay_accept_incoming (WzpRelay          *self,
   RelayConn *conn;
 
   if (!_wzp_relay_accept_check_fds (self, connection))
-    return TRUE;
+    {
+      _wzp_relay_refuse_before_tls (g_socket_get_fd (g_socket_connection_get_socket (connection)),
+                                    RELAY_REFUSAL_BUSY);
+      return TRUE;
+    }
 
   remote = g_socket_connection_get_remote_address (connection, NULL);
   local = g_socket_connection_get_local_address (connection, NULL);
@@ -494,6 +498,9 @@ _wzp_relay_accept_incoming (WzpRelay          *self,
       _wzp_relay_log_limit (self, ip->key, limit, addr,
                             "too many connections in their TLS handshake; connection "
                             "refused");
+      _wzp_relay_refuse_before_tls (g_socket_get_fd (g_socket_connection_get_socket (connection)),
+                                    ip->handshakes >= self->max_handshakes_per_ip
+                                    ? RELAY_REFUSAL_TOO_MANY_FROM_NETWORK : RELAY_REFUSAL_BUSY);
       _wzp_relay_ip_counters_gc (self, ip);
       return TRUE;
     }

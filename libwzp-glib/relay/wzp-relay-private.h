@@ -15,6 +15,7 @@
  *   wzp-relay-forwarder.c  forwarding of joined pipes (recv/send) on a thread of its own
  *                       (declared in wzp-relay-forwarder-private.h)
  *   wzp-relay-limits.c  per-source-IP counters, message rate, fd reserve
+ *   wzp-relay-refusal.c turning a connection away before TLS, saying why
  *   wzp-relay-log.c     log lines about clients: rate limited, client text cut
  *                       (declared in wzp-relay-log-private.h)
  *   wzp-relay-counters.c what an operator watches: connections by stage, refusals by
@@ -317,6 +318,18 @@ void        _wzp_relay_accept_io        (RelayConn         *conn,
 void        _wzp_relay_accept_deadline  (RelayConn         *conn,
                                          gint64             now_us);
 void        _wzp_relay_accept_conn_registered (RelayConn   *conn);
+
+/* wzp-relay-refusal.c */
+typedef enum {
+  RELAY_REFUSAL_BUSY,                 /* a cap of the whole relay */
+  RELAY_REFUSAL_TOO_MANY_FROM_NETWORK,  /* a cap per source address */
+} RelayRefusal;
+/* Tells the client on @fd, a signalling connection with no TLS yet, why it is turned
+ * away (the alert record of wzp-tls-refusal-private.h), without blocking, and shuts down
+ * its sending side; the caller then closes it as it would have. Never for pipes: they
+ * do not begin with TLS. */
+void        _wzp_relay_refuse_before_tls (int           fd,
+                                          RelayRefusal  reason);
 
 /* wzp-relay-call.c */
 /* Frees @call (the registry's destroy function): its watchers hear first. */

@@ -87,6 +87,7 @@ typedef struct
   gboolean       finished;
   gboolean       interrupted;
   guint          timeout_id;
+  gboolean       connect_refused; /* the first attempt was turned away; the client retries */
   WzpIdentity   *identity;
   WzpClient     *client;
   WzpSharedPort *shared_port;     /* candidates */
@@ -651,57 +652,12 @@ call_placed_cb (GObject      *source,
 
 /* The relay connection */
 
-static void
-client_state_cb (WzpClient  *client,
-                 GParamSpec *pspec,
-                 Cli        *cli)
-{
-  switch (wzp_client_get_state (client))
-    {
-    case WZP_CLIENT_STATE_CONNECTED:
-      {
-        const char *fingerprint = wzp_identity_get_fingerprint (cli->identity);
-        const char *observed = wzp_client_get_observed_address (client);
-        JsonBuilder *event = event_new ("registered", NULL);
-
-        event_add_string (event, "fingerprint", fingerprint);
-        event_add_string (event, "observed_addr", observed);
-        event_add_int (event, "port", wzp_client_get_port (client));
-        event_print (cli, event, _("Registered as %s (the relay sees this client at %s)"),
-                     fingerprint, observed ? observed : _("an unknown address"));
-      }
-      break;
-
-    case WZP_CLIENT_STATE_FAILED:
-      fail_and_finish (cli, "%s", wzp_client_get_error_message (client));
-      break;
-
-    case WZP_CLIENT_STATE_RECONNECTING:
-      g_debug ("Lost the relay (%s); reconnecting", wzp_client_get_error_message (client));
-      break;
-
-    case WZP_CLIENT_STATE_DISCONNECTED:
-    case WZP_CLIENT_STATE_CONNECTING:
-    default:
-      break;
-    }
-}
-
 static void start_nat (Cli *cli);
 
+/* Registered: the command starts. */
 static void
-connected_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
+start_command (Cli *cli)
 {
-  Cli *cli = user_data;
-  g_autoptr(GError) error = NULL;
-
-  if (!wzp_client_connect_finish (WZP_CLIENT (source), result, &error))
-    {
-      fail_and_finish (cli, "%s", error->message);
-      return;
-    }
   g_clear_handle_id (&cli->timeout_id, g_source_remove);
 
   switch (cli->command)
@@ -721,14 +677,118 @@ connected_cb (GObject      *source,
     }
 }
 
+/* The relay turned the client away before TLS (docs/relay.md, "When the relay turns
+ * clients away"): not an error to exit on, since the client tries again by itself. */
+static gboolean
+error_is_refusal (const GError *error)
+{
+  return g_error_matches (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_BUSY) ||
+         g_error_matches (error, WZP_CLIENT_ERROR, WZP_CLIENT_ERROR_RELAY_TOO_MANY_CONNECTIONS);
+}
+
+/* A refusal is printed when the client's error becomes one, whether connecting for the
+ * first time or after losing the relay (the same refusal again, retry after retry, does
+ * not change the error, and is printed once). */
+static void
+client_error_cb (WzpClient  *client,
+                 GParamSpec *pspec,
+                 Cli        *cli)
+{
+  const GError *error = wzp_client_get_error (client);
+  JsonBuilder *event;
+
+  if (error == NULL || !error_is_refusal (error))
+    return;
+  event = event_new ("refused", NULL);
+  json_builder_set_member_name (event, "reason");
+  json_builder_add_string_value (event, error->code == WZP_CLIENT_ERROR_RELAY_BUSY
+                                        ? "busy" : "too-many-connections");
+  json_builder_set_member_name (event, "message");
+  json_builder_add_string_value (event, error->message);
+  /* Translators: %s says why the relay turned the connection away. */
+  event_print (cli, event, _("%s; trying again"), error->message);
+}
+
+static void
+client_state_cb (WzpClient  *client,
+                 GParamSpec *pspec,
+                 Cli        *cli)
+{
+  switch (wzp_client_get_state (client))
+    {
+    case WZP_CLIENT_STATE_CONNECTED:
+      {
+        const char *fingerprint = wzp_identity_get_fingerprint (cli->identity);
+        const char *observed = wzp_client_get_observed_address (client);
+        JsonBuilder *event = event_new ("registered", NULL);
+
+        event_add_string (event, "fingerprint", fingerprint);
+        event_add_string (event, "observed_addr", observed);
+        event_add_int (event, "port", wzp_client_get_port (client));
+        event_print (cli, event, _("Registered as %s (the relay sees this client at %s)"),
+                     fingerprint, observed ? observed : _("an unknown address"));
+        /* Registered by a retry after the connect call failed: the command starts now. */
+        if (cli->connect_refused)
+          {
+            cli->connect_refused = FALSE;
+            start_command (cli);
+          }
+      }
+      break;
+
+    case WZP_CLIENT_STATE_FAILED:
+      fail_and_finish (cli, "%s", wzp_client_get_error_message (client));
+      break;
+
+    case WZP_CLIENT_STATE_RECONNECTING:
+      g_debug ("Lost the relay (%s); reconnecting", wzp_client_get_error_message (client));
+      break;
+
+    case WZP_CLIENT_STATE_DISCONNECTED:
+    case WZP_CLIENT_STATE_CONNECTING:
+    default:
+      break;
+    }
+}
+
+static void
+connected_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Cli *cli = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!wzp_client_connect_finish (WZP_CLIENT (source), result, &error))
+    {
+      /* Printed by client_error_cb(); the client retries, within the registration
+       * timeout. */
+      if (error_is_refusal (error))
+        {
+          cli->connect_refused = TRUE;
+          return;
+        }
+      fail_and_finish (cli, "%s", error->message);
+      return;
+    }
+  start_command (cli);
+}
+
 static gboolean
 register_timeout_cb (gpointer user_data)
 {
   Cli *cli = user_data;
 
+  const char *why = cli->client != NULL ? wzp_client_get_error_message (cli->client) : NULL;
+
   cli->timeout_id = 0;
-  fail_and_finish (cli, _("Could not register with the relay at %s within %d seconds"),
-                   cli->relay, REGISTER_TIMEOUT_S);
+  if (why != NULL)
+    /* Translators: the last %s says why the last attempt failed. */
+    fail_and_finish (cli, _("Could not register with the relay at %s within %d seconds: %s"),
+                     cli->relay, REGISTER_TIMEOUT_S, why);
+  else
+    fail_and_finish (cli, _("Could not register with the relay at %s within %d seconds"),
+                     cli->relay, REGISTER_TIMEOUT_S);
   return G_SOURCE_REMOVE;
 }
 
@@ -784,6 +844,7 @@ start_client (Cli *cli)
     _wzp_client_set_test_loopback (cli->client, TRUE);
 
   g_signal_connect (cli->client, "notify::state", G_CALLBACK (client_state_cb), cli);
+  g_signal_connect (cli->client, "notify::error", G_CALLBACK (client_error_cb), cli);
   g_signal_connect (cli->client, "incoming-call", G_CALLBACK (incoming_call_cb), cli);
   g_signal_connect (cli->client, "outgoing-call", G_CALLBACK (outgoing_call_cb), cli);
 

@@ -133,7 +133,19 @@ function audioDevices() {
     GLib.unsetenv('PULSE_SERVER');
 }
 
+// The codes of a relay that turns the client away before TLS: appended to
+// Wzp.ClientError (its values are ABI).
+function clientErrors() {
+    check(Wzp.ClientError.RELAY_PIN_MISMATCH === 8 && Wzp.ClientError.RELAY_BUSY === 9 &&
+          Wzp.ClientError.RELAY_TOO_MANY_CONNECTIONS === 10,
+          'Wzp.ClientError has RELAY_BUSY and RELAY_TOO_MANY_CONNECTIONS, last');
+    const error = new GLib.Error(Wzp.client_error_quark(), Wzp.ClientError.RELAY_BUSY, 'busy');
+    check(error.matches(Wzp.ClientError, Wzp.ClientError.RELAY_BUSY),
+          'a GLib.Error matches Wzp.ClientError.RELAY_BUSY');
+}
+
 async function main() {
+    clientErrors();
     audioDevices();
     const relayIdentity = await Wzp.Identity.load_or_create_async(
         GLib.build_filenamev([tmp, 'relay.pem']), null);

@@ -138,7 +138,20 @@ class Test:
                    "a level meter starts at silence")
         del os.environ["PULSE_SERVER"]
 
+    def client_errors(self):
+        """The codes of a relay that turns the client away before TLS: appended to
+        Wzp.ClientError (its values are ABI), and a GLib.Error of them matches."""
+        self.check(Wzp.ClientError.RELAY_PIN_MISMATCH == 8 and
+                   Wzp.ClientError.RELAY_BUSY == 9 and
+                   Wzp.ClientError.RELAY_TOO_MANY_CONNECTIONS == 10,
+                   "Wzp.ClientError has RELAY_BUSY and RELAY_TOO_MANY_CONNECTIONS, last")
+        error = GLib.Error.new_literal(Wzp.client_error_quark(), "busy",
+                                       Wzp.ClientError.RELAY_BUSY)
+        self.check(error.matches(Wzp.client_error_quark(), Wzp.ClientError.RELAY_BUSY),
+                   "a GLib.Error matches Wzp.ClientError.RELAY_BUSY")
+
     def run(self):
+        self.client_errors()
         self.audio_devices()
         GLib.timeout_add_seconds(TIMEOUT_S, self.timed_out)
         load_identity(self.path("relay.pem"), self.guard(self.relay_identity_loaded))

@@ -661,6 +661,43 @@ test_relay_errors (void)
   g_assert_false (wzp_window_is_in_call (window ()));
   gtk_editable_set_text (GTK_EDITABLE (dialer_child ("dial_row")), "");
 
+  /* The real relay, at its handshake caps (docs/relay.md, "When the relay turns clients
+   * away"): held by connections that sent a ClientHello and stall. First the cap per
+   * address, which one from the app's own address holds; then the relay's, with a second
+   * holder from another address taking the last place before the first cap is lifted,
+   * so that no retry slips in between. The app says which, and keeps trying. */
+  {
+    g_auto(GStrv) addresses = wzp_relay_dup_listen_addresses (fx.relay);
+    g_autoptr(GSocketConnection) same_address = NULL;
+    g_autoptr(GSocketConnection) other_address = NULL;
+    g_autofree char *busy = NULL;
+
+    g_object_set (fx.relay, "handshake-timeout", 60, "max-handshakes-per-ip", 1, NULL);
+    same_address = wzp_test_stalled_handshake_from (addresses[0], "127.0.0.1");
+    wzp_ui_spin (200);
+    g_settings_set_string (settings (), "relay-uri", fx.relay_uri);
+    WZP_UI_WAIT (g_strcmp0 (status_title (), "Too many connections from your network") == 0,
+                 TIMEOUT_MS);
+    g_assert_cmpint (wzp_client_get_state (client ()), ==, WZP_CLIENT_STATE_RECONNECTING);
+
+    g_object_set (fx.relay, "max-pending-handshakes", 2, NULL);
+    other_address = wzp_test_stalled_handshake_from (addresses[0], "127.0.0.2");
+    wzp_ui_spin (200);
+    g_object_set (fx.relay, "max-handshakes-per-ip", 128, NULL);
+    WZP_UI_WAIT (g_strcmp0 (status_title (), "The relay is busy") == 0, TIMEOUT_MS);
+    g_assert_cmpint (wzp_client_get_state (client ()), ==, WZP_CLIENT_STATE_RECONNECTING);
+    busy = g_strdup_printf ("%s is turning new connections away for now. Trying again in a "
+                            "moment; calls cannot be made or received until then.",
+                            addresses[0]);
+    g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (dialer_child ("relay_row"))),
+                     ==, busy);
+
+    /* Freed: the app's next retry registers (below). */
+    g_io_stream_close (G_IO_STREAM (same_address), NULL, NULL);
+    g_io_stream_close (G_IO_STREAM (other_address), NULL, NULL);
+    g_object_set (fx.relay, "handshake-timeout", 5, "max-pending-handshakes", 4096, NULL);
+  }
+
   /* The real relay. */
   g_settings_set_string (settings (), "relay-uri", fx.relay_uri);
   WZP_UI_WAIT (wzp_client_get_state (client ()) == WZP_CLIENT_STATE_CONNECTED, TIMEOUT_MS);
