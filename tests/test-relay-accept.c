@@ -444,6 +444,48 @@ test_refusal_alert_fds (Fixture       *f,
   close (fd);
 }
 
+/* A ClientHello that waits for a handshake slot until handshake-timeout is turned away
+ * with the alert too: it never got a slot, so the relay was too busy for it. */
+static void
+test_refusal_alert_queued (Fixture       *f,
+                           gconstpointer  data)
+{
+  const guint8 expected[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 80 };
+  g_autoptr(GBytes) hello = wzp_test_capture_client_hello ();
+  GSocketConnection *holders[3] = { NULL };
+  static const char *holder_ips[] = { "127.0.0.2", "127.0.0.3", "127.0.0.4" };
+  g_autoptr(GBytes) got = NULL;
+  gboolean reset;
+  int fd;
+
+  /* Four slots: one per address, one kept for returning addresses; three strangers
+   * hold the other three. */
+  g_object_set (f->relay, "max-tls-handshakes", 4, "handshake-timeout", 10, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (holders); i++)
+    holders[i] = wzp_test_stalled_handshake_from (f->address, holder_ips[i]);
+  wzp_test_spin (200);
+  g_assert_cmpuint (f->relay->tls_handshakes, ==, 3);
+  /* The deadline is set at accept: the holders keep theirs, the next connection has 1 s. */
+  g_object_set (f->relay, "handshake-timeout", 1, NULL);
+
+  fd = raw_connect_from ("127.0.0.5", f->port);
+  g_assert_cmpint (send (fd, g_bytes_get_data (hello, NULL), g_bytes_get_size (hello),
+                         MSG_NOSIGNAL), ==, g_bytes_get_size (hello));
+  wzp_test_spin (200);
+  g_assert_cmpuint (f->relay->tls_queue.length, ==, 1);
+  got = read_until_closed (fd, 3000, &reset);
+  g_assert_nonnull (got);
+  g_assert_false (reset);
+  g_assert_cmpmem (g_bytes_get_data (got, NULL), g_bytes_get_size (got),
+                   expected, sizeof expected);
+  close (fd);
+  for (guint i = 0; i < G_N_ELEMENTS (holders); i++)
+    {
+      g_io_stream_close (G_IO_STREAM (holders[i]), NULL, NULL);
+      g_object_unref (holders[i]);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -460,6 +502,7 @@ main (int   argc,
   ADD ("trickled-hello", test_trickled_hello);
   ADD ("unregistered-cap", test_unregistered_cap);
   ADD ("refusal-alert-fds", test_refusal_alert_fds);
+  ADD ("refusal-alert-queued", test_refusal_alert_queued);
   g_test_add ("/wzp/relay-accept/refusal-alert-busy", Fixture, GINT_TO_POINTER (FALSE),
               fixture_setup, test_refusal_alert, fixture_teardown);
   g_test_add ("/wzp/relay-accept/refusal-alert-too-many", Fixture, GINT_TO_POINTER (TRUE),

@@ -210,7 +210,15 @@ _wzp_relay_accept_deadline (RelayConn *conn,
   else if (now_us >= conn->handshake_deadline_us)
     {
       _wzp_relay_counters_refused (self, "handshake-timeout");
-      _wzp_relay_conn_close (conn, "TLS handshake timed out");
+      /* Its ClientHello came but no handshake slot did: the relay was too busy, and says
+       * so, since TLS has not started. */
+      if (conn->stage == CONN_QUEUED)
+        _wzp_relay_refuse_before_tls (conn->fd, conn->ip->tls_handshakes >= tls_per_source (self)
+                                                ? RELAY_REFUSAL_TOO_MANY_FROM_NETWORK
+                                                : RELAY_REFUSAL_BUSY);
+      _wzp_relay_conn_close (conn, conn->stage == CONN_QUEUED
+                                   ? "no TLS handshake slot in time"
+                                   : "TLS handshake timed out");
     }
   else
     _wzp_relay_wheel_schedule (self->wheel, &conn->deadline,
