@@ -41,10 +41,9 @@ _wzp_relay_ip_counters_gc (WzpRelay   *self,
 static void
 bucket_refill (RelayBucket *bucket,
                double       rate,
-               double       burst)
+               double       burst,
+               gint64       now)
 {
-  gint64 now = g_get_monotonic_time ();
-
   if (bucket->last_us == 0)
     bucket->tokens = burst;
   else
@@ -53,16 +52,26 @@ bucket_refill (RelayBucket *bucket,
 }
 
 gboolean
+_wzp_relay_bucket_take_at (RelayBucket *bucket,
+                           double       rate,
+                           double       burst,
+                           double       amount,
+                           gint64       now_us)
+{
+  bucket_refill (bucket, rate, burst, now_us);
+  if (bucket->tokens < amount)
+    return FALSE;
+  bucket->tokens -= amount;
+  return TRUE;
+}
+
+gboolean
 _wzp_relay_bucket_take (RelayBucket *bucket,
                         double       rate,
                         double       burst,
                         double       amount)
 {
-  bucket_refill (bucket, rate, burst);
-  if (bucket->tokens < amount)
-    return FALSE;
-  bucket->tokens -= amount;
-  return TRUE;
+  return _wzp_relay_bucket_take_at (bucket, rate, burst, amount, g_get_monotonic_time ());
 }
 
 /* Microseconds until @amount tokens are available (after a refill by _take). */

@@ -110,6 +110,7 @@ struct _RelayConn
   char               *alias;
   gint64              connected_since;    /* unix seconds */
   gint64              last_activity_us;   /* monotonic */
+  gint64              read_at_us;         /* when the frames being handled arrived */
   RelayBucket         messages;
   gint64              last_rate_error_us;
   guint               dropped_in_window;
@@ -394,6 +395,12 @@ IpCounters *_wzp_relay_ip_counters      (WzpRelay      *self,
                                          GInetAddress  *address);
 void        _wzp_relay_ip_counters_gc   (WzpRelay      *self,
                                          IpCounters    *counters);
+/* The same at @now_us: for what arrived then, however late it is looked at. */
+gboolean    _wzp_relay_bucket_take_at   (RelayBucket   *bucket,
+                                         double         rate,
+                                         double         burst,
+                                         double         amount,
+                                         gint64         now_us);
 gboolean    _wzp_relay_bucket_take      (RelayBucket   *bucket,
                                          double         rate,
                                          double         burst,

@@ -753,9 +753,11 @@ conn_rate_ok (RelayConn *conn)
 {
   WzpRelay *self = conn->relay;
   double rate = self->max_messages_per_second;
-  gint64 now = g_get_monotonic_time ();
+  /* The rate is the client's, as the messages arrived: a relay slow to get to them (a
+   * busy machine, a debugger) must not see a flood as a trickle. */
+  gint64 now = conn->read_at_us;
 
-  if (_wzp_relay_bucket_take (&conn->messages, rate, rate * 2, 1))
+  if (_wzp_relay_bucket_take_at (&conn->messages, rate, rate * 2, 1, now))
     return TRUE;
 
   conn->dropped_in_window++;
@@ -878,6 +880,7 @@ conn_readable (RelayConn *conn)
         }
       if (n == 0)
         break;
+      conn->read_at_us = g_get_monotonic_time ();
       budget -= MIN ((gsize) n, budget);
     }
   /* Replies, and what TLS itself answers (a KeyUpdate), go out now. */
