@@ -1454,7 +1454,11 @@ listen_on (WzpRelay            *self,
   g_autoptr(GError) local_error = NULL;
   g_autofree char *requested = _wzp_address_to_string (G_SOCKET_ADDRESS (address));
 
-  g_socket_listener_set_backlog (G_SOCKET_LISTENER (service), 1024);
+  /* A restart brings every client back within a second or two (their first retries
+   * spread over 125-375 ms): the kernel keeps what the relay has not accepted yet, up to
+   * net.core.somaxconn (4096 by default), instead of dropping SYNs that then wait a
+   * second for their retransmission. */
+  g_socket_listener_set_backlog (G_SOCKET_LISTENER (service), SOMAXCONN);
   if (!g_socket_listener_add_address (G_SOCKET_LISTENER (service), G_SOCKET_ADDRESS (address),
                                       G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL,
                                       &effective, &local_error))
