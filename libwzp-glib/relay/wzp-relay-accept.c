@@ -202,6 +202,22 @@ _wzp_relay_accept_deadline (RelayConn *conn,
                           (gint64) MIN (self->client_hello_timeout, self->handshake_timeout) *
                           G_USEC_PER_SEC;
 
+  /* What already arrived counts: a relay busy for a moment (or starved of CPU) may reach
+   * the deadline before the bytes that meet it. */
+  if ((conn->stage == CONN_AWAITING_HELLO || conn->stage == CONN_HANDSHAKING) &&
+      now_us >= MIN (hello_deadline, conn->handshake_deadline_us))
+    {
+      RelayConnStage before = conn->stage;
+
+      _wzp_relay_accept_io (conn, G_IO_IN);
+      if (conn->closed || conn->stage != before)
+        {
+          if (!conn->closed && conn->stage != CONN_ESTABLISHED)
+            _wzp_relay_wheel_schedule (self->wheel, &conn->deadline, conn->handshake_deadline_us);
+          return;
+        }
+    }
+
   if (conn->stage == CONN_AWAITING_HELLO && now_us >= hello_deadline)
     {
       _wzp_relay_counters_refused (self, "client-hello-timeout");

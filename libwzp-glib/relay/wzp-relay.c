@@ -144,6 +144,7 @@ _wzp_relay_conn_unref (RelayConn *conn)
   g_free (conn);
 }
 
+static void conn_readable (RelayConn *conn);
 static void conn_io_cb (RelayPollWatch *watch,
                         GIOCondition    events,
                         gpointer        user_data);
@@ -457,6 +458,15 @@ conn_check (RelayConn *conn,
       _wzp_relay_counters_refused (self, "idle-timeout");
       conn_close (conn, "write stalled");
       return;
+    }
+
+  /* What already arrived counts (a relay busy for a moment reaches the deadline before
+   * the Pong that meets it). */
+  if (!conn->closing && now - conn->last_activity_us >= idle_us)
+    {
+      conn_readable (conn);
+      if (conn->closed)
+        return;
     }
 
   if (!conn->closing)
