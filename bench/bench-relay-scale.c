@@ -215,6 +215,8 @@ gens_stats (Gen   *list,
   return s;
 }
 
+/* Closes every generator's clients, and lets the kernel settle before the next phase
+ * takes its memory baseline. */
 static void
 gens_close_all (void)
 {
@@ -222,6 +224,7 @@ gens_close_all (void)
     bs_chan_write_line (gens[i].fd, "CLOSE");
   for (guint i = 0; i < n_gens; i++)
     g_free (bs_chan_read_line (gens[i].fd));
+  bs_spin_ms (2000);
 }
 
 static gint64
@@ -510,14 +513,18 @@ ramp_to (guint  n,
   return r;
 }
 
-/* CPU of the watched processes over @seconds in which nothing happens but keepalives. */
+/* CPU of the watched processes over @seconds in which nothing happens but keepalives;
+ * the generators' in @gen_cpu (a check: they must be idle too). */
 static double
-idle_cpu (guint seconds)
+idle_cpu (guint   seconds,
+          double *gen_cpu)
 {
   gint64 t0 = bs_now_us ();
   gint64 ticks0 = watched_ticks ();
+  gint64 gen0 = gens_ticks (gens, n_gens);
 
   bs_spin_ms (seconds * 1000);
+  *gen_cpu = cpu_percent (gens_ticks (gens, n_gens) - gen0, bs_now_us () - t0);
   return cpu_percent (watched_ticks () - ticks0, bs_now_us () - t0);
 }
 
@@ -672,6 +679,8 @@ typedef struct
   Latency   reflect;
   Latency   call;
   double    idle_cpu;
+  double    gen_idle_cpu;
+  double    others;      /* % of the relay's CPU others took while Reflect and calls ran */
   PerClient mem;
   guint     lost;        /* clients that lost their connection during the step */
 } RelayStep;
@@ -680,6 +689,7 @@ typedef struct
 {
   Ramp      ramp;
   double    idle_cpu;
+  double    gen_idle_cpu;
   PerClient mem;
   guint     workers;
 } NginxStep;
@@ -719,9 +729,10 @@ run_relay_steps (void)
 
   print_header ("1. Relay with N idle registered clients");
   printf ("| N | ramp | reg/s | relay CPU in ramp | gen CPU in ramp | Reflect p50 / p99 (max) "
-          "| call set-up p50 / p99 (max) | idle CPU | RSS/client | TCP mem/client | "
-          "slab/client | lost |\n");
-  printf ("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+          "| call set-up p50 / p99 (max) | others | idle CPU | gen idle | RSS/client "
+          "| TCP mem/client | slab/client | lost |\n");
+  printf ("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
+          "| --- |\n");
   fflush (stdout);
 
   for (guint s = 0; s < steps->len; s++)
@@ -737,9 +748,16 @@ run_relay_steps (void)
         fprintf (stderr, "# only %u of %u registered; measuring anyway\n", r->ramp.stats.up, n);
       bs_spin_ms (2000);
       fprintf (stderr, "# relay: %u idle: Reflect, calls, idle CPU\n", r->ramp.stats.up);
-      r->reflect = measure_reflect (probe);
-      r->call = measure_calls (caller, callee);
-      r->idle_cpu = idle_cpu (opt_idle_seconds);
+      {
+        gint64 t0 = bs_now_us (), core0 = bs_core_busy_ticks (opt_cpu);
+        gint64 own0 = watched_ticks ();
+
+        r->reflect = measure_reflect (probe);
+        r->call = measure_calls (caller, callee);
+        r->others = cpu_percent ((bs_core_busy_ticks (opt_cpu) - core0) -
+                                 (watched_ticks () - own0), bs_now_us () - t0);
+      }
+      r->idle_cpu = idle_cpu (opt_idle_seconds, &r->gen_idle_cpu);
       r->mem = per_client (before, memory_now (), r->ramp.stats.up);
       after = gens_stats (gens, n_gens);
       r->lost = after.lost - lost_before;
@@ -748,14 +766,16 @@ run_relay_steps (void)
       g_autofree char *of = r->ramp.complete ? g_strdup ("") : g_strdup_printf (" (of %u)", n);
 
       printf ("| %u%s | %.1f s | %.0f | %.0f%% | %.0f%% | %.2f / %.2f (%.1f) ms%s "
-              "| %.2f / %.2f (%.1f) ms%s | %.1f%% | %.1f KiB | %.0f B | %.2f KiB | %u |\n",
+              "| %.2f / %.2f (%.1f) ms%s | %.0f%% | %.1f%% | %.1f%% | %.1f KiB | %.0f B "
+              "| %.2f KiB | %u |\n",
               r->ramp.stats.up, of,
               r->ramp.seconds, r->ramp.rate, r->ramp.target_cpu, r->ramp.gen_cpu,
               r->reflect.p50_ms, r->reflect.p99_ms, r->reflect.max_ms,
               r->reflect.failed ? " **lost answers**" : "",
               r->call.p50_ms, r->call.p99_ms, r->call.max_ms,
-              r->call.failed ? " **failed calls**" : "",
-              r->idle_cpu, r->mem.kib_process, r->mem.tcp_bytes, r->mem.slab_kib, r->lost);
+              r->call.failed ? " **failed calls**" : "", MAX (r->others, 0),
+              r->idle_cpu, r->gen_idle_cpu, r->mem.kib_process, r->mem.tcp_bytes,
+              r->mem.slab_kib, r->lost);
       if (r->reflect.failed || r->call.failed)
         printf ("<!-- step %u: %u Reflects unanswered, %u calls not set up -->\n", n,
                 r->reflect.failed, r->call.failed);
@@ -904,9 +924,9 @@ run_nginx_steps (guint max_n)
   print_header ("2. nginx stream, TLS terminated, holding N idle connections (reference)");
   printf ("nginx: %u worker(s) and the master, all on CPU %d; each connection proxied in "
           "plain TCP to a sink (%u sink process(es)).\n\n", workers, opt_cpu, n_sinks);
-  printf ("| N | ramp | handshakes/s | nginx CPU in ramp | idle CPU | RSS/connection "
-          "| TCP mem/connection | slab/connection |\n");
-  printf ("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  printf ("| N | ramp | handshakes/s | nginx CPU in ramp | gen CPU in ramp | idle CPU "
+          "| gen idle | RSS/connection | TCP mem/connection | slab/connection |\n");
+  printf ("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
   fflush (stdout);
 
   for (guint s = 0; s < steps->len; s++)
@@ -919,11 +939,12 @@ run_nginx_steps (guint max_n)
       r->ramp = ramp_to (n, prev, NULL);
       prev = n;
       bs_spin_ms (2000);
-      r->idle_cpu = idle_cpu (opt_idle_seconds);
+      r->idle_cpu = idle_cpu (opt_idle_seconds, &r->gen_idle_cpu);
       r->mem = per_client (before, memory_now (), r->ramp.stats.up);
-      printf ("| %u | %.1f s | %.0f | %.0f%% | %.1f%% | %.1f KiB | %.0f B | %.2f KiB |\n",
+      printf ("| %u | %.1f s | %.0f | %.0f%% | %.0f%% | %.1f%% | %.1f%% | %.1f KiB | %.0f B "
+              "| %.2f KiB |\n",
               r->ramp.stats.up, r->ramp.seconds, r->ramp.rate, r->ramp.target_cpu,
-              r->idle_cpu, r->mem.kib_process, r->mem.tcp_bytes, r->mem.slab_kib);
+              r->ramp.gen_cpu, r->idle_cpu, r->gen_idle_cpu, r->mem.kib_process, r->mem.tcp_bytes, r->mem.slab_kib);
       fflush (stdout);
     }
 
@@ -1556,5 +1577,18 @@ main (int    argc,
       close (gens[i].fd);
       waitpid (gens[i].pid, NULL, 0);
     }
+  /* The logs are kept only when something went wrong (bs_die leaves them). */
+  {
+    g_autoptr(GDir) dir = g_dir_open (tmpdir, 0, NULL);
+    const char *name;
+
+    while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+      {
+        g_autofree char *path = g_build_filename (tmpdir, name, NULL);
+
+        unlink (path);
+      }
+    rmdir (tmpdir);
+  }
   return 0;
 }

@@ -184,6 +184,7 @@ gint64 bs_proc_ticks     (pid_t       pid);    /* utime + stime, clock ticks */
 gint64 bs_proc_status_kib (pid_t      pid,
                            const char *key);   /* "VmRSS" and so on; -1 if unknown */
 gint64 bs_sockstat_tcp_mem_pages (void);
+gint64 bs_core_busy_ticks (int cpu);           /* all that ran on @cpu, clock ticks */
 gint64 bs_meminfo_kib    (const char *key);
 
 /* A line protocol between the benchmark and its generators, on a socket pair. */
