@@ -67,6 +67,7 @@ static int      opt_per_address = 100;
 static int      opt_flood = 2000;
 static int      opt_trickle = 200;
 static int      opt_stalled = 200;
+static int      opt_nginx_workers;
 static char    *opt_ids = "/tmp/wzp-bench-scale-identities.pem";
 static char    *opt_host_bin;
 static char    *opt_gen_bin;
@@ -902,7 +903,9 @@ run_nginx_steps (guint max_n)
   NginxStep *results = g_new0 (NginxStep, steps->len);
   g_autoptr(GArray) pids = NULL;
   g_autofree char *listen = NULL;
-  guint workers = MAX (1, (2 * max_n + 14999) / 15000);
+  /* Two descriptors per proxied connection, 20,000 per process. */
+  guint workers = opt_nginx_workers > 0 ? (guint) opt_nginx_workers
+                                        : MAX (1, (2 * max_n + 14999) / 15000);
   pid_t master;
   Memory before;
   guint prev = 0;
@@ -1474,6 +1477,8 @@ main (int    argc,
     { "nginx", 0, 0, G_OPTION_ARG_FILENAME, &opt_nginx, "nginx program", "PATH" },
     { "nginx-module", 0, 0, G_OPTION_ARG_FILENAME, &opt_nginx_module, "nginx stream module",
       "PATH" },
+    { "nginx-workers", 0, 0, G_OPTION_ARG_INT, &opt_nginx_workers,
+      "nginx worker processes (0: enough for the descriptors)", "N" },
     { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_sets,
       "Relay property (only the per-address caps should be raised)", "NAME=VALUE" },
     { "no-nginx", 0, 0, G_OPTION_ARG_NONE, &opt_no_nginx, "Skip the nginx reference", NULL },
