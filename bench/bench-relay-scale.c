@@ -102,6 +102,7 @@ typedef struct
   pid_t  pid;
   int    in_fd;
   char  *listen;
+  char  *fingerprint;
   char  *log_path;
 } Relay;
 
@@ -279,6 +280,11 @@ relay_start (Relay      *r,
         {
           g_free (r->listen);
           r->listen = g_strdup (line + 7);
+        }
+      else if (g_str_has_prefix (line, "FINGERPRINT "))
+        {
+          g_free (r->fingerprint);
+          r->fingerprint = g_strdup (line + 12);
         }
       g_free (line);
       if (ready)
@@ -982,12 +988,14 @@ run_storm (guint n)
   Storm st = { .n = n };
   Relay relay = { 0 };
   g_autofree char *listen = NULL;
+  g_autofree char *fingerprint = NULL;
   Stats before, now;
   gint64 t_kill, deadline;
   Ramp ramp;
 
   relay_start (&relay, "127.0.0.1:0");
   listen = g_strdup (relay.listen);
+  fingerprint = g_strdup (relay.fingerprint);
   watched_pids = &relay.pid;
   n_watched = 1;
   for (guint i = 0; i < n_gens; i++)
@@ -1003,6 +1011,9 @@ run_storm (guint n)
   t_kill = bs_now_us ();
   relay_stop (&relay, SIGKILL);
   relay_start (&relay, listen);
+  if (g_strcmp0 (relay.listen, listen) != 0 || g_strcmp0 (relay.fingerprint, fingerprint) != 0)
+    bs_die ("the new relay is not at %s as %s but at %s as %s", listen, fingerprint,
+            relay.listen, relay.fingerprint);
   deadline = bs_now_us () + 180 * G_USEC_PER_SEC;
   for (;;)
     {
