@@ -1,7 +1,7 @@
 /* bench-relay-host.c: the process under test for the relay benchmarks
  *
  *   bench-relay-host [--cpu N] [--set NAME=VALUE ...]            hosts a WzpRelay
- *                    [--listen ADDR] [--identity PATH]
+ *                    [--listen ADDR] [--pipe-listen ADDR] [--identity PATH]
  *   bench-relay-host --forward HOST:PORT [--cpu N]                minimal TCP forwarder
  *
  * Relay mode: an in-memory identity, one WzpRelay listening on 127.0.0.1 (signalling and
@@ -176,6 +176,7 @@ load_identity (const char  *path,
 static int
 run_relay (char       **sets,
            const char  *listen_address,
+           const char  *pipe_address,
            const char  *identity_path)
 {
   g_autoptr(GError) error = NULL;
@@ -197,7 +198,8 @@ run_relay (char       **sets,
         g_printerr ("bench-relay-host: %s\n", error->message);
         return 2;
       }
-  if (!wzp_relay_listen (relay, listen_address ? listen_address : "127.0.0.1:0", NULL, &error))
+  if (!wzp_relay_listen (relay, listen_address ? listen_address : "127.0.0.1:0", pipe_address,
+                         &error))
     {
       g_printerr ("bench-relay-host: %s\n", error->message);
       return 1;
@@ -470,6 +472,7 @@ main (int    argc,
   g_auto(GStrv) sets = NULL;
   g_autofree char *forward = NULL;
   g_autofree char *listen_address = NULL;
+  g_autofree char *pipe_address = NULL;
   g_autofree char *identity_path = NULL;
   int cpu = -1;
   const GOptionEntry entries[] = {
@@ -477,6 +480,8 @@ main (int    argc,
     { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets, "Set a relay property", "NAME=VALUE" },
     { "listen", 0, 0, G_OPTION_ARG_STRING, &listen_address,
       "Listen for signalling here (default 127.0.0.1:0)", "ADDR" },
+    { "pipe-listen", 0, 0, G_OPTION_ARG_STRING, &pipe_address,
+      "Listen for pipes here (default: the listen port plus one, or 0)", "ADDR" },
     { "identity", 0, 0, G_OPTION_ARG_FILENAME, &identity_path,
       "The relay's key file, made if missing (default: a new one in memory)", "PATH" },
     { "forward", 0, 0, G_OPTION_ARG_STRING, &forward,
@@ -498,5 +503,5 @@ main (int    argc,
 
   if (forward != NULL)
     return run_forwarder (forward);
-  return run_relay (sets, listen_address, identity_path);
+  return run_relay (sets, listen_address, pipe_address, identity_path);
 }

@@ -254,6 +254,9 @@ relay_start (Relay      *r,
   g_ptr_array_add (argv, opt_host_bin);
   g_ptr_array_add (argv, cpu_arg);
   g_ptr_array_add (argv, listen_arg);
+  /* Any free port: the port after a fixed listen port (the relay's default) may be taken
+   * by anyone's connection on a shared machine. */
+  g_ptr_array_add (argv, "--pipe-listen=127.0.0.1:0");
   g_ptr_array_add (argv, identity_arg);
   for (char **s = opt_sets; s != NULL && *s != NULL; s++)
     {
@@ -1551,7 +1554,7 @@ main (int    argc,
   n_gens = MAX (1, (need + opt_per_generator - 1) / opt_per_generator);
   gens = g_new0 (Gen, n_gens);
   for (guint i = 0; i < n_gens; i++)
-    gens[i] = gen_spawn (i, n_gens, (need + n_gens - 1) / n_gens, FALSE);
+    gens[i] = gen_spawn (i, n_gens, (need - MIN (i, need) + n_gens - 1) / n_gens, FALSE);
 
   {
     g_autofree char *text = NULL;
