@@ -68,6 +68,7 @@ static int      opt_flood = 2000;
 static int      opt_trickle = 200;
 static int      opt_stalled = 200;
 static int      opt_nginx_workers;
+static int      opt_attempt_timeout = 60000;
 static char    *opt_ids = "/tmp/wzp-bench-scale-identities.pem";
 static char    *opt_host_bin;
 static char    *opt_gen_bin;
@@ -153,9 +154,10 @@ gen_spawn (guint    slot,
   g_autofree char *ids_arg = g_strdup_printf ("--ids=%s", opt_ids);
   g_autofree char *cpu_arg = g_strdup_printf ("--cpu=%d", opt_gen_cpu);
   g_autofree char *pa_arg = g_strdup_printf ("--per-address=%d", opt_per_address);
+  g_autofree char *timeout_arg = g_strdup_printf ("--attempt-timeout=%d", opt_attempt_timeout);
   g_autofree char *log_path = g_build_filename (tmpdir, sink ? "sink.log" : "gen.log", NULL);
   char *client_argv[] = { opt_gen_bin, slot_arg, slots_arg, clients_arg, ids_arg, cpu_arg,
-                          pa_arg, NULL };
+                          pa_arg, timeout_arg, NULL };
   char *sink_argv[] = { opt_gen_bin, "--sink", cpu_arg, NULL };
   g_autofree char *line = NULL;
   int sv[2];
@@ -1491,6 +1493,8 @@ main (int    argc,
     { "nginx", 0, 0, G_OPTION_ARG_FILENAME, &opt_nginx, "nginx program", "PATH" },
     { "nginx-module", 0, 0, G_OPTION_ARG_FILENAME, &opt_nginx_module, "nginx stream module",
       "PATH" },
+    { "attempt-timeout", 0, 0, G_OPTION_ARG_INT, &opt_attempt_timeout,
+      "Deadline of a client's connection attempt, up to the registration's answer", "MS" },
     { "nginx-workers", 0, 0, G_OPTION_ARG_INT, &opt_nginx_workers,
       "nginx worker processes (0: enough for the descriptors)", "N" },
     { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_sets,

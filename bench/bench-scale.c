@@ -27,7 +27,7 @@
 #define IDS_MAGIC        "wzp-bench-scale-identities 1\n"
 #define IDS_SEPARATOR    "%%\n"
 
-guint bs_attempt_timeout_ms = 15000;
+guint bs_attempt_timeout_ms = 60000;
 
 gint64
 bs_now_us (void)

@@ -157,6 +157,10 @@ struct BsClient
   char              *error_code; /* the last Error's code, or NULL */
 };
 
+/* The longest a connection attempt may take, up to the registration's answer. The wzp client
+ * has no such deadline (only TCP's and the relay's handshake-timeout end an attempt); the
+ * benchmark has one, long enough never to cut a live attempt short, so that it cannot hang
+ * on a relay that stopped answering. */
 extern guint bs_attempt_timeout_ms;
 
 void bs_client_init  (BsClient          *client,
