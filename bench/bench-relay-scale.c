@@ -849,6 +849,20 @@ free_port (void)
   return port;
 }
 
+/* nginx's workers are the master's children, not ours: a benchmark that exits half-way
+ * must stop the master, which stops them. */
+static pid_t nginx_master;
+
+static void
+nginx_stop (void)
+{
+  if (nginx_master <= 0)
+    return;
+  kill (nginx_master, SIGTERM);
+  waitpid (nginx_master, NULL, 0);
+  nginx_master = 0;
+}
+
 static pid_t
 nginx_start (guint   workers,
              char  **listen_out)
@@ -894,6 +908,7 @@ nginx_start (guint   workers,
   unlink (pid_path);
 
   pid = spawn (argv, opt_cpu, -1, -1, -1, log_path);
+  nginx_master = pid;
   /* nginx writes its pid file once it listens. */
   for (int i = 0; i < 200 && !g_file_test (pid_path, G_FILE_TEST_EXISTS); i++)
     {
@@ -963,8 +978,7 @@ run_nginx_steps (guint max_n)
     }
 
   gens_close_all ();
-  kill (master, SIGTERM);
-  waitpid (master, NULL, 0);
+  nginx_stop ();
   n_watched = 0;
   for (guint i = 0; i < n_sinks; i++)
     {
@@ -1542,6 +1556,7 @@ main (int    argc,
   }
   bs_pin_to_cpu (opt_gen_cpu);
   bs_loop_init ();
+  atexit (nginx_stop);
 
   max_n = g_array_index (steps, guint, steps->len - 1);
   if (max_n > largest_n ())

@@ -49,7 +49,8 @@ bs_die (const char *format,
   vfprintf (stderr, format, args);
   fprintf (stderr, "\n");
   va_end (args);
-  /* The process group: the relay, nginx and the generators go with us. */
+  /* Children go with us: they watch their end of a pipe, or get SIGKILL when we exit
+   * (PR_SET_PDEATHSIG); the benchmark stops nginx in an atexit handler. */
   exit (1);
 }
 
