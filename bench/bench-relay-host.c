@@ -7,9 +7,11 @@
  * Relay mode: an in-memory identity, one WzpRelay listening on 127.0.0.1 (signalling and
  * pipes on free ports), every --set applied as a relay property (the limits, such as
  * max-pipes-per-ip=100000). --listen and --identity (a key file, made if missing) let a
- * relay started again take the place of one that was killed: same port, same fingerprint. Forward mode: the smallest forwarder that can be written, one
- * epoll loop doing read(2)/write(2) per connection pair: the reference that tells whether
- * the load generator, not the proxy, is the bottleneck.
+ * relay started again take the place of one that was killed: same port, same fingerprint
+ * (--pipe-listen 127.0.0.1:0 keeps the pipe port from following the listen port). Forward
+ * mode: the smallest forwarder that can be written, one epoll loop doing read(2)/write(2)
+ * per connection pair: the reference that tells whether the load generator, not the proxy,
+ * is the bottleneck.
  *
  * Either way it prints, on stdout, lines "KEY VALUE" ending with "READY", and runs until
  * stdin reaches end of file (the benchmark that started it exited) or SIGTERM/SIGINT.

@@ -973,7 +973,8 @@ run_nginx_steps (guint max_n)
       printf ("| %u | %.1f s | %.0f | %.0f%% | %.0f%% | %.1f%% | %.1f%% | %.1f KiB | %.0f B "
               "| %.2f KiB |\n",
               r->ramp.stats.up, r->ramp.seconds, r->ramp.rate, r->ramp.target_cpu,
-              r->ramp.gen_cpu, r->idle_cpu, r->gen_idle_cpu, r->mem.kib_process, r->mem.tcp_bytes, r->mem.slab_kib);
+              r->ramp.gen_cpu, r->idle_cpu, r->gen_idle_cpu, r->mem.kib_process,
+              r->mem.tcp_bytes, r->mem.slab_kib);
       fflush (stdout);
     }
 

@@ -494,8 +494,10 @@ client_end (BsClient *c,
     why = BS_END_LOST;
   if (c->retry)
     {
+      gint64 wait_ms = bs_backoff_next_ms (&c->backoff_ms);
+
       c->state = BS_CLIENT_WAITING;
-      bs_timer_start (&c->timer, bs_now_us () + 1000 * (gint64) bs_backoff_next_ms (&c->backoff_ms));
+      bs_timer_start (&c->timer, bs_now_us () + 1000 * wait_ms);
     }
   else
     c->state = BS_CLIENT_IDLE;
