@@ -60,6 +60,7 @@ static int      opt_reflects = 300;
 static int      opt_reflect_rate = 20;
 static int      opt_calls = 30;
 static int      opt_idle_seconds = 15;
+static int      opt_probe_seconds = 60;
 static int      opt_cpu = 1;
 static int      opt_gen_cpu = 0;
 static int      opt_per_generator = 7000;
@@ -566,7 +567,11 @@ measure_reflect (Probe *probe)
   gint64 start = bs_now_us ();
   guint failed = 0;
 
-  for (int i = 0; i < opt_reflects && !probe->ended; i++)
+  /* A relay that takes seconds to answer would make 300 samples last for ever: the
+   * probe stops after --probe-seconds, with the samples it has. */
+  gint64 end = start + (gint64) opt_probe_seconds * G_USEC_PER_SEC;
+
+  for (int i = 0; i < opt_reflects && !probe->ended && bs_now_us () < end; i++)
     {
       g_autoptr(WzpMessage) reflect = _wzp_message_new (WZP_MESSAGE_REFLECT);
       g_autoptr(WzpMessage) response = NULL;
@@ -600,7 +605,9 @@ measure_calls (Probe *caller,
   gint64 start = bs_now_us ();
   guint failed = 0;
 
-  for (int i = 0; i < opt_calls && !caller->ended && !callee->ended; i++)
+  gint64 end = start + (gint64) opt_probe_seconds * G_USEC_PER_SEC;
+
+  for (int i = 0; i < opt_calls && !caller->ended && !callee->ended && bs_now_us () < end; i++)
     {
       g_autofree char *call_id = g_uuid_string_random ();
       g_autoptr(WzpMessage) offer = _wzp_message_new_for_call (WZP_MESSAGE_DIRECT_CALL_OFFER,
@@ -722,6 +729,7 @@ run_relay_steps (void)
   Probe *probe, *caller, *callee;
   Memory before;
   guint prev = 0, lost_before = 0;
+  GString *notes = g_string_new (NULL);
 
   relay_start (&relay, "127.0.0.1:0");
   watched_pids = &relay.pid;
@@ -788,14 +796,22 @@ run_relay_steps (void)
               r->call.failed ? " **failed calls**" : "", MAX (r->others, 0),
               r->idle_cpu, r->gen_idle_cpu, r->mem.kib_process, r->mem.tcp_bytes,
               r->mem.slab_kib, r->lost);
-      if (r->reflect.failed || r->call.failed)
-        printf ("<!-- step %u: %u Reflects unanswered, %u calls not set up -->\n", n,
-                r->reflect.failed, r->call.failed);
+      if (r->reflect.failed || r->call.failed ||
+          r->reflect.ok + r->reflect.failed < (guint) opt_reflects ||
+          r->call.ok + r->call.failed < (guint) opt_calls)
+        g_string_append_printf (notes, "- N = %u: %u Reflects answered, %u not within 5 s; "
+                                "%u calls set up, %u not (5 s per message); the probes stop "
+                                "after %d s each.\n", r->ramp.stats.up, r->reflect.ok,
+                                r->reflect.failed, r->call.ok, r->call.failed,
+                                opt_probe_seconds);
       fflush (stdout);
       if (probe->ended || caller->ended || callee->ended)
         bs_die ("a probe client lost its connection; see %s", relay.log_path);
     }
 
+  if (notes->len > 0)
+    printf ("\n%s", notes->str);
+  g_string_free (notes, TRUE);
   probe_free (probe);
   probe_free (caller);
   probe_free (callee);
@@ -1491,6 +1507,8 @@ main (int    argc,
     { "reflects", 0, 0, G_OPTION_ARG_INT, &opt_reflects, "Reflect round trips per step", "N" },
     { "reflect-rate", 0, 0, G_OPTION_ARG_INT, &opt_reflect_rate, "Reflects per second", "N" },
     { "calls", 0, 0, G_OPTION_ARG_INT, &opt_calls, "Calls set up per step", "N" },
+    { "probe-seconds", 0, 0, G_OPTION_ARG_INT, &opt_probe_seconds,
+      "At most this long for the Reflects, and again for the calls, of a step", "S" },
     { "idle-seconds", 0, 0, G_OPTION_ARG_INT, &opt_idle_seconds,
       "How long idle CPU is measured", "S" },
     { "cpu", 0, 0, G_OPTION_ARG_INT, &opt_cpu, "CPU of the relay and nginx", "N" },
