@@ -1381,7 +1381,8 @@ print_comparisons (RelayStep *relay_steps,
   if (nginx_steps != NULL)
     {
       print_header ("Relay against nginx, same N");
-      printf ("| N | idle CPU relay / nginx | RSS per client relay / nginx | ratio "
+      printf ("| N (relay / nginx when they differ) | idle CPU relay / nginx "
+              "| RSS per client relay / nginx | ratio "
               "| TCP mem per client relay / nginx | slab per client relay / nginx |\n");
       printf ("| --- | --- | --- | --- | --- | --- |\n");
       for (guint s = 0; s < steps->len; s++)
@@ -1389,9 +1390,14 @@ print_comparisons (RelayStep *relay_steps,
           RelayStep *r = &relay_steps[s];
           NginxStep *x = &nginx_steps[s];
 
-          printf ("| %u | %.1f%% / %.1f%% | %.1f / %.1f KiB | %.2f | %.0f / %.0f B "
+          g_autofree char *n_text = r->ramp.stats.up == x->ramp.stats.up
+                                    ? g_strdup_printf ("%u", r->ramp.stats.up)
+                                    : g_strdup_printf ("%u / %u", r->ramp.stats.up,
+                                                       x->ramp.stats.up);
+
+          printf ("| %s | %.1f%% / %.1f%% | %.1f / %.1f KiB | %.2f | %.0f / %.0f B "
                   "| %.2f / %.2f KiB |\n",
-                  r->ramp.stats.up, r->idle_cpu, x->idle_cpu, r->mem.kib_process,
+                  n_text, r->idle_cpu, x->idle_cpu, r->mem.kib_process,
                   x->mem.kib_process,
                   x->mem.kib_process > 0 ? r->mem.kib_process / x->mem.kib_process : NAN,
                   r->mem.tcp_bytes, x->mem.tcp_bytes, r->mem.slab_kib, x->mem.slab_kib);
@@ -1436,9 +1442,13 @@ print_storm (const Storm *st)
   printf ("| clients | all registered again after | half | 90%% | attempts | refused at TCP "
           "| closed in TLS | refused with an Error | attempts timed out |\n");
   printf ("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
-  printf ("| %u | %s%.1f s | %.1f s | %.1f s | %u | %u | %u | %u | %u |\n", st->n,
-          st->complete ? "" : "not within 180 s: ", st->seconds_all, st->seconds_half,
-          st->seconds_90, st->attempts, st->refused_tcp, st->refused_tls, st->refused_error,
+  g_autofree char *half = st->seconds_half > 0 ? g_strdup_printf ("%.1f s", st->seconds_half)
+                                               : g_strdup ("not reached");
+  g_autofree char *ninety = st->seconds_90 > 0 ? g_strdup_printf ("%.1f s", st->seconds_90)
+                                               : g_strdup ("not reached");
+
+  printf ("| %u | %s%.1f s | %s | %s | %u | %u | %u | %u | %u |\n", st->n,
+          st->complete ? "" : "not within 180 s: ", st->seconds_all, half, ninety, st->attempts, st->refused_tcp, st->refused_tls, st->refused_error,
           st->timeouts);
   if (!st->complete)
     printf ("\n%u of %u registered again.\n", st->registered, st->n);
