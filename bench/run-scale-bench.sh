@@ -2,7 +2,8 @@
 # run-scale-bench.sh: the relay at scale (bench/README.md, "Relay at scale").
 #
 #   bench/run-scale-bench.sh                 full run: 1,000 to ~19,500 idle clients, nginx,
-#                                            a storm of 10,000, the attacks (about 15 minutes)
+#                                            a storm of 10,000, the attacks (up to 35 minutes:
+#                                            a relay that slows down with N takes longest)
 #   bench/run-scale-bench.sh --quick         smoke run: --steps 200,1000 --storm 1000
 #   bench/run-scale-bench.sh --steps 1000,5000 --storm 0 --no-nginx      any option of
 #                                            bench-relay-scale (--help lists them)
