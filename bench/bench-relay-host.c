@@ -1,13 +1,17 @@
 /* bench-relay-host.c: the process under test for the relay benchmarks
  *
  *   bench-relay-host [--cpu N] [--set NAME=VALUE ...]            hosts a WzpRelay
+ *                    [--listen ADDR] [--pipe-listen ADDR] [--identity PATH]
  *   bench-relay-host --forward HOST:PORT [--cpu N]                minimal TCP forwarder
  *
  * Relay mode: an in-memory identity, one WzpRelay listening on 127.0.0.1 (signalling and
  * pipes on free ports), every --set applied as a relay property (the limits, such as
- * max-pipes-per-ip=100000). Forward mode: the smallest forwarder that can be written, one
- * epoll loop doing read(2)/write(2) per connection pair: the reference that tells whether
- * the load generator, not the proxy, is the bottleneck.
+ * max-pipes-per-ip=100000). --listen and --identity (a key file, made if missing) let a
+ * relay started again take the place of one that was killed: same port, same fingerprint
+ * (--pipe-listen 127.0.0.1:0 keeps the pipe port from following the listen port). Forward
+ * mode: the smallest forwarder that can be written, one epoll loop doing read(2)/write(2)
+ * per connection pair: the reference that tells whether the load generator, not the proxy,
+ * is the bottleneck.
  *
  * Either way it prints, on stdout, lines "KEY VALUE" ending with "READY", and runs until
  * stdin reaches end of file (the benchmark that started it exited) or SIGTERM/SIGINT.
@@ -140,11 +144,45 @@ set_property_from_text (GObject     *object,
   return TRUE;
 }
 
+static void
+identity_loaded_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  GTask *task = user_data;
+  GError *error = NULL;
+  WzpIdentity *identity = wzp_identity_load_or_create_finish (result, &error);
+
+  if (identity == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, identity, g_object_unref);
+  g_object_unref (task);
+}
+
+static WzpIdentity *
+load_identity (const char  *path,
+               GError     **error)
+{
+  g_autoptr(GTask) task = NULL;
+
+  if (path == NULL)
+    return _wzp_identity_new_ephemeral (error);
+  task = g_task_new (NULL, NULL, NULL, NULL);
+  wzp_identity_load_or_create_async (path, NULL, identity_loaded_cb, g_object_ref (task));
+  while (!g_task_get_completed (task))
+    g_main_context_iteration (NULL, TRUE);
+  return g_task_propagate_pointer (task, error);
+}
+
 static int
-run_relay (char **sets)
+run_relay (char       **sets,
+           const char  *listen_address,
+           const char  *pipe_address,
+           const char  *identity_path)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(WzpIdentity) identity = _wzp_identity_new_ephemeral (&error);
+  g_autoptr(WzpIdentity) identity = load_identity (identity_path, &error);
   g_autoptr(WzpRelay) relay = NULL;
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_auto(GStrv) listen = NULL;
@@ -162,7 +200,8 @@ run_relay (char **sets)
         g_printerr ("bench-relay-host: %s\n", error->message);
         return 2;
       }
-  if (!wzp_relay_listen (relay, "127.0.0.1:0", NULL, &error))
+  if (!wzp_relay_listen (relay, listen_address ? listen_address : "127.0.0.1:0", pipe_address,
+                         &error))
     {
       g_printerr ("bench-relay-host: %s\n", error->message);
       return 1;
@@ -434,10 +473,19 @@ main (int    argc,
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) sets = NULL;
   g_autofree char *forward = NULL;
+  g_autofree char *listen_address = NULL;
+  g_autofree char *pipe_address = NULL;
+  g_autofree char *identity_path = NULL;
   int cpu = -1;
   const GOptionEntry entries[] = {
     { "cpu", 0, 0, G_OPTION_ARG_INT, &cpu, "Pin to this CPU", "N" },
     { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets, "Set a relay property", "NAME=VALUE" },
+    { "listen", 0, 0, G_OPTION_ARG_STRING, &listen_address,
+      "Listen for signalling here (default 127.0.0.1:0)", "ADDR" },
+    { "pipe-listen", 0, 0, G_OPTION_ARG_STRING, &pipe_address,
+      "Listen for pipes here (default: the listen port plus one, or 0)", "ADDR" },
+    { "identity", 0, 0, G_OPTION_ARG_FILENAME, &identity_path,
+      "The relay's key file, made if missing (default: a new one in memory)", "PATH" },
     { "forward", 0, 0, G_OPTION_ARG_STRING, &forward,
       "Be a minimal TCP forwarder to this address instead of a relay", "HOST:PORT" },
     { NULL }
@@ -457,5 +505,5 @@ main (int    argc,
 
   if (forward != NULL)
     return run_forwarder (forward);
-  return run_relay (sets);
+  return run_relay (sets, listen_address, pipe_address, identity_path);
 }
