@@ -1,6 +1,7 @@
 /* wzp-relay-private.h: the relay's internal state, shared by its source files
  *
  *   wzp-relay.c         the object, listeners, registration, dispatch
+ *   wzp-relay-conn.c    a client's connection: socket, TLS session, frames, deadlines
  *   wzp-relay-accept.c  a connection's stages from accept to a completed TLS handshake
  *   wzp-relay-session.c a client's TLS session, driven by the relay without threads
  *   wzp-relay-poller.c  the epoll set every client socket is watched through
@@ -257,7 +258,7 @@ struct _WzpRelay
   gpointer         setup_filter_data;
 };
 
-/* wzp-relay.c */
+/* wzp-relay-conn.c */
 RelayConn  *_wzp_relay_conn_new         (WzpRelay          *self,
                                          GSocketConnection *connection,
                                          IpCounters        *ip);
@@ -279,6 +280,28 @@ void        _wzp_relay_conn_send_error  (RelayConn    *conn,
                                          const char   *call_id,
                                          const char   *format,
                                          ...) G_GNUC_PRINTF (4, 5);
+/* Sends @message as the last frame, then closes once it is out. */
+void        _wzp_relay_conn_send_and_close (RelayConn *conn,
+                                            WzpMessage *message);
+/* A log line about the connection (client text in @message is cut). */
+void        _wzp_relay_conn_log         (RelayConn      *conn,
+                                         GLogLevelFlags  level,
+                                         const char     *message);
+/* The connection leaves the registrations (its calls wait for it: grace period). */
+void        _wzp_relay_conn_unregister  (RelayConn    *conn);
+/* Federation took it over (a proxy holds its socket and session): forgotten, not closed. */
+void        _wzp_relay_conn_detach      (RelayConn    *conn);
+/* The relay's wheel function: the connection's next check is due. */
+void        _wzp_relay_conn_deadline    (RelayWheelEntry *entry,
+                                         gint64           now_us,
+                                         gpointer         user_data);
+
+/* wzp-relay.c */
+/* What a client's message means: registration, reflection, calls, federation. */
+void        _wzp_relay_dispatch         (RelayConn    *conn,
+                                         WzpMessage   *message);
+gboolean    _wzp_relay_fingerprint_allowed (WzpRelay  *self,
+                                            const char *fingerprint);
 void        _wzp_relay_notify_counts    (WzpRelay     *self);
 void        _wzp_relay_emit_call_started (WzpRelay    *self,
                                           RelayCall   *call);
