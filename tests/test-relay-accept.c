@@ -512,6 +512,34 @@ test_refusal_alert_queued (Fixture       *f,
     }
 }
 
+static gboolean
+no_connections (gpointer data)
+{
+  Fixture *f = data;
+
+  return g_hash_table_size (f->relay->conns) == 0;
+}
+
+/* A connection that sends the start of a ClientHello and shuts its side is closed at
+ * once, not at client-hello-timeout: its socket stays readable (the end of stream) for as
+ * long as it is open, and waiting for the rest of the record would wake the relay on
+ * every iteration until then. */
+static void
+test_half_closed_hello (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(GBytes) hello = wzp_test_capture_client_hello ();
+  int fd = raw_connect_from ("127.0.0.2", f->port);
+
+  g_object_set (f->relay, "client-hello-timeout", 30, "handshake-timeout", 30, NULL);
+  g_assert_cmpint (send (fd, g_bytes_get_data (hello, NULL), 3, MSG_NOSIGNAL), ==, 3);
+  wzp_test_spin (100);
+  g_assert_cmpuint (g_hash_table_size (f->relay->conns), ==, 1);
+  g_assert_no_errno (shutdown (fd, SHUT_WR));
+  wzp_test_wait_until (no_connections, f, 5000);
+  close (fd);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -526,6 +554,7 @@ main (int   argc,
   ADD ("stalled-handshakes", test_stalled_handshakes);
   ADD ("stalled-handshakes-new-address", test_stalled_handshakes_new_address);
   ADD ("trickled-hello", test_trickled_hello);
+  ADD ("half-closed-hello", test_half_closed_hello);
   ADD ("unregistered-cap", test_unregistered_cap);
   ADD ("refusal-alert-fds", test_refusal_alert_fds);
   ADD ("refusal-alert-queued", test_refusal_alert_queued);

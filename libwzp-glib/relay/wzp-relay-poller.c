@@ -64,6 +64,11 @@ from_epoll (guint32 e)
 
   if (e & (EPOLLIN | EPOLLRDHUP))
     events |= G_IO_IN;
+  /* The peer shut its side: level-triggered, this stays ready for as long as the socket
+   * is open, so it must read as an end, or a watch that waits for more (a ClientHello
+   * cut short) would be called on every iteration. */
+  if (e & EPOLLRDHUP)
+    events |= G_IO_HUP;
   if (e & EPOLLOUT)
     events |= G_IO_OUT;
   if (e & EPOLLHUP)
