@@ -169,6 +169,10 @@ async function main() {
         alice.get_state() === Wzp.ClientState.CONNECTED,
         'both clients registered');
     check(bob.fingerprint !== alice.fingerprint, 'two fresh identities');
+    const counters = relay.dup_counters().deepUnpack();
+    check(counters['connections-registered'] === 2 && counters['idle-clients'] === 2,
+        `the relay's counters see two idle registered clients (${counters['connections-registered']}, ` +
+        `${counters['idle-clients']})`);
 
     let calleeSetUp = 0;
     const calleeResults = [];
