@@ -7,8 +7,8 @@
  * is in, a change removes then adds, a change in the middle of a snapshot is refused with
  * WZP_PROTOCOL_ERROR_UNEXPECTED and changes nothing. After every line the peer's announced
  * set and its snapshot being received must equal the model's, and hold only well-formed
- * fingerprints. (The cap of a million fingerprints a peer cannot reach with the frames of
- * one input; tests/test-relay-federation.c covers it.)
+ * fingerprints. (The cap of a million fingerprints per peer is out of reach of one input,
+ * and the model does not know it.)
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
