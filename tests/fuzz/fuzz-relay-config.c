@@ -25,6 +25,34 @@
 
 static WzpIdentity *identity;
 
+/* GLib 2.74 (Debian 12) warns from inside g_key_file_get_string() and _get_string_list()
+ * for a value with an invalid escape and a "\" at the end of the line: it sets its own
+ * error twice. That is GLib's bug, not ours (wzp-relay-config.c's get_string() makes sure
+ * the value is refused all the same), so that one warning is let through; any other
+ * aborts as in every target. */
+static GLogWriterOutput
+log_writer (GLogLevelFlags   log_level,
+            const GLogField *fields,
+            gsize            n_fields,
+            gpointer         user_data)
+{
+  const char *domain = NULL;
+  const char *message = NULL;
+
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (g_str_equal (fields[i].key, "GLIB_DOMAIN"))
+        domain = fields[i].value;
+      else if (g_str_equal (fields[i].key, "MESSAGE"))
+        message = fields[i].value;
+    }
+  if (g_strcmp0 (domain, "GLib") == 0 && message != NULL &&
+      g_str_has_prefix (message, "GError set over the top of a previous GError") &&
+      strstr (message, "The overwriting error message was: Key file contains") != NULL)
+    return G_LOG_WRITER_HANDLED;
+  return fuzz_log_writer (log_level, fields, n_fields, user_data);
+}
+
 static void
 check_list (GStrv list)
 {
@@ -63,9 +91,12 @@ LLVMFuzzerTestOneInput (const unsigned char *data,
   g_autoptr(WzpRelay) relay = NULL;
   g_autoptr(GError) error = NULL;
 
-  fuzz_set_logging_func ();
   if (identity == NULL)
     {
+      g_log_set_writer_func (log_writer, NULL, NULL);
+      /* G_DEBUG=fatal-warnings (the test environment) would make GLib's warning fatal
+       * after the writer let it through; the writer aborts on every other one. */
+      g_log_set_always_fatal (G_LOG_FATAL_MASK);
       identity = _wzp_identity_new_ephemeral (&error);
       fuzz_check (identity != NULL);
     }
@@ -84,6 +115,37 @@ LLVMFuzzerTestOneInput (const unsigned char *data,
     }
   fuzz_check (error == NULL);
   fuzz_check (g_strcmp0 (config->path, NAME) == 0);
+
+  /* No value that GLib cannot read as a string nor as a list was taken (a retired key
+   * excepted: it is accepted whatever its value). */
+  {
+    g_auto(GStrv) groups = g_key_file_get_groups (key_file, NULL);
+
+    for (guint g = 0; groups[g] != NULL; g++)
+      {
+        g_auto(GStrv) keys = g_key_file_get_keys (key_file, groups[g], NULL, NULL);
+
+        for (guint k = 0; keys != NULL && keys[k] != NULL; k++)
+          {
+            g_autoptr(GError) string_error = NULL;
+            g_autoptr(GError) list_error = NULL;
+            g_autofree char *string = NULL;
+            g_auto(GStrv) list = NULL;
+
+            if (g_str_equal (keys[k], "pipe-forwarding"))
+              continue;
+            string = g_key_file_get_string (key_file, groups[g], keys[k], &string_error);
+            list = g_key_file_get_string_list (key_file, groups[g], keys[k], NULL,
+                                               &list_error);
+            if (string_error != NULL && list_error != NULL)
+              {
+                fprintf (stderr, "[%s] %s was accepted, but its value does not read: %s\n",
+                         groups[g], keys[k], string_error->message);
+                abort ();
+              }
+          }
+      }
+  }
 
   /* The daemon's own keys. */
   check_list (config->listen);

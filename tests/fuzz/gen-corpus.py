@@ -268,7 +268,10 @@ def gen_presence():
                     update(added=[FP1], removed=[FP2]), update(removed=fps)],
         "change-mid-snapshot": [update(added=[FP1], snapshot=True, more=True),
                                 update(added=[FP2]), update(snapshot=True, added=[FP2])],
-        "snapshot-removed-ignored": [update(added=[FP1], removed=[FP1], snapshot=True)],
+        "snapshot-removed-ignored": [update(added=[FP1], removed=[FP1], snapshot=True),
+                                     update(added=[FP2], removed=[FP1], snapshot=True,
+                                            more=True),
+                                     update(removed=[FP1, FP2], snapshot=True)],
         "bad-fingerprint": [update(added=["0123:4567"]), update(added=[FP1.upper()])],
         "not-strings": [b'{"type":"PresenceUpdate","added":[1,null,{}],"removed":"x",'
                         b'"snapshot":"yes"}'],
@@ -293,13 +296,18 @@ RELAY_URIS = [
     "wzps://user@relay.example.org", "wzps://relay.example.org/path", "wzps://relay?x",
     "https://relay.example.org", "relay.example.org:4433", "://x", "", "wzps://",
     "wzps://relay example.org", "wzps://relay.example.org//", "wzps://\xff\xfe",
+    # Found by fuzzing: a zone that is not UTF-8 was taken as part of a valid host.
+    b"wzps://[fe80::1%eth0\x88]:4433",
 ]
 
 
 def gen_relay_uri():
     out = fresh_dir("relay-uri")
     for i, uri in enumerate(RELAY_URIS):
-        data = uri.encode("latin-1") if "\xff" in uri else uri.encode("utf-8")
+        if isinstance(uri, bytes):
+            data = uri
+        else:
+            data = uri.encode("latin-1") if "\xff" in uri else uri.encode("utf-8")
         write(os.path.join(out, "uri-%02d" % i), data)
     write_dict("relay-uri.dict", "fuzz-relay-uri",
                ["wzps://", "WZPS://", "https://", "[", "]", "]:", ":", "#", "%", "/", "?", "@",
@@ -352,6 +360,11 @@ def gen_relay_config():
         "not-utf8": b"[relay]\nidentity=\xff\xfe\n",
         "escapes": "[relay]\nidentity=a\\sb\\n\\t\\\\\nlisten=a\\;b;c\n",
         "locale": "[relay]\nidentity[de]=x\n",
+        # Found by fuzzing: an invalid escape, then "\" at the end of the line. GLib 2.74
+        # returns a string and sets its error twice; the value must still be refused.
+        "glib-escape-at-end": "[relay]\nidentity=a\\sb\\l\\\n",
+        "glib-escape-at-end-list": "[relay]\nlisten=a\\l\\\n",
+        "glib-escape-at-end-property": "[relay]\nreflectors=a\\l\\\n",
         "empty": "",
     }
     for name, content in files.items():
