@@ -4,11 +4,11 @@
  * wzp_relay_config_load_key_file()), and on success applied to a new WzpRelay, as the
  * daemon does before it listens. Promises: a file that does not load fails with
  * G_KEY_FILE_ERROR (GKeyFile's syntax) or WZP_RELAY_CONFIG_ERROR with a message that
- * begins with the file's name; a file that loads holds only what it can be applied with: no property
- * setter may warn (g_object_set_property() warns about a value of the wrong type or out of
- * range, and a warning aborts here), every configured property reads back as configured,
- * list values have no empty items, fingerprints and relay URIs are well-formed, and no
- * peer is listed twice.
+ * begins with the file's name; a file that loads holds only what it can be applied with:
+ * no value that GLib cannot read, no property setter that warns (g_object_set_property()
+ * warns about a value of the wrong type or out of range, and a warning aborts here), every
+ * configured property reads back as configured, list values have no empty items,
+ * fingerprints and relay URIs are well-formed, and no peer is listed twice.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
