@@ -64,4 +64,24 @@ gboolean        _wzp_known_relay_remember     (const char   *key,
                                                const char   *fingerprint,
                                                GError      **error);
 
+/* The file's parsing, apart from reading and writing it: a seam for the fuzz target
+ * (tests/fuzz/fuzz-known-relays.c), which runs it on bytes instead of a file. */
+/* The relay a key of the file names (as _wzp_known_relay_key()), or NULL. */
+char           *_wzp_known_relays_relay_from_key (const char *key);
+/* Sets @relay's pin in @file, its key encoded so that it reads back. */
+void            _wzp_known_relays_set_pin     (GKeyFile     *file,
+                                               const char   *relay,
+                                               const char   *fingerprint);
+/* @relay's pin in @file (*@out_fingerprint NULL: none); @path names the file in messages.
+ * FALSE (WZP_CLIENT_ERROR_KNOWN_RELAYS) when @relay's entry is not a usable pin. */
+gboolean        _wzp_known_relays_find_pin    (GKeyFile     *file,
+                                               const char   *path,
+                                               const char   *relay,
+                                               char        **out_fingerprint,
+                                               GError      **error);
+/* Copies into @fresh each line of a damaged file's @contents that still reads as a pin;
+ * returns how many relays @fresh then pins. */
+guint           _wzp_known_relays_salvage     (GKeyFile     *fresh,
+                                               const char   *contents);
+
 G_END_DECLS

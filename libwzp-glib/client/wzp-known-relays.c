@@ -73,8 +73,8 @@ _wzp_known_relay_key (const char *host,
 
 /* The relay (as _wzp_known_relay_key() names it) that a key of the file stands for, or
  * NULL if it names none. Also reads keys that were never encoded ("[::1]:4433"). */
-static char *
-relay_from_key (const char *key)
+char *
+_wzp_known_relays_relay_from_key (const char *key)
 {
   g_autofree char *text = g_uri_unescape_string (key, NULL);
   g_autofree char *host = NULL;
@@ -113,10 +113,10 @@ report_ignored_entry (const char *display_name,
                       "and fingerprint", key, display_name);
 }
 
-static void
-set_pin (GKeyFile   *file,
-         const char *relay,
-         const char *fingerprint)
+void
+_wzp_known_relays_set_pin (GKeyFile   *file,
+                           const char *relay,
+                           const char *fingerprint)
 {
   g_autofree char *key = g_uri_escape_string (relay, KEY_RESERVED_CHARS_ALLOWED, TRUE);
 
@@ -127,12 +127,12 @@ set_pin (GKeyFile   *file,
  * is not a fingerprint, or two entries for it that disagree (one host spelt two ways by
  * an earlier version), are errors; entries that do not parse are passed over, with a
  * message, and stay in the file. */
-static gboolean
-find_pin (GKeyFile    *file,
-          const char  *path,
-          const char  *relay,
-          char       **out_fingerprint,
-          GError     **error)
+gboolean
+_wzp_known_relays_find_pin (GKeyFile    *file,
+                            const char  *path,
+                            const char  *relay,
+                            char       **out_fingerprint,
+                            GError     **error)
 {
   g_autofree char *display_name = g_filename_display_name (path);
   g_auto(GStrv) keys = g_key_file_get_keys (file, GROUP, NULL, NULL);
@@ -140,7 +140,7 @@ find_pin (GKeyFile    *file,
 
   for (guint i = 0; keys != NULL && keys[i] != NULL; i++)
     {
-      g_autofree char *named = relay_from_key (keys[i]);
+      g_autofree char *named = _wzp_known_relays_relay_from_key (keys[i]);
       g_autofree char *value = g_key_file_get_string (file, GROUP, keys[i], NULL);
       gboolean mine = g_strcmp0 (named, relay) == 0;
 
@@ -280,9 +280,9 @@ copy_aside (const char  *path,
 
 /* Copies into @fresh every line of @contents that still reads as a pin; returns how many
  * relays it pins. */
-static guint
-salvage (GKeyFile   *fresh,
-         const char *contents)
+guint
+_wzp_known_relays_salvage (GKeyFile   *fresh,
+                           const char *contents)
 {
   g_auto(GStrv) lines = g_strsplit (contents, "\n", -1);
   g_auto(GStrv) keys = NULL;
@@ -296,10 +296,10 @@ salvage (GKeyFile   *fresh,
       if (equals == NULL || !g_utf8_validate (lines[i], -1, NULL))
         continue;
       *equals = '\0';
-      relay = relay_from_key (g_strstrip (lines[i]));
+      relay = _wzp_known_relays_relay_from_key (g_strstrip (lines[i]));
       value = g_strstrip (equals + 1);
       if (relay != NULL && wzp_fingerprint_is_valid (value))
-        set_pin (fresh, relay, value);
+        _wzp_known_relays_set_pin (fresh, relay, value);
     }
   keys = g_key_file_get_keys (fresh, GROUP, NULL, NULL);
   return keys != NULL ? g_strv_length (keys) : 0;
@@ -348,7 +348,7 @@ set_aside (const char    *path,
                     display_name, reason->message, local_error->message);
 
   display_aside = g_filename_display_name (aside);
-  kept = salvage (fresh, contents);
+  kept = _wzp_known_relays_salvage (fresh, contents);
   if (!write_file (fresh, path, &local_error))
     {
       /* The copy holds it; without the damaged file the next connection can go on. */
@@ -415,7 +415,8 @@ _wzp_known_relay_lookup (const char  *key,
   g_autofree char *path = known_relays_path ();
 
   *out_fingerprint = NULL;
-  return load (file, path, FALSE, error) && find_pin (file, path, key, out_fingerprint, error);
+  return load (file, path, FALSE, error) &&
+         _wzp_known_relays_find_pin (file, path, key, out_fingerprint, error);
 }
 
 static gboolean
@@ -446,7 +447,8 @@ _wzp_known_relay_remember (const char  *key,
     return save_failed (path, local_error, error);
   /* Read again, under the lock: another program may have remembered this relay since the
    * lookup, and none can until this one has written. */
-  if (!load (file, path, TRUE, error) || !find_pin (file, path, key, &pinned, error))
+  if (!load (file, path, TRUE, error) ||
+      !_wzp_known_relays_find_pin (file, path, key, &pinned, error))
     return FALSE;
   if (pinned != NULL && strcmp (pinned, fingerprint) != 0)
     {
@@ -458,7 +460,7 @@ _wzp_known_relay_remember (const char  *key,
   if (pinned != NULL)
     return TRUE;
 
-  set_pin (file, key, fingerprint);
+  _wzp_known_relays_set_pin (file, key, fingerprint);
   if (!write_file (file, path, &local_error))
     return save_failed (path, local_error, error);
   return TRUE;

@@ -107,7 +107,9 @@ parse_host_port (const char  *text,
 
         address = g_inet_address_new_from_string (bare);
       }
-      if (address == NULL || g_inet_address_get_family (address) != G_SOCKET_FAMILY_IPV6)
+      /* The zone too must be text, as a host name must (found by fuzz-relay-uri). */
+      if (address == NULL || g_inet_address_get_family (address) != G_SOCKET_FAMILY_IPV6 ||
+          !g_utf8_validate (host, -1, NULL))
         return invalid (error, _("“%s” in brackets is not an IPv6 address"), host);
       if (close[1] == ':')
         port_text = close + 2;

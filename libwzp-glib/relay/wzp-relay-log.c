@@ -384,7 +384,9 @@ log_limited (WzpRelay        *self,
 }
 
 /* A line of the relay's own words about a source, escaped and cut like client text,
- * since @format's arguments may quote some. */
+ * since @format's arguments may quote some. (The attribute: clang's -Wformat-nonliteral
+ * accepts a va_list format only from a function declared to take one.) */
+G_GNUC_PRINTF (7, 0)
 static void
 log_formatted (WzpRelay       *self,
                GLogLevelFlags  level,

@@ -71,6 +71,15 @@ gboolean      _wzp_relay_session_take_frame   (RelaySession  *self,
 /* Takes every byte read and not yet taken as frames (a connection handed over). */
 GBytes       *_wzp_relay_session_steal_input  (RelaySession  *self);
 
+/* A seam for the fuzz target of the frame extraction (tests/fuzz/fuzz-relay-session.c):
+ * a session without TLS or socket, whose plaintext comes from _feed() as _read() would
+ * add it after decryption. Only _take_frame(), _steal_input() and _free() may be called
+ * on it. */
+RelaySession *_wzp_relay_session_new_plaintext (void);
+void          _wzp_relay_session_feed          (RelaySession  *self,
+                                                const guint8  *data,
+                                                gsize          len);
+
 /* Encrypts @len bytes of @data into the send buffer (never fails: a write error shows up
  * in _flush()). */
 void          _wzp_relay_session_write        (RelaySession  *self,

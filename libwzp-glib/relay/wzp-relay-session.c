@@ -315,6 +315,27 @@ _wzp_relay_session_take_frame (RelaySession  *self,
   return TRUE;
 }
 
+RelaySession *
+_wzp_relay_session_new_plaintext (void)
+{
+  RelaySession *self = g_new0 (RelaySession, 1);
+
+  self->fd = -1;
+  return self;
+}
+
+void
+_wzp_relay_session_feed (RelaySession *self,
+                         const guint8 *data,
+                         gsize         len)
+{
+  g_return_if_fail (self->session == NULL);
+
+  /* The same buffer _read() fills, and the same rule: an idle session holds none. */
+  if (len > 0)
+    g_byte_array_append (rx_buffer (self), data, len);
+}
+
 GBytes *
 _wzp_relay_session_steal_input (RelaySession *self)
 {

@@ -8,12 +8,25 @@
 #                                      as on a call's end-to-end stream
 #   message.dict                       member names, type names and enumeration values
 #
+# and those of the other parsers (docs/fuzzing.md), each with its dictionary:
+#
+#   corpus/preamble/       control byte + a direct peer's preamble or a pipe's PipeReady
+#   corpus/presence/       PresenceUpdate payloads a federation peer sends, one a line
+#   corpus/relay-uri/      relay URIs, good and bad           relay-uri.dict
+#   corpus/relay-config/   the relay's key files              relay-config.dict
+#   corpus/known-relays/   files of relays trusted on first use  known-relays.dict
+#   corpus/media-frame/    binary frames (header and body)    media-frame.dict
+#   corpus/relay-session/  control byte + a client's decrypted byte stream
+#   (preamble.dict; presence and relay-session use message.dict)
+#
 # Run it from anywhere; it rewrites the files it owns and nothing else.
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+import hashlib
 import json
 import os
+import shutil
 import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -175,5 +188,284 @@ def main():
         f.write('"\\x00\\x01\\x00\\x00"\n"\\x00\\x01\\x00\\x01"\n')
 
 
+def fresh_dir(name):
+    """corpus/NAME, emptied: the generator owns every file in it."""
+    path = os.path.join(HERE, "corpus", name)
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    return path
+
+
+def write_dict(name, title, tokens):
+    with open(os.path.join(HERE, name), "w") as f:
+        f.write("# libFuzzer dictionary for %s (gen-corpus.py)\n" % title)
+        for token in tokens:
+            if isinstance(token, str):
+                token = token.encode("utf-8")
+            f.write('"%s"\n' % "".join(
+                chr(b) if 0x20 <= b < 0x7f and b not in (0x22, 0x5c) else "\\x%02x" % b
+                for b in token))
+
+
+# fuzz-preamble: the first byte is bit 0 frame mode, bit 1 non-blocking, bits 2-7 the read
+# size minus one.
+PREAMBLE = b"WZP\x01" + hashlib.sha256(CALL.encode()).digest()
+TLS_HELLO = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(32))
+
+
+def control(frame_mode, nonblocking, chunk):
+    return bytes([(int(frame_mode) | int(nonblocking) << 1 | (chunk - 1) << 2)])
+
+
+def gen_preamble():
+    out = fresh_dir("preamble")
+    pipe_ready = frame(payload("PipeReady", {"call_id": CALL}))
+    streams = {
+        "preamble-tls": (False, PREAMBLE + TLS_HELLO),
+        "preamble-only": (False, PREAMBLE),
+        "preamble-cut": (False, PREAMBLE[:20]),
+        "preamble-magic": (False, b"WZQ" + PREAMBLE[3:] + TLS_HELLO),
+        "preamble-version": (False, b"WZP\x02" + PREAMBLE[4:] + TLS_HELLO),
+        "preamble-other-call": (False, b"WZP\x01" + hashlib.sha256(b"other").digest()),
+        "preamble-tls-first": (False, TLS_HELLO),
+        "preamble-empty": (False, b""),
+        "frame-tls": (True, pipe_ready + TLS_HELLO),
+        "frame-only": (True, pipe_ready),
+        "frame-members": (True, frame(payload("PipeReady", {"call_id": CALL, "x": [1]})) +
+                          TLS_HELLO),
+        "frame-other-type": (True, frame(payload("Error", {"code": "bad_token",
+                                                           "message": "No"}))),
+        "frame-malformed": (True, frame(b'{"type":"PipeReady"') + TLS_HELLO),
+        "frame-no-call": (True, frame(b'{"type":"PipeReady"}')),
+        "frame-too-large": (True, struct.pack(">I", 4097) + b"{" * 64),
+        "frame-cut": (True, pipe_ready[:10]),
+        "frame-header-cut": (True, pipe_ready[:2]),
+        "frame-empty": (True, frame(b"")),
+    }
+    for name, (frame_mode, stream) in streams.items():
+        for nonblocking, chunk in [(False, 64), (True, 1), (False, 7)]:
+            tag = "%s-%s%d" % (name, "nb" if nonblocking else "b", chunk)
+            write(os.path.join(out, tag + ".bin"), control(frame_mode, nonblocking, chunk) + stream)
+    write_dict("preamble.dict", "fuzz-preamble",
+               [b"WZP\x01", PREAMBLE, PREAMBLE[4:], b"\x16\x03\x01", b'{"type":"PipeReady"',
+                '"call_id":"%s"' % CALL, b"\x00\x00\x00\x31", b"\x00\x00\x10\x00",
+                b"\x00\x00\x10\x01"])
+
+
+def gen_presence():
+    out = fresh_dir("presence")
+    fps = [FP1, FP2, "1111:2222:3333:4444:5555:6666:7777:8888"]
+
+    def update(**members):
+        return payload("PresenceUpdate", members)
+
+    cases = {
+        "snapshot": [update(added=fps, snapshot=True)],
+        "snapshot-empty": [update(snapshot=True)],
+        "snapshot-chunked": [update(added=fps[:2], snapshot=True, more=True),
+                             update(added=fps[2:], snapshot=True)],
+        "changes": [update(added=fps, snapshot=True), update(removed=[FP1]),
+                    update(added=[FP1], removed=[FP2]), update(removed=fps)],
+        "change-mid-snapshot": [update(added=[FP1], snapshot=True, more=True),
+                                update(added=[FP2]), update(snapshot=True, added=[FP2])],
+        "snapshot-removed-ignored": [update(added=[FP1], removed=[FP1], snapshot=True),
+                                     update(added=[FP2], removed=[FP1], snapshot=True,
+                                            more=True),
+                                     update(removed=[FP1, FP2], snapshot=True)],
+        "bad-fingerprint": [update(added=["0123:4567"]), update(added=[FP1.upper()])],
+        "not-strings": [b'{"type":"PresenceUpdate","added":[1,null,{}],"removed":"x",'
+                        b'"snapshot":"yes"}'],
+        "other-messages": [payload("Ping", {"timestamp_ms": 1}), b"not json",
+                           update(added=[FP2])],
+        "repeat": [update(added=[FP1, FP1]), update(removed=[FP2, FP2])],
+    }
+    for name, lines in cases.items():
+        write(os.path.join(out, name + ".txt"), b"\n".join(lines))
+
+
+RELAY_URIS = [
+    "wzps://relay.example.org", "wzps://relay.example.org:4433",
+    "wzps://relay.example.org:4433/", "WZPS://Relay.Example.ORG:1#" + FP1,
+    "wzps://192.168.88.21:65535#" + FP2, "wzps://[2001:db8::1]:4433#" + FP1,
+    "wzps://[fe80::1%eth0]:4433", "wzps://[::ffff:10.0.0.1]", "wzps://rélay.example:443",
+    "wzps://under_score.lan:5", "wzps://relay.example.org:0", "wzps://relay.example.org:65536",
+    "wzps://relay.example.org:99999999999999999999", "wzps://relay.example.org:",
+    "wzps://relay.example.org:4433#", "wzps://relay.example.org#" + FP1.upper(),
+    "wzps://relay.example.org#0123", "wzps://2001:db8::1", "wzps://[2001:db8::1",
+    "wzps://[2001:db8::1]x", "wzps://[relay.example.org]:1", "wzps://:4433",
+    "wzps://user@relay.example.org", "wzps://relay.example.org/path", "wzps://relay?x",
+    "https://relay.example.org", "relay.example.org:4433", "://x", "", "wzps://",
+    "wzps://relay example.org", "wzps://relay.example.org//", "wzps://\xff\xfe",
+    # Found by fuzzing: a zone that is not UTF-8 was taken as part of a valid host.
+    b"wzps://[fe80::1%eth0\x88]:4433",
+]
+
+
+def gen_relay_uri():
+    out = fresh_dir("relay-uri")
+    for i, uri in enumerate(RELAY_URIS):
+        if isinstance(uri, bytes):
+            data = uri
+        else:
+            data = uri.encode("latin-1") if "\xff" in uri else uri.encode("utf-8")
+        write(os.path.join(out, "uri-%02d" % i), data)
+    write_dict("relay-uri.dict", "fuzz-relay-uri",
+               ["wzps://", "WZPS://", "https://", "[", "]", "]:", ":", "#", "%", "/", "?", "@",
+                ":4433", ":65535", ":65536", ":0", FP1, "::1", "fe80::1%eth0", "::ffff:",
+                "127.0.0.1", "relay.example.org", "\u00e9", "\xff"])
+
+
+RELAY_KEYS = ["listen", "pipe-listen", "identity", "peers", "allowed-fingerprints",
+              "reflectors", "max-frame-size", "max-messages-per-second",
+              "max-pending-handshakes", "max-handshakes-per-ip", "max-tls-handshakes",
+              "client-hello-timeout", "handshake-timeout", "max-unregistered-per-ip",
+              "max-registrations", "max-registrations-per-ip", "max-calls-per-client",
+              "max-ringing-per-client", "max-ringing-per-ip", "max-ringing-per-callee",
+              "max-pipes-per-ip", "pipe-bytes-per-second", "pipe-burst-bytes",
+              "pipe-wait-timeout", "idle-timeout", "keepalive-interval", "ring-timeout",
+              "grace-period", "max-call-duration", "min-free-fds", "max-queued-bytes",
+              "pipe-forwarding", "fingerprint", "n-calls", "listen-addresses"]
+
+
+def gen_relay_config():
+    out = fresh_dir("relay-config")
+    example = os.path.join(HERE, "..", "..", "data", "wzp-relay.conf.example")
+    with open(example, "rb") as f:
+        text = f.read()
+    write(os.path.join(out, "example-commented.conf"), text)
+    # The example with every key set to its documented value.
+    uncommented = b"\n".join(line[1:] if line.startswith(b"#") and b"=" in line and
+                             b" " not in line.split(b"=")[0] else line
+                             for line in text.split(b"\n"))
+    write(os.path.join(out, "example.conf"), uncommented)
+    peer = "wzps://relay-b.example.org:4433#" + FP2
+    files = {
+        "daemon-keys": "[relay]\nlisten=[::]:4433; 0.0.0.0:4433 ;\npipe-listen=[::]:4434\n"
+                       "identity= /var/lib/wzp-relay/identity.pem \n",
+        "federation": "[federation]\npeers=%s;wzps://[2001:db8::2]:4433#%s\n" % (peer, FP1),
+        "federation-twice": "[federation]\npeers=%s;wzps://other:1#%s\n" % (peer, FP2),
+        "federation-no-fp": "[federation]\npeers=wzps://relay-b.example.org:4433\n",
+        "limits": "[limits]\nmax-frame-size=4096\nidle-timeout=0\nmax-queued-bytes="
+                  "18446744073709551615\nmin-free-fds=-1\n",
+        "lists": "[relay]\nallowed-fingerprints=%s;%s;\nreflectors=%s\n" % (FP1, FP2, peer),
+        "bad-fingerprint": "[relay]\nallowed-fingerprints=%s\n" % FP1.upper(),
+        "unknown-group": "[relays]\nlisten=[::]:1\n",
+        "unknown-key": "[limits]\nmax-frame-sise=1\n",
+        "read-only": "[relay]\nn-calls=3\n",
+        "wrong-group": "[limits]\nlisten=[::]:1\n",
+        "retired": "[relay]\npipe-forwarding=false\n",
+        "empty-listen": "[relay]\nlisten=;\n",
+        "twice": "[relay]\nidle-timeout=5\n[limits]\nidle-timeout=7\n",
+        "numbers": "[limits]\nring-timeout=1e3\nmax-calls-per-client= 4 \ngrace-period=0x10\n",
+        "not-utf8": b"[relay]\nidentity=\xff\xfe\n",
+        "escapes": "[relay]\nidentity=a\\sb\\n\\t\\\\\nlisten=a\\;b;c\n",
+        "locale": "[relay]\nidentity[de]=x\n",
+        # Found by fuzzing: an invalid escape, then "\" at the end of the line. GLib 2.74
+        # returns a string and sets its error twice; the value must still be refused.
+        "glib-escape-at-end": "[relay]\nidentity=a\\sb\\l\\\n",
+        "glib-escape-at-end-list": "[relay]\nlisten=a\\l\\\n",
+        "glib-escape-at-end-property": "[relay]\nreflectors=a\\l\\\n",
+        "empty": "",
+    }
+    for name, content in files.items():
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        write(os.path.join(out, name + ".conf"), content)
+    write_dict("relay-config.dict", "fuzz-relay-config",
+               ["[relay]", "[limits]", "[federation]", "=", ";", "\\;", "\\s", "\\n", "#",
+                "[de]", "true", "false", "0", "-1", "4294967295", "4294967296",
+                "18446744073709551615", "9223372036854775807", "[::]:4433", peer, FP1] +
+               ["\n%s=" % key for key in RELAY_KEYS])
+
+
+def gen_known_relays():
+    out = fresh_dir("known-relays")
+    header = ("# Relays that wzp trusted on first use: HOST:PORT=FINGERPRINT, where an IPv6 "
+              "address\n# [ADDRESS]:PORT is written %5BADDRESS%5D:PORT.\n")
+    files = {
+        "one": header + "[relays]\nrelay.example.org:4433=%s\n" % FP1,
+        "several": header + "[relays]\nrelay.example.org:4433=%s\n%%5B2001:db8::1%%5D:4433=%s\n"
+                   "10.0.0.1:1=%s\n" % (FP1, FP2, FP1),
+        "spellings": "[relays]\nRelay.Example.ORG:4433=%s\nrelay.example.org:4433=%s\n"
+                     % (FP1, FP2),
+        "spellings-same": "[relays]\nRELAY.example.org:4433=%s\nrelay.example.org:4433=%s\n"
+                          % (FP1, FP1),
+        "v6-forms": "[relays]\n%%5B::ffff:10.0.0.1%%5D:1=%s\n%%5Bfe80::1%%25eth0%%5D:2=%s\n"
+                    % (FP1, FP2),
+        "bad-value": "[relays]\nrelay.example.org:4433=not a fingerprint\nother:1= %s \n" % FP2,
+        "bad-key": "[relays]\nno-port=%s\n%%ZZ:1=%s\n%%FF:1=%s\n" % (FP1, FP1, FP1),
+        "idn": "[relays]\nr\u00e9lay.example:443=%s\n" % FP1,
+        "other-groups": "[other]\nrelay.example.org:4433=%s\n[relays]\n" % FP1,
+        "new-relay-bad": "[relays]\nrelay.example.org:4433=x\n",
+        "old-unencoded": "[relays]\n[::1]:4433=%s\nrelay.example.org:4433=%s\n" % (FP1, FP2),
+        "damaged": "relay.example.org:4433=%s\n[relays\n10.0.0.1:1=%s\n" % (FP1, FP2),
+        "damaged-binary": b"\xff\xfe[relays]\nrelay.example.org:4433=" + FP1.encode() + b"\n",
+        "empty": "",
+    }
+    for name, content in files.items():
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        write(os.path.join(out, name), content)
+    write_dict("known-relays.dict", "fuzz-known-relays",
+               ["[relays]", "\n", "=", "#", "%5B", "%5D", "%25", "%3A", ":4433", FP1,
+                "relay.example.org", "::1", "10.0.0.1", "\u00e9"])
+
+
+def gen_media_frame():
+    out = fresh_dir("media-frame")
+
+    def body(length):
+        return struct.pack(">BBII", 1, 0, 7, 48000) + b"\xfc" * length
+
+    cases = {
+        "opus-60": binary_frame(1, body(60)),
+        "opus-max": binary_frame(1, body(1275)),
+        "opus-over": binary_frame(1, body(1276)),
+        "empty-payload": binary_frame(1, body(0)),
+        "header-short": binary_frame(1, b"\x01\x00\x00"),
+        "flags-wrap": binary_frame(1, struct.pack(">BBII", 255, 0xff, 0xffffffff, 0xffffffff) +
+                                   b"x"),
+        "length-cut": binary_frame(1, body(100))[:50],
+        "length-over-input": bytes([1, 0, 5, 0]) + body(10),
+        "json-frame": frame(payload("Ping", {"timestamp_ms": 1})),
+        "reserved-kind": binary_frame(2, b"later"),
+        "too-large": bytes([1, 0x01, 0x00, 0x01]) + body(4),
+        "body-only": body(20),
+    }
+    for name, data in cases.items():
+        write(os.path.join(out, name + ".bin"), data)
+    write_dict("media-frame.dict", "fuzz-media-frame",
+               [b"\x01\x00\x05\x05", b"\x01\x00\x00\x0a", b"\x01\x00\x05\x06", b"\x00\x01\x00\x00",
+                b"\x00\x01\x00\x01", b"\xff\xff\xff\xff", b"\x00\x00\xbb\x80"])
+
+
+def gen_relay_session():
+    out = fresh_dir("relay-session")
+    frames = [frame(payload(t, m)) for t, m, _ in MESSAGES[:6]]
+    streams = {
+        "frames": b"".join(frames),
+        "one": frames[0],
+        "cut": frames[0] + frames[1][:17],
+        "empty-frames": frame(b"") * 3 + frames[2],
+        "too-large": frames[0] + struct.pack(">I", 65537) + b"{}",
+        "small-limit": frame(b"x" * 64) + frame(b"y" * 65),
+        "tls-bytes": TLS_HELLO,
+    }
+    for name, stream in streams.items():
+        for byte in (0x00, 0x0f, 0x7f, 0x80, 0xff):
+            write(os.path.join(out, "%s-%02x.bin" % (name, byte)), bytes([byte]) + stream)
+
+
+def main_more():
+    gen_preamble()
+    gen_presence()
+    gen_relay_uri()
+    gen_relay_config()
+    gen_known_relays()
+    gen_media_frame()
+    gen_relay_session()
+
+
 if __name__ == "__main__":
     main()
+    main_more()
