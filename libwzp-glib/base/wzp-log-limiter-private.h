@@ -61,7 +61,8 @@ guint          _wzp_log_limiter_get_size (WzpLogLimiter  *self);
  * suppressed counts of pairs gone quiet; @max_sources as for _wzp_log_limiter_new(). */
 WzpLimitedLog *_wzp_limited_log_new     (GMainContext    *context,
                                          guint            max_sources);
-/* Writes the suppressed counts still pending, then frees. */
+/* Frees the limiter and its timer; counts still pending are not written (call
+ * _wzp_limited_log_flush() first where they matter, as a stopping relay does). */
 void           _wzp_limited_log_free    (WzpLimitedLog   *self);
 /* Writes the suppressed counts still pending (a stopping service leaves none unsaid). */
 void           _wzp_limited_log_flush   (WzpLimitedLog   *self);

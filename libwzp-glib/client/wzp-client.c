@@ -967,14 +967,15 @@ make_room_for (WzpClient  *self,
   for (;;)
     {
       GQueue *queue = g_hash_table_lookup (self->awaiting_by_source, source);
-      gboolean per_source = queue != NULL && queue->length >= WZP_CLIENT_MAX_AWAITING_PER_SOURCE;
+      gboolean per_source = queue != NULL &&
+                            queue->length >= WZP_CLIENT_MAX_AWAITING_PER_SOURCE;
       Accepted *oldest;
       g_autofree char *message = NULL;
       GLogField extra[1];
 
       if (!per_source && self->awaiting_preamble.length < WZP_CLIENT_MAX_AWAITING_PREAMBLE)
         return;
-      oldest = per_source ? g_queue_peek_head (queue) : g_queue_peek_head (&self->awaiting_preamble);
+      oldest = g_queue_peek_head (per_source ? queue : &self->awaiting_preamble);
       message = g_strdup_printf ("%s: no preamble yet on port P; closed to make room for a "
                                  "new connection", oldest->remote);
       extra[0] = (GLogField) { "WZP_REMOTE_ADDRESS", oldest->remote, -1 };

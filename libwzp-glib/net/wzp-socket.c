@@ -471,6 +471,8 @@ _wzp_shared_port_finalize (GObject *object)
 {
   WzpSharedPort *self = WZP_SHARED_PORT (object);
 
+  /* A client going away still says how many lines it left out. */
+  _wzp_limited_log_flush (self->log);
   g_clear_pointer (&self->log, _wzp_limited_log_free);
   g_clear_pointer (&self->context, g_main_context_unref);
 
