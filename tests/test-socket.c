@@ -7,10 +7,13 @@
 #include <errno.h>
 #include <unistd.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <gio/gio.h>
 
+#include "test-util.h"
 #include "wzp-socket-private.h"
 
 static gboolean
@@ -494,6 +497,133 @@ test_no_fd_leak (void)
   g_assert_cmpuint (count_fds (), ==, before);
 }
 
+/* At the descriptor limit (issue 21: an idle flood made P spin at 99% of a core and write
+ * 134,713 "Too many open files" lines): accepting pauses a second at a time, with a
+ * bounded number of log lines, and P does not take the reserve. */
+
+static int
+raw_connect (guint16 port)
+{
+  struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons (port) };
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  g_assert_cmpint (fd, >=, 0);
+  dst.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  g_assert_cmpint (connect (fd, (struct sockaddr *) &dst, sizeof dst), ==, 0);
+  return fd;
+}
+
+static double
+cpu_seconds (void)
+{
+  struct rusage usage;
+
+  getrusage (RUSAGE_SELF, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+static guint
+count_limit_lines (const char *limit)
+{
+  GPtrArray *lines = wzp_test_log_captured ();
+  guint n = 0;
+
+  for (guint i = 0; i < lines->len; i++)
+    if (g_strcmp0 (g_hash_table_lookup (g_ptr_array_index (lines, i), "WZP_LIMIT"), limit) == 0)
+      n++;
+  return n;
+}
+
+/* Whether the other end closed @fd (P accepted it and, with no one to take it, closed). */
+static gboolean
+closed_by_peer (int fd)
+{
+  struct pollfd pfd = { .fd = fd, .events = POLLIN };
+  char byte;
+
+  return poll (&pfd, 1, 0) == 1 && recv (fd, &byte, 1, MSG_DONTWAIT) <= 0;
+}
+
+#define N_WAITING 40
+
+static void
+run_at_fd_limit (guint headroom)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WzpSharedPort) shared = _wzp_shared_port_new (0, WZP_SHARED_PORT_FLAGS_LOOPBACK,
+                                                          &error);
+  int fds[N_WAITING];
+  struct rlimit saved, low;
+  double cpu;
+  guint n_closed = 0;
+  int lowest;
+
+  g_assert_no_error (error);
+  /* A warning per failed accept is the very thing looked for: counted, not fatal. */
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  /* Connected before the limit goes down; they wait in P's backlog. */
+  for (guint i = 0; i < N_WAITING; i++)
+    fds[i] = raw_connect (_wzp_shared_port_get_port (shared));
+
+  wzp_test_log_capture_start ();
+  lowest = dup (0);
+  close (lowest);
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &saved), ==, 0);
+  low = saved;
+  low.rlim_cur = lowest + headroom;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &low), ==, 0);
+
+  cpu = cpu_seconds ();
+  wzp_test_spin (1500);
+  cpu = cpu_seconds () - cpu;
+
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &saved), ==, 0);
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+  for (guint i = 0; i < N_WAITING; i++)
+    {
+      n_closed += closed_by_peer (fds[i]);
+      close (fds[i]);
+    }
+  g_test_message ("headroom %u: %.3f s of CPU in 1.5 s, %u \"min-free-fds\" lines, %u of %u "
+                  "accepted", headroom, cpu, count_limit_lines ("min-free-fds"), n_closed,
+                  N_WAITING);
+  /* No busy loop: a spinning accept took a whole core. */
+  g_assert_cmpfloat (cpu, <, 0.3);
+  /* Said, and not once per failed accept: a pause a second, one line each. */
+  g_assert_cmpuint (count_limit_lines ("min-free-fds"), >=, 1);
+  g_assert_cmpuint (count_limit_lines ("min-free-fds"), <=, 3);
+  /* Within the reserve, at most one connection a pause is accepted (and closed). */
+  g_assert_cmpuint (n_closed, <=, 2);
+  wzp_test_log_capture_stop ();
+}
+
+static void
+test_fd_limit_accept_fails (void)
+{
+  if (g_test_subprocess ())
+    {
+      run_at_fd_limit (0);   /* accept(2) fails with EMFILE */
+      return;
+    }
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stderr_unmatched ("*Too many open files*");
+}
+
+static void
+test_fd_limit_reserve (void)
+{
+  if (g_test_subprocess ())
+    {
+      run_at_fd_limit (10);   /* accept(2) works, but leaves fewer than the reserve */
+      return;
+    }
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stderr_unmatched ("*Too many open files*");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -508,6 +638,8 @@ main (int   argc,
   g_test_add_func ("/wzp/socket/shared-port/connect-errors", test_connect_errors);
   g_test_add_func ("/wzp/socket/shared-port/connect-cancelled", test_connect_cancelled);
   g_test_add_func ("/wzp/socket/shared-port/no-fd-leak", test_no_fd_leak);
+  g_test_add_func ("/wzp/socket/shared-port/fd-limit/accept-fails", test_fd_limit_accept_fails);
+  g_test_add_func ("/wzp/socket/shared-port/fd-limit/reserve", test_fd_limit_reserve);
 
   return g_test_run ();
 }

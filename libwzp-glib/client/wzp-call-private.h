@@ -19,6 +19,12 @@ G_BEGIN_DECLS
 /* Default deadline (docs/decisions.md, "Upgrade and fallback"). */
 #define WZP_CALL_CONNECT_DEADLINE_MS 10000
 
+/* The peer's dials that come before our CallSetup (a ringing call) are held for the race,
+ * at most this many (the oldest closed at the cap), each at most the relay's default ring
+ * timeout (docs/calls.md, "Port P under a flood"). */
+#define WZP_CALL_MAX_EARLY_ACCEPTED   8
+#define WZP_CALL_EARLY_ACCEPTED_MAX_S 45
+
 /* What a call sends upward, through the client that made it: the call never calls the
  * client (docs/calls.md, "Code"). @owner is the first argument of both; the call holds a
  * weak pointer to it, and sends nothing once it is gone. */
@@ -101,6 +107,8 @@ void       _wzp_call_start              (WzpCall      *self,
 /* Direct connections accepted on P: does the preamble name this call, and take it. */
 gboolean   _wzp_call_matches_preamble   (WzpCall      *self,
                                          const guint8 *preamble);
+/* Test-only: how many of the peer's early dials the call holds. */
+guint      _wzp_call_get_n_early_accepted (WzpCall    *self);
 void       _wzp_call_take_accepted      (WzpCall      *self,
                                          GSocketConnection *connection);
 /* Ends the call locally without telling anyone (the client is going away). */
@@ -156,7 +164,9 @@ struct _WzpCall
   gboolean         reconnecting;       /* the agreed path died; looking for another */
   GString         *outcomes;           /* every candidate's outcome, for the error */
   GPtrArray       *races;              /* WzpRace*: rounds of direct attempts, newest last */
-  GPtrArray       *early_accepted;     /* peer dials that came before our CallSetup */
+  GPtrArray       *early_accepted;     /* peer dials that came before our CallSetup,
+                                        * oldest first */
+  guint            early_timeout_id;   /* closes the oldest early dial when it is too old */
   guint            head_start_id;
   WzpPeerCandidates *peer_candidates;  /* what to dial: CallSetup, then CandidateUpdates */
   guint            announced_serial;   /* the client's candidates serial the peer knows */

@@ -317,6 +317,7 @@ _wzp_call_end (WzpCall         *self,
   g_cancellable_cancel (self->cancellable);
   stop_races (self);
   g_ptr_array_set_size (self->early_accepted, 0);
+  _wzp_clear_source (self->context, &self->early_timeout_id);
   _wzp_clear_source (self->context, &self->deadline_id);
   _wzp_nominator_stop (self->nominator, in_band);
   _wzp_call_voice_stop (self);
@@ -594,6 +595,7 @@ start_race (WzpCall *self)
         _wzp_race_take_accepted (race, g_ptr_array_index (self->early_accepted, i));
     }
   g_ptr_array_set_size (self->early_accepted, 0);
+  _wzp_clear_source (self->context, &self->early_timeout_id);
 
   /* The relay pipe gets going after the head start, or at once when there is nothing
    * direct to try. */
@@ -665,6 +667,78 @@ _wzp_call_matches_preamble (WzpCall      *self,
   return memcmp (mine, preamble, WZP_PREAMBLE_LEN) == 0;
 }
 
+/* Early dials: whoever knows the call id (the peer, but also the relay) can dial P while
+ * the call rings, and each one held costs a descriptor: at most WZP_CALL_MAX_EARLY_ACCEPTED,
+ * each for at most WZP_CALL_EARLY_ACCEPTED_MAX_S. */
+
+#define EARLY_SINCE_KEY "wzp-early-since-s"
+
+static gint64
+early_since_s (GSocketConnection *connection)
+{
+  return GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (connection), EARLY_SINCE_KEY));
+}
+
+static gboolean early_timeout_cb (gpointer user_data);
+
+static void
+schedule_early_timeout (WzpCall *self)
+{
+  gint64 now_s = g_get_monotonic_time () / G_USEC_PER_SEC;
+  gint64 left_s;
+
+  _wzp_clear_source (self->context, &self->early_timeout_id);
+  if (self->early_accepted->len == 0)
+    return;
+  left_s = early_since_s (g_ptr_array_index (self->early_accepted, 0)) +
+           WZP_CALL_EARLY_ACCEPTED_MAX_S - now_s;
+  self->early_timeout_id = _wzp_timeout_add_seconds (self->context, (guint) MAX (left_s, 1),
+                                                     early_timeout_cb, self);
+}
+
+static gboolean
+early_timeout_cb (gpointer user_data)
+{
+  WzpCall *self = user_data;
+  gint64 now_s = g_get_monotonic_time () / G_USEC_PER_SEC;
+
+  self->early_timeout_id = 0;
+  while (self->early_accepted->len > 0 &&
+         early_since_s (g_ptr_array_index (self->early_accepted, 0)) +
+         WZP_CALL_EARLY_ACCEPTED_MAX_S <= now_s)
+    {
+      GSocketConnection *oldest = g_ptr_array_index (self->early_accepted, 0);
+
+      g_io_stream_close (G_IO_STREAM (oldest), NULL, NULL);
+      g_ptr_array_remove_index (self->early_accepted, 0);
+    }
+  schedule_early_timeout (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+hold_early (WzpCall           *self,
+            GSocketConnection *connection)
+{
+  gint64 now_s = g_get_monotonic_time () / G_USEC_PER_SEC;
+
+  while (self->early_accepted->len >= WZP_CALL_MAX_EARLY_ACCEPTED)
+    {
+      g_io_stream_close (G_IO_STREAM (g_ptr_array_index (self->early_accepted, 0)), NULL, NULL);
+      g_ptr_array_remove_index (self->early_accepted, 0);
+    }
+  g_object_set_data (G_OBJECT (connection), EARLY_SINCE_KEY, GSIZE_TO_POINTER ((gsize) now_s));
+  g_ptr_array_add (self->early_accepted, g_object_ref (connection));
+  if (self->early_timeout_id == 0)
+    schedule_early_timeout (self);
+}
+
+guint
+_wzp_call_get_n_early_accepted (WzpCall *self)
+{
+  return self->early_accepted->len;
+}
+
 void
 _wzp_call_take_accepted (WzpCall           *self,
                          GSocketConnection *connection)
@@ -677,7 +751,7 @@ _wzp_call_take_accepted (WzpCall           *self,
     _wzp_race_take_accepted (g_ptr_array_index (self->races, self->races->len - 1),
                              connection);
   else if (self->phase == WZP_CALL_PHASE_SIGNALLING)
-    g_ptr_array_add (self->early_accepted, g_object_ref (connection));   /* keep for the race */
+    hold_early (self, connection);   /* keep for the race */
   else
     g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
 }
@@ -1709,6 +1783,7 @@ wzp_call_finalize (GObject *object)
   g_free (self->pipe_secret);
   g_clear_pointer (&self->peer_candidates, _wzp_peer_candidates_unref);
   g_clear_pointer (&self->races, g_ptr_array_unref);
+  _wzp_clear_source (self->context, &self->early_timeout_id);
   g_clear_pointer (&self->early_accepted, g_ptr_array_unref);
   g_string_free (self->outcomes, TRUE);
   g_free (self->call_id);

@@ -28,6 +28,19 @@ WzpSharedPort  *_wzp_client_get_shared_port   (WzpClient    *self);
 GMainContext   *_wzp_client_get_context      (WzpClient    *self);
 WzpNetworkInfo *_wzp_client_get_network_info  (WzpClient    *self);
 
+/* Port P under a flood (docs/calls.md, "Port P under a flood"): connections whose preamble
+ * is not in yet, at most this many per source (IPv4 address or IPv6 /64) and in total,
+ * the oldest closed to make room, each closed after the deadline. */
+#define WZP_CLIENT_MAX_AWAITING_PER_SOURCE 8
+#define WZP_CLIENT_MAX_AWAITING_PREAMBLE   64
+#define WZP_CLIENT_PREAMBLE_DEADLINE_S     2
+/* Of the reflectors the relay lists, the most that are probed (only pinned ones are). */
+#define WZP_CLIENT_MAX_RELAY_REFLECTORS    2
+/* Test-only: how many connections on P wait for their preamble, from @source (an
+ * _wzp_address_source_key()) or, if NULL, in all. */
+guint           _wzp_client_get_n_awaiting_preamble (WzpClient  *self,
+                                                     const char *source);
+
 /* The retry policy (docs/relay.md, "When the relay turns clients away"), for the client
  * and its tests. The nominal wait after a failure with @error, the last nominal wait
  * being @previous_ms (0: the first failure since a success): 250 ms doubling to 10 s, and

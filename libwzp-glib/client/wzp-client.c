@@ -96,6 +96,9 @@ struct _WzpClient
   guint              announce_id;       /* idle: tell the calls about new candidates */
 
   GHashTable        *calls;             /* call_id -> WzpCall (owned) */
+
+  GQueue             awaiting_preamble;   /* Accepted*: on P, oldest first */
+  GHashTable        *awaiting_by_source;  /* source key -> GQueue* of Accepted (owned) */
 };
 
 G_DEFINE_FINAL_TYPE (WzpClient, wzp_client, G_TYPE_OBJECT)
@@ -544,19 +547,35 @@ set_observed (WzpClient  *self,
 }
 
 /* NAT type: the configured reflectors and those the relay names in its ack, each once
- * (wzp-client-reflectors.c). */
+ * (wzp-client-reflectors.c). Of the relay's, at most WZP_CLIENT_MAX_RELAY_REFLECTORS and
+ * only pinned ones (docs/candidates.md, "Reflectors"): the list is the relay's word, and
+ * each probe is a connection from P to wherever it points. */
 static void
 probe_reflectors (WzpClient  *self,
                   WzpMessage *ack)
 {
   g_auto(GStrv) from_relay = _wzp_message_dup_strv (ack, "reflectors");
+  guint n_probed = 0;
 
   for (guint i = 0; self->reflectors != NULL && self->reflectors[i] != NULL; i++)
     _wzp_client_probe_reflector (self, self->reflectors[i]);
-  for (guint i = 0; from_relay[i] != NULL; i++)
-    if (self->reflectors == NULL ||
-        !g_strv_contains ((const char * const *) self->reflectors, from_relay[i]))
+  for (guint i = 0; from_relay[i] != NULL && n_probed < WZP_CLIENT_MAX_RELAY_REFLECTORS; i++)
+    {
+      g_autofree char *host = NULL;
+      g_autofree char *pin = NULL;
+      guint16 port;
+
+      if (self->reflectors != NULL &&
+          g_strv_contains ((const char * const *) self->reflectors, from_relay[i]))
+        continue;
+      if (!_wzp_relay_uri_parse (from_relay[i], &host, &port, &pin, NULL) || pin == NULL)
+        {
+          g_debug ("Not probing reflector “%s” from the relay: it has no pin", from_relay[i]);
+          continue;
+        }
       _wzp_client_probe_reflector (self, from_relay[i]);
+      n_probed++;
+    }
 }
 
 static void
@@ -844,7 +863,10 @@ dialled_cb (GObject      *source,
 }
 
 /* Direct connections accepted on P: the dialler's preamble says which call (by a hash of
- * its id); anything else is closed. */
+ * its id); anything else is closed. Until its preamble is in, a connection costs a
+ * descriptor and says nothing about who it is, so those waiting are capped per source and
+ * in total, the oldest closed to make room, and given PREAMBLE_DEADLINE_S (docs/calls.md,
+ * "Port P under a flood"): a real dialler sends its preamble with its first bytes. */
 typedef struct
 {
   WzpClient         *client;
@@ -852,16 +874,48 @@ typedef struct
   guint8             preamble[WZP_PREAMBLE_LEN];
   guint              timeout_id;
   GCancellable      *cancellable;
+  char              *source;        /* _wzp_address_source_key() */
+  char              *remote;        /* IP:PORT, for the log */
+  GList              link;          /* in awaiting_preamble, while waiting */
+  GList              source_link;   /* in its source's queue, while waiting */
 } Accepted;
+
+static void
+accepted_unlink (Accepted *accepted)
+{
+  WzpClient *self = accepted->client;
+  GQueue *queue;
+
+  if (accepted->link.data == NULL)
+    return;
+  g_queue_unlink (&self->awaiting_preamble, &accepted->link);
+  queue = g_hash_table_lookup (self->awaiting_by_source, accepted->source);
+  g_queue_unlink (queue, &accepted->source_link);
+  if (g_queue_is_empty (queue))
+    g_hash_table_remove (self->awaiting_by_source, accepted->source);
+  accepted->link.data = NULL;
+}
 
 static void
 accepted_free (Accepted *accepted)
 {
+  accepted_unlink (accepted);
   _wzp_clear_source (accepted->client->context, &accepted->timeout_id);
   g_object_unref (accepted->client);
   g_object_unref (accepted->conn);
   g_object_unref (accepted->cancellable);
+  g_free (accepted->source);
+  g_free (accepted->remote);
   g_free (accepted);
+}
+
+/* Stops waiting for @accepted's preamble: its read fails, and its callback closes it. */
+static void
+accepted_give_up (Accepted *accepted)
+{
+  accepted_unlink (accepted);
+  _wzp_clear_source (accepted->client->context, &accepted->timeout_id);
+  g_cancellable_cancel (accepted->cancellable);
 }
 
 static gboolean
@@ -870,7 +924,7 @@ accepted_timeout_cb (gpointer user_data)
   Accepted *accepted = user_data;
 
   accepted->timeout_id = 0;
-  g_cancellable_cancel (accepted->cancellable);
+  accepted_give_up (accepted);
   return G_SOURCE_REMOVE;
 }
 
@@ -885,8 +939,9 @@ accepted_preamble_cb (GObject      *source,
   GHashTableIter iter;
   WzpCall *call;
 
+  accepted_unlink (accepted);
   if (g_input_stream_read_all_finish (G_INPUT_STREAM (source), result, &n, NULL) &&
-      n == WZP_PREAMBLE_LEN)
+      n == WZP_PREAMBLE_LEN && !g_cancellable_is_cancelled (accepted->cancellable))
     {
       g_hash_table_iter_init (&iter, self->calls);
       while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &call))
@@ -902,22 +957,87 @@ accepted_preamble_cb (GObject      *source,
   accepted_free (accepted);
 }
 
+/* At a cap, the connection that has waited longest makes room: a real dialler's preamble
+ * comes one round trip after its connect, so the oldest silent one is almost surely idle,
+ * and idle ones cannot keep a real peer behind the same address (a carrier NAT) out. */
+static void
+make_room_for (WzpClient  *self,
+               const char *source)
+{
+  for (;;)
+    {
+      GQueue *queue = g_hash_table_lookup (self->awaiting_by_source, source);
+      gboolean per_source = queue != NULL &&
+                            queue->length >= WZP_CLIENT_MAX_AWAITING_PER_SOURCE;
+      Accepted *oldest;
+      g_autofree char *message = NULL;
+      GLogField extra[1];
+
+      if (!per_source && self->awaiting_preamble.length < WZP_CLIENT_MAX_AWAITING_PREAMBLE)
+        return;
+      oldest = g_queue_peek_head (per_source ? queue : &self->awaiting_preamble);
+      message = g_strdup_printf ("%s: no preamble yet on port P; closed to make room for a "
+                                 "new connection", oldest->remote);
+      extra[0] = (GLogField) { "WZP_REMOTE_ADDRESS", oldest->remote, -1 };
+      _wzp_limited_log_write (_wzp_shared_port_get_log (self->shared_port), G_LOG_LEVEL_INFO,
+                              oldest->source, "WZP_LIMIT",
+                              per_source ? "max-awaiting-preamble-per-source"
+                                         : "max-awaiting-preamble",
+                              extra, G_N_ELEMENTS (extra), message);
+      accepted_give_up (oldest);
+    }
+}
+
 static void
 port_incoming_cb (WzpSharedPort     *port,
                   GSocketConnection *connection,
                   WzpClient         *self)
 {
-  Accepted *accepted = g_new0 (Accepted, 1);
+  g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
+  Accepted *accepted;
+  GQueue *queue;
 
+  if (remote == NULL || !G_IS_INET_SOCKET_ADDRESS (remote))
+    return;   /* closed when the emission ends */
+
+  accepted = g_new0 (Accepted, 1);
   accepted->client = g_object_ref (self);
   accepted->conn = g_object_ref (connection);
   accepted->cancellable = g_cancellable_new ();
-  accepted->timeout_id = _wzp_timeout_add_seconds (accepted->client->context, 5,
+  accepted->source = _wzp_address_source_key (
+    g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+  accepted->remote = _wzp_address_to_string (remote);
+
+  make_room_for (self, accepted->source);
+  queue = g_hash_table_lookup (self->awaiting_by_source, accepted->source);
+  if (queue == NULL)
+    {
+      queue = g_queue_new ();
+      g_hash_table_insert (self->awaiting_by_source, g_strdup (accepted->source), queue);
+    }
+  accepted->link.data = accepted;
+  accepted->source_link.data = accepted;
+  g_queue_push_tail_link (&self->awaiting_preamble, &accepted->link);
+  g_queue_push_tail_link (queue, &accepted->source_link);
+
+  accepted->timeout_id = _wzp_timeout_add_seconds (self->context, WZP_CLIENT_PREAMBLE_DEADLINE_S,
                                                    accepted_timeout_cb, accepted);
   /* Exact read: the dialler's TLS follows the preamble. */
   g_input_stream_read_all_async (g_io_stream_get_input_stream (G_IO_STREAM (connection)),
                                  accepted->preamble, WZP_PREAMBLE_LEN, G_PRIORITY_DEFAULT,
                                  accepted->cancellable, accepted_preamble_cb, accepted);
+}
+
+guint
+_wzp_client_get_n_awaiting_preamble (WzpClient  *self,
+                                     const char *source)
+{
+  GQueue *queue;
+
+  if (source == NULL)
+    return self->awaiting_preamble.length;
+  queue = g_hash_table_lookup (self->awaiting_by_source, source);
+  return queue != NULL ? queue->length : 0;
 }
 
 static void
@@ -1808,6 +1928,7 @@ wzp_client_finalize (GObject *object)
   g_clear_object (&self->identity);
   g_clear_pointer (&self->calls, g_hash_table_unref);
   g_clear_pointer (&self->local, _wzp_local_candidates_unref);
+  g_clear_pointer (&self->awaiting_by_source, g_hash_table_unref);
   g_free (self->relay_uri);
   g_free (self->alias);
   g_free (self->audio_source);
@@ -2091,4 +2212,6 @@ wzp_client_init (WzpClient *self)
   self->context = g_main_context_ref_thread_default ();
   self->calls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->local = _wzp_local_candidates_new_unknown (0);
+  self->awaiting_by_source = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                    (GDestroyNotify) g_queue_free);
 }

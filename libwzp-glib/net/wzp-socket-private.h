@@ -18,6 +18,8 @@
 
 #include <gio/gio.h>
 
+#include "wzp-log-limiter-private.h"
+
 G_BEGIN_DECLS
 
 #define WZP_SOCKET_ERROR (_wzp_socket_error_quark ())
@@ -33,6 +35,17 @@ GQuark           _wzp_socket_error_quark          (void);
 
 /* The listen backlog of P. */
 #define WZP_SHARED_PORT_BACKLOG 128
+/* Descriptors P keeps free: a connection accepted with fewer left is closed and accepting
+ * pauses for a second (the relay's default min-free-fds; docs/calls.md, "Port P under a
+ * flood"). */
+#define WZP_SHARED_PORT_MIN_FREE_FDS 64
+/* The most sources P's log lines are rate limited for one by one (then they share). */
+#define WZP_SHARED_PORT_LOG_MAX_SOURCES 256
+
+/* Whether a new descriptor @fd leaves fewer than @min_free below RLIMIT_NOFILE: used by
+ * the relay and by P to stop accepting before accept(2) fails (and spins) at the limit. */
+gboolean         _wzp_fds_low                     (int                   fd,
+                                                   guint                 min_free);
 
 typedef enum {
   WZP_SHARED_PORT_FLAGS_NONE     = 0,
@@ -45,7 +58,8 @@ G_DECLARE_FINAL_TYPE (WzpSharedPort, _wzp_shared_port, WZP, SHARED_PORT, GObject
 
 /* Signal ::incoming (GSocketConnection *connection): an accepted connection on P, with
  * TCP_NODELAY and SO_LINGER 0 set. A handler that wants it takes a reference; otherwise
- * it is closed when the emission ends.
+ * it is closed when the emission ends. Accepting pauses for a second while descriptors
+ * run low (WZP_SHARED_PORT_MIN_FREE_FDS), with a rate-limited log line.
  *
  * Listens on P. @port 0 picks a random free port (the kernel's choice for IPv4, and the
  * IPv6 listener takes the same; retried a few times if that port is taken for IPv6).
@@ -57,6 +71,12 @@ WzpSharedPort   *_wzp_shared_port_new             (guint16               port,
                                                    GError              **error);
 guint16          _wzp_shared_port_get_port        (WzpSharedPort        *self);
 gboolean         _wzp_shared_port_has_ipv6        (WzpSharedPort        *self);
+/* The rate-limited log (base/wzp-log-limiter-private.h) for lines about what remote
+ * hosts do to P: the client's preamble caps write theirs through it too. */
+WzpLimitedLog   *_wzp_shared_port_get_log         (WzpSharedPort        *self);
+/* Test-only: the descriptor reserve (default WZP_SHARED_PORT_MIN_FREE_FDS). */
+void             _wzp_shared_port_set_min_free_fds (WzpSharedPort       *self,
+                                                    guint                min_free_fds);
 /* Stops accepting and closes the listeners (dispose does it too). */
 void             _wzp_shared_port_close           (WzpSharedPort        *self);
 

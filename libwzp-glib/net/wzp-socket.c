@@ -8,12 +8,15 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <gio/gio.h>
 
 #include "wzp-address-private.h"
+#include "wzp-log-limiter-private.h"
 #include "wzp-socket-private.h"
+#include "wzp-timeout-private.h"
 
 G_DEFINE_QUARK (wzp-socket-error-quark, _wzp_socket_error)
 
@@ -285,7 +288,12 @@ struct _WzpSharedPort
   WzpSharedPortFlags  flags;
   GSocket            *listener4;
   GSocket            *listener6;   /* NULL without IPv6 */
-  GSocketService     *service;
+  GMainContext       *context;     /* thread-default at construction */
+  GSource            *accept4;     /* NULL while paused or closed */
+  GSource            *accept6;
+  guint               resume_id;   /* accepting again after a pause */
+  guint               min_free_fds;
+  WzpLimitedLog      *log;         /* lines about what remote hosts do to P */
 };
 
 G_DEFINE_FINAL_TYPE (WzpSharedPort, _wzp_shared_port, G_TYPE_OBJECT)
@@ -296,21 +304,151 @@ enum {
 };
 static guint signals[N_SIGNALS];
 
-static gboolean
-incoming_cb (WzpSharedPort     *self,
-             GSocketConnection *connection,
-             GObject           *source_object,
-             GSocketService    *service)
+/* Accepting: a loop of our own rather than GSocketService, which on a failed accept(2)
+ * (EMFILE) warns and accepts again at once: at the descriptor limit a flood of idle
+ * connections made it spin at 99% of a core and write 134,713 log lines. Here a
+ * connection is refused while descriptors run low (the same reserve check as the
+ * relay's), and accepting pauses for a second, with one rate-limited log line. */
+
+gboolean
+_wzp_fds_low (int   fd,
+              guint min_free)
 {
-  GSocket *socket = g_socket_connection_get_socket (connection);
-  g_autoptr(GError) error = NULL;
+  struct rlimit rl;
 
-  if (!set_int_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY", &error) ||
-      !_wzp_socket_set_linger_zero (socket, TRUE, &error))
-    g_debug ("Shared port %u: %s", self->port, error->message);
+  /* Linux hands out the lowest free descriptor, so a new fd's number is close to the
+   * number of open files. */
+  if (getrlimit (RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+    return FALSE;
+  return (rlim_t) fd + min_free >= rl.rlim_cur;
+}
 
-  g_signal_emit (self, signals[SIGNAL_INCOMING], 0, connection);
-  return TRUE;
+static void start_accepting (WzpSharedPort *self);
+
+static void
+stop_accepting (WzpSharedPort *self)
+{
+  if (self->accept4 != NULL)
+    {
+      g_source_destroy (self->accept4);
+      g_clear_pointer (&self->accept4, g_source_unref);
+    }
+  if (self->accept6 != NULL)
+    {
+      g_source_destroy (self->accept6);
+      g_clear_pointer (&self->accept6, g_source_unref);
+    }
+}
+
+static gboolean
+resume_cb (gpointer user_data)
+{
+  WzpSharedPort *self = user_data;
+
+  self->resume_id = 0;
+  start_accepting (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+pause_accepting (WzpSharedPort *self,
+                 const char    *why)
+{
+  g_autofree char *message = g_strdup_printf ("Shared port %u: %s; not accepting "
+                                              "connections for a second", self->port, why);
+
+  _wzp_limited_log_write (self->log, G_LOG_LEVEL_INFO, NULL, "WZP_LIMIT", "min-free-fds",
+                          NULL, 0, message);
+  stop_accepting (self);
+  if (self->resume_id == 0)
+    self->resume_id = _wzp_timeout_add_seconds (self->context, 1, resume_cb, self);
+}
+
+/* At most this many accepts per wake-up, so a flood cannot starve the main loop. */
+#define ACCEPTS_PER_WAKEUP 16
+
+static gboolean
+accept_cb (GSocket      *listener,
+           GIOCondition  condition,
+           gpointer      user_data)
+{
+  WzpSharedPort *self = user_data;
+  g_autoptr(WzpSharedPort) keep = g_object_ref (self);   /* a handler may close the port */
+
+  for (guint i = 0; i < ACCEPTS_PER_WAKEUP; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GSocket) socket = g_socket_accept (listener, NULL, &error);
+      g_autoptr(GSocketConnection) connection = NULL;
+
+      if (socket == NULL)
+        {
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            return G_SOURCE_CONTINUE;
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES))
+            {
+              pause_accepting (self, "out of file descriptors");
+              return G_SOURCE_REMOVE;
+            }
+          /* ECONNABORTED and the like: that one connection is gone, not the listener. */
+          g_debug ("Shared port %u: accept: %s", self->port, error->message);
+          continue;
+        }
+      if (_wzp_fds_low (g_socket_get_fd (socket), self->min_free_fds))
+        {
+          g_socket_close (socket, NULL);
+          pause_accepting (self, "running out of file descriptors");
+          return G_SOURCE_REMOVE;
+        }
+      if (!set_int_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY", &error) ||
+          !_wzp_socket_set_linger_zero (socket, TRUE, &error))
+        g_debug ("Shared port %u: %s", self->port, error->message);
+
+      connection = g_socket_connection_factory_create_connection (socket);
+      g_signal_emit (self, signals[SIGNAL_INCOMING], 0, connection);
+      if (self->listener4 == NULL || self->resume_id != 0)
+        return G_SOURCE_REMOVE;   /* closed or paused by a handler */
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static GSource *
+watch_listener (WzpSharedPort *self,
+                GSocket       *listener)
+{
+  GSource *source = g_socket_create_source (listener, G_IO_IN, NULL);
+
+  g_source_set_callback (source, G_SOURCE_FUNC (accept_cb), self, NULL);
+  g_source_attach (source, self->context);
+  return source;
+}
+
+static void
+start_accepting (WzpSharedPort *self)
+{
+  if (self->listener4 == NULL)
+    return;
+  if (self->accept4 == NULL)
+    self->accept4 = watch_listener (self, self->listener4);
+  if (self->listener6 != NULL && self->accept6 == NULL)
+    self->accept6 = watch_listener (self, self->listener6);
+}
+
+WzpLimitedLog *
+_wzp_shared_port_get_log (WzpSharedPort *self)
+{
+  g_return_val_if_fail (WZP_IS_SHARED_PORT (self), NULL);
+
+  return self->log;
+}
+
+void
+_wzp_shared_port_set_min_free_fds (WzpSharedPort *self,
+                                   guint          min_free_fds)
+{
+  g_return_if_fail (WZP_IS_SHARED_PORT (self));
+
+  self->min_free_fds = min_free_fds;
 }
 
 void
@@ -318,19 +456,27 @@ _wzp_shared_port_close (WzpSharedPort *self)
 {
   g_return_if_fail (WZP_IS_SHARED_PORT (self));
 
-  if (self->service != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (self->service, self);
-      g_socket_service_stop (self->service);
-      g_socket_listener_close (G_SOCKET_LISTENER (self->service));
-      g_clear_object (&self->service);
-    }
+  stop_accepting (self);
+  _wzp_clear_source (self->context, &self->resume_id);
   if (self->listener4 != NULL)
     g_socket_close (self->listener4, NULL);
   if (self->listener6 != NULL)
     g_socket_close (self->listener6, NULL);
   g_clear_object (&self->listener4);
   g_clear_object (&self->listener6);
+}
+
+static void
+_wzp_shared_port_finalize (GObject *object)
+{
+  WzpSharedPort *self = WZP_SHARED_PORT (object);
+
+  /* A client going away still says how many lines it left out. */
+  _wzp_limited_log_flush (self->log);
+  g_clear_pointer (&self->log, _wzp_limited_log_free);
+  g_clear_pointer (&self->context, g_main_context_unref);
+
+  G_OBJECT_CLASS (_wzp_shared_port_parent_class)->finalize (object);
 }
 
 static void
@@ -347,6 +493,7 @@ _wzp_shared_port_class_init (WzpSharedPortClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->dispose = _wzp_shared_port_dispose;
+  object_class->finalize = _wzp_shared_port_finalize;
 
   signals[SIGNAL_INCOMING] =
     g_signal_new ("incoming",
@@ -359,6 +506,9 @@ _wzp_shared_port_class_init (WzpSharedPortClass *klass)
 static void
 _wzp_shared_port_init (WzpSharedPort *self)
 {
+  self->context = g_main_context_ref_thread_default ();
+  self->min_free_fds = WZP_SHARED_PORT_MIN_FREE_FDS;
+  self->log = _wzp_limited_log_new (self->context, WZP_SHARED_PORT_LOG_MAX_SOURCES);
 }
 
 /* Binds one listener: without SO_REUSEPORT (so a held port fails), then SO_REUSEPORT
@@ -427,15 +577,10 @@ _wzp_shared_port_new (guint16              port,
       break;
     }
 
-  self->service = g_socket_service_new ();
-  if (!g_socket_listener_add_socket (G_SOCKET_LISTENER (self->service), self->listener4,
-                                     NULL, error) ||
-      (self->listener6 != NULL &&
-       !g_socket_listener_add_socket (G_SOCKET_LISTENER (self->service), self->listener6,
-                                      NULL, error)))
-    return NULL;
-  g_signal_connect_swapped (self->service, "incoming", G_CALLBACK (incoming_cb), self);
-  g_socket_service_start (self->service);
+  g_socket_set_blocking (self->listener4, FALSE);
+  if (self->listener6 != NULL)
+    g_socket_set_blocking (self->listener6, FALSE);
+  start_accepting (self);
 
   g_debug ("Shared port %u: listening on %s%s", self->port,
            loopback ? "127.0.0.1" : "0.0.0.0",

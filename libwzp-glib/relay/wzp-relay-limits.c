@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include "wzp-relay-private.h"
+#include "wzp-socket-private.h"
 
 IpCounters *
 _wzp_relay_ip_counters (WzpRelay     *self,
@@ -85,18 +86,14 @@ _wzp_relay_bucket_wait_us (RelayBucket *bucket,
   return (amount - bucket->tokens) * G_USEC_PER_SEC / rate;
 }
 
-/* Linux hands out the lowest free descriptor, so a new connection's fd number is close
- * to the number of open files: near the limit, stop accepting for a moment rather than
- * fail in the middle of something (a pipe needs 4 more fds to forward). */
+/* Near the descriptor limit, stop accepting for a moment rather than fail in the middle
+ * of something (a pipe needs 4 more fds to forward): the check shared with the client's
+ * port P (net/wzp-socket.c). */
 gboolean
 _wzp_relay_fds_low (WzpRelay *self,
                     int       fd)
 {
-  struct rlimit rl;
-
-  if (getrlimit (RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
-    return FALSE;
-  return (rlim_t) fd + self->min_free_fds >= rl.rlim_cur;
+  return _wzp_fds_low (fd, self->min_free_fds);
 }
 
 void

@@ -16,6 +16,7 @@
  */
 #pragma once
 
+#include "wzp-log-limiter-private.h"
 #include "wzp-relay-private.h"
 
 G_BEGIN_DECLS
@@ -27,9 +28,10 @@ G_BEGIN_DECLS
  * error): the relay's own sentences are shorter. */
 #define WZP_RELAY_LOG_MAX_TEXT        256
 
-/* Per (source, limit): a burst of this many lines, then one per interval. */
-#define WZP_RELAY_LOG_BURST           5
-#define WZP_RELAY_LOG_INTERVAL_US     G_USEC_PER_SEC
+/* Per (source, limit): a burst of this many lines, then one per interval (the limiter
+ * shared with the client's port P, base/wzp-log-limiter-private.h). */
+#define WZP_RELAY_LOG_BURST           WZP_LOG_LIMIT_BURST
+#define WZP_RELAY_LOG_INTERVAL_US     WZP_LOG_LIMIT_INTERVAL_US
 /* The most (source, limit) pairs tracked. Beyond it, new sources share one budget per
  * limit (source "*"), so the state stays bounded however many addresses attack. */
 #define WZP_RELAY_LOG_MAX_SOURCES     1024
@@ -103,36 +105,5 @@ void        _wzp_relay_log_client_error (RelayConn      *conn,
 void        _wzp_relay_log_flush        (WzpRelay     *self);
 /* Frees the relay's limiter state and its timer. */
 void        _wzp_relay_log_clear        (WzpRelay     *self);
-
-/* The limiter itself, on the caller's clock (tests/test-relay-log.c). */
-/* Called by _wzp_log_limiter_sweep() for a (source, limit) whose @n suppressed lines are
- * still unreported; @limit_field is the one given to _check. */
-typedef void (*WzpLogLimiterFlushFunc) (const char *source,
-                                        const char *limit_field,
-                                        const char *limit,
-                                        guint       n,
-                                        gpointer    user_data);
-
-WzpLogLimiter *_wzp_log_limiter_new     (guint            max_sources);
-void           _wzp_log_limiter_free    (WzpLogLimiter   *self);
-/* Whether a line about (@source, @limit) at @now_us may be written. If so, *@suppressed
- * is how many were left out since the last one (to say so in it); if not, it is counted.
- * @limit_field ("WZP_LIMIT" or "WZP_ERROR_CODE", a static string) is kept for the flush
- * line. */
-gboolean       _wzp_log_limiter_check   (WzpLogLimiter   *self,
-                                         const char      *source,
-                                         const char      *limit_field,
-                                         const char      *limit,
-                                         gint64           now_us,
-                                         guint           *suppressed);
-/* Reports through @func the suppressed counts of pairs quiet for an interval (all of
- * them if @all), and forgets pairs with nothing to report whose burst has refilled
- * (they are then no different from new ones). Returns how many pairs are left. */
-guint          _wzp_log_limiter_sweep   (WzpLogLimiter   *self,
-                                         gint64           now_us,
-                                         gboolean         all,
-                                         WzpLogLimiterFlushFunc func,
-                                         gpointer         user_data);
-guint          _wzp_log_limiter_get_size (WzpLogLimiter  *self);
 
 G_END_DECLS

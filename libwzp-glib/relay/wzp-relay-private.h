@@ -50,7 +50,6 @@ typedef struct _IpCounters IpCounters;
 typedef struct _RelayFederation RelayFederation;
 typedef struct _RelayBridge RelayBridge;
 typedef struct _RelayEndpointOps RelayEndpointOps;
-typedef struct _WzpLogLimiter WzpLogLimiter;
 typedef struct _RelayCounts RelayCounts;
 typedef struct _RelayCounters RelayCounters;
 
@@ -218,8 +217,7 @@ struct _WzpRelay
   gboolean         running;
   GMainContext    *context;          /* thread-default at construction: the relay's */
   RelayForwarder  *forwarder;        /* pipe forwarding thread, while pipes were joined */
-  WzpLogLimiter   *log_limiter;      /* wzp-relay-log.c: lines per source and limit */
-  guint            log_sweep_id;     /* reports suppressed lines, forgets quiet sources */
+  struct _WzpLimitedLog *log;        /* wzp-relay-log.c: lines per source and limit */
   RelayCounters   *counters;         /* wzp-relay-counters.c: refusals, totals, its log line */
 
   /* Limits (properties) */
