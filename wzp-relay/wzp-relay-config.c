@@ -626,10 +626,14 @@ wzp_relay_config_load (WzpRelayConfig  *self,
 
   /* Read as wzp reads its own files, so that a FIFO or a huge file in its place is an
    * error, not a hang (libwzp-glib/base/wzp-file.c); but through a link, which
-   * configuration management often puts in /etc. Its messages say which file. */
+   * configuration management often puts in /etc. Every error about the configuration
+   * begins with its path, these too. */
   if (!_wzp_file_read_regular_full (path, CONFIG_MAX_SIZE, WZP_FILE_FOLLOW_LINKS, NULL,
-                                    &contents, &length, error))
-    return FALSE;
+                                    &contents, &length, &local_error))
+    {
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "%s: ", path);
+      return FALSE;
+    }
   if (!g_key_file_load_from_data (key_file, contents, length, G_KEY_FILE_NONE, &local_error))
     {
       /* GKeyFileError messages do not say which file. */
