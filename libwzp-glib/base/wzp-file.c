@@ -142,11 +142,14 @@ _wzp_file_read_regular_full (const char   *path,
 
   if ((guint64) st.st_size > max_size)
     {
+      g_autofree char *size_text = g_format_size_full (st.st_size, G_FORMAT_SIZE_IEC_UNITS);
+      g_autofree char *max_text = g_format_size_full (max_size, G_FORMAT_SIZE_IEC_UNITS);
+
       g_close (fd, NULL);
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   _("“%s” is too large (%" G_GUINT64_FORMAT " bytes, at most %"
-                     G_GSIZE_FORMAT " expected). Move it away, then try again."),
-                   display_name, (guint64) st.st_size, max_size);
+                   _("“%s” is too large (%s, at most %s expected). Move it away, then try "
+                     "again."),
+                   display_name, size_text, max_text);
       return FALSE;
     }
 
@@ -193,11 +196,12 @@ _wzp_file_read_regular_full (const char   *path,
 
   if (size > max_size)
     {
+      g_autofree char *max_text = g_format_size_full (max_size, G_FORMAT_SIZE_IEC_UNITS);
+
       _wzp_file_free_contents (buffer, allocated);
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   _("“%s” is too large (more than %" G_GSIZE_FORMAT " bytes). Move it away, "
-                     "then try again."),
-                   display_name, max_size);
+                   _("“%s” is too large (more than %s). Move it away, then try again."),
+                   display_name, max_text);
       return FALSE;
     }
 
