@@ -397,7 +397,7 @@ main (int    argc,
     identity_path = g_strdup (config->identity);
   else
     identity_path = default_identity_path ();
-  /* Its folder is made, and kept private, by the library (docs/relay.md, "Files"). */
+  /* Its folder is made, and kept private, by the library (docs/identity.md, "The folder"). */
 
   wzp_identity_load_or_create_async (identity_path, cancellable, identity_loaded_cb, &daemon);
   g_main_loop_run (loop);
