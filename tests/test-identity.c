@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 #include <gio/gio.h>
@@ -493,6 +494,169 @@ test_not_a_file (void)
   g_assert_error (error, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_CORRUPT);
   g_assert_null (identity);
   g_assert_nonnull (strstr (error->message, path));
+  g_assert_nonnull (strstr (error->message, "is a folder, not a regular file"));
+}
+
+/* A named pipe where the key should be: opening it for reading would wait for a writer
+ * forever (a worker thread stuck, the app never ready). An error, at once. */
+static void
+test_fifo (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = wzp_identity_get_default_path ();
+  g_autofree char *dir = g_path_get_dirname (path);
+  gint64 start = g_get_monotonic_time ();
+  WzpIdentity *identity;
+
+  g_assert_no_errno (g_mkdir_with_parents (dir, 0700));
+  g_assert_no_errno (mkfifo (path, 0600));
+  /* wzp_test_wait_pointer() fails the test after 5 s. */
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+
+    wzp_identity_load_or_create_async (NULL, NULL, store_result_cb, &result);
+    wzp_test_wait_pointer ((gpointer *) &result, 5000);
+    identity = wzp_identity_load_or_create_finish (result, &error);
+  }
+  g_assert_null (identity);
+  g_assert_error (error, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_CORRUPT);
+  g_assert_nonnull (strstr (error->message, "named pipe (FIFO)"));
+  g_assert_nonnull (strstr (error->message, path));
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+}
+
+/* A link where the key should be is not followed: whoever could make it could point it
+ * at a key of their choosing. */
+static void
+test_symlink (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_build_filename (g_get_user_data_dir (), "keys", NULL);
+  g_autofree char *real = g_build_filename (dir, "real.pem", NULL);
+  g_autofree char *link = g_build_filename (dir, "link.pem", NULL);
+  g_autoptr(WzpIdentity) made = NULL;
+  WzpIdentity *identity;
+
+  made = load_identity (real, &error);
+  g_assert_no_error (error);
+  g_assert_no_errno (symlink (real, link));
+  identity = load_identity (link, &error);
+  g_assert_null (identity);
+  g_assert_error (error, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_CORRUPT);
+  g_assert_nonnull (strstr (error->message, "symbolic link"));
+}
+
+/* A key file far larger than a key is not read into memory. */
+static void
+test_too_large (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = g_build_filename (g_get_user_data_dir (), "keys", "big.pem", NULL);
+  g_autofree char *big = g_malloc (64 * 1024 + 2);
+  WzpIdentity *identity;
+
+  memset (big, '#', 64 * 1024 + 1);
+  big[64 * 1024 + 1] = '\0';
+  write_file (path, big, -1, 0600);
+  identity = load_identity (path, &error);
+  g_assert_null (identity);
+  g_assert_error (error, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_CORRUPT);
+  g_assert_nonnull (strstr (error->message, "too large"));
+}
+
+/* A key another user wrote is theirs, even where we may read it (as root). */
+static void
+test_other_owner (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = g_build_filename (g_get_user_data_dir (), "keys", "theirs.pem",
+                                            NULL);
+  g_autoptr(WzpIdentity) made = NULL;
+  WzpIdentity *identity;
+
+  if (geteuid () != 0)
+    {
+      g_test_skip ("giving a file to another user needs root");
+      return;
+    }
+  made = load_identity (path, &error);
+  g_assert_no_error (error);
+  g_assert_no_errno (chown (path, 65534, 65534));
+  identity = load_identity (path, &error);
+  g_assert_null (identity);
+  g_assert_error (error, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_INSECURE_PERMISSIONS);
+  g_assert_nonnull (strstr (error->message, "belongs to another user"));
+}
+
+/* wzp's own folder ($XDG_DATA_HOME/wzp) that others were given access to is made private
+ * again when the identity loads; the user is told. */
+static void
+test_data_dir_mode (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = wzp_identity_get_default_path ();
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autoptr(WzpIdentity) identity = NULL;
+
+  g_assert_no_errno (g_mkdir_with_parents (dir, 0700));
+  g_assert_no_errno (g_chmod (dir, 0755));
+  wzp_test_expect_message ("Made the folder * private again (mode 0700, was 0755)");
+  identity = load_identity (NULL, &error);
+  g_assert_no_error (error);
+  wzp_test_assert_expected_messages ();
+  g_assert_cmpuint (file_mode (dir), ==, 0700);
+}
+
+/* wzp's own folder, if another user owns it and others may use it, is not ours to fix:
+ * refused. */
+static void
+test_data_dir_other_owner (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = wzp_identity_get_default_path ();
+  g_autofree char *dir = g_path_get_dirname (path);
+  WzpIdentity *identity;
+
+  if (geteuid () != 0)
+    {
+      g_test_skip ("giving a folder to another user needs root");
+      return;
+    }
+  g_assert_no_errno (g_mkdir_with_parents (dir, 0700));
+  g_assert_no_errno (chown (dir, 65534, 65534));
+  g_assert_no_errno (g_chmod (dir, 0755));
+  identity = load_identity (NULL, &error);
+  g_assert_null (identity);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_assert_nonnull (strstr (error->message, "belongs to another user"));
+  g_assert_cmpuint (file_mode (dir), ==, 0755);
+}
+
+/* A folder the user chose is not changed; refused if others can write to it (they could
+ * swap the key), accepted when its sticky bit stops them, as in /tmp. */
+static void
+test_chosen_dir_writable (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_build_filename (g_get_user_data_dir (), "shared", NULL);
+  g_autofree char *path = g_build_filename (dir, "relay.pem", NULL);
+  g_autoptr(WzpIdentity) sticky = NULL;
+  WzpIdentity *identity;
+
+  g_assert_no_errno (g_mkdir_with_parents (dir, 0700));
+  g_assert_no_errno (g_chmod (dir, 0777));
+  identity = load_identity (path, &error);
+  g_assert_null (identity);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_assert_nonnull (strstr (error->message, "chmod go-w"));
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (file_mode (dir), ==, 0777);
+  g_clear_error (&error);
+
+  g_assert_no_errno (g_chmod (dir, 01777));
+  sticky = load_identity (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (file_mode (dir), ==, 01777);
 }
 
 static void
@@ -653,6 +817,13 @@ main (int   argc,
   g_test_add_func ("/wzp/identity/owner-only-modes", test_owner_only_modes);
   g_test_add_func ("/wzp/identity/corrupt", test_corrupt);
   g_test_add_func ("/wzp/identity/not-a-file", test_not_a_file);
+  g_test_add_func ("/wzp/identity/fifo", test_fifo);
+  g_test_add_func ("/wzp/identity/symlink", test_symlink);
+  g_test_add_func ("/wzp/identity/too-large", test_too_large);
+  g_test_add_func ("/wzp/identity/other-owner", test_other_owner);
+  g_test_add_func ("/wzp/identity/data-dir-mode", test_data_dir_mode);
+  g_test_add_func ("/wzp/identity/data-dir-other-owner", test_data_dir_other_owner);
+  g_test_add_func ("/wzp/identity/chosen-dir-writable", test_chosen_dir_writable);
   g_test_add_func ("/wzp/identity/cancelled", test_cancelled);
   g_test_add_func ("/wzp/identity/concurrent-create", test_concurrent_create);
   g_test_add_func ("/wzp/identity/fingerprint/format", test_fingerprint_format);

@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
@@ -467,6 +469,84 @@ test_lock_fails (void)
   g_assert_cmpstr (contents, ==, "nothing here\n");
 }
 
+/* A named pipe in the file's place (anyone who could write to the folder could put one
+ * there) is an error at once: opening it for reading would wait for a writer forever. In
+ * a subprocess, so that a hang is a failure after 10 s, not a stuck suite. */
+static void
+test_fifo (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autofree char *path = wzp_test_known_relays_path ();
+      g_autofree char *dir = g_path_get_dirname (path);
+      g_autoptr(GError) error = NULL;
+
+      g_assert_no_errno (g_mkdir_with_parents (dir, 0700));
+      g_assert_no_errno (mkfifo (path, 0600));
+      error = lookup_error ("good.example:4433");
+      g_assert_true (error->domain == G_FILE_ERROR);
+      g_assert_nonnull (strstr (error->message, "named pipe (FIFO)"));
+      g_assert_nonnull (strstr (error->message, path));
+      return;
+    }
+  g_test_trap_subprocess (NULL, 10 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
+/* A link in the file's place is not followed: it could point at a file of pins that is
+ * not the user's. */
+static void
+test_symlink (void)
+{
+  g_autofree char *path = wzp_test_known_relays_path ();
+  g_autofree char *elsewhere = g_build_filename (g_get_user_data_dir (), "other-pins", NULL);
+  g_autoptr(GError) error = NULL;
+
+  wzp_test_write_known_relays ("[relays]\n");
+  g_assert_true (g_file_set_contents (elsewhere, "[relays]\ngood.example:4433=" FP_A "\n", -1,
+                                      NULL));
+  g_assert_no_errno (g_unlink (path));
+  g_assert_no_errno (symlink (elsewhere, path));
+  error = lookup_error ("good.example:4433");
+  g_assert_true (error->domain == G_FILE_ERROR);
+  g_assert_nonnull (strstr (error->message, "symbolic link"));
+}
+
+/* A file far larger than any list of relays is not read into memory. */
+static void
+test_too_large (void)
+{
+  g_autoptr(GString) contents = g_string_new ("[relays]\ngood.example:4433=" FP_A "\n");
+  g_autoptr(GError) error = NULL;
+
+  while (contents->len <= 1024 * 1024)
+    g_string_append (contents, "# padding padding padding padding padding padding padding\n");
+  wzp_test_write_known_relays (contents->str);
+  error = lookup_error ("good.example:4433");
+  g_assert_true (error->domain == G_FILE_ERROR);
+  g_assert_nonnull (strstr (error->message, "too large"));
+}
+
+/* The folder that holds the pins is made private again if others were given access to
+ * it; the user is told. */
+static void
+test_folder_mode (void)
+{
+  g_autofree char *path = wzp_test_known_relays_path ();
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *pin = NULL;
+  GStatBuf st;
+
+  wzp_test_write_known_relays ("[relays]\ngood.example:4433=" FP_A "\n");
+  g_assert_no_errno (g_chmod (dir, 0755));
+  wzp_test_expect_message ("Made the folder * private again (mode 0700, was 0755)");
+  pin = wzp_test_known_relay_pin ("good.example:4433");
+  wzp_test_assert_expected_messages ();
+  g_assert_cmpstr (pin, ==, FP_A);
+  g_assert_no_errno (g_stat (dir, &st));
+  g_assert_cmpint (st.st_mode & 07777, ==, 0700);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -480,6 +560,10 @@ main (int   argc,
   g_test_add_func ("/wzp/known-relays/invalid-entries", test_invalid_entries);
   g_test_add_func ("/wzp/known-relays/damaged", test_damaged);
   g_test_add_func ("/wzp/known-relays/unreadable", test_unreadable);
+  g_test_add_func ("/wzp/known-relays/fifo", test_fifo);
+  g_test_add_func ("/wzp/known-relays/symlink", test_symlink);
+  g_test_add_func ("/wzp/known-relays/too-large", test_too_large);
+  g_test_add_func ("/wzp/known-relays/folder-mode", test_folder_mode);
   g_test_add_func ("/wzp/known-relays/save-fails", test_save_fails);
   g_test_add_func ("/wzp/known-relays/concurrent-save", test_concurrent_save);
   g_test_add_func ("/wzp/known-relays/lock-held", test_lock_held);

@@ -2301,6 +2301,99 @@ test_daemon_example_config (void)
   }
 }
 
+/* A named pipe given as the configuration (or put in its place) is an error at once, not
+ * a daemon that never starts: opening it would wait for a writer. run_relay() fails the
+ * test after TIMEOUT_MS. */
+static void
+test_daemon_config_fifo (void)
+{
+  g_autofree char *config = g_build_filename (g_get_user_data_dir (), "relay.conf", NULL);
+  g_autofree char *identity = g_build_filename (g_get_user_data_dir (), "relay.pem", NULL);
+  const char * const argv[] = { "--print-fingerprint", "--config", config,
+                                "--identity", identity, NULL };
+  g_auto(RunResult) run = { 0, };
+
+  g_assert_no_errno (g_mkdir_with_parents (g_get_user_data_dir (), 0700));
+  g_assert_no_errno (mkfifo (config, 0600));
+  run_relay (&run, argv);
+  g_assert_cmpint (run.status, ==, 1);
+  g_assert_true (g_str_has_prefix (run.err, "wzp-relay: "));
+  g_assert_nonnull (strstr (run.err, config));
+  g_assert_nonnull (strstr (run.err, "named pipe (FIFO)"));
+}
+
+/* A configuration far larger than any is not read into memory; one reached through a
+ * link, as configuration management makes them, is read. */
+static void
+test_daemon_config_size_and_link (void)
+{
+  g_autoptr(GString) big = g_string_new ("[relay]\n");
+  g_autofree char *identity = g_build_filename (g_get_user_data_dir (), "relay.pem", NULL);
+  g_autofree char *config = NULL;
+  g_autofree char *small = write_file ("small.conf", "[relay]\n");
+  g_autofree char *link = g_build_filename (g_get_user_data_dir (), "linked.conf", NULL);
+  g_auto(RunResult) run = { 0, };
+  g_auto(RunResult) linked = { 0, };
+
+  while (big->len <= 1024 * 1024)
+    g_string_append (big, "# a comment, and another, and another, and another one\n");
+  config = write_file ("big.conf", big->str);
+  {
+    const char * const argv[] = { "--print-fingerprint", "--config", config,
+                                  "--identity", identity, NULL };
+
+    run_relay (&run, argv);
+  }
+  g_assert_cmpint (run.status, ==, 1);
+  g_assert_nonnull (strstr (run.err, config));
+  g_assert_nonnull (strstr (run.err, "too large"));
+
+  g_assert_no_errno (symlink (small, link));
+  {
+    const char * const argv[] = { "--print-fingerprint", "--config", link,
+                                  "--identity", identity, NULL };
+
+    run_relay (&linked, argv);
+  }
+  g_assert_cmpint (linked.status, ==, 0);
+  g_assert_cmpstr (linked.err, ==, "");
+}
+
+/* The relay's identity is read as the library reads every key: a link is refused. */
+static void
+test_daemon_identity_symlink (void)
+{
+  g_autofree char *path = g_build_filename (g_get_user_data_dir (), "keys", "relay.pem", NULL);
+  g_autofree char *link = g_build_filename (g_get_user_data_dir (), "keys", "link.pem", NULL);
+  g_autofree char *fingerprint = print_fingerprint (path);
+  const char * const argv[] = { "--print-fingerprint", "--identity", link, NULL };
+  g_auto(RunResult) run = { 0, };
+
+  g_assert_no_errno (symlink (path, link));
+  run_relay (&run, argv);
+  g_assert_cmpint (run.status, ==, 1);
+  g_assert_cmpstr (run.out, ==, "");
+  g_assert_nonnull (strstr (run.err, "symbolic link"));
+}
+
+/* $XDG_DATA_HOME/wzp, where the relay keeps its key by default, is made 0700 again at
+ * start if others were given access to it. */
+static void
+test_daemon_data_dir_mode (void)
+{
+  g_autofree char *dir = g_build_filename (g_get_user_data_dir (), "wzp", NULL);
+  const char * const argv[] = { "--print-fingerprint", NULL };
+  g_auto(RunResult) run = { 0, };
+  GStatBuf st;
+
+  g_assert_no_errno (g_mkdir_with_parents (dir, 0700));
+  g_assert_no_errno (g_chmod (dir, 0755));
+  run_relay (&run, argv);
+  g_assert_cmpint (run.status, ==, 0);
+  g_assert_no_errno (g_stat (dir, &st));
+  g_assert_cmpint (st.st_mode & 07777, ==, 0700);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -2315,6 +2408,10 @@ main (int    argc,
   g_test_add_func ("/wzp/relay-daemon/bad-listen", test_daemon_bad_listen);
   g_test_add_func ("/wzp/relay-daemon/bad-peer", test_daemon_bad_peer);
   g_test_add_func ("/wzp/relay-daemon/bad-config", test_daemon_bad_config);
+  g_test_add_func ("/wzp/relay-daemon/config-fifo", test_daemon_config_fifo);
+  g_test_add_func ("/wzp/relay-daemon/config-size-and-link", test_daemon_config_size_and_link);
+  g_test_add_func ("/wzp/relay-daemon/identity-symlink", test_daemon_identity_symlink);
+  g_test_add_func ("/wzp/relay-daemon/data-dir-mode", test_daemon_data_dir_mode);
   g_test_add_func ("/wzp/relay-daemon/two-listen", test_daemon_two_listen);
   g_test_add_func ("/wzp/relay-daemon/config-listen", test_daemon_config_listen);
   g_test_add_func ("/wzp/relay-daemon/default-config", test_daemon_default_config);

@@ -8,7 +8,11 @@
 
 #include <glib/gi18n.h>
 
+#include "wzp-file-private.h"
 #include "wzp-gtk-util.h"
+
+/* Thousands of contacts or calls take a few MiB; a larger file is not read into memory. */
+#define WZP_JSON_FILE_MAX_SIZE (16 * 1024 * 1024)
 
 #define FINGERPRINT_DIGITS 32
 #define FINGERPRINT_GROUPS 8
@@ -289,7 +293,7 @@ wzp_json_file_save (WzpJsonFile *file,
   g_autoptr(JsonGenerator) generator = NULL;
   g_autoptr(JsonNode) root = NULL;
   g_autoptr(GFile) gfile = NULL;
-  g_autoptr(GFile) parent = NULL;
+  g_autofree char *dir = NULL;
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GError) error = NULL;
   Save *save;
@@ -312,10 +316,10 @@ wzp_json_file_save (WzpJsonFile *file,
   data = json_generator_to_data (generator, &len);
   bytes = g_bytes_new_take (data, len);
 
+  /* The folder of the identity too: made 0700, and kept so (wzp-file.c). */
   gfile = g_file_new_for_path (file->path);
-  parent = g_file_get_parent (gfile);
-  if (!g_file_make_directory_with_parents (parent, NULL, &error) &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_EXISTS))
+  dir = g_path_get_dirname (file->path);
+  if (!_wzp_file_ensure_dir (dir, &error))
     {
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                         "MESSAGE", "Could not save %s: %s", file->path, error->message);
@@ -338,12 +342,23 @@ wzp_json_load (const char  *path,
 {
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GError) local_error = NULL;
+  g_autofree char *contents = NULL;
+  gsize length = 0;
 
-  if (!json_parser_load_from_file (parser, path, &local_error))
+  /* Not json_parser_load_from_file(): a FIFO in the file's place would block the app's
+   * start, and a huge file would fill its memory (wzp-file.c). */
+  if (!_wzp_file_read_regular (path, WZP_JSON_FILE_MAX_SIZE, &contents, &length, &local_error))
     {
       if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         return NULL;
       g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  if (!json_parser_load_from_data (parser, contents, length, &local_error))
+    {
+      g_autofree char *display_name = g_filename_display_name (path);
+
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "%s: ", display_name);
       return NULL;
     }
   if (json_parser_get_root (parser) == NULL)

@@ -12,7 +12,11 @@
 
 #include <string.h>
 
+#include "wzp-file-private.h"
 #include "wzp-relay-config.h"
+
+/* A configuration is a few hundred bytes; a larger one is not read into memory. */
+#define CONFIG_MAX_SIZE (1024 * 1024)
 
 G_DEFINE_QUARK (wzp-relay-config-error-quark, wzp_relay_config_error)
 
@@ -640,13 +644,25 @@ wzp_relay_config_load (WzpRelayConfig  *self,
 {
   g_autoptr(GKeyFile) key_file = g_key_file_new ();
   g_autoptr(GError) local_error = NULL;
+  g_autofree char *contents = NULL;
+  gsize length = 0;
 
   g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (path != NULL, FALSE);
 
-  if (!g_key_file_load_from_file (key_file, path, G_KEY_FILE_NONE, &local_error))
+  /* Read as wzp reads its own files, so that a FIFO or a huge file in its place is an
+   * error, not a hang (libwzp-glib/base/wzp-file.c); but through a link, which
+   * configuration management often puts in /etc. Every error about the configuration
+   * begins with its path, these too. */
+  if (!_wzp_file_read_regular_full (path, CONFIG_MAX_SIZE, WZP_FILE_FOLLOW_LINKS, NULL,
+                                    &contents, &length, &local_error))
     {
-      /* GFileError and GKeyFileError messages do not say which file. */
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "%s: ", path);
+      return FALSE;
+    }
+  if (!g_key_file_load_from_data (key_file, contents, length, G_KEY_FILE_NONE, &local_error))
+    {
+      /* GKeyFileError messages do not say which file. */
       g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "%s: ", path);
       return FALSE;
     }

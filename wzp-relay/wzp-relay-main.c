@@ -277,7 +277,6 @@ main (int    argc,
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GCancellable) cancellable = NULL;
   g_autofree char *identity_path = NULL;
-  g_autofree char *identity_dir = NULL;
   g_auto(GStrv) uris = NULL;
   Daemon daemon = { NULL, };
   GStrv listen;
@@ -398,9 +397,7 @@ main (int    argc,
     identity_path = g_strdup (config->identity);
   else
     identity_path = default_identity_path ();
-  identity_dir = g_path_get_dirname (identity_path);
-  if (g_mkdir_with_parents (identity_dir, 0700) != 0)
-    return fail ("cannot create %s for the identity: %s", identity_dir, g_strerror (errno));
+  /* Its folder is made, and kept private, by the library (docs/identity.md, "The folder"). */
 
   wzp_identity_load_or_create_async (identity_path, cancellable, identity_loaded_cb, &daemon);
   g_main_loop_run (loop);

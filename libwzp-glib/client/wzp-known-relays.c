@@ -20,10 +20,15 @@
 
 #include "wzp-address-private.h"
 #include "wzp-client-private.h"
+#include "wzp-file-private.h"
 #include "wzp-i18n-private.h"
 #include "wzp-relay-uri-private.h"
 
 #define GROUP "relays"
+
+/* A line is about 100 bytes: ten thousand relays. A larger file is not ours, and is not
+ * read into memory. */
+#define KNOWN_RELAYS_MAX_SIZE (1024 * 1024)
 
 /* Key file keys cannot hold "[", "]" or "=", nor begin or end with a space. Keys are the
  * relay's name percent-encoded as in URIs, "%" included so that they read back; these
@@ -203,8 +208,10 @@ lock_known_relays (const char  *path,
   g_autofree char *dir = g_path_get_dirname (path);
   g_autofree char *lock_path = g_strconcat (path, ".lock", NULL);
   g_autofree char *display_name = NULL;
-  gboolean made_dir = g_mkdir_with_parents (dir, 0700) == 0;
-  int fd = made_dir ? g_open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+  g_autoptr(GError) dir_error = NULL;
+  gboolean made_dir = _wzp_file_ensure_dir (dir, &dir_error);
+  int fd = made_dir ? g_open (lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)
+                    : -1;
   gint64 give_up_us = g_get_monotonic_time () + LOCK_WAIT_MAX_US;
   int result = -1;
   int saved_errno;
@@ -221,15 +228,19 @@ lock_known_relays (const char  *path,
   saved_errno = errno;
   if (fd >= 0)
     g_close (fd, NULL);
-  display_name = g_filename_display_name (made_dir ? lock_path : dir);
+  if (!made_dir)
+    {
+      g_propagate_error (error, g_steal_pointer (&dir_error));
+      return -1;
+    }
+  display_name = g_filename_display_name (lock_path);
   if (made_dir && saved_errno == EWOULDBLOCK)
     g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_AGAIN,
                  _("Could not lock %s: another program has held it for two seconds"),
                  display_name);
   else
     g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                 made_dir ? _("Could not lock %s: %s") : _("Could not create the folder %s: %s"),
-                 display_name, g_strerror (saved_errno));
+                 _("Could not lock %s: %s"), display_name, g_strerror (saved_errno));
   return -1;
 }
 
@@ -269,7 +280,8 @@ copy_aside (const char  *path,
       g_autoptr(GFile) target = g_file_new_for_path (aside);
 
       g_clear_error (&local_error);
-      if (g_file_copy (source, target, G_FILE_COPY_NONE, NULL, NULL, NULL, &local_error))
+      if (g_file_copy (source, target, G_FILE_COPY_NOFOLLOW_SYMLINKS, NULL, NULL, NULL,
+                       &local_error))
         return g_steal_pointer (&aside);
       if (!g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_EXISTS))
         break;
@@ -381,13 +393,27 @@ load (GKeyFile    *file,
   g_autoptr(GError) lock_error = NULL;
   g_autofree char *contents = NULL;
   g_autofree char *display_name = g_filename_display_name (path);
+  g_autofree char *dir = g_path_get_dirname (path);
   g_auto(KnownRelaysLock) lock = -1;
   gsize length;
 
-  if (!g_file_get_contents (path, &contents, &length, &local_error))
+  /* The pins are only as safe as the folder that holds them (wzp-file.c). */
+  if (!_wzp_file_ensure_dir (dir, error))
+    return FALSE;
+  if (!_wzp_file_read_regular (path, KNOWN_RELAYS_MAX_SIZE, &contents, &length, &local_error))
     {
       if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         return TRUE;
+      /* A link, a FIFO, a folder or a huge file (G_IO_ERROR) is not set aside as a
+       * damaged file is (a copy would follow the link, or block on the FIFO): it is an
+       * unreadable file, G_FILE_ERROR like the others, and the message says what to do. */
+      if (local_error->domain == G_IO_ERROR)
+        {
+          g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+                       _("Could not read the known relays in %s: %s"),
+                       display_name, local_error->message);
+          return FALSE;
+        }
       g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
                                   _("Could not read the known relays in %s: "), display_name);
       return FALSE;

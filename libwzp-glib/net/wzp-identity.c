@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "wzp-file-private.h"
 #include "wzp-i18n-private.h"
 #include <glib/gstdio.h>
 #include <gio/gio.h>
@@ -235,92 +236,60 @@ identity_from_pem (const char  *pem,
   return wzp_identity_new_take (certificate, fingerprint, path);
 }
 
-/* Reads the key file. G_IO_ERROR_NOT_FOUND when there is none. */
+/* The identity's errors from the system have always been G_IO_ERROR; wzp-file.c gives
+ * G_FILE_ERROR, as GLib's file functions do. */
+static void
+propagate_as_io_error (GError       **error,
+                       const GError  *file_error)
+{
+  g_set_error_literal (error, G_IO_ERROR, g_io_error_from_file_error (file_error->code),
+                       file_error->message);
+}
+
+/* Reads the key file. G_IO_ERROR_NOT_FOUND when there is none. The mode and the owner are
+ * judged on the descriptor that was read (wzp-file.c), not on the name. */
 static char *
 read_key_file (const char  *path,
                gsize       *length,
                GError     **error)
 {
   g_autofree char *display_name = g_filename_display_name (path);
-  g_autofree char *contents = NULL;
+  g_autoptr(GError) local_error = NULL;
+  char *contents = NULL;
   struct stat st;
-  gsize size = 0;
-  int saved_errno;
-  int fd;
 
-  fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
-  if (fd < 0)
+  if (!_wzp_file_read_regular_full (path, MAX_KEY_FILE_SIZE, WZP_FILE_NONE, &st,
+                                    &contents, length, &local_error))
     {
-      saved_errno = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   _("Could not open the identity file “%s”: %s"),
-                   display_name, g_strerror (saved_errno));
+      /* A link, a FIFO, a folder or a huge file where the key should be holds no key. */
+      if (local_error->domain == G_IO_ERROR)
+        g_set_error (error, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_CORRUPT,
+                     _("The identity file cannot be used: %s"), local_error->message);
+      else
+        propagate_as_io_error (error, local_error);
       return NULL;
     }
 
-  if (fstat (fd, &st) != 0)
+  /* Root can read anything (docs/decisions.md, "Key files are judged by their mode bits");
+   * a key another user wrote would be theirs, not ours. */
+  if ((st.st_mode & 077) != 0 || st.st_uid != geteuid ())
     {
-      saved_errno = errno;
-      g_close (fd, NULL);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   _("Could not read the identity file “%s”: %s"),
-                   display_name, g_strerror (saved_errno));
+      _wzp_file_free_contents (contents, *length);
+      if ((st.st_mode & 077) != 0)
+        g_set_error (error, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_INSECURE_PERMISSIONS,
+                     _("The identity file “%s” can be read or written by other users "
+                       "(its mode is %04o). Make it private with “chmod 600 %s”, then try "
+                       "again."),
+                     display_name, (unsigned) (st.st_mode & 07777), display_name);
+      else
+        g_set_error (error, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_INSECURE_PERMISSIONS,
+                     _("The identity file “%s” belongs to another user. Use your own "
+                       "identity file, or move this one away to make a new identity."),
+                     display_name);
       return NULL;
     }
 
-  if (!S_ISREG (st.st_mode))
-    {
-      g_close (fd, NULL);
-      g_set_error (error, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_CORRUPT,
-                   _("The identity file “%s” is not a regular file."), display_name);
-      return NULL;
-    }
-
-  /* Root can read anything (docs/decisions.md, "Key files are judged by their mode bits"). */
-  if ((st.st_mode & 077) != 0)
-    {
-      g_close (fd, NULL);
-      g_set_error (error, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_INSECURE_PERMISSIONS,
-                   _("The identity file “%s” can be read or written by other users "
-                     "(its mode is %04o). Make it private with “chmod 600 %s”, then try "
-                     "again."),
-                   display_name, (unsigned) (st.st_mode & 07777), display_name);
-      return NULL;
-    }
-
-  contents = g_malloc (MAX_KEY_FILE_SIZE + 1);
-  for (;;)
-    {
-      gssize n = read (fd, contents + size, MAX_KEY_FILE_SIZE + 1 - size);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          saved_errno = errno;
-          g_close (fd, NULL);
-          wipe_free (g_steal_pointer (&contents), MAX_KEY_FILE_SIZE + 1);
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                       _("Could not read the identity file “%s”: %s"),
-                       display_name, g_strerror (saved_errno));
-          return NULL;
-        }
-      if (n == 0 || (size += n) > MAX_KEY_FILE_SIZE)
-        break;
-    }
-  g_close (fd, NULL);
-
-  if (size > MAX_KEY_FILE_SIZE)
-    {
-      wipe_free (g_steal_pointer (&contents), MAX_KEY_FILE_SIZE + 1);
-      g_set_error (error, WZP_IDENTITY_ERROR, WZP_IDENTITY_ERROR_CORRUPT,
-                   _("The identity file “%s” is too large to be an identity."), display_name);
-      return NULL;
-    }
-
-  contents[size] = '\0';
-  *length = size;
-  return g_steal_pointer (&contents);
+  return contents;
 }
 
 /* Writes @pem to @path atomically, mode 0600, unless @path exists: then returns FALSE
@@ -331,21 +300,10 @@ write_key_file_exclusive (const char  *path,
                           GError     **error)
 {
   g_autofree char *display_name = g_filename_display_name (path);
-  g_autofree char *dir = g_path_get_dirname (path);
   g_autofree char *tmp_path = NULL;
   int saved_errno;
 
-  if (g_mkdir_with_parents (dir, 0700) != 0)
-    {
-      g_autofree char *display_dir = g_filename_display_name (dir);
-
-      saved_errno = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   _("Could not create the folder “%s” for the identity file: %s"),
-                   display_dir, g_strerror (saved_errno));
-      return FALSE;
-    }
-
+  /* The folder exists: load_or_create() made it. */
   /* g_file_set_contents_full() writes a temporary file, syncs it and renames it, so a
    * crash leaves either nothing or a complete file, never a world-readable one. It
    * renames over the target, though: write under a name of our own, then link(2) it
@@ -427,6 +385,16 @@ load_or_create (const char    *path,
                 GCancellable  *cancellable,
                 GError       **error)
 {
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autoptr(GError) dir_error = NULL;
+
+  /* Whoever can write to the folder can swap the key (wzp-file.c). */
+  if (!_wzp_file_ensure_dir (dir, &dir_error))
+    {
+      propagate_as_io_error (error, dir_error);
+      return NULL;
+    }
+
   /* Twice at most: a lost race to create the file means the next load finds it. */
   for (unsigned attempt = 0; attempt < 2; attempt++)
     {
@@ -442,7 +410,7 @@ load_or_create (const char    *path,
       if (contents != NULL)
         {
           identity = identity_from_pem (contents, length, path, error);
-          wipe_free (contents, length);
+          _wzp_file_free_contents (contents, length);
           return identity;
         }
 
@@ -502,8 +470,16 @@ load_or_create_thread (GTask        *task,
  *
  * An existing file is never overwritten. The operation fails with
  * %WZP_IDENTITY_ERROR_INSECURE_PERMISSIONS if the file's mode gives any access to group
- * or others, and with %WZP_IDENTITY_ERROR_CORRUPT if it does not hold a private key
- * and the matching certificate. Both messages name the file and say what to do.
+ * or others, or another user owns it, and with %WZP_IDENTITY_ERROR_CORRUPT if it does not
+ * hold a private key and the matching certificate, or is not a regular file (a symbolic
+ * link, a folder, a named pipe: it is opened without following a link and without
+ * blocking, then judged on what was opened). The messages name the file and say what to
+ * do.
+ *
+ * The file's folder must be private: wzp's own folder (that of
+ * [func@Wzp.Identity.get_default_path]) is made mode 0700, and set back to 0700 if it
+ * gives group or others access; another folder is refused (%G_IO_ERROR_PERMISSION_DENIED)
+ * if users other than its owner can write to it, unless it has the sticky bit.
  *
  * Key generation and file access run in a worker thread; @callback runs in the
  * thread-default main context of the caller. Finish with

@@ -6,7 +6,10 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define G_SETTINGS_ENABLE_BACKEND
 #include <gio/gsettingsbackend.h>
@@ -997,6 +1000,61 @@ test_welcome (void)
   g_object_unref (page);
 }
 
+/* A named pipe in place of the contacts or the recent calls would block the app's start
+ * (opening it waits for a writer): an error at once, the list empty, nothing saved over
+ * it. In a subprocess, so that a hang fails after 10 s. */
+static void
+test_files_not_regular (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autofree char *dir = g_dir_make_tmp ("wzp-fifo-XXXXXX", NULL);
+      g_autofree char *contacts_path = g_build_filename (dir, "contacts.json", NULL);
+      g_autofree char *history_path = g_build_filename (dir, "recent-calls.json", NULL);
+      g_autofree char *elsewhere = g_build_filename (dir, "elsewhere.json", NULL);
+      g_autoptr(WzpContacts) contacts = wzp_contacts_new (contacts_path);
+      g_autoptr(WzpCallHistory) history = wzp_call_history_new (history_path);
+      g_autoptr(GError) error = NULL;
+
+      g_assert_no_errno (mkfifo (contacts_path, 0600));
+      g_assert_false (wzp_contacts_load (contacts, &error));
+      g_assert_nonnull (strstr (error->message, "named pipe (FIFO)"));
+      g_assert_cmpuint (g_list_model_get_n_items (wzp_contacts_get_model (contacts)), ==, 0);
+      g_clear_error (&error);
+
+      /* A link is not followed either. */
+      g_assert_true (g_file_set_contents (elsewhere, "{\"version\": 1, \"calls\": []}", -1,
+                                          NULL));
+      g_assert_no_errno (symlink (elsewhere, history_path));
+      g_assert_false (wzp_call_history_load (history, &error));
+      g_assert_nonnull (strstr (error->message, "symbolic link"));
+      return;
+    }
+  g_test_trap_subprocess (NULL, 10 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
+/* Saving into $XDG_DATA_HOME/wzp makes it 0700 again if others were given access. */
+static void
+test_data_dir_private (void)
+{
+  g_autofree char *dir = g_build_filename (g_get_user_data_dir (), "wzp", NULL);
+  g_autofree char *contacts_path = g_build_filename (dir, "contacts.json", NULL);
+  g_autoptr(WzpContacts) contacts = NULL;
+  GStatBuf st;
+
+  g_assert_no_errno (g_mkdir_with_parents (dir, 0700));
+  g_assert_no_errno (g_chmod (dir, 0755));
+  g_unlink (contacts_path);   /* left by an earlier test, if any */
+  contacts = wzp_contacts_new (contacts_path);
+  wzp_contacts_add (contacts, "Mom", FP_MOM);
+  WZP_UI_WAIT (g_file_test (contacts_path, G_FILE_TEST_EXISTS), 5000);
+  g_assert_no_errno (g_stat (dir, &st));
+  g_assert_cmpint (st.st_mode & 07777, ==, 0700);
+  g_assert_no_errno (g_stat (contacts_path, &st));
+  g_assert_cmpint (st.st_mode & 0077, ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1014,6 +1072,8 @@ main (int   argc,
   g_test_add_func ("/wzp/ui/preferences/relay-uri-messages", test_relay_uri_messages);
   g_test_add_func ("/wzp/ui/storage/contacts-and-history", test_contacts_and_history_persist);
   g_test_add_func ("/wzp/ui/storage/damaged-files-kept-aside", test_damaged_files_kept_aside);
+  g_test_add_func ("/wzp/ui/storage/files-not-regular", test_files_not_regular);
+  g_test_add_func ("/wzp/ui/storage/data-dir-private", test_data_dir_private);
   g_test_add_func ("/wzp/ui/dialer/remove-and-clear-offer-undo",
                    test_remove_and_clear_offer_undo);
   g_test_add_func ("/wzp/ui/dialer/add-saved-fingerprint-says-so",
