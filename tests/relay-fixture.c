@@ -112,19 +112,3 @@ check_bystander (Fixture       *f,
   wzp_test_client_send (bystander, reflect);
   response = wzp_test_client_expect (bystander, WZP_MESSAGE_REFLECT_RESPONSE);
 }
-
-int
-idle_connect_from (const char *source_ip,
-                   guint16     port)
-{
-  struct sockaddr_in src = { .sin_family = AF_INET };
-  struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons (port) };
-  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-  g_assert_cmpint (fd, >=, 0);
-  inet_pton (AF_INET, source_ip, &src.sin_addr);
-  inet_pton (AF_INET, "127.0.0.1", &dst.sin_addr);
-  g_assert_cmpint (bind (fd, (struct sockaddr *) &src, sizeof src), ==, 0);
-  g_assert_cmpint (connect (fd, (struct sockaddr *) &dst, sizeof dst), ==, 0);
-  return fd;
-}

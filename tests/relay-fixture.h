@@ -33,10 +33,6 @@ char          *new_call_id        (void);
 /* Sends @bystander's Reflect and expects its answer: another client is still served. */
 void           check_bystander    (Fixture           *f,
                                    WzpTestClient     *bystander);
-/* A TCP connection to 127.0.0.1:@port from @source_ip (a loopback address such as
- * 127.0.0.2) that never starts its handshake; returns its descriptor. */
-int            idle_connect_from  (const char        *source_ip,
-                                   guint16            port);
 
 /* The relay's answer on a pipe: PipeReady, or NULL (with @error) when it closed it. */
 WzpMessage    *pipe_read_frame    (GSocketConnection  *conn,

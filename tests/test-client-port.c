@@ -20,23 +20,6 @@
 #include "wzp-log-limiter-private.h"
 #include "wzp-race-private.h"
 
-/* A plain TCP connection from @source_ip (any 127.0.0.0/8 address) to 127.0.0.1:@port. */
-static int
-raw_connect_from (const char *source_ip,
-                  guint16     port)
-{
-  struct sockaddr_in src = { .sin_family = AF_INET };
-  struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons (port) };
-  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-  g_assert_cmpint (fd, >=, 0);
-  inet_pton (AF_INET, source_ip, &src.sin_addr);
-  inet_pton (AF_INET, "127.0.0.1", &dst.sin_addr);
-  g_assert_no_errno (bind (fd, (struct sockaddr *) &src, sizeof src));
-  g_assert_no_errno (connect (fd, (struct sockaddr *) &dst, sizeof dst));
-  return fd;
-}
-
 /* Whether the other end closed @fd (EOF or reset), without waiting. */
 static gboolean
 closed_by_peer (int fd)
@@ -76,7 +59,7 @@ flood (WzpClient *client,
     {
       for (guint a = 0; a < G_N_ELEMENTS (attackers); a++)
         {
-          int fd = raw_connect_from (attackers[a], port_of (client));
+          int fd = wzp_test_connect_from (attackers[a], port_of (client));
           g_array_append_val (fds, fd);
         }
       if (i % 5 == 4)
@@ -208,7 +191,7 @@ test_early_dials_capped (Fixture       *f,
   for (guint i = 0; i < n_dials; i++)
     {
       g_autofree char *source = g_strdup_printf ("127.0.1.%u", i + 1);
-      int fd = raw_connect_from (source, port_of (b));
+      int fd = wzp_test_connect_from (source, port_of (b));
 
       g_assert_cmpint (write (fd, preamble, sizeof preamble), ==, sizeof preamble);
       g_array_append_val (fds, fd);

@@ -54,23 +54,6 @@ fixture_teardown (Fixture       *f,
   g_free (f->address);
 }
 
-/* A plain TCP connection from @source_ip (any 127.0.0.0/8 address) to the relay. */
-static int
-raw_connect_from (const char *source_ip,
-                  guint16     port)
-{
-  struct sockaddr_in src = { .sin_family = AF_INET };
-  struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons (port) };
-  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-  g_assert_cmpint (fd, >=, 0);
-  inet_pton (AF_INET, source_ip, &src.sin_addr);
-  inet_pton (AF_INET, "127.0.0.1", &dst.sin_addr);
-  g_assert_no_errno (bind (fd, (struct sockaddr *) &src, sizeof src));
-  g_assert_no_errno (connect (fd, (struct sockaddr *) &dst, sizeof dst));
-  return fd;
-}
-
 /* Whether the relay closed @fd (EOF or reset) within @ms; the main context runs. */
 static gboolean
 closed_within (int   fd,
@@ -125,12 +108,12 @@ test_idle_flood (Fixture       *f,
   for (guint a = 0; a < G_N_ELEMENTS (attackers); a++)
     for (guint i = 0; i < 100; i++)
       {
-        int fd = raw_connect_from (attackers[a], f->port);
+        int fd = wzp_test_connect_from (attackers[a], f->port);
         g_array_append_val (fds, fd);
       }
   for (guint i = 0; i < 300; i++)
     {
-      int fd = raw_connect_from ("127.0.0.1", f->port);
+      int fd = wzp_test_connect_from ("127.0.0.1", f->port);
       g_array_append_val (fds, fd);
     }
   wzp_test_spin (200);   /* the relay accepts them all */
@@ -156,7 +139,7 @@ test_not_tls (Fixture       *f,
               gconstpointer  data)
 {
   static const char request[] = "GET / HTTP/1.1\r\nHost: relay\r\n\r\n";
-  int fd = raw_connect_from ("127.0.0.2", f->port);
+  int fd = wzp_test_connect_from ("127.0.0.2", f->port);
 
   g_assert_cmpint (send (fd, request, strlen (request), MSG_NOSIGNAL), ==, strlen (request));
   g_assert_true (closed_within (fd, 500));
@@ -177,7 +160,7 @@ stall_handshakes (Fixture *f,
 
   for (guint i = 0; i < n; i++)
     {
-      fds[i] = raw_connect_from (attackers[i % G_N_ELEMENTS (attackers)], f->port);
+      fds[i] = wzp_test_connect_from (attackers[i % G_N_ELEMENTS (attackers)], f->port);
       g_assert_cmpint (send (fds[i], hello_data, hello_len, MSG_NOSIGNAL), ==, hello_len);
     }
   return fds;
@@ -266,7 +249,7 @@ test_trickled_hello (Fixture       *f,
 {
   g_autoptr(GBytes) hello = wzp_test_capture_client_hello ();
   const guint8 *bytes = g_bytes_get_data (hello, NULL);
-  int fd = raw_connect_from ("127.0.0.2", f->port);
+  int fd = wzp_test_connect_from ("127.0.0.2", f->port);
   gint64 start = g_get_monotonic_time ();
   gboolean closed = FALSE;
 
@@ -401,7 +384,7 @@ test_refusal_alert (Fixture       *f,
   g_assert_cmpuint (f->relay->tls_handshakes, ==, 1);
 
   /* From the holder's address for its cap, from another for the relay's. */
-  fd = raw_connect_from (per_ip ? "127.0.0.2" : "127.0.0.3", f->port);
+  fd = wzp_test_connect_from (per_ip ? "127.0.0.2" : "127.0.0.3", f->port);
   g_assert_cmpint (send (fd, g_bytes_get_data (hello, NULL), g_bytes_get_size (hello),
                          MSG_NOSIGNAL), ==, g_bytes_get_size (hello));
   got = read_until_closed (fd, 2000, &reset);
@@ -418,7 +401,7 @@ test_refusal_alert (Fixture       *f,
   /* A connection the caps let in gets no such bytes: the relay's ServerHello. */
   g_io_stream_close (G_IO_STREAM (holder), NULL, NULL);
   wzp_test_spin (200);
-  fd = raw_connect_from ("127.0.0.3", f->port);
+  fd = wzp_test_connect_from ("127.0.0.3", f->port);
   g_assert_cmpint (send (fd, g_bytes_get_data (hello, NULL), g_bytes_get_size (hello),
                          MSG_NOSIGNAL), ==, g_bytes_get_size (hello));
   {
@@ -460,7 +443,7 @@ test_refusal_alert_fds (Fixture       *f,
   g_assert_no_errno (setrlimit (RLIMIT_NOFILE, &low));
   g_object_set (f->relay, "min-free-fds", 100000, NULL);
 
-  fd = raw_connect_from ("127.0.0.2", f->port);
+  fd = wzp_test_connect_from ("127.0.0.2", f->port);
   got = read_until_closed (fd, 2000, &reset);
   g_assert_no_errno (setrlimit (RLIMIT_NOFILE, &saved));
   g_assert_nonnull (got);
@@ -494,7 +477,7 @@ test_refusal_alert_queued (Fixture       *f,
   /* The deadline is set at accept: the holders keep theirs, the next connection has 1 s. */
   g_object_set (f->relay, "handshake-timeout", 1, NULL);
 
-  fd = raw_connect_from ("127.0.0.5", f->port);
+  fd = wzp_test_connect_from ("127.0.0.5", f->port);
   g_assert_cmpint (send (fd, g_bytes_get_data (hello, NULL), g_bytes_get_size (hello),
                          MSG_NOSIGNAL), ==, g_bytes_get_size (hello));
   wzp_test_spin (200);
@@ -529,7 +512,7 @@ test_half_closed_hello (Fixture       *f,
                         gconstpointer  data)
 {
   g_autoptr(GBytes) hello = wzp_test_capture_client_hello ();
-  int fd = raw_connect_from ("127.0.0.2", f->port);
+  int fd = wzp_test_connect_from ("127.0.0.2", f->port);
 
   g_object_set (f->relay, "client-hello-timeout", 30, "handshake-timeout", 30, NULL);
   g_assert_cmpint (send (fd, g_bytes_get_data (hello, NULL), 3, MSG_NOSIGNAL), ==, 3);

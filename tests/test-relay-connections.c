@@ -222,7 +222,7 @@ test_idle_connections (Fixture       *f,
   g_autoptr(WzpMessage) ack = NULL;
 
   for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
-    fds[i] = idle_connect_from ("127.0.0.2", port);
+    fds[i] = wzp_test_connect_from ("127.0.0.2", port);
   wzp_test_spin (100);   /* the relay accepts them all, and holds what it allows */
 
   start = g_get_monotonic_time ();

@@ -101,7 +101,7 @@ test_awaiting_hello (Fixture       *f,
   int fd;
 
   g_object_set (f->relay, "client-hello-timeout", 60, "handshake-timeout", 60, NULL);
-  fd = idle_connect_from ("127.0.0.1", relay_port (f));
+  fd = wzp_test_connect_from ("127.0.0.1", relay_port (f));
   wait_counter (f, "connections-awaiting-hello", 1);
   g_assert_cmpuint (counter (f->relay, "connections"), ==, 1);
   g_assert_cmpuint (counter (f->relay, "handshakes-in-flight"), ==, 1);
@@ -127,7 +127,7 @@ test_refused_per_ip (Fixture       *f,
                 "max-handshakes-per-ip", 2, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
     {
-      fds[i] = idle_connect_from ("127.0.0.2", relay_port (f));
+      fds[i] = wzp_test_connect_from ("127.0.0.2", relay_port (f));
       wait_counter (f, "accepted", i + 1);
     }
   wait_counter (f, "refused.max-handshakes-per-ip", 1);
@@ -144,7 +144,7 @@ static void
 test_hello_timeout (Fixture       *f,
                     gconstpointer  data)
 {
-  int fd = idle_connect_from ("127.0.0.1", relay_port (f));
+  int fd = wzp_test_connect_from ("127.0.0.1", relay_port (f));
 
   wait_counter (f, "refused.client-hello-timeout", 1);
   g_assert_cmpuint (counter (f->relay, "connections"), ==, 0);

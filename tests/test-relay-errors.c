@@ -361,7 +361,7 @@ test_log_refusals (Fixture       *f,
    * the one before, still silent, is closed to make room (a limit hit each time). */
   start = g_get_monotonic_time ();
   for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
-    fds[i] = idle_connect_from ("127.0.0.3", port);
+    fds[i] = wzp_test_connect_from ("127.0.0.3", port);
   /* Pipes without a valid token: refused too. */
   for (guint i = 0; i < 60; i++)
     {

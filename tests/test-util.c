@@ -956,3 +956,19 @@ wzp_test_placed_cb (GObject      *source,
   r->object = G_OBJECT (wzp_client_place_call_finish (WZP_CLIENT (source), result, &r->error));
   r->done = TRUE;
 }
+
+int
+wzp_test_connect_from (const char *source_ip,
+                       guint16     port)
+{
+  struct sockaddr_in src = { .sin_family = AF_INET };
+  struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons (port) };
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  g_assert_cmpint (fd, >=, 0);
+  inet_pton (AF_INET, source_ip, &src.sin_addr);
+  inet_pton (AF_INET, "127.0.0.1", &dst.sin_addr);
+  g_assert_no_errno (bind (fd, (struct sockaddr *) &src, sizeof src));
+  g_assert_no_errno (connect (fd, (struct sockaddr *) &dst, sizeof dst));
+  return fd;
+}

@@ -22,6 +22,10 @@ void         wzp_test_wait_pointer        (gpointer    *ptr,
 void         wzp_test_wait_until          (gboolean   (*done) (gpointer),
                                            gpointer     data,
                                            guint        timeout_ms);
+/* A plain TCP connection from @source_ip (any 127.0.0.0/8 address, so that tests can
+ * play several sources) to 127.0.0.1:@port, connected; returns its descriptor. */
+int          wzp_test_connect_from        (const char  *source_ip,
+                                           guint16      port);
 /* Iterates the main context for @ms milliseconds. */
 void         wzp_test_spin                (guint        ms);
 /* Drops the last reference to @object and waits (bounded) until it is finalized: objects
