@@ -768,6 +768,7 @@ typedef enum {
   VALUES_SOUND,
   VALUES_BAD_UTF8,
   VALUES_BAD_NUMBER,
+  VALUES_UNWRITABLE_NUMBER,
 } ValuesCheck;
 
 static ValuesCheck
@@ -807,9 +808,21 @@ check_values (JsonNode *node)
       if (json_node_get_value_type (node) == G_TYPE_STRING)
         return g_utf8_validate (json_node_get_string (node), -1, NULL) ? VALUES_SOUND
                                                                        : VALUES_BAD_UTF8;
-      if (json_node_get_value_type (node) == G_TYPE_DOUBLE &&
-          !isfinite (json_node_get_double (node)))
-        return VALUES_BAD_NUMBER;
+      if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
+        {
+          double value = json_node_get_double (node);
+          char text[G_ASCII_DTOSTR_BUF_SIZE];
+
+          if (!isfinite (value))
+            return VALUES_BAD_NUMBER;
+          /* json-glib 1.6 writes a double with g_ascii_dtostr() and appends ".0" when
+           * that has no '.', even after an exponent: 2e116 would go out as "2e+116.0",
+           * which is not JSON, to whoever a relay passes the message on to. Found by
+           * fuzz-message. */
+          g_ascii_dtostr (text, sizeof text, value);
+          if (strchr (text, '.') == NULL && strpbrk (text, "eE") != NULL)
+            return VALUES_UNWRITABLE_NUMBER;
+        }
       return VALUES_SOUND;
     case JSON_NODE_NULL:
     default:
@@ -886,6 +899,11 @@ _wzp_message_decode (const char  *data,
     case VALUES_BAD_NUMBER:
       g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_VALUE,
                    "The frame holds a number too large to represent");
+      return NULL;
+    case VALUES_UNWRITABLE_NUMBER:
+      g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_VALUE,
+                   "The frame holds a large number with a fraction or exponent that "
+                   "could not be passed on as JSON; send it as a string");
       return NULL;
     case VALUES_SOUND:
     default:
