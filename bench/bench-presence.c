@@ -118,7 +118,7 @@ wait_known (WzpRelay   *at,
 {
   gint64 deadline = g_get_monotonic_time () + STEP_TIMEOUT_US;
 
-  while ((_wzp_relay_presence_lookup (at, fingerprint) != NULL) != known)
+  while ((_wzp_relay_presence_lookup (at, fingerprint, G_MININT64) != NULL) != known)
     {
       if (g_get_monotonic_time () > deadline)
         g_error ("relay B never learnt that %s is %s", fingerprint, known ? "at A" : "gone");
@@ -157,7 +157,7 @@ measure (Relay         *b,
 
       if (now > t_ack + STEP_TIMEOUT_US)
         g_error ("no crossing or no answer to the call within 10 s");
-      if (t_known == 0 && _wzp_relay_presence_lookup (b->relay, fp) != NULL)
+      if (t_known == 0 && _wzp_relay_presence_lookup (b->relay, fp, G_MININT64) != NULL)
         t_known = now;
       if (!placed && now >= t_call)
         {

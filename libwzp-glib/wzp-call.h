@@ -73,6 +73,8 @@ const char      *wzp_call_get_peer_fingerprint (WzpCall              *self);
 WZP_AVAILABLE_IN_ALL
 const char      *wzp_call_get_peer_alias       (WzpCall              *self);
 WZP_AVAILABLE_IN_ALL
+const char      *wzp_call_get_caller_relay_fingerprint (WzpCall      *self);
+WZP_AVAILABLE_IN_ALL
 WzpPathKind      wzp_call_get_path_kind        (WzpCall              *self);
 WZP_AVAILABLE_IN_ALL
 const char      *wzp_call_get_remote_address   (WzpCall              *self);

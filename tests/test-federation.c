@@ -200,7 +200,7 @@ wait_presence (WzpRelay   *at,
 {
   gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
 
-  while ((_wzp_relay_presence_lookup (at, fingerprint) != NULL) != present)
+  while ((_wzp_relay_presence_lookup (at, fingerprint, G_MININT64) != NULL) != present)
     {
       if (g_get_monotonic_time () > deadline)
         g_error ("Presence of %s did not become %s", fingerprint, present ? "known" : "gone");
@@ -681,7 +681,7 @@ test_callee_gone_meanwhile (Fixture       *f,
   wzp_test_client_free (b);
   while (wzp_relay_get_n_registrations (f->relay[1]) > 0)
     g_main_context_iteration (NULL, TRUE);
-  g_assert_nonnull (_wzp_relay_presence_lookup (f->relay[0], target));
+  g_assert_nonnull (_wzp_relay_presence_lookup (f->relay[0], target, G_MININT64));
   wzp_test_client_send (a, offer);
   wzp_test_client_expect_error (a, WZP_ERROR_CODE_UNKNOWN_CALLEE);
   wait_no_calls (f->relay[0]);
@@ -809,7 +809,7 @@ test_presence_reconnect (Fixture       *f,
   /* The link drops: what the peer announced is forgotten at once. */
   seen.n_signals = 0;
   _wzp_relay_federation_drop_links (f->relay[0]);
-  g_assert_null (_wzp_relay_presence_lookup (f->relay[0], wzp_test_client_fingerprint (b1)));
+  g_assert_null (_wzp_relay_presence_lookup (f->relay[0], wzp_test_client_fingerprint (b1), G_MININT64));
   g_assert_false (link_is_up (f->relay[0], fp_of (f, 1)));
   g_assert_cmpuint (seen.n_signals, ==, 1);
   g_assert_cmpuint (seen.n_announced, ==, 0);
@@ -822,8 +822,8 @@ test_presence_reconnect (Fixture       *f,
   wait_link_up (f, 0, 1);
   wait_presence (f->relay[0], wzp_test_client_fingerprint (b3), TRUE);
   wait_announced (f->relay[0], fp_of (f, 1), 2);
-  g_assert_nonnull (_wzp_relay_presence_lookup (f->relay[0], wzp_test_client_fingerprint (b1)));
-  g_assert_null (_wzp_relay_presence_lookup (f->relay[0], b2_fp));
+  g_assert_nonnull (_wzp_relay_presence_lookup (f->relay[0], wzp_test_client_fingerprint (b1), G_MININT64));
+  g_assert_null (_wzp_relay_presence_lookup (f->relay[0], b2_fp, G_MININT64));
   wait_announced (f->relay[1], fp_of (f, 0), 1);
 
   /* And a call works over the new link. */
@@ -893,11 +893,28 @@ test_presence_return (Fixture       *f,
   g_assert_true (g_hash_table_contains (peer->pending, wzp_test_client_fingerprint (c)));
   g_assert_cmpuint (peer->flush_id, !=, 0);
   wzp_test_spin (100);
-  g_assert_null (_wzp_relay_presence_lookup (f->relay[0], wzp_test_client_fingerprint (c)));
+  g_assert_null (_wzp_relay_presence_lookup (f->relay[0], wzp_test_client_fingerprint (c), G_MININT64));
   /* Her call goes all the same: relay B announces her first. */
   second = wzp_test_offer_call (c, a);
-  g_assert_nonnull (_wzp_relay_presence_lookup (f->relay[0], wzp_test_client_fingerprint (c)));
+  g_assert_nonnull (_wzp_relay_presence_lookup (f->relay[0], wzp_test_client_fingerprint (c), G_MININT64));
   g_assert_cmpuint (g_hash_table_size (peer->pending), ==, 0);
+}
+
+/* A binding of the right shape for @fingerprint at @relay that is not signed: what the
+ * presence code carries without checking (a lookup would check it, and forget it). */
+static WzpBinding *
+unsigned_binding (const char *fingerprint,
+                  const char *relay)
+{
+  WzpBinding *binding = g_new0 (WzpBinding, 1);
+
+  binding->fingerprint = g_strdup (fingerprint);
+  binding->relay_fingerprint = g_strdup (relay);
+  binding->time_ms = g_get_real_time () / 1000;
+  /* The length of a real ECDSA P-256 key and signature, so the frames are as large. */
+  binding->public_key = g_strnfill (124, 'A');
+  binding->signature = g_strnfill (96, 'A');
+  return binding;
 }
 
 /* 10,000 identities: the snapshot and a change of that size each fit the 64 KiB frame cap
@@ -908,17 +925,21 @@ test_presence_10000 (Fixture       *f,
 {
   const guint n = 10000;
   g_autoptr(GPtrArray) fps = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) bindings = g_ptr_array_new_with_free_func ((GDestroyNotify) _wzp_binding_free);
   g_autoptr(GError) error = NULL;
+  RelayPeer *peer;
 
   for (guint i = 0; i < n; i++)
     {
       g_ptr_array_add (fps, fake_fingerprint (i));
       g_assert_true (wzp_fingerprint_is_valid (g_ptr_array_index (fps, i)));
+      g_ptr_array_add (bindings, unsigned_binding (g_ptr_array_index (fps, i), fp_of (f, 0)));
     }
 
   /* Before the link: they go in the snapshot. */
   for (guint i = 0; i < n / 2; i++)
-    _wzp_relay_presence_local_changed (f->relay[0], g_ptr_array_index (fps, i), TRUE);
+    _wzp_relay_presence_local_changed (f->relay[0], g_ptr_array_index (fps, i),
+                                       g_ptr_array_index (bindings, i), TRUE);
   g_assert_true (wzp_relay_add_peer (f->relay[0], f->uri[1], &error));
   g_assert_true (wzp_relay_add_peer (f->relay[1], f->uri[0], &error));
   g_assert_no_error (error);
@@ -927,14 +948,16 @@ test_presence_10000 (Fixture       *f,
 
   /* After: one batched change. */
   for (guint i = n / 2; i < n; i++)
-    _wzp_relay_presence_local_changed (f->relay[0], g_ptr_array_index (fps, i), TRUE);
+    _wzp_relay_presence_local_changed (f->relay[0], g_ptr_array_index (fps, i),
+                                       g_ptr_array_index (bindings, i), TRUE);
   wait_announced (f->relay[1], fp_of (f, 0), n);
+  peer = _wzp_relay_federation_peer (f->relay[1], fp_of (f, 0));
   for (guint i = 0; i < n; i += 997)
-    g_assert_nonnull (_wzp_relay_presence_lookup (f->relay[1], g_ptr_array_index (fps, i)));
+    g_assert_true (g_hash_table_contains (peer->announced, g_ptr_array_index (fps, i)));
 
   /* All gone in one change, and the link is still up (no frame was refused). */
   for (guint i = 0; i < n; i++)
-    _wzp_relay_presence_local_changed (f->relay[0], g_ptr_array_index (fps, i), FALSE);
+    _wzp_relay_presence_local_changed (f->relay[0], g_ptr_array_index (fps, i), NULL, FALSE);
   wait_announced (f->relay[1], fp_of (f, 0), 0);
   g_assert_true (link_is_up (f->relay[1], fp_of (f, 0)));
 }
@@ -956,7 +979,7 @@ test_line (Fixture       *f,
 
   /* B announces only its own clients: C's user is unknown at A. */
   wait_announced (f->relay[0], fp_of (f, 1), 1);
-  g_assert_null (_wzp_relay_presence_lookup (f->relay[0], wzp_test_client_fingerprint (c)));
+  g_assert_null (_wzp_relay_presence_lookup (f->relay[0], wzp_test_client_fingerprint (c), G_MININT64));
 
   wzp_test_client_send (a, offer);
   error = wzp_test_client_expect (a, WZP_MESSAGE_ERROR);
@@ -1006,6 +1029,65 @@ fake_peer_connect (Fixture     *f,
   return peer;
 }
 
+/* @user's own binding to the relay @relay_fp at @time_ms: what only @user can make. */
+static WzpBinding *
+binding_of (WzpIdentity *user,
+            const char  *relay_fp,
+            gint64       time_ms)
+{
+  g_autoptr(GError) error = NULL;
+  WzpBinding *binding = _wzp_binding_new_signed (wzp_identity_get_certificate (user), relay_fp,
+                                                 time_ms, &error);
+
+  g_assert_no_error (error);
+  return binding;
+}
+
+static gint64
+now_ms (void)
+{
+  return g_get_real_time () / 1000;
+}
+
+/* A fake peer announces @bindings (a change, not a snapshot). */
+static void
+fake_peer_announce (WzpTestClient *peer,
+                    GPtrArray     *bindings)
+{
+  g_autoptr(WzpMessage) update = _wzp_message_new (WZP_MESSAGE_PRESENCE_UPDATE);
+
+  _wzp_message_set_bindings (update, "added", bindings);
+  wzp_test_client_send (peer, update);
+}
+
+/* Waits until relay @at holds what the peer @peer_fp announced of @fingerprint (checked
+ * or not). */
+static void
+wait_held (WzpRelay   *at,
+           const char *peer_fp,
+           const char *fingerprint)
+{
+  RelayPeer *peer = _wzp_relay_federation_peer (at, peer_fp);
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (!g_hash_table_contains (peer->announced, fingerprint))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+/* A fake peer announces one binding. */
+static void
+fake_peer_announce_one (WzpTestClient *peer,
+                        WzpBinding    *binding)
+{
+  g_autoptr(GPtrArray) bindings = g_ptr_array_new ();
+
+  g_ptr_array_add (bindings, binding);
+  fake_peer_announce (peer, bindings);
+}
+
 /* A peer relay that stopped reading, removed: the link's last message (an Error) can
  * never be written, and the link is closed after idle-timeout rather than kept. */
 static void
@@ -1015,10 +1097,10 @@ test_peer_not_reading (Fixture       *f,
   g_autoptr(WzpIdentity) deaf_id = wzp_test_identity_new ();
   g_autoptr(WzpTestClient) deaf = NULL;
   g_autoptr(WzpTestClient) a = NULL;
-  g_autoptr(WzpMessage) update = _wzp_message_new (WZP_MESSAGE_PRESENCE_UPDATE);
   g_autoptr(GError) error = NULL;
   g_autofree char *padding = g_strnfill (60000, 'p');
   g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr(GPtrArray) bindings = g_ptr_array_new_with_free_func ((GDestroyNotify) _wzp_binding_free);
   g_auto(GStrv) announced = NULL;
   GHashTable *links = f->relay[0]->federation->links;
   gint64 start, deadline, backlog_seen;
@@ -1026,17 +1108,18 @@ test_peer_not_reading (Fixture       *f,
   /* 150 users at the peer: one unanswered offer per caller and callee. */
   for (guint i = 0; i < 150; i++)
     {
-      g_autofree char *fp = g_strdup_printf ("1111:2222:3333:4444:5555:6666:7777:%04x", i);
+      g_autoptr(WzpIdentity) user = wzp_test_identity_new ();
 
-      g_strv_builder_add (builder, fp);
+      g_strv_builder_add (builder, wzp_identity_get_fingerprint (user));
+      g_ptr_array_add (bindings, binding_of (user, wzp_identity_get_fingerprint (deaf_id),
+                                             now_ms ()));
     }
   announced = g_strv_builder_end (builder);
   g_object_set (f->relay[0], "idle-timeout", 2, "max-messages-per-second", 100000,
                 "max-calls-per-client", 10000, "max-ringing-per-client", 10000, NULL);
   a = connect_registered (f, 0, "Alice");
   deaf = fake_peer_connect (f, 0, deaf_id);
-  _wzp_message_set_strv (update, "added", (const char * const *) announced);
-  wzp_test_client_send (deaf, update);
+  fake_peer_announce (deaf, bindings);
   wait_presence (f->relay[0], announced[149], TRUE);
   wzp_test_client_stop_reading (deaf);
 
@@ -1110,8 +1193,9 @@ test_lying_peer (Fixture       *f,
   g_autoptr(WzpMessage) offer = wzp_test_make_offer ("lie-1", wzp_test_client_fingerprint (b));
   g_autoptr(WzpMessage) error = NULL;
   g_autoptr(WzpMessage) got = NULL;
-  g_autoptr(WzpMessage) update = _wzp_message_new (WZP_MESSAGE_PRESENCE_UPDATE);
-  const char * const announced[] = { "1111:2222:3333:4444:5555:6666:7777:8888", NULL };
+  g_autoptr(WzpIdentity) user = wzp_test_identity_new ();
+  g_autoptr(WzpBinding) binding = binding_of (user, liar_fp, now_ms ());
+  const char * const announced[] = { wzp_identity_get_fingerprint (user), NULL };
 
   /* An offer for a caller it never announced: refused, nothing happens. */
   _wzp_message_set_string (offer, "caller_fingerprint", wzp_identity_get_fingerprint (victim));
@@ -1124,8 +1208,8 @@ test_lying_peer (Fixture       *f,
   g_clear_pointer (&error, _wzp_message_unref);
 
   /* A forward of someone else's forward (a second hop): refused too. */
-  _wzp_message_set_strv (update, "added", announced);
-  wzp_test_client_send (liar, update);
+  fake_peer_announce_one (liar, binding);
+  wait_presence (f->relay[0], announced[0], TRUE);
   _wzp_message_set_string (offer, "caller_fingerprint", announced[0]);
   fake_peer_forward (liar, fp_of (f, 1), offer);
   error = wzp_test_client_expect (liar, WZP_MESSAGE_ERROR);
@@ -1161,6 +1245,378 @@ test_lying_peer (Fixture       *f,
     expect_hangup (b, "lie-1", "Normal");
     wait_no_calls (f->relay[0]);
   }
+}
+
+/* Rogue peers (docs/protocol.md, "Presence bindings"): a configured peer relay that lies
+ * about who is registered with it. Each case is one way a rogue relay made use of the
+ * presence it could announce before bindings existed. */
+
+/* A binding of the right shape whose signature is someone else's (forged: signed by
+ * @signer, not by the user it names). */
+static WzpBinding *
+forged_binding (WzpIdentity *user,
+                WzpIdentity *signer,
+                const char  *relay_fp,
+                gint64       time_ms)
+{
+  WzpBinding *binding = binding_of (signer, relay_fp, time_ms);
+  g_autoptr(WzpBinding) real = binding_of (user, relay_fp, time_ms);
+
+  /* The user's fingerprint and key, the signer's signature. */
+  g_free (binding->fingerprint);
+  binding->fingerprint = g_strdup (real->fingerprint);
+  g_free (binding->public_key);
+  binding->public_key = g_strdup (real->public_key);
+  return binding;
+}
+
+/* Reads the fake peer's messages until the Error about @call_id (NULL: any Error), which
+ * is returned; Errors about forgotten bindings come first. */
+static WzpMessage *
+expect_link_error (WzpTestClient *peer,
+                   const char    *call_id)
+{
+  for (;;)
+    {
+      g_autoptr(WzpMessage) error = wzp_test_client_expect (peer, WZP_MESSAGE_ERROR);
+
+      if (call_id == NULL || g_strcmp0 (_wzp_message_get_string (error, "call_id"), call_id) == 0)
+        return g_steal_pointer (&error);
+    }
+}
+
+/* The rogue sends an offer as @caller to @callee; it must be refused on the link, and the
+ * callee must not ring. */
+static void
+assert_offer_refused (Fixture       *f,
+                      WzpTestClient *rogue,
+                      const char    *rogue_fp,
+                      const char    *caller,
+                      WzpTestClient *callee,
+                      const char    *call_id)
+{
+  g_autoptr(WzpMessage) offer = wzp_test_make_offer (call_id, wzp_test_client_fingerprint (callee));
+  g_autoptr(WzpMessage) error = NULL;
+
+  _wzp_message_set_string (offer, "caller_fingerprint", caller);
+  fake_peer_forward (rogue, rogue_fp, offer);
+  error = expect_link_error (rogue, call_id);
+  g_assert_cmpstr (_wzp_message_get_string (error, "code"), ==, WZP_ERROR_CODE_BAD_MESSAGE);
+  g_assert_true (wzp_test_client_quiet (callee, 200));
+  g_assert_cmpuint (wzp_relay_get_n_calls (f->relay[0]), ==, 0);
+}
+
+/* "It made a user's phone ring as one of their contacts": a rogue peer cannot pass an offer
+ * on as anyone whose newest valid binding does not name it. */
+static void
+test_rogue_ring_as_contact (Fixture       *f,
+                            gconstpointer  data)
+{
+  g_autoptr(WzpIdentity) rogue_id = wzp_test_identity_new ();
+  const char *rogue_fp = wzp_identity_get_fingerprint (rogue_id);
+  g_autoptr(WzpTestClient) bob = connect_registered (f, 0, "Bob");
+  g_autoptr(WzpTestClient) alice = connect_registered (f, 0, "Alice");
+  g_autoptr(WzpTestClient) carol = connect_announced (f, 1, "Carol", 0);
+  g_autoptr(WzpTestClient) rogue = fake_peer_connect (f, 0, rogue_id);
+  const char *carol_fp = wzp_test_client_fingerprint (carol);
+  const char *alice_fp = wzp_test_client_fingerprint (alice);
+  g_autoptr(WzpBinding) forged = forged_binding (carol->identity, rogue_id, rogue_fp, now_ms ());
+  g_autoptr(WzpBinding) replayed = binding_of (carol->identity, fp_of (f, 1), now_ms ());
+  g_autoptr(WzpBinding) carol_old = binding_of (carol->identity, rogue_fp, now_ms () - 60000);
+  g_autoptr(WzpBinding) alice_old = binding_of (alice->identity, rogue_fp, now_ms () - 60000);
+  g_autoptr(WzpMessage) error = NULL;
+
+  /* Announced with no binding of Carol's own: a forged signature. */
+  fake_peer_announce_one (rogue, forged);
+  wait_held (f->relay[0], rogue_fp, carol_fp);
+  assert_offer_refused (f, rogue, rogue_fp, carol_fp, bob, "rogue-1");
+
+  /* Carol's real binding, to her real relay, replayed: refused when announced. */
+  fake_peer_announce_one (rogue, replayed);
+  error = expect_link_error (rogue, NULL);
+  g_assert_cmpstr (_wzp_message_get_string (error, "code"), ==, WZP_ERROR_CODE_BAD_MESSAGE);
+  g_assert_nonnull (strstr (_wzp_message_get_string (error, "message"), "not yours"));
+  assert_offer_refused (f, rogue, rogue_fp, carol_fp, bob, "rogue-2");
+
+  /* A real binding of Carol's to the rogue, from when she used it: older than the one
+   * her relay announced since, so it loses. */
+  fake_peer_announce_one (rogue, carol_old);
+  wait_held (f->relay[0], rogue_fp, carol_fp);
+  assert_offer_refused (f, rogue, rogue_fp, carol_fp, bob, "rogue-3");
+
+  /* The same for a user of this relay: Alice, registered here now, once used the rogue. */
+  fake_peer_announce_one (rogue, alice_old);
+  wait_held (f->relay[0], rogue_fp, alice_fp);
+  assert_offer_refused (f, rogue, rogue_fp, alice_fp, bob, "rogue-4");
+}
+
+/* "It received calls meant for another peer's users, with the caller's addresses", and
+ * "it made real users busy" (it answered for them): a call goes where the callee's newest
+ * valid binding is. */
+static void
+test_rogue_steal_calls (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(WzpIdentity) rogue_id = wzp_test_identity_new ();
+  const char *rogue_fp = wzp_identity_get_fingerprint (rogue_id);
+  g_autoptr(WzpTestClient) alice = connect_registered (f, 0, "Alice");
+  g_autoptr(WzpTestClient) bob = connect_registered (f, 0, "Bob");
+  g_autoptr(WzpTestClient) carol = connect_announced (f, 1, "Carol", 0);
+  g_autoptr(WzpTestClient) rogue = fake_peer_connect (f, 0, rogue_id);
+  const char *carol_fp = wzp_test_client_fingerprint (carol);
+  /* Dated ahead of Carol's real one (within what relays accept): it would win if it were
+   * believed unchecked. */
+  g_autoptr(WzpBinding) forged = forged_binding (carol->identity, rogue_id, rogue_fp,
+                                                 now_ms () + 60000);
+  g_autoptr(WzpBinding) carol_old = binding_of (carol->identity, rogue_fp, now_ms () - 60000);
+  g_autoptr(WzpBinding) bob_old = binding_of (bob->identity, rogue_fp, now_ms () - 60000);
+  const char *call_ids[] = { "steal-1", "steal-2" };
+
+  fake_peer_announce_one (rogue, forged);
+  wait_held (f->relay[0], rogue_fp, carol_fp);
+  for (guint round = 0; round < 2; round++)
+    {
+      g_autoptr(WzpMessage) offer = wzp_test_make_offer (call_ids[round], carol_fp);
+      g_autoptr(WzpMessage) got = NULL;
+      g_autoptr(WzpMessage) hangup = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP,
+                                                               call_ids[round]);
+
+      _wzp_message_set_string (offer, "caller_reflexive_addr", "198.51.100.7:40000");
+      wzp_test_client_send (alice, offer);
+      /* Carol rings, at her real relay; the rogue got nothing of the call. */
+      got = wzp_test_client_expect (carol, WZP_MESSAGE_DIRECT_CALL_OFFER);
+      g_assert_cmpstr (_wzp_message_get_string (got, "call_id"), ==, call_ids[round]);
+      _wzp_message_set_string (hangup, "reason", "Normal");
+      wzp_test_client_send (alice, hangup);
+      expect_hangup (carol, call_ids[round], "Normal");
+      wait_no_calls (f->relay[0]);
+      /* The forged binding was checked and forgotten (the rogue is told); then its real
+       * but older binding of Carol's is tried the same way. */
+      if (round == 0)
+        {
+          g_autoptr(WzpMessage) error = expect_link_error (rogue, NULL);
+
+          g_assert_nonnull (strstr (_wzp_message_get_string (error, "message"), "does not verify"));
+          fake_peer_announce_one (rogue, carol_old);
+          wait_held (f->relay[0], rogue_fp, carol_fp);
+        }
+    }
+  /* Whatever the rogue got meanwhile (keepalives), never an offer. */
+  while (!g_queue_is_empty (&rogue->inbox))
+    {
+      g_autoptr(WzpMessage) m = g_queue_pop_head (&rogue->inbox);
+
+      g_assert_cmpint (_wzp_message_get_message_type (m), !=,
+                       WZP_MESSAGE_FEDERATED_SIGNAL_FORWARD);
+    }
+
+  /* A user of this relay, announced by the rogue with an older binding: rings here. */
+  fake_peer_announce_one (rogue, bob_old);
+  wait_held (f->relay[0], rogue_fp, wzp_test_client_fingerprint (bob));
+  {
+    g_autoptr(WzpMessage) offer = wzp_test_make_offer ("steal-3", wzp_test_client_fingerprint (bob));
+    g_autoptr(WzpMessage) got = NULL;
+
+    wzp_test_client_send (alice, offer);
+    got = wzp_test_client_expect (bob, WZP_MESSAGE_DIRECT_CALL_OFFER);
+    g_assert_cmpstr (_wzp_message_get_string (got, "call_id"), ==, "steal-3");
+    g_assert_true (wzp_test_client_quiet (rogue, 100));
+  }
+}
+
+/* Waits until relay @at sends calls for @fingerprint to the peer @peer_fp. */
+static void
+wait_routed (WzpRelay   *at,
+             const char *fingerprint,
+             const char *peer_fp)
+{
+  RelayPeer *peer = _wzp_relay_federation_peer (at, peer_fp);
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (_wzp_relay_presence_lookup (at, fingerprint, G_MININT64) != peer)
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("Calls for %s never went to %s", fingerprint, peer_fp);
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+/* A user who moved is found at the new relay; an old binding replayed loses. Here the
+ * "new relay" is a fake peer that announces Carol's own newer binding to it. */
+static void
+test_newest_binding_wins (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(WzpIdentity) other_id = wzp_test_identity_new ();
+  const char *other_fp = wzp_identity_get_fingerprint (other_id);
+  g_autoptr(WzpTestClient) alice = connect_registered (f, 0, "Alice");
+  g_autoptr(WzpTestClient) carol = connect_announced (f, 1, "Carol", 0);
+  g_autoptr(WzpTestClient) other = fake_peer_connect (f, 0, other_id);
+  g_autoptr(WzpIdentity) carol_id = g_object_ref (carol->identity);
+  g_autofree char *carol_fp = g_strdup (wzp_test_client_fingerprint (carol));
+  g_autoptr(WzpBinding) moved = NULL;
+  g_autoptr(WzpMessage) offer = wzp_test_make_offer ("moved-1", carol_fp);
+  g_autoptr(WzpMessage) again = wzp_test_make_offer ("moved-2", carol_fp);
+  g_autoptr(WzpMessage) forward = NULL;
+  g_autoptr(WzpMessage) got = NULL;
+  g_autoptr(WzpMessage) hangup = _wzp_message_new_for_call (WZP_MESSAGE_HANGUP, "moved-1");
+
+  /* Carol registers at the other relay, after relay 1: calls go there. */
+  wzp_test_spin (5);
+  moved = binding_of (carol_id, other_fp, now_ms ());
+  fake_peer_announce_one (other, moved);
+  wait_routed (f->relay[0], carol_fp, other_fp);
+  wzp_test_client_send (alice, offer);
+  forward = wzp_test_client_expect (other, WZP_MESSAGE_FEDERATED_SIGNAL_FORWARD);
+  g_assert_cmpstr (_wzp_message_get_string (_wzp_message_get_inner (forward), "call_id"), ==,
+                   "moved-1");
+  g_assert_true (wzp_test_client_quiet (carol, 100));
+  _wzp_message_set_string (hangup, "reason", "Normal");
+  wzp_test_client_send (alice, hangup);
+  wait_no_calls (f->relay[0]);
+
+  /* She comes back to relay 1 (a newer binding there): calls go to relay 1 again, though
+   * the other relay still announces its binding, which is the older one now. */
+  g_clear_pointer (&carol, wzp_test_client_free);
+  wzp_test_spin (5);
+  carol = wzp_test_client_connect (f->address[1], carol_id, fp_of (f, 1));
+  g_clear_pointer (&got, _wzp_message_unref);
+  got = wzp_test_client_register (carol, "Carol");
+  wait_routed (f->relay[0], carol_fp, fp_of (f, 1));
+  g_clear_pointer (&got, _wzp_message_unref);
+  wzp_test_client_send (alice, again);
+  got = wzp_test_client_expect (carol, WZP_MESSAGE_DIRECT_CALL_OFFER);
+  g_assert_cmpstr (_wzp_message_get_string (got, "call_id"), ==, "moved-2");
+
+  /* The other relay replays its (older) binding: nothing changes. */
+  fake_peer_announce_one (other, moved);
+  wzp_test_spin (50);
+  wait_held (f->relay[0], other_fp, carol_fp);
+  g_assert_true (_wzp_relay_presence_lookup (f->relay[0], carol_fp, G_MININT64) ==
+                 _wzp_relay_federation_peer (f->relay[0], fp_of (f, 1)));
+}
+
+/* A binding dated ahead of the relay's clock by more than it allows is refused when
+ * announced: it would beat every real one until its time came. */
+static void
+test_future_binding (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(WzpIdentity) rogue_id = wzp_test_identity_new ();
+  g_autoptr(WzpIdentity) user = wzp_test_identity_new ();
+  const char *rogue_fp = wzp_identity_get_fingerprint (rogue_id);
+  g_autoptr(WzpTestClient) rogue = fake_peer_connect (f, 0, rogue_id);
+  g_autoptr(WzpBinding) future = binding_of (user, rogue_fp,
+                                             now_ms () + WZP_BINDING_MAX_AHEAD_MS + 60000);
+  g_autoptr(WzpBinding) soon = binding_of (user, rogue_fp, now_ms () + 60000);
+  g_autoptr(WzpMessage) error = NULL;
+
+  fake_peer_announce_one (rogue, future);
+  error = expect_link_error (rogue, NULL);
+  g_assert_nonnull (strstr (_wzp_message_get_string (error, "message"), "ahead"));
+  g_assert_null (_wzp_relay_presence_lookup (f->relay[0], wzp_identity_get_fingerprint (user),
+                                             G_MININT64));
+  /* A minute ahead is a clock a little fast, and fine. */
+  fake_peer_announce_one (rogue, soon);
+  wait_presence (f->relay[0], wzp_identity_get_fingerprint (user), TRUE);
+}
+
+/* The callee's client learns that an offer came through federation, and from which relay;
+ * nobody else can say so. */
+static void
+test_caller_relay_mark (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) alice = connect_announced (f, 0, "Alice", 1);
+  g_autoptr(WzpTestClient) bob = connect_announced (f, 1, "Bob", 0);
+  g_autoptr(WzpTestClient) dave = connect_registered (f, 1, "Dave");
+  g_autoptr(WzpMessage) offer = wzp_test_make_offer ("mark-1", wzp_test_client_fingerprint (bob));
+  g_autoptr(WzpMessage) local = wzp_test_make_offer ("mark-2", wzp_test_client_fingerprint (bob));
+  g_autoptr(WzpMessage) got = NULL;
+
+  /* Across the link: the mark names Alice's relay, whatever she wrote. */
+  _wzp_message_set_string (offer, "caller_relay_fingerprint", fp_of (f, 1));
+  wzp_test_client_send (alice, offer);
+  got = wzp_test_client_expect (bob, WZP_MESSAGE_DIRECT_CALL_OFFER);
+  g_assert_cmpstr (_wzp_message_get_string (got, "caller_relay_fingerprint"), ==, fp_of (f, 0));
+  g_clear_pointer (&got, _wzp_message_unref);
+
+  /* A local caller cannot claim to come from elsewhere. */
+  _wzp_message_set_string (local, "caller_relay_fingerprint", fp_of (f, 0));
+  wzp_test_client_send (dave, local);
+  got = wzp_test_client_expect (bob, WZP_MESSAGE_DIRECT_CALL_OFFER);
+  g_assert_cmpstr (_wzp_message_get_string (got, "call_id"), ==, "mark-2");
+  g_assert_false (_wzp_message_has_member (got, "caller_relay_fingerprint"));
+}
+
+/* What a relay checks of a client's own binding when it registers. */
+static WzpMessage *
+register_with (WzpTestClient *client,
+               WzpBinding    *binding)
+{
+  g_autoptr(WzpMessage) presence = _wzp_message_new (WZP_MESSAGE_REGISTER_PRESENCE);
+  WzpMessage *reply;
+
+  _wzp_message_set_string (presence, "client_version", "test");
+  _wzp_message_set_binding (presence, "binding", binding);
+  wzp_test_client_send (client, presence);
+  reply = wzp_test_client_next (client, 5000);
+  g_assert_nonnull (reply);
+  return reply;
+}
+
+static void
+assert_registration_refused (WzpTestClient *client,
+                             WzpBinding    *binding,
+                             const char    *code,
+                             const char    *needle)
+{
+  g_autoptr(WzpMessage) reply = register_with (client, binding);
+
+  g_assert_cmpint (_wzp_message_get_message_type (reply), ==, WZP_MESSAGE_ERROR);
+  g_assert_cmpstr (_wzp_message_get_string (reply, "code"), ==, code);
+  g_assert_nonnull (strstr (_wzp_message_get_string (reply, "message"), needle));
+}
+
+static void
+test_registration_binding (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(WzpTestClient) c = wzp_test_client_connect (f->address[0], NULL, fp_of (f, 0));
+  g_autoptr(WzpTestClient) plain = wzp_test_client_connect (f->address[0], NULL, fp_of (f, 0));
+  g_autoptr(WzpTestClient) signed_ = NULL;
+  g_autoptr(WzpTestClient) bob = connect_announced (f, 1, "Bob", 0);
+  g_autoptr(WzpIdentity) stranger = wzp_test_identity_new ();
+  g_autoptr(WzpBinding) other_relay = binding_of (c->identity, fp_of (f, 1), now_ms ());
+  g_autoptr(WzpBinding) not_mine = binding_of (stranger, fp_of (f, 0), now_ms ());
+  g_autoptr(WzpBinding) forged = forged_binding (c->identity, stranger, fp_of (f, 0), now_ms ());
+  g_autoptr(WzpBinding) fast = binding_of (c->identity, fp_of (f, 0), now_ms () + 20 * 60000);
+  g_autoptr(WzpBinding) slow = binding_of (c->identity, fp_of (f, 0), now_ms () - 20 * 60000);
+  g_autoptr(WzpMessage) reply = NULL;
+  g_autoptr(WzpMessage) offer = NULL;
+
+  assert_registration_refused (c, other_relay, WZP_ERROR_CODE_BAD_MESSAGE, "this relay");
+  assert_registration_refused (c, not_mine, WZP_ERROR_CODE_BAD_MESSAGE, "your own");
+  assert_registration_refused (c, forged, WZP_ERROR_CODE_BAD_MESSAGE, "does not verify");
+  assert_registration_refused (c, fast, WZP_ERROR_CODE_CLOCK_SKEW, "20 minutes ahead");
+  assert_registration_refused (c, slow, WZP_ERROR_CODE_CLOCK_SKEW, "20 minutes behind");
+  g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay[0]), ==, 0);
+
+  /* Without a binding: registered, reachable here, not announced. A client registered
+   * after it is announced, so by then its change would have gone too. */
+  reply = register_with (plain, NULL);
+  g_assert_cmpint (_wzp_message_get_message_type (reply), ==, WZP_MESSAGE_REGISTER_PRESENCE_ACK);
+  signed_ = connect_announced (f, 0, "Signed", 1);
+  g_assert_null (_wzp_relay_presence_lookup (f->relay[1], wzp_test_client_fingerprint (plain),
+                                             G_MININT64));
+  /* And it cannot call users of the other relay, which would not believe it. */
+  offer = wzp_test_make_offer ("plain-1", wzp_test_client_fingerprint (bob));
+  wzp_test_client_send (plain, offer);
+  g_clear_pointer (&reply, _wzp_message_unref);
+  reply = wzp_test_client_expect (plain, WZP_MESSAGE_ERROR);
+  g_assert_cmpstr (_wzp_message_get_string (reply, "code"), ==, WZP_ERROR_CODE_UNKNOWN_CALLEE);
+  g_assert_nonnull (strstr (_wzp_message_get_string (reply, "message"), "signed"));
+  g_assert_true (wzp_test_client_quiet (bob, 100));
 }
 
 /* The bridged relay path */
@@ -1632,6 +2088,18 @@ main (int   argc,
   g_test_add ("/wzp/federation/oversized-offer", Fixture, NULL, fixture_setup_two,
               test_oversized_offer, fixture_teardown);
 
+  g_test_add ("/wzp/federation/rogue-peer/ring-as-contact", Fixture, NULL, fixture_setup_two,
+              test_rogue_ring_as_contact, fixture_teardown);
+  g_test_add ("/wzp/federation/rogue-peer/steal-calls", Fixture, NULL, fixture_setup_two,
+              test_rogue_steal_calls, fixture_teardown);
+  g_test_add ("/wzp/federation/rogue-peer/future-binding", Fixture, NULL, fixture_setup_two,
+              test_future_binding, fixture_teardown);
+  g_test_add ("/wzp/federation/newest-binding-wins", Fixture, NULL, fixture_setup_two,
+              test_newest_binding_wins, fixture_teardown);
+  g_test_add ("/wzp/federation/caller-relay-mark", Fixture, NULL, fixture_setup_two,
+              test_caller_relay_mark, fixture_teardown);
+  g_test_add ("/wzp/federation/registration-binding", Fixture, NULL, fixture_setup_two,
+              test_registration_binding, fixture_teardown);
   g_test_add ("/wzp/federation/bridge", Fixture, NULL, fixture_setup_two, test_bridge,
               fixture_teardown);
   g_test_add ("/wzp/federation/bridge-refused", Fixture, NULL, fixture_setup_two,

@@ -31,6 +31,8 @@ typedef enum {
   KIND_FP_LIST,
   KIND_FEATURE_LIST, /* list of feature names */
   KIND_INNER,      /* a whole message object */
+  KIND_BINDING,    /* a presence binding object */
+  KIND_BINDING_LIST,
 } Kind;
 
 typedef struct {
@@ -59,7 +61,8 @@ static const char *reason_values[] = { "Normal", "Busy", "Declined", "Timeout", 
 
 static const MessageSpec specs[] = {
   { WZP_MESSAGE_REGISTER_PRESENCE, "RegisterPresence",
-    { OPT ("alias", KIND_STRING), REQ ("client_version", KIND_STRING) } },
+    { OPT ("alias", KIND_STRING), REQ ("client_version", KIND_STRING),
+      OPT ("binding", KIND_BINDING) } },
   { WZP_MESSAGE_REGISTER_PRESENCE_ACK, "RegisterPresenceAck",
     { REQ ("success", KIND_BOOL), OPT ("error", KIND_STRING), OPT ("fingerprint", KIND_FP),
       OPT ("observed_addr", KIND_ADDR), OPT ("relay_fingerprint", KIND_FP),
@@ -70,7 +73,7 @@ static const MessageSpec specs[] = {
     { REQ ("call_id", KIND_STRING), REQ ("target_fingerprint", KIND_FP),
       OPT ("caller_fingerprint", KIND_FP), OPT ("caller_alias", KIND_STRING),
       OPT ("caller_reflexive_addr", KIND_ADDR), OPT ("caller_local_addrs", KIND_ADDR_LIST),
-      OPT_ENUM ("caller_nat_type", nat_values) } },
+      OPT_ENUM ("caller_nat_type", nat_values), OPT ("caller_relay_fingerprint", KIND_FP) } },
   { WZP_MESSAGE_CALL_RINGING, "CallRinging", { REQ ("call_id", KIND_STRING) } },
   { WZP_MESSAGE_DIRECT_CALL_ANSWER, "DirectCallAnswer",
     { REQ ("call_id", KIND_STRING), REQ_ENUM ("accept_mode", accept_values),
@@ -105,7 +108,7 @@ static const MessageSpec specs[] = {
   { WZP_MESSAGE_FEDERATED_SIGNAL_FORWARD, "FederatedSignalForward",
     { REQ ("inner", KIND_INNER), REQ ("origin_relay_fingerprint", KIND_FP) } },
   { WZP_MESSAGE_PRESENCE_UPDATE, "PresenceUpdate",
-    { OPT ("added", KIND_FP_LIST), OPT ("removed", KIND_FP_LIST), OPT ("snapshot", KIND_BOOL),
+    { OPT ("added", KIND_BINDING_LIST), OPT ("removed", KIND_FP_LIST), OPT ("snapshot", KIND_BOOL),
       OPT ("more", KIND_BOOL) } },
 };
 
@@ -196,6 +199,47 @@ spec_for_wire (const char *wire)
   "{\"type\":\"DirectCallOffer\",\"call_id\":\"inner-call\",\"target_fingerprint\":\"" FP2 \
   "\",\"caller_local_addrs\":[\"10.1.2.3:5000\"],\"x_inner_future\":{\"k\":[1,2]}}"
 
+/* A binding as the shape check sees it (the signature is not checked when decoding). */
+#define BINDING_JSON \
+  "{\"fingerprint\":\"" FP1 "\",\"relay_fingerprint\":\"" FP2 "\",\"time_ms\":1700000000123," \
+  "\"public_key\":\"MFkwEwYHKoZIzj0CAQ==\",\"signature\":\"MEUCIQ+/\"}"
+#define BINDING_LIST_JSON "[" BINDING_JSON "," BINDING_JSON "]"
+
+static JsonNode *parse_json (const char *text,
+                             gssize      len);
+
+static WzpBinding *
+sample_binding (void)
+{
+  g_autoptr(JsonNode) node = parse_json (BINDING_JSON, -1);
+  g_autoptr(GError) error = NULL;
+  WzpBinding *binding = _wzp_binding_from_json (node, &error);
+
+  g_assert_no_error (error);
+  return binding;
+}
+
+static GPtrArray *
+sample_bindings (void)
+{
+  GPtrArray *bindings = g_ptr_array_new_with_free_func ((GDestroyNotify) _wzp_binding_free);
+
+  g_ptr_array_add (bindings, sample_binding ());
+  g_ptr_array_add (bindings, sample_binding ());
+  return bindings;
+}
+
+static void
+assert_sample_binding (const WzpBinding *binding)
+{
+  g_assert_nonnull (binding);
+  g_assert_cmpstr (binding->fingerprint, ==, FP1);
+  g_assert_cmpstr (binding->relay_fingerprint, ==, FP2);
+  g_assert_cmpint (binding->time_ms, ==, INT_SAMPLE);
+  g_assert_cmpstr (binding->public_key, ==, "MFkwEwYHKoZIzj0CAQ==");
+  g_assert_cmpstr (binding->signature, ==, "MEUCIQ+/");
+}
+
 static JsonNode *
 parse_json (const char *text,
             gssize      len)
@@ -269,6 +313,18 @@ fill_message (WzpMessage        *message,
 
           _wzp_message_set_inner (message, inner);
         }
+      else if (m->kind == KIND_BINDING)
+        {
+          g_autoptr(WzpBinding) binding = sample_binding ();
+
+          _wzp_message_set_binding (message, m->name, binding);
+        }
+      else if (m->kind == KIND_BINDING_LIST)
+        {
+          g_autoptr(GPtrArray) bindings = sample_bindings ();
+
+          _wzp_message_set_bindings (message, m->name, bindings);
+        }
     }
 }
 
@@ -318,6 +374,23 @@ check_members (WzpMessage        *message,
                            WZP_MESSAGE_DIRECT_CALL_OFFER);
           g_assert_cmpstr (_wzp_message_get_string (inner, "call_id"), ==, "inner-call");
           g_assert_cmpstr (_wzp_message_get_string (inner, "target_fingerprint"), ==, FP2);
+        }
+      else if (m->kind == KIND_BINDING)
+        {
+          g_autoptr(WzpBinding) binding = _wzp_message_dup_binding (message, m->name);
+
+          if (set)
+            assert_sample_binding (binding);
+          else
+            g_assert_null (binding);
+        }
+      else if (m->kind == KIND_BINDING_LIST)
+        {
+          g_autoptr(GPtrArray) bindings = _wzp_message_dup_bindings (message, m->name);
+
+          g_assert_cmpuint (bindings->len, ==, set ? 2 : 0);
+          for (guint i = 0; i < bindings->len; i++)
+            assert_sample_binding (g_ptr_array_index (bindings, i));
         }
 
       /* Members that are set are present; unset optional ones are absent, and a required
@@ -387,6 +460,13 @@ check_json (JsonObject        *object,
 
           g_assert_cmpint (JSON_NODE_TYPE (node), ==, JSON_NODE_OBJECT);
           /* The inner object is carried untouched, unknown members included. */
+          g_assert_true (json_node_equal (node, expected));
+        }
+      else if (m->kind == KIND_BINDING || m->kind == KIND_BINDING_LIST)
+        {
+          g_autoptr(JsonNode) expected =
+            parse_json (m->kind == KIND_BINDING ? BINDING_JSON : BINDING_LIST_JSON, -1);
+
           g_assert_true (json_node_equal (node, expected));
         }
     }
@@ -1130,6 +1210,10 @@ valid_object (const MessageSpec *spec)
 
           json_object_set_member (object, m->name, inner);
         }
+      else if (m->kind == KIND_BINDING || m->kind == KIND_BINDING_LIST)
+        json_object_set_member (object, m->name,
+                                parse_json (m->kind == KIND_BINDING ? BINDING_JSON
+                                                                    : BINDING_LIST_JSON, -1));
     }
   return object;
 }
@@ -1272,6 +1356,68 @@ test_bad_members (void)
 
                   expect_member_error (failures, spec, m->name, value,
                                        WZP_PROTOCOL_ERROR_WRONG_TYPE, -1, NULL);
+                }
+            }
+          else if (m->kind == KIND_BINDING || m->kind == KIND_BINDING_LIST)
+            {
+              /* Each way a binding can be malformed, alone and (in a list) after a valid
+               * one: the shape is checked at decode time, member by member. */
+              static const struct { const char *json; int code; } bad_bindings[] = {
+                { "\"x\"", WZP_PROTOCOL_ERROR_WRONG_TYPE },
+                { "{}", WZP_PROTOCOL_ERROR_MISSING_MEMBER },
+                { "{\"fingerprint\":\"" FP1 "\",\"relay_fingerprint\":\"" FP2 "\","
+                  "\"public_key\":\"AAAA\",\"signature\":\"AAAA\"}",
+                  WZP_PROTOCOL_ERROR_MISSING_MEMBER },
+                { "{\"fingerprint\":\"" FP1 "\",\"relay_fingerprint\":\"" FP2 "\","
+                  "\"time_ms\":\"1\",\"public_key\":\"AAAA\",\"signature\":\"AAAA\"}",
+                  WZP_PROTOCOL_ERROR_WRONG_TYPE },
+                { "{\"fingerprint\":\"" FP1 "\",\"relay_fingerprint\":\"" FP2 "\","
+                  "\"time_ms\":1.5,\"public_key\":\"AAAA\",\"signature\":\"AAAA\"}",
+                  WZP_PROTOCOL_ERROR_WRONG_TYPE },
+                { "{\"fingerprint\":\"" FP1 "\",\"relay_fingerprint\":7,"
+                  "\"time_ms\":1,\"public_key\":\"AAAA\",\"signature\":\"AAAA\"}",
+                  WZP_PROTOCOL_ERROR_WRONG_TYPE },
+                { "{\"fingerprint\":\"0123\",\"relay_fingerprint\":\"" FP2 "\","
+                  "\"time_ms\":1,\"public_key\":\"AAAA\",\"signature\":\"AAAA\"}",
+                  WZP_PROTOCOL_ERROR_INVALID_VALUE },
+                { "{\"fingerprint\":\"" FP1 "\",\"relay_fingerprint\":\"" FP2 "\","
+                  "\"time_ms\":1,\"public_key\":\"AA*A\",\"signature\":\"AAAA\"}",
+                  WZP_PROTOCOL_ERROR_INVALID_VALUE },
+                { "{\"fingerprint\":\"" FP1 "\",\"relay_fingerprint\":\"" FP2 "\","
+                  "\"time_ms\":1,\"public_key\":\"AAAA\",\"signature\":\"AAA\"}",
+                  WZP_PROTOCOL_ERROR_INVALID_VALUE },
+                { "{\"fingerprint\":\"" FP1 "\",\"relay_fingerprint\":\"" FP2 "\","
+                  "\"time_ms\":1,\"public_key\":\"\",\"signature\":\"AAAA\"}",
+                  WZP_PROTOCOL_ERROR_INVALID_VALUE },
+                { "{\"fingerprint\":\"" FP1 "\",\"relay_fingerprint\":\"" FP2 "\","
+                  "\"time_ms\":1,\"public_key\":\"A=AA\",\"signature\":\"AAAA\"}",
+                  WZP_PROTOCOL_ERROR_INVALID_VALUE },
+              };
+
+              for (gsize j = 0; j < G_N_ELEMENTS (bad_bindings); j++)
+                {
+                  g_autofree char *value =
+                    m->kind == KIND_BINDING ? g_strdup (bad_bindings[j].json)
+                                            : g_strdup_printf ("[" BINDING_JSON ",%s]",
+                                                               bad_bindings[j].json);
+
+                  expect_member_error (failures, spec, m->name, value, bad_bindings[j].code,
+                                       -1, NULL);
+                }
+              if (m->kind == KIND_BINDING_LIST)
+                expect_member_error (failures, spec, m->name, BINDING_JSON,
+                                     WZP_PROTOCOL_ERROR_WRONG_TYPE, -1, NULL);
+              else
+                {
+                  /* A key longer than any the relay takes. */
+                  g_autofree char *long_key = g_strnfill (WZP_BINDING_MAX_B64 + 4, 'A');
+                  g_autofree char *value = g_strdup_printf (
+                      "{\"fingerprint\":\"" FP1 "\",\"relay_fingerprint\":\"" FP2 "\","
+                      "\"time_ms\":1,\"public_key\":\"%s\",\"signature\":\"AAAA\"}",
+                      long_key);
+
+                  expect_member_error (failures, spec, m->name, value,
+                                       WZP_PROTOCOL_ERROR_INVALID_VALUE, -1, NULL);
                 }
             }
           else if (m->kind == KIND_INNER)

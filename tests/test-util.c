@@ -740,15 +740,32 @@ wzp_test_client_stop_reading (WzpTestClient *client)
   g_assert_no_errno (setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small));
 }
 
+WzpBinding *
+wzp_test_client_make_binding (WzpTestClient *client,
+                              gint64         time_ms)
+{
+  g_autoptr(GError) error = NULL;
+  WzpBinding *binding =
+    _wzp_binding_new_signed (wzp_identity_get_certificate (client->identity),
+                             _wzp_tls_connection_get_peer_fingerprint (client->tls), time_ms,
+                             &error);
+
+  g_assert_no_error (error);
+  return binding;
+}
+
 WzpMessage *
 wzp_test_client_register (WzpTestClient *client,
                           const char    *alias)
 {
   g_autoptr(WzpMessage) presence = _wzp_message_new (WZP_MESSAGE_REGISTER_PRESENCE);
+  g_autoptr(WzpBinding) binding = wzp_test_client_make_binding (client, g_get_real_time () / 1000);
   WzpMessage *ack;
 
   _wzp_message_set_string (presence, "alias", alias);
   _wzp_message_set_string (presence, "client_version", "test");
+  /* Signed like the real client's, so that federated relays announce this one too. */
+  _wzp_message_set_binding (presence, "binding", binding);
   wzp_test_client_send (client, presence);
   ack = wzp_test_client_expect (client, WZP_MESSAGE_REGISTER_PRESENCE_ACK);
   g_assert_true (_wzp_message_get_bool (ack, "success"));

@@ -131,6 +131,10 @@ void           wzp_test_client_wait_closed  (WzpTestClient  *client);
 /* Stops reading, for good, and shrinks the socket's receive buffer: a client that never
  * reads what the relay sends it. Sending still works. */
 void           wzp_test_client_stop_reading (WzpTestClient  *client);
+/* The client's binding to the relay it is connected to, dated @time_ms (wall clock). */
+WzpBinding    *wzp_test_client_make_binding (WzpTestClient  *client,
+                                             gint64          time_ms);
+/* Registers with a binding signed as the real client does. */
 WzpMessage    *wzp_test_client_register     (WzpTestClient  *client,
                                              const char     *alias);
 void           wzp_test_client_free         (WzpTestClient  *client);

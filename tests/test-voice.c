@@ -569,7 +569,7 @@ test_federation_bridge (Fixture       *f,
   g_object_set (bob, "audio-source", "audiotestsrc is-live=true wave=sine freq=1000 "
                 "volume=0.5", "audio-sink", bob_sink, NULL);
   while (_wzp_relay_presence_lookup (f->relay, wzp_identity_get_fingerprint (
-                                       wzp_client_get_identity (bob))) == NULL)
+                                       wzp_client_get_identity (bob)), G_MININT64) == NULL)
     {
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_main_context_iteration (NULL, TRUE);

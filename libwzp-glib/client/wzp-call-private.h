@@ -142,6 +142,7 @@ struct _WzpCall
   WzpCallState     state;
   char            *peer_fingerprint;   /* the pin, never taken from the relay */
   char            *peer_alias;
+  char            *caller_relay_fingerprint;   /* offers from a federated relay */
   gboolean         privacy;
   WzpPathKind      path_kind;
   char            *remote_address;

@@ -45,6 +45,7 @@ enum {
   PROP_ROLE,
   PROP_PEER_FINGERPRINT,
   PROP_PEER_ALIAS,
+  PROP_CALLER_RELAY_FINGERPRINT,
   PROP_PRIVACY,
   PROP_PATH_KIND,
   PROP_REMOTE_ADDRESS,
@@ -1024,6 +1025,8 @@ _wzp_call_new_incoming (const WzpCallSink *sink,
 
   self->state = WZP_CALL_STATE_INCOMING;
   self->peer_alias = g_strdup (_wzp_message_get_string (offer, "caller_alias"));
+  self->caller_relay_fingerprint =
+    g_strdup (_wzp_message_get_string (offer, "caller_relay_fingerprint"));
   self->client_privacy = privacy;
   return self;
 }
@@ -1343,6 +1346,30 @@ wzp_call_get_peer_alias (WzpCall *self)
 {
   g_return_val_if_fail (WZP_IS_CALL (self), NULL);
   return self->peer_alias;
+}
+
+/**
+ * wzp_call_get_caller_relay_fingerprint:
+ * @self: a call
+ *
+ * For an incoming call from a user of another relay, federated with yours: the
+ * fingerprint of that relay, the caller's home relay. Your relay checked that the
+ * caller signed their registration there; it says nothing more about who the caller is
+ * than [property@Wzp.Call:peer-fingerprint] does. %NULL for a call from a user of your
+ * own relay, and for outgoing calls.
+ *
+ * This is how the call was *signalled*, not how its voice travels: the media path is
+ * [property@Wzp.Call:path-kind].
+ *
+ * Returns: (nullable): the caller's relay's fingerprint, or %NULL
+ *
+ * Since: 1.0
+ */
+const char *
+wzp_call_get_caller_relay_fingerprint (WzpCall *self)
+{
+  g_return_val_if_fail (WZP_IS_CALL (self), NULL);
+  return self->caller_relay_fingerprint;
 }
 
 /**
@@ -1691,6 +1718,9 @@ wzp_call_get_property (GObject    *object,
     case PROP_PEER_ALIAS:
       g_value_set_string (value, self->peer_alias);
       break;
+    case PROP_CALLER_RELAY_FINGERPRINT:
+      g_value_set_string (value, self->caller_relay_fingerprint);
+      break;
     case PROP_PRIVACY:
       g_value_set_boolean (value, self->privacy);
       break;
@@ -1789,6 +1819,7 @@ wzp_call_finalize (GObject *object)
   g_free (self->call_id);
   g_free (self->peer_fingerprint);
   g_free (self->peer_alias);
+  g_free (self->caller_relay_fingerprint);
   g_free (self->remote_address);
   g_free (self->error_message);
   g_free (self->audio_error);
@@ -1862,6 +1893,18 @@ wzp_call_class_init (WzpCallClass *klass)
    */
   properties[PROP_PEER_ALIAS] =
     g_param_spec_string ("peer-alias", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * WzpCall:caller-relay-fingerprint:
+   *
+   * For an incoming call from a user of a federated relay: that relay's fingerprint
+   * (see wzp_call_get_caller_relay_fingerprint()). It does not change during a call.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_CALLER_RELAY_FINGERPRINT] =
+    g_param_spec_string ("caller-relay-fingerprint", NULL, NULL, NULL,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   /**

@@ -858,6 +858,19 @@ dialled_cb (GObject      *source,
   presence = _wzp_message_new (WZP_MESSAGE_REGISTER_PRESENCE);
   _wzp_message_set_string (presence, "alias", self->alias);
   _wzp_message_set_string (presence, "client_version", PACKAGE_VERSION);
+  {
+    /* Our own word that we are at this relay, for its peers (docs/protocol.md, "Presence
+     * bindings"): without it users of federated relays cannot reach us. */
+    g_autoptr(GError) sign_error = NULL;
+    g_autoptr(WzpBinding) binding =
+      _wzp_binding_new_signed (wzp_identity_get_certificate (self->identity), seen,
+                               g_get_real_time () / 1000, &sign_error);
+
+    if (binding == NULL)
+      g_warning ("Registering without a presence binding (users of federated relays "
+                 "cannot call this identity): %s", sign_error->message);
+    _wzp_message_set_binding (presence, "binding", binding);
+  }
   send_frame (self, presence);
   read_next (self);
 }

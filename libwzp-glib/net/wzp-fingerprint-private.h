@@ -18,3 +18,8 @@
 char *_wzp_fingerprint_from_der (const guint8  *der,
                                  gsize          length,
                                  GError       **error);
+
+/* The fingerprint of a DER-encoded SubjectPublicKeyInfo: what a fingerprint is a hash of. */
+char *_wzp_fingerprint_from_spki (const guint8  *spki,
+                                  gsize          length,
+                                  GError       **error);

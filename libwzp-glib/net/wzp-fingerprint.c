@@ -59,7 +59,7 @@ _wzp_fingerprint_from_der (const guint8  *der,
   g_auto(gnutls_pubkey_t) pubkey = NULL;
   gnutls_datum_t datum = { (unsigned char *) der, length };
   gnutls_datum_t spki = { NULL, 0 };
-  guint8 digest[32];
+  char *fingerprint;
   int status;
 
   if (length > G_MAXUINT)
@@ -86,8 +86,22 @@ _wzp_fingerprint_from_der (const guint8  *der,
       return NULL;
     }
 
-  status = gnutls_hash_fast (GNUTLS_DIG_SHA256, spki.data, spki.size, digest);
+  fingerprint = _wzp_fingerprint_from_spki (spki.data, spki.size, error);
   gnutls_free (spki.data);
+  return fingerprint;
+}
+
+/* The fingerprint of a DER-encoded SubjectPublicKeyInfo (a signed presence binding carries
+ * the key itself: wzp-binding.c). */
+char *
+_wzp_fingerprint_from_spki (const guint8  *spki,
+                            gsize          length,
+                            GError       **error)
+{
+  guint8 digest[32];
+  int status;
+
+  status = gnutls_hash_fast (GNUTLS_DIG_SHA256, spki, length, digest);
   if (status < 0)
     {
       set_certificate_error (error, G_TLS_ERROR_MISC,

@@ -10,6 +10,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "wzp-binding-private.h"
 #include "wzp-enums.h"
 #include "wzp-text-private.h"
 
@@ -79,6 +80,9 @@ typedef struct _WzpMessage WzpMessage;
 #define WZP_ERROR_CODE_REPLACED         "replaced"
 #define WZP_ERROR_CODE_IDLE             "idle_timeout"
 #define WZP_ERROR_CODE_SHUTDOWN         "shutdown"
+/* A registration whose binding is dated more than WZP_BINDING_MAX_AHEAD_MS off the relay's
+ * clock: the user's clock is wrong (docs/protocol.md, "Presence bindings"). */
+#define WZP_ERROR_CODE_CLOCK_SKEW       "clock_skew"
 
 WzpMessage      *_wzp_message_new              (WzpMessageType  type);
 WzpMessage      *_wzp_message_ref              (WzpMessage     *self);
@@ -136,6 +140,19 @@ void             _wzp_message_set_strv         (WzpMessage     *self,
                                                 const char     *member,
                                                 const char * const *values);
 /* FederatedSignalForward's "inner": a borrowed, validated message, or NULL. */
+/* A signed presence binding (RegisterPresence.binding), or NULL; the shape was checked at
+ * decode time, the signature was not (_wzp_binding_verify). */
+WzpBinding      *_wzp_message_dup_binding      (WzpMessage       *self,
+                                                const char       *member);
+void             _wzp_message_set_binding      (WzpMessage       *self,
+                                                const char       *member,
+                                                const WzpBinding *binding);
+/* A list of bindings (PresenceUpdate.added): WzpBinding*, owned. */
+GPtrArray       *_wzp_message_dup_bindings     (WzpMessage       *self,
+                                                const char       *member);
+void             _wzp_message_set_bindings     (WzpMessage       *self,
+                                                const char       *member,
+                                                GPtrArray        *bindings);
 WzpMessage      *_wzp_message_get_inner        (WzpMessage     *self);
 void             _wzp_message_set_inner        (WzpMessage     *self,
                                                 WzpMessage     *inner);

@@ -30,6 +30,8 @@ typedef enum {
   KIND_HANGUP_REASON,
   KIND_ROLE,
   KIND_MESSAGE,
+  KIND_BINDING,
+  KIND_BINDING_LIST,
 } MemberKind;
 
 typedef struct {
@@ -48,7 +50,8 @@ typedef struct {
 #define END { NULL, 0, FALSE }
 
 static const MemberSpec members_register_presence[] = {
-  OPT ("alias", KIND_STRING), REQ ("client_version", KIND_STRING), END
+  OPT ("alias", KIND_STRING), REQ ("client_version", KIND_STRING),
+  OPT ("binding", KIND_BINDING), END
 };
 static const MemberSpec members_register_presence_ack[] = {
   REQ ("success", KIND_BOOL), OPT ("error", KIND_STRING),
@@ -62,7 +65,8 @@ static const MemberSpec members_direct_call_offer[] = {
   REQ ("call_id", KIND_STRING), REQ ("target_fingerprint", KIND_FINGERPRINT),
   OPT ("caller_fingerprint", KIND_FINGERPRINT), OPT ("caller_alias", KIND_STRING),
   OPT ("caller_reflexive_addr", KIND_ADDRESS), OPT ("caller_local_addrs", KIND_ADDRESS_LIST),
-  OPT ("caller_nat_type", KIND_NAT_TYPE), END
+  OPT ("caller_nat_type", KIND_NAT_TYPE), OPT ("caller_relay_fingerprint", KIND_FINGERPRINT),
+  END
 };
 static const MemberSpec members_call_only[] = { REQ ("call_id", KIND_STRING), END };
 static const MemberSpec members_direct_call_answer[] = {
@@ -101,7 +105,7 @@ static const MemberSpec members_federated_signal_forward[] = {
   REQ ("inner", KIND_MESSAGE), REQ ("origin_relay_fingerprint", KIND_FINGERPRINT), END
 };
 static const MemberSpec members_presence_update[] = {
-  OPT ("added", KIND_FINGERPRINT_LIST), OPT ("removed", KIND_FINGERPRINT_LIST),
+  OPT ("added", KIND_BINDING_LIST), OPT ("removed", KIND_FINGERPRINT_LIST),
   OPT ("snapshot", KIND_BOOL), OPT ("more", KIND_BOOL), END
 };
 
@@ -328,6 +332,8 @@ check_string_value (const char  *type_name,
     case KIND_BOOL:
     case KIND_INT:
     case KIND_MESSAGE:
+    case KIND_BINDING:
+    case KIND_BINDING_LIST:
     default:
       g_assert_not_reached ();
     }
@@ -422,6 +428,37 @@ check_member (WzpMessage        *message,
             g_set_error (error, WZP_PROTOCOL_ERROR, inner_error->code,
                          "%s: member “%s”: %s", type_name, spec->name, inner_error->message);
             return FALSE;
+          }
+        return TRUE;
+      }
+
+    case KIND_BINDING:
+    case KIND_BINDING_LIST:
+      {
+        JsonArray *array = NULL;
+        guint n = 1;
+
+        if (spec->kind == KIND_BINDING_LIST)
+          {
+            if (!JSON_NODE_HOLDS_ARRAY (node))
+              return wrong_type (type_name, spec->name, "a list of bindings", error);
+            array = json_node_get_array (node);
+            n = json_array_get_length (array);
+          }
+        for (guint i = 0; i < n; i++)
+          {
+            g_autoptr(GError) binding_error = NULL;
+            g_autoptr(WzpBinding) binding = NULL;
+
+            binding = _wzp_binding_from_json (array ? json_array_get_element (array, i) : node,
+                                              &binding_error);
+            if (binding == NULL)
+              {
+                g_set_error (error, WZP_PROTOCOL_ERROR, binding_error->code,
+                             "%s: member “%s”: %s", type_name, spec->name,
+                             binding_error->message);
+                return FALSE;
+              }
           }
         return TRUE;
       }
@@ -1102,6 +1139,68 @@ _wzp_message_set_strv (WzpMessage         *self,
   array = json_array_sized_new (g_strv_length ((char **) values));
   for (guint i = 0; values[i] != NULL; i++)
     json_array_add_string_element (array, values[i]);
+  json_object_set_array_member (self->object, member, array);
+}
+
+WzpBinding *
+_wzp_message_dup_binding (WzpMessage *self,
+                          const char *member)
+{
+  JsonNode *node = get_member (self, member);
+
+  return node != NULL ? _wzp_binding_from_json (node, NULL) : NULL;
+}
+
+void
+_wzp_message_set_binding (WzpMessage       *self,
+                          const char       *member,
+                          const WzpBinding *binding)
+{
+  if (binding == NULL)
+    json_object_remove_member (self->object, member);
+  else
+    json_object_set_member (self->object, member, _wzp_binding_to_json (binding));
+}
+
+GPtrArray *
+_wzp_message_dup_bindings (WzpMessage *self,
+                           const char *member)
+{
+  JsonNode *node = get_member (self, member);
+  GPtrArray *bindings = g_ptr_array_new_with_free_func ((GDestroyNotify) _wzp_binding_free);
+
+  if (node != NULL && JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *array = json_node_get_array (node);
+      guint n = json_array_get_length (array);
+
+      for (guint i = 0; i < n; i++)
+        {
+          WzpBinding *binding = _wzp_binding_from_json (json_array_get_element (array, i),
+                                                        NULL);
+
+          if (binding != NULL)
+            g_ptr_array_add (bindings, binding);
+        }
+    }
+  return bindings;
+}
+
+void
+_wzp_message_set_bindings (WzpMessage *self,
+                           const char *member,
+                           GPtrArray  *bindings)
+{
+  JsonArray *array;
+
+  if (bindings == NULL || bindings->len == 0)
+    {
+      json_object_remove_member (self->object, member);
+      return;
+    }
+  array = json_array_sized_new (bindings->len);
+  for (guint i = 0; i < bindings->len; i++)
+    json_array_add_element (array, _wzp_binding_to_json (g_ptr_array_index (bindings, i)));
   json_object_set_array_member (self->object, member, array);
 }
 

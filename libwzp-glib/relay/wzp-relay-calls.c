@@ -366,6 +366,13 @@ offer_for_callee (WzpMessage *offer,
 
   _wzp_message_set_string (forward, "caller_fingerprint", from->fingerprint);
   _wzp_message_set_string (forward, "caller_alias", alias);
+  /* The callee's app says that the caller is a user of another relay, which vouched for
+   * them with their binding. Only we say so, and only to our own client: whatever a
+   * caller or a peer put there is replaced. */
+  if (from->peer != NULL && !callee_remote)
+    _wzp_message_set_string (forward, "caller_relay_fingerprint", from->peer->fingerprint);
+  else
+    _wzp_message_remove_member (forward, "caller_relay_fingerprint");
   /* The caller's addresses reach the callee only in CallSetup, once the callee has
    * answered: someone who merely rings must not learn where the caller is. A callee's
    * relay builds that CallSetup, so it gets them, and withholds them as we would. Other
@@ -378,6 +385,16 @@ offer_for_callee (WzpMessage *offer,
   return forward;
 }
 
+/* When @conn (a registration here, or NULL) claimed its fingerprint, to weigh against
+ * the bindings peers announced: its binding's time, or without one when it registered. */
+static gint64
+registration_ms (RelayConn *conn)
+{
+  if (conn == NULL)
+    return G_MININT64;
+  return conn->binding != NULL ? conn->binding->time_ms : conn->registered_ms;
+}
+
 /* Where the callee @target is: registered here (*@callee_peer NULL) or at a peer relay.
  * If nowhere, @from gets Error{unknown_callee} and FALSE is returned. */
 static gboolean
@@ -387,14 +404,28 @@ find_callee (WzpRelay    *self,
              const char  *call_id,
              RelayPeer  **callee_peer)
 {
-  *callee_peer = NULL;
-  if (_wzp_relay_lookup_conn (self, target) != NULL)
-    return TRUE;
+  RelayConn *here = _wzp_relay_lookup_conn (self, target);
+
   /* An offer that came from a peer relay is for one of ours only: forwarding is one
-   * hop. */
+   * hop. Otherwise the newest binding wins: a callee who registered at a peer relay
+   * after registering here has moved there (docs/protocol.md, "Presence bindings"). */
+  *callee_peer = NULL;
   if (from->peer == NULL)
-    *callee_peer = _wzp_relay_presence_lookup (self, target);
+    *callee_peer = _wzp_relay_presence_lookup (self, target, registration_ms (here));
   if (*callee_peer != NULL)
+    {
+      /* The callee's relay believes only a caller we announced, with a binding. */
+      if (from->conn != NULL && from->conn->binding == NULL)
+        {
+          sender_error (self, from, WZP_ERROR_CODE_UNKNOWN_CALLEE, call_id,
+                        "%s is a user of another relay, which believes only callers who "
+                        "signed their registration; your app did not (update it)",
+                        target);
+          return FALSE;
+        }
+      return TRUE;
+    }
+  if (here != NULL)
     return TRUE;
   if (from->peer != NULL)
     sender_error (self, from, WZP_ERROR_CODE_UNKNOWN_CALLEE, call_id,
@@ -869,14 +900,16 @@ _wzp_relay_calls_handle_remote (WzpRelay   *self,
       const char *caller = _wzp_message_get_string (inner, "caller_fingerprint");
       Sender from = { caller, NULL, NULL, peer };
 
-      /* A peer relay speaks only for the identities it announced: anything else is a lie
-       * (or a bug), refused without a trace in the call registry. */
-      if (caller == NULL || !g_hash_table_contains (peer->announced, caller))
+      /* A peer relay speaks only for the users whose newest binding names it: anything
+       * else is a lie (or a bug), refused without a trace in the call registry. */
+      if (caller == NULL ||
+          !_wzp_relay_presence_speaks_for (self, peer, caller,
+                                           registration_ms (_wzp_relay_lookup_conn (self, caller))))
         {
           _wzp_relay_federation_link_error (peer, WZP_ERROR_CODE_BAD_MESSAGE, call_id,
-                                            "DirectCallOffer from %s, which your relay "
-                                            "has not announced; refused",
-                                            caller ? caller : "nobody");
+                                            "DirectCallOffer from %s, for whom your relay "
+                                            "holds no valid binding, or not the newest; "
+                                            "refused", caller ? caller : "nobody");
           return;
         }
       handle_offer (self, &from, inner);

@@ -48,6 +48,7 @@ _wzp_relay_conn_unref (RelayConn *conn)
   g_free (conn->local_ip);
   g_free (conn->fingerprint);
   g_free (conn->alias);
+  g_clear_pointer (&conn->binding, _wzp_binding_free);
   g_free (conn);
 }
 
@@ -258,7 +259,7 @@ _wzp_relay_conn_unregister (RelayConn *conn)
   if (g_hash_table_lookup (self->registrations, conn->fingerprint) == conn)
     {
       g_hash_table_remove (self->registrations, conn->fingerprint);
-      _wzp_relay_presence_local_changed (self, conn->fingerprint, FALSE);
+      _wzp_relay_presence_local_changed (self, conn->fingerprint, NULL, FALSE);
       _wzp_relay_calls_party_lost (self, conn->fingerprint);
     }
   _wzp_relay_notify_counts (self);

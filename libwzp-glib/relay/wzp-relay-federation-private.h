@@ -38,7 +38,7 @@ struct _RelayPeer
   guint              backoff_ms;
 
   /* Presence (wzp-relay-presence.c) */
-  GHashTable        *announced;       /* fingerprints the peer holds (set, owned keys) */
+  GHashTable        *announced;       /* what the peer holds: fingerprint -> its binding */
   GHashTable        *staging;         /* a chunked snapshot being received, or NULL */
   GHashTable        *pending;         /* our changes not sent yet: fingerprint -> present */
   guint              flush_id;
@@ -49,7 +49,7 @@ struct _RelayFederation
 {
   GPtrArray         *peers;           /* RelayPeer*, in the order they were added (owned) */
   GHashTable        *links;           /* RelayLink* set: every link, up or not (owned ref) */
-  GHashTable        *local;           /* fingerprints we announce (set, owned keys) */
+  GHashTable        *local;           /* what we announce: fingerprint -> WzpBinding (owned) */
   GHashTable        *bridges;         /* RelayBridge* set (owned) */
   gboolean           started;
 };
@@ -102,12 +102,23 @@ void        _wzp_relay_federation_link_error (RelayPeer  *peer,
 void        _wzp_relay_federation_drop_links (WzpRelay   *self);
 
 /* wzp-relay-presence.c */
-void        _wzp_relay_presence_local_changed (WzpRelay   *self,
-                                               const char *fingerprint,
-                                               gboolean    present);
-/* The peer relay that announced @fingerprint, or NULL. */
+/* A client registered with @binding (@present; a NULL binding is not announced) or is
+ * gone (!@present). */
+void        _wzp_relay_presence_local_changed (WzpRelay         *self,
+                                               const char       *fingerprint,
+                                               const WzpBinding *binding,
+                                               gboolean          present);
+/* The peer relay whose binding for @fingerprint is the newest, verified, and newer than
+ * @newer_than_ms (the time of a registration here, or G_MININT64), or NULL. */
 RelayPeer  *_wzp_relay_presence_lookup      (WzpRelay    *self,
-                                             const char  *fingerprint);
+                                             const char  *fingerprint,
+                                             gint64       newer_than_ms);
+/* Whether @peer holds the binding of @fingerprint that wins (docs/protocol.md, "Presence
+ * bindings"): what a forwarded offer's caller needs. */
+gboolean    _wzp_relay_presence_speaks_for  (WzpRelay    *self,
+                                             RelayPeer   *peer,
+                                             const char  *fingerprint,
+                                             gint64       newer_than_ms);
 void        _wzp_relay_presence_link_up     (RelayPeer   *peer);
 void        _wzp_relay_presence_link_down   (RelayPeer   *peer);
 gboolean    _wzp_relay_presence_handle      (RelayPeer   *peer,

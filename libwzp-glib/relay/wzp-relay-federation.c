@@ -886,7 +886,8 @@ _wzp_relay_federation_init (WzpRelay *self)
 
   fed->peers = g_ptr_array_new_with_free_func ((GDestroyNotify) peer_free);
   fed->links = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) link_unref, NULL);
-  fed->local = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  fed->local = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                      (GDestroyNotify) _wzp_binding_free);
   fed->bridges = g_hash_table_new (NULL, NULL);
   self->federation = fed;
 }

@@ -18,8 +18,14 @@
 #include "wzp-error.h"
 #include "wzp-relay-federation-private.h"
 
-/* 1024 fingerprints of 39 characters, quoted and separated: about 43 KB of JSON. */
-#define PRESENCE_CHUNK          1024
+#include <string.h>
+
+#include "wzp-fingerprint-private.h"
+
+/* A frame of an update carries at most this much, by the estimate below: half the 64 KiB
+ * frame cap, whatever the keys (an RSA-4096 binding is about 1.6 KB of JSON, a wzp
+ * identity's ECDSA one about 450 bytes: some 70 of those a frame). */
+#define PRESENCE_CHUNK_BYTES    (32 * 1024)
 /* One update a second per link, sustained, and two at once after a quiet spell: a client
  * whose app restarts is gone and back (two changes) within moments, and with one token
  * its return would wait out the second that its going started, unreachable from the
@@ -28,6 +34,37 @@
 #define PRESENCE_BURST          2
 /* What a peer may announce: memory spent on a peer's say-so is bounded too. */
 #define PRESENCE_MAX_PER_PEER   1000000
+
+/* What a peer announced about one user: the user's binding to that peer, and whether its
+ * signature was checked (it is when a lookup is about to rely on it, not before: a
+ * snapshot of 100,000 users would otherwise hold the relay for seconds). */
+typedef struct
+{
+  WzpBinding *binding;
+  gboolean    verified;
+} PeerEntry;
+
+static void
+peer_entry_free (gpointer data)
+{
+  PeerEntry *entry = data;
+
+  _wzp_binding_free (entry->binding);
+  g_free (entry);
+}
+
+static GHashTable *
+announced_new (void)
+{
+  return g_hash_table_new_full (g_str_hash, g_str_equal, NULL, peer_entry_free);
+}
+
+static gsize
+binding_size (const WzpBinding *binding)
+{
+  /* The two fingerprints, the time, the member names and quotes: under 200 bytes. */
+  return strlen (binding->public_key) + strlen (binding->signature) + 200;
+}
 
 static void
 send_update (RelayPeer  *peer,
@@ -40,27 +77,37 @@ send_update (RelayPeer  *peer,
   guint total = n_added + n_removed;
   guint done = 0;
 
-  /* Each frame carries up to PRESENCE_CHUNK fingerprints, added ones first. An empty
-   * snapshot is still sent (one frame): it tells the peer that nobody is here. */
+  /* Each frame carries up to PRESENCE_CHUNK_BYTES of bindings and fingerprints, added
+   * ones first. An empty snapshot is still sent (one frame): it tells the peer that
+   * nobody is here. */
   do
     {
       g_autoptr(WzpMessage) update = _wzp_message_new (WZP_MESSAGE_PRESENCE_UPDATE);
       g_autoptr(GPtrArray) a = g_ptr_array_new ();
       g_autoptr(GPtrArray) r = g_ptr_array_new ();
-      guint end = MIN (done + PRESENCE_CHUNK, total);
+      gsize bytes = 0;
 
-      for (guint i = done; i < end; i++)
+      while (done < total && (bytes == 0 || bytes < PRESENCE_CHUNK_BYTES))
         {
-          if (i < n_added)
-            g_ptr_array_add (a, g_ptr_array_index (added, i));
-          else
-            g_ptr_array_add (r, g_ptr_array_index (removed, i - n_added));
-        }
-      g_ptr_array_add (a, NULL);
-      g_ptr_array_add (r, NULL);
-      done = end;
+          if (done < n_added)
+            {
+              WzpBinding *binding = g_ptr_array_index (added, done);
 
-      _wzp_message_set_strv (update, "added", (const char * const *) a->pdata);
+              if (bytes > 0 && bytes + binding_size (binding) > PRESENCE_CHUNK_BYTES)
+                break;
+              bytes += binding_size (binding);
+              g_ptr_array_add (a, binding);
+            }
+          else
+            {
+              bytes += WZP_FINGERPRINT_LEN + 3;
+              g_ptr_array_add (r, g_ptr_array_index (removed, done - n_added));
+            }
+          done++;
+        }
+      g_ptr_array_add (r, NULL);
+
+      _wzp_message_set_bindings (update, "added", a);
       _wzp_message_set_strv (update, "removed", (const char * const *) r->pdata);
       if (snapshot)
         _wzp_message_set_bool (update, "snapshot", TRUE);
@@ -74,8 +121,10 @@ send_update (RelayPeer  *peer,
 static void
 flush (RelayPeer *peer)
 {
-  g_autoptr(GPtrArray) added = g_ptr_array_new_with_free_func (g_free);
+  RelayFederation *fed = peer->relay->federation;
+  g_autoptr(GPtrArray) added = g_ptr_array_new ();
   g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) done = g_ptr_array_new_with_free_func (g_free);
   GHashTableIter iter;
   gpointer key, value;
 
@@ -86,8 +135,17 @@ flush (RelayPeer *peer)
   g_hash_table_iter_init (&iter, peer->pending);
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
+      /* The binding announced is the newest one of the user, the one in fed->local now. */
+      WzpBinding *binding = g_hash_table_lookup (fed->local, key);
+
       g_hash_table_iter_steal (&iter);
-      g_ptr_array_add (GPOINTER_TO_INT (value) ? added : removed, key);
+      if (GPOINTER_TO_INT (value) && binding != NULL)
+        {
+          g_ptr_array_add (added, binding);
+          g_ptr_array_add (done, key);
+        }
+      else
+        g_ptr_array_add (removed, key);
     }
   /* An early flush (_wzp_relay_presence_flush_for) with no token empties the bucket. */
   _wzp_token_bucket_take (&peer->bucket, g_get_monotonic_time ());
@@ -125,20 +183,25 @@ schedule_flush (RelayPeer *peer)
 }
 
 void
-_wzp_relay_presence_local_changed (WzpRelay   *self,
-                                   const char *fingerprint,
-                                   gboolean    present)
+_wzp_relay_presence_local_changed (WzpRelay         *self,
+                                   const char       *fingerprint,
+                                   const WzpBinding *binding,
+                                   gboolean          present)
 {
   RelayFederation *fed = self->federation;
+  WzpBinding *known = g_hash_table_lookup (fed->local, fingerprint);
 
-  if (present)
+  /* Only a user who signed a binding is announced: peers believe nothing else. */
+  if (present && binding != NULL)
     {
-      if (g_hash_table_contains (fed->local, fingerprint))
+      if (known != NULL && known->time_ms == binding->time_ms &&
+          g_strcmp0 (known->signature, binding->signature) == 0)
         return;
-      g_hash_table_add (fed->local, g_strdup (fingerprint));
+      g_hash_table_replace (fed->local, g_strdup (fingerprint), _wzp_binding_copy (binding));
     }
   else if (!g_hash_table_remove (fed->local, fingerprint))
     return;
+  present = present && binding != NULL;
 
   for (guint i = 0; i < fed->peers->len; i++)
     {
@@ -170,15 +233,15 @@ _wzp_relay_presence_link_up (RelayPeer *peer)
   RelayFederation *fed = peer->relay->federation;
   g_autoptr(GPtrArray) all = g_ptr_array_new ();
   GHashTableIter iter;
-  gpointer key;
+  gpointer value;
 
   /* The snapshot supersedes whatever was pending for an earlier link. */
   g_hash_table_remove_all (peer->pending);
   _wzp_clear_source (peer->relay->context, &peer->flush_id);
 
   g_hash_table_iter_init (&iter, fed->local);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    g_ptr_array_add (all, key);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (all, value);
   /* The snapshot goes at once, and counts: a link that keeps coming up spends its tokens
    * on snapshots, not on changes besides. */
   _wzp_token_bucket_take (&peer->bucket, g_get_monotonic_time ());
@@ -197,7 +260,7 @@ _wzp_relay_presence_link_down (RelayPeer *peer)
 void
 _wzp_relay_presence_peer_init (RelayPeer *peer)
 {
-  peer->announced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  peer->announced = announced_new ();
   peer->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   _wzp_token_bucket_init (&peer->bucket, PRESENCE_INTERVAL_US, PRESENCE_BURST);
 }
@@ -231,24 +294,55 @@ _wzp_relay_presence_peer_clear (RelayPeer *peer)
   g_clear_pointer (&peer->pending, g_hash_table_unref);
 }
 
+/* Takes in what @peer announced: a binding that names another relay, or is dated in the
+ * future, is refused at once (the first such is the error); the signature waits until a
+ * lookup relies on it. */
 static gboolean
-add_all (GHashTable  *set,
-         char       **fingerprints,
+add_all (RelayPeer   *peer,
+         GHashTable  *set,
+         GPtrArray   *bindings,
          GError     **error)
 {
-  for (guint i = 0; fingerprints[i] != NULL; i++)
+  gint64 latest_ms = g_get_real_time () / 1000 + WZP_BINDING_MAX_AHEAD_MS;
+
+  for (guint i = 0; i < bindings->len; i++)
     {
-      if (g_hash_table_size (set) >= PRESENCE_MAX_PER_PEER &&
-          !g_hash_table_contains (set, fingerprints[i]))
+      WzpBinding *binding = g_ptr_array_index (bindings, i);
+      PeerEntry *entry;
+
+      if (g_strcmp0 (binding->relay_fingerprint, peer->fingerprint) != 0)
         {
-          g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_UNEXPECTED,
-                       "PresenceUpdate: more than %u fingerprints announced; the rest "
-                       "are ignored", PRESENCE_MAX_PER_PEER);
-          return FALSE;
+          if (error != NULL && *error == NULL)
+            g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_VALUE,
+                         "PresenceUpdate: the binding of %s names the relay %s, not yours; "
+                         "a relay announces only the users registered with it",
+                         binding->fingerprint, binding->relay_fingerprint);
+          continue;
         }
-      g_hash_table_add (set, g_strdup (fingerprints[i]));
+      if (binding->time_ms > latest_ms)
+        {
+          if (error != NULL && *error == NULL)
+            g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_INVALID_VALUE,
+                         "PresenceUpdate: the binding of %s is dated more than %d minutes "
+                         "ahead of this relay’s clock", binding->fingerprint,
+                         WZP_BINDING_MAX_AHEAD_MS / 60000);
+          continue;
+        }
+      if (g_hash_table_size (set) >= PRESENCE_MAX_PER_PEER &&
+          !g_hash_table_contains (set, binding->fingerprint))
+        {
+          if (error != NULL && *error == NULL)
+            g_set_error (error, WZP_PROTOCOL_ERROR, WZP_PROTOCOL_ERROR_UNEXPECTED,
+                         "PresenceUpdate: more than %u fingerprints announced; the rest "
+                         "are ignored", PRESENCE_MAX_PER_PEER);
+          break;
+        }
+      entry = g_new0 (PeerEntry, 1);
+      entry->binding = g_steal_pointer (&bindings->pdata[i]);
+      /* The key is the entry's own string, freed with it. */
+      g_hash_table_replace (set, entry->binding->fingerprint, entry);
     }
-  return TRUE;
+  return error == NULL || *error == NULL;
 }
 
 gboolean
@@ -256,7 +350,7 @@ _wzp_relay_presence_handle (RelayPeer   *peer,
                             WzpMessage  *update,
                             GError     **error)
 {
-  g_auto(GStrv) added = _wzp_message_dup_strv (update, "added");
+  g_autoptr(GPtrArray) added = _wzp_message_dup_bindings (update, "added");
   g_auto(GStrv) removed = _wzp_message_dup_strv (update, "removed");
   gboolean snapshot = _wzp_message_get_bool (update, "snapshot");
   gboolean more = _wzp_message_get_bool (update, "more");
@@ -265,9 +359,9 @@ _wzp_relay_presence_handle (RelayPeer   *peer,
   if (snapshot)
     {
       if (peer->staging == NULL)
-        peer->staging = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+        peer->staging = announced_new ();
       /* A snapshot lists who is there; "removed" means nothing in it. */
-      ok = add_all (peer->staging, added, error);
+      ok = add_all (peer, peer->staging, added, error);
       if (!more)
         {
           g_hash_table_unref (peer->announced);
@@ -290,21 +384,65 @@ _wzp_relay_presence_handle (RelayPeer   *peer,
 
   for (guint i = 0; removed[i] != NULL; i++)
     g_hash_table_remove (peer->announced, removed[i]);
-  return add_all (peer->announced, added, error);
+  return add_all (peer, peer->announced, added, error);
 }
 
 RelayPeer *
 _wzp_relay_presence_lookup (WzpRelay   *self,
-                            const char *fingerprint)
+                            const char *fingerprint,
+                            gint64      newer_than_ms)
 {
   RelayFederation *fed = self->federation;
 
-  for (guint i = 0; i < fed->peers->len; i++)
+  /* The newest binding wins; one whose signature fails is forgotten (the peer is told)
+   * and the next newest is tried. */
+  for (;;)
     {
-      RelayPeer *peer = g_ptr_array_index (fed->peers, i);
+      g_autoptr(GError) error = NULL;
+      RelayPeer *best = NULL;
+      PeerEntry *best_entry = NULL;
 
-      if (peer->link != NULL && g_hash_table_contains (peer->announced, fingerprint))
-        return peer;
+      for (guint i = 0; i < fed->peers->len; i++)
+        {
+          RelayPeer *peer = g_ptr_array_index (fed->peers, i);
+          PeerEntry *entry;
+
+          if (peer->link == NULL)
+            continue;
+          entry = g_hash_table_lookup (peer->announced, fingerprint);
+          if (entry != NULL && entry->binding->time_ms > newer_than_ms &&
+              (best_entry == NULL || entry->binding->time_ms > best_entry->binding->time_ms))
+            {
+              best = peer;
+              best_entry = entry;
+            }
+        }
+      if (best == NULL)
+        return NULL;
+      if (best_entry->verified)
+        return best;
+      if (_wzp_binding_verify (best_entry->binding, &error))
+        {
+          best_entry->verified = TRUE;
+          return best;
+        }
+
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                        "WZP_PEER", best->fingerprint,
+                        "MESSAGE", "Peer relay %s announced %s with a forged binding (%s); "
+                        "forgotten", best->uri, fingerprint, error->message);
+      _wzp_relay_federation_link_error (best, WZP_ERROR_CODE_BAD_MESSAGE, NULL,
+                                        "PresenceUpdate: the binding of %s is refused: %s",
+                                        fingerprint, error->message);
+      g_hash_table_remove (best->announced, fingerprint);
     }
-  return NULL;
+}
+
+gboolean
+_wzp_relay_presence_speaks_for (WzpRelay   *self,
+                                RelayPeer  *peer,
+                                const char *fingerprint,
+                                gint64      newer_than_ms)
+{
+  return _wzp_relay_presence_lookup (self, fingerprint, newer_than_ms) == peer;
 }

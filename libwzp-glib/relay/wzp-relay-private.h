@@ -108,6 +108,10 @@ struct _RelayConn
   char               *local_ip;           /* the relay address the client reached */
   char               *fingerprint;        /* from the client's certificate */
   char               *alias;
+  /* The client's signed presence binding (docs/protocol.md, "Presence bindings"), checked
+   * at registration; NULL for a client that sent none (it is not announced to peers). */
+  WzpBinding         *binding;
+  gint64              registered_ms;      /* wall clock, when it last registered */
   gint64              connected_since;    /* unix seconds */
   gint64              last_activity_us;   /* monotonic */
   gint64              read_at_us;         /* when the frames being handled arrived */

@@ -124,6 +124,51 @@ _wzp_relay_fingerprint_allowed (WzpRelay   *self,
   return g_strv_contains ((const char * const *) self->allowed_fingerprints, fingerprint);
 }
 
+/* A registration's binding must be the client's own, for this relay, and of about now
+ * (docs/protocol.md, "Presence bindings"). None is fine: the client is then reachable
+ * here only. A bad one is refused, so that the client learns of it. */
+static gboolean
+check_binding (RelayConn   *conn,
+               WzpMessage  *message,
+               WzpBinding **out)
+{
+  WzpRelay *self = conn->relay;
+  g_autoptr(WzpBinding) binding = _wzp_message_dup_binding (message, "binding");
+  g_autoptr(GError) error = NULL;
+  gint64 skew_ms;
+
+  *out = NULL;
+  if (binding == NULL)
+    return TRUE;
+  if (g_strcmp0 (binding->fingerprint, conn->fingerprint) != 0 ||
+      g_strcmp0 (binding->relay_fingerprint, wzp_relay_get_fingerprint (self)) != 0)
+    {
+      _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_BAD_MESSAGE, NULL,
+                                  "RegisterPresence: the binding must name your own "
+                                  "fingerprint and this relay’s (%s)",
+                                  wzp_relay_get_fingerprint (self));
+      return FALSE;
+    }
+  skew_ms = binding->time_ms - g_get_real_time () / 1000;
+  if (ABS (skew_ms) > WZP_BINDING_MAX_AHEAD_MS)
+    {
+      _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_CLOCK_SKEW, NULL,
+                                  "Your computer’s clock is %" G_GINT64_FORMAT " minutes "
+                                  "%s the relay’s; set the date and time automatically "
+                                  "and connect again", (ABS (skew_ms) + 30000) / 60000,
+                                  skew_ms > 0 ? "ahead of" : "behind");
+      return FALSE;
+    }
+  if (!_wzp_binding_verify (binding, &error))
+    {
+      _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_BAD_MESSAGE, NULL,
+                                  "RegisterPresence: %s", error->message);
+      return FALSE;
+    }
+  *out = g_steal_pointer (&binding);
+  return TRUE;
+}
+
 static void
 handle_register (RelayConn  *conn,
                  WzpMessage *message)
@@ -131,6 +176,7 @@ handle_register (RelayConn  *conn,
   WzpRelay *self = conn->relay;
   g_autoptr(WzpMessage) ack = NULL;
   g_autoptr(GError) alias_error = NULL;
+  g_autoptr(WzpBinding) binding = NULL;
   RelayConn *old;
   const char *alias = _wzp_message_get_string (message, "alias");
 
@@ -142,6 +188,8 @@ handle_register (RelayConn  *conn,
                                   alias_error->message);
       return;
     }
+  if (!check_binding (conn, message, &binding))
+    return;
   old = g_hash_table_lookup (self->registrations, conn->fingerprint);
 
   if (!conn->registered)
@@ -166,6 +214,9 @@ handle_register (RelayConn  *conn,
 
   g_free (conn->alias);
   conn->alias = g_strdup (alias);
+  _wzp_binding_free (conn->binding);
+  conn->binding = g_steal_pointer (&binding);
+  conn->registered_ms = g_get_real_time () / 1000;
 
   if (old != conn)
     {
@@ -174,8 +225,6 @@ handle_register (RelayConn  *conn,
       _wzp_relay_accept_conn_registered (conn);
       /* replace, not insert: the key must be this connection's string, not the old one's */
       g_hash_table_replace (self->registrations, conn->fingerprint, conn);
-      if (old == NULL)
-        _wzp_relay_presence_local_changed (self, conn->fingerprint, TRUE);
 
       if (old != NULL)
         {
@@ -196,6 +245,8 @@ handle_register (RelayConn  *conn,
       _wzp_relay_conn_log (conn, G_LOG_LEVEL_INFO, "registered");
       _wzp_relay_notify_counts (self);
     }
+  /* Every registration brings a fresh binding: the peers get the newest. */
+  _wzp_relay_presence_local_changed (self, conn->fingerprint, conn->binding, TRUE);
 
   ack = _wzp_message_new (WZP_MESSAGE_REGISTER_PRESENCE_ACK);
   _wzp_message_set_bool (ack, "success", TRUE);
