@@ -29,6 +29,7 @@ struct _WzpRingingPage
   GtkWidget   *name_label;
   GtkWidget   *fingerprint_label;
   GtkWidget   *alias_label;
+  GtkWidget   *origin_label;
   GtkWidget   *accept_button;
   GtkWidget   *decline_button;
   GtkWidget   *private_button;
@@ -64,6 +65,7 @@ update (WzpRingingPage *self)
   g_autofree char *decline = NULL;
   g_autofree char *lines = NULL;
   g_autofree char *answer_privately = NULL;
+  const char *origin;
 
   gtk_label_set_text (GTK_LABEL (self->name_label), name);
   adw_avatar_set_text (ADW_AVATAR (self->avatar), contact != NULL ? name : NULL);
@@ -73,6 +75,23 @@ update (WzpRingingPage *self)
   gtk_label_set_text (GTK_LABEL (self->fingerprint_label), lines != NULL ? lines : "");
   gtk_label_set_text (GTK_LABEL (self->alias_label), alias != NULL ? alias : "");
   gtk_widget_set_visible (self->alias_label, alias != NULL);
+  /* A caller from a federated relay: said in words about where they signed in, never
+   * "relay", so that it cannot be read as the call page's path badge ("Via relay"), which
+   * is about how the voices travel (docs/app.md, "Calls from users of other relays"). */
+  origin = self->call != NULL ? wzp_call_get_caller_relay_fingerprint (self->call) : NULL;
+  gtk_widget_set_visible (self->origin_label, origin != NULL);
+  if (origin != NULL)
+    {
+      g_autofree char *origin_lines = wzp_fingerprint_to_lines (origin);
+      /* Translators: %s is a server's fingerprint, on two lines. */
+      g_autofree char *tooltip = g_strdup_printf (_("Your server passed this call on from "
+                                                    "the server below, where the caller "
+                                                    "signed in. It vouched for their "
+                                                    "fingerprint, nothing more.\n%s"),
+                                                  origin_lines);
+
+      gtk_widget_set_tooltip_text (self->origin_label, tooltip);
+    }
 
   g_variant_ref_sink (target);
   gtk_actionable_set_action_target_value (GTK_ACTIONABLE (self->accept_button), target);
@@ -185,6 +204,7 @@ wzp_ringing_page_class_init (WzpRingingPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, WzpRingingPage, name_label);
   gtk_widget_class_bind_template_child (widget_class, WzpRingingPage, fingerprint_label);
   gtk_widget_class_bind_template_child (widget_class, WzpRingingPage, alias_label);
+  gtk_widget_class_bind_template_child (widget_class, WzpRingingPage, origin_label);
   gtk_widget_class_bind_template_child (widget_class, WzpRingingPage, accept_button);
   gtk_widget_class_bind_template_child (widget_class, WzpRingingPage, decline_button);
   gtk_widget_class_bind_template_child (widget_class, WzpRingingPage, private_button);

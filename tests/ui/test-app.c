@@ -1026,6 +1026,8 @@ test_ringing_page (void)
   g_assert_true (gtk_widget_get_visible (ringing_child ("alias_label")));
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (ringing_child ("alias_label"))), ==,
                    "Calls themselves “Mom”");
+  /* A caller of our own relay: nothing said about servers. */
+  g_assert_false (gtk_widget_get_visible (ringing_child ("origin_label")));
   g_assert_cmpstr (gtk_actionable_get_action_name (GTK_ACTIONABLE (
                      ringing_child ("private_button"))), ==, "app.answer-call-privately");
   g_assert_cmpstr (gtk_actionable_get_action_name (GTK_ACTIONABLE (
@@ -1067,6 +1069,71 @@ test_ringing_page (void)
   g_assert_cmpint (wzp_call_record_get_outcome (newest_record ()), ==, WZP_CALL_OUTCOME_ANSWERED);
   g_assert_true (wzp_call_record_get_incoming (newest_record ()));
   gtk_window_destroy (GTK_WINDOW (other));
+}
+
+static gboolean
+link_up (WzpRelay *relay,
+         guint     announced)
+{
+  g_autoptr(GVariant) peers = g_variant_ref_sink (wzp_relay_list_peers (relay));
+  const char *state = NULL;
+  guint32 n = 0;
+
+  if (g_variant_n_children (peers) == 0)
+    return FALSE;
+  g_variant_get_child (peers, 0, "(&s&s&su)", NULL, NULL, &state, &n);
+  return g_strcmp0 (state, "up") == 0 && n >= announced;
+}
+
+/* A caller who signed in to a federated relay: the ringing page says so, in words that
+ * are not the call page's "Via relay", and names that server in its tooltip. */
+static void
+test_ringing_page_federated (void)
+{
+  g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
+  g_autoptr(WzpRelay) other = wzp_relay_new (identity);
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) other_uris = NULL;
+  g_autoptr(WzpUiPeer) peer = NULL;
+  g_autofree char *own = NULL;
+  g_autofree char *first_group = NULL;
+  g_autoptr(JsonObject) ended = NULL;
+  GtkWidget *origin;
+  WzpCall *ringing;
+
+  g_assert_true (wzp_relay_listen (other, "127.0.0.1:0", NULL, &error));
+  g_assert_no_error (error);
+  other_uris = wzp_relay_dup_uris (other);
+  g_assert_true (wzp_relay_add_peer (other, fx.relay_uri, &error));
+  g_assert_true (wzp_relay_add_peer (fx.relay, other_uris[0], &error));
+  g_assert_no_error (error);
+  /* Up, and our app's user announced to the other relay. */
+  WZP_UI_WAIT (link_up (other, 1) && link_up (fx.relay, 0), TIMEOUT_MS);
+
+  g_object_get (client (), "fingerprint", &own, NULL);
+  peer = wzp_ui_peer_spawn (other_uris[0], fx.peer_identity, "Mom", "call", own, "--hold",
+                            "30", NULL);
+  WZP_UI_WAIT ((ringing = _wzp_application_get_ringing_call (fx.app)) != NULL, TIMEOUT_MS);
+  g_assert_cmpstr (wzp_call_get_caller_relay_fingerprint (ringing), ==,
+                   wzp_relay_get_fingerprint (other));
+  origin = ringing_child ("origin_label");
+  g_assert_true (gtk_widget_get_visible (origin));
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (origin)), ==, "Signed in to another server");
+  g_assert_null (strstr (gtk_label_get_text (GTK_LABEL (origin)), "relay"));
+  first_group = g_strndup (wzp_relay_get_fingerprint (other), 4);
+  g_assert_nonnull (strstr (gtk_widget_get_tooltip_text (origin), first_group));
+  wzp_ui_save_screenshot (GTK_WIDGET (window ()), "ringing-federated.png");
+
+  g_action_group_activate_action (G_ACTION_GROUP (fx.app), "decline-call",
+                                  g_variant_new_string (wzp_call_get_call_id (ringing)));
+  WZP_UI_WAIT (_wzp_application_get_ringing_call (fx.app) == NULL, TIMEOUT_MS);
+  ended = json_object_ref (wzp_ui_peer_wait_event (peer, "ended", TIMEOUT_MS));
+  g_assert_cmpstr (json_object_get_string_member (ended, "reason"), ==, "declined");
+  g_clear_pointer (&peer, wzp_ui_peer_free);
+
+  g_assert_true (wzp_relay_remove_peer (fx.relay, wzp_relay_get_fingerprint (other), &error));
+  g_assert_no_error (error);
+  wzp_relay_stop (other);
 }
 
 /* GNOME's Do Not Disturb, from the desktop's own schema (gsettings-desktop-schemas), with
@@ -1966,6 +2033,7 @@ main (int   argc,
   g_test_add_func ("/wzp/ui/app/outgoing-call", test_outgoing_call);
   g_test_add_func ("/wzp/ui/app/private-call-hung-up-by-peer", test_private_call_hung_up_by_peer);
   g_test_add_func ("/wzp/ui/app/ringing-page", test_ringing_page);
+  g_test_add_func ("/wzp/ui/app/ringing-page-federated", test_ringing_page_federated);
   g_test_add_func ("/wzp/ui/app/ringing-do-not-disturb", test_ringing_do_not_disturb);
   g_test_add_func ("/wzp/ui/app/ringing-do-not-disturb-turned-on",
                    test_ringing_do_not_disturb_turned_on);
