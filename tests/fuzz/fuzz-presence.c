@@ -1,14 +1,19 @@
-/* fuzz-presence.c: PresenceUpdate from a federation peer (docs/protocol.md, "Presence")
+/* fuzz-presence.c: PresenceUpdate from a federation peer and the signed bindings it
+ * carries (docs/protocol.md, "Presence" and "Presence bindings")
  *
  * The input is what a peer relay sends on its link, one frame payload a line: each line
  * is decoded and, when it is a PresenceUpdate, handed to _wzp_relay_presence_handle() for
  * one peer, as the federation link does. A model of the protocol runs beside it: a
  * snapshot (chunked with more=true) replaces what the peer announced once its last chunk
  * is in, a change removes then adds, a change in the middle of a snapshot is refused with
- * WZP_PROTOCOL_ERROR_UNEXPECTED and changes nothing. After every line the peer's announced
+ * WZP_PROTOCOL_ERROR_UNEXPECTED and changes nothing. A binding is taken only when it names
+ * this peer and is not dated more than WZP_BINDING_MAX_AHEAD_MS ahead of the clock; any
+ * other is dropped and the update reports an error. After every line the peer's announced
  * set and its snapshot being received must equal the model's, and hold only well-formed
- * fingerprints. (The cap of a million fingerprints per peer is out of reach of one input,
- * and the model does not know it.)
+ * fingerprints. Every binding decoded is also verified (_wzp_binding_verify(), what a
+ * lookup does before relying on one): an answer either way, and an error exactly when it
+ * says no. (The cap of a million fingerprints per peer is out of reach of one input, and
+ * the model does not know it.)
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -81,8 +86,9 @@ LLVMFuzzerTestOneInput (const unsigned char *data,
       g_autoptr(GError) handle_error = NULL;
       g_autoptr(WzpMessage) message = _wzp_message_decode (lines[i], strlen (lines[i]),
                                                            &error);
-      g_auto(GStrv) added = NULL;
+      g_autoptr(GPtrArray) added = NULL;
       g_auto(GStrv) removed = NULL;
+      gint64 latest_before, latest_after;
       gboolean snapshot, more, ok;
 
       if (message == NULL)
@@ -93,44 +99,77 @@ LLVMFuzzerTestOneInput (const unsigned char *data,
       if (_wzp_message_get_message_type (message) != WZP_MESSAGE_PRESENCE_UPDATE)
         continue;
 
-      added = _wzp_message_dup_strv (message, "added");
+      added = _wzp_message_dup_bindings (message, "added");
       removed = _wzp_message_dup_strv (message, "removed");
       snapshot = _wzp_message_get_bool (message, "snapshot");
       more = _wzp_message_get_bool (message, "more");
       /* The decoder's promise, which the presence code relies on. */
-      for (guint j = 0; added[j] != NULL; j++)
-        fuzz_check (wzp_fingerprint_is_valid (added[j]));
+      for (guint j = 0; j < added->len; j++)
+        {
+          WzpBinding *binding = g_ptr_array_index (added, j);
+          g_autoptr(GError) verify_error = NULL;
+          gboolean valid;
+
+          fuzz_check (wzp_fingerprint_is_valid (binding->fingerprint));
+          fuzz_check (wzp_fingerprint_is_valid (binding->relay_fingerprint));
+          valid = _wzp_binding_verify (binding, &verify_error);
+          fuzz_check (valid == (verify_error == NULL));
+          fuzz_check (valid || g_error_matches (verify_error, WZP_PROTOCOL_ERROR,
+                                                WZP_PROTOCOL_ERROR_INVALID_VALUE));
+        }
       for (guint j = 0; removed[j] != NULL; j++)
         fuzz_check (wzp_fingerprint_is_valid (removed[j]));
 
+      /* A binding's time is checked against the clock: one read before and one after
+       * bound what the relay saw. */
+      latest_before = g_get_real_time () / 1000 + WZP_BINDING_MAX_AHEAD_MS;
       ok = _wzp_relay_presence_handle (&peer, message, &handle_error);
+      latest_after = g_get_real_time () / 1000 + WZP_BINDING_MAX_AHEAD_MS;
       fuzz_check (ok == (handle_error == NULL));
 
       /* The model. */
-      if (snapshot)
+      if (snapshot || staging == NULL)
         {
-          fuzz_check (ok);
-          if (staging == NULL)
+          GHashTable *target;
+          gboolean refused = FALSE;
+
+          if (snapshot && staging == NULL)
             staging = new_set ();
-          for (guint j = 0; added[j] != NULL; j++)
-            g_hash_table_add (staging, g_strdup (added[j]));
-          if (!more)
+          target = snapshot ? staging : announced;
+          if (!snapshot)
+            for (guint j = 0; removed[j] != NULL; j++)
+              g_hash_table_remove (announced, removed[j]);
+          for (guint j = 0; j < added->len; j++)
+            {
+              WzpBinding *binding = g_ptr_array_index (added, j);
+              gboolean held = g_strcmp0 (binding->relay_fingerprint, peer.fingerprint) == 0 &&
+                              binding->time_ms <= latest_before;
+
+              /* At the edge of the clock either answer is right: go by the relay's. */
+              if (g_strcmp0 (binding->relay_fingerprint, peer.fingerprint) == 0 &&
+                  binding->time_ms > latest_before && binding->time_ms <= latest_after)
+                held = g_hash_table_contains (snapshot ? peer.staging ? peer.staging
+                                                                      : peer.announced
+                                                       : peer.announced,
+                                              binding->fingerprint);
+              if (held)
+                g_hash_table_add (target, g_strdup (binding->fingerprint));
+              else
+                refused = TRUE;
+            }
+          fuzz_check (ok == !refused);
+          fuzz_check (refused || handle_error == NULL);
+          fuzz_check (!refused || g_error_matches (handle_error, WZP_PROTOCOL_ERROR,
+                                                   WZP_PROTOCOL_ERROR_INVALID_VALUE));
+          if (snapshot && !more)
             {
               g_hash_table_unref (announced);
               announced = g_steal_pointer (&staging);
             }
         }
-      else if (staging != NULL)
+      else
         fuzz_check (!ok && g_error_matches (handle_error, WZP_PROTOCOL_ERROR,
                                             WZP_PROTOCOL_ERROR_UNEXPECTED));
-      else
-        {
-          fuzz_check (ok);
-          for (guint j = 0; removed[j] != NULL; j++)
-            g_hash_table_remove (announced, removed[j]);
-          for (guint j = 0; added[j] != NULL; j++)
-            g_hash_table_add (announced, g_strdup (added[j]));
-        }
 
       if (!same_set (peer.announced, announced) || !same_set (peer.staging, staging))
         {

@@ -42,9 +42,26 @@ CALL = "6f1c0e1a-3b7d-4c52-9a8e-2f4d5b6c7d8e"
 INNER = {"type": "DirectCallOffer", "call_id": CALL, "target_fingerprint": FP2,
          "caller_local_addrs": [V4], "x_future": {"k": [1, 2]}}
 
+# Three real presence bindings (docs/protocol.md, "Presence bindings"), signed by three
+# throw-away identities for the relay FP2 at 1700000000000-2 ms: fuzz-presence takes
+# them, and the fuzzer mutates real keys and signatures. (Made with the library's
+# _wzp_binding_new_signed(); a signature cannot be made here without a crypto module.)
+BINDINGS = [
+    {"fingerprint": "96d0:f430:e132:fe5d:163e:e4e5:0637:4442", "relay_fingerprint": "ffff:0000:a1b2:c3d4:e5f6:0709:1011:dead", "time_ms": 1700000000000, "public_key": "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEZ4Lnd/LuZZHjYi4GgXjlNkY9BxrwfkBbDbPCCcJ8cjKoHD2otd809F+Merg2QQLy/gvQgPRc6JR386AsrPcsZw==", "signature": "MEUCIQDgYdiJZZJpPkAIzA54VLgSmPdbg7MbW9hh7V2X4piFhgIgf25/9wuziSuHC0eQYqJaTxUxR0elQrzsQDHsri9BotM="},
+    {"fingerprint": "1252:7ae5:395b:a50b:307f:05bc:4973:7f09", "relay_fingerprint": "ffff:0000:a1b2:c3d4:e5f6:0709:1011:dead", "time_ms": 1700000000001, "public_key": "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEHpOBAKhy2UyHBNmnSDTU7RfNYcXDY4mfgUGxfkZQ9rGlyX/aJZHwLM267p68xaC7bgf+VO4AkUstthYor18kuw==", "signature": "MEQCIFwmEplJB+xxxr5nHPHuXidTHg86PRZ+E7mELxDNtqq1AiAOWK7xn5Viy4cIhNgM9JFGUXEch0A8vwDFJAX0gigALg=="},
+    {"fingerprint": "31a8:c52d:3e98:7da3:a591:48df:7f93:e57c", "relay_fingerprint": "ffff:0000:a1b2:c3d4:e5f6:0709:1011:dead", "time_ms": 1700000000002, "public_key": "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEg73nm/NIVz4S6lkhTt5lglJbp1aH5DyBxtyE8ungtGgd7CoQe3T8DxeYxmQK7aFX++Q0dOpwsueuRzud3n4UyA==", "signature": "MEUCIE2PSYTm5Z0M03JmjOSrqauexME0H0gpOK3nNb+q+FMfAiEA/bK1+90zbqRgjYG7lwQp5XeO4ATidgFiQKD7qM0zLeI="}
+]
+
+
+def fake_binding(fp, relay=FP2, time_ms=1700000000000, key="AAAA", sig="AAAA"):
+    return {"fingerprint": fp, "relay_fingerprint": relay, "time_ms": time_ms,
+            "public_key": key, "signature": sig}
+
+
 # (type, full message, names of the required members)
 MESSAGES = [
-    ("RegisterPresence", {"alias": "Zoë", "client_version": "0.1.0"}, ["client_version"]),
+    ("RegisterPresence", {"alias": "Zoë", "client_version": "0.1.0", "binding": BINDINGS[0]},
+     ["client_version"]),
     ("RegisterPresenceAck", {"success": True, "error": "none", "fingerprint": FP1,
                              "observed_addr": V4, "relay_fingerprint": FP2,
                              "relay_version": "0.1.0",
@@ -53,7 +70,8 @@ MESSAGES = [
     ("ReflectResponse", {"observed_addr": V6}, ["observed_addr"]),
     ("DirectCallOffer", {"call_id": CALL, "target_fingerprint": FP1, "caller_fingerprint": FP2,
                          "caller_alias": "Alice \"A\"", "caller_reflexive_addr": V4,
-                         "caller_local_addrs": ADDRS, "caller_nat_type": "Cone"},
+                         "caller_local_addrs": ADDRS, "caller_nat_type": "Cone",
+                         "caller_relay_fingerprint": FP1},
      ["call_id", "target_fingerprint"]),
     ("CallRinging", {"call_id": CALL}, ["call_id"]),
     ("DirectCallAnswer", {"call_id": CALL, "accept_mode": "AcceptTrusted",
@@ -81,7 +99,7 @@ MESSAGES = [
      ["relay_fingerprint", "relay_version"]),
     ("FederatedSignalForward", {"inner": INNER, "origin_relay_fingerprint": FP2},
      ["inner", "origin_relay_fingerprint"]),
-    ("PresenceUpdate", {"added": [FP1, FP2], "removed": [FP2], "snapshot": True,
+    ("PresenceUpdate", {"added": BINDINGS[:2], "removed": [FP2], "snapshot": True,
                         "more": False}, []),
 ]
 
@@ -173,6 +191,7 @@ def main():
         words.add(type_name)
         words.update(members.keys())
     words.update(INNER.keys())
+    words.update(BINDINGS[0].keys())
     words.update(ENUMS)
     with open(os.path.join(HERE, "message.dict"), "w") as f:
         f.write("# libFuzzer dictionary for fuzz-message and fuzz-frame (gen-corpus.py)\n")
@@ -254,30 +273,44 @@ def gen_preamble():
 
 def gen_presence():
     out = fresh_dir("presence")
-    fps = [FP1, FP2, "1111:2222:3333:4444:5555:6666:7777:8888"]
+    fps = [b["fingerprint"] for b in BINDINGS]
+    a, b, c = BINDINGS
 
     def update(**members):
         return payload("PresenceUpdate", members)
 
     cases = {
-        "snapshot": [update(added=fps, snapshot=True)],
+        "snapshot": [update(added=BINDINGS, snapshot=True)],
         "snapshot-empty": [update(snapshot=True)],
-        "snapshot-chunked": [update(added=fps[:2], snapshot=True, more=True),
-                             update(added=fps[2:], snapshot=True)],
-        "changes": [update(added=fps, snapshot=True), update(removed=[FP1]),
-                    update(added=[FP1], removed=[FP2]), update(removed=fps)],
-        "change-mid-snapshot": [update(added=[FP1], snapshot=True, more=True),
-                                update(added=[FP2]), update(snapshot=True, added=[FP2])],
-        "snapshot-removed-ignored": [update(added=[FP1], removed=[FP1], snapshot=True),
-                                     update(added=[FP2], removed=[FP1], snapshot=True,
+        "snapshot-chunked": [update(added=[a, b], snapshot=True, more=True),
+                             update(added=[c], snapshot=True)],
+        "changes": [update(added=BINDINGS, snapshot=True), update(removed=[fps[0]]),
+                    update(added=[a], removed=[fps[1]]), update(removed=fps)],
+        "change-mid-snapshot": [update(added=[a], snapshot=True, more=True),
+                                update(added=[b]), update(snapshot=True, added=[b])],
+        "snapshot-removed-ignored": [update(added=[a], removed=[fps[0]], snapshot=True),
+                                     update(added=[b], removed=[fps[0]], snapshot=True,
                                             more=True),
-                                     update(removed=[FP1, FP2], snapshot=True)],
-        "bad-fingerprint": [update(added=["0123:4567"]), update(added=[FP1.upper()])],
+                                     update(removed=fps[:2], snapshot=True)],
+        # Refused one by one: naming another relay, dated far ahead; the rest is taken.
+        "other-relay": [update(added=[fake_binding(FP1, relay=FP1), a])],
+        "future": [update(added=[fake_binding(FP1, time_ms=9223372036854775807), b]),
+                   update(added=[fake_binding(FP1, time_ms=-9223372036854775808)])],
+        # Taken (the signature is checked only when relied upon), then checked here.
+        "forged": [update(added=[dict(a, signature=b["signature"]),
+                                 dict(b, public_key=c["public_key"]),
+                                 dict(c, time_ms=c["time_ms"] + 1),
+                                 dict(a, fingerprint=fps[1])])],
+        "bad-binding": [update(added=[{"fingerprint": "0123:4567"}]),
+                        update(added=[fake_binding(FP1.upper())]),
+                        update(added=[fake_binding(FP1, key="A=AA")]),
+                        update(added=[fake_binding(FP1, time_ms="1")]),
+                        update(added=[FP1])],
         "not-strings": [b'{"type":"PresenceUpdate","added":[1,null,{}],"removed":"x",'
                         b'"snapshot":"yes"}'],
         "other-messages": [payload("Ping", {"timestamp_ms": 1}), b"not json",
-                           update(added=[FP2])],
-        "repeat": [update(added=[FP1, FP1]), update(removed=[FP2, FP2])],
+                           update(added=[b])],
+        "repeat": [update(added=[a, a]), update(removed=[FP2, FP2])],
     }
     for name, lines in cases.items():
         write(os.path.join(out, name + ".txt"), b"\n".join(lines))
