@@ -190,6 +190,9 @@ async function main() {
     ]);
     check(callerCall.state === Wzp.CallState.ACTIVE, 'the call is active');
     check(calleeCall.peer_fingerprint === alice.fingerprint, "bob sees alice's fingerprint");
+    check(calleeCall.caller_relay_fingerprint === null &&
+          calleeCall.get_caller_relay_fingerprint() === null,
+          'a caller of the same relay comes from no other server');
     check(callerCall.path_kind === Wzp.PathKind.RELAY, "the caller's path is the relay");
     check(calleeCall.get_path_kind() === Wzp.PathKind.RELAY, "the callee's path is the relay");
     check(callerCall.time_to_path >= 0, 'the caller has a time to path');

@@ -286,6 +286,11 @@ class Test:
         self.check(callee.get_path_kind() == Wzp.PathKind.RELAY,
                    f"the callee's path is the relay ({callee.props.path_kind.value_nick})")
         self.check(callee.get_privacy(), "the callee answered in privacy mode")
+        # Alice is a user of the other relay, which passed the call on.
+        self.check(callee.get_caller_relay_fingerprint() == self.relay.get_fingerprint() and
+                   callee.props.caller_relay_fingerprint == self.relay.get_fingerprint(),
+                   "bob sees that alice signed in to relay A "
+                   f"({callee.props.caller_relay_fingerprint})")
         self.check(self.callee_set_up == 1, "the callee's call was set up once")
         self.check((Wzp.CandidateKind.RELAY, Wzp.CandidateResult.OK) in self.callee_results,
                    f"the callee's relay attempt is an enum pair ({self.callee_results})")
