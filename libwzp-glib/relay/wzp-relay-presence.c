@@ -37,7 +37,7 @@
 
 /* What a peer announced about one user: the user's binding to that peer, and whether its
  * signature was checked (it is when a lookup is about to rely on it, not before: a
- * snapshot of 100,000 users would otherwise hold the relay for seconds). */
+ * snapshot of 100,000 users would otherwise hold the relay for half a minute). */
 typedef struct
 {
   WzpBinding *binding;
