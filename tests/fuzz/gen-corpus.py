@@ -12,12 +12,13 @@
 #
 #   corpus/preamble/       control byte + a direct peer's preamble or a pipe's PipeReady
 #   corpus/presence/       PresenceUpdate payloads a federation peer sends, one a line
+#   corpus/binding/        one presence binding's JSON object
 #   corpus/relay-uri/      relay URIs, good and bad           relay-uri.dict
 #   corpus/relay-config/   the relay's key files              relay-config.dict
 #   corpus/known-relays/   files of relays trusted on first use  known-relays.dict
 #   corpus/media-frame/    binary frames (header and body)    media-frame.dict
 #   corpus/relay-session/  control byte + a client's decrypted byte stream
-#   (preamble.dict; presence and relay-session use message.dict)
+#   (preamble.dict; presence, binding and relay-session use message.dict)
 #
 # Run it from anywhere; it rewrites the files it owns and nothing else.
 #
@@ -316,6 +317,34 @@ def gen_presence():
         write(os.path.join(out, name + ".txt"), b"\n".join(lines))
 
 
+def gen_binding():
+    """One binding's JSON object each (fuzz-binding wraps it in a RegisterPresence)."""
+    out = fresh_dir("binding")
+    a, b, c = BINDINGS
+
+    def js(obj):
+        return json.dumps(obj, separators=(",", ":")).encode("utf-8")
+
+    cases = {
+        "real-0": js(a), "real-1": js(b), "real-2": js(c),
+        "null": b"null",
+        "forged-signature": js(dict(a, signature=b["signature"])),
+        "other-key": js(dict(a, public_key=b["public_key"])),
+        "other-fingerprint": js(dict(a, fingerprint=b["fingerprint"])),
+        "time-changed": js(dict(a, time_ms=a["time_ms"] + 1)),
+        "relay-changed": js(dict(a, relay_fingerprint=FP1)),
+        "key-not-der": js(fake_binding(FP1, key="AAAAAAAA")),
+        "signature-empty-der": js(dict(a, signature="MAA=")),
+        "bad-base64": js(dict(a, public_key="A=AA")),
+        "time-not-int": js(dict(a, time_ms=1.5)),
+        "missing-member": js({k: v for k, v in a.items() if k != "signature"}),
+        "not-object": b"[1,2]",
+        "deep": b"[" * 40 + b"]" * 40,
+    }
+    for name, data in cases.items():
+        write(os.path.join(out, name + ".json"), data)
+
+
 RELAY_URIS = [
     "wzps://relay.example.org", "wzps://relay.example.org:4433",
     "wzps://relay.example.org:4433/", "WZPS://Relay.Example.ORG:1#" + FP1,
@@ -492,6 +521,7 @@ def gen_relay_session():
 def main_more():
     gen_preamble()
     gen_presence()
+    gen_binding()
     gen_relay_uri()
     gen_relay_config()
     gen_known_relays()
