@@ -1145,6 +1145,23 @@ test_bad_envelope (void)
                          WZP_PROTOCOL_ERROR_INVALID_JSON, NULL);
   }
 
+  /* A value, then an object or array: json-glib 1.6 returns the first value and leaks the
+   * second, so the decoder refuses them as two values before json-glib sees them (found by
+   * fuzz-frame). A second scalar is refused the same way. */
+  {
+    static const char *two_values[] = {
+      "8{\"type\":\"Ping\",\"timestamp_ms\":1}", "8[1]", " -1.5e3 {}", "\"Ping\"{}",
+      "\"a\\\"{\"[]", "true{}", "false []", "null\n{\"type\":\"Reflect\"}", "8 9",
+      "\"a\" \"b\"",
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (two_values); i++)
+      expect_error (failures, two_values[i], -1, WZP_PROTOCOL_ERROR_INVALID_JSON,
+                    "more than one value");
+    /* A word that is not a literal is json-glib's to name. */
+    expect_error (failures, "nullx{}", -1, WZP_PROTOCOL_ERROR_INVALID_JSON, "nullx");
+  }
+
   /* A NUL byte inside the payload is not accepted (either as bad UTF-8 or bad JSON). */
   expect_error_full (failures, "{\"type\":\"Reflect\"}\0", 19, WZP_PROTOCOL_ERROR_INVALID_UTF8,
                      WZP_PROTOCOL_ERROR_INVALID_JSON, NULL);

@@ -2037,6 +2037,10 @@ test_daemon_bad_config (void)
     { "[limits]\nring-timout=5\n",
       "[limits] ring-timout: unknown key; did you mean “ring-timeout”?" },
     { "[limits]\nbananas=5\n", "[limits] bananas: unknown key; the keys are: " },
+    /* A key as far from a name in length as a suggestion may be is still compared (the
+     * names further off are skipped: edit distances cost the product of the lengths). */
+    { "[limits]\nring-timeoutxyz=5\n",
+      "[limits] ring-timeoutxyz: unknown key; did you mean “ring-timeout”?" },
     { "[limits]\nn-calls=3\n", "[limits] n-calls: the relay reports this" },
     { "[limits]\nidentity=x\n", "[limits] identity: this key belongs in [relay]" },
     { "[limits]\nlisten=127.0.0.1:0\n", "[limits] listen: this key belongs in [relay]" },

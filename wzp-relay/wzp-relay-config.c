@@ -126,6 +126,8 @@ suggest_key (GObjectClass *klass,
   g_autofree char *list = NULL;
   const char *best = NULL;
   guint best_distance = G_MAXUINT;
+  gsize key_len = strlen (key);
+  guint max_distance;
   guint n_pspecs;
 
   if (g_str_equal (group, GROUP_RELAY))
@@ -139,17 +141,27 @@ suggest_key (GObjectClass *klass,
     if (pspec_is_configurable (pspecs[i]))
       g_ptr_array_add (names, (gpointer) pspecs[i]->name);
 
+  max_distance = MAX (2u, (guint) (key_len / 4));
   for (guint i = 0; i < names->len; i++)
     {
-      guint distance = edit_distance (key, g_ptr_array_index (names, i));
+      const char *name = g_ptr_array_index (names, i);
+      gsize name_len = strlen (name);
+      guint distance;
+
+      /* The distance is at least the difference in length: a name that cannot be close
+       * enough to suggest is not measured, so a long garbage key costs no more than
+       * comparing lengths (edit_distance() costs the product of the two lengths). */
+      if ((key_len > name_len ? key_len - name_len : name_len - key_len) > max_distance)
+        continue;
+      distance = edit_distance (key, name);
 
       if (distance < best_distance)
         {
           best_distance = distance;
-          best = g_ptr_array_index (names, i);
+          best = name;
         }
     }
-  if (best != NULL && best_distance <= MAX (2u, (guint) (strlen (key) / 4)))
+  if (best != NULL && best_distance <= max_distance)
     return g_strdup_printf ("unknown key; did you mean “%s”?", best);
 
   g_ptr_array_add (names, NULL);

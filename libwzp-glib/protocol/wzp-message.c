@@ -727,6 +727,26 @@ check_json_number (const char       *data,
          "9223372036854775807); send larger numbers as strings";
 }
 
+/* The length of true, false or null as a whole word at @i, else 0 (json-glib reports
+ * any other word itself). */
+static gsize
+json_literal_length (const char *data,
+                     gsize       len,
+                     gsize       i)
+{
+  static const char * const literals[] = { "true", "false", "null" };
+
+  for (guint k = 0; k < G_N_ELEMENTS (literals); k++)
+    {
+      gsize n = strlen (literals[k]);
+
+      if (len - i >= n && memcmp (data + i, literals[k], n) == 0 &&
+          (len - i == n || !(g_ascii_isalnum (data[i + n]) || data[i + n] == '_')))
+        return n;
+    }
+  return 0;
+}
+
 /* Returns NULL if the text's structure is acceptable, else why not, and sets *code
  * (WZP_PROTOCOL_ERROR_INVALID_JSON unless the text is JSON). json-glib is more
  * lenient than JSON (its scanner takes 'single-quoted' strings), so a single quote
@@ -734,7 +754,10 @@ check_json_number (const char       *data,
  * count. A "\\u" escape must hold four hex digits, and a surrogate escape followed by
  * another "\\u" escape must make a high + low pair: json-glib 1.6 leaks the string it was
  * building when it fails on a malformed pair, so such input must never reach it. (A lone
- * surrogate followed by anything else is parsed, and refused as bad UTF-8 afterwards.) */
+ * surrogate followed by anything else is parsed, and refused as bad UTF-8 afterwards.)
+ * Nothing but white space may follow the value: json-glib 1.6 accepts a string, number,
+ * true, false or null followed by an object or array (8{}), returns the first value, and
+ * leaks the second, so a peer could make us leak with every frame. Found by fuzz-frame. */
 static const char *
 check_json_structure (const char       *data,
                       gsize             len,
@@ -772,7 +795,10 @@ check_json_structure (const char       *data,
           else if (c == '\\')
             i++;
           else if (c == '"')
-            in_string = FALSE;
+            {
+              in_string = FALSE;
+              closed = (depth == 0);
+            }
         }
       else if (c == '"')
         in_string = TRUE;
@@ -793,6 +819,12 @@ check_json_structure (const char       *data,
           if (problem != NULL)
             return problem;
           i = end - 1;
+          closed = (depth == 0);
+        }
+      else if (depth == 0 && json_literal_length (data, len, i) > 0)
+        {
+          i += json_literal_length (data, len, i) - 1;
+          closed = TRUE;
         }
     }
   return NULL;

@@ -167,6 +167,13 @@ def main():
         write(os.path.join(message_dir, name + ".json"), data)
         write(os.path.join(frame_dir, name + ".bin"), frame(data))
 
+    # Found by fuzzing: a value followed by an object or array, which json-glib 1.6 parses
+    # as the first value while leaking the second (LSan sees it with G_SLICE=always-malloc).
+    for name, data in [("value-then-object", b'8{"type":"NominateAck","seq":0}'),
+                       ("value-then-array", b'"Ping" ["x"]')]:
+        write(os.path.join(message_dir, name + ".json"), data)
+        write(os.path.join(frame_dir, name + ".bin"), frame(data))
+
     # Streams: every message in a row; a frame then raw bytes (a TLS ClientHello start);
     # a frame then a cut one; an empty frame.
     write(os.path.join(frame_dir, "multi-all.bin"), b"".join(all_frames))
