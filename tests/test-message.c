@@ -1096,7 +1096,6 @@ test_bad_envelope (void)
     "{\"type\":\"Reflect\",\"x\":'y'}",
     "{\"type\":\"Reflect\"}{\"type\":\"Ping\"}",    /* a second value after the object */
     "{\"type\":\"Reflect\"}]",
-    "{\"t{\\ud800\"\"",  /* json-glib's own error text would not be UTF-8 here */
     "{\"type\":\"Reflect\",\"x\":\"\\uzzzz\"}",  /* not four hex digits */
     "{\"type\":\"Reflect\",\"x\":\"\\u12\"}",
     /* malformed surrogate pairs (json-glib 1.6 leaks on these: the decoder must refuse them
@@ -1138,12 +1137,22 @@ test_bad_envelope (void)
       "{\"type\":\"RegisterPresence\",\"client_version\":\"1\",\"x\\udfffy\":1}",
       "{\"type\":\"RegisterPresence\",\"client_version\":\"1\",\"x\":[\"\\ude00\\ud83d!\"]}",
       "{\"type\":\"Error\",\"code\":\"c\",\"message\":\"\\ud800\\ud800.\"}",
+      "{\"t{\\ud800\"\"",  /* json-glib's own error text would not be UTF-8 here */
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS (lone_surrogates); i++)
       expect_error_full (failures, lone_surrogates[i], -1, WZP_PROTOCOL_ERROR_INVALID_UTF8,
                          WZP_PROTOCOL_ERROR_INVALID_JSON, NULL);
   }
+
+  /* json-glib takes the character after a lone surrogate escape as part of it, a closing
+   * quote too, so it would read the malformed pair after this one inside a string (where
+   * it leaks) while a scan by JSON's rules sees it outside: lone surrogates are refused
+   * before json-glib sees them (found by fuzz-preamble). */
+  expect_error (failures, "{\"x\":\"\\udc00\"\\udbff\\udbff\"}", -1,
+                WZP_PROTOCOL_ERROR_INVALID_UTF8, "lone surrogate");
+  expect_error (failures, "{\"type\":\"Reflect\",\"x\":\"\\ud800\"}", -1,
+                WZP_PROTOCOL_ERROR_INVALID_UTF8, "lone surrogate");
 
   /* A value, then an object or array: json-glib 1.6 returns the first value and leaks the
    * second, so the decoder refuses them as two values before json-glib sees them (found by

@@ -753,8 +753,11 @@ json_literal_length (const char *data,
  * outside a string is refused here too: otherwise it could hide brackets from the depth
  * count. A "\\u" escape must hold four hex digits, and a surrogate escape followed by
  * another "\\u" escape must make a high + low pair: json-glib 1.6 leaks the string it was
- * building when it fails on a malformed pair, so such input must never reach it. (A lone
- * surrogate followed by anything else is parsed, and refused as bad UTF-8 afterwards.)
+ * building when it fails on a malformed pair, so such input must never reach it. A lone
+ * surrogate escape is refused here too (as bad UTF-8, which is what json-glib would make of
+ * it): json-glib takes the character after it as part of the escape, so past a lone
+ * surrogate its idea of where a string ends differs from this scan's, and a malformed pair
+ * that this scan saw outside a string reached json-glib inside one (found by fuzz-preamble).
  * Nothing but white space may follow the value: json-glib 1.6 accepts a string, number,
  * true, false or null followed by an object or array (8{}), returns the first value, and
  * leaks the second, so a peer could make us leak with every frame. Found by fuzz-frame. */
@@ -784,9 +787,17 @@ check_json_structure (const char       *data,
               if (unit < 0)
                 return "The frame is not valid JSON: a \\u escape needs four hex digits";
               i += 5;
-              if (unit < 0xd800 || unit > 0xdfff || i + 2 >= len || data[i + 1] != '\\' ||
-                  data[i + 2] != 'u')
+              if (unit < 0xd800 || unit > 0xdfff)
                 continue;
+              if (i + 2 >= len || data[i + 1] != '\\' || data[i + 2] != 'u')
+                {
+                  /* json-glib reads on after any surrogate escape for the low half: after a
+                   * lone one it swallows the next character, a closing quote too, and the
+                   * string would end elsewhere for it than for this scan. */
+                  *code = WZP_PROTOCOL_ERROR_INVALID_UTF8;
+                  return "The frame holds a string that is not valid UTF-8 (a lone surrogate "
+                         "escape)";
+                }
               next = unicode_escape_value (data, len, i + 1);
               if (unit > 0xdbff || next < 0xdc00 || next > 0xdfff)
                 return "The frame is not valid JSON: a \\u escape holds half a surrogate pair";
