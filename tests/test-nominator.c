@@ -494,6 +494,60 @@ test_failure_wants_relay (Fixture       *f,
   g_assert_true (lan->path->closed);
 }
 
+/* The peer asked for a pipe (PipeRequested) while a direct path is agreed, but answers
+ * the Ping the nominator sends on it: the peer opened its pipe while the paths raced, not
+ * because it lost the path. The call stays direct; a pipe that joins later is not
+ * nominated but closed. (Under AddressSanitizer the race's head start ran out before the
+ * nomination on loopback, and calls moved to the relay for nothing.) */
+static void
+test_peer_asks_relay_but_hears (Fixture       *f,
+                                gconstpointer  data)
+{
+  g_autoptr(FakePath) lan = fake_path_new (WZP_PATH_KIND_DIRECT_LAN, "10.0.0.2:40000");
+  g_autoptr(FakePath) relay = fake_path_new (WZP_PATH_KIND_RELAY, "192.0.2.1:4434");
+  g_autoptr(WzpMessage) ping = NULL;
+  g_autoptr(WzpMessage) pong = _wzp_message_new (WZP_MESSAGE_PONG);
+  g_autoptr(WzpMessage) closed = NULL;
+
+  caller_agree (f, lan, FALSE);
+  _wzp_nominator_peer_wants_relay (f->nominator);
+  ping = peer_expect (lan, WZP_MESSAGE_PING);
+  _wzp_message_set_int (pong, "timestamp_ms", _wzp_message_get_int (ping, "timestamp_ms"));
+  _wzp_frame_io_send (lan->peer, pong);
+  /* Past the probe's second: nothing moves. */
+  wzp_test_spin (1500);
+  g_assert_cmpuint (f->n_relay_needed, ==, 0);
+
+  _wzp_nominator_add_path (f->nominator, relay->path, FALSE);
+  closed = peer_next (relay, 2000);
+  g_assert_null (closed);
+  g_assert_true (relay->path->closed);
+  g_assert_true (_wzp_nominator_get_agreed (f->nominator) == lan->path);
+  g_assert_false (lan->path->closed);
+  g_assert_cmpuint (f->n_agreed, ==, 1);
+}
+
+/* The same, but the Ping goes unanswered (the peer no longer hears us): the caller asks
+ * for the relay and nominates the pipe that comes. */
+static void
+test_peer_asks_relay_and_is_deaf (Fixture       *f,
+                                  gconstpointer  data)
+{
+  g_autoptr(FakePath) lan = fake_path_new (WZP_PATH_KIND_DIRECT_LAN, "10.0.0.2:40000");
+  g_autoptr(FakePath) relay = fake_path_new (WZP_PATH_KIND_RELAY, "192.0.2.1:4434");
+  g_autoptr(WzpMessage) ping = NULL;
+
+  caller_agree (f, lan, FALSE);
+  _wzp_nominator_peer_wants_relay (f->nominator);
+  ping = peer_expect (lan, WZP_MESSAGE_PING);
+  while (f->n_relay_needed == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (_wzp_nominator_get_agreed (f->nominator) == lan->path);
+
+  caller_agree (f, relay, FALSE);
+  g_assert_true (lan->path->closed);
+}
+
 /* No path again within the recovery deadline (10 s): ::failed, once. */
 static void
 test_recovery_fails (Fixture       *f,
@@ -565,6 +619,8 @@ main (int   argc,
   ADD ("/nominator/voice-stops-path-alive", caller, test_voice_stops_path_alive);
   ADD ("/nominator/failure-falls-back", caller, test_failure_falls_back);
   ADD ("/nominator/failure-wants-relay", caller, test_failure_wants_relay);
+  ADD ("/nominator/peer-asks-relay-but-hears", caller, test_peer_asks_relay_but_hears);
+  ADD ("/nominator/peer-asks-relay-and-is-deaf", caller, test_peer_asks_relay_and_is_deaf);
   ADD ("/nominator/recovery-fails", caller, test_recovery_fails);
   ADD ("/nominator/hangup-in-band", caller, test_hangup_in_band);
   ADD ("/nominator/stop", caller, test_stop);

@@ -899,18 +899,19 @@ _wzp_call_handle_message (WzpCall    *self,
       break;
 
     case WZP_MESSAGE_PIPE_REQUESTED:
-      /* The peer opened a pipe: meet it there unless one is on the way or in use. A peer
-       * that asks for a pipe while we are on a direct path lost that path (it may fail in
-       * one direction only): the caller then moves the call to the relay. */
+      /* The peer opened a pipe: meet it there unless one is on the way or in use. While
+       * we are on a direct path, the peer may have lost it (in one direction only,
+       * perhaps), or opened its pipe while the paths still raced: the nominator asks on
+       * the path, and opens the way to the relay (::relay-needed) only if the peer does
+       * not answer there. */
       if (self->phase != WZP_CALL_PHASE_SIGNALLING)
         {
           WzpPath *agreed = _wzp_nominator_get_agreed (self->nominator);
 
-          if (agreed == NULL || agreed->kind != WZP_PATH_KIND_RELAY)
-            {
-              _wzp_nominator_peer_wants_relay (self->nominator);
-              open_pipe (self);
-            }
+          if (agreed == NULL)
+            open_pipe (self);
+          else if (agreed->kind != WZP_PATH_KIND_RELAY)
+            _wzp_nominator_peer_wants_relay (self->nominator);
         }
       break;
 

@@ -64,8 +64,10 @@ void               _wzp_nominator_drop_path        (WzpNominator      *self,
 /* The direct attempts had their chance: the caller closes every path but the agreed and
  * the nominated one (the callee follows). */
 void               _wzp_nominator_close_spares     (WzpNominator      *self);
-/* The peer asked for a pipe while we agreed on a direct path: it lost that path (maybe
- * in one direction only), so the caller moves the call to the relay. */
+/* The peer asked for a pipe while we agreed on a direct path: it may have lost that path
+ * (maybe in one direction only), or have opened its pipe during the race. A Ping on the
+ * path asks; unanswered, the caller moves the call to the relay (::relay-needed when it
+ * needs a pipe for that). */
 void               _wzp_nominator_peer_wants_relay (WzpNominator      *self);
 /* Closes every path but @keep_open (nullable: the one a Hangup is being written on) and
  * stops every timer. */

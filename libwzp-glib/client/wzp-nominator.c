@@ -27,6 +27,11 @@
 #define MEDIA_PROBE_MS   300
 /* After losing the nominated path, this long to find another before the call ends. */
 #define RECOVER_MS 10000
+/* The peer asked for a pipe while a direct path is agreed: this long for the Pong to our
+ * Ping on that path before the call moves to the relay. No hurry: a path that is dead
+ * both ways falls silent within SILENCE_MS anyway; the question is whether the peer
+ * still hears us. */
+#define RELAY_PROBE_MS 1000
 
 struct _WzpNominator
 {
@@ -47,7 +52,9 @@ struct _WzpNominator
   gint64             last_rx_us;       /* last frame on the agreed path */
   guint              silence_id;       /* when the agreed path will have been silent */
   guint              recover_id;       /* RECOVERING: deadline for finding a path again */
-  gboolean           peer_wants_relay; /* the peer asked for a pipe while we were direct */
+  gboolean           peer_wants_relay; /* the peer asked for a pipe and did not hear us */
+  gint64             relay_probe_ms;   /* our Ping's timestamp_ms after the peer asked, or 0 */
+  guint              relay_probe_id;   /* when that Ping has gone unanswered */
 
   char             **features;         /* what we can receive: in Nominate, NominateAck */
   char             **peer_features;    /* the peer's latest list, or NULL before it came */
@@ -331,6 +338,8 @@ agree (WzpNominator *self,
   self->probe_us = 0;
   self->last_rx_us = g_get_monotonic_time ();
   self->peer_wants_relay = FALSE;
+  self->relay_probe_ms = 0;
+  _wzp_clear_source (self->context, &self->relay_probe_id);
   _wzp_clear_source (self->context, &self->recover_id);
   arm_silence_check (self);
   if (self->role == WZP_CALL_ROLE_CALLER)
@@ -463,6 +472,15 @@ handle_path_message (WzpNominator *self,
         /* Our own Ping's time, echoed: anything else is not a round trip. */
         if (path == self->agreed && rtt_ms >= 0 && rtt_ms < 60 * 1000)
           self->rtt_ms = rtt_ms;
+        /* The answer to the Ping sent after the peer asked for a pipe: it hears us. */
+        if (path == self->agreed && self->relay_probe_id != 0 && rtt_ms >= 0 &&
+            sent_ms >= self->relay_probe_ms)
+          {
+            g_debug ("Call %s: the peer asked for a pipe but answers on %s; staying there",
+                     self->call_id, path->remote);
+            _wzp_clear_source (self->context, &self->relay_probe_id);
+            self->relay_probe_ms = 0;
+          }
       }
       return;
 
@@ -578,11 +596,44 @@ _wzp_nominator_close_spares (WzpNominator *self)
     }
 }
 
+static gboolean
+relay_probe_cb (gpointer user_data)
+{
+  WzpNominator *self = user_data;
+
+  self->relay_probe_id = 0;
+  self->relay_probe_ms = 0;
+  if (self->state != WZP_NOMINATOR_STATE_AGREED || self->agreed == NULL ||
+      self->agreed->kind == WZP_PATH_KIND_RELAY)
+    return G_SOURCE_REMOVE;
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "WZP_CALL_ID", self->call_id,
+                    "MESSAGE", "Call %s: the peer asked for a pipe and did not answer on %s; "
+                    "moving to the relay", self->call_id, self->agreed->remote);
+  self->peer_wants_relay = TRUE;
+  try_nominate (self);
+  if (self->pending == NULL)
+    g_signal_emit (self, signals[SIGNAL_RELAY_NEEDED], 0);
+  return G_SOURCE_REMOVE;
+}
+
+/* A PipeRequested while a direct path is agreed is a question, not a verdict: the peer may
+ * have lost the path, in one direction only perhaps, or it may have opened its pipe while
+ * the paths still raced (its head start ran out before the nomination reached it) and the
+ * relay's word came after the agreement. A Ping on the path tells them apart: answered,
+ * the call stays; unanswered within RELAY_PROBE_MS, the caller moves it to the relay
+ * (through ::relay-needed when no pipe is open yet). */
 void
 _wzp_nominator_peer_wants_relay (WzpNominator *self)
 {
-  if (self->state == WZP_NOMINATOR_STATE_AGREED)
-    self->peer_wants_relay = TRUE;
+  if (self->state != WZP_NOMINATOR_STATE_AGREED || self->agreed == NULL ||
+      self->agreed->kind == WZP_PATH_KIND_RELAY || self->relay_probe_id != 0 ||
+      self->peer_wants_relay)
+    return;
+  self->relay_probe_ms = g_get_monotonic_time () / 1000;
+  send_ping (self);
+  self->relay_probe_id = _wzp_timeout_add (self->context, RELAY_PROBE_MS, relay_probe_cb, self);
 }
 
 static void
@@ -592,6 +643,7 @@ clear_timers (WzpNominator *self)
   _wzp_clear_source (self->context, &self->keepalive_id);
   _wzp_clear_source (self->context, &self->silence_id);
   _wzp_clear_source (self->context, &self->recover_id);
+  _wzp_clear_source (self->context, &self->relay_probe_id);
 }
 
 void
