@@ -1171,6 +1171,19 @@ test_bad_envelope (void)
     expect_error (failures, "nullx{}", -1, WZP_PROTOCOL_ERROR_INVALID_JSON, "nullx");
   }
 
+  /* A character no value starts with, before or inside one: json-glib 1.6 reads
+   * "$c{...}" as the object and leaks it (found by fuzz-message). */
+  {
+    static const char *junk[] = {
+      "$c{\"type\":\"Ping\",\"timestamp_ms\":1,\"x\":{\"a\":[1]}}", "${}", "#[1]",
+      "{\"type\":\"Ping\",\"timestamp_ms\":1,\"x\":@}", "[\x01]",
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (junk); i++)
+      expect_error (failures, junk[i], -1, WZP_PROTOCOL_ERROR_INVALID_JSON,
+                    "not part of a value");
+  }
+
   /* A NUL byte inside the payload is not accepted (either as bad UTF-8 or bad JSON). */
   expect_error_full (failures, "{\"type\":\"Reflect\"}\0", 19, WZP_PROTOCOL_ERROR_INVALID_UTF8,
                      WZP_PROTOCOL_ERROR_INVALID_JSON, NULL);

@@ -832,11 +832,18 @@ check_json_structure (const char       *data,
           i = end - 1;
           closed = (depth == 0);
         }
-      else if (depth == 0 && json_literal_length (data, len, i) > 0)
+      else if (json_literal_length (data, len, i) > 0)
         {
           i += json_literal_length (data, len, i) - 1;
-          closed = TRUE;
+          closed = (depth == 0);
         }
+      else if (!g_ascii_isspace (c) && c != ':' && c != ',' && !g_ascii_isalnum (c) &&
+               c != '_')
+        /* Anything else outside a string is not JSON. json-glib 1.6 takes some of it: it
+         * reads "$c{...}" as the object, and leaks it (fuzz-message). A word is left to
+         * json-glib, whose error names it. */
+        return "The frame is not valid JSON: it holds a character that is not part of a "
+               "value";
     }
   return NULL;
 }

@@ -173,7 +173,12 @@ def main():
     # so it reads the malformed pair after it inside a string, where it leaks the string.
     for name, data in [("value-then-object", b'8{"type":"NominateAck","seq":0}'),
                        ("value-then-array", b'"Ping" ["x"]'),
-                       ("lone-surrogate-then-pair", b'{"x":"\\udc00"\\udbff\\udbff"}')]:
+                       ("lone-surrogate-then-pair", b'{"x":"\\udc00"\\udbff\\udbff"}'),
+                       # And a character no JSON value starts with, before an object: json-glib
+                       # takes the object and leaks it.
+                       ("junk-then-object", b'$c{"type":"Ping","timestamp_ms":1,"re":{"a":[1,2.5,'
+                        b'null,true]},"xp":{"a":[1,2.5,null,true]},"x":{"a":[1,2.5,null,true]},'
+                        b'"xt":"\xe2\x98\x8e"}')]:
         write(os.path.join(message_dir, name + ".json"), data)
         write(os.path.join(frame_dir, name + ".bin"), frame(data))
 
