@@ -41,11 +41,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
+#include "bench-daemon.h"
 #include "bench-stats.h"
 #include "test-util.h"
 #include "wzp-client-private.h"
@@ -60,20 +60,7 @@ static int    n_messages = 20;
 static int    msg_size = 160;
 static char  *relay_bin = NULL;
 
-/* The two relays */
-
-typedef struct
-{
-  const char  *name;
-  char        *identity;
-  char        *fingerprint;
-  guint        port;
-  char        *address;     /* 127.0.0.1:PORT */
-  char        *log;         /* its standard error */
-  GSubprocess *process;
-} Relay;
-
-static Relay *relays_for_die;   /* so that die() can point at their logs */
+static BenchRelay *relays_for_die;   /* so that die() can point at their logs */
 
 static void G_GNUC_NORETURN G_GNUC_PRINTF (1, 2)
 die (const char *format, ...)
@@ -145,79 +132,6 @@ figure_print (Figure *f)
   printf ("%-40s %5u %8.3f %8.3f | %5u %8.3f %8.3f | %+8.3f %6.2fx %6.2fx\n",
           f->name, f->local->len, l50 / 1000, l95 / 1000, f->fed->len, f50 / 1000, f95 / 1000,
           (f50 - l50) / 1000, f50 / l50, f95 / l95);
-}
-
-/* Starting and stopping the relays */
-
-static void
-die_with_parent (gpointer user_data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGTERM);
-}
-
-static char *
-relay_fingerprint (const char *identity)
-{
-  g_autofree char *out = NULL;
-  g_autofree char *err = NULL;
-  g_autoptr(GError) error = NULL;
-  const char *argv[] = { relay_bin, "--print-fingerprint", "--identity", identity, NULL };
-  int status;
-
-  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
-                     &status, &error) ||
-      !g_spawn_check_wait_status (status, &error))
-    die ("%s --print-fingerprint: %s %s", relay_bin, error->message, err ? err : "");
-  return g_strstrip (g_steal_pointer (&out));
-}
-
-/* Starts @r listening on 127.0.0.1:@r->port, federated with @peer (at its port, which
- * need not be listening yet). FALSE if the daemon exits instead (the port was taken). */
-static gboolean
-relay_start (Relay      *r,
-             Relay      *peer,
-             const char *config)
-{
-  g_autoptr(GSubprocessLauncher) launcher =
-    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_autofree char *listen = g_strdup_printf ("127.0.0.1:%u", r->port);
-  g_autofree char *peer_uri = g_strdup_printf ("wzps://127.0.0.1:%u#%s", peer->port,
-                                               peer->fingerprint);
-  g_autoptr(GDataInputStream) out = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *line = NULL;
-
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  /* The relays log every call: to files, read when something fails. */
-  g_subprocess_launcher_set_stderr_file_path (launcher, r->log);
-  r->process = g_subprocess_launcher_spawn (launcher, &error, relay_bin,
-                                            "--listen", listen,
-                                            "--pipe-listen", "127.0.0.1:0",
-                                            "--identity", r->identity,
-                                            "--config", config,
-                                            "--peer", peer_uri, NULL);
-  if (r->process == NULL)
-    die ("cannot start %s: %s", relay_bin, error->message);
-  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (r->process));
-  line = g_data_input_stream_read_line_utf8 (out, NULL, NULL, NULL);
-  if (line == NULL || !g_str_has_prefix (line, "wzps://"))
-    {
-      g_subprocess_wait (r->process, NULL, NULL);
-      g_clear_object (&r->process);
-      return FALSE;
-    }
-  r->address = g_strdup (listen);
-  return TRUE;
-}
-
-static void
-relay_stop (Relay *r)
-{
-  if (r->process == NULL)
-    return;
-  g_subprocess_send_signal (r->process, SIGTERM);
-  g_subprocess_wait (r->process, NULL, NULL);
-  g_clear_object (&r->process);
 }
 
 /* Part 1: raw protocol */
@@ -656,8 +570,9 @@ main (int    argc,
   g_autoptr(GError) error = NULL;
   g_autofree char *tmp = NULL;
   g_autofree char *config = NULL;
-  Relay relays[2] = { { .name = "A" }, { .name = "B" } };
-  Relay *a = &relays[0], *b = &relays[1];
+  BenchRelay relays[2] = { { 0 } };
+  BenchRelay *a = &relays[0], *b = &relays[1];
+  BenchRelay *both[] = { a, b };
   RawFigures raw = { figure_new ("raw: offer -> both CallSetup"),
                      figure_new ("raw: OpenPipe -> both PipeReady"),
                      figure_new ("raw: relay-path round trip") };
@@ -694,26 +609,13 @@ main (int    argc,
     die ("%s", error->message);
 
   for (int i = 0; i < 2; i++)
-    {
-      g_autofree char *file = g_strdup_printf ("relay-%s.pem", relays[i].name);
-
-      g_autofree char *log = g_strdup_printf ("relay-%s.log", relays[i].name);
-
-      relays[i].identity = g_build_filename (tmp, file, NULL);
-      relays[i].log = g_build_filename (tmp, log, NULL);
-      relays[i].fingerprint = relay_fingerprint (relays[i].identity);
-    }
+    if (!bench_relay_init (&relays[i], relay_bin, tmp, i == 0 ? "A" : "B", &error))
+      die ("%s", error->message);
   relays_for_die = relays;
-  /* Ports below the ephemeral range, chosen before either starts: each names the other. */
-  for (int attempt = 0; attempt < 20 && b->process == NULL; attempt++)
-    {
-      a->port = g_random_int_range (20000, 30000);
-      b->port = a->port + 2;
-      if (relay_start (a, b, config) && !relay_start (b, a, config))
-        relay_stop (a);
-    }
-  if (a->process == NULL || b->process == NULL)
-    die ("could not start two relays on free ports");
+  a->peers[0] = b;
+  b->peers[0] = a;
+  if (!bench_relays_start (both, 2, relay_bin, config, &error))
+    die ("%s", error->message);
 
   printf ("# relay A %s, relay B %s, federated; %d calls of each kind per figure, %d round "
           "trips of %d bytes per raw call\n", a->address, b->address, n_calls, n_messages,
@@ -748,11 +650,9 @@ main (int    argc,
 
   /* Part 2: real calls */
   {
-    g_autofree char *uri_a = g_strdup_printf ("wzps://%s#%s", a->address, a->fingerprint);
-    g_autofree char *uri_b = g_strdup_printf ("wzps://%s#%s", b->address, b->fingerprint);
-    g_autoptr(WzpClient) caller = real_client (uri_a, &real);
-    g_autoptr(WzpClient) callee_local = real_client (uri_a, &real);
-    g_autoptr(WzpClient) callee_fed = real_client (uri_b, &real);
+    g_autoptr(WzpClient) caller = real_client (a->uri, &real);
+    g_autoptr(WzpClient) callee_local = real_client (a->uri, &real);
+    g_autoptr(WzpClient) callee_fed = real_client (b->uri, &real);
     gint64 deadline = now_us () + 15 * G_USEC_PER_SEC;
 
     /* Until relay A knows the federated callee, then one warm-up call of each kind. */
@@ -791,17 +691,8 @@ main (int    argc,
   figure_free (relay_offer);
   figure_free (relay_setup);
 
-  relay_stop (a);
-  relay_stop (b);
   for (int i = 0; i < 2; i++)
-    {
-      g_remove (relays[i].identity);
-      g_remove (relays[i].log);
-      g_free (relays[i].identity);
-      g_free (relays[i].log);
-      g_free (relays[i].fingerprint);
-      g_free (relays[i].address);
-    }
+    bench_relay_clear (&relays[i]);
   g_remove (config);
   g_rmdir (tmp);
   g_clear_pointer (&real.path_kind, g_free);

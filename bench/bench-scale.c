@@ -915,6 +915,21 @@ bs_proc_status_kib (pid_t       pid,
 }
 
 gint64
+bs_proc_count_fds (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/fd", (int) pid);
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  gint64 n = 0;
+
+  if (dir == NULL)
+    return -1;
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  /* Reading our own table counts the directory's descriptor too. */
+  return pid == getpid () ? n - 1 : n;
+}
+
+gint64
 bs_meminfo_kib (const char *key)
 {
   g_autofree char *text = NULL;

@@ -187,6 +187,7 @@ guint bs_backoff_next_ms (guint *backoff_ms);
 gint64 bs_proc_ticks     (pid_t       pid);    /* utime + stime, clock ticks */
 gint64 bs_proc_status_kib (pid_t      pid,
                            const char *key);   /* "VmRSS" and so on; -1 if unknown */
+gint64 bs_proc_count_fds (pid_t       pid);    /* open descriptors; -1 if unknown */
 gint64 bs_sockstat_tcp_mem_pages (void);
 gint64 bs_core_busy_ticks (int cpu);           /* all that ran on @cpu, clock ticks */
 gint64 bs_meminfo_kib    (const char *key);

@@ -13,4 +13,11 @@ G_BEGIN_DECLS
 double bench_percentile (GArray *samples,
                          double  p);
 
+/* The least-squares line through the points (@x[i], @y[i]), i < @n: its slope, and its
+ * intercept in *@intercept when not NULL; NAN when fewer than two distinct x. */
+double bench_slope      (const double *x,
+                         const double *y,
+                         guint         n,
+                         double       *intercept);
+
 G_END_DECLS

@@ -100,6 +100,15 @@ new_client (const char *uri,
             const char *alias)
 {
   g_autoptr(WzpIdentity) identity = wzp_test_identity_new ();
+
+  return new_client_for (identity, uri, alias);
+}
+
+WzpClient *
+new_client_for (WzpIdentity *identity,
+                const char  *uri,
+                const char  *alias)
+{
   WzpClient *client = wzp_client_new (identity);
   /* No audio unless a test asks for it (tests/test-voice.c does). */
   g_object_set (client, "audio-source", "none", "audio-sink", "none", NULL);

@@ -39,6 +39,10 @@ void       fixture_teardown         (Fixture       *f,
 /* A client with a fresh identity for the relay at @uri, not connected. */
 WzpClient *new_client               (const char    *uri,
                                      const char    *alias);
+/* The same with @identity (a client registering again as itself). */
+WzpClient *new_client_for           (WzpIdentity   *identity,
+                                     const char    *uri,
+                                     const char    *alias);
 /* A client registered with the fixture's relay. */
 WzpClient *connected_client         (Fixture       *f,
                                      const char    *alias);
