@@ -1592,6 +1592,8 @@ test_registration_binding (Fixture       *f,
   g_autoptr(WzpBinding) forged = forged_binding (c->identity, stranger, fp_of (f, 0), now_ms ());
   g_autoptr(WzpBinding) fast = binding_of (c->identity, fp_of (f, 0), now_ms () + 20 * 60000);
   g_autoptr(WzpBinding) slow = binding_of (c->identity, fp_of (f, 0), now_ms () - 20 * 60000);
+  g_autoptr(WzpBinding) first = binding_of (c->identity, fp_of (f, 0), G_MININT64);
+  g_autoptr(WzpBinding) last = binding_of (c->identity, fp_of (f, 0), G_MAXINT64);
   g_autoptr(WzpMessage) reply = NULL;
   g_autoptr(WzpMessage) offer = NULL;
 
@@ -1600,6 +1602,9 @@ test_registration_binding (Fixture       *f,
   assert_registration_refused (c, forged, WZP_ERROR_CODE_BAD_MESSAGE, "does not verify");
   assert_registration_refused (c, fast, WZP_ERROR_CODE_CLOCK_SKEW, "20 minutes ahead");
   assert_registration_refused (c, slow, WZP_ERROR_CODE_CLOCK_SKEW, "20 minutes behind");
+  /* The ends of int64: refused the same way, no arithmetic overflow (UBSan would say). */
+  assert_registration_refused (c, first, WZP_ERROR_CODE_CLOCK_SKEW, "behind");
+  assert_registration_refused (c, last, WZP_ERROR_CODE_CLOCK_SKEW, "ahead");
   g_assert_cmpuint (wzp_relay_get_n_registrations (f->relay[0]), ==, 0);
 
   /* Without a binding: registered, reachable here, not announced. A client registered

@@ -135,7 +135,7 @@ check_binding (RelayConn   *conn,
   WzpRelay *self = conn->relay;
   g_autoptr(WzpBinding) binding = _wzp_message_dup_binding (message, "binding");
   g_autoptr(GError) error = NULL;
-  gint64 skew_ms;
+  gint64 now_ms = g_get_real_time () / 1000;
 
   *out = NULL;
   if (binding == NULL)
@@ -149,14 +149,19 @@ check_binding (RelayConn   *conn,
                                   wzp_relay_get_fingerprint (self));
       return FALSE;
     }
-  skew_ms = binding->time_ms - g_get_real_time () / 1000;
-  if (ABS (skew_ms) > WZP_BINDING_MAX_AHEAD_MS)
+  /* Compared, not subtracted: the time is the client's, any int64 (an overflow would be
+   * undefined). */
+  if (binding->time_ms > now_ms + WZP_BINDING_MAX_AHEAD_MS ||
+      binding->time_ms < now_ms - WZP_BINDING_MAX_AHEAD_MS)
     {
+      gboolean ahead = binding->time_ms > now_ms;
+      double minutes = (ahead ? (double) binding->time_ms - (double) now_ms
+                              : (double) now_ms - (double) binding->time_ms) / 60000.0;
+
       _wzp_relay_conn_send_error (conn, WZP_ERROR_CODE_CLOCK_SKEW, NULL,
-                                  "Your computer’s clock is %" G_GINT64_FORMAT " minutes "
-                                  "%s the relay’s; set the date and time automatically "
-                                  "and connect again", (ABS (skew_ms) + 30000) / 60000,
-                                  skew_ms > 0 ? "ahead of" : "behind");
+                                  "Your computer’s clock is %.0f minutes %s the relay’s; "
+                                  "set the date and time automatically and connect again",
+                                  minutes, ahead ? "ahead of" : "behind");
       return FALSE;
     }
   if (!_wzp_binding_verify (binding, &error))
